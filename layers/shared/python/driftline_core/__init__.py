@@ -1,0 +1,1 @@
+"""Domain code shared by Driftline's Lambda handlers (shipped as one Lambda layer)."""

@@ -1,0 +1,143 @@
+"""The small JSON documents passed between pipeline states.
+
+Payloads carry S3 URIs and a few numbers, never data. Every Lambda input carries the execution id for
+log correlation. Field names here are the names in the ASL (``statemachine/pipeline.asl.json``).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+ProblemType = Literal["binary_classification", "multiclass_classification", "regression"]
+Outcome = Literal["registered", "rejected", "failed"]
+
+
+class _Payload(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+
+class DataObject(_Payload):
+    """The uploaded object a run was started for (an exact S3 object version)."""
+
+    bucket: str
+    key: str
+    version_id: str | None = None
+    uri: str
+
+
+class RunTrigger(_Payload):
+    source: Literal["upload", "drift"] = "upload"
+    event_id: str | None = None
+
+
+class RunInput(_Payload):
+    """Execution input, written by StartRun."""
+
+    dataset: str
+    data: DataObject
+    trigger: RunTrigger = Field(default_factory=RunTrigger)
+
+
+class StepInput(RunInput):
+    """What every step Lambda receives: the run input plus the execution's identity."""
+
+    execution_id: str
+    execution_name: str
+
+
+class ValidationResult(_Payload):
+    config_uri: str
+    schema_uri: str
+    schema_source: Literal["declared", "inferred", "stored"]
+    rows: int
+    columns: int
+
+
+class JobStarted(_Payload):
+    """What a job-starting Lambda returns to its (ignored) invoke; the state waits for the job's callback."""
+
+    job_name: str
+    job_arn: str
+
+
+class JobResult(_Payload):
+    """Task output sent with the task token when a SageMaker job completes."""
+
+    job_name: str
+    job_type: Literal["processing", "training"]
+    status: str
+    outputs: dict[str, str] = Field(default_factory=dict)
+    """Processing: output name -> S3 URI prefix. Training: ``model`` -> model.tar.gz URI."""
+
+
+class WaitingStepInput(StepInput):
+    task_token: str
+    validation: ValidationResult
+
+
+class TrainInput(WaitingStepInput):
+    preprocess: JobResult
+
+
+class EvaluateInput(TrainInput):
+    training: JobResult
+
+
+class GateInput(StepInput):
+    validation: ValidationResult
+    evaluation: JobResult
+
+
+class GateResult(_Payload):
+    passed: bool
+    metric: str
+    value: float
+    threshold: float
+    higher_is_better: bool
+    incumbent_model_package_arn: str | None = None
+    incumbent_value: float | None = None
+    evaluation_uri: str
+    reasons: list[str] = Field(default_factory=list)
+    """Readable sentences saying why the gate passed or failed."""
+
+
+class RegisterInput(StepInput):
+    validation: ValidationResult
+    preprocess: JobResult
+    training: JobResult
+    evaluation: JobResult
+    gate: GateResult
+
+
+class RegistrationResult(_Payload):
+    model_package_arn: str
+    model_package_group: str
+    approval_status: str
+
+
+class StepError(_Payload):
+    """What a Catch puts at ``$.error``."""
+
+    model_config = ConfigDict(populate_by_name=True, extra="ignore")
+    error: str = Field(alias="Error")
+    cause: str | None = Field(default=None, alias="Cause")
+
+
+class NotifyInput(_Payload):
+    outcome: Outcome
+    execution_id: str
+    execution_name: str
+    run: dict[str, Any]
+    """The state document at the point of notification (small by construction)."""
+    error: StepError | None = None
+
+
+class NotificationResult(_Payload):
+    subject: str
+    message_id: str | None = None
+    error: str
+    """Error name for the Fail state (empty on success outcomes)."""
+    cause: str
+    """One readable sentence for the Fail state and the execution output."""

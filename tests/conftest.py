@@ -1,0 +1,71 @@
+"""Fixtures shared by every test layer.
+
+``aws`` gives a fresh in-process AWS emulator (moto) with fake credentials; settings and clients that
+the shared layer caches are reset inside it so each test sees its own environment.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+EVENTS_DIR = REPO_ROOT / "events"
+REGION = "us-east-1"
+
+
+def load_event(name: str) -> dict[str, Any]:
+    """Load ``events/<name>.json``: the same files drive ``sam local invoke -e`` and the tests."""
+    return json.loads((EVENTS_DIR / f"{name}.json").read_text())
+
+
+@pytest.fixture
+def aws_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("AWS_ENDPOINT_URL", "AWS_PROFILE", "AWS_SESSION_TOKEN"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    monkeypatch.setenv("AWS_DEFAULT_REGION", REGION)
+    monkeypatch.setenv("AWS_REGION", REGION)
+    monkeypatch.setenv("POWERTOOLS_TRACE_DISABLED", "true")
+    monkeypatch.setenv("POWERTOOLS_METRICS_NAMESPACE", "Driftline")
+    monkeypatch.setenv("POWERTOOLS_SERVICE_NAME", "driftline")
+
+
+@pytest.fixture
+def aws(aws_env: None) -> Iterator[None]:
+    from moto import mock_aws
+
+    from driftline_core.clients import reset_clients
+    from driftline_core.settings import reset_settings
+
+    with mock_aws():
+        reset_clients()
+        reset_settings()
+        yield
+    reset_clients()
+    reset_settings()
+
+
+class FakeLambdaContext:
+    """The attributes Powertools reads from a Lambda context object."""
+
+    function_name = "driftline-test"
+    function_version = "$LATEST"
+    invoked_function_arn = f"arn:aws:lambda:{REGION}:123456789012:function:driftline-test"
+    memory_limit_in_mb = 256
+    aws_request_id = "00000000-0000-0000-0000-000000000000"
+    log_group_name = "/aws/lambda/driftline-test"
+    log_stream_name = "2026/11/23/[$LATEST]test"
+
+    def get_remaining_time_in_millis(self) -> int:
+        return 60_000
+
+
+@pytest.fixture
+def lambda_context() -> FakeLambdaContext:
+    return FakeLambdaContext()
