@@ -1,0 +1,54 @@
+"""Small S3 reads and writes the handlers share (JSON documents and streamed lines)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from driftline_core.clients import get_client
+from driftline_core.layout import split_s3_uri
+
+_MISSING = {"NoSuchKey", "404", "NotFound"}
+
+
+def read_json(uri: str) -> Any:
+    bucket, key = split_s3_uri(uri)
+    body = get_client("s3").get_object(Bucket=bucket, Key=key)["Body"].read()
+    return json.loads(body)
+
+
+def read_json_if_exists(bucket: str, key: str) -> Any | None:
+    """The parsed document, or None when the object does not exist."""
+    try:
+        body = get_client("s3").get_object(Bucket=bucket, Key=key)["Body"].read()
+    except ClientError as error:
+        if error.response.get("Error", {}).get("Code") in _MISSING:
+            return None
+        raise
+    return json.loads(body)
+
+
+def write_json(bucket: str, key: str, document: Any) -> str:
+    """Write a JSON document and return its S3 URI."""
+    get_client("s3").put_object(
+        Bucket=bucket,
+        Key=key,
+        Body=json.dumps(document, indent=2, sort_keys=True).encode(),
+        ContentType="application/json",
+    )
+    return f"s3://{bucket}/{key}"
+
+
+def iter_object_lines(bucket: str, key: str, version_id: str | None = None) -> Iterator[bytes]:
+    """Stream an object's lines without holding the file in memory (uploads can be larger than a Lambda's RAM)."""
+    request: dict[str, str] = {"Bucket": bucket, "Key": key}
+    if version_id:
+        request["VersionId"] = version_id
+    body = get_client("s3").get_object(**request)["Body"]
+    try:
+        yield from body.iter_lines(keepends=True)
+    finally:
+        body.close()
