@@ -1,0 +1,270 @@
+"""CloudFormation: ``template.yaml`` is packaged, SAM-transformed and deployed into the emulator.
+
+This is ``sam package`` + ``sam deploy`` for local mode: code folders are zipped into a local
+deployment bucket, the SAM transform runs with the real translator, and moto's CloudFormation creates
+the stack. Where moto's CloudFormation falls short (custom resources answer asynchronously, state
+machines ignore ``DefinitionS3Location``, buckets drop their EventBridge setting, SNS subscriptions
+are not created), this module closes the gap so the deployed stack matches AWS.
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import io
+import json
+import zipfile
+from pathlib import Path
+from typing import Any
+
+import boto3
+from moto import settings as moto_settings
+from moto.cloudformation import cloudformation_backends, custom_model
+from moto.cloudformation.responses import CloudFormationResponse
+from moto.s3.models import s3_backends
+from samtranslator.translator.managed_policy_translator import ManagedPolicyLoader
+from samtranslator.translator.transform import transform
+from samtranslator.yaml_helper import yaml_parse
+
+from driftline.local import stepfunctions
+from driftline.local.lambda_runtime import CodeRegistry
+from driftline.local.settings import ACCOUNT_ID, LocalSettings
+
+DEPLOYMENT_BUCKET = "driftline-local-deployments"
+_CAPABILITIES = ["CAPABILITY_IAM", "CAPABILITY_NAMED_IAM", "CAPABILITY_AUTO_EXPAND"]
+
+
+class StackDeployFailed(RuntimeError):
+    pass
+
+
+class _SynchronousThread:
+    """Custom resources answer before the stack goes on, as CloudFormation waits for them on AWS."""
+
+    def __init__(self, target: Any, args: tuple[Any, ...] = (), **_: Any) -> None:
+        self._target, self._args = target, args
+
+    def start(self) -> None:
+        self._target(*self._args)
+
+
+class _SynchronousThreading:
+    Thread = _SynchronousThread
+
+
+_installed: list[bool] = []
+
+
+def install(host: str) -> None:
+    # Custom resources answer on a URL built from moto's idea of its host (a Docker name by default).
+    moto_settings.moto_server_host = lambda: f"http://{host}"  # type: ignore[assignment]
+    if _installed:
+        return
+    _installed.append(True)
+    custom_model.threading = _SynchronousThreading  # type: ignore[attr-defined,assignment]
+    CloudFormationResponse.process_cfn_response = _process_cfn_response  # type: ignore[method-assign]
+    stepfunctions.install()
+    from moto.stepfunctions.models import StateMachine
+
+    with_substitutions = StateMachine.create_from_cloudformation_json.__func__  # type: ignore[attr-defined]
+
+    def create_from_cloudformation_json(
+        cls: type, resource_name: str, cloudformation_json: Any, account_id: str, region_name: str, **kwargs: Any
+    ) -> Any:
+        properties = cloudformation_json["Properties"]
+        location = properties.get("DefinitionS3Location")
+        if location and not properties.get("DefinitionString"):
+            bucket = s3_backends[account_id]["aws"].get_bucket(location["Bucket"])
+            properties["DefinitionString"] = bucket.keys[location["Key"]].value.decode()
+        return with_substitutions(cls, resource_name, cloudformation_json, account_id, region_name, **kwargs)
+
+    StateMachine.create_from_cloudformation_json = classmethod(create_from_cloudformation_json)  # type: ignore[method-assign,assignment]
+
+
+def _process_cfn_response(self: CloudFormationResponse) -> tuple[int, dict[str, int], str]:
+    """Record a custom resource's answer, FAILED included (moto drops failures and re-checks readiness mid-create)."""
+    stack = self.cloudformation_backend.get_stack(self._get_param("StackId"))
+    resource = stack.get_custom_resource(self._get_param("LogicalResourceId"))
+    if self._get_param("Status") == "SUCCESS":
+        resource.set_data(self._get_param("Data") or {})
+    else:
+        resource.failure_reason = self._get_param("Reason") or "the custom resource reported FAILED"
+        resource.set_data({})
+    return 200, {"status": 200}, json.dumps("{}")
+
+
+def custom_resource_failures(settings: LocalSettings) -> list[str]:
+    stack = cloudformation_backends[ACCOUNT_ID][settings.region].get_stack(settings.stack_name)
+    return [
+        f"{logical_id}: {resource.failure_reason}"
+        for logical_id, resource in stack.custom_resources.items()
+        if getattr(resource, "failure_reason", None)
+    ]
+
+
+def load_template(path: Path) -> dict[str, Any]:
+    return dict(yaml_parse(path.read_text()))
+
+
+def package(template: dict[str, Any], base_dir: Path, s3: Any, registry: CodeRegistry) -> dict[str, Any]:
+    """Upload every local path the template names and point the template at the uploads."""
+    packaged = copy.deepcopy(template)
+    s3.create_bucket(Bucket=DEPLOYMENT_BUCKET)
+    global_code = packaged.get("Globals", {}).get("Function", {}).pop("CodeUri", None)
+    for logical_id, resource in packaged.get("Resources", {}).items():
+        kind = resource.get("Type")
+        properties = resource.setdefault("Properties", {})
+        if kind == "AWS::Serverless::Function":
+            folder = properties.get("CodeUri", global_code)
+            if isinstance(folder, str) and not folder.startswith("s3://"):
+                properties["CodeUri"] = _upload_folder(base_dir / folder, s3, registry)
+        elif kind == "AWS::Serverless::LayerVersion":
+            folder = properties.get("ContentUri")
+            if isinstance(folder, str) and not folder.startswith("s3://"):
+                properties["ContentUri"] = _upload_folder(base_dir / folder, s3, registry)
+        elif kind == "AWS::Serverless::StateMachine":
+            definition = properties.get("DefinitionUri")
+            if isinstance(definition, str) and not definition.startswith("s3://"):
+                body = (base_dir / definition).read_bytes()
+                key = f"{definition}-{hashlib.sha256(body).hexdigest()[:12]}"
+                s3.put_object(Bucket=DEPLOYMENT_BUCKET, Key=key, Body=body)
+                properties["DefinitionUri"] = {"Bucket": DEPLOYMENT_BUCKET, "Key": key}
+        del logical_id
+    return packaged
+
+
+def _upload_folder(folder: Path, s3: Any, registry: CodeRegistry) -> str:
+    if not folder.is_dir():
+        raise StackDeployFailed(f"template names a code folder that does not exist: {folder}")
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        for path in sorted(folder.rglob("*")):
+            if path.is_file() and "__pycache__" not in path.parts and path.suffix != ".pyc":
+                archive.write(path, path.relative_to(folder).as_posix())
+    body = buffer.getvalue()
+    key = f"{folder.name}-{hashlib.sha256(body).hexdigest()[:12]}.zip"
+    s3.put_object(Bucket=DEPLOYMENT_BUCKET, Key=key, Body=body)
+    registry.register(DEPLOYMENT_BUCKET, key, folder.resolve())
+    return f"s3://{DEPLOYMENT_BUCKET}/{key}"
+
+
+def sam_transform(template: dict[str, Any], settings: LocalSettings, iam: Any) -> dict[str, Any]:
+    parameters: dict[str, Any] = {
+        "AWS::Region": settings.region,
+        "AWS::AccountId": ACCOUNT_ID,
+        "AWS::Partition": "aws",
+        "AWS::StackName": settings.stack_name,
+    }
+    parameters.update(settings.parameters)
+    return dict(transform(template, parameters, ManagedPolicyLoader(iam)))
+
+
+def without_remote_layers(template: dict[str, Any]) -> dict[str, Any]:
+    """Layers published by other accounts (Powertools) come from the local Python environment instead."""
+    for resource in template.get("Resources", {}).values():
+        if resource.get("Type") == "AWS::Lambda::Function":
+            layers = resource.get("Properties", {}).get("Layers")
+            if layers:
+                resource["Properties"]["Layers"] = [layer for layer in layers if not _is_remote_layer(layer)]
+    return template
+
+
+def _is_remote_layer(layer: Any) -> bool:
+    """Layers of this stack are referenced with Ref; anything else is an ARN published elsewhere."""
+    return not (isinstance(layer, dict) and set(layer) == {"Ref"})
+
+
+class LocalStack:
+    """The deployed stack: its outputs and the physical ids of its resources."""
+
+    def __init__(self, outputs: dict[str, str], resources: dict[str, str]) -> None:
+        self.outputs = outputs
+        self.resources = resources
+
+
+def deploy(settings: LocalSettings, registry: CodeRegistry) -> LocalStack:
+    session = boto3.session.Session(
+        aws_access_key_id="local", aws_secret_access_key="local", region_name=settings.region
+    )
+    client = {name: session.client(name, endpoint_url=settings.endpoint_url) for name in ("s3", "iam", "cloudformation", "sns")}
+    template = load_template(settings.template)
+    packaged = package(template, settings.template.parent, client["s3"], registry)
+    translated = without_remote_layers(sam_transform(packaged, settings, client["iam"]))
+    declared = translated.get("Parameters", {})
+    parameters = [
+        {"ParameterKey": key, "ParameterValue": value} for key, value in settings.parameters.items() if key in declared
+    ]
+    cloudformation = client["cloudformation"]
+    cloudformation.create_stack(
+        StackName=settings.stack_name,
+        TemplateBody=json.dumps(translated),
+        Parameters=parameters,
+        Capabilities=_CAPABILITIES,
+    )
+    failures = custom_resource_failures(settings)
+    if failures:
+        raise StackDeployFailed("custom resources failed: " + "; ".join(failures))
+    stack = cloudformation.describe_stacks(StackName=settings.stack_name)["Stacks"][0]
+    if stack["StackStatus"] not in ("CREATE_COMPLETE", "CREATE_IN_PROGRESS"):
+        raise StackDeployFailed(f"stack {settings.stack_name} ended {stack['StackStatus']}")
+    resources = {
+        r["LogicalResourceId"]: r.get("PhysicalResourceId", "")
+        for r in cloudformation.describe_stack_resources(StackName=settings.stack_name)["StackResources"]
+        if "LogicalResourceId" in r
+    }
+    _apply_bucket_eventbridge(translated, resources, client["s3"])
+    _apply_subscriptions(translated, resources, settings.parameters, client["sns"])
+    outputs = {o["OutputKey"]: o["OutputValue"] for o in stack.get("Outputs", [])}
+    return LocalStack(outputs=outputs, resources=resources)
+
+
+def _apply_bucket_eventbridge(template: dict[str, Any], resources: dict[str, str], s3: Any) -> None:
+    for logical_id, resource in template.get("Resources", {}).items():
+        if resource.get("Type") != "AWS::S3::Bucket":
+            continue
+        notification = resource.get("Properties", {}).get("NotificationConfiguration", {})
+        if notification.get("EventBridgeConfiguration", {}).get("EventBridgeEnabled") in (True, "true"):
+            s3.put_bucket_notification_configuration(
+                Bucket=resources[logical_id], NotificationConfiguration={"EventBridgeConfiguration": {}}
+            )
+
+
+def _apply_subscriptions(
+    template: dict[str, Any], resources: dict[str, str], parameters: dict[str, str], sns: Any
+) -> None:
+    conditions = template.get("Conditions", {})
+    for resource in template.get("Resources", {}).values():
+        if resource.get("Type") != "AWS::SNS::Subscription":
+            continue
+        condition = resource.get("Condition")
+        if condition and not _condition_holds(conditions.get(condition), parameters):
+            continue
+        properties = resource["Properties"]
+        topic = _resolve(properties["TopicArn"], resources, parameters)
+        endpoint = _resolve(properties["Endpoint"], resources, parameters)
+        if topic and endpoint:
+            sns.subscribe(TopicArn=topic, Protocol=properties["Protocol"], Endpoint=endpoint)
+
+
+def _resolve(value: Any, resources: dict[str, str], parameters: dict[str, str]) -> str | None:
+    if isinstance(value, str):
+        return value
+    if isinstance(value, dict) and "Ref" in value:
+        name = value["Ref"]
+        return parameters.get(name) or resources.get(name)
+    return None
+
+
+def _condition_holds(condition: Any, parameters: dict[str, str]) -> bool:
+    """Enough of CloudFormation's condition functions for parameter checks (Not, Equals, And, Or)."""
+    if isinstance(condition, dict):
+        if "Fn::Not" in condition:
+            return not _condition_holds(condition["Fn::Not"][0], parameters)
+        if "Fn::Equals" in condition:
+            left, right = (_resolve(v, {}, parameters) or "" for v in condition["Fn::Equals"])
+            return left == right
+        if "Fn::And" in condition:
+            return all(_condition_holds(c, parameters) for c in condition["Fn::And"])
+        if "Fn::Or" in condition:
+            return any(_condition_holds(c, parameters) for c in condition["Fn::Or"])
+    return bool(condition)

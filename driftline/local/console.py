@@ -1,0 +1,45 @@
+"""Where local mode's output goes: the terminal (tagged by source) and CloudWatch Logs in the emulator."""
+
+from __future__ import annotations
+
+import json
+import sys
+import threading
+import time
+from typing import TextIO
+
+_lock = threading.Lock()
+
+
+class Console:
+    """Prints lines tagged with their source, one line at a time, from any thread."""
+
+    def __init__(self, stream: TextIO | None = None, *, quiet_sources: tuple[str, ...] = ()) -> None:
+        self._stream = stream or sys.stdout
+        self.quiet = False
+        self._quiet_sources = quiet_sources
+
+    def line(self, source: str, text: str) -> None:
+        if self.quiet or source in self._quiet_sources:
+            return
+        stamp = time.strftime("%H:%M:%S")
+        with _lock:
+            self._stream.write(f"{stamp} [{source}] {text}\n")
+            self._stream.flush()
+
+
+def readable_log_line(raw: str) -> str:
+    """Powertools logs are JSON lines; the terminal shows their level and message, CloudWatch keeps the JSON."""
+    stripped = raw.strip()
+    if stripped.startswith("{"):
+        try:
+            record = json.loads(stripped)
+        except ValueError:
+            return stripped
+        if isinstance(record, dict) and "message" in record:
+            level = record.get("level", "")
+            message = record["message"]
+            if not isinstance(message, str):
+                message = json.dumps(message, default=str)
+            return f"{level:<7} {message}".rstrip()
+    return stripped

@@ -1,0 +1,101 @@
+"""The local cloud: one emulator endpoint on 127.0.0.1 with the application deployed into it."""
+
+from __future__ import annotations
+
+import json
+import logging
+import warnings
+import os
+import time
+from pathlib import Path
+from typing import Any
+
+import boto3
+
+from driftline.local import cloudformation, events, lambda_runtime, s3_mirror, sagemaker, sns
+from driftline.local.console import Console
+from driftline.local.lambda_runtime import CodeRegistry, LambdaRuntime
+from driftline.local.settings import LocalSettings
+
+STACK_FILE = "stack.json"
+
+
+class LocalCloud:
+    """Starts moto's server with local mode's executors and deploys ``template.yaml`` into it."""
+
+    def __init__(self, settings: LocalSettings, console: Console | None = None) -> None:
+        self.settings = settings
+        self.console = console or Console()
+        self.code = CodeRegistry()
+        self.lambdas = LambdaRuntime(
+            endpoint_url=settings.endpoint_url, region=settings.region, code=self.code, console=self.console
+        )
+        self.jobs = sagemaker.JobRunner(
+            jobs_dir=settings.jobs_dir, endpoint_url=settings.endpoint_url, region=settings.region, console=self.console
+        )
+        self.outbox = sns.Outbox(settings.outbox, self.console)
+        self._server: Any = None
+        self.stack: cloudformation.LocalStack | None = None
+
+    def start(self) -> cloudformation.LocalStack:
+        from moto.moto_api._internal.models import moto_api_backend
+        from moto.server import ThreadedMotoServer
+
+        os.environ["MOTO_PORT"] = str(self.settings.port)
+        os.environ.setdefault("AWS_DEFAULT_REGION", self.settings.region)
+        self.settings.state_dir.mkdir(parents=True, exist_ok=True)
+        moto_api_backend.reset()
+        cloudformation.install(self.settings.host)
+        _quiet_emulator_logs()
+        lambda_runtime.install(self.lambdas)
+        events.install(self.console, self.settings.region)
+        sagemaker.install(self.jobs)
+        sns.install(self.outbox)
+        s3_mirror.install(self.settings.s3_dir)
+        self._server = ThreadedMotoServer(ip_address=self.settings.host, port=self.settings.port, verbose=False)
+        self._server.start()
+        started = time.time()
+        self.stack = cloudformation.deploy(self.settings, self.code)
+        self.deploy_seconds = time.time() - started
+        self._write_stack_file()
+        return self.stack
+
+    def stop(self) -> None:
+        self.jobs.wait(timeout=5)
+        self.lambdas.stop()
+        if self._server is not None:
+            self._server.stop()
+            self._server = None
+
+    def client(self, service: str) -> Any:
+        return boto3.client(
+            service,
+            endpoint_url=self.settings.endpoint_url,
+            region_name=self.settings.region,
+            aws_access_key_id="local",
+            aws_secret_access_key="local",
+        )
+
+    def _write_stack_file(self) -> None:
+        assert self.stack is not None
+        document = {
+            "endpoint_url": self.settings.endpoint_url,
+            "region": self.settings.region,
+            "stack_name": self.settings.stack_name,
+            "outputs": self.stack.outputs,
+        }
+        (self.settings.state_dir / STACK_FILE).write_text(json.dumps(document, indent=2) + "\n")
+
+
+def _quiet_emulator_logs() -> None:
+    """The emulator's request log and its notes on resource types it skips are noise in a terminal."""
+    for name in ("werkzeug", "moto", "moto.cloudformation.parsing"):
+        logging.getLogger(name).setLevel(logging.ERROR)
+    warnings.filterwarnings("ignore", message=".*not supported by moto's CloudFormation.*")
+
+
+def read_stack_file(state_dir: Path) -> dict[str, Any]:
+    path = state_dir / STACK_FILE
+    if not path.exists():
+        raise FileNotFoundError(f"no local stack found in {state_dir}: start one with `driftline local up`")
+    return dict(json.loads(path.read_text()))

@@ -1,0 +1,243 @@
+"""Lambda: invoking a function runs its real handler in a warm worker process.
+
+moto stores functions but runs them in Docker; local mode replaces that one seam
+(``LambdaFunction._invoke_lambda``) with worker processes that import the handler from the function's
+code folder, with the template's environment and the emulator's endpoint, as a Lambda container would.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import queue
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from moto.awslambda.models import LambdaFunction
+from moto.awslambda.utils import get_backend as get_lambda_backend
+
+from driftline.local import cloudwatch_logs
+from driftline.local.console import Console, readable_log_line
+from driftline.local.settings import ACCOUNT_ID
+
+WORKER = Path(__file__).with_name("lambda_worker.py")
+_PASSED_THROUGH = ("PATH", "HOME", "LANG", "LC_ALL", "TMPDIR", "SYSTEMROOT", "VIRTUAL_ENV")
+
+
+@dataclass(frozen=True)
+class FunctionCode:
+    code_dir: Path
+    layer_dirs: tuple[Path, ...]
+
+
+class CodeRegistry:
+    """Maps the S3 locations local mode packaged code to, back to the folders they came from."""
+
+    def __init__(self) -> None:
+        self._by_location: dict[tuple[str, str], Path] = {}
+
+    def register(self, bucket: str, key: str, folder: Path) -> None:
+        self._by_location[(bucket, key)] = folder
+
+    def folder(self, location: dict[str, Any]) -> Path | None:
+        return self._by_location.get((location.get("S3Bucket", ""), location.get("S3Key", "")))
+
+
+class _Worker:
+    def __init__(self, name: str, code: FunctionCode, env: dict[str, str], runtime: LambdaRuntime) -> None:
+        self.name = name
+        self.stream = f"{time.strftime('%Y/%m/%d')}/[$LATEST]{uuid.uuid4().hex}"
+        self.log_group = f"/aws/lambda/{name}"
+        self._runtime = runtime
+        env = dict(env, AWS_LAMBDA_LOG_STREAM_NAME=self.stream, AWS_LAMBDA_LOG_GROUP_NAME=self.log_group)
+        self.process = subprocess.Popen(
+            [sys.executable, "-c", f"import runpy; runpy.run_path({str(WORKER)!r}, run_name='__main__')"],
+            cwd=code.code_dir,
+            env=env,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            bufsize=1,
+        )
+        self.responses: queue.Queue[dict[str, Any] | None] = queue.Queue()
+        threading.Thread(target=self._read_responses, daemon=True).start()
+        threading.Thread(target=self._read_logs, daemon=True).start()
+
+    def _read_responses(self) -> None:
+        assert self.process.stdout is not None
+        for line in self.process.stdout:
+            self.responses.put(json.loads(line))
+        self.responses.put(None)
+
+    def _read_logs(self) -> None:
+        assert self.process.stderr is not None
+        for raw in self.process.stderr:
+            line = raw.rstrip("\n")
+            self._runtime.log(self, line)
+
+    def call(self, event: Any, timeout: float) -> dict[str, Any]:
+        request_id = str(uuid.uuid4())
+        request = {"request_id": request_id, "event": event, "deadline": time.time() + timeout}
+        assert self.process.stdin is not None
+        self.process.stdin.write(json.dumps(request) + "\n")
+        self.process.stdin.flush()
+        try:
+            response = self.responses.get(timeout=timeout + 5)
+        except queue.Empty:
+            self.stop()
+            return _error("Sandbox.Timedout", f"Task timed out after {timeout:.2f} seconds", request_id)
+        if response is None:
+            return _error("Runtime.ExitError", "The function's process exited before answering", request_id)
+        return response
+
+    def wait_ready(self, timeout: float = 60) -> float:
+        ready = self.responses.get(timeout=timeout)
+        if not ready or not ready.get("ready"):
+            raise RuntimeError(f"worker for {self.name} failed to start")
+        return float(ready.get("init_ms", 0.0))
+
+    def alive(self) -> bool:
+        return self.process.poll() is None
+
+    def stop(self) -> None:
+        if self.alive():
+            self.process.kill()
+        self.process.wait(timeout=10)
+
+
+def _error(error_type: str, message: str, request_id: str) -> dict[str, Any]:
+    return {"ok": False, "error": {"errorType": error_type, "errorMessage": message, "requestId": request_id}}
+
+
+class LambdaRuntime:
+    """Keeps a pool of warm workers per function version and runs invocations on them."""
+
+    def __init__(self, *, endpoint_url: str, region: str, code: CodeRegistry, console: Console) -> None:
+        self.endpoint_url = endpoint_url
+        self.region = region
+        self.code = code
+        self.console = console
+        self.init_durations_ms: dict[str, list[float]] = {}
+        self._idle: dict[str, list[_Worker]] = {}
+        self._all: list[_Worker] = []
+        self._lock = threading.Lock()
+        self._display_names: dict[str, str] = {}
+
+    def set_display_name(self, function_name: str, display: str) -> None:
+        self._display_names[function_name] = display
+
+    def invoke(self, function: LambdaFunction, event: Any) -> tuple[str, bool, str]:
+        """The ``_invoke_lambda`` contract: (response payload, whether it is an error, log tail)."""
+        code = self._resolve(function)
+        key = f"{function.function_arn}:{function.code_sha_256}"
+        worker = self._take_idle(key)
+        if worker is None:
+            worker = _Worker(function.function_name, code, self._environment(function, code), self)
+            init_ms = worker.wait_ready()
+            self.init_durations_ms.setdefault(function.function_name, []).append(init_ms)
+            with self._lock:
+                self._all.append(worker)
+        response = worker.call(event, float(function.timeout or 3))
+        if worker.alive():
+            with self._lock:
+                self._idle.setdefault(key, []).append(worker)
+        if response.get("ok"):
+            return json.dumps(response.get("result")), False, ""
+        return json.dumps(response["error"]), True, ""
+
+    def log(self, worker: _Worker, line: str) -> None:
+        cloudwatch_logs.put_lines(self.region, worker.log_group, worker.stream, [line])
+        if line.startswith(("START RequestId", "END RequestId", "REPORT RequestId")):
+            return
+        self.console.line(self._display_names.get(worker.name, worker.name), readable_log_line(line))
+
+    def stop(self) -> None:
+        with self._lock:
+            workers, self._all, self._idle = self._all, [], {}
+        for worker in workers:
+            if worker.alive() and worker.process.stdin:
+                worker.process.stdin.close()
+        for worker in workers:
+            try:
+                worker.process.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                worker.stop()
+
+    def _take_idle(self, key: str) -> _Worker | None:
+        with self._lock:
+            workers = self._idle.get(key, [])
+            while workers:
+                worker = workers.pop()
+                if worker.alive():
+                    return worker
+        return None
+
+    def _resolve(self, function: LambdaFunction) -> FunctionCode:
+        folder = self.code.folder(function.code)
+        if folder is None:
+            raise RuntimeError(
+                f"local mode cannot find the code of {function.function_name}: "
+                "only functions deployed from template.yaml can run locally"
+            )
+        layers: list[Path] = []
+        backend = get_lambda_backend(ACCOUNT_ID, self.region)
+        for layer in function.layers or []:
+            version = backend.layers_versions_by_arn(layer["Arn"])
+            layer_folder = self.code.folder(version.content) if version else None
+            if layer_folder is not None:
+                layers.append(layer_folder)
+        return FunctionCode(code_dir=folder, layer_dirs=tuple(layers))
+
+    def _environment(self, function: LambdaFunction, code: FunctionCode) -> dict[str, str]:
+        env = {name: os.environ[name] for name in _PASSED_THROUGH if name in os.environ}
+        python_path = [str(code.code_dir)] + [str(layer / "python") for layer in code.layer_dirs]
+        env.update(
+            {
+                "_HANDLER": function.handler,
+                "LAMBDA_TASK_ROOT": str(code.code_dir),
+                "PYTHONPATH": os.pathsep.join(python_path),
+                "AWS_LAMBDA_FUNCTION_NAME": function.function_name,
+                "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(function.memory_size),
+                "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST",
+                "DRIFTLINE_FUNCTION_ARN": function.function_arn,
+                "AWS_EXECUTION_ENV": f"AWS_Lambda_{function.run_time}",
+                "AWS_REGION": self.region,
+                "AWS_DEFAULT_REGION": self.region,
+                "AWS_ACCESS_KEY_ID": "local",
+                "AWS_SECRET_ACCESS_KEY": "local",
+                "AWS_ENDPOINT_URL": self.endpoint_url,
+                "POWERTOOLS_TRACE_DISABLED": "true",
+                "PYTHONUNBUFFERED": "1",
+            }
+        )
+        env.update({k: str(v) for k, v in (function.environment_vars or {}).items()})
+        return env
+
+
+_active: list[LambdaRuntime] = []
+
+
+def install(runtime: LambdaRuntime) -> None:
+    """Route moto's Lambda invocations to the runtime (the seam is patched once per process)."""
+    if not _active:
+
+        def _invoke_lambda(self: LambdaFunction, event: Any = None) -> tuple[str, bool, str]:
+            payload = json.loads(event) if isinstance(event, str) else (event if event is not None else {})
+            return _active[-1].invoke(self, payload)
+
+        LambdaFunction._invoke_lambda = _invoke_lambda  # type: ignore[method-assign]
+    _active.append(runtime)
+
+
+def invoke_async(function_arn: str, event: Any, region: str) -> None:
+    """An asynchronous (Event) invocation, as EventBridge and S3 make."""
+    backend = get_lambda_backend(ACCOUNT_ID, region)
+    function = backend.get_function(function_arn)
+    threading.Thread(target=function.invoke, args=(json.dumps(event), {}, {}), daemon=True).start()

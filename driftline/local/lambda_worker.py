@@ -1,0 +1,89 @@
+"""A warm Lambda execution environment: imports one handler once and serves invocations over a pipe.
+
+Runs as its own process (``python -m driftline.local.lambda_worker``) with the function's environment,
+like one Lambda container. Requests arrive as JSON lines on stdin; responses leave on a private pipe so
+that anything the handler prints (Powertools' logger writes to stdout) becomes the function's log.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import os
+import sys
+import time
+import traceback
+from typing import Any
+
+
+class LocalLambdaContext:
+    """The context object a Lambda handler receives."""
+
+    def __init__(self, request_id: str, deadline: float) -> None:
+        self.aws_request_id = request_id
+        self.function_name = os.environ.get("AWS_LAMBDA_FUNCTION_NAME", "")
+        self.function_version = os.environ.get("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
+        self.invoked_function_arn = os.environ.get("DRIFTLINE_FUNCTION_ARN", "")
+        self.memory_limit_in_mb = int(os.environ.get("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "128"))
+        self.log_group_name = os.environ.get("AWS_LAMBDA_LOG_GROUP_NAME", "")
+        self.log_stream_name = os.environ.get("AWS_LAMBDA_LOG_STREAM_NAME", "")
+        self._deadline = deadline
+
+    def get_remaining_time_in_millis(self) -> int:
+        return max(0, int((self._deadline - time.time()) * 1000))
+
+
+def _load_handler() -> Any:
+    module_name, _, function_name = os.environ["_HANDLER"].rpartition(".")
+    module = importlib.import_module(module_name.replace("/", "."))
+    return getattr(module, function_name)
+
+
+def _error_payload(error: BaseException, request_id: str) -> dict[str, Any]:
+    return {
+        "errorMessage": str(error),
+        "errorType": type(error).__name__,
+        "requestId": request_id,
+        "stackTrace": traceback.format_tb(error.__traceback__),
+    }
+
+
+def main() -> None:
+    protocol = os.fdopen(os.dup(1), "w", buffering=1)
+    os.dup2(2, 1)
+    sys.stdout = sys.stderr
+    init_started = time.time()
+    try:
+        handler = _load_handler()
+        init_error: dict[str, Any] | None = None
+    except Exception as error:  # an import error is reported on every invoke, as Lambda does
+        handler = None
+        init_error = _error_payload(error, "")
+        init_error["errorType"] = "Runtime.ImportModuleError"
+        traceback.print_exc()
+    init_ms = (time.time() - init_started) * 1000
+    protocol.write(json.dumps({"ready": True, "init_ms": init_ms}) + "\n")
+    for line in sys.stdin:
+        request = json.loads(line)
+        request_id = request["request_id"]
+        print(f"START RequestId: {request_id} Version: $LATEST", flush=True)
+        started = time.time()
+        if handler is None:
+            response: dict[str, Any] = {"ok": False, "error": dict(init_error or {}, requestId=request_id)}
+        else:
+            try:
+                context = LocalLambdaContext(request_id, request["deadline"])
+                result = handler(request["event"], context)
+                response = {"ok": True, "result": result}
+            except Exception as error:
+                traceback.print_exc()
+                response = {"ok": False, "error": _error_payload(error, request_id)}
+        duration = (time.time() - started) * 1000
+        print(f"END RequestId: {request_id}", flush=True)
+        print(f"REPORT RequestId: {request_id}\tDuration: {duration:.2f} ms", flush=True)
+        sys.stderr.flush()
+        protocol.write(json.dumps(response, default=str) + "\n")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,400 @@
+"""SageMaker: processing and training jobs run the real ``ml/`` scripts as local processes.
+
+moto records jobs and marks them Completed at once without running anything. Here each job runs
+under SageMaker's container contracts: a job folder stands in for the container's ``/opt/ml`` (every
+``/opt/ml/...`` path in the request is mapped into it), inputs are downloaded from the emulated S3,
+framework-container script mode is honoured for training (``sagemaker_program`` and
+``sagemaker_submit_directory``), outputs and ``model.tar.gz`` are uploaded back, and the job's status
+and "SageMaker ... Job State Change" events follow what SageMaker reports. Job folders stay on disk.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tarfile
+import threading
+import time
+from collections.abc import Callable
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import boto3
+from moto.events.models import events_backends
+from moto.sagemaker.models import FakeProcessingJob, FakeTrainingJob, SageMakerModelBackend
+
+from driftline.local import cloudwatch_logs
+from driftline.local.console import Console
+from driftline.local.settings import ACCOUNT_ID
+
+CONTAINER_ROOT = "/opt/ml/"
+_SCRIPT_MODE_KEYS = ("sagemaker_program", "sagemaker_submit_directory")
+
+
+class JobFailed(Exception):
+    """A job ended Failed; the message becomes its FailureReason."""
+
+
+class JobRunner:
+    """Runs jobs on background threads and reports their state as SageMaker does."""
+
+    def __init__(self, *, jobs_dir: Path, endpoint_url: str, region: str, console: Console) -> None:
+        self.jobs_dir = jobs_dir
+        self.endpoint_url = endpoint_url
+        self.region = region
+        self.console = console
+        self.durations: dict[str, float] = {}
+        self._threads: list[threading.Thread] = []
+
+    # -- starting -------------------------------------------------------------------------------
+    def start_processing(self, job: FakeProcessingJob) -> None:
+        job.processing_job_status = "InProgress"
+        job.processing_end_time = None
+        job.processing_start_time = datetime.now().astimezone()
+        self._start(job.processing_job_name, lambda: self._run_processing(job))
+
+    def start_training(self, job: FakeTrainingJob) -> None:
+        job.training_job_status = "InProgress"
+        job.secondary_status = "Starting"
+        job.training_end_time = None
+        job.final_metric_data_list = []
+        self._start(job.training_job_name, lambda: self._run_training(job))
+
+    def wait(self, timeout: float = 60) -> None:
+        for thread in list(self._threads):
+            thread.join(timeout)
+
+    def _start(self, name: str, run: Callable[[], None]) -> None:
+        thread = threading.Thread(target=run, name=f"job-{name}", daemon=True)
+        self._threads.append(thread)
+        thread.start()
+
+    # -- processing -----------------------------------------------------------------------------
+    def _run_processing(self, job: FakeProcessingJob) -> None:
+        name = job.processing_job_name
+        started = time.time()
+        self._emit_processing(job)
+        root = self._fresh_root(name)
+        try:
+            for spec in job.processing_inputs or []:
+                s3_input = spec.get("S3Input")
+                if s3_input:
+                    self._download(s3_input["S3Uri"], self._local(root, s3_input["LocalPath"]))
+            outputs = (job.processing_output_config or {}).get("Outputs", [])
+            for spec in outputs:
+                self._local(root, spec["S3Output"]["LocalPath"]).mkdir(parents=True, exist_ok=True)
+            app = job.app_specification or {}
+            command = [self._program(arg, root) for arg in app.get("ContainerEntrypoint", [])]
+            command += [self._program(arg, root) for arg in app.get("ContainerArguments", [])]
+            env = self._job_env(root, dict(getattr(job, "environment", None) or {}))
+            self._execute(name, command, root, env, "/aws/sagemaker/ProcessingJobs", self._timeout(job))
+            for spec in outputs:
+                s3_output = spec["S3Output"]
+                self._upload_dir(self._local(root, s3_output["LocalPath"]), s3_output["S3Uri"])
+            job.processing_job_status = "Completed"
+            job.exit_message = _read_text(root / "output" / "message")
+        except Exception as error:
+            job.processing_job_status = "Failed"
+            job.failure_reason = _failure_reason(error)
+            job.exit_message = _read_text(root / "output" / "message") or job.failure_reason
+            self.console.line(name, f"FAILED: {job.failure_reason}")
+        job.processing_end_time = job.last_modified_time = datetime.now().astimezone()
+        self.durations[name] = time.time() - started
+        self._emit_processing(job)
+
+    # -- training -------------------------------------------------------------------------------
+    def _run_training(self, job: FakeTrainingJob) -> None:
+        name = job.training_job_name
+        started = time.time()
+        self._emit_training(job)
+        root = self._fresh_root(name)
+        output_path = job.output_data_config["S3OutputPath"].rstrip("/")
+        try:
+            hyperparameters = dict(job.hyper_parameters or {})
+            config_dir = root / "input" / "config"
+            config_dir.mkdir(parents=True)
+            (config_dir / "hyperparameters.json").write_text(json.dumps(hyperparameters, indent=2))
+            (config_dir / "resourceconfig.json").write_text(
+                json.dumps({"current_host": "algo-1", "hosts": ["algo-1"]})
+            )
+            (config_dir / "inputdataconfig.json").write_text(
+                json.dumps({c["ChannelName"]: {"ContentType": c.get("ContentType", "")} for c in job.input_data_config})
+            )
+            job.secondary_status = "Downloading"
+            channels: dict[str, Path] = {}
+            for channel in job.input_data_config:
+                source = channel["DataSource"]["S3DataSource"]["S3Uri"]
+                target = root / "input" / "data" / channel["ChannelName"]
+                self._download(source, target)
+                channels[channel["ChannelName"]] = target
+            for folder in ("model", "output/data", "code"):
+                (root / folder).mkdir(parents=True, exist_ok=True)
+            program, code_dir, arguments = self._script_mode(hyperparameters, root)
+            env = self._job_env(root, dict(getattr(job, "environment", None) or {}))
+            env.update(_sm_variables(root, channels, hyperparameters))
+            job.secondary_status = "Training"
+            self._execute(
+                name,
+                [sys.executable, program, *arguments],
+                code_dir,
+                env,
+                "/aws/sagemaker/TrainingJobs",
+                self._timeout(job),
+            )
+            job.secondary_status = "Uploading"
+            model_uri = f"{output_path}/{name}/output/model.tar.gz"
+            self._upload_tarball(root / "model", model_uri)
+            if any((root / "output" / "data").iterdir()):
+                self._upload_tarball(root / "output" / "data", f"{output_path}/{name}/output/output.tar.gz")
+            job.model_artifacts = {"S3ModelArtifacts": model_uri}
+            job.training_job_status = job.secondary_status = "Completed"
+        except Exception as error:
+            job.training_job_status = job.secondary_status = "Failed"
+            failure = _read_text(root / "output" / "failure")
+            job.failure_reason = f"AlgorithmError: {failure}" if failure else _failure_reason(error)
+            self.console.line(name, f"FAILED: {job.failure_reason}")
+        job.training_end_time = job.last_modified_time = datetime.now().astimezone()
+        self.durations[name] = time.time() - started
+        self._emit_training(job)
+
+    def _script_mode(self, hyperparameters: dict[str, str], root: Path) -> tuple[str, Path, list[str]]:
+        """Framework containers download ``sagemaker_submit_directory`` and run ``sagemaker_program`` with the hyperparameters as flags."""
+        decoded = {key: _decode_hyperparameter(value) for key, value in hyperparameters.items()}
+        program = decoded.get("sagemaker_program")
+        submit = decoded.get("sagemaker_submit_directory")
+        if not program or not submit:
+            raise JobFailed(
+                "ClientError: local mode runs training jobs in framework-container script mode; "
+                "set the sagemaker_program and sagemaker_submit_directory hyperparameters"
+            )
+        code_dir = root / "code"
+        archive = root / "sourcedir.tar.gz"
+        self._download_object(str(submit), archive)
+        with tarfile.open(archive) as tar:
+            tar.extractall(code_dir, filter="data")
+        arguments: list[str] = []
+        for key, value in decoded.items():
+            if key.startswith("sagemaker_"):
+                continue
+            arguments += [f"--{key}", value if isinstance(value, str) else json.dumps(value)]
+        return str(code_dir / str(program)), code_dir, arguments
+
+    # -- running --------------------------------------------------------------------------------
+    def _execute(
+        self, name: str, command: list[str], cwd: Path, env: dict[str, str], log_group: str, timeout: float
+    ) -> None:
+        stream = f"{name}/algo-1-{int(time.time())}"
+        log_path = self.jobs_dir / name / "job.log"
+        self.console.line(name, f"started: {' '.join(Path(c).name if os.sep in c else c for c in command)}")
+        with log_path.open("w") as log:
+            process = subprocess.Popen(
+                command, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+            )
+            timer = threading.Timer(timeout, process.kill)
+            timer.start()
+            tail: list[str] = []
+            assert process.stdout is not None
+            for raw in process.stdout:
+                line = raw.rstrip("\n")
+                log.write(raw)
+                tail = (tail + [line])[-5:]
+                cloudwatch_logs.put_lines(self.region, log_group, stream, [line])
+                self.console.line(name, line)
+            code = process.wait()
+            timer.cancel()
+        if code != 0:
+            last = next((line for line in reversed(tail) if line.strip()), "")
+            raise JobFailed(f"AlgorithmError: exit code {code}. {last}".strip())
+
+    def _job_env(self, root: Path, extra: dict[str, str]) -> dict[str, str]:
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("SM_", "AWS_"))}
+        env.update(
+            {
+                "AWS_ENDPOINT_URL": self.endpoint_url,
+                "AWS_REGION": self.region,
+                "AWS_DEFAULT_REGION": self.region,
+                "AWS_ACCESS_KEY_ID": "local",
+                "AWS_SECRET_ACCESS_KEY": "local",
+                "SM_OUTPUT_DIR": str(root / "output"),
+                "PYTHONUNBUFFERED": "1",
+            }
+        )
+        env.update(extra)
+        return env
+
+    def _fresh_root(self, name: str) -> Path:
+        root = self.jobs_dir / name
+        if root.exists():
+            shutil.rmtree(root)
+        (root / "output").mkdir(parents=True)
+        return root
+
+    @staticmethod
+    def _local(root: Path, container_path: str) -> Path:
+        if not container_path.startswith(CONTAINER_ROOT):
+            raise JobFailed(f"ClientError: local path {container_path} must be under {CONTAINER_ROOT}")
+        return root / container_path[len(CONTAINER_ROOT) :]
+
+    def _program(self, arg: str, root: Path) -> str:
+        if arg in ("python", "python3"):
+            return sys.executable
+        if arg.startswith(CONTAINER_ROOT):
+            return str(root / arg[len(CONTAINER_ROOT) :])
+        return arg
+
+    @staticmethod
+    def _timeout(job: Any) -> float:
+        return float((job.stopping_condition or {}).get("MaxRuntimeInSeconds", 86400))
+
+    # -- S3 -------------------------------------------------------------------------------------
+    def _s3(self) -> Any:
+        return boto3.client(
+            "s3",
+            endpoint_url=self.endpoint_url,
+            region_name=self.region,
+            aws_access_key_id="local",
+            aws_secret_access_key="local",
+        )
+
+    def _download(self, uri: str, target: Path) -> None:
+        """S3Prefix semantics: every object under the prefix, keeping paths relative to it."""
+        bucket, prefix = _split(uri)
+        target.mkdir(parents=True, exist_ok=True)
+        s3 = self._s3()
+        found = False
+        for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
+            for item in page.get("Contents", []):
+                key = item["Key"]
+                if key.endswith("/"):
+                    continue
+                relative = key[len(prefix) :].lstrip("/") or key.rsplit("/", 1)[-1]
+                destination = target / relative
+                destination.parent.mkdir(parents=True, exist_ok=True)
+                s3.download_file(bucket, key, str(destination))
+                found = True
+        if not found:
+            raise JobFailed(f"ClientError: no objects found at {uri}")
+
+    def _download_object(self, uri: str, target: Path) -> None:
+        bucket, key = _split(uri)
+        self._s3().download_file(bucket, key, str(target))
+
+    def _upload_dir(self, folder: Path, uri: str) -> None:
+        bucket, prefix = _split(uri)
+        prefix = prefix.rstrip("/")
+        s3 = self._s3()
+        for path in sorted(p for p in folder.rglob("*") if p.is_file()):
+            key = f"{prefix}/{path.relative_to(folder).as_posix()}" if prefix else path.name
+            s3.upload_file(str(path), bucket, key)
+
+    def _upload_tarball(self, folder: Path, uri: str) -> None:
+        archive = folder.parent / (folder.name + ".tar.gz")
+        with tarfile.open(archive, "w:gz") as tar:
+            for path in sorted(folder.rglob("*")):
+                tar.add(path, arcname=path.relative_to(folder).as_posix(), recursive=False)
+        bucket, key = _split(uri)
+        self._s3().upload_file(str(archive), bucket, key)
+
+    # -- events ---------------------------------------------------------------------------------
+    def _emit_processing(self, job: FakeProcessingJob) -> None:
+        self._emit("SageMaker Processing Job State Change", job.arn, job.response_object)
+
+    def _emit_training(self, job: FakeTrainingJob) -> None:
+        self._emit("SageMaker Training Job State Change", job.arn, job.response_object)
+
+    def _emit(self, detail_type: str, arn: str, description: dict[str, Any]) -> None:
+        detail = json.dumps(_epoch_millis(description), default=str)
+        events_backends[ACCOUNT_ID][self.region].put_events(
+            [{"Source": "aws.sagemaker", "DetailType": detail_type, "Detail": detail, "Resources": [arn]}]
+        )
+
+
+def _epoch_millis(value: Any) -> Any:
+    """SageMaker state-change events carry times as epoch milliseconds."""
+    if isinstance(value, datetime):
+        return int(value.timestamp() * 1000)
+    if isinstance(value, dict):
+        return {k: _epoch_millis(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_epoch_millis(v) for v in value]
+    return value
+
+
+def _sm_variables(root: Path, channels: dict[str, Path], hyperparameters: dict[str, str]) -> dict[str, str]:
+    """The SM_* variables the SageMaker training toolkit sets in framework containers."""
+    env = {
+        "SM_MODEL_DIR": str(root / "model"),
+        "SM_INPUT_DIR": str(root / "input"),
+        "SM_INPUT_CONFIG_DIR": str(root / "input" / "config"),
+        "SM_OUTPUT_DIR": str(root / "output"),
+        "SM_OUTPUT_DATA_DIR": str(root / "output" / "data"),
+        "SM_CHANNELS": json.dumps(sorted(channels)),
+        "SM_HPS": json.dumps({k: _decode_hyperparameter(v) for k, v in hyperparameters.items()}),
+        "SM_CURRENT_HOST": "algo-1",
+        "SM_HOSTS": json.dumps(["algo-1"]),
+        "SM_NUM_GPUS": "0",
+        "SM_NUM_CPUS": str(os.cpu_count() or 1),
+    }
+    for channel, path in channels.items():
+        env[f"SM_CHANNEL_{channel.upper()}"] = str(path)
+    return env
+
+
+def _decode_hyperparameter(value: str) -> Any:
+    try:
+        return json.loads(value)
+    except (TypeError, ValueError):
+        return value
+
+
+def _split(uri: str) -> tuple[str, str]:
+    if not uri.startswith("s3://"):
+        raise JobFailed(f"ClientError: not an S3 URI: {uri}")
+    bucket, _, key = uri[5:].partition("/")
+    return bucket, key
+
+
+def _read_text(path: Path) -> str | None:
+    try:
+        text = path.read_text().strip()
+    except OSError:
+        return None
+    return text or None
+
+
+def _failure_reason(error: Exception) -> str:
+    text = str(error)
+    return text if text.startswith(("AlgorithmError", "ClientError")) else f"InternalServerError: {text}"
+
+
+_active: list[JobRunner] = []
+
+
+def install(runner: JobRunner) -> None:
+    """Patch job creation once per process; the latest runner runs the jobs."""
+    first = not _active
+    _active.append(runner)
+    if first:
+        _patch()
+
+
+def _patch() -> None:
+    create_processing = SageMakerModelBackend.create_processing_job
+    create_training = SageMakerModelBackend.create_training_job
+
+    def create_processing_job(self: SageMakerModelBackend, *args: Any, **kwargs: Any) -> FakeProcessingJob:
+        job = create_processing(self, *args, **kwargs)
+        _active[-1].start_processing(job)
+        return job
+
+    def create_training_job(self: SageMakerModelBackend, *args: Any, **kwargs: Any) -> FakeTrainingJob:
+        job = create_training(self, *args, **kwargs)
+        _active[-1].start_training(job)
+        return job
+
+    SageMakerModelBackend.create_processing_job = create_processing_job  # type: ignore[method-assign]
+    SageMakerModelBackend.create_training_job = create_training_job  # type: ignore[method-assign]

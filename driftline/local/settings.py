@@ -1,0 +1,53 @@
+"""Local mode's own knobs: where it listens, where it keeps files, and how fast time runs."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+ACCOUNT_ID = "123456789012"
+"""moto's default account: every emulated ARN uses it."""
+
+DEFAULT_PORT = 4777
+DEFAULT_REGION = "us-east-1"
+DEFAULT_STACK = "driftline"
+REPO_ROOT = Path(__file__).resolve().parents[2]
+
+LOCAL_PARAMETERS = {
+    "NotificationEmail": "ml-team@example.com",
+    "RetryIntervalSeconds": "1",
+    "JobWaitTimeoutSeconds": "900",
+    "MaxJobRuntimeSeconds": "900",
+}
+"""Template parameters local mode overrides: no real inbox, and retries and waits scaled to a laptop."""
+
+
+@dataclass
+class LocalSettings:
+    port: int = DEFAULT_PORT
+    host: str = "127.0.0.1"
+    region: str = DEFAULT_REGION
+    stack_name: str = DEFAULT_STACK
+    state_dir: Path = field(default_factory=lambda: Path.cwd() / ".driftline")
+    template: Path = REPO_ROOT / "template.yaml"
+    parameters: dict[str, str] = field(default_factory=lambda: dict(LOCAL_PARAMETERS))
+
+    @property
+    def endpoint_url(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+    @property
+    def outbox(self) -> Path:
+        return self.state_dir / "outbox"
+
+    @property
+    def jobs_dir(self) -> Path:
+        return self.state_dir / "jobs"
+
+    @property
+    def s3_dir(self) -> Path:
+        return self.state_dir / "s3"
+
+    @property
+    def logs_dir(self) -> Path:
+        return self.state_dir / "logs"
