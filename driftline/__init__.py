@@ -1,0 +1,1 @@
+"""Driftline: an event-driven serverless MLOps pipeline for Amazon SageMaker, with a local mode."""

@@ -1,0 +1,117 @@
+"""The ``driftline`` command: run the pipeline locally, print the local stack's outputs, run the demo."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import signal
+import sys
+import tempfile
+import threading
+from pathlib import Path
+from typing import Any
+
+from driftline.local.settings import DEFAULT_PORT, REPO_ROOT, LocalSettings
+
+SAMPLES_DIR = REPO_ROOT / "samples"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="driftline", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    local = commands.add_parser("local", help="run the application on this machine").add_subparsers(
+        dest="local_command", required=True
+    )
+    up = local.add_parser("up", help="serve the emulated AWS APIs with the stack deployed, until Ctrl-C")
+    _add_common(up)
+    outputs = local.add_parser("outputs", help="print the running local stack's outputs as JSON")
+    outputs.add_argument("--state-dir", type=Path, default=Path(".driftline"))
+
+    demo = commands.add_parser("demo", help="run the pipeline once on the sample dataset, locally")
+    _add_common(demo)
+    demo.add_argument("--dataset", choices=["breast-cancer", "credit"], default="breast-cancer")
+    demo.add_argument("--rows", type=int, default=5000, help="rows of generated data for the credit dataset")
+    demo.add_argument("--keep-running", action="store_true", help="keep local mode up after the run")
+
+    args = parser.parse_args(argv)
+    if args.command == "local" and args.local_command == "outputs":
+        return _print_outputs(args.state_dir)
+    settings = LocalSettings(port=args.port, state_dir=args.state_dir.resolve())
+    if args.command == "local":
+        return _serve(settings)
+    return _demo(settings, args.dataset, args.rows, keep_running=args.keep_running)
+
+
+def _add_common(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--port", type=int, default=DEFAULT_PORT, help=f"port on 127.0.0.1 (default {DEFAULT_PORT})")
+    parser.add_argument(
+        "--state-dir", type=Path, default=Path(".driftline"), help="where outputs, jobs, email and logs are kept"
+    )
+
+
+def _print_outputs(state_dir: Path) -> int:
+    from driftline.local.emulator import read_stack_file
+
+    try:
+        stack = read_stack_file(state_dir)
+    except FileNotFoundError as error:
+        print(error, file=sys.stderr)
+        return 1
+    print(json.dumps(stack, indent=2))
+    return 0
+
+
+def _start(settings: LocalSettings) -> Any:
+    from driftline.local.emulator import LocalCloud
+
+    cloud = LocalCloud(settings)
+    print(f"Starting local mode on {settings.endpoint_url} (state in {settings.state_dir}) ...", flush=True)
+    stack = cloud.start()
+    print(f"Stack '{settings.stack_name}' deployed in {cloud.deploy_seconds:.1f} s. Outputs:")
+    print(json.dumps(stack.outputs, indent=2), flush=True)
+    return cloud
+
+
+def _serve(settings: LocalSettings) -> int:
+    cloud = _start(settings)
+    bucket = cloud.stack.outputs.get("DataBucketName", "<data bucket>")
+    print(
+        "\nLocal mode is up. From another terminal:\n"
+        f"  export AWS_ENDPOINT_URL={settings.endpoint_url} AWS_DEFAULT_REGION={settings.region} "
+        "AWS_ACCESS_KEY_ID=local AWS_SECRET_ACCESS_KEY=local\n"
+        f"  aws s3 cp my.csv s3://{bucket}/data/<dataset>/my.csv\n"
+        "Press Ctrl-C to stop.",
+        flush=True,
+    )
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    try:
+        stop.wait()
+    except KeyboardInterrupt:
+        pass
+    print("Stopping local mode ...")
+    cloud.stop()
+    return 0
+
+
+def _demo(settings: LocalSettings, dataset: str, rows: int, *, keep_running: bool) -> int:
+    from driftline.local.demo import run_demo
+
+    cloud = _start(settings)
+    try:
+        with tempfile.TemporaryDirectory() as scratch:
+            ok = run_demo(cloud, dataset=dataset, rows=rows, scratch=Path(scratch))
+        if keep_running:
+            print(f"\nLocal mode stays up on {settings.endpoint_url}; press Ctrl-C to stop.", flush=True)
+            try:
+                threading.Event().wait()
+            except KeyboardInterrupt:
+                pass
+    finally:
+        cloud.stop()
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

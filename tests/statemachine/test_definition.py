@@ -1,0 +1,67 @@
+"""Static checks on the pipeline's ASL: wiring, error handling and payload discipline."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from tests.statemachine.harness import render_definition
+
+FUNCTION_STEPS = ["Validate", "Preprocess", "Train", "Evaluate", "QualityGate", "Register", "Notify"]
+
+
+def _definition() -> dict[str, Any]:
+    return dict(json.loads(render_definition({step: f"arn:fn:{step}" for step in FUNCTION_STEPS})))
+
+
+def _targets(state: dict[str, Any]) -> list[str]:
+    targets = [state["Next"]] if "Next" in state else []
+    targets += [catch["Next"] for catch in state.get("Catch", [])]
+    targets += [choice["Next"] for choice in state.get("Choices", [])]
+    if "Default" in state:
+        targets.append(state["Default"])
+    return targets
+
+
+def test_every_transition_names_an_existing_state_and_every_state_is_reachable() -> None:
+    definition = _definition()
+    states = definition["States"]
+    reachable, frontier = set(), [definition["StartAt"]]
+    while frontier:
+        name = frontier.pop()
+        assert name in states, f"transition to missing state {name}"
+        if name not in reachable:
+            reachable.add(name)
+            frontier.extend(_targets(states[name]))
+    assert reachable == set(states)
+
+
+def test_every_task_retries_only_transient_errors_and_catches_everything() -> None:
+    for name, state in _definition()["States"].items():
+        if state["Type"] != "Task":
+            continue
+        retried = {error for retry in state["Retry"] for error in retry["ErrorEquals"]}
+        assert "States.ALL" not in retried and "States.TaskFailed" not in retried, name
+        assert retried <= {
+            "Lambda.ServiceException",
+            "Lambda.AWSLambdaException",
+            "Lambda.SdkClientException",
+            "Lambda.TooManyRequestsException",
+            "TransientAwsError",
+        }, name
+        assert any("States.ALL" in c["ErrorEquals"] for c in state["Catch"]), f"{name} has no catch-all"
+
+
+def test_job_waits_use_task_tokens_with_a_timeout() -> None:
+    states = _definition()["States"]
+    for name in ("Preprocess", "Train", "Evaluate"):
+        assert states[name]["Resource"].endswith("lambda:invoke.waitForTaskToken")
+        assert states[name]["Parameters"]["Payload"]["task_token.$"] == "$$.Task.Token"
+        assert isinstance(states[name]["TimeoutSeconds"], int)
+
+
+def test_failures_end_in_fail_states_that_carry_the_reason() -> None:
+    states = _definition()["States"]
+    assert states["RunFailed"]["Type"] == "Fail"
+    assert states["RunFailed"]["CausePath"] == "$.notification.cause"
+    assert {s["Type"] for s in states.values() if not _targets(s)} == {"Succeed", "Fail"}
