@@ -13,7 +13,7 @@ _CONFIG = Config(retries={"mode": "standard", "max_attempts": 5})
 
 @lru_cache(maxsize=None)
 def get_client(service: str) -> Any:
-    return boto3.client(service, config=_CONFIG)
+    return boto3.client(service, config=_CONFIG)  # type: ignore[call-overload]
 
 
 def reset_clients() -> None:

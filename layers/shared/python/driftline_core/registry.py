@@ -2,11 +2,19 @@
 
 from __future__ import annotations
 
+import re
+import uuid
 from dataclasses import dataclass
+from typing import Any
 
 from botocore.exceptions import ClientError
 
 from driftline_core.clients import get_client
+from driftline_core.errors import SageMakerJobFailed
+from driftline_core.layout import model_package_group_name
+from driftline_core.models import RegisterInput, RegistrationResult
+from driftline_core.s3io import read_json
+from driftline_core.settings import Settings
 
 
 @dataclass(frozen=True)
@@ -38,3 +46,190 @@ def find_approved_model_package(group_name: str) -> ApprovedModel | None:
     described = sagemaker.describe_model_package(ModelPackageName=arn)
     statistics = described.get("ModelMetrics", {}).get("ModelQuality", {}).get("Statistics", {})
     return ApprovedModel(model_package_arn=arn, evaluation_uri=statistics.get("S3Uri"))
+
+
+# Registration ---------------------------------------------------------------------------------------
+
+SERVING_PROGRAM = "serve.py"
+"""Entry point the scikit-learn serving container runs from the code tarball."""
+INFERENCE_CONTENT_TYPES = ["text/csv", "application/json"]
+APPROVAL_PENDING = "PendingManualApproval"
+_METADATA_VALUE_MAX = 256
+_METADATA_UNSAFE = re.compile(r"[^\w .:/=+\-@]")
+_TASK_BY_PROBLEM = {
+    "binary_classification": "CLASSIFICATION",
+    "multiclass_classification": "CLASSIFICATION",
+    "regression": "REGRESSION",
+}
+
+
+def register_candidate(step: RegisterInput, settings: Settings) -> RegistrationResult:
+    """Register a candidate that passed the quality gate, waiting for a person to approve it.
+
+    A retried Register step finds the package its first attempt created instead of adding a second
+    version for the same run.
+    """
+    group_name = model_package_group_name(settings.model_package_group_prefix, step.dataset)
+    ensure_model_package_group(group_name, step.dataset)
+    existing = find_model_package_for_execution(group_name, step.execution_name, step.execution_id)
+    if existing is not None:
+        return RegistrationResult(
+            model_package_arn=existing["ModelPackageArn"],
+            model_package_group=group_name,
+            approval_status=existing.get("ModelApprovalStatus", APPROVAL_PENDING),
+        )
+    run_config = read_json(step.validation.config_uri)
+    request = build_model_package_request(step, group_name, run_config, settings)
+    created = get_client("sagemaker").create_model_package(**request)
+    return RegistrationResult(
+        model_package_arn=created["ModelPackageArn"],
+        model_package_group=group_name,
+        approval_status=APPROVAL_PENDING,
+    )
+
+
+def ensure_model_package_group(group_name: str, dataset: str) -> None:
+    """Create the dataset's group on its first registration; later runs add versions to it."""
+    sagemaker = get_client("sagemaker")
+    if _model_package_group_exists(group_name):
+        return
+    try:
+        sagemaker.create_model_package_group(
+            ModelPackageGroupName=group_name,
+            ModelPackageGroupDescription=(
+                f"Driftline models for dataset {dataset}: one version per run that passed the quality gate."
+            ),
+            Tags=[{"Key": "driftline:dataset", "Value": dataset}],
+        )
+    except ClientError:
+        # Two runs of one dataset may race to create the group; the loser finds it created.
+        if not _model_package_group_exists(group_name):
+            raise
+
+
+def find_model_package_for_execution(
+    group_name: str, execution_name: str, execution_id: str
+) -> dict[str, Any] | None:
+    """The package a run already registered in a group, described, or None.
+
+    Each package's description names its run, so only a matching package is described to confirm
+    the execution ARN it records.
+    """
+    sagemaker = get_client("sagemaker")
+    pages = sagemaker.get_paginator("list_model_packages").paginate(
+        ModelPackageGroupName=group_name, SortBy="CreationTime", SortOrder="Descending"
+    )
+    for page in pages:
+        for summary in page.get("ModelPackageSummaryList", []):
+            if _run_marker(execution_name) not in summary.get("ModelPackageDescription", ""):
+                continue
+            described: dict[str, Any] = sagemaker.describe_model_package(
+                ModelPackageName=summary["ModelPackageArn"]
+            )
+            if described.get("CustomerMetadataProperties", {}).get("execution_arn") == execution_id:
+                return described
+    return None
+
+
+def build_model_package_request(
+    step: RegisterInput, group_name: str, run_config: dict[str, Any], settings: Settings
+) -> dict[str, Any]:
+    """The CreateModelPackage request: serving container, evaluation report and the run's lineage."""
+    model_uri = step.training.outputs.get("model")
+    if not model_uri:
+        raise SageMakerJobFailed(
+            f"Training job {step.training.job_name} reported no model artifact, so there is nothing to "
+            "register. Check the job's output in the SageMaker console and upload the data again."
+        )
+    gate = step.gate
+    problem_type = str(run_config.get("problem_type", ""))
+    request: dict[str, Any] = {
+        "ModelPackageGroupName": group_name,
+        "ModelPackageDescription": _package_description(step, problem_type),
+        "ModelApprovalStatus": APPROVAL_PENDING,
+        "ClientToken": str(uuid.uuid5(uuid.NAMESPACE_URL, step.execution_id)),
+        "InferenceSpecification": {
+            "Containers": [
+                {
+                    "Image": settings.training_image_uri,
+                    "ModelDataUrl": model_uri,
+                    "Environment": {
+                        "SAGEMAKER_SUBMIT_DIRECTORY": f"{settings.ml_code_uri.rstrip('/')}/sourcedir.tar.gz",
+                        "SAGEMAKER_PROGRAM": SERVING_PROGRAM,
+                    },
+                }
+            ],
+            "SupportedContentTypes": INFERENCE_CONTENT_TYPES,
+            "SupportedResponseMIMETypes": INFERENCE_CONTENT_TYPES,
+        },
+        "ModelMetrics": {
+            "ModelQuality": {
+                "Statistics": {"ContentType": "application/json", "S3Uri": gate.evaluation_uri},
+            }
+        },
+        "MetadataProperties": {
+            "GeneratedBy": step.execution_id,
+            "CommitId": settings.ml_code_version,
+            "Repository": settings.ml_code_uri,
+        },
+        "CustomerMetadataProperties": lineage_metadata(step, run_config, settings),
+        "Domain": "MACHINE_LEARNING",
+    }
+    if problem_type in _TASK_BY_PROBLEM:
+        request["Task"] = _TASK_BY_PROBLEM[problem_type]
+    return request
+
+
+def lineage_metadata(step: RegisterInput, run_config: dict[str, Any], settings: Settings) -> dict[str, str]:
+    """Where the model came from, as the registry's string-only custom metadata.
+
+    Values must match the registry's character set (letters, digits, spaces and ``_.:/=+-@``) and
+    256 characters, so hyperparameters are written ``name=value`` separated by spaces; the exact
+    values stay in the run config, whose URI is recorded too.
+    """
+    hyperparameters = run_config.get("hyperparameters") or {}
+    properties = {
+        "dataset": step.dataset,
+        "data_uri": step.data.uri,
+        "data_version_id": step.data.version_id or "",
+        "config_uri": step.validation.config_uri,
+        "code_version": settings.ml_code_version,
+        "execution_arn": step.execution_id,
+        "problem_type": str(run_config.get("problem_type", "")),
+        "target": str(run_config.get("target", "")),
+        "metric": step.gate.metric,
+        "metric_value": repr(step.gate.value),
+        "hyperparameters": " ".join(f"{name}={value}" for name, value in sorted(hyperparameters.items())),
+        "training_job": step.training.job_name,
+        "preprocess_job": step.preprocess.job_name,
+        "evaluation_job": step.evaluation.job_name,
+    }
+    cleaned = {name: _metadata_value(value) for name, value in properties.items()}
+    return {name: value for name, value in cleaned.items() if value}
+
+
+def _package_description(step: RegisterInput, problem_type: str) -> str:
+    kind = problem_type.replace("_", " ") if problem_type else "model"
+    return (
+        f"{step.dataset} {kind} model {_run_marker(step.execution_name)} on {step.data.uri}: "
+        f"{step.gate.metric} {step.gate.value:.4f}"
+    )[:1024]
+
+
+def _run_marker(execution_name: str) -> str:
+    """The phrase that ties a package's description to the run that registered it."""
+    return f"from run {execution_name}"
+
+
+def _metadata_value(value: str) -> str:
+    return _METADATA_UNSAFE.sub("_", value)[:_METADATA_VALUE_MAX].strip()
+
+
+def _model_package_group_exists(group_name: str) -> bool:
+    try:
+        get_client("sagemaker").describe_model_package_group(ModelPackageGroupName=group_name)
+    except ClientError as error:
+        if error.response.get("Error", {}).get("Code") in {"ValidationException", "ResourceNotFound"}:
+            return False
+        raise
+    return True

@@ -1,0 +1,33 @@
+"""Notify: tell the topic's subscribers how a run ended, in words they can act on."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.parser import event_parser
+from aws_lambda_powertools.utilities.typing import LambdaContext
+from driftline_core.models import NotifyInput
+from driftline_core.notifications import send_notification
+from driftline_core.settings import get_settings
+
+logger = Logger()
+tracer = Tracer()
+metrics = Metrics()
+
+_OUTCOME_METRICS = {"registered": "RunsRegistered", "rejected": "RunsRejected", "failed": "RunsFailed"}
+
+
+@logger.inject_lambda_context(correlation_id_path="execution_id")
+@metrics.log_metrics
+@tracer.capture_lambda_handler
+@event_parser(model=NotifyInput)
+def lambda_handler(event: NotifyInput, context: LambdaContext) -> dict[str, Any]:
+    result = send_notification(event, settings=get_settings())
+    logger.info(
+        "Notification sent",
+        extra={"outcome": event.outcome, "error": result.error, "message_id": result.message_id},
+    )
+    metrics.add_metric(name=_OUTCOME_METRICS[event.outcome], unit=MetricUnit.Count, value=1)
+    return result.model_dump(mode="json")

@@ -1,0 +1,39 @@
+"""StartRun: an upload to data/<dataset>/<file>.csv starts one pipeline run."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools.logging import correlation_paths
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.parser import event_parser
+from aws_lambda_powertools.utilities.parser.models import S3EventNotificationEventBridgeModel
+from aws_lambda_powertools.utilities.typing import LambdaContext
+from driftline_core.runs import start_run_for_upload
+from driftline_core.settings import get_settings
+
+logger = Logger()
+tracer = Tracer()
+metrics = Metrics()
+
+
+@logger.inject_lambda_context(correlation_id_path=correlation_paths.EVENT_BRIDGE)
+@metrics.log_metrics
+@tracer.capture_lambda_handler
+@event_parser(model=S3EventNotificationEventBridgeModel)
+def lambda_handler(event: S3EventNotificationEventBridgeModel, context: LambdaContext) -> dict[str, Any]:
+    detail = event.detail
+    result = start_run_for_upload(
+        bucket=detail.bucket.name,
+        key=detail.object.key,
+        version_id=detail.object.version_id,
+        event_id=event.id,
+        settings=get_settings(),
+        sequencer=detail.object.sequencer,
+    )
+    logger.append_keys(dataset=result.dataset, execution_arn=result.execution_arn)
+    logger.info(result.reason, extra={"started": result.started, "object_size": detail.object.size})
+    metric_name = "RunsStarted" if result.started else "UploadsSkipped"
+    metrics.add_metric(name=metric_name, unit=MetricUnit.Count, value=1)
+    return result.model_dump(mode="json")

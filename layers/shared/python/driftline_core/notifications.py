@@ -1,0 +1,304 @@
+"""The message a run's subscribers get when it ends: registered, rejected by the gate, or failed.
+
+Each message says what happened, why, and what to look at, in words a dataset owner can act on
+without opening the Step Functions console.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from pydantic import BaseModel
+
+from driftline_core.clients import get_client
+from driftline_core.models import (
+    DataObject,
+    GateResult,
+    JobResult,
+    NotificationResult,
+    NotifyInput,
+    RegistrationResult,
+    StepError,
+    ValidationResult,
+)
+from driftline_core.settings import Settings
+
+NOTHING_CHANGED = "Nothing was registered and no endpoint was changed."
+SUBJECT_LIMIT = 99
+"""SNS subjects must be under 100 characters."""
+SUBJECT_DATASET_LIMIT = 40
+CAUSE_LIMIT = 4000
+"""Keeps a runaway error message inside the Fail state's cause and an email's first screen."""
+UNKNOWN_DATASET = "unknown"
+
+STEP_ORDER: tuple[tuple[str, str], ...] = (
+    ("validation", "validation"),
+    ("preprocess", "preprocessing"),
+    ("training", "training"),
+    ("evaluation", "evaluation"),
+    ("gate", "the quality gate"),
+    ("registration", "registration"),
+)
+"""Result key each step adds to the run document, and the step's name in messages, in pipeline order."""
+JOB_STEPS = {"preprocessing", "training", "evaluation"}
+
+_SUBJECT_UNSAFE = re.compile(r"[^\x20-\x7e]+")
+
+
+class RunDocument(BaseModel):
+    """The parts of the state document a notification reports on; each exists once its step succeeded."""
+
+    dataset: str | None = None
+    data: DataObject | None = None
+    validation: ValidationResult | None = None
+    preprocess: JobResult | None = None
+    training: JobResult | None = None
+    evaluation: JobResult | None = None
+    gate: GateResult | None = None
+    registration: RegistrationResult | None = None
+
+
+@dataclass(frozen=True)
+class Notification:
+    subject: str
+    message: str
+    attributes: dict[str, str]
+    error: str
+    """Error name for the Fail state; empty for outcomes that are not failures."""
+    cause: str
+
+
+def build_notification(notify: NotifyInput) -> Notification:
+    """Subject, body and summary for one outcome; pure, so every wording is unit-tested."""
+    run = RunDocument.model_validate(notify.run)
+    dataset = run.dataset or UNKNOWN_DATASET
+    if notify.outcome == "registered":
+        return _registered(notify, run, dataset)
+    if notify.outcome == "rejected":
+        return _rejected(notify, run, dataset)
+    return _failed(notify, run, dataset)
+
+
+def send_notification(notify: NotifyInput, settings: Settings) -> NotificationResult:
+    """Publish one message; outcome and dataset go along as attributes subscribers can filter on."""
+    notification = build_notification(notify)
+    published = get_client("sns").publish(
+        TopicArn=settings.notification_topic_arn,
+        Subject=notification.subject,
+        Message=notification.message,
+        MessageAttributes={
+            name: {"DataType": "String", "StringValue": value}
+            for name, value in notification.attributes.items()
+        },
+    )
+    return NotificationResult(
+        subject=notification.subject,
+        message_id=published.get("MessageId"),
+        error=notification.error,
+        cause=notification.cause,
+    )
+
+
+def failed_step(run: RunDocument) -> str:
+    """The first step whose result is missing from the run document is the one that failed."""
+    for field, label in STEP_ORDER:
+        if getattr(run, field) is None:
+            return label
+    return "notification"
+
+
+def readable_cause(error: StepError | None, step: str) -> str:
+    """One readable paragraph from a Catch's error: Lambda errors carry JSON, job failures plain text."""
+    if error is None:
+        return "The run stopped without reporting an error."
+    if error.error == "States.Timeout":
+        if step in JOB_STEPS:
+            return (
+                f"The {step} job did not report back in time: no completion event arrived before the "
+                "step's time limit. The job may still be running; check it in the SageMaker console."
+            )
+        return f"The {step} step did not report back in time."
+    message = _error_message(error.cause or "")
+    if not message:
+        if error.error == "SageMakerJobFailed":
+            return f"The {step} job failed without giving a reason; its CloudWatch logs have the details."
+        return f"The {step} step failed with {error.error} and gave no further detail."
+    if len(message) > CAUSE_LIMIT:
+        message = message[: CAUSE_LIMIT - 3].rstrip() + "..."
+    return message
+
+
+def _error_message(cause: str) -> str:
+    """A Lambda error's ``errorMessage``, or the cause itself when it is plain text."""
+    text = cause.strip()
+    if text.startswith("{"):
+        try:
+            parsed: Any = json.loads(text)
+        except json.JSONDecodeError:
+            return text
+        if isinstance(parsed, dict) and isinstance(parsed.get("errorMessage"), str):
+            return str(parsed["errorMessage"]).strip()
+    return text
+
+
+def _registered(notify: NotifyInput, run: RunDocument, dataset: str) -> Notification:
+    registration = run.registration
+    package = registration.model_package_arn if registration else "(not reported)"
+    group = registration.model_package_group if registration else "(not reported)"
+    lines = [
+        f"The {dataset} model from run {notify.execution_name} passed the quality gate and is registered "
+        "in the SageMaker Model Registry, waiting for approval.",
+        "",
+        f"Dataset:         {dataset}",
+        f"Data:            {_data_line(run)}",
+        *_gate_lines(run.gate),
+        f"Model package:   {package}",
+        f"Package group:   {group}",
+        "",
+        "Artifacts:",
+        *_artifact_lines(run),
+        "",
+        "To deploy it, approve the package in SageMaker Studio's Model Registry, or run:",
+        f"  aws sagemaker update-model-package --model-package-arn {package} "
+        "--model-approval-status Approved",
+        "",
+        f"Execution:       {notify.execution_id}",
+    ]
+    version = package.rsplit("/", 1)[-1] if registration else ""
+    version_phrase = f" as version {version}" if version.isdigit() else ""
+    return Notification(
+        subject=_subject(dataset, "model registered, waiting for approval"),
+        message="\n".join(lines),
+        attributes=_attributes("registered", dataset),
+        error="",
+        cause=f"The {dataset} model was registered{version_phrase} in {group} and is waiting for approval.",
+    )
+
+
+def _rejected(notify: NotifyInput, run: RunDocument, dataset: str) -> Notification:
+    reasons = run.gate.reasons if run.gate and run.gate.reasons else ["The quality gate did not pass."]
+    lines = [
+        f"The {dataset} model from run {notify.execution_name} did not pass the quality gate, "
+        "so nothing was registered and no endpoint was changed.",
+        "",
+        "Why:",
+        *(f"  - {reason}" for reason in reasons),
+        "",
+        f"Dataset:         {dataset}",
+        f"Data:            {_data_line(run)}",
+        *_gate_lines(run.gate),
+        "",
+        "Artifacts:",
+        *_artifact_lines(run),
+        "",
+        f"Execution:       {notify.execution_id}",
+    ]
+    return Notification(
+        subject=_subject(dataset, "model rejected by the quality gate"),
+        message="\n".join(lines),
+        attributes=_attributes("rejected", dataset),
+        error="",
+        cause=f"The {dataset} model was not registered: {' '.join(reasons)}",
+    )
+
+
+def _failed(notify: NotifyInput, run: RunDocument, dataset: str) -> Notification:
+    step = failed_step(run)
+    reason = readable_cause(notify.error, step)
+    closing = NOTHING_CHANGED if step != "registration" else "No endpoint was changed."
+    error_name = notify.error.error if notify.error else "RunFailed"
+    lines = [
+        f"The {dataset} run {notify.execution_name} failed during {step}.",
+        "",
+        f"Reason: {reason}",
+        f"Error:  {error_name}",
+        "",
+        closing,
+        "",
+        f"Dataset:         {dataset}",
+        f"Data:            {_data_line(run)}",
+        f"Execution:       {notify.execution_id}",
+    ]
+    return Notification(
+        subject=_subject(dataset, f"run failed at {step}"),
+        message="\n".join(lines),
+        attributes=_attributes("failed", dataset),
+        error=fail_state_error_name(error_name),
+        cause=f"{_sentence_start(step)} failed: {_as_sentence(reason)} {closing}",
+    )
+
+
+_RESERVED_ERROR_NAMES = {"States.Timeout": "JobTimedOut", "States.HeartbeatTimeout": "JobTimedOut"}
+
+
+def fail_state_error_name(error: str) -> str:
+    """The name the run fails with: ``States.*`` names are reserved for Step Functions' own errors."""
+    if error.startswith("States."):
+        return _RESERVED_ERROR_NAMES.get(error, "PipelineError")
+    return error
+
+
+def _gate_lines(gate: GateResult | None) -> list[str]:
+    if gate is None:
+        return []
+    direction = "higher is better" if gate.higher_is_better else "lower is better"
+    if gate.incumbent_value is not None:
+        incumbent = f"{gate.metric} = {_number(gate.incumbent_value)} ({gate.incumbent_model_package_arn})"
+    else:
+        incumbent = "none approved yet"
+    return [
+        f"Metric:          {gate.metric} = {_number(gate.value)} "
+        f"(threshold {_number(gate.threshold)}, {direction})",
+        f"Approved model:  {incumbent}",
+    ]
+
+
+def _artifact_lines(run: RunDocument) -> list[str]:
+    artifacts: list[tuple[str, str]] = []
+    if run.training and run.training.outputs.get("model"):
+        artifacts.append(("Model", run.training.outputs["model"]))
+    if run.gate:
+        artifacts.append(("Evaluation", run.gate.evaluation_uri))
+    if run.validation:
+        artifacts.append(("Run config", run.validation.config_uri))
+    if run.preprocess:
+        artifacts.extend((f"Preprocessed {name}", uri) for name, uri in run.preprocess.outputs.items())
+    if not artifacts:
+        return ["  (none recorded)"]
+    width = max(len(label) for label, _ in artifacts) + 2
+    return [f"  {(label + ':').ljust(width)}{uri}" for label, uri in artifacts]
+
+
+def _data_line(run: RunDocument) -> str:
+    if run.data is None:
+        return "(not recorded)"
+    version = run.data.version_id or "unversioned"
+    return f"{run.data.uri} (version {version})"
+
+
+def _attributes(outcome: str, dataset: str) -> dict[str, str]:
+    return {"outcome": outcome, "dataset": dataset}
+
+
+def _subject(dataset: str, what: str) -> str:
+    """ASCII, one line, under 100 characters, as SNS requires; long or odd dataset names are shortened."""
+    name = _SUBJECT_UNSAFE.sub("?", dataset).strip() or UNKNOWN_DATASET
+    if len(name) > SUBJECT_DATASET_LIMIT:
+        name = name[: SUBJECT_DATASET_LIMIT - 3] + "..."
+    return f"Driftline: {name} {what}"[:SUBJECT_LIMIT]
+
+
+def _number(value: float) -> str:
+    return f"{value:.1f}" if abs(value) >= 1000 else f"{value:.4f}"
+
+
+def _sentence_start(text: str) -> str:
+    return text[:1].upper() + text[1:]
+
+
+def _as_sentence(text: str) -> str:
+    text = text.strip()
+    return text if text.endswith((".", "!", "?")) else f"{text}."

@@ -1,0 +1,111 @@
+"""Notify under moto: the message an email or queue subscriber actually receives."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from typing import Any
+
+import boto3
+import pytest
+
+from tests.conftest import load_event
+
+Handler = Callable[[dict[str, Any], Any], dict[str, Any]]
+NOTHING_CHANGED = "Nothing was registered and no endpoint was changed."
+
+
+@pytest.fixture
+def queue_url(aws: None, monkeypatch: pytest.MonkeyPatch) -> str:
+    """A queue subscribed to the notification topic, standing in for an email subscriber."""
+    sns = boto3.client("sns")
+    sqs = boto3.client("sqs")
+    topic_arn = sns.create_topic(Name="driftline-notifications")["TopicArn"]
+    url: str = sqs.create_queue(QueueName="driftline-inbox")["QueueUrl"]
+    queue_arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    sns.subscribe(TopicArn=topic_arn, Protocol="sqs", Endpoint=queue_arn)
+    monkeypatch.setenv("NOTIFICATION_TOPIC_ARN", topic_arn)
+    return url
+
+
+@pytest.fixture
+def lambda_handler(queue_url: str) -> Handler:
+    from functions.notify.app import lambda_handler
+
+    return lambda_handler
+
+
+def _received(queue_url: str) -> dict[str, Any]:
+    """The one SNS envelope delivered to the queue."""
+    messages = boto3.client("sqs").receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10)["Messages"]
+    assert len(messages) == 1
+    envelope: dict[str, Any] = json.loads(messages[0]["Body"])
+    return envelope
+
+
+def test_a_validation_failure_is_delivered_with_the_validators_own_words(
+    lambda_handler: Handler, lambda_context: Any, queue_url: str
+) -> None:
+    result = lambda_handler(load_event("notify_failed"), lambda_context)
+
+    envelope = _received(queue_url)
+    reason = (
+        "Column 'income' should be numeric (as in the dataset's schema) but row 17 has 'n/a'. "
+        "Fix the file or update data/credit/dataset.json, then upload it again."
+    )
+    assert envelope["Subject"] == "Driftline: credit run failed at validation"
+    assert f"Reason: {reason}" in envelope["Message"]
+    assert "errorType" not in envelope["Message"]
+    assert envelope["MessageAttributes"]["outcome"] == {"Type": "String", "Value": "failed"}
+    assert envelope["MessageAttributes"]["dataset"] == {"Type": "String", "Value": "credit"}
+    assert result["error"] == "ValidationFailed"
+    assert result["cause"] == f"Validation failed: {reason} {NOTHING_CHANGED}"
+    assert result["message_id"] == envelope["MessageId"]
+
+
+def test_a_training_job_failure_names_the_step_and_the_jobs_reason(
+    lambda_handler: Handler, lambda_context: Any, queue_url: str
+) -> None:
+    event = load_event("notify_failed")
+    registered_run = load_event("notify_registered")["run"]
+    cause = "Training job credit-5e4f54c7bade-train failed: AlgorithmError: the target column has one class."
+    error = {"Error": "SageMakerJobFailed", "Cause": cause}
+    event["run"].update(
+        validation=registered_run["validation"], preprocess=registered_run["preprocess"], error=error
+    )
+    event["error"] = error
+
+    result = lambda_handler(event, lambda_context)
+
+    envelope = _received(queue_url)
+    assert envelope["Subject"] == "Driftline: credit run failed at training"
+    assert f"Reason: {cause}" in envelope["Message"]
+    assert envelope["Message"].rstrip().splitlines()[-1].startswith("Execution:")
+    assert NOTHING_CHANGED in envelope["Message"]
+    assert result["error"] == "SageMakerJobFailed"
+    assert result["cause"] == f"Training failed: {cause} {NOTHING_CHANGED}"
+
+
+def test_a_registered_model_is_announced_with_its_package(
+    lambda_handler: Handler, lambda_context: Any, queue_url: str
+) -> None:
+    result = lambda_handler(load_event("notify_registered"), lambda_context)
+
+    envelope = _received(queue_url)
+    assert envelope["Subject"] == "Driftline: credit model registered, waiting for approval"
+    assert "arn:aws:sagemaker:us-east-1:123456789012:model-package/driftline-credit/2" in envelope["Message"]
+    assert envelope["MessageAttributes"]["outcome"]["Value"] == "registered"
+    assert result["error"] == ""
+    assert result["subject"] == envelope["Subject"]
+
+
+def test_a_rejected_model_is_announced_with_the_gates_reasons(
+    lambda_handler: Handler, lambda_context: Any, queue_url: str
+) -> None:
+    result = lambda_handler(load_event("notify_rejected"), lambda_context)
+
+    envelope = _received(queue_url)
+    assert envelope["Subject"] == "Driftline: credit model rejected by the quality gate"
+    assert "auc 0.6418 is below the threshold 0.7." in envelope["Message"]
+    assert envelope["MessageAttributes"]["outcome"]["Value"] == "rejected"
+    assert result["error"] == ""
