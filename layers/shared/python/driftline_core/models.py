@@ -73,6 +73,8 @@ class JobResult(_Payload):
 
 
 class WaitingStepInput(StepInput):
+    model_config = ConfigDict(extra="ignore", hide_input_in_errors=True)
+    """Parse errors must not echo the payload: it carries the task token."""
     task_token: str
     validation: ValidationResult
 

@@ -1,0 +1,37 @@
+"""Job events: resume the run waiting on a SageMaker job when the job's state-change event arrives."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools.logging import correlation_paths
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.parser import event_parser
+from aws_lambda_powertools.utilities.parser.models import EventBridgeModel
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from driftline_core.jobs import RESUMED_FAILURE, RESUMED_SUCCESS, resume_from_job_event
+
+logger = Logger()
+tracer = Tracer()
+metrics = Metrics()
+
+_METRIC_BY_OUTCOME = {RESUMED_SUCCESS: "JobsSucceeded", RESUMED_FAILURE: "JobsFailed"}
+_IGNORED_METRIC = "JobEventsIgnored"
+
+
+class SageMakerJobStateChange(EventBridgeModel):
+    """A SageMaker Processing/Training Job State Change; ``detail`` resembles the Describe*Job response."""
+
+    detail: dict[str, Any]
+
+
+@logger.inject_lambda_context(correlation_id_path=correlation_paths.EVENT_BRIDGE)
+@tracer.capture_lambda_handler
+@metrics.log_metrics
+@event_parser(model=SageMakerJobStateChange)
+def lambda_handler(event: SageMakerJobStateChange, context: LambdaContext) -> dict[str, Any]:
+    outcome = resume_from_job_event(event.detail, event.detail_type)
+    metrics.add_metric(name=_METRIC_BY_OUTCOME.get(outcome, _IGNORED_METRIC), unit=MetricUnit.Count, value=1)
+    return {"outcome": outcome}

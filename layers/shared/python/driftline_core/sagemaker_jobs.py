@@ -1,0 +1,314 @@
+"""The one home of the SageMaker job requests Driftline sends, and of reading a job's results back.
+
+The builders are pure: they turn a run's identity, its resolved config and the previous steps' results
+into the exact CreateProcessingJob / CreateTrainingJob request, so the request shapes are testable
+without AWS and the ``ml/`` scripts find their inputs where the container contracts put them.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import Any
+
+from driftline_core import layout
+from driftline_core.errors import DatasetConfigInvalid
+from driftline_core.models import DataObject, JobResult
+from driftline_core.settings import Settings
+
+PREPROCESS_STEP = "preprocess"
+TRAIN_STEP = "train"
+EVALUATE_STEP = "evaluate"
+
+PROCESSING_INPUT_ROOT = "/opt/ml/processing/input"
+PROCESSING_OUTPUT_ROOT = "/opt/ml/processing/output"
+CODE_DIR = f"{PROCESSING_INPUT_ROOT}/code"
+
+PREPROCESS_OUTPUTS = ("train", "validation", "test", "metadata")
+EVALUATION_OUTPUT = "evaluation"
+TRAINING_CHANNELS = {"train": "text/csv", "validation": "text/csv", "metadata": "application/json"}
+"""Training channel name -> content type; each channel is the preprocess output of the same name."""
+MODEL_OUTPUT = "model"
+
+TRAINING_PROGRAM = "train.py"
+ML_CODE_FILES = "src/"
+ML_CODE_TARBALL = "sourcedir.tar.gz"
+VOLUME_SIZE_GB = 30
+_RESERVED_HYPERPARAMETERS = frozenset({"target", "problem_type"})
+
+
+def build_preprocess_job_request(
+    *,
+    execution_name: str,
+    dataset: str,
+    data: DataObject,
+    config_uri: str,
+    run_config: Mapping[str, Any],
+    settings: Settings,
+) -> dict[str, Any]:
+    """CreateProcessingJob request that splits and encodes the uploaded file (``ml/preprocess.py``).
+
+    A processing input cannot pin an S3 version id, so the job reads the key Validate checked; the
+    version Validate checked is recorded in the job's environment and in the run config for lineage.
+    """
+    _require(settings, "sagemaker_role_arn", "processing_image_uri", "ml_code_uri", "artifact_bucket")
+    environment = _processing_environment(execution_name)
+    version_id = run_config.get("data_version_id") or data.version_id
+    if version_id:
+        environment["DRIFTLINE_DATA_VERSION_ID"] = str(version_id)
+    return _processing_job_request(
+        job_name=layout.job_name(execution_name, PREPROCESS_STEP),
+        script="preprocess.py",
+        inputs={
+            "code": _code_files_uri(settings),
+            "data": layout.s3_uri(data.bucket, data.key),
+            "config": config_uri,
+        },
+        outputs={
+            name: _processing_output_uri(settings, execution_name, PREPROCESS_STEP, name)
+            for name in PREPROCESS_OUTPUTS
+        },
+        environment=environment,
+        tags=_tags(dataset, execution_name),
+        settings=settings,
+    )
+
+
+def build_training_job_request(
+    *,
+    execution_name: str,
+    dataset: str,
+    run_config: Mapping[str, Any],
+    preprocess: JobResult,
+    settings: Settings,
+) -> dict[str, Any]:
+    """CreateTrainingJob request for the scikit-learn framework container running ``ml/train.py``."""
+    _require(settings, "sagemaker_role_arn", "training_image_uri", "ml_code_uri", "artifact_bucket")
+    channels = [
+        {
+            "ChannelName": channel,
+            "DataSource": {
+                "S3DataSource": {
+                    "S3DataType": "S3Prefix",
+                    "S3Uri": _job_output(preprocess, channel),
+                    "S3DataDistributionType": "FullyReplicated",
+                }
+            },
+            "ContentType": content_type,
+            "InputMode": "File",
+        }
+        for channel, content_type in TRAINING_CHANNELS.items()
+    ]
+    return {
+        "TrainingJobName": layout.job_name(execution_name, TRAIN_STEP),
+        "RoleArn": settings.sagemaker_role_arn,
+        "AlgorithmSpecification": {
+            "TrainingImage": settings.training_image_uri,
+            "TrainingInputMode": "File",
+        },
+        "HyperParameters": training_hyperparameters(run_config, code_tarball_uri=_code_tarball_uri(settings)),
+        "InputDataConfig": channels,
+        "OutputDataConfig": {
+            "S3OutputPath": layout.s3_uri(
+                settings.artifact_bucket, layout.training_output_prefix(execution_name)
+            ),
+        },
+        "ResourceConfig": {
+            "InstanceType": settings.training_instance_type,
+            "InstanceCount": 1,
+            "VolumeSizeInGB": VOLUME_SIZE_GB,
+        },
+        "StoppingCondition": {"MaxRuntimeInSeconds": settings.max_job_runtime_seconds},
+        "Environment": {"PYTHONUNBUFFERED": "1", "DRIFTLINE_EXECUTION_NAME": execution_name},
+        "Tags": _tags(dataset, execution_name),
+    }
+
+
+def build_evaluation_job_request(
+    *,
+    execution_name: str,
+    dataset: str,
+    config_uri: str,
+    preprocess: JobResult,
+    training: JobResult,
+    settings: Settings,
+) -> dict[str, Any]:
+    """CreateProcessingJob request that scores the model on the held-out split (``ml/evaluate.py``)."""
+    _require(settings, "sagemaker_role_arn", "processing_image_uri", "ml_code_uri", "artifact_bucket")
+    return _processing_job_request(
+        job_name=layout.job_name(execution_name, EVALUATE_STEP),
+        script="evaluate.py",
+        inputs={
+            "code": _code_files_uri(settings),
+            "model": _job_output(training, MODEL_OUTPUT),
+            "test": _job_output(preprocess, "test"),
+            "config": config_uri,
+        },
+        outputs={
+            EVALUATION_OUTPUT: _processing_output_uri(
+                settings, execution_name, EVALUATE_STEP, EVALUATION_OUTPUT
+            ),
+        },
+        environment=_processing_environment(execution_name),
+        tags=_tags(dataset, execution_name),
+        settings=settings,
+    )
+
+
+def training_hyperparameters(run_config: Mapping[str, Any], *, code_tarball_uri: str) -> dict[str, str]:
+    """Hyperparameters for script mode, every value JSON-encoded as the SageMaker Python SDK does.
+
+    The training toolkit JSON-decodes each value before passing it to ``train.py`` as ``--key value``,
+    so encoding every value (``"200"`` becomes ``'"200"'``) hands the script back exactly the string
+    the run config holds, whatever it looks like.
+    """
+    model_hyperparameters = run_config.get("hyperparameters") or {}
+    if not isinstance(model_hyperparameters, Mapping):
+        raise DatasetConfigInvalid(
+            "The run config's 'hyperparameters' is not an object; write it as "
+            '{"name": value, ...} in data/<dataset>/dataset.json.'
+        )
+    values: dict[str, Any] = {}
+    for name, value in model_hyperparameters.items():
+        key = str(name)
+        if key in _RESERVED_HYPERPARAMETERS or key.startswith("sagemaker_"):
+            raise DatasetConfigInvalid(
+                f"Hyperparameter {key!r} is reserved for Driftline and SageMaker; rename or remove it "
+                "in data/<dataset>/dataset.json."
+            )
+        values[key] = value
+    for required in ("target", "problem_type"):
+        if not run_config.get(required):
+            raise DatasetConfigInvalid(
+                f"The run config has no {required!r}; upload the file again so Validate writes a full config."
+            )
+        values[required] = run_config[required]
+    values["sagemaker_program"] = TRAINING_PROGRAM
+    values["sagemaker_submit_directory"] = code_tarball_uri
+    return {key: json.dumps(value) for key, value in values.items()}
+
+
+def job_result_from_description(description: Mapping[str, Any]) -> JobResult:
+    """Turn a DescribeProcessingJob or DescribeTrainingJob response into the step's task output."""
+    if "ProcessingJobName" in description:
+        outputs = {
+            output["OutputName"]: output["S3Output"]["S3Uri"]
+            for output in description.get("ProcessingOutputConfig", {}).get("Outputs", [])
+            if "S3Output" in output
+        }
+        return JobResult(
+            job_name=description["ProcessingJobName"],
+            job_type="processing",
+            status=description["ProcessingJobStatus"],
+            outputs=outputs,
+        )
+    if "TrainingJobName" in description:
+        model_uri = description.get("ModelArtifacts", {}).get("S3ModelArtifacts")
+        return JobResult(
+            job_name=description["TrainingJobName"],
+            job_type="training",
+            status=description["TrainingJobStatus"],
+            outputs={MODEL_OUTPUT: model_uri} if model_uri else {},
+        )
+    raise ValueError("not a DescribeProcessingJob or DescribeTrainingJob response: no job name in it")
+
+
+def _processing_job_request(
+    *,
+    job_name: str,
+    script: str,
+    inputs: Mapping[str, str],
+    outputs: Mapping[str, str],
+    environment: Mapping[str, str],
+    tags: list[dict[str, str]],
+    settings: Settings,
+) -> dict[str, Any]:
+    return {
+        "ProcessingJobName": job_name,
+        "RoleArn": settings.sagemaker_role_arn,
+        "AppSpecification": {
+            "ImageUri": settings.processing_image_uri,
+            "ContainerEntrypoint": ["python3", f"{CODE_DIR}/{script}"],
+        },
+        "ProcessingResources": {
+            "ClusterConfig": {
+                "InstanceCount": 1,
+                "InstanceType": settings.processing_instance_type,
+                "VolumeSizeInGB": VOLUME_SIZE_GB,
+            }
+        },
+        "StoppingCondition": {"MaxRuntimeInSeconds": settings.max_job_runtime_seconds},
+        "ProcessingInputs": [
+            {
+                "InputName": name,
+                "S3Input": {
+                    "S3Uri": uri,
+                    "LocalPath": f"{PROCESSING_INPUT_ROOT}/{name}",
+                    "S3DataType": "S3Prefix",
+                    "S3InputMode": "File",
+                    "S3DataDistributionType": "FullyReplicated",
+                },
+            }
+            for name, uri in inputs.items()
+        ],
+        "ProcessingOutputConfig": {
+            "Outputs": [
+                {
+                    "OutputName": name,
+                    "S3Output": {
+                        "S3Uri": uri,
+                        "LocalPath": f"{PROCESSING_OUTPUT_ROOT}/{name}",
+                        "S3UploadMode": "EndOfJob",
+                    },
+                }
+                for name, uri in outputs.items()
+            ]
+        },
+        "Environment": dict(environment),
+        "Tags": tags,
+    }
+
+
+def _processing_environment(execution_name: str) -> dict[str, str]:
+    """Unbuffered output so the job's log lines reach CloudWatch as they happen."""
+    return {"PYTHONUNBUFFERED": "1", "DRIFTLINE_EXECUTION_NAME": execution_name}
+
+
+def _processing_output_uri(settings: Settings, execution_name: str, step: str, output_name: str) -> str:
+    return layout.s3_uri(
+        settings.artifact_bucket, layout.processing_output_prefix(execution_name, step, output_name)
+    )
+
+
+def _code_files_uri(settings: Settings) -> str:
+    return f"{settings.ml_code_uri.rstrip('/')}/{ML_CODE_FILES}"
+
+
+def _code_tarball_uri(settings: Settings) -> str:
+    return f"{settings.ml_code_uri.rstrip('/')}/{ML_CODE_TARBALL}"
+
+
+def _job_output(result: JobResult, name: str) -> str:
+    uri = result.outputs.get(name)
+    if not uri:
+        raise ValueError(
+            f"The {result.job_type} job {result.job_name} reported no {name!r} output "
+            f"(it reported: {', '.join(sorted(result.outputs)) or 'none'}); check that the job wrote it."
+        )
+    return uri
+
+
+def _tags(dataset: str, execution_name: str) -> list[dict[str, str]]:
+    return [
+        {"Key": "driftline:dataset", "Value": dataset},
+        {"Key": "driftline:execution", "Value": execution_name},
+    ]
+
+
+def _require(settings: Settings, *fields: str) -> None:
+    missing = [field.upper() for field in fields if not getattr(settings, field)]
+    if missing:
+        raise ValueError(
+            f"Driftline is missing its configuration: {', '.join(missing)} not set; "
+            "deploy the stack again (sam deploy) so every function gets its environment."
+        )

@@ -1,0 +1,365 @@
+"""Preprocess, Train and Evaluate handlers under moto: each starts its job once and keeps the task token."""
+
+from __future__ import annotations
+
+import io
+import json
+import time
+from collections.abc import Iterator
+from types import ModuleType
+from typing import Any
+
+import boto3
+import pytest
+from botocore.stub import Stubber
+from moto.core import DEFAULT_ACCOUNT_ID
+from moto.sagemaker.models import sagemaker_backends
+
+from driftline_core.models import EvaluateInput, TrainInput, WaitingStepInput
+from tests.conftest import REGION, load_event
+
+DATA_BUCKET = "driftline-data-123456789012-us-east-1"
+ARTIFACT_BUCKET = "driftline-artifacts-123456789012-us-east-1"
+TOKENS_TABLE = "driftline-job-tokens"
+CODE_URI = f"s3://{ARTIFACT_BUCKET}/code/3f9c2a7d51e0/"
+EXECUTION = "credit-5e4f54c7bade"
+SKLEARN_IMAGE = "683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-scikit-learn:1.2-1-cpu-py3"
+TTL_SECONDS = 86_400
+RUN_CONFIG = {
+    "dataset": "credit",
+    "target": "default",
+    "problem_type": "binary_classification",
+    "metric": "auc",
+    "threshold": 0.7,
+    "higher_is_better": True,
+    "hyperparameters": {"max_iter": "200"},
+    "data_uri": f"s3://{DATA_BUCKET}/data/credit/applications-2026-11.csv",
+    "data_version_id": "IYV3p45BT0ac8hjHg1houSdS1a.Mro8e",
+    "rows": 1000,
+    "seed": 42,
+}
+
+
+def create_pipeline_resources(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The environment and resources the template gives the job functions, with the run's config written."""
+    from driftline_core.settings import reset_settings
+
+    env = {
+        "DATA_BUCKET": DATA_BUCKET,
+        "ARTIFACT_BUCKET": ARTIFACT_BUCKET,
+        "JOB_TOKENS_TABLE": TOKENS_TABLE,
+        "SAGEMAKER_ROLE_ARN": "arn:aws:iam::123456789012:role/driftline-sagemaker-execution",
+        "ML_CODE_URI": CODE_URI,
+        "ML_CODE_VERSION": "3f9c2a7d51e0",
+        "TRAINING_IMAGE_URI": SKLEARN_IMAGE,
+        "PROCESSING_IMAGE_URI": SKLEARN_IMAGE,
+        "TRAINING_INSTANCE_TYPE": "ml.m5.xlarge",
+        "PROCESSING_INSTANCE_TYPE": "ml.m5.large",
+        "MAX_JOB_RUNTIME_SECONDS": "1800",
+        "JOB_TOKEN_TTL_SECONDS": str(TTL_SECONDS),
+    }
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    reset_settings()
+
+    s3 = boto3.client("s3", region_name=REGION)
+    for bucket in (DATA_BUCKET, ARTIFACT_BUCKET):
+        s3.create_bucket(Bucket=bucket)
+    s3.put_object(Bucket=ARTIFACT_BUCKET, Key=f"runs/{EXECUTION}/config.json", Body=json.dumps(RUN_CONFIG))
+    dynamodb = boto3.client("dynamodb", region_name=REGION)
+    dynamodb.create_table(
+        TableName=TOKENS_TABLE,
+        KeySchema=[{"AttributeName": "job_name", "KeyType": "HASH"}],
+        AttributeDefinitions=[{"AttributeName": "job_name", "AttributeType": "S"}],
+        BillingMode="PAY_PER_REQUEST",
+    )
+    dynamodb.update_time_to_live(
+        TableName=TOKENS_TABLE,
+        TimeToLiveSpecification={"Enabled": True, "AttributeName": "expires_at"},
+    )
+
+
+@pytest.fixture
+def pipeline(aws: None, monkeypatch: pytest.MonkeyPatch) -> None:
+    create_pipeline_resources(monkeypatch)
+
+
+@pytest.fixture
+def handlers(pipeline: None) -> dict[str, ModuleType]:
+    """Handler modules, imported once the environment exists (Powertools reads it when they load)."""
+    from functions.evaluate import app as evaluate_app
+    from functions.preprocess import app as preprocess_app
+    from functions.train import app as train_app
+
+    return {"preprocess": preprocess_app, "train": train_app, "evaluate": evaluate_app}
+
+
+@pytest.fixture
+def sent_requests() -> Iterator[dict[str, list[dict[str, Any]]]]:
+    """The exact Create*Job parameters sent (moto keeps only some of them), by operation name."""
+    from driftline_core.clients import get_client
+
+    sent: dict[str, list[dict[str, Any]]] = {"CreateProcessingJob": [], "CreateTrainingJob": []}
+
+    def record(params: dict[str, Any], model: Any, **_: Any) -> None:
+        if model.name in sent:
+            sent[model.name].append(json.loads(json.dumps(params)))
+
+    events = get_client("sagemaker").meta.events
+    events.register("provide-client-params.sagemaker.*", record)
+    yield sent
+    events.unregister("provide-client-params.sagemaker.*", record)
+
+
+def stored_token(job_name: str) -> dict[str, Any] | None:
+    item = boto3.client("dynamodb", region_name=REGION).get_item(
+        TableName=TOKENS_TABLE, Key={"job_name": {"S": job_name}}
+    )
+    return item.get("Item")
+
+
+def set_moto_job_status(kind: str, job_name: str, status: str) -> None:
+    """moto marks every job Completed at once; a real job is InProgress for minutes."""
+    backend = sagemaker_backends[DEFAULT_ACCOUNT_ID][REGION]
+    if kind == "train":
+        backend.training_jobs[job_name].training_job_status = status
+    else:
+        backend.processing_jobs[job_name].processing_job_status = status
+
+
+def test_each_job_event_file_parses_into_its_step_model() -> None:
+    assert WaitingStepInput.model_validate(load_event("preprocess")).task_token
+    assert TrainInput.model_validate(load_event("train")).preprocess.job_type == "processing"
+    assert EvaluateInput.model_validate(load_event("evaluate")).training.job_type == "training"
+
+
+def test_preprocess_starts_the_processing_job_and_stores_the_token(
+    handlers: dict[str, ModuleType], sent_requests: dict[str, list[dict[str, Any]]], lambda_context: Any
+) -> None:
+    event = load_event("preprocess")
+
+    result = handlers["preprocess"].lambda_handler(event, lambda_context)
+
+    job_name = f"{EXECUTION}-preprocess"
+    assert result == {
+        "job_name": job_name,
+        "job_arn": f"arn:aws:sagemaker:{REGION}:{DEFAULT_ACCOUNT_ID}:processing-job/{job_name}",
+    }
+    job = boto3.client("sagemaker", region_name=REGION).describe_processing_job(ProcessingJobName=job_name)
+    inputs = {item["InputName"]: item["S3Input"]["S3Uri"] for item in job["ProcessingInputs"]}
+    assert inputs == {
+        "code": f"{CODE_URI}src/",
+        "data": f"s3://{DATA_BUCKET}/data/credit/applications-2026-11.csv",
+        "config": f"s3://{ARTIFACT_BUCKET}/runs/{EXECUTION}/config.json",
+    }
+    outputs = {item["OutputName"] for item in job["ProcessingOutputConfig"]["Outputs"]}
+    assert outputs == {"train", "validation", "test", "metadata"}
+    assert job["RoleArn"] == "arn:aws:iam::123456789012:role/driftline-sagemaker-execution"
+    [request] = sent_requests["CreateProcessingJob"]
+    assert request["ProcessingResources"]["ClusterConfig"]["InstanceType"] == "ml.m5.large"
+    assert request["Environment"]["DRIFTLINE_DATA_VERSION_ID"] == RUN_CONFIG["data_version_id"]
+
+    item = stored_token(job_name)
+    assert item is not None
+    assert item["task_token"]["S"] == event["task_token"]
+    assert item["execution_id"]["S"] == event["execution_id"]
+    assert item["step"]["S"] == "preprocess"
+    assert abs(int(item["expires_at"]["N"]) - (time.time() + TTL_SECONDS)) < 60
+
+
+def test_train_starts_the_training_job_on_the_preprocess_outputs(
+    handlers: dict[str, ModuleType], lambda_context: Any
+) -> None:
+    event = load_event("train")
+
+    result = handlers["train"].lambda_handler(event, lambda_context)
+
+    job_name = f"{EXECUTION}-train"
+    assert result["job_name"] == job_name
+    job = boto3.client("sagemaker", region_name=REGION).describe_training_job(TrainingJobName=job_name)
+    channels = {
+        channel["ChannelName"]: channel["DataSource"]["S3DataSource"]["S3Uri"]
+        for channel in job["InputDataConfig"]
+    }
+    assert channels == {
+        name: event["preprocess"]["outputs"][name] for name in ("train", "validation", "metadata")
+    }
+    assert job["HyperParameters"] == {
+        "max_iter": '"200"',
+        "target": '"default"',
+        "problem_type": '"binary_classification"',
+        "sagemaker_program": '"train.py"',
+        "sagemaker_submit_directory": f'"{CODE_URI}sourcedir.tar.gz"',
+    }
+    assert job["OutputDataConfig"]["S3OutputPath"] == f"s3://{ARTIFACT_BUCKET}/runs/{EXECUTION}/train/"
+    assert job["ResourceConfig"]["InstanceType"] == "ml.m5.xlarge"
+    item = stored_token(job_name)
+    assert item is not None
+    assert item["task_token"]["S"] == event["task_token"]
+    assert item["step"]["S"] == "train"
+
+
+def test_evaluate_starts_the_evaluation_job_on_the_model_and_test_split(
+    handlers: dict[str, ModuleType], lambda_context: Any
+) -> None:
+    event = load_event("evaluate")
+
+    result = handlers["evaluate"].lambda_handler(event, lambda_context)
+
+    job_name = f"{EXECUTION}-evaluate"
+    assert result["job_name"] == job_name
+    job = boto3.client("sagemaker", region_name=REGION).describe_processing_job(ProcessingJobName=job_name)
+    inputs = {item["InputName"]: item["S3Input"]["S3Uri"] for item in job["ProcessingInputs"]}
+    assert inputs["model"] == event["training"]["outputs"]["model"]
+    assert inputs["test"] == event["preprocess"]["outputs"]["test"]
+    assert job["AppSpecification"]["ContainerEntrypoint"][-1] == "/opt/ml/processing/input/code/evaluate.py"
+    item = stored_token(job_name)
+    assert item is not None
+    assert item["step"]["S"] == "evaluate"
+
+
+@pytest.mark.parametrize("step", ["preprocess", "train", "evaluate"])
+def test_a_retried_step_finds_its_running_job_and_keeps_the_new_token(
+    step: str,
+    handlers: dict[str, ModuleType],
+    sent_requests: dict[str, list[dict[str, Any]]],
+    lambda_context: Any,
+) -> None:
+    first = load_event(step)
+    handlers[step].lambda_handler(first, lambda_context)
+    job_name = f"{EXECUTION}-{step}"
+    set_moto_job_status(step, job_name, "InProgress")
+    retry = first | {"task_token": "token-of-the-retried-attempt"}
+
+    again = handlers[step].lambda_handler(retry, lambda_context)
+
+    assert again["job_name"] == job_name
+    created = sent_requests["CreateTrainingJob" if step == "train" else "CreateProcessingJob"]
+    assert len(created) == 1
+    sagemaker = boto3.client("sagemaker", region_name=REGION)
+    if step == "train":
+        names = [job["TrainingJobName"] for job in sagemaker.list_training_jobs()["TrainingJobSummaries"]]
+    else:
+        names = [
+            job["ProcessingJobName"] for job in sagemaker.list_processing_jobs()["ProcessingJobSummaries"]
+        ]
+    assert names == [job_name]
+    item = stored_token(job_name)
+    assert item is not None
+    assert item["task_token"]["S"] == "token-of-the-retried-attempt"
+
+
+def test_a_retried_step_whose_job_already_ended_resumes_the_run(
+    handlers: dict[str, ModuleType], lambda_context: Any
+) -> None:
+    from driftline_core.clients import get_client
+
+    event = load_event("preprocess")
+    handlers["preprocess"].lambda_handler(event, lambda_context)
+    job_name = f"{EXECUTION}-preprocess"
+    retry = event | {"task_token": "token-of-the-retried-attempt"}
+    stepfunctions = get_client("stepfunctions")
+
+    with Stubber(stepfunctions) as stub:
+        stub.add_response(
+            "send_task_success",
+            {},
+            {"taskToken": "token-of-the-retried-attempt", "output": _ANY_JSON},
+        )
+        handlers["preprocess"].lambda_handler(retry, lambda_context)
+        stub.assert_no_pending_responses()
+
+    assert stored_token(job_name) is None
+
+
+def test_throttling_becomes_a_transient_error_the_state_machine_retries(
+    handlers: dict[str, ModuleType], lambda_context: Any
+) -> None:
+    from driftline_core.clients import get_client
+    from driftline_core.errors import TransientAwsError
+
+    with Stubber(get_client("sagemaker")) as stub:
+        stub.add_client_error(
+            "describe_training_job",
+            service_error_code="ValidationException",
+            service_message="Requested resource not found.",
+        )
+        stub.add_client_error(
+            "create_training_job", service_error_code="ThrottlingException", service_message="Rate exceeded"
+        )
+        with pytest.raises(TransientAwsError, match="ThrottlingException on CreateTrainingJob"):
+            handlers["train"].lambda_handler(load_event("train"), lambda_context)
+
+
+def test_a_job_created_by_a_concurrent_attempt_is_returned_not_failed(
+    handlers: dict[str, ModuleType], lambda_context: Any
+) -> None:
+    from driftline_core.clients import get_client
+
+    job_name = f"{EXECUTION}-train"
+    arn = f"arn:aws:sagemaker:{REGION}:{DEFAULT_ACCOUNT_ID}:training-job/{job_name}"
+    with Stubber(get_client("sagemaker")) as stub:
+        stub.add_client_error(
+            "describe_training_job",
+            service_error_code="ValidationException",
+            service_message="Requested resource not found.",
+        )
+        stub.add_client_error(
+            "create_training_job",
+            service_error_code="ResourceInUse",
+            service_message="Training job names must be unique within an AWS account and region, "
+            "and a training job with this name already exists",
+        )
+        stub.add_response("describe_training_job", _training_description(job_name, arn, "InProgress"))
+
+        result = handlers["train"].lambda_handler(load_event("train"), lambda_context)
+
+    assert result == {"job_name": job_name, "job_arn": arn}
+    assert stored_token(job_name) is not None
+
+
+def test_the_task_token_never_reaches_the_logs(
+    handlers: dict[str, ModuleType], lambda_context: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    event = load_event("evaluate")
+    log_handler = handlers["evaluate"].logger.registered_handler
+    logs = io.StringIO()
+    previous_stream = log_handler.setStream(logs)
+    try:
+        handlers["evaluate"].lambda_handler(event, lambda_context)
+    finally:
+        log_handler.setStream(previous_stream)
+
+    written = logs.getvalue() + capsys.readouterr().out
+    assert "credit-5e4f54c7bade-evaluate" in written
+    assert event["task_token"] not in written
+
+
+class _AnyJson:
+    """Matches any string holding a JSON document (the task output is checked in the job events tests)."""
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, str):
+            return False
+        json.loads(other)
+        return True
+
+    def __repr__(self) -> str:
+        return "<any JSON string>"
+
+
+_ANY_JSON = _AnyJson()
+
+
+def _training_description(job_name: str, arn: str, status: str) -> dict[str, Any]:
+    return {
+        "TrainingJobName": job_name,
+        "TrainingJobArn": arn,
+        "TrainingJobStatus": status,
+        "SecondaryStatus": "Training",
+        "AlgorithmSpecification": {"TrainingInputMode": "File"},
+        "ResourceConfig": {"InstanceCount": 1, "VolumeSizeInGB": 30},
+        "StoppingCondition": {"MaxRuntimeInSeconds": 1800},
+        "CreationTime": "2026-11-23T09:40:00Z",
+        "ModelArtifacts": {"S3ModelArtifacts": ""},
+    }

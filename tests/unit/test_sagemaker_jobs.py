@@ -1,0 +1,327 @@
+"""The SageMaker job requests: valid for the real API, and wired to where the ml/ scripts look."""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+import botocore.session
+import pytest
+from botocore.validate import ParamValidator
+
+from driftline_core import layout
+from driftline_core.errors import DatasetConfigInvalid
+from driftline_core.models import EvaluateInput, JobResult, TrainInput, WaitingStepInput
+from driftline_core.sagemaker_jobs import (
+    build_evaluation_job_request,
+    build_preprocess_job_request,
+    build_training_job_request,
+    job_result_from_description,
+)
+from driftline_core.settings import Settings
+from tests.conftest import load_event
+
+ARTIFACTS = "driftline-artifacts-123456789012-us-east-1"
+CODE_URI = f"s3://{ARTIFACTS}/code/3f9c2a7d51e0/"
+JOB_NAME = re.compile(r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$")
+"""SageMaker's pattern for processing and training job names."""
+
+RUN_CONFIG: dict[str, Any] = {
+    "dataset": "credit",
+    "target": "default",
+    "problem_type": "binary_classification",
+    "metric": "auc",
+    "threshold": 0.7,
+    "higher_is_better": True,
+    "hyperparameters": {"max_iter": "200", "C": "0.5", "solver": "lbfgs", "class_weight": "null"},
+    "data_uri": "s3://driftline-data-123456789012-us-east-1/data/credit/applications-2026-11.csv",
+    "data_version_id": "IYV3p45BT0ac8hjHg1houSdS1a.Mro8e",
+}
+
+
+@pytest.fixture
+def settings() -> Settings:
+    return Settings(
+        data_bucket="driftline-data-123456789012-us-east-1",
+        artifact_bucket=ARTIFACTS,
+        sagemaker_role_arn="arn:aws:iam::123456789012:role/driftline-sagemaker-execution",
+        ml_code_uri=CODE_URI,
+        ml_code_version="3f9c2a7d51e0",
+        training_image_uri="683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-scikit-learn:1.2-1-cpu-py3",
+        processing_image_uri="683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-scikit-learn:1.2-1-cpu-py3",
+        training_instance_type="ml.m5.xlarge",
+        processing_instance_type="ml.m5.large",
+        max_job_runtime_seconds=1800,
+    )
+
+
+def preprocess_request(settings: Settings, step: WaitingStepInput | None = None) -> dict[str, Any]:
+    step = step or WaitingStepInput.model_validate(load_event("preprocess"))
+    return build_preprocess_job_request(
+        execution_name=step.execution_name,
+        dataset=step.dataset,
+        data=step.data,
+        config_uri=step.validation.config_uri,
+        run_config=RUN_CONFIG,
+        settings=settings,
+    )
+
+
+def training_request(settings: Settings, step: TrainInput | None = None) -> dict[str, Any]:
+    step = step or TrainInput.model_validate(load_event("train"))
+    return build_training_job_request(
+        execution_name=step.execution_name,
+        dataset=step.dataset,
+        run_config=RUN_CONFIG,
+        preprocess=step.preprocess,
+        settings=settings,
+    )
+
+
+def evaluation_request(settings: Settings, step: EvaluateInput | None = None) -> dict[str, Any]:
+    step = step or EvaluateInput.model_validate(load_event("evaluate"))
+    return build_evaluation_job_request(
+        execution_name=step.execution_name,
+        dataset=step.dataset,
+        config_uri=step.validation.config_uri,
+        preprocess=step.preprocess,
+        training=step.training,
+        settings=settings,
+    )
+
+
+def assert_valid_for_api(operation: str, request: dict[str, Any]) -> None:
+    """Check the request against botocore's SageMaker service model: the shapes AWS accepts."""
+    model = botocore.session.get_session().get_service_model("sagemaker").operation_model(operation)
+    assert model.input_shape is not None
+    report = ParamValidator().validate(request, model.input_shape)
+    assert not report.has_errors(), report.generate_report()
+
+
+def inputs_by_name(request: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    return {item["InputName"]: item["S3Input"] for item in request["ProcessingInputs"]}
+
+
+def outputs_by_name(request: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    return {item["OutputName"]: item["S3Output"] for item in request["ProcessingOutputConfig"]["Outputs"]}
+
+
+def test_each_request_is_valid_for_the_sagemaker_api(settings: Settings) -> None:
+    assert_valid_for_api("CreateProcessingJob", preprocess_request(settings))
+    assert_valid_for_api("CreateTrainingJob", training_request(settings))
+    assert_valid_for_api("CreateProcessingJob", evaluation_request(settings))
+
+
+def test_job_names_come_from_the_execution_and_step(settings: Settings) -> None:
+    assert preprocess_request(settings)["ProcessingJobName"] == "credit-5e4f54c7bade-preprocess"
+    assert training_request(settings)["TrainingJobName"] == "credit-5e4f54c7bade-train"
+    assert evaluation_request(settings)["ProcessingJobName"] == "credit-5e4f54c7bade-evaluate"
+
+
+def test_job_names_stay_valid_for_the_longest_dataset_name(settings: Settings) -> None:
+    dataset = "a" * 38 + "-z"
+    execution = layout.execution_name_for_object(dataset, "bucket", f"data/{dataset}/x.csv", "v1")
+    event = load_event("evaluate") | {"dataset": dataset, "execution_name": execution}
+    step = EvaluateInput.model_validate(event)
+
+    names = [
+        preprocess_request(settings, step)["ProcessingJobName"],
+        training_request(settings, step)["TrainingJobName"],
+        evaluation_request(settings, step)["ProcessingJobName"],
+    ]
+
+    assert len(set(names)) == 3
+    for name in names:
+        assert len(name) <= 63
+        assert JOB_NAME.match(name), name
+
+
+def test_preprocess_job_reads_code_upload_and_config_where_the_script_expects(settings: Settings) -> None:
+    request = preprocess_request(settings)
+
+    inputs = inputs_by_name(request)
+    assert request["AppSpecification"]["ContainerEntrypoint"] == [
+        "python3",
+        "/opt/ml/processing/input/code/preprocess.py",
+    ]
+    assert inputs["code"]["S3Uri"] == f"{CODE_URI}src/"
+    assert inputs["code"]["LocalPath"] == "/opt/ml/processing/input/code"
+    assert inputs["data"]["S3Uri"] == (
+        "s3://driftline-data-123456789012-us-east-1/data/credit/applications-2026-11.csv"
+    )
+    assert inputs["data"]["LocalPath"] == "/opt/ml/processing/input/data"
+    assert inputs["config"]["S3Uri"] == f"s3://{ARTIFACTS}/runs/credit-5e4f54c7bade/config.json"
+    assert inputs["config"]["LocalPath"] == "/opt/ml/processing/input/config"
+    for s3_input in inputs.values():
+        assert s3_input["S3DataType"] == "S3Prefix"
+        assert s3_input["S3InputMode"] == "File"
+
+
+def test_preprocess_job_writes_each_split_under_the_run_prefix(settings: Settings) -> None:
+    outputs = outputs_by_name(preprocess_request(settings))
+
+    assert set(outputs) == {"train", "validation", "test", "metadata"}
+    for name, s3_output in outputs.items():
+        assert s3_output["S3Uri"] == f"s3://{ARTIFACTS}/runs/credit-5e4f54c7bade/preprocess/{name}/"
+        assert s3_output["LocalPath"] == f"/opt/ml/processing/output/{name}"
+
+
+def test_preprocess_job_records_the_data_version_validate_checked(settings: Settings) -> None:
+    request = preprocess_request(settings)
+
+    assert request["Environment"]["DRIFTLINE_DATA_VERSION_ID"] == RUN_CONFIG["data_version_id"]
+
+
+def test_processing_jobs_use_the_configured_image_role_instance_and_runtime(settings: Settings) -> None:
+    for request in (preprocess_request(settings), evaluation_request(settings)):
+        assert request["RoleArn"] == settings.sagemaker_role_arn
+        assert request["AppSpecification"]["ImageUri"] == settings.processing_image_uri
+        assert request["ProcessingResources"]["ClusterConfig"]["InstanceType"] == "ml.m5.large"
+        assert request["StoppingCondition"] == {"MaxRuntimeInSeconds": 1800}
+        assert request["Tags"] == [
+            {"Key": "driftline:dataset", "Value": "credit"},
+            {"Key": "driftline:execution", "Value": "credit-5e4f54c7bade"},
+        ]
+
+
+def test_training_hyperparameters_are_all_strings_encoded_as_the_sdk_does(settings: Settings) -> None:
+    hyperparameters = training_request(settings)["HyperParameters"]
+
+    assert all(isinstance(value, str) for value in hyperparameters.values())
+    assert hyperparameters["sagemaker_program"] == '"train.py"'
+    assert hyperparameters["sagemaker_submit_directory"] == f'"{CODE_URI}sourcedir.tar.gz"'
+    decoded = {key: json.loads(value) for key, value in hyperparameters.items()}
+    assert decoded == {
+        "max_iter": "200",
+        "C": "0.5",
+        "solver": "lbfgs",
+        "class_weight": "null",
+        "target": "default",
+        "problem_type": "binary_classification",
+        "sagemaker_program": "train.py",
+        "sagemaker_submit_directory": f"{CODE_URI}sourcedir.tar.gz",
+    }
+
+
+def test_training_channels_are_the_preprocess_outputs(settings: Settings) -> None:
+    step = TrainInput.model_validate(load_event("train"))
+    request = training_request(settings, step)
+
+    channels = {
+        channel["ChannelName"]: channel["DataSource"]["S3DataSource"]
+        for channel in request["InputDataConfig"]
+    }
+    assert set(channels) == {"train", "validation", "metadata"}
+    for name, source in channels.items():
+        assert source["S3Uri"] == step.preprocess.outputs[name]
+        assert source["S3DataType"] == "S3Prefix"
+
+
+def test_training_job_writes_the_model_under_the_run_prefix(settings: Settings) -> None:
+    request = training_request(settings)
+
+    assert request["OutputDataConfig"] == {
+        "S3OutputPath": f"s3://{ARTIFACTS}/runs/credit-5e4f54c7bade/train/"
+    }
+    assert request["AlgorithmSpecification"] == {
+        "TrainingImage": settings.training_image_uri,
+        "TrainingInputMode": "File",
+    }
+    assert request["ResourceConfig"]["InstanceType"] == "ml.m5.xlarge"
+    assert request["StoppingCondition"] == {"MaxRuntimeInSeconds": 1800}
+    assert request["RoleArn"] == settings.sagemaker_role_arn
+
+
+def test_a_hyperparameter_that_would_override_driftlines_is_refused(settings: Settings) -> None:
+    step = TrainInput.model_validate(load_event("train"))
+    for name in ("target", "sagemaker_program"):
+        config = RUN_CONFIG | {"hyperparameters": {name: "other"}}
+        with pytest.raises(DatasetConfigInvalid, match=name):
+            build_training_job_request(
+                execution_name=step.execution_name,
+                dataset=step.dataset,
+                run_config=config,
+                preprocess=step.preprocess,
+                settings=settings,
+            )
+
+
+def test_evaluation_job_reads_the_model_and_test_split_and_writes_the_report(settings: Settings) -> None:
+    step = EvaluateInput.model_validate(load_event("evaluate"))
+    request = evaluation_request(settings, step)
+
+    inputs = inputs_by_name(request)
+    assert request["AppSpecification"]["ContainerEntrypoint"] == [
+        "python3",
+        "/opt/ml/processing/input/code/evaluate.py",
+    ]
+    assert inputs["model"] == inputs["model"] | {
+        "S3Uri": step.training.outputs["model"],
+        "LocalPath": "/opt/ml/processing/input/model",
+    }
+    assert inputs["test"]["S3Uri"] == step.preprocess.outputs["test"]
+    assert inputs["test"]["LocalPath"] == "/opt/ml/processing/input/test"
+    assert inputs["config"]["LocalPath"] == "/opt/ml/processing/input/config"
+    assert inputs["code"]["LocalPath"] == "/opt/ml/processing/input/code"
+    assert outputs_by_name(request) == {
+        "evaluation": {
+            "S3Uri": f"s3://{ARTIFACTS}/runs/credit-5e4f54c7bade/evaluate/evaluation/",
+            "LocalPath": "/opt/ml/processing/output/evaluation",
+            "S3UploadMode": "EndOfJob",
+        }
+    }
+
+
+def test_a_missing_previous_output_is_named(settings: Settings) -> None:
+    step = TrainInput.model_validate(load_event("train"))
+    step.preprocess.outputs.pop("metadata")
+
+    with pytest.raises(ValueError, match="credit-5e4f54c7bade-preprocess reported no 'metadata' output"):
+        training_request(settings, step)
+
+
+def test_missing_deployment_settings_are_named(settings: Settings) -> None:
+    incomplete = settings.model_copy(update={"sagemaker_role_arn": "", "processing_image_uri": ""})
+
+    with pytest.raises(ValueError, match="SAGEMAKER_ROLE_ARN, PROCESSING_IMAGE_URI"):
+        preprocess_request(incomplete)
+
+
+def test_processing_description_becomes_output_uris_by_name() -> None:
+    description = load_event("sagemaker_processing_job_failed")["detail"] | {
+        "ProcessingJobStatus": "Completed"
+    }
+
+    result = job_result_from_description(description)
+
+    assert result == JobResult(
+        job_name="credit-5e4f54c7bade-preprocess",
+        job_type="processing",
+        status="Completed",
+        outputs={
+            name: f"s3://{ARTIFACTS}/runs/credit-5e4f54c7bade/preprocess/{name}/"
+            for name in ("train", "validation", "test", "metadata")
+        },
+    )
+
+
+def test_training_description_becomes_the_model_uri() -> None:
+    description = load_event("sagemaker_training_job_completed")["detail"]
+
+    result = job_result_from_description(description)
+
+    assert result == JobResult(
+        job_name="credit-5e4f54c7bade-train",
+        job_type="training",
+        status="Completed",
+        outputs={
+            "model": f"s3://{ARTIFACTS}/runs/credit-5e4f54c7bade/train/"
+            "credit-5e4f54c7bade-train/output/model.tar.gz"
+        },
+    )
+
+
+def test_a_description_of_something_else_is_refused() -> None:
+    with pytest.raises(ValueError, match="no job name"):
+        job_result_from_description({"EndpointName": "x"})
