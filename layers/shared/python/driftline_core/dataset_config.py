@@ -1,0 +1,399 @@
+"""The config a user may declare in ``data/<dataset>/dataset.json``, and the run config resolved from it.
+
+Every field of ``dataset.json`` is optional; what is left out is filled in from the data (target column,
+problem type, schema) or from defaults (metric, threshold, split, seed). The resolved config is written once
+per run by Validate and read by every later step and by the ``ml/`` jobs, so they all see the same choices.
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+import re
+from collections.abc import Sequence
+from typing import Any, Literal
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    FiniteFloat,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+
+from driftline_core.errors import DatasetConfigInvalid
+from driftline_core.layout import DATASET_CONFIG_FILE
+from driftline_core.models import ProblemType
+from driftline_core.quality_gate import (
+    DEFAULT_METRICS,
+    METRICS,
+    MetricSpec,
+    find_metric,
+    metric_names,
+    problem_types_with_metric,
+)
+
+ColumnType = Literal["numeric", "categorical"]
+
+DEFAULT_TARGET_NAMES = ("target", "label", "y")
+"""Without a declared target, a column with one of these names (any case, this order first) is the target."""
+DEFAULT_MIN_ROWS = 20
+DEFAULT_SEED = 42
+MAX_CLASSES_FOR_INFERENCE = 20
+"""An integer target with more distinct values than this is taken as a regression target."""
+
+_HYPERPARAMETER_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_.-]{0,255}$")
+_RESERVED_HYPERPARAMETERS = {"target", "problem_type"}
+_MAX_HYPERPARAMETERS = 90
+"""SageMaker allows 100; the pipeline adds its own (program, code location, target, problem type)."""
+_MAX_HYPERPARAMETER_VALUE = 2500
+
+
+class ColumnSpec(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(min_length=1)
+    type: ColumnType
+
+
+class DatasetConfig(BaseModel):
+    """``data/<dataset>/dataset.json``; unknown fields are errors, so a misspelt field is reported."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    target: str | None = Field(default=None, min_length=1)
+    problem_type: ProblemType | None = None
+    metric: str | None = None
+    threshold: FiniteFloat | None = Field(default=None, strict=True)
+    hyperparameters: dict[str, str | bool | int | float] = Field(default_factory=dict)
+    min_rows: int | None = Field(default=None, ge=1, strict=True)
+    columns: list[ColumnSpec] | None = Field(default=None, min_length=1)
+
+    @field_validator("hyperparameters", mode="before")
+    @classmethod
+    def _scalar_hyperparameters(cls, value: Any) -> Any:
+        """One readable error per bad value (a union would report one per type it tried)."""
+        if isinstance(value, dict):
+            for name, item in value.items():
+                if item is None or not isinstance(item, str | bool | int | float):
+                    raise ValueError(
+                        f"hyperparameter '{name}' is a {_json_type(item)}; "
+                        "values must be strings, numbers or true/false"
+                    )
+        return value
+
+    @model_validator(mode="after")
+    def _consistent(self) -> DatasetConfig:
+        if self.columns is not None:
+            names = [column.name for column in self.columns]
+            duplicates = sorted({name for name in names if names.count(name) > 1})
+            if duplicates:
+                raise ValueError(
+                    f"columns lists {_quoted(duplicates)} more than once; declare each column once"
+                )
+            if self.target is not None and self.target not in names:
+                raise ValueError(
+                    f"target '{self.target}' is not one of the declared columns ({_quoted(names)}); "
+                    "add it to columns or correct the target"
+                )
+        spec = _declared_metric_spec(self.metric, self.problem_type)
+        if self.threshold is not None and spec is not None:
+            _check_threshold(spec, self.threshold)
+        _check_hyperparameters(self.hyperparameters)
+        return self
+
+
+class Schema(BaseModel):
+    """The columns a dataset's files must have, kept in ``datasets/<dataset>/schema.json``.
+
+    ``target`` and ``problem_type`` record what the first accepted file showed, so later files of the
+    dataset are trained for the same problem even when ``dataset.json`` does not declare it.
+    """
+
+    model_config = ConfigDict(extra="ignore")
+
+    columns: list[ColumnSpec] = Field(min_length=1)
+    target: str | None = None
+    problem_type: ProblemType | None = None
+
+    @property
+    def names(self) -> list[str]:
+        return [column.name for column in self.columns]
+
+    def column_type(self, name: str) -> ColumnType | None:
+        for column in self.columns:
+            if column.name == name:
+                return column.type
+        return None
+
+
+class TargetStats(BaseModel):
+    """What one pass over the file saw in the target column: enough to infer the problem type."""
+
+    column: str
+    values: int
+    """Rows with a (non-empty) target value."""
+    distinct_values: list[str]
+    """Distinct values in first-seen order, up to a cap."""
+    more_distinct_values: bool
+    """True when there were more distinct values than ``distinct_values`` holds."""
+    all_numeric: bool
+    all_integer: bool
+
+    @property
+    def distinct_count(self) -> int:
+        """Distinct values (numerically, so "1" and "1.0" are one class); a lower bound when capped."""
+        count = len({float(value) for value in self.distinct_values}) if self.all_numeric else None
+        if count is None:
+            count = len(self.distinct_values)
+        return count + 1 if self.more_distinct_values else count
+
+
+class SplitFractions(BaseModel):
+    train: float = 0.7
+    validation: float = 0.15
+    test: float = 0.15
+
+
+class ResolvedConfig(BaseModel):
+    """``runs/<execution>/config.json``: every choice a run makes, written once by Validate."""
+
+    dataset: str
+    target: str
+    problem_type: ProblemType
+    metric: str
+    threshold: float
+    higher_is_better: bool
+    hyperparameters: dict[str, str]
+    """Strings, as SageMaker passes hyperparameters to a training job."""
+    columns: list[ColumnSpec]
+    """All columns, target included."""
+    feature_columns: list[str]
+    data_uri: str
+    data_version_id: str | None
+    rows: int
+    seed: int = DEFAULT_SEED
+    split: SplitFractions = Field(default_factory=SplitFractions)
+
+
+def parse_dataset_config(raw: bytes, source: str = DATASET_CONFIG_FILE) -> DatasetConfig:
+    """Parse ``dataset.json``; every problem is reported in one readable message prefixed by ``source``."""
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as error:
+        raise DatasetConfigInvalid(
+            f"{source}: is not UTF-8 text ({error.reason}); save it as UTF-8 JSON."
+        ) from error
+    if not text.strip():
+        raise DatasetConfigInvalid(f'{source}: is empty; write a JSON object such as {{"target": "label"}}.')
+    try:
+        document = json.loads(text)
+    except json.JSONDecodeError as error:
+        raise DatasetConfigInvalid(
+            f"{source}: is not valid JSON ({error.msg} at line {error.lineno}, column {error.colno})."
+        ) from error
+    if not isinstance(document, dict):
+        raise DatasetConfigInvalid(
+            f'{source}: must be a JSON object such as {{"target": "label"}}, not a {_json_type(document)}.'
+        )
+    try:
+        return DatasetConfig.model_validate(document)
+    except ValidationError as error:
+        problems = [_describe_error(detail) for detail in error.errors(include_url=False)]
+        if len(problems) == 1:
+            raise DatasetConfigInvalid(f"{source}: {problems[0]}.") from None
+        listed = "\n".join(f"- {problem}." for problem in problems)
+        raise DatasetConfigInvalid(f"{source}: {len(problems)} problems\n{listed}") from None
+
+
+def default_target(columns: Sequence[str]) -> str:
+    """The target when none is declared: a column named target, label or y, else the last column."""
+    by_lower: dict[str, str] = {}
+    for name in columns:
+        by_lower.setdefault(name.lower(), name)
+    for candidate in DEFAULT_TARGET_NAMES:
+        if candidate in by_lower:
+            return by_lower[candidate]
+    return columns[-1]
+
+
+def infer_problem_type(stats: TargetStats) -> ProblemType | None:
+    """The problem type the target's values suggest; None when they suggest none (one value, many labels)."""
+    distinct = stats.distinct_count
+    if distinct < 2:
+        return None
+    if stats.all_numeric and (not stats.all_integer or distinct > MAX_CLASSES_FOR_INFERENCE):
+        return "regression"
+    if distinct == 2:
+        return "binary_classification"
+    if distinct <= MAX_CLASSES_FOR_INFERENCE:
+        return "multiclass_classification"
+    return None
+
+
+def hyperparameters_as_strings(hyperparameters: dict[str, str | bool | int | float]) -> dict[str, str]:
+    """SageMaker passes hyperparameters as strings; booleans are written the way JSON writes them."""
+    return {
+        name: json.dumps(value) if isinstance(value, bool) else str(value)
+        for name, value in hyperparameters.items()
+    }
+
+
+def resolve_config(
+    declared: DatasetConfig,
+    *,
+    dataset: str,
+    columns: Sequence[ColumnSpec],
+    target: str,
+    problem_type: ProblemType,
+    rows: int,
+    data_uri: str,
+    data_version_id: str | None,
+) -> ResolvedConfig:
+    """Fill in the defaults for a run: metric and threshold for the problem type, hyperparameters as strings.
+
+    ``target`` and ``problem_type`` are the ones the file was validated with (declared, stored with the
+    schema, or found from the data by :func:`default_target` and :func:`infer_problem_type`).
+    """
+    source = f"data/{dataset}/{DATASET_CONFIG_FILE}"
+    metric = declared.metric or DEFAULT_METRICS[problem_type]
+    spec = find_metric(problem_type, metric)
+    if spec is None:
+        origin = "declared" if declared.problem_type else "found from the target values"
+        raise DatasetConfigInvalid(
+            f"{source}: metric '{metric}' does not apply to this dataset's problem type {problem_type} "
+            f"({origin}); use one of {_quoted(metric_names(problem_type))}, or declare problem_type."
+        )
+    threshold = declared.threshold if declared.threshold is not None else spec.default_threshold
+    if threshold is None:
+        raise DatasetConfigInvalid(
+            f"{source}: metric '{metric}' has no default threshold because its scale is the target's; "
+            f'add "threshold" (the largest {metric} a model may have and still be registered).'
+        )
+    try:
+        _check_threshold(spec, threshold)
+    except ValueError as error:
+        raise DatasetConfigInvalid(f"{source}: {error}.") from None
+    names = [column.name for column in columns]
+    if target not in names:
+        raise DatasetConfigInvalid(
+            f"{source}: target '{target}' is not one of the columns ({_quoted(names)})."
+        )
+    return ResolvedConfig(
+        dataset=dataset,
+        target=target,
+        problem_type=problem_type,
+        metric=metric,
+        threshold=threshold,
+        higher_is_better=spec.higher_is_better,
+        hyperparameters=hyperparameters_as_strings(declared.hyperparameters),
+        columns=list(columns),
+        feature_columns=[name for name in names if name != target],
+        data_uri=data_uri,
+        data_version_id=data_version_id,
+        rows=rows,
+    )
+
+
+def _declared_metric_spec(metric: str | None, problem_type: ProblemType | None) -> MetricSpec | None:
+    """The spec of the metric a config declares (or implies by its problem type); None when still open.
+
+    A metric name has the same direction and range in every problem type, so a metric declared without a
+    problem type can be checked already; whether it fits the inferred problem type is checked at resolve time.
+    """
+    if metric is None:
+        return find_metric(problem_type, DEFAULT_METRICS[problem_type]) if problem_type else None
+    if problem_type is not None:
+        spec = find_metric(problem_type, metric)
+        if spec is None:
+            raise ValueError(
+                f"metric '{metric}' is not a {problem_type} metric; "
+                f"use one of {_quoted(metric_names(problem_type))}"
+            )
+        return spec
+    owners = problem_types_with_metric(metric)
+    if not owners:
+        known = sorted({name for specs in METRICS.values() for name in specs})
+        raise ValueError(
+            f"metric '{metric}' is not a known metric{_suggest(metric, known)}; use one of {_quoted(known)}"
+        )
+    return find_metric(owners[0], metric)
+
+
+def _check_threshold(spec: MetricSpec, threshold: float) -> None:
+    if spec.lowest is not None and threshold < spec.lowest:
+        raise ValueError(
+            f"threshold {threshold:g} is below {spec.lowest:g}, the smallest {spec.name} there is"
+        )
+    if spec.highest is not None and threshold > spec.highest:
+        raise ValueError(
+            f"threshold {threshold:g} is above {spec.highest:g}, the largest {spec.name} there is"
+        )
+
+
+def _check_hyperparameters(hyperparameters: dict[str, Any]) -> None:
+    if len(hyperparameters) > _MAX_HYPERPARAMETERS:
+        raise ValueError(
+            f"hyperparameters has {len(hyperparameters)} entries; at most {_MAX_HYPERPARAMETERS} fit"
+        )
+    for name, value in hyperparameters.items():
+        if not _HYPERPARAMETER_NAME.match(name):
+            raise ValueError(
+                f"hyperparameter name '{name}' must start with a letter or underscore and use only "
+                "letters, digits, '_', '-' or '.'"
+            )
+        if name in _RESERVED_HYPERPARAMETERS or name.startswith("sagemaker_"):
+            raise ValueError(
+                f"hyperparameter '{name}' is set by the pipeline; declare the target and problem type "
+                "with the top-level target and problem_type fields"
+            )
+        if len(str(value)) > _MAX_HYPERPARAMETER_VALUE:
+            raise ValueError(f"hyperparameter '{name}' is longer than {_MAX_HYPERPARAMETER_VALUE} characters")
+
+
+def _describe_error(detail: Any) -> str:
+    """One readable sentence for a pydantic error, naming the field as it is written in the JSON."""
+    location = _location(detail["loc"])
+    kind = detail["type"]
+    if kind == "extra_forbidden":
+        field = str(detail["loc"][-1])
+        allowed = list(ColumnSpec.model_fields if _in_columns(detail["loc"]) else DatasetConfig.model_fields)
+        return f"unknown field '{location}'{_suggest(field, allowed)}; the fields are {_quoted(allowed)}"
+    if kind == "value_error":
+        return str(detail["ctx"]["error"])
+    if kind == "missing":
+        return f"'{location}' is required"
+    message = str(detail["msg"])
+    message = message[0].lower() + message[1:]
+    return f"'{location}' is {json.dumps(detail.get('input'))}: {message}"
+
+
+def _location(loc: Sequence[Any]) -> str:
+    text = ""
+    for part in loc:
+        if isinstance(part, int):
+            text += f"[{part}]"
+        else:
+            text += f".{part}" if text else str(part)
+    return text
+
+
+def _in_columns(loc: Sequence[Any]) -> bool:
+    return len(loc) >= 3 and loc[0] == "columns"
+
+
+def _suggest(word: str, choices: Sequence[str]) -> str:
+    close = difflib.get_close_matches(word, list(choices), n=1)
+    return f" (did you mean '{close[0]}'?)" if close else ""
+
+
+def _quoted(names: Sequence[str]) -> str:
+    return ", ".join(f"'{name}'" for name in names)
+
+
+def _json_type(value: Any) -> str:
+    return {list: "list", str: "string", bool: "boolean", int: "number", float: "number"}.get(
+        type(value), "null" if value is None else type(value).__name__
+    )

@@ -1,0 +1,286 @@
+"""The quality gate: which metrics each problem type offers, and whether a candidate model may be registered.
+
+A candidate passes when its gate metric meets the dataset's threshold and, once a model of the dataset
+has been approved, when it also beats that model. The metric values come from the evaluation report,
+written in SageMaker Model Monitor's model-quality format so the Model Registry can show it.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from driftline_core import layout, s3io
+from driftline_core.errors import EvaluationReportInvalid
+from driftline_core.models import GateInput, GateResult, JobResult, ProblemType
+from driftline_core.registry import ApprovedModel, find_approved_model_package
+from driftline_core.settings import Settings
+
+EVALUATION_OUTPUT = "evaluation"
+"""Output name of the evaluation processing job; its prefix holds the report."""
+EVALUATION_REPORT_FILE = "evaluation.json"
+
+
+@dataclass(frozen=True)
+class MetricSpec:
+    name: str
+    higher_is_better: bool
+    default_threshold: float | None
+    """None where a sensible bar depends on the target's scale (errors such as rmse): it must be declared."""
+    lowest: float | None
+    highest: float | None
+    """The range a value (and so a threshold) can take; None where unbounded."""
+
+
+def _score(name: str, default_threshold: float) -> MetricSpec:
+    """A metric in [0, 1] where higher is better (auc, accuracy, precision, recall, f1)."""
+    return MetricSpec(
+        name, higher_is_better=True, default_threshold=default_threshold, lowest=0.0, highest=1.0
+    )
+
+
+def _error(name: str) -> MetricSpec:
+    """A non-negative error where lower is better; its scale is the target's, so no default threshold."""
+    return MetricSpec(name, higher_is_better=False, default_threshold=None, lowest=0.0, highest=None)
+
+
+def _by_name(*specs: MetricSpec) -> dict[str, MetricSpec]:
+    return {spec.name: spec for spec in specs}
+
+
+METRICS: dict[ProblemType, dict[str, MetricSpec]] = {
+    "binary_classification": _by_name(
+        _score("auc", 0.7),
+        _score("accuracy", 0.7),
+        _score("precision", 0.7),
+        _score("recall", 0.7),
+        _score("f1", 0.7),
+    ),
+    "multiclass_classification": _by_name(
+        _score("accuracy", 0.6),
+        _score("weighted_precision", 0.6),
+        _score("weighted_recall", 0.6),
+        _score("weighted_f1", 0.6),
+    ),
+    "regression": _by_name(
+        MetricSpec("r2", higher_is_better=True, default_threshold=0.5, lowest=None, highest=1.0),
+        _error("mse"),
+        _error("rmse"),
+        _error("mae"),
+    ),
+}
+"""The metrics the evaluation report holds, per problem type."""
+
+DEFAULT_METRICS: dict[ProblemType, str] = {
+    "binary_classification": "auc",
+    "multiclass_classification": "accuracy",
+    "regression": "r2",
+}
+
+REPORT_SECTIONS: dict[ProblemType, str] = {
+    "binary_classification": "binary_classification_metrics",
+    "multiclass_classification": "multiclass_classification_metrics",
+    "regression": "regression_metrics",
+}
+"""The top-level key of Model Monitor's model-quality statistics for each problem type."""
+
+
+def metric_names(problem_type: ProblemType) -> list[str]:
+    return list(METRICS[problem_type])
+
+
+def find_metric(problem_type: ProblemType, metric: str) -> MetricSpec | None:
+    return METRICS[problem_type].get(metric)
+
+
+def problem_types_with_metric(metric: str) -> list[ProblemType]:
+    return [problem_type for problem_type, specs in METRICS.items() if metric in specs]
+
+
+def is_higher_better(metric: str) -> bool:
+    """The direction of a metric, whatever the problem type (a name means the same thing in every section)."""
+    for specs in METRICS.values():
+        if metric in specs:
+            return specs[metric].higher_is_better
+    raise KeyError(metric)
+
+
+def evaluation_report_uri(evaluation: JobResult) -> str:
+    """The report's URI from the evaluation job's outputs (``outputs["evaluation"]`` is a prefix)."""
+    prefix = evaluation.outputs.get(EVALUATION_OUTPUT)
+    if not prefix:
+        raise EvaluationReportInvalid(
+            f"evaluation job {evaluation.job_name} reported no '{EVALUATION_OUTPUT}' output "
+            f"(outputs: {', '.join(sorted(evaluation.outputs)) or 'none'}), so there is no report to judge."
+        )
+    return f"{prefix.rstrip('/')}/{EVALUATION_REPORT_FILE}"
+
+
+def read_metric(report: Any, problem_type: ProblemType, metric: str) -> float:
+    """The metric's value from a model-quality report; the error names what is missing and what is there."""
+    section_name = REPORT_SECTIONS[problem_type]
+    if not isinstance(report, dict):
+        raise EvaluationReportInvalid(
+            f"the evaluation report is a JSON {type(report).__name__}, not an object with '{section_name}'."
+        )
+    section = report.get(section_name)
+    if not isinstance(section, dict):
+        present = [name for name in REPORT_SECTIONS.values() if name in report]
+        found = f"it has {', '.join(present)}" if present else "it has no metrics section"
+        raise EvaluationReportInvalid(
+            f"the evaluation report has no '{section_name}' for this {problem_type} run ({found}); "
+            "the model was evaluated as a different problem type than the run config says."
+        )
+    entry = section.get(metric)
+    if entry is None:
+        available = ", ".join(sorted(section)) or "none"
+        raise EvaluationReportInvalid(
+            f"the evaluation report's '{section_name}' has no '{metric}' (it has: {available})."
+        )
+    raw = entry.get("value") if isinstance(entry, dict) else None
+    if isinstance(raw, bool) or not isinstance(raw, int | float) or not math.isfinite(raw):
+        raise EvaluationReportInvalid(
+            f"the evaluation report's {section_name}.{metric}.value is {json.dumps(raw)}, "
+            "not a finite number."
+        )
+    return float(raw)
+
+
+@dataclass(frozen=True)
+class Incumbent:
+    """The dataset's approved model, as far as the gate can compare with it."""
+
+    model_package_arn: str
+    value: float | None
+    """Its value of the gate metric; None when its evaluation report does not have that metric."""
+
+
+def decide(
+    *,
+    metric: str,
+    value: float,
+    threshold: float,
+    higher_is_better: bool,
+    evaluation_uri: str,
+    incumbent: Incumbent | None = None,
+    min_improvement: float = 0.0,
+) -> GateResult:
+    """Pass when the candidate meets the threshold and beats the approved model by more than min_improvement.
+
+    With ``min_improvement`` 0 the candidate must be strictly better: an equal model is not worth a version.
+    """
+    reasons: list[str] = []
+    direction = "higher is better" if higher_is_better else "lower is better"
+    meets_threshold = value >= threshold if higher_is_better else value <= threshold
+    if meets_threshold:
+        reasons.append(f"{metric} {_fmt(value)} meets the threshold {_fmt(threshold)} ({direction}).")
+    else:
+        side = "below" if higher_is_better else "above"
+        reasons.append(
+            f"{metric} {_fmt(value)} is {side} the threshold {_fmt(threshold)} ({direction}); "
+            "the candidate is not good enough to register."
+        )
+
+    beats_incumbent = True
+    if incumbent is None:
+        reasons.append("No model of this dataset is approved yet, so the threshold alone decides.")
+    elif incumbent.value is None:
+        reasons.append(
+            f"The approved model {incumbent.model_package_arn} has no {metric} in its evaluation report, "
+            "so the threshold alone decides."
+        )
+    else:
+        improvement = value - incumbent.value if higher_is_better else incumbent.value - value
+        beats_incumbent = improvement > min_improvement
+        required = (
+            f"more than the required {_fmt(min_improvement)}" if min_improvement > 0 else "strictly better"
+        )
+        if beats_incumbent:
+            reasons.append(
+                f"{metric} {_fmt(value)} beats the approved model {incumbent.model_package_arn} "
+                f"({_fmt(incumbent.value)}) by {_fmt(improvement)}, {required}."
+            )
+        else:
+            comparison = "is no better than" if improvement <= 0 else "does not improve enough on"
+            reasons.append(
+                f"{metric} {_fmt(value)} {comparison} the approved model {incumbent.model_package_arn} "
+                f"({_fmt(incumbent.value)}): the candidate must be {required}."
+            )
+
+    return GateResult(
+        passed=meets_threshold and beats_incumbent,
+        metric=metric,
+        value=value,
+        threshold=threshold,
+        higher_is_better=higher_is_better,
+        incumbent_model_package_arn=incumbent.model_package_arn if incumbent else None,
+        incumbent_value=incumbent.value if incumbent else None,
+        evaluation_uri=evaluation_uri,
+        reasons=reasons,
+    )
+
+
+def evaluate_gate(gate_input: GateInput, settings: Settings) -> GateResult:
+    """Read the run's config and evaluation report, find the approved model, and decide."""
+    # Imported here because dataset_config checks declared metrics against this module's catalogue.
+    from driftline_core.dataset_config import ResolvedConfig
+
+    config = ResolvedConfig.model_validate(s3io.read_json(gate_input.validation.config_uri))
+    evaluation_uri = evaluation_report_uri(gate_input.evaluation)
+    report = _read_report(evaluation_uri)
+    if report is None:
+        raise EvaluationReportInvalid(
+            f"there is no evaluation report at {evaluation_uri}; "
+            f"evaluation job {gate_input.evaluation.job_name} did not write {EVALUATION_REPORT_FILE}."
+        )
+    try:
+        value = read_metric(report, config.problem_type, config.metric)
+    except EvaluationReportInvalid as error:
+        raise EvaluationReportInvalid(f"{evaluation_uri}: {error}") from None
+
+    group = layout.model_package_group_name(settings.model_package_group_prefix, gate_input.dataset)
+    approved = find_approved_model_package(group)
+    return decide(
+        metric=config.metric,
+        value=value,
+        threshold=config.threshold,
+        higher_is_better=config.higher_is_better,
+        evaluation_uri=evaluation_uri,
+        incumbent=_incumbent(approved, config.problem_type, config.metric),
+        min_improvement=settings.min_improvement,
+    )
+
+
+def _incumbent(approved: ApprovedModel | None, problem_type: ProblemType, metric: str) -> Incumbent | None:
+    if approved is None:
+        return None
+    try:
+        report = _read_report(approved.evaluation_uri) if approved.evaluation_uri else None
+        value = read_metric(report, problem_type, metric) if report is not None else None
+    except EvaluationReportInvalid:
+        # An approved model whose report lacks this metric (other metric or problem type) is not comparable.
+        value = None
+    return Incumbent(approved.model_package_arn, value)
+
+
+def _read_report(uri: str) -> Any | None:
+    """The parsed report, or None when the object is gone; a report that is not JSON is an error."""
+    bucket, key = layout.split_s3_uri(uri)
+    try:
+        return s3io.read_json_if_exists(bucket, key)
+    except json.JSONDecodeError as error:
+        raise EvaluationReportInvalid(
+            f"the evaluation report at {uri} is not valid JSON ({error})."
+        ) from error
+    except ClientError as error:
+        if error.response.get("Error", {}).get("Code") == "NoSuchBucket":
+            return None
+        raise
+
+
+def _fmt(number: float) -> str:
+    return f"{number:.6g}"

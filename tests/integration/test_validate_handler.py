@@ -1,0 +1,305 @@
+"""The Validate handler under moto: versioned S3 objects, the real handler, the payload the ASL sends."""
+
+from __future__ import annotations
+
+import gzip
+import json
+from collections.abc import Callable
+from typing import Any
+
+import boto3
+import pytest
+
+from driftline_core.errors import DatasetConfigInvalid, ValidationFailed
+from driftline_core.models import StepInput
+from tests.conftest import load_event
+
+Handler = Callable[[dict[str, Any], Any], dict[str, Any]]
+Upload = Callable[..., dict[str, Any]]
+
+EVENT = load_event("validate")
+DATA_BUCKET = EVENT["data"]["bucket"]
+ARTIFACT_BUCKET = "driftline-artifacts-123456789012-us-east-1"
+
+
+def credit_csv(rows: int = 40, *, income: str | None = None, extra_column: bool = False) -> bytes:
+    header = "age,income,home,default" + (",region" if extra_column else "")
+    lines = [header]
+    for i in range(rows):
+        value = income if income is not None and i == 2 else f"{20000 + 750 * i}"
+        line = f"{21 + i % 50},{value},{['own', 'rent', 'mortgage'][i % 3]},{i % 2}"
+        lines.append(line + (",north" if extra_column else ""))
+    return ("\n".join(lines) + "\n").encode()
+
+
+@pytest.fixture
+def s3(aws: None, monkeypatch: pytest.MonkeyPatch) -> Any:
+    from driftline_core.settings import reset_settings
+
+    client = boto3.client("s3")
+    for bucket in (DATA_BUCKET, ARTIFACT_BUCKET):
+        client.create_bucket(Bucket=bucket)
+        client.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
+    monkeypatch.setenv("DATA_BUCKET", DATA_BUCKET)
+    monkeypatch.setenv("ARTIFACT_BUCKET", ARTIFACT_BUCKET)
+    reset_settings()
+    return client
+
+
+@pytest.fixture
+def handler(s3: Any) -> Handler:
+    """Imported once the environment is set: Powertools reads its namespace when the module loads."""
+    from functions.validate.app import lambda_handler
+
+    return lambda_handler
+
+
+@pytest.fixture
+def upload(s3: Any) -> Upload:
+    """Put an object and return the Validate payload for that exact version."""
+
+    def put(
+        body: bytes, key: str = EVENT["data"]["key"], execution_name: str | None = None
+    ) -> dict[str, Any]:
+        version = s3.put_object(Bucket=DATA_BUCKET, Key=key, Body=body)["VersionId"]
+        event = json.loads(json.dumps(EVENT))
+        event["dataset"] = key.split("/")[1]
+        event["data"].update(key=key, version_id=version, uri=f"s3://{DATA_BUCKET}/{key}")
+        if execution_name:
+            event["execution_name"] = execution_name
+            event["execution_id"] = event["execution_id"].rsplit(":", 1)[0] + f":{execution_name}"
+        return event
+
+    return put
+
+
+def read_json(s3: Any, key: str, bucket: str = ARTIFACT_BUCKET) -> Any:
+    return json.loads(s3.get_object(Bucket=bucket, Key=key)["Body"].read())
+
+
+def keys(s3: Any, bucket: str = ARTIFACT_BUCKET) -> list[str]:
+    return [item["Key"] for item in s3.list_objects_v2(Bucket=bucket).get("Contents", [])]
+
+
+def emitted_metrics(stdout: str) -> dict[str, Any]:
+    """Metric values from the CloudWatch embedded-metric documents the handler printed."""
+    values: dict[str, Any] = {}
+    for line in stdout.splitlines():
+        if '"_aws"' not in line:
+            continue
+        document = json.loads(line)
+        for declared in document["_aws"]["CloudWatchMetrics"]:
+            values.update({item["Name"]: document[item["Name"]] for item in declared["Metrics"]})
+    return values
+
+
+def put_dataset_config(s3: Any, document: Any) -> None:
+    body = document if isinstance(document, bytes) else json.dumps(document).encode()
+    s3.put_object(Bucket=DATA_BUCKET, Key="data/credit/dataset.json", Body=body)
+
+
+def test_the_sample_event_is_a_step_input() -> None:
+    event = StepInput.model_validate(EVENT)
+    assert event.dataset == "credit"
+    assert event.data.key.startswith("data/credit/")
+
+
+def test_a_first_upload_is_accepted_its_schema_kept_and_the_run_config_written(
+    s3: Any, handler: Handler, upload: Upload, lambda_context: Any
+) -> None:
+    event = upload(credit_csv())
+    result = handler(event, lambda_context)
+
+    name = event["execution_name"]
+    assert result == {
+        "config_uri": f"s3://{ARTIFACT_BUCKET}/runs/{name}/config.json",
+        "schema_uri": f"s3://{ARTIFACT_BUCKET}/datasets/credit/schema.json",
+        "schema_source": "inferred",
+        "rows": 40,
+        "columns": 4,
+    }
+    schema = read_json(s3, "datasets/credit/schema.json")
+    assert schema["columns"] == [
+        {"name": "age", "type": "numeric"},
+        {"name": "income", "type": "numeric"},
+        {"name": "home", "type": "categorical"},
+        {"name": "default", "type": "numeric"},
+    ]
+    assert (schema["target"], schema["problem_type"]) == ("default", "binary_classification")
+
+    config = read_json(s3, f"runs/{name}/config.json")
+    assert config == {
+        "dataset": "credit",
+        "target": "default",
+        "problem_type": "binary_classification",
+        "metric": "auc",
+        "threshold": 0.7,
+        "higher_is_better": True,
+        "hyperparameters": {},
+        "columns": schema["columns"],
+        "feature_columns": ["age", "income", "home"],
+        "data_uri": event["data"]["uri"],
+        "data_version_id": event["data"]["version_id"],
+        "rows": 40,
+        "seed": 42,
+        "split": {"train": 0.7, "validation": 0.15, "test": 0.15},
+    }
+
+
+def test_the_rows_validated_metric_is_emitted(
+    handler: Handler,
+    upload: Upload,
+    lambda_context: Any,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    handler(upload(credit_csv()), lambda_context)
+    assert emitted_metrics(capsys.readouterr().out) == {"RowsValidated": [40.0]}
+
+
+def test_the_second_upload_is_checked_against_the_schema_kept_from_the_first(
+    s3: Any, handler: Handler, upload: Upload, lambda_context: Any
+) -> None:
+    handler(upload(credit_csv()), lambda_context)
+
+    accepted = handler(upload(credit_csv(rows=30), execution_name="credit-second"), lambda_context)
+    assert accepted["schema_source"] == "stored"
+    assert accepted["schema_uri"] == f"s3://{ARTIFACT_BUCKET}/datasets/credit/schema.json"
+
+    # Alone this file would be inferred with a categorical income; the kept schema says numeric.
+    with pytest.raises(ValidationFailed) as caught:
+        handler(upload(credit_csv(income="unknown"), execution_name="credit-third"), lambda_context)
+    assert str(caught.value) == (
+        "data/credit/credit-2026-11.csv: 1 value in numeric column 'income' is not a number "
+        "(row 4: 'unknown'); correct or empty them, or declare the column \"categorical\" in the "
+        "dataset's dataset.json."
+    )
+
+
+def test_an_upload_with_different_columns_names_the_missing_and_unexpected_ones(
+    handler: Handler, upload: Upload, lambda_context: Any
+) -> None:
+    handler(upload(credit_csv()), lambda_context)
+    renamed = credit_csv(extra_column=True).replace(b"age,", b"years,", 1)
+    with pytest.raises(ValidationFailed) as caught:
+        handler(upload(renamed, execution_name="credit-renamed"), lambda_context)
+    message = str(caught.value)
+    assert message.startswith("data/credit/credit-2026-11.csv: the columns do not match the dataset's schema")
+    assert "missing 'age'; unexpected 'years', 'region'" in message
+
+
+def test_the_problem_type_of_the_first_upload_holds_for_later_ones(
+    handler: Handler, upload: Upload, lambda_context: Any
+) -> None:
+    handler(upload(credit_csv()), lambda_context)
+    three_classes = credit_csv().replace(b",1\n", b",2\n", 5)
+    with pytest.raises(ValidationFailed, match="problem type is binary_classification but the target column"):
+        handler(upload(three_classes, execution_name="credit-classes"), lambda_context)
+
+
+def test_declared_columns_win_and_the_declared_config_is_resolved(
+    s3: Any, handler: Handler, upload: Upload, lambda_context: Any
+) -> None:
+    put_dataset_config(
+        s3,
+        {
+            "target": "default",
+            "metric": "f1",
+            "threshold": 0.65,
+            "hyperparameters": {"max_iter": 300, "class_weight": "balanced"},
+            "min_rows": 30,
+            "columns": [
+                {"name": "age", "type": "categorical"},
+                {"name": "income", "type": "numeric"},
+                {"name": "home", "type": "categorical"},
+                {"name": "default", "type": "categorical"},
+            ],
+        },
+    )
+    event = upload(credit_csv())
+    result = handler(event, lambda_context)
+
+    assert result["schema_source"] == "declared"
+    assert result["schema_uri"] == f"s3://{DATA_BUCKET}/data/credit/dataset.json"
+    config = read_json(s3, f"runs/{event['execution_name']}/config.json")
+    assert config["columns"][0] == {"name": "age", "type": "categorical"}
+    assert (config["metric"], config["threshold"]) == ("f1", 0.65)
+    assert config["hyperparameters"] == {"max_iter": "300", "class_weight": "balanced"}
+
+    with pytest.raises(ValidationFailed, match="numeric column 'income' is not a number"):
+        handler(upload(credit_csv(income="lots"), execution_name="credit-declared"), lambda_context)
+
+
+def test_a_declared_minimum_of_rows_is_enforced(
+    s3: Any, handler: Handler, upload: Upload, lambda_context: Any
+) -> None:
+    put_dataset_config(s3, {"min_rows": 100})
+    with pytest.raises(ValidationFailed, match="it has 40 data rows, and at least 100 are needed"):
+        handler(upload(credit_csv()), lambda_context)
+
+
+def test_an_invalid_dataset_config_names_the_field(
+    s3: Any, handler: Handler, upload: Upload, lambda_context: Any
+) -> None:
+    put_dataset_config(s3, {"problem_type": "regression", "metirc": "rmse"})
+    with pytest.raises(DatasetConfigInvalid) as caught:
+        handler(upload(credit_csv()), lambda_context)
+    message = str(caught.value)
+    assert message.startswith("data/credit/dataset.json: unknown field 'metirc' (did you mean 'metric'?)")
+    assert keys(s3) == []
+
+
+def test_an_empty_file_is_rejected_counted_and_nothing_is_written(
+    s3: Any, handler: Handler, upload: Upload, lambda_context: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(ValidationFailed, match=r"^data/credit/credit-2026-11\.csv: is empty"):
+        handler(upload(b""), lambda_context)
+    assert keys(s3) == []
+    assert emitted_metrics(capsys.readouterr().out) == {"UploadsRejected": [1.0]}
+
+
+def test_a_compressed_file_named_csv_is_rejected(
+    handler: Handler, upload: Upload, lambda_context: Any
+) -> None:
+    with pytest.raises(
+        ValidationFailed, match=r"is not a UTF-8 CSV file \(it looks like a gzip-compressed file\)"
+    ):
+        handler(upload(gzip.compress(credit_csv())), lambda_context)
+
+
+def test_non_numeric_values_in_the_first_upload_are_fine_but_bad_rows_are_not(
+    handler: Handler, upload: Upload, lambda_context: Any
+) -> None:
+    body = credit_csv().replace(b"\n25,", b"\n25,1,2,", 1)
+    with pytest.raises(
+        ValidationFailed, match=r"1 row does not have the header's 4 fields \(row 6: 6 fields\)"
+    ):
+        handler(upload(body), lambda_context)
+
+
+def test_a_dataset_name_sagemaker_cannot_use_is_rejected(
+    s3: Any, handler: Handler, upload: Upload, lambda_context: Any
+) -> None:
+    with pytest.raises(ValidationFailed) as caught:
+        handler(upload(credit_csv(), key="data/credit_risk/2026.csv"), lambda_context)
+    assert str(caught.value).startswith(
+        "data/credit_risk/2026.csv: the dataset name 'credit_risk' cannot be used"
+    )
+    assert "letters, digits or inner hyphens" in str(caught.value)
+    assert keys(s3) == []
+
+
+def test_the_exact_uploaded_version_is_validated(
+    s3: Any, handler: Handler, upload: Upload, lambda_context: Any
+) -> None:
+    first = upload(credit_csv())
+    upload(b"")  # a newer, empty version of the same key
+    assert handler(first, lambda_context)["rows"] == 40
+
+
+def test_a_deleted_version_is_reported(
+    s3: Any, handler: Handler, upload: Upload, lambda_context: Any
+) -> None:
+    event = upload(credit_csv())
+    s3.delete_object(Bucket=DATA_BUCKET, Key=event["data"]["key"], VersionId=event["data"]["version_id"])
+    with pytest.raises(ValidationFailed, match="no longer exists"):
+        handler(event, lambda_context)

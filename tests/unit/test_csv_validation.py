@@ -1,0 +1,358 @@
+"""The streaming CSV check (pure: the file is given as byte lines, as S3 streams it)."""
+
+from __future__ import annotations
+
+import gzip
+import io
+import random
+import tracemalloc
+from collections.abc import Iterator
+
+import pytest
+
+from driftline_core.csv_validation import CsvReport, validate_csv
+from driftline_core.dataset_config import ColumnSpec, Schema
+from driftline_core.errors import ValidationFailed
+from driftline_core.models import ProblemType
+
+SOURCE = "data/credit/upload.csv"
+
+
+def lines_of(data: bytes | str) -> list[bytes]:
+    """Split like botocore's ``iter_lines(keepends=True)`` does."""
+    raw = data.encode() if isinstance(data, str) else data
+    return raw.splitlines(keepends=True)
+
+
+def credit_csv(rows: int = 30, *, income: list[str] | None = None) -> str:
+    """A small, valid binary-classification file; ``income`` overrides the income values row by row."""
+    lines = ["age,income,home,default"]
+    for i in range(rows):
+        value = income[i] if income and i < len(income) else f"{20000 + 1000 * i}.5"
+        lines.append(f"{20 + i},{value},{['own', 'rent', 'mortgage'][i % 3]},{i % 2}")
+    return "\n".join(lines) + "\n"
+
+
+def check(
+    data: bytes | str,
+    *,
+    schema: Schema | None = None,
+    target: str | None = None,
+    problem_type: ProblemType | None = None,
+    min_rows: int = 20,
+) -> CsvReport:
+    return validate_csv(
+        lines_of(data),
+        source=SOURCE,
+        schema=schema,
+        target=target,
+        problem_type=problem_type,
+        min_rows=min_rows,
+    )
+
+
+def failure(data: bytes | str, **options: object) -> str:
+    with pytest.raises(ValidationFailed) as caught:
+        check(data, **options)  # type: ignore[arg-type]
+    message = str(caught.value)
+    assert message.startswith(f"{SOURCE}: ")
+    return message
+
+
+CREDIT_SCHEMA = Schema(
+    columns=[
+        ColumnSpec(name="age", type="numeric"),
+        ColumnSpec(name="income", type="numeric"),
+        ColumnSpec(name="home", type="categorical"),
+        ColumnSpec(name="default", type="numeric"),
+    ]
+)
+
+
+# --- accepted files ------------------------------------------------------------------------------------
+
+
+def test_a_valid_file_is_accepted_and_its_schema_inferred() -> None:
+    report = check(credit_csv())
+    assert report.header == ["age", "income", "home", "default"]
+    assert report.rows == 30
+    assert report.schema_inferred
+    assert report.schema == CREDIT_SCHEMA
+    assert report.target == "default"
+    assert report.problem_type == "binary_classification"
+    assert report.target_stats.distinct_values == ["0", "1"]
+    assert report.target_stats.values == 30
+
+
+def test_the_default_target_is_a_column_named_label_before_the_last_column() -> None:
+    data = "label,x\n" + "".join(f"{i % 3},{i}\n" for i in range(25))
+    report = check(data)
+    assert report.target == "label"
+    assert report.problem_type == "multiclass_classification"
+
+
+def test_a_regression_target_is_inferred_from_continuous_values() -> None:
+    data = "x,price\n" + "".join(f"{i},{i * 1.37:.2f}\n" for i in range(25))
+    assert check(data).problem_type == "regression"
+
+
+def test_a_given_problem_type_is_kept() -> None:
+    assert check(credit_csv(), problem_type="multiclass_classification").problem_type == (
+        "multiclass_classification"
+    )
+
+
+def test_blank_lines_crlf_and_a_byte_order_mark_are_accepted() -> None:
+    data = ("\ufeff" + credit_csv().replace("\n", "\r\n") + "\r\n\r\n").encode()
+    report = check(data)
+    assert report.header[0] == "age"
+    assert report.rows == 30
+
+
+def test_quoted_fields_with_commas_and_newlines_are_one_value() -> None:
+    data = credit_csv().replace("own,", '"own, outright\nsince 2001",', 1)
+    report = check(data)
+    assert report.rows == 30
+    assert report.schema.column_type("home") == "categorical"
+
+
+def test_missing_values_are_allowed_in_numeric_columns() -> None:
+    income = ["", "NA", "NaN", "null", "N/A"]
+    report = check(credit_csv(income=income), schema=CREDIT_SCHEMA)
+    assert report.rows == 30
+    assert check(credit_csv(income=income)).schema.column_type("income") == "numeric"
+
+
+def test_a_column_with_any_text_is_inferred_categorical() -> None:
+    report = check(credit_csv(income=["low"]))
+    assert report.schema.column_type("income") == "categorical"
+
+
+def test_a_column_without_any_value_is_inferred_categorical() -> None:
+    data = "notes,x,y\n" + "".join(f",{i},{i % 2}\n" for i in range(25))
+    assert check(data).schema.column_type("notes") == "categorical"
+
+
+def test_a_given_schema_is_returned_and_its_categorical_columns_take_any_value() -> None:
+    schema = Schema(
+        columns=[
+            ColumnSpec(name="age", type="categorical"),
+            ColumnSpec(name="income", type="categorical"),
+            ColumnSpec(name="home", type="categorical"),
+            ColumnSpec(name="default", type="categorical"),
+        ]
+    )
+    report = check(credit_csv(income=["lots"]), schema=schema)
+    assert report.schema == schema
+    assert not report.schema_inferred
+
+
+def test_columns_may_come_in_any_order() -> None:
+    reordered = "\n".join(",".join(reversed(line.split(","))) for line in credit_csv().splitlines())
+    assert check(reordered, schema=CREDIT_SCHEMA).rows == 30
+
+
+# --- not a CSV -----------------------------------------------------------------------------------------
+
+
+def test_an_empty_object_is_reported() -> None:
+    assert failure(b"") == (
+        f"{SOURCE}: is empty; upload a CSV with a header row naming the columns and at least one data row."
+    )
+    assert "is empty" in failure(b"\n\r\n\n")
+
+
+def test_a_gzip_file_renamed_csv_is_not_a_csv() -> None:
+    message = failure(gzip.compress(credit_csv().encode()))
+    assert message.startswith(f"{SOURCE}: is not a UTF-8 CSV file (it looks like a gzip-compressed file)")
+
+
+def test_a_parquet_file_renamed_csv_is_not_a_csv() -> None:
+    parquet_like = b"PAR1\x15\x04\x15\x10\x15\x14L\x15\x02\x15\x00\x12\x00\x00\x08\x1c\n\x00\x00\x00"
+    assert "is not a UTF-8 CSV file (it looks like a Parquet file)" in failure(parquet_like)
+
+
+def test_an_excel_workbook_renamed_csv_is_not_a_csv() -> None:
+    assert "Excel .xlsx workbook" in failure(b"PK\x03\x04\x14\x00\x06\x00\x08\x00\x00\x00!\x00")
+
+
+def test_binary_data_without_a_known_signature_is_not_a_csv() -> None:
+    noise = bytes(random.Random(7).randrange(256) for _ in range(4096))
+    assert "is not a UTF-8 CSV file" in failure(b"a,b\n" + noise)
+
+
+def test_a_latin1_file_is_reported_with_the_row() -> None:
+    data = credit_csv().replace("rent", "r\u00e9nt", 1).encode("latin-1")
+    message = failure(data)
+    assert "is not a UTF-8 CSV file (row 3 has the byte 0xe9" in message
+    assert "save the file as CSV UTF-8" in message
+
+
+# --- header and schema ---------------------------------------------------------------------------------
+
+
+def test_empty_and_duplicate_column_names_are_reported() -> None:
+    message = failure("age,,income,age,default\n1,2,3,4,0\n")
+    assert message.startswith(f"{SOURCE}: 2 problems\n")
+    assert "no name for column 2" in message
+    assert "the header names 'age' more than once" in message
+
+
+def test_a_file_without_a_header_row_is_reported() -> None:
+    assert "holds numbers, not column names" in failure("1,2,3\n4,5,6\n")
+
+
+def test_missing_and_unexpected_columns_are_both_named() -> None:
+    data = credit_csv().replace("age,income,home,default", "age,salary,home,default,region")
+    message = failure(data, schema=CREDIT_SCHEMA)
+    assert "missing 'income'" in message
+    assert "unexpected 'salary', 'region'" in message
+    assert "Expected: 'age', 'income', 'home', 'default'" in message
+
+
+def test_a_target_that_is_not_in_the_header_is_reported() -> None:
+    message = failure(credit_csv(), target="defaulted")
+    assert (
+        "the target column 'defaulted' is not in the header ('age', 'income', 'home', 'default')" in message
+    )
+
+
+# --- rows ----------------------------------------------------------------------------------------------
+
+
+def test_rows_with_the_wrong_number_of_fields_are_reported_with_their_rows() -> None:
+    lines = credit_csv().splitlines()
+    lines[3] += ",extra"
+    lines[7] = "31,45000"
+    message = failure("\n".join(lines) + "\n")
+    assert "2 rows do not have the header's 4 fields (row 4: 5 fields, row 8: 2 fields)" in message
+
+
+def test_non_numeric_values_are_reported_with_column_rows_and_values() -> None:
+    message = failure(credit_csv(income=["100", "200", "abc", "1,5", "300", "n.a."]), schema=CREDIT_SCHEMA)
+    # "1,5" unquoted splits the row; that row is reported for its fields instead.
+    assert "2 values in numeric column 'income' are not numbers (row 4: 'abc', row 7: 'n.a.')" in message
+    assert "1 row does not have the header's 4 fields (row 5: 5 fields)" in message
+
+
+def test_at_most_five_examples_are_quoted_and_all_are_counted() -> None:
+    bad = ["x1", "x2", "x3", "x4", "x5", "x6", "x7"]
+    message = failure(credit_csv(income=bad), schema=CREDIT_SCHEMA)
+    assert message == (
+        f"{SOURCE}: 7 values in numeric column 'income' are not numbers "
+        "(row 2: 'x1', row 3: 'x2', row 4: 'x3', row 5: 'x4', row 6: 'x5', ...); correct or empty them, "
+        'or declare the column "categorical" in the dataset\'s dataset.json.'
+    )
+
+
+def test_infinite_numbers_and_digit_separators_are_not_numbers() -> None:
+    message = failure(credit_csv(income=["inf", "1_000", "\u0661\u0662"]), schema=CREDIT_SCHEMA)
+    assert "3 values in numeric column 'income'" in message
+    assert "'inf'" in message and "'1_000'" in message
+
+
+def test_spaces_after_a_comma_are_skipped_as_the_jobs_read_the_file() -> None:
+    data = credit_csv().replace(",", ", ").replace(", 21000.5,", ",  ,")
+    report = check(data, schema=CREDIT_SCHEMA)
+    assert report.header == ["age", "income", "home", "default"]
+    assert report.target_stats.distinct_values == ["0", "1"]
+
+
+def test_an_unclosed_quote_is_reported() -> None:
+    data = credit_csv().replace("own", '"own', 1)
+    message = failure(data, min_rows=1)
+    assert "row" in message
+    assert "unclosed quote" in message
+
+
+# --- target --------------------------------------------------------------------------------------------
+
+
+def test_empty_target_values_are_reported() -> None:
+    lines = credit_csv().splitlines()
+    lines[2] = lines[2].rsplit(",", 1)[0] + ","
+    lines[5] = lines[5].rsplit(",", 1)[0] + ",NA"
+    message = failure("\n".join(lines) + "\n")
+    assert "the target column 'default' is empty in 2 rows (row 3, row 6)" in message
+
+
+def test_a_target_with_one_class_is_reported() -> None:
+    data = credit_csv().replace(",1\n", ",0\n")
+    assert "the target column 'default' has the same value ('0') in every row" in failure(data)
+
+
+def test_a_binary_problem_with_three_classes_is_reported() -> None:
+    data = "x,y\n" + "".join(f"{i},{i % 3}\n" for i in range(30))
+    message = failure(data, problem_type="binary_classification")
+    assert "problem type is binary_classification but the target column 'y' has 3 distinct values" in message
+    assert "('0', '1', '2')" in message
+
+
+def test_a_regression_problem_with_text_targets_is_reported() -> None:
+    data = "x,y\n" + "".join(f"{i},{'high' if i % 2 else 'low'}\n" for i in range(30))
+    message = failure(data, problem_type="regression")
+    assert "problem type is regression but the target column 'y' has values that are not numbers" in message
+    assert "(row 2: 'low')" in message
+
+
+def test_a_target_with_many_text_labels_asks_for_a_problem_type() -> None:
+    data = "x,customer\n" + "".join(f"{i},c{i}\n" for i in range(30))
+    message = failure(data)
+    assert "more than 20 distinct values that are not numbers" in message
+    assert 'declare "problem_type"' in message
+
+
+def test_too_few_rows_are_reported() -> None:
+    message = failure(credit_csv(rows=5))
+    assert "it has 5 data rows, and at least 20 are needed" in message
+    assert check(credit_csv(rows=5), min_rows=5).rows == 5
+
+
+def test_a_header_only_file_is_reported() -> None:
+    assert "it has 0 data rows" in failure("age,income,home,default\n")
+
+
+def test_several_problems_are_reported_together_one_per_line() -> None:
+    lines = credit_csv(income=["abc"]).splitlines()
+    lines[9] = "1,2"
+    message = failure("\n".join(lines) + "\n", schema=CREDIT_SCHEMA)
+    first, *rest = message.splitlines()
+    assert first == f"{SOURCE}: 2 problems"
+    assert len(rest) == 2
+    assert all(line.startswith("- ") for line in rest)
+
+
+# --- scale ---------------------------------------------------------------------------------------------
+
+
+def generated_rows(rows: int) -> Iterator[bytes]:
+    yield b"age,income,home,score\n"
+    for i in range(rows):
+        yield b"%d,%d.25,%s,%d\n" % (18 + i % 70, 1000 + i, b"own" if i % 3 else b"rent", i % 2)
+
+
+def test_a_million_rows_are_checked_in_one_streaming_pass() -> None:
+    report = validate_csv(generated_rows(1_000_000), source=SOURCE)
+    assert report.rows == 1_000_000
+    assert report.problem_type == "binary_classification"
+    assert report.schema.column_type("income") == "numeric"
+
+
+def test_memory_does_not_grow_with_the_number_of_rows() -> None:
+    def peak(rows: int) -> int:
+        tracemalloc.start()
+        validate_csv(generated_rows(rows), source=SOURCE)
+        _, highest = tracemalloc.get_traced_memory()
+        tracemalloc.stop()
+        return highest
+
+    small, large = peak(2_000), peak(50_000)
+    assert large < small * 2 + 64 * 1024
+
+
+def test_many_distinct_target_values_are_capped() -> None:
+    data = io.BytesIO(b"x,y\n" + b"".join(b"%d,%d.5\n" % (i, i) for i in range(5000)))
+    report = validate_csv(data, source=SOURCE)
+    assert report.problem_type == "regression"
+    assert len(report.target_stats.distinct_values) == 100
+    assert report.target_stats.more_distinct_values
