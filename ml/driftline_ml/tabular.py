@@ -1,0 +1,80 @@
+"""The preprocessed split files and their metadata: one definition the training and evaluation jobs share.
+
+A split file is a CSV with a header: the target first (class codes 0..k-1 for classification, numbers for
+regression), then the feature columns in ``preprocessing.json``'s order, categorical features as ordinal
+codes and missing values empty.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from driftline_ml.jobs import JobInputError, find_input_file
+
+PROBLEM_TYPES = ("binary_classification", "multiclass_classification", "regression")
+PREPROCESSING_FILE = "preprocessing.json"
+MODEL_FILE = "model.joblib"
+MODEL_METADATA_FILE = "model_metadata.json"
+SPLIT_FILES = {"train": "train.csv", "validation": "validation.csv", "test": "test.csv"}
+
+
+def is_classification(problem_type: str) -> bool:
+    return problem_type != "regression"
+
+
+def check_metadata(metadata: Any, source: str) -> dict[str, Any]:
+    """Fail with a clear reason when a metadata document lacks what the jobs rely on."""
+    if not isinstance(metadata, dict):
+        raise JobInputError(f"{source} must be a JSON object")
+    missing = [key for key in ("target", "problem_type", "feature_columns") if key not in metadata]
+    if missing:
+        raise JobInputError(f"{source} lacks {', '.join(missing)}; rerun the preprocessing step")
+    if metadata["problem_type"] not in PROBLEM_TYPES:
+        raise JobInputError(
+            f"{source} names problem type {metadata['problem_type']!r}; "
+            f"expected one of {', '.join(PROBLEM_TYPES)}"
+        )
+    if is_classification(metadata["problem_type"]) and len(metadata.get("class_labels") or []) < 2:
+        raise JobInputError(f"{source} lists fewer than two class labels for a classification problem")
+    return metadata
+
+
+def load_split(folder: Path, split: str, metadata: dict[str, Any]) -> tuple[np.ndarray, np.ndarray]:
+    """Features as a float matrix (NaN for missing or unknown values) and the target as a vector."""
+    path = find_input_file(folder, ".csv", split)
+    try:
+        frame = pd.read_csv(path)
+    except pd.errors.EmptyDataError as error:
+        raise JobInputError(f"the {split} file {path.name} is empty") from error
+    target = metadata["target"]
+    features = list(metadata["feature_columns"])
+    missing = [column for column in [target, *features] if column not in frame.columns]
+    if missing:
+        raise JobInputError(
+            f"the {split} file {path.name} lacks column(s) {', '.join(map(repr, missing))} that the "
+            "preprocessing metadata names; rerun the preprocessing step"
+        )
+    if frame.empty:
+        raise JobInputError(f"the {split} file {path.name} has no rows")
+    try:
+        x = frame[features].apply(pd.to_numeric, errors="raise").to_numpy(dtype=np.float64)
+        y = pd.to_numeric(frame[target], errors="raise").to_numpy(dtype=np.float64)
+    except (TypeError, ValueError) as error:
+        raise JobInputError(
+            f"the {split} file {path.name} holds non-numeric values ({error}); it must come from the "
+            "preprocessing step"
+        ) from error
+    if np.isnan(y).any():
+        raise JobInputError(f"the {split} file {path.name} has rows without a target value")
+    if is_classification(metadata["problem_type"]):
+        classes = len(metadata["class_labels"])
+        if not np.all((y >= 0) & (y < classes) & (y == np.round(y))):
+            raise JobInputError(
+                f"the {split} file {path.name} holds target values outside the class codes 0..{classes - 1}"
+            )
+        return x, y.astype(np.int64)
+    return x, y

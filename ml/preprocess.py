@@ -1,0 +1,288 @@
+"""Preprocessing job: turn one uploaded CSV into train, validation and test splits a model can learn from.
+
+Runs as a SageMaker Processing job (``python3 preprocess.py``) with the uploaded file, the run's resolved
+config and this code as inputs. Categorical features become ordinal codes learned from the training split
+(values the training split never saw, and missing values, are left empty), class labels become codes
+0..k-1 in sorted label order, and ``preprocessing.json`` records both so training, evaluation and serving
+decode them the same way.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from driftline_ml.jobs import (
+    JobInputError,
+    find_input_file,
+    output_dir,
+    processing_dir,
+    read_json,
+    run_job,
+    write_json,
+)
+from driftline_ml.tabular import PREPROCESSING_FILE, PROBLEM_TYPES, SPLIT_FILES, is_classification
+
+DEFAULT_SPLIT = {"train": 0.7, "validation": 0.15, "test": 0.15}
+MIN_ROWS_PER_CLASS_TO_STRATIFY = 3
+"""A class with fewer rows cannot appear in all three splits, so such data is split without stratifying."""
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    inputs, outputs = processing_dir() / "input", processing_dir() / "output"
+    parser = argparse.ArgumentParser(description=__doc__, allow_abbrev=False)
+    parser.add_argument("--data-dir", type=Path, default=inputs / "data")
+    parser.add_argument("--config-dir", type=Path, default=inputs / "config")
+    parser.add_argument("--train-dir", type=Path, default=outputs / "train")
+    parser.add_argument("--validation-dir", type=Path, default=outputs / "validation")
+    parser.add_argument("--test-dir", type=Path, default=outputs / "test")
+    parser.add_argument("--metadata-dir", type=Path, default=outputs / "metadata")
+    parser.add_argument("--message-file", type=Path, default=output_dir() / "message")
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    return run_job(lambda: preprocess(args), what="Preprocessing", reason_file=args.message_file)
+
+
+def preprocess(args: argparse.Namespace) -> None:
+    config = read_json(find_input_file(args.config_dir, ".json", "config"))
+    if not isinstance(config, dict):
+        raise JobInputError("the run config must be a JSON object")
+    target = str(config.get("target") or "")
+    if not target:
+        raise JobInputError("the run config names no target column; set 'target' in the dataset config")
+    problem_type = str(config.get("problem_type") or "")
+    if problem_type not in PROBLEM_TYPES:
+        raise JobInputError(
+            f"the run config names problem type {problem_type or 'none'!r}; "
+            f"use one of {', '.join(PROBLEM_TYPES)}"
+        )
+    data_file = find_input_file(args.data_dir, ".csv", "data")
+    features = feature_columns(config, target, read_header(data_file), data_file.name)
+    declared = {str(c["name"]): str(c.get("type", "")) for c in config.get("columns") or [] if "name" in c}
+    frame = pd.read_csv(
+        data_file,
+        usecols=[target, *features],
+        # Text stays text: labels like "007" or categories like "1" must not become numbers.
+        dtype={
+            name: "object"
+            for name in [target, *features]
+            if name == target or declared.get(name) != "numeric"
+        },
+        skipinitialspace=True,
+    )
+    print(f"Read {len(frame)} rows and {len(frame.columns)} columns from {data_file.name}")
+
+    labels, y = encode_target(frame[target], target, problem_type)
+    has_target = ~np.isnan(y)
+    dropped = int((~has_target).sum())
+    if dropped:
+        print(f"Dropped {dropped} rows without a value in target column {target!r}")
+    frame, y = frame[has_target].reset_index(drop=True), y[has_target]
+    if frame.empty:
+        raise JobInputError(f"no row of {data_file.name} has a value in target column {target!r}")
+
+    seed = int(config.get("seed", 42))
+    splits, stratified = split_rows(
+        len(frame), config.get("split") or DEFAULT_SPLIT, seed, y if labels else None
+    )
+    encoded, categorical = encode_features(frame, features, declared, splits["train"])
+    encoded.insert(0, target, y.astype(np.int64) if labels else y)
+
+    folders = {"train": args.train_dir, "validation": args.validation_dir, "test": args.test_dir}
+    for split, rows in splits.items():
+        folders[split].mkdir(parents=True, exist_ok=True)
+        encoded.iloc[rows].to_csv(folders[split] / SPLIT_FILES[split], index=False)
+    counts = {split: len(rows) for split, rows in splits.items()}
+    print(f"Split {'with' if stratified else 'without'} stratification: {counts}")
+    write_json(
+        args.metadata_dir / PREPROCESSING_FILE,
+        {
+            "target": target,
+            "problem_type": problem_type,
+            "feature_columns": features,
+            "categorical": categorical,
+            "class_labels": labels,
+            "rows": counts,
+            "dropped_rows": dropped,
+            "seed": seed,
+            "stratified": stratified,
+            "source_file": data_file.name,
+        },
+    )
+
+
+def feature_columns(config: dict[str, Any], target: str, header: list[str], file_name: str) -> list[str]:
+    """The config's feature columns (every other column when it names none), all present in the file."""
+    features = [str(name) for name in config.get("feature_columns") or [c for c in header if c != target]]
+    if target in features:
+        raise JobInputError(
+            f"the target column {target!r} is also listed as a feature; remove it from the features"
+        )
+    if not features:
+        raise JobInputError(f"{file_name} has no feature columns besides the target {target!r}")
+    missing = [name for name in [target, *features] if name not in header]
+    if missing:
+        raise JobInputError(
+            f"{file_name} lacks column(s) {', '.join(map(repr, missing))} named by the dataset config "
+            f"(target {target!r}); upload a file with these columns or change data/<dataset>/dataset.json"
+        )
+    return features
+
+
+def encode_features(
+    frame: pd.DataFrame, features: list[str], declared: dict[str, str], train_rows: np.ndarray
+) -> tuple[pd.DataFrame, dict[str, list[str]]]:
+    """Numeric features as floats, categorical ones as codes of the categories seen in the training split."""
+    encoded = pd.DataFrame(index=frame.index)
+    categorical: dict[str, list[str]] = {}
+    for name in features:
+        values = frame[name]
+        if feature_type(values, declared.get(name)) == "numeric":
+            numbers = pd.to_numeric(values, errors="coerce").astype("float64")
+            unreadable = int(numbers.isna().sum() - values.isna().sum())
+            if unreadable:
+                print(f"Column {name!r}: {unreadable} non-numeric values treated as missing")
+            encoded[name] = numbers
+        else:
+            categorical[name] = learn_categories(values.iloc[train_rows])
+            encoded[name] = encode_categories(values, categorical[name])
+    return encoded, categorical
+
+
+def read_header(path: Path) -> list[str]:
+    try:
+        return [str(name) for name in pd.read_csv(path, nrows=0, skipinitialspace=True).columns]
+    except pd.errors.EmptyDataError as error:
+        raise JobInputError(
+            f"{path.name} is empty; upload a CSV file with a header row and data rows"
+        ) from error
+    except (pd.errors.ParserError, UnicodeDecodeError) as error:
+        raise JobInputError(f"{path.name} cannot be read as CSV ({error})") from error
+
+
+def encode_target(values: pd.Series, target: str, problem_type: str) -> tuple[list[str] | None, np.ndarray]:
+    """Class labels (sorted, as text) and codes for classification; numbers for regression. NaN: no target."""
+    text = values.map(lambda v: str(v).strip() if not pd.isna(v) else "")
+    present = text != ""
+    if not is_classification(problem_type):
+        numbers = pd.to_numeric(text.where(present), errors="coerce")
+        unreadable = text[present & numbers.isna()]
+        if len(unreadable):
+            examples = ", ".join(repr(v) for v in unreadable.unique()[:3])
+            raise JobInputError(
+                f"target column {target!r} holds non-numeric values ({examples}) but the problem type is "
+                "regression; fix the values or set a classification problem_type in the dataset config"
+            )
+        return None, numbers.to_numpy(dtype=np.float64)
+    labels = sorted(text[present].unique().tolist(), key=label_sort_key)
+    if len(labels) < 2:
+        raise JobInputError(
+            f"target column {target!r} holds {len(labels)} class(es) {labels}; a classifier needs two or more"
+        )
+    if problem_type == "binary_classification" and len(labels) != 2:
+        raise JobInputError(
+            f"target column {target!r} holds {len(labels)} classes but the problem type is binary "
+            "classification; set problem_type to multiclass_classification in the dataset config"
+        )
+    codes = text.map({label: float(code) for code, label in enumerate(labels)})
+    return labels, codes.to_numpy(dtype=np.float64)
+
+
+def label_sort_key(label: str) -> tuple[float, str]:
+    """Numeric labels sort by value ("2" before "10"), others alphabetically: "1" and "yes" are positive."""
+    try:
+        return (float(label), label)
+    except ValueError:
+        return (float("inf"), label)
+
+
+def feature_type(values: pd.Series, declared: str | None) -> str:
+    if declared in ("numeric", "categorical"):
+        return declared
+    present = values.dropna()
+    parsed = pd.to_numeric(present, errors="coerce")
+    return "numeric" if parsed.notna().all() else "categorical"
+
+
+def learn_categories(values: pd.Series) -> list[str]:
+    text = values.dropna().map(lambda v: str(v).strip())
+    return sorted(v for v in text.unique().tolist() if v != "")
+
+
+def encode_categories(values: pd.Series, categories: list[str]) -> pd.Series:
+    """Ordinal codes by position in ``categories``; unseen and missing values become empty (NA)."""
+    positions = {category: code for code, category in enumerate(categories)}
+    codes = values.map(lambda v: positions.get(str(v).strip()) if not pd.isna(v) else None)
+    return pd.Series(codes, index=values.index, dtype="float64").astype("Int64")
+
+
+def split_rows(
+    rows: int, fractions: Any, seed: int, labels: np.ndarray | None
+) -> tuple[dict[str, np.ndarray], bool]:
+    """Row indices per split, shuffled by ``seed``; stratified by class when every class can fill each split.
+
+    Systematic sampling over a shuffled, class-grouped order gives each split its exact size and each class
+    its proportional share, without needing every class to be large.
+    """
+    shares = parse_split(fractions)
+    test_rows = max(1, round(rows * shares["test"]))
+    validation_rows = max(1, round(rows * shares["validation"]))
+    if rows - test_rows - validation_rows < 2:
+        raise JobInputError(
+            f"only {rows} rows have a target value: too few for train, validation and test splits; "
+            "upload more rows"
+        )
+    stratified = (
+        labels is not None
+        and int(np.bincount(labels.astype(np.int64)).min()) >= MIN_ROWS_PER_CLASS_TO_STRATIFY
+    )
+    order = np.random.default_rng(seed).permutation(rows)
+    if stratified and labels is not None:
+        order = order[np.argsort(labels[order], kind="stable")]
+    in_test = systematic_pick(rows, test_rows)
+    rest = order[~in_test]
+    in_validation = systematic_pick(len(rest), validation_rows)
+    splits = {
+        "train": np.sort(rest[~in_validation]),
+        "validation": np.sort(rest[in_validation]),
+        "test": np.sort(order[in_test]),
+    }
+    return splits, stratified
+
+
+def systematic_pick(total: int, wanted: int) -> np.ndarray:
+    """A mask choosing exactly ``wanted`` of ``total`` positions, evenly spaced."""
+    position = np.arange(total)
+    return ((position + 1) * wanted // total) > (position * wanted // total)
+
+
+def parse_split(fractions: Any) -> dict[str, float]:
+    if not isinstance(fractions, dict):
+        raise JobInputError(
+            'the run config\'s "split" must be an object like '
+            '{"train": 0.7, "validation": 0.15, "test": 0.15}'
+        )
+    try:
+        shares = {name: float(fractions.get(name, 0.0)) for name in SPLIT_FILES}
+    except (TypeError, ValueError) as error:
+        raise JobInputError(
+            f'the run config\'s "split" holds a value that is not a number ({error})'
+        ) from error
+    total = sum(shares.values())
+    if any(share < 0 for share in shares.values()) or shares["train"] <= 0 or total <= 0:
+        raise JobInputError(
+            f'the run config\'s "split" {fractions} must give train a positive share and none a negative one'
+        )
+    return {name: share / total for name, share in shares.items()}
+
+
+if __name__ == "__main__":
+    sys.exit(main())

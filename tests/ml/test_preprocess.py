@@ -1,0 +1,223 @@
+"""The preprocessing job script run as SageMaker runs it: a subprocess with its paths passed as arguments."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pytest
+
+ML_DIR = Path(__file__).resolve().parents[2] / "ml"
+OUTPUTS = ("train", "validation", "test", "metadata")
+
+
+def job_env(**overrides: str) -> dict[str, str]:
+    """This environment minus any ``SM_*``; one OpenMP thread, since the scenarios run side by side."""
+    inherited = {k: v for k, v in os.environ.items() if not k.startswith("SM_")}
+    return {**inherited, "OMP_NUM_THREADS": "1", **overrides}
+
+
+def start_preprocess(
+    root: Path, frame: pd.DataFrame, config: dict[str, Any], *, container_layout: bool = False
+) -> subprocess.Popen[str]:
+    """Lay out the job's inputs under ``root`` and start the script without waiting for it.
+
+    By default every path is an argument. With ``container_layout`` no argument is given: ``root`` stands
+    in for ``/opt/ml`` (inputs under ``processing/input``) and only ``SM_OUTPUT_DIR`` says where it is.
+    """
+    inputs = root / "processing" / "input" if container_layout else root
+    (inputs / "data").mkdir(parents=True)
+    (inputs / "config").mkdir()
+    frame.to_csv(inputs / "data" / "upload.csv", index=False)
+    (inputs / "config" / "config.json").write_text(json.dumps(config))
+    args = ["--data-dir", str(root / "data"), "--config-dir", str(root / "config")]
+    for output in OUTPUTS:
+        args += [f"--{output}-dir", str(root / "out" / output)]
+    args += ["--message-file", str(root / "message")]
+    if container_layout:
+        (root / "output").mkdir()
+        args = []
+    return subprocess.Popen(
+        [sys.executable, str(ML_DIR / "preprocess.py"), *args],
+        env=job_env(SM_OUTPUT_DIR=str(root / "output")),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def churn_frame() -> pd.DataFrame:
+    rows = 240
+    rng = np.random.default_rng(7)
+    plan = rng.choice(["basic", "plus", "pro"], size=rows, p=[0.5, 0.3, 0.2]).astype(object)
+    plan[[5, 50]] = None
+    tenure = rng.integers(1, 60, size=rows).astype(float)
+    tenure[[3, 30, 90]] = np.nan
+    churn = np.where(rng.random(rows) < np.where(plan == "basic", 0.45, 0.15), "yes", "no")
+    return pd.DataFrame(
+        {
+            "customer_id": np.arange(rows),
+            "plan": plan,
+            "churn": churn,
+            "tenure_months": tenure,
+            "monthly_spend": np.round(rng.uniform(10, 100, rows), 2) + np.arange(rows) * 1e-4,
+        }
+    )
+
+
+def churn_config() -> dict[str, Any]:
+    return {
+        "dataset": "churn",
+        "target": "churn",
+        "problem_type": "binary_classification",
+        "metric": "auc",
+        "columns": [
+            {"name": "customer_id", "type": "numeric"},
+            {"name": "plan", "type": "categorical"},
+            {"name": "churn", "type": "categorical"},
+            {"name": "tenure_months", "type": "numeric"},
+            {"name": "monthly_spend", "type": "numeric"},
+        ],
+        "feature_columns": ["tenure_months", "plan", "monthly_spend"],
+        "seed": 11,
+        "split": {"train": 0.7, "validation": 0.15, "test": 0.15},
+    }
+
+
+def price_frame() -> pd.DataFrame:
+    rng = np.random.default_rng(3)
+    size = rng.uniform(30, 200, 60)
+    price = (size * 3000 + rng.normal(0, 1e4, 60)).round(2).astype(object)
+    price[[0, 1, 2, 3]] = None
+    return pd.DataFrame({"size_m2": size, "city": rng.choice(["lyon", "paris"], 60), "price": price})
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """Every scenario's job runs at once (each is a separate process), then the tests read the results."""
+    base = tmp_path_factory.mktemp("preprocess")
+    scenarios: dict[str, tuple[pd.DataFrame, dict[str, Any]]] = {
+        "churn": (churn_frame(), churn_config()),
+        "churn_again": (churn_frame(), churn_config()),
+        "price": (
+            price_frame(),
+            {
+                "target": "price",
+                "problem_type": "regression",
+                "feature_columns": ["size_m2", "city"],
+                "seed": 1,
+                "split": {"train": 0.6, "validation": 0.2, "test": 0.2},
+            },
+        ),
+        "churn_in_container": (churn_frame(), churn_config()),
+        "no_target": (churn_frame().head(40), {**churn_config(), "target": "cancelled"}),
+    }
+    processes = {
+        name: start_preprocess(base / name, *inputs, container_layout=name.endswith("container"))
+        for name, inputs in scenarios.items()
+    }
+    for name, process in processes.items():
+        stdout, stderr = process.communicate(timeout=60)
+        (base / name / "rc").write_text(str(process.returncode))
+        (base / name / "log").write_text(stdout + stderr)
+    return {name: base / name for name in scenarios}
+
+
+def read_outputs(root: Path) -> tuple[dict[str, pd.DataFrame], dict[str, Any]]:
+    assert (root / "rc").read_text() == "0", (root / "log").read_text()
+    splits = {
+        name: pd.read_csv(root / "out" / name / f"{name}.csv") for name in ("train", "validation", "test")
+    }
+    metadata = json.loads((root / "out" / "metadata" / "preprocessing.json").read_text())
+    return splits, metadata
+
+
+def test_splits_have_target_first_then_features_in_config_order(runs: dict[str, Path]) -> None:
+    splits, metadata = read_outputs(runs["churn"])
+
+    for frame in splits.values():
+        assert list(frame.columns) == ["churn", "tenure_months", "plan", "monthly_spend"]
+    assert metadata["target"] == "churn"
+    assert metadata["feature_columns"] == ["tenure_months", "plan", "monthly_spend"]
+    assert metadata["problem_type"] == "binary_classification"
+
+
+def test_split_sizes_follow_the_config_and_keep_the_class_balance(runs: dict[str, Path]) -> None:
+    splits, metadata = read_outputs(runs["churn"])
+    original = churn_frame()
+
+    assert metadata["rows"] == {"train": 168, "validation": 36, "test": 36}
+    assert {name: len(frame) for name, frame in splits.items()} == metadata["rows"]
+    spend = pd.concat([frame["monthly_spend"] for frame in splits.values()])
+    assert spend.is_unique and np.allclose(np.sort(spend), np.sort(original["monthly_spend"]))
+    overall = (original["churn"] == "yes").mean()
+    for frame in splits.values():
+        assert abs(frame["churn"].mean() - overall) < 0.04
+    assert metadata["stratified"] is True
+
+
+def test_labels_and_categories_are_codes_that_decode_to_the_original_values(runs: dict[str, Path]) -> None:
+    splits, metadata = read_outputs(runs["churn"])
+    original = churn_frame().set_index(churn_frame()["monthly_spend"].round(6))
+
+    assert metadata["class_labels"] == ["no", "yes"]
+    assert metadata["categorical"] == {"plan": ["basic", "plus", "pro"]}
+    rows = pd.concat(splits.values()).set_index("monthly_spend")
+    rows.index = rows.index.round(6)
+    source = original.loc[rows.index]
+    decoded_churn = [metadata["class_labels"][code] for code in rows["churn"]]
+    assert decoded_churn == source["churn"].tolist()
+    decoded_plan = [metadata["categorical"]["plan"][int(c)] if pd.notna(c) else None for c in rows["plan"]]
+    assert decoded_plan == [p if isinstance(p, str) else None for p in source["plan"]]
+    assert rows["plan"].isna().sum() == 2
+
+
+def test_missing_numeric_values_stay_empty(runs: dict[str, Path]) -> None:
+    splits, _ = read_outputs(runs["churn"])
+
+    assert sum(int(frame["tenure_months"].isna().sum()) for frame in splits.values()) == 3
+    raw_line = (runs["churn"] / "out" / "train" / "train.csv").read_text().splitlines()[1]
+    assert "nan" not in raw_line.lower()
+
+
+def test_same_config_and_seed_give_identical_files(runs: dict[str, Path]) -> None:
+    for output, file in (("train", "train.csv"), ("test", "test.csv"), ("metadata", "preprocessing.json")):
+        first = (runs["churn"] / "out" / output / file).read_bytes()
+        assert first == (runs["churn_again"] / "out" / output / file).read_bytes()
+
+
+def test_without_path_arguments_the_container_layout_under_sm_output_dir_is_used(
+    runs: dict[str, Path],
+) -> None:
+    root = runs["churn_in_container"]
+    assert (root / "rc").read_text() == "0", (root / "log").read_text()
+
+    for output, file in (("train", "train.csv"), ("test", "test.csv"), ("metadata", "preprocessing.json")):
+        written = (root / "processing" / "output" / output / file).read_bytes()
+        assert written == (runs["churn"] / "out" / output / file).read_bytes()
+
+
+def test_regression_keeps_numeric_target_and_drops_rows_without_one(runs: dict[str, Path]) -> None:
+    splits, metadata = read_outputs(runs["price"])
+
+    assert metadata["class_labels"] is None
+    assert metadata["dropped_rows"] == 4
+    assert metadata["rows"] == {"train": 34, "validation": 11, "test": 11}
+    assert metadata["categorical"] == {"city": ["lyon", "paris"]}
+    assert list(splits["train"].columns) == ["price", "size_m2", "city"]
+    assert splits["train"]["price"].min() > 1000
+
+
+def test_missing_target_column_fails_with_a_reason_naming_it(runs: dict[str, Path]) -> None:
+    root = runs["no_target"]
+
+    assert (root / "rc").read_text() == "1"
+    reason = (root / "message").read_text()
+    assert "'cancelled'" in reason and "lacks column" in reason
+    assert not (root / "out" / "train" / "train.csv").exists()
