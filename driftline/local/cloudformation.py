@@ -13,12 +13,15 @@ import copy
 import hashlib
 import io
 import json
+import time
 import zipfile
 from pathlib import Path
 from typing import Any
 
 import boto3
 from moto import settings as moto_settings
+from moto.awslambda.models import LambdaFunction, LambdaVersion
+from moto.awslambda.utils import get_backend as get_lambda_backend
 from moto.cloudformation import cloudformation_backends, custom_model
 from moto.cloudformation.responses import CloudFormationResponse
 from moto.s3.models import s3_backends
@@ -63,6 +66,8 @@ def install(host: str) -> None:
     _installed.append(True)
     custom_model.threading = _SynchronousThreading  # type: ignore[attr-defined,assignment]
     CloudFormationResponse.process_cfn_response = _process_cfn_response  # type: ignore[method-assign]
+    _give_lambda_versions_an_arn()
+    _keep_function_layers()
     stepfunctions.install()
     from moto.stepfunctions.models import StateMachine
 
@@ -79,6 +84,34 @@ def install(host: str) -> None:
         return with_substitutions(cls, resource_name, cloudformation_json, account_id, region_name, **kwargs)
 
     StateMachine.create_from_cloudformation_json = classmethod(create_from_cloudformation_json)  # type: ignore[method-assign,assignment]
+
+
+def _give_lambda_versions_an_arn() -> None:
+    """``Ref`` to an ``AWS::Lambda::Version`` is the version's ARN; moto returns the Python object instead."""
+    create_version = LambdaVersion.create_from_cloudformation_json.__func__  # type: ignore[attr-defined]
+
+    def create(cls: type, resource_name: str, cloudformation_json: Any, account_id: str, region_name: str, **kwargs: Any) -> Any:
+        version = create_version(cls, resource_name, cloudformation_json, account_id, region_name, **kwargs)
+        function = get_lambda_backend(account_id, region_name).get_function(cloudformation_json["Properties"]["FunctionName"])
+        version.physical_resource_id = f"{function.function_arn}:{version.version}"
+        return version
+
+    LambdaVersion.create_from_cloudformation_json = classmethod(create)  # type: ignore[method-assign,assignment]
+
+
+def _keep_function_layers() -> None:
+    """moto's CloudFormation drops a function's ``Layers``; the shared layer is how handlers find their code."""
+    create_function = LambdaFunction.create_from_cloudformation_json.__func__  # type: ignore[attr-defined]
+
+    def create(cls: type, resource_name: str, cloudformation_json: Any, account_id: str, region_name: str, **kwargs: Any) -> Any:
+        function = create_function(cls, resource_name, cloudformation_json, account_id, region_name, **kwargs)
+        # Ref to a layer version resolves to moto's object rather than its ARN.
+        layers = [getattr(layer, "arn", layer) for layer in cloudformation_json["Properties"].get("Layers") or []]
+        if layers:
+            function.layers = function._get_layers_data(layers)
+        return function
+
+    LambdaFunction.create_from_cloudformation_json = classmethod(create)  # type: ignore[method-assign,assignment]
 
 
 def _process_cfn_response(self: CloudFormationResponse) -> tuple[int, dict[str, int], str]:
@@ -204,29 +237,59 @@ def deploy(settings: LocalSettings, registry: CodeRegistry) -> LocalStack:
     failures = custom_resource_failures(settings)
     if failures:
         raise StackDeployFailed("custom resources failed: " + "; ".join(failures))
-    stack = cloudformation.describe_stacks(StackName=settings.stack_name)["Stacks"][0]
-    if stack["StackStatus"] not in ("CREATE_COMPLETE", "CREATE_IN_PROGRESS"):
-        raise StackDeployFailed(f"stack {settings.stack_name} ended {stack['StackStatus']}")
+    stack = _wait_for_stack(cloudformation, settings.stack_name)
     resources = {
         r["LogicalResourceId"]: r.get("PhysicalResourceId", "")
         for r in cloudformation.describe_stack_resources(StackName=settings.stack_name)["StackResources"]
         if "LogicalResourceId" in r
     }
-    _apply_bucket_eventbridge(translated, resources, client["s3"])
+    _apply_bucket_settings(translated, resources, client["s3"])
     _apply_subscriptions(translated, resources, settings.parameters, client["sns"])
     outputs = {o["OutputKey"]: o["OutputValue"] for o in stack.get("Outputs", [])}
     return LocalStack(outputs=outputs, resources=resources)
 
 
-def _apply_bucket_eventbridge(template: dict[str, Any], resources: dict[str, str], s3: Any) -> None:
+def _wait_for_stack(cloudformation: Any, name: str, timeout: float = 60) -> dict[str, Any]:
+    deadline = time.time() + timeout
+    while True:
+        stack = cloudformation.describe_stacks(StackName=name)["Stacks"][0]
+        status = stack["StackStatus"]
+        if status == "CREATE_COMPLETE":
+            return dict(stack)
+        if status != "CREATE_IN_PROGRESS" or time.time() > deadline:
+            raise StackDeployFailed(f"stack {name} ended {status}: {stack.get('StackStatusReason', '')}")
+        time.sleep(0.1)
+
+
+def _apply_bucket_settings(template: dict[str, Any], resources: dict[str, str], s3: Any) -> None:
+    """Versioning, encryption, public access and EventBridge settings that moto's CloudFormation drops."""
     for logical_id, resource in template.get("Resources", {}).items():
         if resource.get("Type") != "AWS::S3::Bucket":
             continue
-        notification = resource.get("Properties", {}).get("NotificationConfiguration", {})
+        properties = resource.get("Properties", {})
+        bucket = resources[logical_id]
+        if properties.get("VersioningConfiguration", {}).get("Status") == "Enabled":
+            s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
+        encryption = properties.get("BucketEncryption", {}).get("ServerSideEncryptionConfiguration")
+        if encryption and _is_literal(encryption):
+            rules = [
+                {("ApplyServerSideEncryptionByDefault" if k == "ServerSideEncryptionByDefault" else k): v for k, v in rule.items()}
+                for rule in encryption
+            ]
+            s3.put_bucket_encryption(Bucket=bucket, ServerSideEncryptionConfiguration={"Rules": rules})
+        block = properties.get("PublicAccessBlockConfiguration")
+        if block and _is_literal(block):
+            s3.put_public_access_block(Bucket=bucket, PublicAccessBlockConfiguration=block)
+        notification = properties.get("NotificationConfiguration", {})
         if notification.get("EventBridgeConfiguration", {}).get("EventBridgeEnabled") in (True, "true"):
             s3.put_bucket_notification_configuration(
-                Bucket=resources[logical_id], NotificationConfiguration={"EventBridgeConfiguration": {}}
+                Bucket=bucket, NotificationConfiguration={"EventBridgeConfiguration": {}}
             )
+
+
+def _is_literal(value: Any) -> bool:
+    """True when a property holds no intrinsic functions (so it can be sent to the API as it is)."""
+    return "Ref" not in json.dumps(value) and "Fn::" not in json.dumps(value)
 
 
 def _apply_subscriptions(

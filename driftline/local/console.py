@@ -28,14 +28,19 @@ class Console:
             self._stream.flush()
 
 
-def readable_log_line(raw: str) -> str:
-    """Powertools logs are JSON lines; the terminal shows their level and message, CloudWatch keeps the JSON."""
+def readable_log_line(raw: str) -> str | None:
+    """Powertools logs are JSON lines; the terminal shows their level and message, CloudWatch keeps the JSON.
+
+    Embedded-metric records (``_aws``) are for CloudWatch only: None means "not for the terminal".
+    """
     stripped = raw.strip()
     if stripped.startswith("{"):
         try:
             record = json.loads(stripped)
         except ValueError:
             return stripped
+        if isinstance(record, dict) and "_aws" in record:
+            return None
         if isinstance(record, dict) and "message" in record:
             level = record.get("level", "")
             message = record["message"]

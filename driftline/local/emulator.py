@@ -57,6 +57,9 @@ class LocalCloud:
         started = time.time()
         self.stack = cloudformation.deploy(self.settings, self.code)
         self.deploy_seconds = time.time() - started
+        for logical_id, physical_id in self.stack.resources.items():
+            if logical_id.endswith("Function"):
+                self.lambdas.set_display_name(physical_id, logical_id.removesuffix("Function"))
         self._write_stack_file()
         return self.stack
 

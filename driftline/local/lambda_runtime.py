@@ -156,7 +156,9 @@ class LambdaRuntime:
         cloudwatch_logs.put_lines(self.region, worker.log_group, worker.stream, [line])
         if line.startswith(("START RequestId", "END RequestId", "REPORT RequestId")):
             return
-        self.console.line(self._display_names.get(worker.name, worker.name), readable_log_line(line))
+        text = readable_log_line(line)
+        if text is not None:
+            self.console.line(self._display_names.get(worker.name, worker.name), text)
 
     def stop(self) -> None:
         with self._lock:
