@@ -35,7 +35,7 @@ class Outbox:
         message["Message-ID"] = make_msgid(domain="sns.local")
         message["X-SNS-Topic-Arn"] = topic_arn
         message["X-SNS-Message-Id"] = message_id
-        message.set_content(body)
+        message.set_content(body, cte="8bit")  # plain text on disk, readable without a mail client
         slug = re.sub(r"[^a-z0-9]+", "-", (subject or "message").lower()).strip("-")[:60]
         path = self.folder / f"{time.strftime('%Y%m%d-%H%M%S')}-{slug}-{message_id[:8]}.eml"
         path.write_bytes(bytes(message))

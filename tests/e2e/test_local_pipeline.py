@@ -1,0 +1,171 @@
+"""Local mode end to end: a file put into S3 becomes a registered model; bad files fail with a reason."""
+
+from __future__ import annotations
+
+import email
+import email.policy
+import gzip
+import json
+import time
+from pathlib import Path
+
+import pytest
+
+from driftline import datasets
+from driftline.local.demo import upload_and_follow
+from driftline.local.emulator import LocalCloud
+from driftline.local.runs import RunRecord, follow, wait_for_execution
+
+pytestmark = pytest.mark.e2e
+
+
+def _upload(cloud: LocalCloud, key: str, body: bytes) -> None:
+    cloud.client("s3").put_object(Bucket=cloud.stack.outputs["DataBucketName"], Key=key, Body=body)
+
+
+def _run_for(cloud: LocalCloud, key: str, body: bytes) -> RunRecord:
+    sfn = cloud.client("stepfunctions")
+    machine = cloud.stack.outputs["PipelineStateMachineArn"]
+    known = {e["executionArn"] for e in sfn.list_executions(stateMachineArn=machine)["executions"]}
+    _upload(cloud, key, body)
+    arn = wait_for_execution(sfn, machine, known=known)
+    return follow(sfn, arn, show=lambda _: None, timeout=300)
+
+
+def _read(cloud: LocalCloud, uri: str) -> bytes:
+    bucket, _, key = uri[5:].partition("/")
+    return bytes(cloud.client("s3").get_object(Bucket=bucket, Key=key)["Body"].read())
+
+
+def _mails_about(cloud: LocalCloud, record: RunRecord) -> list[str]:
+    """Bodies of the outbox emails that mention a run."""
+    bodies = []
+    for path in cloud.settings.outbox.glob("*.eml"):
+        message = email.message_from_bytes(path.read_bytes(), policy=email.policy.default)
+        body = message.get_body()
+        text = body.get_content() if body is not None else ""
+        if record.execution_arn in text:
+            bodies.append(f"{message['Subject']}\n{text}")
+    return bodies
+
+
+def _packages(cloud: LocalCloud, dataset: str) -> list[dict[str, object]]:
+    sagemaker = cloud.client("sagemaker")
+    group = f"{cloud.stack.outputs['ModelPackageGroupPrefix']}-{dataset}"
+    try:
+        return list(sagemaker.list_model_packages(ModelPackageGroupName=group)["ModelPackageSummaryList"])
+    except sagemaker.exceptions.ClientError:
+        return []
+
+
+def test_an_upload_becomes_a_registered_model_with_metrics_and_artifact(cloud: LocalCloud, tmp_path: Path) -> None:
+    csv_path = tmp_path / "breast_cancer.csv"
+    datasets.write_breast_cancer_csv(csv_path)
+    record = upload_and_follow(cloud, "breast-cancer", csv_path, timeout=300)
+
+    assert record.status == "SUCCEEDED", record.cause
+    registration = record.output["registration"]
+    package = cloud.client("sagemaker").describe_model_package(ModelPackageName=registration["model_package_arn"])
+    assert package["ModelApprovalStatus"] == "PendingManualApproval"
+    evaluation_uri = package["ModelMetrics"]["ModelQuality"]["Statistics"]["S3Uri"]
+    report = json.loads(_read(cloud, evaluation_uri))
+    assert report["binary_classification_metrics"]["auc"]["value"] > 0.9
+    model_uri = package["InferenceSpecification"]["Containers"][0]["ModelDataUrl"]
+    assert _read(cloud, model_uri)[:2] == b"\x1f\x8b"  # a gzip tarball
+    lineage = package["CustomerMetadataProperties"]
+    assert lineage["data_uri"].endswith("data/breast-cancer/breast_cancer.csv")
+    assert lineage["data_version_id"]
+    assert lineage["execution_arn"] == record.execution_arn
+    mails = _mails_about(cloud, record)
+    assert len(mails) == 1 and "registered" in mails[0].lower()
+    job_logs = list(cloud.settings.jobs_dir.glob("*/job.log"))
+    assert len(job_logs) >= 3
+
+
+BAD_UPLOADS = [
+    ("empty", b"", "empty"),
+    ("wrong-header", b"a,b,c\n1,2,3\n", "missing"),
+    ("not-numbers", None, "is not a number"),
+    ("binary", gzip.compress(b"x" * 2000), "UTF-8"),
+]
+
+
+@pytest.fixture(scope="module")
+def accepted_credit_file(cloud: LocalCloud, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A dataset whose schema is fixed by a first accepted file, as later uploads are checked against it."""
+    good = tmp_path_factory.mktemp("credit") / "good.csv"
+    datasets.write_credit_csv(good, 400, seed=3)
+    _upload(cloud, "data/bad-input/dataset.json", json.dumps({"target": "default"}).encode())
+    first = _run_for(cloud, "data/bad-input/first.csv", good.read_bytes())
+    assert first.status == "SUCCEEDED", first.cause
+    return good
+
+
+@pytest.mark.parametrize(("case", "body", "reason"), BAD_UPLOADS, ids=[c[0] for c in BAD_UPLOADS])
+def test_bad_uploads_fail_at_validation_with_a_readable_reason(
+    cloud: LocalCloud, accepted_credit_file: Path, case: str, body: bytes | None, reason: str
+) -> None:
+    dataset = "bad-input"
+    good = accepted_credit_file
+    before = len(_packages(cloud, dataset))
+    if body is None:
+        lines = good.read_text().splitlines()
+        header, row = lines[0], lines[1].split(",")
+        row[1] = "lots"
+        body = "\n".join([header, ",".join(row), *lines[2:]]).encode()
+    record = _run_for(cloud, f"data/{dataset}/{case}.csv", body)
+
+    assert record.status == "FAILED"
+    assert record.error == "ValidationFailed"
+    assert reason.lower() in (record.cause or "").lower()
+    assert "Nothing was registered" in (record.cause or "")
+    assert len(_packages(cloud, dataset)) == before
+    mails = _mails_about(cloud, record)
+    assert len(mails) == 1
+    assert "failed" in mails[0].lower() and reason.lower() in mails[0].lower()
+
+
+def test_a_file_outside_the_data_prefix_starts_no_run(cloud: LocalCloud) -> None:
+    sfn = cloud.client("stepfunctions")
+    machine = cloud.stack.outputs["PipelineStateMachineArn"]
+    before = len(sfn.list_executions(stateMachineArn=machine)["executions"])
+    _upload(cloud, "incoming/credit.csv", b"a,b\n1,2\n")
+    _upload(cloud, "data/credit/notes.txt", b"hello")
+    time.sleep(2)
+    assert len(sfn.list_executions(stateMachineArn=machine)["executions"]) == before
+
+
+def test_the_same_object_event_delivered_twice_starts_one_run(cloud: LocalCloud) -> None:
+    bucket = cloud.stack.outputs["DataBucketName"]
+    s3 = cloud.client("s3")
+    sfn = cloud.client("stepfunctions")
+    machine = cloud.stack.outputs["PipelineStateMachineArn"]
+    key = "data/twice/twice.csv"
+    known = {e["executionArn"] for e in sfn.list_executions(stateMachineArn=machine)["executions"]}
+    put = s3.put_object(Bucket=bucket, Key=key, Body=b"x,y\n1,2\n")
+    wait_for_execution(sfn, machine, known=known)
+    event = {
+        "version": "0",
+        "id": "c3f9a1de-0000-4000-8000-000000000001",
+        "detail-type": "Object Created",
+        "source": "aws.s3",
+        "account": "123456789012",
+        "time": "2026-11-23T12:00:00Z",
+        "region": cloud.settings.region,
+        "resources": [f"arn:aws:s3:::{bucket}"],
+        "detail": {
+            "version": "0",
+            "bucket": {"name": bucket},
+            "object": {"key": key, "size": 8, "etag": "e", "version-id": put["VersionId"], "sequencer": "1"},
+            "request-id": "r",
+            "requester": "123456789012",
+            "source-ip-address": "127.0.0.1",
+            "reason": "PutObject",
+        },
+    }
+    lambdas = cloud.client("lambda")
+    function = next(f for f in lambdas.list_functions()["Functions"] if "StartRun" in f["FunctionName"])
+    for _ in range(2):
+        lambdas.invoke(FunctionName=function["FunctionName"], Payload=json.dumps(event).encode())
+    runs = [e for e in sfn.list_executions(stateMachineArn=machine)["executions"] if e["name"].startswith("twice-")]
+    assert len(runs) == 1

@@ -1,0 +1,476 @@
+"""Checks on template.yaml that need no AWS account: lint, the SAM transform, wiring and security posture."""
+
+from __future__ import annotations
+
+import ast
+import copy
+import json
+import re
+from collections.abc import Iterator
+from functools import cache
+from pathlib import Path
+from typing import Any, cast
+
+import pytest
+import yaml
+from cfnlint.api import lint, lint_file
+from moto.events.models import EventPattern
+from samtranslator.parser.parser import Parser
+from samtranslator.translator.translator import Translator
+from samtranslator.yaml_helper import intrinsics_multi_constructor
+
+from driftline_core.settings import Settings
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+TEMPLATE = REPO_ROOT / "template.yaml"
+ASL = REPO_ROOT / "statemachine" / "pipeline.asl.json"
+
+STEP_FUNCTIONS = {
+    "StartRunFunction": "functions/start_run",
+    "ValidateFunction": "functions/validate",
+    "PreprocessFunction": "functions/preprocess",
+    "TrainFunction": "functions/train",
+    "EvaluateFunction": "functions/evaluate",
+    "JobEventsFunction": "functions/job_events",
+    "QualityGateFunction": "functions/quality_gate",
+    "RegisterFunction": "functions/register",
+    "NotifyFunction": "functions/notify",
+}
+
+# Actions that have no resource-level permissions, so IAM only accepts them with Resource "*".
+ACTIONS_THAT_REQUIRE_ANY_RESOURCE = {
+    "ecr:GetAuthorizationToken": "registry login tokens are issued per account, not per repository",
+    "cloudwatch:PutMetricData": "no resource types; the statement is scoped by cloudwatch:namespace instead",
+    "logs:CreateLogDelivery": "Step Functions log delivery setup (vended logs) has no resource types",
+    "logs:GetLogDelivery": "as above",
+    "logs:UpdateLogDelivery": "as above",
+    "logs:DeleteLogDelivery": "as above",
+    "logs:ListLogDeliveries": "as above",
+    "logs:PutResourcePolicy": "as above: writes the account's log resource policy for the delivery",
+    "logs:DescribeResourcePolicies": "as above",
+    "logs:DescribeLogGroups": "listing log groups has no resource type",
+}
+
+
+class _CloudFormationLoader(yaml.SafeLoader):
+    """YAML loader that reads short-form intrinsics (!Ref, !Sub, ...) as their long-form dicts."""
+
+
+_CloudFormationLoader.add_multi_constructor("!", intrinsics_multi_constructor)
+
+
+@cache
+def _load_template() -> dict[str, Any]:
+    with TEMPLATE.open() as handle:
+        loaded: dict[str, Any] = yaml.load(handle, Loader=_CloudFormationLoader)
+    return loaded
+
+
+@pytest.fixture
+def template() -> dict[str, Any]:
+    return copy.deepcopy(_load_template())
+
+
+@pytest.fixture(scope="module")
+def transformed() -> dict[str, Any]:
+    """The CloudFormation the SAM transform makes of the template (local paths replaced by S3 URIs)."""
+    sam = copy.deepcopy(_load_template())
+    for name, resource in sam["Resources"].items():
+        properties = resource.get("Properties", {})
+        for key in ("CodeUri", "ContentUri", "DefinitionUri"):
+            if isinstance(properties.get(key), str):
+                properties[key] = f"s3://driftline-deploy-bucket/{name}/{key}.zip"
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+        patch.setenv("AWS_REGION", "us-east-1")
+        result: dict[str, Any] = Translator(None, Parser()).translate(
+            sam, parameter_values={}, get_managed_policy_map=dict
+        )
+    return result
+
+
+def _resources_of_type(template: dict[str, Any], resource_type: str) -> dict[str, dict[str, Any]]:
+    return {
+        name: resource
+        for name, resource in template["Resources"].items()
+        if resource.get("Type") == resource_type
+    }
+
+
+def _function_environment(template: dict[str, Any], name: str) -> dict[str, Any]:
+    """A function's variables as SAM sees them: Globals merged with the function's own."""
+    merged = dict(template["Globals"]["Function"]["Environment"]["Variables"])
+    own = template["Resources"][name]["Properties"].get("Environment", {}).get("Variables", {})
+    merged.update(own)
+    return merged
+
+
+def _iam_statements(cloudformation: dict[str, Any]) -> Iterator[tuple[str, dict[str, Any]]]:
+    for name, resource in cloudformation["Resources"].items():
+        properties = resource.get("Properties", {})
+        if resource["Type"] == "AWS::IAM::Role":
+            for policy in properties.get("Policies", []):
+                for statement in policy["PolicyDocument"]["Statement"]:
+                    yield name, statement
+        elif resource["Type"] in {"AWS::IAM::Policy", "AWS::IAM::ManagedPolicy"}:
+            for statement in properties["PolicyDocument"]["Statement"]:
+                yield name, statement
+
+
+def _as_list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else [value]
+
+
+# ---------------------------------------------------------------- lint and transform
+
+
+def test_cfn_lint_reports_no_errors_or_warnings() -> None:
+    matches = lint_file(TEMPLATE)
+    assert not matches, "\n".join(str(match) for match in matches)
+
+
+def test_sam_transform_leaves_only_cloudformation_resources(transformed: dict[str, Any]) -> None:
+    types = {resource["Type"] for resource in transformed["Resources"].values()}
+    assert not {t for t in types if t.startswith("AWS::Serverless::")}
+    assert "AWS::StepFunctions::StateMachine" in types
+    functions = _resources_of_type(transformed, "AWS::Lambda::Function")
+    assert set(STEP_FUNCTIONS) | {"MlCodePublisherFunction"} <= set(functions)
+
+
+def test_transformed_template_lints_clean_and_has_no_dependency_cycles(transformed: dict[str, Any]) -> None:
+    """Linting the SAM source does not see the roles SAM generates, where a policy naming the state
+    machine from a function the state machine invokes would close a cycle."""
+    matches = lint(json.dumps(transformed))
+    assert not matches, "\n".join(str(match) for match in matches)
+
+
+# ---------------------------------------------------------------- state machine wiring
+
+
+def test_every_asl_placeholder_has_a_substitution_and_every_substitution_is_used(
+    template: dict[str, Any],
+) -> None:
+    placeholders = set(re.findall(r"\$\{([A-Za-z0-9_]+)\}", ASL.read_text()))
+    substitutions = template["Resources"]["PipelineStateMachine"]["Properties"]["DefinitionSubstitutions"]
+    assert placeholders == set(substitutions)
+
+
+def _sample_substitution(name: str, value: Any) -> str:
+    """What CloudFormation would put in place of a substitution: a function ARN, the partition, a number."""
+    if isinstance(value, dict) and "Fn::GetAtt" in value:
+        return f"arn:aws:lambda:us-east-1:123456789012:function:{value['Fn::GetAtt'][0]}"
+    return "aws" if name == "Partition" else "5"
+
+
+def test_substituted_definition_is_valid_json_naming_only_template_functions(
+    template: dict[str, Any],
+) -> None:
+    substitutions = template["Resources"]["PipelineStateMachine"]["Properties"]["DefinitionSubstitutions"]
+    sample = {name: _sample_substitution(name, value) for name, value in substitutions.items()}
+    definition = json.loads(re.sub(r"\$\{([A-Za-z0-9_]+)\}", lambda m: sample[m.group(1)], ASL.read_text()))
+    named = {
+        state["Parameters"]["FunctionName"].rsplit(":", 1)[-1]
+        for state in definition["States"].values()
+        if state["Type"] == "Task"
+    }
+    assert named <= set(STEP_FUNCTIONS)
+
+
+def test_state_machine_may_invoke_every_function_its_definition_names(template: dict[str, Any]) -> None:
+    properties = template["Resources"]["PipelineStateMachine"]["Properties"]
+    named = {
+        value["Fn::GetAtt"][0]
+        for value in properties["DefinitionSubstitutions"].values()
+        if isinstance(value, dict) and "Fn::GetAtt" in value
+    }
+    invokable = {
+        policy["LambdaInvokePolicy"]["FunctionName"]["Ref"]
+        for policy in properties["Policies"]
+        if "LambdaInvokePolicy" in policy
+    }
+    assert named == invokable
+
+
+def test_state_machine_logs_transitions_without_execution_data(template: dict[str, Any]) -> None:
+    """Execution data carries task tokens, which must never reach a log."""
+    logging = template["Resources"]["PipelineStateMachine"]["Properties"]["Logging"]
+    assert logging["IncludeExecutionData"] is False
+    log_group = template["Resources"]["PipelineStateMachineLogGroup"]["Properties"]
+    assert log_group["RetentionInDays"] > 0
+
+
+def test_job_waits_time_out_before_their_stored_tokens_expire(template: dict[str, Any]) -> None:
+    wait_limit = template["Parameters"]["JobWaitTimeoutSeconds"]["MaxValue"]
+    token_ttl = int(template["Globals"]["Function"]["Environment"]["Variables"]["JOB_TOKEN_TTL_SECONDS"])
+    assert wait_limit <= token_ttl
+
+
+# ---------------------------------------------------------------- functions
+
+
+@pytest.mark.parametrize(("logical_id", "folder"), sorted(STEP_FUNCTIONS.items()))
+def test_each_step_function_code_folder_has_its_handler(
+    template: dict[str, Any], logical_id: str, folder: str
+) -> None:
+    properties = template["Resources"][logical_id]["Properties"]
+    assert properties["CodeUri"].rstrip("/") == folder
+    module, function = properties["Handler"].split(".")
+    source = REPO_ROOT / folder / f"{module}.py"
+    assert source.is_file(), f"{logical_id} points at {folder}, which has no {module}.py"
+    defined = {node.name for node in ast.parse(source.read_text()).body if isinstance(node, ast.FunctionDef)}
+    assert function in defined
+    assert not (REPO_ROOT / folder / "requirements.txt").exists(), (
+        "a requirements.txt makes `sam build` need a local python3.13; ship dependencies in a layer"
+    )
+
+
+def test_code_publisher_handler_exists(template: dict[str, Any]) -> None:
+    properties = template["Resources"]["MlCodePublisherFunction"]["Properties"]
+    module, function = properties["Handler"].split(".")
+    source = REPO_ROOT / properties["CodeUri"] / f"{module}.py"
+    tree = ast.parse(source.read_text())
+    assert function in {node.name for node in tree.body if isinstance(node, ast.FunctionDef)}
+    assert not (REPO_ROOT / properties["CodeUri"] / "requirements.txt").exists(), (
+        "a requirements.txt in ml/ makes `sam build` pip-install it into the publisher"
+    )
+
+
+@pytest.mark.parametrize("logical_id", sorted(STEP_FUNCTIONS))
+def test_every_step_function_gets_every_setting(template: dict[str, Any], logical_id: str) -> None:
+    environment = _function_environment(template, logical_id)
+    settings = {field.upper() for field in Settings.model_fields}
+    assert settings <= set(environment), f"missing: {sorted(settings - set(environment))}"
+    powertools = {"POWERTOOLS_SERVICE_NAME", "POWERTOOLS_METRICS_NAMESPACE", "POWERTOOLS_LOG_LEVEL"}
+    assert set(environment) == settings | powertools
+
+
+@pytest.mark.parametrize("logical_id", sorted(STEP_FUNCTIONS))
+def test_step_functions_use_the_code_this_deploy_published(template: dict[str, Any], logical_id: str) -> None:
+    environment = _function_environment(template, logical_id)
+    assert environment["ML_CODE_URI"] == {"Fn::GetAtt": ["MlCode", "CodeUri"]}
+    assert environment["ML_CODE_VERSION"] == {"Fn::GetAtt": ["MlCode", "CodeVersion"]}
+
+
+def test_ml_code_is_published_again_whenever_the_publisher_code_changes(template: dict[str, Any]) -> None:
+    resources = template["Resources"]
+    assert resources["MlCodePublisherFunction"]["Properties"]["AutoPublishAlias"]
+    properties = resources["MlCode"]["Properties"]
+    assert properties["ServiceToken"] == {"Fn::GetAtt": ["MlCodePublisherFunction", "Arn"]}
+    assert properties["PublisherVersion"] == {"Ref": "MlCodePublisherFunction.Version"}
+    assert properties["ArtifactBucket"] == {"Ref": "ArtifactBucket"}
+
+
+def test_functions_use_powertools_and_the_shared_layer(template: dict[str, Any]) -> None:
+    layers = template["Globals"]["Function"]["Layers"]
+    powertools = layers[0]["Fn::Sub"]
+    assert "AWSLambdaPowertoolsPythonV3-python313-x86_64" in powertools
+    assert "${AWS::Region}" in powertools and "${AWS::Partition}" in powertools
+    assert {"Ref": "SharedLayer"} in layers
+    shared = template["Resources"]["SharedLayer"]["Properties"]
+    assert (REPO_ROOT / shared["ContentUri"] / "python" / "driftline_core" / "__init__.py").is_file()
+
+
+# ---------------------------------------------------------------- events
+
+
+def _rule_pattern(template: dict[str, Any], function: str, event: str, bucket: str = "") -> EventPattern:
+    pattern = template["Resources"][function]["Properties"]["Events"][event]["Properties"]["Pattern"]
+    rendered = json.dumps(pattern).replace(json.dumps({"Ref": "DataBucket"}), json.dumps(bucket))
+    return EventPattern.load(rendered)
+
+
+def _matches(pattern: EventPattern, event: dict[str, Any]) -> bool:
+    matched: bool = pattern.matches_event(cast(Any, event))
+    return matched
+
+
+def _object_created(bucket: str, key: str) -> dict[str, Any]:
+    return {
+        "source": "aws.s3",
+        "detail-type": "Object Created",
+        "detail": {"bucket": {"name": bucket}, "object": {"key": key, "version-id": "v1"}},
+    }
+
+
+@pytest.mark.parametrize(
+    ("key", "starts_a_run"),
+    [
+        ("data/churn/2024-06.csv", True),
+        ("data/churn/dataset.json", False),
+        ("runs/abc/config.json", False),
+        ("uploads/churn/2024-06.csv", False),
+    ],
+)
+def test_uploads_rule_matches_csv_files_under_data(
+    template: dict[str, Any], key: str, starts_a_run: bool
+) -> None:
+    pattern = _rule_pattern(template, "StartRunFunction", "CsvUploaded", bucket="driftline-data")
+    assert _matches(pattern, _object_created("driftline-data", key)) is starts_a_run
+
+
+def test_uploads_rule_ignores_other_buckets(template: dict[str, Any]) -> None:
+    pattern = _rule_pattern(template, "StartRunFunction", "CsvUploaded", bucket="driftline-data")
+    assert not _matches(pattern, _object_created("someone-elses-bucket", "data/churn/x.csv"))
+
+
+@pytest.mark.parametrize(
+    ("detail_type", "resumes"),
+    [
+        ("SageMaker Processing Job State Change", True),
+        ("SageMaker Training Job State Change", True),
+        ("SageMaker Endpoint State Change", False),
+    ],
+)
+def test_job_events_rule_matches_processing_and_training_jobs(
+    template: dict[str, Any], detail_type: str, resumes: bool
+) -> None:
+    pattern = _rule_pattern(template, "JobEventsFunction", "SageMakerJobStateChanged")
+    event: dict[str, Any] = {
+        "source": "aws.sagemaker",
+        "detail-type": detail_type,
+        "detail": {"ProcessingJobStatus": "Completed"},
+    }
+    assert _matches(pattern, event) is resumes
+
+
+def test_uploads_rule_matches_the_sample_upload_event(template: dict[str, Any]) -> None:
+    event = json.loads((REPO_ROOT / "events" / "start_run.json").read_text())
+    pattern = _rule_pattern(
+        template, "StartRunFunction", "CsvUploaded", bucket=event["detail"]["bucket"]["name"]
+    )
+    assert _matches(pattern, event)
+
+
+@pytest.mark.parametrize("sample", ["sagemaker_training_job_completed", "sagemaker_processing_job_failed"])
+def test_job_events_rule_matches_the_sample_job_events(template: dict[str, Any], sample: str) -> None:
+    event = json.loads((REPO_ROOT / "events" / f"{sample}.json").read_text())
+    assert _matches(_rule_pattern(template, "JobEventsFunction", "SageMakerJobStateChanged"), event)
+
+
+# ---------------------------------------------------------------- storage and security
+
+
+@pytest.mark.parametrize("bucket", ["DataBucket", "ArtifactBucket"])
+def test_buckets_block_public_access_and_are_encrypted(template: dict[str, Any], bucket: str) -> None:
+    properties = template["Resources"][bucket]["Properties"]
+    assert properties["PublicAccessBlockConfiguration"] == {
+        "BlockPublicAcls": True,
+        "BlockPublicPolicy": True,
+        "IgnorePublicAcls": True,
+        "RestrictPublicBuckets": True,
+    }
+    rules = properties["BucketEncryption"]["ServerSideEncryptionConfiguration"]
+    assert rules[0]["ServerSideEncryptionByDefault"]["SSEAlgorithm"] in {"AES256", "aws:kms"}
+    assert properties["OwnershipControls"]["Rules"] == [{"ObjectOwnership": "BucketOwnerEnforced"}]
+    assert properties["VersioningConfiguration"]["Status"] == "Enabled"
+
+
+@pytest.mark.parametrize("bucket", ["DataBucket", "ArtifactBucket"])
+def test_buckets_refuse_requests_without_tls(template: dict[str, Any], bucket: str) -> None:
+    policies = [
+        policy["Properties"]
+        for policy in _resources_of_type(template, "AWS::S3::BucketPolicy").values()
+        if policy["Properties"]["Bucket"] == {"Ref": bucket}
+    ]
+    assert len(policies) == 1
+    [deny] = [s for s in policies[0]["PolicyDocument"]["Statement"] if s["Effect"] == "Deny"]
+    assert deny["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
+    assert deny["Principal"] == "*"
+
+
+def test_data_bucket_sends_eventbridge_events(template: dict[str, Any]) -> None:
+    notifications = template["Resources"]["DataBucket"]["Properties"]["NotificationConfiguration"]
+    assert notifications["EventBridgeConfiguration"]["EventBridgeEnabled"] is True
+
+
+def test_artifact_bucket_expires_overwritten_versions(template: dict[str, Any]) -> None:
+    rules = template["Resources"]["ArtifactBucket"]["Properties"]["LifecycleConfiguration"]["Rules"]
+    assert any(rule.get("NoncurrentVersionExpiration") for rule in rules)
+
+
+def test_job_tokens_table_is_keyed_by_job_name_encrypted_and_expiring(template: dict[str, Any]) -> None:
+    properties = template["Resources"]["JobTokensTable"]["Properties"]
+    assert properties["KeySchema"] == [{"AttributeName": "job_name", "KeyType": "HASH"}]
+    assert properties["AttributeDefinitions"] == [{"AttributeName": "job_name", "AttributeType": "S"}]
+    assert properties["BillingMode"] == "PAY_PER_REQUEST"
+    assert properties["SSESpecification"]["SSEEnabled"] is True
+    assert properties["TimeToLiveSpecification"] == {"AttributeName": "expires_at", "Enabled": True}
+
+
+def test_email_subscription_exists_only_when_an_address_is_given(template: dict[str, Any]) -> None:
+    subscription = template["Resources"]["NotificationEmailSubscription"]
+    assert subscription["Condition"] == "HasNotificationEmail"
+    assert template["Parameters"]["NotificationEmail"]["Default"] == ""
+    topic = template["Resources"]["NotificationTopic"]["Properties"]
+    assert topic["KmsMasterKeyId"] == "alias/aws/sns"
+
+
+def test_no_iam_statement_grants_every_resource_except_where_iam_requires_it(
+    transformed: dict[str, Any],
+) -> None:
+    offending = []
+    for role, statement in _iam_statements(transformed):
+        if statement.get("Effect") != "Allow" or "*" not in _as_list(statement.get("Resource")):
+            continue
+        actions = set(_as_list(statement["Action"]))
+        unexpected = actions - set(ACTIONS_THAT_REQUIRE_ANY_RESOURCE)
+        if unexpected:
+            offending.append(f"{role}: {sorted(unexpected)}")
+    assert not offending
+
+
+def test_metric_writes_are_limited_to_sagemaker_namespaces(transformed: dict[str, Any]) -> None:
+    for _, statement in _iam_statements(transformed):
+        if "cloudwatch:PutMetricData" in _as_list(statement["Action"]):
+            assert statement["Condition"]["StringLike"]["cloudwatch:namespace"] == "/aws/sagemaker/*"
+
+
+def test_only_the_job_starters_may_pass_the_sagemaker_role_and_only_to_sagemaker(
+    transformed: dict[str, Any],
+) -> None:
+    passing_roles = set()
+    for role, statement in _iam_statements(transformed):
+        if "iam:PassRole" in _as_list(statement["Action"]):
+            assert statement["Resource"] == {"Fn::GetAtt": ["SageMakerExecutionRole", "Arn"]}
+            assert statement["Condition"] == {
+                "StringEquals": {"iam:PassedToService": "sagemaker.amazonaws.com"}
+            }
+            passing_roles.add(role)
+    assert passing_roles == {"PreprocessFunctionRole", "TrainFunctionRole", "EvaluateFunctionRole"}
+
+
+def test_sagemaker_role_is_trusted_by_sagemaker_only(template: dict[str, Any]) -> None:
+    trust = template["Resources"]["SageMakerExecutionRole"]["Properties"]["AssumeRolePolicyDocument"]
+    principals = [statement["Principal"] for statement in trust["Statement"]]
+    assert principals == [{"Service": "sagemaker.amazonaws.com"}]
+
+
+def test_scikit_learn_image_is_mapped_for_the_major_regions(template: dict[str, Any]) -> None:
+    registry = template["Mappings"]["SklearnImageRegistry"]
+    major = {
+        "us-east-1",
+        "us-east-2",
+        "us-west-2",
+        "eu-west-1",
+        "eu-central-1",
+        "ap-southeast-2",
+        "ap-northeast-1",
+    }
+    assert major <= set(registry)
+    assert registry["us-east-1"]["Account"] == "683313688378"
+    assert all(re.fullmatch(r"\d{12}", entry["Account"]) for entry in registry.values())
+
+
+def test_outputs_name_what_a_user_needs_after_deploying(template: dict[str, Any]) -> None:
+    assert {
+        "DataBucketName",
+        "ArtifactBucketName",
+        "PipelineStateMachineArn",
+        "NotificationTopicArn",
+        "JobTokensTableName",
+        "SageMakerExecutionRoleArn",
+        "MlCodeUri",
+        "UploadCommand",
+        "ModelPackageGroupPrefix",
+    } <= set(template["Outputs"])
+    assert template["Outputs"]["UploadCommand"]["Value"]["Fn::Sub"].startswith("aws s3 cp ")
