@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import signal
 import sys
@@ -46,7 +47,10 @@ def main(argv: list[str] | None = None) -> int:
 def _add_common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--port", type=int, default=DEFAULT_PORT, help=f"port on 127.0.0.1 (default {DEFAULT_PORT})")
     parser.add_argument(
-        "--state-dir", type=Path, default=Path(".driftline"), help="where outputs, jobs, email and logs are kept"
+        "--state-dir",
+        type=Path,
+        default=Path(".driftline"),
+        help="where outputs, jobs, email and logs are kept",
     )
 
 
@@ -75,7 +79,7 @@ def _start(settings: LocalSettings) -> Any:
 
 def _serve(settings: LocalSettings) -> int:
     cloud = _start(settings)
-    bucket = cloud.stack.outputs.get("DataBucketName", "<data bucket>")
+    bucket = cloud.outputs.get("DataBucketName", "<data bucket>")
     print(
         "\nLocal mode is up. From another terminal:\n"
         f"  export AWS_ENDPOINT_URL={settings.endpoint_url} AWS_DEFAULT_REGION={settings.region} "
@@ -86,10 +90,8 @@ def _serve(settings: LocalSettings) -> int:
     )
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    try:
+    with contextlib.suppress(KeyboardInterrupt):
         stop.wait()
-    except KeyboardInterrupt:
-        pass
     print("Stopping local mode ...")
     cloud.stop()
     return 0
@@ -104,10 +106,8 @@ def _demo(settings: LocalSettings, dataset: str, rows: int, *, keep_running: boo
             ok = run_demo(cloud, dataset=dataset, rows=rows, scratch=Path(scratch))
         if keep_running:
             print(f"\nLocal mode stays up on {settings.endpoint_url}; press Ctrl-C to stop.", flush=True)
-            try:
+            with contextlib.suppress(KeyboardInterrupt):
                 threading.Event().wait()
-            except KeyboardInterrupt:
-                pass
     finally:
         cloud.stop()
     return 0 if ok else 1

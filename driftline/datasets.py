@@ -102,12 +102,8 @@ def credit_chunk(rng: np.random.Generator, size: int, drift: float) -> pd.DataFr
     inquiries_6m = rng.poisson(0.8 + 0.8 * drift, size)
     loan_amount = np.exp(np.log(12_000.0) + 0.35 * np.log(income / 58_000.0) + rng.normal(0.0, 0.6, size))
     loan_amount = np.round(np.clip(loan_amount, 1_000, 100_000), -1)
-    debt_to_income = np.clip(
-        rng.beta(2.2, 6.0, size) + 0.6 * loan_amount / income / 5 + 0.1 * drift, 0.0, 1.5
-    ).round(3)
-    late_payments_12m = np.clip(
-        rng.poisson(np.exp(-1.7 + 2.2 * utilization + 1.5 * (debt_to_income - 0.3))), 0, 12
-    )
+    debt_to_income = np.clip(rng.beta(2.2, 6.0, size) + 0.6 * loan_amount / income / 5 + 0.1 * drift, 0.0, 1.5).round(3)
+    late_payments_12m = np.clip(rng.poisson(np.exp(-1.7 + 2.2 * utilization + 1.5 * (debt_to_income - 0.3))), 0, 12)
 
     risk = -2.0 + 1.4 * (
         0.45 * late_payments_12m
@@ -145,20 +141,14 @@ def credit_chunk(rng: np.random.Generator, size: int, drift: float) -> pd.DataFr
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        prog="python -m driftline.datasets", description="Write a sample dataset as CSV."
-    )
+    parser = argparse.ArgumentParser(prog="python -m driftline.datasets", description="Write a sample dataset as CSV.")
     kinds = parser.add_subparsers(dest="dataset", required=True)
     credit = kinds.add_parser("credit", help="synthetic credit-risk applications (binary target 'default')")
     credit.add_argument("--rows", type=int, default=10_000, help="rows to write (default 10000)")
-    credit.add_argument(
-        "--drift", type=float, default=0.0, help="population shift: 0 none, 0.3 noticeable, 1 strong"
-    )
+    credit.add_argument("--drift", type=float, default=0.0, help="population shift: 0 none, 0.3 noticeable, 1 strong")
     credit.add_argument("--seed", type=int, default=0)
     credit.add_argument("output", type=Path)
-    cancer = kinds.add_parser(
-        "breast-cancer", help="the Wisconsin breast cancer data (binary target 'diagnosis')"
-    )
+    cancer = kinds.add_parser("breast-cancer", help="the Wisconsin breast cancer data (binary target 'diagnosis')")
     cancer.add_argument("output", type=Path)
     args = parser.parse_args(argv)
 

@@ -61,8 +61,7 @@ def preprocess(args: argparse.Namespace) -> None:
     problem_type = str(config.get("problem_type") or "")
     if problem_type not in PROBLEM_TYPES:
         raise JobInputError(
-            f"the run config names problem type {problem_type or 'none'!r}; "
-            f"use one of {', '.join(PROBLEM_TYPES)}"
+            f"the run config names problem type {problem_type or 'none'!r}; use one of {', '.join(PROBLEM_TYPES)}"
         )
     data_file = find_input_file(args.data_dir, ".csv", "data")
     features = feature_columns(config, target, read_header(data_file), data_file.name)
@@ -71,11 +70,7 @@ def preprocess(args: argparse.Namespace) -> None:
         data_file,
         usecols=[target, *features],
         # Text stays text: labels like "007" or categories like "1" must not become numbers.
-        dtype={
-            name: "object"
-            for name in [target, *features]
-            if name == target or declared.get(name) != "numeric"
-        },
+        dtype={name: "object" for name in [target, *features] if name == target or declared.get(name) != "numeric"},
         skipinitialspace=True,
     )
     print(f"Read {len(frame)} rows and {len(frame.columns)} columns from {data_file.name}")
@@ -90,9 +85,7 @@ def preprocess(args: argparse.Namespace) -> None:
         raise JobInputError(f"no row of {data_file.name} has a value in target column {target!r}")
 
     seed = int(config.get("seed", 42))
-    splits, stratified = split_rows(
-        len(frame), config.get("split") or DEFAULT_SPLIT, seed, y if labels else None
-    )
+    splits, stratified = split_rows(len(frame), config.get("split") or DEFAULT_SPLIT, seed, y if labels else None)
     encoded, categorical = encode_features(frame, features, declared, splits["train"])
     encoded.insert(0, target, y.astype(np.int64) if labels else y)
 
@@ -123,9 +116,7 @@ def feature_columns(config: dict[str, Any], target: str, header: list[str], file
     """The config's feature columns (every other column when it names none), all present in the file."""
     features = [str(name) for name in config.get("feature_columns") or [c for c in header if c != target]]
     if target in features:
-        raise JobInputError(
-            f"the target column {target!r} is also listed as a feature; remove it from the features"
-        )
+        raise JobInputError(f"the target column {target!r} is also listed as a feature; remove it from the features")
     if not features:
         raise JobInputError(f"{file_name} has no feature columns besides the target {target!r}")
     missing = [name for name in [target, *features] if name not in header]
@@ -161,9 +152,7 @@ def read_header(path: Path) -> list[str]:
     try:
         return [str(name) for name in pd.read_csv(path, nrows=0, skipinitialspace=True).columns]
     except pd.errors.EmptyDataError as error:
-        raise JobInputError(
-            f"{path.name} is empty; upload a CSV file with a header row and data rows"
-        ) from error
+        raise JobInputError(f"{path.name} is empty; upload a CSV file with a header row and data rows") from error
     except (pd.errors.ParserError, UnicodeDecodeError) as error:
         raise JobInputError(f"{path.name} cannot be read as CSV ({error})") from error
 
@@ -224,9 +213,7 @@ def encode_categories(values: pd.Series, categories: list[str]) -> pd.Series:
     return pd.Series(codes, index=values.index, dtype="float64").astype("Int64")
 
 
-def split_rows(
-    rows: int, fractions: Any, seed: int, labels: np.ndarray | None
-) -> tuple[dict[str, np.ndarray], bool]:
+def split_rows(rows: int, fractions: Any, seed: int, labels: np.ndarray | None) -> tuple[dict[str, np.ndarray], bool]:
     """Row indices per split, shuffled by ``seed``; stratified by class when every class can fill each split.
 
     Systematic sampling over a shuffled, class-grouped order gives each split its exact size and each class
@@ -237,12 +224,10 @@ def split_rows(
     validation_rows = max(1, round(rows * shares["validation"]))
     if rows - test_rows - validation_rows < 2:
         raise JobInputError(
-            f"only {rows} rows have a target value: too few for train, validation and test splits; "
-            "upload more rows"
+            f"only {rows} rows have a target value: too few for train, validation and test splits; upload more rows"
         )
     stratified = (
-        labels is not None
-        and int(np.bincount(labels.astype(np.int64)).min()) >= MIN_ROWS_PER_CLASS_TO_STRATIFY
+        labels is not None and int(np.bincount(labels.astype(np.int64)).min()) >= MIN_ROWS_PER_CLASS_TO_STRATIFY
     )
     order = np.random.default_rng(seed).permutation(rows)
     if stratified and labels is not None:
@@ -267,15 +252,12 @@ def systematic_pick(total: int, wanted: int) -> np.ndarray:
 def parse_split(fractions: Any) -> dict[str, float]:
     if not isinstance(fractions, dict):
         raise JobInputError(
-            'the run config\'s "split" must be an object like '
-            '{"train": 0.7, "validation": 0.15, "test": 0.15}'
+            'the run config\'s "split" must be an object like {"train": 0.7, "validation": 0.15, "test": 0.15}'
         )
     try:
         shares = {name: float(fractions.get(name, 0.0)) for name in SPLIT_FILES}
     except (TypeError, ValueError) as error:
-        raise JobInputError(
-            f'the run config\'s "split" holds a value that is not a number ({error})'
-        ) from error
+        raise JobInputError(f'the run config\'s "split" holds a value that is not a number ({error})') from error
     total = sum(shares.values())
     if any(share < 0 for share in shares.values()) or shares["train"] <= 0 or total <= 0:
         raise JobInputError(

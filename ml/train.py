@@ -80,9 +80,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def train(args: argparse.Namespace) -> None:
-    metadata = check_metadata(
-        read_json(find_input_file(args.metadata_dir, ".json", "metadata")), PREPROCESSING_FILE
-    )
+    metadata = check_metadata(read_json(find_input_file(args.metadata_dir, ".json", "metadata")), PREPROCESSING_FILE)
     for name in ("target", "problem_type"):
         given = decode_value(getattr(args, name))
         if given is not None and given != metadata[name]:
@@ -96,10 +94,7 @@ def train(args: argparse.Namespace) -> None:
     problem_type = metadata["problem_type"]
     if is_classification(problem_type) and len(np.unique(y_train)) < 2:
         raise JobInputError("the training split holds a single class; upload more rows of the other classes")
-    print(
-        f"Training on {len(y_train)} rows, validating on {len(y_validation)} rows, "
-        f"{x_train.shape[1]} features"
-    )
+    print(f"Training on {len(y_train)} rows, validating on {len(y_validation)} rows, {x_train.shape[1]} features")
 
     native_categorical = [
         name
@@ -140,9 +135,7 @@ def build_model(
     from sklearn.ensemble import HistGradientBoostingClassifier, HistGradientBoostingRegressor
 
     mask = [name in native_categorical for name in features]
-    estimator = (
-        HistGradientBoostingClassifier if is_classification(problem_type) else HistGradientBoostingRegressor
-    )
+    estimator = HistGradientBoostingClassifier if is_classification(problem_type) else HistGradientBoostingRegressor
     return estimator(categorical_features=mask if any(mask) else None, **hyperparameters)
 
 
@@ -206,9 +199,7 @@ def convert(name: str, raw: Any) -> Any:
         return number
     if name in ("max_depth", "max_leaf_nodes") and text.lower() in ("", "none", "null"):
         return None
-    minimum = {"max_iter": 1, "max_depth": 1, "max_leaf_nodes": 2, "min_samples_leaf": 1, "random_state": 0}[
-        name
-    ]
+    minimum = {"max_iter": 1, "max_depth": 1, "max_leaf_nodes": 2, "min_samples_leaf": 1, "random_state": 0}[name]
     try:
         number = float(text)
         whole = int(number) if number.is_integer() else None

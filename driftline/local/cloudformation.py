@@ -64,7 +64,7 @@ def install(host: str) -> None:
     if _installed:
         return
     _installed.append(True)
-    custom_model.threading = _SynchronousThreading  # type: ignore[attr-defined,assignment]
+    custom_model.threading = _SynchronousThreading  # type: ignore[assignment]
     CloudFormationResponse.process_cfn_response = _process_cfn_response  # type: ignore[method-assign]
     _give_lambda_versions_an_arn()
     _keep_function_layers()
@@ -74,7 +74,12 @@ def install(host: str) -> None:
     with_substitutions = StateMachine.create_from_cloudformation_json.__func__  # type: ignore[attr-defined]
 
     def create_from_cloudformation_json(
-        cls: type, resource_name: str, cloudformation_json: Any, account_id: str, region_name: str, **kwargs: Any
+        cls: type,
+        resource_name: str,
+        cloudformation_json: Any,
+        account_id: str,
+        region_name: str,
+        **kwargs: Any,
     ) -> Any:
         properties = cloudformation_json["Properties"]
         location = properties.get("DefinitionS3Location")
@@ -90,9 +95,18 @@ def _give_lambda_versions_an_arn() -> None:
     """``Ref`` to an ``AWS::Lambda::Version`` is the version's ARN; moto returns the Python object instead."""
     create_version = LambdaVersion.create_from_cloudformation_json.__func__  # type: ignore[attr-defined]
 
-    def create(cls: type, resource_name: str, cloudformation_json: Any, account_id: str, region_name: str, **kwargs: Any) -> Any:
+    def create(
+        cls: type,
+        resource_name: str,
+        cloudformation_json: Any,
+        account_id: str,
+        region_name: str,
+        **kwargs: Any,
+    ) -> Any:
         version = create_version(cls, resource_name, cloudformation_json, account_id, region_name, **kwargs)
-        function = get_lambda_backend(account_id, region_name).get_function(cloudformation_json["Properties"]["FunctionName"])
+        function = get_lambda_backend(account_id, region_name).get_function(
+            cloudformation_json["Properties"]["FunctionName"]
+        )
         version.physical_resource_id = f"{function.function_arn}:{version.version}"
         return version
 
@@ -103,7 +117,14 @@ def _keep_function_layers() -> None:
     """moto's CloudFormation drops a function's ``Layers``; the shared layer is how handlers find their code."""
     create_function = LambdaFunction.create_from_cloudformation_json.__func__  # type: ignore[attr-defined]
 
-    def create(cls: type, resource_name: str, cloudformation_json: Any, account_id: str, region_name: str, **kwargs: Any) -> Any:
+    def create(
+        cls: type,
+        resource_name: str,
+        cloudformation_json: Any,
+        account_id: str,
+        region_name: str,
+        **kwargs: Any,
+    ) -> Any:
         function = create_function(cls, resource_name, cloudformation_json, account_id, region_name, **kwargs)
         # Ref to a layer version resolves to moto's object rather than its ARN.
         layers = [getattr(layer, "arn", layer) for layer in cloudformation_json["Properties"].get("Layers") or []]
@@ -121,7 +142,7 @@ def _process_cfn_response(self: CloudFormationResponse) -> tuple[int, dict[str, 
     if self._get_param("Status") == "SUCCESS":
         resource.set_data(self._get_param("Data") or {})
     else:
-        resource.failure_reason = self._get_param("Reason") or "the custom resource reported FAILED"
+        resource.failure_reason = self._get_param("Reason") or "the custom resource reported FAILED"  # type: ignore[attr-defined]
         resource.set_data({})
     return 200, {"status": 200}, json.dumps("{}")
 
@@ -129,7 +150,7 @@ def _process_cfn_response(self: CloudFormationResponse) -> tuple[int, dict[str, 
 def custom_resource_failures(settings: LocalSettings) -> list[str]:
     stack = cloudformation_backends[ACCOUNT_ID][settings.region].get_stack(settings.stack_name)
     return [
-        f"{logical_id}: {resource.failure_reason}"
+        f"{logical_id}: {getattr(resource, 'failure_reason', '')}"
         for logical_id, resource in stack.custom_resources.items()
         if getattr(resource, "failure_reason", None)
     ]
@@ -219,7 +240,10 @@ def deploy(settings: LocalSettings, registry: CodeRegistry) -> LocalStack:
     session = boto3.session.Session(
         aws_access_key_id="local", aws_secret_access_key="local", region_name=settings.region
     )
-    client = {name: session.client(name, endpoint_url=settings.endpoint_url) for name in ("s3", "iam", "cloudformation", "sns")}
+    client = {
+        name: session.client(name, endpoint_url=settings.endpoint_url)
+        for name in ("s3", "iam", "cloudformation", "sns")
+    }
     template = load_template(settings.template)
     packaged = package(template, settings.template.parent, client["s3"], registry)
     translated = without_remote_layers(sam_transform(packaged, settings, client["iam"]))
@@ -273,7 +297,10 @@ def _apply_bucket_settings(template: dict[str, Any], resources: dict[str, str], 
         encryption = properties.get("BucketEncryption", {}).get("ServerSideEncryptionConfiguration")
         if encryption and _is_literal(encryption):
             rules = [
-                {("ApplyServerSideEncryptionByDefault" if k == "ServerSideEncryptionByDefault" else k): v for k, v in rule.items()}
+                {
+                    ("ApplyServerSideEncryptionByDefault" if k == "ServerSideEncryptionByDefault" else k): v
+                    for k, v in rule.items()
+                }
                 for rule in encryption
             ]
             s3.put_bucket_encryption(Bucket=bucket, ServerSideEncryptionConfiguration={"Rules": rules})

@@ -27,7 +27,7 @@ def write_sample(dataset: str, folder: Path, rows: int) -> Path:
 
 def upload_and_follow(cloud: LocalCloud, dataset: str, csv_path: Path, *, timeout: float = 900) -> RunRecord:
     """Put the dataset's config and the CSV into the data bucket, then follow the run the upload starts."""
-    outputs = cloud.stack.outputs if cloud.stack else {}
+    outputs = cloud.outputs
     bucket = outputs["DataBucketName"]
     s3 = cloud.client("s3")
     sfn = cloud.client("stepfunctions")
@@ -63,9 +63,7 @@ def summary(cloud: LocalCloud, record: RunRecord) -> str:
     gate = out.get("gate", {})
     registration = out.get("registration")
     if registration:
-        package = cloud.client("sagemaker").describe_model_package(
-            ModelPackageName=registration["model_package_arn"]
-        )
+        package = cloud.client("sagemaker").describe_model_package(ModelPackageName=registration["model_package_arn"])
         lines.append(f"Registered model package: {registration['model_package_arn']}")
         lines.append(f"  approval status: {package['ModelApprovalStatus']}")
     else:

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import json
 import logging
-import warnings
 import os
 import time
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -31,7 +31,10 @@ class LocalCloud:
             endpoint_url=settings.endpoint_url, region=settings.region, code=self.code, console=self.console
         )
         self.jobs = sagemaker.JobRunner(
-            jobs_dir=settings.jobs_dir, endpoint_url=settings.endpoint_url, region=settings.region, console=self.console
+            jobs_dir=settings.jobs_dir,
+            endpoint_url=settings.endpoint_url,
+            region=settings.region,
+            console=self.console,
         )
         self.outbox = sns.Outbox(settings.outbox, self.console)
         self._server: Any = None
@@ -70,8 +73,15 @@ class LocalCloud:
             self._server.stop()
             self._server = None
 
+    @property
+    def outputs(self) -> dict[str, str]:
+        """The deployed stack's outputs (bucket names, state machine ARN, topic)."""
+        if self.stack is None:
+            raise RuntimeError("local mode is not started")
+        return self.stack.outputs
+
     def client(self, service: str) -> Any:
-        return boto3.client(
+        return boto3.client(  # type: ignore[call-overload]
             service,
             endpoint_url=self.settings.endpoint_url,
             region_name=self.settings.region,

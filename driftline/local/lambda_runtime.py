@@ -202,7 +202,7 @@ class LambdaRuntime:
         python_path = [str(code.code_dir)] + [str(layer / "python") for layer in code.layer_dirs]
         env.update(
             {
-                "_HANDLER": function.handler,
+                "_HANDLER": str(function.handler),
                 "LAMBDA_TASK_ROOT": str(code.code_dir),
                 "PYTHONPATH": os.pathsep.join(python_path),
                 "AWS_LAMBDA_FUNCTION_NAME": function.function_name,

@@ -11,7 +11,6 @@ from typing import Any
 
 from moto.s3.models import S3Backend
 
-
 _active: list[Path] = []
 
 

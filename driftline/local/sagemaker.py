@@ -25,7 +25,7 @@ from typing import Any
 
 import boto3
 from moto.events.models import events_backends
-from moto.sagemaker.models import FakeProcessingJob, FakeTrainingJob, SageMakerModelBackend
+from moto.sagemaker.models import SageMakerModelBackend
 
 from driftline.local import cloudwatch_logs
 from driftline.local.console import Console
@@ -51,13 +51,13 @@ class JobRunner:
         self._threads: list[threading.Thread] = []
 
     # -- starting -------------------------------------------------------------------------------
-    def start_processing(self, job: FakeProcessingJob) -> None:
+    def start_processing(self, job: Any) -> None:
         job.processing_job_status = "InProgress"
         job.processing_end_time = None
         job.processing_start_time = datetime.now().astimezone()
         self._start(job.processing_job_name, lambda: self._run_processing(job))
 
-    def start_training(self, job: FakeTrainingJob) -> None:
+    def start_training(self, job: Any) -> None:
         job.training_job_status = "InProgress"
         job.secondary_status = "Starting"
         job.training_end_time = None
@@ -74,7 +74,7 @@ class JobRunner:
         thread.start()
 
     # -- processing -----------------------------------------------------------------------------
-    def _run_processing(self, job: FakeProcessingJob) -> None:
+    def _run_processing(self, job: Any) -> None:
         name = job.processing_job_name
         started = time.time()
         self._emit_processing(job)
@@ -107,7 +107,7 @@ class JobRunner:
         self._emit_processing(job)
 
     # -- training -------------------------------------------------------------------------------
-    def _run_training(self, job: FakeTrainingJob) -> None:
+    def _run_training(self, job: Any) -> None:
         name = job.training_job_name
         started = time.time()
         self._emit_training(job)
@@ -118,9 +118,7 @@ class JobRunner:
             config_dir = root / "input" / "config"
             config_dir.mkdir(parents=True)
             (config_dir / "hyperparameters.json").write_text(json.dumps(hyperparameters, indent=2))
-            (config_dir / "resourceconfig.json").write_text(
-                json.dumps({"current_host": "algo-1", "hosts": ["algo-1"]})
-            )
+            (config_dir / "resourceconfig.json").write_text(json.dumps({"current_host": "algo-1", "hosts": ["algo-1"]}))
             (config_dir / "inputdataconfig.json").write_text(
                 json.dumps({c["ChannelName"]: {"ContentType": c.get("ContentType", "")} for c in job.input_data_config})
             )
@@ -162,7 +160,7 @@ class JobRunner:
         self._emit_training(job)
 
     def _script_mode(self, hyperparameters: dict[str, str], root: Path) -> tuple[str, Path, list[str]]:
-        """Framework containers download ``sagemaker_submit_directory`` and run ``sagemaker_program`` with the hyperparameters as flags."""
+        """Framework containers fetch ``sagemaker_submit_directory`` and run ``sagemaker_program`` with flags."""
         decoded = {key: _decode_hyperparameter(value) for key, value in hyperparameters.items()}
         program = decoded.get("sagemaker_program")
         submit = decoded.get("sagemaker_submit_directory")
@@ -201,7 +199,7 @@ class JobRunner:
             for raw in process.stdout:
                 line = raw.rstrip("\n")
                 log.write(raw)
-                tail = (tail + [line])[-5:]
+                tail = ([*tail, line])[-5:]
                 cloudwatch_logs.put_lines(self.region, log_group, stream, [line])
                 self.console.line(name, line)
             code = process.wait()
@@ -300,10 +298,10 @@ class JobRunner:
         self._s3().upload_file(str(archive), bucket, key)
 
     # -- events ---------------------------------------------------------------------------------
-    def _emit_processing(self, job: FakeProcessingJob) -> None:
+    def _emit_processing(self, job: Any) -> None:
         self._emit("SageMaker Processing Job State Change", job.arn, job.response_object)
 
-    def _emit_training(self, job: FakeTrainingJob) -> None:
+    def _emit_training(self, job: Any) -> None:
         self._emit("SageMaker Training Job State Change", job.arn, job.response_object)
 
     def _emit(self, detail_type: str, arn: str, description: dict[str, Any]) -> None:
@@ -386,12 +384,12 @@ def _patch() -> None:
     create_processing = SageMakerModelBackend.create_processing_job
     create_training = SageMakerModelBackend.create_training_job
 
-    def create_processing_job(self: SageMakerModelBackend, *args: Any, **kwargs: Any) -> FakeProcessingJob:
+    def create_processing_job(self: SageMakerModelBackend, *args: Any, **kwargs: Any) -> Any:
         job = create_processing(self, *args, **kwargs)
         _active[-1].start_processing(job)
         return job
 
-    def create_training_job(self: SageMakerModelBackend, *args: Any, **kwargs: Any) -> FakeTrainingJob:
+    def create_training_job(self: SageMakerModelBackend, *args: Any, **kwargs: Any) -> Any:
         job = create_training(self, *args, **kwargs)
         _active[-1].start_training(job)
         return job

@@ -63,9 +63,13 @@ def _patch() -> None:
     def publish(self: Subscription, message: str, message_id: str, subject: str | None = None, **kwargs: Any) -> None:
         if self.protocol in _EMAIL_PROTOCOLS:
             _active[-1].deliver(
-                to=self.endpoint, topic_arn=self.topic.arn, subject=subject, body=message, message_id=message_id
+                to=self.endpoint,
+                topic_arn=self.topic.arn,
+                subject=subject,
+                body=message,
+                message_id=message_id,
             )
             return
         original(self, message, message_id, subject=subject, **kwargs)
 
-    Subscription.publish = publish  # type: ignore[method-assign]
+    Subscription.publish = publish  # type: ignore[method-assign,assignment]

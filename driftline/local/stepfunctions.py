@@ -32,7 +32,7 @@ def install() -> None:
     def send_task_failure(self: StepFunctionResponse) -> Any:
         from moto.core.responses import EmptyResult
 
-        self.stepfunction_backend.send_task_failure(
+        self.stepfunction_backend.send_task_failure(  # type: ignore[call-arg]
             self._get_param("taskToken"), error=self._get_param("error"), cause=self._get_param("cause")
         )
         return EmptyResult()
@@ -40,7 +40,12 @@ def install() -> None:
     StepFunctionResponse.send_task_failure = send_task_failure  # type: ignore[method-assign]
 
     def create_from_cloudformation_json(
-        cls: type, resource_name: str, cloudformation_json: Any, account_id: str, region_name: str, **kwargs: Any
+        cls: type,
+        resource_name: str,
+        cloudformation_json: Any,
+        account_id: str,
+        region_name: str,
+        **kwargs: Any,
     ) -> Any:
         properties = cloudformation_json["Properties"]
         definition = properties.get("DefinitionString", "")

@@ -47,8 +47,7 @@ def run_job(job: Callable[[], None], *, what: str, reason_file: Path) -> int:
     except Exception as error:
         traceback.print_exc()
         reason = (
-            f"{what} failed with an unexpected {type(error).__name__}: {error}. "
-            "The job's log holds the full traceback."
+            f"{what} failed with an unexpected {type(error).__name__}: {error}. The job's log holds the full traceback."
         )
     else:
         return 0
@@ -96,7 +95,5 @@ def find_input_file(folder: Path, suffix: str, description: str) -> Path:
         raise JobInputError(f"the {description} input folder {folder} is empty; check the job's inputs")
     if len(matching) > 1:
         names = ", ".join(p.name for p in matching[:5])
-        raise JobInputError(
-            f"the {description} input folder holds {len(matching)} files ({names}); expected one"
-        )
+        raise JobInputError(f"the {description} input folder holds {len(matching)} files ({names}); expected one")
     return matching[0]

@@ -53,9 +53,7 @@ def compute_metrics(
     else:
         values = {
             "accuracy": float(skm.accuracy_score(y_true, y_pred)),
-            "weighted_precision": float(
-                skm.precision_score(y_true, y_pred, average="weighted", zero_division=0)
-            ),
+            "weighted_precision": float(skm.precision_score(y_true, y_pred, average="weighted", zero_division=0)),
             "weighted_recall": float(skm.recall_score(y_true, y_pred, average="weighted", zero_division=0)),
             "weighted_f1": float(skm.f1_score(y_true, y_pred, average="weighted", zero_division=0)),
         }
@@ -80,9 +78,7 @@ def bootstrap_standard_deviations(
         scores = positive_scores[index] if positive_scores is not None else None
         for name, value in compute_metrics(problem_type, y_true[index], y_pred[index], scores).items():
             samples[name].append(value)
-    return {
-        name: float(np.std(values, ddof=1)) if len(values) >= 2 else "NaN" for name, values in samples.items()
-    }
+    return {name: float(np.std(values, ddof=1)) if len(values) >= 2 else "NaN" for name, values in samples.items()}
 
 
 def model_quality_report(
@@ -95,9 +91,7 @@ def model_quality_report(
 ) -> dict[str, Any]:
     """Model Monitor model-quality statistics: ``{<block>: {metric: {value, standard_deviation}}}``."""
     values = compute_metrics(problem_type, y_true, y_pred, positive_scores)
-    spreads = bootstrap_standard_deviations(
-        problem_type, y_true, y_pred, positive_scores, resamples=resamples
-    )
+    spreads = bootstrap_standard_deviations(problem_type, y_true, y_pred, positive_scores, resamples=resamples)
     block = {
         name: {"value": values[name], "standard_deviation": spreads.get(name, "NaN")}
         for name in METRIC_NAMES[problem_type]

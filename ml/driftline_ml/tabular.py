@@ -35,8 +35,7 @@ def check_metadata(metadata: Any, source: str) -> dict[str, Any]:
         raise JobInputError(f"{source} lacks {', '.join(missing)}; rerun the preprocessing step")
     if metadata["problem_type"] not in PROBLEM_TYPES:
         raise JobInputError(
-            f"{source} names problem type {metadata['problem_type']!r}; "
-            f"expected one of {', '.join(PROBLEM_TYPES)}"
+            f"{source} names problem type {metadata['problem_type']!r}; expected one of {', '.join(PROBLEM_TYPES)}"
         )
     if is_classification(metadata["problem_type"]) and len(metadata.get("class_labels") or []) < 2:
         raise JobInputError(f"{source} lists fewer than two class labels for a classification problem")
@@ -65,8 +64,7 @@ def load_split(folder: Path, split: str, metadata: dict[str, Any]) -> tuple[np.n
         y = pd.to_numeric(frame[target], errors="raise").to_numpy(dtype=np.float64)
     except (TypeError, ValueError) as error:
         raise JobInputError(
-            f"the {split} file {path.name} holds non-numeric values ({error}); it must come from the "
-            "preprocessing step"
+            f"the {split} file {path.name} holds non-numeric values ({error}); it must come from the preprocessing step"
         ) from error
     if np.isnan(y).any():
         raise JobInputError(f"the {split} file {path.name} has rows without a target value")

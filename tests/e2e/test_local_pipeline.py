@@ -20,12 +20,12 @@ pytestmark = pytest.mark.e2e
 
 
 def _upload(cloud: LocalCloud, key: str, body: bytes) -> None:
-    cloud.client("s3").put_object(Bucket=cloud.stack.outputs["DataBucketName"], Key=key, Body=body)
+    cloud.client("s3").put_object(Bucket=cloud.outputs["DataBucketName"], Key=key, Body=body)
 
 
 def _run_for(cloud: LocalCloud, key: str, body: bytes) -> RunRecord:
     sfn = cloud.client("stepfunctions")
-    machine = cloud.stack.outputs["PipelineStateMachineArn"]
+    machine = cloud.outputs["PipelineStateMachineArn"]
     known = {e["executionArn"] for e in sfn.list_executions(stateMachineArn=machine)["executions"]}
     _upload(cloud, key, body)
     arn = wait_for_execution(sfn, machine, known=known)
@@ -51,7 +51,7 @@ def _mails_about(cloud: LocalCloud, record: RunRecord) -> list[str]:
 
 def _packages(cloud: LocalCloud, dataset: str) -> list[dict[str, object]]:
     sagemaker = cloud.client("sagemaker")
-    group = f"{cloud.stack.outputs['ModelPackageGroupPrefix']}-{dataset}"
+    group = f"{cloud.outputs['ModelPackageGroupPrefix']}-{dataset}"
     try:
         return list(sagemaker.list_model_packages(ModelPackageGroupName=group)["ModelPackageSummaryList"])
     except sagemaker.exceptions.ClientError:
@@ -127,7 +127,7 @@ def test_bad_uploads_fail_at_validation_with_a_readable_reason(
 
 def test_a_file_outside_the_data_prefix_starts_no_run(cloud: LocalCloud) -> None:
     sfn = cloud.client("stepfunctions")
-    machine = cloud.stack.outputs["PipelineStateMachineArn"]
+    machine = cloud.outputs["PipelineStateMachineArn"]
     before = len(sfn.list_executions(stateMachineArn=machine)["executions"])
     _upload(cloud, "incoming/credit.csv", b"a,b\n1,2\n")
     _upload(cloud, "data/credit/notes.txt", b"hello")
@@ -136,10 +136,10 @@ def test_a_file_outside_the_data_prefix_starts_no_run(cloud: LocalCloud) -> None
 
 
 def test_the_same_object_event_delivered_twice_starts_one_run(cloud: LocalCloud) -> None:
-    bucket = cloud.stack.outputs["DataBucketName"]
+    bucket = cloud.outputs["DataBucketName"]
     s3 = cloud.client("s3")
     sfn = cloud.client("stepfunctions")
-    machine = cloud.stack.outputs["PipelineStateMachineArn"]
+    machine = cloud.outputs["PipelineStateMachineArn"]
     key = "data/twice/twice.csv"
     known = {e["executionArn"] for e in sfn.list_executions(stateMachineArn=machine)["executions"]}
     put = s3.put_object(Bucket=bucket, Key=key, Body=b"x,y\n1,2\n")

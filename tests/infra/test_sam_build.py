@@ -84,9 +84,7 @@ def sam_cli() -> str:
 @pytest.fixture(scope="module")
 def build_dir(sam_cli: str, tmp_path_factory: pytest.TempPathFactory) -> Path:
     target = tmp_path_factory.mktemp("sam") / "build"
-    result = _run_sam(
-        sam_cli, "build", "--template-file", str(TEMPLATE), "--build-dir", str(target), "--no-cached"
-    )
+    result = _run_sam(sam_cli, "build", "--template-file", str(TEMPLATE), "--build-dir", str(target), "--no-cached")
     assert result.returncode == 0, f"sam build failed:\n{result.stdout}\n{result.stderr}"
     return target
 
@@ -104,9 +102,7 @@ def _built_path(build_dir: Path, uri: str) -> Path:
 
 
 def test_sam_validate_lint_accepts_the_template(sam_cli: str) -> None:
-    result = _run_sam(
-        sam_cli, "validate", "--lint", "--template-file", str(TEMPLATE), "--region", "us-east-1"
-    )
+    result = _run_sam(sam_cli, "validate", "--lint", "--template-file", str(TEMPLATE), "--region", "us-east-1")
     assert result.returncode == 0, f"sam validate --lint failed:\n{result.stdout}\n{result.stderr}"
     assert "is a valid SAM Template" in result.stdout + result.stderr
 
@@ -134,9 +130,7 @@ def test_shared_layer_has_the_python_layer_layout(build_dir: Path, built_templat
     assert (layer / "python" / "driftline_core" / "settings.py").is_file()
 
 
-def test_built_state_machine_definition_is_the_project_asl(
-    build_dir: Path, built_template: dict[str, Any]
-) -> None:
+def test_built_state_machine_definition_is_the_project_asl(build_dir: Path, built_template: dict[str, Any]) -> None:
     properties = built_template["Resources"]["PipelineStateMachine"]["Properties"]
     definition = _built_path(build_dir, properties["DefinitionUri"])
     assert definition.read_text() == (REPO_ROOT / "statemachine" / "pipeline.asl.json").read_text()

@@ -90,11 +90,7 @@ def transformed() -> dict[str, Any]:
 
 
 def _resources_of_type(template: dict[str, Any], resource_type: str) -> dict[str, dict[str, Any]]:
-    return {
-        name: resource
-        for name, resource in template["Resources"].items()
-        if resource.get("Type") == resource_type
-    }
+    return {name: resource for name, resource in template["Resources"].items() if resource.get("Type") == resource_type}
 
 
 def _function_environment(template: dict[str, Any], name: str) -> dict[str, Any]:
@@ -209,9 +205,7 @@ def test_job_waits_time_out_before_their_stored_tokens_expire(template: dict[str
 
 
 @pytest.mark.parametrize(("logical_id", "folder"), sorted(STEP_FUNCTIONS.items()))
-def test_each_step_function_code_folder_has_its_handler(
-    template: dict[str, Any], logical_id: str, folder: str
-) -> None:
+def test_each_step_function_code_folder_has_its_handler(template: dict[str, Any], logical_id: str, folder: str) -> None:
     properties = template["Resources"][logical_id]["Properties"]
     assert properties["CodeUri"].rstrip("/") == folder
     module, function = properties["Handler"].split(".")
@@ -301,9 +295,7 @@ def _object_created(bucket: str, key: str) -> dict[str, Any]:
         ("uploads/churn/2024-06.csv", False),
     ],
 )
-def test_uploads_rule_matches_csv_files_under_data(
-    template: dict[str, Any], key: str, starts_a_run: bool
-) -> None:
+def test_uploads_rule_matches_csv_files_under_data(template: dict[str, Any], key: str, starts_a_run: bool) -> None:
     pattern = _rule_pattern(template, "StartRunFunction", "CsvUploaded", bucket="driftline-data")
     assert _matches(pattern, _object_created("driftline-data", key)) is starts_a_run
 
@@ -335,9 +327,7 @@ def test_job_events_rule_matches_processing_and_training_jobs(
 
 def test_uploads_rule_matches_the_sample_upload_event(template: dict[str, Any]) -> None:
     event = json.loads((REPO_ROOT / "events" / "start_run.json").read_text())
-    pattern = _rule_pattern(
-        template, "StartRunFunction", "CsvUploaded", bucket=event["detail"]["bucket"]["name"]
-    )
+    pattern = _rule_pattern(template, "StartRunFunction", "CsvUploaded", bucket=event["detail"]["bucket"]["name"])
     assert _matches(pattern, event)
 
 
@@ -432,9 +422,7 @@ def test_only_the_job_starters_may_pass_the_sagemaker_role_and_only_to_sagemaker
     for role, statement in _iam_statements(transformed):
         if "iam:PassRole" in _as_list(statement["Action"]):
             assert statement["Resource"] == {"Fn::GetAtt": ["SageMakerExecutionRole", "Arn"]}
-            assert statement["Condition"] == {
-                "StringEquals": {"iam:PassedToService": "sagemaker.amazonaws.com"}
-            }
+            assert statement["Condition"] == {"StringEquals": {"iam:PassedToService": "sagemaker.amazonaws.com"}}
             passing_roles.add(role)
     assert passing_roles == {"PreprocessFunctionRole", "TrainFunctionRole", "EvaluateFunctionRole"}
 

@@ -170,13 +170,9 @@ def test_same_code_keeps_its_version_and_changed_code_gets_a_new_one(
     s3: Any, ml_code: Path, cloudformation: CloudFormationEndpoint, lambda_context: Any
 ) -> None:
     code_publisher.lambda_handler(_event("Create", cloudformation.url), lambda_context)
-    code_publisher.lambda_handler(
-        _event("Update", cloudformation.url, PhysicalResourceId="code/old"), lambda_context
-    )
+    code_publisher.lambda_handler(_event("Update", cloudformation.url, PhysicalResourceId="code/old"), lambda_context)
     (ml_code / "train.py").write_text("print('train, better')\n")
-    code_publisher.lambda_handler(
-        _event("Update", cloudformation.url, PhysicalResourceId="code/old"), lambda_context
-    )
+    code_publisher.lambda_handler(_event("Update", cloudformation.url, PhysicalResourceId="code/old"), lambda_context)
 
     first, unchanged, changed = (body["Data"]["CodeVersion"] for body in cloudformation.bodies())
     assert first == unchanged
@@ -208,9 +204,7 @@ def test_delete_answers_success_and_keeps_the_published_code(
     published = _keys(s3)
     physical_id = cloudformation.bodies()[0]["PhysicalResourceId"]
 
-    code_publisher.lambda_handler(
-        _event("Delete", cloudformation.url, PhysicalResourceId=physical_id), lambda_context
-    )
+    code_publisher.lambda_handler(_event("Delete", cloudformation.url, PhysicalResourceId=physical_id), lambda_context)
 
     delete_answer = cloudformation.bodies()[1]
     assert delete_answer["Status"] == "SUCCESS"

@@ -95,9 +95,7 @@ def test_a_completed_training_job_resumes_the_run_with_the_model_uri(
         status="Completed",
         outputs={"model": f"s3://{ARTIFACT_BUCKET}/runs/{EXECUTION}/train/{TRAIN_JOB}/output/model.tar.gz"},
     )
-    stepfunctions.add_response(
-        "send_task_success", {}, {"taskToken": TOKEN, "output": expected.model_dump_json()}
-    )
+    stepfunctions.add_response("send_task_success", {}, {"taskToken": TOKEN, "output": expected.model_dump_json()})
 
     result = app.lambda_handler(load_event("sagemaker_training_job_completed"), lambda_context)
 
@@ -114,9 +112,7 @@ def test_a_completed_processing_job_resumes_the_run_with_its_outputs_by_name(
         for name in ("train", "validation", "test", "metadata")
     }
     expected = JobResult(job_name=PREPROCESS_JOB, job_type="processing", status="Completed", outputs=outputs)
-    stepfunctions.add_response(
-        "send_task_success", {}, {"taskToken": TOKEN, "output": expected.model_dump_json()}
-    )
+    stepfunctions.add_response("send_task_success", {}, {"taskToken": TOKEN, "output": expected.model_dump_json()})
 
     result = app.lambda_handler(processing_event("Completed"), lambda_context)
 
@@ -178,9 +174,7 @@ def test_a_job_that_has_not_ended_leaves_the_run_waiting(
     assert stored_token(TRAIN_JOB) is not None
 
 
-def test_a_job_driftline_did_not_start_is_ignored(
-    app: ModuleType, stepfunctions: Stubber, lambda_context: Any
-) -> None:
+def test_a_job_driftline_did_not_start_is_ignored(app: ModuleType, stepfunctions: Stubber, lambda_context: Any) -> None:
     event = training_event("Completed", TrainingJobName="someone-elses-job")
 
     result = app.lambda_handler(event, lambda_context)
@@ -188,9 +182,7 @@ def test_a_job_driftline_did_not_start_is_ignored(
     assert result == {"outcome": "not_ours"}
 
 
-def test_a_duplicate_event_resumes_the_run_once(
-    app: ModuleType, stepfunctions: Stubber, lambda_context: Any
-) -> None:
+def test_a_duplicate_event_resumes_the_run_once(app: ModuleType, stepfunctions: Stubber, lambda_context: Any) -> None:
     put_waiting_token(PREPROCESS_JOB, "preprocess")
     stepfunctions.add_response("send_task_failure", {}, None)
     event = load_event("sagemaker_processing_job_failed")

@@ -178,12 +178,9 @@ def test_train_starts_the_training_job_on_the_preprocess_outputs(
     assert result["job_name"] == job_name
     job = boto3.client("sagemaker", region_name=REGION).describe_training_job(TrainingJobName=job_name)
     channels = {
-        channel["ChannelName"]: channel["DataSource"]["S3DataSource"]["S3Uri"]
-        for channel in job["InputDataConfig"]
+        channel["ChannelName"]: channel["DataSource"]["S3DataSource"]["S3Uri"] for channel in job["InputDataConfig"]
     }
-    assert channels == {
-        name: event["preprocess"]["outputs"][name] for name in ("train", "validation", "metadata")
-    }
+    assert channels == {name: event["preprocess"]["outputs"][name] for name in ("train", "validation", "metadata")}
     assert job["HyperParameters"] == {
         "max_iter": '"200"',
         "target": '"default"',
@@ -240,9 +237,7 @@ def test_a_retried_step_finds_its_running_job_and_keeps_the_new_token(
     if step == "train":
         names = [job["TrainingJobName"] for job in sagemaker.list_training_jobs()["TrainingJobSummaries"]]
     else:
-        names = [
-            job["ProcessingJobName"] for job in sagemaker.list_processing_jobs()["ProcessingJobSummaries"]
-        ]
+        names = [job["ProcessingJobName"] for job in sagemaker.list_processing_jobs()["ProcessingJobSummaries"]]
     assert names == [job_name]
     item = stored_token(job_name)
     assert item is not None

@@ -70,9 +70,7 @@ def test_a_training_job_failure_names_the_step_and_the_jobs_reason(
     registered_run = load_event("notify_registered")["run"]
     cause = "Training job credit-5e4f54c7bade-train failed: AlgorithmError: the target column has one class."
     error = {"Error": "SageMakerJobFailed", "Cause": cause}
-    event["run"].update(
-        validation=registered_run["validation"], preprocess=registered_run["preprocess"], error=error
-    )
+    event["run"].update(validation=registered_run["validation"], preprocess=registered_run["preprocess"], error=error)
     event["error"] = error
 
     result = lambda_handler(event, lambda_context)

@@ -58,9 +58,7 @@ def binary_report(auc: float) -> dict[str, Any]:
 def regression_report(rmse: float) -> dict[str, Any]:
     scores = {"mse": rmse**2, "rmse": rmse, "mae": rmse * 0.8, "r2": 0.7}
     return {
-        "regression_metrics": {
-            name: {"value": value, "standard_deviation": "NaN"} for name, value in scores.items()
-        }
+        "regression_metrics": {name: {"value": value, "standard_deviation": "NaN"} for name, value in scores.items()}
     }
 
 
@@ -111,9 +109,7 @@ def register_model(s3: Any, report: dict[str, Any] | None, status: str = "Approv
     if report is not None:
         uri = f"s3://{ARTIFACT_BUCKET}/runs/credit-old{version}/evaluate/evaluation/evaluation.json"
         put_json(s3, uri, report)
-        request["ModelMetrics"] = {
-            "ModelQuality": {"Statistics": {"ContentType": "application/json", "S3Uri": uri}}
-        }
+        request["ModelMetrics"] = {"ModelQuality": {"Statistics": {"ContentType": "application/json", "S3Uri": uri}}}
     arn: str = sagemaker.create_model_package(**request)["ModelPackageArn"]
     return arn
 
@@ -162,8 +158,7 @@ def test_a_model_worse_than_the_approved_one_fails(s3: Any, handler: Handler, la
     assert not result["passed"]
     assert (result["incumbent_model_package_arn"], result["incumbent_value"]) == (approved, 0.9)
     assert result["reasons"][1] == (
-        f"auc 0.86 is no better than the approved model {approved} (0.9): "
-        "the candidate must be strictly better."
+        f"auc 0.86 is no better than the approved model {approved} (0.9): the candidate must be strictly better."
     )
 
 

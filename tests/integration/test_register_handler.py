@@ -51,9 +51,9 @@ def _register_event(execution_name: str | None = None) -> dict[str, Any]:
 
 
 def _packages(group: str) -> list[dict[str, Any]]:
-    packages: list[dict[str, Any]] = boto3.client("sagemaker").list_model_packages(
-        ModelPackageGroupName=group
-    )["ModelPackageSummaryList"]
+    packages: list[dict[str, Any]] = boto3.client("sagemaker").list_model_packages(ModelPackageGroupName=group)[
+        "ModelPackageSummaryList"
+    ]
     return packages
 
 
@@ -106,9 +106,7 @@ def test_first_registration_creates_the_group_and_a_pending_package_with_lineage
     assert event["execution_name"] in package["ModelPackageDescription"]
 
 
-def test_a_retried_registration_returns_the_same_package(
-    lambda_handler: Handler, lambda_context: Any
-) -> None:
+def test_a_retried_registration_returns_the_same_package(lambda_handler: Handler, lambda_context: Any) -> None:
     event = _register_event()
 
     first = lambda_handler(event, lambda_context)
@@ -118,9 +116,7 @@ def test_a_retried_registration_returns_the_same_package(
     assert len(_packages("driftline-credit")) == 1
 
 
-def test_a_second_run_registers_version_2_in_the_same_group(
-    lambda_handler: Handler, lambda_context: Any
-) -> None:
+def test_a_second_run_registers_version_2_in_the_same_group(lambda_handler: Handler, lambda_context: Any) -> None:
     sagemaker = boto3.client("sagemaker")
     first = lambda_handler(_register_event(), lambda_context)
     created = sagemaker.describe_model_package_group(ModelPackageGroupName="driftline-credit")["CreationTime"]

@@ -39,9 +39,9 @@ def lambda_handler(state_machine_arn: str) -> Handler:
 
 
 def _executions(state_machine_arn: str) -> list[dict[str, Any]]:
-    executions: list[dict[str, Any]] = boto3.client("stepfunctions").list_executions(
-        stateMachineArn=state_machine_arn
-    )["executions"]
+    executions: list[dict[str, Any]] = boto3.client("stepfunctions").list_executions(stateMachineArn=state_machine_arn)[
+        "executions"
+    ]
     return executions
 
 
@@ -102,9 +102,7 @@ def test_a_new_version_of_the_same_key_starts_a_second_run(
     assert len(_executions(state_machine_arn)) == 2
 
 
-@pytest.mark.parametrize(
-    "key", ["incoming/credit/jan.csv", "data/credit/dataset.json", "data/credit/2026/jan.csv"]
-)
+@pytest.mark.parametrize("key", ["incoming/credit/jan.csv", "data/credit/dataset.json", "data/credit/2026/jan.csv"])
 def test_keys_outside_data_dataset_file_csv_start_nothing(
     state_machine_arn: str, lambda_handler: Handler, lambda_context: Any, key: str
 ) -> None:
@@ -115,8 +113,7 @@ def test_keys_outside_data_dataset_file_csv_start_nothing(
         "execution_arn": None,
         "execution_name": None,
         "dataset": None,
-        "reason": f"s3://{DATA_BUCKET}/{key} is not an upload of the form data/<dataset>/<file>.csv; "
-        "no run started.",
+        "reason": f"s3://{DATA_BUCKET}/{key} is not an upload of the form data/<dataset>/<file>.csv; no run started.",
     }
     assert _executions(state_machine_arn) == []
 

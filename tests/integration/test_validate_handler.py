@@ -58,9 +58,7 @@ def handler(s3: Any) -> Handler:
 def upload(s3: Any) -> Upload:
     """Put an object and return the Validate payload for that exact version."""
 
-    def put(
-        body: bytes, key: str = EVENT["data"]["key"], execution_name: str | None = None
-    ) -> dict[str, Any]:
+    def put(body: bytes, key: str = EVENT["data"]["key"], execution_name: str | None = None) -> dict[str, Any]:
         version = s3.put_object(Bucket=DATA_BUCKET, Key=key, Body=body)["VersionId"]
         event = json.loads(json.dumps(EVENT))
         event["dataset"] = key.split("/")[1]
@@ -229,9 +227,7 @@ def test_declared_columns_win_and_the_declared_config_is_resolved(
         handler(upload(credit_csv(income="lots"), execution_name="credit-declared"), lambda_context)
 
 
-def test_a_declared_minimum_of_rows_is_enforced(
-    s3: Any, handler: Handler, upload: Upload, lambda_context: Any
-) -> None:
+def test_a_declared_minimum_of_rows_is_enforced(s3: Any, handler: Handler, upload: Upload, lambda_context: Any) -> None:
     put_dataset_config(s3, {"min_rows": 100})
     with pytest.raises(ValidationFailed, match="it has 40 data rows, and at least 100 are needed"):
         handler(upload(credit_csv()), lambda_context)
@@ -257,12 +253,8 @@ def test_an_empty_file_is_rejected_counted_and_nothing_is_written(
     assert emitted_metrics(capsys.readouterr().out) == {"UploadsRejected": [1.0]}
 
 
-def test_a_compressed_file_named_csv_is_rejected(
-    handler: Handler, upload: Upload, lambda_context: Any
-) -> None:
-    with pytest.raises(
-        ValidationFailed, match=r"is not a UTF-8 CSV file \(it looks like a gzip-compressed file\)"
-    ):
+def test_a_compressed_file_named_csv_is_rejected(handler: Handler, upload: Upload, lambda_context: Any) -> None:
+    with pytest.raises(ValidationFailed, match=r"is not a UTF-8 CSV file \(it looks like a gzip-compressed file\)"):
         handler(upload(gzip.compress(credit_csv())), lambda_context)
 
 
@@ -270,9 +262,7 @@ def test_non_numeric_values_in_the_first_upload_are_fine_but_bad_rows_are_not(
     handler: Handler, upload: Upload, lambda_context: Any
 ) -> None:
     body = credit_csv().replace(b"\n25,", b"\n25,1,2,", 1)
-    with pytest.raises(
-        ValidationFailed, match=r"1 row does not have the header's 4 fields \(row 6: 6 fields\)"
-    ):
+    with pytest.raises(ValidationFailed, match=r"1 row does not have the header's 4 fields \(row 6: 6 fields\)"):
         handler(upload(body), lambda_context)
 
 
@@ -281,9 +271,7 @@ def test_a_dataset_name_sagemaker_cannot_use_is_rejected(
 ) -> None:
     with pytest.raises(ValidationFailed) as caught:
         handler(upload(credit_csv(), key="data/credit_risk/2026.csv"), lambda_context)
-    assert str(caught.value).startswith(
-        "data/credit_risk/2026.csv: the dataset name 'credit_risk' cannot be used"
-    )
+    assert str(caught.value).startswith("data/credit_risk/2026.csv: the dataset name 'credit_risk' cannot be used")
     assert "letters, digits or inner hyphens" in str(caught.value)
     assert keys(s3) == []
 
@@ -296,9 +284,7 @@ def test_the_exact_uploaded_version_is_validated(
     assert handler(first, lambda_context)["rows"] == 40
 
 
-def test_a_deleted_version_is_reported(
-    s3: Any, handler: Handler, upload: Upload, lambda_context: Any
-) -> None:
+def test_a_deleted_version_is_reported(s3: Any, handler: Handler, upload: Upload, lambda_context: Any) -> None:
     event = upload(credit_csv())
     s3.delete_object(Bucket=DATA_BUCKET, Key=event["data"]["key"], VersionId=event["data"]["version_id"])
     with pytest.raises(ValidationFailed, match="no longer exists"):

@@ -77,11 +77,7 @@ def train_model(root: Path, config: dict[str, Any], hyperparameters: list[str]) 
     run_script(
         "preprocess.py",
         ["--data-dir", str(root / "data"), "--config-dir", str(root / "config")]
-        + [
-            arg
-            for name in ("train", "validation", "test", "metadata")
-            for arg in (f"--{name}-dir", str(out / name))
-        ]
+        + [arg for name in ("train", "validation", "test", "metadata") for arg in (f"--{name}-dir", str(out / name))]
         + ["--message-file", str(root / "preprocess-message")],
     )
     run_script(
@@ -105,9 +101,7 @@ def binary_chain(root: Path) -> dict[str, tuple[int, str]]:
     (root / "data").mkdir(parents=True)
     write_breast_cancer_csv(root / "data" / "breast-cancer.csv")
     config = {"target": "diagnosis", "problem_type": "binary_classification", "metric": "auc", "seed": 42}
-    train_model(
-        root, {**config, "split": {"train": 0.7, "validation": 0.15, "test": 0.15}}, ["--max_iter", "60"]
-    )
+    train_model(root, {**config, "split": {"train": 0.7, "validation": 0.15, "test": 0.15}}, ["--max_iter", "60"])
     processes = {
         "evaluation": start_evaluation(root, config, "evaluation"),
         "wrong_metric": start_evaluation(root, {**config, "metric": "log_loss"}, "wrong_metric"),
@@ -121,9 +115,7 @@ def regression_chain(root: Path) -> dict[str, tuple[int, str]]:
     city = rng.choice(["lyon", "paris", "nantes"], 300)
     price = size * 3000 + np.where(city == "paris", 150_000, 0) + rng.normal(0, 20_000, 300)
     (root / "data").mkdir(parents=True)
-    pd.DataFrame({"size_m2": size, "city": city, "price": price}).to_csv(
-        root / "data" / "homes.csv", index=False
-    )
+    pd.DataFrame({"size_m2": size, "city": city, "price": price}).to_csv(root / "data" / "homes.csv", index=False)
     config = {"target": "price", "problem_type": "regression", "metric": "rmse", "seed": 1}
     train_model(root, config, ["--max_iter", "80", "--min_samples_leaf", "5"])
     return {"evaluation": finish(start_evaluation(root, config, "evaluation"))}

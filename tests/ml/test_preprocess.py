@@ -131,9 +131,7 @@ def runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
 
 def read_outputs(root: Path) -> tuple[dict[str, pd.DataFrame], dict[str, Any]]:
     assert (root / "rc").read_text() == "0", (root / "log").read_text()
-    splits = {
-        name: pd.read_csv(root / "out" / name / f"{name}.csv") for name in ("train", "validation", "test")
-    }
+    splits = {name: pd.read_csv(root / "out" / name / f"{name}.csv") for name in ("train", "validation", "test")}
     metadata = json.loads((root / "out" / "metadata" / "preprocessing.json").read_text())
     return splits, metadata
 

@@ -56,9 +56,7 @@ def write_channels(root: Path, problem_type: str, features: list[str] | None = N
     (root / "metadata" / "preprocessing.json").write_text(json.dumps(metadata))
 
 
-def start_training(
-    root: Path, args: list[str], extra_env: dict[str, str] | None = None
-) -> subprocess.Popen[str]:
+def start_training(root: Path, args: list[str], extra_env: dict[str, str] | None = None) -> subprocess.Popen[str]:
     env = job_env(
         SM_MODEL_DIR=str(root / "model"),
         SM_CHANNEL_TRAIN=str(root / "train"),

@@ -61,9 +61,7 @@ class Pipeline:
         return [e["stateEnteredEventDetails"]["name"] for e in history if e["type"].endswith("StateEntered")]
 
 
-def job_callback(
-    result: dict[str, Any] | None = None, *, error: str | None = None, cause: str = ""
-) -> Behaviour:
+def job_callback(result: dict[str, Any] | None = None, *, error: str | None = None, cause: str = "") -> Behaviour:
     """A job step: answer through the task token from another thread, as the job-event Lambda does."""
 
     def behave(payload: dict[str, Any]) -> Any:

@@ -148,9 +148,7 @@ def test_gate_failure_notifies_rejection_and_registers_nothing(pipeline: Pipelin
         ),
         (
             "Preprocess",
-            job_callback(
-                error="SageMakerJobFailed", cause="processing job x-preprocess Failed: AlgorithmError"
-            ),
+            job_callback(error="SageMakerJobFailed", cause="processing job x-preprocess Failed: AlgorithmError"),
             "SageMakerJobFailed",
         ),
         (

@@ -97,9 +97,7 @@ def test_a_regression_target_is_inferred_from_continuous_values() -> None:
 
 
 def test_a_given_problem_type_is_kept() -> None:
-    assert check(credit_csv(), problem_type="multiclass_classification").problem_type == (
-        "multiclass_classification"
-    )
+    assert check(credit_csv(), problem_type="multiclass_classification").problem_type == ("multiclass_classification")
 
 
 def test_blank_lines_crlf_and_a_byte_order_mark_are_accepted() -> None:
@@ -212,9 +210,7 @@ def test_missing_and_unexpected_columns_are_both_named() -> None:
 
 def test_a_target_that_is_not_in_the_header_is_reported() -> None:
     message = failure(credit_csv(), target="defaulted")
-    assert (
-        "the target column 'defaulted' is not in the header ('age', 'income', 'home', 'default')" in message
-    )
+    assert "the target column 'defaulted' is not in the header ('age', 'income', 'home', 'default')" in message
 
 
 # --- rows ----------------------------------------------------------------------------------------------

@@ -174,9 +174,7 @@ def test_hyperparameters_are_checked() -> None:
     assert "hyperparameter 'sagemaker_program' is set by the pipeline" in parse_error(
         {"hyperparameters": {"sagemaker_program": "x.py"}}
     )
-    assert "hyperparameter 'target' is set by the pipeline" in parse_error(
-        {"hyperparameters": {"target": "y"}}
-    )
+    assert "hyperparameter 'target' is set by the pipeline" in parse_error({"hyperparameters": {"target": "y"}})
     assert "hyperparameter name 'max iter'" in parse_error({"hyperparameters": {"max iter": 3}})
 
 
@@ -244,18 +242,14 @@ def test_capped_distinct_values_count_as_more() -> None:
         ("regression", "r2", 0.5),
     ],
 )
-def test_the_metric_and_threshold_default_per_problem_type(
-    problem_type: str, metric: str, threshold: float
-) -> None:
+def test_the_metric_and_threshold_default_per_problem_type(problem_type: str, metric: str, threshold: float) -> None:
     config = resolve(DatasetConfig(), problem_type=problem_type)
     assert config.problem_type == problem_type
     assert (config.metric, config.threshold, config.higher_is_better) == (metric, threshold, True)
 
 
 def test_the_resolved_config_has_the_run_config_shape() -> None:
-    config = resolve(
-        DatasetConfig(hyperparameters={"max_iter": 200, "C": 0.5, "balanced": True, "solver": "saga"})
-    )
+    config = resolve(DatasetConfig(hyperparameters={"max_iter": 200, "C": 0.5, "balanced": True, "solver": "saga"}))
     document = config.model_dump(mode="json")
     assert document == {
         "dataset": "credit",
@@ -292,9 +286,7 @@ def test_a_non_default_higher_is_better_metric_takes_the_problem_types_threshold
 def test_an_error_metric_is_lower_is_better_and_needs_a_declared_threshold() -> None:
     config = resolve(DatasetConfig(metric="rmse", threshold=4.5), problem_type="regression")
     assert (config.metric, config.threshold, config.higher_is_better) == ("rmse", 4.5, False)
-    with pytest.raises(
-        DatasetConfigInvalid, match=r"metric 'mae' has no default threshold.*add \"threshold\""
-    ):
+    with pytest.raises(DatasetConfigInvalid, match=r"metric 'mae' has no default threshold.*add \"threshold\""):
         resolve(DatasetConfig(metric="mae"), problem_type="regression")
 
 

@@ -117,10 +117,7 @@ def test_credit_rejects_negative_rows_and_drift(tmp_path: Path) -> None:
 
 
 def test_cli_writes_both_datasets(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    assert (
-        main(["credit", "--rows", "120", "--drift", "0.2", "--seed", "3", str(tmp_path / "out" / "c.csv")])
-        == 0
-    )
+    assert main(["credit", "--rows", "120", "--drift", "0.2", "--seed", "3", str(tmp_path / "out" / "c.csv")]) == 0
     assert main(["breast-cancer", str(tmp_path / "bc.csv")]) == 0
 
     assert len(pd.read_csv(tmp_path / "out" / "c.csv")) == 120

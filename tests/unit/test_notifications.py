@@ -6,6 +6,7 @@ import json
 from typing import Any
 
 import pytest
+
 from driftline_core.models import NotifyInput, StepError
 from driftline_core.notifications import (
     NOTHING_CHANGED,
@@ -14,7 +15,6 @@ from driftline_core.notifications import (
     failed_step,
     readable_cause,
 )
-
 from tests.conftest import load_event
 
 VALIDATION_MESSAGE = (
@@ -67,9 +67,7 @@ def test_registered_message_reports_data_metric_incumbent_package_and_artifacts(
     assert "auc = 0.9132 (threshold 0.7000, higher is better)" in body
     incumbent_arn = "arn:aws:sagemaker:us-east-1:123456789012:model-package/driftline-credit/1"
     assert f"Approved model:  auc = 0.8874 ({incumbent_arn})" in body
-    assert (
-        "Model package:   arn:aws:sagemaker:us-east-1:123456789012:model-package/driftline-credit/2" in body
-    )
+    assert "Model package:   arn:aws:sagemaker:us-east-1:123456789012:model-package/driftline-credit/2" in body
     assert "/output/model.tar.gz" in body
     assert "/evaluate/evaluation/evaluation.json" in body
     assert "/config.json" in body
@@ -133,10 +131,7 @@ def test_a_registration_failure_does_not_claim_nothing_was_registered() -> None:
 
     notification = build_notification(notify)
 
-    assert (
-        notification.cause
-        == "Registration failed: Access denied to CreateModelPackage. No endpoint was changed."
-    )
+    assert notification.cause == "Registration failed: Access denied to CreateModelPackage. No endpoint was changed."
     assert NOTHING_CHANGED not in notification.message
 
 
@@ -173,9 +168,7 @@ def test_readable_cause_prefers_error_message_and_falls_back_to_the_text(cause: 
 def test_a_job_failure_without_a_cause_still_says_where_to_look() -> None:
     reason = readable_cause(StepError(Error="SageMakerJobFailed", Cause=None), "evaluation")
 
-    assert (
-        reason == "The evaluation job failed without giving a reason; its CloudWatch logs have the details."
-    )
+    assert reason == "The evaluation job failed without giving a reason; its CloudWatch logs have the details."
 
 
 def test_odd_and_long_dataset_names_still_give_a_valid_subject() -> None:

@@ -159,8 +159,7 @@ def test_a_candidate_below_the_threshold_fails() -> None:
     result = gate(0.65)
     assert not result.passed
     assert result.reasons[0] == (
-        "auc 0.65 is below the threshold 0.7 (higher is better); "
-        "the candidate is not good enough to register."
+        "auc 0.65 is below the threshold 0.7 (higher is better); the candidate is not good enough to register."
     )
 
 
@@ -170,17 +169,14 @@ def test_a_candidate_worse_than_the_approved_model_fails() -> None:
     assert result.incumbent_model_package_arn == APPROVED_ARN
     assert result.incumbent_value == 0.88
     assert result.reasons[1] == (
-        f"auc 0.82 is no better than the approved model {APPROVED_ARN} (0.88): "
-        "the candidate must be strictly better."
+        f"auc 0.82 is no better than the approved model {APPROVED_ARN} (0.88): the candidate must be strictly better."
     )
 
 
 def test_a_candidate_better_than_the_approved_model_passes() -> None:
     result = gate(0.9, incumbent=Incumbent(APPROVED_ARN, 0.85))
     assert result.passed
-    assert result.reasons[1] == (
-        f"auc 0.9 beats the approved model {APPROVED_ARN} (0.85) by 0.05, strictly better."
-    )
+    assert result.reasons[1] == (f"auc 0.9 beats the approved model {APPROVED_ARN} (0.85) by 0.05, strictly better.")
 
 
 def test_a_candidate_equal_to_the_approved_model_fails() -> None:

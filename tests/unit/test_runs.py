@@ -9,6 +9,7 @@ import pytest
 from aws_lambda_powertools.utilities.parser.models import S3EventNotificationEventBridgeModel
 from botocore.exceptions import ClientError
 from botocore.stub import Stubber
+
 from driftline_core import runs
 from driftline_core.layout import execution_name_for_object
 from driftline_core.runs import (
@@ -18,7 +19,6 @@ from driftline_core.runs import (
     upload_identity,
 )
 from driftline_core.settings import Settings
-
 from tests.conftest import load_event
 
 BUCKET = "driftline-data-123456789012-us-east-1"
@@ -74,9 +74,7 @@ def test_sample_event_parses_and_names_its_run_from_the_object_version() -> None
     event = S3EventNotificationEventBridgeModel.model_validate(load_event("start_run"))
     detail = event.detail
 
-    run_input = run_input_for_upload(
-        detail.bucket.name, detail.object.key, detail.object.version_id, event.id
-    )
+    run_input = run_input_for_upload(detail.bucket.name, detail.object.key, detail.object.version_id, event.id)
 
     assert event.detail_type == "Object Created"
     assert run_input is not None
@@ -89,9 +87,7 @@ def _settings() -> Settings:
 
 
 def _stubbed_stepfunctions(monkeypatch: pytest.MonkeyPatch) -> Stubber:
-    client = boto3.client(
-        "stepfunctions", region_name="us-east-1", aws_access_key_id="x", aws_secret_access_key="x"
-    )
+    client = boto3.client("stepfunctions", region_name="us-east-1", aws_access_key_id="x", aws_secret_access_key="x")
     stubber = Stubber(client)
 
     def get_client(service: str) -> Any:

@@ -208,10 +208,7 @@ def test_training_channels_are_the_preprocess_outputs(settings: Settings) -> Non
     step = TrainInput.model_validate(load_event("train"))
     request = training_request(settings, step)
 
-    channels = {
-        channel["ChannelName"]: channel["DataSource"]["S3DataSource"]
-        for channel in request["InputDataConfig"]
-    }
+    channels = {channel["ChannelName"]: channel["DataSource"]["S3DataSource"] for channel in request["InputDataConfig"]}
     assert set(channels) == {"train", "validation", "metadata"}
     for name, source in channels.items():
         assert source["S3Uri"] == step.preprocess.outputs[name]
@@ -221,9 +218,7 @@ def test_training_channels_are_the_preprocess_outputs(settings: Settings) -> Non
 def test_training_job_writes_the_model_under_the_run_prefix(settings: Settings) -> None:
     request = training_request(settings)
 
-    assert request["OutputDataConfig"] == {
-        "S3OutputPath": f"s3://{ARTIFACTS}/runs/credit-5e4f54c7bade/train/"
-    }
+    assert request["OutputDataConfig"] == {"S3OutputPath": f"s3://{ARTIFACTS}/runs/credit-5e4f54c7bade/train/"}
     assert request["AlgorithmSpecification"] == {
         "TrainingImage": settings.training_image_uri,
         "TrainingInputMode": "File",
@@ -289,9 +284,7 @@ def test_missing_deployment_settings_are_named(settings: Settings) -> None:
 
 
 def test_processing_description_becomes_output_uris_by_name() -> None:
-    description = load_event("sagemaker_processing_job_failed")["detail"] | {
-        "ProcessingJobStatus": "Completed"
-    }
+    description = load_event("sagemaker_processing_job_failed")["detail"] | {"ProcessingJobStatus": "Completed"}
 
     result = job_result_from_description(description)
 
@@ -316,8 +309,7 @@ def test_training_description_becomes_the_model_uri() -> None:
         job_type="training",
         status="Completed",
         outputs={
-            "model": f"s3://{ARTIFACTS}/runs/credit-5e4f54c7bade/train/"
-            "credit-5e4f54c7bade-train/output/model.tar.gz"
+            "model": f"s3://{ARTIFACTS}/runs/credit-5e4f54c7bade/train/credit-5e4f54c7bade-train/output/model.tar.gz"
         },
     )
 

@@ -393,9 +393,7 @@ class _Scan:
         return problems
 
 
-def _target_problems(
-    column: str, stats: TargetStats, declared: ProblemType | None, values: _TargetValues
-) -> list[str]:
+def _target_problems(column: str, stats: TargetStats, declared: ProblemType | None, values: _TargetValues) -> list[str]:
     """Whether the target's values can train the problem type given (or any problem type, when none is)."""
     distinct = stats.distinct_count
     if distinct < 2:
@@ -448,9 +446,7 @@ def _values(stats: TargetStats) -> str:
 
 
 def _distinct(stats: TargetStats) -> str:
-    return (
-        f"more than {stats.distinct_count - 1}" if stats.more_distinct_values else str(stats.distinct_count)
-    )
+    return f"more than {stats.distinct_count - 1}" if stats.more_distinct_values else str(stats.distinct_count)
 
 
 def _count(number: int, noun: str) -> str:

@@ -90,9 +90,7 @@ class DatasetConfig(BaseModel):
             names = [column.name for column in self.columns]
             duplicates = sorted({name for name in names if names.count(name) > 1})
             if duplicates:
-                raise ValueError(
-                    f"columns lists {_quoted(duplicates)} more than once; declare each column once"
-                )
+                raise ValueError(f"columns lists {_quoted(duplicates)} more than once; declare each column once")
             if self.target is not None and self.target not in names:
                 raise ValueError(
                     f"target '{self.target}' is not one of the declared columns ({_quoted(names)}); "
@@ -183,9 +181,7 @@ def parse_dataset_config(raw: bytes, source: str = DATASET_CONFIG_FILE) -> Datas
     try:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as error:
-        raise DatasetConfigInvalid(
-            f"{source}: is not UTF-8 text ({error.reason}); save it as UTF-8 JSON."
-        ) from error
+        raise DatasetConfigInvalid(f"{source}: is not UTF-8 text ({error.reason}); save it as UTF-8 JSON.") from error
     if not text.strip():
         raise DatasetConfigInvalid(f'{source}: is empty; write a JSON object such as {{"target": "label"}}.')
     try:
@@ -236,8 +232,7 @@ def infer_problem_type(stats: TargetStats) -> ProblemType | None:
 def hyperparameters_as_strings(hyperparameters: dict[str, str | bool | int | float]) -> dict[str, str]:
     """SageMaker passes hyperparameters as strings; booleans are written the way JSON writes them."""
     return {
-        name: json.dumps(value) if isinstance(value, bool) else str(value)
-        for name, value in hyperparameters.items()
+        name: json.dumps(value) if isinstance(value, bool) else str(value) for name, value in hyperparameters.items()
     }
 
 
@@ -278,9 +273,7 @@ def resolve_config(
         raise DatasetConfigInvalid(f"{source}: {error}.") from None
     names = [column.name for column in columns]
     if target not in names:
-        raise DatasetConfigInvalid(
-            f"{source}: target '{target}' is not one of the columns ({_quoted(names)})."
-        )
+        raise DatasetConfigInvalid(f"{source}: target '{target}' is not one of the columns ({_quoted(names)}).")
     return ResolvedConfig(
         dataset=dataset,
         target=target,
@@ -309,8 +302,7 @@ def _declared_metric_spec(metric: str | None, problem_type: ProblemType | None) 
         spec = find_metric(problem_type, metric)
         if spec is None:
             raise ValueError(
-                f"metric '{metric}' is not a {problem_type} metric; "
-                f"use one of {_quoted(metric_names(problem_type))}"
+                f"metric '{metric}' is not a {problem_type} metric; use one of {_quoted(metric_names(problem_type))}"
             )
         return spec
     owners = problem_types_with_metric(metric)
@@ -324,20 +316,14 @@ def _declared_metric_spec(metric: str | None, problem_type: ProblemType | None) 
 
 def _check_threshold(spec: MetricSpec, threshold: float) -> None:
     if spec.lowest is not None and threshold < spec.lowest:
-        raise ValueError(
-            f"threshold {threshold:g} is below {spec.lowest:g}, the smallest {spec.name} there is"
-        )
+        raise ValueError(f"threshold {threshold:g} is below {spec.lowest:g}, the smallest {spec.name} there is")
     if spec.highest is not None and threshold > spec.highest:
-        raise ValueError(
-            f"threshold {threshold:g} is above {spec.highest:g}, the largest {spec.name} there is"
-        )
+        raise ValueError(f"threshold {threshold:g} is above {spec.highest:g}, the largest {spec.name} there is")
 
 
 def _check_hyperparameters(hyperparameters: dict[str, Any]) -> None:
     if len(hyperparameters) > _MAX_HYPERPARAMETERS:
-        raise ValueError(
-            f"hyperparameters has {len(hyperparameters)} entries; at most {_MAX_HYPERPARAMETERS} fit"
-        )
+        raise ValueError(f"hyperparameters has {len(hyperparameters)} entries; at most {_MAX_HYPERPARAMETERS} fit")
     for name, value in hyperparameters.items():
         if not _HYPERPARAMETER_NAME.match(name):
             raise ValueError(

@@ -25,9 +25,7 @@ class StoredTaskToken:
     expires_at: int
 
 
-def put_token(
-    job_name: str, task_token: str, *, execution_id: str, step: str, settings: Settings
-) -> StoredTaskToken:
+def put_token(job_name: str, task_token: str, *, execution_id: str, step: str, settings: Settings) -> StoredTaskToken:
     """Store (or replace, on a retried step) the token a step waits on; call before the job starts."""
     stored = StoredTaskToken(
         job_name=job_name,

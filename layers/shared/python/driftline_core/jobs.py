@@ -148,23 +148,17 @@ def resume_from_job_event(event_detail: Mapping[str, Any], detail_type: str) -> 
     """
     api = _API_BY_EVENT.get(detail_type)
     if api is None:
-        logger.info(
-            "Ignoring an event that is not a SageMaker job state change", extra={"detail_type": detail_type}
-        )
+        logger.info("Ignoring an event that is not a SageMaker job state change", extra={"detail_type": detail_type})
         return NOT_OURS
     job_name = event_detail.get(api.name_field)
     status = event_detail.get(api.status_field)
     if not job_name or not status:
-        logger.warning(
-            "Ignoring a job state change without a job name or status", extra={"detail_type": detail_type}
-        )
+        logger.warning("Ignoring a job state change without a job name or status", extra={"detail_type": detail_type})
         return NOT_OURS
     if status not in TERMINAL_STATUSES:
         logger.info("Job has not ended yet", extra={"job_name": job_name, "job_status": status})
         return STILL_RUNNING
-    return _resume_waiting_step(
-        api, job_name, status, event_detail, description=None, settings=get_settings()
-    )
+    return _resume_waiting_step(api, job_name, status, event_detail, description=None, settings=get_settings())
 
 
 def _resume_waiting_step(
@@ -259,9 +253,7 @@ def _build_request(
 def _describe_job(api: _JobApi, job_name: str) -> dict[str, Any] | None:
     """The job's description, or None when no job has that name."""
     try:
-        description: dict[str, Any] = getattr(get_client("sagemaker"), api.describe)(
-            **{api.name_field: job_name}
-        )
+        description: dict[str, Any] = getattr(get_client("sagemaker"), api.describe)(**{api.name_field: job_name})
     except ClientError as error:
         message = str(error.response.get("Error", {}).get("Message", "")).lower()
         if _error_code(error) == "ResourceNotFound" or (
@@ -284,9 +276,7 @@ def _send_success(stored: StoredTaskToken, output: str) -> None:
 
 
 def _send_failure(stored: StoredTaskToken, cause: str) -> None:
-    get_client("stepfunctions").send_task_failure(
-        taskToken=stored.task_token, error=JOB_FAILED_ERROR, cause=cause
-    )
+    get_client("stepfunctions").send_task_failure(taskToken=stored.task_token, error=JOB_FAILED_ERROR, cause=cause)
 
 
 def _already_exists(error: ClientError) -> bool:

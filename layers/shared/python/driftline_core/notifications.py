@@ -90,8 +90,7 @@ def send_notification(notify: NotifyInput, settings: Settings) -> NotificationRe
         Subject=notification.subject,
         Message=notification.message,
         MessageAttributes={
-            name: {"DataType": "String", "StringValue": value}
-            for name, value in notification.attributes.items()
+            name: {"DataType": "String", "StringValue": value} for name, value in notification.attributes.items()
         },
     )
     return NotificationResult(
@@ -162,8 +161,7 @@ def _registered(notify: NotifyInput, run: RunDocument, dataset: str) -> Notifica
         *_artifact_lines(run),
         "",
         "To deploy it, approve the package in SageMaker Studio's Model Registry, or run:",
-        f"  aws sagemaker update-model-package --model-package-arn {package} "
-        "--model-approval-status Approved",
+        f"  aws sagemaker update-model-package --model-package-arn {package} --model-approval-status Approved",
         "",
         f"Execution:       {notify.execution_id}",
     ]
@@ -250,8 +248,7 @@ def _gate_lines(gate: GateResult | None) -> list[str]:
     else:
         incumbent = "none approved yet"
     return [
-        f"Metric:          {gate.metric} = {_number(gate.value)} "
-        f"(threshold {_number(gate.threshold)}, {direction})",
+        f"Metric:          {gate.metric} = {_number(gate.value)} (threshold {_number(gate.threshold)}, {direction})",
         f"Approved model:  {incumbent}",
     ]
 

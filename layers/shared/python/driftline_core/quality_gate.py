@@ -38,9 +38,7 @@ class MetricSpec:
 
 def _score(name: str, default_threshold: float) -> MetricSpec:
     """A metric in [0, 1] where higher is better (auc, accuracy, precision, recall, f1)."""
-    return MetricSpec(
-        name, higher_is_better=True, default_threshold=default_threshold, lowest=0.0, highest=1.0
-    )
+    return MetricSpec(name, higher_is_better=True, default_threshold=default_threshold, lowest=0.0, highest=1.0)
 
 
 def _error(name: str) -> MetricSpec:
@@ -144,8 +142,7 @@ def read_metric(report: Any, problem_type: ProblemType, metric: str) -> float:
     raw = entry.get("value") if isinstance(entry, dict) else None
     if isinstance(raw, bool) or not isinstance(raw, int | float) or not math.isfinite(raw):
         raise EvaluationReportInvalid(
-            f"the evaluation report's {section_name}.{metric}.value is {json.dumps(raw)}, "
-            "not a finite number."
+            f"the evaluation report's {section_name}.{metric}.value is {json.dumps(raw)}, not a finite number."
         )
     return float(raw)
 
@@ -196,9 +193,7 @@ def decide(
     else:
         improvement = value - incumbent.value if higher_is_better else incumbent.value - value
         beats_incumbent = improvement > min_improvement
-        required = (
-            f"more than the required {_fmt(min_improvement)}" if min_improvement > 0 else "strictly better"
-        )
+        required = f"more than the required {_fmt(min_improvement)}" if min_improvement > 0 else "strictly better"
         if beats_incumbent:
             reasons.append(
                 f"{metric} {_fmt(value)} beats the approved model {incumbent.model_package_arn} "
@@ -273,9 +268,7 @@ def _read_report(uri: str) -> Any | None:
     try:
         return s3io.read_json_if_exists(bucket, key)
     except json.JSONDecodeError as error:
-        raise EvaluationReportInvalid(
-            f"the evaluation report at {uri} is not valid JSON ({error})."
-        ) from error
+        raise EvaluationReportInvalid(f"the evaluation report at {uri} is not valid JSON ({error}).") from error
     except ClientError as error:
         if error.response.get("Error", {}).get("Code") == "NoSuchBucket":
             return None

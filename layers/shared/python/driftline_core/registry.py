@@ -107,9 +107,7 @@ def ensure_model_package_group(group_name: str, dataset: str) -> None:
             raise
 
 
-def find_model_package_for_execution(
-    group_name: str, execution_name: str, execution_id: str
-) -> dict[str, Any] | None:
+def find_model_package_for_execution(group_name: str, execution_name: str, execution_id: str) -> dict[str, Any] | None:
     """The package a run already registered in a group, described, or None.
 
     Each package's description names its run, so only a matching package is described to confirm
@@ -123,9 +121,7 @@ def find_model_package_for_execution(
         for summary in page.get("ModelPackageSummaryList", []):
             if _run_marker(execution_name) not in summary.get("ModelPackageDescription", ""):
                 continue
-            described: dict[str, Any] = sagemaker.describe_model_package(
-                ModelPackageName=summary["ModelPackageArn"]
-            )
+            described: dict[str, Any] = sagemaker.describe_model_package(ModelPackageName=summary["ModelPackageArn"])
             if described.get("CustomerMetadataProperties", {}).get("execution_arn") == execution_id:
                 return described
     return None

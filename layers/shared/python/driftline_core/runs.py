@@ -29,9 +29,7 @@ class StartRunResult(BaseModel):
     reason: str
 
 
-def run_input_for_upload(
-    bucket: str, key: str, version_id: str | None, event_id: str | None = None
-) -> RunInput | None:
+def run_input_for_upload(bucket: str, key: str, version_id: str | None, event_id: str | None = None) -> RunInput | None:
     """The execution input for an upload, or None when the key is not ``data/<dataset>/<file>.csv``.
 
     The dataset name is taken as written: a name SageMaker cannot use still starts a run, so that
@@ -83,13 +81,9 @@ def start_run_for_upload(
     if run_input is None:
         return StartRunResult(
             started=False,
-            reason=(
-                f"s3://{bucket}/{key} is not an upload of the form data/<dataset>/<file>.csv; no run started."
-            ),
+            reason=(f"s3://{bucket}/{key} is not an upload of the form data/<dataset>/<file>.csv; no run started."),
         )
-    execution_name = execution_name_for_object(
-        run_input.dataset, bucket, key, upload_identity(version_id, sequencer)
-    )
+    execution_name = execution_name_for_object(run_input.dataset, bucket, key, upload_identity(version_id, sequencer))
     execution_arn = execution_arn_for(settings.state_machine_arn, execution_name)
     stepfunctions = get_client("stepfunctions")
 

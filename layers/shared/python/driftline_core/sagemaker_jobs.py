@@ -65,8 +65,7 @@ def build_preprocess_job_request(
             "config": config_uri,
         },
         outputs={
-            name: _processing_output_uri(settings, execution_name, PREPROCESS_STEP, name)
-            for name in PREPROCESS_OUTPUTS
+            name: _processing_output_uri(settings, execution_name, PREPROCESS_STEP, name) for name in PREPROCESS_OUTPUTS
         },
         environment=environment,
         tags=_tags(dataset, execution_name),
@@ -109,9 +108,7 @@ def build_training_job_request(
         "HyperParameters": training_hyperparameters(run_config, code_tarball_uri=_code_tarball_uri(settings)),
         "InputDataConfig": channels,
         "OutputDataConfig": {
-            "S3OutputPath": layout.s3_uri(
-                settings.artifact_bucket, layout.training_output_prefix(execution_name)
-            ),
+            "S3OutputPath": layout.s3_uri(settings.artifact_bucket, layout.training_output_prefix(execution_name)),
         },
         "ResourceConfig": {
             "InstanceType": settings.training_instance_type,
@@ -145,9 +142,7 @@ def build_evaluation_job_request(
             "config": config_uri,
         },
         outputs={
-            EVALUATION_OUTPUT: _processing_output_uri(
-                settings, execution_name, EVALUATE_STEP, EVALUATION_OUTPUT
-            ),
+            EVALUATION_OUTPUT: _processing_output_uri(settings, execution_name, EVALUATE_STEP, EVALUATION_OUTPUT),
         },
         environment=_processing_environment(execution_name),
         tags=_tags(dataset, execution_name),
@@ -275,9 +270,7 @@ def _processing_environment(execution_name: str) -> dict[str, str]:
 
 
 def _processing_output_uri(settings: Settings, execution_name: str, step: str, output_name: str) -> str:
-    return layout.s3_uri(
-        settings.artifact_bucket, layout.processing_output_prefix(execution_name, step, output_name)
-    )
+    return layout.s3_uri(settings.artifact_bucket, layout.processing_output_prefix(execution_name, step, output_name))
 
 
 def _code_files_uri(settings: Settings) -> str:

@@ -16,7 +16,7 @@ class Settings(BaseModel):
     notification_topic_arn: str = ""
     sagemaker_role_arn: str = ""
     ml_code_uri: str = ""
-    """``s3://<artifact bucket>/code/<version>/``: ``src/`` holds the scripts, ``sourcedir.tar.gz`` the same as a tarball."""
+    """``s3://<artifact bucket>/code/<version>/``: scripts under ``src/``, the same as ``sourcedir.tar.gz``."""
     ml_code_version: str = ""
     training_image_uri: str = ""
     processing_image_uri: str = ""
