@@ -37,7 +37,7 @@ lint: install
 	$(VENV)/bin/ruff format --check .
 
 typecheck: install
-	$(VENV)/bin/mypy driftline layers/shared/python ml tests
+	$(VENV)/bin/mypy driftline layers/shared/python functions ml tests
 
 test: install sam lint typecheck
 	$(VENV)/bin/pytest

@@ -29,7 +29,7 @@ from samtranslator.translator.managed_policy_translator import ManagedPolicyLoad
 from samtranslator.translator.transform import transform
 from samtranslator.yaml_helper import yaml_parse
 
-from driftline.local import stepfunctions
+from driftline.local import seams, stepfunctions
 from driftline.local.lambda_runtime import CodeRegistry
 from driftline.local.settings import ACCOUNT_ID, LocalSettings
 
@@ -55,17 +55,13 @@ class _SynchronousThreading:
     Thread = _SynchronousThread
 
 
-_installed: list[bool] = []
-
-
 def install(host: str) -> None:
     # Custom resources answer on a URL built from moto's idea of its host (a Docker name by default).
-    moto_settings.moto_server_host = lambda: f"http://{host}"  # type: ignore[assignment]
-    if _installed:
+    seams.replace(moto_settings, "moto_server_host", lambda: f"http://{host}")
+    if not seams.claim("cloudformation"):
         return
-    _installed.append(True)
-    custom_model.threading = _SynchronousThreading  # type: ignore[assignment]
-    CloudFormationResponse.process_cfn_response = _process_cfn_response  # type: ignore[method-assign]
+    seams.replace(custom_model, "threading", _SynchronousThreading)
+    seams.replace(CloudFormationResponse, "process_cfn_response", _process_cfn_response)
     _give_lambda_versions_an_arn()
     _keep_function_layers()
     stepfunctions.install()
@@ -88,7 +84,7 @@ def install(host: str) -> None:
             properties["DefinitionString"] = bucket.keys[location["Key"]].value.decode()
         return with_substitutions(cls, resource_name, cloudformation_json, account_id, region_name, **kwargs)
 
-    StateMachine.create_from_cloudformation_json = classmethod(create_from_cloudformation_json)  # type: ignore[method-assign,assignment]
+    seams.replace(StateMachine, "create_from_cloudformation_json", classmethod(create_from_cloudformation_json))
 
 
 def _give_lambda_versions_an_arn() -> None:
@@ -110,7 +106,7 @@ def _give_lambda_versions_an_arn() -> None:
         version.physical_resource_id = f"{function.function_arn}:{version.version}"
         return version
 
-    LambdaVersion.create_from_cloudformation_json = classmethod(create)  # type: ignore[method-assign,assignment]
+    seams.replace(LambdaVersion, "create_from_cloudformation_json", classmethod(create))
 
 
 def _keep_function_layers() -> None:
@@ -132,7 +128,7 @@ def _keep_function_layers() -> None:
             function.layers = function._get_layers_data(layers)
         return function
 
-    LambdaFunction.create_from_cloudformation_json = classmethod(create)  # type: ignore[method-assign,assignment]
+    seams.replace(LambdaFunction, "create_from_cloudformation_json", classmethod(create))
 
 
 def _process_cfn_response(self: CloudFormationResponse) -> tuple[int, dict[str, int], str]:

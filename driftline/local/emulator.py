@@ -12,7 +12,7 @@ from typing import Any
 
 import boto3
 
-from driftline.local import cloudformation, events, lambda_runtime, s3_mirror, sagemaker, sns
+from driftline.local import cloudformation, events, lambda_runtime, s3_mirror, sagemaker, seams, sns
 from driftline.local.console import Console
 from driftline.local.lambda_runtime import CodeRegistry, LambdaRuntime
 from driftline.local.settings import LocalSettings
@@ -72,6 +72,7 @@ class LocalCloud:
         if self._server is not None:
             self._server.stop()
             self._server = None
+        seams.restore()
 
     @property
     def outputs(self) -> dict[str, str]:

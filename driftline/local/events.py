@@ -18,7 +18,7 @@ from moto.events.utils import _BASE_EVENT_MESSAGE, EventTemplateParser
 from moto.stepfunctions.parser.models import stepfunctions_parser_backends
 from moto.utilities.arns import parse_arn
 
-from driftline.local import lambda_runtime
+from driftline.local import lambda_runtime, seams
 from driftline.local.console import Console
 from driftline.local.settings import ACCOUNT_ID
 
@@ -61,10 +61,9 @@ _active: list[tuple[Console, str]] = []
 
 
 def install(console: Console, region: str) -> None:
-    """Patch the delivery seam once per process; the latest local cloud receives the events."""
-    first = not _active
-    _active.append((console, region))
-    if first:
+    """Route rule deliveries to Step Functions and Lambda targets of the running local cloud."""
+    _active[:] = [(console, region)]
+    if seams.claim("events"):
         _patch()
 
 
@@ -90,7 +89,7 @@ def _patch() -> None:
             rule.targets = others
             original(rule, original_event, transform_input)
 
-    Rule.send_to_targets = send_to_targets  # type: ignore[method-assign]
+    seams.replace(Rule, "send_to_targets", send_to_targets)
 
 
 def _deliver(target: dict[str, Any], payload: Any, region: str) -> None:

@@ -22,7 +22,7 @@ from typing import Any
 from moto.awslambda.models import LambdaFunction
 from moto.awslambda.utils import get_backend as get_lambda_backend
 
-from driftline.local import cloudwatch_logs
+from driftline.local import cloudwatch_logs, seams
 from driftline.local.console import Console, readable_log_line
 from driftline.local.settings import ACCOUNT_ID
 
@@ -227,15 +227,16 @@ _active: list[LambdaRuntime] = []
 
 
 def install(runtime: LambdaRuntime) -> None:
-    """Route moto's Lambda invocations to the runtime (the seam is patched once per process)."""
-    if not _active:
+    """Route moto's Lambda invocations to the runtime of the running local cloud."""
+    _active[:] = [runtime]
+    if not seams.claim("lambda"):
+        return
 
-        def _invoke_lambda(self: LambdaFunction, event: Any = None) -> tuple[str, bool, str]:
-            payload = json.loads(event) if isinstance(event, str) else (event if event is not None else {})
-            return _active[-1].invoke(self, payload)
+    def _invoke_lambda(self: LambdaFunction, event: Any = None) -> tuple[str, bool, str]:
+        payload = json.loads(event) if isinstance(event, str) else (event if event is not None else {})
+        return _active[-1].invoke(self, payload)
 
-        LambdaFunction._invoke_lambda = _invoke_lambda  # type: ignore[method-assign]
-    _active.append(runtime)
+    seams.replace(LambdaFunction, "_invoke_lambda", _invoke_lambda)
 
 
 def invoke_async(function_arn: str, event: Any, region: str) -> None:

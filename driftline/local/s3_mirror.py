@@ -11,14 +11,15 @@ from typing import Any
 
 from moto.s3.models import S3Backend
 
+from driftline.local import seams
+
 _active: list[Path] = []
 
 
 def install(folder: Path) -> None:
-    """Patch S3 writes once per process; the latest folder receives the copies."""
-    first = not _active
-    _active.append(folder)
-    if first:
+    """Copy S3 writes into ``folder`` while the local cloud runs."""
+    _active[:] = [folder]
+    if seams.claim("s3_mirror"):
         _patch()
 
 
@@ -35,4 +36,4 @@ def _patch() -> None:
                 target.write_bytes(bytes(stored.value))
         return stored
 
-    S3Backend.put_object = put_object  # type: ignore[method-assign]
+    seams.replace(S3Backend, "put_object", put_object)

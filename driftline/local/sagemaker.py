@@ -27,7 +27,7 @@ import boto3
 from moto.events.models import events_backends
 from moto.sagemaker.models import SageMakerModelBackend
 
-from driftline.local import cloudwatch_logs
+from driftline.local import cloudwatch_logs, seams
 from driftline.local.console import Console
 from driftline.local.settings import ACCOUNT_ID
 
@@ -373,10 +373,9 @@ _active: list[JobRunner] = []
 
 
 def install(runner: JobRunner) -> None:
-    """Patch job creation once per process; the latest runner runs the jobs."""
-    first = not _active
-    _active.append(runner)
-    if first:
+    """Run the jobs SageMaker is asked to create with ``runner``."""
+    _active[:] = [runner]
+    if seams.claim("sagemaker"):
         _patch()
 
 
@@ -394,5 +393,5 @@ def _patch() -> None:
         _active[-1].start_training(job)
         return job
 
-    SageMakerModelBackend.create_processing_job = create_processing_job  # type: ignore[method-assign]
-    SageMakerModelBackend.create_training_job = create_training_job  # type: ignore[method-assign]
+    seams.replace(SageMakerModelBackend, "create_processing_job", create_processing_job)
+    seams.replace(SageMakerModelBackend, "create_training_job", create_training_job)

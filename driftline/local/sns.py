@@ -15,6 +15,7 @@ from typing import Any
 
 from moto.sns.models import Subscription
 
+from driftline.local import seams
 from driftline.local.console import Console
 
 _EMAIL_PROTOCOLS = {"email", "email-json"}
@@ -50,10 +51,9 @@ _active: list[Outbox] = []
 
 
 def install(outbox: Outbox) -> None:
-    """Patch email delivery once per process; the latest outbox receives the mail."""
-    first = not _active
-    _active.append(outbox)
-    if first:
+    """Deliver email subscriptions to ``outbox``."""
+    _active[:] = [outbox]
+    if seams.claim("sns"):
         _patch()
 
 
@@ -72,4 +72,4 @@ def _patch() -> None:
             return
         original(self, message, message_id, subject=subject, **kwargs)
 
-    Subscription.publish = publish  # type: ignore[method-assign,assignment]
+    seams.replace(Subscription, "publish", publish)

@@ -14,20 +14,18 @@ from moto.stepfunctions.models import StateMachine
 from moto.stepfunctions.parser.models import stepfunctions_parser_backends
 from moto.stepfunctions.responses import StepFunctionResponse
 
+from driftline.local import seams
+
 
 def enable_execution() -> None:
     """Make moto's interpreter execute the ASL instead of returning canned results."""
-    default_user_config["stepfunctions"] = {"execute_state_machine": True}
-
-
-_installed: list[bool] = []
+    seams.replace_item(default_user_config, "stepfunctions", {"execute_state_machine": True})  # type: ignore[arg-type]
 
 
 def install() -> None:
     enable_execution()
-    if _installed:
+    if not seams.claim("stepfunctions"):
         return
-    _installed.append(True)
 
     def send_task_failure(self: StepFunctionResponse) -> Any:
         from moto.core.responses import EmptyResult
@@ -37,7 +35,7 @@ def install() -> None:
         )
         return EmptyResult()
 
-    StepFunctionResponse.send_task_failure = send_task_failure  # type: ignore[method-assign]
+    seams.replace(StepFunctionResponse, "send_task_failure", send_task_failure)
 
     def create_from_cloudformation_json(
         cls: type,
@@ -59,4 +57,4 @@ def install() -> None:
             tags=[{"key": t["Key"], "value": t["Value"]} for t in properties.get("Tags", [])],
         )
 
-    StateMachine.create_from_cloudformation_json = classmethod(create_from_cloudformation_json)  # type: ignore[method-assign,assignment]
+    seams.replace(StateMachine, "create_from_cloudformation_json", classmethod(create_from_cloudformation_json))

@@ -18,7 +18,7 @@ from tests.statemachine.harness import STEPS, Pipeline, StepError, render_defini
 def pipeline(aws: None, monkeypatch: pytest.MonkeyPatch) -> Iterator[Pipeline]:
     from moto.awslambda.models import LambdaFunction
 
-    from driftline.local import stepfunctions
+    from driftline.local import seams, stepfunctions
 
     stepfunctions.install()
     iam = boto3.client("iam", region_name="us-east-1")
@@ -51,3 +51,4 @@ def pipeline(aws: None, monkeypatch: pytest.MonkeyPatch) -> Iterator[Pipeline]:
 
     monkeypatch.setattr(LambdaFunction, "_invoke_lambda", invoke)
     yield state
+    seams.restore()

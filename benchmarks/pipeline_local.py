@@ -1,0 +1,149 @@
+"""Benchmark: local wall time from upload to registered model, and each handler's cold import time.
+
+Run: ``.venv/bin/python benchmarks/pipeline_local.py --rows 50000``. Prints a Markdown section and, with
+``--record``, appends it to ``benchmarks/RESULTS.md`` with the machine and date.
+
+What it measures, all in one run on one machine:
+- upload -> registered model wall time, split into ML work (the three SageMaker jobs, run locally) and
+  orchestration (everything else: events, Step Functions, Lambda handlers, S3);
+- the state transitions the run took (what Step Functions bills for a Standard workflow);
+- each handler's cold import time, next to a bare ``import boto3`` as the peer it is compared with.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from driftline import datasets
+from driftline.local.console import Console
+from driftline.local.demo import upload_and_follow
+from driftline.local.emulator import LocalCloud
+from driftline.local.settings import REPO_ROOT, LocalSettings
+
+RESULTS = Path(__file__).with_name("RESULTS.md")
+HANDLER_ENV = {
+    "POWERTOOLS_SERVICE_NAME": "driftline",
+    "POWERTOOLS_METRICS_NAMESPACE": "Driftline",
+    "POWERTOOLS_TRACE_DISABLED": "true",
+    "AWS_DEFAULT_REGION": "us-east-1",
+}
+
+
+def machine() -> str:
+    cpu = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return f"{cpu}, {os.cpu_count()} cores, Python {platform.python_version()}, {platform.system()}"
+
+
+def cold_import_seconds(code_dir: Path | None, statement: str, repeats: int) -> float:
+    """Median time to import a module in a fresh interpreter, as a Lambda cold start does."""
+    env = dict(os.environ, **HANDLER_ENV)
+    paths = [str(REPO_ROOT / "layers" / "shared" / "python")]
+    if code_dir is not None:
+        paths.insert(0, str(code_dir))
+    env["PYTHONPATH"] = os.pathsep.join(paths)
+    program = f"import time; t = time.perf_counter(); {statement}; print(time.perf_counter() - t)"
+    samples = []
+    for _ in range(repeats):
+        out = subprocess.run(
+            [sys.executable, "-c", program], env=env, cwd=code_dir or REPO_ROOT, capture_output=True, text=True
+        )
+        if out.returncode != 0:
+            raise RuntimeError(out.stderr)
+        samples.append(float(out.stdout.strip()))
+    return statistics.median(samples)
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def pipeline_run(rows: int) -> list[str]:
+    with tempfile.TemporaryDirectory() as scratch:
+        csv_path = Path(scratch) / "credit.csv"
+        generated = time.perf_counter()
+        datasets.write_credit_csv(csv_path, rows, seed=11)
+        generate_seconds = time.perf_counter() - generated
+        console = Console()
+        console.quiet = True
+        cloud = LocalCloud(LocalSettings(port=free_port(), state_dir=Path(scratch) / "state"), console)
+        cloud.start()
+        try:
+            record = upload_and_follow(cloud, "credit", csv_path, timeout=1800)
+        finally:
+            cloud.stop()
+    if record.status != "SUCCEEDED" or "registration" not in record.output:
+        raise RuntimeError(f"run did not register a model: {record.status} {record.error} {record.cause}")
+    jobs = {name: seconds for name, seconds in cloud.jobs.durations.items()}
+    ml_seconds = sum(jobs.values())
+    total = record.wall_seconds
+    lines = [
+        f"- rows: {rows:,} ({csv_path.name}, {generate_seconds:.1f} s to generate, not counted)",
+        f"- upload -> registered model: **{total:.1f} s** wall",
+        f"  - ML work (3 SageMaker jobs run locally): {ml_seconds:.1f} s ({ml_seconds / total:.0%})",
+        f"  - orchestration (events, state machine, handlers, S3): {total - ml_seconds:.1f} s "
+        f"({(total - ml_seconds) / total:.0%})",
+    ]
+    for name, seconds in sorted(jobs.items()):
+        lines.append(f"    - {name.rsplit('-', 1)[-1]} job: {seconds:.1f} s")
+    for state, seconds in record.state_seconds.items():
+        if state in ("Validate", "QualityGate", "Register", "NotifyRegistered"):
+            lines.append(f"    - {state} state: {seconds:.2f} s")
+    lines.append(f"- state transitions: {record.transitions} (states entered; Standard workflows bill per transition)")
+    lines.append(f"- local stack deploy: {cloud.deploy_seconds:.1f} s")
+    return lines
+
+
+def import_times(repeats: int) -> list[str]:
+    baseline = cold_import_seconds(None, "import boto3", repeats)
+    lines = [f"- peer: bare `import boto3`: {baseline * 1000:.0f} ms (median of {repeats})"]
+    for folder in sorted((REPO_ROOT / "functions").iterdir()):
+        if (folder / "app.py").exists():
+            seconds = cold_import_seconds(folder, "import app", repeats)
+            lines.append(f"- {folder.name}: {seconds * 1000:.0f} ms ({seconds / baseline:.1f}x boto3)")
+    return lines
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--rows", type=int, default=50_000)
+    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--record", action="store_true", help=f"append the results to {RESULTS.name}")
+    args = parser.parse_args()
+    section = [
+        f"## {time.strftime('%Y-%m-%d')}: {machine()}",
+        "",
+        "### Upload to registered model (local mode)",
+        *pipeline_run(args.rows),
+        "",
+        "### Handler cold import time (fresh interpreter, shared layer on the path)",
+        *import_times(args.repeats),
+        "",
+    ]
+    text = "\n".join(section)
+    print(text)
+    if args.record:
+        with RESULTS.open("a") as results:
+            results.write("\n" + text)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

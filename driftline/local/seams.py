@@ -1,0 +1,56 @@
+"""The one place local mode changes moto's behaviour, and the way to undo it.
+
+Every patch goes through ``replace`` so that ``restore`` puts moto back exactly as it was: tests that
+use plain moto after a local cloud stopped in the same process see plain moto again.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+_originals: dict[tuple[int, str], tuple[Any, str, Any]] = {}
+_claimed: set[str] = set()
+
+
+def claim(name: str) -> bool:
+    """True the first time a group of patches is installed since the last ``restore``."""
+    if name in _claimed:
+        return False
+    _claimed.add(name)
+    return True
+
+
+def replace(owner: Any, attribute: str, value: Any) -> None:
+    key = (id(owner), attribute)
+    if key not in _originals:
+        _originals[key] = (
+            owner,
+            attribute,
+            owner.__dict__[attribute] if isinstance(owner, type) else getattr(owner, attribute),
+        )
+    setattr(owner, attribute, value)
+
+
+_MISSING = object()
+_original_items: dict[tuple[int, str], tuple[dict[str, Any], str, Any]] = {}
+
+
+def replace_item(mapping: dict[str, Any], key: str, value: Any) -> None:
+    """Like ``replace``, for an entry of a configuration dictionary."""
+    marker = (id(mapping), key)
+    if marker not in _original_items:
+        _original_items[marker] = (mapping, key, mapping.get(key, _MISSING))
+    mapping[key] = value
+
+
+def restore() -> None:
+    for owner, attribute, original in _originals.values():
+        setattr(owner, attribute, original)
+    for mapping, key, original in _original_items.values():
+        if original is _MISSING:
+            mapping.pop(key, None)
+        else:
+            mapping[key] = original
+    _originals.clear()
+    _original_items.clear()
+    _claimed.clear()
