@@ -96,6 +96,7 @@ def pipeline_run(rows: int) -> list[str]:
     total = record.wall_seconds
     lines = [
         f"- rows: {rows:,} ({csv_path.name}, {generate_seconds:.1f} s to generate, not counted)",
+        f"- rows validated and trained on: {record.output['validation']['rows']:,}",
         f"- upload -> registered model: **{total:.1f} s** wall",
         f"  - ML work (3 SageMaker jobs run locally): {ml_seconds:.1f} s ({ml_seconds / total:.0%})",
         f"  - orchestration (events, state machine, handlers, S3): {total - ml_seconds:.1f} s "

@@ -306,22 +306,21 @@ def test_uploads_rule_ignores_other_buckets(template: dict[str, Any]) -> None:
 
 
 @pytest.mark.parametrize(
-    ("detail_type", "resumes"),
+    ("detail_type", "detail", "resumes"),
     [
-        ("SageMaker Processing Job State Change", True),
-        ("SageMaker Training Job State Change", True),
-        ("SageMaker Endpoint State Change", False),
+        ("SageMaker Processing Job State Change", {"ProcessingJobStatus": "Completed"}, True),
+        ("SageMaker Processing Job State Change", {"ProcessingJobStatus": "Failed"}, True),
+        ("SageMaker Training Job State Change", {"TrainingJobStatus": "Stopped"}, True),
+        ("SageMaker Training Job State Change", {"TrainingJobStatus": "InProgress"}, False),
+        ("SageMaker Processing Job State Change", {"ProcessingJobStatus": "InProgress"}, False),
+        ("SageMaker Endpoint State Change", {"EndpointStatus": "InService"}, False),
     ],
 )
-def test_job_events_rule_matches_processing_and_training_jobs(
-    template: dict[str, Any], detail_type: str, resumes: bool
+def test_job_events_rule_matches_only_jobs_that_ended(
+    template: dict[str, Any], detail_type: str, detail: dict[str, str], resumes: bool
 ) -> None:
     pattern = _rule_pattern(template, "JobEventsFunction", "SageMakerJobStateChanged")
-    event: dict[str, Any] = {
-        "source": "aws.sagemaker",
-        "detail-type": detail_type,
-        "detail": {"ProcessingJobStatus": "Completed"},
-    }
+    event: dict[str, Any] = {"source": "aws.sagemaker", "detail-type": detail_type, "detail": detail}
     assert _matches(pattern, event) is resumes
 
 
