@@ -25,6 +25,7 @@ from moto.awslambda.utils import get_backend as get_lambda_backend
 from moto.cloudformation import cloudformation_backends, custom_model
 from moto.cloudformation.responses import CloudFormationResponse
 from moto.s3.models import s3_backends
+from moto.stepfunctions.models import StateMachine
 from samtranslator.translator.managed_policy_translator import ManagedPolicyLoader
 from samtranslator.translator.transform import transform
 from samtranslator.yaml_helper import yaml_parse
@@ -62,73 +63,35 @@ def install(host: str) -> None:
         return
     seams.replace(custom_model, "threading", _SynchronousThreading)
     seams.replace(CloudFormationResponse, "process_cfn_response", _process_cfn_response)
-    _give_lambda_versions_an_arn()
-    _keep_function_layers()
     stepfunctions.install()
-    from moto.stepfunctions.models import StateMachine
-
-    with_substitutions = StateMachine.create_from_cloudformation_json.__func__  # type: ignore[attr-defined]
-
-    def create_from_cloudformation_json(
-        cls: type,
-        resource_name: str,
-        cloudformation_json: Any,
-        account_id: str,
-        region_name: str,
-        **kwargs: Any,
-    ) -> Any:
-        properties = cloudformation_json["Properties"]
-        location = properties.get("DefinitionS3Location")
-        if location and not properties.get("DefinitionString"):
-            bucket = s3_backends[account_id]["aws"].get_bucket(location["Bucket"])
-            properties["DefinitionString"] = bucket.keys[location["Key"]].value.decode()
-        return with_substitutions(cls, resource_name, cloudformation_json, account_id, region_name, **kwargs)
-
-    seams.replace(StateMachine, "create_from_cloudformation_json", classmethod(create_from_cloudformation_json))
+    seams.around_cloudformation_create(StateMachine, before=_definition_from_s3)
+    seams.around_cloudformation_create(LambdaVersion, after=_version_arn)
+    seams.around_cloudformation_create(LambdaFunction, after=_function_layers)
 
 
-def _give_lambda_versions_an_arn() -> None:
+def _definition_from_s3(cloudformation_json: dict[str, Any], account_id: str, region_name: str) -> None:
+    """``sam package`` moves the ASL to S3 (``DefinitionS3Location``); moto reads only ``DefinitionString``."""
+    properties = cloudformation_json["Properties"]
+    location = properties.get("DefinitionS3Location")
+    if location and not properties.get("DefinitionString"):
+        bucket = s3_backends[account_id]["aws"].get_bucket(location["Bucket"])
+        properties["DefinitionString"] = bucket.keys[location["Key"]].value.decode()
+
+
+def _version_arn(version: Any, cloudformation_json: dict[str, Any], account_id: str, region_name: str) -> None:
     """``Ref`` to an ``AWS::Lambda::Version`` is the version's ARN; moto returns the Python object instead."""
-    create_version = LambdaVersion.create_from_cloudformation_json.__func__  # type: ignore[attr-defined]
-
-    def create(
-        cls: type,
-        resource_name: str,
-        cloudformation_json: Any,
-        account_id: str,
-        region_name: str,
-        **kwargs: Any,
-    ) -> Any:
-        version = create_version(cls, resource_name, cloudformation_json, account_id, region_name, **kwargs)
-        function = get_lambda_backend(account_id, region_name).get_function(
-            cloudformation_json["Properties"]["FunctionName"]
-        )
-        version.physical_resource_id = f"{function.function_arn}:{version.version}"
-        return version
-
-    seams.replace(LambdaVersion, "create_from_cloudformation_json", classmethod(create))
+    function = get_lambda_backend(account_id, region_name).get_function(
+        cloudformation_json["Properties"]["FunctionName"]
+    )
+    version.physical_resource_id = f"{function.function_arn}:{version.version}"
 
 
-def _keep_function_layers() -> None:
+def _function_layers(function: Any, cloudformation_json: dict[str, Any], account_id: str, region_name: str) -> None:
     """moto's CloudFormation drops a function's ``Layers``; the shared layer is how handlers find their code."""
-    create_function = LambdaFunction.create_from_cloudformation_json.__func__  # type: ignore[attr-defined]
-
-    def create(
-        cls: type,
-        resource_name: str,
-        cloudformation_json: Any,
-        account_id: str,
-        region_name: str,
-        **kwargs: Any,
-    ) -> Any:
-        function = create_function(cls, resource_name, cloudformation_json, account_id, region_name, **kwargs)
-        # Ref to a layer version resolves to moto's object rather than its ARN.
-        layers = [getattr(layer, "arn", layer) for layer in cloudformation_json["Properties"].get("Layers") or []]
-        if layers:
-            function.layers = function._get_layers_data(layers)
-        return function
-
-    seams.replace(LambdaFunction, "create_from_cloudformation_json", classmethod(create))
+    # Ref to a layer version resolves to moto's object rather than its ARN.
+    layers = [getattr(layer, "arn", layer) for layer in cloudformation_json["Properties"].get("Layers") or []]
+    if layers:
+        function.layers = function._get_layers_data(layers)
 
 
 def _process_cfn_response(self: CloudFormationResponse) -> tuple[int, dict[str, int], str]:

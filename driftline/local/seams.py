@@ -6,6 +6,7 @@ use plain moto after a local cloud stopped in the same process see plain moto ag
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 _originals: dict[tuple[int, str], tuple[Any, str, Any]] = {}
@@ -54,3 +55,33 @@ def restore() -> None:
     _originals.clear()
     _original_items.clear()
     _claimed.clear()
+
+
+def around_cloudformation_create(
+    model: type,
+    *,
+    before: Callable[[dict[str, Any], str, str], None] | None = None,
+    after: Callable[[Any, dict[str, Any], str, str], None] | None = None,
+) -> None:
+    """Adjust what moto's CloudFormation does when it creates one resource type.
+
+    ``before`` may edit the resource's template JSON; ``after`` may fix the created resource.
+    """
+    create = model.create_from_cloudformation_json.__func__  # type: ignore[attr-defined]
+
+    def wrapped(
+        cls: type,
+        resource_name: str,
+        cloudformation_json: dict[str, Any],
+        account_id: str,
+        region_name: str,
+        **kwargs: Any,
+    ) -> Any:
+        if before is not None:
+            before(cloudformation_json, account_id, region_name)
+        resource = create(cls, resource_name, cloudformation_json, account_id, region_name, **kwargs)
+        if after is not None:
+            after(resource, cloudformation_json, account_id, region_name)
+        return resource
+
+    replace(model, "create_from_cloudformation_json", classmethod(wrapped))
