@@ -199,7 +199,7 @@ def deploy(settings: LocalSettings, registry: CodeRegistry) -> LocalStack:
     session = boto3.session.Session(
         aws_access_key_id="local", aws_secret_access_key="local", region_name=settings.region
     )
-    client = {
+    client: dict[str, Any] = {
         name: session.client(name, endpoint_url=settings.endpoint_url)
         for name in ("s3", "iam", "cloudformation", "sns")
     }

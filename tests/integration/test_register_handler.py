@@ -51,9 +51,8 @@ def _register_event(execution_name: str | None = None) -> dict[str, Any]:
 
 
 def _packages(group: str) -> list[dict[str, Any]]:
-    packages: list[dict[str, Any]] = boto3.client("sagemaker").list_model_packages(ModelPackageGroupName=group)[
-        "ModelPackageSummaryList"
-    ]
+    client: Any = boto3.client("sagemaker")
+    packages: list[dict[str, Any]] = client.list_model_packages(ModelPackageGroupName=group)["ModelPackageSummaryList"]
     return packages
 
 

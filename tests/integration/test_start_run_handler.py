@@ -39,9 +39,8 @@ def lambda_handler(state_machine_arn: str) -> Handler:
 
 
 def _executions(state_machine_arn: str) -> list[dict[str, Any]]:
-    executions: list[dict[str, Any]] = boto3.client("stepfunctions").list_executions(stateMachineArn=state_machine_arn)[
-        "executions"
-    ]
+    client: Any = boto3.client("stepfunctions")
+    executions: list[dict[str, Any]] = client.list_executions(stateMachineArn=state_machine_arn)["executions"]
     return executions
 
 
