@@ -13,7 +13,7 @@ from driftline.local.emulator import LocalCloud
 from driftline.local.settings import LocalSettings
 
 
-def _free_port() -> int:
+def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return int(probe.getsockname()[1])
@@ -22,7 +22,7 @@ def _free_port() -> int:
 @pytest.fixture(scope="module")
 def cloud(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalCloud]:
     state_dir: Path = tmp_path_factory.mktemp("driftline-state")
-    local = LocalCloud(LocalSettings(port=_free_port(), state_dir=state_dir), Console())
+    local = LocalCloud(LocalSettings(port=free_port(), state_dir=state_dir), Console())
     local.start()
     yield local
     local.stop()

@@ -1,0 +1,69 @@
+"""``driftline local up`` is a long-running process that other processes use as their AWS endpoint."""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import boto3
+import pytest
+
+from driftline import datasets
+from driftline.local.runs import follow, wait_for_execution
+from tests.e2e.conftest import free_port
+
+pytestmark = pytest.mark.e2e
+
+
+def test_a_second_process_uploads_through_the_endpoint_and_a_run_registers_a_model(tmp_path: Path) -> None:
+    port = free_port()
+    state_dir = tmp_path / "state"
+    process = subprocess.Popen(
+        [sys.executable, "-m", "driftline.cli", "local", "up", "--port", str(port), "--state-dir", str(state_dir)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        stack_file = state_dir / "stack.json"
+        deadline = time.time() + 120
+        while not stack_file.exists():
+            assert process.poll() is None, process.stdout.read() if process.stdout else ""
+            assert time.time() < deadline, "local mode did not come up"
+            time.sleep(0.2)
+        outputs_cli = subprocess.run(
+            [sys.executable, "-m", "driftline.cli", "local", "outputs", "--state-dir", str(state_dir)],
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        stack = json.loads(outputs_cli.stdout)
+        assert stack["endpoint_url"] == f"http://127.0.0.1:{port}"
+        outputs = stack["outputs"]
+
+        session = boto3.session.Session(aws_access_key_id="x", aws_secret_access_key="x", region_name="us-east-1")
+        s3 = session.client("s3", endpoint_url=stack["endpoint_url"])
+        sfn = session.client("stepfunctions", endpoint_url=stack["endpoint_url"])
+        csv_path = tmp_path / "breast_cancer.csv"
+        datasets.write_breast_cancer_csv(csv_path)
+        s3.upload_file(str(csv_path), outputs["DataBucketName"], "data/tumours/breast_cancer.csv")
+
+        arn = wait_for_execution(sfn, outputs["PipelineStateMachineArn"], known=set(), timeout=30)
+        record = follow(sfn, arn, show=lambda _: None, timeout=300)
+        assert record.status == "SUCCEEDED", record.cause
+        assert record.output["registration"]["approval_status"] == "PendingManualApproval"
+    finally:
+        process.send_signal(signal.SIGINT)
+        try:
+            output, _ = process.communicate(timeout=30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            output, _ = process.communicate()
+    assert "[Validate]" in output and "[email]" in output
+    assert process.returncode == 0
+    assert list((state_dir / "jobs").glob("*-train/model/model.joblib"))
+    assert list((state_dir / "s3").rglob("model.tar.gz")), "artifacts stay on disk after local mode stops"
