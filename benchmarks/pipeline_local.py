@@ -76,6 +76,7 @@ def free_port() -> int:
 
 
 def pipeline_run(rows: int) -> list[str]:
+    """Two uploads of the same file in one local session: the first pays cold starts, the second runs warm."""
     with tempfile.TemporaryDirectory() as scratch:
         csv_path = Path(scratch) / "credit.csv"
         generated = time.perf_counter()
@@ -85,29 +86,37 @@ def pipeline_run(rows: int) -> list[str]:
         console.quiet = True
         cloud = LocalCloud(LocalSettings(port=free_port(), state_dir=Path(scratch) / "state"), console)
         cloud.start()
+        records = []
         try:
-            record = upload_and_follow(cloud, "credit", csv_path, timeout=1800)
+            for _ in range(2):
+                before = dict(cloud.jobs.durations)
+                record = upload_and_follow(cloud, "credit", csv_path, timeout=1800)
+                if record.status != "SUCCEEDED" or "registration" not in record.output:
+                    raise RuntimeError(f"run did not register a model: {record.status} {record.error} {record.cause}")
+                jobs = {name: seconds for name, seconds in cloud.jobs.durations.items() if name not in before}
+                records.append((record, jobs))
         finally:
             cloud.stop()
-    if record.status != "SUCCEEDED" or "registration" not in record.output:
-        raise RuntimeError(f"run did not register a model: {record.status} {record.error} {record.cause}")
-    jobs = {name: seconds for name, seconds in cloud.jobs.durations.items()}
-    ml_seconds = sum(jobs.values())
-    total = record.wall_seconds
     lines = [
         f"- rows: {rows:,} ({csv_path.name}, {generate_seconds:.1f} s to generate, not counted)",
-        f"- rows validated and trained on: {record.output['validation']['rows']:,}",
-        f"- upload -> registered model: **{total:.1f} s** wall",
-        f"  - ML work (3 SageMaker jobs run locally): {ml_seconds:.1f} s ({ml_seconds / total:.0%})",
-        f"  - orchestration (events, state machine, handlers, S3): {total - ml_seconds:.1f} s "
-        f"({(total - ml_seconds) / total:.0%})",
+        f"- rows validated and trained on: {records[0][0].output['validation']['rows']:,}",
     ]
-    for name, seconds in sorted(jobs.items()):
-        lines.append(f"    - {name.rsplit('-', 1)[-1]} job: {seconds:.1f} s")
-    for state, seconds in record.state_seconds.items():
-        if state in ("Validate", "QualityGate", "Register", "NotifyRegistered"):
-            lines.append(f"    - {state} state: {seconds:.2f} s")
-    lines.append(f"- state transitions: {record.transitions} (states entered; Standard workflows bill per transition)")
+    for label, (record, jobs) in zip(("first run (cold handlers)", "second run (warm handlers)"), records, strict=True):
+        ml_seconds = sum(jobs.values())
+        total = record.wall_seconds
+        lines += [
+            f"- {label}: upload -> registered model **{total:.1f} s** wall",
+            f"  - ML work (3 SageMaker jobs run locally): {ml_seconds:.1f} s ({ml_seconds / total:.0%})",
+            f"  - orchestration (events, state machine, handlers, S3): {total - ml_seconds:.1f} s "
+            f"({(total - ml_seconds) / total:.0%})",
+        ]
+        for name, seconds in sorted(jobs.items()):
+            lines.append(f"    - {name.rsplit('-', 1)[-1]} job: {seconds:.1f} s")
+        for state in ("Validate", "QualityGate", "Register", "NotifyRegistered"):
+            lines.append(f"    - {state} state: {record.state_seconds.get(state, 0.0):.2f} s")
+    lines.append(
+        f"- state transitions per run: {records[0][0].transitions} (states entered; what Standard workflows bill)"
+    )
     lines.append(f"- local stack deploy: {cloud.deploy_seconds:.1f} s")
     return lines
 
