@@ -34,6 +34,7 @@ RUN_CONFIG = {
     "higher_is_better": True,
     "hyperparameters": {"max_iter": "200"},
     "data_uri": f"s3://{DATA_BUCKET}/data/credit/applications-2026-11.csv",
+    "input_uri": f"s3://{ARTIFACT_BUCKET}/runs/credit-5e4f54c7bade/input/applications-2026-11.csv",
     "data_version_id": "IYV3p45BT0ac8hjHg1houSdS1a.Mro8e",
     "rows": 1000,
     "seed": 42,
@@ -149,7 +150,7 @@ def test_preprocess_starts_the_processing_job_and_stores_the_token(
     inputs = {item["InputName"]: item["S3Input"]["S3Uri"] for item in job["ProcessingInputs"]}
     assert inputs == {
         "code": f"{CODE_URI}src/",
-        "data": f"s3://{DATA_BUCKET}/data/credit/applications-2026-11.csv",
+        "data": f"s3://{ARTIFACT_BUCKET}/runs/credit-5e4f54c7bade/input/applications-2026-11.csv",
         "config": f"s3://{ARTIFACT_BUCKET}/runs/{EXECUTION}/config.json",
     }
     outputs = {item["OutputName"] for item in job["ProcessingOutputConfig"]["Outputs"]}

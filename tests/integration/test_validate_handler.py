@@ -138,10 +138,26 @@ def test_a_first_upload_is_accepted_its_schema_kept_and_the_run_config_written(
         "feature_columns": ["age", "income", "home"],
         "data_uri": event["data"]["uri"],
         "data_version_id": event["data"]["version_id"],
+        "input_uri": f"s3://{ARTIFACT_BUCKET}/runs/{name}/input/{event['data']['key'].rsplit('/', 1)[-1]}",
         "rows": 40,
         "seed": 42,
         "split": {"train": 0.7, "validation": 0.15, "test": 0.15},
     }
+
+
+def test_the_run_keeps_its_own_copy_of_the_exact_version_it_checked(
+    s3: Any, handler: Handler, upload: Upload, lambda_context: Any
+) -> None:
+    checked = credit_csv()
+    event = upload(checked)
+    s3.put_object(Bucket=DATA_BUCKET, Key=event["data"]["key"], Body=credit_csv(rows=60))  # a newer upload
+
+    handler(event, lambda_context)
+
+    name = event["execution_name"]
+    file_name = event["data"]["key"].rsplit("/", 1)[-1]
+    copy = s3.get_object(Bucket=ARTIFACT_BUCKET, Key=f"runs/{name}/input/{file_name}")["Body"].read()
+    assert copy == checked
 
 
 def test_the_rows_validated_metric_is_emitted(

@@ -267,6 +267,7 @@ def test_the_resolved_config_has_the_run_config_shape() -> None:
         "feature_columns": ["age", "home"],
         "data_uri": "s3://data/data/credit/a.csv",
         "data_version_id": "v1",
+        "input_uri": None,
         "rows": 250,
         "seed": 42,
         "split": {"train": 0.7, "validation": 0.15, "test": 0.15},

@@ -36,6 +36,7 @@ RUN_CONFIG: dict[str, Any] = {
     "higher_is_better": True,
     "hyperparameters": {"max_iter": "200", "C": "0.5", "solver": "lbfgs", "class_weight": "null"},
     "data_uri": "s3://driftline-data-123456789012-us-east-1/data/credit/applications-2026-11.csv",
+    "input_uri": "s3://driftline-artifacts-123456789012-us-east-1/runs/credit-5e4f54c7bade/input/applications-2026-11.csv",
     "data_version_id": "IYV3p45BT0ac8hjHg1houSdS1a.Mro8e",
 }
 
@@ -148,7 +149,7 @@ def test_preprocess_job_reads_code_upload_and_config_where_the_script_expects(se
     assert inputs["code"]["S3Uri"] == f"{CODE_URI}src/"
     assert inputs["code"]["LocalPath"] == "/opt/ml/processing/input/code"
     assert inputs["data"]["S3Uri"] == (
-        "s3://driftline-data-123456789012-us-east-1/data/credit/applications-2026-11.csv"
+        "s3://driftline-artifacts-123456789012-us-east-1/runs/credit-5e4f54c7bade/input/applications-2026-11.csv"
     )
     assert inputs["data"]["LocalPath"] == "/opt/ml/processing/input/data"
     assert inputs["config"]["S3Uri"] == f"s3://{ARTIFACTS}/runs/credit-5e4f54c7bade/config.json"

@@ -171,6 +171,8 @@ class ResolvedConfig(BaseModel):
     feature_columns: list[str]
     data_uri: str
     data_version_id: str | None
+    input_uri: str | None = None
+    """The run's own copy of the exact object version Validate checked; the jobs read this, not the live key."""
     rows: int
     seed: int = DEFAULT_SEED
     split: SplitFractions = Field(default_factory=SplitFractions)

@@ -67,6 +67,11 @@ def run_config_key(execution_name: str) -> str:
     return f"{run_prefix(execution_name)}config.json"
 
 
+def run_input_key(execution_name: str, file_name: str) -> str:
+    """The run's pinned copy of its upload: later uploads to the same key cannot change what this run trains on."""
+    return f"{run_prefix(execution_name)}input/{file_name}"
+
+
 def processing_output_prefix(execution_name: str, step: str, output_name: str) -> str:
     return f"{run_prefix(execution_name)}{step}/{output_name}/"
 

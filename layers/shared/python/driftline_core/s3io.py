@@ -42,6 +42,15 @@ def write_json(bucket: str, key: str, document: Any) -> str:
     return f"s3://{bucket}/{key}"
 
 
+def copy_object_version(source_bucket: str, source_key: str, version_id: str | None, bucket: str, key: str) -> str:
+    """Server-side copy of one exact object version (multipart for large objects); returns the copy's URI."""
+    source: dict[str, str] = {"Bucket": source_bucket, "Key": source_key}
+    if version_id:
+        source["VersionId"] = version_id
+    get_client("s3").copy(source, bucket, key)
+    return f"s3://{bucket}/{key}"
+
+
 def iter_object_lines(bucket: str, key: str, version_id: str | None = None) -> Iterator[bytes]:
     """Stream an object's lines without holding the file in memory (uploads can be larger than a Lambda's RAM)."""
     request: dict[str, str] = {"Bucket": bucket, "Key": key}

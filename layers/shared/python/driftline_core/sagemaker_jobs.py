@@ -48,8 +48,8 @@ def build_preprocess_job_request(
 ) -> dict[str, Any]:
     """CreateProcessingJob request that splits and encodes the uploaded file (``ml/preprocess.py``).
 
-    A processing input cannot pin an S3 version id, so the job reads the key Validate checked; the
-    version Validate checked is recorded in the job's environment and in the run config for lineage.
+    A processing input cannot pin an S3 version id, so the job reads the run's copy of the exact version
+    Validate checked (``input_uri`` in the run config); the upload's key and version stay in the lineage.
     """
     _require(settings, "sagemaker_role_arn", "processing_image_uri", "ml_code_uri", "artifact_bucket")
     environment = _processing_environment(execution_name)
@@ -61,7 +61,7 @@ def build_preprocess_job_request(
         script="preprocess.py",
         inputs={
             "code": _code_files_uri(settings),
-            "data": layout.s3_uri(data.bucket, data.key),
+            "data": _pinned_input(run_config),
             "config": config_uri,
         },
         outputs={
@@ -305,3 +305,10 @@ def _require(settings: Settings, *fields: str) -> None:
             f"Driftline is missing its configuration: {', '.join(missing)} not set; "
             "deploy the stack again (sam deploy) so every function gets its environment."
         )
+
+
+def _pinned_input(run_config: Mapping[str, Any]) -> str:
+    input_uri = run_config.get("input_uri")
+    if not input_uri:
+        raise ValueError("the run config has no input_uri: Validate writes it when it accepts the upload")
+    return str(input_uri)

@@ -79,6 +79,13 @@ def validate_upload(step: StepInput, settings: Settings) -> ValidationResult:
         data_version_id=data.version_id,
     )
 
+    config.input_uri = s3io.copy_object_version(
+        data.bucket,
+        data.key,
+        data.version_id,
+        settings.artifact_bucket,
+        layout.run_input_key(step.execution_name, data.key.rsplit("/", 1)[-1]),
+    )
     schema_key = layout.dataset_schema_key(step.dataset)
     if stored is None:
         kept = Schema(columns=report.schema.columns, target=report.target, problem_type=report.problem_type)
