@@ -169,3 +169,32 @@ def test_the_same_object_event_delivered_twice_starts_one_run(cloud: LocalCloud)
         lambdas.invoke(FunctionName=function["FunctionName"], Payload=json.dumps(event).encode())
     runs = [e for e in sfn.list_executions(stateMachineArn=machine)["executions"] if e["name"].startswith("twice-")]
     assert len(runs) == 1
+
+
+def test_a_candidate_below_the_gate_is_rejected_and_nothing_is_registered(cloud: LocalCloud, tmp_path: Path) -> None:
+    csv_path = tmp_path / "strict.csv"
+    datasets.write_breast_cancer_csv(csv_path)
+    config = {"target": "diagnosis", "metric": "auc", "threshold": 0.9999}
+    _upload(cloud, "data/strict/dataset.json", json.dumps(config).encode())
+    record = _run_for(cloud, "data/strict/strict.csv", csv_path.read_bytes())
+
+    assert record.status == "SUCCEEDED"
+    assert "registration" not in record.output
+    assert record.output["gate"]["passed"] is False
+    assert _packages(cloud, "strict") == []
+    mails = _mails_about(cloud, record)
+    assert len(mails) == 1 and "threshold" in mails[0]
+
+
+def test_a_failing_training_job_fails_the_run_with_the_job_s_reason(cloud: LocalCloud, tmp_path: Path) -> None:
+    csv_path = tmp_path / "broken.csv"
+    datasets.write_breast_cancer_csv(csv_path)
+    config = {"target": "diagnosis", "hyperparameters": {"learning_rate": "fast"}}
+    _upload(cloud, "data/broken/dataset.json", json.dumps(config).encode())
+    record = _run_for(cloud, "data/broken/broken.csv", csv_path.read_bytes())
+
+    assert record.status == "FAILED"
+    assert record.error == "SageMakerJobFailed"
+    assert "learning_rate" in (record.cause or "")
+    assert "Nothing was registered" in (record.cause or "")
+    assert _packages(cloud, "broken") == []
