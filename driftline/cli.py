@@ -39,9 +39,15 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "local" and args.local_command == "outputs":
         return _print_outputs(args.state_dir)
     settings = LocalSettings(port=args.port, state_dir=args.state_dir.resolve())
-    if args.command == "local":
-        return _serve(settings)
-    return _demo(settings, args.dataset, args.rows, keep_running=args.keep_running)
+    from driftline.local.emulator import PortInUse
+
+    try:
+        if args.command == "local":
+            return _serve(settings)
+        return _demo(settings, args.dataset, args.rows, keep_running=args.keep_running)
+    except PortInUse as error:
+        print(f"driftline: {error}", file=sys.stderr)
+        return 2
 
 
 def _add_common(parser: argparse.ArgumentParser) -> None:

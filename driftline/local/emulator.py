@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import socket
 import time
 import warnings
 from pathlib import Path
@@ -44,6 +45,7 @@ class LocalCloud:
         from moto.moto_api._internal.models import moto_api_backend
         from moto.server import ThreadedMotoServer
 
+        _require_free_port(self.settings.host, self.settings.port)
         os.environ["MOTO_PORT"] = str(self.settings.port)
         os.environ.setdefault("AWS_DEFAULT_REGION", self.settings.region)
         self.settings.state_dir.mkdir(parents=True, exist_ok=True)
@@ -99,6 +101,22 @@ class LocalCloud:
             "outputs": self.stack.outputs,
         }
         (self.settings.state_dir / STACK_FILE).write_text(json.dumps(document, indent=2) + "\n")
+
+
+class PortInUse(RuntimeError):
+    pass
+
+
+def _require_free_port(host: str, port: int) -> None:
+    """Refuse to start beside another server: clients would silently talk to that one instead."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as the server does: TIME_WAIT is no conflict
+        try:
+            probe.bind((host, port))
+        except OSError as error:
+            raise PortInUse(
+                f"port {port} on {host} is in use (is local mode already running?); stop it or pass --port"
+            ) from error
 
 
 def _quiet_emulator_logs() -> None:
