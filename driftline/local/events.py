@@ -36,6 +36,16 @@ def normalize_event(event: dict[str, Any]) -> dict[str, Any]:
     return event
 
 
+class _AsReceived(dict[str, Any]):
+    """An event as moto's template parser reads it: the parser asks for the ingestion time, which
+    AWS events do not carry, to fill ``<aws.events.event.ingestion-time>``; here it is the event's time."""
+
+    def __missing__(self, key: str) -> Any:
+        if key == "ingestion-time":
+            return self.get("time", "")
+        raise KeyError(key)
+
+
 def target_input(target: dict[str, Any], event: dict[str, Any]) -> Any:
     """What a target receives: the event, or its Input, InputPath or InputTransformer rendering."""
     if "Input" in target:
@@ -51,7 +61,7 @@ def target_input(target: dict[str, Any], event: dict[str, Any]) -> Any:
         rendered = EventTemplateParser.parse(
             input_template=transformer.get("InputTemplate"),
             input_paths_map=transformer.get("InputPathsMap", {}),
-            event=event,  # type: ignore[arg-type]
+            event=_AsReceived(event),  # type: ignore[arg-type]
         )
         return rendered
     return event

@@ -89,7 +89,8 @@ class _Worker:
         self.process.stdin.write(json.dumps(request) + "\n")
         self.process.stdin.flush()
         try:
-            response = self.responses.get(timeout=timeout + 5)
+            # A small grace for the pipe, not for the handler: Lambda stops it at its Timeout.
+            response = self.responses.get(timeout=timeout + 0.5)
         except queue.Empty:
             self.stop()
             return _error("Sandbox.Timedout", f"Task timed out after {timeout:.2f} seconds", request_id)

@@ -233,9 +233,10 @@ class JobRunner:
 
     @staticmethod
     def _local(root: Path, container_path: str) -> Path:
-        if not container_path.startswith(CONTAINER_ROOT):
+        relative = container_path[len(CONTAINER_ROOT) :]
+        if not container_path.startswith(CONTAINER_ROOT) or ".." in Path(relative).parts:
             raise JobFailed(f"ClientError: local path {container_path} must be under {CONTAINER_ROOT}")
-        return root / container_path[len(CONTAINER_ROOT) :]
+        return root / relative
 
     def _program(self, arg: str, root: Path) -> str:
         if arg in ("python", "python3"):

@@ -1,0 +1,216 @@
+"""Lambda in local mode: a function's real handler runs in a warm worker process, as in a Lambda container."""
+
+from __future__ import annotations
+
+import io
+import json
+import textwrap
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+from moto.logs.models import logs_backends
+
+from driftline.local.console import Console
+from driftline.local.lambda_runtime import CodeRegistry, LambdaRuntime
+from driftline.local.settings import ACCOUNT_ID
+
+REGION = "us-east-1"
+CODE_BUCKET = "driftline-artifacts"
+
+HANDLER = """
+import os
+import time
+
+print("cold start of", os.environ["AWS_LAMBDA_FUNCTION_NAME"])
+
+
+def handler(event, context):
+    action = event.get("action")
+    if action == "pid":
+        return os.getpid()
+    if action == "raise":
+        raise ValueError(f"no dataset named {event['dataset']}")
+    if action == "sleep":
+        time.sleep(30)
+    if action == "env":
+        return {name: os.environ.get(name) for name in event["names"]}
+    print(f"handling {event}")
+    return {"echo": event, "function": context.function_name, "remaining_ms": context.get_remaining_time_in_millis()}
+"""
+
+
+@dataclass
+class FakeFunction:
+    """The attributes of moto's ``LambdaFunction`` that the runtime reads."""
+
+    function_name: str
+    code: dict[str, str]
+    timeout: float = 3
+    environment_vars: dict[str, str] = field(default_factory=dict)
+    handler: str = "app.handler"
+    layers: list[dict[str, str]] = field(default_factory=list)
+    memory_size: int = 256
+    run_time: str = "python3.11"
+    code_sha_256: str = "3f9c2a7d51e0"
+
+    @property
+    def function_arn(self) -> str:
+        return f"arn:aws:lambda:{REGION}:{ACCOUNT_ID}:function:{self.function_name}"
+
+
+@pytest.fixture
+def console_stream() -> io.StringIO:
+    return io.StringIO()
+
+
+@pytest.fixture
+def registry(tmp_path: Path) -> CodeRegistry:
+    folder = tmp_path / "validate"
+    folder.mkdir()
+    (folder / "app.py").write_text(textwrap.dedent(HANDLER))
+    registry = CodeRegistry()
+    registry.register(CODE_BUCKET, "code/validate.zip", folder)
+    return registry
+
+
+@pytest.fixture
+def runtime(registry: CodeRegistry, console_stream: io.StringIO) -> Iterator[LambdaRuntime]:
+    runtime = LambdaRuntime(
+        endpoint_url="http://127.0.0.1:4777", region=REGION, code=registry, console=Console(console_stream)
+    )
+    yield runtime
+    runtime.stop()
+
+
+def _function(name: str = "driftline-Validate-1A2B", **changes: Any) -> FakeFunction:
+    return FakeFunction(function_name=name, code={"S3Bucket": CODE_BUCKET, "S3Key": "code/validate.zip"}, **changes)
+
+
+def _invoke(runtime: LambdaRuntime, function: FakeFunction, event: Any) -> tuple[Any, bool]:
+    payload, is_error, _ = runtime.invoke(function, event)  # type: ignore[arg-type]
+    return json.loads(payload), is_error
+
+
+def _eventually(check: Callable[[], bool], timeout: float = 5) -> bool:
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if check():
+            return True
+        time.sleep(0.05)
+    return check()
+
+
+def test_the_code_registry_maps_a_packaged_location_back_to_its_folder(tmp_path: Path) -> None:
+    registry = CodeRegistry()
+    registry.register(CODE_BUCKET, "code/a.zip", tmp_path)
+
+    assert registry.folder({"S3Bucket": CODE_BUCKET, "S3Key": "code/a.zip"}) == tmp_path
+    assert registry.folder({"S3Bucket": CODE_BUCKET, "S3Key": "code/b.zip"}) is None
+    assert registry.folder({"ZipFile": "UEsDBA=="}) is None
+
+
+def test_an_invocation_returns_the_handler_s_result_with_a_lambda_context(runtime: LambdaRuntime) -> None:
+    result, is_error = _invoke(runtime, _function(), {"dataset": "credit"})
+
+    assert is_error is False
+    assert result["echo"] == {"dataset": "credit"}
+    assert result["function"] == "driftline-Validate-1A2B"
+    assert 0 < result["remaining_ms"] <= 3000
+
+
+def test_a_second_invocation_reuses_the_warm_worker(runtime: LambdaRuntime) -> None:
+    function = _function()
+    first, _ = _invoke(runtime, function, {"action": "pid"})
+    second, _ = _invoke(runtime, function, {"action": "pid"})
+
+    assert first == second
+    assert len(runtime.init_durations_ms["driftline-Validate-1A2B"]) == 1
+
+
+def test_new_code_gets_a_fresh_worker(runtime: LambdaRuntime) -> None:
+    before, _ = _invoke(runtime, _function(), {"action": "pid"})
+    after, _ = _invoke(runtime, _function(code_sha_256="9d41b07c22aa"), {"action": "pid"})
+
+    assert before != after
+
+
+def test_a_raised_exception_is_reported_as_lambda_reports_it(runtime: LambdaRuntime) -> None:
+    error, is_error = _invoke(runtime, _function(), {"action": "raise", "dataset": "weather"})
+
+    assert is_error is True
+    assert error["errorType"] == "ValueError"
+    assert error["errorMessage"] == "no dataset named weather"
+    assert error["stackTrace"]
+
+
+def test_a_worker_survives_a_handler_error(runtime: LambdaRuntime) -> None:
+    function = _function()
+    before, _ = _invoke(runtime, function, {"action": "pid"})
+    _invoke(runtime, function, {"action": "raise", "dataset": "weather"})
+    after, _ = _invoke(runtime, function, {"action": "pid"})
+
+    assert before == after
+
+
+def test_a_handler_running_past_its_timeout_is_stopped_and_reported(runtime: LambdaRuntime) -> None:
+    function = _function(timeout=0.2)
+    error, is_error = _invoke(runtime, function, {"action": "sleep"})
+
+    assert is_error is True
+    assert error["errorType"] == "Sandbox.Timedout"
+    assert error["errorMessage"] == "Task timed out after 0.20 seconds"
+    result, is_error = _invoke(runtime, function, {"dataset": "credit"})
+    assert is_error is False and result["echo"] == {"dataset": "credit"}
+
+
+def test_the_function_s_environment_variables_reach_the_handler(runtime: LambdaRuntime) -> None:
+    function = _function(environment_vars={"DATA_BUCKET": "driftline-data", "RETRY_SECONDS": "1"})
+    names = ["DATA_BUCKET", "RETRY_SECONDS", "AWS_ENDPOINT_URL", "AWS_REGION", "AWS_LAMBDA_FUNCTION_MEMORY_SIZE"]
+
+    result, _ = _invoke(runtime, function, {"action": "env", "names": names})
+
+    assert result == {
+        "DATA_BUCKET": "driftline-data",
+        "RETRY_SECONDS": "1",
+        "AWS_ENDPOINT_URL": "http://127.0.0.1:4777",
+        "AWS_REGION": REGION,
+        "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": "256",
+    }
+
+
+def test_a_handler_that_cannot_be_imported_fails_every_invocation_with_the_import_error(
+    runtime: LambdaRuntime,
+) -> None:
+    error, is_error = _invoke(runtime, _function(handler="missing.handler"), {})
+
+    assert is_error is True
+    assert error["errorType"] == "Runtime.ImportModuleError"
+    assert "missing" in error["errorMessage"]
+
+
+def test_a_function_not_deployed_from_the_template_is_refused_with_the_reason(runtime: LambdaRuntime) -> None:
+    function = FakeFunction(function_name="handmade", code={"S3Bucket": "elsewhere", "S3Key": "x.zip"})
+
+    with pytest.raises(RuntimeError, match=r"only functions deployed from template\.yaml can run locally"):
+        runtime.invoke(function, {})  # type: ignore[arg-type]
+
+
+def test_handler_output_goes_to_the_terminal_under_its_display_name_and_to_cloudwatch(
+    runtime: LambdaRuntime, console_stream: io.StringIO
+) -> None:
+    function = _function(name="driftline-Validate-logs")
+    runtime.set_display_name(function.function_name, "Validate")
+
+    _invoke(runtime, function, {"dataset": "credit"})
+
+    assert _eventually(lambda: "[Validate] handling {'dataset': 'credit'}" in console_stream.getvalue())
+    assert "[Validate] cold start of driftline-Validate-logs" in console_stream.getvalue()
+    assert "RequestId" not in console_stream.getvalue()
+    group = logs_backends[ACCOUNT_ID][REGION].groups["/aws/lambda/driftline-Validate-logs"]
+    messages = [event.message for stream in group.streams.values() for event in stream.events]
+    assert any(message.startswith("START RequestId") for message in messages)
+    assert "handling {'dataset': 'credit'}" in messages
