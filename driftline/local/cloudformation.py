@@ -124,7 +124,7 @@ def package(template: dict[str, Any], base_dir: Path, s3: Any, registry: CodeReg
     packaged = copy.deepcopy(template)
     s3.create_bucket(Bucket=DEPLOYMENT_BUCKET)
     global_code = packaged.get("Globals", {}).get("Function", {}).pop("CodeUri", None)
-    for logical_id, resource in packaged.get("Resources", {}).items():
+    for resource in packaged.get("Resources", {}).values():
         kind = resource.get("Type")
         properties = resource.setdefault("Properties", {})
         if kind == "AWS::Serverless::Function":
@@ -142,7 +142,6 @@ def package(template: dict[str, Any], base_dir: Path, s3: Any, registry: CodeReg
                 key = f"{definition}-{hashlib.sha256(body).hexdigest()[:12]}"
                 s3.put_object(Bucket=DEPLOYMENT_BUCKET, Key=key, Body=body)
                 properties["DefinitionUri"] = {"Bucket": DEPLOYMENT_BUCKET, "Key": key}
-        del logical_id
     return packaged
 
 
