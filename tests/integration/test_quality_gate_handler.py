@@ -253,3 +253,84 @@ def test_a_report_without_the_gate_metric_is_an_error(s3: Any, handler: Handler,
         f"{EVALUATION_URI}: the evaluation report's 'binary_classification_metrics' has no 'auc' "
         "(it has: accuracy, f1, precision, recall)."
     )
+
+
+OLD_BUCKET = "driftline-artifacts-of-an-earlier-deployment"
+
+
+def register_model_with_report_at(s3: Any, uri: str, report: dict[str, Any]) -> str:
+    """An approved package whose report lives at ``uri`` (a bucket the stack may no longer read)."""
+    bucket, _ = split_s3_uri(uri)
+    s3.create_bucket(Bucket=bucket)
+    put_json(s3, uri, report)
+    sagemaker = boto3.client("sagemaker")
+    sagemaker.create_model_package_group(ModelPackageGroupName=GROUP)
+    request: dict[str, Any] = {
+        "ModelPackageGroupName": GROUP,
+        "ModelApprovalStatus": "Approved",
+        "InferenceSpecification": {
+            "Containers": [{"Image": "683313688378.dkr.ecr.us-east-1.amazonaws.com/sklearn:1.2-1"}],
+            "SupportedContentTypes": ["text/csv"],
+            "SupportedResponseMIMETypes": ["text/csv"],
+        },
+        "ModelMetrics": {"ModelQuality": {"Statistics": {"ContentType": "application/json", "S3Uri": uri}}},
+    }
+    created: str = sagemaker.create_model_package(**request)["ModelPackageArn"]
+    return created
+
+
+def deny_reads_from(bucket: str) -> None:
+    """S3 answers 403 AccessDenied to GetObject in ``bucket``, as for a bucket the function's role cannot read."""
+    from botocore.awsrequest import AWSResponse, HTTPHeaders
+
+    from driftline_core.clients import get_client
+
+    def refuse(params: dict[str, Any], **_: Any) -> tuple[AWSResponse, dict[str, Any]] | None:
+        if params.get("url_path", "").lstrip("/").split("/")[0] != bucket and f"//{bucket}." not in params.get(
+            "url", ""
+        ):
+            return None
+        response = AWSResponse(params.get("url", ""), 403, HTTPHeaders(), None)
+        return response, {
+            "Error": {"Code": "AccessDenied", "Message": "Access Denied"},
+            "ResponseMetadata": {"HTTPStatusCode": 403},
+        }
+
+    get_client("s3").meta.events.register("before-call.s3.GetObject", refuse)
+
+
+def test_an_approved_model_whose_report_cannot_be_read_leaves_the_threshold_to_decide_and_says_why(
+    s3: Any, handler: Handler, lambda_context: Any
+) -> None:
+    old_report = f"s3://{OLD_BUCKET}/runs/credit-old/evaluate/evaluation/evaluation.json"
+    approved = register_model_with_report_at(s3, old_report, binary_report(auc=0.99))
+    given_run(s3, run_config(), binary_report(auc=0.75))
+    deny_reads_from(OLD_BUCKET)
+
+    result = handler(EVENT, lambda_context)
+
+    assert result["passed"]
+    assert (result["incumbent_model_package_arn"], result["incumbent_value"]) == (approved, None)
+    assert result["reasons"][1].startswith(
+        f"The approved model {approved} was not compared: its evaluation report {old_report} cannot be read "
+        "(AccessDenied)"
+    )
+    assert result["reasons"][1].endswith("The threshold alone decides.")
+
+
+def test_an_approved_model_whose_report_is_gone_leaves_the_threshold_to_decide(
+    s3: Any, handler: Handler, lambda_context: Any
+) -> None:
+    old_report = f"s3://{OLD_BUCKET}/runs/credit-old/evaluate/evaluation/evaluation.json"
+    approved = register_model_with_report_at(s3, old_report, binary_report(auc=0.99))
+    s3.delete_object(Bucket=OLD_BUCKET, Key=split_s3_uri(old_report)[1])
+    s3.delete_bucket(Bucket=OLD_BUCKET)
+    given_run(s3, run_config(threshold=0.8), binary_report(auc=0.75))
+
+    result = handler(EVENT, lambda_context)
+
+    assert not result["passed"]
+    assert result["reasons"][1] == (
+        f"The approved model {approved} was not compared: its evaluation report {old_report} no longer exists. "
+        "The threshold alone decides."
+    )

@@ -189,3 +189,24 @@ def test_fail_state_error_names_never_use_the_reserved_states_prefix() -> None:
     assert fail_state_error_name("States.Timeout") == "JobTimedOut"
     assert fail_state_error_name("States.Runtime") == "PipelineError"
     assert fail_state_error_name("ValidationFailed") == "ValidationFailed"
+
+
+def test_registered_message_says_why_the_approved_model_was_not_compared_and_which_package() -> None:
+    notify = _notify("notify_registered")
+    incumbent = "arn:aws:sagemaker:us-east-1:123456789012:model-package/driftline-credit/1"
+    why = (
+        f"The approved model {incumbent} was not compared: its evaluation report "
+        "s3://driftline-artifacts-old/runs/credit-1/evaluate/evaluation/evaluation.json cannot be read "
+        "(AccessDenied). The threshold alone decides."
+    )
+    notify.run["gate"].update(
+        incumbent_model_package_arn=incumbent,
+        incumbent_value=None,
+        reasons=["auc 0.9132 meets the threshold 0.7 (higher is better).", why],
+    )
+
+    body = build_notification(notify).message
+
+    assert f"Approved model:  {incumbent}, not compared (see the gate's reasons)" in body
+    assert f"Quality gate:\n  - auc 0.9132 meets the threshold 0.7 (higher is better).\n  - {why}\n" in body
+    assert "none approved yet" not in body

@@ -221,3 +221,16 @@ def test_lower_is_better_metrics_must_be_lower_than_the_approved_model() -> None
     worse = gate(3.2, incumbent=Incumbent(APPROVED_ARN, 3.0), **options)
     assert not worse.passed
     assert "rmse 3.2 is no better than the approved model" in worse.reasons[1]
+
+
+def test_an_approved_model_whose_report_cannot_be_read_is_named_and_the_threshold_decides() -> None:
+    unreadable = Incumbent(APPROVED_ARN, None, unreadable="its evaluation report s3://old/report.json cannot be read.")
+    passing = gate(0.75, incumbent=unreadable)
+    failing = gate(0.65, incumbent=unreadable)
+    assert passing.passed
+    assert not failing.passed
+    assert passing.incumbent_model_package_arn == APPROVED_ARN
+    assert passing.reasons[1] == (
+        f"The approved model {APPROVED_ARN} was not compared: its evaluation report s3://old/report.json "
+        "cannot be read. The threshold alone decides."
+    )

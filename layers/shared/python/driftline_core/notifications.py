@@ -85,6 +85,16 @@ def build_notification(notify: NotifyInput) -> Notification:
 def send_notification(notify: NotifyInput, settings: Settings) -> NotificationResult:
     """Publish one message; outcome and dataset go along as attributes subscribers can filter on."""
     notification = build_notification(notify)
+    return NotificationResult(
+        subject=notification.subject,
+        message_id=publish_notification(notification, settings),
+        error=notification.error,
+        cause=notification.cause,
+    )
+
+
+def publish_notification(notification: Notification, settings: Settings) -> str | None:
+    """Publish to the topic; returns SNS's message id."""
     published = get_client("sns").publish(
         TopicArn=settings.notification_topic_arn,
         Subject=notification.subject,
@@ -93,11 +103,29 @@ def send_notification(notify: NotifyInput, settings: Settings) -> NotificationRe
             name: {"DataType": "String", "StringValue": value} for name, value in notification.attributes.items()
         },
     )
-    return NotificationResult(
-        subject=notification.subject,
-        message_id=published.get("MessageId"),
-        error=notification.error,
-        cause=notification.cause,
+    return published.get("MessageId")
+
+
+def upload_not_started(bucket: str, key: str, version_id: str | None, dataset: str | None, reason: str) -> Notification:
+    """An upload under data/ that started no run: the reason names the file and says what to upload instead."""
+    lines = [
+        f"Driftline started no run for s3://{bucket}/{key}.",
+        "",
+        f"Why: {reason}",
+        "",
+        "Nothing was validated or trained, nothing was registered and no endpoint was changed.",
+        "",
+        f"Bucket:          {bucket}",
+        f"Key:             {key}",
+        f"Version:         {version_id or 'unversioned'}",
+    ]
+    name = dataset or UNKNOWN_DATASET
+    return Notification(
+        subject=_subject(dataset, "upload started no run") if dataset else "Driftline: upload started no run",
+        message="\n".join(lines),
+        attributes=_attributes("not-started", name),
+        error="",
+        cause=reason,
     )
 
 
@@ -157,6 +185,7 @@ def _registered(notify: NotifyInput, run: RunDocument, dataset: str) -> Notifica
         f"Model package:   {package}",
         f"Package group:   {group}",
         "",
+        *_gate_reason_lines(run.gate),
         "Artifacts:",
         *_artifact_lines(run),
         "",
@@ -245,12 +274,21 @@ def _gate_lines(gate: GateResult | None) -> list[str]:
     direction = "higher is better" if gate.higher_is_better else "lower is better"
     if gate.incumbent_value is not None:
         incumbent = f"{gate.metric} = {_number(gate.incumbent_value)} ({gate.incumbent_model_package_arn})"
+    elif gate.incumbent_model_package_arn:
+        incumbent = f"{gate.incumbent_model_package_arn}, not compared (see the gate's reasons)"
     else:
         incumbent = "none approved yet"
     return [
         f"Metric:          {gate.metric} = {_number(gate.value)} (threshold {_number(gate.threshold)}, {direction})",
         f"Approved model:  {incumbent}",
     ]
+
+
+def _gate_reason_lines(gate: GateResult | None) -> list[str]:
+    """Why the gate passed, including why an approved model was not compared with."""
+    if gate is None or not gate.reasons:
+        return []
+    return ["Quality gate:", *(f"  - {reason}" for reason in gate.reasons), ""]
 
 
 def _artifact_lines(run: RunDocument) -> list[str]:

@@ -17,7 +17,7 @@ from botocore.exceptions import ClientError
 from driftline_core import layout, s3io
 from driftline_core.errors import EvaluationReportInvalid
 from driftline_core.models import GateInput, GateResult, JobResult, ProblemType
-from driftline_core.registry import ApprovedModel, find_approved_model_package
+from driftline_core.registry import ApprovedModel, find_approved_model_package, model_package_group_name
 from driftline_core.settings import Settings
 
 EVALUATION_OUTPUT = "evaluation"
@@ -154,6 +154,8 @@ class Incumbent:
     model_package_arn: str
     value: float | None
     """Its value of the gate metric; None when its evaluation report does not have that metric."""
+    unreadable: str | None = None
+    """Why its evaluation report could not be read, when it could not (the gate then judges on the threshold)."""
 
 
 def decide(
@@ -185,6 +187,11 @@ def decide(
     beats_incumbent = True
     if incumbent is None:
         reasons.append("No model of this dataset is approved yet, so the threshold alone decides.")
+    elif incumbent.unreadable is not None:
+        reasons.append(
+            f"The approved model {incumbent.model_package_arn} was not compared: {incumbent.unreadable} "
+            "The threshold alone decides."
+        )
     elif incumbent.value is None:
         reasons.append(
             f"The approved model {incumbent.model_package_arn} has no {metric} in its evaluation report, "
@@ -237,7 +244,7 @@ def evaluate_gate(gate_input: GateInput, settings: Settings) -> GateResult:
     except EvaluationReportInvalid as error:
         raise EvaluationReportInvalid(f"{evaluation_uri}: {error}") from None
 
-    group = layout.model_package_group_name(settings.model_package_group_prefix, gate_input.dataset)
+    group = model_package_group_name(settings.model_package_group_prefix, gate_input.dataset)
     approved = find_approved_model_package(group)
     return decide(
         metric=config.metric,
@@ -253,13 +260,39 @@ def evaluate_gate(gate_input: GateInput, settings: Settings) -> GateResult:
 def _incumbent(approved: ApprovedModel | None, problem_type: ProblemType, metric: str) -> Incumbent | None:
     if approved is None:
         return None
+    arn, uri = approved.model_package_arn, approved.evaluation_uri
+    if not uri:
+        return Incumbent(arn, None)
     try:
-        report = _read_report(approved.evaluation_uri) if approved.evaluation_uri else None
-        value = read_metric(report, problem_type, metric) if report is not None else None
+        report = _read_report(uri)
+        if report is None:
+            return Incumbent(arn, None, unreadable=f"its evaluation report {uri} no longer exists.")
+        return Incumbent(arn, read_metric(report, problem_type, metric))
     except EvaluationReportInvalid:
         # An approved model whose report lacks this metric (other metric or problem type) is not comparable.
-        value = None
-    return Incumbent(approved.model_package_arn, value)
+        return Incumbent(arn, None)
+    except ClientError as error:
+        if _is_retryable(error):
+            raise
+        # Groups outlive the stack: after a re-deploy under the same name, the approved model's report may
+        # sit in the earlier deployment's bucket, which this deployment cannot read. It must not block runs.
+        return Incumbent(arn, None, unreadable=_unreadable_report_reason(uri, error))
+
+
+def _unreadable_report_reason(uri: str, error: ClientError) -> str:
+    code = error.response.get("Error", {}).get("Code") or "error"
+    return (
+        f"its evaluation report {uri} cannot be read ({code}); it is probably in the artifact bucket of an "
+        "earlier deployment of this stack. Once a model registered by this deployment is approved, later "
+        "runs are compared with that one."
+    )
+
+
+def _is_retryable(error: ClientError) -> bool:
+    """Throttling and server errors say nothing about the report: the step fails and its retry tries again."""
+    status = error.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
+    code = str(error.response.get("Error", {}).get("Code", ""))
+    return status >= 500 or status == 429 or code in {"SlowDown", "Throttling", "ThrottlingException", "RequestTimeout"}
 
 
 def _read_report(uri: str) -> Any | None:
