@@ -12,6 +12,10 @@ reports where they are, so every step function can point its jobs at exactly the
 that changes no job code changes no URI. Old versions are never deleted: earlier runs and registered models
 reference them.
 
+It also refuses, before anything is published, a stack name the pipeline cannot serve: the functions name
+the Model Registry groups ``<stack name>-<dataset>`` and their permissions match that prefix, so the name
+must be lowercase and short enough to leave room for any dataset name.
+
 Only boto3 and the standard library: the publisher needs no layer and has nothing to install at build time.
 """
 
@@ -23,12 +27,15 @@ import io
 import json
 import logging
 import os
+import re
 import tarfile
 import threading
+import time
 import urllib.request
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import boto3
 from botocore.exceptions import ClientError
@@ -47,6 +54,17 @@ _EXCLUDED_SUFFIXES = {".pyc", ".pyo"}
 _MISSING_CODES = {"404", "NoSuchKey", "NotFound"}
 _TIMEOUT_MARGIN_SECONDS = 5.0
 """Answer FAILED this long before the Lambda times out, so a stuck upload never leaves the stack waiting."""
+ACCESS_RETRY_DELAYS_SECONDS = (1.0, 2.0, 4.0, 8.0, 15.0, 30.0)
+"""A role's permissions reach S3 seconds after CloudFormation creates it, so the publisher's first calls may be
+refused; it waits and tries again (a minute in all) instead of rolling the stack back."""
+_ACCESS_DENIED_CODES = {"AccessDenied", "403"}
+"""HeadObject answers a bare 403 without an error body."""
+MAX_STACK_NAME_LENGTH = 49
+"""Model Registry group names are at most 63 characters: ``<stack>-`` plus room for a readable start, ``--``
+and a 10-character hash of a long dataset name (driftline_core.registry.MAX_PREFIX_LENGTH)."""
+_STACK_NAME = re.compile(r"^[a-z][a-z0-9-]*$")
+
+_T = TypeVar("_T")
 
 
 @dataclass(frozen=True)
@@ -104,13 +122,75 @@ def build_tarball(source_dir: Path, files: list[Path]) -> bytes:
     return gzip.compress(raw.getvalue(), mtime=0)
 
 
-def publish_ml_code(bucket: str, source_dir: Path, s3: Any = None) -> PublishedCode:
+def check_stack_name(stack_name: str) -> None:
+    """Refuse a stack name that cannot prefix every dataset's Model Registry group, saying what would work."""
+    problems = []
+    if not _STACK_NAME.match(stack_name):
+        problems.append(
+            "it must be lowercase letters, digits and hyphens starting with a letter (SageMaker writes names "
+            "in ARNs in lowercase, and the Model Registry permissions match on the stack name)"
+        )
+    if len(stack_name) > MAX_STACK_NAME_LENGTH:
+        problems.append(
+            f"it has {len(stack_name)} characters and may have at most {MAX_STACK_NAME_LENGTH} (model package "
+            "group names are <stack name>-<dataset>, at most 63 characters)"
+        )
+    if problems:
+        suggestion = re.sub(r"[^a-z0-9-]+", "-", stack_name.lower()).strip("-")[:MAX_STACK_NAME_LENGTH] or "driftline"
+        if not suggestion[0].isalpha():
+            suggestion = f"driftline-{suggestion}"[:MAX_STACK_NAME_LENGTH]
+        raise ValueError(
+            f"The stack name {stack_name!r} cannot be used: {'; and '.join(problems)}. Delete this stack and "
+            f"deploy again under a name such as {suggestion.rstrip('-')!r} (sam deploy --stack-name ...)."
+        )
+
+
+def stack_name_from_id(stack_id: str) -> str:
+    """``arn:aws:cloudformation:<region>:<account>:stack/<name>/<id>`` -> ``<name>``."""
+    _, _, path = stack_id.partition(":stack/")
+    return path.split("/", 1)[0]
+
+
+def publish_ml_code(
+    bucket: str, source_dir: Path, s3: Any = None, sleep: Callable[[float], None] = time.sleep
+) -> PublishedCode:
     """Upload the code under its content version unless that version is already complete in the bucket."""
     files = code_files(source_dir)
     if not files:
         raise RuntimeError(f"no job code found in {source_dir}: the ml/ folder shipped with no scripts")
     published = PublishedCode(bucket=bucket, version=content_version(source_dir, files))
     s3 = s3 or boto3.client("s3")
+    return _retrying_access_denied(lambda: _upload(s3, published, source_dir, files), bucket, sleep)
+
+
+def _retrying_access_denied(publish: Callable[[], _T], bucket: str, sleep: Callable[[float], None]) -> _T:
+    """Run the (idempotent) publish again while S3 refuses access, for as long as IAM takes to propagate."""
+    for delay in ACCESS_RETRY_DELAYS_SECONDS:
+        try:
+            return publish()
+        except ClientError as error:
+            if _error_code(error) not in _ACCESS_DENIED_CODES:
+                raise
+            LOGGER.warning("S3 refused access (%s), probably a new role; retrying in %.0f s", _error_code(error), delay)
+            sleep(delay)
+    try:
+        return publish()
+    except ClientError as error:
+        if _error_code(error) not in _ACCESS_DENIED_CODES:
+            raise
+        raise RuntimeError(
+            f"S3 still refused access to s3://{bucket}/{CODE_PREFIX} after {sum(ACCESS_RETRY_DELAYS_SECONDS):.0f} s "
+            f"({_error_code(error)}); the publisher's role needs s3:PutObject and s3:GetObject on that prefix and "
+            "s3:ListBucket on the bucket (the PublishJobCode and SeeWhatIsPublished statements in template.yaml)."
+        ) from error
+
+
+def _error_code(error: ClientError) -> str:
+    return str(error.response.get("Error", {}).get("Code", ""))
+
+
+def _upload(s3: Any, published: PublishedCode, source_dir: Path, files: list[Path]) -> PublishedCode:
+    bucket = published.bucket
     tarball_key = f"{published.prefix}{TARBALL_NAME}"
     if _object_exists(s3, bucket, tarball_key):
         LOGGER.info("code version %s is already published at %s", published.version, published.uri)
@@ -133,7 +213,7 @@ def _object_exists(s3: Any, bucket: str, key: str) -> bool:
     try:
         s3.head_object(Bucket=bucket, Key=key)
     except ClientError as error:
-        if error.response.get("Error", {}).get("Code") in _MISSING_CODES:
+        if _error_code(error) in _MISSING_CODES:
             return False
         raise
     return True
@@ -151,6 +231,7 @@ def lambda_handler(event: dict[str, Any], context: Any) -> None:
             return
         if request_type not in {"Create", "Update"}:
             raise ValueError(f"unsupported CloudFormation request type {request_type!r}")
+        check_stack_name(stack_name_from_id(str(event.get("StackId", ""))))
         bucket = event.get("ResourceProperties", {}).get("ArtifactBucket")
         if not bucket:
             raise ValueError("the MlCode resource needs an ArtifactBucket property to publish to")

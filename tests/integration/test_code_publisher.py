@@ -284,3 +284,86 @@ def test_the_real_ml_folder_ships_every_job_entrypoint_but_not_the_publisher() -
     assert {"preprocess.py", "train.py", "evaluate.py"} <= shipped
     assert "code_publisher.py" not in shipped
     assert not any("__pycache__" in name or name.endswith(".pyc") for name in shipped)
+
+
+class _NewRoleS3:
+    """S3 as a freshly created role sees it: the first calls are refused until IAM has propagated."""
+
+    def __init__(self, s3: Any, refusals: int) -> None:
+        self._s3 = s3
+        self.refusals_left = refusals
+
+    def __getattr__(self, name: str) -> Any:
+        operation = getattr(self._s3, name)
+
+        def call(**kwargs: Any) -> Any:
+            if self.refusals_left > 0:
+                self.refusals_left -= 1
+                from botocore.exceptions import ClientError
+
+                raise ClientError({"Error": {"Code": "AccessDenied", "Message": "Access Denied"}}, name)
+            return operation(**kwargs)
+
+        return call
+
+
+def test_a_new_roles_access_denied_is_waited_out_and_the_code_is_published(s3: Any, ml_code: Path) -> None:
+    waits: list[float] = []
+
+    published = code_publisher.publish_ml_code(BUCKET, ml_code, s3=_NewRoleS3(s3, refusals=3), sleep=waits.append)
+
+    assert waits == [1.0, 2.0, 4.0]
+    assert f"{published.prefix}sourcedir.tar.gz" in _keys(s3)
+
+
+def test_access_that_stays_denied_fails_after_a_bounded_wait_naming_the_missing_permissions(
+    s3: Any, ml_code: Path
+) -> None:
+    waits: list[float] = []
+
+    refused = r"still refused access to s3://driftline-artifacts/code/ after 60 s"
+    with pytest.raises(RuntimeError, match=refused) as raised:
+        code_publisher.publish_ml_code(BUCKET, ml_code, s3=_NewRoleS3(s3, refusals=1000), sleep=waits.append)
+
+    assert sum(waits) == 60
+    assert "s3:PutObject" in str(raised.value)
+    assert _keys(s3) == []
+
+
+def test_other_s3_errors_are_not_retried(s3: Any, ml_code: Path) -> None:
+    waits: list[float] = []
+    with pytest.raises(Exception, match="NoSuchBucket"):
+        code_publisher.publish_ml_code("no-such-driftline-bucket", ml_code, s3=s3, sleep=waits.append)
+    assert waits == []
+
+
+@pytest.mark.parametrize(
+    ("stack_name", "why"),
+    [
+        ("Driftline-Prod", "must be lowercase"),
+        ("driftline-" + "x" * 40, "has 50 characters and may have at most 49"),
+    ],
+)
+def test_a_stack_name_the_registry_cannot_serve_is_refused_before_anything_is_published(
+    s3: Any, ml_code: Path, cloudformation: CloudFormationEndpoint, lambda_context: Any, stack_name: str, why: str
+) -> None:
+    event = _event("Create", cloudformation.url)
+    event["StackId"] = f"arn:aws:cloudformation:us-east-1:123456789012:stack/{stack_name}/5b5b9c10-a9a6-11ef"
+
+    code_publisher.lambda_handler(event, lambda_context)
+
+    [answer] = cloudformation.bodies()
+    assert answer["Status"] == "FAILED"
+    assert f"The stack name '{stack_name}' cannot be used" in answer["Reason"]
+    assert why in answer["Reason"]
+    assert "deploy again under a name such as" in answer["Reason"]
+    assert _keys(s3) == []
+
+
+def test_the_longest_accepted_stack_name_is_the_longest_group_prefix_the_registry_serves() -> None:
+    from driftline_core.registry import MAX_PREFIX_LENGTH, model_package_group_name
+
+    longest = "d" * code_publisher.MAX_STACK_NAME_LENGTH
+    code_publisher.check_stack_name(longest)
+    assert code_publisher.MAX_STACK_NAME_LENGTH == MAX_PREFIX_LENGTH
+    assert len(model_package_group_name(longest, "D" * 40)) <= 63
