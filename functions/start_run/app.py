@@ -1,4 +1,4 @@
-"""StartRun: an upload to data/<dataset>/<file>.csv starts one pipeline run."""
+"""StartRun: an upload to data/<dataset>/<file>.csv (or .csv.gz) starts one pipeline run."""
 
 from __future__ import annotations
 
@@ -32,9 +32,11 @@ def lambda_handler(event: S3EventNotificationEventBridgeModel, context: LambdaCo
         event_id=event.id,
         settings=get_settings(),
         sequencer=detail.object.sequencer,
+        etag=detail.object.etag or None,
+        size=int(detail.object.size) if detail.object.size is not None else None,
     )
     logger.append_keys(dataset=result.dataset, execution_arn=result.execution_arn)
-    logger.info(result.reason, extra={"started": result.started, "object_size": detail.object.size})
+    logger.info(result.reason, extra={"started": result.started, "notified": result.notified})
     metric_name = "RunsStarted" if result.started else "UploadsSkipped"
     metrics.add_metric(name=metric_name, unit=MetricUnit.Count, value=1)
     return result.model_dump(mode="json")

@@ -11,15 +11,16 @@ from botocore.exceptions import ClientError
 from botocore.stub import Stubber
 
 from driftline_core import runs
-from driftline_core.layout import execution_name_for_object
+from driftline_core.layout import execution_name_for_object, key_readings
 from driftline_core.runs import (
+    classify_upload,
     execution_arn_for,
     run_input_for_upload,
     start_run_for_upload,
     upload_identity,
 )
 from driftline_core.settings import Settings
-from tests.conftest import load_event
+from tests.conftest import EVENTS_DIR, load_event
 
 BUCKET = "driftline-data-123456789012-us-east-1"
 STATE_MACHINE_ARN = "arn:aws:states:us-east-1:123456789012:stateMachine:driftline-pipeline"
@@ -49,6 +50,76 @@ def test_upload_under_a_dataset_folder_becomes_the_run_input() -> None:
 )
 def test_keys_outside_data_dataset_file_csv_start_no_run(key: str) -> None:
     assert run_input_for_upload(BUCKET, key, "v1") is None
+
+
+@pytest.mark.parametrize(
+    "key",
+    ["data/credit/JAN.CSV", "data/credit/jan.Csv", "data/credit/jan.csv.gz", "data/credit/JAN.CSV.GZ"],
+)
+def test_csv_uploads_in_any_letter_case_and_gzip_compressed_start_a_run(key: str) -> None:
+    run_input = run_input_for_upload(BUCKET, key, "v1")
+
+    assert run_input is not None
+    assert run_input.dataset == "credit"
+    assert run_input.data.key == key
+
+
+@pytest.mark.parametrize(
+    ("key", "reason"),
+    [
+        (
+            "data/credit/notes.txt",
+            "data/credit/notes.txt is not a CSV file; upload .csv or .csv.gz files under data/<dataset>/.",
+        ),
+        (
+            "data/credit/jan.gz",
+            "data/credit/jan.gz is not a CSV file; upload .csv or .csv.gz files under data/<dataset>/.",
+        ),
+        (
+            "data/credit/2026/jan.csv",
+            "data/credit/2026/jan.csv is in a nested folder; upload CSV files directly under data/<dataset>/ "
+            "(for example data/credit/jan.csv).",
+        ),
+        (
+            "data/jan.csv",
+            "data/jan.csv is not in a dataset folder; upload it as data/<dataset>/jan.csv, named for its dataset.",
+        ),
+        (
+            "DATA/credit/jan.csv",
+            "DATA/credit/jan.csv is not under data/ (S3 keys are case-sensitive); "
+            "upload .csv or .csv.gz files under data/<dataset>/.",
+        ),
+        (
+            "data/credit/2026/dataset.json",
+            "data/credit/2026/dataset.json is not read from there; a dataset's config goes to "
+            "data/<dataset>/dataset.json.",
+        ),
+    ],
+)
+def test_uploads_under_data_that_cannot_start_a_run_are_refused_with_what_to_do(key: str, reason: str) -> None:
+    decision = classify_upload(key)
+
+    assert decision.verdict == "refused"
+    assert decision.reason == reason
+
+
+@pytest.mark.parametrize("key", ["data/credit/dataset.json", "data/credit/", "data/", "runs/x/config.json"])
+def test_dataset_configs_folder_markers_and_keys_outside_data_are_ignored_quietly(key: str) -> None:
+    assert classify_upload(key).verdict == "ignored"
+
+
+@pytest.mark.parametrize(
+    ("event_key", "readings"),
+    [
+        ("data/credit/jan.csv", ["data/credit/jan.csv"]),
+        ("data/credit/june+2026.csv", ["data/credit/june+2026.csv", "data/credit/june 2026.csv"]),
+        ("data/credit/june%202026.csv", ["data/credit/june%202026.csv", "data/credit/june 2026.csv"]),
+        ("data/credit/a%2Bb+c.csv", ["data/credit/a%2Bb+c.csv", "data/credit/a+b c.csv", "data/credit/a+b+c.csv"]),
+        ("data/cr%C3%A9dit/%C3%A9t%C3%A9.csv", ["data/cr%C3%A9dit/%C3%A9t%C3%A9.csv", "data/crédit/été.csv"]),
+    ],
+)
+def test_an_event_key_is_read_as_given_first_then_url_decoded(event_key: str, readings: list[str]) -> None:
+    assert key_readings(event_key) == readings
 
 
 def test_dataset_names_sagemaker_cannot_use_still_start_a_run_so_validate_can_explain() -> None:
@@ -82,17 +153,61 @@ def test_sample_event_parses_and_names_its_run_from_the_object_version() -> None
     assert run_input.data.version_id == "IYV3p45BT0ac8hjHg1houSdS1a.Mro8e"
 
 
+DOCUMENTED_EVENT_FIELDS = {"version", "id", "detail-type", "source", "account", "time", "region", "resources", "detail"}
+DOCUMENTED_DETAIL_FIELDS = {"version", "bucket", "object", "request-id", "requester", "source-ip-address", "reason"}
+DOCUMENTED_OBJECT_FIELDS = {"key", "size", "etag", "version-id", "sequencer"}
+UPLOAD_SAMPLES = [*sorted(path.stem for path in EVENTS_DIR.glob("s3_object_created_*.json")), "start_run"]
+
+
+@pytest.mark.parametrize("sample", UPLOAD_SAMPLES)
+def test_upload_samples_have_the_fields_s3_documents_for_eventbridge_and_parse(sample: str) -> None:
+    raw = load_event(sample)
+    event = S3EventNotificationEventBridgeModel.model_validate(raw)
+
+    assert set(raw) == DOCUMENTED_EVENT_FIELDS
+    assert set(raw["detail"]) == DOCUMENTED_DETAIL_FIELDS
+    assert set(raw["detail"]["object"]) == DOCUMENTED_OBJECT_FIELDS
+    assert (event.source, event.detail_type) == ("aws.s3", "Object Created")
+    assert event.detail.object.etag == raw["detail"]["object"]["etag"]
+    assert event.detail.object.version_id == raw["detail"]["object"]["version-id"]
+
+
+@pytest.mark.parametrize(
+    ("sample", "verdict"),
+    [
+        ("start_run", "run"),
+        ("s3_object_created_csv_gz", "run"),
+        ("s3_object_created_encoded_key", "run"),
+        ("s3_object_created_not_csv", "refused"),
+        ("s3_object_created_dataset_config", "ignored"),
+        ("s3_object_created_folder_marker", "ignored"),
+    ],
+)
+def test_each_upload_sample_gets_the_decision_its_key_calls_for(sample: str, verdict: str) -> None:
+    event = S3EventNotificationEventBridgeModel.model_validate(load_event(sample))
+
+    assert classify_upload(event.detail.object.key).verdict == verdict
+
+
 def _settings() -> Settings:
     return Settings(data_bucket=BUCKET, state_machine_arn=STATE_MACHINE_ARN)
 
 
 def _stubbed_stepfunctions(monkeypatch: pytest.MonkeyPatch) -> Stubber:
-    client = boto3.client("stepfunctions", region_name="us-east-1", aws_access_key_id="x", aws_secret_access_key="x")
-    stubber = Stubber(client)
+    """Step Functions stubbed; S3 answers that ``data/credit/jan.csv`` version ``v1`` exists."""
+    credentials = {"region_name": "us-east-1", "aws_access_key_id": "x", "aws_secret_access_key": "x"}
+    clients = {"stepfunctions": boto3.client("stepfunctions", **credentials), "s3": boto3.client("s3", **credentials)}
+    stubber = Stubber(clients["stepfunctions"])
+    s3 = Stubber(clients["s3"])
+    s3.add_response(
+        "head_object",
+        {"VersionId": "v1", "ETag": '"b1946ac92492d2347c6235b4d2611184"', "ContentLength": 6},
+        {"Bucket": BUCKET, "Key": "data/credit/jan.csv", "VersionId": "v1"},
+    )
+    s3.activate()
 
     def get_client(service: str) -> Any:
-        assert service == "stepfunctions"
-        return client
+        return clients[service]
 
     monkeypatch.setattr(runs, "get_client", get_client)
     return stubber

@@ -8,9 +8,12 @@ from __future__ import annotations
 
 import hashlib
 import re
+from urllib.parse import unquote, unquote_plus
 
 DATA_PREFIX = "data/"
 DATASET_CONFIG_FILE = "dataset.json"
+UPLOAD_EXTENSIONS = (".csv", ".csv.gz")
+"""What a user calls a CSV upload, in any letter case; SageMaker jobs read gzip-compressed CSV as it is."""
 
 _DATASET_NAME = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9-]{0,38}[A-Za-z0-9])?$")
 _NAME_UNSAFE = re.compile(r"[^A-Za-z0-9-]+")
@@ -40,6 +43,38 @@ def dataset_from_key(key: str) -> str | None:
     if len(parts) != 2 or not parts[0] or not parts[1]:
         return None
     return parts[0]
+
+
+def is_upload_file_name(name: str) -> bool:
+    """True for ``.csv`` and ``.csv.gz`` names in any letter case (``JAN.CSV``, ``jan.csv.GZ``)."""
+    lowered = name.lower()
+    return any(lowered.endswith(extension) and len(lowered) > len(extension) for extension in UPLOAD_EXTENSIONS)
+
+
+def is_compressed_upload(key: str) -> bool:
+    return key.lower().endswith(".gz")
+
+
+def is_folder_marker(key: str) -> bool:
+    """The zero-byte object the S3 console creates for "Create folder" has a key ending in ``/``."""
+    return key.endswith("/")
+
+
+def is_dataset_config_key(key: str) -> bool:
+    dataset = dataset_from_key(key)
+    return dataset is not None and key == dataset_config_key(dataset)
+
+
+def key_readings(event_key: str) -> list[str]:
+    """The object keys an event's ``object.key`` may stand for, the key as given first.
+
+    How S3 encodes keys in EventBridge events is not settled: its classic notifications URL-encode
+    them with ``+`` for a space, while events through EventBridge have been seen with keys as written,
+    and with ``%20`` for a space but ``+`` as written. Each reading is a candidate to confirm against
+    S3; none is safe to assume.
+    """
+    readings = [event_key, unquote_plus(event_key), unquote(event_key)]
+    return list(dict.fromkeys(readings))
 
 
 def is_valid_dataset_name(name: str) -> bool:
