@@ -287,22 +287,50 @@ def _object_created(bucket: str, key: str) -> dict[str, Any]:
 
 
 @pytest.mark.parametrize(
-    ("key", "starts_a_run"),
+    ("key", "reaches_start_run"),
     [
         ("data/churn/2024-06.csv", True),
-        ("data/churn/dataset.json", False),
+        ("data/churn/2024-06.CSV", True),
+        ("data/churn/2024-06.csv.gz", True),
+        # StartRun answers these with a notification (or quietly, for dataset.json and folders).
+        ("data/churn/notes.txt", True),
+        ("data/churn/2024/06.csv", True),
+        ("data/churn/dataset.json", True),
+        ("DATA/churn/2024-06.csv", True),
         ("runs/abc/config.json", False),
         ("uploads/churn/2024-06.csv", False),
     ],
 )
-def test_uploads_rule_matches_csv_files_under_data(template: dict[str, Any], key: str, starts_a_run: bool) -> None:
-    pattern = _rule_pattern(template, "StartRunFunction", "CsvUploaded", bucket="driftline-data")
-    assert _matches(pattern, _object_created("driftline-data", key)) is starts_a_run
+def test_uploads_rule_delivers_every_upload_under_data(
+    template: dict[str, Any], key: str, reaches_start_run: bool
+) -> None:
+    pattern = _rule_pattern(template, "StartRunFunction", "DataUploaded", bucket="driftline-data")
+    assert _matches(pattern, _object_created("driftline-data", key)) is reaches_start_run
 
 
-def test_uploads_rule_ignores_other_buckets(template: dict[str, Any]) -> None:
-    pattern = _rule_pattern(template, "StartRunFunction", "CsvUploaded", bucket="driftline-data")
+def test_uploads_rule_ignores_other_buckets_and_deletions(template: dict[str, Any]) -> None:
+    pattern = _rule_pattern(template, "StartRunFunction", "DataUploaded", bucket="driftline-data")
+    deleted = {**_object_created("driftline-data", "data/churn/x.csv"), "detail-type": "Object Deleted"}
     assert not _matches(pattern, _object_created("someone-elses-bucket", "data/churn/x.csv"))
+    assert not _matches(pattern, deleted)
+
+
+def test_uploads_rule_uses_only_operators_eventbridge_accepts_for_a_key(template: dict[str, Any]) -> None:
+    """Matchers in one list are alternatives: a prefix and a suffix there would widen the rule, not narrow it."""
+    key_matchers = template["Resources"]["StartRunFunction"]["Properties"]["Events"]["DataUploaded"]["Properties"][
+        "Pattern"
+    ]["detail"]["object"]["key"]
+    assert key_matchers == [{"prefix": {"equals-ignore-case": "data/"}}]
+
+
+def test_start_run_may_read_only_uploads_and_publish_only_to_the_topic(template: dict[str, Any]) -> None:
+    policies = template["Resources"]["StartRunFunction"]["Properties"]["Policies"]
+    statements = [statement for policy in policies for statement in policy.get("Statement", [])]
+    s3 = [statement for statement in statements if any(str(a).startswith("s3:") for a in _as_list(statement["Action"]))]
+    assert [(sorted(_as_list(s["Action"])), s["Resource"]) for s in s3] == [
+        (["s3:GetObject", "s3:GetObjectVersion"], {"Fn::Sub": "${DataBucket.Arn}/data/*"})
+    ]
+    assert {"SNSPublishMessagePolicy": {"TopicName": {"Fn::GetAtt": ["NotificationTopic", "TopicName"]}}} in policies
 
 
 @pytest.mark.parametrize(
@@ -324,9 +352,20 @@ def test_job_events_rule_matches_only_jobs_that_ended(
     assert _matches(pattern, event) is resumes
 
 
-def test_uploads_rule_matches_the_sample_upload_event(template: dict[str, Any]) -> None:
-    event = json.loads((REPO_ROOT / "events" / "start_run.json").read_text())
-    pattern = _rule_pattern(template, "StartRunFunction", "CsvUploaded", bucket=event["detail"]["bucket"]["name"])
+@pytest.mark.parametrize(
+    "sample",
+    [
+        "start_run",
+        "s3_object_created_csv_gz",
+        "s3_object_created_encoded_key",
+        "s3_object_created_not_csv",
+        "s3_object_created_dataset_config",
+        "s3_object_created_folder_marker",
+    ],
+)
+def test_uploads_rule_matches_the_sample_upload_events(template: dict[str, Any], sample: str) -> None:
+    event = json.loads((REPO_ROOT / "events" / f"{sample}.json").read_text())
+    pattern = _rule_pattern(template, "StartRunFunction", "DataUploaded", bucket=event["detail"]["bucket"]["name"])
     assert _matches(pattern, event)
 
 
