@@ -2,14 +2,18 @@
 
 A job's state-change event names only the job, so the token the waiting step was given is stored
 under the (deterministic) job name before the job starts. Items expire through the table's TTL on
-``expires_at`` so tokens of runs that never hear back do not pile up.
+``expires_at`` so tokens of runs that never hear back do not pile up; ``stored_at`` says how long a run
+has been waiting, for the reconciler that resumes runs whose job event never arrived.
 """
 
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
+
+from botocore.exceptions import ClientError
 
 from driftline_core.clients import get_client
 from driftline_core.settings import Settings
@@ -23,39 +27,70 @@ class StoredTaskToken:
     execution_id: str
     step: str
     expires_at: int
+    stored_at: int = 0
+    """When the step stored the token (epoch seconds); 0 for tokens stored before this was recorded."""
+
+
+@dataclass(frozen=True)
+class WaitingJob:
+    """A job some run waits on, as a scan of the table sees it (without its token)."""
+
+    job_name: str
+    step: str
+    stored_at: int
+
+
+SCAN_PAGE_SIZE = 100
+"""Items one Scan request reads; pages stay small so a pass can stop between them when time runs short."""
 
 
 def put_token(job_name: str, task_token: str, *, execution_id: str, step: str, settings: Settings) -> StoredTaskToken:
     """Store (or replace, on a retried step) the token a step waits on; call before the job starts."""
+    now = int(time.time())
     stored = StoredTaskToken(
         job_name=job_name,
         task_token=task_token,
         execution_id=execution_id,
         step=step,
-        expires_at=int(time.time()) + settings.job_token_ttl_seconds,
+        expires_at=now + settings.job_token_ttl_seconds,
+        stored_at=now,
     )
-    restore_token(stored, settings=settings)
+    get_client("dynamodb").put_item(TableName=settings.job_tokens_table, Item=_item(stored))
     return stored
 
 
 def restore_token(stored: StoredTaskToken, *, settings: Settings) -> None:
-    """Put a taken token back, so a retried event can still resume the run after a failed send."""
-    get_client("dynamodb").put_item(
-        TableName=settings.job_tokens_table,
-        Item={
-            "job_name": {"S": stored.job_name},
-            "task_token": {"S": stored.task_token},
-            "execution_id": {"S": stored.execution_id},
-            "step": {"S": stored.step},
-            "expires_at": {"N": str(stored.expires_at)},
-        },
-    )
+    """Put a taken token back, so a retried event or the reconciler can still resume the run after a failed send.
+
+    Only where no token is stored: a newer one means the step was retried, and the taken token is dead.
+    """
+    try:
+        get_client("dynamodb").put_item(
+            TableName=settings.job_tokens_table,
+            Item=_item(stored),
+            ConditionExpression="attribute_not_exists(job_name)",
+        )
+    except ClientError as error:
+        if error.response.get("Error", {}).get("Code") != "ConditionalCheckFailedException":
+            raise
+
+
+def _item(stored: StoredTaskToken) -> dict[str, Any]:
+    return {
+        "job_name": {"S": stored.job_name},
+        "task_token": {"S": stored.task_token},
+        "execution_id": {"S": stored.execution_id},
+        "step": {"S": stored.step},
+        "expires_at": {"N": str(stored.expires_at)},
+        "stored_at": {"N": str(stored.stored_at)},
+    }
 
 
 def take_token(job_name: str, *, settings: Settings) -> StoredTaskToken | None:
     """Remove and return a job's token, or None for jobs Driftline did not start (or already resumed).
 
-    One atomic delete returning the old item, so duplicate state-change events resume a run once.
+    One atomic delete returning the old item: of a duplicate event, a late event and the reconciler, only
+    the first to delete gets the token, so a run is resumed once.
     """
     response = get_client("dynamodb").delete_item(
         TableName=settings.job_tokens_table,
@@ -71,4 +106,34 @@ def take_token(job_name: str, *, settings: Settings) -> StoredTaskToken | None:
         execution_id=item.get("execution_id", {}).get("S", ""),
         step=item.get("step", {}).get("S", ""),
         expires_at=int(item.get("expires_at", {}).get("N", "0")),
+        stored_at=int(item.get("stored_at", {}).get("N", "0")),
     )
+
+
+def waiting_jobs(*, settings: Settings, limit: int) -> Iterator[WaitingJob]:
+    """The jobs runs wait on, in the table's scan order, at most ``limit`` of them, read page by page.
+
+    The scan reads names and steps only: a token leaves the table only through ``take_token``.
+    """
+    request: dict[str, Any] = {
+        "TableName": settings.job_tokens_table,
+        "ProjectionExpression": "#job, #step, #stored",
+        "ExpressionAttributeNames": {"#job": "job_name", "#step": "step", "#stored": "stored_at"},
+        "Limit": min(SCAN_PAGE_SIZE, max(limit, 1)),
+    }
+    returned = 0
+    while returned < limit:
+        page = get_client("dynamodb").scan(**request)
+        for item in page.get("Items", []):
+            if returned >= limit:
+                return
+            returned += 1
+            yield WaitingJob(
+                job_name=item["job_name"]["S"],
+                step=item.get("step", {}).get("S", ""),
+                stored_at=int(item.get("stored_at", {}).get("N", "0")),
+            )
+        last_key = page.get("LastEvaluatedKey")
+        if not last_key:
+            return
+        request["ExclusiveStartKey"] = last_key

@@ -1,0 +1,45 @@
+"""Reconcile jobs: on a schedule, resume the runs whose SageMaker job ended without its event resuming them."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools.logging import correlation_paths
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.parser import event_parser
+from aws_lambda_powertools.utilities.parser.models import EventBridgeModel
+from aws_lambda_powertools.utilities.typing import LambdaContext
+from pydantic import Field
+
+from driftline_core.jobs import RESUMED_FAILURE, RESUMED_SUCCESS, resume_finished_jobs
+from driftline_core.settings import get_settings
+
+logger = Logger()
+tracer = Tracer()
+metrics = Metrics()
+
+_RESUMED = (RESUMED_SUCCESS, RESUMED_FAILURE)
+
+
+class ScheduledEvent(EventBridgeModel):
+    """EventBridge's "Scheduled Event" from the reconcile rule; ``detail`` is always empty."""
+
+    source: Literal["aws.events"]
+    detail_type: Literal["Scheduled Event"] = Field(alias="detail-type")
+    detail: dict[str, Any]
+
+
+@logger.inject_lambda_context(correlation_id_path=correlation_paths.EVENT_BRIDGE)
+@tracer.capture_lambda_handler
+@metrics.log_metrics
+@event_parser(model=ScheduledEvent)
+def lambda_handler(event: ScheduledEvent, context: LambdaContext) -> dict[str, Any]:
+    report = resume_finished_jobs(
+        settings=get_settings(), seconds_left=lambda: context.get_remaining_time_in_millis() / 1000
+    )
+    resumed = sum(report.outcomes.get(outcome, 0) for outcome in _RESUMED)
+    metrics.add_metric(name="JobsResumedByReconciler", unit=MetricUnit.Count, value=resumed)
+    metrics.add_metric(name="JobsNotReconciled", unit=MetricUnit.Count, value=len(report.failed_jobs))
+    report.raise_for_failures()
+    return report.model_dump(mode="json")
