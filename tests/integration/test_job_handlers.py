@@ -188,6 +188,7 @@ def test_train_starts_the_training_job_on_the_preprocess_outputs(
         "problem_type": '"binary_classification"',
         "sagemaker_program": '"train.py"',
         "sagemaker_submit_directory": f'"{CODE_URI}sourcedir.tar.gz"',
+        "sagemaker_region": f'"{REGION}"',
     }
     assert job["OutputDataConfig"]["S3OutputPath"] == f"s3://{ARTIFACT_BUCKET}/runs/{EXECUTION}/train/"
     assert job["ResourceConfig"]["InstanceType"] == "ml.m5.xlarge"

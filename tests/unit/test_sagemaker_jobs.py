@@ -18,6 +18,7 @@ from driftline_core.sagemaker_jobs import (
     build_preprocess_job_request,
     build_training_job_request,
     job_result_from_description,
+    quota_exceeded_message,
 )
 from driftline_core.settings import Settings
 from tests.conftest import load_event
@@ -77,6 +78,7 @@ def training_request(settings: Settings, step: TrainInput | None = None) -> dict
         run_config=RUN_CONFIG,
         preprocess=step.preprocess,
         settings=settings,
+        region="eu-west-1",
     )
 
 
@@ -202,6 +204,7 @@ def test_training_hyperparameters_are_all_strings_encoded_as_the_sdk_does(settin
         "problem_type": "binary_classification",
         "sagemaker_program": "train.py",
         "sagemaker_submit_directory": f"{CODE_URI}sourcedir.tar.gz",
+        "sagemaker_region": "eu-west-1",
     }
 
 
@@ -240,6 +243,7 @@ def test_a_hyperparameter_that_would_override_driftlines_is_refused(settings: Se
                 run_config=config,
                 preprocess=step.preprocess,
                 settings=settings,
+                region="eu-west-1",
             )
 
 
@@ -318,3 +322,30 @@ def test_training_description_becomes_the_model_uri() -> None:
 def test_a_description_of_something_else_is_refused() -> None:
     with pytest.raises(ValueError, match="no job name"):
         job_result_from_description({"EndpointName": "x"})
+
+
+def test_training_jobs_name_their_region_as_the_sagemaker_sdk_does(settings: Settings) -> None:
+    assert json.loads(training_request(settings)["HyperParameters"]["sagemaker_region"]) == "eu-west-1"
+
+
+def test_a_training_quota_refusal_names_the_quota_and_how_to_raise_it(settings: Settings) -> None:
+    sagemaker_says = (
+        "The account-level service limit 'ml.m5.xlarge for training job usage' is 0 Instances, with current "
+        "utilization of 0 Instances and a request delta of 1 Instances. Please use AWS Service Quotas to request "
+        "an increase for this quota."
+    )
+    message = quota_exceeded_message(training_request(settings), sagemaker_says)
+
+    assert message.startswith(
+        "SageMaker refused to start training job credit-5e4f54c7bade-train on ml.m5.xlarge: the account has "
+        "reached its 'ml.m5.xlarge for training job usage' quota"
+    )
+    assert "Service Quotas console" in message
+    assert "aws service-quotas request-service-quota-increase --service-code sagemaker" in message
+    assert "TrainingInstanceType" in message
+
+
+def test_a_processing_quota_refusal_without_a_named_quota_names_the_instance_types_quota(settings: Settings) -> None:
+    message = quota_exceeded_message(preprocess_request(settings), "Resource limit exceeded.")
+    assert "reached its 'ml.m5.large for processing job usage' quota" in message
+    assert "ProcessingInstanceType" in message

@@ -8,6 +8,7 @@ without AWS and the ``ml/`` scripts find their inputs where the container contra
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -80,8 +81,13 @@ def build_training_job_request(
     run_config: Mapping[str, Any],
     preprocess: JobResult,
     settings: Settings,
+    region: str,
 ) -> dict[str, Any]:
-    """CreateTrainingJob request for the scikit-learn framework container running ``ml/train.py``."""
+    """CreateTrainingJob request for the scikit-learn framework container running ``ml/train.py``.
+
+    ``region`` is the region the job runs in, passed as ``sagemaker_region`` as the SageMaker Python SDK
+    always does: the training toolkit fetches ``sagemaker_submit_directory`` from S3 in that region.
+    """
     _require(settings, "sagemaker_role_arn", "training_image_uri", "ml_code_uri", "artifact_bucket")
     channels = [
         {
@@ -105,7 +111,9 @@ def build_training_job_request(
             "TrainingImage": settings.training_image_uri,
             "TrainingInputMode": "File",
         },
-        "HyperParameters": training_hyperparameters(run_config, code_tarball_uri=_code_tarball_uri(settings)),
+        "HyperParameters": training_hyperparameters(
+            run_config, code_tarball_uri=_code_tarball_uri(settings), region=region
+        ),
         "InputDataConfig": channels,
         "OutputDataConfig": {
             "S3OutputPath": layout.s3_uri(settings.artifact_bucket, layout.training_output_prefix(execution_name)),
@@ -150,7 +158,7 @@ def build_evaluation_job_request(
     )
 
 
-def training_hyperparameters(run_config: Mapping[str, Any], *, code_tarball_uri: str) -> dict[str, str]:
+def training_hyperparameters(run_config: Mapping[str, Any], *, code_tarball_uri: str, region: str) -> dict[str, str]:
     """Hyperparameters for script mode, every value JSON-encoded as the SageMaker Python SDK does.
 
     The training toolkit JSON-decodes each value before passing it to ``train.py`` as ``--key value``,
@@ -178,9 +186,40 @@ def training_hyperparameters(run_config: Mapping[str, Any], *, code_tarball_uri:
                 f"The run config has no {required!r}; upload the file again so Validate writes a full config."
             )
         values[required] = run_config[required]
+    if not region:
+        raise ValueError("the training job needs the region it runs in (sagemaker_region); none was given")
     values["sagemaker_program"] = TRAINING_PROGRAM
     values["sagemaker_submit_directory"] = code_tarball_uri
+    values["sagemaker_region"] = region
     return {key: json.dumps(value) for key, value in values.items()}
+
+
+def quota_exceeded_message(request: Mapping[str, Any], sagemaker_message: str) -> str:
+    """What to do when SageMaker refuses a job for an account quota (``ResourceLimitExceeded``).
+
+    SageMaker's message names the quota (``The account-level service limit 'ml.m5.large for training job
+    usage' is 0 Instances, ...``); when it does not, the per-instance-type quota the job needs is named.
+    """
+    if "TrainingJobName" in request:
+        kind, job_name, parameter = "training", request["TrainingJobName"], "TrainingInstanceType"
+        instance_type = request.get("ResourceConfig", {}).get("InstanceType", "")
+    else:
+        kind, job_name, parameter = "processing", request.get("ProcessingJobName", ""), "ProcessingInstanceType"
+        instance_type = request.get("ProcessingResources", {}).get("ClusterConfig", {}).get("InstanceType", "")
+    named = _QUOTA_NAME.search(sagemaker_message)
+    quota = named.group(1) if named else f"{instance_type} for {kind} job usage"
+    return (
+        f"SageMaker refused to start {kind} job {job_name} on {instance_type}: the account has reached its "
+        f"'{quota}' quota (SageMaker: {sagemaker_message.strip() or 'ResourceLimitExceeded'}). Raise the quota "
+        f"in the Service Quotas console (AWS services > Amazon SageMaker > '{quota}') or with `aws service-quotas "
+        "request-service-quota-increase --service-code sagemaker --quota-code <code> --desired-value <instances>` "
+        "(`aws service-quotas list-service-quotas --service-code sagemaker --query "
+        f"\"Quotas[?QuotaName=='{quota}'].QuotaCode\"` prints the code), or deploy with another {parameter}; "
+        "then upload the data again."
+    )
+
+
+_QUOTA_NAME = re.compile(r"service limit '([^']+)'")
 
 
 def job_result_from_description(description: Mapping[str, Any]) -> JobResult:
