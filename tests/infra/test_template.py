@@ -11,6 +11,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any, cast
 
+import botocore.session
 import pytest
 import yaml
 from cfnlint.api import lint, lint_file
@@ -32,6 +33,7 @@ STEP_FUNCTIONS = {
     "TrainFunction": "functions/train",
     "EvaluateFunction": "functions/evaluate",
     "JobEventsFunction": "functions/job_events",
+    "ReconcileJobsFunction": "functions/reconcile_jobs",
     "QualityGateFunction": "functions/quality_gate",
     "RegisterFunction": "functions/register",
     "NotifyFunction": "functions/notify",
@@ -430,7 +432,7 @@ def test_email_subscription_exists_only_when_an_address_is_given(template: dict[
     assert subscription["Condition"] == "HasNotificationEmail"
     assert template["Parameters"]["NotificationEmail"]["Default"] == ""
     topic = template["Resources"]["NotificationTopic"]["Properties"]
-    assert topic["KmsMasterKeyId"] == "alias/aws/sns"
+    assert topic["KmsMasterKeyId"] == {"Fn::GetAtt": ["NotificationKey", "Arn"]}
 
 
 def test_no_iam_statement_grants_every_resource_except_where_iam_requires_it(
@@ -500,3 +502,127 @@ def test_outputs_name_what_a_user_needs_after_deploying(template: dict[str, Any]
         "ModelPackageGroupPrefix",
     } <= set(template["Outputs"])
     assert template["Outputs"]["UploadCommand"]["Value"]["Fn::Sub"].startswith("aws s3 cp ")
+
+
+# ---------------------------------------------------------------- nothing dropped silently
+
+# Event sources that invoke a function asynchronously: a failure there is retried by Lambda, then dropped
+# unless the function has an on-failure destination.
+ASYNC_EVENT_TYPES = {"EventBridgeRule", "CloudWatchEvent", "Schedule", "ScheduleV2", "S3", "SNS"}
+UNDELIVERED_QUEUE_ARN = {"Fn::GetAtt": ["UndeliveredEventsQueue", "Arn"]}
+
+
+def _asynchronously_invoked_functions(template: dict[str, Any]) -> list[str]:
+    return sorted(
+        name
+        for name, resource in _resources_of_type(template, "AWS::Serverless::Function").items()
+        if any(event["Type"] in ASYNC_EVENT_TYPES for event in resource["Properties"].get("Events", {}).values())
+    )
+
+
+def test_upload_job_event_and_reconcile_functions_are_the_asynchronously_invoked_ones(
+    template: dict[str, Any],
+) -> None:
+    assert {"StartRunFunction", "JobEventsFunction", "ReconcileJobsFunction"} <= set(
+        _asynchronously_invoked_functions(template)
+    )
+
+
+def test_a_failed_asynchronous_invocation_is_kept_in_the_undelivered_events_queue(template: dict[str, Any]) -> None:
+    lambda_model = botocore.session.get_session().get_service_model("lambda")
+    request = lambda_model.operation_model("PutFunctionEventInvokeConfig").input_shape
+    assert request is not None
+    retry_limits = request.members["MaximumRetryAttempts"].metadata
+    for name in _asynchronously_invoked_functions(template):
+        config = template["Resources"][name]["Properties"].get("EventInvokeConfig")
+        assert config, f"{name} is invoked asynchronously but drops events that still fail after Lambda's retries"
+        assert config["DestinationConfig"]["OnFailure"] == {"Type": "SQS", "Destination": UNDELIVERED_QUEUE_ARN}
+        assert retry_limits["min"] <= config["MaximumRetryAttempts"] <= retry_limits["max"]
+
+
+def test_functions_may_send_their_failed_invocations_to_that_queue_only(transformed: dict[str, Any]) -> None:
+    senders = set()
+    for role, statement in _iam_statements(transformed):
+        if "sqs:SendMessage" in _as_list(statement["Action"]):
+            assert statement["Resource"] == UNDELIVERED_QUEUE_ARN
+            senders.add(role.removesuffix("Role"))
+    assert senders == set(_asynchronously_invoked_functions(_load_template()))
+    configs = _resources_of_type(transformed, "AWS::Lambda::EventInvokeConfig")
+    assert {config["Properties"]["FunctionName"]["Ref"] for config in configs.values()} == senders
+
+
+def test_undelivered_events_queue_is_encrypted_tls_only_and_keeps_messages_two_weeks(template: dict[str, Any]) -> None:
+    queue = template["Resources"]["UndeliveredEventsQueue"]["Properties"]
+    assert queue["SqsManagedSseEnabled"] is True
+    assert queue["MessageRetentionPeriod"] == 14 * 24 * 3600
+    statements = template["Resources"]["UndeliveredEventsQueuePolicy"]["Properties"]["PolicyDocument"]["Statement"]
+    deny = next(statement for statement in statements if statement["Effect"] == "Deny")
+    assert deny["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
+
+
+def test_job_events_eventbridge_could_not_deliver_join_the_same_queue(transformed: dict[str, Any]) -> None:
+    rule_name = "JobEventsFunctionSageMakerJobStateChanged"
+    target = transformed["Resources"][rule_name]["Properties"]["Targets"][0]
+    assert target["DeadLetterConfig"] == {"Arn": UNDELIVERED_QUEUE_ARN}
+    statements = transformed["Resources"]["UndeliveredEventsQueuePolicy"]["Properties"]["PolicyDocument"]["Statement"]
+    allowed = [statement for statement in statements if statement["Effect"] == "Allow"]
+    assert allowed == [
+        {
+            "Sid": "JobEventsRuleDeadLetters",
+            "Effect": "Allow",
+            "Principal": {"Service": "events.amazonaws.com"},
+            "Action": "sqs:SendMessage",
+            "Resource": UNDELIVERED_QUEUE_ARN,
+            "Condition": {"ArnEquals": {"aws:SourceArn": {"Fn::GetAtt": [rule_name, "Arn"]}}},
+        }
+    ]
+
+
+def test_a_message_in_the_undelivered_events_queue_emails_the_topic(template: dict[str, Any]) -> None:
+    alarm = template["Resources"]["UndeliveredEventsAlarm"]["Properties"]
+    assert (alarm["Namespace"], alarm["MetricName"]) == ("AWS/SQS", "ApproximateNumberOfMessagesVisible")
+    assert alarm["Dimensions"] == [
+        {"Name": "QueueName", "Value": {"Fn::GetAtt": ["UndeliveredEventsQueue", "QueueName"]}}
+    ]
+    assert (alarm["ComparisonOperator"], alarm["Threshold"]) == ("GreaterThanThreshold", 0)
+    assert alarm["TreatMissingData"] == "notBreaching"
+    assert alarm["AlarmActions"] == [{"Ref": "NotificationTopic"}]
+    assert "aws sqs receive-message" in alarm["AlarmDescription"]["Fn::Sub"]
+
+
+def test_the_stack_s_alarms_may_use_the_topic_s_key(template: dict[str, Any]) -> None:
+    """CloudWatch cannot publish to a topic encrypted with aws/sns; the topic's own key lets its alarms in."""
+    statements = template["Resources"]["NotificationKey"]["Properties"]["KeyPolicy"]["Statement"]
+    alarms = next(s for s in statements if s.get("Principal") == {"Service": "cloudwatch.amazonaws.com"})
+    assert set(alarms["Action"]) == {"kms:Decrypt", "kms:GenerateDataKey*"}
+    pattern = alarms["Condition"]["ArnLike"]["aws:SourceArn"]["Fn::Sub"]
+    assert pattern.endswith(":alarm:${AWS::StackName}-*")
+    for name, alarm in _resources_of_type(template, "AWS::CloudWatch::Alarm").items():
+        if {"Ref": "NotificationTopic"} in alarm["Properties"].get("AlarmActions", []):
+            assert alarm["Properties"]["AlarmName"]["Fn::Sub"].startswith("${AWS::StackName}-"), name
+    publishers = next(s for s in statements if s["Sid"] == "PublishThroughSns")
+    assert publishers["Condition"]["StringEquals"]["kms:ViaService"] == {
+        "Fn::Sub": "sns.${AWS::Region}.${AWS::URLSuffix}"
+    }
+
+
+@pytest.mark.parametrize(("minutes", "expression"), [("1", "rate(1 minute)"), ("5", "rate(5 minutes)")])
+def test_the_reconciler_runs_at_the_interval_parameter_as_a_valid_rate(
+    template: dict[str, Any], minutes: str, expression: str
+) -> None:
+    schedule = template["Resources"]["ReconcileJobsFunction"]["Properties"]["Events"]["EveryFewMinutes"]
+    assert schedule["Type"] == "Schedule"
+    condition, one, many = schedule["Properties"]["Schedule"]["Fn::If"]
+    assert template["Conditions"][condition] == {"Fn::Equals": [{"Ref": "ReconcileIntervalMinutes"}, "1"]}
+    rendered = one if minutes == "1" else many["Fn::Sub"].replace("${ReconcileIntervalMinutes}", minutes)
+    assert rendered == expression
+    assert template["Parameters"]["ReconcileIntervalMinutes"]["MinValue"] == 1
+
+
+def test_the_reconciler_may_scan_the_tokens_and_resume_runs_but_not_start_jobs(transformed: dict[str, Any]) -> None:
+    actions = set()
+    for role, statement in _iam_statements(transformed):
+        if role == "ReconcileJobsFunctionRole":
+            actions |= set(_as_list(statement["Action"]))
+    assert {"dynamodb:Scan", "dynamodb:DeleteItem", "states:SendTaskSuccess", "states:SendTaskFailure"} <= actions
+    assert not {a for a in actions if a.startswith("sagemaker:Create") or a == "iam:PassRole"}
