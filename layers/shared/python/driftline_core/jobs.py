@@ -2,22 +2,27 @@
 
 A job step stores its task token under the job's name and starts the job; the job's EventBridge
 state-change event later hands the token back to Step Functions with the job's outputs or its failure.
+When that event is lost or its handler fails, the scheduled reconciler finds the ended job by describing
+it and resumes the run the same way.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+import time
+from collections import Counter
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, Literal
 
 from aws_lambda_powertools import Logger
 from botocore.exceptions import ClientError
+from pydantic import BaseModel
 
 from driftline_core import s3io
 from driftline_core.clients import get_client
 from driftline_core.errors import SageMakerJobFailed, TransientAwsError
-from driftline_core.job_tokens import StoredTaskToken, put_token, restore_token, take_token
+from driftline_core.job_tokens import StoredTaskToken, put_token, restore_token, take_token, waiting_jobs
 from driftline_core.models import EvaluateInput, JobStarted, TrainInput, WaitingStepInput
 from driftline_core.sagemaker_jobs import (
     build_evaluation_job_request,
@@ -43,6 +48,14 @@ RESUMED_FAILURE = "failed"
 STILL_RUNNING = "still_running"
 NOT_OURS = "not_ours"
 RUN_NOT_WAITING = "run_not_waiting"
+# What the reconciler found besides those.
+NOT_STARTED = "not_started"
+UNKNOWN_STEP = "unknown_step"
+
+RECONCILE_MAX_JOBS = 1000
+"""Waiting jobs one reconciler pass checks at most: each costs one Describe call."""
+RECONCILE_TIME_MARGIN_SECONDS = 10.0
+"""A pass stops checking jobs when its invocation has less time left than this."""
 
 _THROTTLING_CODES = frozenset(
     {
@@ -163,6 +176,90 @@ def resume_from_job_event(event_detail: Mapping[str, Any], detail_type: str) -> 
         logger.info("Job has not ended yet", extra={"job_name": job_name, "job_status": status})
         return STILL_RUNNING
     return _resume_waiting_step(api, job_name, status, event_detail, description=None, settings=get_settings())
+
+
+class ReconcileReport(BaseModel):
+    """What one reconciler pass found, by outcome (``succeeded``, ``failed``, ``still_running``, ...)."""
+
+    checked: int = 0
+    outcomes: dict[str, int] = {}
+    failed_jobs: list[str] = []
+    """Jobs whose check or resume raised; their tokens stay stored and the next pass tries again."""
+    stopped_early: bool = False
+    """True when the pass ran out of time or reached its limit before every waiting job was checked."""
+
+    def raise_for_failures(self) -> None:
+        if self.failed_jobs:
+            names = ", ".join(self.failed_jobs[:10])
+            more = f" and {len(self.failed_jobs) - 10} more" if len(self.failed_jobs) > 10 else ""
+            raise JobsNotReconciled(
+                f"could not check or resume {len(self.failed_jobs)} waiting job(s): {names}{more}. Their runs "
+                "keep waiting and the next scheduled pass tries again; the reconciler's log has each error."
+            )
+
+
+class JobsNotReconciled(RuntimeError):
+    """Some waiting jobs could not be checked or resumed in this pass."""
+
+
+def resume_finished_jobs(
+    *,
+    settings: Settings,
+    seconds_left: Callable[[], float] | None = None,
+    max_jobs: int = RECONCILE_MAX_JOBS,
+) -> ReconcileReport:
+    """Resume every run that waits on a job SageMaker reports as ended, as the job's event would have.
+
+    The safety net for a state-change event that never arrived or whose handler failed: each waiting job
+    is described, and one that ended resumes its run through the same path as the event. Jobs still
+    running, and tokens stored before their job was created, are left alone.
+    """
+    outcomes: Counter[str] = Counter()
+    failed: list[str] = []
+    checked = 0
+    stopped_early = False
+    for waiting in waiting_jobs(settings=settings, limit=max_jobs + 1):
+        if checked >= max_jobs or (seconds_left is not None and seconds_left() < RECONCILE_TIME_MARGIN_SECONDS):
+            stopped_early = True
+            break
+        checked += 1
+        try:
+            outcome = _reconcile_job(waiting.job_name, waiting.step, waiting.stored_at, settings)
+        except Exception:
+            logger.exception("Could not check or resume a waiting job", extra={"job_name": waiting.job_name})
+            failed.append(waiting.job_name)
+            continue
+        outcomes[outcome] += 1
+    report = ReconcileReport(checked=checked, outcomes=dict(outcomes), failed_jobs=failed, stopped_early=stopped_early)
+    if stopped_early:
+        logger.warning(
+            "More waiting jobs than one pass checks; the next pass continues",
+            extra={"checked": checked, "max_jobs": max_jobs},
+        )
+    return report
+
+
+def _reconcile_job(job_name: str, step: str, stored_at: int, settings: Settings) -> str:
+    api = _API_BY_KIND.get(step)
+    if api is None:
+        logger.warning("A stored token names no known step; leaving it", extra={"job_name": job_name, "step": step})
+        return UNKNOWN_STEP
+    with _transient_aws_errors():
+        description = _describe_job(api, job_name)
+        if description is None:
+            return NOT_STARTED
+        status = description[api.status_field]
+        if status not in TERMINAL_STATUSES:
+            return STILL_RUNNING
+        logger.info(
+            "Job ended without its run being resumed; resuming it now",
+            extra={
+                "job_name": job_name,
+                "job_status": status,
+                "waited_seconds": int(time.time()) - stored_at if stored_at else None,
+            },
+        )
+        return _resume_waiting_step(api, job_name, status, description, description=description, settings=settings)
 
 
 def _resume_waiting_step(
