@@ -6,10 +6,23 @@ under SageMaker's container contracts: a job folder stands in for the container'
 framework-container script mode is honoured for training (``sagemaker_program`` and
 ``sagemaker_submit_directory``), outputs and ``model.tar.gz`` are uploaded back, and the job's status
 and "SageMaker ... Job State Change" events follow what SageMaker reports. Job folders stay on disk.
+
+Local jobs run as the user who started local mode, on their machine, so a job request does not get to
+choose what runs. Jobs run only the application's own job code: the ``ml/`` files exactly as the
+application's deploy-time publisher ships them (``ApplicationCode``). A processing job's command must be
+``python3 <one of the ml/ scripts>`` in a folder holding nothing but ``ml/`` files with the application's
+content; a training job's ``sagemaker_program`` must be one of those scripts and its
+``sagemaker_submit_directory`` must hold nothing else. Anything else (another entrypoint, an interpreter
+flag, a script not in ``ml/``, a file whose content differs) fails the job with a ``ClientError`` and
+runs nothing. The job's ``Environment`` reaches the script as on SageMaker, except variables that would
+let it leave that sandbox (see ``refused_environment``).
 """
 
 from __future__ import annotations
 
+import functools
+import hashlib
+import importlib.util
 import json
 import os
 import shutil
@@ -18,32 +31,113 @@ import sys
 import tarfile
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from contextvars import ContextVar
 from datetime import datetime
-from pathlib import Path
+from pathlib import Path, PurePosixPath
+from types import ModuleType
 from typing import Any
 
 import boto3
 from moto.events.models import events_backends
 from moto.sagemaker.models import SageMakerModelBackend
+from moto.sagemaker.responses import SageMakerResponse
 
 from driftline.local import cloudwatch_logs, seams
 from driftline.local.console import Console
-from driftline.local.settings import ACCOUNT_ID
+from driftline.local.settings import ACCOUNT_ID, REPO_ROOT
 
 CONTAINER_ROOT = "/opt/ml/"
-_SCRIPT_MODE_KEYS = ("sagemaker_program", "sagemaker_submit_directory")
+ML_DIR = REPO_ROOT / "ml"
+INTERPRETERS = ("python", "python3")
+_PUBLISHER = ML_DIR / "code_publisher.py"
+
+CONTRACT_VARIABLE_PREFIXES = ("SM_", "AWS_")
+"""The container contract's variables: channels and model paths (``SM_*``), credentials, region and endpoint."""
+HIJACKING_VARIABLE_PREFIXES = ("LD_", "DYLD_", "PYTHON")
+"""Variables that make the dynamic loader or the interpreter load code from elsewhere (``LD_PRELOAD``,
+``PYTHONPATH``, ``PYTHONSTARTUP``, ...)."""
+PYTHON_SETTINGS_ALLOWED = frozenset(
+    {"PYTHONUNBUFFERED", "PYTHONHASHSEED", "PYTHONIOENCODING", "PYTHONDONTWRITEBYTECODE", "PYTHONUTF8"}
+)
+"""``PYTHON*`` settings that change how output is written, never which code runs."""
+PROXY_VARIABLES = frozenset({"HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "NO_PROXY"})
+"""A proxy would carry the job's S3 traffic, data included, to another machine."""
 
 
 class JobFailed(Exception):
     """A job ended Failed; the message becomes its FailureReason."""
 
 
+class ApplicationCode:
+    """The only job code local jobs run: the application's ``ml/`` files, as its publisher ships them.
+
+    The files and their SHA-256 digests are read once, when local mode starts (which is when it deploys
+    them), so a job runs exactly the code the application published.
+    """
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+        self.digests = {path.relative_to(folder).as_posix(): _sha256(path) for path in _published_files(folder)}
+
+    @property
+    def scripts(self) -> list[str]:
+        """The job scripts a command may name: the published Python files at the top of ``ml/``."""
+        return sorted(name for name in self.digests if "/" not in name and name.endswith(".py"))
+
+    def require_script(self, name: object, asked_by: str) -> str:
+        if not isinstance(name, str) or name not in self.scripts:
+            raise JobFailed(
+                f"ClientError: {asked_by} names {json.dumps(name)}, which is not one of the application's "
+                f"job scripts ({', '.join(self.scripts)}); local mode runs only the application's own ml/ code."
+            )
+        return name
+
+    def verify_folder(self, folder: Path, shown_as: str) -> None:
+        """Every file in ``folder`` must be an ``ml/`` file with the content the application published."""
+        for path in sorted(folder.rglob("*")):
+            if path.is_dir() and not path.is_symlink():
+                continue
+            relative = path.relative_to(folder).as_posix()
+            expected = self.digests.get(relative)
+            if expected is None or path.is_symlink() or not path.is_file():
+                raise JobFailed(
+                    f"ClientError: {shown_as} holds {relative}, which is not one of the application's ml/ files; "
+                    "local mode runs only the application's own job code, so that folder may hold nothing else."
+                )
+            if _sha256(path) != expected:
+                raise JobFailed(
+                    f"ClientError: {shown_as}/{relative} differs from the application's ml/{relative}; local mode "
+                    "runs only the job code the application published (after editing ml/, restart local mode)."
+                )
+
+
+def refused_environment(environment: Mapping[str, str]) -> list[str]:
+    """The names in a job's Environment that local mode does not let a job set.
+
+    On SageMaker the Environment only reaches a container. Locally the job is a process of the user, so
+    a job may not replace what the container contract owns (``SM_*`` paths, ``AWS_*`` credentials,
+    region and endpoint, which keep it talking to the emulator with its placeholder credentials), nor
+    set what would load other code or send its traffic elsewhere: ``LD_*``, ``DYLD_*``, ``PYTHON*``
+    other than output settings, and proxies.
+    """
+    return sorted(name for name in environment if _is_refused_variable(name.upper()))
+
+
+def _is_refused_variable(upper: str) -> bool:
+    if upper.startswith(CONTRACT_VARIABLE_PREFIXES) or upper in PROXY_VARIABLES:
+        return True
+    return upper.startswith(HIJACKING_VARIABLE_PREFIXES) and upper not in PYTHON_SETTINGS_ALLOWED
+
+
 class JobRunner:
     """Runs jobs on background threads and reports their state as SageMaker does."""
 
-    def __init__(self, *, jobs_dir: Path, endpoint_url: str, region: str, console: Console) -> None:
+    def __init__(
+        self, *, jobs_dir: Path, endpoint_url: str, region: str, console: Console, code_dir: Path = ML_DIR
+    ) -> None:
         self.jobs_dir = jobs_dir
+        self.code = ApplicationCode(code_dir)
         self.endpoint_url = endpoint_url
         self.region = region
         self.console = console
@@ -80,6 +174,10 @@ class JobRunner:
         self._emit_processing(job)
         root = self._fresh_root(name)
         try:
+            app = job.app_specification or {}
+            command = [*app.get("ContainerEntrypoint", []), *app.get("ContainerArguments", [])]
+            script = self._processing_script(command, root)
+            env = self._job_env(root, dict(getattr(job, "environment", None) or {}))
             for spec in job.processing_inputs or []:
                 s3_input = spec.get("S3Input")
                 if s3_input:
@@ -87,10 +185,8 @@ class JobRunner:
             outputs = (job.processing_output_config or {}).get("Outputs", [])
             for spec in outputs:
                 self._local(root, spec["S3Output"]["LocalPath"]).mkdir(parents=True, exist_ok=True)
-            app = job.app_specification or {}
-            command = [self._program(arg, root) for arg in app.get("ContainerEntrypoint", [])]
-            command += [self._program(arg, root) for arg in app.get("ContainerArguments", [])]
-            env = self._job_env(root, dict(getattr(job, "environment", None) or {}))
+            self.code.verify_folder(script.parent, str(PurePosixPath(command[1]).parent))
+            command = [self._program(arg, root) for arg in command]
             self._execute(name, command, root, env, "/aws/sagemaker/ProcessingJobs", self._timeout(job))
             for spec in outputs:
                 s3_output = spec["S3Output"]
@@ -115,6 +211,10 @@ class JobRunner:
         output_path = job.output_data_config["S3OutputPath"].rstrip("/")
         try:
             hyperparameters = dict(job.hyper_parameters or {})
+            env = self._job_env(root, dict(getattr(job, "environment", None) or {}))
+            self.code.require_script(
+                _decode_hyperparameter(hyperparameters.get("sagemaker_program", "")), "sagemaker_program"
+            )
             config_dir = root / "input" / "config"
             config_dir.mkdir(parents=True)
             (config_dir / "hyperparameters.json").write_text(json.dumps(hyperparameters, indent=2))
@@ -132,7 +232,6 @@ class JobRunner:
             for folder in ("model", "output/data", "code"):
                 (root / folder).mkdir(parents=True, exist_ok=True)
             program, code_dir, arguments = self._script_mode(hyperparameters, root)
-            env = self._job_env(root, dict(getattr(job, "environment", None) or {}))
             env.update(_sm_variables(root, channels, hyperparameters))
             job.secondary_status = "Training"
             self._execute(
@@ -174,6 +273,7 @@ class JobRunner:
         self._download_object(str(submit), archive)
         with tarfile.open(archive) as tar:
             tar.extractall(code_dir, filter="data")
+        self.code.verify_folder(code_dir, f"sagemaker_submit_directory {submit}")
         arguments: list[str] = []
         for key, value in decoded.items():
             if key.startswith("sagemaker_"):
@@ -208,7 +308,30 @@ class JobRunner:
             last = next((line for line in reversed(tail) if line.strip()), "")
             raise JobFailed(f"AlgorithmError: exit code {code}. {last}".strip())
 
+    def _processing_script(self, command: list[str], root: Path) -> Path:
+        """The job's script, when its command is ``python3 /opt/ml/.../<ml script> [arguments]``."""
+        if len(command) < 2 or command[0] not in INTERPRETERS or not command[1].startswith(CONTAINER_ROOT):
+            raise JobFailed(
+                f"ClientError: local mode runs a processing job only as python3 and one of the application's "
+                f"job scripts ({', '.join(self.code.scripts)}), and this job's command is {json.dumps(command)}; "
+                'set ContainerEntrypoint to ["python3", "/opt/ml/processing/input/code/<script>"].'
+            )
+        self.code.require_script(PurePosixPath(command[1]).name, "ContainerEntrypoint")
+        return self._local(root, command[1])
+
     def _job_env(self, root: Path, extra: dict[str, str]) -> dict[str, str]:
+        """This process's environment for the job, with the container contract's variables and the job's own.
+
+        The job's Environment goes in before the contract's variables are set, and a job that asks for
+        a variable ``refused_environment`` names fails instead of running without it.
+        """
+        refused = refused_environment(extra)
+        if refused:
+            raise JobFailed(
+                f"ClientError: local mode does not let a job set {', '.join(refused)} in its Environment: "
+                "SM_* and AWS_* belong to the container contract, and loader, interpreter-path and proxy "
+                "variables would run other code or send the job's data elsewhere; remove them from the request."
+            )
         env = {k: v for k, v in os.environ.items() if not k.startswith(("SM_", "AWS_"))}
         env.update(
             {
@@ -221,7 +344,7 @@ class JobRunner:
                 "PYTHONUNBUFFERED": "1",
             }
         )
-        env.update(extra)
+        env.update({str(key): str(value) for key, value in extra.items()})
         return env
 
     def _fresh_root(self, name: str) -> Path:
@@ -272,6 +395,11 @@ class JobRunner:
                     continue
                 relative = key[len(prefix) :].lstrip("/") or key.rsplit("/", 1)[-1]
                 destination = target / relative
+                if not destination.resolve().is_relative_to(target.resolve()):
+                    raise JobFailed(
+                        f"ClientError: the object s3://{bucket}/{key} would land outside the job's input folder; "
+                        "rename it without '..' segments or point the input at another prefix."
+                    )
                 destination.parent.mkdir(parents=True, exist_ok=True)
                 s3.download_file(bucket, key, str(destination))
                 found = True
@@ -365,12 +493,36 @@ def _read_text(path: Path) -> str | None:
     return text or None
 
 
+def _sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def _published_files(folder: Path) -> list[Path]:
+    """The files the application's deploy-time publisher ships from ``folder`` (its one definition of them)."""
+    return list(_code_publisher().code_files(folder))
+
+
+@functools.cache
+def _code_publisher() -> ModuleType:
+    """``ml/code_publisher.py`` is a Lambda handler module, not part of a package: load it from its file."""
+    name = "driftline_local_code_publisher"
+    spec = importlib.util.spec_from_file_location(name, _PUBLISHER)
+    if spec is None or spec.loader is None:
+        raise RuntimeError(f"cannot load the application's code publisher from {_PUBLISHER}")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module  # its dataclasses look their module up while being created
+    spec.loader.exec_module(module)
+    return module
+
+
 def _failure_reason(error: Exception) -> str:
     text = str(error)
     return text if text.startswith(("AlgorithmError", "ClientError")) else f"InternalServerError: {text}"
 
 
 _active: list[JobRunner] = []
+_request_environment: ContextVar[dict[str, str] | None] = ContextVar("sagemaker_request_environment", default=None)
+"""The Environment of the Create*Job request being answered: moto's backend drops it."""
 
 
 def install(runner: JobRunner) -> None:
@@ -383,16 +535,34 @@ def install(runner: JobRunner) -> None:
 def _patch() -> None:
     create_processing = SageMakerModelBackend.create_processing_job
     create_training = SageMakerModelBackend.create_training_job
+    respond_processing = SageMakerResponse.create_processing_job
+    respond_training = SageMakerResponse.create_training_job
 
     def create_processing_job(self: SageMakerModelBackend, *args: Any, **kwargs: Any) -> Any:
-        job = create_processing(self, *args, **kwargs)
+        job: Any = create_processing(self, *args, **kwargs)
+        job.environment = _request_environment.get()
         _active[-1].start_processing(job)
         return job
 
     def create_training_job(self: SageMakerModelBackend, *args: Any, **kwargs: Any) -> Any:
-        job = create_training(self, *args, **kwargs)
+        job: Any = create_training(self, *args, **kwargs)
+        job.environment = _request_environment.get()
         _active[-1].start_training(job)
         return job
 
+    def with_request_environment(respond: Callable[[SageMakerResponse], Any]) -> Callable[[SageMakerResponse], Any]:
+        """Keep the request's Environment for the backend call it makes (and DescribeJob shows it, as AWS does)."""
+
+        def answer(self: SageMakerResponse) -> Any:
+            token = _request_environment.set(dict(self._get_param("Environment") or {}) or None)
+            try:
+                return respond(self)
+            finally:
+                _request_environment.reset(token)
+
+        return answer
+
     seams.replace(SageMakerModelBackend, "create_processing_job", create_processing_job)
     seams.replace(SageMakerModelBackend, "create_training_job", create_training_job)
+    seams.replace(SageMakerResponse, "create_processing_job", with_request_environment(respond_processing))
+    seams.replace(SageMakerResponse, "create_training_job", with_request_environment(respond_training))
