@@ -142,6 +142,7 @@ def test_a_first_upload_is_accepted_its_schema_kept_and_the_run_config_written(
         "rows": 40,
         "seed": 42,
         "split": {"train": 0.7, "validation": 0.15, "test": 0.15},
+        "delimiter": ",",
     }
 
 
@@ -219,7 +220,7 @@ def test_declared_columns_win_and_the_declared_config_is_resolved(
             "target": "default",
             "metric": "f1",
             "threshold": 0.65,
-            "hyperparameters": {"max_iter": 300, "class_weight": "balanced"},
+            "hyperparameters": {"max_iter": 300, "early_stopping": "auto"},
             "min_rows": 30,
             "columns": [
                 {"name": "age", "type": "categorical"},
@@ -237,7 +238,7 @@ def test_declared_columns_win_and_the_declared_config_is_resolved(
     config = read_json(s3, f"runs/{event['execution_name']}/config.json")
     assert config["columns"][0] == {"name": "age", "type": "categorical"}
     assert (config["metric"], config["threshold"]) == ("f1", 0.65)
-    assert config["hyperparameters"] == {"max_iter": "300", "class_weight": "balanced"}
+    assert config["hyperparameters"] == {"max_iter": "300", "early_stopping": "auto"}
 
     with pytest.raises(ValidationFailed, match="numeric column 'income' is not a number"):
         handler(upload(credit_csv(income="lots"), execution_name="credit-declared"), lambda_context)

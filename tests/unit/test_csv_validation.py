@@ -121,8 +121,8 @@ def test_missing_values_are_allowed_in_numeric_columns() -> None:
     assert check(credit_csv(income=income)).schema.column_type("income") == "numeric"
 
 
-def test_a_column_with_any_text_is_inferred_categorical() -> None:
-    report = check(credit_csv(income=["low"]))
+def test_a_column_of_mostly_text_is_inferred_categorical() -> None:
+    report = check(credit_csv(income=["low", "mid", "high"] * 10 + ["1000"]))
     assert report.schema.column_type("income") == "categorical"
 
 
@@ -299,9 +299,9 @@ def test_a_target_with_many_text_labels_asks_for_a_problem_type() -> None:
 
 
 def test_too_few_rows_are_reported() -> None:
-    message = failure(credit_csv(rows=5))
-    assert "it has 5 data rows, and at least 20 are needed" in message
-    assert check(credit_csv(rows=5), min_rows=5).rows == 5
+    message = failure(credit_csv(rows=6))
+    assert "it has 6 data rows, and at least 20 are needed" in message
+    assert check(credit_csv(rows=6), min_rows=6).rows == 6
 
 
 def test_a_header_only_file_is_reported() -> None:
@@ -352,3 +352,207 @@ def test_many_distinct_target_values_are_capped() -> None:
     assert report.problem_type == "regression"
     assert len(report.target_stats.distinct_values) == 100
     assert report.target_stats.more_distinct_values
+
+
+# --- reading: chunks, long lines, gzip -----------------------------------------------------------------
+
+
+def chunked(data: bytes, sizes: list[int]) -> Iterator[bytes]:
+    """``data`` in chunks of the given sizes, repeated, as a stream delivers it."""
+    position, index = 0, 0
+    while position < len(data):
+        size = sizes[index % len(sizes)]
+        yield data[position : position + size]
+        position, index = position + size, index + 1
+
+
+def test_lines_are_read_whole_however_the_stream_cuts_them() -> None:
+    data = ("\ufeff" + credit_csv().replace("own,", '"own, outright\r\nsince 2001",', 1)).replace("\n", "\r\n").encode()
+    whole = validate_csv([data], source=SOURCE)
+    for sizes in ([1], [2, 3], [7], [64, 1, 5]):
+        report = validate_csv(chunked(data, sizes), source=SOURCE)
+        assert (report.rows, report.schema, report.target_stats) == (whole.rows, whole.schema, whole.target_stats)
+
+
+def test_old_mac_line_endings_are_rows() -> None:
+    report = validate_csv(chunked(credit_csv().replace("\n", "\r").encode(), [5]), source=SOURCE)
+    assert report.rows == 30
+
+
+def test_rows_are_numbered_from_the_line_they_start_on() -> None:
+    lines = credit_csv().splitlines()
+    lines[1] = lines[1].replace("own", '"own\nfor\nyears"')  # row 2 spans lines 2 to 4
+    lines[2] = "x" + lines[2][2:]
+    lines[5] = "a,b"
+    message = failure("\n".join(lines) + "\n", schema=CREDIT_SCHEMA)
+    assert "(row 5: 'x')" in message
+    assert "(row 8: 2 fields)" in message
+
+
+def test_a_value_longer_than_the_limit_names_the_limit_and_its_row() -> None:
+    long_value = "z" * 200_000
+    data = credit_csv().replace("own", long_value, 1)
+    message = failure(data)
+    assert message == (
+        f"{SOURCE}: row 2 has a value longer than 131,072 characters, the most a value may hold; leave long "
+        "text out of the training data."
+    )
+
+
+def test_a_quote_left_open_is_named_with_the_row_it_opens_on() -> None:
+    rows = credit_csv(rows=10_000)
+    data = rows.replace("own", '"own', 1)
+    message = failure(data)
+    assert message.startswith(f"{SOURCE}: row 2 has a quoted value that runs over ")
+    assert "more than 131,072 characters, the most a value may hold; check for a quote that is not closed." in message
+
+
+def test_a_line_far_longer_than_a_row_may_be_is_refused_before_it_is_read_whole() -> None:
+    size = 30 * 1024 * 1024
+
+    def one_huge_line() -> Iterator[bytes]:
+        yield b"a,b,y\n1,"
+        piece = b"x" * (1024 * 1024)
+        for _ in range(size // len(piece)):
+            yield piece
+        yield b",0\n"
+
+    tracemalloc.start()
+    with pytest.raises(ValidationFailed) as caught:
+        validate_csv(one_huge_line(), source=SOURCE)
+    _, highest = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    assert str(caught.value).startswith(f"{SOURCE}: row 2 is longer than 8 MiB without a line break")
+    assert "a value may hold at most 131,072 characters" in str(caught.value)
+    assert highest < size // 2
+
+
+def test_a_gzip_compressed_file_is_checked_like_the_plain_one() -> None:
+    plain = credit_csv(income=["abc"]).encode()
+    assert failure(plain, schema=CREDIT_SCHEMA) == failure_gzipped(gzip.compress(plain), schema=CREDIT_SCHEMA)
+    report = validate_csv(chunked(gzip.compress(credit_csv().encode()), [100]), source=SOURCE, gzipped=True)
+    assert (report.rows, report.schema) == (30, CREDIT_SCHEMA)
+
+
+def test_concatenated_gzip_members_are_one_file() -> None:
+    text = credit_csv().encode()
+    middle = text.index(b"\n", len(text) // 2) + 1
+    data = gzip.compress(text[:middle]) + gzip.compress(text[middle:]) + b"\x00" * 8
+    assert validate_csv([data], source=SOURCE, gzipped=True).rows == 30
+
+
+def test_a_damaged_gzip_file_is_reported_as_such() -> None:
+    compressed = gzip.compress(credit_csv(rows=500).encode())
+    damaged = compressed[:40] + bytes(b ^ 0xFF for b in compressed[40:80]) + compressed[80:]
+    assert "is named .csv.gz but is not a valid gzip file (its compressed data is damaged" in failure_gzipped(damaged)
+    truncated = failure_gzipped(compressed[: len(compressed) // 2])
+    assert "not a valid gzip file (it ends before its compressed data does, so the upload was cut short)" in truncated
+    not_gzip = failure_gzipped(credit_csv().encode())
+    assert "is named .csv.gz but is not a valid gzip file (it does not start like gzip data)" in not_gzip
+    assert "is empty" in failure_gzipped(b"")
+
+
+def test_a_small_gzip_that_expands_enormously_is_refused_in_bounded_memory() -> None:
+    bomb = gzip.compress(b"a,b,y\n1," + b"0" * (200 * 1024 * 1024), compresslevel=9)
+    assert len(bomb) < 1024 * 1024
+    tracemalloc.start()
+    message = failure_gzipped(bomb)
+    _, highest = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    assert "row 2 is longer than 8 MiB" in message
+    assert highest < 40 * 1024 * 1024
+
+
+def failure_gzipped(data: bytes, **options: object) -> str:
+    with pytest.raises(ValidationFailed) as caught:
+        validate_csv([data], source=SOURCE, gzipped=True, **options)  # type: ignore[arg-type]
+    return str(caught.value)
+
+
+# --- one rule for numbers, one for labels --------------------------------------------------------------
+
+
+def test_a_stray_value_in_a_numeric_column_of_the_first_file_is_reported_with_its_row() -> None:
+    message = failure(credit_csv(income=["100", "200", "300", "inf"]))
+    assert message == (
+        f"{SOURCE}: column 'income' holds 29 numbers but 1 value that is not a number (row 5: 'inf'); correct "
+        'or empty them (an empty value is a missing one), or, if the column is categorical, declare "columns" '
+        "in the dataset's dataset.json with 'income' as \"categorical\"."
+    )
+
+
+def test_a_value_refused_by_a_kept_schema_is_refused_in_the_first_file_too() -> None:
+    for stray in ["inf", "-Infinity", "1_000", "n.a.", "12 %"]:
+        data = credit_csv(income=[stray])
+        assert f"(row 2: '{stray}')" in failure(data, schema=CREDIT_SCHEMA)
+        assert f"(row 2: '{stray}')" in failure(data)
+
+
+def test_a_large_file_with_a_few_stray_values_in_a_column_is_reported_not_made_categorical() -> None:
+    income = [str(i) for i in range(1000)]
+    for row in (10, 500, 900):
+        income[row] = "unknown"
+    message = failure(credit_csv(rows=1000, income=income))
+    assert "column 'income' holds 997 numbers but 3 values that are not numbers (row 12: 'unknown'" in message
+
+
+def test_a_binary_target_written_as_0_1_and_1_point_0_is_two_classes_named_0_and_1() -> None:
+    data = "x,y\n" + "".join(f"{i},{['0', '1', '1.0', ' 01'][i % 4]}\n" for i in range(40))
+    report = check(data)
+    assert report.problem_type == "binary_classification"
+    assert report.target_stats.distinct_values == ["0", "1"]
+    assert check(data, problem_type="binary_classification").problem_type == "binary_classification"
+
+
+def test_classes_too_small_for_every_split_are_reported() -> None:
+    data = "x,y\n" + "".join(f"{i},{'a' if i < 25 else 'b' if i < 27 else 'c'}\n" for i in range(30))
+    message = failure(data)
+    assert "the target column 'y' has 1 class with fewer than 3 rows ('b' (2 rows))" in message
+    assert "so the training, validation and test splits each get one" in message
+
+
+def test_a_minimum_below_what_the_split_needs_is_raised_to_it() -> None:
+    data = "x,y\n" + "".join(f"{i},{i * 1.5}\n" for i in range(3))
+    assert "it has 3 data rows, and at least 4 are needed" in failure(data, min_rows=1)
+    assert check(data + "3,4.5\n", min_rows=1).rows == 4
+
+
+# --- delimiters, features, target names ----------------------------------------------------------------
+
+
+def test_a_semicolon_separated_file_is_recognised_and_the_fix_named() -> None:
+    message = failure(credit_csv().replace(",", ";"))
+    assert message == (
+        f"{SOURCE}: the header reads as one column ('age;income;home;default') when split by commas (','), and "
+        'its values look separated by semicolons (\';\'); declare "delimiter": ";" in the dataset\'s '
+        "dataset.json, or save the file separated by commas (',')."
+    )
+    assert 'declare "delimiter": "\\t"' in failure(credit_csv().replace(",", "\t"))
+
+
+def test_a_declared_delimiter_reads_the_file() -> None:
+    for delimiter in (";", "\t", "|"):
+        report = validate_csv(lines_of(credit_csv().replace(",", delimiter)), source=SOURCE, delimiter=delimiter)
+        assert (report.rows, report.schema) == (30, CREDIT_SCHEMA)
+    message = failure_with(credit_csv(), delimiter=";")
+    assert 'remove "delimiter" from the dataset\'s dataset.json (commas are the default)' in message
+
+
+def failure_with(data: str, **options: object) -> str:
+    with pytest.raises(ValidationFailed) as caught:
+        validate_csv(lines_of(data), source=SOURCE, **options)  # type: ignore[arg-type]
+    return str(caught.value)
+
+
+def test_a_file_with_no_feature_column_is_refused() -> None:
+    data = "default\n" + "".join(f"{i % 2}\n" for i in range(30))
+    assert failure(data) == (
+        f"{SOURCE}: the file has no column besides the target 'default'; a model needs at least one feature "
+        "column to learn from, so add the columns that predict the target."
+    )
+
+
+def test_a_target_named_like_an_option_is_refused() -> None:
+    data = credit_csv().replace(",default", ",-x")
+    message = failure(data)
+    assert "the target column's name '-x' starts with '-', which the training job would read as an option" in message

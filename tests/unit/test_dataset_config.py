@@ -79,7 +79,7 @@ def test_a_full_config_parses() -> None:
             "problem_type": "binary_classification",
             "metric": "f1",
             "threshold": 0.8,
-            "hyperparameters": {"max_iter": 200, "C": 0.5, "fit_intercept": True, "solver": "lbfgs"},
+            "hyperparameters": {"max_iter": 200, "learning_rate": 0.05, "early_stopping": True, "max_depth": None},
             "min_rows": 50,
             "columns": [{"name": "age", "type": "numeric"}, {"name": "default", "type": "categorical"}],
         }
@@ -175,7 +175,9 @@ def test_hyperparameters_are_checked() -> None:
         {"hyperparameters": {"sagemaker_program": "x.py"}}
     )
     assert "hyperparameter 'target' is set by the pipeline" in parse_error({"hyperparameters": {"target": "y"}})
-    assert "hyperparameter name 'max iter'" in parse_error({"hyperparameters": {"max iter": 3}})
+    assert "hyperparameter 'max iter' is not one the training script accepts (did you mean 'max_iter'?)" in (
+        parse_error({"hyperparameters": {"max iter": 3}})
+    )
 
 
 def test_every_problem_is_listed_on_its_own_line() -> None:
@@ -249,7 +251,11 @@ def test_the_metric_and_threshold_default_per_problem_type(problem_type: str, me
 
 
 def test_the_resolved_config_has_the_run_config_shape() -> None:
-    config = resolve(DatasetConfig(hyperparameters={"max_iter": 200, "C": 0.5, "balanced": True, "solver": "saga"}))
+    config = resolve(
+        DatasetConfig(
+            hyperparameters={"max_iter": 200, "learning_rate": 0.5, "early_stopping": True, "max_depth": None}
+        )
+    )
     document = config.model_dump(mode="json")
     assert document == {
         "dataset": "credit",
@@ -258,7 +264,7 @@ def test_the_resolved_config_has_the_run_config_shape() -> None:
         "metric": "auc",
         "threshold": 0.7,
         "higher_is_better": True,
-        "hyperparameters": {"max_iter": "200", "C": "0.5", "balanced": "true", "solver": "saga"},
+        "hyperparameters": {"max_iter": "200", "learning_rate": "0.5", "early_stopping": "true", "max_depth": "null"},
         "columns": [
             {"name": "age", "type": "numeric"},
             {"name": "home", "type": "categorical"},
@@ -271,6 +277,7 @@ def test_the_resolved_config_has_the_run_config_shape() -> None:
         "rows": 250,
         "seed": 42,
         "split": {"train": 0.7, "validation": 0.15, "test": 0.15},
+        "delimiter": ",",
     }
 
 

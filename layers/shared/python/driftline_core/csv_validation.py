@@ -10,22 +10,28 @@ Row numbers are the file's line numbers, the header being row 1, as a spreadshee
 from __future__ import annotations
 
 import csv
-import math
-from collections.abc import Iterable, Iterator
+import json
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from driftline_core.csv_stream import text_lines
 from driftline_core.dataset_config import (
     DEFAULT_MIN_ROWS,
+    DELIMITERS,
     MAX_CLASSES_FOR_INFERENCE,
+    MIN_ROWS_PER_CLASS,
     ColumnSpec,
+    Delimiter,
     Schema,
     TargetStats,
     default_target,
     infer_problem_type,
+    minimum_rows,
 )
 from driftline_core.errors import ValidationFailed
 from driftline_core.models import ProblemType
+from driftline_core.values import MISSING_VALUES, class_label, is_number
 
 if TYPE_CHECKING:
     from _csv import Reader
@@ -34,47 +40,12 @@ MAX_EXAMPLES = 5
 """Examples quoted per problem; the count says how many more there are."""
 MAX_TRACKED_TARGET_VALUES = 100
 """Distinct target values remembered; enough to infer a problem type and name the classes."""
-MISSING_VALUES = frozenset(
-    {
-        "",
-        "#N/A",
-        "#N/A N/A",
-        "#NA",
-        "-1.#IND",
-        "-1.#QNAN",
-        "-NaN",
-        "-nan",
-        "1.#IND",
-        "1.#QNAN",
-        "<NA>",
-        "N/A",
-        "NA",
-        "NULL",
-        "NaN",
-        "None",
-        "n/a",
-        "nan",
-        "null",
-    }
-)
-"""Values that mean "no value": the markers pandas reads as missing, so the jobs see what this check saw."""
+STRAY_VALUES = 5
+STRAY_SHARE = 0.01
+"""A column of numbers may hold this many values that are not numbers (or this share, if more) and still be
+inferred numeric: those few are reported as errors to correct, not taken as categories."""
 
 _SHOWN_VALUE_LENGTH = 40
-_BINARY_SIGNATURES: tuple[tuple[bytes, str], ...] = (
-    (b"\x1f\x8b", "a gzip-compressed file"),
-    (b"PAR1", "a Parquet file"),
-    (b"PK\x03\x04", "a ZIP archive or an Excel .xlsx workbook"),
-    (b"\xd0\xcf\x11\xe0", "an Excel .xls workbook"),
-    (b"BZh", "a bzip2-compressed file"),
-    (b"\xfd7zXZ", "an xz-compressed file"),
-    (b"Obj\x01", "an Avro file"),
-    (b"ORC", "an ORC file"),
-    (b"%PDF", "a PDF document"),
-    (b"\x89PNG", "a PNG image"),
-    (b"SQLite format 3", "an SQLite database"),
-    (b"\xff\xfe", "a UTF-16 text file"),
-    (b"\xfe\xff", "a UTF-16 text file"),
-)
 
 
 @dataclass(frozen=True)
@@ -94,46 +65,47 @@ class CsvReport:
 
 
 def validate_csv(
-    lines: Iterable[bytes],
+    chunks: Iterable[bytes],
     *,
     source: str,
+    gzipped: bool = False,
+    delimiter: Delimiter = ",",
     schema: Schema | None = None,
     target: str | None = None,
     problem_type: ProblemType | None = None,
     min_rows: int = DEFAULT_MIN_ROWS,
 ) -> CsvReport:
-    """Check a CSV given as byte lines; raise ValidationFailed naming every problem, prefixed by ``source``.
+    """Check a CSV given as bytes in chunks of any size; raise ValidationFailed naming every problem.
 
-    ``schema`` None means the schema is inferred from this file; ``target`` None means the default target
-    column; ``problem_type`` None means it is inferred from the target values.
+    Messages start with ``source``. ``gzipped`` means the bytes are a gzip stream of the CSV. ``schema`` None
+    means the schema is inferred from this file; ``target`` None means the default target column;
+    ``problem_type`` None means it is inferred from the target values.
     """
     # Spaces after a delimiter are skipped, as the preprocessing job reads the file (skipinitialspace).
-    reader = csv.reader(_decoded_lines(lines, source), skipinitialspace=True)
+    reader = csv.reader(text_lines(chunks, source, gzipped=gzipped), delimiter=delimiter, skipinitialspace=True)
     header = _read_header(reader, source)
+    _check_delimiter(header, delimiter, source)
     _check_header(header, source)
     if schema is not None:
         _check_against_schema(header, schema, source)
     target_column = target if target is not None else default_target(header)
-    if target_column not in header:
-        raise ValidationFailed(
-            f"{source}: the target column '{target_column}' is not in the header ({_names(header)}); "
-            'add it, or set "target" in the dataset\'s dataset.json to the column to predict.'
-        )
+    _check_target_column(target_column, header, source)
 
-    scan = _Scan(header, schema, header.index(target_column))
+    scan = _Scan(header, schema, header.index(target_column), first_row=reader.line_num + 1)
     try:
         scan.read(reader)
     except csv.Error as error:
-        raise ValidationFailed(
-            f"{source}: row {reader.line_num} cannot be read as CSV ({error}); check for an unclosed quote."
-        ) from None
+        raise ValidationFailed(f"{source}: {scan.unreadable_row(reader.line_num, error)}.") from None
 
-    problems = scan.problems(min_rows)
     stats = scan.target.stats(target_column)
     effective_problem_type = problem_type
     if stats.values:
         effective_problem_type = problem_type or infer_problem_type(stats)
+    problems = scan.problems(max(min_rows, minimum_rows()))
+    if stats.values:
         problems.extend(_target_problems(target_column, stats, problem_type, scan.target))
+        if effective_problem_type is not None and effective_problem_type != "regression":
+            problems.extend(_small_classes(target_column, scan.target))
     if problems or effective_problem_type is None:
         raise ValidationFailed(_message(source, problems))
     return CsvReport(
@@ -147,50 +119,75 @@ def validate_csv(
     )
 
 
-def _decoded_lines(lines: Iterable[bytes], source: str) -> Iterator[str]:
-    """Text lines for the csv reader; stops at the first sign that the object is not UTF-8 text."""
-    for number, line in enumerate(lines, start=1):
-        raw = line
-        if number == 1:
-            described = _binary_kind(raw)
-            if described:
-                raise ValidationFailed(
-                    f"{source}: is not a UTF-8 CSV file (it looks like {described}); "
-                    "upload the data as an uncompressed, UTF-8 encoded CSV with a header row."
-                )
-            if raw.startswith(b"\xef\xbb\xbf"):
-                raw = raw[3:]  # the byte-order mark spreadsheet programs write
-        if b"\x00" in raw:
-            raise ValidationFailed(
-                f"{source}: is not a UTF-8 CSV file (row {number} contains NUL bytes, so it is binary data); "
-                "upload the data as a UTF-8 encoded CSV with a header row."
-            )
-        try:
-            yield raw.decode("utf-8")
-        except UnicodeDecodeError as error:
-            raise ValidationFailed(
-                f"{source}: is not a UTF-8 CSV file (row {number} has the byte 0x{raw[error.start]:02x}, "
-                "which is not UTF-8); save the file as CSV UTF-8 and upload it again."
-            ) from None
-
-
-def _binary_kind(first_line: bytes) -> str | None:
-    for signature, described in _BINARY_SIGNATURES:
-        if first_line.startswith(signature):
-            return described
-    return None
-
-
 def _read_header(reader: Reader, source: str) -> list[str]:
     try:
         for row in reader:
             if row:
                 return row
     except csv.Error as error:
-        raise ValidationFailed(f"{source}: the header row cannot be read as CSV ({error}).") from None
+        reason = _too_long(1, reader.line_num, error) or f"the header row cannot be read as CSV ({error})"
+        raise ValidationFailed(f"{source}: {reason}.") from None
     raise ValidationFailed(
         f"{source}: is empty; upload a CSV with a header row naming the columns and at least one data row."
     )
+
+
+def _too_long(row: int, line_num: int, error: csv.Error) -> str | None:
+    """The reason for csv's per-value limit error, naming the limit and the row; None for other errors."""
+    if "field larger than field limit" not in str(error):
+        return None
+    limit = f"{csv.field_size_limit():,} characters, the most a value may hold"
+    if line_num > row:
+        return (
+            f"row {row} has a quoted value that runs over {line_num - row + 1} lines to more than {limit}; "
+            "check for a quote that is not closed"
+        )
+    return f"row {row} has a value longer than {limit}; leave long text out of the training data"
+
+
+def _check_delimiter(header: list[str], delimiter: str, source: str) -> None:
+    """A header read as one column that holds another delimiter is a file separated by that delimiter."""
+    if len(header) != 1:
+        return
+    counts = {other: header[0].count(other) for other in DELIMITERS if other != delimiter}
+    found = max(counts, key=lambda other: counts[other])
+    if not counts[found]:
+        return
+    declare = (
+        f'declare "delimiter": {json.dumps(found)} in the dataset\'s dataset.json'
+        if found != ","
+        else 'remove "delimiter" from the dataset\'s dataset.json (commas are the default)'
+    )
+    raise ValidationFailed(
+        f"{source}: the header reads as one column ({_show(header[0])}) when split by {_delimiter_name(delimiter)}, "
+        f"and its values look separated by {_delimiter_name(found)}; {declare}, or save the file separated by "
+        f"{_delimiter_name(delimiter)}."
+    )
+
+
+def _delimiter_name(delimiter: str) -> str:
+    return {",": "commas (',')", ";": "semicolons (';')", "\t": "tabs", "|": "vertical bars ('|')"}[delimiter]
+
+
+def _check_target_column(target: str, header: list[str], source: str) -> None:
+    if target not in header:
+        raise ValidationFailed(
+            f"{source}: the target column '{target}' is not in the header ({_names(header)}); "
+            'add it, or set "target" in the dataset\'s dataset.json to the column to predict.'
+        )
+    problems = []
+    if len(header) < 2:
+        problems.append(
+            f"the file has no column besides the target '{target}'; a model needs at least one feature column "
+            "to learn from, so add the columns that predict the target"
+        )
+    if target.startswith("-"):
+        problems.append(
+            f"the target column's name {_show(target)} starts with '-', which the training job would read as an "
+            'option; rename the column (and the "target" in the dataset\'s dataset.json, if it names it)'
+        )
+    if problems:
+        raise ValidationFailed(_message(source, problems))
 
 
 def _check_header(header: list[str], source: str) -> None:
@@ -209,7 +206,7 @@ def _check_header(header: list[str], source: str) -> None:
         seen.add(name)
     if duplicates:
         problems.append(f"the header names {_names(duplicates)} more than once; column names must be unique")
-    if all(_is_number(name) for name in header):
+    if all(is_number(name) for name in header):
         problems.append(
             f"the first row ({_names(header[:MAX_EXAMPLES])}{', ...' if len(header) > MAX_EXAMPLES else ''}) "
             "holds numbers, not column names; add a header row naming the columns"
@@ -236,15 +233,6 @@ def _check_against_schema(header: list[str], schema: Schema, source: str) -> Non
     )
 
 
-def _is_number(value: str) -> bool:
-    """A finite decimal number as pandas reads one (no digit separators, no non-ASCII digits)."""
-    try:
-        number = float(value)
-    except ValueError:
-        return False
-    return math.isfinite(number) and value.isascii() and "_" not in value
-
-
 @dataclass
 class _Examples:
     """A count and the first few (row, text) examples of one kind of problem."""
@@ -252,22 +240,25 @@ class _Examples:
     count: int = 0
     examples: list[tuple[int, str]] = field(default_factory=list)
 
-    def add(self, row: int, text: str) -> None:
+    def add(self, row: int, value: str) -> None:
         self.count += 1
         if len(self.examples) < MAX_EXAMPLES:
-            self.examples.append((row, text))
+            self.examples.append((row, value[: _SHOWN_VALUE_LENGTH + 1]))  # enough for _show to mark it cut
 
-    def listed(self) -> str:
-        shown = ", ".join(f"row {row}{': ' + text if text else ''}" for row, text in self.examples)
+    def listed(self, *, quoted: bool = True) -> str:
+        shown = ", ".join(
+            f"row {row}{': ' + (_show(value) if quoted else value) if value else ''}" for row, value in self.examples
+        )
         return shown + (", ..." if self.count > len(self.examples) else "")
 
 
 class _TargetValues:
-    """Distinct target values (capped) and whether they are all numbers, all whole numbers."""
+    """Distinct class labels (capped) with their row counts, and whether they are all numbers, all whole."""
 
     def __init__(self) -> None:
         self.values = 0
-        self.distinct: dict[str, None] = {}
+        self.distinct: dict[str, int] = {}
+        """Rows per class label (see :func:`class_label`), for the first labels seen."""
         self.more_distinct = False
         self.all_numeric = True
         self.all_integer = True
@@ -275,22 +266,24 @@ class _TargetValues:
         self.empty = _Examples()
 
     def add(self, value: str, row: int) -> None:
-        if value in MISSING_VALUES or not value.strip():
+        label = class_label(value)
+        if label is None:
             self.empty.add(row, "")
             return
         self.values += 1
-        if value in self.distinct:
+        if label in self.distinct:
+            self.distinct[label] += 1
             return
         if len(self.distinct) < MAX_TRACKED_TARGET_VALUES:
-            self.distinct[value] = None
+            self.distinct[label] = 1
         else:
             self.more_distinct = True
         if not self.all_numeric:
             return
-        if not _is_number(value):
+        if not is_number(label):
             self.all_numeric = self.all_integer = False
             self.non_numeric_example = (row, value)
-        elif self.all_integer and not float(value).is_integer():
+        elif self.all_integer and not float(label).is_integer():
             self.all_integer = False
 
     def stats(self, column: str) -> TargetStats:
@@ -304,56 +297,81 @@ class _TargetValues:
         )
 
 
+def is_mostly_numeric(numbers: int, others: int) -> bool:
+    """Whether a column holds numbers but for a few stray values: the one rule for inferring numeric columns.
+
+    A few is at most :data:`STRAY_VALUES` values or :data:`STRAY_SHARE` of the column's values, whichever is
+    more, and fewer than its numbers. Such a column is numeric, and its stray values are refused as a kept
+    schema's numeric column refuses them, rather than silently making it categorical.
+    """
+    return numbers > others and others <= max(STRAY_VALUES, STRAY_SHARE * (numbers + others))
+
+
 class _Scan:
     """The state of one pass over the data rows."""
 
-    def __init__(self, header: list[str], schema: Schema | None, target_index: int) -> None:
+    def __init__(self, header: list[str], schema: Schema | None, target_index: int, *, first_row: int) -> None:
         self.header = header
         self.width = len(header)
         self.rows = 0
+        self.row_start = first_row
+        """The line the row being read starts on."""
         self.target_index = target_index
         self.target = _TargetValues()
         self.wrong_width = _Examples()
-        self.checked_numeric = schema is not None
+        self.inferring = schema is None
         if schema is not None:
             # Checking: each declared numeric column must hold numbers.
             self.numeric = [i for i, name in enumerate(header) if schema.column_type(name) == "numeric"]
         else:
-            # Inferring: every column is numeric until a value says otherwise.
+            # Inferring: every column may be numeric until its values say otherwise.
             self.numeric = list(range(self.width))
         self.not_numbers = {i: _Examples() for i in self.numeric}
-        self.has_value = [False] * self.width
+        self.present = [0] * self.width
+        """Values (not missing) seen per column checked for numbers."""
 
     def read(self, reader: Reader) -> None:
         width, target_index = self.width, self.target_index
         for row in reader:
-            if not row:
-                continue  # a blank line
             line_num = reader.line_num
-            self.rows += 1
-            if len(row) != width:
-                self.wrong_width.add(line_num, f"{len(row)} field{'s' if len(row) != 1 else ''}")
-                continue
-            if self.numeric:
-                self._check_numbers(row, line_num)
-            self.target.add(row[target_index], line_num)
+            if row:
+                self.rows += 1
+                if len(row) != width:
+                    self.wrong_width.add(self.row_start, _count(len(row), "field"))
+                else:
+                    if self.numeric:
+                        self._check_numbers(row, self.row_start)
+                    self.target.add(row[target_index], self.row_start)
+            self.row_start = line_num + 1
 
-    def _check_numbers(self, row: list[str], line_num: int) -> None:
+    def unreadable_row(self, line_num: int, error: csv.Error) -> str:
+        return _too_long(self.row_start, line_num, error) or (
+            f"row {self.row_start} cannot be read as CSV ({error}); check for an unclosed quote"
+        )
+
+    def _check_numbers(self, row: list[str], row_number: int) -> None:
+        present, not_numbers = self.present, self.not_numbers
         for index in self.numeric:
             value = row[index]
             if value in MISSING_VALUES:
                 continue
-            self.has_value[index] = True
-            if _is_number(value):
-                continue
-            if self.checked_numeric:
-                self.not_numbers[index].add(line_num, _show(value))
-            else:
-                self.numeric = [i for i in self.numeric if i != index]
+            present[index] += 1
+            if not is_number(value):
+                not_numbers[index].add(row_number, value)
+
+    def _numeric_columns(self) -> list[int]:
+        if not self.inferring:
+            return self.numeric
+        return [
+            index
+            for index in self.numeric
+            if self.present[index]
+            and is_mostly_numeric(self.present[index] - self.not_numbers[index].count, self.not_numbers[index].count)
+        ]
 
     def inferred_schema(self) -> Schema:
-        """Numeric where every value was a number (and there was one); categorical otherwise."""
-        numeric = {index for index in self.numeric if self.has_value[index]}
+        """Numeric where the values are numbers but for a few (refused) strays; categorical otherwise."""
+        numeric = set(self._numeric_columns())
         return Schema(
             columns=[
                 ColumnSpec(name=name, type="numeric" if index in numeric else "categorical")
@@ -372,18 +390,29 @@ class _Scan:
             problems.append(
                 f"{_count(self.wrong_width.count, 'row')} {_do(self.wrong_width.count)} not have "
                 f"the header's "
-                f"{self.width} fields ({self.wrong_width.listed()}); check for missing or extra commas, "
+                f"{self.width} fields ({self.wrong_width.listed(quoted=False)}); check for missing or extra commas, "
                 "values with commas that are not quoted, and unclosed quotes"
             )
-        if self.checked_numeric:
-            for index, bad in self.not_numbers.items():
-                if bad.count:
-                    problems.append(
-                        f"{_count(bad.count, 'value')} in numeric column '{self.header[index]}' "
-                        f"{'are not numbers' if bad.count != 1 else 'is not a number'} "
-                        f'({bad.listed()}); correct or empty them, or declare the column "categorical" '
-                        "in the dataset's dataset.json"
-                    )
+        for index in self._numeric_columns():
+            bad = self.not_numbers[index]
+            if not bad.count:
+                continue
+            name = self.header[index]
+            if self.inferring:
+                numbers = self.present[index] - bad.count
+                problems.append(
+                    f"column '{name}' holds {_count(numbers, 'number')} but {_count(bad.count, 'value')} that "
+                    f"{'are not numbers' if bad.count != 1 else 'is not a number'} ({bad.listed()}); correct or "
+                    "empty them (an empty value is a missing one), or, if the column is categorical, declare "
+                    f'"columns" in the dataset\'s dataset.json with \'{name}\' as "categorical"'
+                )
+            else:
+                problems.append(
+                    f"{_count(bad.count, 'value')} in numeric column '{name}' "
+                    f"{'are not numbers' if bad.count != 1 else 'is not a number'} "
+                    f'({bad.listed()}); correct or empty them, or declare the column "categorical" '
+                    "in the dataset's dataset.json"
+                )
         if self.target.empty.count:
             column = self.header[self.target_index]
             problems.append(
@@ -391,6 +420,20 @@ class _Scan:
                 f"({self.target.empty.listed()}); every row needs a target value to learn from"
             )
         return problems
+
+
+def _small_classes(column: str, values: _TargetValues) -> list[str]:
+    """Classes too small for every split to hold one, which training, validation and test each need."""
+    small = [(label, rows) for label, rows in values.distinct.items() if rows < MIN_ROWS_PER_CLASS]
+    if not small:
+        return []
+    shown = ", ".join(f"{_show(label)} ({_count(rows, 'row')})" for label, rows in small[:MAX_EXAMPLES])
+    more = ", ..." if len(small) > MAX_EXAMPLES else ""
+    return [
+        f"the target column '{column}' has {_count(len(small), 'class', 'classes')} with fewer than "
+        f"{MIN_ROWS_PER_CLASS} rows ({shown}{more}); each class needs {MIN_ROWS_PER_CLASS} so the training, "
+        "validation and test splits each get one: add rows of those classes, or remove them"
+    ]
 
 
 def _target_problems(column: str, stats: TargetStats, declared: ProblemType | None, values: _TargetValues) -> list[str]:
@@ -449,8 +492,8 @@ def _distinct(stats: TargetStats) -> str:
     return f"more than {stats.distinct_count - 1}" if stats.more_distinct_values else str(stats.distinct_count)
 
 
-def _count(number: int, noun: str) -> str:
-    return f"{number} {noun}{'s' if number != 1 else ''}"
+def _count(number: int, noun: str, plural: str | None = None) -> str:
+    return f"{number} {noun if number == 1 else plural or noun + 's'}"
 
 
 def _do(number: int) -> str:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import difflib
 import json
-import re
 from collections.abc import Sequence
 from typing import Any, Literal
 
@@ -24,6 +23,7 @@ from pydantic import (
 )
 
 from driftline_core.errors import DatasetConfigInvalid
+from driftline_core.hyperparameters import HyperparameterValue, as_string, hyperparameter_problems
 from driftline_core.layout import DATASET_CONFIG_FILE
 from driftline_core.models import ProblemType
 from driftline_core.quality_gate import (
@@ -36,6 +36,9 @@ from driftline_core.quality_gate import (
 )
 
 ColumnType = Literal["numeric", "categorical"]
+Delimiter = Literal[",", ";", "\t", "|"]
+DELIMITERS: tuple[Delimiter, ...] = (",", ";", "\t", "|")
+"""The separators a dataset may declare; the preprocessing job reads the file with the same one."""
 
 DEFAULT_TARGET_NAMES = ("target", "label", "y")
 """Without a declared target, a column with one of these names (any case, this order first) is the target."""
@@ -43,12 +46,9 @@ DEFAULT_MIN_ROWS = 20
 DEFAULT_SEED = 42
 MAX_CLASSES_FOR_INFERENCE = 20
 """An integer target with more distinct values than this is taken as a regression target."""
-
-_HYPERPARAMETER_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_.-]{0,255}$")
-_RESERVED_HYPERPARAMETERS = {"target", "problem_type"}
-_MAX_HYPERPARAMETERS = 90
-"""SageMaker allows 100; the pipeline adds its own (program, code location, target, problem type)."""
-_MAX_HYPERPARAMETER_VALUE = 2500
+MIN_ROWS_PER_CLASS = 3
+"""Rows a class needs so the preprocessing job's split can give training, validation and test each one
+(``MIN_ROWS_PER_CLASS_TO_STRATIFY`` in ``ml/preprocess.py``)."""
 
 
 class ColumnSpec(BaseModel):
@@ -67,9 +67,10 @@ class DatasetConfig(BaseModel):
     problem_type: ProblemType | None = None
     metric: str | None = None
     threshold: FiniteFloat | None = Field(default=None, strict=True)
-    hyperparameters: dict[str, str | bool | int | float] = Field(default_factory=dict)
+    hyperparameters: dict[str, HyperparameterValue] = Field(default_factory=dict)
     min_rows: int | None = Field(default=None, ge=1, strict=True)
     columns: list[ColumnSpec] | None = Field(default=None, min_length=1)
+    delimiter: Delimiter = ","
 
     @field_validator("hyperparameters", mode="before")
     @classmethod
@@ -77,7 +78,7 @@ class DatasetConfig(BaseModel):
         """One readable error per bad value (a union would report one per type it tried)."""
         if isinstance(value, dict):
             for name, item in value.items():
-                if item is None or not isinstance(item, str | bool | int | float):
+                if item is not None and not isinstance(item, str | bool | int | float):
                     raise ValueError(
                         f"hyperparameter '{name}' is a {_json_type(item)}; "
                         "values must be strings, numbers or true/false"
@@ -99,7 +100,20 @@ class DatasetConfig(BaseModel):
         spec = _declared_metric_spec(self.metric, self.problem_type)
         if self.threshold is not None and spec is not None:
             _check_threshold(spec, self.threshold)
-        _check_hyperparameters(self.hyperparameters)
+        if self.target is not None and self.target.startswith("-"):
+            raise ValueError(
+                f"target '{self.target}' starts with '-', which the training job would read as an option; "
+                "rename the column in the data and here"
+            )
+        fewest = minimum_rows()
+        if self.min_rows is not None and self.min_rows < fewest:
+            raise ValueError(
+                f"min_rows {self.min_rows} is below {fewest}: with fewer rows the split into training, validation "
+                f"and test data leaves a part without rows; use {fewest} or more"
+            )
+        problems = hyperparameter_problems(self.hyperparameters)
+        if problems:
+            raise ValueError("; ".join(problems))
         return self
 
 
@@ -176,6 +190,8 @@ class ResolvedConfig(BaseModel):
     rows: int
     seed: int = DEFAULT_SEED
     split: SplitFractions = Field(default_factory=SplitFractions)
+    delimiter: Delimiter = ","
+    """The file's separator, as the preprocessing job must read it."""
 
 
 def parse_dataset_config(raw: bytes, source: str = DATASET_CONFIG_FILE) -> DatasetConfig:
@@ -231,11 +247,24 @@ def infer_problem_type(stats: TargetStats) -> ProblemType | None:
     return None
 
 
-def hyperparameters_as_strings(hyperparameters: dict[str, str | bool | int | float]) -> dict[str, str]:
-    """SageMaker passes hyperparameters as strings; booleans are written the way JSON writes them."""
-    return {
-        name: json.dumps(value) if isinstance(value, bool) else str(value) for name, value in hyperparameters.items()
-    }
+def hyperparameters_as_strings(hyperparameters: dict[str, HyperparameterValue]) -> dict[str, str]:
+    """SageMaker passes hyperparameters as strings; booleans and null are written the way JSON writes them."""
+    return {name: as_string(value) for name, value in hyperparameters.items()}
+
+
+def minimum_rows(split: SplitFractions | None = None) -> int:
+    """The fewest rows the preprocessing job can split into non-empty test and validation parts and a training
+    part of at least two rows (its ``split_rows``, whose rounding this repeats)."""
+    shares = split or SplitFractions()
+    total = shares.train + shares.validation + shares.test
+    test_share, validation_share = shares.test / total, shares.validation / total
+    rows = 1
+    while True:
+        test = max(1, round(rows * test_share))
+        validation = max(1, round(rows * validation_share))
+        if rows - test - validation >= 2:
+            return rows
+        rows += 1
 
 
 def resolve_config(
@@ -289,6 +318,7 @@ def resolve_config(
         data_uri=data_uri,
         data_version_id=data_version_id,
         rows=rows,
+        delimiter=declared.delimiter,
     )
 
 
@@ -321,24 +351,6 @@ def _check_threshold(spec: MetricSpec, threshold: float) -> None:
         raise ValueError(f"threshold {threshold:g} is below {spec.lowest:g}, the smallest {spec.name} there is")
     if spec.highest is not None and threshold > spec.highest:
         raise ValueError(f"threshold {threshold:g} is above {spec.highest:g}, the largest {spec.name} there is")
-
-
-def _check_hyperparameters(hyperparameters: dict[str, Any]) -> None:
-    if len(hyperparameters) > _MAX_HYPERPARAMETERS:
-        raise ValueError(f"hyperparameters has {len(hyperparameters)} entries; at most {_MAX_HYPERPARAMETERS} fit")
-    for name, value in hyperparameters.items():
-        if not _HYPERPARAMETER_NAME.match(name):
-            raise ValueError(
-                f"hyperparameter name '{name}' must start with a letter or underscore and use only "
-                "letters, digits, '_', '-' or '.'"
-            )
-        if name in _RESERVED_HYPERPARAMETERS or name.startswith("sagemaker_"):
-            raise ValueError(
-                f"hyperparameter '{name}' is set by the pipeline; declare the target and problem type "
-                "with the top-level target and problem_type fields"
-            )
-        if len(str(value)) > _MAX_HYPERPARAMETER_VALUE:
-            raise ValueError(f"hyperparameter '{name}' is longer than {_MAX_HYPERPARAMETER_VALUE} characters")
 
 
 def _describe_error(detail: Any) -> str:

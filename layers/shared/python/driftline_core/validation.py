@@ -7,6 +7,8 @@ schema also records the first file's target and problem type, so later runs trai
 
 from __future__ import annotations
 
+import json
+import time
 from collections.abc import Iterator
 from typing import Literal
 
@@ -16,6 +18,7 @@ from pydantic import ValidationError
 
 from driftline_core import layout, s3io
 from driftline_core.clients import get_client
+from driftline_core.csv_stream import READ_CHUNK_BYTES, is_gzip_key
 from driftline_core.csv_validation import CsvReport, validate_csv
 from driftline_core.dataset_config import (
     DEFAULT_MIN_ROWS,
@@ -25,10 +28,14 @@ from driftline_core.dataset_config import (
     resolve_config,
 )
 from driftline_core.errors import DatasetConfigInvalid, TransientAwsError, ValidationFailed
-from driftline_core.models import ProblemType, StepInput, ValidationResult
+from driftline_core.models import StepInput, ValidationResult
 from driftline_core.settings import Settings
 
 _MISSING = {"NoSuchKey", "NoSuchVersion", "404", "NotFound"}
+_WRITE_CONFLICTS = {"PreconditionFailed", "ConditionalRequestConflict", "412", "409"}
+"""What S3 answers a conditional write when the object exists (412) or is being written at the moment (409)."""
+_KEEP_SCHEMA_ATTEMPTS = 5
+_KEEP_SCHEMA_RETRY_SECONDS = 0.2
 _THROTTLED = {
     "SlowDown",
     "Throttling",
@@ -47,26 +54,15 @@ def validate_upload(step: StepInput, settings: Settings) -> ValidationResult:
     declared = _read_dataset_config(settings.data_bucket, config_key)
     stored = _read_stored_schema(settings.artifact_bucket, step.dataset)
 
-    schema_source: Literal["declared", "inferred", "stored"]
-    if declared.columns is not None:
-        expected: Schema | None = Schema(columns=declared.columns)
-        schema_source = "declared"
-    else:
-        expected = stored
-        schema_source = "stored" if stored is not None else "inferred"
-    stored_target = stored.target if stored is not None else None
-    target = declared.target or stored_target
-    # The problem type found from the first accepted file holds while the target stays the same.
-    known_problem_type = declared.problem_type or (
-        stored.problem_type if stored is not None and stored_target == target else None
-    )
-
-    report = _validate_object(
-        step,
-        schema=expected,
-        target=target,
-        problem_type=known_problem_type,
-        min_rows=declared.min_rows or DEFAULT_MIN_ROWS,
+    report = _validate_object(step, declared, stored)
+    if stored is None:
+        # The first accepted file's schema, target and problem type are kept, written only if no other upload
+        # kept one first: two first uploads checked at once keep one schema, and the later is held to it.
+        stored = _keep_schema(settings.artifact_bucket, step.dataset, report)
+        if stored is not None and declared.columns is None:
+            report = _validate_object(step, declared, stored)
+    schema_source: Literal["declared", "inferred", "stored"] = (
+        "declared" if declared.columns is not None else "inferred" if report.schema_inferred else "stored"
     )
     config = resolve_config(
         declared,
@@ -86,14 +82,10 @@ def validate_upload(step: StepInput, settings: Settings) -> ValidationResult:
         settings.artifact_bucket,
         layout.run_input_key(step.execution_name, data.key.rsplit("/", 1)[-1]),
     )
-    schema_key = layout.dataset_schema_key(step.dataset)
-    if stored is None:
-        kept = Schema(columns=report.schema.columns, target=report.target, problem_type=report.problem_type)
-        s3io.write_json(settings.artifact_bucket, schema_key, kept.model_dump(mode="json"))
     schema_uri = (
         layout.s3_uri(settings.data_bucket, config_key)
         if schema_source == "declared"
-        else layout.s3_uri(settings.artifact_bucket, schema_key)
+        else layout.s3_uri(settings.artifact_bucket, layout.dataset_schema_key(step.dataset))
     )
     config_uri = s3io.write_json(
         settings.artifact_bucket, layout.run_config_key(step.execution_name), config.model_dump(mode="json")
@@ -152,23 +144,55 @@ def _unreadable_schema(bucket: str, key: str, detail: str) -> DatasetConfigInval
     )
 
 
-def _validate_object(
-    step: StepInput,
-    *,
-    schema: Schema | None,
-    target: str | None,
-    problem_type: ProblemType | None,
-    min_rows: int,
-) -> CsvReport:
+def _keep_schema(bucket: str, dataset: str, report: CsvReport) -> Schema | None:
+    """Keep the schema this file showed unless one is kept already; returns the one kept first, if not this.
+
+    The write is conditional (``If-None-Match: *``), so of two first uploads checked at the same moment exactly
+    one schema is kept and the other upload is checked against it.
+    """
+    key = layout.dataset_schema_key(dataset)
+    kept = Schema(columns=report.schema.columns, target=report.target, problem_type=report.problem_type)
+    for _ in range(_KEEP_SCHEMA_ATTEMPTS):
+        try:
+            get_client("s3").put_object(
+                Bucket=bucket,
+                Key=key,
+                Body=json.dumps(kept.model_dump(mode="json"), indent=2, sort_keys=True).encode(),
+                ContentType="application/json",
+                IfNoneMatch="*",
+            )
+            return None
+        except ClientError as error:
+            if _error_code(error) not in _WRITE_CONFLICTS:
+                _raise_if_throttled(error)
+                raise
+        winner = _read_stored_schema(bucket, dataset)
+        if winner is not None:
+            return winner
+        time.sleep(_KEEP_SCHEMA_RETRY_SECONDS)  # 409: the other write has not landed yet
+    raise TransientAwsError(f"s3://{bucket}/{key}: another upload is writing the dataset's schema at this moment.")
+
+
+def _validate_object(step: StepInput, declared: DatasetConfig, stored: Schema | None) -> CsvReport:
+    """Check the object against the declared columns, else the kept schema, else infer the schema from it."""
     data = step.data
+    expected = Schema(columns=declared.columns) if declared.columns is not None else stored
+    stored_target = stored.target if stored is not None else None
+    target = declared.target or stored_target
+    # The problem type found from the first accepted file holds while the target stays the same.
+    problem_type = declared.problem_type or (
+        stored.problem_type if stored is not None and stored_target == target else None
+    )
     try:
         return validate_csv(
-            _object_lines(data.bucket, data.key, data.version_id),
+            _object_chunks(data.bucket, data.key, data.version_id),
             source=data.key,
-            schema=schema,
+            gzipped=is_gzip_key(data.key),
+            delimiter=declared.delimiter,
+            schema=expected,
             target=target,
             problem_type=problem_type,
-            min_rows=min_rows,
+            min_rows=declared.min_rows or DEFAULT_MIN_ROWS,
         )
     except ClientError as error:
         if _error_code(error) in _MISSING:
@@ -181,10 +205,18 @@ def _validate_object(
         raise
 
 
-def _object_lines(bucket: str, key: str, version_id: str | None) -> Iterator[bytes]:
-    """The object's lines; a dropped connection mid-stream is transient, so the state machine retries."""
+def _object_chunks(bucket: str, key: str, version_id: str | None) -> Iterator[bytes]:
+    """The object's bytes in large reads (time linear in its size, memory constant); a dropped connection
+    mid-stream is transient, so the state machine retries."""
+    request: dict[str, str] = {"Bucket": bucket, "Key": key}
+    if version_id:
+        request["VersionId"] = version_id
     try:
-        yield from s3io.iter_object_lines(bucket, key, version_id)
+        body = get_client("s3").get_object(**request)["Body"]
+        try:
+            yield from body.iter_chunks(READ_CHUNK_BYTES)
+        finally:
+            body.close()
     except (BotocoreConnectionError, ReadTimeoutError, ResponseStreamingError, IncompleteReadError) as error:
         raise TransientAwsError(f"reading s3://{bucket}/{key} was interrupted ({error}).") from error
 
