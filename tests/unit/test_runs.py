@@ -195,8 +195,8 @@ def _settings() -> Settings:
 
 def _stubbed_stepfunctions(monkeypatch: pytest.MonkeyPatch) -> Stubber:
     """Step Functions stubbed; S3 answers that ``data/credit/jan.csv`` version ``v1`` exists."""
-    credentials = {"region_name": "us-east-1", "aws_access_key_id": "x", "aws_secret_access_key": "x"}
-    clients = {"stepfunctions": boto3.client("stepfunctions", **credentials), "s3": boto3.client("s3", **credentials)}
+    session = boto3.Session(region_name="us-east-1", aws_access_key_id="x", aws_secret_access_key="x")
+    clients: dict[str, Any] = {"stepfunctions": session.client("stepfunctions"), "s3": session.client("s3")}
     stubber = Stubber(clients["stepfunctions"])
     s3 = Stubber(clients["s3"])
     s3.add_response(

@@ -11,7 +11,7 @@ import copy
 import json
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 from urllib.parse import quote, quote_plus
 
 import boto3
@@ -105,15 +105,14 @@ def start_run(notifications: Any) -> Handler:
 
 
 def _put(key: str, body: bytes = CSV) -> dict[str, Any]:
-    put: dict[str, Any] = boto3.client("s3").put_object(Bucket=DATA_BUCKET, Key=key, Body=body)
-    return put
+    return dict(boto3.client("s3").put_object(Bucket=DATA_BUCKET, Key=key, Body=body))
 
 
 def _put_on_bus_as_s3_does(event: dict[str, Any]) -> None:
     """The emulated S3 offers its events to every rule of every bus; so does this."""
     for bus in events_backends[ACCOUNT_ID][REGION].event_buses.values():
         for rule in bus.rules.values():
-            rule.send_to_targets(event, transform_input=False)
+            rule.send_to_targets(cast(Any, event), transform_input=False)
 
 
 def _run_key(result: dict[str, Any]) -> str:
