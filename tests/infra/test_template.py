@@ -626,3 +626,89 @@ def test_the_reconciler_may_scan_the_tokens_and_resume_runs_but_not_start_jobs(t
             actions |= set(_as_list(statement["Action"]))
     assert {"dynamodb:Scan", "dynamodb:DeleteItem", "states:SendTaskSuccess", "states:SendTaskFailure"} <= actions
     assert not {a for a in actions if a.startswith("sagemaker:Create") or a == "iam:PassRole"}
+
+
+# ---------------------------------------------------------------- Model Registry and job permissions
+
+_ACCOUNT = "123456789012"
+_PSEUDO = {"AWS::Partition": "aws", "AWS::Region": "us-east-1", "AWS::AccountId": _ACCOUNT}
+
+
+def _function_statements(template: dict[str, Any], function: str) -> list[dict[str, Any]]:
+    return [
+        statement
+        for policy in template["Resources"][function]["Properties"].get("Policies", [])
+        if isinstance(policy, dict) and "Statement" in policy
+        for statement in policy["Statement"]
+    ]
+
+
+def _resolve_arn_pattern(resource: Any, stack: str) -> str | None:
+    """A ``!Sub`` ARN pattern with the pseudo parameters filled in; None for anything else (``!GetAtt`` ...)."""
+    if not (isinstance(resource, dict) and isinstance(resource.get("Fn::Sub"), str)):
+        return None
+    values = {**_PSEUDO, "AWS::StackName": stack}
+    rendered = re.sub(r"\$\{([^}]+)\}", lambda match: values.get(match.group(1), match.group(0)), resource["Fn::Sub"])
+    return None if "${" in rendered else rendered
+
+
+def _iam_allows(statements: list[dict[str, Any]], action: str, arn: str, stack: str) -> bool:
+    """Whether an Allow statement grants the action on the ARN (IAM's case-sensitive ``*``/``?`` matching)."""
+    for statement in statements:
+        if statement.get("Effect") != "Allow" or action not in _as_list(statement["Action"]):
+            continue
+        for resource in _as_list(statement["Resource"]):
+            pattern = _resolve_arn_pattern(resource, stack)
+            if pattern is None:
+                continue
+            regex = "".join(".*" if c == "*" else "." if c == "?" else re.escape(c) for c in pattern)
+            if re.fullmatch(regex, arn):
+                return True
+    return False
+
+
+@pytest.mark.parametrize("stack", ["driftline", "ml-prod-" + "x" * 41])
+def test_registry_permissions_hold_for_every_group_name_the_functions_generate(
+    template: dict[str, Any], stack: str
+) -> None:
+    from driftline_core.registry import MAX_PREFIX_LENGTH, model_package_group_name
+
+    assert len(stack) <= MAX_PREFIX_LENGTH
+    register = _function_statements(template, "RegisterFunction")
+    gate = _function_statements(template, "QualityGateFunction")
+    arn = f"arn:aws:sagemaker:us-east-1:{_ACCOUNT}"
+    for dataset in ["credit", "Credit", "breast-cancer", "x" * 40, "Customer-Churn-Predictions-For-Region-1"]:
+        group = model_package_group_name(stack, dataset)
+        group_arn, package_arn = f"{arn}:model-package-group/{group}", f"{arn}:model-package/{group}/12"
+        assert _iam_allows(register, "sagemaker:CreateModelPackageGroup", group_arn, stack), group
+        assert _iam_allows(register, "sagemaker:DescribeModelPackageGroup", group_arn, stack), group
+        # CreateModelPackage is authorized against both the new version and the group it joins.
+        assert _iam_allows(register, "sagemaker:CreateModelPackage", package_arn, stack), group
+        assert _iam_allows(register, "sagemaker:CreateModelPackage", group_arn, stack), group
+        assert _iam_allows(register, "sagemaker:DescribeModelPackage", package_arn, stack), group
+        assert _iam_allows(gate, "sagemaker:DescribeModelPackage", package_arn, stack), group
+    other_stacks_group = f"{arn}:model-package-group/other-credit"
+    assert not _iam_allows(register, "sagemaker:CreateModelPackage", other_stacks_group, stack)
+
+
+_S3_WRITES = {"s3:PutObject", "s3:DeleteObject", "s3:DeleteObjectVersion", "s3:AbortMultipartUpload", "s3:*"}
+
+
+def test_sagemaker_jobs_may_write_only_under_runs_of_the_artifact_bucket(template: dict[str, Any]) -> None:
+    [policy] = template["Resources"]["SageMakerExecutionRole"]["Properties"]["Policies"]
+    statements = policy["PolicyDocument"]["Statement"]
+    written = [
+        resource
+        for statement in statements
+        if _S3_WRITES & set(_as_list(statement["Action"]))
+        for resource in _as_list(statement["Resource"])
+    ]
+    assert written == [{"Fn::Sub": "${ArtifactBucket.Arn}/runs/*"}]
+    readable = [
+        resource
+        for statement in statements
+        if "s3:GetObject" in _as_list(statement["Action"])
+        for resource in _as_list(statement["Resource"])
+    ]
+    assert {"Fn::Sub": "${ArtifactBucket.Arn}/*"} not in readable
+    assert {"Fn::Sub": "${ArtifactBucket.Arn}/code/*"} in readable
