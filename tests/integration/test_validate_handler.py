@@ -306,3 +306,107 @@ def test_a_deleted_version_is_reported(s3: Any, handler: Handler, upload: Upload
     s3.delete_object(Bucket=DATA_BUCKET, Key=event["data"]["key"], VersionId=event["data"]["version_id"])
     with pytest.raises(ValidationFailed, match="no longer exists"):
         handler(event, lambda_context)
+
+
+def test_two_first_uploads_at_the_same_moment_keep_one_schema_and_the_other_is_held_to_it(
+    s3: Any, handler: Handler, upload: Upload, lambda_context: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Upload B is checked while upload A, with other columns, finishes first and keeps its schema."""
+    from driftline_core import validation
+
+    put_dataset_config(s3, {"target": "default"})
+    first = upload(credit_csv(extra_column=True), key="data/credit/a.csv", execution_name="credit-a")
+    second = upload(credit_csv(), key="data/credit/b.csv", execution_name="credit-b")
+    checked = validation._validate_object
+    interleaved: list[str] = []
+
+    def check_b_while_a_finishes(step: Any, *args: Any) -> Any:
+        report = checked(step, *args)
+        if step.data.key.endswith("b.csv") and not interleaved:
+            interleaved.append("a")
+            handler(first, lambda_context)  # A reads no schema either, and keeps its own first
+        return report
+
+    monkeypatch.setattr(validation, "_validate_object", check_b_while_a_finishes)
+    with pytest.raises(ValidationFailed) as caught:
+        handler(second, lambda_context)
+
+    assert interleaved == ["a"]
+    assert "the columns do not match the dataset's schema (missing 'region')" in str(caught.value)
+    kept = read_json(s3, "datasets/credit/schema.json")
+    assert [column["name"] for column in kept["columns"]] == ["age", "income", "home", "default", "region"]
+    versions = s3.list_object_versions(Bucket=ARTIFACT_BUCKET, Prefix="datasets/credit/schema.json")["Versions"]
+    assert len(versions) == 1
+    assert not any(key.startswith("runs/credit-b/") for key in keys(s3))
+
+
+def test_a_file_like_the_winner_passes_when_it_loses_the_race_to_keep_the_schema(
+    s3: Any, handler: Handler, upload: Upload, lambda_context: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from driftline_core import validation
+
+    first = upload(credit_csv(), key="data/credit/a.csv", execution_name="credit-a")
+    second = upload(credit_csv(rows=30), key="data/credit/b.csv", execution_name="credit-b")
+    checked = validation._validate_object
+    calls: list[str] = []
+
+    def check_b_while_a_finishes(step: Any, *args: Any) -> Any:
+        report = checked(step, *args)
+        calls.append(step.data.key)
+        if step.data.key.endswith("b.csv") and len(calls) == 1:
+            handler(first, lambda_context)
+        return report
+
+    monkeypatch.setattr(validation, "_validate_object", check_b_while_a_finishes)
+    result = handler(second, lambda_context)
+
+    assert result["schema_source"] == "stored"
+    assert calls == ["data/credit/b.csv", "data/credit/a.csv", "data/credit/b.csv"]
+
+
+def test_a_gzip_compressed_upload_is_validated_and_its_copy_kept_compressed(
+    s3: Any, handler: Handler, upload: Upload, lambda_context: Any
+) -> None:
+    body = gzip.compress(credit_csv())
+    event = upload(body, key="data/credit/june.CSV.GZ")
+    result = handler(event, lambda_context)
+
+    assert (result["rows"], result["columns"]) == (40, 4)
+    config = read_json(s3, f"runs/{event['execution_name']}/config.json")
+    assert config["input_uri"].endswith("/input/june.CSV.GZ")
+    copied = s3.get_object(Bucket=ARTIFACT_BUCKET, Key=config["input_uri"].split("/", 3)[3])["Body"].read()
+    assert copied == body
+
+
+def test_a_damaged_gzip_upload_is_refused_with_what_to_do(
+    handler: Handler, upload: Upload, lambda_context: Any
+) -> None:
+    body = gzip.compress(credit_csv())
+    with pytest.raises(ValidationFailed) as caught:
+        handler(upload(body[: len(body) // 2], key="data/credit/june.csv.gz"), lambda_context)
+    assert str(caught.value).startswith(
+        "data/credit/june.csv.gz: is named .csv.gz but is not a valid gzip file (it ends before its compressed "
+        "data does, so the upload was cut short); compress the CSV again"
+    )
+
+
+def test_a_declared_delimiter_reads_the_upload_and_reaches_the_run_config(
+    s3: Any, handler: Handler, upload: Upload, lambda_context: Any
+) -> None:
+    semicolons = credit_csv().replace(b",", b";")
+    with pytest.raises(ValidationFailed, match=r"declare \"delimiter\": \";\""):
+        handler(upload(semicolons), lambda_context)
+
+    put_dataset_config(s3, {"delimiter": ";"})
+    event = upload(semicolons, execution_name="credit-semicolons")
+    assert handler(event, lambda_context)["columns"] == 4
+    assert read_json(s3, f"runs/{event['execution_name']}/config.json")["delimiter"] == ";"
+
+
+def test_a_reserved_hyperparameter_is_refused_before_any_job(
+    s3: Any, handler: Handler, upload: Upload, lambda_context: Any
+) -> None:
+    put_dataset_config(s3, {"hyperparameters": {"model-dir": "/tmp/anywhere"}})
+    with pytest.raises(DatasetConfigInvalid, match="hyperparameter 'model-dir' is reserved by the training script"):
+        handler(upload(credit_csv()), lambda_context)
+    assert keys(s3) == []

@@ -12,6 +12,7 @@ from driftline_core.dataset_config import (
     TargetStats,
     default_target,
     infer_problem_type,
+    minimum_rows,
     parse_dataset_config,
     resolve_config,
 )
@@ -310,3 +311,70 @@ def test_a_metric_that_does_not_fit_the_inferred_problem_type_is_reported() -> N
 def test_a_target_outside_the_columns_is_reported() -> None:
     with pytest.raises(DatasetConfigInvalid, match="target 'label' is not one of the columns"):
         resolve(DatasetConfig(), target="label")
+
+
+# --- what the jobs will accept -------------------------------------------------------------------------
+
+
+def test_a_hyperparameter_the_training_script_uses_for_its_own_arguments_is_refused() -> None:
+    message = parse_error({"hyperparameters": {"model-dir": "/tmp/elsewhere"}})
+    assert message == (
+        f"{SOURCE}: hyperparameter 'model-dir' is reserved by the training script: it names the folder the model "
+        'is written to; remove it from "hyperparameters".'
+    )
+    for name in ("model_dir", "train-dir", "validation-dir", "metadata_dir", "problem-type"):
+        assert f"hyperparameter '{name}' is " in parse_error({"hyperparameters": {name: "x"}})
+
+
+def test_an_unknown_hyperparameter_is_refused_with_a_suggestion() -> None:
+    message = parse_error({"hyperparameters": {"max_iters": 300, "learning-rate": 0.1}})
+    assert "hyperparameter 'max_iters' is not one the training script accepts (did you mean 'max_iter'?)" in message
+    assert "the hyperparameters are 'max_iter', 'learning_rate', 'max_depth'" in message
+    assert "learning-rate" not in message
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "expected"),
+    [
+        ("max_iter", "300", "it must be a whole number of at least 1"),
+        ("max_iter", 2.5, "it must be a whole number of at least 1"),
+        ("max_iter", True, "it must be a whole number of at least 1"),
+        ("learning_rate", 0, "it must be a number above 0"),
+        ("learning_rate", "fast", "it must be a number above 0"),
+        ("l2_regularization", -0.1, "it must be a number of at least 0"),
+        ("max_leaf_nodes", 1, "it must be a whole number of at least 2 or null (no limit)"),
+        ("early_stopping", "sometimes", 'it must be "auto", true or false'),
+        ("random_state", 2**32, "it must be a whole number from 0 to 4294967295"),
+        ("min_samples_leaf", None, "it must be a whole number of at least 1"),
+    ],
+)
+def test_a_hyperparameter_value_of_the_wrong_type_or_range_is_refused(name: str, value: object, expected: str) -> None:
+    message = parse_error({"hyperparameters": {name: value}})
+    assert message == f"{SOURCE}: hyperparameter '{name}' is {json.dumps(value)}; {expected}."
+
+
+def test_null_depth_and_leaves_mean_no_limit_and_reach_the_job_as_null() -> None:
+    config = parse({"hyperparameters": {"max_depth": None, "max-leaf-nodes": None, "early_stopping": False}})
+    assert resolve(config).hyperparameters == {"max_depth": "null", "max-leaf-nodes": "null", "early_stopping": "false"}
+
+
+def test_min_rows_below_what_the_split_can_serve_is_refused() -> None:
+    assert minimum_rows() == 4
+    assert parse_error({"min_rows": 3}) == (
+        f"{SOURCE}: min_rows 3 is below 4: with fewer rows the split into training, validation and test data "
+        "leaves a part without rows; use 4 or more."
+    )
+    assert parse({"min_rows": 4}).min_rows == 4
+
+
+def test_a_target_named_like_a_command_line_option_is_refused() -> None:
+    assert "target '-x' starts with '-', which the training job would read as an option" in parse_error(
+        {"target": "-x"}
+    )
+
+
+def test_a_declared_delimiter_reaches_the_run_config() -> None:
+    assert resolve(parse({"delimiter": ";"})).delimiter == ";"
+    assert resolve(parse({"delimiter": "\t"})).delimiter == "\t"
+    assert resolve(parse({})).delimiter == ","
+    assert "'delimiter' is \":\"" in parse_error({"delimiter": ":"})
