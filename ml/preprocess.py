@@ -27,10 +27,14 @@ from driftline_ml.jobs import (
     write_json,
 )
 from driftline_ml.tabular import PREPROCESSING_FILE, PROBLEM_TYPES, SPLIT_FILES, is_classification
+from driftline_ml.values import class_label, is_missing, is_number
 
 DEFAULT_SPLIT = {"train": 0.7, "validation": 0.15, "test": 0.15}
 MIN_ROWS_PER_CLASS_TO_STRATIFY = 3
 """A class with fewer rows cannot appear in all three splits, so such data is split without stratifying."""
+DATA_SUFFIXES = (".csv", ".csv.gz")
+"""Uploads are CSV files, or gzip-compressed CSV files (any letter case)."""
+DELIMITERS = (",", ";", "\t", "|")
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -63,15 +67,16 @@ def preprocess(args: argparse.Namespace) -> None:
         raise JobInputError(
             f"the run config names problem type {problem_type or 'none'!r}; use one of {', '.join(PROBLEM_TYPES)}"
         )
-    data_file = find_input_file(args.data_dir, ".csv", "data")
-    features = feature_columns(config, target, read_header(data_file), data_file.name)
+    data_file = find_input_file(args.data_dir, DATA_SUFFIXES, "data")
+    options = csv_options(config, data_file)
+    features = feature_columns(config, target, read_header(data_file, options), data_file.name)
     declared = {str(c["name"]): str(c.get("type", "")) for c in config.get("columns") or [] if "name" in c}
     frame = pd.read_csv(
         data_file,
         usecols=[target, *features],
-        # Text stays text: labels like "007" or categories like "1" must not become numbers.
+        # Text stays text: categories like "1" must not become numbers; labels are read by class_label.
         dtype={name: "object" for name in [target, *features] if name == target or declared.get(name) != "numeric"},
-        skipinitialspace=True,
+        **options,
     )
     print(f"Read {len(frame)} rows and {len(frame.columns)} columns from {data_file.name}")
 
@@ -148,9 +153,21 @@ def encode_features(
     return encoded, categorical
 
 
-def read_header(path: Path) -> list[str]:
+def csv_options(config: dict[str, Any], data_file: Path) -> dict[str, Any]:
+    """How to read the upload as Validate read it: its delimiter, gzip by name, spaces after a delimiter skipped."""
+    delimiter = str(config.get("delimiter") or ",")
+    if delimiter not in DELIMITERS:
+        raise JobInputError(
+            f"the run config's delimiter {delimiter!r} is not one of {', '.join(map(repr, DELIMITERS))}; "
+            "start a new run so Validate writes the config again"
+        )
+    compression = "gzip" if data_file.name.lower().endswith(".gz") else None
+    return {"sep": delimiter, "compression": compression, "skipinitialspace": True}
+
+
+def read_header(path: Path, options: dict[str, Any]) -> list[str]:
     try:
-        return [str(name) for name in pd.read_csv(path, nrows=0, skipinitialspace=True).columns]
+        return [str(name) for name in pd.read_csv(path, nrows=0, **options).columns]
     except pd.errors.EmptyDataError as error:
         raise JobInputError(f"{path.name} is empty; upload a CSV file with a header row and data rows") from error
     except (pd.errors.ParserError, UnicodeDecodeError) as error:
@@ -158,11 +175,16 @@ def read_header(path: Path) -> list[str]:
 
 
 def encode_target(values: pd.Series, target: str, problem_type: str) -> tuple[list[str] | None, np.ndarray]:
-    """Class labels (sorted, as text) and codes for classification; numbers for regression. NaN: no target."""
-    text = values.map(lambda v: str(v).strip() if not pd.isna(v) else "")
-    present = text != ""
+    """Class labels (sorted, see ``class_label``) and codes for classification; numbers for regression.
+
+    NaN marks a row without a target.
+    """
     if not is_classification(problem_type):
-        numbers = pd.to_numeric(text.where(present), errors="coerce")
+        present = ~values.map(is_missing)
+        text = values.map(lambda v: str(v).strip())
+        numbers = (
+            text.where(present).map(lambda t: float(t) if isinstance(t, str) and is_number(t) else np.nan).astype(float)
+        )
         unreadable = text[present & numbers.isna()]
         if len(unreadable):
             examples = ", ".join(repr(v) for v in unreadable.unique()[:3])
@@ -171,7 +193,8 @@ def encode_target(values: pd.Series, target: str, problem_type: str) -> tuple[li
                 "regression; fix the values or set a classification problem_type in the dataset config"
             )
         return None, numbers.to_numpy(dtype=np.float64)
-    labels = sorted(text[present].unique().tolist(), key=label_sort_key)
+    text = values.map(class_label)
+    labels = sorted(text.dropna().unique().tolist(), key=label_sort_key)
     if len(labels) < 2:
         raise JobInputError(
             f"target column {target!r} holds {len(labels)} class(es) {labels}; a classifier needs two or more"

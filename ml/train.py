@@ -42,6 +42,8 @@ HYPERPARAMETER_DEFAULTS: dict[str, Any] = {
     "random_state": None,
 }
 """``random_state`` None means the run's split seed, so one run config always trains the same model."""
+MAX_RANDOM_STATE = 2**32 - 1
+"""The largest seed scikit-learn accepts."""
 MAX_NATIVE_CATEGORIES = 255
 """The estimator's default ``max_bins``: categorical features with more categories are used as plain codes."""
 HOW_TO_FIX = 'set it under "hyperparameters" in the dataset config'
@@ -49,6 +51,12 @@ HOW_TO_FIX = 'set it under "hyperparameters" in the dataset config'
 
 def parse_args(argv: list[str] | None = None) -> tuple[argparse.Namespace, list[str]]:
     """Hyperparameters as SageMaker passes them (``--max_iter 200``); unknown ones are ignored, not fatal."""
+    return build_parser().parse_known_args(argv)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """Every option the script takes: the hyperparameters (either spelling), the pipeline's target and problem
+    type, and its own folders, which a hyperparameter of the same name would redirect."""
     parser = argparse.ArgumentParser(description=__doc__, allow_abbrev=False)
     for name in [*HYPERPARAMETER_DEFAULTS, "target", "problem_type"]:
         spellings = list(dict.fromkeys([f"--{name}", f"--{name.replace('_', '-')}"]))
@@ -68,7 +76,7 @@ def parse_args(argv: list[str] | None = None) -> tuple[argparse.Namespace, list[
         type=Path,
         default=Path(environ.get("SM_CHANNEL_METADATA", "/opt/ml/input/data/metadata")),
     )
-    return parser.parse_known_args(argv)
+    return parser
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -200,15 +208,15 @@ def convert(name: str, raw: Any) -> Any:
     if name in ("max_depth", "max_leaf_nodes") and text.lower() in ("", "none", "null"):
         return None
     minimum = {"max_iter": 1, "max_depth": 1, "max_leaf_nodes": 2, "min_samples_leaf": 1, "random_state": 0}[name]
+    maximum = MAX_RANDOM_STATE if name == "random_state" else None
     try:
         number = float(text)
         whole = int(number) if number.is_integer() else None
     except (ValueError, OverflowError):
         whole = None
-    if whole is None or whole < minimum:
-        raise JobInputError(
-            f"hyperparameter {name} must be a whole number of at least {minimum}, got {text!r}; {HOW_TO_FIX}"
-        )
+    if whole is None or whole < minimum or (maximum is not None and whole > maximum):
+        limit = f"from {minimum} to {maximum}" if maximum is not None else f"of at least {minimum}"
+        raise JobInputError(f"hyperparameter {name} must be a whole number {limit}, got {text!r}; {HOW_TO_FIX}")
     return whole
 
 

@@ -82,10 +82,11 @@ def write_json(path: Path, document: Any) -> None:
     path.write_text(json.dumps(document, indent=2, sort_keys=True) + "\n", encoding="utf-8")
 
 
-def find_input_file(folder: Path, suffix: str, description: str) -> Path:
+def find_input_file(folder: Path, suffix: str | tuple[str, ...], description: str) -> Path:
     """The one file a job input holds (SageMaker names it after the S3 object, so the name is not fixed).
 
-    Files ending in ``suffix`` win; otherwise a folder holding exactly one file of any name is accepted.
+    Files ending in ``suffix`` (or one of several; any letter case) win; otherwise a folder holding exactly one
+    file of any name is accepted.
     """
     if not folder.is_dir():
         raise JobInputError(f"the {description} input folder {folder} does not exist; check the job's inputs")
