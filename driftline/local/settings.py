@@ -21,6 +21,9 @@ LOCAL_PARAMETERS = {
 }
 """Template parameters local mode overrides: no real inbox, and retries and waits scaled to a laptop."""
 
+SCHEDULE_SECONDS_PER_MINUTE = 1.0
+"""Scheduled rules fire one local second per minute of their rate: the reconciler's rate(5 minutes) every 5 s."""
+
 
 @dataclass
 class LocalSettings:
@@ -31,6 +34,7 @@ class LocalSettings:
     state_dir: Path = field(default_factory=lambda: Path.cwd() / ".driftline")
     template: Path = REPO_ROOT / "template.yaml"
     parameters: dict[str, str] = field(default_factory=lambda: dict(LOCAL_PARAMETERS))
+    schedule_seconds_per_minute: float = SCHEDULE_SECONDS_PER_MINUTE
 
     @property
     def endpoint_url(self) -> str:

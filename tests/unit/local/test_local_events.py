@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import json
+import time
 import uuid
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
 
+import pytest
 from moto.events.utils import _BASE_EVENT_MESSAGE
 
-from driftline.local.events import normalize_event, target_input
+from driftline.local.events import Schedules, normalize_event, rate_minutes, target_input
 
 UPLOAD_EVENT: dict[str, Any] = {
     "version": "0",
@@ -107,3 +111,136 @@ def test_an_input_transformer_can_use_the_time_eventbridge_received_the_event() 
 
 def test_without_input_settings_the_target_receives_the_whole_event() -> None:
     assert target_input({"Id": "t", "Arn": "arn"}, UPLOAD_EVENT) is UPLOAD_EVENT
+
+
+# ---------------------------------------------------------------- scheduled rules
+
+
+@pytest.fixture
+def local_events(aws: None) -> Iterator[Any]:
+    """moto with local mode's EventBridge delivery installed, and an SQS queue to watch deliveries in."""
+    import boto3
+
+    from driftline.local import events, seams
+    from driftline.local.console import Console
+
+    events.install(Console(), "us-east-1")
+    sqs = boto3.client("sqs", region_name="us-east-1")
+    queue_url = sqs.create_queue(QueueName="deliveries")["QueueUrl"]
+    queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    try:
+        yield boto3.client("events", region_name="us-east-1"), sqs, queue_url, queue_arn
+    finally:
+        seams.restore()
+
+
+def _delivered(sqs: Any, queue_url: str) -> list[dict[str, Any]]:
+    messages = sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10).get("Messages", [])
+    return [json.loads(message["Body"]) for message in messages]
+
+
+def _scheduled_rule(client: Any, queue_arn: str, expression: str, name: str = "reconcile") -> str:
+    arn: str = client.put_rule(Name=name, ScheduleExpression=expression)["RuleArn"]
+    client.put_targets(Rule=name, Targets=[{"Id": "queue", "Arn": queue_arn}])
+    return arn
+
+
+@pytest.mark.parametrize(
+    ("expression", "minutes"),
+    [("rate(1 minute)", 1), ("rate(5 minutes)", 5), ("rate(2 hours)", 120), ("rate(1 day)", 1440)],
+)
+def test_a_rate_expression_gives_its_interval_in_minutes(expression: str, minutes: int) -> None:
+    assert rate_minutes(expression) == minutes
+
+
+@pytest.mark.parametrize("expression", ["cron(0 12 * * ? *)", None, "rate(five minutes)"])
+def test_cron_and_missing_schedules_have_no_rate(expression: str | None) -> None:
+    assert rate_minutes(expression) is None
+
+
+def test_a_rule_with_only_a_schedule_receives_no_events(local_events: Any) -> None:
+    client, sqs, queue_url, queue_arn = local_events
+    _scheduled_rule(client, queue_arn, "rate(5 minutes)")
+
+    client.put_events(Entries=[{"Source": "aws.s3", "DetailType": "Object Created", "Detail": "{}"}])
+
+    assert _delivered(sqs, queue_url) == []
+
+
+def test_a_scheduled_rule_fires_once_per_scaled_interval(local_events: Any) -> None:
+    client, sqs, queue_url, queue_arn = local_events
+    _scheduled_rule(client, queue_arn, "rate(5 minutes)")
+    schedules = Schedules("us-east-1", seconds_per_minute=2.0)
+
+    first_seen = schedules.fire_due(now=1000.0)
+    early = schedules.fire_due(now=1009.9)
+    due = schedules.fire_due(now=1010.0)
+    again_early = schedules.fire_due(now=1019.0)
+    again = schedules.fire_due(now=1020.0)
+
+    assert (first_seen, early, due, again_early, again) == ([], [], ["reconcile"], [], ["reconcile"])
+    assert [event["detail-type"] for event in _delivered(sqs, queue_url)] == ["Scheduled Event"] * 2
+
+
+def test_a_lambda_target_receives_the_scheduled_event_aws_sends(
+    local_events: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from driftline.local import events
+
+    client, _, _, _ = local_events
+    function_arn = "arn:aws:lambda:us-east-1:123456789012:function:driftline-ReconcileJobsFunction"
+    rule_arn = client.put_rule(Name="reconcile", ScheduleExpression="rate(5 minutes)")["RuleArn"]
+    client.put_targets(Rule="reconcile", Targets=[{"Id": "fn", "Arn": function_arn}])
+    delivered: list[tuple[str, Any]] = []
+    monkeypatch.setattr(events, "_deliver", lambda target, payload, region: delivered.append((target["Arn"], payload)))
+    schedules = Schedules("us-east-1", seconds_per_minute=1.0)
+
+    schedules.fire_due(now=1795435200.0)
+    schedules.fire_due(now=1795435200.0 + 300)
+
+    assert len(delivered) == 1
+    arn, event = delivered[0]
+    assert arn == function_arn
+    assert str(uuid.UUID(event.pop("id"))) != ""
+    assert event == {
+        "version": "0",
+        "detail-type": "Scheduled Event",
+        "source": "aws.events",
+        "account": "123456789012",
+        "time": "2026-11-23T12:05:00Z",
+        "region": "us-east-1",
+        "resources": [rule_arn],
+        "detail": {},
+    }
+
+
+def test_disabled_and_cron_rules_are_not_fired(local_events: Any) -> None:
+    client, sqs, queue_url, queue_arn = local_events
+    _scheduled_rule(client, queue_arn, "rate(1 minute)", name="paused")
+    client.disable_rule(Name="paused")
+    _scheduled_rule(client, queue_arn, "cron(0 12 * * ? *)", name="daily-at-noon")
+    schedules = Schedules("us-east-1", seconds_per_minute=1.0)
+
+    schedules.fire_due(now=0.0)
+
+    assert schedules.fire_due(now=10_000.0) == []
+    assert _delivered(sqs, queue_url) == []
+
+
+def test_schedules_run_on_their_own_until_stopped(local_events: Any) -> None:
+    from driftline.local import events
+
+    client, sqs, queue_url, queue_arn = local_events
+    _scheduled_rule(client, queue_arn, "rate(1 minute)")
+
+    events.start_schedules("us-east-1", seconds_per_minute=0.1)
+    try:
+        deadline = time.time() + 5
+        while time.time() < deadline and not _delivered(sqs, queue_url):
+            time.sleep(0.05)
+    finally:
+        events.stop_schedules()
+    sqs.purge_queue(QueueUrl=queue_url)
+    time.sleep(0.3)
+
+    assert _delivered(sqs, queue_url) == []

@@ -1,0 +1,66 @@
+"""Local mode end to end: a run whose SageMaker job ended still resumes when the job's event is lost or
+its JobEvents invocation fails, because the scheduled reconciler finds the ended job."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from driftline import datasets
+from driftline.local.demo import upload_and_follow
+from driftline.local.emulator import LocalCloud
+
+pytestmark = pytest.mark.e2e
+
+
+def _log_lines(cloud: LocalCloud, function_logical_id: str) -> list[str]:
+    logs = cloud.client("logs")
+    group = f"/aws/lambda/{cloud.stack.resources[function_logical_id]}" if cloud.stack else ""
+    try:
+        events = logs.filter_log_events(logGroupName=group)["events"]
+    except logs.exceptions.ResourceNotFoundException:
+        return []
+    return [event["message"] for event in events]
+
+
+def _resumed_by_reconciler(cloud: LocalCloud, execution_name: str) -> int:
+    return sum(
+        "resuming it now" in line and execution_name in line for line in _log_lines(cloud, "ReconcileJobsFunction")
+    )
+
+
+def test_a_run_whose_job_events_handler_fails_still_registers_a_model(cloud: LocalCloud, tmp_path: Path) -> None:
+    assert cloud.stack is not None
+    lambdas = cloud.client("lambda")
+    job_events = cloud.stack.resources["JobEventsFunction"]
+    environment = lambdas.get_function_configuration(FunctionName=job_events)["Environment"]["Variables"]
+    broken = {name: str(value) for name, value in environment.items()} | {"JOB_TOKENS_TABLE": "no-such-table"}
+    lambdas.update_function_configuration(FunctionName=job_events, Environment={"Variables": broken})
+    csv_path = tmp_path / "breast_cancer.csv"
+    datasets.write_breast_cancer_csv(csv_path)
+
+    record = upload_and_follow(cloud, "recovery-handler-fails", csv_path, timeout=300)
+
+    assert record.status == "SUCCEEDED", record.cause
+    assert record.output["registration"]["model_package_arn"]
+    assert any("ResourceNotFoundException" in line for line in _log_lines(cloud, "JobEventsFunction"))
+    execution_name = record.execution_arn.rsplit(":", 1)[-1]
+    assert _resumed_by_reconciler(cloud, execution_name) == 3
+
+
+def test_a_run_whose_job_events_are_never_delivered_still_registers_a_model(cloud: LocalCloud, tmp_path: Path) -> None:
+    assert cloud.stack is not None
+    events = cloud.client("events")
+    rule = cloud.stack.resources["JobEventsFunctionSageMakerJobStateChanged"]
+    events.disable_rule(Name=rule)
+    csv_path = tmp_path / "breast_cancer.csv"
+    datasets.write_breast_cancer_csv(csv_path)
+    try:
+        record = upload_and_follow(cloud, "recovery-events-lost", csv_path, timeout=300)
+    finally:
+        events.enable_rule(Name=rule)
+
+    assert record.status == "SUCCEEDED", record.cause
+    execution_name = record.execution_arn.rsplit(":", 1)[-1]
+    assert _resumed_by_reconciler(cloud, execution_name) == 3
