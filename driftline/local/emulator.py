@@ -54,6 +54,7 @@ class LocalCloud:
         _quiet_emulator_logs()
         lambda_runtime.install(self.lambdas)
         events.install(self.console, self.settings.region)
+        events.start_schedules(self.settings.region, self.settings.schedule_seconds_per_minute)
         sagemaker.install(self.jobs)
         sns.install(self.outbox)
         s3_mirror.install(self.settings.s3_dir)
@@ -69,6 +70,7 @@ class LocalCloud:
         return self.stack
 
     def stop(self) -> None:
+        events.stop_schedules()
         self.jobs.wait(timeout=5)
         self.lambdas.stop()
         if self._server is not None:
