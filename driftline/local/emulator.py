@@ -15,6 +15,7 @@ import boto3
 
 from driftline.local import cloudformation, events, lambda_runtime, s3_mirror, sagemaker, seams, sns
 from driftline.local.console import Console
+from driftline.local.http_guard import GuardedMotoServer
 from driftline.local.lambda_runtime import CodeRegistry, LambdaRuntime
 from driftline.local.settings import LocalSettings
 
@@ -38,12 +39,11 @@ class LocalCloud:
             console=self.console,
         )
         self.outbox = sns.Outbox(settings.outbox, self.console)
-        self._server: Any = None
+        self._server: GuardedMotoServer | None = None
         self.stack: cloudformation.LocalStack | None = None
 
     def start(self) -> cloudformation.LocalStack:
         from moto.moto_api._internal.models import moto_api_backend
-        from moto.server import ThreadedMotoServer
 
         _require_free_port(self.settings.host, self.settings.port)
         os.environ["MOTO_PORT"] = str(self.settings.port)
@@ -58,7 +58,7 @@ class LocalCloud:
         sagemaker.install(self.jobs)
         sns.install(self.outbox)
         s3_mirror.install(self.settings.s3_dir)
-        self._server = ThreadedMotoServer(ip_address=self.settings.host, port=self.settings.port, verbose=False)
+        self._server = GuardedMotoServer(self.settings.host, self.settings.port)
         self._server.start()
         started = time.time()
         self.stack = cloudformation.deploy(self.settings, self.code)
