@@ -556,3 +556,18 @@ def test_a_target_named_like_an_option_is_refused() -> None:
     data = credit_csv().replace(",default", ",-x")
     message = failure(data)
     assert "the target column's name '-x' starts with '-', which the training job would read as an option" in message
+
+
+@pytest.mark.parametrize("odd", ["1e400", "-1e400", "1_000", "\u0661", "inf", "Infinity", "0x10", "1.2.3", "\u00bd"])
+def test_a_value_float_reads_but_that_is_not_a_finite_ascii_number_is_caught_among_numbers(odd: str) -> None:
+    income = [str(i) for i in range(3000)]
+    income[2500] = odd
+    message = failure(credit_csv(rows=3000, income=income), schema=CREDIT_SCHEMA)
+    assert f"1 value in numeric column 'income' is not a number (row 2502: '{odd}')" in message
+
+
+def test_numbers_written_in_every_way_pandas_reads_are_numbers() -> None:
+    written = ["1e5", "1 ", "-0.5e-3", "1e-400", "+7", ".5", "5.", "0012", "1E+2", "", "NA"]
+    income = written * 300
+    assert check(credit_csv(rows=len(income), income=income), schema=CREDIT_SCHEMA).rows == len(income)
+    assert check(credit_csv(rows=len(income), income=income)).schema.column_type("income") == "numeric"
