@@ -9,8 +9,10 @@ scaled to a laptop (``cron(...)`` rules are not fired locally).
 
 from __future__ import annotations
 
+import contextvars
 import copy
 import functools
+import itertools
 import json
 import re
 import threading
@@ -22,6 +24,7 @@ from typing import Any
 
 from moto.events.models import Rule, events_backends
 from moto.events.utils import _BASE_EVENT_MESSAGE, EventTemplateParser
+from moto.s3 import notifications as s3_notifications
 from moto.stepfunctions.parser.models import stepfunctions_parser_backends
 from moto.utilities.arns import parse_arn
 
@@ -33,14 +36,46 @@ _LOCAL_TARGETS = {"states", "lambda"}
 
 
 def normalize_event(event: dict[str, Any]) -> dict[str, Any]:
-    """Give emulator-made events the shape AWS sends: an ISO timestamp and an id of their own."""
+    """Give emulator-made events the shape AWS sends: an ISO timestamp and an id of their own, and S3's
+    object fields as S3 names them."""
     event = copy.deepcopy(event)
     if isinstance(event.get("time"), int | float):
         event["time"] = datetime.fromtimestamp(float(event["time"]), tz=UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     if event.get("id") in (None, "", _BASE_EVENT_MESSAGE["id"]):
         event["id"] = str(uuid.uuid4())
     event.pop("ingestion-time", None)
+    if event.get("source") == "aws.s3" and isinstance(event.get("detail"), dict):
+        _as_s3_sends(event["detail"])
     return event
+
+
+_S3_REASONS = {
+    "ObjectCreated:Put": "PutObject",
+    "ObjectCreated:Post": "POST Object",
+    "ObjectCreated:Copy": "CopyObject",
+    "ObjectCreated:CompleteMultipartUpload": "CompleteMultipartUpload",
+}
+"""S3's ``reason`` for each way an object is created (Amazon S3 User Guide, EventBridge event structure)."""
+
+_s3_event_name: contextvars.ContextVar[str] = contextvars.ContextVar("s3_event_name", default="")
+_s3_sequence = itertools.count(int(time.time() * 1000) << 16)
+
+
+def _as_s3_sends(detail: dict[str, Any]) -> None:
+    """moto names the ETag ``eTag``, gives every event one sequencer and the reason ``ObjectCreated``;
+    S3 sends ``etag``, an increasing hexadecimal sequencer per key and the API call that created the object."""
+    obj = detail.get("object")
+    if isinstance(obj, dict):
+        if "eTag" in obj:
+            obj["etag"] = obj.pop("eTag")
+        if obj.get("sequencer") == _MOTO_SEQUENCER:
+            obj["sequencer"] = f"{next(_s3_sequence):018X}"
+    name = _s3_event_name.get().removeprefix("s3:")
+    if detail.get("reason") == "ObjectCreated" and name in _S3_REASONS:
+        detail["reason"] = _S3_REASONS[name]
+
+
+_MOTO_SEQUENCER = "617f08299329d189"
 
 
 class _AsReceived(dict[str, Any]):
@@ -95,12 +130,24 @@ def _patch() -> None:
     def send_to_targets(self: Rule, original_event: Any, transform_input: bool = True) -> None:
         if getattr(self, "state", "ENABLED") != "ENABLED":
             return
+        event = normalize_event(dict(original_event))
         # A rule with only a schedule matches no events (moto reads its missing pattern as "match all").
-        if not self.event_pattern.get_pattern() or not self.event_pattern.matches_event(original_event):
+        if not self.event_pattern.get_pattern() or not self.event_pattern.matches_event(event):
             return
-        _send(self, original_event, lambda rule: original(rule, original_event, transform_input))
+        _send(self, event, lambda rule: original(rule, event, transform_input))
 
     seams.replace(Rule, "send_to_targets", send_to_targets)
+
+    send_s3_event = s3_notifications._send_event_bridge_message
+
+    def send_event_bridge_message(account_id: str, bucket: Any, event_name: Any, key: Any) -> None:
+        token = _s3_event_name.set(str(getattr(event_name, "value", event_name)))
+        try:
+            send_s3_event(account_id, bucket, event_name, key)
+        finally:
+            _s3_event_name.reset(token)
+
+    seams.replace(s3_notifications, "_send_event_bridge_message", send_event_bridge_message)
 
 
 def _send(rule: Rule, original_event: Any, send_others: Callable[[Rule], None]) -> None:

@@ -209,3 +209,21 @@ def test_uploads_outside_data_never_reach_start_run(delivered: list[dict[str, An
     _put("runs/credit-1/config.json", body=b"{}")
 
     assert delivered == []
+
+
+def test_the_upload_event_carries_the_object_fields_as_s3_names_them(delivered: list[dict[str, Any]]) -> None:
+    s3 = boto3.client("s3")
+    first = s3.put_object(Bucket=DATA_BUCKET, Key="data/credit/june.csv", Body=CSV)
+    s3.copy_object(
+        Bucket=DATA_BUCKET,
+        Key="data/credit/july.csv",
+        CopySource={"Bucket": DATA_BUCKET, "Key": "data/credit/june.csv"},
+    )
+
+    put, copied = delivered
+    obj = put["detail"]["object"]
+    assert obj["etag"] == first["ETag"].strip('"') and "eTag" not in obj
+    assert obj["size"] == len(CSV) and obj["version-id"] == first["VersionId"]
+    assert put["detail"]["reason"] == "PutObject"
+    assert copied["detail"]["reason"] == "CopyObject"
+    assert int(copied["detail"]["object"]["sequencer"], 16) > int(obj["sequencer"], 16)
