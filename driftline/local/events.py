@@ -130,7 +130,7 @@ def _patch() -> None:
     def send_to_targets(self: Rule, original_event: Any, transform_input: bool = True) -> None:
         if getattr(self, "state", "ENABLED") != "ENABLED":
             return
-        event = normalize_event(dict(original_event))
+        event: Any = normalize_event(dict(original_event))
         # A rule with only a schedule matches no events (moto reads its missing pattern as "match all").
         if not self.event_pattern.get_pattern() or not self.event_pattern.matches_event(event):
             return
