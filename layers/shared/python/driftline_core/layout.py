@@ -145,11 +145,6 @@ def job_name(execution_name: str, step: str) -> str:
     return name[:63].rstrip("-")
 
 
-def model_package_group_name(prefix: str, dataset: str) -> str:
-    """One Model Registry group per dataset: a group holds the versions of one model."""
-    return f"{prefix}-{_safe_name(dataset, 63 - len(prefix) - 1)}"[:63].rstrip("-")
-
-
 def _safe_name(value: str, limit: int) -> str:
     cleaned = _NAME_UNSAFE.sub("-", value).strip("-") or "run"
     return cleaned[:limit].rstrip("-")
