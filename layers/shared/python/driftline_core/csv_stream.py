@@ -7,6 +7,7 @@ that grows past :data:`MAX_ROW_BYTES` is refused as soon as it does, so no uploa
 
 from __future__ import annotations
 
+import csv
 import zlib
 from collections.abc import Generator, Iterable, Iterator
 
@@ -214,8 +215,6 @@ def _decoded(lines: Iterable[bytes], source: str) -> Iterator[str]:
 
 
 def _field_limit() -> int:
-    import csv
-
     return csv.field_size_limit()
 
 
