@@ -49,3 +49,24 @@ def test_a_training_job_refused_for_a_quota_fails_the_run_naming_the_quota_and_h
     assert "reached its 'ml.m5.xlarge for training job usage' quota" in message
     assert "Service Quotas console" in message
     assert "aws service-quotas request-service-quota-increase" in message
+
+
+def test_a_refused_job_leaves_no_task_token_waiting(train: ModuleType, lambda_context: Any) -> None:
+    from driftline_core.clients import get_client
+    from driftline_core.errors import SageMakerJobFailed
+    from driftline_core.job_tokens import waiting_jobs
+    from driftline_core.settings import get_settings
+
+    with Stubber(get_client("sagemaker")) as stub:
+        stub.add_client_error(
+            "describe_training_job",
+            service_error_code="ValidationException",
+            service_message="Requested resource not found.",
+        )
+        stub.add_client_error(
+            "create_training_job", service_error_code="ResourceLimitExceeded", service_message=QUOTA_MESSAGE
+        )
+        with pytest.raises(SageMakerJobFailed):
+            train.lambda_handler(load_event("train"), lambda_context)
+
+    assert list(waiting_jobs(settings=get_settings(), limit=10)) == []

@@ -136,6 +136,9 @@ def start_job(kind: JobKind, step_input: WaitingStepInput, settings: Settings) -
             try:
                 created = getattr(get_client("sagemaker"), api.create)(**request)
             except ClientError as error:
+                if not _already_exists(error):
+                    # No job will ever report back on this token: the step fails here, not at its timeout.
+                    take_token(job_name, settings=settings)
                 if _error_code(error) == "ResourceLimitExceeded":
                     message = str(error.response.get("Error", {}).get("Message", ""))
                     raise SageMakerJobFailed(quota_exceeded_message(request, message)) from error
