@@ -349,3 +349,72 @@ def test_a_processing_quota_refusal_without_a_named_quota_names_the_instance_typ
     message = quota_exceeded_message(preprocess_request(settings), "Resource limit exceeded.")
     assert "reached its 'ml.m5.large for processing job usage' quota" in message
     assert "ProcessingInstanceType" in message
+
+
+# ---------------------------------------------------------------- customer-managed key and VPC
+
+KEY_ARN = "arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab"
+SUBNETS = ["subnet-0a1b2c3d", "subnet-4e5f6a7b"]
+SECURITY_GROUPS = ["sg-0123456789abcdef0"]
+
+
+@pytest.fixture
+def secured(settings: Settings) -> Settings:
+    """Settings as the template writes them when KmsKeyArn and the VPC parameters are given."""
+    return settings.model_copy(
+        update={
+            "kms_key_arn": KEY_ARN,
+            "vpc_subnet_ids": ",".join(SUBNETS),
+            "vpc_security_group_ids": ",".join(SECURITY_GROUPS),
+        }
+    )
+
+
+def test_jobs_with_a_key_and_a_vpc_are_still_valid_for_the_sagemaker_api(secured: Settings) -> None:
+    assert_valid_for_api("CreateProcessingJob", preprocess_request(secured))
+    assert_valid_for_api("CreateTrainingJob", training_request(secured))
+    assert_valid_for_api("CreateProcessingJob", evaluation_request(secured))
+
+
+def test_processing_jobs_encrypt_volume_and_outputs_with_the_given_key(secured: Settings) -> None:
+    for request in (preprocess_request(secured), evaluation_request(secured)):
+        assert request["ProcessingResources"]["ClusterConfig"]["VolumeKmsKeyId"] == KEY_ARN
+        assert request["ProcessingOutputConfig"]["KmsKeyId"] == KEY_ARN
+
+
+def test_training_job_encrypts_volume_and_model_with_the_given_key(secured: Settings) -> None:
+    request = training_request(secured)
+    assert request["ResourceConfig"]["VolumeKmsKeyId"] == KEY_ARN
+    assert request["OutputDataConfig"]["KmsKeyId"] == KEY_ARN
+
+
+def test_jobs_run_in_the_given_subnets_and_security_groups(secured: Settings) -> None:
+    expected = {"Subnets": SUBNETS, "SecurityGroupIds": SECURITY_GROUPS}
+    assert preprocess_request(secured)["NetworkConfig"]["VpcConfig"] == expected
+    assert evaluation_request(secured)["NetworkConfig"]["VpcConfig"] == expected
+    assert training_request(secured)["VpcConfig"] == expected
+
+
+def test_processing_jobs_have_no_network_and_training_keeps_the_one_its_code_download_needs(
+    settings: Settings,
+) -> None:
+    """Processing scripts get code and data as inputs; the training toolkit downloads its code from S3 itself."""
+    assert preprocess_request(settings)["NetworkConfig"]["EnableNetworkIsolation"] is True
+    assert evaluation_request(settings)["NetworkConfig"]["EnableNetworkIsolation"] is True
+    assert training_request(settings).get("EnableNetworkIsolation", False) is False
+
+
+def test_without_a_key_or_vpc_jobs_use_aws_managed_keys_and_no_vpc(settings: Settings) -> None:
+    processing, training = preprocess_request(settings), training_request(settings)
+    assert "VolumeKmsKeyId" not in processing["ProcessingResources"]["ClusterConfig"]
+    assert "KmsKeyId" not in processing["ProcessingOutputConfig"]
+    assert "VpcConfig" not in processing["NetworkConfig"]
+    assert "VolumeKmsKeyId" not in training["ResourceConfig"]
+    assert "KmsKeyId" not in training["OutputDataConfig"]
+    assert "VpcConfig" not in training
+
+
+def test_subnets_without_a_security_group_are_refused_naming_the_parameter(settings: Settings) -> None:
+    lopsided = settings.model_copy(update={"vpc_subnet_ids": ",".join(SUBNETS)})
+    with pytest.raises(ValueError, match="VpcSecurityGroupIds"):
+        preprocess_request(lopsided)

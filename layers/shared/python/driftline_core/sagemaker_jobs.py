@@ -87,6 +87,8 @@ def build_training_job_request(
 
     ``region`` is the region the job runs in, passed as ``sagemaker_region`` as the SageMaker Python SDK
     always does: the training toolkit fetches ``sagemaker_submit_directory`` from S3 in that region.
+    That download is the container's own network call, so training jobs cannot be network-isolated as the
+    processing jobs are (their code arrives as an input); they run in the configured VPC instead.
     """
     _require(settings, "sagemaker_role_arn", "training_image_uri", "ml_code_uri", "artifact_bucket")
     channels = [
@@ -104,7 +106,7 @@ def build_training_job_request(
         }
         for channel, content_type in TRAINING_CHANNELS.items()
     ]
-    return {
+    request: dict[str, Any] = {
         "TrainingJobName": layout.job_name(execution_name, TRAIN_STEP),
         "RoleArn": settings.sagemaker_role_arn,
         "AlgorithmSpecification": {
@@ -127,6 +129,13 @@ def build_training_job_request(
         "Environment": {"PYTHONUNBUFFERED": "1", "DRIFTLINE_EXECUTION_NAME": execution_name},
         "Tags": _tags(dataset, execution_name),
     }
+    if settings.kms_key_arn:
+        request["OutputDataConfig"]["KmsKeyId"] = settings.kms_key_arn
+        request["ResourceConfig"]["VolumeKmsKeyId"] = settings.kms_key_arn
+    vpc_config = settings.job_vpc_config
+    if vpc_config:
+        request["VpcConfig"] = vpc_config
+    return request
 
 
 def build_evaluation_job_request(
@@ -257,7 +266,7 @@ def _processing_job_request(
     tags: list[dict[str, str]],
     settings: Settings,
 ) -> dict[str, Any]:
-    return {
+    request: dict[str, Any] = {
         "ProcessingJobName": job_name,
         "RoleArn": settings.sagemaker_role_arn,
         "AppSpecification": {
@@ -300,7 +309,16 @@ def _processing_job_request(
         },
         "Environment": dict(environment),
         "Tags": tags,
+        # The scripts only read their inputs and write their outputs, which SageMaker moves: no network needed.
+        "NetworkConfig": {"EnableNetworkIsolation": True},
     }
+    if settings.kms_key_arn:
+        request["ProcessingResources"]["ClusterConfig"]["VolumeKmsKeyId"] = settings.kms_key_arn
+        request["ProcessingOutputConfig"]["KmsKeyId"] = settings.kms_key_arn
+    vpc_config = settings.job_vpc_config
+    if vpc_config:
+        request["NetworkConfig"]["VpcConfig"] = vpc_config
+    return request
 
 
 def _processing_environment(execution_name: str) -> dict[str, str]:

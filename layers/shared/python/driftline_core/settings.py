@@ -27,6 +27,30 @@ class Settings(BaseModel):
     min_improvement: float = 0.0
     """How much better than the approved model a candidate's gate metric must be (0: strictly better)."""
     job_token_ttl_seconds: int = 7 * 24 * 3600
+    kms_key_arn: str = ""
+    """Customer-managed key for the SageMaker jobs' volumes and outputs; empty: AWS-managed keys."""
+    vpc_subnet_ids: str = ""
+    """Comma-separated subnets the SageMaker jobs run in; empty: no VPC."""
+    vpc_security_group_ids: str = ""
+    """Comma-separated security groups of the SageMaker jobs when they run in a VPC."""
+
+    @property
+    def job_vpc_config(self) -> dict[str, list[str]] | None:
+        """SageMaker's ``VpcConfig`` for the jobs, or None when no subnets are configured."""
+        subnets = _id_list(self.vpc_subnet_ids)
+        if not subnets:
+            return None
+        groups = _id_list(self.vpc_security_group_ids)
+        if not groups:
+            raise ValueError(
+                "VPC_SUBNET_IDS is set but VPC_SECURITY_GROUP_IDS is empty: SageMaker jobs in a VPC need at least "
+                "one security group; deploy again with VpcSecurityGroupIds set."
+            )
+        return {"SecurityGroupIds": groups, "Subnets": subnets}
+
+
+def _id_list(value: str) -> list[str]:
+    return [item.strip() for item in value.split(",") if item.strip()]
 
 
 _ENV_NAMES = {name: name.upper() for name in Settings.model_fields}
