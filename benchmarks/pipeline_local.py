@@ -33,7 +33,6 @@ RESULTS = Path(__file__).with_name("RESULTS.md")
 HANDLER_ENV = {
     "POWERTOOLS_SERVICE_NAME": "driftline",
     "POWERTOOLS_METRICS_NAMESPACE": "Driftline",
-    "POWERTOOLS_TRACE_DISABLED": "true",
     "AWS_DEFAULT_REGION": "us-east-1",
 }
 
@@ -50,23 +49,25 @@ def machine() -> str:
     return f"{cpu}, {os.cpu_count()} cores, Python {platform.python_version()}, {platform.system()}"
 
 
-def cold_import_seconds(code_dir: Path | None, statement: str, repeats: int) -> float:
-    """Median time to import a module in a fresh interpreter, as a Lambda cold start does."""
+def cold_import_seconds(code_dir: Path | None, statement: str) -> tuple[float, float]:
+    """Wall and CPU seconds to run ``statement`` in a fresh interpreter, as a Lambda cold start imports."""
     env = dict(os.environ, **HANDLER_ENV)
     paths = [str(REPO_ROOT / "layers" / "shared" / "python")]
     if code_dir is not None:
         paths.insert(0, str(code_dir))
     env["PYTHONPATH"] = os.pathsep.join(paths)
-    program = f"import time; t = time.perf_counter(); {statement}; print(time.perf_counter() - t)"
-    samples = []
-    for _ in range(repeats):
-        out = subprocess.run(
-            [sys.executable, "-c", program], env=env, cwd=code_dir or REPO_ROOT, capture_output=True, text=True
-        )
-        if out.returncode != 0:
-            raise RuntimeError(out.stderr)
-        samples.append(float(out.stdout.strip()))
-    return statistics.median(samples)
+    program = (
+        "import time; t = time.perf_counter(); c = time.process_time()\n"
+        f"{statement}\n"
+        "print(time.perf_counter() - t, time.process_time() - c)"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", program], env=env, cwd=code_dir or REPO_ROOT, capture_output=True, text=True
+    )
+    if out.returncode != 0:
+        raise RuntimeError(out.stderr)
+    wall, cpu = out.stdout.split()
+    return float(wall), float(cpu)
 
 
 def free_port() -> int:
@@ -121,13 +122,44 @@ def pipeline_run(rows: int) -> list[str]:
     return lines
 
 
+# What any handler here imports before its own code: boto3, pydantic (the typed payloads) and Powertools'
+# Logger, Metrics and parser, created as the handlers create them.
+HANDLER_FLOOR = (
+    "import boto3\nfrom pydantic import BaseModel, Field\n"
+    "from aws_lambda_powertools import Logger, Metrics\n"
+    "from aws_lambda_powertools.utilities.parser import event_parser\n"
+    "Logger(); Metrics()"
+)
+
+
 def import_times(repeats: int) -> list[str]:
-    baseline = cold_import_seconds(None, "import boto3", repeats)
-    lines = [f"- peer: bare `import boto3`: {baseline * 1000:.0f} ms (median of {repeats})"]
+    """Cold imports measured side by side: each round runs every subject once, so load hits them alike."""
+    subjects: dict[str, tuple[Path | None, str]] = {
+        "boto3": (None, "import boto3"),
+        "floor": (None, HANDLER_FLOOR),
+    }
     for folder in sorted((REPO_ROOT / "functions").iterdir()):
         if (folder / "app.py").exists():
-            seconds = cold_import_seconds(folder, "import app", repeats)
-            lines.append(f"- {folder.name}: {seconds * 1000:.0f} ms ({seconds / baseline:.1f}x boto3)")
+            subjects[folder.name] = (folder, "import app")
+    samples: dict[str, list[tuple[float, float]]] = {name: [] for name in subjects}
+    for _ in range(repeats):
+        for name, (code_dir, statement) in subjects.items():
+            samples[name].append(cold_import_seconds(code_dir, statement))
+    wall = {name: statistics.median(s[0] for s in runs) for name, runs in samples.items()}
+    cpu = {name: statistics.median(s[1] for s in runs) for name, runs in samples.items()}
+
+    def line(label: str, name: str) -> str:
+        return (
+            f"- {label}: {wall[name] * 1000:.0f} ms wall ({wall[name] / wall['boto3']:.2f}x boto3), "
+            f"{cpu[name] * 1000:.0f} ms CPU ({cpu[name] / cpu['boto3']:.2f}x)"
+        )
+
+    lines = [
+        f"- peer: bare `import boto3`: {wall['boto3'] * 1000:.0f} ms wall, {cpu['boto3'] * 1000:.0f} ms CPU "
+        f"(medians of {repeats}, interleaved with the rows below)",
+        line("floor: boto3 + pydantic + Powertools Logger, Metrics and parser", "floor"),
+    ]
+    lines += [line(name, name) for name in subjects if name not in ("boto3", "floor")]
     return lines
 
 
@@ -136,13 +168,12 @@ def main() -> int:
     parser.add_argument("--rows", type=int, default=50_000)
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--record", action="store_true", help=f"append the results to {RESULTS.name}")
+    parser.add_argument("--imports-only", action="store_true", help="measure only the handlers' cold imports")
     args = parser.parse_args()
-    section = [
-        f"## {time.strftime('%Y-%m-%d')}: {machine()}",
-        "",
-        "### Upload to registered model (local mode)",
-        *pipeline_run(args.rows),
-        "",
+    section = [f"## {time.strftime('%Y-%m-%d')}: {machine()}", ""]
+    if not args.imports_only:
+        section += ["### Upload to registered model (local mode)", *pipeline_run(args.rows), ""]
+    section += [
         "### Handler cold import time (fresh interpreter, shared layer on the path)",
         *import_times(args.repeats),
         "",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.parser import event_parser
 from aws_lambda_powertools.utilities.typing import LambdaContext
@@ -14,13 +14,11 @@ from driftline_core.models import EvaluateInput
 from driftline_core.settings import get_settings
 
 logger = Logger()
-tracer = Tracer()
 metrics = Metrics()
 
 
 # log_event=False overrides POWERTOOLS_LOGGER_LOG_EVENT: the event carries the task token.
 @logger.inject_lambda_context(correlation_id_path="execution_id", log_event=False)
-@tracer.capture_lambda_handler
 @metrics.log_metrics
 @event_parser(model=EvaluateInput)
 def lambda_handler(event: EvaluateInput, context: LambdaContext) -> dict[str, Any]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.parser import event_parser
@@ -14,7 +14,6 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from driftline_core.jobs import RESUMED_FAILURE, RESUMED_SUCCESS, resume_from_job_event
 
 logger = Logger()
-tracer = Tracer()
 metrics = Metrics()
 
 _METRIC_BY_OUTCOME = {RESUMED_SUCCESS: "JobsSucceeded", RESUMED_FAILURE: "JobsFailed"}
@@ -28,7 +27,6 @@ class SageMakerJobStateChange(EventBridgeModel):
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.EVENT_BRIDGE)
-@tracer.capture_lambda_handler
 @metrics.log_metrics
 @event_parser(model=SageMakerJobStateChange)
 def lambda_handler(event: SageMakerJobStateChange, context: LambdaContext) -> dict[str, Any]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.parser import event_parser
 from aws_lambda_powertools.utilities.typing import LambdaContext
@@ -14,7 +14,6 @@ from driftline_core.notifications import send_notification
 from driftline_core.settings import get_settings
 
 logger = Logger()
-tracer = Tracer()
 metrics = Metrics()
 
 _OUTCOME_METRICS = {"registered": "RunsRegistered", "rejected": "RunsRejected", "failed": "RunsFailed"}
@@ -22,7 +21,6 @@ _OUTCOME_METRICS = {"registered": "RunsRegistered", "rejected": "RunsRejected", 
 
 @logger.inject_lambda_context(correlation_id_path="execution_id")
 @metrics.log_metrics
-@tracer.capture_lambda_handler
 @event_parser(model=NotifyInput)
 def lambda_handler(event: NotifyInput, context: LambdaContext) -> dict[str, Any]:
     result = send_notification(event, settings=get_settings())

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.parser import event_parser
 from aws_lambda_powertools.utilities.typing import LambdaContext
@@ -14,12 +14,10 @@ from driftline_core.quality_gate import evaluate_gate
 from driftline_core.settings import get_settings
 
 logger = Logger()
-tracer = Tracer()
 metrics = Metrics()
 
 
 @logger.inject_lambda_context(correlation_id_path="execution_id")
-@tracer.capture_lambda_handler
 @metrics.log_metrics
 @event_parser(model=GateInput)
 def lambda_handler(event: GateInput, context: LambdaContext) -> dict[str, Any]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.parser import event_parser
 from aws_lambda_powertools.utilities.typing import LambdaContext
@@ -14,13 +14,11 @@ from driftline_core.registry import register_candidate
 from driftline_core.settings import get_settings
 
 logger = Logger()
-tracer = Tracer()
 metrics = Metrics()
 
 
 @logger.inject_lambda_context(correlation_id_path="execution_id")
 @metrics.log_metrics
-@tracer.capture_lambda_handler
 @event_parser(model=RegisterInput)
 def lambda_handler(event: RegisterInput, context: LambdaContext) -> dict[str, Any]:
     result = register_candidate(event, settings=get_settings())

@@ -1,0 +1,36 @@
+"""ApprovalEvents: a model package's status set in the Model Registry decides its pending approval."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_lambda_powertools import Logger, Metrics
+from aws_lambda_powertools.logging import correlation_paths
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.parser import event_parser
+from aws_lambda_powertools.utilities.parser.models import EventBridgeModel
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from driftline_core.approvals import decide_from_registry_event, get_approval_settings
+
+logger = Logger()
+metrics = Metrics()
+
+
+class ModelPackageStateChange(EventBridgeModel):
+    """A "SageMaker Model Package State Change"; ``detail`` resembles the DescribeModelPackage response."""
+
+    detail: dict[str, Any]
+
+
+@logger.inject_lambda_context(correlation_id_path=correlation_paths.EVENT_BRIDGE)
+@metrics.log_metrics
+@event_parser(model=ModelPackageStateChange)
+def lambda_handler(event: ModelPackageStateChange, context: LambdaContext) -> dict[str, Any]:
+    result = decide_from_registry_event(event.detail, get_approval_settings())
+    outcome = result.outcome if result is not None else "not_a_decision"
+    logger.info("Registry status change handled", extra={"outcome": outcome})
+    metrics.add_metric(
+        name="RegistryDecisions" if outcome == "decided" else "RegistryEventsIgnored", unit=MetricUnit.Count, value=1
+    )
+    return {"outcome": outcome}
