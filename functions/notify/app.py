@@ -16,7 +16,14 @@ from driftline_core.settings import get_settings
 logger = Logger()
 metrics = Metrics()
 
-_OUTCOME_METRICS = {"registered": "RunsRegistered", "rejected": "RunsRejected", "failed": "RunsFailed"}
+_OUTCOME_METRICS = {
+    "registered": "RunsRegistered",
+    "rejected": "RunsRejected",
+    "failed": "RunsFailed",
+    "approved": "ModelsApproved",
+    "approval_rejected": "ModelsRejectedByApprover",
+    "approval_expired": "ApprovalsExpired",
+}
 
 
 @logger.inject_lambda_context(correlation_id_path="execution_id")

@@ -11,7 +11,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 ProblemType = Literal["binary_classification", "multiclass_classification", "regression"]
-Outcome = Literal["registered", "rejected", "failed"]
+Outcome = Literal["registered", "rejected", "failed", "approved", "approval_rejected", "approval_expired"]
 
 
 class _Payload(BaseModel):
@@ -117,6 +117,39 @@ class RegistrationResult(_Payload):
     model_package_arn: str
     model_package_group: str
     approval_status: str
+
+
+class ApprovalRequestInput(StepInput):
+    """What RequestApproval receives: the registered candidate and the token the run waits on."""
+
+    model_config = ConfigDict(extra="ignore", hide_input_in_errors=True, defer_build=True)
+    """Parse errors must not echo the payload: it carries the task token."""
+    task_token: str
+    validation: ValidationResult
+    training: JobResult
+    gate: GateResult
+    registration: RegistrationResult
+
+
+class ApprovalRequested(_Payload):
+    """What RequestApproval returns to its (ignored) invoke; the run waits for the decision."""
+
+    approval_id: str
+    model_package_arn: str
+    expires_at: int
+
+
+class ApprovalDecision(_Payload):
+    """Task output sent with the task token when a person approves; the run carries it at ``$.approval``."""
+
+    approval_id: str
+    decision: Literal["approved", "rejected"]
+    decided_by: str
+    decided_at: str
+    """ISO 8601 UTC."""
+    source: Literal["link", "registry"]
+    """Where the decision was made: the emailed link, or the Model Registry (Studio, CLI, API)."""
+    reason: str = ""
 
 
 class StepError(_Payload):

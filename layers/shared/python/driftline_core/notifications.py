@@ -15,6 +15,8 @@ from pydantic import BaseModel
 
 from driftline_core.clients import get_client
 from driftline_core.models import (
+    ApprovalDecision,
+    ApprovalRequestInput,
     DataObject,
     GateResult,
     JobResult,
@@ -59,6 +61,7 @@ class RunDocument(BaseModel):
     evaluation: JobResult | None = None
     gate: GateResult | None = None
     registration: RegistrationResult | None = None
+    approval: ApprovalDecision | None = None
 
 
 @dataclass(frozen=True)
@@ -79,6 +82,12 @@ def build_notification(notify: NotifyInput) -> Notification:
         return _registered(notify, run, dataset)
     if notify.outcome == "rejected":
         return _rejected(notify, run, dataset)
+    if notify.outcome == "approved":
+        return _approved(notify, run, dataset)
+    if notify.outcome == "approval_rejected":
+        return _approval_rejected(notify, run, dataset)
+    if notify.outcome == "approval_expired":
+        return _approval_expired(notify, run, dataset)
     return _failed(notify, run, dataset)
 
 
@@ -337,3 +346,151 @@ def _sentence_start(text: str) -> str:
 def _as_sentence(text: str) -> str:
     text = text.strip()
     return text if text.endswith((".", "!", "?")) else f"{text}."
+
+
+# Approval ---------------------------------------------------------------------------------------------
+
+APPROVAL_REJECTED_ERROR = "ApprovalRejected"
+APPROVAL_EXPIRED_ERROR = "ApprovalExpired"
+
+
+def approval_request(
+    step: ApprovalRequestInput,
+    *,
+    approve_url: str,
+    reject_url: str,
+    expires_at: str,
+    metrics: list[tuple[str, float, float | None]],
+    compared_with: str,
+) -> Notification:
+    """The approver's email: which model, how it compares with the approved one, its data, and two links.
+
+    ``metrics`` holds ``(name, candidate value, approved model's value or None)``.
+    """
+    dataset = step.dataset
+    package = step.registration.model_package_arn
+    version = package.rsplit("/", 1)[-1]
+    width = max([len(name) for name, _, _ in metrics] + [6]) + 2
+    metric_lines = [f"  {'metric'.ljust(width)}{'this model':>12}{'approved':>12}"]
+    for name, candidate, approved in metrics:
+        shown = _number(approved) if approved is not None else "-"
+        metric_lines.append(f"  {name.ljust(width)}{_number(candidate):>12}{shown:>12}")
+    validation = step.validation
+    lines = [
+        f"The {dataset} model version {version} from run {step.execution_name} passed the quality gate and "
+        "waits for your approval before it is deployed.",
+        "",
+        f"Dataset:         {dataset}",
+        f"Model package:   {package}",
+        f"Package group:   {step.registration.model_package_group}",
+        *_gate_lines(step.gate),
+        "",
+        f"Metrics on the held-out split (approved model: {compared_with}):",
+        *metric_lines,
+        "",
+        *_gate_reason_lines(step.gate),
+        "Trained on:",
+        f"  {step.data.uri} (version {step.data.version_id or 'unversioned'})",
+        f"  {validation.rows} rows, {validation.columns} columns; run config {validation.config_uri}",
+        f"  model artifact {step.training.outputs.get('model', '(not reported)')}",
+        "",
+        "Approve (opens a page that asks you to confirm):",
+        f"  {approve_url}",
+        "",
+        "Reject (opens a page that asks for the reason):",
+        f"  {reject_url}",
+        "",
+        f"The links work once and expire at {expires_at}; without a decision by then the run ends and nothing "
+        "is deployed. You may also decide in SageMaker Studio's Model Registry, or with",
+        f"  aws sagemaker update-model-package --model-package-arn {package} --model-approval-status Approved",
+        f"  driftline approve {step.execution_name}    (or: driftline reject {step.execution_name} --reason ...)",
+        "",
+        f"Execution:       {step.execution_id}",
+    ]
+    return Notification(
+        subject=_subject(dataset, f"model version {version} waits for your approval"),
+        message="\n".join(lines),
+        attributes=_attributes("approval-requested", dataset),
+        error="",
+        cause=f"The {dataset} model version {version} waits for approval until {expires_at}.",
+    )
+
+
+def _package_phrase(run: RunDocument, dataset: str) -> tuple[str, str]:
+    package = run.registration.model_package_arn if run.registration else "(not reported)"
+    return package, f"{dataset} model version {package.rsplit('/', 1)[-1]}"
+
+
+def _approved(notify: NotifyInput, run: RunDocument, dataset: str) -> Notification:
+    package, model = _package_phrase(run, dataset)
+    approval = run.approval
+    who = f"{approval.decided_by} at {approval.decided_at}" if approval else "an approver"
+    where = "in the SageMaker Model Registry" if approval and approval.source == "registry" else "by approval link"
+    lines = [
+        f"The {model} from run {notify.execution_name} was approved by {who} ({where}).",
+        "",
+        f"Dataset:         {dataset}",
+        f"Data:            {_data_line(run)}",
+        *_gate_lines(run.gate),
+        f"Model package:   {package} (Approved)",
+        "",
+        f"Execution:       {notify.execution_id}",
+    ]
+    return Notification(
+        subject=_subject(dataset, "model approved"),
+        message="\n".join(lines),
+        attributes=_attributes("approved", dataset),
+        error="",
+        cause=f"The {model} was approved by {who}.",
+    )
+
+
+def _approval_rejected(notify: NotifyInput, run: RunDocument, dataset: str) -> Notification:
+    package, model = _package_phrase(run, dataset)
+    reason = readable_cause(notify.error, "approval")
+    lines = [
+        f"The {model} from run {notify.execution_name} was rejected, so it is not deployed.",
+        "",
+        f"Rejection: {reason}",
+        "",
+        f"Dataset:         {dataset}",
+        f"Data:            {_data_line(run)}",
+        *_gate_lines(run.gate),
+        f"Model package:   {package} (Rejected)",
+        "",
+        "No endpoint was changed.",
+        "",
+        f"Execution:       {notify.execution_id}",
+    ]
+    return Notification(
+        subject=_subject(dataset, "model rejected by the approver"),
+        message="\n".join(lines),
+        attributes=_attributes("approval-rejected", dataset),
+        error=APPROVAL_REJECTED_ERROR,
+        cause=f"{_as_sentence(reason)} No endpoint was changed.",
+    )
+
+
+def _approval_expired(notify: NotifyInput, run: RunDocument, dataset: str) -> Notification:
+    package, model = _package_phrase(run, dataset)
+    lines = [
+        f"Nobody approved or rejected the {model} from run {notify.execution_name} in time, so the run ended "
+        "and the model is not deployed.",
+        "",
+        f"Model package:   {package} (still PendingManualApproval; approving it now does not resume this run)",
+        f"Dataset:         {dataset}",
+        f"Data:            {_data_line(run)}",
+        *_gate_lines(run.gate),
+        "",
+        "No endpoint was changed. Upload the data again to start a new run, or deploy with a longer "
+        "ApprovalTimeoutSeconds.",
+        "",
+        f"Execution:       {notify.execution_id}",
+    ]
+    return Notification(
+        subject=_subject(dataset, "approval expired"),
+        message="\n".join(lines),
+        attributes=_attributes("approval-expired", dataset),
+        error=APPROVAL_EXPIRED_ERROR,
+        cause=f"Nobody decided on the {model} before its approval expired; no endpoint was changed.",
+    )
