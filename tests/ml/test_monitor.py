@@ -1,0 +1,303 @@
+"""The drift monitor job run as SageMaker runs it, on data capture files in SageMaker's record format."""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import boto3
+import numpy as np
+import pandas as pd
+import pytest
+
+from driftline_ml.drift import CHECK_TYPES, distance_error_bound
+
+ML_DIR = Path(__file__).resolve().parents[2] / "ml"
+PLANS = ["basic", "plus", "pro"]
+FEATURES = ["income", "age", "ratio", "plan"]
+BASELINE_ROWS = 6000
+
+
+def features(rows: int, seed: int, *, shifted: bool = False) -> pd.DataFrame:
+    """Credit-like rows; ``shifted`` moves income up one standard deviation and turns the plan mix around."""
+    rng = np.random.default_rng(seed)
+    return pd.DataFrame(
+        {
+            "income": rng.normal(60 if shifted else 50, 10, rows),
+            "age": rng.integers(18, 80, rows).astype(float),
+            "ratio": rng.uniform(0, 1, rows),
+            "plan": rng.choice(3, rows, p=[0.2, 0.3, 0.5] if shifted else [0.5, 0.3, 0.2]),
+        }
+    )
+
+
+def capture_record(data: str, *, content_type: str = "text/csv", encoding: str = "CSV") -> str:
+    record = {
+        "captureData": {
+            "endpointInput": {"observedContentType": content_type, "mode": "INPUT", "data": data, "encoding": encoding},
+            "endpointOutput": {"observedContentType": "text/csv", "mode": "OUTPUT", "data": "0.1", "encoding": "CSV"},
+        },
+        "eventMetadata": {"eventId": "3f1e2d4c-0000-4000-8000-000000000000", "inferenceTime": "2026-11-20T10:15:00Z"},
+        "eventVersion": "0",
+    }
+    return json.dumps(record) + "\n"
+
+
+def csv_rows(frame: pd.DataFrame) -> list[str]:
+    return [f"{r.income:.6f},{int(r.age)},{r.ratio:.6f},{PLANS[r.plan]}" for r in frame.itertuples(index=False)]
+
+
+def write_capture(folder: Path, lines: list[str], files: int = 1) -> None:
+    """Lines spread over ``files`` files in SageMaker's <endpoint>/<variant>/yyyy/mm/dd/hh/ layout."""
+    hour = folder / "credit-endpoint" / "AllTraffic" / "2026" / "11" / "20" / "10"
+    hour.mkdir(parents=True, exist_ok=True)
+    for index, part in enumerate(np.array_split(np.array(lines, dtype=object), files)):
+        (hour / f"capture-{index}.jsonl").write_text("".join(part))
+
+
+@pytest.fixture(scope="module")
+def baseline_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("baseline")
+    frame = features(BASELINE_ROWS, seed=1)
+    frame.insert(0, "default", np.random.default_rng(0).integers(0, 2, BASELINE_ROWS))
+    (root / "train").mkdir()
+    (root / "metadata").mkdir()
+    frame.to_csv(root / "train" / "train.csv", index=False)
+    metadata = {
+        "target": "default",
+        "problem_type": "binary_classification",
+        "feature_columns": FEATURES,
+        "categorical": {"plan": PLANS},
+        "class_labels": ["0", "1"],
+    }
+    (root / "metadata" / "preprocessing.json").write_text(json.dumps(metadata))
+    args = ["--train-dir", root / "train", "--metadata-dir", root / "metadata", "--output-dir", root / "out"]
+    subprocess.run([sys.executable, str(ML_DIR / "baseline.py"), *map(str, args)], check=True, capture_output=True)
+    return root / "out"
+
+
+def run_monitor(
+    root: Path, baseline: Path, *extra: str, env: dict[str, str] | None = None, resource_hosts: list[str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    config = root / "resourceconfig.json"
+    hosts = resource_hosts or ["algo-1"]
+    config.write_text(json.dumps({"current_host": hosts[0], "hosts": hosts}))
+    args = ["--capture-dir", root / "capture", "--baseline-dir", baseline, "--output-dir", root / "out"]
+    args += ["--message-file", root / "message", "--resource-config", config]
+    environ = {k: v for k, v in os.environ.items() if not k.startswith(("SM_", "AWS_"))}
+    environ |= {
+        "sagemaker_endpoint_name": "credit-endpoint",
+        "sagemaker_monitoring_schedule_name": "credit-hourly",
+        **(env or {}),
+    }
+    return subprocess.run(
+        [sys.executable, str(ML_DIR / "monitor.py"), *map(str, args), *extra],
+        capture_output=True,
+        text=True,
+        check=False,
+        env=environ,
+    )
+
+
+def outputs(root: Path) -> dict[str, Any]:
+    out = root / "out"
+    return {
+        "violations": json.loads((out / "constraint_violations.json").read_text())["violations"],
+        "statistics": json.loads((out / "statistics.json").read_text()),
+        "metrics": json.loads((out / "cloudwatch_metrics.json").read_text()),
+        "report": (out / "drift_report.html").read_text(),
+    }
+
+
+def drift_values(metrics: dict[str, Any]) -> dict[str, float]:
+    return {d["MetricName"].removeprefix("feature_baseline_drift_"): d["Value"] for d in metrics["MetricData"]}
+
+
+def test_in_distribution_traffic_reports_no_violation(tmp_path: Path, baseline_dir: Path) -> None:
+    write_capture(tmp_path / "capture", [capture_record(row) for row in csv_rows(features(3000, seed=2))], files=3)
+    result = run_monitor(tmp_path, baseline_dir)
+    assert result.returncode == 0, result.stderr
+    found = outputs(tmp_path)
+    assert found["violations"] == []
+    assert all(value < 0.1 for value in drift_values(found["metrics"]).values())
+    assert "No drift" in found["report"]
+
+
+def test_shifted_traffic_is_a_baseline_drift_violation_naming_the_shifted_features(
+    tmp_path: Path, baseline_dir: Path
+) -> None:
+    write_capture(tmp_path / "capture", [capture_record(row) for row in csv_rows(features(3000, seed=3, shifted=True))])
+    result = run_monitor(tmp_path, baseline_dir)
+    assert result.returncode == 0, result.stderr
+    found = outputs(tmp_path)
+    drifted = {v["feature_name"] for v in found["violations"] if v["constraint_check_type"] == "baseline_drift_check"}
+    assert drifted == {"income", "plan"}
+    assert all("exceeds threshold: 0.1" in v["description"] for v in found["violations"])
+    values = drift_values(found["metrics"])
+    assert values["income"] > 0.3 and values["plan"] > 0.25 and values["age"] < 0.1 and values["ratio"] < 0.1
+    assert "Drift in 2 of 4 features: income, plan" in found["report"]
+
+
+def test_outputs_parse_in_model_monitors_formats(tmp_path: Path, baseline_dir: Path) -> None:
+    write_capture(tmp_path / "capture", [capture_record(row) for row in csv_rows(features(500, seed=4, shifted=True))])
+    env = {"end_time": "2026-11-20T11:00:00Z"}
+    assert run_monitor(tmp_path, baseline_dir, env=env).returncode == 0
+    found = outputs(tmp_path)
+    for violation in found["violations"]:
+        assert set(violation) == {"feature_name", "constraint_check_type", "description"}
+        assert violation["constraint_check_type"] in CHECK_TYPES
+    statistics = found["statistics"]
+    assert statistics["version"] == 0 and statistics["dataset"]["item_count"] == 500
+    for feature in statistics["features"]:
+        assert {"name", "inferred_type"} <= set(feature)
+        block = (
+            feature["numerical_statistics"] if feature["inferred_type"] != "String" else feature["string_statistics"]
+        )
+        assert set(block["common"]) == {"num_present", "num_missing"}
+    metrics = found["metrics"]
+    assert set(metrics) == {"Namespace", "MetricData"}
+    assert [d["MetricName"] for d in metrics["MetricData"]] == [f"feature_baseline_drift_{f}" for f in FEATURES]
+    for datum in metrics["MetricData"]:
+        assert datum["Dimensions"] == [
+            {"Name": "Endpoint", "Value": "credit-endpoint"},
+            {"Name": "MonitoringSchedule", "Value": "credit-hourly"},
+        ]
+        assert datum["Timestamp"] == "2026-11-20T11:00:00Z" and isinstance(datum["Value"], float)
+    report = found["report"]
+    assert report.startswith("<!DOCTYPE html>") and report.count("<svg") == len(FEATURES)
+    assert "<script" not in report and "http://" not in report.replace("http://www.w3.org/2000/svg", "")
+
+
+def test_malformed_records_are_counted_and_the_rest_analysed(tmp_path: Path, baseline_dir: Path) -> None:
+    good = [capture_record(row) for row in csv_rows(features(400, seed=5))]
+    bad = [
+        "{not json\n",
+        json.dumps({"captureData": {"endpointOutput": {"data": "0.3"}}}) + "\n",
+        capture_record("!!!", encoding="BASE64"),
+        capture_record("x", content_type="image/png"),
+    ]
+    write_capture(tmp_path / "capture", good[:200] + bad + good[200:])
+    result = run_monitor(tmp_path, baseline_dir)
+    assert result.returncode == 0, result.stderr
+    found = outputs(tmp_path)
+    extra = found["statistics"]["driftline"]
+    assert extra["records"] == 404 and found["statistics"]["dataset"]["item_count"] == 400
+    assert extra["malformed_records"] == {
+        "endpointInput.data is not base64-encoded UTF-8 text": 1,
+        "no captureData.endpointInput.data": 1,
+        "not a JSON object": 1,
+        "unsupported content type 'image/png'": 1,
+    }
+    assert "4 capture records could not be read" in found["report"]
+    assert "capture-0.jsonl line 201" in found["report"]
+
+
+def test_an_empty_window_reports_no_data_not_drift(tmp_path: Path, baseline_dir: Path) -> None:
+    (tmp_path / "capture").mkdir()
+    result = run_monitor(tmp_path, baseline_dir)
+    assert result.returncode == 0, result.stderr
+    found = outputs(tmp_path)
+    assert found["violations"] == [] and found["metrics"]["MetricData"] == []
+    assert "No data" in found["report"] and found["statistics"]["dataset"]["item_count"] == 0
+
+
+def test_rows_with_too_few_or_too_many_columns_are_missing_and_extra_column_violations(
+    tmp_path: Path, baseline_dir: Path
+) -> None:
+    rows = csv_rows(features(300, seed=6))
+    short = [capture_record(",".join(row.split(",")[:2])) for row in rows[:20]]
+    long = [capture_record(row + ",1,2") for row in rows[20:25]]
+    write_capture(tmp_path / "capture", short + long + [capture_record(row) for row in rows[25:]])
+    result = run_monitor(tmp_path, baseline_dir)
+    assert result.returncode == 0, result.stderr
+    found = outputs(tmp_path)
+    checks = {(v["constraint_check_type"], v["feature_name"]): v["description"] for v in found["violations"]}
+    assert set(checks) == {
+        ("missing_column_check", "ratio"),
+        ("missing_column_check", "plan"),
+        ("extra_column_check", "column 5"),
+        ("extra_column_check", "column 6"),
+    }
+    assert checks[("missing_column_check", "ratio")].startswith("20 of 300 rows lack column 'ratio'")
+    assert found["statistics"]["dataset"]["item_count"] == 275
+
+
+def test_json_and_base64_requests_are_read_like_csv_ones(tmp_path: Path, baseline_dir: Path) -> None:
+    frame = features(300, seed=7)
+    rows = csv_rows(frame)
+    lines = [capture_record(base64.b64encode(r.encode()).decode(), encoding="BASE64") for r in rows[:100]]
+    instances = [[float(v) if i < 3 else v for i, v in enumerate(r.split(","))] for r in rows[100:200]]
+    lines.append(capture_record(json.dumps({"instances": instances}), content_type="application/json", encoding="JSON"))
+    objects = [dict(zip(FEATURES, r.split(","), strict=True)) for r in rows[200:]]
+    lines.append(capture_record(json.dumps(objects), content_type="application/json", encoding="JSON"))
+    write_capture(tmp_path / "capture", lines)
+    assert run_monitor(tmp_path, baseline_dir).returncode == 0
+    statistics = outputs(tmp_path)["statistics"]
+    assert statistics["dataset"]["item_count"] == 300 and statistics["driftline"]["malformed_records"] == {}
+    income = next(f for f in statistics["features"] if f["name"] == "income")["numerical_statistics"]
+    assert income["mean"] == pytest.approx(frame["income"].mean(), abs=1e-5)
+    plan = next(f for f in statistics["features"] if f["name"] == "plan")["string_statistics"]
+    counts = {b["value"]: b["count"] for b in plan["distribution"]["categorical"]["buckets"]}
+    assert counts == frame["plan"].map(dict(enumerate(PLANS))).value_counts().to_dict()
+
+
+def test_three_shards_merged_give_the_single_instance_verdict_within_the_sketch_bound(
+    tmp_path: Path, baseline_dir: Path
+) -> None:
+    lines = [capture_record(row) for row in csv_rows(features(9000, seed=8, shifted=True))]
+    single = tmp_path / "single"
+    write_capture(single / "capture", lines, files=3)
+    assert run_monitor(single, baseline_dir).returncode == 0
+    hosts = ["algo-1", "algo-2", "algo-3"]
+    merge = tmp_path / "merge"
+    for index, host in enumerate(hosts):
+        shard = tmp_path / host
+        write_capture(shard / "capture", lines[index::3])
+        ordered = [host, *[h for h in hosts if h != host]]
+        result = run_monitor(shard, baseline_dir, resource_hosts=ordered)
+        assert result.returncode == 0, result.stderr
+        assert not (shard / "out" / "constraint_violations.json").exists()
+        shard_file = shard / "out" / "shards" / f"statistics-{host}.json"
+        (merge / "capture").mkdir(parents=True, exist_ok=True)
+        (merge / "shards").mkdir(exist_ok=True)
+        (merge / "shards" / shard_file.name).write_bytes(shard_file.read_bytes())
+    result = run_monitor(merge, baseline_dir, "--mode", "merge", "--shards-dir", str(merge / "shards"))
+    assert result.returncode == 0, result.stderr
+
+    one, merged = outputs(single), outputs(merge)
+    verdict = {(v["feature_name"], v["constraint_check_type"]) for v in one["violations"]}
+    assert verdict == {(v["feature_name"], v["constraint_check_type"]) for v in merged["violations"]}
+    assert verdict == {("income", "baseline_drift_check"), ("plan", "baseline_drift_check")}
+    single_values, merged_values = drift_values(one["metrics"]), drift_values(merged["metrics"])
+    for name in FEATURES:
+        assert abs(single_values[name] - merged_values[name]) <= 2 * distance_error_bound()
+    assert merged["statistics"]["dataset"] == one["statistics"]["dataset"] == {"item_count": 9000}
+
+
+@pytest.fixture
+def cloudwatch(aws: None) -> Iterator[Any]:
+    yield boto3.client("cloudwatch")
+
+
+def test_metrics_are_published_to_cloudwatch_under_the_given_namespace(
+    tmp_path: Path, baseline_dir: Path, cloudwatch: Any
+) -> None:
+    import monitor
+
+    write_capture(tmp_path / "capture", [capture_record(row) for row in csv_rows(features(300, seed=9))])
+    assert run_monitor(tmp_path, baseline_dir).returncode == 0
+    data = outputs(tmp_path)["metrics"]["MetricData"]
+    monitor.publish_metrics(data, "Driftline/DataDrift", cloudwatch)
+    listed = cloudwatch.list_metrics(Namespace="Driftline/DataDrift")["Metrics"]
+    assert sorted(m["MetricName"] for m in listed) == sorted(f"feature_baseline_drift_{f}" for f in FEATURES)
+    assert all(
+        m["Dimensions"]
+        == [{"Name": "Endpoint", "Value": "credit-endpoint"}, {"Name": "MonitoringSchedule", "Value": "credit-hourly"}]
+        for m in listed
+    )
