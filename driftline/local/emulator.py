@@ -13,7 +13,7 @@ from typing import Any
 
 import boto3
 
-from driftline.local import cloudformation, events, lambda_runtime, s3_mirror, sagemaker, seams, sns
+from driftline.local import cloudformation, endpoints, events, lambda_runtime, s3_mirror, sagemaker, seams, sns
 from driftline.local.console import Console
 from driftline.local.http_guard import GuardedMotoServer
 from driftline.local.lambda_runtime import CodeRegistry, LambdaRuntime
@@ -39,6 +39,12 @@ class LocalCloud:
             console=self.console,
         )
         self.outbox = sns.Outbox(settings.outbox, self.console)
+        self.endpoints = endpoints.EndpointRunner(
+            endpoints_dir=settings.state_dir / "endpoints",
+            endpoint_url=settings.endpoint_url,
+            region=settings.region,
+            console=self.console,
+        )
         self._server: GuardedMotoServer | None = None
         self.stack: cloudformation.LocalStack | None = None
 
@@ -56,6 +62,7 @@ class LocalCloud:
         events.install(self.console, self.settings.region)
         events.start_schedules(self.settings.region, self.settings.schedule_seconds_per_minute)
         sagemaker.install(self.jobs)
+        endpoints.install(self.endpoints)
         sns.install(self.outbox)
         s3_mirror.install(self.settings.s3_dir)
         self._server = GuardedMotoServer(self.settings.host, self.settings.port)
@@ -72,6 +79,7 @@ class LocalCloud:
     def stop(self) -> None:
         events.stop_schedules()
         self.jobs.wait(timeout=5)
+        self.endpoints.stop()
         self.lambdas.stop()
         if self._server is not None:
             self._server.stop()

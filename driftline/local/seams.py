@@ -32,6 +32,15 @@ def replace(owner: Any, attribute: str, value: Any) -> None:
     setattr(owner, attribute, value)
 
 
+def add(owner: type, attribute: str, value: Any) -> None:
+    """Give ``owner`` an attribute it lacks (an API action moto does not implement); ``restore`` removes it."""
+    if attribute in owner.__dict__ and (id(owner), attribute) not in _added:
+        raise RuntimeError(f"{owner.__name__}.{attribute} exists already: patch it with replace()")
+    _added[(id(owner), attribute)] = owner
+    setattr(owner, attribute, value)
+
+
+_added: dict[tuple[int, str], type] = {}
 _MISSING = object()
 _original_items: dict[tuple[int, str], tuple[dict[str, Any], str, Any]] = {}
 
@@ -52,9 +61,22 @@ def restore() -> None:
             mapping.pop(key, None)
         else:
             mapping[key] = original
+    for (_, attribute), owner in _added.items():
+        if attribute in owner.__dict__:
+            delattr(owner, attribute)
     _originals.clear()
     _original_items.clear()
+    _added.clear()
     _claimed.clear()
+
+
+def undo(name: str, targets: list[tuple[Any, str]]) -> None:
+    """Undo one group of patches (its ``claim`` name and the attributes it replaced), keeping the others."""
+    _claimed.discard(name)
+    for owner, attribute in targets:
+        saved = _originals.pop((id(owner), attribute), None)
+        if saved is not None:
+            setattr(saved[0], saved[1], saved[2])
 
 
 def around_cloudformation_create(

@@ -1,0 +1,420 @@
+"""Local endpoints: SageMaker's endpoint API backed by local servers running the model's ml/ serving code.
+
+One emulator for the module (the same guarded server local mode runs), the application's ml/ code published
+to it as at deploy time, and models trained by the real preprocessing and training scripts.
+"""
+
+from __future__ import annotations
+
+import http.client
+import io
+import json
+import logging
+import re
+import tarfile
+import threading
+import time
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+from botocore.exceptions import ClientError
+
+from driftline.local import endpoints, sagemaker, seams
+from driftline.local.console import Console
+from driftline.local.http_guard import GuardedMotoServer
+from tests.serving_model import train_serving_model
+
+REGION = "us-east-1"
+BUCKET = "artifacts"
+CAPTURE_URI = f"s3://{BUCKET}/capture"
+IMAGE = "683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-scikit-learn:1.2-1-cpu-py3"
+ROW = "1.5,0.3,red"
+"""A row the first model answers ``yes`` and the flipped one ``no``."""
+
+
+@dataclass
+class Cloud:
+    url: str
+    runner: endpoints.EndpointRunner
+    sagemaker: Any
+    runtime: Any
+    s3: Any
+    code_uri: str
+    code_version: str
+    models: dict[str, str]
+
+
+def _client(service: str, url: str) -> Any:
+    return boto3.client(  # type: ignore[call-overload]
+        service, endpoint_url=url, region_name=REGION, aws_access_key_id="local", aws_secret_access_key="local"
+    )
+
+
+@pytest.fixture(scope="module")
+def cloud(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cloud]:
+    from moto.moto_api._internal.models import moto_api_backend
+
+    base = tmp_path_factory.mktemp("endpoints")
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        good = pool.submit(train_serving_model, base / "good")
+        flipped = pool.submit(train_serving_model, base / "flipped", seed=7, flip=True)
+        good.result(), flipped.result()
+    moto_api_backend.reset()
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)
+    server = GuardedMotoServer("127.0.0.1", 0)
+    server.start()
+    url = f"http://127.0.0.1:{server.port}"
+    runner = endpoints.EndpointRunner(
+        endpoints_dir=base / "state", endpoint_url=url, region=REGION, console=Console(), capture_flush_seconds=3600
+    )
+    endpoints.install(runner)
+    s3 = _client("s3", url)
+    s3.create_bucket(Bucket=BUCKET)
+    published = sagemaker._code_publisher().publish_ml_code(BUCKET, sagemaker.ML_DIR, s3=s3)
+    models = {}
+    for name in ("good", "flipped"):
+        s3.upload_file(str(base / name / "model.tar.gz"), BUCKET, f"models/{name}/model.tar.gz")
+        models[name] = f"s3://{BUCKET}/models/{name}/model.tar.gz"
+    s3.put_object(Bucket=BUCKET, Key="models/broken/model.tar.gz", Body=_tarball({"model.joblib": b"not a pickle"}))
+    models["broken"] = f"s3://{BUCKET}/models/broken/model.tar.gz"
+    try:
+        yield Cloud(
+            url=url,
+            runner=runner,
+            sagemaker=_client("sagemaker", url),
+            runtime=_client("sagemaker-runtime", url),
+            s3=s3,
+            code_uri=published.uri,
+            code_version=published.version,
+            models=models,
+        )
+    finally:
+        runner.stop()
+        server.stop()
+        seams.restore()
+
+
+def _tarball(files: dict[str, bytes]) -> bytes:
+    raw = io.BytesIO()
+    with tarfile.open(fileobj=raw, mode="w:gz") as tar:
+        for name, content in files.items():
+            info = tarfile.TarInfo(name)
+            info.size = len(content)
+            tar.addfile(info, io.BytesIO(content))
+    return raw.getvalue()
+
+
+def _model(cloud: Cloud, name: str, model: str, submit_dir: str | None = None) -> str:
+    cloud.sagemaker.create_model(
+        ModelName=name,
+        ExecutionRoleArn="arn:aws:iam::123456789012:role/sagemaker",
+        PrimaryContainer={
+            "Image": IMAGE,
+            "ModelDataUrl": cloud.models[model],
+            "Environment": {
+                "SAGEMAKER_PROGRAM": "serve.py",
+                "SAGEMAKER_SUBMIT_DIRECTORY": submit_dir or f"{cloud.code_uri}sourcedir.tar.gz",
+            },
+        },
+    )
+    return name
+
+
+def _config(cloud: Cloud, name: str, model_name: str, capture: dict[str, Any] | None = None) -> str:
+    request: dict[str, Any] = {
+        "EndpointConfigName": name,
+        "ProductionVariants": [
+            {
+                "VariantName": "AllTraffic",
+                "ModelName": model_name,
+                "InitialInstanceCount": 1,
+                "InstanceType": "ml.m5.large",
+            }
+        ],
+    }
+    if capture is not None:
+        request["DataCaptureConfig"] = capture
+    cloud.sagemaker.create_endpoint_config(**request)
+    return name
+
+
+def _wait(cloud: Cloud, endpoint: str, *, leaving: str) -> dict[str, Any]:
+    deadline = time.time() + 120
+    while time.time() < deadline:
+        described: dict[str, Any] = cloud.sagemaker.describe_endpoint(EndpointName=endpoint)
+        if described["EndpointStatus"] != leaving:
+            return described
+        time.sleep(0.1)
+    raise AssertionError(f"{endpoint} stayed {leaving}")
+
+
+def _endpoint(cloud: Cloud, name: str, model: str = "good", capture: dict[str, Any] | None = None) -> dict[str, Any]:
+    _config(cloud, f"{name}-config", _model(cloud, f"{name}-model", model), capture)
+    cloud.sagemaker.create_endpoint(EndpointName=name, EndpointConfigName=f"{name}-config")
+    return _wait(cloud, name, leaving="Creating")
+
+
+def _invoke(
+    cloud: Cloud,
+    endpoint: str,
+    body: str,
+    content_type: str = "text/csv",
+    accept: str = "text/csv",
+    runtime: Any = None,
+) -> str:
+    runtime = runtime or cloud.runtime
+    answer = runtime.invoke_endpoint(EndpointName=endpoint, Body=body, ContentType=content_type, Accept=accept)
+    return str(answer["Body"].read().decode())
+
+
+def test_created_endpoint_goes_in_service_and_answers_through_sagemaker_runtime(cloud: Cloud) -> None:
+    _config(cloud, "answers-config", _model(cloud, "answers-model", "good"))
+    cloud.sagemaker.create_endpoint(EndpointName="answers", EndpointConfigName="answers-config")
+    assert cloud.sagemaker.describe_endpoint(EndpointName="answers")["EndpointStatus"] == "Creating"
+
+    assert _wait(cloud, "answers", leaving="Creating")["EndpointStatus"] == "InService"
+    answer = cloud.runtime.invoke_endpoint(EndpointName="answers", Body=ROW, ContentType="text/csv", Accept="text/csv")
+    label, *probabilities = answer["Body"].read().decode().strip().split(",")
+    assert label == "yes" and float(probabilities[1]) > 0.5
+    assert answer["ContentType"] == "text/csv"
+    assert answer["InvokedProductionVariant"] == "AllTraffic"
+    as_json = json.loads(_invoke(cloud, "answers", '{"instances": [{"x1": -2, "x2": 0, "color": "blue"}]}', JSON, JSON))
+    assert as_json["predictions"][0]["predicted_label"] == "no"
+
+
+JSON = "application/json"
+
+
+def test_a_request_the_model_cannot_read_is_a_model_error_with_the_servers_status_and_reason(cloud: Cloud) -> None:
+    _endpoint(cloud, "refuses")
+
+    with pytest.raises(ClientError) as raised:
+        cloud.runtime.invoke_endpoint(EndpointName="refuses", Body="1.5,0.3", ContentType="text/csv")
+
+    error: dict[str, Any] = dict(raised.value.response)
+    assert error["Error"]["Code"] == "ModelError"
+    assert error["ResponseMetadata"]["HTTPStatusCode"] == 424
+    assert error["OriginalStatusCode"] == 400
+    assert "has 2 values but the model takes 3 features (x1, x2, color)" in error["OriginalMessage"]
+    assert "Received client error (400)" in error["Error"]["Message"]
+
+
+def test_invoking_an_endpoint_that_does_not_exist_is_a_validation_error(cloud: Cloud) -> None:
+    with pytest.raises(ClientError) as raised:
+        cloud.runtime.invoke_endpoint(EndpointName="nowhere", Body=ROW, ContentType="text/csv")
+
+    assert raised.value.response["Error"]["Code"] == "ValidationError"
+    assert "Endpoint nowhere of account 123456789012 not found" in raised.value.response["Error"]["Message"]
+
+
+def test_captured_invocations_are_written_in_sagemakers_format_and_key_layout(cloud: Cloud) -> None:
+    capture = {
+        "EnableCapture": True,
+        "InitialSamplingPercentage": 100,
+        "DestinationS3Uri": CAPTURE_URI,
+        "CaptureOptions": [{"CaptureMode": "Input"}, {"CaptureMode": "Output"}],
+        "CaptureContentTypeHeader": {"CsvContentTypes": ["text/csv"], "JsonContentTypes": [JSON]},
+    }
+    _endpoint(cloud, "captured", capture=capture)
+    answers = [_invoke(cloud, "captured", ROW) for _ in range(3)]
+    _invoke(cloud, "captured", '{"instances": [[1.5, 0.3, "red"]]}', JSON, JSON)
+
+    cloud.runner.flush_captures()
+
+    keys = [o["Key"] for o in cloud.s3.list_objects_v2(Bucket=BUCKET, Prefix="capture/captured/")["Contents"]]
+    assert keys and all(
+        re.fullmatch(r"capture/captured/AllTraffic/\d{4}/\d{2}/\d{2}/\d{2}/\d{2}-\d{2}-\d{3}-[0-9a-f-]{36}\.jsonl", k)
+        for k in keys
+    )
+    lines = [
+        json.loads(line)
+        for key in keys
+        for line in cloud.s3.get_object(Bucket=BUCKET, Key=key)["Body"].read().decode().splitlines()
+    ]
+    assert len(lines) == 4
+    first = lines[0]
+    assert first["eventVersion"] == "0"
+    assert re.fullmatch(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z", first["eventMetadata"]["inferenceTime"])
+    assert len({line["eventMetadata"]["eventId"] for line in lines}) == 4
+    assert first["captureData"]["endpointInput"] == {
+        "observedContentType": "text/csv",
+        "mode": "INPUT",
+        "data": ROW,
+        "encoding": "CSV",
+    }
+    assert first["captureData"]["endpointOutput"] == {
+        "observedContentType": "text/csv",
+        "mode": "OUTPUT",
+        "data": answers[0],
+        "encoding": "CSV",
+    }
+    assert lines[3]["captureData"]["endpointInput"]["encoding"] == "JSON"
+
+
+def test_capture_honours_the_sampling_percentage_and_capture_options(cloud: Cloud) -> None:
+    base = {"EnableCapture": True, "DestinationS3Uri": f"{CAPTURE_URI}-options", "CaptureContentTypeHeader": {}}
+    _endpoint(
+        cloud,
+        "unsampled",
+        capture={**base, "InitialSamplingPercentage": 0, "CaptureOptions": [{"CaptureMode": "Input"}]},
+    )
+    _endpoint(
+        cloud,
+        "inputs",
+        capture={**base, "InitialSamplingPercentage": 100, "CaptureOptions": [{"CaptureMode": "Input"}]},
+    )
+    for name in ("unsampled", "inputs"):
+        for _ in range(5):
+            _invoke(cloud, name, ROW)
+
+    cloud.runner.flush_captures()
+
+    listed = cloud.s3.list_objects_v2(Bucket=BUCKET, Prefix="capture-options/")["Contents"]
+    assert {o["Key"].split("/")[1] for o in listed} == {"inputs"}
+    records = [
+        json.loads(x) for o in listed for x in cloud.s3.get_object(Bucket=BUCKET, Key=o["Key"])["Body"].iter_lines()
+    ]
+    assert len(records) == 5
+    assert all(set(r["captureData"]) == {"endpointInput"} for r in records)
+    # No content types configured: SageMaker base64-encodes what it captures.
+    assert records[0]["captureData"]["endpointInput"]["encoding"] == "BASE64"
+
+
+def test_update_swaps_models_without_failing_a_request_while_a_client_loops(cloud: Cloud) -> None:
+    _endpoint(cloud, "swapped")
+    old_server = cloud.runner.endpoints["swapped"].server
+    assert old_server is not None
+    _config(cloud, "swapped-flipped", _model(cloud, "swapped-flipped-model", "flipped"))
+    answers: list[str] = []
+    failures: list[BaseException] = []
+    done = threading.Event()
+
+    def loop() -> None:
+        runtime = _client("sagemaker-runtime", cloud.url)
+        while not done.is_set():
+            try:
+                answers.append(_invoke(cloud, "swapped", ROW, runtime=runtime).split(",")[0])
+            except BaseException as error:
+                failures.append(error)
+
+    client = threading.Thread(target=loop)
+    client.start()
+    time.sleep(0.5)
+    cloud.sagemaker.update_endpoint(EndpointName="swapped", EndpointConfigName="swapped-flipped")
+    assert cloud.sagemaker.describe_endpoint(EndpointName="swapped")["EndpointStatus"] == "Updating"
+    described = _wait(cloud, "swapped", leaving="Updating")
+    time.sleep(0.5)
+    done.set()
+    client.join()
+
+    assert failures == []
+    assert described["EndpointStatus"] == "InService"
+    assert described["EndpointConfigName"] == "swapped-flipped"
+    assert "FailureReason" not in described
+    assert answers[0] == "yes" and answers[-1] == "no"
+    assert old_server.process.wait(timeout=10) is not None
+
+
+def test_update_to_a_model_that_does_not_load_leaves_the_previous_model_answering(cloud: Cloud) -> None:
+    _endpoint(cloud, "kept")
+    before = _invoke(cloud, "kept", ROW)
+    _config(cloud, "kept-broken", _model(cloud, "kept-broken-model", "broken"))
+
+    cloud.sagemaker.update_endpoint(EndpointName="kept", EndpointConfigName="kept-broken")
+    described = _wait(cloud, "kept", leaving="Updating")
+
+    assert described["EndpointStatus"] == "InService"
+    assert described["EndpointConfigName"] == "kept-config"
+    assert "kept-broken" in described["FailureReason"] and "did not load" in described["FailureReason"]
+    assert _invoke(cloud, "kept", ROW) == before
+
+
+def test_a_model_that_does_not_load_fails_the_endpoint_with_the_reason(cloud: Cloud) -> None:
+    described = _endpoint(cloud, "unloadable", model="broken")
+
+    assert described["EndpointStatus"] == "Failed"
+    assert "did not load" in described["FailureReason"]
+    assert "model_metadata.json" in described["FailureReason"]
+
+
+def test_serving_code_other_than_the_applications_ml_code_is_refused(cloud: Cloud) -> None:
+    edited = _tarball({"serve.py": b"import os\nos.system('echo owned')\n"})
+    cloud.s3.put_object(Bucket=BUCKET, Key="elsewhere/sourcedir.tar.gz", Body=edited)
+    _config(
+        cloud, "foreign-config", _model(cloud, "foreign-model", "good", f"s3://{BUCKET}/elsewhere/sourcedir.tar.gz")
+    )
+
+    cloud.sagemaker.create_endpoint(EndpointName="foreign", EndpointConfigName="foreign-config")
+    described = _wait(cloud, "foreign", leaving="Creating")
+
+    assert described["EndpointStatus"] == "Failed"
+    assert "differs from the application's ml/serve.py" in described["FailureReason"]
+
+
+def test_the_endpoint_server_refuses_a_web_page_of_another_origin(cloud: Cloud) -> None:
+    _endpoint(cloud, "guarded")
+    server = cloud.runner.endpoints["guarded"].server
+    assert server is not None
+
+    connection = http.client.HTTPConnection("127.0.0.1", server.port, timeout=5)
+    connection.request(
+        "POST", "/invocations", body=ROW, headers={"Content-Type": "text/csv", "Origin": "https://evil.example"}
+    )
+    refused = connection.getresponse()
+    reason = refused.read().decode()
+    connection.request("GET", "/ping")
+    ping = connection.getresponse()
+
+    assert refused.status == 403
+    assert "evil.example" in reason
+    assert ping.status == 200
+
+
+def test_deleting_an_endpoint_stops_its_server(cloud: Cloud) -> None:
+    _endpoint(cloud, "deleted")
+    server = cloud.runner.endpoints["deleted"].server
+    assert server is not None
+
+    cloud.sagemaker.delete_endpoint(EndpointName="deleted")
+
+    assert server.process.wait(timeout=10) is not None
+    with pytest.raises(ClientError):
+        cloud.runtime.invoke_endpoint(EndpointName="deleted", Body=ROW, ContentType="text/csv")
+
+
+def test_the_package_registry_builds_is_served_by_the_program_it_names(cloud: Cloud) -> None:
+    from driftline_core.models import RegisterInput
+    from driftline_core.registry import build_model_package_request
+    from driftline_core.settings import Settings
+    from tests.conftest import load_event
+
+    event = load_event("register")
+    event["training"]["outputs"]["model"] = cloud.models["good"]
+    settings = Settings(ml_code_uri=cloud.code_uri, ml_code_version=cloud.code_version, training_image_uri=IMAGE)
+    request = build_model_package_request(
+        RegisterInput.model_validate(event), "driftline-credit", {"problem_type": "binary_classification"}, settings
+    )
+    request.pop("ClientToken", None)
+    cloud.sagemaker.create_model_package_group(ModelPackageGroupName="driftline-credit")
+    package_arn = cloud.sagemaker.create_model_package(**request)["ModelPackageArn"]
+    cloud.sagemaker.create_model(
+        ModelName="registered-model",
+        ExecutionRoleArn="arn:aws:iam::123456789012:role/sagemaker",
+        Containers=[{"ModelPackageName": package_arn}],
+    )
+    _config(cloud, "registered-config", "registered-model")
+
+    cloud.sagemaker.create_endpoint(EndpointName="registered", EndpointConfigName="registered-config")
+    described = _wait(cloud, "registered", leaving="Creating")
+
+    program = request["InferenceSpecification"]["Containers"][0]["Environment"]["SAGEMAKER_PROGRAM"]
+    published = cloud.s3.list_objects_v2(Bucket=BUCKET, Prefix=f"code/{cloud.code_version}/src/")["Contents"]
+    assert f"code/{cloud.code_version}/src/{program}" in {o["Key"] for o in published}
+    assert described["EndpointStatus"] == "InService", described.get("FailureReason")
+    assert _invoke(cloud, "registered", ROW).startswith("yes,")
+    assert Path(cloud.runner.endpoints["registered"].server.folder / "code" / program).is_file()  # type: ignore[union-attr]
