@@ -1,7 +1,8 @@
 """Fixtures shared by every test layer.
 
 ``aws`` gives a fresh in-process AWS emulator (moto) with fake credentials; settings and clients that
-the shared layer caches are reset inside it so each test sees its own environment.
+the shared layer caches are reset inside it so each test sees its own environment. Like local mode, it
+checks each request against the service model's constraints and refuses what AWS would refuse.
 """
 
 from __future__ import annotations
@@ -40,13 +41,18 @@ def aws_env(monkeypatch: pytest.MonkeyPatch) -> None:
 def aws(aws_env: None) -> Iterator[None]:
     from moto import mock_aws
 
+    from driftline.local import request_constraints
     from driftline_core.clients import reset_clients
     from driftline_core.settings import reset_settings
 
     with mock_aws():
+        request_constraints.install()  # requests AWS would refuse fail here too, as they do in local mode
         reset_clients()
         reset_settings()
-        yield
+        try:
+            yield
+        finally:
+            request_constraints.uninstall()
     reset_clients()
     reset_settings()
 

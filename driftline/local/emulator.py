@@ -13,7 +13,17 @@ from typing import Any
 
 import boto3
 
-from driftline.local import cloudformation, endpoints, events, lambda_runtime, s3_mirror, sagemaker, seams, sns
+from driftline.local import (
+    cloudformation,
+    endpoints,
+    events,
+    lambda_runtime,
+    request_constraints,
+    s3_mirror,
+    sagemaker,
+    seams,
+    sns,
+)
 from driftline.local.console import Console
 from driftline.local.http_guard import GuardedMotoServer
 from driftline.local.lambda_runtime import CodeRegistry, LambdaRuntime
@@ -65,6 +75,7 @@ class LocalCloud:
         endpoints.install(self.endpoints)
         sns.install(self.outbox)
         s3_mirror.install(self.settings.s3_dir)
+        request_constraints.install()
         self._server = GuardedMotoServer(self.settings.host, self.settings.port)
         self._server.start()
         started = time.time()
@@ -73,6 +84,7 @@ class LocalCloud:
         for logical_id, physical_id in self.stack.resources.items():
             if logical_id.endswith("Function"):
                 self.lambdas.set_display_name(physical_id, logical_id.removesuffix("Function"))
+        self.lambdas.prewarm_deployed()
         self._write_stack_file()
         return self.stack
 
