@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from typing import Any
 
 from botocore.exceptions import ClientError
@@ -49,15 +48,3 @@ def copy_object_version(source_bucket: str, source_key: str, version_id: str | N
         source["VersionId"] = version_id
     get_client("s3").copy(source, bucket, key)
     return f"s3://{bucket}/{key}"
-
-
-def iter_object_lines(bucket: str, key: str, version_id: str | None = None) -> Iterator[bytes]:
-    """Stream an object's lines without holding the file in memory (uploads can be larger than a Lambda's RAM)."""
-    request: dict[str, str] = {"Bucket": bucket, "Key": key}
-    if version_id:
-        request["VersionId"] = version_id
-    body = get_client("s3").get_object(**request)["Body"]
-    try:
-        yield from body.iter_lines(keepends=True)
-    finally:
-        body.close()
