@@ -21,6 +21,7 @@ from samtranslator.translator.translator import Translator
 from samtranslator.yaml_helper import intrinsics_multi_constructor
 
 from driftline_core.settings import Settings
+from tests.infra.transformed_template import sam_transform
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 TEMPLATE = REPO_ROOT / "template.yaml"
@@ -51,6 +52,11 @@ ACTIONS_THAT_REQUIRE_ANY_RESOURCE = {
     "logs:PutResourcePolicy": "as above: writes the account's log resource policy for the delivery",
     "logs:DescribeResourcePolicies": "as above",
     "logs:DescribeLogGroups": "listing log groups has no resource type",
+    "ec2:DescribeNetworkInterfaces": "EC2 Describe* actions have no resource-level permissions (VPC jobs only)",
+    "ec2:DescribeVpcs": "as above",
+    "ec2:DescribeDhcpOptions": "as above",
+    "ec2:DescribeSubnets": "as above",
+    "ec2:DescribeSecurityGroups": "as above",
 }
 
 
@@ -389,8 +395,11 @@ def test_buckets_block_public_access_and_are_encrypted(template: dict[str, Any],
         "IgnorePublicAcls": True,
         "RestrictPublicBuckets": True,
     }
-    rules = properties["BucketEncryption"]["ServerSideEncryptionConfiguration"]
-    assert rules[0]["ServerSideEncryptionByDefault"]["SSEAlgorithm"] in {"AES256", "aws:kms"}
+    [rule] = properties["BucketEncryption"]["ServerSideEncryptionConfiguration"]
+    assert rule["ServerSideEncryptionByDefault"] == {
+        "SSEAlgorithm": {"Fn::If": ["HasKmsKey", "aws:kms", "AES256"]},
+        "KMSMasterKeyID": {"Fn::If": ["HasKmsKey", {"Ref": "KmsKeyArn"}, {"Ref": "AWS::NoValue"}]},
+    }
     assert properties["OwnershipControls"]["Rules"] == [{"ObjectOwnership": "BucketOwnerEnforced"}]
     assert properties["VersioningConfiguration"]["Status"] == "Enabled"
 
@@ -432,7 +441,9 @@ def test_email_subscription_exists_only_when_an_address_is_given(template: dict[
     assert subscription["Condition"] == "HasNotificationEmail"
     assert template["Parameters"]["NotificationEmail"]["Default"] == ""
     topic = template["Resources"]["NotificationTopic"]["Properties"]
-    assert topic["KmsMasterKeyId"] == {"Fn::GetAtt": ["NotificationKey", "Arn"]}
+    assert topic["KmsMasterKeyId"] == {
+        "Fn::If": ["HasKmsKey", {"Ref": "KmsKeyArn"}, {"Fn::GetAtt": ["NotificationKey", "Arn"]}]
+    }
 
 
 def test_no_iam_statement_grants_every_resource_except_where_iam_requires_it(
@@ -560,22 +571,28 @@ def test_undelivered_events_queue_is_encrypted_tls_only_and_keeps_messages_two_w
     assert deny["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
 
 
-def test_job_events_eventbridge_could_not_deliver_join_the_same_queue(transformed: dict[str, Any]) -> None:
-    rule_name = "JobEventsFunctionSageMakerJobStateChanged"
-    target = transformed["Resources"][rule_name]["Properties"]["Targets"][0]
-    assert target["DeadLetterConfig"] == {"Arn": UNDELIVERED_QUEUE_ARN}
+def test_events_eventbridge_could_not_deliver_join_the_same_alarmed_queue(transformed: dict[str, Any]) -> None:
+    """Undeliverable uploads and job events both land in the one alarmed, encrypted queue, not in SAM's own."""
+    rules = {"JobEventsFunctionSageMakerJobStateChanged": "JobEvents", "StartRunFunctionDataUploaded": "Uploads"}
     statements = transformed["Resources"]["UndeliveredEventsQueuePolicy"]["Properties"]["PolicyDocument"]["Statement"]
     allowed = [statement for statement in statements if statement["Effect"] == "Allow"]
-    assert allowed == [
-        {
-            "Sid": "JobEventsRuleDeadLetters",
-            "Effect": "Allow",
-            "Principal": {"Service": "events.amazonaws.com"},
-            "Action": "sqs:SendMessage",
-            "Resource": UNDELIVERED_QUEUE_ARN,
-            "Condition": {"ArnEquals": {"aws:SourceArn": {"Fn::GetAtt": [rule_name, "Arn"]}}},
-        }
-    ]
+    expected = []
+    for rule_name, sid in rules.items():
+        target = transformed["Resources"][rule_name]["Properties"]["Targets"][0]
+        assert target["DeadLetterConfig"] == {"Arn": UNDELIVERED_QUEUE_ARN}
+        expected.append(
+            {
+                "Sid": f"{sid}RuleDeadLetters",
+                "Effect": "Allow",
+                "Principal": {"Service": "events.amazonaws.com"},
+                "Action": "sqs:SendMessage",
+                "Resource": UNDELIVERED_QUEUE_ARN,
+                "Condition": {"ArnEquals": {"aws:SourceArn": {"Fn::GetAtt": [rule_name, "Arn"]}}},
+            }
+        )
+    assert allowed == expected
+    queues = _resources_of_type(transformed, "AWS::SQS::Queue")
+    assert set(queues) == {"UndeliveredEventsQueue"}
 
 
 def test_a_message_in_the_undelivered_events_queue_emails_the_topic(template: dict[str, Any]) -> None:
@@ -712,3 +729,190 @@ def test_sagemaker_jobs_may_write_only_under_runs_of_the_artifact_bucket(templat
     ]
     assert {"Fn::Sub": "${ArtifactBucket.Arn}/*"} not in readable
     assert {"Fn::Sub": "${ArtifactBucket.Arn}/code/*"} in readable
+
+
+# ---------------------------------------------------------------- customer-managed key and VPC parameters
+
+KEY_ARN = "arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab"
+SECURED_PARAMETERS = {
+    "KmsKeyArn": KEY_ARN,
+    "VpcSubnetIds": "subnet-0a1b2c3d,subnet-4e5f6a7b",
+    "VpcSecurityGroupIds": "sg-0123456789abcdef0",
+}
+_NO_VALUE = object()
+
+
+def _with_defaults(template: dict[str, Any], values: dict[str, str]) -> dict[str, Any]:
+    """The template as deployed with these parameter values (written in as the parameters' defaults)."""
+    changed = copy.deepcopy(template)
+    for name, value in values.items():
+        changed["Parameters"][name]["Default"] = value
+    return changed
+
+
+def _parameter(template: dict[str, Any], name: str) -> Any:
+    declared = template["Parameters"][name]
+    value = str(declared.get("Default", ""))
+    return value.split(",") if declared["Type"] == "CommaDelimitedList" else value
+
+
+def _condition(template: dict[str, Any], expression: Any) -> Any:
+    """Enough of CloudFormation's condition functions to evaluate this template's conditions."""
+    if isinstance(expression, dict):
+        [(function, argument)] = expression.items()
+        if function == "Condition":
+            return _condition(template, template["Conditions"][argument])
+        if function == "Ref":
+            return _parameter(template, argument)
+        if function == "Fn::Not":
+            return not _condition(template, argument[0])
+        if function == "Fn::Equals":
+            left, right = (_condition(template, value) for value in argument)
+            return str(left) == str(right)
+        if function == "Fn::Join":
+            return argument[0].join(_condition(template, argument[1]))
+    return expression
+
+
+def _resolved(template: dict[str, Any], node: Any) -> Any:
+    """Fn::If, parameter Refs and AWS::NoValue resolved as CloudFormation would for the parameters' defaults."""
+    if isinstance(node, dict):
+        if set(node) == {"Fn::If"}:
+            name, when_true, when_false = node["Fn::If"]
+            chosen = when_true if _condition(template, template["Conditions"][name]) else when_false
+            return _resolved(template, chosen)
+        if set(node) == {"Ref"} and node["Ref"] == "AWS::NoValue":
+            return _NO_VALUE
+        if set(node) == {"Ref"} and node["Ref"] in template.get("Parameters", {}):
+            return _parameter(template, node["Ref"])
+        items = {key: _resolved(template, value) for key, value in node.items()}
+        return {key: value for key, value in items.items() if value is not _NO_VALUE}
+    if isinstance(node, list):
+        return [value for value in (_resolved(template, item) for item in node) if value is not _NO_VALUE]
+    return node
+
+
+def _deployed(values: dict[str, str]) -> dict[str, Any]:
+    """The transformed template's resources that CloudFormation would create for these parameter values."""
+    source = _with_defaults(_load_template(), values)
+    cloudformation = sam_transform(source)
+    resources = {
+        name: _resolved(cloudformation, resource)
+        for name, resource in cloudformation["Resources"].items()
+        if "Condition" not in resource or _condition(cloudformation, {"Condition": resource["Condition"]})
+    }
+    return resources
+
+
+def test_a_key_and_a_vpc_given_as_parameters_pass_cfn_lint_and_the_sam_transform() -> None:
+    source = _with_defaults(_load_template(), SECURED_PARAMETERS)
+    source_matches = lint(json.dumps(source))
+    assert not source_matches, "\n".join(str(match) for match in source_matches)
+    cloudformation = sam_transform(source)
+    matches = lint(json.dumps(cloudformation))
+    assert not matches, "\n".join(str(match) for match in matches)
+
+
+def test_the_given_key_encrypts_buckets_table_topic_logs_and_function_environments() -> None:
+    resources = _deployed(SECURED_PARAMETERS)
+    for bucket in ("DataBucket", "ArtifactBucket"):
+        [rule] = resources[bucket]["Properties"]["BucketEncryption"]["ServerSideEncryptionConfiguration"]
+        assert rule == {
+            "ServerSideEncryptionByDefault": {"SSEAlgorithm": "aws:kms", "KMSMasterKeyID": KEY_ARN},
+            "BucketKeyEnabled": True,
+        }
+    # S3 delivers access logs only to SSE-S3 buckets.
+    [log_rule] = resources["AccessLogsBucket"]["Properties"]["BucketEncryption"]["ServerSideEncryptionConfiguration"]
+    assert log_rule["ServerSideEncryptionByDefault"] == {"SSEAlgorithm": "AES256"}
+    assert resources["JobTokensTable"]["Properties"]["SSESpecification"]["KMSMasterKeyId"] == KEY_ARN
+    assert resources["NotificationTopic"]["Properties"]["KmsMasterKeyId"] == KEY_ARN
+    assert "NotificationKey" not in resources
+    assert resources["PipelineStateMachineLogGroup"]["Properties"]["KmsKeyId"] == KEY_ARN
+    functions = _resources_of_type({"Resources": resources}, "AWS::Lambda::Function")
+    for name, function in functions.items():
+        assert function["Properties"]["KmsKeyArn"] == KEY_ARN, name
+    for name in STEP_FUNCTIONS:
+        assert functions[name]["Properties"]["Environment"]["Variables"]["KMS_KEY_ARN"] == KEY_ARN
+
+
+def test_with_a_key_every_role_may_use_that_key_and_no_other() -> None:
+    resources = _deployed(SECURED_PARAMETERS)
+    roles = set(_resources_of_type({"Resources": resources}, "AWS::IAM::Role"))
+    attached: set[str] = set()
+    for name in ("KmsKeyUsePolicy", "MlCodePublisherKeyUsePolicy"):
+        policy = resources[name]["Properties"]
+        attached |= {role["Ref"] for role in policy["Roles"]}
+        for statement in policy["PolicyDocument"]["Statement"]:
+            assert statement["Resource"] == KEY_ARN
+            assert all(action.startswith("kms:") for action in _as_list(statement["Action"]))
+    step_function_roles = {role for role in roles if role.endswith("FunctionRole")}
+    assert attached == step_function_roles | {"SageMakerExecutionRole"}
+    # The code publisher writes to the KMS-encrypted bucket only once its key permission exists.
+    assert resources["MlCode"]["Properties"]["KeyUsePolicy"] == {"Ref": "MlCodePublisherKeyUsePolicy"}
+
+
+def test_the_given_vpc_holds_every_function_and_lets_the_job_role_create_network_interfaces() -> None:
+    resources = _deployed(SECURED_PARAMETERS)
+    expected = {
+        "SubnetIds": SECURED_PARAMETERS["VpcSubnetIds"].split(","),
+        "SecurityGroupIds": SECURED_PARAMETERS["VpcSecurityGroupIds"].split(","),
+    }
+    functions = _resources_of_type({"Resources": resources}, "AWS::Lambda::Function")
+    for name, function in functions.items():
+        assert function["Properties"]["VpcConfig"] == expected, name
+    for name in STEP_FUNCTIONS:
+        variables = functions[name]["Properties"]["Environment"]["Variables"]
+        assert variables["VPC_SUBNET_IDS"] == {"Fn::Join": [",", expected["SubnetIds"]]}
+        assert variables["VPC_SECURITY_GROUP_IDS"] == {"Fn::Join": [",", expected["SecurityGroupIds"]]}
+    vpc_policy = resources["SageMakerVpcAccessPolicy"]["Properties"]
+    assert vpc_policy["Roles"] == [{"Ref": "SageMakerExecutionRole"}]
+    actions = {action for s in vpc_policy["PolicyDocument"]["Statement"] for action in _as_list(s["Action"])}
+    assert {"ec2:CreateNetworkInterface", "ec2:DeleteNetworkInterface", "ec2:DescribeSubnets"} <= actions
+
+
+def test_by_default_no_vpc_no_key_policy_and_the_topic_keeps_the_stack_s_own_key() -> None:
+    resources = _deployed({})
+    assert not {"KmsKeyUsePolicy", "MlCodePublisherKeyUsePolicy", "SageMakerVpcAccessPolicy"} & set(resources)
+    for name, function in _resources_of_type({"Resources": resources}, "AWS::Lambda::Function").items():
+        assert "VpcConfig" not in function["Properties"], name
+        assert "KmsKeyArn" not in function["Properties"], name
+    assert resources["NotificationTopic"]["Properties"]["KmsMasterKeyId"] == {"Fn::GetAtt": ["NotificationKey", "Arn"]}
+    [rule] = resources["DataBucket"]["Properties"]["BucketEncryption"]["ServerSideEncryptionConfiguration"]
+    assert rule == {"ServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"}}
+
+
+def test_both_buckets_send_access_logs_to_the_log_bucket_which_expires_them() -> None:
+    resources = _deployed({})
+    for bucket, prefix in (("DataBucket", "data-bucket/"), ("ArtifactBucket", "artifact-bucket/")):
+        assert resources[bucket]["Properties"]["LoggingConfiguration"] == {
+            "DestinationBucketName": {"Ref": "AccessLogsBucket"},
+            "LogFilePrefix": prefix,
+        }
+    logs = resources["AccessLogsBucket"]["Properties"]
+    assert logs["OwnershipControls"]["Rules"] == [{"ObjectOwnership": "BucketOwnerEnforced"}]
+    assert all(logs["PublicAccessBlockConfiguration"].values())
+    [rule] = logs["LifecycleConfiguration"]["Rules"]
+    assert rule["ExpirationInDays"] == "365"
+    statements = resources["AccessLogsBucketPolicy"]["Properties"]["PolicyDocument"]["Statement"]
+    delivery = next(s for s in statements if s["Effect"] == "Allow")
+    assert delivery["Principal"] == {"Service": "logging.s3.amazonaws.com"}
+    assert delivery["Action"] == "s3:PutObject"
+    assert delivery["Condition"]["ArnLike"]["aws:SourceArn"] == [
+        {"Fn::GetAtt": ["DataBucket", "Arn"]},
+        {"Fn::GetAtt": ["ArtifactBucket", "Arn"]},
+    ]
+    deny = next(s for s in statements if s["Effect"] == "Deny")
+    assert deny["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
+
+
+def test_the_token_table_keeps_point_in_time_recovery() -> None:
+    table = _deployed({})["JobTokensTable"]["Properties"]
+    assert table["PointInTimeRecoverySpecification"] == {"PointInTimeRecoveryEnabled": True}
+
+
+@pytest.mark.parametrize(("value", "limited"), [("10", True), ("0", False)])
+def test_upload_storm_functions_reserve_concurrency_unless_the_parameter_is_zero(value: str, limited: bool) -> None:
+    resources = _deployed({"StartRunReservedConcurrency": value, "JobEventsReservedConcurrency": value})
+    for name in ("StartRunFunction", "JobEventsFunction"):
+        properties = resources[name]["Properties"]
+        assert properties.get("ReservedConcurrentExecutions") == (value if limited else None)
