@@ -28,6 +28,7 @@ from driftline_ml.serving import (
     load_serving_model,
     parse_request,
     predict,
+    predict_many,
 )
 
 _model: ServingModel | None = None
@@ -56,6 +57,14 @@ def predict_fn(input_data: Any, model: ServingModel) -> Any:
     if isinstance(input_data, InvalidRequest):
         return input_data
     return predict(model, input_data)
+
+
+def predict_batch_fn(inputs: list[Any], model: ServingModel) -> list[Any]:
+    """``predict_fn`` for requests that arrived together, in one call of the model (local endpoints use it;
+    SageMaker's container calls ``predict_fn`` per request). Refused requests pass through unchanged."""
+    readable = [data for data in inputs if not isinstance(data, InvalidRequest)]
+    answers = iter(predict_many(model, readable) if readable else [])
+    return [data if isinstance(data, InvalidRequest) else next(answers) for data in inputs]
 
 
 def output_fn(prediction: Any, accept: str) -> Any:

@@ -28,6 +28,7 @@ this machine reach it.
 from __future__ import annotations
 
 import argparse
+import asyncio
 import base64
 import http.client
 import importlib
@@ -63,6 +64,8 @@ DRAIN_TIMEOUT_SECONDS = 60.0
 CAPTURE_FLUSH_SECONDS = 2.0
 """How long captured records wait before they are written to S3 (SageMaker writes every few minutes)."""
 DEFAULT_ACCEPT_VARIABLE = "SAGEMAKER_DEFAULT_INVOCATIONS_ACCEPT"
+MAX_BATCH = 64
+"""The most waiting requests one prediction answers together."""
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -75,13 +78,15 @@ class InferenceApp:
 
     ``output_fn(predict_fn(input_fn(body, content_type), model), accept)`` as SageMaker's framework
     containers call them; an answer is ``(body, content type)``, or a response object with its own status.
+    Requests whose bodies have arrived wait for the next turn of the event loop, where ``Predictor`` answers
+    all of them at once; a lone request waits for nothing.
     """
 
     def __init__(self, program: Any, model: Any, port: int) -> None:
-        self.program = program
-        self.model = model
         self.guard = LoopbackGuard(_refuse_everything, port)
-        self.default_accept = os.environ.get(DEFAULT_ACCEPT_VARIABLE) or "application/json"
+        self.predictor = Predictor(program, model, os.environ.get(DEFAULT_ACCEPT_VARIABLE) or "application/json")
+        self._pending: list[tuple[_Request, asyncio.Future[Answer]]] = []
+        self._scheduled = False
 
     async def __call__(self, scope: dict[str, Any], receive: Callable[..., Any], send: Callable[..., Any]) -> None:
         if scope["type"] != "http":
@@ -111,24 +116,110 @@ class InferenceApp:
         if body is None:
             await _respond(send, 413, b'{"message": "the request body is larger than 6 MB"}')
             return
-        status, payload, content_type = self.invoke(
-            body, headers.get("content-type") or "application/json", headers.get("accept")
-        )
+        loop = asyncio.get_running_loop()
+        answer: asyncio.Future[Answer] = loop.create_future()
+        request = self.predictor.request(body, headers.get("content-type") or "application/json", headers.get("accept"))
+        self._pending.append((request, answer))
+        if not self._scheduled:
+            self._scheduled = True
+            loop.call_soon(self._answer_pending)
+        status, payload, content_type = await answer
         await _respond(send, status, payload, content_type)
 
-    def invoke(self, body: bytes, content_type: str, accept: str | None) -> tuple[int, bytes, str]:
+    def _answer_pending(self) -> None:
+        batch, self._pending = self._pending[:MAX_BATCH], self._pending[MAX_BATCH:]
+        self._scheduled = bool(self._pending)
+        if self._pending:
+            asyncio.get_running_loop().call_soon(self._answer_pending)
+        for (_, answer), result in zip(batch, self.predictor.answer([request for request, _ in batch]), strict=True):
+            if not answer.done():
+                answer.set_result(result)
+
+
+Answer = tuple[int, bytes, str]
+
+
+@dataclass
+class _Request:
+    body: bytes
+    content_type: str
+    accept: str
+
+
+class Predictor:
+    """Runs the serving program over requests that arrived together.
+
+    A program with ``predict_batch_fn`` predicts them in one call; otherwise each gets its own
+    ``predict_fn``. A request whose input or output fails gets a 500 without spoiling the others.
+    """
+
+    def __init__(self, program: Any, model: Any, default_accept: str) -> None:
+        self.program = program
+        self.model = model
+        self.default_accept = default_accept
+        self.batch_fn = getattr(program, "predict_batch_fn", None)
+
+    def request(self, body: bytes, content_type: str, accept: str | None) -> _Request:
+        """A request as the container hands it over: ``*/*`` or no Accept means the default accept type."""
         if not accept or accept.strip() == "*/*":
             accept = self.default_accept
+        return _Request(body, content_type, accept)
+
+    def answer(self, batch: list[_Request]) -> list[Answer]:
+        program = self.program
+        answers: list[Answer | None] = [None] * len(batch)
+        parsed: list[tuple[int, Any]] = []
+        for position, request in enumerate(batch):
+            try:
+                parsed.append(
+                    (position, program.input_fn(_as_text(request.body, request.content_type), request.content_type))
+                )
+            except Exception as error:
+                answers[position] = _server_error(error)
+        predictions: list[Any] = []
+        if self.batch_fn is not None and len(parsed) > 1:
+            try:
+                predictions = list(self.batch_fn([data for _, data in parsed], self.model))
+            except Exception:
+                predictions = []  # one request spoiled the batch: answer each on its own, below
+        if len(predictions) != len(parsed):
+            predictions = [self._predict_one(data) for _, data in parsed]
+        for (position, _), prediction in zip(parsed, predictions, strict=True):
+            accept = batch[position].accept
+            if isinstance(prediction, _Failure):
+                answers[position] = _server_error(prediction.error)
+                continue
+            try:
+                answers[position] = _as_response(program.output_fn(prediction, accept), accept)
+            except Exception as error:
+                answers[position] = _server_error(error)
+        return [answer if answer is not None else _server_error(RuntimeError("no answer")) for answer in answers]
+
+    def _predict_one(self, data: Any) -> Any:
         try:
-            data: Any = body
-            if content_type.split(";", 1)[0].strip().lower() in ("text/csv", "application/json", "text/plain"):
-                data = body.decode("utf-8")
-            prediction = self.program.predict_fn(self.program.input_fn(data, content_type), self.model)
-            return _as_response(self.program.output_fn(prediction, accept), accept)
+            return self.program.predict_fn(data, self.model)
         except Exception as error:
-            traceback.print_exc()
-            message = json.dumps({"error": type(error).__name__, "message": str(error)})
-            return 500, message.encode(), "application/json"
+            return _Failure(error)
+
+
+@dataclass
+class _Failure:
+    error: Exception
+
+
+def _as_text(body: bytes, content_type: str) -> Any:
+    """Text types reach ``input_fn`` decoded, as the container hands them over; undecodable bytes stay bytes."""
+    if content_type.split(";", 1)[0].strip().lower() in ("text/csv", "application/json", "text/plain"):
+        try:
+            return body.decode("utf-8")
+        except UnicodeDecodeError:
+            return body
+    return body
+
+
+def _server_error(error: Exception) -> Answer:
+    traceback.print_exception(error)
+    return 500, json.dumps({"error": type(error).__name__, "message": str(error)}).encode(), "application/json"
 
 
 def _refuse_everything(environ: dict[str, Any], start_response: Callable[..., Any]) -> list[bytes]:

@@ -248,6 +248,31 @@ def predict(model: ServingModel, x: np.ndarray) -> dict[str, Any]:
     return {"labels": labels, "probabilities": probabilities, "class_labels": model.class_labels}
 
 
+def predict_many(model: ServingModel, matrices: list[np.ndarray]) -> list[dict[str, Any]]:
+    """``predict`` for several requests with one call of the estimator, split back per request.
+
+    A gradient-boosted model spends most of a small request walking its trees once per call, so rows of
+    requests that arrive together cost little more than one of them.
+    """
+    combined = predict(model, np.vstack(matrices))
+    answers: list[dict[str, Any]] = []
+    start = 0
+    for matrix in matrices:
+        end = start + len(matrix)
+        if "values" in combined:
+            answers.append({"values": combined["values"][start:end]})
+        else:
+            answers.append(
+                {
+                    "labels": combined["labels"][start:end],
+                    "probabilities": combined["probabilities"][start:end],
+                    "class_labels": combined["class_labels"],
+                }
+            )
+        start = end
+    return answers
+
+
 def choose_accept(accept: str | None) -> str:
     """The first supported media type an Accept header names; ``*/*`` or none means JSON."""
     if not accept:

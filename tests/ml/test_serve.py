@@ -31,6 +31,14 @@ for case in json.loads(sys.stdin.read()):
     else:
         print(json.dumps({"status": answer.status_code, "body": answer.get_data(as_text=True),
                           "content_type": answer.headers["Content-Type"]}))
+# Local endpoints answer requests that arrive together with one predict_batch_fn call.
+cases = json.loads(sys.argv[3])
+inputs = [serve.input_fn(case["body"], case["content_type"]) for case in cases]
+batched = []
+for case, prediction in zip(cases, serve.predict_batch_fn(inputs, model)):
+    answer = serve.output_fn(prediction, case["accept"])
+    batched.append(answer[0] if isinstance(answer, tuple) else answer.get_data(as_text=True))
+print(json.dumps(batched))
 """
 
 CSV, JSON = "text/csv", "application/json"
@@ -57,7 +65,7 @@ def answers(tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict[str, Any
     model_dir = train_serving_model(tmp_path_factory.mktemp("serve"))
     cases = [{"body": body, "content_type": ctype, "accept": accept} for body, ctype, accept in CASES.values()]
     result = subprocess.run(
-        [sys.executable, "-c", CONTAINER, str(ML_DIR), str(model_dir)],
+        [sys.executable, "-c", CONTAINER, str(ML_DIR), str(model_dir), json.dumps(cases)],
         input=json.dumps(cases),
         capture_output=True,
         text=True,
@@ -66,8 +74,11 @@ def answers(tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict[str, Any
         env={"OMP_NUM_THREADS": "1", "PATH": "/usr/bin:/bin"},
     )
     assert result.returncode == 0, result.stderr
-    lines = result.stdout.splitlines()
-    return {name: json.loads(line) for name, line in zip(CASES, lines, strict=True)}
+    *lines, batched = result.stdout.splitlines()
+    answers = {name: json.loads(line) for name, line in zip(CASES, lines, strict=True)}
+    for name, body in zip(CASES, json.loads(batched), strict=True):
+        answers[name]["batched_body"] = body
+    return answers
 
 
 def test_csv_rows_get_the_predicted_label_then_each_class_probability(answers: dict[str, dict[str, Any]]) -> None:
@@ -127,6 +138,11 @@ def test_requests_the_model_cannot_read_are_refused_with_a_4xx_and_the_reason(
     assert answer["status"] == status
     assert answer["content_type"] == JSON
     assert says in json.loads(answer["body"])["message"]
+
+
+def test_requests_answered_together_get_the_answers_they_get_alone(answers: dict[str, dict[str, Any]]) -> None:
+    for name, answer in answers.items():
+        assert answer["batched_body"] == answer["body"], name
 
 
 def test_the_serving_program_is_published_with_the_code_it_imports() -> None:

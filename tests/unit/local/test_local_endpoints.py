@@ -418,3 +418,23 @@ def test_the_package_registry_builds_is_served_by_the_program_it_names(cloud: Cl
     assert described["EndpointStatus"] == "InService", described.get("FailureReason")
     assert _invoke(cloud, "registered", ROW).startswith("yes,")
     assert Path(cloud.runner.endpoints["registered"].server.folder / "code" / program).is_file()  # type: ignore[union-attr]
+
+
+def test_requests_sent_at_once_each_get_their_own_answer(cloud: Cloud) -> None:
+    _endpoint(cloud, "concurrent")
+    server = cloud.runner.endpoints["concurrent"].server
+    assert server is not None
+    rows = [ROW, "-2,0,blue", "1.5,0.3", "0.1,1.0,green"] * 8
+
+    def post(row: str) -> tuple[int, str]:
+        connection = http.client.HTTPConnection("127.0.0.1", server.port, timeout=30)
+        connection.request("POST", "/invocations", body=row, headers={"Content-Type": "text/csv", "Accept": "text/csv"})
+        response = connection.getresponse()
+        return response.status, response.read().decode()
+
+    alone = {row: post(row) for row in rows[:4]}
+    with ThreadPoolExecutor(max_workers=len(rows)) as pool:
+        together = list(pool.map(post, rows))
+
+    assert together == [alone[row] for row in rows]
+    assert alone["1.5,0.3"][0] == 400 and alone[ROW][1].startswith("yes,")
