@@ -424,6 +424,7 @@ class EndpointRunner:
         with endpoint.lock:
             endpoint.server = server
             endpoint.capture = _capture_settings(config)
+        fake.data_capture_config = _capture_summary(config)
         fake.endpoint_status = "InService"
         fake.last_modified_time = _now()
         self._ensure_flusher()
@@ -450,7 +451,7 @@ class EndpointRunner:
             endpoint.capture = _capture_settings(config)
         fake.endpoint_config_name = config["EndpointConfigName"]
         fake.production_variants = fake._process_production_variants(config["ProductionVariants"])
-        fake.data_capture_config = config.get("DataCaptureConfig")
+        fake.data_capture_config = _capture_summary(config)
         fake.endpoint_status = "InService"
         fake.last_modified_time = _now()
         if previous is not None:
@@ -591,6 +592,9 @@ class EndpointRunner:
                 server.in_flight += 1
         try:
             status, answer, answer_type = _post(server.port, body, content_type, accept)
+        except OSError as error:
+            reason = f"the model's server is not answering ({error}); see {server.folder / 'server.log'}"
+            status, answer, answer_type = 500, json.dumps({"message": reason}).encode(), "application/json"
         finally:
             with server.idle:
                 server.in_flight -= 1
@@ -680,6 +684,21 @@ def _capture_settings(config: dict[str, Any]) -> dict[str, Any] | None:
         "output": bool(modes & {"Output", "InputAndOutput"}),
         "csv": {_media_type(t) for t in headers.get("CsvContentTypes") or []},
         "json": {_media_type(t) for t in headers.get("JsonContentTypes") or []},
+    }
+
+
+def _capture_summary(config: dict[str, Any]) -> dict[str, Any] | None:
+    """DescribeEndpoint's DataCaptureConfigSummary for the configuration being served."""
+    capture = config.get("DataCaptureConfig") or {}
+    if not capture:
+        return None
+    enabled = capture.get("EnableCapture") is not False
+    return {
+        "EnableCapture": enabled,
+        "CaptureStatus": "Started" if enabled else "Stopped",
+        "CurrentSamplingPercentage": int(capture.get("InitialSamplingPercentage", 0)),
+        "DestinationS3Uri": str(capture.get("DestinationS3Uri", "")),
+        "KmsKeyId": str(capture.get("KmsKeyId", "")),
     }
 
 

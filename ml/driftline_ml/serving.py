@@ -161,7 +161,7 @@ def csv_rows(model: ServingModel, text: str) -> list[Sequence[Any]]:
         if len(row) != width:
             raise InvalidRequest(
                 400,
-                f"CSV row {number} has {len(row)} values but the model takes {width} features "
+                f"CSV row {number} has {_count(len(row), 'value')} but the model takes {width} features "
                 f"({', '.join(model.features)}), in that order and without the target "
                 f"{model.metadata['target']!r}",
             )
@@ -197,13 +197,17 @@ def json_rows(model: ServingModel, text: str) -> list[Sequence[Any]]:
             if len(instance) != width:
                 raise InvalidRequest(
                     400,
-                    f"instance {number} has {len(instance)} values but the model takes {width} features "
+                    f"instance {number} has {_count(len(instance), 'value')} but the model takes {width} features "
                     f"({', '.join(model.features)}), in that order and without the target",
                 )
             rows.append(instance)
         else:
             raise InvalidRequest(400, f"instance {number} must be a list of feature values or an object")
     return rows
+
+
+def _count(number: int, noun: str) -> str:
+    return f"{number} {noun}" if number == 1 else f"{number} {noun}s"
 
 
 def encode_rows(model: ServingModel, rows: list[Sequence[Any]]) -> np.ndarray:

@@ -254,6 +254,9 @@ def test_captured_invocations_are_written_in_sagemakers_format_and_key_layout(cl
         "encoding": "CSV",
     }
     assert lines[3]["captureData"]["endpointInput"]["encoding"] == "JSON"
+    summary = cloud.sagemaker.describe_endpoint(EndpointName="captured")["DataCaptureConfig"]
+    assert summary["CaptureStatus"] == "Started" and summary["CurrentSamplingPercentage"] == 100
+    assert summary["DestinationS3Uri"] == CAPTURE_URI
 
 
 def test_capture_honours_the_sampling_percentage_and_capture_options(cloud: Cloud) -> None:
@@ -438,3 +441,18 @@ def test_requests_sent_at_once_each_get_their_own_answer(cloud: Cloud) -> None:
 
     assert together == [alone[row] for row in rows]
     assert alone["1.5,0.3"][0] == 400 and alone[ROW][1].startswith("yes,")
+
+
+def test_a_model_server_that_stopped_is_a_model_error_pointing_at_its_log(cloud: Cloud) -> None:
+    _endpoint(cloud, "crashed")
+    server = cloud.runner.endpoints["crashed"].server
+    assert server is not None
+    server.process.kill()
+    server.process.wait()
+
+    with pytest.raises(ClientError) as raised:
+        cloud.runtime.invoke_endpoint(EndpointName="crashed", Body=ROW, ContentType="text/csv")
+
+    assert raised.value.response["Error"]["Code"] == "ModelError"
+    assert "not answering" in raised.value.response["Error"]["Message"]
+    assert "server.log" in raised.value.response["Error"]["Message"]
