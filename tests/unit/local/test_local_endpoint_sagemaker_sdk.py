@@ -94,10 +94,11 @@ def test_sagemaker_sdk_invokes_a_local_endpoint_with_csv_rows(sdk_environment: N
     from sagemaker.core.resources import Endpoint
     from sagemaker.core.serializers import CSVSerializer
 
-    endpoint = Endpoint(endpoint_name=ENDPOINT)
+    endpoint = Endpoint.get(ENDPOINT)
     endpoint.serializer, endpoint.deserializer = CSVSerializer(), CSVDeserializer()
     answer = endpoint.invoke(body=[[1.5, 0.3, "red"], [-2.0, 0.0, "blue"]], content_type="text/csv", accept="text/csv")
 
+    assert endpoint.endpoint_status == "InService"
     (first, *first_probabilities), (second, *_) = answer.body
     assert (first, second) == ("yes", "no")
     assert float(first_probabilities[1]) > 0.5
