@@ -9,7 +9,8 @@ same environment Model Monitor gives a monitoring container, so it can also run 
 
 Outputs, in the output folder: ``constraint_violations.json``, the window's ``statistics.json``,
 ``drift_report.html`` (self-contained) and ``cloudwatch_metrics.json`` (a PutMetricData request:
-``feature_baseline_drift_<feature>`` with the dimensions Endpoint and MonitoringSchedule). When
+``feature_baseline_drift_<feature>`` with the dimensions Endpoint and MonitoringSchedule, and
+``drifted_features``, how many features failed the drift check, which drift alarms watch). When
 ``DRIFTLINE_METRICS_NAMESPACE`` is set the job publishes those metrics to CloudWatch itself; when
 ``publish_cloudwatch_metrics`` is ``Enabled`` it also writes them where Model Monitor collects a container's
 metrics (``/opt/ml/output/metrics/cloudwatch``).
@@ -37,6 +38,7 @@ from typing import Any
 
 from driftline_ml.capture import capture_files, summarise_capture
 from driftline_ml.drift import (
+    Analysis,
     DriftInputError,
     WindowSummary,
     compare,
@@ -55,6 +57,8 @@ REPORT_FILE = "drift_report.html"
 METRICS_FILE = "cloudwatch_metrics.json"
 SHARDS_FOLDER = "shards"
 NAMESPACE_VARIABLE = "DRIFTLINE_METRICS_NAMESPACE"
+DRIFTED_FEATURES_METRIC = "drifted_features"
+"""Features failing the baseline drift check in a window; driftline_core.drift_alarms alarms on it."""
 METRICS_PER_REQUEST = 1000
 """PutMetricData takes at most 1,000 metrics per request."""
 
@@ -161,6 +165,8 @@ def write_outputs(folder: Path, baseline: WindowSummary, constraints: dict[str, 
     )
     emit = (constraints.get("monitoring_config") or {}).get("emit_metrics", "Enabled") != "Disabled"
     data = metric_data(analysis, endpoint, schedule, metric_timestamp()) if emit else []
+    if data:
+        data.append(drifted_features_datum(analysis, data[0]))
     namespace = environ.get(NAMESPACE_VARIABLE, "")
     write_json(folder / METRICS_FILE, {"Namespace": namespace, "MetricData": data})
     if environ.get("publish_cloudwatch_metrics") == "Enabled":
@@ -179,6 +185,17 @@ def write_outputs(folder: Path, baseline: WindowSummary, constraints: dict[str, 
     if namespace and data:
         publish_metrics(data, namespace)
         print(f"Published {len(data)} metrics to CloudWatch namespace {namespace}")
+
+
+def drifted_features_datum(analysis: Analysis, like: dict[str, Any]) -> dict[str, Any]:
+    """How many features failed the baseline drift check: the one metric a drift alarm watches.
+
+    Per-feature metric names differ by dataset and thresholds differ by feature (constraints.json), so an
+    alarm on the monitor's own verdict needs one aggregate; it is published with every analysed window,
+    0 included, so the alarm returns to OK when drift ends.
+    """
+    drifted = {v["feature_name"] for v in analysis.violations if v["constraint_check_type"] == "baseline_drift_check"}
+    return {**like, "MetricName": DRIFTED_FEATURES_METRIC, "Value": float(len(drifted)), "Unit": "Count"}
 
 
 def metric_timestamp() -> str:

@@ -116,7 +116,16 @@ def outputs(root: Path) -> dict[str, Any]:
 
 
 def drift_values(metrics: dict[str, Any]) -> dict[str, float]:
-    return {d["MetricName"].removeprefix("feature_baseline_drift_"): d["Value"] for d in metrics["MetricData"]}
+    return {
+        d["MetricName"].removeprefix("feature_baseline_drift_"): d["Value"]
+        for d in metrics["MetricData"]
+        if d["MetricName"].startswith("feature_baseline_drift_")
+    }
+
+
+def drifted_features_count(metrics: dict[str, Any]) -> float:
+    (count,) = [d["Value"] for d in metrics["MetricData"] if d["MetricName"] == "drifted_features"]
+    return float(count)
 
 
 def test_in_distribution_traffic_reports_no_violation(tmp_path: Path, baseline_dir: Path) -> None:
@@ -126,6 +135,7 @@ def test_in_distribution_traffic_reports_no_violation(tmp_path: Path, baseline_d
     found = outputs(tmp_path)
     assert found["violations"] == []
     assert all(value < 0.1 for value in drift_values(found["metrics"]).values())
+    assert drifted_features_count(found["metrics"]) == 0  # published at 0 too, so a drift alarm returns to OK
     assert "No drift" in found["report"]
 
 
@@ -141,6 +151,7 @@ def test_shifted_traffic_is_a_baseline_drift_violation_naming_the_shifted_featur
     assert all("exceeds threshold: 0.1" in v["description"] for v in found["violations"])
     values = drift_values(found["metrics"])
     assert values["income"] > 0.3 and values["plan"] > 0.25 and values["age"] < 0.1 and values["ratio"] < 0.1
+    assert drifted_features_count(found["metrics"]) == 2
     assert "Drift in 2 of 4 features: income, plan" in found["report"]
 
 
@@ -162,7 +173,10 @@ def test_outputs_parse_in_model_monitors_formats(tmp_path: Path, baseline_dir: P
         assert set(block["common"]) == {"num_present", "num_missing"}
     metrics = found["metrics"]
     assert set(metrics) == {"Namespace", "MetricData"}
-    assert [d["MetricName"] for d in metrics["MetricData"]] == [f"feature_baseline_drift_{f}" for f in FEATURES]
+    assert [d["MetricName"] for d in metrics["MetricData"]] == [
+        *(f"feature_baseline_drift_{f}" for f in FEATURES),
+        "drifted_features",
+    ]
     for datum in metrics["MetricData"]:
         assert datum["Dimensions"] == [
             {"Name": "Endpoint", "Value": "credit-endpoint"},
@@ -295,7 +309,9 @@ def test_metrics_are_published_to_cloudwatch_under_the_given_namespace(
     data = outputs(tmp_path)["metrics"]["MetricData"]
     monitor.publish_metrics(data, "Driftline/DataDrift", cloudwatch)
     listed = cloudwatch.list_metrics(Namespace="Driftline/DataDrift")["Metrics"]
-    assert sorted(m["MetricName"] for m in listed) == sorted(f"feature_baseline_drift_{f}" for f in FEATURES)
+    assert sorted(m["MetricName"] for m in listed) == sorted(
+        ["drifted_features", *(f"feature_baseline_drift_{f}" for f in FEATURES)]
+    )
     assert all(
         m["Dimensions"]
         == [{"Name": "Endpoint", "Value": "credit-endpoint"}, {"Name": "MonitoringSchedule", "Value": "credit-hourly"}]

@@ -1,0 +1,388 @@
+"""CloudWatch: metric alarms evaluate the metrics put to them and emit "CloudWatch Alarm State Change".
+
+moto stores alarms and metric data but never evaluates an alarm, and it starts every alarm in ``OK``.
+Here an alarm on one metric is evaluated as CloudWatch's user guide describes ("Evaluating an alarm",
+"Configuring how CloudWatch alarms treat missing data"):
+
+- The metric's datapoints (exactly the alarm's namespace, name and dimensions) are grouped into periods
+  aligned to the epoch; each period's value is the alarm's statistic over its datapoints.
+- The evaluation range reaches back further than ``EvaluationPeriods``: when enough periods in it hold real
+  datapoints, the most recent ``EvaluationPeriods`` of those are evaluated and missing periods do not count.
+  Only when fewer real periods exist is the rest filled according to ``TreatMissingData``: ``breaching``
+  and ``notBreaching`` fill, ``missing`` and ``ignore`` do not. AWS documents only that the range depends
+  on the period and resolution; local mode looks back ``RANGE_FACTOR`` times the evaluation periods.
+- ``DatapointsToAlarm`` (M out of N): ALARM when at least M evaluated periods breach, OK otherwise.
+- With no datapoint in the whole range: ``missing`` gives INSUFFICIENT_DATA, ``ignore`` keeps the state,
+  ``breaching`` gives ALARM and ``notBreaching`` OK.
+
+A new alarm starts in INSUFFICIENT_DATA, as on AWS; updating an alarm keeps its state. Alarms are evaluated
+whenever metric data is put and on a timer (so periods that end without data count as missing), and every
+state change (``SetAlarmState`` included) is sent to EventBridge with the shape CloudWatch documents.
+Local periods are scaled (``LocalSettings.alarm_period_scale``), as scheduled rules are: an alarm with a
+one-hour period evaluates one-minute periods locally. Alarms on metric math or Metrics Insights queries
+are stored but not evaluated.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, Literal, cast
+
+from moto.cloudwatch.models import Alarm, CloudWatchBackend, MetricAggregatedDatum, MetricDatum, cloudwatch_backends
+from moto.events.models import events_backends
+
+from driftline.local import seams
+
+State = Literal["OK", "ALARM", "INSUFFICIENT_DATA"]
+RANGE_FACTOR = 2
+"""How many times ``EvaluationPeriods`` local mode looks back for real datapoints."""
+EVENT_DETAIL_TYPE = "CloudWatch Alarm State Change"
+INITIAL_REASON = "Unchecked: Initial alarm creation"
+
+_COMPARISONS: dict[str, tuple[Callable[[float, float], bool], str]] = {
+    "GreaterThanOrEqualToThreshold": (lambda value, threshold: value >= threshold, "greater than or equal to"),
+    "GreaterThanThreshold": (lambda value, threshold: value > threshold, "greater than"),
+    "LessThanThreshold": (lambda value, threshold: value < threshold, "less than"),
+    "LessThanOrEqualToThreshold": (lambda value, threshold: value <= threshold, "less than or equal to"),
+}
+
+
+@dataclass(frozen=True)
+class AlarmRule:
+    """What decides a metric alarm's state: its statistic, comparison and missing-data treatment."""
+
+    period: float
+    """Seconds, already scaled for local mode."""
+    evaluation_periods: int
+    datapoints_to_alarm: int
+    statistic: str
+    comparison_operator: str
+    threshold: float
+    treat_missing_data: str = "missing"
+
+
+@dataclass(frozen=True)
+class Datapoint:
+    """One value put with PutMetricData (``Value``/``Values``) or a statistic set (``StatisticValues``)."""
+
+    timestamp: float
+    sample_count: float
+    total: float
+    minimum: float
+    maximum: float
+    values: tuple[float, ...] = ()
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    state: State
+    reason: str
+    reason_data: dict[str, Any] = field(default_factory=dict)
+
+
+def period_value(statistic: str, points: Sequence[Datapoint]) -> float:
+    """The alarm's statistic over one period's datapoints."""
+    count = sum(p.sample_count for p in points)
+    if statistic == "Maximum":
+        return max(p.maximum for p in points)
+    if statistic == "Minimum":
+        return min(p.minimum for p in points)
+    if statistic == "Sum":
+        return sum(p.total for p in points)
+    if statistic == "SampleCount":
+        return count
+    if statistic == "Average":
+        return sum(p.total for p in points) / count if count else 0.0
+    if statistic.startswith("p"):
+        values = sorted(v for p in points for v in (p.values or (p.maximum,)))
+        rank = max(1, math.ceil(float(statistic[1:]) / 100 * len(values)))
+        return values[rank - 1]
+    raise ValueError(f"statistic {statistic!r} is not one CloudWatch alarms evaluate")
+
+
+def evaluate(rule: AlarmRule, points: Iterable[Datapoint], now: float, current: State) -> Evaluation:
+    """The state CloudWatch would give an alarm at ``now`` (epoch seconds) from its metric's datapoints."""
+    newest = math.floor(now / rule.period)
+    oldest = newest - rule.evaluation_periods * RANGE_FACTOR + 1
+    by_period: dict[int, list[Datapoint]] = {}
+    for point in points:
+        index = math.floor(point.timestamp / rule.period)
+        if oldest <= index <= newest:
+            by_period.setdefault(index, []).append(point)
+    real = sorted(by_period, reverse=True)[: rule.evaluation_periods]
+    values = [(index, float(period_value(rule.statistic, by_period[index]))) for index in real]
+    compare, words = _COMPARISONS[rule.comparison_operator]
+    treatment = rule.treat_missing_data or "missing"
+    missing = rule.evaluation_periods - len(values)
+    data: dict[str, Any] = {
+        "version": "1.0",
+        "queryDate": event_time(now),
+        "statistic": rule.statistic,
+        "period": int(rule.period),
+        "recentDatapoints": [value for _, value in reversed(values)],
+        "threshold": rule.threshold,
+        "evaluatedDatapoints": [
+            {"timestamp": event_time(index * rule.period), "sampleCount": _count(by_period[index]), "value": value}
+            for index, value in values
+        ],
+    }
+    if not values:
+        data["startDate"] = event_time(oldest * rule.period)
+        unknown = f"{rule.evaluation_periods} datapoint{'s were' if rule.evaluation_periods > 1 else ' was'} unknown"
+        if treatment == "ignore":
+            return Evaluation(current, f"Insufficient Data: {unknown}; missing data ignored.", data)
+        if treatment in ("breaching", "notBreaching"):
+            state: State = "ALARM" if treatment == "breaching" else "OK"
+            kind = "Breaching" if treatment == "breaching" else "NonBreaching"
+            return Evaluation(
+                state,
+                f"Threshold Crossed: no datapoints were received for {rule.evaluation_periods} periods and "
+                f"{rule.evaluation_periods} missing datapoints were treated as [{kind}].",
+                data,
+            )
+        return Evaluation("INSUFFICIENT_DATA", f"Insufficient Data: {unknown}.", data)
+    data["startDate"] = event_time(values[-1][0] * rule.period)
+    breaching = sum(1 for _, value in values if compare(value, rule.threshold))
+    filled = missing if treatment in ("breaching", "notBreaching") else 0
+    if treatment == "breaching":
+        breaching += filled
+    state = "ALARM" if breaching >= rule.datapoints_to_alarm else "OK"
+    shown = ", ".join(f"{value} ({_reason_time(index * rule.period)})" for index, value in values)
+    verb = "were" if len(values) > 1 else "was"
+    negation = "" if state == "ALARM" else "not "
+    counted = breaching if state == "ALARM" else len(values) + filled - breaching
+    filled_text = (
+        f" and {filled} missing datapoint{'s were' if filled > 1 else ' was'} treated as "
+        f"[{'Breaching' if treatment == 'breaching' else 'NonBreaching'}]"
+        if filled
+        else ""
+    )
+    transition = f"{current} -> {state}" if current != state else state
+    needed = rule.datapoints_to_alarm if state == "ALARM" else 1
+    reason = (
+        f"Threshold Crossed: {counted} out of the last {len(values) + filled} datapoints [{shown}] {verb} "
+        f"{negation}{words} the threshold ({rule.threshold}){filled_text} (minimum {needed} datapoint"
+        f"{'s' if needed > 1 else ''} for {transition} transition)."
+    )
+    return Evaluation(state, reason, data)
+
+
+def _count(points: Sequence[Datapoint]) -> float:
+    return float(sum(p.sample_count for p in points))
+
+
+def event_time(epoch: float) -> str:
+    """CloudWatch's timestamps in alarm events: ``2019-10-02T17:04:40.989+0000``."""
+    moment = datetime.fromtimestamp(epoch, tz=UTC)
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}+0000"
+
+
+def _reason_time(epoch: float) -> str:
+    return datetime.fromtimestamp(epoch, tz=UTC).strftime("%d/%m/%y %H:%M:%S")
+
+
+# ---------------------------------------------------------------------------------------------------------
+# moto: the alarms and metrics it stores
+
+
+def _epoch(moment: datetime) -> float:
+    return (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).timestamp()
+
+
+def _datapoints(backend: CloudWatchBackend, alarm: Alarm) -> list[Datapoint]:
+    wanted = sorted((d.name, d.value) for d in alarm.dimensions)
+    found = []
+    for datum in backend.metric_data:
+        if datum.namespace != alarm.namespace or datum.name != alarm.metric_name:
+            continue
+        if sorted((d.name, d.value) for d in datum.dimensions) != wanted:
+            continue
+        if alarm.unit and datum.unit and datum.unit != alarm.unit:
+            continue
+        moment = _epoch(datum.timestamp)
+        if isinstance(datum, MetricAggregatedDatum):
+            found.append(Datapoint(moment, datum.sample_count, datum.sum, datum.min, datum.max))
+        elif isinstance(datum, MetricDatum):
+            value = float(datum.value)
+            found.append(Datapoint(moment, 1.0, value, value, value, (value,)))
+    return found
+
+
+def rule_for(alarm: Alarm, period_scale: float) -> AlarmRule | None:
+    """The evaluation rule of a single-metric alarm; None for alarms on metric math or queries."""
+    if alarm.metric_data_queries or not alarm.metric_name or alarm.rule:
+        return None
+    periods = int(alarm.evaluation_periods)
+    return AlarmRule(
+        period=float(alarm.period) * period_scale,
+        evaluation_periods=periods,
+        datapoints_to_alarm=int(alarm.datapoints_to_alarm or periods),
+        statistic=alarm.extended_statistic or alarm.statistic,
+        comparison_operator=alarm.comparison_operator,
+        threshold=float(alarm.threshold),
+        treat_missing_data=alarm.treat_missing_data or "missing",
+    )
+
+
+def state_change_event_detail(
+    alarm: Alarm, previous: dict[str, Any], current: dict[str, Any], period_scale: float = 1.0
+) -> dict[str, Any]:
+    """The ``detail`` of "CloudWatch Alarm State Change" for a single-metric alarm, as CloudWatch documents it."""
+    configuration: dict[str, Any] = {"metrics": []}
+    if alarm.description:
+        configuration["description"] = alarm.description
+    if alarm.metric_name:
+        stat: dict[str, Any] = {
+            "metric": {
+                "dimensions": {d.name: d.value for d in alarm.dimensions},
+                "name": alarm.metric_name,
+                "namespace": alarm.namespace,
+            },
+            "period": int(alarm.period),
+            "stat": alarm.extended_statistic or alarm.statistic,
+        }
+        if alarm.unit:
+            stat["unit"] = alarm.unit
+        configuration["metrics"].append(
+            {"id": str(uuid.uuid5(uuid.NAMESPACE_URL, alarm.alarm_arn)), "metricStat": stat, "returnData": True}
+        )
+    return {"alarmName": alarm.name, "configuration": configuration, "previousState": previous, "state": current}
+
+
+def _state(value: str, reason: str, reason_data: str | None, moment: datetime) -> dict[str, Any]:
+    state: dict[str, Any] = {"reason": reason}
+    if reason_data and reason_data != "{}":
+        state["reasonData"] = reason_data
+    state["timestamp"] = event_time(_epoch(moment))
+    state["value"] = value
+    return state
+
+
+class AlarmEvaluator:
+    """Evaluates the metric alarms moto holds and moves them between states as CloudWatch does."""
+
+    def __init__(self, period_scale: float = 1.0, *, tick: float = 1.0, clock: Callable[[], float] = time.time):
+        self.period_scale = period_scale
+        self.tick = tick
+        self.clock = clock
+        self._lock = threading.RLock()
+        self._stopped = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def evaluate_alarm(self, backend: CloudWatchBackend, alarm: Alarm) -> None:
+        rule = rule_for(alarm, self.period_scale)
+        if rule is None:
+            return
+        with self._lock:
+            current = cast(State, alarm.state_value)
+            result = evaluate(rule, _datapoints(backend, alarm), self.clock(), current)
+            if result.state != alarm.state_value:
+                alarm.update_state(result.reason, json.dumps(result.reason_data), result.state)
+
+    def evaluate_metric(self, backend: CloudWatchBackend, namespace: str, names: set[str]) -> None:
+        for alarm in list(backend.alarms.values()):
+            if alarm.namespace == namespace and alarm.metric_name in names:
+                self.evaluate_alarm(backend, alarm)
+
+    def evaluate_all(self) -> None:
+        for regions in list(cloudwatch_backends.values()):
+            for backend in list(regions.values()):
+                for alarm in list(backend.alarms.values()):
+                    self.evaluate_alarm(backend, alarm)
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._run, name="cloudwatch-alarms", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stopped.set()
+        if self._thread is not None and self._thread.is_alive():
+            self._thread.join(timeout=5)
+
+    def _run(self) -> None:
+        while not self._stopped.wait(self.tick):
+            try:
+                self.evaluate_all()
+            except Exception:  # the timer must survive one bad alarm, as CloudWatch does
+                continue
+
+
+_active: list[AlarmEvaluator] = []
+
+
+def install(evaluator: AlarmEvaluator) -> None:
+    """Evaluate alarms with ``evaluator`` and send their state changes to EventBridge."""
+    _active[:] = [evaluator]
+    if seams.claim("cloudwatch"):
+        _patch()
+
+
+def uninstall() -> None:
+    while _active:
+        _active.pop().stop()
+    seams.undo(
+        "cloudwatch",
+        [(CloudWatchBackend, "put_metric_data"), (CloudWatchBackend, "put_metric_alarm"), (Alarm, "update_state")],
+    )
+
+
+def _patch() -> None:
+    put_metric_data = CloudWatchBackend.put_metric_data
+    put_metric_alarm = CloudWatchBackend.put_metric_alarm
+    update_state = Alarm.update_state
+
+    def put_metric_data_and_evaluate(self: CloudWatchBackend, namespace: str, metric_data: list[Any]) -> None:
+        put_metric_data(self, namespace, metric_data)
+        if _active:
+            _active[-1].evaluate_metric(self, namespace, {str(m["MetricName"]) for m in metric_data})
+
+    def put_metric_alarm_keeping_state(self: CloudWatchBackend, name: str, *args: Any, **kwargs: Any) -> Alarm:
+        existing = self.alarms.get(name)
+        alarm = put_metric_alarm(self, name, *args, **kwargs)
+        if existing is not None:  # an update keeps the state (PutMetricAlarm overwrites only the configuration)
+            alarm.state_value, alarm.state_reason = existing.state_value, existing.state_reason
+            alarm.state_reason_data, alarm.state_updated_timestamp = (
+                existing.state_reason_data,
+                existing.state_updated_timestamp,
+            )
+            alarm.history = existing.history
+        else:
+            alarm.state_value = "INSUFFICIENT_DATA"
+            alarm.state_reason = INITIAL_REASON
+        if _active:
+            _active[-1].evaluate_alarm(self, alarm)
+        return alarm
+
+    def update_state_and_emit(self: Alarm, reason: str, reason_data: str, state_value: str) -> None:
+        previous = _state(self.state_value, self.state_reason, self.state_reason_data, self.state_updated_timestamp)
+        changed = state_value != self.state_value
+        update_state(self, reason, reason_data, state_value)
+        if changed:
+            current = _state(self.state_value, self.state_reason, self.state_reason_data, self.state_updated_timestamp)
+            _emit(self, state_change_event_detail(self, previous, current))
+
+    seams.replace(CloudWatchBackend, "put_metric_data", put_metric_data_and_evaluate)
+    seams.replace(CloudWatchBackend, "put_metric_alarm", put_metric_alarm_keeping_state)
+    seams.replace(Alarm, "update_state", update_state_and_emit)
+
+
+def _emit(alarm: Alarm, detail: dict[str, Any]) -> None:
+    """CloudWatch sends every alarm state change to the default event bus of the alarm's account and Region."""
+    account = alarm.alarm_arn.split(":")[4]
+    events_backends[account][alarm.region_name].put_events(
+        [
+            {
+                "Source": "aws.cloudwatch",
+                "DetailType": EVENT_DETAIL_TYPE,
+                "Detail": json.dumps(detail),
+                "Resources": [alarm.alarm_arn],
+            }
+        ]
+    )
