@@ -34,17 +34,33 @@ def main(argv: list[str] | None = None) -> int:
     demo.add_argument("--dataset", choices=["breast-cancer", "credit"], default="breast-cancer")
     demo.add_argument("--rows", type=int, default=5000, help="rows of generated data for the credit dataset")
     demo.add_argument("--keep-running", action="store_true", help="keep local mode up after the run")
+    demo.add_argument(
+        "--no-approve",
+        action="store_true",
+        help="leave the run waiting for approval (print its links, keep local mode up) instead of approving it",
+    )
+
+    for verb in ("approve", "reject"):
+        decide = commands.add_parser(verb, help=f"{verb} the model a waiting run registered (sets its registry status)")
+        decide.add_argument("run", help="the run's execution name or ARN")
+        decide.add_argument("--reason", required=verb == "reject", default="", help="why (recorded in the registry)")
+        decide.add_argument("--by", default=None, help="who decides (default: your user name)")
+        decide.add_argument("--stack-name", default="driftline", help="the deployed stack (default: driftline)")
+        decide.add_argument("--local", action="store_true", help="decide in the running local mode")
+        decide.add_argument("--state-dir", type=Path, default=Path(".driftline"))
 
     args = parser.parse_args(argv)
     if args.command == "local" and args.local_command == "outputs":
         return _print_outputs(args.state_dir)
+    if args.command in ("approve", "reject"):
+        return _decide(args)
     settings = LocalSettings(port=args.port, state_dir=args.state_dir.resolve())
     from driftline.local.emulator import PortInUse
 
     try:
         if args.command == "local":
             return _serve(settings)
-        return _demo(settings, args.dataset, args.rows, keep_running=args.keep_running)
+        return _demo(settings, args.dataset, args.rows, keep_running=args.keep_running, approve=not args.no_approve)
     except PortInUse as error:
         print(f"driftline: {error}", file=sys.stderr)
         return 2
@@ -103,20 +119,70 @@ def _serve(settings: LocalSettings) -> int:
     return 0
 
 
-def _demo(settings: LocalSettings, dataset: str, rows: int, *, keep_running: bool) -> int:
+def _demo(settings: LocalSettings, dataset: str, rows: int, *, keep_running: bool, approve: bool = True) -> int:
     from driftline.local.demo import run_demo
 
     cloud = _start(settings)
     try:
         with tempfile.TemporaryDirectory() as scratch:
-            ok = run_demo(cloud, dataset=dataset, rows=rows, scratch=Path(scratch))
-        if keep_running:
+            ok = run_demo(cloud, dataset=dataset, rows=rows, scratch=Path(scratch), approve=approve)
+        if keep_running or not approve:
             print(f"\nLocal mode stays up on {settings.endpoint_url}; press Ctrl-C to stop.", flush=True)
             with contextlib.suppress(KeyboardInterrupt):
                 threading.Event().wait()
     finally:
         cloud.stop()
     return 0 if ok else 1
+
+
+def _decide(args: argparse.Namespace) -> int:
+    """Set the run's model package to Approved or Rejected; the registry's event resumes the run."""
+    import getpass
+
+    import boto3
+
+    from driftline.approvals_cli import DecisionRefused, decide_run
+
+    clients: dict[str, Any]
+    if args.local:
+        from driftline.local.emulator import read_stack_file
+
+        try:
+            stack = read_stack_file(args.state_dir)
+        except FileNotFoundError as error:
+            print(f"driftline: {error}", file=sys.stderr)
+            return 1
+        session = boto3.session.Session(
+            aws_access_key_id="local", aws_secret_access_key="local", region_name=stack["region"]
+        )
+        clients = {
+            name: session.client(name, endpoint_url=stack["endpoint_url"]) for name in ("stepfunctions", "sagemaker")
+        }
+        machine_arn = stack["outputs"]["PipelineStateMachineArn"]
+    else:
+        session = boto3.session.Session()
+        clients = {name: session.client(name) for name in ("stepfunctions", "sagemaker", "cloudformation")}
+        try:
+            outputs = clients["cloudformation"].describe_stacks(StackName=args.stack_name)["Stacks"][0]["Outputs"]
+        except Exception as error:
+            print(f"driftline: cannot read stack {args.stack_name!r}: {error}. Pass --stack-name.", file=sys.stderr)
+            return 1
+        machine_arn = next(o["OutputValue"] for o in outputs if o["OutputKey"] == "PipelineStateMachineArn")
+    try:
+        message = decide_run(
+            clients["stepfunctions"],
+            clients["sagemaker"],
+            machine_arn=machine_arn,
+            run=args.run,
+            approve=args.command == "approve",
+            by=args.by or getpass.getuser(),
+            reason=args.reason,
+        )
+    except DecisionRefused as refused:
+        print(f"driftline: {refused}", file=sys.stderr)
+        return 1
+    print(message)
+    return 0
 
 
 if __name__ == "__main__":

@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import html
 import json
+import re
+import time
+import urllib.parse
+import urllib.request
 from pathlib import Path
 from typing import Any
 
@@ -25,8 +30,65 @@ def write_sample(dataset: str, folder: Path, rows: int) -> Path:
     return path
 
 
-def upload_and_follow(cloud: LocalCloud, dataset: str, csv_path: Path, *, timeout: float = 900) -> RunRecord:
-    """Put the dataset's config and the CSV into the data bucket, then follow the run the upload starts."""
+APPROVAL_STATE = "RequestApproval"
+DEMO_APPROVER = "demo@localhost"
+_LINK = re.compile(r"(https?://\S+/approvals/\S+)")
+
+
+def approval_links(outbox: Path, execution_arn: str, *, timeout: float = 60) -> tuple[str, str]:
+    """The approve and reject links of the run's approval email, once the outbox has it."""
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        for path in sorted(outbox.glob("*.eml"), reverse=True):
+            text = path.read_text(errors="replace")
+            if execution_arn in text and "/approvals/" in text:
+                links = _LINK.findall(text)
+                return links[0], links[1]
+        time.sleep(0.2)
+    raise TimeoutError(f"no approval email for {execution_arn} arrived within {timeout:.0f} s")
+
+
+def decide_as_a_person(url: str, *, approver: str, reason: str = "") -> str:
+    """Open the link as a browser would (GET the confirmation page), then submit its form (POST).
+
+    Returns the title of the page the POST answered with.
+    """
+    browser = {"User-Agent": "driftline-demo", "Sec-Fetch-Site": "none", "Accept": "text/html"}
+    with urllib.request.urlopen(urllib.request.Request(url, headers=browser), timeout=30) as response:
+        page = response.read().decode()
+    token = re.search(r'name="token" value="([^"]*)"', page)
+    if token is None:
+        raise RuntimeError(f"the approval page at {url} shows no form: {_title(page)}")
+    form = urllib.parse.urlencode({"token": html.unescape(token.group(1)), "approver": approver, "reason": reason})
+    origin = "{0.scheme}://{0.netloc}".format(urllib.parse.urlsplit(url))
+    post = urllib.request.Request(
+        url,
+        data=form.encode(),
+        method="POST",
+        headers={
+            **browser,
+            "Sec-Fetch-Site": "same-origin",
+            "Origin": origin,
+            "Content-Type": "application/x-www-form-urlencoded",
+        },
+    )
+    with urllib.request.urlopen(post, timeout=60) as response:
+        return _title(response.read().decode())
+
+
+def _title(page: str) -> str:
+    found = re.search(r"<title>(.*?)</title>", page)
+    return html.unescape(found.group(1)) if found else "(no title)"
+
+
+def upload_and_follow(
+    cloud: LocalCloud, dataset: str, csv_path: Path, *, timeout: float = 900, approve: bool = True
+) -> RunRecord:
+    """Put the dataset's config and the CSV into the data bucket, then follow the run the upload starts.
+
+    When the run waits for approval, the approve link from its email is printed for a person and, with
+    ``approve``, followed as a person would (the page, then its form); without, following stops there.
+    """
     outputs = cloud.outputs
     bucket = outputs["DataBucketName"]
     s3 = cloud.client("s3")
@@ -41,14 +103,33 @@ def upload_and_follow(cloud: LocalCloud, dataset: str, csv_path: Path, *, timeou
     cloud.console.line("demo", f"uploaded {csv_path.name} to s3://{bucket}/{key}")
     execution_arn = wait_for_execution(sfn, machine, known=known)
     cloud.console.line("pipeline", f"run started: {execution_arn.rsplit(':', 1)[-1]}")
-    return follow(sfn, execution_arn, show=lambda text: cloud.console.line("pipeline", text), timeout=timeout)
+
+    def at_approval() -> bool:
+        approve_url, reject_url = approval_links(cloud.settings.outbox, execution_arn)
+        cloud.console.line("approval", f"approve: {approve_url}")
+        cloud.console.line("approval", f"reject:  {reject_url}")
+        if not approve:
+            return False
+        answer = decide_as_a_person(approve_url, approver=DEMO_APPROVER)
+        cloud.console.line("approval", f"opened the approve link and confirmed as {DEMO_APPROVER}: {answer}")
+        return True
+
+    return follow(
+        sfn,
+        execution_arn,
+        show=lambda text: cloud.console.line("pipeline", text),
+        timeout=timeout,
+        on_enter={APPROVAL_STATE: at_approval},
+    )
 
 
-def run_demo(cloud: LocalCloud, *, dataset: str, rows: int, scratch: Path) -> bool:
+def run_demo(cloud: LocalCloud, *, dataset: str, rows: int, scratch: Path, approve: bool = True) -> bool:
     csv_path = write_sample(dataset, scratch, rows)
-    record = upload_and_follow(cloud, dataset, csv_path)
+    record = upload_and_follow(cloud, dataset, csv_path, approve=approve)
     print()
     print(summary(cloud, record))
+    if not approve:
+        return record.status == "RUNNING"
     return record.status == "SUCCEEDED" and "registration" in record.output
 
 
@@ -56,7 +137,15 @@ def summary(cloud: LocalCloud, record: RunRecord) -> str:
     """What a user wants to see when a run ends: the outcome, the model and where everything is."""
     settings = cloud.settings
     out = record.output
-    lines = [f"Run {record.execution_arn.rsplit(':', 1)[-1]}: {record.status} in {record.wall_seconds:.1f} s"]
+    name = record.execution_arn.rsplit(":", 1)[-1]
+    if record.status == "RUNNING":
+        return "\n".join(
+            [
+                f"Run {name} waits for approval. Open the approve or reject link above, or run:",
+                f"  driftline approve {name} --local   (or: driftline reject {name} --local --reason ...)",
+            ]
+        )
+    lines = [f"Run {name}: {record.status} in {record.wall_seconds:.1f} s"]
     if record.status != "SUCCEEDED":
         lines.append(f"  {record.error}: {record.cause}")
         return "\n".join(lines)
@@ -66,6 +155,8 @@ def summary(cloud: LocalCloud, record: RunRecord) -> str:
         package = cloud.client("sagemaker").describe_model_package(ModelPackageName=registration["model_package_arn"])
         lines.append(f"Registered model package: {registration['model_package_arn']}")
         lines.append(f"  approval status: {package['ModelApprovalStatus']}")
+        if package.get("ApprovalDescription"):
+            lines.append(f"  {package['ApprovalDescription']}")
     else:
         lines.append("The candidate did not pass the quality gate; nothing was registered.")
     for reason in gate.get("reasons", []):

@@ -14,14 +14,17 @@ from typing import Any
 import boto3
 
 from driftline.local import (
+    apigateway,
     cloudformation,
     endpoints,
     events,
     lambda_runtime,
+    model_registry,
     request_constraints,
     s3_mirror,
     sagemaker,
     seams,
+    secretsmanager,
     sns,
 )
 from driftline.local.console import Console
@@ -74,6 +77,9 @@ class LocalCloud:
         sagemaker.install(self.jobs)
         endpoints.install(self.endpoints)
         sns.install(self.outbox)
+        secretsmanager.install()
+        apigateway.install(host=self.settings.host, endpoint_url=self.settings.endpoint_url)
+        model_registry.install()
         s3_mirror.install(self.settings.s3_dir)
         request_constraints.install()
         self._server = GuardedMotoServer(self.settings.host, self.settings.port)
@@ -93,6 +99,7 @@ class LocalCloud:
         self.jobs.wait(timeout=5)
         self.endpoints.stop()
         self.lambdas.stop()
+        apigateway.stop_servers()
         if self._server is not None:
             self._server.stop()
             self._server = None

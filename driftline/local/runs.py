@@ -35,10 +35,21 @@ def wait_for_execution(sfn: Any, state_machine_arn: str, *, known: set[str], tim
 
 
 def follow(
-    sfn: Any, execution_arn: str, *, show: Callable[[str], None], timeout: float = 900, poll: float = 0.25
+    sfn: Any,
+    execution_arn: str,
+    *,
+    show: Callable[[str], None],
+    timeout: float = 900,
+    poll: float = 0.25,
+    on_enter: dict[str, Callable[[], bool]] | None = None,
 ) -> RunRecord:
-    """Print each state as it is entered and left, until the run ends; return what happened."""
+    """Print each state as it is entered and left, until the run ends; return what happened.
+
+    ``on_enter`` maps a state name to what to do once the run enters it (a person approving, say): it
+    returns False to stop following there, and the record then says the run is still ``RUNNING``.
+    """
     started = time.time()
+    pending_hooks = dict(on_enter or {})
     seen = 0
     entered: dict[str, float] = {}
     record = RunRecord(execution_arn=execution_arn, status="RUNNING")
@@ -47,6 +58,10 @@ def follow(
         for event in events[seen:]:
             _describe(event, entered, record, show)
         seen = len(events)
+        for state in [name for name in pending_hooks if name in entered]:
+            if not pending_hooks.pop(state)():
+                record.wall_seconds = time.time() - started
+                return record
         description = sfn.describe_execution(executionArn=execution_arn)
         if description["status"] in TERMINAL and seen == len(_history(sfn, execution_arn)):
             record.status = description["status"]

@@ -18,6 +18,7 @@ LOCAL_PARAMETERS = {
     "RetryIntervalSeconds": "1",
     "JobWaitTimeoutSeconds": "900",
     "MaxJobRuntimeSeconds": "900",
+    "ApprovalTimeoutSeconds": "900",
 }
 """Template parameters local mode overrides: no real inbox, and retries and waits scaled to a laptop."""
 

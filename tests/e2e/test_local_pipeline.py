@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from driftline import datasets
-from driftline.local.demo import upload_and_follow
+from driftline.local.demo import APPROVAL_STATE, approval_links, decide_as_a_person, upload_and_follow
 from driftline.local.emulator import LocalCloud
 from driftline.local.runs import RunRecord, follow, wait_for_execution
 
@@ -23,13 +23,21 @@ def _upload(cloud: LocalCloud, key: str, body: bytes) -> None:
     cloud.client("s3").put_object(Bucket=cloud.outputs["DataBucketName"], Key=key, Body=body)
 
 
-def _run_for(cloud: LocalCloud, key: str, body: bytes) -> RunRecord:
+def _run_for(cloud: LocalCloud, key: str, body: bytes, *, reject_because: str = "") -> RunRecord:
+    """Upload and follow the run; a run that waits for approval is approved (or rejected) through its link."""
     sfn = cloud.client("stepfunctions")
     machine = cloud.outputs["PipelineStateMachineArn"]
     known = {e["executionArn"] for e in sfn.list_executions(stateMachineArn=machine)["executions"]}
     _upload(cloud, key, body)
     arn = wait_for_execution(sfn, machine, known=known)
-    return follow(sfn, arn, show=lambda _: None, timeout=300)
+
+    def decide() -> bool:
+        approve, reject = approval_links(cloud.settings.outbox, arn)
+        link = reject if reject_because else approve
+        decide_as_a_person(link, approver="reviewer@example.com", reason=reject_because)
+        return True
+
+    return follow(sfn, arn, show=lambda _: None, timeout=300, on_enter={APPROVAL_STATE: decide})
 
 
 def _read(cloud: LocalCloud, uri: str) -> bytes:
@@ -58,7 +66,9 @@ def _packages(cloud: LocalCloud, dataset: str) -> list[dict[str, object]]:
         return []
 
 
-def test_an_upload_becomes_a_registered_model_with_metrics_and_artifact(cloud: LocalCloud, tmp_path: Path) -> None:
+def test_an_upload_becomes_a_model_approved_through_its_emailed_link_with_metrics_and_artifact(
+    cloud: LocalCloud, tmp_path: Path
+) -> None:
     csv_path = tmp_path / "breast_cancer.csv"
     datasets.write_breast_cancer_csv(csv_path)
     record = upload_and_follow(cloud, "breast-cancer", csv_path, timeout=300)
@@ -66,7 +76,9 @@ def test_an_upload_becomes_a_registered_model_with_metrics_and_artifact(cloud: L
     assert record.status == "SUCCEEDED", record.cause
     registration = record.output["registration"]
     package = cloud.client("sagemaker").describe_model_package(ModelPackageName=registration["model_package_arn"])
-    assert package["ModelApprovalStatus"] == "PendingManualApproval"
+    assert package["ModelApprovalStatus"] == "Approved"
+    assert package["ApprovalDescription"].startswith("Approved by demo@localhost at ")
+    assert record.output["approval"]["decided_by"] == "demo@localhost"
     evaluation_uri = package["ModelMetrics"]["ModelQuality"]["Statistics"]["S3Uri"]
     report = json.loads(_read(cloud, evaluation_uri))
     assert report["binary_classification_metrics"]["auc"]["value"] > 0.9
@@ -76,8 +88,10 @@ def test_an_upload_becomes_a_registered_model_with_metrics_and_artifact(cloud: L
     assert lineage["data_uri"].endswith("data/breast-cancer/breast_cancer.csv")
     assert lineage["data_version_id"]
     assert lineage["execution_arn"] == record.execution_arn
-    mails = _mails_about(cloud, record)
-    assert len(mails) == 1 and "registered" in mails[0].lower()
+    mails = sorted(_mails_about(cloud, record), key=lambda mail: "waits for your approval" not in mail)
+    assert len(mails) == 2
+    assert "waits for your approval" in mails[0] and "/approvals/" in mails[0] and "auc" in mails[0]
+    assert "model approved" in mails[1] and "demo@localhost" in mails[1]
     job_logs = list(cloud.settings.jobs_dir.glob("*/job.log"))
     assert len(job_logs) >= 3
 
@@ -198,3 +212,60 @@ def test_a_failing_training_job_fails_the_run_with_the_job_s_reason(cloud: Local
     assert "learning_rate" in (record.cause or "")
     assert "Nothing was registered" in (record.cause or "")
     assert _packages(cloud, "broken") == []
+
+
+def test_a_model_rejected_through_its_link_is_rejected_in_the_registry_and_the_run_ends_with_the_reason(
+    cloud: LocalCloud, tmp_path: Path
+) -> None:
+    csv_path = tmp_path / "reject.csv"
+    datasets.write_breast_cancer_csv(csv_path)
+    _upload(cloud, "data/reject-me/dataset.json", json.dumps({"target": "diagnosis"}).encode())
+    record = _run_for(cloud, "data/reject-me/reject.csv", csv_path.read_bytes(), reject_because="recall too low")
+
+    assert record.status == "FAILED"
+    assert record.error == "ApprovalRejected"
+    assert "rejected by reviewer@example.com" in (record.cause or "")
+    assert "recall too low" in (record.cause or "")
+    (summary,) = _packages(cloud, "reject-me")
+    package = cloud.client("sagemaker").describe_model_package(ModelPackageName=summary["ModelPackageArn"])
+    assert package["ModelApprovalStatus"] == "Rejected"
+    assert package["ApprovalDescription"].endswith(": recall too low")
+    mails = _mails_about(cloud, record)
+    assert any("rejected by the approver" in mail and "recall too low" in mail for mail in mails)
+
+
+def test_a_second_click_on_a_used_link_is_refused_and_the_task_token_appears_nowhere(cloud: LocalCloud) -> None:
+    import urllib.error
+    import urllib.request
+
+    sfn = cloud.client("stepfunctions")
+    machine = cloud.outputs["PipelineStateMachineArn"]
+    runs = [e for e in sfn.list_executions(stateMachineArn=machine)["executions"] if e["status"] == "SUCCEEDED"]
+    approved = next(
+        r for r in runs if "approval" in json.loads(sfn.describe_execution(executionArn=r["executionArn"])["output"])
+    )
+    arn = approved["executionArn"]
+    approve, _ = approval_links(cloud.settings.outbox, arn)
+
+    request = urllib.request.Request(approve, headers={"Sec-Fetch-Site": "none"})
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        urllib.request.urlopen(request, timeout=30)
+    assert refused.value.code == 403
+    assert "already approved" in refused.value.read().decode()
+
+    history = sfn.get_execution_history(executionArn=arn, maxResults=1000)["events"]
+    scheduled = [
+        json.loads(e["taskScheduledEventDetails"]["parameters"])
+        for e in history
+        if e["type"] == "TaskScheduled" and "waitForTaskToken" in e["taskScheduledEventDetails"]["resource"]
+    ]
+    tokens = [p["Payload"]["task_token"] for p in scheduled if "registration" in p["Payload"]]
+    assert tokens
+    logs = cloud.client("logs")
+    texts = [sfn.describe_execution(executionArn=arn)["output"]]
+    for group in logs.describe_log_groups(logGroupNamePrefix="/aws/lambda/")["logGroups"]:
+        events = logs.filter_log_events(logGroupName=group["logGroupName"])["events"]
+        texts.append("\n".join(event["message"] for event in events))
+    texts.extend(path.read_text(errors="replace") for path in cloud.settings.outbox.glob("*.eml"))
+    for text in texts:
+        assert tokens[0] not in text

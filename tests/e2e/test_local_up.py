@@ -53,9 +53,22 @@ def test_a_second_process_uploads_through_the_endpoint_and_a_run_registers_a_mod
         s3.upload_file(str(csv_path), outputs["DataBucketName"], "data/tumours/breast_cancer.csv")
 
         arn = wait_for_execution(sfn, outputs["PipelineStateMachineArn"], known=set(), timeout=30)
-        record = follow(sfn, arn, show=lambda _: None, timeout=300)
+        waiting = follow(sfn, arn, show=lambda _: None, timeout=300, on_enter={"RequestApproval": lambda: False})
+        assert waiting.status == "RUNNING", waiting.cause
+        # A third process approves from the terminal; the registry's event resumes the run.
+        run_name = arn.rsplit(":", 1)[-1]
+        approve = ["approve", run_name, "--local", "--by", "maria", "--state-dir", str(state_dir)]
+        approved = subprocess.run(
+            [sys.executable, "-m", "driftline.cli", *approve],
+            capture_output=True,
+            text=True,
+        )
+        assert approved.returncode == 0, approved.stderr
+        assert "Approved" in approved.stdout
+        record = follow(sfn, arn, show=lambda _: None, timeout=120)
         assert record.status == "SUCCEEDED", record.cause
-        assert record.output["registration"]["approval_status"] == "PendingManualApproval"
+        assert record.output["approval"]["source"] == "registry"
+        assert record.output["approval"]["reason"] == "Approved by maria with driftline approve"
     finally:
         process.send_signal(signal.SIGINT)
         try:

@@ -7,7 +7,7 @@ from typing import Any
 
 from tests.statemachine.harness import render_definition
 
-FUNCTION_STEPS = ["Validate", "Preprocess", "Train", "Evaluate", "QualityGate", "Register", "Notify"]
+FUNCTION_STEPS = ["Validate", "Preprocess", "Train", "Evaluate", "QualityGate", "Register", "RequestApproval", "Notify"]
 
 
 def _definition() -> dict[str, Any]:
@@ -54,7 +54,7 @@ def test_every_task_retries_only_transient_errors_and_catches_everything() -> No
 
 def test_job_waits_use_task_tokens_with_a_timeout() -> None:
     states = _definition()["States"]
-    for name in ("Preprocess", "Train", "Evaluate"):
+    for name in ("Preprocess", "Train", "Evaluate", "RequestApproval"):
         assert states[name]["Resource"].endswith("lambda:invoke.waitForTaskToken")
         assert states[name]["Parameters"]["Payload"]["task_token.$"] == "$$.Task.Token"
         assert isinstance(states[name]["TimeoutSeconds"], int)
@@ -65,3 +65,22 @@ def test_failures_end_in_fail_states_that_carry_the_reason() -> None:
     assert states["RunFailed"]["Type"] == "Fail"
     assert states["RunFailed"]["CausePath"] == "$.notification.cause"
     assert {s["Type"] for s in states.values() if not _targets(s)} == {"Succeed", "Fail"}
+
+
+def test_the_approval_wait_keeps_only_the_decision_and_routes_rejection_and_expiry_to_their_notifications() -> None:
+    state = _definition()["States"]["RequestApproval"]
+    assert set(state["ResultSelector"]) == {
+        "approval_id.$",
+        "decision.$",
+        "decided_by.$",
+        "decided_at.$",
+        "source.$",
+        "reason.$",
+    }
+    routes = {error: catch["Next"] for catch in state["Catch"] for error in catch["ErrorEquals"]}
+    assert routes == {
+        "ApprovalRejected": "NotifyApprovalRejected",
+        "States.Timeout": "NotifyApprovalExpired",
+        "States.ALL": "NotifyFailure",
+    }
+    assert state["TimeoutSeconds"] == 3  # the ApprovalTimeoutSeconds substitution

@@ -60,8 +60,22 @@ def gate(passed: bool) -> dict[str, Any]:
     }
 
 
+APPROVAL = {
+    "approval_id": "0f1e2d3c",
+    "decision": "approved",
+    "decided_by": "maria@example.com",
+    "decided_at": "2026-11-23T10:20:31Z",
+    "source": "link",
+    "reason": "",
+}
+APPROVAL_ERRORS = {"approval_rejected": "ApprovalRejected", "approval_expired": "ApprovalExpired"}
+
+
 def notify(payload: dict[str, Any]) -> dict[str, Any]:
     """The Notify contract: a Fail-state error name never starts with ``States.`` (those are reserved)."""
+    if payload["outcome"] in APPROVAL_ERRORS:
+        name = APPROVAL_ERRORS[payload["outcome"]]
+        return {"subject": name, "message_id": "m", "error": name, "cause": f"readable: {payload['error']['Cause']}"}
     if payload["outcome"] == "failed":
         error = payload["error"]["Error"]
         name = "JobTimedOut" if error == "States.Timeout" else error
@@ -82,18 +96,20 @@ def happy(pipeline: Pipeline, **overrides: Any) -> None:
                 "model_package_group": "g",
                 "approval_status": "PendingManualApproval",
             },
+            "RequestApproval": job_callback(APPROVAL),
             "Notify": notify,
         }
     )
     pipeline.behaviours.update(overrides)
 
 
-def test_happy_path_registers_and_notifies(pipeline: Pipeline) -> None:
+def test_happy_path_registers_waits_for_approval_and_notifies_the_approval(pipeline: Pipeline) -> None:
     happy(pipeline)
     result = pipeline.run(RUN_INPUT)
     assert result["status"] == "SUCCEEDED"
     output = json.loads(result["output"])
     assert output["registration"]["approval_status"] == "PendingManualApproval"
+    assert output["approval"] == APPROVAL
     assert output["training"]["outputs"]["model"] == "s3://art/model.tar.gz"
     assert pipeline.states_entered(result["executionArn"]) == [
         "Validate",
@@ -103,10 +119,48 @@ def test_happy_path_registers_and_notifies(pipeline: Pipeline) -> None:
         "QualityGate",
         "GatePassed",
         "Register",
-        "NotifyRegistered",
-        "ModelRegistered",
+        "RequestApproval",
+        "NotifyApproved",
+        "ModelApproved",
     ]
-    assert pipeline.calls["Notify"][0]["outcome"] == "registered"
+    assert pipeline.calls["Notify"][0]["outcome"] == "approved"
+    request = pipeline.calls["RequestApproval"][0]
+    assert set(request) >= {"task_token", "registration", "gate", "training", "validation", "data", "dataset"}
+
+
+def test_the_task_token_the_approver_step_gets_is_not_carried_in_the_run_output(pipeline: Pipeline) -> None:
+    happy(pipeline)
+    result = pipeline.run(RUN_INPUT)
+    token = pipeline.calls["RequestApproval"][0]["task_token"]
+    assert token not in result["output"]
+    assert token not in json.dumps(pipeline.calls["Notify"])
+
+
+def test_a_rejection_notifies_who_rejected_and_why_and_fails_the_run_with_it(pipeline: Pipeline) -> None:
+    cause = "credit model version 1 was rejected by sam at 2026-11-23T10:20:31Z: recall too low"
+    happy(pipeline, RequestApproval=job_callback(error="ApprovalRejected", cause=cause))
+    result = pipeline.run(RUN_INPUT)
+    assert result["status"] == "FAILED"
+    assert result["error"] == "ApprovalRejected"
+    assert result["cause"] == f"readable: {cause}"
+    rejection = pipeline.calls["Notify"][-1]
+    assert rejection["outcome"] == "approval_rejected"
+    assert rejection["error"] == {"Error": "ApprovalRejected", "Cause": cause}
+    assert pipeline.states_entered(result["executionArn"])[-3:] == [
+        "RequestApproval",
+        "NotifyApprovalRejected",
+        "RunFailed",
+    ]
+
+
+def test_no_decision_before_the_approval_timeout_ends_the_run_as_expired(pipeline: Pipeline) -> None:
+    happy(pipeline, RequestApproval=lambda p: {"approval_id": "a", "model_package_arn": "arn:pkg/1", "expires_at": 1})
+    result = pipeline.run(RUN_INPUT, timeout=30)
+    assert result["status"] == "FAILED"
+    assert result["error"] == "ApprovalExpired"
+    assert pipeline.calls["Notify"][-1]["outcome"] == "approval_expired"
+    assert pipeline.calls["Notify"][-1]["error"]["Error"] == "States.Timeout"
+    assert pipeline.states_entered(result["executionArn"])[-2:] == ["NotifyApprovalExpired", "RunFailed"]
 
 
 def test_steps_receive_small_payloads_with_execution_identity(pipeline: Pipeline) -> None:
@@ -167,6 +221,7 @@ def test_gate_failure_notifies_rejection_and_registers_nothing(pipeline: Pipelin
             "EvaluationReportInvalid",
         ),
         ("Register", raising("ClientError", "AccessDenied"), "ClientError"),
+        ("RequestApproval", raising("ClientError", "AccessDenied"), "ClientError"),
     ],
 )
 def test_each_failure_is_caught_notified_and_fails_with_a_reason(
@@ -180,7 +235,7 @@ def test_each_failure_is_caught_notified_and_fails_with_a_reason(
     failure = pipeline.calls["Notify"][-1]
     assert failure["outcome"] == "failed"
     assert failure["error"]["Error"] == error
-    if step != "Register":
+    if step not in ("Register", "RequestApproval"):
         assert "Register" not in pipeline.calls
 
 

@@ -1,0 +1,98 @@
+"""``driftline approve`` / ``driftline reject``: decide a waiting run from a terminal.
+
+The decision is made where ML teams already make it, in the Model Registry: the command sets the run's
+model package to Approved or Rejected with UpdateModelPackage, and the registry's status-change event
+resumes the run exactly as a change made in SageMaker Studio would. It works against local mode and a
+real account alike.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import Any
+
+APPROVAL_STATE = "RequestApproval"
+
+
+class DecisionRefused(RuntimeError):
+    """The run cannot be decided: not found, not waiting for approval, or already decided."""
+
+
+def execution_arn_for(machine_arn: str, run: str) -> str:
+    """A run's execution ARN from its name (or the ARN itself)."""
+    if run.startswith("arn:"):
+        return run
+    prefix = machine_arn.replace(":stateMachine:", ":execution:", 1)
+    return f"{prefix}:{run}"
+
+
+def waiting_package(sfn: Any, execution_arn: str) -> str:
+    """The model package a run registered, when the run waits for its approval."""
+    try:
+        described = sfn.describe_execution(executionArn=execution_arn)
+    except sfn.exceptions.ExecutionDoesNotExist as error:
+        raise DecisionRefused(f"no run {execution_arn.rsplit(':', 1)[-1]} in this stack's pipeline") from error
+    if described["status"] != "RUNNING":
+        raise DecisionRefused(
+            f"run {described['name']} has already ended ({described['status']}); only a waiting run can be decided"
+        )
+    package = ""
+    waiting = False
+    for event in _history(sfn, execution_arn):
+        details = event.get("stateExitedEventDetails") or {}
+        if event["type"].endswith("StateExited") and details.get("name") == "Register":
+            package = json.loads(details.get("output") or "{}").get("registration", {}).get("model_package_arn", "")
+        entered = event.get("stateEnteredEventDetails") or {}
+        if event["type"].endswith("StateEntered"):
+            waiting = entered.get("name") == APPROVAL_STATE
+    if not package or not waiting:
+        raise DecisionRefused(
+            f"run {described['name']} is not waiting for approval (it has not registered a model yet)"
+        )
+    return package
+
+
+def decide_run(
+    sfn: Any, sagemaker: Any, *, machine_arn: str, run: str, approve: bool, by: str, reason: str, wait: float = 30
+) -> str:
+    """Set the package's status; wait (briefly) for the run to leave its approval wait; say what happened."""
+    execution_arn = execution_arn_for(machine_arn, run)
+    package = waiting_package(sfn, execution_arn)
+    current = sagemaker.describe_model_package(ModelPackageName=package)["ModelApprovalStatus"]
+    if current != "PendingManualApproval":
+        raise DecisionRefused(f"{package} is already {current}; the run resumes from that decision")
+    verb = "Approved" if approve else "Rejected"
+    description = f"{verb} by {by} with driftline {'approve' if approve else 'reject'}"
+    if reason:
+        description += f": {reason}"
+    sagemaker.update_model_package(
+        ModelPackageArn=package, ModelApprovalStatus=verb, ApprovalDescription=description[:1024]
+    )
+    deadline = time.time() + wait
+    while time.time() < deadline:
+        if _left_approval(sfn, execution_arn):
+            return f"{package}: {verb}. The run has resumed."
+        time.sleep(0.5)
+    return f"{package}: {verb}. The registry's event resumes the run shortly."
+
+
+def _left_approval(sfn: Any, execution_arn: str) -> bool:
+    for event in _history(sfn, execution_arn):
+        details = event.get("stateExitedEventDetails") or {}
+        if event["type"].endswith("StateExited") and details.get("name") == APPROVAL_STATE:
+            return True
+        if event["type"] in ("TaskFailed", "ExecutionFailed", "ExecutionSucceeded"):
+            return True
+    return False
+
+
+def _history(sfn: Any, execution_arn: str) -> list[dict[str, Any]]:
+    events: list[dict[str, Any]] = []
+    kwargs: dict[str, Any] = {"executionArn": execution_arn, "maxResults": 1000}
+    while True:
+        page = sfn.get_execution_history(**kwargs)
+        events.extend(page["events"])
+        if not page.get("nextToken"):
+            return events
+        kwargs["nextToken"] = page["nextToken"]
