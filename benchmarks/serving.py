@@ -213,19 +213,19 @@ def load(port: int, body: bytes, connections: int, seconds: float, warmup: float
     }
 
 
-def measure(stack: str, model_dir: Path, row: bytes, seconds: float, connections: int) -> dict[str, Any]:
+def measure(stack: str, model_dir: Path, row: bytes, seconds: float, connections: list[int]) -> dict[int, Any]:
     with tempfile.TemporaryDirectory() as scratch:
         start = start_local_endpoint if stack == "local" else start_container_stack
         process, port = start(model_dir, Path(scratch))
         try:
             wait_healthy(port)
-            return {"one": load(port, row, 1, seconds), "many": load(port, row, connections, seconds)}
+            return {count: load(port, row, count, seconds) for count in connections}
         finally:
             process.terminate()
             process.wait(timeout=15)
 
 
-def median_of(rounds: list[dict[str, Any]], case: str) -> dict[str, float]:
+def median_of(rounds: list[dict[int, Any]], case: int) -> dict[str, float]:
     """Each figure's median over the rounds (the machine's other work varies between them)."""
     return {key: statistics.median(r[case][key] for r in rounds) for key in ("requests", "rps", "p50_ms", "p99_ms")}
 
@@ -233,12 +233,14 @@ def median_of(rounds: list[dict[str, Any]], case: str) -> dict[str, float]:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--seconds", type=float, default=5.0, help="measured seconds per case (after 1 s warm-up)")
-    parser.add_argument("--connections", type=int, default=4, help="client connections for the throughput case")
+    parser.add_argument(
+        "--connections", type=int, nargs="+", default=[1, 4, 8], help="client connections, one case for each count"
+    )
     parser.add_argument("--rounds", type=int, default=3, help="rounds, the two stacks taking turns in each")
     parser.add_argument("--record", action="store_true", help=f"append the results to {RESULTS.name}")
     args = parser.parse_args()
     stacks = ("local", "container")
-    rounds: dict[str, list[dict[str, Any]]] = {stack: [] for stack in stacks}
+    rounds: dict[str, list[dict[int, Any]]] = {stack: [] for stack in stacks}
     loads = []
     with tempfile.TemporaryDirectory() as scratch:
         model_dir, row = train_model(Path(scratch))
@@ -247,7 +249,7 @@ def main() -> int:
             for stack in stacks:
                 rounds[stack].append(measure(stack, model_dir, body, args.seconds, args.connections))
                 loads.append(os.getloadavg()[0])
-    results = {stack: {case: median_of(rounds[stack], case) for case in ("one", "many")} for stack in stacks}
+    results = {stack: {count: median_of(rounds[stack], count) for count in args.connections} for stack in stacks}
     names = {
         "local": "local endpoint (uvicorn + httptools, ASGI)",
         "container": "container stack (gunicorn + gevent, Flask)",
@@ -262,18 +264,17 @@ def main() -> int:
         "taking turns)",
     ]
     for stack, result in results.items():
-        one, many = result["one"], result["many"]
-        lines.append(
-            f"- {names[stack]}: 1 connection **{one['rps']:,.0f} req/s**, p50 {one['p50_ms']:.2f} ms, p99 "
-            f"{one['p99_ms']:.2f} ms; {args.connections} connections **{many['rps']:,.0f} req/s**, p50 "
-            f"{many['p50_ms']:.2f} ms, p99 {many['p99_ms']:.2f} ms"
-        )
-    ratio_one = results["local"]["one"]["rps"] / results["container"]["one"]["rps"]
-    ratio_many = results["local"]["many"]["rps"] / results["container"]["many"]["rps"]
-    lines.append(
-        f"- local endpoint / container stack throughput: {ratio_one:.2f}x (1 connection), {ratio_many:.2f}x "
-        f"({args.connections} connections)"
-    )
+        cases = [
+            f"{count} connection{'s' if count > 1 else ''} **{figures['rps']:,.0f} req/s**, p50 "
+            f"{figures['p50_ms']:.2f} ms, p99 {figures['p99_ms']:.2f} ms"
+            for count, figures in result.items()
+        ]
+        lines.append(f"- {names[stack]}: " + "; ".join(cases))
+    ratios = [
+        f"{results['local'][count]['rps'] / results['container'][count]['rps']:.2f}x ({count})"
+        for count in args.connections
+    ]
+    lines.append(f"- local endpoint / container stack throughput, by connections: {', '.join(ratios)}")
     lines.append(
         f"- note: clients run on the same cores as the servers; load average {min(loads):.1f} to {max(loads):.1f} "
         "during the run"
