@@ -71,6 +71,8 @@ class DatasetConfig(BaseModel):
     min_rows: int | None = Field(default=None, ge=1, strict=True)
     columns: list[ColumnSpec] | None = Field(default=None, min_length=1)
     delimiter: Delimiter = ","
+    retrain_window_days: int | None = Field(default=None, ge=1, strict=True)
+    """A drift retrain trains on the uploads of the last N days; null (default): every upload of the dataset."""
 
     @field_validator("hyperparameters", mode="before")
     @classmethod

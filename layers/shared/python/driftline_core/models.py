@@ -27,9 +27,25 @@ class DataObject(_Payload):
     uri: str
 
 
+class DriftedFeature(_Payload):
+    """One feature past its drift threshold in the monitoring window that set off a retrain."""
+
+    name: str
+    distance: float | None = None
+    threshold: float | None = None
+
+
 class RunTrigger(_Payload):
     source: Literal["upload", "drift"] = "upload"
     event_id: str | None = None
+    reason: str | None = None
+    """Drift runs: why this run retrains, in a sentence."""
+    alarm_name: str | None = None
+    drifted_features: list[DriftedFeature] = Field(default_factory=list)
+    report_uri: str | None = None
+    """The drift report of the window that set off the retrain."""
+    retrain_uri: str | None = None
+    """``runs/<execution>/retrain.json``: the reason, the drift and the labelled data window the retrain covers."""
 
 
 class RunInput(_Payload):

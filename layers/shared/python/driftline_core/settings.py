@@ -27,6 +27,8 @@ class Settings(BaseModel):
     min_improvement: float = 0.0
     """How much better than the approved model a candidate's gate metric must be (0: strictly better)."""
     job_token_ttl_seconds: int = 7 * 24 * 3600
+    drift_retrain_cooldown_minutes: int = 1440
+    """After a drift retrain (or a no-new-data notice) of a dataset, drift alarms start nothing for this long."""
     kms_key_arn: str = ""
     """Customer-managed key for the SageMaker jobs' volumes and outputs; empty: AWS-managed keys."""
     vpc_subnet_ids: str = ""
