@@ -15,6 +15,7 @@ from driftline import datasets
 from driftline.local.demo import APPROVAL_STATE, approval_links, decide_as_a_person, upload_and_follow
 from driftline.local.emulator import LocalCloud
 from driftline.local.runs import RunRecord, follow, wait_for_execution
+from driftline.local.sagemaker import JobRunner
 
 pytestmark = pytest.mark.e2e
 
@@ -200,16 +201,34 @@ def test_a_candidate_below_the_gate_is_rejected_and_nothing_is_registered(cloud:
     assert len(mails) == 1 and "threshold" in mails[0]
 
 
-def test_a_failing_training_job_fails_the_run_with_the_job_s_reason(cloud: LocalCloud, tmp_path: Path) -> None:
+def test_a_failing_training_job_fails_the_run_with_the_job_s_reason(
+    cloud: LocalCloud, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The training algorithm itself fails (here: it runs out of memory) after Validate accepted the data."""
+    script_mode = JobRunner._script_mode
+
+    def training_that_runs_out_of_memory(
+        runner: JobRunner, hyperparameters: dict[str, str], root: Path
+    ) -> tuple[str, Path, list[str]]:
+        program, code_dir, arguments = script_mode(runner, hyperparameters, root)
+        Path(program).write_text(
+            "import os, sys\n"
+            "failure = os.path.join(os.environ['SM_OUTPUT_DIR'], 'failure')\n"
+            "open(failure, 'w').write('MemoryError: the training data does not fit the instance; use a larger "
+            "TrainingInstanceType')\n"
+            "sys.exit(1)\n"
+        )
+        return program, code_dir, arguments
+
+    monkeypatch.setattr(JobRunner, "_script_mode", training_that_runs_out_of_memory)
     csv_path = tmp_path / "broken.csv"
     datasets.write_breast_cancer_csv(csv_path)
-    config = {"target": "diagnosis", "hyperparameters": {"learning_rate": "fast"}}
-    _upload(cloud, "data/broken/dataset.json", json.dumps(config).encode())
+    _upload(cloud, "data/broken/dataset.json", json.dumps({"target": "diagnosis"}).encode())
     record = _run_for(cloud, "data/broken/broken.csv", csv_path.read_bytes())
 
     assert record.status == "FAILED"
     assert record.error == "SageMakerJobFailed"
-    assert "learning_rate" in (record.cause or "")
+    assert "MemoryError: the training data does not fit the instance" in (record.cause or "")
     assert "Nothing was registered" in (record.cause or "")
     assert _packages(cloud, "broken") == []
 
