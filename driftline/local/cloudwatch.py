@@ -317,11 +317,16 @@ class AlarmEvaluator:
 _active: list[AlarmEvaluator] = []
 
 
-def install(evaluator: AlarmEvaluator) -> None:
-    """Evaluate alarms with ``evaluator`` and send their state changes to EventBridge."""
-    _active[:] = [evaluator]
+def install(evaluator: AlarmEvaluator, *, start_timer: bool = False) -> None:
+    """Evaluate alarms with ``evaluator`` and send their state changes to EventBridge; with ``start_timer``
+    also every ``evaluator.tick`` seconds, so that periods ending without data count as missing."""
+    while _active:
+        _active.pop().stop()
+    _active.append(evaluator)
     if seams.claim("cloudwatch"):
         _patch()
+    if start_timer:
+        evaluator.start()
 
 
 def uninstall() -> None:

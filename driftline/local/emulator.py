@@ -16,6 +16,7 @@ import boto3
 from driftline.local import (
     apigateway,
     cloudformation,
+    cloudwatch,
     endpoints,
     events,
     lambda_runtime,
@@ -74,6 +75,7 @@ class LocalCloud:
         lambda_runtime.install(self.lambdas)
         events.install(self.console, self.settings.region)
         events.start_schedules(self.settings.region, self.settings.schedule_seconds_per_minute)
+        cloudwatch.install(cloudwatch.AlarmEvaluator(self.settings.alarm_period_scale), start_timer=True)
         sagemaker.install(self.jobs)
         endpoints.install(self.endpoints)
         sns.install(self.outbox)
@@ -96,6 +98,7 @@ class LocalCloud:
 
     def stop(self) -> None:
         events.stop_schedules()
+        cloudwatch.uninstall()
         self.jobs.wait(timeout=5)
         self.endpoints.stop()
         self.lambdas.stop()

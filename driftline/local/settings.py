@@ -19,11 +19,14 @@ LOCAL_PARAMETERS = {
     "JobWaitTimeoutSeconds": "900",
     "MaxJobRuntimeSeconds": "900",
     "ApprovalTimeoutSeconds": "900",
+    "DriftRetrainCooldownMinutes": "1",
 }
 """Template parameters local mode overrides: no real inbox, and retries and waits scaled to a laptop."""
 
 SCHEDULE_SECONDS_PER_MINUTE = 1.0
 """Scheduled rules fire one local second per minute of their rate: the reconciler's rate(5 minutes) every 5 s."""
+ALARM_PERIOD_SCALE = SCHEDULE_SECONDS_PER_MINUTE / 60
+"""CloudWatch alarm periods run at the schedules' pace: a one-hour period (an hourly monitor) lasts 60 s."""
 
 
 @dataclass
@@ -36,6 +39,7 @@ class LocalSettings:
     template: Path = REPO_ROOT / "template.yaml"
     parameters: dict[str, str] = field(default_factory=lambda: dict(LOCAL_PARAMETERS))
     schedule_seconds_per_minute: float = SCHEDULE_SECONDS_PER_MINUTE
+    alarm_period_scale: float = ALARM_PERIOD_SCALE
 
     @property
     def endpoint_url(self) -> str:

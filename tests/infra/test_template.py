@@ -580,7 +580,11 @@ def test_undelivered_events_queue_is_encrypted_tls_only_and_keeps_messages_two_w
 
 def test_events_eventbridge_could_not_deliver_join_the_same_alarmed_queue(transformed: dict[str, Any]) -> None:
     """Undeliverable uploads and job events both land in the one alarmed, encrypted queue, not in SAM's own."""
-    rules = {"JobEventsFunctionSageMakerJobStateChanged": "JobEvents", "StartRunFunctionDataUploaded": "Uploads"}
+    rules = {
+        "JobEventsFunctionSageMakerJobStateChanged": "JobEvents",
+        "StartRunFunctionDataUploaded": "Uploads",
+        "StartRetrainFunctionDriftAlarm": "DriftAlarm",
+    }
     statements = transformed["Resources"]["UndeliveredEventsQueuePolicy"]["Properties"]["PolicyDocument"]["Statement"]
     allowed = [statement for statement in statements if statement["Effect"] == "Allow"]
     expected = []
