@@ -287,6 +287,7 @@ def serve(argv: list[str] | None = None) -> int:
     listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     listener.bind(("127.0.0.1", 0))
     port = int(listener.getsockname()[1])
+    listener.listen(2048)  # connections wait in the backlog until the server runs, so the port is live once printed
     config = uvicorn.Config(
         InferenceApp(program, model, port),
         log_level="warning",
@@ -296,8 +297,17 @@ def serve(argv: list[str] | None = None) -> int:
         loop="auto",
     )
     print(f"PORT {port}", flush=True)
+    os.dup2(sys.stderr.fileno(), sys.stdout.fileno())  # nobody reads stdout any more: later output goes to the log
+    threading.Thread(target=_exit_with_parent, args=(os.getppid(),), daemon=True).start()
     uvicorn.Server(config).run(sockets=[listener])
     return 0
+
+
+def _exit_with_parent(parent: int) -> None:
+    """Stop serving when local mode's process is gone, however it ended, so no server outlives it."""
+    while os.getppid() == parent:
+        time.sleep(1)
+    os._exit(0)
 
 
 # ---------------------------------------------------------------------------------------------------

@@ -11,6 +11,9 @@ import io
 import json
 import logging
 import re
+import socket
+import subprocess
+import sys
 import tarfile
 import threading
 import time
@@ -456,3 +459,31 @@ def test_a_model_server_that_stopped_is_a_model_error_pointing_at_its_log(cloud:
     assert raised.value.response["Error"]["Code"] == "ModelError"
     assert "not answering" in raised.value.response["Error"]["Message"]
     assert "server.log" in raised.value.response["Error"]["Message"]
+
+
+def test_a_model_server_stops_when_the_process_that_started_it_is_gone(cloud: Cloud, tmp_path: Path) -> None:
+    _endpoint(cloud, "orphaned")
+    server = cloud.runner.endpoints["orphaned"].server
+    assert server is not None
+    arguments = [
+        *("-m", "driftline.local.endpoints", "--code-dir", str(server.folder / "code")),
+        *("--model-dir", str(server.folder / "model"), "--program", "serve.py", "--failure-file", str(tmp_path / "f")),
+    ]
+    launcher = (
+        "import subprocess, sys\n"
+        f"server = subprocess.Popen([sys.executable, *{arguments!r}],\n"
+        "                          stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)\n"
+        "print(server.stdout.readline().decode().split()[1], flush=True)\n"
+    )
+    launched = subprocess.run([sys.executable, "-c", launcher], capture_output=True, text=True, timeout=60, check=True)
+    port = int(launched.stdout)
+
+    deadline = time.time() + 15
+    while time.time() < deadline:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+        except OSError:
+            break
+        time.sleep(0.2)
+    else:
+        raise AssertionError(f"the server on port {port} outlived the process that started it")
