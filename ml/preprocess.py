@@ -4,7 +4,8 @@ Runs as a SageMaker Processing job (``python3 preprocess.py``) with the uploaded
 config and this code as inputs. Categorical features become ordinal codes learned from the training split
 (values the training split never saw, and missing values, are left empty), class labels become codes
 0..k-1 in sorted label order, and ``preprocessing.json`` records both so training, evaluation and serving
-decode them the same way.
+decode them the same way. The test split's feature values are also kept as uploaded (``test_features.csv``):
+evaluation scores the approved model on them through that model's own encodings.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from driftline_ml.jobs import (
     run_job,
     write_json,
 )
-from driftline_ml.tabular import PREPROCESSING_FILE, PROBLEM_TYPES, SPLIT_FILES, is_classification
+from driftline_ml.tabular import PREPROCESSING_FILE, PROBLEM_TYPES, RAW_TEST_FILE, SPLIT_FILES, is_classification
 from driftline_ml.values import class_label, is_missing, is_number
 
 DEFAULT_SPLIT = {"train": 0.7, "validation": 0.15, "test": 0.15}
@@ -98,6 +99,7 @@ def preprocess(args: argparse.Namespace) -> None:
     for split, rows in splits.items():
         folders[split].mkdir(parents=True, exist_ok=True)
         encoded.iloc[rows].to_csv(folders[split] / SPLIT_FILES[split], index=False)
+    frame[features].iloc[splits["test"]].to_csv(args.test_dir / RAW_TEST_FILE, index=False)
     counts = {split: len(rows) for split, rows in splits.items()}
     print(f"Split {'with' if stratified else 'without'} stratification: {counts}")
     write_json(

@@ -2,7 +2,8 @@
 
 A split file is a CSV with a header: the target first (class codes 0..k-1 for classification, numbers for
 regression), then the feature columns in ``preprocessing.json``'s order, categorical features as ordinal
-codes and missing values empty.
+codes and missing values empty. Beside the test split, ``test_features.csv`` keeps the same rows' feature
+values as the upload holds them, so a model with other encodings (the approved one) can be scored on them.
 """
 
 from __future__ import annotations
@@ -20,6 +21,8 @@ PREPROCESSING_FILE = "preprocessing.json"
 MODEL_FILE = "model.joblib"
 MODEL_METADATA_FILE = "model_metadata.json"
 SPLIT_FILES = {"train": "train.csv", "validation": "validation.csv", "test": "test.csv"}
+RAW_TEST_FILE = "test_features.csv"
+"""The test split's feature values as uploaded (text), in the rows' order of ``test.csv``."""
 
 
 def is_classification(problem_type: str) -> bool:
@@ -42,9 +45,15 @@ def check_metadata(metadata: Any, source: str) -> dict[str, Any]:
     return metadata
 
 
+def split_file(folder: Path, split: str) -> Path:
+    """The split's file by its own name (the test folder also holds the raw feature values), else its one CSV."""
+    named = folder / SPLIT_FILES[split]
+    return named if named.is_file() else find_input_file(folder, ".csv", split)
+
+
 def load_split(folder: Path, split: str, metadata: dict[str, Any]) -> tuple[np.ndarray, np.ndarray]:
     """Features as a float matrix (NaN for missing or unknown values) and the target as a vector."""
-    path = find_input_file(folder, ".csv", split)
+    path = split_file(folder, split)
     try:
         frame = pd.read_csv(path)
     except pd.errors.EmptyDataError as error:

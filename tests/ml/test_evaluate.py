@@ -43,8 +43,16 @@ def run_script(script: str, args: list[str], env: dict[str, str] | None = None) 
     assert result.returncode == 0, result.stdout + result.stderr
 
 
-def start_evaluation(root: Path, config: dict[str, Any], name: str) -> subprocess.Popen[str]:
-    """Start evaluate.py on ``root``'s model and test split with ``config`` as the run config."""
+INCUMBENT_ARN = "arn:aws:sagemaker:us-east-1:123456789012:model-package/driftline-credit/1"
+
+
+def start_evaluation(
+    root: Path, config: dict[str, Any], name: str, incumbent: Path | None = None, env: dict[str, str] | None = None
+) -> subprocess.Popen[str]:
+    """Start evaluate.py on ``root``'s model and test split with ``config`` as the run config.
+
+    ``incumbent`` is the approved model's input folder, given with its package ARN as the pipeline gives it.
+    """
     config_dir = root / f"{name}-config"
     config_dir.mkdir()
     (config_dir / "config.json").write_text(json.dumps(config))
@@ -59,10 +67,15 @@ def start_evaluation(root: Path, config: dict[str, Any], name: str) -> subproces
         str(root / name),
         "--message-file",
         str(root / f"{name}-message"),
+        "--incumbent-dir",
+        str(incumbent or root / "no-incumbent"),
     ]
+    variables = dict(env or {})
+    if incumbent is not None:
+        variables.setdefault("DRIFTLINE_INCUMBENT_MODEL_PACKAGE_ARN", INCUMBENT_ARN)
     return subprocess.Popen(
         [sys.executable, str(ML_DIR / "evaluate.py"), *args],
-        env=job_env(),
+        env=job_env(**variables),
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -102,9 +115,67 @@ def binary_chain(root: Path) -> dict[str, tuple[int, str]]:
     write_breast_cancer_csv(root / "data" / "breast-cancer.csv")
     config = {"target": "diagnosis", "problem_type": "binary_classification", "metric": "auc", "seed": 42}
     train_model(root, {**config, "split": {"train": 0.7, "validation": 0.15, "test": 0.15}}, ["--max_iter", "60"])
+    # An earlier model of the same data: another split (seed), fewer trees.
+    earlier = root / "earlier"
+    (earlier / "data").mkdir(parents=True)
+    write_breast_cancer_csv(earlier / "data" / "breast-cancer.csv")
+    train_model(earlier, {**config, "seed": 7}, ["--max_iter", "3", "--max_depth", "1"])
     processes = {
         "evaluation": start_evaluation(root, config, "evaluation"),
         "wrong_metric": start_evaluation(root, {**config, "metric": "log_loss"}, "wrong_metric"),
+        "itself": start_evaluation(root, config, "itself", incumbent=root / "model-input"),
+        "earlier": start_evaluation(root, config, "earlier", incumbent=earlier / "model-input"),
+    }
+    return {name: finish(process) for name, process in processes.items()}
+
+
+def category_frame(rng: np.random.Generator, rows: int, categories: list[str]) -> pd.DataFrame:
+    """The class follows the category alone (alpha and gamma are "yes"); ``noise`` carries no signal."""
+    kind = rng.choice(categories, rows)
+    return pd.DataFrame(
+        {
+            "kind": kind,
+            "noise": rng.normal(0, 1, rows).round(3),
+            "answer": np.where(np.isin(kind, ["alpha", "gamma"]), "yes", "no"),
+        }
+    )
+
+
+def incumbent_chain(root: Path) -> dict[str, tuple[int, str]]:
+    """A candidate and approved models that each encode the data their own way, scored on the candidate's rows."""
+    rng = np.random.default_rng(3)
+    config = {"target": "answer", "problem_type": "binary_classification", "metric": "accuracy", "seed": 5}
+    hyperparameters = ["--max_iter", "20", "--min_samples_leaf", "5"]
+    folders = {name: root / name for name in ("candidate", "old-codes", "other-columns")}
+    for folder in folders.values():
+        (folder / "data").mkdir(parents=True)
+    # The candidate's categories are beta, gamma, zeta (codes 0, 1, 2); the approved model knew alpha, beta,
+    # gamma (codes 0, 1, 2): read through the candidate's codes, every one of its answers would be wrong.
+    category_frame(rng, 300, ["beta", "gamma", "zeta"]).to_csv(folders["candidate"] / "data" / "d.csv", index=False)
+    category_frame(rng, 300, ["alpha", "beta", "gamma"]).to_csv(folders["old-codes"] / "data" / "d.csv", index=False)
+    wider = category_frame(rng, 300, ["alpha", "beta", "gamma"])
+    wider.insert(0, "region", rng.choice(["north", "south"], 300))
+    wider.to_csv(folders["other-columns"] / "data" / "d.csv", index=False)
+    for folder in folders.values():
+        train_model(folder, config, hyperparameters)
+    candidate = folders["candidate"]
+    (root / "broken").mkdir()
+    (root / "broken" / "model.tar.gz").write_bytes(b"not a gzip archive")
+    processes = {
+        "old_codes": start_evaluation(candidate, config, "old_codes", incumbent=folders["old-codes"] / "model-input"),
+        "other_columns": start_evaluation(
+            candidate, config, "other_columns", incumbent=folders["other-columns"] / "model-input"
+        ),
+        "broken": start_evaluation(candidate, config, "broken", incumbent=root / "broken"),
+        "not_given": start_evaluation(
+            candidate,
+            config,
+            "not_given",
+            env={
+                "DRIFTLINE_INCUMBENT_MODEL_PACKAGE_ARN": INCUMBENT_ARN,
+                "DRIFTLINE_INCUMBENT_NOT_GIVEN": "its model artifact is in another bucket",
+            },
+        ),
     }
     return {name: finish(process) for name, process in processes.items()}
 
@@ -132,16 +203,18 @@ def chains(tmp_path_factory: pytest.TempPathFactory) -> dict[str, tuple[Path, di
     with ThreadPoolExecutor(max_workers=2) as pool:
         binary = pool.submit(binary_chain, base / "binary")
         regression = pool.submit(regression_chain, base / "regression")
+        incumbents = pool.submit(incumbent_chain, base / "incumbents")
         return {
             "binary": (base / "binary", binary.result()),
             "regression": (base / "regression", regression.result()),
+            "incumbents": (base / "incumbents" / "candidate", incumbents.result()),
         }
 
 
-def read_report(root: Path, runs: dict[str, tuple[int, str]]) -> dict[str, Any]:
-    code, log = runs["evaluation"]
+def read_report(root: Path, runs: dict[str, tuple[int, str]], name: str = "evaluation") -> dict[str, Any]:
+    code, log = runs[name]
     assert code == 0, log
-    report: dict[str, Any] = json.loads((root / "evaluation" / "evaluation.json").read_text())
+    report: dict[str, Any] = json.loads((root / name / "evaluation.json").read_text())
     return report
 
 
@@ -191,3 +264,76 @@ def test_metric_not_reported_for_the_problem_fails_with_the_choices(chains: dict
     reason = (root / "wrong_metric-message").read_text()
     assert "'log_loss'" in reason and "auc" in reason
     assert not (root / "wrong_metric" / "evaluation.json").exists()
+
+
+def test_without_an_approved_model_the_report_has_no_incumbent_section(chains: dict[str, Any]) -> None:
+    root, runs = chains["binary"]
+    assert "incumbent" not in read_report(root, runs)
+
+
+def test_the_approved_model_is_scored_on_the_candidates_test_rows(chains: dict[str, Any]) -> None:
+    root, runs = chains["binary"]
+    candidate = read_report(root, runs)["binary_classification_metrics"]
+
+    # The candidate given as its own approved model scores exactly its own numbers: same rows, same targets.
+    itself = read_report(root, runs, "itself")
+    assert itself["binary_classification_metrics"] == candidate
+    assert itself["incumbent"] == {
+        "model_package_arn": INCUMBENT_ARN,
+        "scored": True,
+        "binary_classification_metrics": candidate,
+        "test_rows": 85,
+    }
+    # A weaker model trained on another split is scored on this one, in Model Monitor's format.
+    earlier = read_report(root, runs, "earlier")
+    assert earlier["binary_classification_metrics"] == candidate
+    scored = earlier["incumbent"]["binary_classification_metrics"]
+    assert set(scored) == set(candidate)
+    assert scored["auc"]["value"] < candidate["auc"]["value"]
+    assert isinstance(scored["auc"]["standard_deviation"], float)
+
+
+def test_an_approved_model_with_other_category_codes_is_scored_through_its_own_encoding(
+    chains: dict[str, Any],
+) -> None:
+    root, runs = chains["incumbents"]
+    report = read_report(root, runs, "old_codes")
+
+    assert report["binary_classification_metrics"]["accuracy"]["value"] > 0.95
+    incumbent = report["incumbent"]
+    assert incumbent["scored"] is True
+    # alpha/gamma -> yes is learnt by both; zeta is unknown to the approved model (missing, as at its endpoint)
+    # and beta and gamma are right: read through the candidate's codes instead, it would score about 0.
+    assert 0.6 < incumbent["binary_classification_metrics"]["accuracy"]["value"] < 0.95
+
+
+def test_an_approved_model_needing_a_column_this_data_lacks_is_reported_not_fatal(chains: dict[str, Any]) -> None:
+    root, runs = chains["incumbents"]
+    report = read_report(root, runs, "other_columns")
+
+    assert report["binary_classification_metrics"]["accuracy"]["value"] > 0.95
+    assert report["incumbent"] == {
+        "model_package_arn": INCUMBENT_ARN,
+        "scored": False,
+        "reason": "it takes feature column(s) 'region' that this run's data does not have",
+    }
+
+
+def test_an_approved_model_that_does_not_load_is_reported_not_fatal(chains: dict[str, Any]) -> None:
+    root, runs = chains["incumbents"]
+    report = read_report(root, runs, "broken")
+
+    assert "accuracy" in report["binary_classification_metrics"]
+    assert report["incumbent"]["scored"] is False
+    assert report["incumbent"]["reason"].startswith("its model cannot be loaded (model.tar.gz is not a readable")
+
+
+def test_an_approved_model_the_pipeline_could_not_give_is_reported_with_its_reason(chains: dict[str, Any]) -> None:
+    root, runs = chains["incumbents"]
+    report = read_report(root, runs, "not_given")
+
+    assert report["incumbent"] == {
+        "model_package_arn": INCUMBENT_ARN,
+        "scored": False,
+        "reason": "its model artifact is in another bucket",
+    }
