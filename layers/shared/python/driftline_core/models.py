@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, SerializerFunctionWrapHandler, model_serializer
 
 ProblemType = Literal["binary_classification", "multiclass_classification", "regression"]
 Outcome = Literal["registered", "rejected", "failed", "approved", "approval_rejected", "approval_expired"]
@@ -46,6 +46,12 @@ class RunTrigger(_Payload):
     """The drift report of the window that set off the retrain."""
     retrain_uri: str | None = None
     """``runs/<execution>/retrain.json``: the reason, the drift and the labelled data window the retrain covers."""
+
+    @model_serializer(mode="wrap")
+    def _drift_fields_only_when_set(self, serialize: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        """Upload runs keep their input ``{"source", "event_id"}``; drift fields appear when a drift run sets them."""
+        data: dict[str, Any] = serialize(self)
+        return {k: v for k, v in data.items() if k in ("source", "event_id") or v not in (None, [])}
 
 
 class RunInput(_Payload):
