@@ -86,6 +86,7 @@ class LocalCloud:
         request_constraints.install()
         self._server = GuardedMotoServer(self.settings.host, self.settings.port)
         self._server.start()
+        self.jobs.processes.start_server()  # imports the ML libraries while the stack deploys
         started = time.time()
         self.stack = cloudformation.deploy(self.settings, self.code)
         self.deploy_seconds = time.time() - started
@@ -100,6 +101,7 @@ class LocalCloud:
         events.stop_schedules()
         cloudwatch.uninstall()
         self.jobs.wait(timeout=5)
+        self.jobs.processes.close()
         self.endpoints.stop()
         self.lambdas.stop()
         apigateway.stop_servers()

@@ -15,6 +15,7 @@ import sys
 import threading
 import time
 import uuid
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -113,6 +114,11 @@ class _Worker:
         self.process.wait(timeout=10)
 
 
+def _worker_key(function: LambdaFunction) -> str:
+    """Workers serve one function's one code version."""
+    return f"{function.function_arn}:{function.code_sha_256}"
+
+
 def _error(error_type: str, message: str, request_id: str) -> dict[str, Any]:
     return {"ok": False, "error": {"errorType": error_type, "errorMessage": message, "requestId": request_id}}
 
@@ -127,6 +133,7 @@ class LambdaRuntime:
         self.console = console
         self.init_durations_ms: dict[str, list[float]] = {}
         self._idle: dict[str, list[_Worker]] = {}
+        self._starting: dict[str, list[_Worker]] = {}
         self._all: list[_Worker] = []
         self._lock = threading.Lock()
         self._display_names: dict[str, str] = {}
@@ -137,14 +144,12 @@ class LambdaRuntime:
     def invoke(self, function: LambdaFunction, event: Any) -> tuple[str, bool, str]:
         """The ``_invoke_lambda`` contract: (response payload, whether it is an error, log tail)."""
         code = self._resolve(function)
-        key = f"{function.function_arn}:{function.code_sha_256}"
+        key = _worker_key(function)
         worker = self._take_idle(key)
         if worker is None:
-            worker = _Worker(function.function_name, code, self._environment(function, code), self)
+            worker = self._take_starting(key) or self._start_worker(function, code)
             init_ms = worker.wait_ready()
             self.init_durations_ms.setdefault(function.function_name, []).append(init_ms)
-            with self._lock:
-                self._all.append(worker)
         response = worker.call(event, float(function.timeout or 3))
         if worker.alive():
             with self._lock:
@@ -152,6 +157,29 @@ class LambdaRuntime:
         if response.get("ok"):
             return json.dumps(response.get("result")), False, ""
         return json.dumps(response["error"]), True, ""
+
+    def prewarm(self, functions: Iterable[LambdaFunction]) -> None:
+        """Start one worker per function now, all at once, so a first run finds its handlers imported.
+
+        Lambda's provisioned concurrency does the same: the container is initialised before the first event.
+        Functions that already have a worker, and any whose code local mode did not deploy, are skipped.
+        """
+        for function in functions:
+            key = _worker_key(function)
+            with self._lock:
+                if self._idle.get(key) or self._starting.get(key):
+                    continue
+            try:
+                code = self._resolve(function)
+            except RuntimeError:
+                continue
+            worker = self._start_worker(function, code)
+            with self._lock:
+                self._starting.setdefault(key, []).append(worker)
+
+    def prewarm_deployed(self) -> None:
+        """Prewarm every function deployed in this region."""
+        self.prewarm(list(get_lambda_backend(ACCOUNT_ID, self.region).list_functions()))
 
     def log(self, worker: _Worker, line: str) -> None:
         cloudwatch_logs.put_lines(self.region, worker.log_group, worker.stream, [line])
@@ -163,7 +191,7 @@ class LambdaRuntime:
 
     def stop(self) -> None:
         with self._lock:
-            workers, self._all, self._idle = self._all, [], {}
+            workers, self._all, self._idle, self._starting = self._all, [], {}, {}
         for worker in workers:
             if worker.alive() and worker.process.stdin:
                 worker.process.stdin.close()
@@ -181,6 +209,17 @@ class LambdaRuntime:
                 if worker.alive():
                     return worker
         return None
+
+    def _take_starting(self, key: str) -> _Worker | None:
+        with self._lock:
+            workers = self._starting.get(key, [])
+            return workers.pop(0) if workers else None
+
+    def _start_worker(self, function: LambdaFunction, code: FunctionCode) -> _Worker:
+        worker = _Worker(function.function_name, code, self._environment(function, code), self)
+        with self._lock:
+            self._all.append(worker)
+        return worker
 
     def _resolve(self, function: LambdaFunction) -> FunctionCode:
         folder = self.code.folder(function.code)

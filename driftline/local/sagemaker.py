@@ -26,7 +26,6 @@ import importlib.util
 import json
 import os
 import shutil
-import subprocess
 import sys
 import tarfile
 import threading
@@ -45,6 +44,7 @@ from moto.sagemaker.responses import SageMakerResponse
 
 from driftline.local import cloudwatch_logs, seams
 from driftline.local.console import Console
+from driftline.local.job_processes import JobProcesses
 from driftline.local.settings import ACCOUNT_ID, REPO_ROOT
 
 CONTAINER_ROOT = "/opt/ml/"
@@ -143,6 +143,8 @@ class JobRunner:
         self.console = console
         self.durations: dict[str, float] = {}
         self._threads: list[threading.Thread] = []
+        # Forks jobs from a warm interpreter once local mode starts it (start_server); fresh ones until then.
+        self.processes = JobProcesses()
 
     # -- starting -------------------------------------------------------------------------------
     def start_processing(self, job: Any) -> None:
@@ -289,9 +291,7 @@ class JobRunner:
         log_path = self.jobs_dir / name / "job.log"
         self.console.line(name, f"started: {' '.join(Path(c).name if os.sep in c else c for c in command)}")
         with log_path.open("w") as log:
-            process = subprocess.Popen(
-                command, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
-            )
+            process = self.processes.start(command, cwd=cwd, env=env)
             timer = threading.Timer(timeout, process.kill)
             timer.start()
             tail: list[str] = []

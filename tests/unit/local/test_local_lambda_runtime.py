@@ -214,3 +214,34 @@ def test_handler_output_goes_to_the_terminal_under_its_display_name_and_to_cloud
     messages = [event.message for stream in group.streams.values() for event in stream.events]
     assert any(message.startswith("START RequestId") for message in messages)
     assert "handling {'dataset': 'credit'}" in messages
+
+
+def test_a_prewarmed_function_imports_its_handler_before_the_first_event_and_serves_it_from_that_worker(
+    runtime: LambdaRuntime, console_stream: io.StringIO
+) -> None:
+    function = _function(name="driftline-Validate-warm")
+
+    runtime.prewarm([function])  # type: ignore[list-item]
+
+    assert _eventually(lambda: "cold start of driftline-Validate-warm" in console_stream.getvalue())
+    first, _ = _invoke(runtime, function, {"action": "pid"})
+    second, _ = _invoke(runtime, function, {"action": "pid"})
+    assert first == second
+    assert len(runtime.init_durations_ms["driftline-Validate-warm"]) == 1
+    assert console_stream.getvalue().count("cold start of driftline-Validate-warm") == 1
+
+
+def test_prewarming_starts_no_second_worker_and_skips_code_local_mode_did_not_deploy(
+    runtime: LambdaRuntime, console_stream: io.StringIO
+) -> None:
+    function = _function(name="driftline-Validate-once")
+    handmade = FakeFunction(function_name="handmade", code={"S3Bucket": "elsewhere", "S3Key": "x.zip"})
+    _invoke(runtime, function, {"action": "pid"})
+
+    runtime.prewarm([function, handmade])  # type: ignore[list-item]
+    runtime.prewarm([function])  # type: ignore[list-item]
+
+    _invoke(runtime, function, {"action": "pid"})
+    time.sleep(0.5)
+    assert console_stream.getvalue().count("cold start of driftline-Validate-once") == 1
+    assert "handmade" not in runtime.init_durations_ms
