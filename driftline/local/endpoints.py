@@ -48,10 +48,14 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote
 
 from driftline.local.http_guard import LoopbackGuard
+
+if TYPE_CHECKING:  # the server process imports neither moto nor the job runner
+    from driftline.local.console import Console
+    from driftline.local.sagemaker import ApplicationCode
 
 MAX_BODY_BYTES = 6 * 1024 * 1024
 """InvokeEndpoint's largest request body (botocore's BodyBlob limit)."""
@@ -359,8 +363,8 @@ class EndpointRunner:
         endpoints_dir: Path,
         endpoint_url: str,
         region: str,
-        console: Any,
-        code: Any = None,
+        console: Console,
+        code: ApplicationCode | None = None,
         capture_flush_seconds: float = CAPTURE_FLUSH_SECONDS,
     ) -> None:
         from driftline.local.sagemaker import ML_DIR, ApplicationCode

@@ -57,7 +57,7 @@ def test_the_update_endpoint_action_local_mode_adds_is_gone_once_local_mode_stop
     from moto.sagemaker.responses import SageMakerResponse
 
     endpoints.install(
-        endpoints.EndpointRunner(endpoints_dir=Path("unused"), endpoint_url="", region=REGION, console=None)
+        endpoints.EndpointRunner(endpoints_dir=Path("unused"), endpoint_url="", region=REGION, console=Console())
     )
     assert callable(getattr(SageMakerResponse, "update_endpoint", None))
 
