@@ -23,6 +23,7 @@ _OUTCOME_METRICS = {
     "approved": "ModelsApproved",
     "approval_rejected": "ModelsRejectedByApprover",
     "approval_expired": "ApprovalsExpired",
+    "deployed": "ModelsDeployed",
 }
 
 

@@ -29,6 +29,8 @@ class StoredTaskToken:
     expires_at: int
     stored_at: int = 0
     """When the step stored the token (epoch seconds); 0 for tokens stored before this was recorded."""
+    context: str = ""
+    """What the step needs to judge the outcome (a deployment's target configuration, as JSON); empty for jobs."""
 
 
 @dataclass(frozen=True)
@@ -44,7 +46,9 @@ SCAN_PAGE_SIZE = 100
 """Items one Scan request reads; pages stay small so a pass can stop between them when time runs short."""
 
 
-def put_token(job_name: str, task_token: str, *, execution_id: str, step: str, settings: Settings) -> StoredTaskToken:
+def put_token(
+    job_name: str, task_token: str, *, execution_id: str, step: str, settings: Settings, context: str = ""
+) -> StoredTaskToken:
     """Store (or replace, on a retried step) the token a step waits on; call before the job starts."""
     now = int(time.time())
     stored = StoredTaskToken(
@@ -54,6 +58,7 @@ def put_token(job_name: str, task_token: str, *, execution_id: str, step: str, s
         step=step,
         expires_at=now + settings.job_token_ttl_seconds,
         stored_at=now,
+        context=context,
     )
     get_client("dynamodb").put_item(TableName=settings.job_tokens_table, Item=_item(stored))
     return stored
@@ -76,7 +81,7 @@ def restore_token(stored: StoredTaskToken, *, settings: Settings) -> None:
 
 
 def _item(stored: StoredTaskToken) -> dict[str, Any]:
-    return {
+    item = {
         "job_name": {"S": stored.job_name},
         "task_token": {"S": stored.task_token},
         "execution_id": {"S": stored.execution_id},
@@ -84,6 +89,9 @@ def _item(stored: StoredTaskToken) -> dict[str, Any]:
         "expires_at": {"N": str(stored.expires_at)},
         "stored_at": {"N": str(stored.stored_at)},
     }
+    if stored.context:
+        item["context"] = {"S": stored.context}
+    return item
 
 
 def take_token(job_name: str, *, settings: Settings) -> StoredTaskToken | None:
@@ -107,6 +115,7 @@ def take_token(job_name: str, *, settings: Settings) -> StoredTaskToken | None:
         step=item.get("step", {}).get("S", ""),
         expires_at=int(item.get("expires_at", {}).get("N", "0")),
         stored_at=int(item.get("stored_at", {}).get("N", "0")),
+        context=item.get("context", {}).get("S", ""),
     )
 
 

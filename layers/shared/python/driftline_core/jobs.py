@@ -24,7 +24,9 @@ from driftline_core.clients import get_client
 from driftline_core.errors import SageMakerJobFailed, TransientAwsError
 from driftline_core.job_tokens import StoredTaskToken, put_token, restore_token, take_token, waiting_jobs
 from driftline_core.models import EvaluateInput, JobStarted, TrainInput, WaitingStepInput
+from driftline_core.registry import find_approved_model_package, model_artifact_for_jobs, model_package_group_name
 from driftline_core.sagemaker_jobs import (
+    IncumbentForEvaluation,
     build_evaluation_job_request,
     build_preprocess_job_request,
     build_training_job_request,
@@ -39,6 +41,9 @@ JobKind = Literal["preprocess", "train", "evaluate"]
 
 PROCESSING_EVENT = "SageMaker Processing Job State Change"
 TRAINING_EVENT = "SageMaker Training Job State Change"
+ENDPOINT_EVENT = "SageMaker Endpoint State Change"
+DEPLOY_STEP = "deploy"
+"""The step of a token stored under an endpoint's name: a deployment waiting for the endpoint to settle."""
 JOB_FAILED_ERROR = "SageMakerJobFailed"
 TERMINAL_STATUSES = frozenset({"Completed", "Failed", "Stopped"})
 
@@ -164,8 +169,14 @@ def start_job(kind: JobKind, step_input: WaitingStepInput, settings: Settings) -
 def resume_from_job_event(event_detail: Mapping[str, Any], detail_type: str) -> str:
     """Hand a finished job's outcome to the step waiting on it; returns what was done (for metrics).
 
-    Events for jobs that are still running, and for jobs no Driftline step waits on, are ignored.
+    Events for jobs that are still running, and for jobs no Driftline step waits on, are ignored. An
+    endpoint's state change resumes the deployment waiting on it (``driftline_core.deployment``).
     """
+    if detail_type == ENDPOINT_EVENT:
+        # Imported here: deployment builds on this module's token hand-back.
+        from driftline_core.deployment import resume_from_endpoint_event
+
+        return resume_from_endpoint_event(event_detail, settings=get_settings())
     api = _API_BY_EVENT.get(detail_type)
     if api is None:
         logger.info("Ignoring an event that is not a SageMaker job state change", extra={"detail_type": detail_type})
@@ -243,6 +254,11 @@ def resume_finished_jobs(
 
 
 def _reconcile_job(job_name: str, step: str, stored_at: int, settings: Settings) -> str:
+    if step == DEPLOY_STEP:
+        from driftline_core.deployment import reconcile_endpoint
+
+        with _transient_aws_errors():
+            return reconcile_endpoint(job_name, settings=settings)
     api = _API_BY_KIND.get(step)
     if api is None:
         logger.warning("A stored token names no known step; leaving it", extra={"job_name": job_name, "step": step})
@@ -279,7 +295,8 @@ def _resume_waiting_step(
         logger.info("No Driftline step waits on this job; ignoring it", extra={"job_name": job_name})
         return NOT_OURS
     log_keys = {"job_name": job_name, "job_status": status, "execution_id": stored.execution_id}
-    try:
+
+    def send() -> str:
         if status == "Completed":
             result = job_result_from_description(description or _describe_job_or_fail(api, job_name))
             _send_success(stored, result.model_dump_json())
@@ -288,6 +305,20 @@ def _resume_waiting_step(
         _send_failure(stored, failure_cause(api.label, job_name, status, details))
         logger.info("Resumed the run with the job's failure", extra=log_keys)
         return RESUMED_FAILURE
+
+    return hand_back(stored, send, settings=settings, log_keys=log_keys)
+
+
+def hand_back(
+    stored: StoredTaskToken, send: Callable[[], str], *, settings: Settings, log_keys: Mapping[str, Any]
+) -> str:
+    """Run ``send`` (which calls SendTaskSuccess or SendTaskFailure with a taken token) and return its outcome.
+
+    A run that no longer waits (timed out, stopped or already resumed) is ``run_not_waiting``; any other
+    error puts the token back, so a retried event or the reconciler can still resume the run.
+    """
+    try:
+        return send()
     except Exception as error:
         if isinstance(error, ClientError) and _error_code(error) in _RUN_NOT_WAITING_CODES:
             logger.warning(
@@ -297,6 +328,16 @@ def _resume_waiting_step(
             return RUN_NOT_WAITING
         restore_token(stored, settings=settings)
         raise
+
+
+def send_task_success(stored: StoredTaskToken, output: str) -> None:
+    """Resume the waiting step with ``output`` (JSON) as its result."""
+    _send_success(stored, output)
+
+
+def send_task_failure(stored: StoredTaskToken, error: str, cause: str) -> None:
+    """Fail the waiting step with a named error its Catch routes on and a readable cause."""
+    get_client("stepfunctions").send_task_failure(taskToken=stored.task_token, error=error, cause=cause)
 
 
 def failure_cause(job_label: str, job_name: str, status: str, details: Mapping[str, Any]) -> str:
@@ -352,7 +393,17 @@ def _build_request(
         preprocess=step_input.preprocess,
         training=step_input.training,
         settings=settings,
+        incumbent=_incumbent_for_evaluation(dataset, settings),
     )
+
+
+def _incumbent_for_evaluation(dataset: str, settings: Settings) -> IncumbentForEvaluation | None:
+    """The dataset's approved model, which the evaluation job scores on the candidate's test split too."""
+    approved = find_approved_model_package(model_package_group_name(settings.model_package_group_prefix, dataset))
+    if approved is None:
+        return None
+    model_uri, not_given = model_artifact_for_jobs(approved, settings.artifact_bucket)
+    return IncumbentForEvaluation(approved.model_package_arn, model_uri, not_given)
 
 
 def _describe_job(api: _JobApi, job_name: str) -> dict[str, Any] | None:
@@ -409,3 +460,12 @@ def _transient_aws_errors() -> Iterator[None]:
         raise TransientAwsError(
             f"AWS is throttling Driftline ({code} on {operation}); the pipeline retries this step."
         ) from error
+
+
+transient_aws_errors = _transient_aws_errors
+"""Public name for the steps outside this module that start SageMaker work (deployment)."""
+
+
+def aws_error_code(error: ClientError) -> str:
+    """The ``Error.Code`` of an AWS error response."""
+    return _error_code(error)

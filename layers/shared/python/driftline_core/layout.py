@@ -116,6 +116,11 @@ def training_output_prefix(execution_name: str) -> str:
     return f"{run_prefix(execution_name)}train/"
 
 
+def data_capture_prefix(dataset: str) -> str:
+    """Where the dataset's endpoint writes captured requests and answers; SageMaker adds ``<endpoint>/<variant>/``."""
+    return f"capture/{dataset}/"
+
+
 def ml_code_prefix(code_version: str) -> str:
     """Where the deploy-time publisher ships ``ml/``: the files for processing jobs and a tarball for training."""
     return f"code/{code_version}/"

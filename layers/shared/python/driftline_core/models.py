@@ -11,7 +11,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, SerializerFunctionWrapHandler, model_serializer
 
 ProblemType = Literal["binary_classification", "multiclass_classification", "regression"]
-Outcome = Literal["registered", "rejected", "failed", "approved", "approval_rejected", "approval_expired"]
+Outcome = Literal["registered", "rejected", "failed", "approved", "approval_rejected", "approval_expired", "deployed"]
 
 
 class _Payload(BaseModel):
@@ -172,6 +172,55 @@ class ApprovalDecision(_Payload):
     source: Literal["link", "registry"]
     """Where the decision was made: the emailed link, or the Model Registry (Studio, CLI, API)."""
     reason: str = ""
+
+
+class DeployInput(StepInput):
+    """What Deploy receives: the approved package and the token the run waits on until the endpoint settles."""
+
+    model_config = ConfigDict(extra="ignore", hide_input_in_errors=True)
+    """Parse errors must not echo the payload: it carries the task token."""
+    task_token: str
+    registration: RegistrationResult
+    approval: ApprovalDecision
+
+
+class DeploymentStarted(_Payload):
+    """What Deploy returns to its (ignored) invoke; the run waits for the endpoint's state change."""
+
+    endpoint_name: str
+    endpoint_config_name: str
+    action: Literal["created", "updated", "unchanged"]
+
+
+class DeploymentResult(_Payload):
+    """Task output sent once the endpoint serves the new model; the run carries it at ``$.deployment``."""
+
+    endpoint_name: str
+    endpoint_arn: str
+    endpoint_config_name: str
+    model_name: str
+    model_package_arn: str
+    action: Literal["created", "updated", "unchanged"]
+    """``unchanged``: the endpoint already served this model version (a repeated deployment)."""
+    endpoint_type: Literal["Provisioned", "Serverless"]
+    previous_endpoint_config_name: str | None = None
+    data_capture_uri: str | None = None
+    """Where sampled requests and answers land; None for serverless endpoints, which capture nothing."""
+    alarms: list[str] = Field(default_factory=list)
+    """The CloudWatch alarms that roll a blue/green update back."""
+
+
+class ServingSetupInput(StepInput):
+    """What FinishDeployment receives: the endpoint now serving the approved model."""
+
+    deployment: DeploymentResult
+
+
+class ServingSetup(_Payload):
+    """What FinishDeployment set up on the serving endpoint; the run carries it at ``$.serving``."""
+
+    autoscaling: str
+    """One readable sentence: the scaling policy registered, or why there is none."""
 
 
 class StepError(_Payload):

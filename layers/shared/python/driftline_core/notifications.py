@@ -18,6 +18,7 @@ from driftline_core.models import (
     ApprovalDecision,
     ApprovalRequestInput,
     DataObject,
+    DeploymentResult,
     GateResult,
     JobResult,
     NotificationResult,
@@ -43,6 +44,9 @@ STEP_ORDER: tuple[tuple[str, str], ...] = (
     ("evaluation", "evaluation"),
     ("gate", "the quality gate"),
     ("registration", "registration"),
+    ("approval", "approval"),
+    ("deployment", "deployment"),
+    ("serving", "the endpoint's autoscaling setup"),
 )
 """Result key each step adds to the run document, and the step's name in messages, in pipeline order."""
 JOB_STEPS = {"preprocessing", "training", "evaluation"}
@@ -62,6 +66,8 @@ class RunDocument(BaseModel):
     gate: GateResult | None = None
     registration: RegistrationResult | None = None
     approval: ApprovalDecision | None = None
+    deployment: DeploymentResult | None = None
+    serving: dict[str, Any] | None = None
 
 
 @dataclass(frozen=True)
@@ -88,6 +94,8 @@ def build_notification(notify: NotifyInput) -> Notification:
         return _approval_rejected(notify, run, dataset)
     if notify.outcome == "approval_expired":
         return _approval_expired(notify, run, dataset)
+    if notify.outcome == "deployed":
+        return _deployed(notify, run, dataset)
     return _failed(notify, run, dataset)
 
 
@@ -244,7 +252,7 @@ def _rejected(notify: NotifyInput, run: RunDocument, dataset: str) -> Notificati
 def _failed(notify: NotifyInput, run: RunDocument, dataset: str) -> Notification:
     step = failed_step(run)
     reason = readable_cause(notify.error, step)
-    closing = NOTHING_CHANGED if step != "registration" else "No endpoint was changed."
+    closing = _FAILURE_CLOSING.get(step, NOTHING_CHANGED)
     error_name = notify.error.error if notify.error else "RunFailed"
     lines = [
         f"The {dataset} run {notify.execution_name} failed during {step}.",
@@ -266,6 +274,19 @@ def _failed(notify: NotifyInput, run: RunDocument, dataset: str) -> Notification
         cause=f"{_sentence_start(step)} failed: {_as_sentence(reason)} {closing}",
     )
 
+
+_FAILURE_CLOSING = {
+    "registration": "No endpoint was changed.",
+    "approval": "No endpoint was changed.",
+    "deployment": (
+        "The model stays Approved in the registry; an endpoint that was already serving keeps serving its "
+        "previous model."
+    ),
+    "the endpoint's autoscaling setup": (
+        "The endpoint serves the new model, on its initial instance count, without autoscaling."
+    ),
+}
+"""What a failure at these steps left as it was; earlier steps registered and deployed nothing."""
 
 _RESERVED_ERROR_NAMES = {"States.Timeout": "JobTimedOut", "States.HeartbeatTimeout": "JobTimedOut"}
 
@@ -493,4 +514,44 @@ def _approval_expired(notify: NotifyInput, run: RunDocument, dataset: str) -> No
         attributes=_attributes("approval-expired", dataset),
         error=APPROVAL_EXPIRED_ERROR,
         cause=f"Nobody decided on the {model} before its approval expired; no endpoint was changed.",
+    )
+
+
+# Deployment -------------------------------------------------------------------------------------------
+
+
+def _deployed(notify: NotifyInput, run: RunDocument, dataset: str) -> Notification:
+    package, model = _package_phrase(run, dataset)
+    deployment = run.deployment
+    endpoint = deployment.endpoint_name if deployment else "(not reported)"
+    how = {
+        "created": "on a new endpoint",
+        "updated": "on its endpoint, replacing the previous model (blue/green)",
+        "unchanged": "on its endpoint, which already served it",
+    }[deployment.action if deployment else "created"]
+    capture = deployment.data_capture_uri if deployment else None
+    serving = (run.serving or {}).get("autoscaling")
+    lines = [
+        f"The {model} from run {notify.execution_name} is live {how}.",
+        "",
+        f"Endpoint:        {endpoint}",
+        f"Endpoint config: {deployment.endpoint_config_name if deployment else '(not reported)'}",
+        f"Previous config: {(deployment.previous_endpoint_config_name if deployment else None) or '-'}",
+        f"Model package:   {package}",
+        f"Data capture:    {capture or 'none (serverless endpoints capture nothing; drift reports come from uploads)'}",
+        f"Rollback alarms: {', '.join(deployment.alarms) if deployment and deployment.alarms else '-'}",
+        f"Autoscaling:     {serving or '-'}",
+        "",
+        "Invoke it with CSV rows of the feature columns (no target, no header):",
+        f"  aws sagemaker-runtime invoke-endpoint --endpoint-name {endpoint} --content-type text/csv \\",
+        "      --cli-binary-format raw-in-base64-out --body '<feature values, comma-separated>' answer.csv",
+        "",
+        f"Execution:       {notify.execution_id}",
+    ]
+    return Notification(
+        subject=_subject(dataset, "model deployed"),
+        message="\n".join(lines),
+        attributes=_attributes("deployed", dataset),
+        error="",
+        cause=f"The {model} serves on endpoint {endpoint}.",
     )

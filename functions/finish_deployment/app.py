@@ -1,0 +1,23 @@
+"""FinishDeployment: set up what needs the endpoint in service (autoscaling; the drift monitor's place)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_lambda_powertools import Logger
+from aws_lambda_powertools.utilities.parser import event_parser
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from driftline_core.deployment import finish_deployment, get_deployment_settings
+from driftline_core.models import ServingSetupInput
+
+logger = Logger()
+
+
+@logger.inject_lambda_context(correlation_id_path="execution_id")
+@event_parser(model=ServingSetupInput)
+def lambda_handler(event: ServingSetupInput, context: LambdaContext) -> dict[str, Any]:
+    logger.append_keys(endpoint_name=event.deployment.endpoint_name)
+    setup = finish_deployment(event, get_deployment_settings())
+    logger.info("Endpoint set up", extra={"autoscaling": setup.autoscaling})
+    return setup.model_dump(mode="json")

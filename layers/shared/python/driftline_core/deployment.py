@@ -1,0 +1,626 @@
+"""Deploying an approved model to the dataset's endpoint: created the first time, blue/green updated afterwards.
+
+One endpoint per dataset, named like its Model Registry group. Each approved model version gets its own
+SageMaker Model (from the model package) and EndpointConfig (with data capture into the artifact bucket);
+the endpoint is created on the first deployment and updated blue/green afterwards, with CloudWatch alarms
+on the new fleet's errors and latency that roll the update back. Deploy stores the run's task token under
+the endpoint's name and starts the create or update; the endpoint's "SageMaker Endpoint State Change"
+event (or the reconciler, when that event is lost) describes the endpoint and resumes the run: InService on
+the new configuration is success, InService on the old one is a rolled-back update, Failed is a failure.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+from collections.abc import Mapping
+from functools import lru_cache
+from typing import Any, Literal
+
+from aws_lambda_powertools import Logger
+from botocore.exceptions import ClientError
+from pydantic import BaseModel
+
+from driftline_core.clients import get_client
+from driftline_core.errors import DriftlineError
+from driftline_core.job_tokens import StoredTaskToken, put_token, take_token
+from driftline_core.jobs import (
+    DEPLOY_STEP,
+    NOT_OURS,
+    RESUMED_FAILURE,
+    RESUMED_SUCCESS,
+    STILL_RUNNING,
+    aws_error_code,
+    hand_back,
+    send_task_failure,
+    send_task_success,
+    transient_aws_errors,
+)
+from driftline_core.layout import data_capture_prefix, s3_uri
+from driftline_core.models import DeployInput, DeploymentResult, DeploymentStarted, ServingSetup, ServingSetupInput
+from driftline_core.registry import GROUP_NAME_MAX, model_package_group_name
+from driftline_core.settings import Settings
+
+logger = Logger(child=True)
+
+DEPLOYMENT_FAILED_ERROR = "DeploymentFailed"
+VARIANT_NAME = "AllTraffic"
+"""The one production variant; blue/green updates need the new configuration to keep the variant's name."""
+CAPTURE_CONTENT_TYPES = {"CsvContentTypes": ["text/csv"], "JsonContentTypes": ["application/json"]}
+_VERSION_SUFFIX_ROOM = len("-v") + 9
+"""Model package versions have at most 9 digits (the ModelPackageName pattern)."""
+_NAME_HASH_LENGTH = 8
+
+IN_PROGRESS = frozenset({"Creating", "Updating", "SystemUpdating", "RollingBack"})
+_STATUS_BY_KEY = {
+    status.lower(): status
+    for status in (
+        "OutOfService",
+        "Creating",
+        "Updating",
+        "SystemUpdating",
+        "RollingBack",
+        "InService",
+        "Deleting",
+        "Failed",
+        "UpdateRollbackFailed",
+    )
+}
+_LOCAL_STORAGE_FAMILY = re.compile(r"^ml\.[a-z]+[0-9]+[a-z]*d[n]?\.")
+"""Instance families with local NVMe storage (m5d, c5d, g4dn, ...): CreateEndpointConfig refuses a KmsKeyId for them."""
+
+
+class DeploymentFailed(DriftlineError):
+    """The endpoint could not be created or updated; an endpoint that was serving keeps its previous model."""
+
+
+class EndpointBusy(DriftlineError):
+    """The endpoint is being created, updated or deleted by something else; the state machine retries later."""
+
+
+class DeploymentSettings(BaseModel):
+    """The Deploy and FinishDeployment functions' environment (names upper-cased), read on first use."""
+
+    endpoint_type: Literal["Provisioned", "Serverless"] = "Provisioned"
+    endpoint_instance_type: str = "ml.m5.large"
+    endpoint_instance_count: int = 1
+    endpoint_min_instances: int = 1
+    endpoint_max_instances: int = 2
+    endpoint_invocations_per_instance: float = 1000.0
+    """Target of the target-tracking policy: SageMakerVariantInvocationsPerInstance (per minute)."""
+    serverless_memory_mb: int = 2048
+    serverless_max_concurrency: int = 5
+    data_capture_sampling_percentage: int = 100
+    latency_alarm_p99_milliseconds: int = 1000
+    bake_seconds: int = 300
+    """How long the new fleet serves all traffic, watched by the alarms, before the update completes."""
+    old_fleet_termination_wait_seconds: int = 0
+    """How long the old fleet stays after the update, ready for a rollback the alarms did not catch in time."""
+    deployment_timeout_seconds: int = 3600
+    endpoint_configs_retained: int = 3
+
+
+@lru_cache(maxsize=1)
+def get_deployment_settings() -> DeploymentSettings:
+    fields = DeploymentSettings.model_fields
+    values = {name: os.environ[name.upper()] for name in fields if name.upper() in os.environ}
+    return DeploymentSettings.model_validate(values)
+
+
+def reset_deployment_settings() -> None:
+    get_deployment_settings.cache_clear()
+
+
+# Names ------------------------------------------------------------------------------------------------
+
+
+def endpoint_name(prefix: str, dataset: str) -> str:
+    """The dataset's endpoint: the same name as its Model Registry group (``<stack>-<dataset>``).
+
+    Group names are already unique per dataset, lowercase, at most 63 characters and of SageMaker's
+    name pattern, and endpoint names follow the same rules.
+    """
+    return model_package_group_name(prefix, dataset)
+
+
+def versioned_name_base(endpoint: str) -> str:
+    """What a model or endpoint config name of this endpoint starts with, before ``-v<version>``.
+
+    The endpoint's name when ``-v`` and nine digits still fit in 63 characters, else its start, ``--`` and a
+    hash of the whole name, so the names keep the stack prefix the IAM policies match on.
+    """
+    room = GROUP_NAME_MAX - _VERSION_SUFFIX_ROOM
+    if len(endpoint) <= room:
+        return endpoint
+    digest = hashlib.sha256(endpoint.encode()).hexdigest()[:_NAME_HASH_LENGTH]
+    return f"{endpoint[: room - 2 - _NAME_HASH_LENGTH].rstrip('-')}--{digest}"
+
+
+def versioned_name(endpoint: str, version: int) -> str:
+    """The Model and the EndpointConfig of one model package version share this name."""
+    return f"{versioned_name_base(endpoint)}-v{version}"
+
+
+def package_version(model_package_arn: str) -> int:
+    version = model_package_arn.rsplit("/", 1)[-1]
+    if not version.isdigit():
+        raise DeploymentFailed(
+            f"{model_package_arn} is not a versioned model package ARN (…/<group>/<version>); only packages "
+            "registered in a model package group can be deployed."
+        )
+    return int(version)
+
+
+def alarm_names(endpoint: str) -> list[str]:
+    """The rollback alarms of an endpoint; their names start with the stack prefix the IAM policy allows."""
+    return [f"{endpoint}-invocation-5xx-errors", f"{endpoint}-model-latency-p99"]
+
+
+def scaling_resource_id(endpoint: str) -> str:
+    return f"endpoint/{endpoint}/variant/{VARIANT_NAME}"
+
+
+# Requests ---------------------------------------------------------------------------------------------
+
+
+def build_model_request(name: str, model_package_arn: str, settings: Settings, dataset: str) -> dict[str, Any]:
+    """CreateModel from the package: its container (image, model data, serving environment) comes from the registry."""
+    request: dict[str, Any] = {
+        "ModelName": name,
+        "Containers": [{"ModelPackageName": model_package_arn}],
+        "ExecutionRoleArn": settings.sagemaker_role_arn,
+        "Tags": [{"Key": "driftline:dataset", "Value": dataset}],
+    }
+    return request
+
+
+def build_endpoint_config_request(
+    name: str, dataset: str, settings: Settings, deployment: DeploymentSettings
+) -> dict[str, Any]:
+    """CreateEndpointConfig: one variant, data capture into ``capture/<dataset>/`` (provisioned endpoints only)."""
+    variant: dict[str, Any] = {"VariantName": VARIANT_NAME, "ModelName": name, "InitialVariantWeight": 1.0}
+    request: dict[str, Any] = {
+        "EndpointConfigName": name,
+        "ProductionVariants": [variant],
+        "Tags": [{"Key": "driftline:dataset", "Value": dataset}],
+    }
+    if deployment.endpoint_type == "Serverless":
+        # Serverless endpoints support no data capture: the per-upload drift report is the signal there.
+        variant["ServerlessConfig"] = {
+            "MemorySizeInMB": deployment.serverless_memory_mb,
+            "MaxConcurrency": deployment.serverless_max_concurrency,
+        }
+        return request
+    variant["InstanceType"] = deployment.endpoint_instance_type
+    variant["InitialInstanceCount"] = deployment.endpoint_instance_count
+    capture: dict[str, Any] = {
+        "EnableCapture": True,
+        "InitialSamplingPercentage": deployment.data_capture_sampling_percentage,
+        "DestinationS3Uri": capture_uri(settings, dataset),
+        "CaptureOptions": [{"CaptureMode": "Input"}, {"CaptureMode": "Output"}],
+        "CaptureContentTypeHeader": CAPTURE_CONTENT_TYPES,
+    }
+    if settings.kms_key_arn:
+        capture["KmsKeyId"] = settings.kms_key_arn
+        if not _LOCAL_STORAGE_FAMILY.match(deployment.endpoint_instance_type):
+            request["KmsKeyId"] = settings.kms_key_arn
+    request["DataCaptureConfig"] = capture
+    return request
+
+
+def capture_uri(settings: Settings, dataset: str) -> str:
+    return s3_uri(settings.artifact_bucket, data_capture_prefix(dataset)).rstrip("/")
+
+
+def build_deployment_config(endpoint: str, deployment: DeploymentSettings) -> dict[str, Any]:
+    """UpdateEndpoint's blue/green policy: all traffic at once to the new fleet, baked under the rollback alarms.
+
+    ALL_AT_ONCE rather than CANARY: a canary must be at most half the new fleet, which a one-instance
+    endpoint (the default, and every serverless endpoint) does not have. The bake period gives the
+    alarms the whole traffic to judge the new model on, and any alarm in it rolls everything back.
+    """
+    return {
+        "BlueGreenUpdatePolicy": {
+            "TrafficRoutingConfiguration": {"Type": "ALL_AT_ONCE", "WaitIntervalInSeconds": deployment.bake_seconds},
+            "TerminationWaitInSeconds": deployment.old_fleet_termination_wait_seconds,
+            "MaximumExecutionTimeoutInSeconds": deployment.deployment_timeout_seconds,
+        },
+        "AutoRollbackConfiguration": {"Alarms": [{"AlarmName": name} for name in alarm_names(endpoint)]},
+    }
+
+
+def build_alarm_requests(endpoint: str, deployment: DeploymentSettings) -> list[dict[str, Any]]:
+    """PutMetricAlarm for the rollback alarms: any 5xx from the model, or p99 model latency over the limit."""
+    dimensions = [{"Name": "EndpointName", "Value": endpoint}, {"Name": "VariantName", "Value": VARIANT_NAME}]
+    errors_name, latency_name = alarm_names(endpoint)
+    common = {
+        "Namespace": "AWS/SageMaker",
+        "Dimensions": dimensions,
+        "Period": 60,
+        "ComparisonOperator": "GreaterThanThreshold",
+        "TreatMissingData": "notBreaching",
+        "ActionsEnabled": False,
+    }
+    return [
+        {
+            **common,
+            "AlarmName": errors_name,
+            "AlarmDescription": (
+                f"The model behind endpoint {endpoint} answered with server errors (ModelError); during a "
+                "blue/green update this rolls the endpoint back to its previous model."
+            ),
+            "MetricName": "Invocation5XXErrors",
+            "Statistic": "Sum",
+            "EvaluationPeriods": 1,
+            "Threshold": 0.0,
+        },
+        {
+            **common,
+            "AlarmName": latency_name,
+            "AlarmDescription": (
+                f"p99 model latency of endpoint {endpoint} above {deployment.latency_alarm_p99_milliseconds} ms "
+                "for 2 of 3 minutes; during a blue/green update this rolls the endpoint back."
+            ),
+            "MetricName": "ModelLatency",
+            "ExtendedStatistic": "p99",
+            "EvaluationPeriods": 3,
+            "DatapointsToAlarm": 2,
+            # ModelLatency is reported in microseconds.
+            "Threshold": float(deployment.latency_alarm_p99_milliseconds * 1000),
+        },
+    ]
+
+
+# Deploy -----------------------------------------------------------------------------------------------
+
+
+def start_deployment(step: DeployInput, settings: Settings, deployment: DeploymentSettings) -> DeploymentStarted:
+    """Create the model and config of the approved version, start the endpoint's create or update, wait on its token.
+
+    Every call is safe to repeat: a retried Deploy reuses the model and config it created, and finds an
+    endpoint already serving the version done. The token is stored after the create or update started and
+    the endpoint is described once more, so an endpoint that settled before the token was stored (its
+    event found no token) still resumes the run here.
+    """
+    package_arn = step.registration.model_package_arn
+    endpoint = endpoint_name(settings.model_package_group_prefix, step.dataset)
+    target = versioned_name(endpoint, package_version(package_arn))
+    logger.append_keys(endpoint_name=endpoint, endpoint_config_name=target)
+    with transient_aws_errors():
+        _put_alarms(endpoint, deployment)
+        _ensure_model(target, package_arn, settings, step.dataset)
+        _ensure_endpoint_config(target, step.dataset, settings, deployment)
+        current = describe_endpoint(endpoint)
+        previous = str(current["EndpointConfigName"]) if current else None
+        if current is None:
+            remove_old_versions(endpoint, keep={target}, retained=deployment.endpoint_configs_retained)
+            get_client("sagemaker").create_endpoint(
+                EndpointName=endpoint,
+                EndpointConfigName=target,
+                Tags=[{"Key": "driftline:dataset", "Value": step.dataset}],
+            )
+            action: Literal["created", "updated", "unchanged"] = "created"
+        else:
+            status = endpoint_status(current)
+            if status in IN_PROGRESS or status == "Deleting":
+                raise EndpointBusy(
+                    f"Endpoint {endpoint} is {status}; Driftline deploys {target} once it has settled (the step "
+                    "retries)."
+                )
+            if status in {"Failed", "UpdateRollbackFailed", "OutOfService"}:
+                # DeleteEndpoint is the only call a failed endpoint takes; the retry creates it afresh.
+                get_client("sagemaker").delete_endpoint(EndpointName=endpoint)
+                raise EndpointBusy(
+                    f"Endpoint {endpoint} was {status} ({current.get('FailureReason') or 'no reason given'}); "
+                    "it is being deleted and the step retries to create it again."
+                )
+            if previous == target:
+                action = "unchanged"
+            else:
+                remove_old_versions(
+                    endpoint, keep={target, previous or ""}, retained=deployment.endpoint_configs_retained
+                )
+                _release_scaling_if_instance_type_changes(endpoint, previous, deployment)
+                get_client("sagemaker").update_endpoint(
+                    EndpointName=endpoint,
+                    EndpointConfigName=target,
+                    DeploymentConfig=build_deployment_config(endpoint, deployment),
+                )
+                action = "updated"
+        context = {
+            "endpoint_config_name": target,
+            "model_package_arn": package_arn,
+            "action": action,
+            "previous_endpoint_config_name": previous if action == "updated" else None,
+            "endpoint_type": deployment.endpoint_type,
+            "data_capture_uri": capture_uri(settings, step.dataset)
+            if deployment.endpoint_type == "Provisioned"
+            else None,
+        }
+        put_token(
+            endpoint,
+            step.task_token,
+            execution_id=step.execution_id,
+            step=DEPLOY_STEP,
+            settings=settings,
+            context=json.dumps(context),
+        )
+        logger.info("Deployment started", extra={"action": action, "previous_endpoint_config_name": previous})
+        settled = describe_endpoint(endpoint)
+        if settled is None or endpoint_status(settled) not in IN_PROGRESS:
+            _resume_deployment(endpoint, settled, settings)
+    return DeploymentStarted(endpoint_name=endpoint, endpoint_config_name=target, action=action)
+
+
+def describe_endpoint(name: str) -> dict[str, Any] | None:
+    """The endpoint's description, or None when there is no such endpoint."""
+    try:
+        description: dict[str, Any] = get_client("sagemaker").describe_endpoint(EndpointName=name)
+    except ClientError as error:
+        if _not_found(error):
+            return None
+        raise
+    return description
+
+
+def endpoint_status(description_or_detail: Mapping[str, Any]) -> str:
+    """The status in DescribeEndpoint's spelling; state-change events write it ``IN_SERVICE``."""
+    raw = str(description_or_detail.get("EndpointStatus") or "")
+    return _STATUS_BY_KEY.get(raw.replace("_", "").lower(), raw)
+
+
+def _put_alarms(endpoint: str, deployment: DeploymentSettings) -> None:
+    cloudwatch = get_client("cloudwatch")
+    for request in build_alarm_requests(endpoint, deployment):
+        cloudwatch.put_metric_alarm(**request)
+
+
+def _ensure_model(name: str, package_arn: str, settings: Settings, dataset: str) -> None:
+    sagemaker = get_client("sagemaker")
+    try:
+        sagemaker.describe_model(ModelName=name)
+        return
+    except ClientError as error:
+        if not _not_found(error):
+            raise
+    try:
+        sagemaker.create_model(**build_model_request(name, package_arn, settings, dataset))
+    except ClientError as error:
+        if not _already_exists(error):
+            raise
+
+
+def _ensure_endpoint_config(name: str, dataset: str, settings: Settings, deployment: DeploymentSettings) -> None:
+    sagemaker = get_client("sagemaker")
+    try:
+        sagemaker.describe_endpoint_config(EndpointConfigName=name)
+        return
+    except ClientError as error:
+        if not _not_found(error):
+            raise
+    try:
+        sagemaker.create_endpoint_config(**build_endpoint_config_request(name, dataset, settings, deployment))
+    except ClientError as error:
+        if not _already_exists(error):
+            raise
+
+
+def _release_scaling_if_instance_type_changes(
+    endpoint: str, previous: str | None, deployment: DeploymentSettings
+) -> None:
+    """SageMaker refuses an update that changes the instance type of a variant registered for autoscaling."""
+    if previous is None or deployment.endpoint_type != "Provisioned":
+        return
+    try:
+        config = get_client("sagemaker").describe_endpoint_config(EndpointConfigName=previous)
+    except ClientError as error:
+        if _not_found(error):
+            return
+        raise
+    variants = config.get("ProductionVariants") or [{}]
+    if variants[0].get("InstanceType") in (None, deployment.endpoint_instance_type):
+        return
+    try:
+        get_client("application-autoscaling").deregister_scalable_target(
+            ServiceNamespace="sagemaker",
+            ResourceId=scaling_resource_id(endpoint),
+            ScalableDimension="sagemaker:variant:DesiredInstanceCount",
+        )
+    except ClientError as error:
+        if aws_error_code(error) != "ObjectNotFoundException":
+            raise
+
+
+# Retention --------------------------------------------------------------------------------------------
+
+
+def remove_old_versions(endpoint: str, *, keep: set[str], retained: int) -> list[str]:
+    """Delete this endpoint's configs and models beyond the newest ``retained`` versions; returns the names deleted.
+
+    ``keep`` holds the configuration being deployed and the one in service, which are never deleted.
+    """
+    base = versioned_name_base(endpoint)
+    versions: dict[str, int] = {}
+    pages = get_client("sagemaker").get_paginator("list_endpoint_configs").paginate(NameContains=base)
+    for page in pages:
+        for summary in page.get("EndpointConfigs", []):
+            name = str(summary["EndpointConfigName"])
+            suffix = name[len(base) + 2 :] if name.startswith(f"{base}-v") else ""
+            if suffix.isdigit():
+                versions[name] = int(suffix)
+    newest_first = sorted(versions, key=lambda name: versions[name], reverse=True)
+    doomed = [name for name in newest_first[max(retained, 0) :] if name not in keep]
+    sagemaker = get_client("sagemaker")
+    for name in doomed:
+        for delete, argument in (
+            (sagemaker.delete_endpoint_config, "EndpointConfigName"),
+            (sagemaker.delete_model, "ModelName"),
+        ):
+            try:
+                delete(**{argument: name})
+            except ClientError as error:
+                if not _not_found(error):
+                    raise
+    if doomed:
+        logger.info("Deleted old endpoint configs and models", extra={"deleted": doomed})
+    return doomed
+
+
+# Resuming the run -------------------------------------------------------------------------------------
+
+
+def resume_from_endpoint_event(detail: Mapping[str, Any], *, settings: Settings) -> str:
+    """An endpoint's state change: resume the deployment waiting on it once the endpoint has settled."""
+    name = str(detail.get("EndpointName") or "")
+    if not name:
+        logger.warning("Ignoring an endpoint state change without an endpoint name")
+        return NOT_OURS
+    if endpoint_status(detail) in IN_PROGRESS:
+        return STILL_RUNNING
+    # The event is only a wake-up call: the description says where the endpoint stands now.
+    with transient_aws_errors():
+        description = describe_endpoint(name)
+        if description is not None and endpoint_status(description) in IN_PROGRESS:
+            return STILL_RUNNING
+        return _resume_deployment(name, description, settings)
+
+
+def reconcile_endpoint(name: str, *, settings: Settings) -> str:
+    """The reconciler's check of an endpoint a deployment waits on, for when its event was lost."""
+    description = describe_endpoint(name)
+    if description is not None and endpoint_status(description) in IN_PROGRESS:
+        return STILL_RUNNING
+    return _resume_deployment(name, description, settings)
+
+
+def _resume_deployment(name: str, description: Mapping[str, Any] | None, settings: Settings) -> str:
+    stored = take_token(name, settings=settings)
+    if stored is None:
+        logger.info("No deployment waits on this endpoint; ignoring it", extra={"endpoint_name": name})
+        return NOT_OURS
+    status = endpoint_status(description) if description else "Deleted"
+    log_keys = {"endpoint_name": name, "endpoint_status": status, "execution_id": stored.execution_id}
+
+    def send() -> str:
+        outcome = deployment_outcome(name, description, stored)
+        if isinstance(outcome, DeploymentResult):
+            send_task_success(stored, outcome.model_dump_json())
+            logger.info("Resumed the run: the endpoint serves the new model", extra=log_keys)
+            return RESUMED_SUCCESS
+        send_task_failure(stored, DEPLOYMENT_FAILED_ERROR, outcome)
+        logger.info("Resumed the run with the deployment's failure", extra=log_keys)
+        return RESUMED_FAILURE
+
+    return hand_back(stored, send, settings=settings, log_keys=log_keys)
+
+
+def deployment_outcome(
+    name: str, description: Mapping[str, Any] | None, stored: StoredTaskToken
+) -> DeploymentResult | str:
+    """What a settled endpoint means for the deployment: its result, or the failure's cause in a sentence."""
+    context = json.loads(stored.context)
+    target = str(context["endpoint_config_name"])
+    if description is None:
+        return f"Endpoint {name} no longer exists: it was deleted while {target} was being deployed."
+    status = endpoint_status(description)
+    reason = str(description.get("FailureReason") or "").strip()
+    serving = str(description.get("EndpointConfigName") or "")
+    if status == "InService" and serving == target:
+        return DeploymentResult(
+            endpoint_name=name,
+            endpoint_arn=str(description.get("EndpointArn") or ""),
+            endpoint_config_name=target,
+            model_name=target,
+            model_package_arn=str(context["model_package_arn"]),
+            action=context["action"],
+            endpoint_type=context["endpoint_type"],
+            previous_endpoint_config_name=context.get("previous_endpoint_config_name"),
+            data_capture_uri=context.get("data_capture_uri"),
+            alarms=alarm_names(name),
+        )
+    if status == "InService":
+        why = reason or "SageMaker rolled the update back (a rollback alarm went off or the new fleet was unhealthy)"
+        return f"Endpoint {name}: update to {target} failed, previous model still serving ({serving}): {why}"
+    why = (
+        reason
+        or "SageMaker gave no reason; see the endpoint's logs in CloudWatch (/aws/sagemaker/Endpoints/" + name + ")"
+    )
+    return f"Endpoint {name} is {status} after deploying {target}: {why}"
+
+
+# After InService ---------------------------------------------------------------------------------------
+
+
+def finish_deployment(step: ServingSetupInput, deployment: DeploymentSettings) -> ServingSetup:
+    """Set up what needs an endpoint in service: autoscaling now, the monitoring schedule next.
+
+    Registering the variant again on every deployment is safe: RegisterScalableTarget updates an existing
+    target and PutScalingPolicy replaces the policy of the same name.
+    """
+    result = step.deployment
+    if result.endpoint_type == "Serverless":
+        autoscaling = "none: a serverless endpoint scales itself up to its MaxConcurrency"
+    else:
+        autoscaling = _register_autoscaling(result.endpoint_name, deployment)
+    set_up_drift_monitoring(step)
+    return ServingSetup(autoscaling=autoscaling)
+
+
+def set_up_drift_monitoring(step: ServingSetupInput) -> None:
+    """The monitoring schedule over the captured data and its drift alarm are attached to the endpoint here.
+
+    Nothing yet: the drift monitor's schedule and alarm are set up by the drift alarms' own code when it
+    lands; this is the place for it, once the endpoint serves the approved model.
+    """
+
+
+def build_scaling_requests(endpoint: str, deployment: DeploymentSettings) -> tuple[dict[str, Any], dict[str, Any]]:
+    """RegisterScalableTarget and the target-tracking PutScalingPolicy on invocations per instance."""
+    target = {
+        "ServiceNamespace": "sagemaker",
+        "ResourceId": scaling_resource_id(endpoint),
+        "ScalableDimension": "sagemaker:variant:DesiredInstanceCount",
+        "MinCapacity": deployment.endpoint_min_instances,
+        "MaxCapacity": max(deployment.endpoint_max_instances, deployment.endpoint_min_instances),
+    }
+    policy = {
+        "PolicyName": f"{endpoint}-invocations-per-instance",
+        "ServiceNamespace": "sagemaker",
+        "ResourceId": scaling_resource_id(endpoint),
+        "ScalableDimension": "sagemaker:variant:DesiredInstanceCount",
+        "PolicyType": "TargetTrackingScaling",
+        "TargetTrackingScalingPolicyConfiguration": {
+            "TargetValue": float(deployment.endpoint_invocations_per_instance),
+            "PredefinedMetricSpecification": {"PredefinedMetricType": "SageMakerVariantInvocationsPerInstance"},
+            "ScaleInCooldown": 300,
+            "ScaleOutCooldown": 60,
+        },
+    }
+    return target, policy
+
+
+def _register_autoscaling(endpoint: str, deployment: DeploymentSettings) -> str:
+    target, policy = build_scaling_requests(endpoint, deployment)
+    with transient_aws_errors():
+        autoscaling = get_client("application-autoscaling")
+        autoscaling.register_scalable_target(**target)
+        autoscaling.put_scaling_policy(**policy)
+    return (
+        f"{target['MinCapacity']} to {target['MaxCapacity']} instances, tracking "
+        f"{deployment.endpoint_invocations_per_instance:g} invocations per instance per minute"
+    )
+
+
+def _not_found(error: ClientError) -> bool:
+    """SageMaker answers a missing model, config or endpoint with a ValidationException saying it could not find it."""
+    message = str(error.response.get("Error", {}).get("Message", "")).lower()
+    if aws_error_code(error) not in {"ValidationException", "ValidationError", "ResourceNotFound"}:
+        return False
+    return any(phrase in message for phrase in ("not find", "not found", "does not exist"))
+
+
+def _already_exists(error: ClientError) -> bool:
+    message = str(error.response.get("Error", {}).get("Message", "")).lower()
+    return "already exist" in message

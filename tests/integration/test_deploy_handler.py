@@ -1,0 +1,290 @@
+"""Deploy under moto: the approved package becomes a model, an endpoint config with data capture and an endpoint;
+the endpoint's state change (or the reconciler) resumes the run with the deployment's result or its failure.
+
+moto has no UpdateEndpoint; the tests that update an endpoint give moto's SageMaker one that marks the endpoint
+Updating, as SageMaker does, and then settle it the way SageMaker would (the new config in service, or the old
+one back with a FailureReason). Step Functions is stubbed: under moto, SendTask* record nothing.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from typing import Any
+
+import boto3
+import pytest
+from botocore.stub import Stubber
+from moto.core import DEFAULT_ACCOUNT_ID
+from moto.sagemaker.models import sagemaker_backends
+
+from driftline_core.models import DeployInput, DeploymentResult
+from tests.conftest import REGION, FakeLambdaContext, load_event
+from tests.integration.test_job_handlers import ARTIFACT_BUCKET, SKLEARN_IMAGE, create_pipeline_resources
+
+TOKEN = "AQCEAAAAKgAAAAMAAAAAAAAAAdriftlineTaskTokenForTests"
+ENDPOINT = "driftline-credit"
+GROUP = "driftline-credit"
+
+
+@pytest.fixture
+def world(aws: None, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    from driftline_core.deployment import reset_deployment_settings
+
+    create_pipeline_resources(monkeypatch)
+    monkeypatch.setenv("MODEL_PACKAGE_GROUP_PREFIX", "driftline")
+    monkeypatch.setenv("DATA_CAPTURE_SAMPLING_PERCENTAGE", "50")
+    monkeypatch.setenv("ENDPOINT_CONFIGS_RETAINED", "2")
+    reset_deployment_settings()
+    sagemaker = boto3.client("sagemaker", region_name=REGION)
+    sagemaker.create_model_package_group(ModelPackageGroupName=GROUP)
+    yield
+    reset_deployment_settings()
+
+
+@pytest.fixture
+def stepfunctions() -> Iterator[Stubber]:
+    from driftline_core.clients import get_client
+
+    with Stubber(get_client("stepfunctions")) as stub:
+        yield stub
+        stub.assert_no_pending_responses()
+
+
+@pytest.fixture
+def sent() -> Iterator[dict[str, list[dict[str, Any]]]]:
+    from driftline_core.clients import get_client
+
+    requests: dict[str, list[dict[str, Any]]] = {}
+
+    def record(params: dict[str, Any], model: Any, **_: Any) -> None:
+        requests.setdefault(model.name, []).append(json.loads(json.dumps(params)))
+
+    events = get_client("sagemaker").meta.events
+    events.register("provide-client-params.sagemaker.*", record)
+    yield requests
+    events.unregister("provide-client-params.sagemaker.*", record)
+
+
+def register_version() -> str:
+    """A new version in the group, as Register creates it (then approved)."""
+    sagemaker = boto3.client("sagemaker", region_name=REGION)
+    arn = sagemaker.create_model_package(
+        ModelPackageGroupName=GROUP,
+        ModelApprovalStatus="Approved",
+        InferenceSpecification={
+            "Containers": [
+                {
+                    "Image": SKLEARN_IMAGE,
+                    "ModelDataUrl": f"s3://{ARTIFACT_BUCKET}/runs/x/train/x-train/output/model.tar.gz",
+                    "Environment": {"SAGEMAKER_PROGRAM": "serve.py"},
+                }
+            ],
+            "SupportedContentTypes": ["text/csv"],
+            "SupportedResponseMIMETypes": ["text/csv"],
+        },
+    )["ModelPackageArn"]
+    return str(arn)
+
+
+def deploy_event(package_arn: str) -> dict[str, Any]:
+    event = load_event("deploy")
+    event["registration"]["model_package_arn"] = package_arn
+    return event | {"task_token": TOKEN}
+
+
+def deploy(package_arn: str) -> dict[str, Any]:
+    from functions.deploy import app
+
+    result: dict[str, Any] = app.lambda_handler(deploy_event(package_arn), FakeLambdaContext())
+    return result
+
+
+def endpoint_event(status: str = "IN_SERVICE") -> dict[str, Any]:
+    event = load_event("sagemaker_endpoint_in_service")
+    event["detail"]["EndpointStatus"] = status
+    return event
+
+
+def job_events(event: dict[str, Any]) -> dict[str, Any]:
+    from functions.job_events import app
+
+    result: dict[str, Any] = app.lambda_handler(event, FakeLambdaContext())
+    return result
+
+
+def expect_success(stub: Stubber) -> dict[str, Any]:
+    seen: dict[str, Any] = {}
+
+    class Output:
+        def __eq__(self, other: object) -> bool:
+            seen.update(json.loads(str(other)))
+            return True
+
+    stub.add_response("send_task_success", {}, {"taskToken": TOKEN, "output": Output()})
+    return seen
+
+
+def expect_failure(stub: Stubber) -> dict[str, str]:
+    seen: dict[str, str] = {}
+
+    class Cause:
+        def __eq__(self, other: object) -> bool:
+            seen["cause"] = str(other)
+            return True
+
+    stub.add_response("send_task_failure", {}, {"taskToken": TOKEN, "error": "DeploymentFailed", "cause": Cause()})
+    return seen
+
+
+def moto_endpoint() -> Any:
+    return sagemaker_backends[DEFAULT_ACCOUNT_ID][REGION].endpoints[ENDPOINT]
+
+
+@pytest.fixture
+def updatable(world: None, monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """UpdateEndpoint in moto: the endpoint is Updating (SageMaker answers at once and works in the background)."""
+    from moto.core.responses import ActionResult
+    from moto.sagemaker.responses import SageMakerResponse
+
+    pending: list[str] = []
+
+    def update_endpoint(self: SageMakerResponse) -> ActionResult:
+        fake = self.sagemaker_backend.endpoints[self._get_param("EndpointName")]
+        fake.endpoint_status = "Updating"
+        pending.append(self._get_param("EndpointConfigName"))
+        return ActionResult({"EndpointArn": fake.arn})
+
+    monkeypatch.setattr(SageMakerResponse, "update_endpoint", update_endpoint, raising=False)
+    return pending
+
+
+def test_the_sample_deploy_and_endpoint_events_parse(aws_env: None) -> None:
+    DeployInput.model_validate(load_event("deploy"))
+    from functions.job_events.app import SageMakerJobStateChange
+
+    SageMakerJobStateChange.model_validate(load_event("sagemaker_endpoint_in_service"))
+
+
+def test_first_deployment_creates_model_config_with_capture_and_endpoint_and_resumes_the_run_in_service(
+    world: None, stepfunctions: Stubber, sent: dict[str, list[dict[str, Any]]]
+) -> None:
+    package = register_version()
+    seen = expect_success(stepfunctions)
+
+    started = deploy(package)
+
+    assert started == {"endpoint_name": ENDPOINT, "endpoint_config_name": f"{ENDPOINT}-v1", "action": "created"}
+    assert sent["CreateModel"][0]["Containers"] == [{"ModelPackageName": package}]
+    assert sent["CreateModel"][0]["ExecutionRoleArn"].endswith(":role/driftline-sagemaker-execution")
+    config = sent["CreateEndpointConfig"][0]
+    assert config["DataCaptureConfig"]["DestinationS3Uri"] == f"s3://{ARTIFACT_BUCKET}/capture/credit"
+    assert config["DataCaptureConfig"]["InitialSamplingPercentage"] == 50
+    assert config["ProductionVariants"][0]["ModelName"] == f"{ENDPOINT}-v1"
+    # moto's endpoint is InService at once: Deploy itself saw it settled and resumed the run.
+    result = DeploymentResult.model_validate(seen)
+    assert (result.action, result.endpoint_config_name, result.model_package_arn) == (
+        "created",
+        f"{ENDPOINT}-v1",
+        package,
+    )
+    alarms = boto3.client("cloudwatch", region_name=REGION).describe_alarms(AlarmNamePrefix=ENDPOINT)["MetricAlarms"]
+    assert {alarm["MetricName"] for alarm in alarms} == {"Invocation5XXErrors", "ModelLatency"}
+
+
+def test_a_second_version_updates_blue_green_with_rollback_alarms_and_the_event_resumes_the_run(
+    updatable: list[str], stepfunctions: Stubber, sent: dict[str, list[dict[str, Any]]]
+) -> None:
+    expect_success(stepfunctions)
+    deploy(register_version())
+    second = register_version()
+
+    started = deploy(second)
+
+    assert started["action"] == "updated"
+    update = sent["UpdateEndpoint"][0]
+    policy = update["DeploymentConfig"]["BlueGreenUpdatePolicy"]
+    assert policy["TrafficRoutingConfiguration"]["Type"] == "ALL_AT_ONCE"
+    assert [alarm["AlarmName"] for alarm in update["DeploymentConfig"]["AutoRollbackConfiguration"]["Alarms"]] == [
+        f"{ENDPOINT}-invocation-5xx-errors",
+        f"{ENDPOINT}-model-latency-p99",
+    ]
+    assert job_events(endpoint_event("UPDATING")) == {"outcome": "still_running"}
+
+    moto_endpoint().endpoint_status, moto_endpoint().endpoint_config_name = "InService", f"{ENDPOINT}-v2"
+    seen = expect_success(stepfunctions)
+    assert job_events(endpoint_event()) == {"outcome": "succeeded"}
+    assert (seen["action"], seen["previous_endpoint_config_name"]) == ("updated", f"{ENDPOINT}-v1")
+
+
+def test_an_update_that_rolled_back_fails_the_run_saying_the_previous_model_still_serves(
+    updatable: list[str], stepfunctions: Stubber
+) -> None:
+    expect_success(stepfunctions)
+    deploy(register_version())
+    deploy(register_version())
+    fake = moto_endpoint()
+    fake.endpoint_status, fake.failure_reason = "InService", "Alarm driftline-credit-invocation-5xx-errors went off"
+
+    failure = expect_failure(stepfunctions)
+    assert job_events(endpoint_event()) == {"outcome": "failed"}
+    assert failure["cause"] == (
+        f"Endpoint {ENDPOINT}: update to {ENDPOINT}-v2 failed, previous model still serving ({ENDPOINT}-v1): "
+        "Alarm driftline-credit-invocation-5xx-errors went off"
+    )
+
+
+def test_a_lost_endpoint_event_is_covered_by_the_reconciler(updatable: list[str], stepfunctions: Stubber) -> None:
+    from driftline_core.jobs import resume_finished_jobs
+    from driftline_core.settings import get_settings
+
+    expect_success(stepfunctions)
+    deploy(register_version())
+    deploy(register_version())
+    assert resume_finished_jobs(settings=get_settings()).outcomes == {"still_running": 1}
+
+    moto_endpoint().endpoint_status = "Failed"
+    moto_endpoint().failure_reason = "The primary container did not pass the ping health check."
+    failure = expect_failure(stepfunctions)
+    assert resume_finished_jobs(settings=get_settings()).outcomes == {"failed": 1}
+    assert "is Failed after deploying driftline-credit-v2: The primary container did not pass" in failure["cause"]
+
+
+def test_old_versions_beyond_the_retention_are_deleted_but_never_the_serving_or_new_one(
+    updatable: list[str], stepfunctions: Stubber
+) -> None:
+    expect_success(stepfunctions)
+    deploy(register_version())
+    for version in (2, 3, 4):
+        deploy(register_version())
+        moto_endpoint().endpoint_status = "InService"
+        moto_endpoint().endpoint_config_name = f"{ENDPOINT}-v{version}"
+        expect_success(stepfunctions)
+        job_events(endpoint_event())
+
+    sagemaker = boto3.client("sagemaker", region_name=REGION)
+    configs = {c["EndpointConfigName"] for c in sagemaker.list_endpoint_configs()["EndpointConfigs"]}
+    models = {m["ModelName"] for m in sagemaker.list_models()["Models"]}
+    # Retention 2: v4 (serving) and v3 (the previous) stay; v1 and v2 went when v4 was deployed.
+    assert configs == models == {f"{ENDPOINT}-v3", f"{ENDPOINT}-v4"}
+
+
+def test_an_event_for_an_endpoint_no_run_waits_on_changes_nothing(world: None) -> None:
+    assert job_events(endpoint_event()) == {"outcome": "not_ours"}
+
+
+def test_finishing_registers_target_tracking_autoscaling_on_the_variant(world: None, stepfunctions: Stubber) -> None:
+    from functions.finish_deployment import app
+
+    seen = expect_success(stepfunctions)
+    deploy(register_version())
+    event = {k: load_event("deploy")[k] for k in ("execution_id", "execution_name", "dataset", "data")}
+
+    setup = app.lambda_handler(event | {"deployment": seen}, FakeLambdaContext())
+
+    assert setup["autoscaling"].startswith("1 to 2 instances")
+    autoscaling = boto3.client("application-autoscaling", region_name=REGION)
+    policy = autoscaling.describe_scaling_policies(ServiceNamespace="sagemaker")["ScalingPolicies"][0]
+    assert policy["ResourceId"] == f"endpoint/{ENDPOINT}/variant/AllTraffic"
+    spec = policy["TargetTrackingScalingPolicyConfiguration"]["PredefinedMetricSpecification"]
+    assert spec["PredefinedMetricType"] == "SageMakerVariantInvocationsPerInstance"
