@@ -280,7 +280,8 @@ def test_finishing_registers_target_tracking_autoscaling_on_the_variant(world: N
     deploy(register_version())
     event = {k: load_event("deploy")[k] for k in ("execution_id", "execution_name", "dataset", "data")}
 
-    setup = app.lambda_handler(event | {"deployment": seen}, FakeLambdaContext())
+    context: Any = FakeLambdaContext()
+    setup = app.lambda_handler(event | {"deployment": seen}, context)
 
     assert setup["autoscaling"].startswith("1 to 2 instances")
     autoscaling = boto3.client("application-autoscaling", region_name=REGION)
