@@ -83,6 +83,7 @@ class CaptureReader:
         decode = _DECODER.raw_decode
         csv_lines = self._csv_lines
         commas = len(self.names) - 1
+        first_name = self.names[0] if self.names else "\0"
         summary = self.summary
         for number, line in enumerate(lines, start=1):
             if not line or line.isspace():
@@ -98,6 +99,7 @@ class CaptureReader:
                     and data.count(",") == commas
                     and "\n" not in data
                     and '"' not in data
+                    and not data.startswith(first_name)
                     and line[end:].isspace()
                 )
             except (ValueError, KeyError, TypeError, AttributeError):
@@ -147,9 +149,10 @@ class CaptureReader:
 
     def _queue_csv(self, data: str) -> None:
         width = len(self.names)
-        for line in data.splitlines():
-            if not line.strip():
-                continue
+        lines = [line for line in data.splitlines() if line.strip()]
+        if lines and [value.strip() for value in lines[0].split(",")] == self.names:
+            lines = lines[1:]  # a header row naming the features, which the endpoint skips too
+        for line in lines:
             if '"' in line:
                 self._queue_values(next(csv.reader([line], skipinitialspace=True)))
             elif line.count(",") + 1 == width:
@@ -192,16 +195,15 @@ class CaptureReader:
             counter[name] = counter.get(name, 0) + 1
 
     def _queue_named(self, row: dict[str, Any]) -> None:
-        missing = [name for name in self.names if name not in row]
+        """An object keyed by feature name, read as the endpoint reads it: a feature it leaves out is a missing
+        value (completeness), a key the model does not take makes the row one the endpoint refused."""
         extra = [str(key) for key in row if key not in self._positions]
-        if missing or extra:
+        if extra:
             self.summary.rows_left_out += 1
-            for name in missing:
-                self.summary.missing_columns[name] = self.summary.missing_columns.get(name, 0) + 1
             for name in extra:
                 self.summary.extra_columns[name] = self.summary.extra_columns.get(name, 0) + 1
             return
-        self._rows.append([_text(row[name]) for name in self.names])
+        self._rows.append([_text(row.get(name)) for name in self.names])
 
     # -- blocks of rows -----------------------------------------------------------------------------------
 

@@ -317,3 +317,25 @@ def test_metrics_are_published_to_cloudwatch_under_the_given_namespace(
         == [{"Name": "Endpoint", "Value": "credit-endpoint"}, {"Name": "MonitoringSchedule", "Value": "credit-hourly"}]
         for m in listed
     )
+
+
+def test_requests_the_endpoint_answers_are_read_as_it_reads_them(tmp_path: Path, baseline_dir: Path) -> None:
+    """A header row naming the features is skipped, and a JSON object that leaves a feature out has a missing
+    value there, as the serving program treats them; neither is a column violation."""
+    rows = csv_rows(features(300, seed=8))
+    lines = [capture_record(",".join(FEATURES) + "\n" + row) for row in rows[:100]]
+    objects = [dict(zip(FEATURES[:3], row.split(",")[:3], strict=True)) for row in rows[100:150]]
+    lines.append(capture_record(json.dumps({"instances": objects}), content_type="application/json", encoding="JSON"))
+    lines += [capture_record(row) for row in rows[150:]]
+    write_capture(tmp_path / "capture", lines)
+
+    result = run_monitor(tmp_path, baseline_dir)
+
+    assert result.returncode == 0, result.stderr
+    found = outputs(tmp_path)
+    assert found["statistics"]["dataset"]["item_count"] == 300
+    assert {v["constraint_check_type"] for v in found["violations"]} <= {"completeness_check"}
+    plan = next(f for f in found["statistics"]["features"] if f["name"] == "plan")
+    assert plan["string_statistics"]["common"]["num_missing"] == 50
+    income = next(f for f in found["statistics"]["features"] if f["name"] == "income")
+    assert income["numerical_statistics"]["common"]["num_missing"] == 0
