@@ -217,6 +217,74 @@ def test_evaluate_starts_the_evaluation_job_on_the_model_and_test_split(
     assert item["step"]["S"] == "evaluate"
 
 
+def approve_model(model_data_url: str) -> str:
+    """An Approved package in the dataset's group whose container serves ``model_data_url``."""
+    sagemaker = boto3.client("sagemaker", region_name=REGION)
+    sagemaker.create_model_package_group(ModelPackageGroupName="driftline-credit")
+    arn: str = sagemaker.create_model_package(
+        ModelPackageGroupName="driftline-credit",
+        ModelApprovalStatus="Approved",
+        InferenceSpecification={
+            "Containers": [{"Image": SKLEARN_IMAGE, "ModelDataUrl": model_data_url}],
+            "SupportedContentTypes": ["text/csv"],
+            "SupportedResponseMIMETypes": ["text/csv"],
+        },
+    )["ModelPackageArn"]
+    return arn
+
+
+def evaluation_job_inputs_and_environment(
+    handlers: dict[str, ModuleType], lambda_context: Any, sent: dict[str, list[dict[str, Any]]]
+) -> tuple[dict[str, str], dict[str, str]]:
+    handlers["evaluate"].lambda_handler(load_event("evaluate"), lambda_context)
+    request = sent["CreateProcessingJob"][-1]
+    inputs = {item["InputName"]: item["S3Input"]["S3Uri"] for item in request["ProcessingInputs"]}
+    return inputs, request["Environment"]
+
+
+def test_evaluate_gives_the_job_the_approved_models_artifact_to_score_on_the_same_split(
+    handlers: dict[str, ModuleType], lambda_context: Any, sent_requests: dict[str, list[dict[str, Any]]]
+) -> None:
+    key = "runs/credit-0a1b2c3d4e5f/train/credit-0a1b2c3d4e5f-train/output/model.tar.gz"
+    boto3.client("s3", region_name=REGION).put_object(Bucket=ARTIFACT_BUCKET, Key=key, Body=b"model")
+    approved = approve_model(f"s3://{ARTIFACT_BUCKET}/{key}")
+
+    inputs, environment = evaluation_job_inputs_and_environment(handlers, lambda_context, sent_requests)
+
+    assert inputs["incumbent"] == f"s3://{ARTIFACT_BUCKET}/{key}"
+    assert environment["DRIFTLINE_INCUMBENT_MODEL_PACKAGE_ARN"] == approved
+
+
+@pytest.mark.parametrize(
+    ("model_data_url", "why"),
+    [
+        (
+            "s3://driftline-artifacts-of-an-earlier-deployment/runs/credit-1/train/job/output/model.tar.gz",
+            "its model artifact is outside this deployment's artifact bucket",
+        ),
+        (
+            f"s3://{ARTIFACT_BUCKET}/runs/credit-1/train/job/output/model.tar.gz",
+            "its model artifact no longer exists in the artifact bucket",
+        ),
+    ],
+    ids=["another bucket", "deleted"],
+)
+def test_evaluate_names_an_approved_model_whose_artifact_the_job_could_not_read_without_failing_the_job(
+    handlers: dict[str, ModuleType],
+    lambda_context: Any,
+    sent_requests: dict[str, list[dict[str, Any]]],
+    model_data_url: str,
+    why: str,
+) -> None:
+    approved = approve_model(model_data_url)
+
+    inputs, environment = evaluation_job_inputs_and_environment(handlers, lambda_context, sent_requests)
+
+    assert "incumbent" not in inputs
+    assert environment["DRIFTLINE_INCUMBENT_MODEL_PACKAGE_ARN"] == approved
+    assert environment["DRIFTLINE_INCUMBENT_NOT_GIVEN"].startswith(why)
+
+
 @pytest.mark.parametrize("step", ["preprocess", "train", "evaluate"])
 def test_a_retried_step_finds_its_running_job_and_keeps_the_new_token(
     step: str,

@@ -45,21 +45,42 @@ def run_config(problem_type: str = "binary_classification", **overrides: Any) ->
     return config
 
 
-def binary_report(auc: float) -> dict[str, Any]:
+def binary_metrics(auc: float) -> dict[str, Any]:
     scores = {"auc": auc, "accuracy": 0.8, "precision": 0.78, "recall": 0.74, "f1": 0.76}
-    return {
-        "binary_classification_metrics": {
-            name: {"value": value, "standard_deviation": "NaN"} for name, value in scores.items()
-        },
+    return {name: {"value": value, "standard_deviation": "NaN"} for name, value in scores.items()}
+
+
+def binary_report(auc: float, incumbent: tuple[str, float] | None = None) -> dict[str, Any]:
+    """An evaluation report; ``incumbent`` is the approved model's package and its auc on the same test rows."""
+    report: dict[str, Any] = {
+        "binary_classification_metrics": binary_metrics(auc),
         "driftline": {"problem_type": "binary_classification", "metric": "auc", "test_rows": 150},
     }
+    if incumbent is not None:
+        arn, value = incumbent
+        report["incumbent"] = {
+            "model_package_arn": arn,
+            "scored": True,
+            "binary_classification_metrics": binary_metrics(value),
+            "test_rows": 150,
+        }
+    return report
 
 
-def regression_report(rmse: float) -> dict[str, Any]:
-    scores = {"mse": rmse**2, "rmse": rmse, "mae": rmse * 0.8, "r2": 0.7}
-    return {
-        "regression_metrics": {name: {"value": value, "standard_deviation": "NaN"} for name, value in scores.items()}
-    }
+def regression_report(rmse: float, incumbent: tuple[str, float] | None = None) -> dict[str, Any]:
+    def metrics(value: float) -> dict[str, Any]:
+        scores = {"mse": value**2, "rmse": value, "mae": value * 0.8, "r2": 0.7}
+        return {name: {"value": number, "standard_deviation": "NaN"} for name, number in scores.items()}
+
+    report: dict[str, Any] = {"regression_metrics": metrics(rmse)}
+    if incumbent is not None:
+        report["incumbent"] = {
+            "model_package_arn": incumbent[0],
+            "scored": True,
+            "regression_metrics": metrics(incumbent[1]),
+            "test_rows": 150,
+        }
+    return report
 
 
 @pytest.fixture
@@ -151,20 +172,26 @@ def test_a_model_below_the_threshold_fails(
     assert '"GatePassed":[0.0]' in capsys.readouterr().out.replace(" ", "")
 
 
-def test_a_model_worse_than_the_approved_one_fails(s3: Any, handler: Handler, lambda_context: Any) -> None:
-    approved = register_model(s3, binary_report(auc=0.9))
-    given_run(s3, run_config(), binary_report(auc=0.86))
+def test_a_model_worse_than_the_approved_one_on_the_same_split_fails_even_above_its_registered_number(
+    s3: Any, handler: Handler, lambda_context: Any
+) -> None:
+    # The approved model registered 0.8 on its own test split; on this run's split it scores 0.9.
+    approved = register_model(s3, binary_report(auc=0.8))
+    given_run(s3, run_config(), binary_report(auc=0.86, incumbent=(approved, 0.9)))
     result = handler(EVENT, lambda_context)
     assert not result["passed"]
     assert (result["incumbent_model_package_arn"], result["incumbent_value"]) == (approved, 0.9)
     assert result["reasons"][1] == (
-        f"auc 0.86 is no better than the approved model {approved} (0.9): the candidate must be strictly better."
+        f"auc 0.86 is no better than the approved model {approved} (0.9 on the same test split): "
+        "the candidate must be strictly better."
     )
 
 
-def test_a_model_better_than_the_approved_one_passes(s3: Any, handler: Handler, lambda_context: Any) -> None:
-    approved = register_model(s3, binary_report(auc=0.78))
-    given_run(s3, run_config(), binary_report(auc=0.86))
+def test_a_model_better_than_the_approved_one_on_the_same_split_passes_even_below_its_registered_number(
+    s3: Any, handler: Handler, lambda_context: Any
+) -> None:
+    approved = register_model(s3, binary_report(auc=0.95))
+    given_run(s3, run_config(), binary_report(auc=0.86, incumbent=(approved, 0.78)))
     result = handler(EVENT, lambda_context)
     assert result["passed"]
     assert (result["incumbent_model_package_arn"], result["incumbent_value"]) == (approved, 0.78)
@@ -172,9 +199,9 @@ def test_a_model_better_than_the_approved_one_passes(s3: Any, handler: Handler, 
 
 
 def test_only_approved_models_are_compared_with(s3: Any, handler: Handler, lambda_context: Any) -> None:
-    register_model(s3, binary_report(auc=0.99), status="PendingManualApproval")
+    pending = register_model(s3, binary_report(auc=0.99), status="PendingManualApproval")
     register_model(s3, binary_report(auc=0.97), status="Rejected", version=2)
-    given_run(s3, run_config(), binary_report(auc=0.8))
+    given_run(s3, run_config(), binary_report(auc=0.8, incumbent=(pending, 0.99)))
     result = handler(EVENT, lambda_context)
     assert result["passed"]
     assert result["incumbent_model_package_arn"] is None
@@ -187,29 +214,54 @@ def test_the_required_improvement_comes_from_the_settings(
 
     monkeypatch.setenv("MIN_IMPROVEMENT", "0.05")
     reset_settings()
-    register_model(s3, binary_report(auc=0.8))
-    given_run(s3, run_config(), binary_report(auc=0.83))
+    approved = register_model(s3, binary_report(auc=0.8))
+    given_run(s3, run_config(), binary_report(auc=0.83, incumbent=(approved, 0.8)))
     result = handler(EVENT, lambda_context)
     assert not result["passed"]
     assert "more than the required 0.05" in result["reasons"][1]
 
 
-def test_an_approved_model_without_a_report_leaves_the_threshold_to_decide(
+def test_an_approved_model_the_job_could_not_score_leaves_the_threshold_to_decide_and_says_why(
     s3: Any, handler: Handler, lambda_context: Any
 ) -> None:
-    approved = register_model(s3, None)
-    given_run(s3, run_config(), binary_report(auc=0.75))
+    approved = register_model(s3, binary_report(auc=0.99))
+    report = binary_report(auc=0.75)
+    report["incumbent"] = {
+        "model_package_arn": approved,
+        "scored": False,
+        "reason": "its model artifact is outside this deployment's artifact bucket, which the evaluation job may "
+        "read (it probably belongs to an earlier deployment of this stack)",
+    }
+    given_run(s3, run_config(), report)
     result = handler(EVENT, lambda_context)
     assert result["passed"]
     assert (result["incumbent_model_package_arn"], result["incumbent_value"]) == (approved, None)
+    assert result["reasons"][1] == (
+        f"The approved model {approved} was not compared: the evaluation job could not score it on this run's "
+        "test split: its model artifact is outside this deployment's artifact bucket, which the evaluation job "
+        "may read (it probably belongs to an earlier deployment of this stack). The threshold alone decides."
+    )
+
+
+def test_a_model_approved_after_the_evaluation_started_is_not_compared_and_the_threshold_decides(
+    s3: Any, handler: Handler, lambda_context: Any
+) -> None:
+    approved = register_model(s3, binary_report(auc=0.99))
+    given_run(s3, run_config(threshold=0.8), binary_report(auc=0.75))
+    result = handler(EVENT, lambda_context)
+    assert not result["passed"]
+    assert result["reasons"][1] == (
+        f"The approved model {approved} was not compared: it was approved after this run's evaluation job "
+        "started, so it was not scored on this run's test split. The threshold alone decides."
+    )
 
 
 def test_a_lower_is_better_metric_passes_below_the_threshold_and_the_approved_model(
     s3: Any, handler: Handler, lambda_context: Any
 ) -> None:
     config = run_config("regression", metric="rmse", threshold=5.0, higher_is_better=False)
-    approved = register_model(s3, regression_report(rmse=4.1))
-    given_run(s3, config, regression_report(rmse=3.6))
+    approved = register_model(s3, regression_report(rmse=3.0))
+    given_run(s3, config, regression_report(rmse=3.6, incumbent=(approved, 4.1)))
     result = handler(EVENT, lambda_context)
     assert result["passed"]
     assert (result["value"], result["higher_is_better"], result["incumbent_value"]) == (3.6, False, 4.1)
@@ -221,8 +273,8 @@ def test_a_lower_is_better_metric_fails_above_the_approved_model(
     s3: Any, handler: Handler, lambda_context: Any
 ) -> None:
     config = run_config("regression", metric="rmse", threshold=5.0, higher_is_better=False)
-    register_model(s3, regression_report(rmse=3.1))
-    given_run(s3, config, regression_report(rmse=3.6))
+    approved = register_model(s3, regression_report(rmse=4.0))
+    given_run(s3, config, regression_report(rmse=3.6, incumbent=(approved, 3.1)))
     result = handler(EVENT, lambda_context)
     assert not result["passed"]
     assert result["reasons"][1].startswith("rmse 3.6 is no better than the approved model")
@@ -252,85 +304,4 @@ def test_a_report_without_the_gate_metric_is_an_error(s3: Any, handler: Handler,
     assert str(caught.value) == (
         f"{EVALUATION_URI}: the evaluation report's 'binary_classification_metrics' has no 'auc' "
         "(it has: accuracy, f1, precision, recall)."
-    )
-
-
-OLD_BUCKET = "driftline-artifacts-of-an-earlier-deployment"
-
-
-def register_model_with_report_at(s3: Any, uri: str, report: dict[str, Any]) -> str:
-    """An approved package whose report lives at ``uri`` (a bucket the stack may no longer read)."""
-    bucket, _ = split_s3_uri(uri)
-    s3.create_bucket(Bucket=bucket)
-    put_json(s3, uri, report)
-    sagemaker = boto3.client("sagemaker")
-    sagemaker.create_model_package_group(ModelPackageGroupName=GROUP)
-    request: dict[str, Any] = {
-        "ModelPackageGroupName": GROUP,
-        "ModelApprovalStatus": "Approved",
-        "InferenceSpecification": {
-            "Containers": [{"Image": "683313688378.dkr.ecr.us-east-1.amazonaws.com/sklearn:1.2-1"}],
-            "SupportedContentTypes": ["text/csv"],
-            "SupportedResponseMIMETypes": ["text/csv"],
-        },
-        "ModelMetrics": {"ModelQuality": {"Statistics": {"ContentType": "application/json", "S3Uri": uri}}},
-    }
-    created: str = sagemaker.create_model_package(**request)["ModelPackageArn"]
-    return created
-
-
-def deny_reads_from(bucket: str) -> None:
-    """S3 answers 403 AccessDenied to GetObject in ``bucket``, as for a bucket the function's role cannot read."""
-    from botocore.awsrequest import AWSResponse, HTTPHeaders
-
-    from driftline_core.clients import get_client
-
-    def refuse(params: dict[str, Any], **_: Any) -> tuple[AWSResponse, dict[str, Any]] | None:
-        if params.get("url_path", "").lstrip("/").split("/")[0] != bucket and f"//{bucket}." not in params.get(
-            "url", ""
-        ):
-            return None
-        response = AWSResponse(params.get("url", ""), 403, HTTPHeaders(), None)
-        return response, {
-            "Error": {"Code": "AccessDenied", "Message": "Access Denied"},
-            "ResponseMetadata": {"HTTPStatusCode": 403},
-        }
-
-    get_client("s3").meta.events.register("before-call.s3.GetObject", refuse)
-
-
-def test_an_approved_model_whose_report_cannot_be_read_leaves_the_threshold_to_decide_and_says_why(
-    s3: Any, handler: Handler, lambda_context: Any
-) -> None:
-    old_report = f"s3://{OLD_BUCKET}/runs/credit-old/evaluate/evaluation/evaluation.json"
-    approved = register_model_with_report_at(s3, old_report, binary_report(auc=0.99))
-    given_run(s3, run_config(), binary_report(auc=0.75))
-    deny_reads_from(OLD_BUCKET)
-
-    result = handler(EVENT, lambda_context)
-
-    assert result["passed"]
-    assert (result["incumbent_model_package_arn"], result["incumbent_value"]) == (approved, None)
-    assert result["reasons"][1].startswith(
-        f"The approved model {approved} was not compared: its evaluation report {old_report} cannot be read "
-        "(AccessDenied)"
-    )
-    assert result["reasons"][1].endswith("The threshold alone decides.")
-
-
-def test_an_approved_model_whose_report_is_gone_leaves_the_threshold_to_decide(
-    s3: Any, handler: Handler, lambda_context: Any
-) -> None:
-    old_report = f"s3://{OLD_BUCKET}/runs/credit-old/evaluate/evaluation/evaluation.json"
-    approved = register_model_with_report_at(s3, old_report, binary_report(auc=0.99))
-    s3.delete_object(Bucket=OLD_BUCKET, Key=split_s3_uri(old_report)[1])
-    s3.delete_bucket(Bucket=OLD_BUCKET)
-    given_run(s3, run_config(threshold=0.8), binary_report(auc=0.75))
-
-    result = handler(EVENT, lambda_context)
-
-    assert not result["passed"]
-    assert result["reasons"][1] == (
-        f"The approved model {approved} was not compared: its evaluation report {old_report} no longer exists. "
-        "The threshold alone decides."
     )

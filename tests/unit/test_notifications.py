@@ -67,6 +67,7 @@ def test_registered_message_reports_data_metric_incumbent_package_and_artifacts(
     assert "auc = 0.9132 (threshold 0.7000, higher is better)" in body
     incumbent_arn = "arn:aws:sagemaker:us-east-1:123456789012:model-package/driftline-credit/1"
     assert f"Approved model:  auc = 0.8874 ({incumbent_arn})" in body
+    assert "Compared on:     this run's test split, both models scored on the same rows" in body
     assert "Model package:   arn:aws:sagemaker:us-east-1:123456789012:model-package/driftline-credit/2" in body
     assert "/output/model.tar.gz" in body
     assert "/evaluate/evaluation/evaluation.json" in body
@@ -208,5 +209,6 @@ def test_registered_message_says_why_the_approved_model_was_not_compared_and_whi
     body = build_notification(notify).message
 
     assert f"Approved model:  {incumbent}, not compared (see the gate's reasons)" in body
+    assert "Compared on:" not in body
     assert f"Quality gate:\n  - auc 0.9132 meets the threshold 0.7 (higher is better).\n  - {why}\n" in body
     assert "none approved yet" not in body

@@ -14,9 +14,11 @@ from driftline_core.quality_gate import (
     Incumbent,
     decide,
     evaluation_report_uri,
+    incumbent_from_report,
     is_higher_better,
     read_metric,
 )
+from driftline_core.registry import ApprovedModel
 
 EVALUATION_URI = "s3://artifacts/runs/credit-1/evaluate/evaluation/evaluation.json"
 APPROVED_ARN = "arn:aws:sagemaker:us-east-1:123456789012:model-package/driftline-credit/3"
@@ -169,14 +171,17 @@ def test_a_candidate_worse_than_the_approved_model_fails() -> None:
     assert result.incumbent_model_package_arn == APPROVED_ARN
     assert result.incumbent_value == 0.88
     assert result.reasons[1] == (
-        f"auc 0.82 is no better than the approved model {APPROVED_ARN} (0.88): the candidate must be strictly better."
+        f"auc 0.82 is no better than the approved model {APPROVED_ARN} (0.88 on the same test split): "
+        "the candidate must be strictly better."
     )
 
 
 def test_a_candidate_better_than_the_approved_model_passes() -> None:
     result = gate(0.9, incumbent=Incumbent(APPROVED_ARN, 0.85))
     assert result.passed
-    assert result.reasons[1] == (f"auc 0.9 beats the approved model {APPROVED_ARN} (0.85) by 0.05, strictly better.")
+    assert result.reasons[1] == (
+        f"auc 0.9 beats the approved model {APPROVED_ARN} (0.85 on the same test split) by 0.05, strictly better."
+    )
 
 
 def test_a_candidate_equal_to_the_approved_model_fails() -> None:
@@ -203,7 +208,7 @@ def test_an_approved_model_without_the_metric_leaves_the_threshold_to_decide() -
     assert result.passed
     assert result.incumbent_model_package_arn == APPROVED_ARN
     assert result.incumbent_value is None
-    assert "has no auc in its evaluation report" in result.reasons[1]
+    assert "has no auc on this run's test split" in result.reasons[1]
 
 
 def test_lower_is_better_metrics_pass_at_or_below_the_threshold() -> None:
@@ -223,14 +228,77 @@ def test_lower_is_better_metrics_must_be_lower_than_the_approved_model() -> None
     assert "rmse 3.2 is no better than the approved model" in worse.reasons[1]
 
 
-def test_an_approved_model_whose_report_cannot_be_read_is_named_and_the_threshold_decides() -> None:
-    unreadable = Incumbent(APPROVED_ARN, None, unreadable="its evaluation report s3://old/report.json cannot be read.")
-    passing = gate(0.75, incumbent=unreadable)
-    failing = gate(0.65, incumbent=unreadable)
+def test_an_approved_model_that_could_not_be_scored_is_named_and_the_threshold_decides() -> None:
+    unscored = Incumbent(APPROVED_ARN, None, unreadable="its model artifact no longer exists.")
+    passing = gate(0.75, incumbent=unscored)
+    failing = gate(0.65, incumbent=unscored)
     assert passing.passed
     assert not failing.passed
     assert passing.incumbent_model_package_arn == APPROVED_ARN
     assert passing.reasons[1] == (
-        f"The approved model {APPROVED_ARN} was not compared: its evaluation report s3://old/report.json "
-        "cannot be read. The threshold alone decides."
+        f"The approved model {APPROVED_ARN} was not compared: its model artifact no longer exists. "
+        "The threshold alone decides."
     )
+
+
+# --- the approved model as the evaluation job scored it -------------------------------------------------
+
+APPROVED = ApprovedModel(
+    model_package_arn=APPROVED_ARN,
+    evaluation_uri="s3://artifacts/runs/credit-0/evaluate/evaluation/evaluation.json",
+    model_data_url="s3://artifacts/runs/credit-0/train/credit-0-train/output/model.tar.gz",
+)
+
+
+def with_incumbent(section: dict[str, Any]) -> dict[str, Any]:
+    return {**BINARY_REPORT, "incumbent": section}
+
+
+def test_the_approved_models_value_is_its_score_on_the_candidates_test_split() -> None:
+    report = with_incumbent(
+        {
+            "model_package_arn": APPROVED_ARN,
+            "scored": True,
+            "binary_classification_metrics": {"auc": metric(0.93), "accuracy": metric(0.8)},
+            "test_rows": 150,
+        }
+    )
+    assert incumbent_from_report(APPROVED, report, "binary_classification", "auc") == Incumbent(APPROVED_ARN, 0.93)
+    # The candidate's 0.91 on the same rows loses to the approved model's 0.93.
+    result = gate(0.91, incumbent=incumbent_from_report(APPROVED, report, "binary_classification", "auc"))
+    assert not result.passed
+    assert result.incumbent_value == 0.93
+
+
+def test_an_approved_model_the_job_could_not_score_gives_the_jobs_reason() -> None:
+    report = with_incumbent(
+        {
+            "model_package_arn": APPROVED_ARN,
+            "scored": False,
+            "reason": "it takes feature column(s) 'region' that this run's data does not have",
+        }
+    )
+    incumbent = incumbent_from_report(APPROVED, report, "binary_classification", "auc")
+    assert incumbent == Incumbent(
+        APPROVED_ARN,
+        None,
+        unreadable="the evaluation job could not score it on this run's test split: it takes feature column(s) "
+        "'region' that this run's data does not have.",
+    )
+
+
+@pytest.mark.parametrize(
+    "report",
+    [BINARY_REPORT, with_incumbent({"model_package_arn": APPROVED_ARN.replace("/3", "/2"), "scored": True})],
+    ids=["no incumbent section", "another approved model"],
+)
+def test_a_model_approved_after_the_evaluation_started_is_not_compared(report: dict[str, Any]) -> None:
+    incumbent = incumbent_from_report(APPROVED, report, "binary_classification", "auc")
+    assert incumbent is not None and incumbent.value is None
+    assert incumbent.unreadable == (
+        "it was approved after this run's evaluation job started, so it was not scored on this run's test split."
+    )
+
+
+def test_without_an_approved_model_there_is_nothing_to_compare() -> None:
+    assert incumbent_from_report(None, BINARY_REPORT, "binary_classification", "auc") is None

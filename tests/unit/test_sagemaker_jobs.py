@@ -14,6 +14,7 @@ from driftline_core import layout
 from driftline_core.errors import DatasetConfigInvalid
 from driftline_core.models import EvaluateInput, JobResult, TrainInput, WaitingStepInput
 from driftline_core.sagemaker_jobs import (
+    IncumbentForEvaluation,
     build_evaluation_job_request,
     build_preprocess_job_request,
     build_training_job_request,
@@ -35,7 +36,7 @@ RUN_CONFIG: dict[str, Any] = {
     "metric": "auc",
     "threshold": 0.7,
     "higher_is_better": True,
-    "hyperparameters": {"max_iter": "200", "C": "0.5", "solver": "lbfgs", "class_weight": "null"},
+    "hyperparameters": {"max_iter": "200", "learning_rate": "0.05", "early_stopping": "auto", "max_depth": "null"},
     "data_uri": "s3://driftline-data-123456789012-us-east-1/data/credit/applications-2026-11.csv",
     "input_uri": "s3://driftline-artifacts-123456789012-us-east-1/runs/credit-5e4f54c7bade/input/applications-2026-11.csv",
     "data_version_id": "IYV3p45BT0ac8hjHg1houSdS1a.Mro8e",
@@ -82,7 +83,9 @@ def training_request(settings: Settings, step: TrainInput | None = None) -> dict
     )
 
 
-def evaluation_request(settings: Settings, step: EvaluateInput | None = None) -> dict[str, Any]:
+def evaluation_request(
+    settings: Settings, step: EvaluateInput | None = None, incumbent: IncumbentForEvaluation | None = None
+) -> dict[str, Any]:
     step = step or EvaluateInput.model_validate(load_event("evaluate"))
     return build_evaluation_job_request(
         execution_name=step.execution_name,
@@ -91,6 +94,7 @@ def evaluation_request(settings: Settings, step: EvaluateInput | None = None) ->
         preprocess=step.preprocess,
         training=step.training,
         settings=settings,
+        incumbent=incumbent,
     )
 
 
@@ -234,7 +238,7 @@ def test_training_job_writes_the_model_under_the_run_prefix(settings: Settings) 
 
 def test_a_hyperparameter_that_would_override_driftlines_is_refused(settings: Settings) -> None:
     step = TrainInput.model_validate(load_event("train"))
-    for name in ("target", "sagemaker_program"):
+    for name in ("target", "sagemaker_program", "model-dir", "model_dir", "max_iters"):
         config = RUN_CONFIG | {"hyperparameters": {name: "other"}}
         with pytest.raises(DatasetConfigInvalid, match=name):
             build_training_job_request(
@@ -271,6 +275,44 @@ def test_evaluation_job_reads_the_model_and_test_split_and_writes_the_report(set
             "S3UploadMode": "EndOfJob",
         }
     }
+
+
+APPROVED_ARN = "arn:aws:sagemaker:us-east-1:123456789012:model-package/driftline-credit/4"
+APPROVED_MODEL = f"s3://{ARTIFACTS}/runs/credit-0a1b2c3d4e5f/train/credit-0a1b2c3d4e5f-train/output/model.tar.gz"
+
+
+def test_without_an_approved_model_the_evaluation_job_scores_the_candidate_alone(settings: Settings) -> None:
+    request = evaluation_request(settings)
+
+    assert set(inputs_by_name(request)) == {"code", "model", "test", "config"}
+    assert not any(name.startswith("DRIFTLINE_INCUMBENT") for name in request["Environment"])
+
+
+def test_the_evaluation_job_gets_the_approved_models_artifact_and_package(settings: Settings) -> None:
+    request = evaluation_request(settings, incumbent=IncumbentForEvaluation(APPROVED_ARN, APPROVED_MODEL))
+
+    assert_valid_for_api("CreateProcessingJob", request)
+    assert inputs_by_name(request)["incumbent"] == {
+        "S3Uri": APPROVED_MODEL,
+        "LocalPath": "/opt/ml/processing/input/incumbent",
+        "S3DataType": "S3Prefix",
+        "S3InputMode": "File",
+        "S3DataDistributionType": "FullyReplicated",
+    }
+    assert request["Environment"]["DRIFTLINE_INCUMBENT_MODEL_PACKAGE_ARN"] == APPROVED_ARN
+    assert "DRIFTLINE_INCUMBENT_NOT_GIVEN" not in request["Environment"]
+
+
+def test_an_approved_model_the_job_cannot_read_is_named_without_an_input_and_with_the_reason(
+    settings: Settings,
+) -> None:
+    why = "its model artifact is outside this deployment's artifact bucket " + "x" * 300
+    request = evaluation_request(settings, incumbent=IncumbentForEvaluation(APPROVED_ARN, None, why))
+
+    assert_valid_for_api("CreateProcessingJob", request)
+    assert "incumbent" not in inputs_by_name(request)
+    assert request["Environment"]["DRIFTLINE_INCUMBENT_MODEL_PACKAGE_ARN"] == APPROVED_ARN
+    assert request["Environment"]["DRIFTLINE_INCUMBENT_NOT_GIVEN"] == why[:256]
 
 
 def test_a_missing_previous_output_is_named(settings: Settings) -> None:

@@ -308,10 +308,13 @@ def _gate_lines(gate: GateResult | None) -> list[str]:
         incumbent = f"{gate.incumbent_model_package_arn}, not compared (see the gate's reasons)"
     else:
         incumbent = "none approved yet"
-    return [
+    lines = [
         f"Metric:          {gate.metric} = {_number(gate.value)} (threshold {_number(gate.threshold)}, {direction})",
         f"Approved model:  {incumbent}",
     ]
+    if gate.incumbent_value is not None:
+        lines.append("Compared on:     this run's test split, both models scored on the same rows")
+    return lines
 
 
 def _gate_reason_lines(gate: GateResult | None) -> list[str]:

@@ -1,8 +1,10 @@
 """The quality gate: which metrics each problem type offers, and whether a candidate model may be registered.
 
 A candidate passes when its gate metric meets the dataset's threshold and, once a model of the dataset
-has been approved, when it also beats that model. The metric values come from the evaluation report,
-written in SageMaker Model Monitor's model-quality format so the Model Registry can show it.
+has been approved, when it also beats that model on the same test split: the evaluation job scores both
+models on the candidate's held-out rows. The metric values come from the evaluation report, written in
+SageMaker Model Monitor's model-quality format (so the Model Registry can show it), whose ``incumbent``
+section holds the approved model's metrics on that split, or why it could not be scored.
 """
 
 from __future__ import annotations
@@ -23,6 +25,8 @@ from driftline_core.settings import Settings
 EVALUATION_OUTPUT = "evaluation"
 """Output name of the evaluation processing job; its prefix holds the report."""
 EVALUATION_REPORT_FILE = "evaluation.json"
+INCUMBENT_SECTION = "incumbent"
+"""The report's section with the approved model's metrics on the candidate's test split."""
 
 
 @dataclass(frozen=True)
@@ -153,9 +157,9 @@ class Incumbent:
 
     model_package_arn: str
     value: float | None
-    """Its value of the gate metric; None when its evaluation report does not have that metric."""
+    """Its value of the gate metric on the candidate's test split; None when it has none."""
     unreadable: str | None = None
-    """Why its evaluation report could not be read, when it could not (the gate then judges on the threshold)."""
+    """Why it could not be scored on that split, when it could not (the gate then judges on the threshold)."""
 
 
 def decide(
@@ -194,7 +198,7 @@ def decide(
         )
     elif incumbent.value is None:
         reasons.append(
-            f"The approved model {incumbent.model_package_arn} has no {metric} in its evaluation report, "
+            f"The approved model {incumbent.model_package_arn} has no {metric} on this run's test split, "
             "so the threshold alone decides."
         )
     else:
@@ -204,13 +208,13 @@ def decide(
         if beats_incumbent:
             reasons.append(
                 f"{metric} {_fmt(value)} beats the approved model {incumbent.model_package_arn} "
-                f"({_fmt(incumbent.value)}) by {_fmt(improvement)}, {required}."
+                f"({_fmt(incumbent.value)} on the same test split) by {_fmt(improvement)}, {required}."
             )
         else:
             comparison = "is no better than" if improvement <= 0 else "does not improve enough on"
             reasons.append(
                 f"{metric} {_fmt(value)} {comparison} the approved model {incumbent.model_package_arn} "
-                f"({_fmt(incumbent.value)}): the candidate must be {required}."
+                f"({_fmt(incumbent.value)} on the same test split): the candidate must be {required}."
             )
 
     return GateResult(
@@ -252,47 +256,35 @@ def evaluate_gate(gate_input: GateInput, settings: Settings) -> GateResult:
         threshold=config.threshold,
         higher_is_better=config.higher_is_better,
         evaluation_uri=evaluation_uri,
-        incumbent=_incumbent(approved, config.problem_type, config.metric),
+        incumbent=incumbent_from_report(approved, report, config.problem_type, config.metric),
         min_improvement=settings.min_improvement,
     )
 
 
-def _incumbent(approved: ApprovedModel | None, problem_type: ProblemType, metric: str) -> Incumbent | None:
+def incumbent_from_report(
+    approved: ApprovedModel | None, report: dict[str, Any], problem_type: ProblemType, metric: str
+) -> Incumbent | None:
+    """The approved model as the evaluation job scored it on the candidate's test split, or why it was not."""
     if approved is None:
         return None
-    arn, uri = approved.model_package_arn, approved.evaluation_uri
-    if not uri:
-        return Incumbent(arn, None)
+    arn = approved.model_package_arn
+    section = report.get(INCUMBENT_SECTION)
+    if not isinstance(section, dict) or section.get("model_package_arn") != arn:
+        return Incumbent(
+            arn,
+            None,
+            unreadable="it was approved after this run's evaluation job started, so it was not scored on this "
+            "run's test split.",
+        )
+    if section.get("scored") is not True:
+        reason = str(section.get("reason") or "the job gave no reason").rstrip(".")
+        return Incumbent(
+            arn, None, unreadable=f"the evaluation job could not score it on this run's test split: {reason}."
+        )
     try:
-        report = _read_report(uri)
-        if report is None:
-            return Incumbent(arn, None, unreadable=f"its evaluation report {uri} no longer exists.")
-        return Incumbent(arn, read_metric(report, problem_type, metric))
-    except EvaluationReportInvalid:
-        # An approved model whose report lacks this metric (other metric or problem type) is not comparable.
-        return Incumbent(arn, None)
-    except ClientError as error:
-        if _is_retryable(error):
-            raise
-        # Groups outlive the stack: after a re-deploy under the same name, the approved model's report may
-        # sit in the earlier deployment's bucket, which this deployment cannot read. It must not block runs.
-        return Incumbent(arn, None, unreadable=_unreadable_report_reason(uri, error))
-
-
-def _unreadable_report_reason(uri: str, error: ClientError) -> str:
-    code = error.response.get("Error", {}).get("Code") or "error"
-    return (
-        f"its evaluation report {uri} cannot be read ({code}); it is probably in the artifact bucket of an "
-        "earlier deployment of this stack. Once a model registered by this deployment is approved, later "
-        "runs are compared with that one."
-    )
-
-
-def _is_retryable(error: ClientError) -> bool:
-    """Throttling and server errors say nothing about the report: the step fails and its retry tries again."""
-    status = error.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
-    code = str(error.response.get("Error", {}).get("Code", ""))
-    return status >= 500 or status == 429 or code in {"SlowDown", "Throttling", "ThrottlingException", "RequestTimeout"}
+        return Incumbent(arn, read_metric(section, problem_type, metric))
+    except EvaluationReportInvalid as error:
+        return Incumbent(arn, None, unreadable=f"its scores in the evaluation report cannot be used ({error})")
 
 
 def _read_report(uri: str) -> Any | None:

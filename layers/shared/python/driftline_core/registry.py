@@ -12,6 +12,7 @@ from botocore.exceptions import ClientError
 
 from driftline_core.clients import get_client
 from driftline_core.errors import SageMakerJobFailed
+from driftline_core.layout import split_s3_uri
 from driftline_core.models import RegisterInput, RegistrationResult
 from driftline_core.s3io import read_json
 from driftline_core.settings import Settings
@@ -56,6 +57,8 @@ class ApprovedModel:
     model_package_arn: str
     evaluation_uri: str | None
     """The evaluation report registered with the package (ModelMetrics.ModelQuality.Statistics)."""
+    model_data_url: str | None = None
+    """The package's ``model.tar.gz`` (its first inference container's ModelDataUrl)."""
 
 
 def find_approved_model_package(group_name: str) -> ApprovedModel | None:
@@ -79,7 +82,46 @@ def find_approved_model_package(group_name: str) -> ApprovedModel | None:
     arn = summaries[0]["ModelPackageArn"]
     described = sagemaker.describe_model_package(ModelPackageName=arn)
     statistics = described.get("ModelMetrics", {}).get("ModelQuality", {}).get("Statistics", {})
-    return ApprovedModel(model_package_arn=arn, evaluation_uri=statistics.get("S3Uri"))
+    containers = described.get("InferenceSpecification", {}).get("Containers") or [{}]
+    return ApprovedModel(
+        model_package_arn=arn,
+        evaluation_uri=statistics.get("S3Uri"),
+        model_data_url=containers[0].get("ModelDataUrl"),
+    )
+
+
+JOB_READABLE_PREFIX = "runs/"
+"""The artifact bucket's prefix the SageMaker jobs' role may read (besides the published code)."""
+
+
+def model_artifact_for_jobs(approved: ApprovedModel, artifact_bucket: str) -> tuple[str | None, str | None]:
+    """``(uri, None)`` when this deployment's jobs can read the approved model's artifact, else ``(None, why)``.
+
+    A processing input SageMaker cannot download fails the whole job, so an artifact the jobs' role may not
+    read (another bucket: groups outlive a stack, so it may be an earlier deployment's) or that is gone is
+    not given to the job; the reason (a short clause, as a job's environment value holds 256 characters)
+    reaches the quality gate through the evaluation report instead.
+    """
+    url = approved.model_data_url
+    if not url:
+        return None, "its model package names no model artifact (ModelDataUrl)"
+    try:
+        bucket, key = split_s3_uri(url)
+    except ValueError:
+        return None, "its model artifact is not an S3 object"
+    if bucket != artifact_bucket or not key.startswith(JOB_READABLE_PREFIX):
+        return None, (
+            "its model artifact is outside this deployment's artifact bucket, which the evaluation job "
+            "may read (it probably belongs to an earlier deployment of this stack)"
+        )
+    try:
+        get_client("s3").head_object(Bucket=bucket, Key=key)
+    except ClientError as error:
+        status = error.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
+        if str(error.response.get("Error", {}).get("Code")) in {"404", "NoSuchKey", "NotFound"} or status == 404:
+            return None, "its model artifact no longer exists in the artifact bucket"
+        raise
+    return url, None
 
 
 # Registration ---------------------------------------------------------------------------------------

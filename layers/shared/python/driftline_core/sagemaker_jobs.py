@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from driftline_core import layout
@@ -30,6 +31,12 @@ EVALUATION_OUTPUT = "evaluation"
 TRAINING_CHANNELS = {"train": "text/csv", "validation": "text/csv", "metadata": "application/json"}
 """Training channel name -> content type; each channel is the preprocess output of the same name."""
 MODEL_OUTPUT = "model"
+INCUMBENT_INPUT = "incumbent"
+INCUMBENT_ARN_VARIABLE = "DRIFTLINE_INCUMBENT_MODEL_PACKAGE_ARN"
+INCUMBENT_NOT_GIVEN_VARIABLE = "DRIFTLINE_INCUMBENT_NOT_GIVEN"
+"""The names ``ml/evaluate.py`` reads: the approved model's input folder and environment variables."""
+ENVIRONMENT_VALUE_MAX = 256
+"""CreateProcessingJob's limit on an environment value."""
 
 TRAINING_PROGRAM = "train.py"
 ML_CODE_FILES = "src/"
@@ -138,6 +145,17 @@ def build_training_job_request(
     return request
 
 
+@dataclass(frozen=True)
+class IncumbentForEvaluation:
+    """The dataset's approved model, for the evaluation job to score on the candidate's test split."""
+
+    model_package_arn: str
+    model_uri: str | None
+    """Its ``model.tar.gz``, given to the job as the ``incumbent`` input; None when the job cannot read it."""
+    not_given: str | None = None
+    """Why ``model_uri`` is None (a short clause the report carries to the quality gate)."""
+
+
 def build_evaluation_job_request(
     *,
     execution_name: str,
@@ -146,22 +164,36 @@ def build_evaluation_job_request(
     preprocess: JobResult,
     training: JobResult,
     settings: Settings,
+    incumbent: IncumbentForEvaluation | None = None,
 ) -> dict[str, Any]:
-    """CreateProcessingJob request that scores the model on the held-out split (``ml/evaluate.py``)."""
+    """CreateProcessingJob request that scores the model on the held-out split (``ml/evaluate.py``).
+
+    With an approved model, the job also scores that model on the same split: its package ARN travels in the
+    environment and its artifact, when the job can read it, as the ``incumbent`` input.
+    """
     _require(settings, "sagemaker_role_arn", "processing_image_uri", "ml_code_uri", "artifact_bucket")
+    inputs = {
+        "code": _code_files_uri(settings),
+        "model": _job_output(training, MODEL_OUTPUT),
+        "test": _job_output(preprocess, "test"),
+        "config": config_uri,
+    }
+    environment = _processing_environment(execution_name)
+    if incumbent is not None:
+        environment[INCUMBENT_ARN_VARIABLE] = incumbent.model_package_arn
+        if incumbent.model_uri:
+            inputs[INCUMBENT_INPUT] = incumbent.model_uri
+        else:
+            why = incumbent.not_given or "its model artifact could not be given to the evaluation job"
+            environment[INCUMBENT_NOT_GIVEN_VARIABLE] = why[:ENVIRONMENT_VALUE_MAX]
     return _processing_job_request(
         job_name=layout.job_name(execution_name, EVALUATE_STEP),
         script="evaluate.py",
-        inputs={
-            "code": _code_files_uri(settings),
-            "model": _job_output(training, MODEL_OUTPUT),
-            "test": _job_output(preprocess, "test"),
-            "config": config_uri,
-        },
+        inputs=inputs,
         outputs={
             EVALUATION_OUTPUT: _processing_output_uri(settings, execution_name, EVALUATE_STEP, EVALUATION_OUTPUT),
         },
-        environment=_processing_environment(execution_name),
+        environment=environment,
         tags=_tags(dataset, execution_name),
         settings=settings,
     )
