@@ -36,7 +36,7 @@ RUN_CONFIG: dict[str, Any] = {
     "metric": "auc",
     "threshold": 0.7,
     "higher_is_better": True,
-    "hyperparameters": {"max_iter": "200", "C": "0.5", "solver": "lbfgs", "class_weight": "null"},
+    "hyperparameters": {"max_iter": "200", "learning_rate": "0.05", "early_stopping": "auto", "max_depth": "null"},
     "data_uri": "s3://driftline-data-123456789012-us-east-1/data/credit/applications-2026-11.csv",
     "input_uri": "s3://driftline-artifacts-123456789012-us-east-1/runs/credit-5e4f54c7bade/input/applications-2026-11.csv",
     "data_version_id": "IYV3p45BT0ac8hjHg1houSdS1a.Mro8e",
@@ -201,9 +201,9 @@ def test_training_hyperparameters_are_all_strings_encoded_as_the_sdk_does(settin
     decoded = {key: json.loads(value) for key, value in hyperparameters.items()}
     assert decoded == {
         "max_iter": "200",
-        "C": "0.5",
-        "solver": "lbfgs",
-        "class_weight": "null",
+        "learning_rate": "0.05",
+        "early_stopping": "auto",
+        "max_depth": "null",
         "target": "default",
         "problem_type": "binary_classification",
         "sagemaker_program": "train.py",
@@ -238,7 +238,7 @@ def test_training_job_writes_the_model_under_the_run_prefix(settings: Settings) 
 
 def test_a_hyperparameter_that_would_override_driftlines_is_refused(settings: Settings) -> None:
     step = TrainInput.model_validate(load_event("train"))
-    for name in ("target", "sagemaker_program"):
+    for name in ("target", "sagemaker_program", "model-dir", "model_dir", "max_iters"):
         config = RUN_CONFIG | {"hyperparameters": {name: "other"}}
         with pytest.raises(DatasetConfigInvalid, match=name):
             build_training_job_request(

@@ -15,6 +15,7 @@ from typing import Any
 
 from driftline_core import layout
 from driftline_core.errors import DatasetConfigInvalid
+from driftline_core.hyperparameters import hyperparameter_problems
 from driftline_core.models import DataObject, JobResult
 from driftline_core.settings import Settings
 
@@ -42,7 +43,6 @@ TRAINING_PROGRAM = "train.py"
 ML_CODE_FILES = "src/"
 ML_CODE_TARBALL = "sourcedir.tar.gz"
 VOLUME_SIZE_GB = 30
-_RESERVED_HYPERPARAMETERS = frozenset({"target", "problem_type"})
 
 
 def build_preprocess_job_request(
@@ -212,15 +212,15 @@ def training_hyperparameters(run_config: Mapping[str, Any], *, code_tarball_uri:
             "The run config's 'hyperparameters' is not an object; write it as "
             '{"name": value, ...} in data/<dataset>/dataset.json.'
         )
-    values: dict[str, Any] = {}
-    for name, value in model_hyperparameters.items():
-        key = str(name)
-        if key in _RESERVED_HYPERPARAMETERS or key.startswith("sagemaker_"):
-            raise DatasetConfigInvalid(
-                f"Hyperparameter {key!r} is reserved for Driftline and SageMaker; rename or remove it "
-                "in data/<dataset>/dataset.json."
-            )
-        values[key] = value
+    # Validate checked these against the training script's catalogue; a run config written any other way is
+    # held to the same catalogue, so no name reaches the script's own arguments.
+    problems = hyperparameter_problems({str(name): _typed(value) for name, value in model_hyperparameters.items()})
+    if problems:
+        raise DatasetConfigInvalid(
+            f"The run config's hyperparameters are not ones the training script accepts: {'; '.join(problems)}. "
+            "Correct them in data/<dataset>/dataset.json and upload the file again."
+        )
+    values: dict[str, Any] = {str(name): value for name, value in model_hyperparameters.items()}
     for required in ("target", "problem_type"):
         if not run_config.get(required):
             raise DatasetConfigInvalid(
@@ -401,3 +401,13 @@ def _pinned_input(run_config: Mapping[str, Any]) -> str:
     if not input_uri:
         raise ValueError("the run config has no input_uri: Validate writes it when it accepts the upload")
     return str(input_uri)
+
+
+def _typed(value: Any) -> Any:
+    """A run config holds hyperparameters as the strings SageMaker passes; read back the value each was written from."""
+    if not isinstance(value, str):
+        return value
+    try:
+        return json.loads(value)
+    except ValueError:
+        return value
