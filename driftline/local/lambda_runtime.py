@@ -7,6 +7,7 @@ code folder, with the template's environment and the emulator's endpoint, as a L
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import queue
@@ -115,8 +116,24 @@ class _Worker:
 
 
 def _worker_key(function: LambdaFunction) -> str:
-    """Workers serve one function's one code version."""
-    return f"{function.function_arn}:{function.code_sha_256}"
+    """Workers serve one version of a function's code and configuration.
+
+    As on Lambda, an UpdateFunctionConfiguration (environment, handler, layers, memory) retires the warm
+    environments: the next invocation starts a worker with the new configuration.
+    """
+    configuration = json.dumps(
+        [
+            function.environment_vars or {},
+            str(function.handler),
+            [layer.get("Arn") for layer in function.layers or []],
+            function.memory_size,
+            function.run_time,
+        ],
+        sort_keys=True,
+        default=str,
+    )
+    digest = hashlib.sha256(configuration.encode()).hexdigest()[:16]
+    return f"{function.function_arn}:{function.code_sha_256}:{digest}"
 
 
 def _error(error_type: str, message: str, request_id: str) -> dict[str, Any]:

@@ -138,6 +138,19 @@ def test_new_code_gets_a_fresh_worker(runtime: LambdaRuntime) -> None:
     assert before != after
 
 
+def test_a_changed_configuration_reaches_the_next_invocation_even_when_its_worker_was_prewarmed(
+    runtime: LambdaRuntime,
+) -> None:
+    function = _function(name="driftline-JobEvents-conf", environment_vars={"JOB_TOKENS_TABLE": "tokens"})
+    runtime.prewarm([function])  # type: ignore[list-item]
+    before, _ = _invoke(runtime, function, {"action": "env", "names": ["JOB_TOKENS_TABLE"]})
+
+    function.environment_vars = {"JOB_TOKENS_TABLE": "no-such-table"}
+    after, _ = _invoke(runtime, function, {"action": "env", "names": ["JOB_TOKENS_TABLE"]})
+
+    assert (before, after) == ({"JOB_TOKENS_TABLE": "tokens"}, {"JOB_TOKENS_TABLE": "no-such-table"})
+
+
 def test_a_raised_exception_is_reported_as_lambda_reports_it(runtime: LambdaRuntime) -> None:
     error, is_error = _invoke(runtime, _function(), {"action": "raise", "dataset": "weather"})
 
