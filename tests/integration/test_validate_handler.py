@@ -410,3 +410,183 @@ def test_a_reserved_hyperparameter_is_refused_before_any_job(
     with pytest.raises(DatasetConfigInvalid, match="hyperparameter 'model-dir' is reserved by the training script"):
         handler(upload(credit_csv()), lambda_context)
     assert keys(s3) == []
+
+
+# Drift runs: the labelled data window --------------------------------------------------------------------
+
+
+def retrain_event(s3: Any, uploads: list[tuple[str, bytes]], execution_name: str = "credit-retrain") -> dict[str, Any]:
+    """A drift run's Validate payload: each upload put, listed in ``retrain.json`` as StartRetrain lists them."""
+    listed = []
+    for key, body in uploads:
+        version = s3.put_object(Bucket=DATA_BUCKET, Key=key, Body=body)["VersionId"]
+        head = s3.head_object(Bucket=DATA_BUCKET, Key=key, VersionId=version)
+        listed.append(
+            {
+                "uri": f"s3://{DATA_BUCKET}/{key}",
+                "version_id": version,
+                "last_modified": head["LastModified"].isoformat(),
+                "size": len(body),
+                "new": True,
+            }
+        )
+    manifest = {
+        "reason": "drift",
+        "alarm_name": "driftline-drift-credit",
+        "alarm_state_time": "2026-11-02T10:00:00.000+0000",
+        "alarm_reason": "Threshold Crossed",
+        "drifted_features": [{"name": "income", "distance": 0.41, "threshold": 0.1}],
+        "report_uri": f"s3://{ARTIFACT_BUCKET}/drift/credit/reports/drift_report.html",
+        "window_days": None,
+        "serving_data_time": None,
+        "uploads": listed,
+    }
+    retrain_key = f"runs/{execution_name}/retrain.json"
+    s3.put_object(Bucket=ARTIFACT_BUCKET, Key=retrain_key, Body=json.dumps(manifest).encode())
+    newest_key = uploads[-1][0] if uploads else "data/credit/newest.csv"
+    event = json.loads(json.dumps(EVENT))
+    event["execution_name"] = execution_name
+    event["execution_id"] = event["execution_id"].rsplit(":", 1)[0] + f":{execution_name}"
+    event["data"].update(
+        key=newest_key,
+        version_id=listed[-1]["version_id"] if listed else None,
+        uri=f"s3://{DATA_BUCKET}/{newest_key}",
+    )
+    event["trigger"] = {
+        "source": "drift",
+        "event_id": "5c0e8a4e-2f5b-4f7e-9d55-0c8f0d2f6a11",
+        "alarm_name": "driftline-drift-credit",
+        "drifted_features": manifest["drifted_features"],
+        "report_uri": manifest["report_uri"],
+        "retrain_uri": f"s3://{ARTIFACT_BUCKET}/{retrain_key}",
+    }
+    return event
+
+
+def test_a_drift_run_checks_every_upload_of_its_window_and_copies_each_exact_version(
+    s3: Any, handler: Handler, lambda_context: Any
+) -> None:
+    first, second, third = credit_csv(rows=40), gzip.compress(credit_csv(rows=30)), credit_csv(rows=20)
+    event = retrain_event(
+        s3, [("data/credit/1-jan.csv", first), ("data/credit/2-feb.csv.gz", second), ("data/credit/3-mar.csv", third)]
+    )
+    s3.put_object(Bucket=DATA_BUCKET, Key="data/credit/1-jan.csv", Body=credit_csv(rows=99))  # a newer version
+
+    result = handler(event, lambda_context)
+
+    name = event["execution_name"]
+    assert result["rows"] == 90
+    assert result["files"] == 3
+    config = read_json(s3, f"runs/{name}/config.json")
+    assert config["input_uri"] == f"s3://{ARTIFACT_BUCKET}/runs/{name}/input/"
+    assert config["rows"] == 90
+    copies = sorted(key for key in keys(s3) if key.startswith(f"runs/{name}/input/"))
+    assert copies == [
+        f"runs/{name}/input/0001-1-jan.csv",
+        f"runs/{name}/input/0002-2-feb.csv.gz",
+        f"runs/{name}/input/0003-3-mar.csv",
+    ]
+    bodies = [s3.get_object(Bucket=ARTIFACT_BUCKET, Key=key)["Body"].read() for key in copies]
+    assert bodies == [first, second, third]
+
+
+def test_an_upload_run_s_result_has_no_window_count(handler: Handler, upload: Upload, lambda_context: Any) -> None:
+    assert "files" not in handler(upload(credit_csv()), lambda_context)
+
+
+def test_one_bad_file_of_the_window_fails_the_run_naming_the_file_the_row_and_the_value(
+    s3: Any, handler: Handler, lambda_context: Any
+) -> None:
+    handler(retrain_event(s3, [("data/credit/jan.csv", credit_csv())], "credit-first"), lambda_context)
+    event = retrain_event(
+        s3, [("data/credit/feb.csv", credit_csv(income="lots")), ("data/credit/mar.csv", credit_csv())], "credit-bad"
+    )
+
+    with pytest.raises(ValidationFailed) as caught:
+        handler(event, lambda_context)
+
+    assert str(caught.value) == (
+        "data/credit/feb.csv: 1 value in numeric column 'income' is not a number (row 4: 'lots'); correct or "
+        'empty them, or declare the column "categorical" in the dataset\'s dataset.json.'
+    )
+    assert not any(key.startswith("runs/credit-bad/input/") for key in keys(s3))
+
+
+def test_the_row_minimum_applies_to_the_window_s_total(s3: Any, handler: Handler, lambda_context: Any) -> None:
+    put_dataset_config(s3, {"min_rows": 50})
+    uploads = [(f"data/credit/part-{n}.csv", credit_csv(rows=20)) for n in range(3)]
+
+    assert handler(retrain_event(s3, uploads, "credit-sixty"), lambda_context)["rows"] == 60
+
+    with pytest.raises(ValidationFailed) as caught:
+        handler(retrain_event(s3, uploads[:2], "credit-forty"), lambda_context)
+    assert str(caught.value).startswith(
+        "the labelled data window of dataset 'credit' "
+        f"(s3://{ARTIFACT_BUCKET}/runs/credit-forty/retrain.json): its files have 40 data rows together, "
+        "and at least 50 are needed"
+    )
+
+
+def test_a_window_whose_uploads_were_all_deleted_fails_with_what_to_do(
+    s3: Any, handler: Handler, lambda_context: Any
+) -> None:
+    event = retrain_event(s3, [("data/credit/jan.csv", credit_csv()), ("data/credit/feb.csv", credit_csv())])
+    for key in ("data/credit/jan.csv", "data/credit/feb.csv"):
+        version = s3.head_object(Bucket=DATA_BUCKET, Key=key)["VersionId"]
+        s3.delete_object(Bucket=DATA_BUCKET, Key=key, VersionId=version)
+
+    with pytest.raises(ValidationFailed) as caught:
+        handler(event, lambda_context)
+
+    assert str(caught.value) == (
+        f"s3://{ARTIFACT_BUCKET}/runs/credit-retrain/retrain.json: the labelled data window of dataset 'credit' "
+        "has no file to train on (its 2 uploads were all deleted since); upload labelled rows as "
+        "data/credit/<file>.csv, which starts a run of its own."
+    )
+    assert not any(key.startswith("runs/credit-retrain/input/") for key in keys(s3))
+
+
+def test_an_empty_window_fails_with_what_to_do(s3: Any, handler: Handler, lambda_context: Any) -> None:
+    with pytest.raises(ValidationFailed, match=r"has no file to train on \(it lists no upload\)"):
+        handler(retrain_event(s3, []), lambda_context)
+
+
+def test_a_deleted_upload_of_the_window_is_left_out_and_the_rest_train(
+    s3: Any, handler: Handler, lambda_context: Any
+) -> None:
+    event = retrain_event(s3, [("data/credit/jan.csv", credit_csv(rows=30)), ("data/credit/feb.csv", credit_csv())])
+    s3.delete_object(
+        Bucket=DATA_BUCKET,
+        Key="data/credit/jan.csv",
+        VersionId=s3.head_object(Bucket=DATA_BUCKET, Key="data/credit/jan.csv")["VersionId"],
+    )
+
+    result = handler(event, lambda_context)
+
+    assert (result["rows"], result["files"]) == (40, 1)
+    assert [key for key in keys(s3) if "/input/" in key] == ["runs/credit-retrain/input/0001-feb.csv"]
+
+
+def test_a_window_listing_another_dataset_s_file_is_refused(s3: Any, handler: Handler, lambda_context: Any) -> None:
+    event = retrain_event(s3, [("data/loans/jan.csv", credit_csv()), ("data/credit/feb.csv", credit_csv())])
+    with pytest.raises(ValidationFailed, match=r"data/loans/jan.csv: is not an upload of dataset 'credit'"):
+        handler(event, lambda_context)
+
+
+def test_the_window_s_classes_are_counted_over_all_its_files(s3: Any, handler: Handler, lambda_context: Any) -> None:
+    """A month of only defaults and a month of none train a binary model together."""
+    lines = credit_csv().decode().splitlines()
+    defaults = [line for line in lines[1:] if line.endswith(",1")]
+    repaid = [line for line in lines[1:] if line.endswith(",0")]
+    event = retrain_event(
+        s3,
+        [
+            ("data/credit/1-defaults.csv", "\n".join([lines[0], *defaults]).encode()),
+            ("data/credit/2-repaid.csv", "\n".join([lines[0], *repaid]).encode()),
+        ],
+    )
+
+    result = handler(event, lambda_context)
+
+    assert (result["rows"], result["files"], result["schema_source"]) == (40, 2, "inferred")
+    assert read_json(s3, "datasets/credit/schema.json")["problem_type"] == "binary_classification"

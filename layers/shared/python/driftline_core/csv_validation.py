@@ -86,8 +86,92 @@ def validate_csv(
     means the schema is inferred from this file; ``target`` None means the default target column;
     ``problem_type`` None means it is inferred from the target values.
     """
+    header, target_column, scan = _scan_file(CsvFile(chunks, source, gzipped), delimiter, schema, target)
+    problems = scan.problems(max(min_rows, minimum_rows()))
+    return _report(
+        source,
+        problems,
+        header=header,
+        rows=scan.rows,
+        schema=schema if schema is not None else scan.inferred_schema(),
+        schema_inferred=schema is None,
+        target_column=target_column,
+        target_values=scan.target,
+        problem_type=problem_type,
+    )
+
+
+@dataclass(frozen=True)
+class CsvFile:
+    """One CSV of several checked as one data set: its bytes in chunks and the name its problems start with."""
+
+    chunks: Iterable[bytes]
+    source: str
+    gzipped: bool = False
+
+
+def validate_csv_files(
+    files: Iterable[CsvFile],
+    *,
+    source: str,
+    delimiter: Delimiter = ",",
+    schema: Schema | None = None,
+    target: str | None = None,
+    problem_type: ProblemType | None = None,
+    min_rows: int = DEFAULT_MIN_ROWS,
+) -> CsvReport:
+    """Check several CSVs as one data set, one file at a time (memory stays constant).
+
+    Each file's header and rows are checked as :func:`validate_csv` checks them, and the first file with a
+    problem raises ValidationFailed naming that file, its rows and values. The row minimum, the target's
+    classes and the problem type apply to all files together; those problems start with ``source``. With
+    ``schema`` None the first file's schema is inferred and the other files are held to it.
+    """
+    header: list[str] | None = None
+    inferred = schema is None
+    rows = 0
+    target_values = _TargetValues()
+    for file in files:
+        file_header, target, scan = _scan_file(file, delimiter, schema, target)
+        problems = scan.problems(0)
+        if problems:
+            raise ValidationFailed(_message(file.source, problems))
+        if schema is None:
+            schema = scan.inferred_schema()
+        header = header or file_header
+        rows += scan.rows
+        target_values.merge(scan.target)
+    if header is None or schema is None or target is None:
+        raise ValidationFailed(f"{source}: lists no file to validate; upload labelled data to train on.")
+    problems = []
+    needed = max(min_rows, minimum_rows())
+    if rows < needed:
+        problems.append(
+            f"its files have {rows} data row{'s' if rows != 1 else ''} together, and at least {needed} are "
+            'needed to train and test a model (the minimum is "min_rows" in the dataset\'s dataset.json)'
+        )
+    return _report(
+        source,
+        problems,
+        header=header,
+        rows=rows,
+        schema=schema,
+        schema_inferred=inferred,
+        target_column=target,
+        target_values=target_values,
+        problem_type=problem_type,
+    )
+
+
+def _scan_file(
+    file: CsvFile, delimiter: Delimiter, schema: Schema | None, target: str | None
+) -> tuple[list[str], str, _Scan]:
+    """Read one file's header and rows once; returns the header, the target column and what the rows showed."""
+    source = file.source
     # Spaces after a delimiter are skipped, as the preprocessing job reads the file (skipinitialspace).
-    reader = csv.reader(text_lines(chunks, source, gzipped=gzipped), delimiter=delimiter, skipinitialspace=True)
+    reader = csv.reader(
+        text_lines(file.chunks, source, gzipped=file.gzipped), delimiter=delimiter, skipinitialspace=True
+    )
     header = _read_header(reader, source)
     _check_delimiter(header, delimiter, source)
     _check_header(header, source)
@@ -101,23 +185,36 @@ def validate_csv(
         scan.read(reader)
     except csv.Error as error:
         raise ValidationFailed(f"{source}: {scan.unreadable_row(reader.line_num, error)}.") from None
+    return header, target_column, scan
 
-    stats = scan.target.stats(target_column)
+
+def _report(
+    source: str,
+    problems: list[str],
+    *,
+    header: list[str],
+    rows: int,
+    schema: Schema,
+    schema_inferred: bool,
+    target_column: str,
+    target_values: _TargetValues,
+    problem_type: ProblemType | None,
+) -> CsvReport:
+    """Add what the target's values say to ``problems``; raise them all, or report the accepted data."""
+    stats = target_values.stats(target_column)
     effective_problem_type = problem_type
     if stats.values:
         effective_problem_type = problem_type or infer_problem_type(stats)
-    problems = scan.problems(max(min_rows, minimum_rows()))
-    if stats.values:
-        problems.extend(_target_problems(target_column, stats, problem_type, scan.target))
+        problems.extend(_target_problems(target_column, stats, problem_type, target_values))
         if effective_problem_type is not None and effective_problem_type != "regression":
-            problems.extend(_small_classes(target_column, scan.target))
+            problems.extend(_small_classes(target_column, target_values))
     if problems or effective_problem_type is None:
         raise ValidationFailed(_message(source, problems))
     return CsvReport(
         header=header,
-        rows=scan.rows,
-        schema=schema if schema is not None else scan.inferred_schema(),
-        schema_inferred=schema is None,
+        rows=rows,
+        schema=schema,
+        schema_inferred=schema_inferred,
         target=target_column,
         problem_type=effective_problem_type,
         target_stats=stats,
@@ -304,6 +401,22 @@ class _TargetValues:
             for position, raw in enumerate(values):
                 if raw in missing:
                     self.empty.add(rows[position], "")
+
+    def merge(self, other: _TargetValues) -> None:
+        """Add another file's target values to these (the class counts of both, capped as one file's are)."""
+        self.values += other.values
+        for label, count in other.distinct.items():
+            if label in self.distinct:
+                self.distinct[label] += count
+            elif len(self.distinct) < MAX_TRACKED_TARGET_VALUES:
+                self.distinct[label] = count
+            else:
+                self.more_distinct = True
+        self.more_distinct = self.more_distinct or other.more_distinct
+        if self.all_numeric and not other.all_numeric:
+            self.non_numeric_example = other.non_numeric_example
+        self.all_numeric = self.all_numeric and other.all_numeric
+        self.all_integer = self.all_integer and other.all_integer
 
     def stats(self, column: str) -> TargetStats:
         return TargetStats(

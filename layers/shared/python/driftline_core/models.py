@@ -54,6 +54,27 @@ class RunTrigger(_Payload):
         return {k: v for k, v in data.items() if k in ("source", "event_id") or v not in (None, [])}
 
 
+class RetrainUpload(_Payload):
+    """One upload of a retrain's labelled data window, pinned to the version listed when the retrain started."""
+
+    uri: str
+    version_id: str | None = None
+    last_modified: str | None = None
+    """ISO 8601, as S3 reported it."""
+    size: int | None = None
+
+
+class RetrainManifest(_Payload):
+    """``runs/<execution>/retrain.json``: why a drift run retrains and the window of uploads it trains on."""
+
+    reason: str = "drift"
+    alarm_name: str | None = None
+    drifted_features: list[DriftedFeature] = Field(default_factory=list)
+    report_uri: str | None = None
+    window_days: int | None = None
+    uploads: list[RetrainUpload] = Field(default_factory=list)
+
+
 class RunInput(_Payload):
     """Execution input, written by StartRun."""
 
@@ -75,6 +96,14 @@ class ValidationResult(_Payload):
     schema_source: Literal["declared", "inferred", "stored"]
     rows: int
     columns: int
+    files: int | None = None
+    """Drift runs: how many uploads of the labelled data window were checked and copied (``rows`` is their total)."""
+
+    @model_serializer(mode="wrap")
+    def _files_only_when_set(self, serialize: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        """Upload runs (one file) keep their result as it was; ``files`` appears on window runs."""
+        data: dict[str, Any] = serialize(self)
+        return {k: v for k, v in data.items() if k != "files" or v is not None}
 
 
 class JobStarted(_Payload):

@@ -3,6 +3,9 @@
 The schema a file is checked against is, in order: the columns declared in ``dataset.json``, the schema
 kept from the dataset's first accepted file, or (for that first file) the one inferred from it. The kept
 schema also records the first file's target and problem type, so later runs train the same kind of model.
+
+A drift run trains on its labelled data window: every upload listed in its ``retrain.json``, each exact
+version checked as an upload is and copied into the run's input folder, which the jobs then read whole.
 """
 
 from __future__ import annotations
@@ -19,7 +22,7 @@ from pydantic import ValidationError
 from driftline_core import layout, s3io
 from driftline_core.clients import get_client
 from driftline_core.csv_stream import READ_CHUNK_BYTES, is_gzip_key
-from driftline_core.csv_validation import CsvReport, validate_csv
+from driftline_core.csv_validation import CsvFile, CsvReport, validate_csv, validate_csv_files
 from driftline_core.dataset_config import (
     DEFAULT_MIN_ROWS,
     DatasetConfig,
@@ -28,7 +31,7 @@ from driftline_core.dataset_config import (
     resolve_config,
 )
 from driftline_core.errors import DatasetConfigInvalid, TransientAwsError, ValidationFailed
-from driftline_core.models import StepInput, ValidationResult
+from driftline_core.models import DataObject, RetrainManifest, StepInput, ValidationResult
 from driftline_core.settings import Settings
 
 _MISSING = {"NoSuchKey", "NoSuchVersion", "404", "NotFound"}
@@ -53,14 +56,15 @@ def validate_upload(step: StepInput, settings: Settings) -> ValidationResult:
     config_key = layout.dataset_config_key(step.dataset)
     declared = _read_dataset_config(settings.data_bucket, config_key)
     stored = _read_stored_schema(settings.artifact_bucket, step.dataset)
+    window = _retrain_window(step, settings) if step.trigger.retrain_uri else None
 
-    report = _validate_object(step, declared, stored)
+    report = _validate_object(step, declared, stored, window)
     if stored is None:
         # The first accepted file's schema, target and problem type are kept, written only if no other upload
         # kept one first: two first uploads checked at once keep one schema, and the later is held to it.
         stored = _keep_schema(settings.artifact_bucket, step.dataset, report)
         if stored is not None and declared.columns is None:
-            report = _validate_object(step, declared, stored)
+            report = _validate_object(step, declared, stored, window)
     schema_source: Literal["declared", "inferred", "stored"] = (
         "declared" if declared.columns is not None else "inferred" if report.schema_inferred else "stored"
     )
@@ -75,12 +79,16 @@ def validate_upload(step: StepInput, settings: Settings) -> ValidationResult:
         data_version_id=data.version_id,
     )
 
-    config.input_uri = s3io.copy_object_version(
-        data.bucket,
-        data.key,
-        data.version_id,
-        settings.artifact_bucket,
-        layout.run_input_key(step.execution_name, data.key.rsplit("/", 1)[-1]),
+    config.input_uri = (
+        _copy_window(window, step.execution_name, settings.artifact_bucket)
+        if window is not None
+        else s3io.copy_object_version(
+            data.bucket,
+            data.key,
+            data.version_id,
+            settings.artifact_bucket,
+            layout.run_input_key(step.execution_name, data.key.rsplit("/", 1)[-1]),
+        )
     )
     schema_uri = (
         layout.s3_uri(settings.data_bucket, config_key)
@@ -96,7 +104,88 @@ def validate_upload(step: StepInput, settings: Settings) -> ValidationResult:
         schema_source=schema_source,
         rows=report.rows,
         columns=len(report.schema.columns),
+        files=len(window) if window is not None else None,
     )
+
+
+def _retrain_window(step: StepInput, settings: Settings) -> list[DataObject]:
+    """The uploads a drift run's ``retrain.json`` lists, oldest first; those deleted since are left out.
+
+    Each must be an upload of the run's dataset in the data bucket. A window left with no upload fails the run:
+    there is nothing to train on.
+    """
+    uri = str(step.trigger.retrain_uri)
+    manifest = _read_manifest(uri, settings.artifact_bucket)
+    listed: list[tuple[str, DataObject]] = []
+    for upload in manifest.uploads:
+        bucket, key = layout.split_s3_uri(upload.uri)
+        if bucket != settings.data_bucket or not layout.is_upload_file_name(key.rsplit("/", 1)[-1]):
+            raise ValidationFailed(
+                f"{uri}: lists {upload.uri}, which is not a CSV upload in the data bucket {settings.data_bucket}; "
+                "start the retrain again so the window is listed anew."
+            )
+        _check_dataset_name(step.dataset, key)
+        listed.append(
+            (
+                upload.last_modified or "",
+                DataObject(bucket=bucket, key=key, version_id=upload.version_id, uri=upload.uri),
+            )
+        )
+    present = [(modified, data) for modified, data in listed if _version_exists(data)]
+    if not present:
+        gone = f"its {len(listed)} uploads were all deleted since" if listed else "it lists no upload"
+        raise ValidationFailed(
+            f"{uri}: the labelled data window of dataset '{step.dataset}' has no file to train on ({gone}); "
+            f"upload labelled rows as data/{step.dataset}/<file>.csv, which starts a run of its own."
+        )
+    return [data for _, data in sorted(present, key=lambda item: (item[0], item[1].key))]
+
+
+def _read_manifest(uri: str, artifact_bucket: str) -> RetrainManifest:
+    bucket, key = layout.split_s3_uri(uri)
+    if bucket != artifact_bucket:
+        raise ValidationFailed(
+            f"{uri}: a retrain's window is listed in the artifact bucket {artifact_bucket}, not here."
+        )
+    try:
+        document = s3io.read_json_if_exists(bucket, key)
+    except ValueError as error:  # not JSON
+        raise ValidationFailed(
+            f"{uri}: the retrain's window cannot be read ({error}); start the retrain again."
+        ) from error
+    if document is None:
+        raise ValidationFailed(f"{uri}: the retrain's window no longer exists; start the retrain again.")
+    try:
+        return RetrainManifest.model_validate(document)
+    except ValidationError as error:
+        raise ValidationFailed(
+            f"{uri}: the retrain's window cannot be read ({error.error_count()} invalid field(s)); "
+            "start the retrain again."
+        ) from None
+
+
+def _version_exists(data: DataObject) -> bool:
+    request = {"Bucket": data.bucket, "Key": data.key, **({"VersionId": data.version_id} if data.version_id else {})}
+    try:
+        get_client("s3").head_object(**request)
+    except ClientError as error:
+        if _error_code(error) in _MISSING or error.response.get("ResponseMetadata", {}).get("HTTPStatusCode") == 404:
+            return False
+        _raise_if_throttled(error)
+        raise
+    return True
+
+
+def _copy_window(window: list[DataObject], execution_name: str, artifact_bucket: str) -> str:
+    """Copy each exact version into the run's input folder, numbered so sorted names keep the window's order
+    (oldest first) and two uploads of one name stay apart; returns the folder's URI."""
+    width = max(4, len(str(len(window))))
+    for number, data in enumerate(window, start=1):
+        name = f"{number:0{width}d}-{data.key.rsplit('/', 1)[-1]}"
+        s3io.copy_object_version(
+            data.bucket, data.key, data.version_id, artifact_bucket, layout.run_input_key(execution_name, name)
+        )
+    return layout.s3_uri(artifact_bucket, layout.run_input_key(execution_name, ""))
 
 
 def _check_dataset_name(dataset: str, key: str) -> None:
@@ -173,9 +262,11 @@ def _keep_schema(bucket: str, dataset: str, report: CsvReport) -> Schema | None:
     raise TransientAwsError(f"s3://{bucket}/{key}: another upload is writing the dataset's schema at this moment.")
 
 
-def _validate_object(step: StepInput, declared: DatasetConfig, stored: Schema | None) -> CsvReport:
-    """Check the object against the declared columns, else the kept schema, else infer the schema from it."""
-    data = step.data
+def _validate_object(
+    step: StepInput, declared: DatasetConfig, stored: Schema | None, window: list[DataObject] | None = None
+) -> CsvReport:
+    """Check the upload (or every upload of a drift run's window, as one data set) against the declared columns,
+    else the kept schema, else infer the schema from it (from the window's oldest file)."""
     expected = Schema(columns=declared.columns) if declared.columns is not None else stored
     stored_target = stored.target if stored is not None else None
     target = declared.target or stored_target
@@ -183,17 +274,33 @@ def _validate_object(step: StepInput, declared: DatasetConfig, stored: Schema | 
     problem_type = declared.problem_type or (
         stored.problem_type if stored is not None and stored_target == target else None
     )
-    try:
-        return validate_csv(
-            _object_chunks(data.bucket, data.key, data.version_id),
-            source=data.key,
-            gzipped=is_gzip_key(data.key),
+    min_rows = declared.min_rows or DEFAULT_MIN_ROWS
+    if window is not None:
+        return validate_csv_files(
+            (CsvFile(_existing_version_chunks(data), data.key, is_gzip_key(data.key)) for data in window),
+            source=f"the labelled data window of dataset '{step.dataset}' ({step.trigger.retrain_uri})",
             delimiter=declared.delimiter,
             schema=expected,
             target=target,
             problem_type=problem_type,
-            min_rows=declared.min_rows or DEFAULT_MIN_ROWS,
+            min_rows=min_rows,
         )
+    return validate_csv(
+        _existing_version_chunks(step.data),
+        source=step.data.key,
+        gzipped=is_gzip_key(step.data.key),
+        delimiter=declared.delimiter,
+        schema=expected,
+        target=target,
+        problem_type=problem_type,
+        min_rows=min_rows,
+    )
+
+
+def _existing_version_chunks(data: DataObject) -> Iterator[bytes]:
+    """The version's bytes (see :func:`_object_chunks`); a version deleted meanwhile is a readable failure."""
+    try:
+        yield from _object_chunks(data.bucket, data.key, data.version_id)
     except ClientError as error:
         if _error_code(error) in _MISSING:
             version = f" (version {data.version_id})" if data.version_id else ""
