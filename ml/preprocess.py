@@ -1,6 +1,7 @@
-"""Preprocessing job: turn one uploaded CSV into train, validation and test splits a model can learn from.
+"""Preprocessing job: turn the run's uploaded CSVs into train, validation and test splits a model can learn from.
 
-Runs as a SageMaker Processing job (``python3 preprocess.py``) with the uploaded file, the run's resolved
+Runs as a SageMaker Processing job (``python3 preprocess.py``) with the uploaded file (or, for a drift
+retrain, every upload of the labelled data window, read in name order as one table), the run's resolved
 config and this code as inputs. Categorical features become ordinal codes learned from the training split
 (values the training split never saw, and missing values, are left empty), class labels become codes
 0..k-1 in sorted label order, and ``preprocessing.json`` records both so training, evaluation and serving
@@ -21,6 +22,7 @@ import pandas as pd
 from driftline_ml.jobs import (
     JobInputError,
     find_input_file,
+    find_input_files,
     output_dir,
     processing_dir,
     read_json,
@@ -68,18 +70,29 @@ def preprocess(args: argparse.Namespace) -> None:
         raise JobInputError(
             f"the run config names problem type {problem_type or 'none'!r}; use one of {', '.join(PROBLEM_TYPES)}"
         )
-    data_file = find_input_file(args.data_dir, DATA_SUFFIXES, "data")
-    options = csv_options(config, data_file)
-    features = feature_columns(config, target, read_header(data_file, options), data_file.name)
+    data_files = find_input_files(args.data_dir, DATA_SUFFIXES, "data")
     declared = {str(c["name"]): str(c.get("type", "")) for c in config.get("columns") or [] if "name" in c}
-    frame = pd.read_csv(
-        data_file,
-        usecols=[target, *features],
-        # Text stays text: categories like "1" must not become numbers; labels are read by class_label.
-        dtype={name: "object" for name in [target, *features] if name == target or declared.get(name) != "numeric"},
-        **options,
-    )
-    print(f"Read {len(frame)} rows and {len(frame.columns)} columns from {data_file.name}")
+    features: list[str] = []
+    parts = []
+    sources: list[dict[str, Any]] = []
+    for data_file in data_files:
+        options = csv_options(config, data_file)
+        header = read_header(data_file, options)
+        features = features or feature_columns(config, target, header, data_file.name)
+        feature_columns({**config, "feature_columns": features}, target, header, data_file.name)
+        part = pd.read_csv(
+            data_file,
+            usecols=[target, *features],
+            # Text stays text: categories like "1" must not become numbers; labels are read by class_label.
+            dtype={name: "object" for name in [target, *features] if name == target or declared.get(name) != "numeric"},
+            **options,
+        )
+        print(f"Read {len(part)} rows and {len(part.columns)} columns from {data_file.name}")
+        parts.append(part)
+        sources.append({"file": data_file.name, "rows": len(part)})
+    frame = parts[0] if len(parts) == 1 else pd.concat(parts, ignore_index=True)
+    if len(parts) > 1:
+        print(f"Read {len(frame)} rows from {len(parts)} files, in name order")
 
     labels, y = encode_target(frame[target], target, problem_type)
     has_target = ~np.isnan(y)
@@ -88,7 +101,9 @@ def preprocess(args: argparse.Namespace) -> None:
         print(f"Dropped {dropped} rows without a value in target column {target!r}")
     frame, y = frame[has_target].reset_index(drop=True), y[has_target]
     if frame.empty:
-        raise JobInputError(f"no row of {data_file.name} has a value in target column {target!r}")
+        raise JobInputError(
+            f"no row of {', '.join(path.name for path in data_files)} has a value in target column {target!r}"
+        )
 
     seed = int(config.get("seed", 42))
     splits, stratified = split_rows(len(frame), config.get("split") or DEFAULT_SPLIT, seed, y if labels else None)
@@ -114,7 +129,8 @@ def preprocess(args: argparse.Namespace) -> None:
             "dropped_rows": dropped,
             "seed": seed,
             "stratified": stratified,
-            "source_file": data_file.name,
+            "source_file": data_files[0].name if len(data_files) == 1 else None,
+            "source_files": sources,
         },
     )
 

@@ -82,6 +82,25 @@ def write_json(path: Path, document: Any) -> None:
     path.write_text(json.dumps(document, indent=2, sort_keys=True) + "\n", encoding="utf-8")
 
 
+def find_input_files(folder: Path, suffix: str | tuple[str, ...], description: str) -> list[Path]:
+    """Every file a job input holds whose name ends in ``suffix`` (or one of several; any letter case), sorted
+    by their paths inside the folder, so every run reads them in the same order; a folder holding exactly one
+    file of any name gives that file."""
+    if not folder.is_dir():
+        raise JobInputError(f"the {description} input folder {folder} does not exist; check the job's inputs")
+    files = sorted(
+        (p for p in folder.rglob("*") if p.is_file() and not p.name.startswith(".")),
+        key=lambda p: p.relative_to(folder).as_posix(),
+    )
+    matching = [p for p in files if p.name.lower().endswith(suffix)]
+    if not matching and len(files) == 1:
+        return files  # one file of any name, as find_input_file accepts it
+    if not matching:
+        found = f"holds no file ending in {suffix}" if files else "is empty"
+        raise JobInputError(f"the {description} input folder {folder} {found}; check the job's inputs")
+    return matching
+
+
 def find_input_file(folder: Path, suffix: str | tuple[str, ...], description: str) -> Path:
     """The one file a job input holds (SageMaker names it after the S3 object, so the name is not fixed).
 

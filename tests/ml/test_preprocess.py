@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 import json
 import os
 import subprocess
@@ -24,17 +25,22 @@ def job_env(**overrides: str) -> dict[str, str]:
 
 
 def start_preprocess(
-    root: Path, frame: pd.DataFrame, config: dict[str, Any], *, container_layout: bool = False
+    root: Path, frame: pd.DataFrame | dict[str, bytes], config: dict[str, Any], *, container_layout: bool = False
 ) -> subprocess.Popen[str]:
     """Lay out the job's inputs under ``root`` and start the script without waiting for it.
 
-    By default every path is an argument. With ``container_layout`` no argument is given: ``root`` stands
-    in for ``/opt/ml`` (inputs under ``processing/input``) and only ``SM_OUTPUT_DIR`` says where it is.
+    ``frame`` is the upload, or the data input's files by name (a drift retrain's window). By default every
+    path is an argument. With ``container_layout`` no argument is given: ``root`` stands in for ``/opt/ml``
+    (inputs under ``processing/input``) and only ``SM_OUTPUT_DIR`` says where it is.
     """
     inputs = root / "processing" / "input" if container_layout else root
     (inputs / "data").mkdir(parents=True)
     (inputs / "config").mkdir()
-    frame.to_csv(inputs / "data" / "upload.csv", index=False)
+    if isinstance(frame, pd.DataFrame):
+        frame.to_csv(inputs / "data" / "upload.csv", index=False)
+    else:
+        for name, body in frame.items():
+            (inputs / "data" / name).write_bytes(body)
     (inputs / "config" / "config.json").write_text(json.dumps(config))
     args = ["--data-dir", str(root / "data"), "--config-dir", str(root / "config")]
     for output in OUTPUTS:
@@ -90,6 +96,18 @@ def churn_config() -> dict[str, Any]:
     }
 
 
+def churn_window() -> dict[str, bytes]:
+    """The churn rows as a retrain window: three uploads, one compressed, one with its columns in another order,
+    named so their sorted order is the rows' order (written here out of that order)."""
+    frame = churn_frame()
+    reordered = frame.iloc[100:180][["churn", "monthly_spend", "plan", "customer_id", "tenure_months"]]
+    return {
+        "0003-march.csv": frame.iloc[180:].to_csv(index=False).encode(),
+        "0001-january.csv": frame.iloc[:100].to_csv(index=False).encode(),
+        "0002-february.csv.gz": gzip.compress(reordered.to_csv(index=False).encode()),
+    }
+
+
 def price_frame() -> pd.DataFrame:
     rng = np.random.default_rng(3)
     size = rng.uniform(30, 200, 60)
@@ -117,6 +135,14 @@ def runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
         ),
         "churn_in_container": (churn_frame(), churn_config()),
         "no_target": (churn_frame().head(40), {**churn_config(), "target": "cancelled"}),
+        "churn_window": (churn_window(), churn_config()),
+        "window_missing_column": (
+            {
+                "0001-a.csv": churn_frame().head(40).to_csv(index=False).encode(),
+                "0002-b.csv": churn_frame().head(40).drop(columns=["plan"]).to_csv(index=False).encode(),
+            },
+            churn_config(),
+        ),
     }
     processes = {
         name: start_preprocess(base / name, *inputs, container_layout=name.endswith("container"))
@@ -218,4 +244,45 @@ def test_missing_target_column_fails_with_a_reason_naming_it(runs: dict[str, Pat
     assert (root / "rc").read_text() == "1"
     reason = (root / "message").read_text()
     assert "'cancelled'" in reason and "lacks column" in reason
+    assert not (root / "out" / "train" / "train.csv").exists()
+
+
+def test_a_retrain_window_s_files_are_read_as_one_table_in_name_order(runs: dict[str, Path]) -> None:
+    """The window's rows, split across three files (one gzip, one with its columns reordered), split exactly as
+    the same rows uploaded as one file."""
+    _, metadata = read_outputs(runs["churn_window"])
+
+    for output, file in (
+        ("train", "train.csv"),
+        ("validation", "validation.csv"),
+        ("test", "test.csv"),
+        ("test", "test_features.csv"),
+    ):
+        assert (runs["churn_window"] / "out" / output / file).read_bytes() == (
+            runs["churn"] / "out" / output / file
+        ).read_bytes()
+    assert metadata["rows"] == {"train": 168, "validation": 36, "test": 36}
+    assert metadata["source_files"] == [
+        {"file": "0001-january.csv", "rows": 100},
+        {"file": "0002-february.csv.gz", "rows": 80},
+        {"file": "0003-march.csv", "rows": 60},
+    ]
+    assert metadata["source_file"] is None
+    log = (runs["churn_window"] / "log").read_text()
+    assert "Read 240 rows from 3 files, in name order" in log
+
+
+def test_one_uploaded_file_is_recorded_as_the_only_source(runs: dict[str, Path]) -> None:
+    _, metadata = read_outputs(runs["churn"])
+
+    assert metadata["source_file"] == "upload.csv"
+    assert metadata["source_files"] == [{"file": "upload.csv", "rows": 240}]
+
+
+def test_a_window_file_lacking_a_column_fails_naming_the_file(runs: dict[str, Path]) -> None:
+    root = runs["window_missing_column"]
+
+    assert (root / "rc").read_text() == "1"
+    reason = (root / "message").read_text()
+    assert reason.startswith("Preprocessing failed: 0002-b.csv lacks column(s) 'plan'")
     assert not (root / "out" / "train" / "train.csv").exists()
