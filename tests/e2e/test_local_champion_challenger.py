@@ -1,0 +1,58 @@
+"""Local mode end to end: a second upload of a dataset is judged against the approved model on the same rows."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from driftline import datasets
+from driftline.local.demo import APPROVAL_STATE, approval_links, decide_as_a_person
+from driftline.local.emulator import LocalCloud
+from driftline.local.runs import RunRecord, follow, wait_for_execution
+
+pytestmark = pytest.mark.e2e
+
+
+def _run_for(cloud: LocalCloud, key: str, body: bytes) -> RunRecord:
+    """Upload and follow the run; a run that waits for approval is approved through its emailed link."""
+    sfn = cloud.client("stepfunctions")
+    machine = cloud.outputs["PipelineStateMachineArn"]
+    known = {e["executionArn"] for e in sfn.list_executions(stateMachineArn=machine)["executions"]}
+    cloud.client("s3").put_object(Bucket=cloud.outputs["DataBucketName"], Key=key, Body=body)
+    arn = wait_for_execution(sfn, machine, known=known)
+
+    def approve() -> bool:
+        link, _ = approval_links(cloud.settings.outbox, arn)
+        decide_as_a_person(link, approver="reviewer@example.com", reason="")
+        return True
+
+    return follow(sfn, arn, show=lambda _: None, timeout=300, on_enter={APPROVAL_STATE: approve})
+
+
+def test_a_second_upload_is_scored_beside_the_approved_model_on_its_test_rows_and_must_beat_it(
+    cloud: LocalCloud, tmp_path: Path
+) -> None:
+    csv_path = tmp_path / "cancer.csv"
+    datasets.write_breast_cancer_csv(csv_path)
+    first = _run_for(cloud, "data/rematch/first.csv", csv_path.read_bytes())
+    assert first.status == "SUCCEEDED", first.cause
+    approved = first.output["registration"]["model_package_arn"]
+
+    second = _run_for(cloud, "data/rematch/second.csv", csv_path.read_bytes())
+
+    assert second.status == "SUCCEEDED", second.cause
+    gate = second.output["gate"]
+    bucket, _, key = gate["evaluation_uri"][len("s3://") :].partition("/")
+    report = json.loads(cloud.client("s3").get_object(Bucket=bucket, Key=key)["Body"].read())
+    incumbent = report["incumbent"]
+    assert (incumbent["model_package_arn"], incumbent["scored"]) == (approved, True)
+    assert incumbent["test_rows"] == report["driftline"]["test_rows"]
+    # The same rows and seed train the same model: on the same test rows it scores the same, so it is no better.
+    auc = report["binary_classification_metrics"]["auc"]["value"]
+    assert gate["value"] == gate["incumbent_value"] == incumbent["binary_classification_metrics"]["auc"]["value"] == auc
+    assert gate["passed"] is False
+    assert gate["reasons"][1].startswith(f"auc {auc:.6g} is no better than the approved model {approved}")
+    assert "on the same test split" in gate["reasons"][1]
+    assert "registration" not in second.output
