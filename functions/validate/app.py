@@ -1,4 +1,4 @@
-"""Validate: check the uploaded CSV against its dataset's schema and write the run's resolved config."""
+"""Validate: check the uploaded CSV (a drift run: every upload of its window) and write the run's resolved config."""
 
 from __future__ import annotations
 
@@ -30,5 +30,5 @@ def lambda_handler(event: StepInput, context: LambdaContext) -> dict[str, Any]:
         metrics.add_metric(name="UploadsRejected", unit=MetricUnit.Count, value=1)
         raise
     metrics.add_metric(name="RowsValidated", unit=MetricUnit.Count, value=result.rows)
-    logger.info("Upload accepted", rows=result.rows, schema_source=result.schema_source)
+    logger.info("Upload accepted", rows=result.rows, files=result.files or 1, schema_source=result.schema_source)
     return result.model_dump(mode="json")

@@ -101,8 +101,39 @@ def test_first_registration_creates_the_group_and_a_pending_package_with_lineage
         "training_job": event["training"]["job_name"],
         "preprocess_job": event["preprocess"]["job_name"],
         "evaluation_job": event["evaluation"]["job_name"],
+        "trigger": "upload",
     }
     assert event["execution_name"] in package["ModelPackageDescription"]
+
+
+def test_a_drift_retrain_s_package_says_why_it_was_trained_which_features_drifted_and_on_what(
+    lambda_handler: Handler, lambda_context: Any
+) -> None:
+    event = _register_event()
+    report = f"s3://{ARTIFACT_BUCKET}/drift/credit/reports/2026/11/02/10/drift_report.html"
+    retrain = f"s3://{ARTIFACT_BUCKET}/runs/{event['execution_name']}/retrain.json"
+    event["trigger"] = {
+        "source": "drift",
+        "event_id": "5c0e8a4e-2f5b-4f7e-9d55-0c8f0d2f6a11",
+        "alarm_name": "driftline-drift-credit",
+        "drifted_features": [
+            {"name": "income", "distance": 0.41234, "threshold": 0.1},
+            {"name": "home (type)", "distance": None, "threshold": None},
+        ],
+        "report_uri": report,
+        "retrain_uri": retrain,
+    }
+    event["validation"]["files"] = 3
+
+    result = lambda_handler(event, lambda_context)
+
+    package = boto3.client("sagemaker").describe_model_package(ModelPackageName=result["model_package_arn"])
+    lineage = package["CustomerMetadataProperties"]
+    assert lineage["trigger"] == "drift"
+    assert lineage["drifted_features"] == "income=0.4123 home _type_"
+    assert lineage["drift_report_uri"] == report
+    assert lineage["retrain_uri"] == retrain
+    assert lineage["training_files"] == "3"
 
 
 def test_a_retried_registration_returns_the_same_package(lambda_handler: Handler, lambda_context: Any) -> None:

@@ -24,6 +24,7 @@ from driftline_core.models import (
     NotificationResult,
     NotifyInput,
     RegistrationResult,
+    RunTrigger,
     StepError,
     ValidationResult,
 )
@@ -413,7 +414,9 @@ def approval_request(
         *metric_lines,
         "",
         *_gate_reason_lines(step.gate),
+        *_retrain_lines(step.trigger),
         "Trained on:",
+        *_window_lines(step.trigger, validation),
         f"  {step.data.uri} (version {step.data.version_id or 'unversioned'})",
         f"  {validation.rows} rows, {validation.columns} columns; run config {validation.config_uri}",
         f"  model artifact {step.training.outputs.get('model', '(not reported)')}",
@@ -438,6 +441,35 @@ def approval_request(
         error="",
         cause=f"The {dataset} model version {version} waits for approval until {expires_at}.",
     )
+
+
+def _retrain_lines(trigger: RunTrigger) -> list[str]:
+    """Why a drift run retrained: the alarm, each drifted feature with its distance, and the drift report."""
+    if trigger.source != "drift":
+        return []
+    features = [
+        f"  {feature.name}: distance {_number(feature.distance)}"
+        + (f" (threshold {_number(feature.threshold)})" if feature.threshold is not None else "")
+        if feature.distance is not None
+        else f"  {feature.name}"
+        for feature in trigger.drifted_features
+    ]
+    alarm = f" (alarm {trigger.alarm_name})" if trigger.alarm_name else ""
+    return [
+        f"Why retrained:   the drift monitor found the serving model's inputs drifting{alarm}.",
+        "Drifted features:" if features else "Drifted features: named in the drift report",
+        *features,
+        f"Drift report:    {trigger.report_uri or 'not found when the retrain started'}",
+        "",
+    ]
+
+
+def _window_lines(trigger: RunTrigger, validation: ValidationResult) -> list[str]:
+    """A drift run trains on its labelled data window; the newest upload follows on the next line."""
+    if validation.files is None:
+        return []
+    uploads = f"{validation.files} upload{'s' if validation.files != 1 else ''}"
+    return [f"  the labelled data window: {uploads} listed in {trigger.retrain_uri}, the newest:"]
 
 
 def _package_phrase(run: RunDocument, dataset: str) -> tuple[str, str]:

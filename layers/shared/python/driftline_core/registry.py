@@ -275,9 +275,27 @@ def lineage_metadata(step: RegisterInput, run_config: dict[str, Any], settings: 
         "training_job": step.training.job_name,
         "preprocess_job": step.preprocess.job_name,
         "evaluation_job": step.evaluation.job_name,
+        **trigger_lineage(step),
     }
     cleaned = {name: _metadata_value(value) for name, value in properties.items()}
     return {name: value for name, value in cleaned.items() if value}
+
+
+def trigger_lineage(step: RegisterInput) -> dict[str, str]:
+    """Why the model was trained: ``upload``, or ``drift`` with the drifted features (``name=distance``), the drift
+    report and the retrain's window (``retrain.json``) it trained on."""
+    trigger = step.trigger
+    drifted = " ".join(
+        f"{feature.name}={feature.distance:.4f}" if feature.distance is not None else feature.name
+        for feature in trigger.drifted_features
+    )
+    return {
+        "trigger": trigger.source,
+        "drifted_features": drifted,
+        "drift_report_uri": trigger.report_uri or "",
+        "retrain_uri": trigger.retrain_uri or "",
+        "training_files": str(step.validation.files) if step.validation.files is not None else "",
+    }
 
 
 def _package_description(step: RegisterInput, problem_type: str) -> str:

@@ -1,0 +1,62 @@
+"""The approver's email for a model retrained on drift says why, which features drifted by how much, and on what."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from driftline_core.models import ApprovalRequestInput
+from driftline_core.notifications import approval_request
+from tests.conftest import load_event
+
+REPORT = "s3://driftline-artifacts-123456789012-us-east-1/drift/credit/reports/2026/11/02/10/drift_report.html"
+
+
+def _email(trigger: dict[str, Any] | None = None, files: int | None = None) -> str:
+    event = load_event("request_approval")
+    if trigger is not None:
+        event["trigger"] = trigger
+    if files is not None:
+        event["validation"]["files"] = files
+    step = ApprovalRequestInput.model_validate(event)
+    notification = approval_request(
+        step,
+        approve_url="https://example.test/approve",
+        reject_url="https://example.test/reject",
+        expires_at="2026-11-05T10:00:00Z",
+        metrics=[("auc", 0.91, 0.88)],
+        compared_with="version 1",
+    )
+    return notification.message
+
+
+def test_a_drift_retrain_email_says_why_which_features_drifted_by_how_much_and_the_report() -> None:
+    retrain = "s3://driftline-artifacts-123456789012-us-east-1/runs/credit-drift/retrain.json"
+    message = _email(
+        {
+            "source": "drift",
+            "alarm_name": "driftline-drift-credit",
+            "drifted_features": [
+                {"name": "income", "distance": 0.41234, "threshold": 0.1},
+                {"name": "age", "distance": 0.2, "threshold": 0.1},
+            ],
+            "report_uri": REPORT,
+            "retrain_uri": retrain,
+        },
+        files=3,
+    )
+
+    assert (
+        "Why retrained:   the drift monitor found the serving model's inputs drifting (alarm driftline-drift-credit).\n"
+        "Drifted features:\n"
+        "  income: distance 0.4123 (threshold 0.1000)\n"
+        "  age: distance 0.2000 (threshold 0.1000)\n"
+        f"Drift report:    {REPORT}\n"
+    ) in message
+    assert f"Trained on:\n  the labelled data window: 3 uploads listed in {retrain}, the newest:\n" in message
+
+
+def test_an_upload_run_s_email_has_no_retrain_section() -> None:
+    message = _email()
+
+    assert "Why retrained" not in message and "Drifted features" not in message
+    assert "labelled data window" not in message
