@@ -22,7 +22,6 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-import joblib
 import numpy as np
 
 from driftline_ml.jobs import (
@@ -41,7 +40,14 @@ from driftline_ml.metrics import (
     higher_is_better,
     model_quality_report,
 )
-from driftline_ml.serving import InvalidRequest, ServingModel, encode_rows, load_serving_model, predict
+from driftline_ml.serving import (
+    InvalidRequest,
+    ServingModel,
+    encode_rows,
+    load_estimator,
+    load_serving_model,
+    predict,
+)
 from driftline_ml.tabular import MODEL_FILE, MODEL_METADATA_FILE, RAW_TEST_FILE, check_metadata, load_split
 
 EVALUATION_FILE = "evaluation.json"
@@ -83,7 +89,7 @@ def evaluate(args: argparse.Namespace) -> None:
                 f"metric {metric!r} is not reported for {problem_type}; choose one of "
                 f"{', '.join(METRIC_NAMES[problem_type])} in the dataset config"
             )
-        model = load_model(model_folder / MODEL_FILE, metadata.get("sklearn_version"))
+        model = load_estimator(model_folder / MODEL_FILE, metadata.get("sklearn_version"))
 
     x_test, y_test = load_split(args.test_dir, "test", metadata)
     predictions = np.asarray(model.predict(x_test))
@@ -223,22 +229,6 @@ def read_raw_test_rows(test_dir: Path, expected: int) -> tuple[list[str], list[l
     if len(rows) != expected or any(len(row) != len(header) for row in rows):
         raise IncumbentNotScored(f"{RAW_TEST_FILE} does not hold the {expected} rows of the test split")
     return header, rows
-
-
-def load_model(path: Path, trained_with: str | None) -> Any:
-    """The pickled estimator; a scikit-learn version mismatch is named, as pickles do not cross versions."""
-    import sklearn
-
-    try:
-        return joblib.load(path)
-    except Exception as error:
-        if trained_with and trained_with != sklearn.__version__:
-            raise JobInputError(
-                f"the model was trained with scikit-learn {trained_with} but this job runs "
-                f"{sklearn.__version__}, which cannot load it ({type(error).__name__}: {error}); "
-                "run training and evaluation on the same scikit-learn image"
-            ) from error
-        raise
 
 
 def read_config(folder: Path) -> dict[str, Any]:

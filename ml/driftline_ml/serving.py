@@ -109,9 +109,9 @@ def load_estimator(path: Path, trained_with: str | None) -> Any:
     except Exception as error:
         if trained_with and trained_with != sklearn.__version__:
             raise JobInputError(
-                f"the model was trained with scikit-learn {trained_with} but this server runs "
-                f"{sklearn.__version__}, which cannot load it ({type(error).__name__}: {error}); serve it "
-                "on the scikit-learn image it was trained on"
+                f"the model was trained with scikit-learn {trained_with} but this container has "
+                f"{sklearn.__version__}, which cannot load it ({type(error).__name__}: {error}); evaluate and "
+                "serve it on the scikit-learn image it was trained on (the SklearnContainerVersion parameter)"
             ) from error
         raise
 

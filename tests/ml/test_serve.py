@@ -154,3 +154,20 @@ def test_the_serving_program_is_published_with_the_code_it_imports() -> None:
 def test_serving_code_is_valid_python_3_9_as_in_the_scikit_learn_1_2_1_container(path: str) -> None:
     source = (ML_DIR / path).read_text()
     ast.parse(source, filename=path, feature_version=(3, 9))
+
+
+def test_a_model_pickled_by_another_scikit_learn_names_both_versions_and_the_fix(tmp_path: Path) -> None:
+    import sklearn
+
+    from driftline_ml.jobs import JobInputError
+    from driftline_ml.serving import load_estimator
+
+    broken = tmp_path / "model.joblib"
+    broken.write_bytes(b"not a pickle this scikit-learn can read")
+
+    with pytest.raises(JobInputError) as refused:
+        load_estimator(broken, trained_with="0.99.0")
+
+    message = str(refused.value)
+    assert "trained with scikit-learn 0.99.0" in message and sklearn.__version__ in message
+    assert "SklearnContainerVersion" in message
