@@ -36,6 +36,7 @@ import importlib.util
 import json
 import os
 import random
+import re
 import socket
 import subprocess
 import sys
@@ -387,12 +388,14 @@ class EndpointRunner:
             self.endpoints[fake.endpoint_name] = LocalEndpoint(fake.endpoint_name)
         fake.endpoint_status = "Creating"
         fake.failure_reason = None
+        self._emit(fake)
         self._background(fake.endpoint_name, lambda: self._create(fake, config, resolve_model))
 
     def update(self, fake: Any, config: dict[str, Any], resolve_model: Callable[[str], dict[str, Any]]) -> None:
         fake.endpoint_status = "Updating"
         fake.failure_reason = None
         fake.last_modified_time = _now()
+        self._emit(fake)
         self._background(fake.endpoint_name, lambda: self._update(fake, config, resolve_model))
 
     def delete(self, name: str) -> None:
@@ -429,6 +432,7 @@ class EndpointRunner:
             fake.endpoint_status = "Failed"
             fake.failure_reason = str(error)[:1024]
             fake.last_modified_time = _now()
+            self._emit(fake)
             self.console.line(name, f"FAILED: {fake.failure_reason}")
             return
         endpoint = self.endpoints.get(name)
@@ -441,6 +445,7 @@ class EndpointRunner:
         fake.data_capture_config = _capture_summary(config)
         fake.endpoint_status = "InService"
         fake.last_modified_time = _now()
+        self._emit(fake)
         self._ensure_flusher()
         self.console.line(name, f"InService at http://127.0.0.1:{server.port} ({config['EndpointConfigName']})")
 
@@ -456,6 +461,7 @@ class EndpointRunner:
             fake.endpoint_status = "InService"
             fake.failure_reason = f"Update to {config['EndpointConfigName']} failed: {error}"[:1024]
             fake.last_modified_time = _now()
+            self._emit(fake)
             self.console.line(name, f"update FAILED, previous model still serving: {error}")
             return
         assert endpoint is not None
@@ -468,9 +474,17 @@ class EndpointRunner:
         fake.data_capture_config = _capture_summary(config)
         fake.endpoint_status = "InService"
         fake.last_modified_time = _now()
+        self._emit(fake)
         if previous is not None:
             self._drain_and_stop(previous)
         self.console.line(name, f"updated to {config['EndpointConfigName']} at http://127.0.0.1:{server.port}")
+
+    def _emit(self, fake: Any) -> None:
+        """SageMaker's "SageMaker Endpoint State Change" event for the endpoint's status now, to local EventBridge."""
+        from moto.events.models import events_backends
+
+        account = str(fake.arn).split(":")[4]
+        events_backends[account][self.region].put_events([endpoint_state_change_event(fake)])
 
     @staticmethod
     def _drain_and_stop(server: ModelServer) -> None:
@@ -682,6 +696,50 @@ class EndpointRunner:
     def _flush_periodically(self) -> None:
         while not self._stopping.wait(self.capture_flush_seconds):
             self.flush_captures()
+
+
+def endpoint_state_change_event(fake: Any) -> dict[str, Any]:
+    """The PutEvents entry of an endpoint's state change, in the shape AWS documents for the event.
+
+    The status is written as the event writes it (``IN_SERVICE``, ``UPDATING``), not as DescribeEndpoint does;
+    times are epoch milliseconds and tags a name-to-value object.
+    """
+    status = re.sub(r"(?<!^)(?=[A-Z])", "_", str(fake.endpoint_status)).upper()
+    variants = [
+        {
+            "DesiredWeight": float(variant.get("DesiredWeight", variant.get("CurrentWeight", 1.0)) or 1.0),
+            "DesiredInstanceCount": float(
+                variant.get("DesiredInstanceCount", variant.get("CurrentInstanceCount", 1)) or 1
+            ),
+        }
+        for variant in (fake.production_variants or [])
+    ]
+    detail: dict[str, Any] = {
+        "EndpointName": fake.endpoint_name,
+        "EndpointArn": fake.arn,
+        "EndpointConfigName": fake.endpoint_config_name,
+        "ProductionVariants": variants,
+        "EndpointStatus": status,
+        "CreationTime": _epoch_millis(fake.creation_time),
+        "LastModifiedTime": _epoch_millis(fake.last_modified_time),
+        "Tags": {tag["Key"]: tag["Value"] for tag in (fake.tags or [])},
+    }
+    if fake.failure_reason:
+        detail["FailureReason"] = fake.failure_reason
+    return {
+        "Source": "aws.sagemaker",
+        "DetailType": "SageMaker Endpoint State Change",
+        "Detail": json.dumps(detail),
+        "Resources": [fake.arn],
+    }
+
+
+def _epoch_millis(value: Any) -> float:
+    if isinstance(value, datetime):
+        return float(int(value.timestamp() * 1000))
+    if isinstance(value, str):
+        return float(int(datetime.fromisoformat(value).timestamp() * 1000))
+    return float(value or 0)
 
 
 def _capture_settings(config: dict[str, Any]) -> dict[str, Any] | None:

@@ -19,6 +19,8 @@ LOCAL_PARAMETERS = {
     "JobWaitTimeoutSeconds": "900",
     "MaxJobRuntimeSeconds": "900",
     "ApprovalTimeoutSeconds": "900",
+    "DeployTimeoutSeconds": "900",
+    "DeploymentBakeSeconds": "0",
     "DriftRetrainCooldownMinutes": "1",
 }
 """Template parameters local mode overrides: no real inbox, and retries and waits scaled to a laptop."""

@@ -67,7 +67,7 @@ def _packages(cloud: LocalCloud, dataset: str) -> list[dict[str, object]]:
         return []
 
 
-def test_an_upload_becomes_a_model_approved_through_its_emailed_link_with_metrics_and_artifact(
+def test_an_upload_becomes_a_model_approved_through_its_emailed_link_and_deployed_to_a_live_endpoint(
     cloud: LocalCloud, tmp_path: Path
 ) -> None:
     csv_path = tmp_path / "breast_cancer.csv"
@@ -92,7 +92,12 @@ def test_an_upload_becomes_a_model_approved_through_its_emailed_link_with_metric
     mails = sorted(_mails_about(cloud, record), key=lambda mail: "waits for your approval" not in mail)
     assert len(mails) == 2
     assert "waits for your approval" in mails[0] and "/approvals/" in mails[0] and "auc" in mails[0]
-    assert "model approved" in mails[1] and "demo@localhost" in mails[1]
+    assert "model deployed" in mails[1] and "invoke-endpoint --endpoint-name driftline-breast-cancer" in mails[1]
+    deployment = record.output["deployment"]
+    assert (deployment["endpoint_name"], deployment["action"]) == ("driftline-breast-cancer", "created")
+    described = cloud.client("sagemaker").describe_endpoint(EndpointName="driftline-breast-cancer")
+    assert described["EndpointStatus"] == "InService"
+    assert described["EndpointConfigName"] == deployment["endpoint_config_name"]
     job_logs = list(cloud.settings.jobs_dir.glob("*/job.log"))
     assert len(job_logs) >= 3
 

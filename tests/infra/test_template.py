@@ -41,11 +41,14 @@ STEP_FUNCTIONS = {
     "RequestApprovalFunction": "functions/request_approval",
     "ApprovalApiFunction": "functions/approval_api",
     "ApprovalEventsFunction": "functions/approval_events",
+    "DeployFunction": "functions/deploy",
+    "FinishDeploymentFunction": "functions/finish_deployment",
 }
 
 # Actions that have no resource-level permissions, so IAM only accepts them with Resource "*".
 ACTIONS_THAT_REQUIRE_ANY_RESOURCE = {
     "ecr:GetAuthorizationToken": "registry login tokens are issued per account, not per repository",
+    "sagemaker:ListEndpointConfigs": "List* calls have no resource types; Deploy keeps only its endpoint's names",
     "cloudwatch:PutMetricData": "no resource types; the statement is scoped by cloudwatch:namespace instead",
     "logs:CreateLogDelivery": "Step Functions log delivery setup (vended logs) has no resource types",
     "logs:GetLogDelivery": "as above",
@@ -248,9 +251,30 @@ def test_every_step_function_gets_every_setting(template: dict[str, Any], logica
     powertools = {"POWERTOOLS_SERVICE_NAME", "POWERTOOLS_METRICS_NAMESPACE", "POWERTOOLS_LOG_LEVEL"}
     # The approval functions also get their own settings (driftline_core.approvals.ApprovalSettings).
     from driftline_core.approvals import ApprovalSettings
+    from driftline_core.deployment import DeploymentSettings
 
     approval = {field.upper() for field in ApprovalSettings.model_fields}
-    assert set(environment) - approval == (settings | powertools) - approval
+    # The deployment functions also get theirs (driftline_core.deployment.DeploymentSettings), and nothing else.
+    deployment = {field.upper() for field in DeploymentSettings.model_fields}
+    assert set(environment) - approval - deployment == (settings | powertools) - approval - deployment
+
+
+def test_the_deployment_functions_get_every_template_deployment_parameter_they_read(template: dict[str, Any]) -> None:
+    from driftline_core.deployment import DeploymentSettings
+
+    given = set(_function_environment(template, "DeployFunction")) | set(
+        _function_environment(template, "FinishDeploymentFunction")
+    )
+    # The blue/green timings left at their defaults are AWS's limits, not parameters.
+    defaults_kept = {"OLD_FLEET_TERMINATION_WAIT_SECONDS", "DEPLOYMENT_TIMEOUT_SECONDS"}
+    assert {field.upper() for field in DeploymentSettings.model_fields} - defaults_kept <= given
+
+
+def test_endpoint_events_reach_job_events_only_for_this_stacks_endpoints(template: dict[str, Any]) -> None:
+    events = template["Resources"]["JobEventsFunction"]["Properties"]["Events"]
+    pattern = events["EndpointStateChanged"]["Properties"]["Pattern"]
+    assert pattern["detail-type"] == ["SageMaker Endpoint State Change"]
+    assert pattern["detail"]["EndpointName"] == [{"prefix": {"Fn::Sub": "${AWS::StackName}-"}}]
 
 
 @pytest.mark.parametrize("logical_id", sorted(STEP_FUNCTIONS))
@@ -473,7 +497,7 @@ def test_metric_writes_are_limited_to_sagemaker_namespaces(transformed: dict[str
             assert statement["Condition"]["StringLike"]["cloudwatch:namespace"] == "/aws/sagemaker/*"
 
 
-def test_only_the_job_starters_may_pass_the_sagemaker_role_and_only_to_sagemaker(
+def test_only_the_job_starters_and_deploy_may_pass_the_sagemaker_role_and_only_to_sagemaker(
     transformed: dict[str, Any],
 ) -> None:
     passing_roles = set()
@@ -482,7 +506,12 @@ def test_only_the_job_starters_may_pass_the_sagemaker_role_and_only_to_sagemaker
             assert statement["Resource"] == {"Fn::GetAtt": ["SageMakerExecutionRole", "Arn"]}
             assert statement["Condition"] == {"StringEquals": {"iam:PassedToService": "sagemaker.amazonaws.com"}}
             passing_roles.add(role)
-    assert passing_roles == {"PreprocessFunctionRole", "TrainFunctionRole", "EvaluateFunctionRole"}
+    assert passing_roles == {
+        "PreprocessFunctionRole",
+        "TrainFunctionRole",
+        "EvaluateFunctionRole",
+        "DeployFunctionRole",
+    }
 
 
 def test_sagemaker_role_is_trusted_by_sagemaker_only(template: dict[str, Any]) -> None:
@@ -722,7 +751,9 @@ def test_registry_permissions_hold_for_every_group_name_the_functions_generate(
 _S3_WRITES = {"s3:PutObject", "s3:DeleteObject", "s3:DeleteObjectVersion", "s3:AbortMultipartUpload", "s3:*"}
 
 
-def test_sagemaker_jobs_may_write_only_under_runs_of_the_artifact_bucket(template: dict[str, Any]) -> None:
+def test_sagemaker_jobs_and_endpoints_may_write_only_under_runs_and_capture_of_the_artifact_bucket(
+    template: dict[str, Any],
+) -> None:
     [policy] = template["Resources"]["SageMakerExecutionRole"]["Properties"]["Policies"]
     statements = policy["PolicyDocument"]["Statement"]
     written = [
@@ -731,7 +762,7 @@ def test_sagemaker_jobs_may_write_only_under_runs_of_the_artifact_bucket(templat
         if _S3_WRITES & set(_as_list(statement["Action"]))
         for resource in _as_list(statement["Resource"])
     ]
-    assert written == [{"Fn::Sub": "${ArtifactBucket.Arn}/runs/*"}]
+    assert written == [{"Fn::Sub": "${ArtifactBucket.Arn}/runs/*"}, {"Fn::Sub": "${ArtifactBucket.Arn}/capture/*"}]
     readable = [
         resource
         for statement in statements

@@ -19,12 +19,24 @@ from typing import Any
 import boto3
 
 ASL_PATH = Path(__file__).resolve().parents[2] / "statemachine" / "pipeline.asl.json"
-STEPS = ["Validate", "Preprocess", "Train", "Evaluate", "QualityGate", "Register", "RequestApproval", "Notify"]
+STEPS = [
+    "Validate",
+    "Preprocess",
+    "Train",
+    "Evaluate",
+    "QualityGate",
+    "Register",
+    "RequestApproval",
+    "Deploy",
+    "FinishDeployment",
+    "Notify",
+]
 SUBSTITUTIONS = {
     "Partition": "aws",
     "JobTimeoutSeconds": "5",
     "RetryIntervalSeconds": "1",
     "ApprovalTimeoutSeconds": "3",
+    "DeployTimeoutSeconds": "3",
 }
 
 Behaviour = Callable[[dict[str, Any]], Any]

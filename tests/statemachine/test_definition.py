@@ -5,9 +5,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from tests.statemachine.harness import STEPS as FUNCTION_STEPS
 from tests.statemachine.harness import render_definition
-
-FUNCTION_STEPS = ["Validate", "Preprocess", "Train", "Evaluate", "QualityGate", "Register", "RequestApproval", "Notify"]
 
 
 def _definition() -> dict[str, Any]:
@@ -48,13 +47,14 @@ def test_every_task_retries_only_transient_errors_and_catches_everything() -> No
             "Lambda.SdkClientException",
             "Lambda.TooManyRequestsException",
             "TransientAwsError",
+            "EndpointBusy",  # another deployment of the endpoint is still settling: waiting for it is the cure
         }, name
         assert any("States.ALL" in c["ErrorEquals"] for c in state["Catch"]), f"{name} has no catch-all"
 
 
 def test_job_waits_use_task_tokens_with_a_timeout() -> None:
     states = _definition()["States"]
-    for name in ("Preprocess", "Train", "Evaluate", "RequestApproval"):
+    for name in ("Preprocess", "Train", "Evaluate", "RequestApproval", "Deploy"):
         assert states[name]["Resource"].endswith("lambda:invoke.waitForTaskToken")
         assert states[name]["Parameters"]["Payload"]["task_token.$"] == "$$.Task.Token"
         assert isinstance(states[name]["TimeoutSeconds"], int)

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from tests.statemachine.harness import Pipeline, job_callback, raising
+from tests.statemachine.harness import Pipeline, StepError, job_callback, raising
 
 RUN_INPUT = {
     "dataset": "credit",
@@ -68,6 +68,18 @@ APPROVAL = {
     "source": "link",
     "reason": "",
 }
+DEPLOYMENT = {
+    "endpoint_name": "driftline-credit",
+    "endpoint_arn": "arn:aws:sagemaker:us-east-1:123456789012:endpoint/driftline-credit",
+    "endpoint_config_name": "driftline-credit-v1",
+    "model_name": "driftline-credit-v1",
+    "model_package_arn": "arn:pkg/1",
+    "action": "created",
+    "endpoint_type": "Provisioned",
+    "previous_endpoint_config_name": None,
+    "data_capture_uri": "s3://art/capture/credit",
+    "alarms": ["driftline-credit-invocation-5xx-errors"],
+}
 APPROVAL_ERRORS = {"approval_rejected": "ApprovalRejected", "approval_expired": "ApprovalExpired"}
 
 
@@ -97,19 +109,23 @@ def happy(pipeline: Pipeline, **overrides: Any) -> None:
                 "approval_status": "PendingManualApproval",
             },
             "RequestApproval": job_callback(APPROVAL),
+            "Deploy": job_callback(DEPLOYMENT),
+            "FinishDeployment": lambda p: {"autoscaling": "1 to 2 instances"},
             "Notify": notify,
         }
     )
     pipeline.behaviours.update(overrides)
 
 
-def test_happy_path_registers_waits_for_approval_and_notifies_the_approval(pipeline: Pipeline) -> None:
+def test_happy_path_registers_waits_for_approval_deploys_and_notifies_the_live_endpoint(pipeline: Pipeline) -> None:
     happy(pipeline)
     result = pipeline.run(RUN_INPUT)
     assert result["status"] == "SUCCEEDED"
     output = json.loads(result["output"])
     assert output["registration"]["approval_status"] == "PendingManualApproval"
     assert output["approval"] == APPROVAL
+    assert output["deployment"] == DEPLOYMENT
+    assert output["serving"] == {"autoscaling": "1 to 2 instances"}
     assert output["training"]["outputs"]["model"] == "s3://art/model.tar.gz"
     assert pipeline.states_entered(result["executionArn"]) == [
         "Validate",
@@ -120,12 +136,60 @@ def test_happy_path_registers_waits_for_approval_and_notifies_the_approval(pipel
         "GatePassed",
         "Register",
         "RequestApproval",
-        "NotifyApproved",
-        "ModelApproved",
+        "Deploy",
+        "FinishDeployment",
+        "NotifyDeployed",
+        "ModelDeployed",
     ]
-    assert pipeline.calls["Notify"][0]["outcome"] == "approved"
+    assert pipeline.calls["Notify"][0]["outcome"] == "deployed"
     request = pipeline.calls["RequestApproval"][0]
     assert set(request) >= {"task_token", "registration", "gate", "training", "validation", "data", "dataset"}
+    deploy = pipeline.calls["Deploy"][0]
+    assert set(deploy) >= {"task_token", "registration", "approval", "dataset", "execution_id"}
+    assert deploy["task_token"] not in result["output"]
+    assert pipeline.calls["FinishDeployment"][0]["deployment"] == DEPLOYMENT
+
+
+def test_a_failed_deployment_is_notified_with_its_cause_and_fails_the_run(pipeline: Pipeline) -> None:
+    cause = "Endpoint driftline-credit: update to driftline-credit-v2 failed, previous model still serving"
+    happy(pipeline, Deploy=job_callback(error="DeploymentFailed", cause=cause))
+    result = pipeline.run(RUN_INPUT)
+    assert result["status"] == "FAILED"
+    assert result["error"] == "DeploymentFailed"
+    states = pipeline.states_entered(result["executionArn"])
+    assert states[-3:] == ["Deploy", "NotifyFailure", "RunFailed"]
+    assert pipeline.calls["Notify"][0]["outcome"] == "failed"
+    assert "FinishDeployment" not in pipeline.calls
+
+
+def test_an_endpoint_that_never_settles_times_out_into_the_failure_path(pipeline: Pipeline) -> None:
+    happy(pipeline, Deploy=lambda p: {"endpoint_name": "e", "endpoint_config_name": "c", "action": "created"})
+    result = pipeline.run(RUN_INPUT)
+    assert result["status"] == "FAILED"
+    assert pipeline.calls["Notify"][0]["error"]["Error"] == "States.Timeout"
+
+
+def test_a_busy_endpoint_is_retried_and_then_deployed(pipeline: Pipeline) -> None:
+    attempts: list[int] = []
+    deployed = job_callback(DEPLOYMENT)
+
+    def busy_once(payload: dict[str, Any]) -> Any:
+        attempts.append(1)
+        if len(attempts) == 1:
+            raise StepError("EndpointBusy", "Endpoint driftline-credit is Updating")
+        return deployed(payload)
+
+    happy(pipeline, Deploy=busy_once)
+    result = pipeline.run(RUN_INPUT)
+    assert result["status"] == "SUCCEEDED"
+    assert len(attempts) == 2
+
+
+def test_a_failed_autoscaling_setup_is_notified_as_a_failure(pipeline: Pipeline) -> None:
+    happy(pipeline, FinishDeployment=raising("ClientError", "AccessDenied on RegisterScalableTarget"))
+    result = pipeline.run(RUN_INPUT)
+    assert result["status"] == "FAILED"
+    assert pipeline.states_entered(result["executionArn"])[-3:] == ["FinishDeployment", "NotifyFailure", "RunFailed"]
 
 
 def test_the_task_token_the_approver_step_gets_is_not_carried_in_the_run_output(pipeline: Pipeline) -> None:
