@@ -11,12 +11,10 @@ from tests.conftest import load_event
 REPORT = "s3://driftline-artifacts-123456789012-us-east-1/drift/credit/reports/2026/11/02/10/drift_report.html"
 
 
-def _email(trigger: dict[str, Any] | None = None, files: int | None = None) -> str:
+def _email(trigger: dict[str, Any] | None = None) -> str:
     event = load_event("request_approval")
     if trigger is not None:
         event["trigger"] = trigger
-    if files is not None:
-        event["validation"]["files"] = files
     step = ApprovalRequestInput.model_validate(event)
     notification = approval_request(
         step,
@@ -41,8 +39,7 @@ def test_a_drift_retrain_email_says_why_which_features_drifted_by_how_much_and_t
             ],
             "report_uri": REPORT,
             "retrain_uri": retrain,
-        },
-        files=3,
+        }
     )
 
     assert (
@@ -52,7 +49,7 @@ def test_a_drift_retrain_email_says_why_which_features_drifted_by_how_much_and_t
         "  age: distance 0.2000 (threshold 0.1000)\n"
         f"Drift report:    {REPORT}\n"
     ) in message
-    assert f"Trained on:\n  the labelled data window: 3 uploads listed in {retrain}, the newest:\n" in message
+    assert f"Trained on:\n  every upload of the labelled data window listed in {retrain}, the newest being\n" in message
 
 
 def test_an_upload_run_s_email_has_no_retrain_section() -> None:

@@ -416,7 +416,7 @@ def approval_request(
         *_gate_reason_lines(step.gate),
         *_retrain_lines(step.trigger),
         "Trained on:",
-        *_window_lines(step.trigger, validation),
+        *_window_lines(step.trigger),
         f"  {step.data.uri} (version {step.data.version_id or 'unversioned'})",
         f"  {validation.rows} rows, {validation.columns} columns; run config {validation.config_uri}",
         f"  model artifact {step.training.outputs.get('model', '(not reported)')}",
@@ -464,12 +464,11 @@ def _retrain_lines(trigger: RunTrigger) -> list[str]:
     ]
 
 
-def _window_lines(trigger: RunTrigger, validation: ValidationResult) -> list[str]:
+def _window_lines(trigger: RunTrigger) -> list[str]:
     """A drift run trains on its labelled data window; the newest upload follows on the next line."""
-    if validation.files is None:
+    if not trigger.retrain_uri:
         return []
-    uploads = f"{validation.files} upload{'s' if validation.files != 1 else ''}"
-    return [f"  the labelled data window: {uploads} listed in {trigger.retrain_uri}, the newest:"]
+    return [f"  every upload of the labelled data window listed in {trigger.retrain_uri}, the newest being"]
 
 
 def _package_phrase(run: RunDocument, dataset: str) -> tuple[str, str]:

@@ -294,7 +294,6 @@ def trigger_lineage(step: RegisterInput) -> dict[str, str]:
         "drifted_features": drifted,
         "drift_report_uri": trigger.report_uri or "",
         "retrain_uri": trigger.retrain_uri or "",
-        "training_files": str(step.validation.files) if step.validation.files is not None else "",
     }
 
 
