@@ -29,7 +29,10 @@ def main(argv: list[str] | None = None) -> int:
     outputs = local.add_parser("outputs", help="print the running local stack's outputs as JSON")
     outputs.add_argument("--state-dir", type=Path, default=Path(".driftline"))
 
-    demo = commands.add_parser("demo", help="run the pipeline once on the sample dataset, locally")
+    demo = commands.add_parser(
+        "demo",
+        help="run the first loop once on the sample dataset, locally: upload, approval, live endpoint, predictions",
+    )
     _add_common(demo)
     demo.add_argument("--dataset", choices=["breast-cancer", "credit"], default="breast-cancer")
     demo.add_argument("--rows", type=int, default=5000, help="rows of generated data for the credit dataset")

@@ -1,10 +1,18 @@
-"""The local demo: upload a sample dataset, watch the run, show the registered model."""
+"""The local demo: the first loop on a sample dataset, from the upload to predictions of the live endpoint.
+
+Upload, train, evaluate, register; the approval email's link (printed, then followed as a person would);
+the endpoint in service; a handful of the uploaded rows sent to it through InvokeEndpoint beside their
+labels; the captured requests in S3.
+"""
 
 from __future__ import annotations
 
+import csv
 import html
+import io
 import json
 import re
+import tarfile
 import time
 import urllib.parse
 import urllib.request
@@ -123,6 +131,11 @@ def upload_and_follow(
     )
 
 
+DEMO_ROWS = 6
+"""How many of the uploaded rows the demo sends to the live endpoint."""
+CAPTURE_WAIT_SECONDS = 30.0
+
+
 def run_demo(cloud: LocalCloud, *, dataset: str, rows: int, scratch: Path, approve: bool = True) -> bool:
     csv_path = write_sample(dataset, scratch, rows)
     record = upload_and_follow(cloud, dataset, csv_path, approve=approve)
@@ -130,7 +143,129 @@ def run_demo(cloud: LocalCloud, *, dataset: str, rows: int, scratch: Path, appro
     print(summary(cloud, record))
     if not approve:
         return record.status == "RUNNING"
-    return record.status == "SUCCEEDED" and "registration" in record.output
+    deployment = record.output.get("deployment")
+    if record.status != "SUCCEEDED" or "registration" not in record.output or not deployment:
+        return False
+    endpoint = str(deployment["endpoint_name"])
+    model = read_model_metadata(cloud, _model_data_url(cloud, record.output["registration"]["model_package_arn"]))
+    sample = sample_rows(csv_path, model, count=DEMO_ROWS)
+    predictions = predict_rows(cloud, endpoint, sample.rows)
+    print()
+    print(prediction_table(endpoint, csv_path.name, model, sample, predictions))
+    capture_uri = deployment.get("data_capture_uri")
+    if capture_uri:
+        keys, records = wait_for_captures(cloud, str(capture_uri), endpoint, len(sample.rows))
+        print()
+        print(capture_listing(str(capture_uri), endpoint, keys, records))
+    return len(predictions) == len(sample.rows)
+
+
+class ModelSample:
+    """Rows of the uploaded CSV as a client would send them: the model's features in its order, no target."""
+
+    def __init__(self, line_numbers: list[int], rows: list[list[str]], labels: list[str]) -> None:
+        self.line_numbers = line_numbers
+        self.rows = rows
+        self.labels = labels
+
+
+def read_model_metadata(cloud: LocalCloud, model_uri: str) -> dict[str, Any]:
+    """``model_metadata.json`` from the model's ``model.tar.gz``: its target, feature order and class labels."""
+    bucket, _, key = model_uri[5:].partition("/")
+    archive = cloud.client("s3").get_object(Bucket=bucket, Key=key)["Body"].read()
+    with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
+        member = tar.extractfile("model_metadata.json")
+        if member is None:
+            raise RuntimeError(f"{model_uri} holds no model_metadata.json; it was not written by the training step")
+        return dict(json.loads(member.read()))
+
+
+def sample_rows(csv_path: Path, model: dict[str, Any], *, count: int) -> ModelSample:
+    """``count`` rows spread evenly over the file, their features in the model's order and their target apart."""
+    with csv_path.open(newline="", encoding="utf-8") as file:
+        reader = csv.reader(file)
+        header = next(reader)
+        table = list(reader)
+    target = str(model["target"])
+    positions = [header.index(str(name)) for name in model["feature_columns"]]
+    step = max(1, len(table) // count)
+    chosen = list(range(0, len(table), step))[:count]
+    return ModelSample(
+        line_numbers=[index + 2 for index in chosen],  # the header is line 1
+        rows=[[table[index][position] for position in positions] for index in chosen],
+        labels=[table[index][header.index(target)] for index in chosen],
+    )
+
+
+def predict_rows(cloud: LocalCloud, endpoint: str, rows: list[list[str]]) -> list[list[str]]:
+    """One InvokeEndpoint per row (``text/csv`` in and out), as separate clients would call; each answer's fields."""
+    runtime = cloud.client("sagemaker-runtime")
+    answers = []
+    for row in rows:
+        body = io.StringIO()
+        csv.writer(body, lineterminator="\n").writerow(row)
+        response = runtime.invoke_endpoint(
+            EndpointName=endpoint, ContentType="text/csv", Accept="text/csv", Body=body.getvalue().encode()
+        )
+        answer = response["Body"].read().decode()
+        answers.append(next(csv.reader(io.StringIO(answer))))
+    return answers
+
+
+def prediction_table(
+    endpoint: str, file_name: str, model: dict[str, Any], sample: ModelSample, predictions: list[list[str]]
+) -> str:
+    labels = [str(label) for label in model.get("class_labels") or []]
+    lines = [
+        f"Predictions of {endpoint} (InvokeEndpoint, text/csv) for {len(sample.rows)} rows of {file_name}, "
+        f"sent without {model['target']!r}:",
+        f"  {'line':>5}  {'expected':<12} {'predicted':<12} " + ("probability" if labels else ""),
+    ]
+    matched = 0
+    for line, expected, answer in zip(sample.line_numbers, sample.labels, predictions, strict=True):
+        predicted = answer[0] if answer else ""
+        matched += predicted == expected
+        shown = ""
+        if labels and predicted in labels and len(answer) == len(labels) + 1:
+            shown = f"{float(answer[1 + labels.index(predicted)]):.3f}"
+        lines.append(f"  {line:>5}  {expected:<12} {predicted:<12} {shown}".rstrip())
+    lines.append(f"  {matched} of {len(sample.rows)} predictions match the uploaded labels")
+    return "\n".join(lines)
+
+
+def wait_for_captures(
+    cloud: LocalCloud, capture_uri: str, endpoint: str, expected: int, *, timeout: float = CAPTURE_WAIT_SECONDS
+) -> tuple[list[str], int]:
+    """The capture files under ``<capture prefix>/<endpoint>/`` once they hold ``expected`` records (or the timeout)."""
+    bucket, _, prefix = capture_uri[5:].partition("/")
+    s3 = cloud.client("s3")
+    deadline = time.time() + timeout
+    sizes: dict[str, int] = {}
+    while True:
+        pages = s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=f"{prefix.rstrip('/')}/{endpoint}/")
+        keys = sorted(item["Key"] for page in pages for item in page.get("Contents", []))
+        for key in keys:
+            if key not in sizes:
+                body = s3.get_object(Bucket=bucket, Key=key)["Body"].read()
+                sizes[key] = sum(1 for line in body.splitlines() if line.strip())
+        records = sum(sizes.values())
+        if records >= expected or time.time() >= deadline:
+            return keys, records
+        time.sleep(0.5)
+
+
+def capture_listing(capture_uri: str, endpoint: str, keys: list[str], records: int) -> str:
+    bucket = capture_uri[5:].partition("/")[0]
+    if not keys:
+        return f"No captured requests under {capture_uri}/{endpoint}/ yet."
+    lines = [f"Captured requests ({records} records, SageMaker's data capture JSON lines) in s3://{bucket}/:"]
+    lines += [f"  {key}" for key in keys]
+    return "\n".join(lines)
+
+
+def _model_data_url(cloud: LocalCloud, package_arn: str) -> str:
+    package = cloud.client("sagemaker").describe_model_package(ModelPackageName=package_arn)
+    return str(package["InferenceSpecification"]["Containers"][0]["ModelDataUrl"])
 
 
 def summary(cloud: LocalCloud, record: RunRecord) -> str:
@@ -168,6 +303,13 @@ def summary(cloud: LocalCloud, record: RunRecord) -> str:
             if group.endswith("_metrics") and isinstance(metrics, dict):
                 values = ", ".join(f"{name}={m['value']:.4f}" for name, m in metrics.items() if isinstance(m, dict))
                 lines.append(f"  metrics ({group}): {values}")
+    deployment = out.get("deployment")
+    if deployment:
+        endpoint = cloud.client("sagemaker").describe_endpoint(EndpointName=deployment["endpoint_name"])
+        lines.append(
+            f"Endpoint {endpoint['EndpointName']}: {endpoint['EndpointStatus']}, serving "
+            f"{endpoint['EndpointConfigName']} ({deployment['action']})"
+        )
     model_uri = out.get("training", {}).get("outputs", {}).get("model")
     lines.append("Artifacts (S3 in local mode, and their copies on disk):")
     for label, uri in (("model", model_uri), ("evaluation report", evaluation_uri)):
