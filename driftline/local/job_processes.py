@@ -143,6 +143,10 @@ class JobProcesses:
         self._channel = ours
         threading.Thread(target=self._read_replies, name="job-fork-server", daemon=True).start()
 
+    def wait_ready(self, timeout: float = _READY_TIMEOUT_SECONDS) -> bool:
+        """Wait until the server has imported the ML libraries; False when there is no usable server."""
+        return self._server is not None and self._ready.wait(timeout) and self._usable
+
     def close(self) -> None:
         """Stop the server; jobs it still runs are killed with it."""
         channel, server, self._channel, self._server = self._channel, self._server, None, None

@@ -194,6 +194,17 @@ class LambdaRuntime:
             with self._lock:
                 self._starting.setdefault(key, []).append(worker)
 
+    def wait_prewarmed(self, timeout: float = 120) -> None:
+        """Wait until every prewarmed worker has imported its handler (they then count as idle, warm ones)."""
+        with self._lock:
+            starting, self._starting = self._starting, {}
+        for key, workers in starting.items():
+            for worker in workers:
+                init_ms = worker.wait_ready(timeout)
+                self.init_durations_ms.setdefault(worker.name, []).append(init_ms)
+                with self._lock:
+                    self._idle.setdefault(key, []).append(worker)
+
     def prewarm_deployed(self) -> None:
         """Prewarm every function deployed in this region."""
         self.prewarm(list(get_lambda_backend(ACCOUNT_ID, self.region).list_functions()))

@@ -156,3 +156,13 @@ def test_the_server_listens_on_no_port_and_no_path(processes: JobProcesses, job:
         assert not inodes & {row.split()[9] for row in rows}
     unix = {row.split()[6]: row.split()[7:] for row in Path("/proc/net/unix").read_text().splitlines()[1:]}
     assert all(unix.get(inode) == [] for inode in inodes), "no socket of the server has a path"
+
+
+def test_waiting_for_the_server_says_whether_jobs_will_be_forked(processes: JobProcesses, job: Path) -> None:
+    assert processes.wait_ready() is True
+    assert JobProcesses().wait_ready(timeout=0.1) is False
+    processes.close()
+
+    assert processes.wait_ready(timeout=0.1) is False
+    assert _run(processes, job, "3")[0] == 3
+    assert (processes.forked, processes.fresh) == (0, 1)

@@ -258,3 +258,17 @@ def test_prewarming_starts_no_second_worker_and_skips_code_local_mode_did_not_de
     time.sleep(0.5)
     assert console_stream.getvalue().count("cold start of driftline-Validate-once") == 1
     assert "handmade" not in runtime.init_durations_ms
+
+
+def test_waiting_for_prewarmed_workers_returns_once_their_handlers_are_imported(
+    runtime: LambdaRuntime, console_stream: io.StringIO
+) -> None:
+    function = _function(name="driftline-Validate-settled")
+    runtime.prewarm([function])  # type: ignore[list-item]
+
+    runtime.wait_prewarmed()
+
+    assert len(runtime.init_durations_ms["driftline-Validate-settled"]) == 1
+    _invoke(runtime, function, {"action": "pid"})
+    assert len(runtime.init_durations_ms["driftline-Validate-settled"]) == 1
+    assert console_stream.getvalue().count("cold start of driftline-Validate-settled") == 1
