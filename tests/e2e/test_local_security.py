@@ -94,8 +94,13 @@ def test_a_job_asking_for_a_shell_fails_with_a_reason_and_runs_nothing(cloud: Lo
 
     description = cloud.client("sagemaker").describe_processing_job(ProcessingJobName="from-this-machine")
     assert description["ProcessingJobStatus"] == "Failed"
-    assert description["FailureReason"].startswith(
-        "ClientError: local mode runs a processing job only as python3 and one of the application's job scripts "
-        "(evaluate.py, preprocess.py, train.py"
+    reason = description["FailureReason"]
+    assert reason.startswith(
+        "ClientError: local mode runs a processing job only as python3 and one of the application's job scripts ("
     )
+    # Every job the pipeline starts is one of them, the drift baseline and monitor included.
+    named = reason.split("(", 1)[1].split(")", 1)[0].split(", ")
+    assert {"preprocess.py", "evaluate.py", "baseline.py", "monitor.py"} <= set(named)
+    assert '["/bin/sh", "-c"' in reason
+    assert 'set ContainerEntrypoint to ["python3", "/opt/ml/processing/input/code/<script>"]' in reason
     assert not marker.exists()
