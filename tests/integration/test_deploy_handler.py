@@ -30,12 +30,17 @@ GROUP = "driftline-credit"
 @pytest.fixture
 def world(aws: None, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     from driftline_core.deployment import reset_deployment_settings
+    from driftline_core.monitoring import reset_monitoring_settings
 
     create_pipeline_resources(monkeypatch)
     monkeypatch.setenv("MODEL_PACKAGE_GROUP_PREFIX", "driftline")
     monkeypatch.setenv("DATA_CAPTURE_SAMPLING_PERCENTAGE", "50")
     monkeypatch.setenv("ENDPOINT_CONFIGS_RETAINED", "2")
+    # FinishDeployment also schedules the drift monitor (tests/integration/test_drift_monitoring.py).
+    monkeypatch.setenv("MONITORING_FUNCTION_ARN", "arn:aws:lambda:us-east-1:123456789012:function:driftline-monitor")
+    monkeypatch.setenv("MONITORING_SCHEDULER_ROLE_ARN", "arn:aws:iam::123456789012:role/driftline-monitor-scheduler")
     reset_deployment_settings()
+    reset_monitoring_settings()
     sagemaker = boto3.client("sagemaker", region_name=REGION)
     sagemaker.create_model_package_group(ModelPackageGroupName=GROUP)
     yield

@@ -23,6 +23,7 @@ from aws_lambda_powertools import Logger
 from botocore.exceptions import ClientError
 from pydantic import BaseModel
 
+from driftline_core import monitoring
 from driftline_core.clients import get_client
 from driftline_core.errors import DriftlineError
 from driftline_core.job_tokens import StoredTaskToken, put_token, take_token
@@ -40,8 +41,9 @@ from driftline_core.jobs import (
 )
 from driftline_core.layout import data_capture_prefix, s3_uri
 from driftline_core.models import DeployInput, DeploymentResult, DeploymentStarted, ServingSetup, ServingSetupInput
+from driftline_core.monitoring import MonitoringSetup
 from driftline_core.registry import GROUP_NAME_MAX, model_package_group_name
-from driftline_core.settings import Settings
+from driftline_core.settings import Settings, get_settings
 
 logger = Logger(child=True)
 
@@ -568,12 +570,24 @@ def finish_deployment(step: ServingSetupInput, deployment: DeploymentSettings) -
     return ServingSetup(autoscaling=autoscaling)
 
 
-def set_up_drift_monitoring(step: ServingSetupInput) -> None:
-    """The monitoring schedule over the captured data and its drift alarm are attached to the endpoint here.
-
-    Nothing yet: the drift monitor's schedule and alarm are set up by the drift alarms' own code when it
-    lands; this is the place for it, once the endpoint serves the approved model.
-    """
+def set_up_drift_monitoring(step: ServingSetupInput) -> MonitoringSetup | None:
+    """Attach the drift monitor to the endpoint now serving the approved model: its baseline job, its schedule
+    and its alarm (``driftline_core.monitoring``). Serverless endpoints capture no data, so they get none."""
+    result = step.deployment
+    if result.endpoint_type != "Provisioned" or not result.data_capture_uri:
+        logger.info("No drift monitoring: a serverless endpoint captures no requests to analyse")
+        return None
+    with transient_aws_errors():
+        return monitoring.set_up_drift_monitoring(
+            dataset=step.dataset,
+            endpoint=result.endpoint_name,
+            variant=VARIANT_NAME,
+            model_package_arn=result.model_package_arn,
+            model_version=package_version(result.model_package_arn),
+            execution_name=step.execution_name,
+            settings=get_settings(),
+            monitoring=monitoring.get_monitoring_settings(),
+        )
 
 
 def build_scaling_requests(endpoint: str, deployment: DeploymentSettings) -> tuple[dict[str, Any], dict[str, Any]]:

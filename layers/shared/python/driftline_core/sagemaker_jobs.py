@@ -22,6 +22,9 @@ from driftline_core.settings import Settings
 PREPROCESS_STEP = "preprocess"
 TRAIN_STEP = "train"
 EVALUATE_STEP = "evaluate"
+BASELINE_OUTPUT = "baseline"
+MONITOR_OUTPUT = "monitor"
+"""The output names ``ml/baseline.py`` and ``ml/monitor.py`` write under ``/opt/ml/processing/output/``."""
 
 PROCESSING_INPUT_ROOT = "/opt/ml/processing/input"
 PROCESSING_OUTPUT_ROOT = "/opt/ml/processing/output"
@@ -197,6 +200,85 @@ def build_evaluation_job_request(
         tags=_tags(dataset, execution_name),
         settings=settings,
     )
+
+
+def build_baseline_job_request(
+    *, job_name: str, execution_name: str, dataset: str, endpoint: str, output_uri: str, settings: Settings
+) -> dict[str, Any]:
+    """CreateProcessingJob request for the drift baseline (``ml/baseline.py``) of the model a run trained.
+
+    It reads that run's train split and ``preprocessing.json`` (the preprocess job's outputs) and writes
+    ``statistics.json`` and ``constraints.json`` to ``output_uri``.
+    """
+    _require(settings, "sagemaker_role_arn", "processing_image_uri", "ml_code_uri", "artifact_bucket")
+    return _processing_job_request(
+        job_name=job_name,
+        script="baseline.py",
+        inputs={
+            "code": _code_files_uri(settings),
+            "train": _processing_output_uri(settings, execution_name, PREPROCESS_STEP, "train"),
+            "metadata": _processing_output_uri(settings, execution_name, PREPROCESS_STEP, "metadata"),
+        },
+        outputs={BASELINE_OUTPUT: output_uri},
+        environment=_processing_environment(execution_name),
+        tags=[*_tags(dataset, execution_name), {"Key": "driftline:endpoint", "Value": endpoint}],
+        settings=settings,
+    )
+
+
+def build_monitor_job_request(
+    *,
+    job_name: str,
+    dataset: str,
+    endpoint: str,
+    schedule: str,
+    baseline_uri: str,
+    capture_uris: Mapping[str, str],
+    output_uri: str,
+    window_start: str,
+    window_end: str,
+    settings: Settings,
+) -> dict[str, Any]:
+    """CreateProcessingJob request for one monitoring window (``ml/monitor.py``).
+
+    ``capture_uris`` maps each captured hour's path below the dataset's capture folder
+    (``<endpoint>/<variant>/yyyy/mm/dd/hh/``) to its S3 prefix; each is downloaded to the same path under
+    the job's capture folder, as Model Monitor lays a window out. The environment is Model Monitor's
+    (endpoint, schedule, window), so the metrics carry the dimensions the drift alarm watches. The job stays
+    network-isolated: it writes its metrics to ``cloudwatch_metrics.json`` and the StartMonitoring function
+    publishes them when the job completes.
+    """
+    _require(settings, "sagemaker_role_arn", "processing_image_uri", "ml_code_uri", "artifact_bucket")
+    environment = {
+        "PYTHONUNBUFFERED": "1",
+        "sagemaker_endpoint_name": endpoint,
+        "sagemaker_monitoring_schedule_name": schedule,
+        "start_time": window_start,
+        "end_time": window_end,
+    }
+    request = _processing_job_request(
+        job_name=job_name,
+        script="monitor.py",
+        inputs={"code": _code_files_uri(settings), "baseline": baseline_uri},
+        outputs={MONITOR_OUTPUT: output_uri},
+        environment=environment,
+        tags=[{"Key": "driftline:dataset", "Value": dataset}, {"Key": "driftline:endpoint", "Value": endpoint}],
+        settings=settings,
+    )
+    for index, (path, uri) in enumerate(sorted(capture_uris.items())):
+        request["ProcessingInputs"].append(
+            {
+                "InputName": f"capture-{index}",
+                "S3Input": {
+                    "S3Uri": uri,
+                    "LocalPath": f"{PROCESSING_INPUT_ROOT}/capture/{path.strip('/')}",
+                    "S3DataType": "S3Prefix",
+                    "S3InputMode": "File",
+                    "S3DataDistributionType": "FullyReplicated",
+                },
+            }
+        )
+    return request
 
 
 def training_hyperparameters(run_config: Mapping[str, Any], *, code_tarball_uri: str, region: str) -> dict[str, str]:

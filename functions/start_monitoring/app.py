@@ -1,0 +1,40 @@
+"""StartMonitoring: a drift schedule fired (start the window's monitor job), or a drift job ended (publish, notify)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_lambda_powertools import Logger
+from aws_lambda_powertools.utilities.parser import parse
+from aws_lambda_powertools.utilities.parser.models import EventBridgeModel
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from driftline_core.monitoring import (
+    MonitoringRequest,
+    get_monitoring_settings,
+    handle_job_event,
+    start_monitoring,
+)
+from driftline_core.settings import get_settings
+
+logger = Logger()
+
+
+class ProcessingJobStateChange(EventBridgeModel):
+    """SageMaker's "SageMaker Processing Job State Change" event; ``detail`` is the job's description."""
+
+    detail: dict[str, Any]
+
+
+@logger.inject_lambda_context
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    if event.get("detail-type") == "SageMaker Processing Job State Change":
+        job_event = parse(event=event, model=ProcessingJobStateChange)
+        outcome = handle_job_event(job_event.detail, get_settings(), get_monitoring_settings())
+        logger.info("Drift job ended", extra=outcome.model_dump(mode="json"))
+        return outcome.model_dump(mode="json")
+    request = parse(event=event, model=MonitoringRequest)
+    logger.append_keys(endpoint_name=request.endpoint_name, dataset=request.dataset)
+    started = start_monitoring(request, get_settings(), get_monitoring_settings())
+    logger.info(started.reason, extra={"outcome": started.outcome, "job_name": started.job_name})
+    return started.model_dump(mode="json")

@@ -1,0 +1,309 @@
+"""The drift monitor under moto: a deployment attaches its baseline job, schedule and alarm; each firing of the
+schedule starts one monitor job over the window that just ended (or none, when nothing was captured); a
+finished monitor job's metrics are published, a failed one is notified and publishes nothing."""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Iterator
+from typing import Any
+
+import boto3
+import pytest
+from moto.core import DEFAULT_ACCOUNT_ID
+from moto.sagemaker.models import sagemaker_backends
+
+from tests.conftest import REGION, FakeLambdaContext, load_event
+from tests.integration.test_job_handlers import ARTIFACT_BUCKET, EXECUTION, create_pipeline_resources
+
+ENDPOINT = "driftline-credit"
+SCHEDULE = "driftline-credit-drift-monitor"
+FUNCTION_ARN = "arn:aws:lambda:us-east-1:123456789012:function:driftline-StartMonitoring"
+SCHEDULER_ROLE = "arn:aws:iam::123456789012:role/driftline-monitoring-scheduler"
+PACKAGE = "arn:aws:sagemaker:us-east-1:123456789012:model-package/driftline-credit/3"
+BASELINE = f"s3://{ARTIFACT_BUCKET}/runs/{EXECUTION}/baseline/"
+
+
+@pytest.fixture
+def world(aws: None, monkeypatch: pytest.MonkeyPatch) -> None:
+    from driftline_core.deployment import reset_deployment_settings
+    from driftline_core.monitoring import reset_monitoring_settings
+
+    create_pipeline_resources(monkeypatch)
+    monkeypatch.setenv("MODEL_PACKAGE_GROUP_PREFIX", "driftline")
+    monkeypatch.setenv("MONITORING_FUNCTION_ARN", FUNCTION_ARN)
+    monkeypatch.setenv("MONITORING_SCHEDULER_ROLE_ARN", SCHEDULER_ROLE)
+    monkeypatch.setenv("MONITORING_SCHEDULE_EXPRESSION", "rate(1 hour)")
+    monkeypatch.setenv("MONITORING_WINDOW_MINUTES", "60")
+    monkeypatch.setenv("DRIFT_METRICS_NAMESPACE", "Driftline/DataDrift")
+    reset_deployment_settings()
+    reset_monitoring_settings()
+
+
+def finish(package_arn: str = PACKAGE, endpoint_type: str = "Provisioned") -> dict[str, Any]:
+    from functions.finish_deployment import app
+
+    event = {k: load_event("deploy")[k] for k in ("execution_id", "execution_name", "dataset", "data")}
+    deployment = {
+        "endpoint_name": ENDPOINT,
+        "endpoint_arn": f"arn:aws:sagemaker:us-east-1:123456789012:endpoint/{ENDPOINT}",
+        "endpoint_config_name": f"{ENDPOINT}-v3",
+        "model_name": f"{ENDPOINT}-v3",
+        "model_package_arn": package_arn,
+        "action": "created",
+        "endpoint_type": endpoint_type,
+        "data_capture_uri": f"s3://{ARTIFACT_BUCKET}/capture/credit" if endpoint_type == "Provisioned" else None,
+    }
+    context: Any = FakeLambdaContext()
+    result: dict[str, Any] = app.lambda_handler(event | {"deployment": deployment}, context)
+    return result
+
+
+def schedule() -> dict[str, Any]:
+    found: dict[str, Any] = boto3.client("scheduler", region_name=REGION).get_schedule(Name=SCHEDULE)
+    return found
+
+
+def fire(scheduled_time: str) -> dict[str, Any]:
+    from functions.start_monitoring import app
+
+    event = load_event("scheduler_start_monitoring") | {"scheduled_time": scheduled_time}
+    context: Any = FakeLambdaContext()
+    result: dict[str, Any] = app.lambda_handler(event, context)
+    return result
+
+
+def put(key: str, body: str = "{}") -> None:
+    boto3.client("s3", region_name=REGION).put_object(Bucket=ARTIFACT_BUCKET, Key=key, Body=body.encode())
+
+
+def put_baseline() -> None:
+    for name in ("statistics.json", "constraints.json"):
+        put(f"runs/{EXECUTION}/baseline/{name}")
+
+
+def capture(hour: str) -> str:
+    key = f"capture/credit/{ENDPOINT}/AllTraffic/{hour}/00-00-000-1b2c3d4e.jsonl"
+    put(key, '{"captureData": {}}\n')
+    return key
+
+
+def processing_jobs() -> list[dict[str, Any]]:
+    sagemaker = boto3.client("sagemaker", region_name=REGION)
+    names = [job["ProcessingJobName"] for job in sagemaker.list_processing_jobs()["ProcessingJobSummaries"]]
+    return [dict(sagemaker.describe_processing_job(ProcessingJobName=name)) for name in sorted(names)]
+
+
+def test_the_sample_scheduler_input_parses_as_the_monitoring_request() -> None:
+    from driftline_core.monitoring import MonitoringRequest
+
+    request = MonitoringRequest.model_validate(load_event("scheduler_start_monitoring"))
+    assert request.schedule_name == SCHEDULE
+
+
+def test_a_deployment_schedules_the_drift_monitor_on_the_new_models_baseline_and_puts_the_drift_alarm(
+    world: None,
+) -> None:
+    finish()
+
+    found = schedule()
+    assert found["ScheduleExpression"] == "rate(1 hour)"
+    assert found["FlexibleTimeWindow"] == {"Mode": "OFF"}
+    assert found["State"] == "ENABLED"
+    assert found["Target"]["Arn"] == FUNCTION_ARN
+    assert found["Target"]["RoleArn"] == SCHEDULER_ROLE
+    given = json.loads(found["Target"]["Input"])
+    assert given["baseline_uri"] == BASELINE
+    assert given["model_package_arn"] == PACKAGE
+    assert given["scheduled_time"] == "<aws.scheduler.scheduled-time>"
+
+    [baseline_job] = processing_jobs()
+    assert baseline_job["ProcessingJobName"] == "driftline-credit-baseline-v3"
+    assert baseline_job["AppSpecification"]["ContainerEntrypoint"][-1].endswith("/baseline.py")
+    inputs = {i["InputName"]: i["S3Input"]["S3Uri"] for i in baseline_job["ProcessingInputs"]}
+    assert inputs["train"] == f"s3://{ARTIFACT_BUCKET}/runs/{EXECUTION}/preprocess/train/"
+    assert inputs["metadata"] == f"s3://{ARTIFACT_BUCKET}/runs/{EXECUTION}/preprocess/metadata/"
+    [output] = baseline_job["ProcessingOutputConfig"]["Outputs"]
+    assert output["S3Output"]["S3Uri"] == BASELINE
+
+    [alarm] = boto3.client("cloudwatch", region_name=REGION).describe_alarms(AlarmNames=["driftline-drift-credit"])[
+        "MetricAlarms"
+    ]
+    assert alarm["Namespace"] == "Driftline/DataDrift"
+    assert alarm["MetricName"] == "drifted_features"
+    assert alarm["Period"] == 3600
+    assert {d["Name"]: d["Value"] for d in alarm["Dimensions"]} == {
+        "Endpoint": ENDPOINT,
+        "MonitoringSchedule": SCHEDULE,
+    }
+
+
+def test_the_next_deployment_points_the_same_schedule_at_the_new_models_baseline(world: None) -> None:
+    finish()
+    finish(PACKAGE.replace("/3", "/4"))
+
+    given = json.loads(schedule()["Target"]["Input"])
+    assert given["model_package_arn"].endswith("/4")
+    assert len(boto3.client("scheduler", region_name=REGION).list_schedules()["Schedules"]) == 1
+    assert [job["ProcessingJobName"] for job in processing_jobs()] == [
+        "driftline-credit-baseline-v3",
+        "driftline-credit-baseline-v4",
+    ]
+
+
+def test_a_serverless_endpoint_gets_no_drift_monitor_as_it_captures_nothing(world: None) -> None:
+    finish(endpoint_type="Serverless")
+
+    assert boto3.client("scheduler", region_name=REGION).list_schedules()["Schedules"] == []
+    assert processing_jobs() == []
+
+
+@pytest.fixture
+def sent() -> Iterator[list[dict[str, Any]]]:
+    """The CreateProcessingJob requests as sent (moto's DescribeProcessingJob leaves out the Environment)."""
+    from driftline_core.clients import get_client
+
+    requests: list[dict[str, Any]] = []
+
+    def record(params: dict[str, Any], **_: Any) -> None:
+        requests.append(json.loads(json.dumps(params)))
+
+    events = get_client("sagemaker").meta.events
+    events.register("provide-client-params.sagemaker.CreateProcessingJob", record)
+    yield requests
+    events.unregister("provide-client-params.sagemaker.CreateProcessingJob", record)
+
+
+def test_a_firing_starts_one_network_isolated_monitor_job_over_the_previous_hours_capture(
+    world: None, sent: list[dict[str, Any]]
+) -> None:
+    put_baseline()
+    capture("2026/11/23/14")
+    capture("2026/11/23/15")  # the current hour: the next window's
+
+    started = fire("2026-11-23T15:23:00Z")
+
+    assert started["outcome"] == "started"
+    assert (started["window_start"], started["window_end"]) == ("2026-11-23T14:00:00Z", "2026-11-23T15:00:00Z")
+    [job] = processing_jobs()
+    assert job["ProcessingJobName"] == "driftline-credit-monitor-202611231500"
+    assert job["AppSpecification"]["ContainerEntrypoint"][-1].endswith("/monitor.py")
+    inputs = {i["InputName"]: i["S3Input"] for i in job["ProcessingInputs"]}
+    assert inputs["baseline"]["S3Uri"] == BASELINE
+    assert inputs["capture-0"]["S3Uri"] == (
+        f"s3://{ARTIFACT_BUCKET}/capture/credit/{ENDPOINT}/AllTraffic/2026/11/23/14/"
+    )
+    assert inputs["capture-0"]["LocalPath"] == (f"/opt/ml/processing/input/capture/{ENDPOINT}/AllTraffic/2026/11/23/14")
+    assert "capture-1" not in inputs
+    [output] = job["ProcessingOutputConfig"]["Outputs"]
+    assert output["S3Output"]["S3Uri"] == (
+        f"s3://{ARTIFACT_BUCKET}/monitoring/credit/{ENDPOINT}/{SCHEDULE}/2026/11/23/15/"
+    )
+    environment = sent[0]["Environment"]
+    assert environment["sagemaker_endpoint_name"] == ENDPOINT
+    assert environment["sagemaker_monitoring_schedule_name"] == SCHEDULE
+    assert (environment["start_time"], environment["end_time"]) == ("2026-11-23T14:00:00Z", "2026-11-23T15:00:00Z")
+    assert sent[0]["NetworkConfig"]["EnableNetworkIsolation"] is True
+
+
+def test_the_same_window_fired_twice_starts_one_job(world: None) -> None:
+    put_baseline()
+    capture("2026/11/23/14")
+
+    assert fire("2026-11-23T15:23:00Z")["outcome"] == "started"
+    assert fire("2026-11-23T15:23:05Z")["outcome"] == "already_started"
+    assert len(processing_jobs()) == 1
+
+
+def test_a_window_without_captured_requests_is_no_data_and_starts_no_job(
+    world: None, caplog: pytest.LogCaptureFixture, capsys: pytest.CaptureFixture[str]
+) -> None:
+    put_baseline()
+    capture("2026/11/23/15")
+
+    with caplog.at_level(logging.INFO):
+        started = fire("2026-11-23T15:23:00Z")
+
+    assert started["outcome"] == "no_data"
+    assert processing_jobs() == []
+    assert "No data" in capsys.readouterr().out + caplog.text
+
+
+def test_a_window_before_the_baseline_exists_starts_no_job_and_says_why(world: None) -> None:
+    capture("2026/11/23/14")
+
+    started = fire("2026-11-23T15:23:00Z")
+
+    assert started["outcome"] == "no_baseline"
+    assert BASELINE in started["reason"]
+    assert processing_jobs() == []
+
+
+def job_event(name: str, status: str) -> dict[str, Any]:
+    event = load_event("sagemaker_processing_job_failed")
+    event["detail"] = {"ProcessingJobName": name, "ProcessingJobStatus": status}
+    return event
+
+
+def handle(event: dict[str, Any]) -> dict[str, Any]:
+    from functions.start_monitoring import app
+
+    context: Any = FakeLambdaContext()
+    result: dict[str, Any] = app.lambda_handler(event, context)
+    return result
+
+
+def test_a_completed_monitor_job_publishes_its_window_metrics_for_the_drift_alarm(world: None) -> None:
+    put_baseline()
+    capture("2026/11/23/14")
+    name = fire("2026-11-23T15:23:00Z")["job_name"]
+    dimensions = [{"Name": "Endpoint", "Value": ENDPOINT}, {"Name": "MonitoringSchedule", "Value": SCHEDULE}]
+    metrics = {
+        "Namespace": "",
+        "MetricData": [
+            {"MetricName": name, "Dimensions": dimensions, "Timestamp": "2026-11-23T15:00:00Z", "Value": value}
+            for name, value in (("feature_baseline_drift_income", 0.42), ("drifted_features", 1.0))
+        ],
+    }
+    put(f"monitoring/credit/{ENDPOINT}/{SCHEDULE}/2026/11/23/15/cloudwatch_metrics.json", json.dumps(metrics))
+
+    outcome = handle(job_event(name, "Completed"))
+
+    assert outcome == {"job_name": name, "job": "monitor", "status": "Completed", "action": "published", "metrics": 2}
+    listed = boto3.client("cloudwatch", region_name=REGION).list_metrics(Namespace="Driftline/DataDrift")["Metrics"]
+    assert {m["MetricName"] for m in listed} == {"feature_baseline_drift_income", "drifted_features"}
+
+
+def test_a_failed_monitor_job_is_notified_and_publishes_no_metric(world: None, monkeypatch: pytest.MonkeyPatch) -> None:
+    from driftline_core.settings import reset_settings
+
+    sns = boto3.client("sns", region_name=REGION)
+    sqs = boto3.client("sqs", region_name=REGION)
+    topic = sns.create_topic(Name="driftline-notifications")["TopicArn"]
+    queue = sqs.create_queue(QueueName="inbox")["QueueUrl"]
+    queue_arn = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=queue_arn, Attributes={"RawMessageDelivery": "true"})
+    monkeypatch.setenv("NOTIFICATION_TOPIC_ARN", topic)
+    reset_settings()
+    put_baseline()
+    capture("2026/11/23/14")
+    name = fire("2026-11-23T15:23:00Z")["job_name"]
+    job = sagemaker_backends[DEFAULT_ACCOUNT_ID][REGION].processing_jobs[name]
+    job.processing_job_status = "Failed"
+    job.failure_reason = "AlgorithmError: baseline statistics.json is not Model Monitor's format"  # type: ignore[attr-defined]
+
+    outcome = handle(job_event(name, "Failed"))
+
+    assert outcome["action"] == "notified"
+    [message] = sqs.receive_message(QueueUrl=queue, MaxNumberOfMessages=10)["Messages"]
+    assert name in message["Body"]
+    assert "is not Model Monitor's format" in message["Body"]
+    assert "the drift alarm keeps its state" in message["Body"]
+    assert boto3.client("cloudwatch", region_name=REGION).list_metrics(Namespace="Driftline/DataDrift")["Metrics"] == []
+
+
+def test_other_processing_jobs_events_are_ignored(world: None) -> None:
+    outcome = handle(job_event("credit-5e4f54c7bade-preprocess", "Failed"))
+
+    assert outcome["action"] == "ignored"
