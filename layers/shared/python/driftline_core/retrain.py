@@ -13,8 +13,10 @@ In order:
 5. The labelled data: the dataset's uploads under ``data/<dataset>/`` (every one, or those of the last
    ``retrain_window_days`` in ``dataset.json``). When none arrived after the data of the approved (serving)
    model, the topic is told that drift was found and fresh labelled data is needed, and nothing is trained.
-6. The run starts on the newest upload, with a trigger that says "drift", which features drifted and by how
-   much, the drift report and ``runs/<execution>/retrain.json`` (the window's uploads, exact versions).
+6. The run starts with a trigger that says "drift", which features drifted and by how much, the drift report
+   and ``runs/<execution>/retrain.json`` (the window's uploads, exact versions): Validate checks and copies
+   every upload listed there and the run trains on all of them. Its ``data`` names the newest upload, which
+   lineage and the fresh-data check read.
 """
 
 from __future__ import annotations
