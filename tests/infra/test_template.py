@@ -43,6 +43,7 @@ STEP_FUNCTIONS = {
     "ApprovalEventsFunction": "functions/approval_events",
     "DeployFunction": "functions/deploy",
     "FinishDeploymentFunction": "functions/finish_deployment",
+    "StartMonitoringFunction": "functions/start_monitoring",
 }
 
 # Actions that have no resource-level permissions, so IAM only accepts them with Resource "*".
@@ -256,6 +257,10 @@ def test_every_step_function_gets_every_setting(template: dict[str, Any], logica
     approval = {field.upper() for field in ApprovalSettings.model_fields}
     # The deployment functions also get theirs (driftline_core.deployment.DeploymentSettings), and nothing else.
     deployment = {field.upper() for field in DeploymentSettings.model_fields}
+    # FinishDeployment and StartMonitoring also get the drift monitor's (driftline_core.monitoring.MonitoringSettings).
+    from driftline_core.monitoring import MonitoringSettings
+
+    deployment |= {field.upper() for field in MonitoringSettings.model_fields}
     assert set(environment) - approval - deployment == (settings | powertools) - approval - deployment
 
 
@@ -491,10 +496,18 @@ def test_no_iam_statement_grants_every_resource_except_where_iam_requires_it(
     assert not offending
 
 
-def test_metric_writes_are_limited_to_sagemaker_namespaces(transformed: dict[str, Any]) -> None:
-    for _, statement in _iam_statements(transformed):
-        if "cloudwatch:PutMetricData" in _as_list(statement["Action"]):
-            assert statement["Condition"]["StringLike"]["cloudwatch:namespace"] == "/aws/sagemaker/*"
+def test_metric_writes_are_limited_to_sagemaker_namespaces_and_the_stacks_drift_namespace(
+    transformed: dict[str, Any],
+) -> None:
+    for role, statement in _iam_statements(transformed):
+        if "cloudwatch:PutMetricData" not in _as_list(statement["Action"]):
+            continue
+        if role == "StartMonitoringFunctionRole":
+            # The drift monitor's window metrics, published where the drift alarms look for them.
+            namespace = statement["Condition"]["StringEquals"]["cloudwatch:namespace"]
+            assert namespace == {"Fn::Sub": "Driftline/DataDrift/${AWS::StackName}"}
+            continue
+        assert statement["Condition"]["StringLike"]["cloudwatch:namespace"] == "/aws/sagemaker/*"
 
 
 def test_only_the_job_starters_and_deploy_may_pass_the_sagemaker_role_and_only_to_sagemaker(
@@ -503,6 +516,11 @@ def test_only_the_job_starters_and_deploy_may_pass_the_sagemaker_role_and_only_t
     passing_roles = set()
     for role, statement in _iam_statements(transformed):
         if "iam:PassRole" in _as_list(statement["Action"]):
+            if statement["Resource"] == {"Fn::GetAtt": ["MonitoringSchedulerRole", "Arn"]}:
+                # The drift monitor's schedules: FinishDeployment hands EventBridge Scheduler its own role.
+                assert role == "FinishDeploymentFunctionRole"
+                assert statement["Condition"] == {"StringEquals": {"iam:PassedToService": "scheduler.amazonaws.com"}}
+                continue
             assert statement["Resource"] == {"Fn::GetAtt": ["SageMakerExecutionRole", "Arn"]}
             assert statement["Condition"] == {"StringEquals": {"iam:PassedToService": "sagemaker.amazonaws.com"}}
             passing_roles.add(role)
@@ -511,6 +529,8 @@ def test_only_the_job_starters_and_deploy_may_pass_the_sagemaker_role_and_only_t
         "TrainFunctionRole",
         "EvaluateFunctionRole",
         "DeployFunctionRole",
+        "FinishDeploymentFunctionRole",
+        "StartMonitoringFunctionRole",
     }
 
 
@@ -613,6 +633,7 @@ def test_events_eventbridge_could_not_deliver_join_the_same_alarmed_queue(transf
         "JobEventsFunctionSageMakerJobStateChanged": "JobEvents",
         "StartRunFunctionDataUploaded": "Uploads",
         "StartRetrainFunctionDriftAlarm": "DriftAlarm",
+        "StartMonitoringFunctionDriftJobEnded": "DriftJob",
     }
     statements = transformed["Resources"]["UndeliveredEventsQueuePolicy"]["Properties"]["PolicyDocument"]["Statement"]
     allowed = [statement for statement in statements if statement["Effect"] == "Allow"]
@@ -751,7 +772,7 @@ def test_registry_permissions_hold_for_every_group_name_the_functions_generate(
 _S3_WRITES = {"s3:PutObject", "s3:DeleteObject", "s3:DeleteObjectVersion", "s3:AbortMultipartUpload", "s3:*"}
 
 
-def test_sagemaker_jobs_and_endpoints_may_write_only_under_runs_and_capture_of_the_artifact_bucket(
+def test_sagemaker_jobs_and_endpoints_may_write_only_under_runs_capture_and_monitoring_of_the_artifact_bucket(
     template: dict[str, Any],
 ) -> None:
     [policy] = template["Resources"]["SageMakerExecutionRole"]["Properties"]["Policies"]
@@ -762,7 +783,11 @@ def test_sagemaker_jobs_and_endpoints_may_write_only_under_runs_and_capture_of_t
         if _S3_WRITES & set(_as_list(statement["Action"]))
         for resource in _as_list(statement["Resource"])
     ]
-    assert written == [{"Fn::Sub": "${ArtifactBucket.Arn}/runs/*"}, {"Fn::Sub": "${ArtifactBucket.Arn}/capture/*"}]
+    assert written == [
+        {"Fn::Sub": "${ArtifactBucket.Arn}/runs/*"},
+        {"Fn::Sub": "${ArtifactBucket.Arn}/capture/*"},
+        {"Fn::Sub": "${ArtifactBucket.Arn}/monitoring/*"},
+    ]
     readable = [
         resource
         for statement in statements
