@@ -24,6 +24,7 @@ from driftline.local import (
     request_constraints,
     s3_mirror,
     sagemaker,
+    scheduler,
     seams,
     secretsmanager,
     sns,
@@ -75,6 +76,7 @@ class LocalCloud:
         lambda_runtime.install(self.lambdas)
         events.install(self.console, self.settings.region)
         events.start_schedules(self.settings.region, self.settings.schedule_seconds_per_minute)
+        scheduler.start(self.settings.region, self.settings.schedule_seconds_per_minute, self.console)
         cloudwatch.install(cloudwatch.AlarmEvaluator(self.settings.alarm_period_scale), start_timer=True)
         sagemaker.install(self.jobs)
         endpoints.install(self.endpoints)
@@ -99,6 +101,7 @@ class LocalCloud:
 
     def stop(self) -> None:
         events.stop_schedules()
+        scheduler.stop()
         cloudwatch.uninstall()
         self.jobs.wait(timeout=5)
         self.jobs.processes.close()

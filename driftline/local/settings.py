@@ -22,6 +22,8 @@ LOCAL_PARAMETERS = {
     "DeployTimeoutSeconds": "900",
     "DeploymentBakeSeconds": "0",
     "DriftRetrainCooldownMinutes": "1",
+    # An hourly drift monitor fires every local minute and analyses the minute before (scaled like schedules).
+    "MonitoringWindowMinutes": "1",
 }
 """Template parameters local mode overrides: no real inbox, and retries and waits scaled to a laptop."""
 
