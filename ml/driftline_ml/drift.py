@@ -37,7 +37,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-from datasketches import kll_doubles_sketch
+
+from driftline_ml.bundled import import_bundled
+
+kll_doubles_sketch = import_bundled("datasketches").kll_doubles_sketch
+"""DataSketches' KLL sketch of doubles; the SageMaker container gets it from the bundled wheel (ml/vendor/)."""
 
 KLL_K = 1000
 """Sketch size: rank error 0.28% (99% confidence), about 3,000 retained values (24 KB) per feature."""
