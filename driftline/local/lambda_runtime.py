@@ -23,6 +23,7 @@ from typing import Any
 
 from moto.awslambda.models import LambdaFunction
 from moto.awslambda.utils import get_backend as get_lambda_backend
+from moto.cloudformation.parsing import get_model_map
 
 from driftline.local import cloudwatch_logs, seams
 from driftline.local.console import Console, readable_log_line
@@ -305,10 +306,104 @@ def install(runtime: LambdaRuntime) -> None:
         return _active[-1].invoke(self, payload)
 
     seams.replace(LambdaFunction, "_invoke_lambda", _invoke_lambda)
+    seams.replace_item(get_model_map(), EventInvokeConfigResource.cloudformation_type(), EventInvokeConfigResource)
 
 
 def invoke_async(function_arn: str, event: Any, region: str) -> None:
     """An asynchronous (Event) invocation, as EventBridge and S3 make."""
     backend = get_lambda_backend(ACCOUNT_ID, region)
     function = backend.get_function(function_arn)
-    threading.Thread(target=function.invoke, args=(json.dumps(event), {}, {}), daemon=True).start()
+    threading.Thread(target=_invoke_event, args=(function, event, region), daemon=True).start()
+
+
+ASYNC_RETRY_DELAYS = (1.0, 2.0)
+"""Seconds before each retry of a failed asynchronous invocation: Lambda waits about one, then two minutes."""
+
+
+def _invoke_event(function: LambdaFunction, event: Any, region: str) -> None:
+    """Lambda's asynchronous invocation: a failed attempt is retried ``MaximumRetryAttempts`` times (two by
+    default), then the invocation record goes to the function's on-failure destination, if it has one."""
+    config = function.event_invoke_config[0].config if function.event_invoke_config else {}
+    retries = int(config.get("MaximumRetryAttempts", 2))
+    body = json.dumps(event)
+    response: Any = None
+    for attempt in range(retries + 1):
+        if attempt:
+            time.sleep(ASYNC_RETRY_DELAYS[min(attempt, len(ASYNC_RETRY_DELAYS)) - 1])
+        headers: dict[str, str] = {}
+        response = function.invoke(body, {"x-amz-invocation-type": "Event"}, headers)
+        if "x-amz-function-error" not in headers:
+            return
+    destination = (config.get("DestinationConfig") or {}).get("OnFailure", {}).get("Destination")
+    if destination:
+        record = invocation_record(function, event, response, attempts=retries + 1)
+        _deliver_record(destination, record, region)
+
+
+def invocation_record(function: LambdaFunction, event: Any, response: Any, *, attempts: int) -> dict[str, Any]:
+    """The record Lambda sends an on-failure destination ("Capturing records of Lambda asynchronous invocations")."""
+    try:
+        payload = json.loads(response) if response else None
+    except (TypeError, ValueError):
+        payload = {"errorMessage": str(response)}
+    return {
+        "version": "1.0",
+        "timestamp": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime()) + f".{int(time.time() * 1000) % 1000:03d}Z",
+        "requestContext": {
+            "requestId": str(uuid.uuid4()),
+            "functionArn": f"{function.function_arn}:$LATEST",
+            "condition": "RetriesExhausted",
+            "approximateInvokeCount": attempts,
+        },
+        "requestPayload": event,
+        "responseContext": {"statusCode": 200, "executedVersion": "$LATEST", "functionError": "Unhandled"},
+        "responsePayload": payload,
+    }
+
+
+def _deliver_record(destination: str, record: dict[str, Any], region: str) -> None:
+    """SQS queues are the destinations the template uses; other kinds are left to AWS."""
+    from moto.sqs.models import sqs_backends
+
+    if destination.split(":")[2] == "sqs":
+        sqs_backends[ACCOUNT_ID][region].send_message(
+            queue_name=destination.rsplit(":", 1)[-1], message_body=json.dumps(record)
+        )
+
+
+class EventInvokeConfigResource:
+    """``AWS::Lambda::EventInvokeConfig``, which moto's CloudFormation lacks: recorded on the function as
+    ``PutFunctionEventInvokeConfig`` records it, so asynchronous invocations honour it."""
+
+    physical_resource_id = ""
+
+    @staticmethod
+    def cloudformation_type() -> str:
+        return "AWS::Lambda::EventInvokeConfig"
+
+    @staticmethod
+    def cloudformation_name_type() -> str:
+        return ""
+
+    @classmethod
+    def has_cfn_attr(cls, attr: str) -> bool:
+        return False
+
+    def is_created(self) -> bool:
+        return True
+
+    @classmethod
+    def create_from_cloudformation_json(
+        cls, resource_name: str, cloudformation_json: dict[str, Any], account_id: str, region_name: str, **kwargs: Any
+    ) -> EventInvokeConfigResource:
+        properties = cloudformation_json["Properties"]
+        function_name = str(getattr(properties["FunctionName"], "function_name", properties["FunctionName"]))
+        config = {
+            key: properties[key]
+            for key in ("MaximumRetryAttempts", "MaximumEventAgeInSeconds", "DestinationConfig")
+            if key in properties
+        }
+        get_lambda_backend(account_id, region_name).put_function_event_invoke_config(function_name, config)
+        resource = cls()
+        resource.physical_resource_id = f"{function_name}:{properties.get('Qualifier', '$LATEST')}"
+        return resource

@@ -3,7 +3,10 @@ its JobEvents invocation fails, because the scheduled reconciler finds the ended
 
 from __future__ import annotations
 
+import json
+import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -64,3 +67,40 @@ def test_a_run_whose_job_events_are_never_delivered_still_registers_a_model(clou
     assert record.status == "SUCCEEDED", record.cause
     execution_name = record.execution_arn.rsplit(":", 1)[-1]
     assert _resumed_by_reconciler(cloud, execution_name) == 3
+
+
+def test_an_upload_whose_start_run_keeps_failing_is_kept_in_the_undelivered_events_queue(
+    cloud: LocalCloud, tmp_path: Path
+) -> None:
+    """Lambda retries a failed asynchronous invocation twice, then hands its record to the on-failure
+    destination: the upload is not lost, it waits in the alarmed queue with the event that carried it."""
+    assert cloud.stack is not None
+    lambdas = cloud.client("lambda")
+    start_run = cloud.stack.resources["StartRunFunction"]
+    variables = lambdas.get_function_configuration(FunctionName=start_run)["Environment"]["Variables"]
+    original = {name: str(value) for name, value in variables.items()}
+    broken = original | {"STATE_MACHINE_ARN": "not-a-state-machine"}
+    lambdas.update_function_configuration(FunctionName=start_run, Environment={"Variables": broken})
+    sqs = cloud.client("sqs")
+    queue_url = sqs.get_queue_url(QueueName=cloud.stack.resources["UndeliveredEventsQueue"].rsplit("/", 1)[-1])[
+        "QueueUrl"
+    ]
+    csv_path = tmp_path / "lost.csv"
+    datasets.write_breast_cancer_csv(csv_path)
+    key = "data/undelivered/lost.csv"
+    try:
+        cloud.client("s3").put_object(Bucket=cloud.outputs["DataBucketName"], Key=key, Body=csv_path.read_bytes())
+        messages: list[dict[str, Any]] = []
+        deadline = time.time() + 60
+        while not messages and time.time() < deadline:
+            messages = sqs.receive_message(QueueUrl=queue_url, WaitTimeSeconds=1).get("Messages", [])
+    finally:
+        lambdas.update_function_configuration(FunctionName=start_run, Environment={"Variables": original})
+
+    assert messages, "the failed invocation never reached the on-failure destination"
+    record = json.loads(messages[0]["Body"])
+    assert record["requestContext"]["condition"] == "RetriesExhausted"
+    assert record["requestContext"]["approximateInvokeCount"] == 3
+    assert record["requestContext"]["functionArn"].endswith(f"function:{start_run}:$LATEST")
+    assert record["requestPayload"]["detail"]["object"]["key"] == key
+    assert record["responseContext"]["functionError"] == "Unhandled"
