@@ -307,3 +307,18 @@ def test_other_processing_jobs_events_are_ignored(world: None) -> None:
     outcome = handle(job_event("credit-5e4f54c7bade-preprocess", "Failed"))
 
     assert outcome["action"] == "ignored"
+
+
+def test_removing_an_endpoints_monitor_deletes_its_schedule_and_alarm_and_repeating_it_is_harmless(
+    world: None,
+) -> None:
+    from driftline_core.monitoring import tear_down_drift_monitoring
+
+    finish()
+
+    tear_down_drift_monitoring("driftline", "credit", ENDPOINT)
+    tear_down_drift_monitoring("driftline", "credit", ENDPOINT)
+
+    assert boto3.client("scheduler", region_name=REGION).list_schedules()["Schedules"] == []
+    cloudwatch = boto3.client("cloudwatch", region_name=REGION)
+    assert cloudwatch.describe_alarms(AlarmNames=["driftline-drift-credit"])["MetricAlarms"] == []
