@@ -289,7 +289,6 @@ def start_deployment(step: DeployInput, settings: Settings, deployment: Deployme
     package_arn = step.registration.model_package_arn
     endpoint = endpoint_name(settings.model_package_group_prefix, step.dataset)
     target = versioned_name(endpoint, package_version(package_arn))
-    logger.append_keys(endpoint_name=endpoint, endpoint_config_name=target)
     with transient_aws_errors():
         _put_alarms(endpoint, deployment)
         _ensure_model(target, package_arn, settings, step.dataset)
@@ -349,7 +348,15 @@ def start_deployment(step: DeployInput, settings: Settings, deployment: Deployme
             settings=settings,
             context=json.dumps(context),
         )
-        logger.info("Deployment started", extra={"action": action, "previous_endpoint_config_name": previous})
+        logger.info(
+            "Deployment started",
+            extra={
+                "endpoint_name": endpoint,
+                "endpoint_config_name": target,
+                "action": action,
+                "previous_endpoint_config_name": previous,
+            },
+        )
         settled = describe_endpoint(endpoint)
         if settled is None or endpoint_status(settled) not in IN_PROGRESS:
             _resume_deployment(endpoint, settled, settings)
