@@ -8,6 +8,7 @@ checks each request against the service model's constraints and refuses what AWS
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -17,6 +18,10 @@ import pytest
 REPO_ROOT = Path(__file__).resolve().parent.parent
 EVENTS_DIR = REPO_ROOT / "events"
 REGION = "us-east-1"
+
+# The template gives every function this service name, so modules always import with it; a module-level
+# child logger imported without it would belong to no parent and its lines would go nowhere.
+os.environ.setdefault("POWERTOOLS_SERVICE_NAME", "driftline")
 
 
 def load_event(name: str) -> dict[str, Any]:
