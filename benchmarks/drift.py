@@ -25,7 +25,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import subprocess
 import sys
 import tempfile
@@ -35,6 +34,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from machine import machine
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 ML_DIR = REPO_ROOT / "ml"
@@ -86,18 +86,6 @@ for metric in result["metrics"]:
             drifted.append(config["column"])
 print(json.dumps({"drifted": sorted(set(drifted)), "read_s": read, "analysis_s": time.perf_counter() - started - read}))
 """
-
-
-def machine() -> str:
-    cpu = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return f"{cpu}, {os.cpu_count()} cores, Python {platform.python_version()}, {platform.system()}"
 
 
 def setup() -> None:

@@ -13,13 +13,13 @@ from __future__ import annotations
 
 import argparse
 import os
-import platform
 import socket
-import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
+
+from machine import machine
 
 from driftline import datasets
 from driftline.local.console import Console
@@ -29,17 +29,6 @@ from driftline.local.settings import LocalSettings
 
 RESULTS = Path(__file__).with_name("RESULTS.md")
 DATASET = "breast-cancer"
-
-
-def machine() -> str:
-    """CPU model (lscpu's model name), cores, Python version and system."""
-    cpu = platform.processor() or platform.machine()
-    try:
-        listing = subprocess.run(["lscpu"], capture_output=True, text=True, check=True).stdout
-        cpu = next(line.split(":", 1)[1].strip() for line in listing.splitlines() if line.startswith("Model name"))
-    except (OSError, subprocess.CalledProcessError, StopIteration):
-        pass
-    return f"{cpu}, {os.cpu_count()} cores, Python {platform.python_version()}, {platform.system()}"
 
 
 def free_port() -> int:

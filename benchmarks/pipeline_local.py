@@ -15,7 +15,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import socket
 import statistics
 import subprocess
@@ -23,6 +22,8 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+
+from machine import machine
 
 from driftline import datasets
 from driftline.local.console import Console
@@ -36,18 +37,6 @@ HANDLER_ENV = {
     "POWERTOOLS_METRICS_NAMESPACE": "Driftline",
     "AWS_DEFAULT_REGION": "us-east-1",
 }
-
-
-def machine() -> str:
-    cpu = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return f"{cpu}, {os.cpu_count()} cores, Python {platform.python_version()}, {platform.system()}"
 
 
 def cold_import_seconds(code_dir: Path | None, statement: str) -> tuple[float, float]:

@@ -26,7 +26,6 @@ import http.client
 import json
 import multiprocessing
 import os
-import platform
 import socket
 import statistics
 import subprocess
@@ -35,6 +34,8 @@ import tempfile
 import time
 from pathlib import Path
 from typing import Any
+
+from machine import machine
 
 from driftline import datasets
 from driftline.local.settings import REPO_ROOT
@@ -75,18 +76,6 @@ def invocations():
         return flask.Response(response=result[0], mimetype=result[1])
     return result
 '''
-
-
-def machine() -> str:
-    cpu = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return f"{cpu}, {os.cpu_count()} cores, Python {platform.python_version()}, {platform.system()}"
 
 
 def job_env(**extra: str) -> dict[str, str]:
