@@ -176,7 +176,13 @@ def test_the_same_object_event_delivered_twice_starts_one_run(cloud: LocalCloud)
         "detail": {
             "version": "0",
             "bucket": {"name": bucket},
-            "object": {"key": key, "size": 8, "etag": "e", "version-id": put["VersionId"], "sequencer": "1"},
+            "object": {
+                "key": key,
+                "size": 8,
+                "etag": put["ETag"].strip('"'),
+                "version-id": put["VersionId"],
+                "sequencer": "1",
+            },
             "request-id": "r",
             "requester": "123456789012",
             "source-ip-address": "127.0.0.1",
@@ -185,10 +191,15 @@ def test_the_same_object_event_delivered_twice_starts_one_run(cloud: LocalCloud)
     }
     lambdas = cloud.client("lambda")
     function = next(f for f in lambdas.list_functions()["Functions"] if "StartRun" in f["FunctionName"])
-    for _ in range(2):
-        lambdas.invoke(FunctionName=function["FunctionName"], Payload=json.dumps(event).encode())
+    answers = [
+        json.loads(
+            lambdas.invoke(FunctionName=function["FunctionName"], Payload=json.dumps(event).encode())["Payload"].read()
+        )
+        for _ in range(2)
+    ]
     runs = [e for e in sfn.list_executions(stateMachineArn=machine)["executions"] if e["name"].startswith("twice-")]
     assert len(runs) == 1
+    assert all(answer["started"] is False and "already started" in answer["reason"] for answer in answers)
 
 
 def test_a_candidate_below_the_gate_is_rejected_and_nothing_is_registered(cloud: LocalCloud, tmp_path: Path) -> None:
