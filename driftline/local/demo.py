@@ -19,6 +19,7 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
+from driftline.local import s3_mirror
 from driftline.local.emulator import LocalCloud
 from driftline.local.runs import RunRecord, follow, wait_for_execution
 from driftline.local.settings import REPO_ROOT
@@ -333,4 +334,4 @@ def _read_json(cloud: LocalCloud, uri: str) -> dict[str, Any]:
 
 def _mirror_path(s3_dir: Path, uri: str) -> Path:
     bucket, _, key = uri[5:].partition("/")
-    return s3_dir / bucket / key
+    return s3_mirror.mirror_path(s3_dir, bucket, key)
