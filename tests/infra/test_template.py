@@ -634,6 +634,8 @@ def test_events_eventbridge_could_not_deliver_join_the_same_alarmed_queue(transf
         "StartRunFunctionDataUploaded": "Uploads",
         "StartRetrainFunctionDriftAlarm": "DriftAlarm",
         "StartMonitoringFunctionDriftJobEnded": "DriftJob",
+        "JobEventsFunctionEndpointStateChanged": "Endpoint",
+        "ApprovalEventsFunctionModelPackageDecided": "Approval",
     }
     statements = transformed["Resources"]["UndeliveredEventsQueuePolicy"]["Properties"]["PolicyDocument"]["Statement"]
     allowed = [statement for statement in statements if statement["Effect"] == "Allow"]
