@@ -42,6 +42,13 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="leave the run waiting for approval (print its links, keep local mode up) instead of approving it",
     )
+    demo.add_argument(
+        "--drift",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="after the predictions, send in-distribution then drifted traffic: alarm OK, then ALARM and a "
+        "retrain run (default); --no-drift stops after the predictions",
+    )
 
     for verb in ("approve", "reject"):
         decide = commands.add_parser(verb, help=f"{verb} the model a waiting run registered (sets its registry status)")
@@ -63,7 +70,14 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.command == "local":
             return _serve(settings)
-        return _demo(settings, args.dataset, args.rows, keep_running=args.keep_running, approve=not args.no_approve)
+        return _demo(
+            settings,
+            args.dataset,
+            args.rows,
+            keep_running=args.keep_running,
+            approve=not args.no_approve,
+            drift=args.drift,
+        )
     except PortInUse as error:
         print(f"driftline: {error}", file=sys.stderr)
         return 2
@@ -122,13 +136,15 @@ def _serve(settings: LocalSettings) -> int:
     return 0
 
 
-def _demo(settings: LocalSettings, dataset: str, rows: int, *, keep_running: bool, approve: bool = True) -> int:
+def _demo(
+    settings: LocalSettings, dataset: str, rows: int, *, keep_running: bool, approve: bool = True, drift: bool = True
+) -> int:
     from driftline.local.demo import run_demo
 
     cloud = _start(settings)
     try:
         with tempfile.TemporaryDirectory() as scratch:
-            ok = run_demo(cloud, dataset=dataset, rows=rows, scratch=Path(scratch), approve=approve)
+            ok = run_demo(cloud, dataset=dataset, rows=rows, scratch=Path(scratch), approve=approve, drift=drift)
         if keep_running or not approve:
             print(f"\nLocal mode stays up on {settings.endpoint_url}; press Ctrl-C to stop.", flush=True)
             with contextlib.suppress(KeyboardInterrupt):

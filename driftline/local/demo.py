@@ -2,7 +2,8 @@
 
 Upload, train, evaluate, register; the approval email's link (printed, then followed as a person would);
 the endpoint in service; a handful of the uploaded rows sent to it through InvokeEndpoint beside their
-labels; the captured requests in S3.
+labels; the captured requests in S3. Then the drift loop: in-distribution traffic leaves the drift alarm OK;
+drifted traffic and a drifted labelled upload move it to ALARM, which starts a retrain run.
 """
 
 from __future__ import annotations
@@ -137,7 +138,9 @@ DEMO_ROWS = 6
 CAPTURE_WAIT_SECONDS = 30.0
 
 
-def run_demo(cloud: LocalCloud, *, dataset: str, rows: int, scratch: Path, approve: bool = True) -> bool:
+def run_demo(
+    cloud: LocalCloud, *, dataset: str, rows: int, scratch: Path, approve: bool = True, drift: bool = True
+) -> bool:
     csv_path = write_sample(dataset, scratch, rows)
     record = upload_and_follow(cloud, dataset, csv_path, approve=approve)
     print()
@@ -158,7 +161,14 @@ def run_demo(cloud: LocalCloud, *, dataset: str, rows: int, scratch: Path, appro
         keys, records = wait_for_captures(cloud, str(capture_uri), endpoint, len(sample.rows))
         print()
         print(capture_listing(str(capture_uri), endpoint, keys, records))
-    return len(predictions) == len(sample.rows)
+    if len(predictions) != len(sample.rows):
+        return False
+    if not drift:
+        return True
+    print()
+    return run_drift_loop(
+        cloud, dataset=dataset, rows=rows, scratch=scratch, endpoint=endpoint, model=model, usual=csv_path
+    )
 
 
 class ModelSample:
@@ -335,3 +345,196 @@ def _read_json(cloud: LocalCloud, uri: str) -> dict[str, Any]:
 def _mirror_path(s3_dir: Path, uri: str) -> Path:
     bucket, _, key = uri[5:].partition("/")
     return s3_mirror.mirror_path(s3_dir, bucket, key)
+
+
+DRIFT_WAIT_SECONDS = 120.0
+"""How long the demo waits for each step of the drift loop (a window, the alarm, the retrain, its email)."""
+TRAFFIC_ROWS = 600
+"""At most this many rows of a file are sent as traffic, 50 to an InvokeEndpoint call."""
+DRIFT_SCALE = 3.0
+"""The breast cancer sample's drifted copy: every feature value times this (a different instrument)."""
+_DISTANCE = re.compile(r"distance: (?P<distance>[0-9.eE+-]+).*?threshold: (?P<threshold>[0-9.eE+-]+)")
+
+
+def write_drifted_sample(dataset: str, folder: Path, rows: int) -> Path:
+    """Fresh labelled data from a shifted population: what the demo uploads once the traffic has drifted."""
+    from driftline import datasets
+
+    path = folder / ("breast_cancer_drifted.csv" if dataset == "breast-cancer" else "credit_drifted.csv")
+    if dataset != "breast-cancer":
+        datasets.write_credit_csv(path, rows, seed=8, drift=1.0)
+        return path
+    source = write_sample(dataset, folder, rows)
+    with source.open(newline="", encoding="utf-8") as file:
+        reader = csv.reader(file)
+        header = next(reader)
+        target = header.index("diagnosis")
+        table = [
+            [value if column == target else f"{float(value) * DRIFT_SCALE:g}" for column, value in enumerate(row)]
+            for row in reader
+        ]
+    with path.open("w", newline="", encoding="utf-8") as file:
+        writer = csv.writer(file, lineterminator="\n")
+        writer.writerow(header)
+        writer.writerows(table)
+    return path
+
+
+def traffic_rows(csv_path: Path, model: dict[str, Any], *, limit: int = TRAFFIC_ROWS) -> list[str]:
+    """The file's first ``limit`` rows as a client sends them: CSV lines of the model's features, no target."""
+    with csv_path.open(newline="", encoding="utf-8") as file:
+        reader = csv.reader(file)
+        header = next(reader)
+        positions = [header.index(str(name)) for name in model["feature_columns"]]
+        return [",".join(row[p] for p in positions) for _, row in zip(range(limit), reader, strict=False)]
+
+
+def send_traffic(cloud: LocalCloud, endpoint: str, rows: list[str]) -> None:
+    runtime = cloud.client("sagemaker-runtime")
+    for start in range(0, len(rows), 50):
+        runtime.invoke_endpoint(
+            EndpointName=endpoint, ContentType="text/csv", Body="\n".join(rows[start : start + 50]).encode()
+        )
+
+
+def _wait(what: str, check: Any, timeout: float = DRIFT_WAIT_SECONDS) -> Any:
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        found = check()
+        if found:
+            return found
+        time.sleep(0.5)
+    raise TimeoutError(f"{what} did not happen within {timeout:.0f} s; see the console lines above")
+
+
+class DriftLoop:
+    """The drift part of the demo: the monitor's windows, the drift alarm and the retrain it starts."""
+
+    def __init__(self, cloud: LocalCloud, dataset: str, endpoint: str) -> None:
+        self.cloud = cloud
+        self.dataset = dataset
+        self.endpoint = endpoint
+        self.bucket = cloud.outputs["ArtifactBucketName"]
+        self.alarm = f"{cloud.settings.stack_name}-drift-{dataset}"
+        self.seen: dict[str, str] = self.reports()
+
+    def say(self, text: str) -> None:
+        self.cloud.console.line("drift", text)
+
+    def reports(self) -> dict[str, str]:
+        """Each window report's key and ETag (the windows of one hour share a folder, so a report is rewritten)."""
+        pages = (
+            self.cloud.client("s3")
+            .get_paginator("list_objects_v2")
+            .paginate(Bucket=self.bucket, Prefix=f"monitoring/{self.dataset}/")
+        )
+        items = [item for page in pages for item in page.get("Contents", [])]
+        return {i["Key"]: i["ETag"] for i in items if i["Key"].endswith("/constraint_violations.json")}
+
+    def next_window(self, *, drifted: bool) -> tuple[str, list[dict[str, Any]]]:
+        """The next window's report (with drift violations when ``drifted``): its key and its drift violations."""
+
+        def found() -> tuple[str, list[dict[str, Any]]] | None:
+            for key, etag in self.reports().items():
+                if self.seen.get(key) == etag:
+                    continue
+                self.seen[key] = etag
+                document = _read_json(self.cloud, f"s3://{self.bucket}/{key}")
+                violations = [
+                    v
+                    for v in document.get("violations", [])
+                    if v.get("constraint_check_type") == "baseline_drift_check"
+                ]
+                if bool(violations) == drifted:
+                    return key, violations
+            return None
+
+        result: tuple[str, list[dict[str, Any]]] = _wait(
+            "a drifted monitoring window" if drifted else "a monitoring window", found
+        )
+        return result
+
+    def alarm_state(self) -> str:
+        alarms = self.cloud.client("cloudwatch").describe_alarms(AlarmNames=[self.alarm])["MetricAlarms"]
+        return str(alarms[0]["StateValue"]) if alarms else ""
+
+    def wait_for_alarm(self, state: str) -> None:
+        _wait(f"the alarm {self.alarm} going to {state}", lambda: self.alarm_state() == state)
+        self.say(f"alarm {self.alarm}: {state}")
+
+
+def run_drift_loop(
+    cloud: LocalCloud, *, dataset: str, rows: int, scratch: Path, endpoint: str, model: dict[str, Any], usual: Path
+) -> bool:
+    """In-distribution traffic (alarm OK), then drifted traffic and a drifted upload (ALARM, retrain, its email)."""
+    loop = DriftLoop(cloud, dataset, endpoint)
+    sfn = cloud.client("stepfunctions")
+    machine = cloud.outputs["PipelineStateMachineArn"]
+
+    usual_rows = traffic_rows(usual, model)
+    send_traffic(cloud, endpoint, usual_rows)
+    loop.say(f"sent {len(usual_rows)} rows of {usual.name} (in distribution) to {endpoint}")
+    key, _ = loop.next_window(drifted=False)
+    loop.say(f"monitor window analysed, no violation (s3://{loop.bucket}/{key})")
+    loop.wait_for_alarm("OK")
+
+    drifted = write_drifted_sample(dataset, scratch, rows)
+    held = upload_held_back(cloud, dataset, drifted)
+    loop.say(f"uploaded fresh labelled data {drifted.name}; its own run {held} was rejected to leave it to the alarm")
+
+    known = {e["executionArn"] for e in sfn.list_executions(stateMachineArn=machine)["executions"]}
+    shifted = traffic_rows(drifted, model)
+    send_traffic(cloud, endpoint, shifted * 2)
+    loop.say(f"sent {2 * len(shifted)} rows of {drifted.name} (drifted) to {endpoint}")
+    key, violations = loop.next_window(drifted=True)
+    loop.say(f"monitor window analysed, violation: {len(violations)} drifted features")
+    for violation in violations[:5]:
+        match = _DISTANCE.search(str(violation.get("description", "")))
+        shown = f"distance {float(match['distance']):.3f} > {match['threshold']}" if match else "drifted"
+        loop.say(f"  {violation.get('feature_name')}: {shown}")
+    if len(violations) > 5:
+        loop.say(f"  ... and {len(violations) - 5} more (see the report)")
+    loop.wait_for_alarm("ALARM")
+
+    def new_run() -> str | None:
+        for execution in sfn.list_executions(stateMachineArn=machine)["executions"]:
+            if execution["executionArn"] not in known:
+                return str(execution["executionArn"])
+        return None
+
+    retrain: str = _wait("the retrain run", new_run)
+    trigger = json.loads(sfn.describe_execution(executionArn=retrain)["input"]).get("trigger", {})
+    loop.say(f"retrain run started: {retrain.rsplit(':', 1)[-1]} (reason: {trigger.get('source')}, {loop.alarm})")
+    mail = approval_email(cloud.settings.outbox, retrain, timeout=DRIFT_WAIT_SECONDS)
+    loop.say(f"its approval email is in the outbox: {mail}")
+    report = trigger.get("report_uri")
+    if report:
+        loop.say(f"drift report: {_mirror_path(cloud.settings.s3_dir, str(report))}")
+    return trigger.get("source") == "drift"
+
+
+def upload_held_back(cloud: LocalCloud, dataset: str, csv_path: Path) -> str:
+    """Upload labelled data; its run's model is rejected through the email's link. Returns the run's name."""
+    s3, sfn = cloud.client("s3"), cloud.client("stepfunctions")
+    bucket, machine = cloud.outputs["DataBucketName"], cloud.outputs["PipelineStateMachineArn"]
+    known = {e["executionArn"] for e in sfn.list_executions(stateMachineArn=machine)["executions"]}
+    s3.upload_file(str(csv_path), bucket, f"data/{dataset}/{csv_path.name}")
+    execution_arn = wait_for_execution(sfn, machine, known=known)
+
+    def reject() -> bool:
+        _, reject_url = approval_links(cloud.settings.outbox, execution_arn)
+        decide_as_a_person(reject_url, approver=DEMO_APPROVER, reason="held back: the drift alarm decides")
+        return True
+
+    follow(sfn, execution_arn, show=lambda _: None, timeout=600, on_enter={APPROVAL_STATE: reject})
+    return execution_arn.rsplit(":", 1)[-1]
+
+
+def approval_email(outbox: Path, execution_arn: str, *, timeout: float = 60) -> Path:
+    """The run's approval email in the outbox, once it is there."""
+    approval_links(outbox, execution_arn, timeout=timeout)
+    for path in sorted(outbox.glob("*.eml"), reverse=True):
+        text = path.read_text(errors="replace")
+        if execution_arn in text and "/approvals/" in text:
+            return path
+    raise FileNotFoundError(f"the approval email of {execution_arn} left {outbox}")
