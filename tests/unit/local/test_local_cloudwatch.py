@@ -267,14 +267,14 @@ def test_updating_an_alarm_keeps_its_state(local_cloudwatch: cloudwatch.AlarmEva
 
 
 def test_the_timer_returns_the_alarm_to_ok_when_its_periods_pass_without_data(aws: None) -> None:
-    clock = [time.time()]
-    evaluator = cloudwatch.AlarmEvaluator(period_scale=1 / 3600, tick=0.05, clock=lambda: clock[0])
+    ahead = [0.0]  # the clock follows real time (the datapoint's timestamp) until the test moves it on
+    evaluator = cloudwatch.AlarmEvaluator(period_scale=1 / 3600, tick=0.05, clock=lambda: time.time() + ahead[0])
     cloudwatch.install(evaluator)
     try:
         _put_alarm()  # a one-hour period, scaled to one second
         _put_drift(2)
         assert _state() == "ALARM"
-        clock[0] += 5  # past the evaluation range of two scaled periods
+        ahead[0] += 5  # past the evaluation range of two scaled periods
         evaluator.start()
         deadline = time.time() + 5
         while _state() != "OK" and time.time() < deadline:
