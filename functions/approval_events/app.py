@@ -7,17 +7,17 @@ from typing import Any
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.metrics import MetricUnit
-from aws_lambda_powertools.utilities.parser import event_parser
-from aws_lambda_powertools.utilities.parser.models import EventBridgeModel
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from driftline_core.approvals import decide_from_registry_event, get_approval_settings
+from driftline_core.aws_events import EventBridgeEvent
+from driftline_core.handler_input import validated_event
 
 logger = Logger()
 metrics = Metrics()
 
 
-class ModelPackageStateChange(EventBridgeModel):
+class ModelPackageStateChange(EventBridgeEvent):
     """A "SageMaker Model Package State Change"; ``detail`` resembles the DescribeModelPackage response."""
 
     detail: dict[str, Any]
@@ -25,7 +25,7 @@ class ModelPackageStateChange(EventBridgeModel):
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.EVENT_BRIDGE)
 @metrics.log_metrics
-@event_parser(model=ModelPackageStateChange)
+@validated_event(ModelPackageStateChange)
 def lambda_handler(event: ModelPackageStateChange, context: LambdaContext) -> dict[str, Any]:
     result = decide_from_registry_event(event.detail, get_approval_settings())
     outcome = result.outcome if result is not None else "not_a_decision"

@@ -6,10 +6,10 @@ from typing import Any
 
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
-from aws_lambda_powertools.utilities.parser import event_parser
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from driftline_core.deployment import get_deployment_settings, start_deployment
+from driftline_core.handler_input import validated_event
 from driftline_core.models import DeployInput
 from driftline_core.settings import get_settings
 
@@ -20,7 +20,7 @@ metrics = Metrics()
 # log_event=False overrides POWERTOOLS_LOGGER_LOG_EVENT: the event carries the task token.
 @logger.inject_lambda_context(correlation_id_path="execution_id", log_event=False)
 @metrics.log_metrics
-@event_parser(model=DeployInput)
+@validated_event(DeployInput)
 def lambda_handler(event: DeployInput, context: LambdaContext) -> dict[str, Any]:
     logger.append_keys(model_package_arn=event.registration.model_package_arn)
     started = start_deployment(event, get_settings(), get_deployment_settings())

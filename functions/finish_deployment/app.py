@@ -5,17 +5,17 @@ from __future__ import annotations
 from typing import Any
 
 from aws_lambda_powertools import Logger
-from aws_lambda_powertools.utilities.parser import event_parser
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from driftline_core.deployment import finish_deployment, get_deployment_settings
+from driftline_core.handler_input import validated_event
 from driftline_core.models import ServingSetupInput
 
 logger = Logger()
 
 
 @logger.inject_lambda_context(correlation_id_path="execution_id")
-@event_parser(model=ServingSetupInput)
+@validated_event(ServingSetupInput)
 def lambda_handler(event: ServingSetupInput, context: LambdaContext) -> dict[str, Any]:
     logger.append_keys(endpoint_name=event.deployment.endpoint_name)
     setup = finish_deployment(event, get_deployment_settings())

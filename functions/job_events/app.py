@@ -7,10 +7,10 @@ from typing import Any
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.metrics import MetricUnit
-from aws_lambda_powertools.utilities.parser import event_parser
-from aws_lambda_powertools.utilities.parser.models import EventBridgeModel
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from driftline_core.aws_events import EventBridgeEvent
+from driftline_core.handler_input import validated_event
 from driftline_core.jobs import RESUMED_FAILURE, RESUMED_SUCCESS, resume_from_job_event
 
 logger = Logger()
@@ -20,7 +20,7 @@ _METRIC_BY_OUTCOME = {RESUMED_SUCCESS: "JobsSucceeded", RESUMED_FAILURE: "JobsFa
 _IGNORED_METRIC = "JobEventsIgnored"
 
 
-class SageMakerJobStateChange(EventBridgeModel):
+class SageMakerJobStateChange(EventBridgeEvent):
     """A SageMaker Processing/Training Job State Change; ``detail`` resembles the Describe*Job response."""
 
     detail: dict[str, Any]
@@ -28,7 +28,7 @@ class SageMakerJobStateChange(EventBridgeModel):
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.EVENT_BRIDGE)
 @metrics.log_metrics
-@event_parser(model=SageMakerJobStateChange)
+@validated_event(SageMakerJobStateChange)
 def lambda_handler(event: SageMakerJobStateChange, context: LambdaContext) -> dict[str, Any]:
     outcome = resume_from_job_event(event.detail, event.detail_type)
     metrics.add_metric(name=_METRIC_BY_OUTCOME.get(outcome, _IGNORED_METRIC), unit=MetricUnit.Count, value=1)

@@ -6,9 +6,9 @@ from typing import Any
 
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
-from aws_lambda_powertools.utilities.parser import event_parser
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from driftline_core.handler_input import validated_event
 from driftline_core.models import NotifyInput
 from driftline_core.notifications import send_notification
 from driftline_core.settings import get_settings
@@ -29,7 +29,7 @@ _OUTCOME_METRICS = {
 
 @logger.inject_lambda_context(correlation_id_path="execution_id")
 @metrics.log_metrics
-@event_parser(model=NotifyInput)
+@validated_event(NotifyInput)
 def lambda_handler(event: NotifyInput, context: LambdaContext) -> dict[str, Any]:
     result = send_notification(event, settings=get_settings())
     logger.info(

@@ -6,9 +6,9 @@ from typing import Any
 
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
-from aws_lambda_powertools.utilities.parser import event_parser
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from driftline_core.handler_input import validated_event
 from driftline_core.models import GateInput
 from driftline_core.quality_gate import evaluate_gate
 from driftline_core.settings import get_settings
@@ -19,7 +19,7 @@ metrics = Metrics()
 
 @logger.inject_lambda_context(correlation_id_path="execution_id")
 @metrics.log_metrics
-@event_parser(model=GateInput)
+@validated_event(GateInput)
 def lambda_handler(event: GateInput, context: LambdaContext) -> dict[str, Any]:
     logger.append_keys(dataset=event.dataset, evaluation_job=event.evaluation.job_name)
     result = evaluate_gate(event, settings=get_settings())

@@ -7,11 +7,11 @@ from typing import Any, Literal
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.metrics import MetricUnit
-from aws_lambda_powertools.utilities.parser import event_parser
-from aws_lambda_powertools.utilities.parser.models import EventBridgeModel
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import Field
 
+from driftline_core.aws_events import EventBridgeEvent
+from driftline_core.handler_input import validated_event
 from driftline_core.jobs import RESUMED_FAILURE, RESUMED_SUCCESS, resume_finished_jobs
 from driftline_core.settings import get_settings
 
@@ -21,7 +21,7 @@ metrics = Metrics()
 _RESUMED = (RESUMED_SUCCESS, RESUMED_FAILURE)
 
 
-class ScheduledEvent(EventBridgeModel):
+class ScheduledEvent(EventBridgeEvent):
     """EventBridge's "Scheduled Event" from the reconcile rule; ``detail`` is always empty."""
 
     source: Literal["aws.events"]
@@ -31,7 +31,7 @@ class ScheduledEvent(EventBridgeModel):
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.EVENT_BRIDGE)
 @metrics.log_metrics
-@event_parser(model=ScheduledEvent)
+@validated_event(ScheduledEvent)
 def lambda_handler(event: ScheduledEvent, context: LambdaContext) -> dict[str, Any]:
     report = resume_finished_jobs(
         settings=get_settings(), seconds_left=lambda: context.get_remaining_time_in_millis() / 1000

@@ -6,9 +6,9 @@ from typing import Any
 
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
-from aws_lambda_powertools.utilities.parser import event_parser
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from driftline_core.handler_input import validated_event
 from driftline_core.models import RegisterInput
 from driftline_core.registry import register_candidate
 from driftline_core.settings import get_settings
@@ -19,7 +19,7 @@ metrics = Metrics()
 
 @logger.inject_lambda_context(correlation_id_path="execution_id")
 @metrics.log_metrics
-@event_parser(model=RegisterInput)
+@validated_event(RegisterInput)
 def lambda_handler(event: RegisterInput, context: LambdaContext) -> dict[str, Any]:
     result = register_candidate(event, settings=get_settings())
     logger.append_keys(model_package_arn=result.model_package_arn)

@@ -6,10 +6,10 @@ from typing import Any
 
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
-from aws_lambda_powertools.utilities.parser import event_parser
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from driftline_core.approvals import ask_for_approval, get_approval_settings
+from driftline_core.handler_input import validated_event
 from driftline_core.models import ApprovalRequestInput
 
 logger = Logger()
@@ -19,7 +19,7 @@ metrics = Metrics()
 # log_event=False overrides POWERTOOLS_LOGGER_LOG_EVENT: the event carries the task token.
 @logger.inject_lambda_context(correlation_id_path="execution_id", log_event=False)
 @metrics.log_metrics
-@event_parser(model=ApprovalRequestInput)
+@validated_event(ApprovalRequestInput)
 def lambda_handler(event: ApprovalRequestInput, context: LambdaContext) -> dict[str, Any]:
     requested = ask_for_approval(event, get_approval_settings())
     logger.append_keys(model_package_arn=requested.model_package_arn)

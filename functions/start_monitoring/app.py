@@ -5,10 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 from aws_lambda_powertools import Logger
-from aws_lambda_powertools.utilities.parser import parse
-from aws_lambda_powertools.utilities.parser.models import EventBridgeModel
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from driftline_core.aws_events import EventBridgeEvent
+from driftline_core.handler_input import validate_event
 from driftline_core.monitoring import (
     MonitoringRequest,
     get_monitoring_settings,
@@ -20,7 +20,7 @@ from driftline_core.settings import get_settings
 logger = Logger()
 
 
-class ProcessingJobStateChange(EventBridgeModel):
+class ProcessingJobStateChange(EventBridgeEvent):
     """SageMaker's "SageMaker Processing Job State Change" event; ``detail`` is the job's description."""
 
     detail: dict[str, Any]
@@ -29,11 +29,11 @@ class ProcessingJobStateChange(EventBridgeModel):
 @logger.inject_lambda_context
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     if event.get("detail-type") == "SageMaker Processing Job State Change":
-        job_event = parse(event=event, model=ProcessingJobStateChange)
+        job_event = validate_event(event, ProcessingJobStateChange)
         outcome = handle_job_event(job_event.detail, get_settings(), get_monitoring_settings())
         logger.info("Drift job ended", extra=outcome.model_dump(mode="json"))
         return outcome.model_dump(mode="json")
-    request = parse(event=event, model=MonitoringRequest)
+    request = validate_event(event, MonitoringRequest)
     logger.append_keys(endpoint_name=request.endpoint_name, dataset=request.dataset)
     started = start_monitoring(request, get_settings(), get_monitoring_settings())
     logger.info(started.reason, extra={"outcome": started.outcome, "job_name": started.job_name})

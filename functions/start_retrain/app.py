@@ -7,9 +7,9 @@ from typing import Any
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.metrics import MetricUnit
-from aws_lambda_powertools.utilities.parser import event_parser
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from driftline_core.handler_input import validated_event
 from driftline_core.retrain import AlarmStateChangeEvent, retrain_on_drift
 from driftline_core.settings import get_settings
 
@@ -19,7 +19,7 @@ metrics = Metrics()
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.EVENT_BRIDGE)
 @metrics.log_metrics
-@event_parser(model=AlarmStateChangeEvent)
+@validated_event(AlarmStateChangeEvent)
 def lambda_handler(event: AlarmStateChangeEvent, context: LambdaContext) -> dict[str, Any]:
     result = retrain_on_drift(event, get_settings())
     logger.append_keys(dataset=result.dataset, execution_arn=result.execution_arn, alarm=event.detail.alarm_name)

@@ -7,10 +7,10 @@ from typing import Any
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.metrics import MetricUnit
-from aws_lambda_powertools.utilities.parser import event_parser
-from aws_lambda_powertools.utilities.parser.models import S3EventNotificationEventBridgeModel
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from driftline_core.aws_events import S3ObjectCreatedEvent
+from driftline_core.handler_input import validated_event
 from driftline_core.runs import start_run_for_upload
 from driftline_core.settings import get_settings
 
@@ -20,8 +20,8 @@ metrics = Metrics()
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.EVENT_BRIDGE)
 @metrics.log_metrics
-@event_parser(model=S3EventNotificationEventBridgeModel)
-def lambda_handler(event: S3EventNotificationEventBridgeModel, context: LambdaContext) -> dict[str, Any]:
+@validated_event(S3ObjectCreatedEvent)
+def lambda_handler(event: S3ObjectCreatedEvent, context: LambdaContext) -> dict[str, Any]:
     detail = event.detail
     result = start_run_for_upload(
         bucket=detail.bucket.name,
@@ -31,7 +31,7 @@ def lambda_handler(event: S3EventNotificationEventBridgeModel, context: LambdaCo
         settings=get_settings(),
         sequencer=detail.object.sequencer,
         etag=detail.object.etag or None,
-        size=int(detail.object.size) if detail.object.size is not None else None,
+        size=detail.object.size,
     )
     logger.append_keys(dataset=result.dataset, execution_arn=result.execution_arn)
     logger.info(result.reason, extra={"started": result.started, "notified": result.notified})

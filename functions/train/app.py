@@ -6,9 +6,9 @@ from typing import Any
 
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
-from aws_lambda_powertools.utilities.parser import event_parser
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from driftline_core.handler_input import validated_event
 from driftline_core.jobs import start_job
 from driftline_core.models import TrainInput
 from driftline_core.settings import get_settings
@@ -20,7 +20,7 @@ metrics = Metrics()
 # log_event=False overrides POWERTOOLS_LOGGER_LOG_EVENT: the event carries the task token.
 @logger.inject_lambda_context(correlation_id_path="execution_id", log_event=False)
 @metrics.log_metrics
-@event_parser(model=TrainInput)
+@validated_event(TrainInput)
 def lambda_handler(event: TrainInput, context: LambdaContext) -> dict[str, Any]:
     started = start_job("train", event, get_settings())
     metrics.add_dimension(name="Step", value="train")

@@ -6,10 +6,10 @@ from typing import Any
 
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
-from aws_lambda_powertools.utilities.parser import event_parser
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from driftline_core.errors import DatasetConfigInvalid, ValidationFailed
+from driftline_core.handler_input import validated_event
 from driftline_core.models import StepInput
 from driftline_core.settings import get_settings
 from driftline_core.validation import validate_upload
@@ -20,7 +20,7 @@ metrics = Metrics()
 
 @logger.inject_lambda_context(correlation_id_path="execution_id")
 @metrics.log_metrics
-@event_parser(model=StepInput)
+@validated_event(StepInput)
 def lambda_handler(event: StepInput, context: LambdaContext) -> dict[str, Any]:
     logger.append_keys(dataset=event.dataset, data_uri=event.data.uri, data_version_id=event.data.version_id)
     try:

@@ -465,15 +465,14 @@ def test_the_task_token_never_reaches_logs_pages_or_the_run_output(
 
 
 def test_the_sample_events_parse_into_the_handlers_models() -> None:
-    from aws_lambda_powertools.utilities.parser.models import APIGatewayProxyEventV2Model
-
+    from driftline_core.aws_events import HttpApiRequest
     from driftline_core.models import ApprovalRequestInput
     from functions.approval_events.app import ModelPackageStateChange
 
     ApprovalRequestInput.model_validate(load_event("request_approval"))
     for name in ("approval_page_get", "approval_page_post"):
-        event = APIGatewayProxyEventV2Model.model_validate(load_event(name))
-        assert event.pathParameters and "link" in event.pathParameters
+        event = HttpApiRequest.model_validate(load_event(name))
+        assert event.path_parameters and "link" in event.path_parameters
     assert ModelPackageStateChange.model_validate(load_event("sagemaker_model_package_approved")).detail_type == (
         "SageMaker Model Package State Change"
     )

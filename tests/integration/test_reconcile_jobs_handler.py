@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 from botocore.stub import Stubber
+from pydantic import ValidationError
 
 from driftline_core.models import JobResult
 from tests.conftest import load_event
@@ -265,7 +266,5 @@ def test_the_scheduled_event_file_has_the_documented_shape() -> None:
 
 
 def test_an_event_that_is_not_the_schedule_is_refused(reconcile: ModuleType, lambda_context: Any) -> None:
-    from aws_lambda_powertools.utilities.parser import ValidationError
-
     with pytest.raises(ValidationError):
         reconcile.lambda_handler(load_event("sagemaker_training_job_completed"), lambda_context)

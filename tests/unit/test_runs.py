@@ -6,11 +6,11 @@ from typing import Any
 
 import boto3
 import pytest
-from aws_lambda_powertools.utilities.parser.models import S3EventNotificationEventBridgeModel
 from botocore.exceptions import ClientError
 from botocore.stub import Stubber
 
 from driftline_core import runs
+from driftline_core.aws_events import S3ObjectCreatedEvent
 from driftline_core.layout import execution_name_for_object, key_readings
 from driftline_core.runs import (
     classify_upload,
@@ -142,7 +142,7 @@ def test_execution_arn_refuses_an_arn_that_is_not_a_state_machine() -> None:
 
 
 def test_sample_event_parses_and_names_its_run_from_the_object_version() -> None:
-    event = S3EventNotificationEventBridgeModel.model_validate(load_event("start_run"))
+    event = S3ObjectCreatedEvent.model_validate(load_event("start_run"))
     detail = event.detail
 
     run_input = run_input_for_upload(detail.bucket.name, detail.object.key, detail.object.version_id, event.id)
@@ -162,7 +162,7 @@ UPLOAD_SAMPLES = [*sorted(path.stem for path in EVENTS_DIR.glob("s3_object_creat
 @pytest.mark.parametrize("sample", UPLOAD_SAMPLES)
 def test_upload_samples_have_the_fields_s3_documents_for_eventbridge_and_parse(sample: str) -> None:
     raw = load_event(sample)
-    event = S3EventNotificationEventBridgeModel.model_validate(raw)
+    event = S3ObjectCreatedEvent.model_validate(raw)
 
     assert set(raw) == DOCUMENTED_EVENT_FIELDS
     assert set(raw["detail"]) == DOCUMENTED_DETAIL_FIELDS
@@ -184,7 +184,7 @@ def test_upload_samples_have_the_fields_s3_documents_for_eventbridge_and_parse(s
     ],
 )
 def test_each_upload_sample_gets_the_decision_its_key_calls_for(sample: str, verdict: str) -> None:
-    event = S3EventNotificationEventBridgeModel.model_validate(load_event(sample))
+    event = S3ObjectCreatedEvent.model_validate(load_event(sample))
 
     assert classify_upload(event.detail.object.key).verdict == verdict
 

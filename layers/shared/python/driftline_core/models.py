@@ -2,9 +2,11 @@
 
 Payloads carry S3 URIs and a few numbers, never data. Every Lambda input carries the execution id for
 log correlation. Field names here are the names in the ASL (``statemachine/pipeline.asl.json``).
-"""
 
-from __future__ import annotations
+Annotations are evaluated as each class is defined (no ``from __future__ import annotations``), so pydantic
+reads them as types instead of compiling each one from its string at import: a model refers only to
+models defined above it.
+"""
 
 from typing import Any, Literal
 
@@ -15,7 +17,9 @@ Outcome = Literal["registered", "rejected", "failed", "approved", "approval_reje
 
 
 class _Payload(BaseModel):
-    model_config = ConfigDict(extra="ignore")
+    """Builds its validator on first use, so a Lambda pays at cold start only for the payloads it handles."""
+
+    model_config = ConfigDict(extra="ignore", defer_build=True)
 
 
 class DataObject(_Payload):
@@ -173,7 +177,7 @@ class RegistrationResult(_Payload):
 class ApprovalRequestInput(StepInput):
     """What RequestApproval receives: the registered candidate and the token the run waits on."""
 
-    model_config = ConfigDict(extra="ignore", hide_input_in_errors=True, defer_build=True)
+    model_config = ConfigDict(extra="ignore", hide_input_in_errors=True)
     """Parse errors must not echo the payload: it carries the task token."""
     task_token: str
     validation: ValidationResult

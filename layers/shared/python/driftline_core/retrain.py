@@ -27,11 +27,11 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from aws_lambda_powertools.utilities.parser.models import EventBridgeModel
 from botocore.exceptions import ClientError
 from pydantic import BaseModel, ConfigDict, Field
 
 from driftline_core import layout, s3io
+from driftline_core.aws_events import EventBridgeEvent
 from driftline_core.clients import get_client
 from driftline_core.dataset_config import parse_dataset_config
 from driftline_core.drift_alarms import dataset_from_alarm_name, drift_reports_prefix
@@ -67,7 +67,7 @@ class AlarmStateChange(BaseModel):
     configuration: dict[str, Any] = Field(default_factory=dict)
 
 
-class AlarmStateChangeEvent(EventBridgeModel):
+class AlarmStateChangeEvent(EventBridgeEvent):
     detail: AlarmStateChange
 
 

@@ -1,0 +1,77 @@
+"""The AWS event shapes the handlers receive, with the fields they read, as AWS documents them.
+
+The project's own models rather than Powertools' parser models: importing that package builds the models
+of every AWS event it knows (about a hundred), which each cold start would pay for to read three shapes.
+Sources: EventBridge's event structure (EventBridge user guide, "Amazon EventBridge events"), S3's
+"EventBridge event message structure" (S3 user guide) and API Gateway's "payload format version 2.0"
+for HTTP API Lambda integrations (API Gateway developer guide). Unread fields are ignored, as before.
+Like every payload model, they build their validators on first use.
+"""
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class _AwsEvent(BaseModel):
+    model_config = ConfigDict(populate_by_name=True, extra="ignore", defer_build=True)
+
+
+class EventBridgeEvent(_AwsEvent):
+    """The envelope every EventBridge event has; each subclass declares ``detail`` as the shape it reads."""
+
+    version: str
+    id: str
+    """A UUID per event: redelivered events keep it, so it names the work an event starts."""
+    detail_type: str = Field(alias="detail-type")
+    source: str
+    account: str
+    time: str
+    """ISO 8601, set by the service that sent the event."""
+    region: str
+    resources: list[str]
+
+
+class S3Bucket(_AwsEvent):
+    name: str
+
+
+class S3Object(_AwsEvent):
+    key: str
+    """As the event spells it, possibly URL-encoded: ``layout.key_readings`` finds the stored key."""
+    size: int | None = Field(default=None, ge=0)
+    etag: str = ""
+    version_id: str | None = Field(default=None, alias="version-id")
+    """Present when the bucket has versioning enabled."""
+    sequencer: str | None = None
+    """Orders events of the same key: a later write has a greater sequencer (compare as hex strings)."""
+
+
+class S3ObjectCreatedDetail(_AwsEvent):
+    bucket: S3Bucket
+    object: S3Object
+
+
+class S3ObjectCreatedEvent(EventBridgeEvent):
+    """S3's "Object Created" event, sent to EventBridge when the bucket has EventBridge notifications on."""
+
+    detail: S3ObjectCreatedDetail
+
+
+class HttpApiRequestHttp(_AwsEvent):
+    method: str
+
+
+class HttpApiRequestContext(_AwsEvent):
+    http: HttpApiRequestHttp
+
+
+class HttpApiRequest(_AwsEvent):
+    """An API Gateway HTTP API request to a Lambda integration, payload format version 2.0."""
+
+    version: str
+    route_key: str = Field(alias="routeKey")
+    request_context: HttpApiRequestContext = Field(alias="requestContext")
+    path_parameters: dict[str, str] | None = Field(default=None, alias="pathParameters")
+    """Absent when the route has no path parameters."""
+    body: str | None = None
+    """Absent when the request has no body."""
+    is_base64_encoded: bool = Field(alias="isBase64Encoded")
