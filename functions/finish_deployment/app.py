@@ -10,6 +10,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from driftline_core.deployment import finish_deployment, get_deployment_settings
 from driftline_core.handler_input import validated_event
 from driftline_core.models import ServingSetupInput
+from driftline_core.monitoring import set_up_drift_monitoring  # noqa: F401  (each call sets up the drift monitor)
 
 logger = Logger()
 

@@ -17,13 +17,12 @@ import os
 import re
 from collections.abc import Mapping
 from functools import lru_cache
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from aws_lambda_powertools import Logger
 from botocore.exceptions import ClientError
 from pydantic import BaseModel
 
-from driftline_core import monitoring
 from driftline_core.clients import get_client
 from driftline_core.errors import DriftlineError
 from driftline_core.job_tokens import StoredTaskToken, put_token, take_token
@@ -41,9 +40,11 @@ from driftline_core.jobs import (
 )
 from driftline_core.layout import data_capture_prefix, s3_uri
 from driftline_core.models import DeployInput, DeploymentResult, DeploymentStarted, ServingSetup, ServingSetupInput
-from driftline_core.monitoring import MonitoringSetup
 from driftline_core.registry import GROUP_NAME_MAX, model_package_group_name
 from driftline_core.settings import Settings, get_settings
+
+if TYPE_CHECKING:
+    from driftline_core.monitoring import MonitoringSetup
 
 logger = Logger(child=True)
 
@@ -584,6 +585,9 @@ def set_up_drift_monitoring(step: ServingSetupInput) -> MonitoringSetup | None:
     if result.endpoint_type != "Provisioned" or not result.data_capture_uri:
         logger.info("No drift monitoring: a serverless endpoint captures no requests to analyse")
         return None
+    # Imported on use: only FinishDeployment sets up the monitor; Deploy and the endpoint event path never do.
+    from driftline_core import monitoring
+
     with transient_aws_errors():
         return monitoring.set_up_drift_monitoring(
             dataset=step.dataset,
