@@ -26,7 +26,11 @@ import binascii
 import csv
 import io
 import json
+import math
+import re
 from collections.abc import Iterable
+from functools import partial
+from itertools import repeat
 from pathlib import Path
 from typing import Any
 
@@ -34,14 +38,29 @@ import numpy as np
 import pandas as pd
 
 from driftline_ml.drift import WindowSummary
+from driftline_ml.parallel import Span, lines_before, map_pieces, spans, total_bytes, workers_for
 from driftline_ml.values import MISSING_VALUES
 
-BLOCK_ROWS = 50_000
+BLOCK_ROWS = 100_000
 """Rows parsed at once: large enough for pandas' speed, small enough for bounded memory."""
+CHUNK_BYTES = 8 * 2**20
+"""Capture text read and matched at once."""
 CAPTURE_SUFFIXES = (".jsonl", ".jsonl.gz", ".json")
 CAPTURE_INDEX = "endpointInput"
 _MISSING = sorted(MISSING_VALUES)
 _DECODER = json.JSONDecoder()
+_RECORD_KEY = '"captureData"'
+_PLAIN_RECORD = re.compile(
+    r'^(?:\{"captureData":\{"endpointInput":\{"observedContentType":"text/csv","mode":"INPUT","data":"'
+    r'([^"\\\x00-\x1f]*)","encoding":"CSV"\}[^\n]*"eventVersion":"[^"\\\n]*"(\})[ \t\r]*|(.*))$',
+    re.M,
+)
+"""One match per line: (row, "}", "") for a record in SageMaker's own layout whose input is CSV text with no
+quote, backslash or control character (the common case), ("", "", line) for any other line.
+
+SageMaker writes ``{"captureData":{"endpointInput":{"observedContentType":...,"mode":"INPUT","data":...,
+"encoding":"CSV"},"endpointOutput":{...}},"eventMetadata":{...},"eventVersion":"0"}``; a line in that layout
+that does not end as a record does goes to the JSON decoder, which says what is wrong with it."""
 
 
 def capture_files(folder: Path) -> list[Path]:
@@ -65,54 +84,86 @@ class CaptureReader:
         self._positions = {name: i for i, name in enumerate(self.names)}
         self._csv_lines: list[str] = []
         self._rows: list[list[str]] = []
+        self._header_mark = '"data":"' + (self.names[0] if self.names else "")
 
     # -- records ----------------------------------------------------------------------------------------
 
     def read_file(self, path: Path) -> None:
+        self.read_span(Span(path))
+
+    def read_span(self, span: Span) -> None:
+        """Read the span's records a chunk of whole lines at a time (memory bounded by ``CHUNK_BYTES``)."""
         opener: Any = open
-        if path.name.lower().endswith(".gz"):
+        if span.path.name.lower().endswith(".gz"):
             import gzip
 
             opener = gzip.open
-        with opener(path, "rt", encoding="utf-8", errors="replace") as lines:
-            self.read_lines(lines, path.name)
+        lines_read = 0
+        with opener(span.path, "rb") as handle:
+            if span.start:
+                handle.seek(span.start)
+            left = None if span.end is None else span.end - span.start
+            while left is None or left > 0:
+                chunk = handle.read(CHUNK_BYTES if left is None else min(CHUNK_BYTES, left))
+                if not chunk:
+                    break
+                if not chunk.endswith(b"\n") and (left is None or len(chunk) < left):
+                    chunk += handle.readline()  # whole lines only; a span ends after a newline
+                if left is not None:
+                    left -= len(chunk)
+                lines_read += self._read_chunk(chunk.decode("utf-8", errors="replace"), span, lines_read)
 
     def read_lines(self, lines: Iterable[str], source: str) -> None:
-        """Queue each record's rows. The loop is the job's hot path: a plain one-row CSV record (the common
-        case) is queued inline, every other shape goes through ``_read_record``."""
-        decode = _DECODER.raw_decode
-        csv_lines = self._csv_lines
-        commas = len(self.names) - 1
-        first_name = self.names[0] if self.names else "\0"
+        """Read records given as lines (numbered from 1 in the examples of what could not be read)."""
+        self._read_chunk("".join(line if line.endswith("\n") else line + "\n" for line in lines), Span(Path(source)), 0)
+
+    def _read_chunk(self, text: str, span: Span, lines_before_chunk: int) -> int:
+        """Queue a chunk of whole lines; return how many lines it held.
+
+        The hot path is one regular expression over the chunk: a record in SageMaker's own layout whose
+        input is one plain CSV row with the baseline's number of values (the common case) yields its row
+        with no JSON decoding in Python; every other line is decoded and read by ``_read_record``.
+        """
+        matches = _PLAIN_RECORD.findall(text)
+        if text.endswith("\n"):
+            matches.pop()  # the empty match after the final newline is not a line
+        plain = [data for data, closed, _ in matches if closed]
+        others = self._other_lines(matches, len(plain))
+        if text.count(_RECORD_KEY) > len(plain) + sum(line.count(_RECORD_KEY) for _, line in others):
+            # a line in SageMaker's layout holds a second record, which the pattern would not see: decode
+            # every line of the chunk, so that line is reported as the JSON decoder finds it
+            matches = [("", "", line) for line in text.split("\n")[: len(matches)]]
+            plain = []
+            others = self._other_lines(matches, 0)
         summary = self.summary
-        for number, line in enumerate(lines, start=1):
-            if not line or line.isspace():
-                continue
-            summary.records += 1
-            try:
-                record, end = decode(line)
-                body = record["captureData"][CAPTURE_INDEX]
-                data = body["data"]
-                plain = (
-                    body.get("observedContentType") == "text/csv"
-                    and body.get("encoding") == "CSV"
-                    and data.count(",") == commas
-                    and "\n" not in data
-                    and '"' not in data
-                    and not data.startswith(first_name)
-                    and line[end:].isspace()
-                )
-            except (ValueError, KeyError, TypeError, AttributeError):
-                plain = False
-            if plain:
-                csv_lines.append(data)
-            else:
-                reason = self._read_record(line)
-                if reason:
-                    summary.note_malformed(reason, f"{source} line {number}")
-            if len(csv_lines) + len(self._rows) >= BLOCK_ROWS:
-                self.flush()
-                csv_lines = self._csv_lines
+        summary.records += len(plain) + len(others)
+        commas = np.fromiter(map(str.count, plain, repeat(",")), dtype=np.int64, count=len(plain))
+        if (commas != len(self.names) - 1).any() or self._header_mark in text:
+            # rows of another width, or perhaps a header row naming the features: read them one by one
+            odd = (commas != len(self.names) - 1) | np.fromiter(
+                map(str.startswith, plain, repeat(self.names[0])), dtype=bool, count=len(plain)
+            )
+            for position in np.flatnonzero(odd):
+                self._queue_csv(plain[position])
+            plain = [plain[position] for position in np.flatnonzero(~odd)]
+        self._csv_lines.extend(plain)
+        first_line: int | None = None
+        for index, line in others:
+            reason = self._read_record(line)
+            if reason:
+                if first_line is None:
+                    first_line = (lines_before(span) if span.start else 0) + lines_before_chunk + 1
+                summary.note_malformed(reason, f"{span.path.name} line {first_line + index}")
+        if len(self._csv_lines) + len(self._rows) >= BLOCK_ROWS:
+            self.flush()
+        return len(matches)
+
+    @staticmethod
+    def _other_lines(matches: list[tuple[str, str, str]], plain: int) -> list[tuple[int, str]]:
+        """(index, line) of each non-blank line not in SageMaker's plain layout."""
+        if plain == len(matches):
+            return []
+        return [(i, line) for i, (_, closed, line) in enumerate(matches) if not closed and line.strip()]
 
     def finish(self) -> WindowSummary:
         self.flush()
@@ -218,7 +269,7 @@ class CaptureReader:
     def _parse_csv_block(self, lines: list[str]) -> pd.DataFrame:
         """The block as a frame: numeric columns read straight to floats when every value is a number or a
         missing marker (the common case), otherwise every column as text."""
-        text = "\n".join(lines)
+        text = "\n".join(lines).encode("utf-8")  # bytes: pandas parses them without re-encoding
         common: dict[str, Any] = {
             "header": None,
             "names": self.names,
@@ -227,13 +278,13 @@ class CaptureReader:
         }
         try:
             return pd.read_csv(
-                io.StringIO(text),
+                io.BytesIO(text),
                 dtype={name: (np.float64 if name in self.numeric else object) for name in self.names},
                 na_values={name: _MISSING for name in self.numeric},
                 **common,
             )
         except ValueError:
-            return pd.read_csv(io.StringIO(text), dtype=object, na_filter=False, **common)
+            return pd.read_csv(io.BytesIO(text), dtype=object, na_filter=False, **common)
 
     def _summarise(self, frame: pd.DataFrame) -> None:
         self.summary.rows += len(frame)
@@ -242,9 +293,7 @@ class CaptureReader:
             if feature.kind == "numeric":
                 _add_numeric(feature, column)
             else:
-                text = column.astype(str).str.strip()
-                missing = text.isin(MISSING_VALUES) | column.isna()
-                feature.add(text[~missing].value_counts().to_dict(), int(missing.sum()))
+                feature.add(*_category_counts(column))
 
 
 def _add_numeric(feature: Any, column: pd.Series) -> None:
@@ -262,6 +311,20 @@ def _add_numeric(feature: Any, column: pd.Series) -> None:
     feature.add(numbers[finite], missing=missing, non_numeric=len(numbers) - missing - int(finite.sum()))
 
 
+def _category_counts(column: pd.Series) -> tuple[dict[str, int], int]:
+    """Counts of each value, stripped of surrounding blanks, and how many values are missing. Counting the raw
+    values first keeps the per-row work in pandas; only the distinct values are stripped here."""
+    counts: dict[str, int] = {}
+    missing = 0
+    for value, count in column.value_counts(dropna=False).items():
+        text = "" if value is None or (isinstance(value, float) and math.isnan(value)) else str(value).strip()
+        if text in MISSING_VALUES:
+            missing += int(count)
+        else:
+            counts[text] = counts.get(text, 0) + int(count)
+    return counts, missing
+
+
 def _text(value: Any) -> str:
     """A JSON value as the text a CSV row would hold: null is missing, numbers and strings as written."""
     if value is None:
@@ -271,8 +334,24 @@ def _text(value: Any) -> str:
     return str(value)
 
 
-def summarise_capture(paths: list[Path], specs: list[tuple[str, str]]) -> WindowSummary:
+def summarise_capture(paths: list[Path], specs: list[tuple[str, str]], workers: int | None = None) -> WindowSummary:
+    """The window's summary, read in parallel pieces on an instance with several CPUs (see parallel.py)."""
+    pieces = spans(paths, splittable=lambda path: not path.name.lower().endswith(".gz"))
+    workers = workers or workers_for(total_bytes(paths), len(pieces))
+    if workers <= 1:
+        reader = CaptureReader(specs)
+        for piece in pieces:
+            for span in piece:
+                reader.read_span(span)
+        return reader.finish()
+    summary = WindowSummary.empty_like(specs)
+    for part in map_pieces(partial(_summarise_piece, specs), pieces, workers):
+        summary.merge(part)
+    return summary
+
+
+def _summarise_piece(specs: list[tuple[str, str]], piece: list[Span]) -> WindowSummary:
     reader = CaptureReader(specs)
-    for path in paths:
-        reader.read_file(path)
+    for span in piece:
+        reader.read_span(span)
     return reader.finish()

@@ -148,6 +148,13 @@ class NumericFeature:
         chunk.maximum = float(values.max())
         self._combine(chunk)
 
+    def __getstate__(self) -> dict[str, Any]:
+        """Picklable, so worker processes can hand summaries back: the sketch travels as its bytes."""
+        return {**self.__dict__, "sketch": bytes(self.sketch.serialize())}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update({**state, "sketch": kll_doubles_sketch.deserialize(state["sketch"])})
+
     def merge(self, other: NumericFeature) -> None:
         self.missing += other.missing
         self.non_numeric += other.non_numeric

@@ -9,9 +9,14 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import baseline as baseline_job
 import numpy as np
 import pandas as pd
 import pytest
+
+from driftline_ml import parallel
+from driftline_ml.jobs import JobInputError
+from tests.ml.summary_checks import assert_same_summary
 
 ML_DIR = Path(__file__).resolve().parents[2] / "ml"
 PLANS = ["basic", "plus", "pro"]
@@ -115,3 +120,46 @@ def test_a_missing_train_split_fails_naming_the_input(tmp_path: Path) -> None:
     result = run_baseline(tmp_path)
     assert result.returncode == 1
     assert "train input folder" in (tmp_path / "message").read_text()
+
+
+def test_the_split_read_in_parallel_pieces_gives_the_whole_files_baseline(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    data = write_preprocessed(tmp_path, rows=20_000)
+    split = tmp_path / "train" / "train.csv"
+    monkeypatch.setattr(parallel, "PIECE_BYTES", 64 * 1024)
+    assert len(parallel.spans([split])) > 4
+
+    pieces = baseline_job.summarise_train_split(split, data["metadata"], workers=2)
+
+    assert pieces.rows == 20_000
+    assert_same_summary(pieces, baseline_job.summarise_train_split(split, data["metadata"], workers=1))
+
+
+def test_a_bad_code_in_a_later_piece_fails_with_the_same_reason(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    data = write_preprocessed(tmp_path, rows=20_000)
+    split = tmp_path / "train" / "train.csv"
+    frame = pd.read_csv(split)
+    frame.loc[19_990, "plan"] = 7
+    frame.to_csv(split, index=False)
+    monkeypatch.setattr(parallel, "PIECE_BYTES", 64 * 1024)
+
+    with pytest.raises(JobInputError, match="'plan' holds codes outside the 3 categories"):
+        baseline_job.summarise_train_split(split, data["metadata"], workers=2)
+
+
+def test_a_split_with_a_quoted_line_break_is_read_whole(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A value quoted across a line break would put a piece's cut inside a row; such a split is read in one go."""
+    data = write_preprocessed(tmp_path, rows=20_000)
+    split = tmp_path / "train" / "train.csv"
+    frame = pd.read_csv(split)
+    frame.insert(1, "note", "two\nlines, quoted")
+    frame.to_csv(split, index=False)
+    monkeypatch.setattr(parallel, "PIECE_BYTES", 64 * 1024)
+
+    pieces = baseline_job.summarise_train_split(split, data["metadata"], workers=2)
+
+    assert pieces.rows == 20_000
+    assert_same_summary(pieces, baseline_job.summarise_train_split(split, data["metadata"], workers=1))

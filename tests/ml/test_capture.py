@@ -1,0 +1,140 @@
+"""Reading data capture files into a window's summary: SageMaker's own record layout read fast, every other
+line read by the JSON decoder, and a window cut into pieces read in parallel giving the one-process summary."""
+
+from __future__ import annotations
+
+import gzip
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from driftline_ml import parallel
+from driftline_ml.capture import CaptureReader, capture_files, summarise_capture
+from tests.ml.summary_checks import assert_same_summary
+
+SPECS = [("income", "numeric"), ("age", "numeric"), ("plan", "categorical")]
+PLANS = ["basic", "plus", "pro"]
+
+
+def sagemaker_record(data: str, *, event: int = 0) -> str:
+    """A record as SageMaker writes it: compact JSON, its keys in SageMaker's order."""
+    record = {
+        "captureData": {
+            "endpointInput": {"observedContentType": "text/csv", "mode": "INPUT", "data": data, "encoding": "CSV"},
+            "endpointOutput": {"observedContentType": "text/csv", "mode": "OUTPUT", "data": "0.1", "encoding": "CSV"},
+        },
+        "eventMetadata": {"eventId": f"3f1e2d4c-0000-4000-8000-{event:012d}", "inferenceTime": "2026-11-20T10:15:00Z"},
+        "eventVersion": "0",
+    }
+    return json.dumps(record, separators=(",", ":")) + "\n"
+
+
+def rows(count: int, seed: int) -> list[str]:
+    rng = np.random.default_rng(seed)
+    incomes, ages, plans = rng.normal(50, 10, count), rng.integers(18, 80, count), rng.choice(3, count)
+    return [f"{i:.4f},{a},{PLANS[p]}" for i, a, p in zip(incomes, ages, plans, strict=True)]
+
+
+def window_lines(count: int, seed: int = 1) -> list[str]:
+    """Mostly SageMaker's layout, with every other shape a window may hold sprinkled in."""
+    lines = [sagemaker_record(row, event=i) for i, row in enumerate(rows(count, seed))]
+    odd = {
+        7: "not json at all\n",
+        101: sagemaker_record("income,age,plan"),  # a header row, which the endpoint skips too
+        202: sagemaker_record("51.5,40"),  # a value short
+        303: sagemaker_record("51.5,40,pro,extra"),  # a value over
+        404: sagemaker_record("51.5,40,pro").rstrip("\n") + sagemaker_record("60.0,41,plus"),  # two on one line
+        505: sagemaker_record('51.5,40,"pro"'),  # a quoted value
+        606: json.dumps({"captureData": {"endpointInput": {"data": "52.0,33,basic"}}}) + "\n",  # other layout
+        707: "\n",
+        808: sagemaker_record("").replace('"data":""', '"data":"50.0,30,basic\\n51.0,31,plus"'),  # two rows
+        909: sagemaker_record("NA,30, plus "),  # a missing income; a category with blanks around it
+    }
+    for index, line in odd.items():
+        if index < len(lines):
+            lines[index] = line
+    return lines
+
+
+def write_window(folder: Path, lines: list[str], files: int) -> list[Path]:
+    hour = folder / "endpoint" / "AllTraffic" / "2026" / "11" / "20" / "10"
+    hour.mkdir(parents=True)
+    for index, part in enumerate(np.array_split(np.array(lines, dtype=object), files)):
+        (hour / f"capture-{index}.jsonl").write_text("".join(part))
+    return capture_files(folder)
+
+
+def test_every_kind_of_line_is_read_as_the_json_decoder_reads_it(tmp_path: Path) -> None:
+    paths = write_window(tmp_path, window_lines(1000), files=1)
+    summary = summarise_capture(paths, SPECS, workers=1)
+
+    assert summary.records == 999  # line 708 is blank; line 405 holds two records, which is one malformed line
+    assert summary.malformed == {"not a JSON object": 2}
+    assert sorted(summary.malformed_examples) == sorted(
+        ["capture-0.jsonl line 8: not a JSON object", "capture-0.jsonl line 405: not a JSON object"]
+    )
+    assert summary.missing_columns == {"plan": 1}
+    assert summary.extra_columns == {"column 4": 1}
+    assert summary.rows_left_out == 2
+    # 1000 lines - blank - 2 malformed - 2 of the wrong width - the header + 1 for the record with two rows
+    assert summary.rows == 1000 - 1 - 2 - 2 - 1 + 1
+    income, _, plan = summary.features
+    assert income.missing == 1
+    assert "plus" in plan.counts and " plus " not in plan.counts
+    assert "income" not in plan.counts and '"pro"' not in plan.counts
+
+
+def test_a_line_holding_two_records_is_malformed_not_read_as_its_first(tmp_path: Path) -> None:
+    reader = CaptureReader(SPECS)
+    reader.read_lines([sagemaker_record("51.5,40,pro").rstrip("\n") + sagemaker_record("60.0,41,plus")], "glued.jsonl")
+    summary = reader.finish()
+
+    assert summary.rows == 0
+    assert summary.malformed == {"not a JSON object": 1}
+
+
+@pytest.mark.parametrize("files", [1, 3])
+def test_a_window_read_in_parallel_pieces_gives_the_one_process_summary(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, files: int
+) -> None:
+    paths = write_window(tmp_path, window_lines(6000, seed=3), files=files)
+    monkeypatch.setattr(parallel, "PIECE_BYTES", 64 * 1024)  # many pieces, cut inside files
+    assert len(parallel.spans(paths)) > 4
+
+    one = summarise_capture(paths, SPECS, workers=1)
+    pieces = summarise_capture(paths, SPECS, workers=2)
+
+    assert_same_summary(pieces, one)
+    assert one.malformed_examples  # numbered as lines of their file, whichever piece read them
+    assert all(" line " in example for example in one.malformed_examples)
+
+
+def test_malformed_lines_are_numbered_as_lines_of_their_file_in_a_later_piece(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    lines = [sagemaker_record(row) for row in rows(3000, seed=4)]
+    lines[2500] = "{truncated\n"
+    paths = write_window(tmp_path, lines, files=1)
+    monkeypatch.setattr(parallel, "PIECE_BYTES", 32 * 1024)
+
+    summary = summarise_capture(paths, SPECS, workers=2)
+
+    assert summary.malformed_examples == ["capture-0.jsonl line 2501: not a JSON object"]
+
+
+def test_compressed_capture_files_are_read_whole_beside_plain_ones(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    paths = write_window(tmp_path, window_lines(3000, seed=5), files=2)
+    compressed = paths[0].with_name(paths[0].name + ".gz")
+    compressed.write_bytes(gzip.compress(paths[0].read_bytes()))
+    paths[0].unlink()
+    paths = capture_files(tmp_path)
+    monkeypatch.setattr(parallel, "PIECE_BYTES", 16 * 1024)
+
+    pieces = parallel.spans(paths, splittable=lambda path: not path.name.endswith(".gz"))
+    assert len(pieces) > 3
+    assert [(s.start, s.end) for piece in pieces for s in piece if s.path == compressed] == [(0, None)]
+    assert_same_summary(summarise_capture(paths, SPECS, workers=2), summarise_capture(paths, SPECS, workers=1))
