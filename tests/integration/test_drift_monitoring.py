@@ -39,6 +39,29 @@ def world(aws: None, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("DRIFT_METRICS_NAMESPACE", "Driftline/DataDrift")
     reset_deployment_settings()
     reset_monitoring_settings()
+    serve_endpoint()
+
+
+def serve_endpoint() -> None:
+    """The dataset's endpoint, as a deployment leaves it: the monitor watches only an endpoint that exists."""
+    sagemaker = boto3.client("sagemaker", region_name=REGION)
+    sagemaker.create_model(
+        ModelName=f"{ENDPOINT}-v3",
+        ExecutionRoleArn="arn:aws:iam::123456789012:role/driftline-sagemaker",
+        PrimaryContainer={"ModelPackageName": PACKAGE},
+    )
+    sagemaker.create_endpoint_config(
+        EndpointConfigName=f"{ENDPOINT}-v3",
+        ProductionVariants=[
+            {
+                "VariantName": "AllTraffic",
+                "ModelName": f"{ENDPOINT}-v3",
+                "InitialInstanceCount": 1,
+                "InstanceType": "ml.m5.large",
+            }
+        ],
+    )
+    sagemaker.create_endpoint(EndpointName=ENDPOINT, EndpointConfigName=f"{ENDPOINT}-v3")
 
 
 def finish(package_arn: str = PACKAGE, endpoint_type: str = "Provisioned") -> dict[str, Any]:
@@ -309,16 +332,25 @@ def test_other_processing_jobs_events_are_ignored(world: None) -> None:
     assert outcome["action"] == "ignored"
 
 
-def test_removing_an_endpoints_monitor_deletes_its_schedule_and_alarm_and_repeating_it_is_harmless(
-    world: None,
+def test_an_endpoint_deleted_outside_driftline_takes_its_schedule_and_alarm_at_the_next_firing(
+    world: None, caplog: pytest.LogCaptureFixture
 ) -> None:
-    from driftline_core.monitoring import tear_down_drift_monitoring
-
     finish()
+    put_baseline()
+    capture("2026/11/23/14")
+    boto3.client("sagemaker", region_name=REGION).delete_endpoint(EndpointName=ENDPOINT)
 
-    tear_down_drift_monitoring("driftline", "credit", ENDPOINT)
-    tear_down_drift_monitoring("driftline", "credit", ENDPOINT)
+    with caplog.at_level(logging.INFO):
+        gone = fire("2026-11-23T15:23:00Z")
+        again = fire("2026-11-23T15:23:05Z")  # a firing already on its way: nothing left to remove
 
+    assert gone["outcome"] == again["outcome"] == "endpoint_gone"
+    assert f"Endpoint {ENDPOINT} no longer exists" in gone["reason"]
+    assert [job for job in processing_jobs() if "-monitor-" in job["ProcessingJobName"]] == []
     assert boto3.client("scheduler", region_name=REGION).list_schedules()["Schedules"] == []
     cloudwatch = boto3.client("cloudwatch", region_name=REGION)
     assert cloudwatch.describe_alarms(AlarmNames=["driftline-drift-credit"])["MetricAlarms"] == []
+
+    finish()  # deploying again sets both up again
+    assert schedule()["State"] == "ENABLED"
+    assert cloudwatch.describe_alarms(AlarmNames=["driftline-drift-credit"])["MetricAlarms"]

@@ -33,11 +33,13 @@ from pydantic import BaseModel, Field
 
 from driftline_core import layout, s3io
 from driftline_core.clients import get_client
+from driftline_core.deployment import describe_endpoint
 from driftline_core.drift_alarms import (
     DATASET_TAG,
     DEFAULT_NAMESPACE,
     ENDPOINT_TAG,
     delete_drift_alarm,
+    drift_alarm_name,
     drift_reports_prefix,
     put_drift_alarm,
 )
@@ -64,7 +66,7 @@ METRICS_PER_REQUEST = 1000
 MAX_CAPTURE_INPUTS = 8
 """A processing job takes at most 10 inputs; the code and the baseline use two, the window's hours the rest."""
 
-Outcome = Literal["started", "already_started", "no_data", "no_baseline"]
+Outcome = Literal["started", "already_started", "no_data", "no_baseline", "endpoint_gone"]
 _RATE = re.compile(r"^rate\(\s*(\d+)\s+(minute|minutes|hour|hours|day|days)\s*\)$")
 _MINUTES_PER_UNIT = {"minute": 1, "minutes": 1, "hour": 60, "hours": 60, "day": 1440, "days": 1440}
 _NAME_HASH_LENGTH = 8
@@ -327,9 +329,25 @@ def window_hours(start: datetime, end: datetime) -> list[datetime]:
 def start_monitoring(
     request: MonitoringRequest, settings: Settings, monitoring: MonitoringSettings, now: datetime | None = None
 ) -> MonitoringStarted:
-    """Start the monitor job over the window that just ended, or say why none was started."""
+    """Start the monitor job over the window that just ended, or say why none was started.
+
+    An endpoint deleted outside Driftline (to stop paying for it, say) takes its schedule and drift alarm with
+    it here, at the schedule's next firing: nothing else learns of the deletion, and a schedule left behind
+    would fire for ever. A later deployment of the dataset sets both up again.
+    """
     start, end = monitoring_window(request.scheduled_time, monitoring.monitoring_window_minutes, now)
     window: dict[str, Any] = {"window_start": _iso(start), "window_end": _iso(end)}
+    if describe_endpoint(request.endpoint_name) is None:
+        tear_down_drift_monitoring(settings.model_package_group_prefix, request.dataset, request.endpoint_name)
+        return MonitoringStarted(
+            outcome="endpoint_gone",
+            reason=(
+                f"Endpoint {request.endpoint_name} no longer exists: its drift schedule {request.schedule_name} and "
+                f"alarm {drift_alarm_name(settings.model_package_group_prefix, request.dataset)} were removed. "
+                "Deploying a model of the dataset again sets them up again."
+            ),
+            **window,
+        )
     bucket = settings.artifact_bucket
     s3 = get_client("s3")
     prefixes = [
