@@ -3,8 +3,10 @@
 moto matches event patterns but delivers only to logs, SQS, archives and buses. This module wraps
 ``Rule.send_to_targets`` so that Step Functions targets start an execution and Lambda targets get an
 asynchronous invocation, as on AWS; other targets keep moto's behaviour. moto never fires a rule's
-``ScheduleExpression``: ``Schedules`` fires ``rate(...)`` rules with a "Scheduled Event", their rate
-scaled to a laptop (``cron(...)`` rules are not fired locally).
+``ScheduleExpression``: ``Schedules`` fires scheduled rules with a "Scheduled Event". A ``rate(...)``
+rule's rate is scaled to a laptop (``LocalSettings.schedule_seconds_per_minute``); a ``cron(...)`` rule
+names clock times, so it fires when the real UTC clock reaches them, and its event's ``time`` is that
+clock time. PutRule refuses a cron expression AWS refuses (``driftline.local.cron``).
 """
 
 from __future__ import annotations
@@ -14,15 +16,16 @@ import copy
 import functools
 import itertools
 import json
-import re
 import threading
 import time
 import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
-from moto.events.models import Rule, events_backends
+from moto.events.exceptions import ValidationException
+from moto.events.models import EventsBackend, Rule, events_backends
 from moto.events.utils import _BASE_EVENT_MESSAGE, EventTemplateParser
 from moto.s3 import notifications as s3_notifications
 from moto.stepfunctions.parser.models import stepfunctions_parser_backends
@@ -30,6 +33,7 @@ from moto.utilities.arns import parse_arn
 
 from driftline.local import lambda_runtime, seams
 from driftline.local.console import Console
+from driftline.local.cron import RULE_REFUSAL, UTC_ZONE, DueTimes, InvalidScheduleExpression, validate
 from driftline.local.settings import ACCOUNT_ID
 
 _LOCAL_TARGETS = {"states", "lambda"}
@@ -138,6 +142,19 @@ def _patch() -> None:
 
     seams.replace(Rule, "send_to_targets", send_to_targets)
 
+    put_rule = EventsBackend.put_rule
+
+    def put_rule_as_aws_validates(self: EventsBackend, name: str, **kwargs: Any) -> Rule:
+        expression = kwargs.get("scheduled_expression")
+        if expression and expression.startswith("cron("):
+            try:
+                validate(expression, one_time_allowed=False)
+            except InvalidScheduleExpression as error:
+                raise ValidationException(f"{RULE_REFUSAL} {error.reason}.") from error
+        return put_rule(self, name, **kwargs)
+
+    seams.replace(EventsBackend, "put_rule", put_rule_as_aws_validates)
+
     send_s3_event = s3_notifications._send_event_bridge_message
 
     def send_event_bridge_message(account_id: str, bucket: Any, event_name: Any, key: Any) -> None:
@@ -177,18 +194,6 @@ def _deliver(target: dict[str, Any], payload: Any, region: str) -> None:
         lambda_runtime.invoke_async(arn, payload, region)
 
 
-_RATE = re.compile(r"^rate\(\s*(\d+)\s+(minute|minutes|hour|hours|day|days)\s*\)$")
-_MINUTES_PER_UNIT = {"minute": 1, "minutes": 1, "hour": 60, "hours": 60, "day": 1440, "days": 1440}
-
-
-def rate_minutes(expression: str | None) -> int | None:
-    """Minutes between firings of a ``rate(...)`` schedule; None for ``cron(...)`` or no schedule."""
-    match = _RATE.match(expression or "")
-    if not match:
-        return None
-    return int(match.group(1)) * _MINUTES_PER_UNIT[match.group(2)]
-
-
 def scheduled_event(rule: Rule, fired_at: float) -> dict[str, Any]:
     """The event EventBridge sends a scheduled rule's targets."""
     return {
@@ -204,19 +209,25 @@ def scheduled_event(rule: Rule, fired_at: float) -> dict[str, Any]:
     }
 
 
-class Schedules:
-    """Fires the enabled ``rate(...)`` rules of the default bus, one rate minute every ``seconds_per_minute``.
+class ScheduleTimer:
+    """Fires what is due on a background thread, every ``tick`` seconds of ``clock``, until stopped.
 
-    A rule first fires one interval after it is first seen, as on AWS.
+    ``fire_due`` does the firing for one clock reading; tests call it with the time they choose.
     """
 
-    def __init__(self, region: str, seconds_per_minute: float, *, tick: float = 0.2) -> None:
+    thread_name = "schedules"
+
+    def __init__(
+        self, region: str, seconds_per_minute: float, *, tick: float = 0.2, clock: Callable[[], float] = time.time
+    ) -> None:
         self.region = region
         self.seconds_per_minute = seconds_per_minute
         self.tick = tick
-        self._due: dict[str, float] = {}
+        self.clock = clock
+        self.due = DueTimes(seconds_per_minute)
+        self._told: set[str] = set()
         self._stopped = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="eventbridge-schedules", daemon=True)
+        self._thread = threading.Thread(target=self._run, name=self.thread_name, daemon=True)
 
     def start(self) -> None:
         self._thread.start()
@@ -227,33 +238,62 @@ class Schedules:
             self._thread.join(timeout=5)
 
     def fire_due(self, now: float) -> list[str]:
-        """Fire the rules whose time has come; returns their names."""
-        bus = events_backends[ACCOUNT_ID][self.region].event_buses.get("default")
-        fired = []
-        for rule in list(bus.rules.values()) if bus else []:
-            minutes = rate_minutes(rule.scheduled_expression)
-            if minutes is None or rule.state != "ENABLED":
-                self._due.pop(rule.arn, None)
-                continue
-            interval = minutes * self.seconds_per_minute
-            due = self._due.setdefault(rule.arn, now + interval)
-            if now < due:
-                continue
-            self._due[rule.arn] = now + interval
-            event = scheduled_event(rule, now)
-            # moto's own targets read events as moto builds them: epoch time and ingestion time.
-            as_moto_builds_it = {**event, "time": now, "ingestion-time": now}
-            _send(rule, event, functools.partial(_moto_send_to_targets[0], original_event=as_moto_builds_it))
-            fired.append(rule.name)
-        return fired
+        """Fire what is due at ``now``; returns the names fired."""
+        raise NotImplementedError
+
+    def say(self, message: str) -> None:
+        raise NotImplementedError
+
+    def due_at(self, key: str, name: str, expression: str, now: float, zone: ZoneInfo = UTC_ZONE) -> float | None:
+        """When ``key`` fell due if it is due at ``now``; an expression AWS would refuse is named once and skipped."""
+        try:
+            return self.due.take(key, expression, now, zone)
+        except InvalidScheduleExpression as error:
+            self.say_once(key, f"{name}: {error}; it is not fired")
+            return None
+
+    def say_once(self, key: str, message: str) -> None:
+        if key not in self._told:
+            self._told.add(key)
+            self.say(message)
 
     def _run(self) -> None:
         while not self._stopped.wait(self.tick):
             try:
-                self.fire_due(time.time())
+                self.fire_due(self.clock())
             except Exception as error:  # a schedule must survive one bad firing, as on AWS
-                if _active:
-                    _active[-1][0].line("eventbridge", f"scheduled rules: {error}")
+                self.say(f"{self.thread_name}: {error}")
+
+
+class Schedules(ScheduleTimer):
+    """Fires the enabled scheduled rules of the default bus.
+
+    A ``rate(...)`` rule first fires one interval after it is first seen, as on AWS, one rate minute every
+    ``seconds_per_minute``; a ``cron(...)`` rule at each clock time it names (UTC).
+    """
+
+    thread_name = "eventbridge-schedules"
+
+    def fire_due(self, now: float) -> list[str]:
+        bus = events_backends[ACCOUNT_ID][self.region].event_buses.get("default")
+        fired = []
+        for rule in list(bus.rules.values()) if bus else []:
+            if not rule.scheduled_expression or rule.state != "ENABLED":
+                self.due.forget(rule.arn)
+                continue
+            due = self.due_at(rule.arn, f"rule {rule.name}", rule.scheduled_expression, now)
+            if due is None:
+                continue
+            event = scheduled_event(rule, due)
+            # moto's own targets read events as moto builds them: epoch time and ingestion time.
+            as_moto_builds_it = {**event, "time": due, "ingestion-time": now}
+            _send(rule, event, functools.partial(_moto_send_to_targets[0], original_event=as_moto_builds_it))
+            fired.append(rule.name)
+        return fired
+
+    def say(self, message: str) -> None:
+        if _active:
+            _active[-1][0].line("eventbridge", message)
 
 
 _schedules: list[Schedules] = []

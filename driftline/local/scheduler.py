@@ -1,30 +1,41 @@
-"""EventBridge Scheduler: schedules with a ``rate(...)`` expression fire their Lambda targets.
+"""EventBridge Scheduler: schedules fire their Lambda targets, and CreateSchedule refuses what AWS refuses.
 
 moto stores schedules (CreateSchedule, UpdateSchedule, GetSchedule, ...) but never fires them. Here a timer
-fires every enabled ``rate(...)`` schedule one interval after it was first seen and every interval after, with
-the rate scaled to a laptop as scheduled rules are (``LocalSettings.schedule_seconds_per_minute``). A Lambda
-target gets an asynchronous invocation, as EventBridge Scheduler makes, with the schedule's ``Input`` in which
-the context attributes (``<aws.scheduler.scheduled-time>``, ``<aws.scheduler.schedule-arn>``,
-``<aws.scheduler.execution-id>``, ``<aws.scheduler.attempt-number>``) are replaced by their values.
-``cron(...)``/``at(...)`` schedules and other targets are not fired locally; the console says so once.
+fires every enabled schedule:
+
+- ``rate(...)`` one interval after it was first seen and every interval after, with the rate scaled to a
+  laptop as scheduled rules are (``LocalSettings.schedule_seconds_per_minute``);
+- ``cron(...)`` at each clock time it names, on the real clock in its ``ScheduleExpressionTimezone``
+  (wall-clock schedules are about clock times, so they are not scaled);
+- ``at(...)`` once, when the real clock in that time zone reaches its time (at once if that time has
+  passed when the schedule is first seen).
+
+A recurring schedule fires only from its ``StartDate`` and before its ``EndDate``; a schedule with
+``ActionAfterCompletion`` ``DELETE`` is deleted once it has completed (its ``at(...)`` fired, or its
+``EndDate`` passed), as EventBridge Scheduler does. A Lambda target gets an asynchronous invocation, as
+EventBridge Scheduler makes, with the schedule's ``Input`` in which the context attributes
+(``<aws.scheduler.scheduled-time>``, the firing's clock time; ``<aws.scheduler.schedule-arn>``,
+``<aws.scheduler.execution-id>``, ``<aws.scheduler.attempt-number>``) are replaced by their values. Other
+targets are not fired locally; the console says so once.
 """
 
 from __future__ import annotations
 
 import json
-import threading
 import time
 import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
-from moto.scheduler.models import scheduler_backends
+from moto.scheduler.exceptions import ValidationException
+from moto.scheduler.models import EventBridgeSchedulerBackend, scheduler_backends
 from moto.utilities.arns import parse_arn
 
 from driftline.local import lambda_runtime, seams
 from driftline.local.console import Console
-from driftline.local.events import rate_minutes
+from driftline.local.cron import InvalidScheduleExpression, scheduler_refusal, time_zone, validate
+from driftline.local.events import ScheduleTimer
 from driftline.local.settings import ACCOUNT_ID
 
 Invoke = Callable[[str, Any, str], None]
@@ -43,8 +54,21 @@ def context_input(text: str, *, schedule_arn: str, fired_at: float) -> str:
     return text
 
 
-class SchedulerTimer:
-    """Fires the enabled ``rate(...)`` schedules of every group, one rate minute every ``seconds_per_minute``."""
+def _epoch(value: Any) -> float | None:
+    """A StartDate/EndDate as moto keeps it (the request's epoch seconds, or an ISO 8601 text)."""
+    if value in (None, ""):
+        return None
+    if isinstance(value, int | float):
+        return float(value)
+    if isinstance(value, datetime):
+        return value.timestamp()
+    return datetime.fromisoformat(str(value).replace("Z", "+00:00")).timestamp()
+
+
+class SchedulerTimer(ScheduleTimer):
+    """Fires the enabled schedules of every group when they are due (see the module's description)."""
+
+    thread_name = "eventbridge-scheduler"
 
     def __init__(
         self,
@@ -53,82 +77,80 @@ class SchedulerTimer:
         console: Console,
         *,
         tick: float = 0.2,
+        clock: Callable[[], float] = time.time,
         invoke: Invoke = lambda_runtime.invoke_async,
     ) -> None:
-        self.region = region
-        self.seconds_per_minute = seconds_per_minute
+        super().__init__(region, seconds_per_minute, tick=tick, clock=clock)
         self.console = console
-        self.tick = tick
         self.invoke = invoke
-        self._due: dict[str, float] = {}
-        self._told: set[str] = set()
-        self._stopped = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="eventbridge-scheduler", daemon=True)
 
-    def start(self) -> None:
-        self._thread.start()
-
-    def stop(self) -> None:
-        self._stopped.set()
-        if self._thread.is_alive():
-            self._thread.join(timeout=5)
+    def say(self, message: str) -> None:
+        self.console.line("scheduler", message)
 
     def fire_due(self, now: float) -> list[str]:
-        """Fire the schedules whose time has come; returns their names."""
         backend = scheduler_backends[ACCOUNT_ID][self.region]
         fired = []
         seen = set()
         for group in list(backend.schedule_groups.values()):
             for schedule in list(group.schedules.values()):
                 seen.add(schedule.arn)
-                minutes = rate_minutes(schedule.schedule_expression)
-                # UpdateSchedule without a State means ENABLED on AWS; moto stores None.
-                if minutes is None or (schedule.state or "ENABLED") != "ENABLED":
-                    self._once(schedule.arn, f"schedule {schedule.name}: {schedule.schedule_expression} is not fired")
-                    self._due.pop(schedule.arn, None)
-                    continue
-                interval = minutes * self.seconds_per_minute
-                due = self._due.setdefault(schedule.arn, now + interval)
-                if now < due:
-                    continue
-                self._due[schedule.arn] = now + interval
-                if self._fire(schedule, now):
+                if self._fire_if_due(backend, schedule, now):
                     fired.append(schedule.name)
-        for arn in set(self._due) - seen:  # deleted schedules
-            self._due.pop(arn)
+        self.due.keep_only(seen)  # deleted schedules
         return fired
 
-    def _fire(self, schedule: Any, now: float) -> bool:
+    def _fire_if_due(self, backend: EventBridgeSchedulerBackend, schedule: Any, now: float) -> bool:
+        expression = str(schedule.schedule_expression)
+        # UpdateSchedule without a State means ENABLED on AWS; moto stores None.
+        if (schedule.state or "ENABLED") != "ENABLED":
+            self.due.forget(schedule.arn)
+            return False
+        one_time = expression.startswith("at(")
+        end = None if one_time else _epoch(schedule.end_date)
+        if end is not None and now >= end:
+            self._completed(backend, schedule)
+            return False
+        try:
+            zone = time_zone(schedule.schedule_expression_timezone)
+        except InvalidScheduleExpression as error:
+            self.say_once(schedule.arn, f"schedule {schedule.name}: {error}; it is not fired")
+            return False
+        due = self.due_at(schedule.arn, f"schedule {schedule.name}", expression, now, zone)
+        start = None if one_time else _epoch(schedule.start_date)
+        if due is None or (start is not None and due < start):
+            return False
+        fired = self._fire(schedule, due)
+        if one_time:
+            self._completed(backend, schedule)
+        return fired
+
+    def _completed(self, backend: EventBridgeSchedulerBackend, schedule: Any) -> None:
+        if schedule.action_after_completion == "DELETE":
+            backend.delete_schedule(schedule.group_name, schedule.name)
+            self.due.forget(schedule.arn)
+            self.say(f"schedule {schedule.name} completed and was deleted (ActionAfterCompletion DELETE)")
+
+    def _fire(self, schedule: Any, fired_at: float) -> bool:
         target = schedule.target
         arn = str(target.get("Arn", ""))
         if parse_arn(arn).service != "lambda":
-            self._once(schedule.arn, f"schedule {schedule.name}: target {arn} is not fired locally (Lambda only)")
+            self.say_once(schedule.arn, f"schedule {schedule.name}: target {arn} is not fired locally (Lambda only)")
             return False
-        text = context_input(str(target.get("Input") or "{}"), schedule_arn=schedule.arn, fired_at=now)
-        self.console.line("scheduler", f"schedule {schedule.name} fired")
+        text = context_input(str(target.get("Input") or "{}"), schedule_arn=schedule.arn, fired_at=fired_at)
+        self.say(f"schedule {schedule.name} fired")
         self.invoke(arn, json.loads(text), self.region)
         return True
 
-    def _once(self, key: str, message: str) -> None:
-        if key not in self._told:
-            self._told.add(key)
-            self.console.line("scheduler", message)
-
-    def _run(self) -> None:
-        while not self._stopped.wait(self.tick):
-            try:
-                self.fire_due(time.time())
-            except Exception as error:  # a schedule must survive one bad firing, as on AWS
-                self.console.line("scheduler", f"schedules: {error}")
-
 
 _timers: list[SchedulerTimer] = []
+_VALIDATED = ("create_schedule", "update_schedule")
 
 
 def start(region: str, seconds_per_minute: float, console: Console) -> None:
     """Fire the running local cloud's EventBridge Scheduler schedules until ``stop``."""
     stop()
     if seams.claim("scheduler"):
+        _refuse_what_aws_refuses()
         timer = SchedulerTimer(region, seconds_per_minute, console)
         _timers.append(timer)
         timer.start()
@@ -137,4 +159,29 @@ def start(region: str, seconds_per_minute: float, console: Console) -> None:
 def stop() -> None:
     while _timers:
         _timers.pop().stop()
-    seams.undo("scheduler", [])
+    seams.undo("scheduler", [(EventBridgeSchedulerBackend, name) for name in _VALIDATED])
+
+
+def _refuse_what_aws_refuses() -> None:
+    """CreateSchedule and UpdateSchedule answer an expression or time zone AWS refuses with its ValidationException."""
+    for name in _VALIDATED:
+        seams.replace(EventBridgeSchedulerBackend, name, _validating(getattr(EventBridgeSchedulerBackend, name)))
+
+
+def _validating(action: Callable[..., Any]) -> Callable[..., Any]:
+    def validated(self: EventBridgeSchedulerBackend, **kwargs: Any) -> Any:
+        expression = str(kwargs.get("schedule_expression") or "")
+        zone = kwargs.get("schedule_expression_timezone")
+        try:
+            validate(expression, one_time_allowed=True)
+        except InvalidScheduleExpression as error:
+            raise ValidationException(f"{scheduler_refusal(expression)} {error.reason}.") from error
+        try:
+            time_zone(zone)
+        except InvalidScheduleExpression as error:
+            raise ValidationException(
+                f"ScheduleExpressionTimezone {zone} is not a time zone name; use an IANA name such as Europe/Paris."
+            ) from error
+        return action(self, **kwargs)
+
+    return validated

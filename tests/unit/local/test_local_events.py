@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from moto.events.utils import _BASE_EVENT_MESSAGE
 
-from driftline.local.events import Schedules, normalize_event, rate_minutes, target_input
+from driftline.local.events import Schedules, normalize_event, target_input
 
 UPLOAD_EVENT: dict[str, Any] = {
     "version": "0",
@@ -145,19 +145,6 @@ def _scheduled_rule(client: Any, queue_arn: str, expression: str, name: str = "r
     return arn
 
 
-@pytest.mark.parametrize(
-    ("expression", "minutes"),
-    [("rate(1 minute)", 1), ("rate(5 minutes)", 5), ("rate(2 hours)", 120), ("rate(1 day)", 1440)],
-)
-def test_a_rate_expression_gives_its_interval_in_minutes(expression: str, minutes: int) -> None:
-    assert rate_minutes(expression) == minutes
-
-
-@pytest.mark.parametrize("expression", ["cron(0 12 * * ? *)", None, "rate(five minutes)"])
-def test_cron_and_missing_schedules_have_no_rate(expression: str | None) -> None:
-    assert rate_minutes(expression) is None
-
-
 def test_a_rule_with_only_a_schedule_receives_no_events(local_events: Any) -> None:
     client, sqs, queue_url, queue_arn = local_events
     _scheduled_rule(client, queue_arn, "rate(5 minutes)")
@@ -214,17 +201,70 @@ def test_a_lambda_target_receives_the_scheduled_event_aws_sends(
     }
 
 
-def test_disabled_and_cron_rules_are_not_fired(local_events: Any) -> None:
+def test_disabled_rules_are_not_fired(local_events: Any) -> None:
     client, sqs, queue_url, queue_arn = local_events
     _scheduled_rule(client, queue_arn, "rate(1 minute)", name="paused")
     client.disable_rule(Name="paused")
-    _scheduled_rule(client, queue_arn, "cron(0 12 * * ? *)", name="daily-at-noon")
     schedules = Schedules("us-east-1", seconds_per_minute=1.0)
 
     schedules.fire_due(now=0.0)
 
     assert schedules.fire_due(now=10_000.0) == []
     assert _delivered(sqs, queue_url) == []
+
+
+NOON = datetime(2026, 11, 27, 12, 0, tzinfo=UTC).timestamp()
+
+
+def test_a_cron_rule_fires_when_the_utc_clock_reaches_its_time_with_that_time_in_the_event(local_events: Any) -> None:
+    client, sqs, queue_url, queue_arn = local_events
+    _scheduled_rule(client, queue_arn, "cron(15 12 * * ? *)", name="daily-at-quarter-past-noon")
+    schedules = Schedules("us-east-1", seconds_per_minute=1.0)
+
+    # Unscaled: a minute of the clock is a minute, whatever the rate scaling.
+    before = [schedules.fire_due(now=NOON + offset) for offset in (0.0, 60.0, 14 * 60 + 59.9)]
+    at_time = schedules.fire_due(now=NOON + 15 * 60 + 0.2)
+    later_that_day = schedules.fire_due(now=NOON + 3600.0)
+    next_day = schedules.fire_due(now=NOON + 86400 + 15 * 60)
+
+    assert before == [[], [], []]
+    assert (at_time, later_that_day, next_day) == (["daily-at-quarter-past-noon"], [], ["daily-at-quarter-past-noon"])
+    assert [event["time"] for event in _delivered(sqs, queue_url)] == ["2026-11-27T12:15:00Z", "2026-11-28T12:15:00Z"]
+
+
+def test_a_cron_rule_fires_on_its_own_thread_when_the_injected_clock_reaches_its_time(local_events: Any) -> None:
+    client, sqs, queue_url, queue_arn = local_events
+    _scheduled_rule(client, queue_arn, "cron(0/15 * * * ? *)", name="quarter-hourly")
+    clock = [NOON + 5 * 60]
+    schedules = Schedules("us-east-1", seconds_per_minute=1.0, tick=0.02, clock=lambda: clock[0])
+    schedules.start()
+    try:
+        time.sleep(0.2)
+        assert _delivered(sqs, queue_url) == []
+        clock[0] = NOON + 15 * 60
+        deadline = time.time() + 5
+        delivered: list[dict[str, Any]] = []
+        while time.time() < deadline and not delivered:
+            delivered = _delivered(sqs, queue_url)
+            time.sleep(0.02)
+    finally:
+        schedules.stop()
+
+    assert [event["time"] for event in delivered] == ["2026-11-27T12:15:00Z"]
+
+
+def test_put_rule_refuses_a_cron_expression_aws_refuses_with_aws_wording(local_events: Any) -> None:
+    from botocore.exceptions import ClientError
+
+    client, _, _, _ = local_events
+
+    with pytest.raises(ClientError) as refused:
+        client.put_rule(Name="both-days", ScheduleExpression="cron(0 12 * * * *)")
+
+    error = refused.value.response["Error"]
+    assert error["Code"] == "ValidationException"
+    assert error["Message"].startswith("Parameter ScheduleExpression is not valid.")
+    assert "day-of-month and day-of-week" in error["Message"]
 
 
 def test_schedules_run_on_their_own_until_stopped(local_events: Any) -> None:
