@@ -12,6 +12,7 @@ from typing import Any
 import boto3
 import pytest
 from moto.core import DEFAULT_ACCOUNT_ID
+from moto.s3.models import s3_backends
 from moto.sagemaker.models import sagemaker_backends
 
 from tests.conftest import REGION, FakeLambdaContext, load_event
@@ -293,7 +294,14 @@ def test_a_completed_monitor_job_publishes_its_window_metrics_for_the_drift_alar
 
     outcome = handle(job_event(name, "Completed"))
 
-    assert outcome == {"job_name": name, "job": "monitor", "status": "Completed", "action": "published", "metrics": 2}
+    assert outcome == {
+        "job_name": name,
+        "job": "monitor",
+        "status": "Completed",
+        "action": "published",
+        "metrics": 2,
+        "merge_job_name": None,
+    }
     listed = boto3.client("cloudwatch", region_name=REGION).list_metrics(Namespace="Driftline/DataDrift")["Metrics"]
     assert {m["MetricName"] for m in listed} == {"feature_baseline_drift_income", "drifted_features"}
 
@@ -354,3 +362,218 @@ def test_an_endpoint_deleted_outside_driftline_takes_its_schedule_and_alarm_at_t
     finish()  # deploying again sets both up again
     assert schedule()["State"] == "ENABLED"
     assert cloudwatch.describe_alarms(AlarmNames=["driftline-drift-credit"])["MetricAlarms"]
+
+
+# A window larger than one instance analyses ------------------------------------------------------------
+
+WINDOW = f"s3://{ARTIFACT_BUCKET}/monitoring/credit/{ENDPOINT}/{SCHEDULE}/2026/11/23/15/"
+SHARD_JOB = "driftline-credit-monitor-202611231500"
+MERGE_JOB = "driftline-credit-monitor-202611231500-merge"
+
+
+@pytest.fixture
+def sized(world: None, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Instances sized for test windows: one per 250 captured bytes, at most 3."""
+    from driftline_core.monitoring import reset_monitoring_settings
+
+    monkeypatch.setenv("MONITOR_BYTES_PER_INSTANCE", "250")
+    monkeypatch.setenv("MONITOR_MAX_INSTANCES", "3")
+    reset_monitoring_settings()
+
+
+def capture_files(hour: str, sizes: list[int]) -> None:
+    for index, size in enumerate(sizes):
+        put(f"capture/credit/{ENDPOINT}/AllTraffic/{hour}/00-{index:02d}-000-1b2c3d4e.jsonl", "x" * size)
+
+
+def described_as_aws_describes(sent: list[dict[str, Any]]) -> None:
+    """DescribeProcessingJob on AWS returns the job's Environment; moto's leaves it out, so it is put back."""
+    jobs = sagemaker_backends[DEFAULT_ACCOUNT_ID][REGION].processing_jobs
+    for request in sent:
+        jobs[request["ProcessingJobName"]].environment = request.get("Environment")  # type: ignore[attr-defined]
+
+
+def test_a_window_within_one_instances_bytes_runs_on_one_instance_reading_every_object(
+    sized: None, sent: list[dict[str, Any]]
+) -> None:
+    put_baseline()
+    capture_files("2026/11/23/14", [100, 100])
+
+    started = fire("2026-11-23T15:23:00Z")
+
+    assert (started["outcome"], started["capture_bytes"], started["instance_count"]) == ("started", 200, 1)
+    [request] = sent
+    assert request["ProcessingResources"]["ClusterConfig"]["InstanceCount"] == 1
+    assert "ContainerArguments" not in request["AppSpecification"]
+    captures = [i["S3Input"] for i in request["ProcessingInputs"] if i["InputName"].startswith("capture-")]
+    assert [c["S3DataDistributionType"] for c in captures] == ["FullyReplicated"]
+    [output] = request["ProcessingOutputConfig"]["Outputs"]
+    assert (output["OutputName"], output["S3Output"]["S3Uri"]) == ("monitor", WINDOW)
+    assert output["S3Output"]["LocalPath"] == "/opt/ml/processing/output/monitor"
+
+
+def test_a_window_over_one_instances_bytes_runs_on_several_instances_each_given_a_share_of_the_objects(
+    sized: None, sent: list[dict[str, Any]]
+) -> None:
+    put_baseline()
+    capture_files("2026/11/23/14", [200, 200, 200])  # 600 bytes: 3 instances of 250
+
+    started = fire("2026-11-23T15:23:00Z")
+
+    assert (started["outcome"], started["capture_bytes"], started["instance_count"]) == ("started", 600, 3)
+    assert MERGE_JOB in started["reason"]
+    [request] = sent
+    assert request["ProcessingJobName"] == SHARD_JOB
+    assert request["ProcessingResources"]["ClusterConfig"]["InstanceCount"] == 3
+    inputs = {i["InputName"]: i["S3Input"] for i in request["ProcessingInputs"]}
+    assert inputs["capture-0"]["S3DataDistributionType"] == "ShardedByS3Key"
+    assert (
+        inputs["baseline"]["S3DataDistributionType"] == inputs["code"]["S3DataDistributionType"] == ("FullyReplicated")
+    )
+    [output] = request["ProcessingOutputConfig"]["Outputs"]
+    assert (output["OutputName"], output["S3Output"]["S3Uri"]) == ("shards", f"{WINDOW}shards/")
+    assert output["S3Output"]["LocalPath"] == "/opt/ml/processing/output/monitor/shards"
+
+
+def test_a_window_never_gets_more_instances_than_the_maximum_or_than_its_fullest_hour_has_objects(
+    sized: None,
+) -> None:
+    put_baseline()
+    capture_files("2026/11/23/14", [2000, 2000])  # 4000 bytes would be 16 instances; 2 objects, max 3
+
+    assert fire("2026-11-23T15:23:00Z")["instance_count"] == 2
+
+    capture_files("2026/11/23/15", [2000] * 5)
+    assert fire("2026-11-23T16:23:00Z")["instance_count"] == 3
+
+
+def test_every_page_of_a_large_hours_listing_counts_towards_the_windows_size(
+    world: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from driftline_core.monitoring import reset_monitoring_settings
+
+    monkeypatch.setenv("MONITOR_BYTES_PER_INSTANCE", "1000")  # the first page (1,000 objects) fits one instance
+    reset_monitoring_settings()
+    put_baseline()
+    s3 = s3_backends[DEFAULT_ACCOUNT_ID]["aws"]  # straight into the emulator: 1,001 requests take seconds
+    for index in range(1001):
+        s3.put_object(ARTIFACT_BUCKET, f"capture/credit/{ENDPOINT}/AllTraffic/2026/11/23/14/{index:04d}.jsonl", b"x")
+
+    started = fire("2026-11-23T15:23:00Z")
+
+    assert (started["capture_bytes"], started["instance_count"]) == (1001, 2)
+
+
+def shard_job(sent: list[dict[str, Any]]) -> str:
+    put_baseline()
+    capture_files("2026/11/23/14", [200, 200])
+    name: str = fire("2026-11-23T15:23:00Z")["job_name"]
+    assert sent[0]["ProcessingResources"]["ClusterConfig"]["InstanceCount"] == 2
+    described_as_aws_describes(sent)
+    return name
+
+
+def test_a_completed_sharded_monitor_job_starts_one_merge_job_of_its_shards_even_when_told_twice(
+    sized: None, sent: list[dict[str, Any]]
+) -> None:
+    name = shard_job(sent)
+
+    first = handle(job_event(name, "Completed"))
+    again = handle(job_event(name, "Completed"))
+
+    assert (first["action"], first["merge_job_name"]) == ("merge_started", MERGE_JOB)
+    assert (again["action"], again["merge_job_name"]) == ("merge_already_started", MERGE_JOB)
+    assert [job["ProcessingJobName"] for job in processing_jobs()] == [SHARD_JOB, MERGE_JOB]
+    merge = sent[1]
+    assert merge["ProcessingJobName"] == MERGE_JOB
+    assert merge["AppSpecification"]["ContainerEntrypoint"][-1].endswith("/monitor.py")
+    assert merge["AppSpecification"]["ContainerArguments"] == ["--mode", "merge"]
+    assert merge["ProcessingResources"]["ClusterConfig"]["InstanceCount"] == 1
+    inputs = {i["InputName"]: i["S3Input"] for i in merge["ProcessingInputs"]}
+    assert inputs["shards"]["S3Uri"] == f"{WINDOW}shards/"
+    assert inputs["shards"]["LocalPath"] == "/opt/ml/processing/input/shards"
+    assert inputs["baseline"]["S3Uri"] == BASELINE
+    [output] = merge["ProcessingOutputConfig"]["Outputs"]
+    assert (output["OutputName"], output["S3Output"]["S3Uri"]) == ("monitor", WINDOW)
+    assert merge["Environment"] == sent[0]["Environment"]  # the window's endpoint, schedule and times
+    assert merge["NetworkConfig"]["EnableNetworkIsolation"] is True
+    cloudwatch = boto3.client("cloudwatch", region_name=REGION)
+    assert cloudwatch.list_metrics(Namespace="Driftline/DataDrift")["Metrics"] == []  # the shards publish nothing
+
+
+def test_a_completed_merge_job_publishes_the_windows_metrics_for_the_drift_alarm(
+    sized: None, sent: list[dict[str, Any]]
+) -> None:
+    handle(job_event(shard_job(sent), "Completed"))
+    dimensions = [{"Name": "Endpoint", "Value": ENDPOINT}, {"Name": "MonitoringSchedule", "Value": SCHEDULE}]
+    metrics = {
+        "Namespace": "",
+        "MetricData": [
+            {
+                "MetricName": "drifted_features",
+                "Dimensions": dimensions,
+                "Timestamp": "2026-11-23T15:00:00Z",
+                "Value": 2,
+            }
+        ],
+    }
+    put(f"monitoring/credit/{ENDPOINT}/{SCHEDULE}/2026/11/23/15/cloudwatch_metrics.json", json.dumps(metrics))
+
+    outcome = handle(job_event(MERGE_JOB, "Completed"))
+
+    assert (outcome["job"], outcome["action"], outcome["metrics"]) == ("merge", "published", 1)
+    listed = boto3.client("cloudwatch", region_name=REGION).list_metrics(Namespace="Driftline/DataDrift")["Metrics"]
+    assert [m["MetricName"] for m in listed] == ["drifted_features"]
+
+
+@pytest.fixture
+def inbox(world: None, monkeypatch: pytest.MonkeyPatch) -> Any:
+    """The notification topic with a queue subscribed: what the topic's subscribers receive."""
+    from driftline_core.settings import reset_settings
+
+    sns = boto3.client("sns", region_name=REGION)
+    sqs = boto3.client("sqs", region_name=REGION)
+    topic = sns.create_topic(Name="driftline-notifications")["TopicArn"]
+    queue = sqs.create_queue(QueueName="inbox")["QueueUrl"]
+    queue_arn = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=queue_arn, Attributes={"RawMessageDelivery": "true"})
+    monkeypatch.setenv("NOTIFICATION_TOPIC_ARN", topic)
+    reset_settings()
+    return lambda: sqs.receive_message(QueueUrl=queue, MaxNumberOfMessages=10, MessageAttributeNames=["All"]).get(
+        "Messages", []
+    )
+
+
+@pytest.mark.parametrize("status", ["Failed", "Stopped"])
+def test_a_failed_or_stopped_shard_job_is_notified_and_starts_no_merge(
+    sized: None, inbox: Any, sent: list[dict[str, Any]], status: str
+) -> None:
+    name = shard_job(sent)
+    job = sagemaker_backends[DEFAULT_ACCOUNT_ID][REGION].processing_jobs[name]
+    job.processing_job_status = status
+    job.failure_reason = "AlgorithmError: instance algo-2 ran out of disk"  # type: ignore[attr-defined]
+
+    outcome = handle(job_event(name, status))
+
+    assert outcome["action"] == "notified"
+    [message] = inbox()
+    assert name in message["Body"] and "algo-2 ran out of disk" in message["Body"]
+    assert [job["ProcessingJobName"] for job in processing_jobs()] == [SHARD_JOB]
+    assert boto3.client("cloudwatch", region_name=REGION).list_metrics(Namespace="Driftline/DataDrift")["Metrics"] == []
+
+
+def test_a_failed_merge_job_is_notified_as_the_windows_monitoring_and_publishes_nothing(
+    sized: None, inbox: Any, sent: list[dict[str, Any]]
+) -> None:
+    handle(job_event(shard_job(sent), "Completed"))
+    merge = sagemaker_backends[DEFAULT_ACCOUNT_ID][REGION].processing_jobs[MERGE_JOB]
+    merge.processing_job_status = "Failed"
+    merge.failure_reason = "AlgorithmError: shard summary statistics-algo-1.json is not valid JSON"  # type: ignore[attr-defined]
+
+    outcome = handle(job_event(MERGE_JOB, "Failed"))
+
+    assert (outcome["job"], outcome["action"]) == ("merge", "notified")
+    [message] = inbox()
+    assert MERGE_JOB in message["Body"] and "the drift alarm keeps its state" in message["Body"]
+    assert message["MessageAttributes"]["outcome"]["StringValue"] == "monitor_failed"  # one outcome to filter on
+    assert boto3.client("cloudwatch", region_name=REGION).list_metrics(Namespace="Driftline/DataDrift")["Metrics"] == []

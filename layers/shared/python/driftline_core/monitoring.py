@@ -15,6 +15,10 @@ data" and starts nothing. The monitor job runs network-isolated like every Drift
 CloudWatch metrics to ``cloudwatch_metrics.json``; when it completes, its state-change event brings
 StartMonitoring back to publish them (so no job role needs CloudWatch or a network path to it). A failed
 monitor or baseline job is notified and publishes nothing: the drift alarm keeps its state.
+
+A window whose captured bytes need more than one instance (``monitor_bytes_per_instance``) runs on several,
+up to ``monitor_max_instances``: each instance summarises its share of the capture objects, and when that job
+completes StartMonitoring starts the window's merge job, whose outputs and metrics are the window's.
 """
 
 from __future__ import annotations
@@ -46,8 +50,10 @@ from driftline_core.drift_alarms import (
 from driftline_core.notifications import Notification, publish_notification
 from driftline_core.sagemaker_jobs import (
     MONITOR_OUTPUT,
+    MONITOR_SHARDS,
     build_baseline_job_request,
     build_monitor_job_request,
+    build_monitor_merge_job_request,
 )
 from driftline_core.settings import Settings
 
@@ -65,8 +71,13 @@ METRICS_FILE = "cloudwatch_metrics.json"
 METRICS_PER_REQUEST = 1000
 MAX_CAPTURE_INPUTS = 8
 """A processing job takes at most 10 inputs; the code and the baseline use two, the window's hours the rest."""
+MAX_PROCESSING_INSTANCES = 100
+"""CreateProcessingJob's limit on InstanceCount."""
+DEFAULT_BYTES_PER_INSTANCE = 10 * 1024**3
+"""The template's MonitorBytesPerInstance default (its Description says why)."""
 
 Outcome = Literal["started", "already_started", "no_data", "no_baseline", "endpoint_gone"]
+DriftJob = Literal["monitor", "merge", "baseline"]
 _RATE = re.compile(r"^rate\(\s*(\d+)\s+(minute|minutes|hour|hours|day|days)\s*\)$")
 _MINUTES_PER_UNIT = {"minute": 1, "minutes": 1, "hour": 60, "hours": 60, "day": 1440, "days": 1440}
 _NAME_HASH_LENGTH = 8
@@ -87,6 +98,14 @@ class MonitoringSettings(BaseModel):
     monitoring_window_minutes: int = Field(default=60, ge=1, le=MAX_CAPTURE_INPUTS * 60 - 60)
     """How much captured traffic one monitoring job analyses: the whole minutes before the schedule's time."""
     drift_metrics_namespace: str = DEFAULT_NAMESPACE
+    drift_monitor: Literal["Driftline", "ModelMonitor"] = "Driftline"
+    """Whose monitor analyses the windows: Driftline's, or Model Monitor's (``driftline_core.model_monitor``)."""
+    model_monitor_image_uri: str = ""
+    """The region's Model Monitor analyzer image, when ``drift_monitor`` is ModelMonitor."""
+    monitor_bytes_per_instance: int = Field(default=DEFAULT_BYTES_PER_INSTANCE, ge=1)
+    """Captured bytes one monitor instance analyses; a larger window runs on more instances."""
+    monitor_max_instances: int = Field(default=4, ge=1, le=MAX_PROCESSING_INSTANCES)
+    """The most instances one window's monitor job runs on."""
 
 
 @lru_cache(maxsize=1)
@@ -120,6 +139,11 @@ def schedule_name(endpoint: str) -> str:
 def monitor_job_name(endpoint: str, window_end: datetime) -> str:
     """One monitor job per endpoint and window: a repeated firing for the same window finds its job."""
     return _bounded(endpoint, f"-monitor-{window_end:%Y%m%d%H%M}", JOB_NAME_MAX)
+
+
+def merge_job_name(endpoint: str, window_end: datetime) -> str:
+    """The merge job of a window analysed on several instances: the window's monitor job name plus ``-merge``."""
+    return _bounded(endpoint, f"-monitor-{window_end:%Y%m%d%H%M}-merge", JOB_NAME_MAX)
 
 
 def baseline_job_name(endpoint: str, version: int) -> str:
@@ -213,6 +237,17 @@ def set_up_drift_monitoring(
     monitoring: MonitoringSettings,
 ) -> MonitoringSetup:
     """Baseline job, schedule and alarm for an endpoint that now serves ``model_package_arn``; safe to repeat."""
+    if monitoring.drift_monitor == "ModelMonitor":
+        from driftline_core.model_monitor import set_up_model_monitor
+
+        return set_up_model_monitor(
+            dataset=dataset,
+            endpoint=endpoint,
+            model_version=model_version,
+            execution_name=execution_name,
+            settings=settings,
+            monitoring=monitoring,
+        )
     missing = [
         name.upper()
         for name in ("monitoring_function_arn", "monitoring_scheduler_role_arn")
@@ -273,13 +308,19 @@ def set_up_drift_monitoring(
     )
 
 
-def tear_down_drift_monitoring(stack: str, dataset: str, endpoint: str) -> None:
-    """The schedule and the alarm of an endpoint that is gone; what is already gone is fine."""
-    try:
-        get_client("scheduler").delete_schedule(Name=schedule_name(endpoint), GroupName=SCHEDULE_GROUP)
-    except ClientError as error:
-        if _error_code(error) != "ResourceNotFoundException":
-            raise
+def tear_down_drift_monitoring(stack: str, dataset: str, endpoint: str, drift_monitor: str | None = None) -> None:
+    """The schedule (Driftline's, or Model Monitor's with its job definition) and the alarm of an endpoint that is
+    gone; what is already gone is fine."""
+    if (drift_monitor or get_monitoring_settings().drift_monitor) == "ModelMonitor":
+        from driftline_core.model_monitor import tear_down_model_monitor
+
+        tear_down_model_monitor(endpoint)
+    else:
+        try:
+            get_client("scheduler").delete_schedule(Name=schedule_name(endpoint), GroupName=SCHEDULE_GROUP)
+        except ClientError as error:
+            if _error_code(error) != "ResourceNotFoundException":
+                raise
     delete_drift_alarm(stack, dataset)
     logger.info("Drift monitoring removed", extra={"endpoint_name": endpoint, "dataset": dataset})
 
@@ -294,6 +335,8 @@ class MonitoringStarted(BaseModel):
     window_end: str
     job_name: str | None = None
     capture_prefixes: list[str] = Field(default_factory=list)
+    capture_bytes: int = 0
+    instance_count: int = 0
 
 
 def monitoring_window(
@@ -354,7 +397,8 @@ def start_monitoring(
         capture_hour_prefix(request.dataset, request.endpoint_name, request.variant_name, hour)
         for hour in window_hours(start, end)
     ]
-    with_data = [prefix for prefix in prefixes if _has_objects(s3, bucket, prefix)]
+    sizes = {prefix: _objects_and_bytes(s3, bucket, prefix) for prefix in prefixes}
+    with_data = [prefix for prefix in prefixes if sizes[prefix][0]]
     if not with_data:
         return MonitoringStarted(
             outcome="no_data",
@@ -377,6 +421,13 @@ def start_monitoring(
             **window,
         )
     job_name = monitor_job_name(request.endpoint_name, end)
+    captured = sum(sizes[prefix][1] for prefix in with_data)
+    instances = monitor_instance_count(
+        captured,
+        max(sizes[prefix][0] for prefix in with_data),
+        monitoring.monitor_bytes_per_instance,
+        monitoring.monitor_max_instances,
+    )
     output = layout.s3_uri(
         bucket, monitoring_output_prefix(request.dataset, request.endpoint_name, request.schedule_name, end)
     )
@@ -394,18 +445,35 @@ def start_monitoring(
         window_start=window["window_start"],
         window_end=window["window_end"],
         settings=settings,
+        instance_count=instances,
     )
     started = _start_job(job)
+    merge = merge_job_name(request.endpoint_name, end)
+    on = f"on {instances} instances, then merged by {merge}" if instances > 1 else "on one instance"
     return MonitoringStarted(
         outcome="started" if started else "already_started",
         reason=(
             f"Monitoring job {job_name} {'started' if started else 'was already started'} over "
-            f"{len(with_data)} hour(s) of captured requests; outputs go to {output}."
+            f"{len(with_data)} hour(s) of captured requests ({captured} bytes) {on}; outputs go to {output}."
         ),
         job_name=job_name,
         capture_prefixes=with_data,
+        capture_bytes=captured,
+        instance_count=instances,
         **window,
     )
+
+
+def monitor_instance_count(
+    captured_bytes: int, most_objects_in_an_hour: int, bytes_per_instance: int, max_instances: int
+) -> int:
+    """Instances a window needs: one per ``bytes_per_instance`` captured, between 1 and ``max_instances``.
+
+    Never more than the fullest hour's objects: ``ShardedByS3Key`` hands each input's whole objects out across
+    the instances, and an instance left without one would be paid for and analyse nothing.
+    """
+    needed = -(-captured_bytes // max(bytes_per_instance, 1))
+    return max(1, min(needed, max_instances, MAX_PROCESSING_INSTANCES, most_objects_in_an_hour))
 
 
 BASELINE_FILES = ("statistics.json", "constraints.json")
@@ -416,26 +484,37 @@ BASELINE_FILES = ("statistics.json", "constraints.json")
 
 class JobOutcome(BaseModel):
     job_name: str
-    job: Literal["monitor", "baseline", "other"]
+    job: Literal["monitor", "merge", "baseline", "other"]
     status: str
-    action: Literal["published", "notified", "ignored"]
+    action: Literal["published", "notified", "ignored", "merge_started", "merge_already_started"]
     metrics: int = 0
+    merge_job_name: str | None = None
 
 
 def handle_job_event(detail: Mapping[str, Any], settings: Settings, monitoring: MonitoringSettings) -> JobOutcome:
     """A monitoring or baseline job ended: publish a monitor's metrics, or notify a failure.
 
     The event only wakes this up: the job's description says what it is (its Environment) and where its
-    outputs are. A failed monitor publishes nothing, so the drift alarm keeps its state.
+    outputs are. A monitor job that ran on several instances wrote only their summaries (its output is the
+    window's ``shards/``): its completion starts the window's merge job, and the merge job's completion
+    publishes. A failed monitor or merge job publishes nothing, so the drift alarm keeps its state.
     """
     name = str(detail.get("ProcessingJobName") or "")
     status = str(detail.get("ProcessingJobStatus") or "")
     job = drift_job_kind(name, settings.model_package_group_prefix)
+    if job is None and _MODEL_MONITOR_SCHEDULE in (detail.get("Environment") or {}):
+        return _model_monitor_execution(detail, settings, monitoring)
     if job is None:
         return JobOutcome(job_name=name, job="other", status=status, action="ignored")
     description = get_client("sagemaker").describe_processing_job(ProcessingJobName=name)
     status = str(description.get("ProcessingJobStatus") or status)
-    if status == "Completed" and job == "monitor":
+    if status == "Completed" and job == "monitor" and MONITOR_SHARDS in _output_uris(description):
+        merge_name, started = start_merge_job(description, settings)
+        action: Literal["merge_started", "merge_already_started"] = (
+            "merge_started" if started else "merge_already_started"
+        )
+        return JobOutcome(job_name=name, job=job, status=status, action=action, merge_job_name=merge_name)
+    if status == "Completed" and job in ("monitor", "merge"):
         count = publish_window_metrics(description, monitoring.drift_metrics_namespace)
         return JobOutcome(job_name=name, job=job, status=status, action="published", metrics=count)
     if status in ("Failed", "Stopped"):
@@ -444,10 +523,31 @@ def handle_job_event(detail: Mapping[str, Any], settings: Settings, monitoring: 
     return JobOutcome(job_name=name, job=job, status=status, action="ignored")
 
 
-def drift_job_kind(job_name: str, stack: str) -> Literal["monitor", "baseline"] | None:
-    """Which drift job a processing job is, by the names ``monitor_job_name`` and ``baseline_job_name`` give."""
+_MODEL_MONITOR_SCHEDULE = "sagemaker_monitoring_schedule_name"
+
+
+def _model_monitor_execution(
+    detail: Mapping[str, Any], settings: Settings, monitoring: MonitoringSettings
+) -> JobOutcome:
+    """An execution of one of this stack's Model Monitor schedules (``driftline_core.model_monitor``)."""
+    from driftline_core import model_monitor
+
+    name = str(detail.get("ProcessingJobName") or "")
+    if not model_monitor.is_model_monitor_execution(detail, settings.model_package_group_prefix):
+        return JobOutcome(job_name=name, job="other", status=str(detail.get("ProcessingJobStatus")), action="ignored")
+    outcome = model_monitor.handle_execution(detail, settings, monitoring.drift_metrics_namespace)
+    return JobOutcome(
+        job_name=outcome.job_name, job="monitor", status=outcome.status, action=outcome.action, metrics=outcome.metrics
+    )
+
+
+def drift_job_kind(job_name: str, stack: str) -> DriftJob | None:
+    """Which drift job a processing job is, by the names ``monitor_job_name``, ``merge_job_name`` and
+    ``baseline_job_name`` give."""
     if not job_name.startswith(f"{stack}-"):
         return None
+    if _MERGE_JOB.search(job_name):
+        return "merge"
     if _MONITOR_JOB.search(job_name):
         return "monitor"
     if _BASELINE_JOB.search(job_name):
@@ -456,16 +556,63 @@ def drift_job_kind(job_name: str, stack: str) -> Literal["monitor", "baseline"] 
 
 
 _MONITOR_JOB = re.compile(r"-monitor-\d{12}$")
+_MERGE_JOB = re.compile(r"-monitor-\d{12}-merge$")
 _BASELINE_JOB = re.compile(r"-baseline-v\d+$")
 
 
-def publish_window_metrics(description: Mapping[str, Any], namespace: str) -> int:
-    """PutMetricData of the monitor's ``cloudwatch_metrics.json``, under the stack's drift namespace."""
-    outputs = {
+def start_merge_job(description: Mapping[str, Any], settings: Settings) -> tuple[str, bool]:
+    """Start the merge job of a window whose monitor job ran on several instances; True when started now.
+
+    Everything it needs is in the monitor job's description: its environment (endpoint, schedule, window),
+    its baseline input, its dataset tag and its ``shards/`` output, below the window's output folder.
+    """
+    name = str(description.get("ProcessingJobName") or "")
+    environment = {str(k): str(v) for k, v in (description.get("Environment") or {}).items()}
+    needed = ("sagemaker_endpoint_name", "sagemaker_monitoring_schedule_name", "start_time", "end_time")
+    inputs = {
+        str(item.get("InputName")): str(item["S3Input"]["S3Uri"])
+        for item in description.get("ProcessingInputs") or []
+        if "S3Input" in item
+    }
+    missing = [key for key in needed if not environment.get(key)] + [key for key in ("baseline",) if key not in inputs]
+    if missing:
+        raise ValueError(
+            f"monitoring job {name} lacks {', '.join(missing)} in its description, so its shards cannot be merged; "
+            "the next window is analysed at the schedule's next time (deploy the stack again if this repeats)"
+        )
+    tags = {str(t.get("Key")): str(t.get("Value")) for t in description.get("Tags") or []}
+    shards = _output_uris(description)[MONITOR_SHARDS]
+    end = datetime.fromisoformat(environment["end_time"].replace("Z", "+00:00"))
+    merge_name = merge_job_name(environment["sagemaker_endpoint_name"], end)
+    started = _start_job(
+        build_monitor_merge_job_request(
+            job_name=merge_name,
+            dataset=tags.get(DATASET_TAG) or "unknown",
+            endpoint=environment["sagemaker_endpoint_name"],
+            schedule=environment["sagemaker_monitoring_schedule_name"],
+            baseline_uri=inputs["baseline"],
+            shards_uri=shards,
+            output_uri=shards.rstrip("/").removesuffix(MONITOR_SHARDS),
+            window_start=environment["start_time"],
+            window_end=environment["end_time"],
+            settings=settings,
+        )
+    )
+    logger.info("Merge job of a sharded window", extra={"monitor_job_name": name, "merge_job_name": merge_name})
+    return merge_name, started
+
+
+def _output_uris(description: Mapping[str, Any]) -> dict[str, str]:
+    return {
         output["OutputName"]: output["S3Output"]["S3Uri"]
         for output in description.get("ProcessingOutputConfig", {}).get("Outputs", [])
         if "S3Output" in output
     }
+
+
+def publish_window_metrics(description: Mapping[str, Any], namespace: str) -> int:
+    """PutMetricData of the monitor's ``cloudwatch_metrics.json``, under the stack's drift namespace."""
+    outputs = _output_uris(description)
     uri = outputs.get(MONITOR_OUTPUT)
     if not uri:
         raise ValueError(f"monitoring job {description.get('ProcessingJobName')} has no {MONITOR_OUTPUT!r} output")
@@ -483,17 +630,18 @@ def publish_window_metrics(description: Mapping[str, Any], namespace: str) -> in
     return len(data)
 
 
-def job_failed_notification(description: Mapping[str, Any], job: Literal["monitor", "baseline"]) -> Notification:
+def job_failed_notification(description: Mapping[str, Any], job: DriftJob) -> Notification:
     name = str(description.get("ProcessingJobName") or "")
     tags = {str(t.get("Key")): str(t.get("Value")) for t in description.get("Tags") or []}
     dataset = tags.get(DATASET_TAG) or "unknown"
     endpoint = tags.get(ENDPOINT_TAG) or "unknown"
     status = str(description.get("ProcessingJobStatus") or "Failed")
     reason = str(description.get("FailureReason") or description.get("ExitMessage") or "no reason given").strip()
-    if job == "monitor":
+    if job in ("monitor", "merge"):
         what = "drift monitoring"
         lines = [
-            f"The drift monitoring job {name} of endpoint {endpoint} (dataset {dataset}) ended {status}: {reason}",
+            f"The drift monitoring {'merge ' if job == 'merge' else ''}job {name} of endpoint {endpoint} "
+            f"(dataset {dataset}) ended {status}: {reason}",
             "",
             "This window published no drift metrics, so the drift alarm keeps its state and no retrain starts "
             "from it. The next window is analysed at the schedule's next time.",
@@ -512,7 +660,8 @@ def job_failed_notification(description: Mapping[str, Any], job: Literal["monito
     return Notification(
         subject=subject,
         message="\n".join(lines),
-        attributes={"outcome": f"{job}_failed", "dataset": dataset},
+        # A failed merge is the window's monitoring failing: subscribers filter one outcome for both.
+        attributes={"outcome": f"{'monitor' if job == 'merge' else job}_failed", "dataset": dataset},
         error="",
         cause=reason,
     )
@@ -539,6 +688,16 @@ def _start_job(request: Mapping[str, Any]) -> bool:
             return False
         raise
     return True
+
+
+def _objects_and_bytes(s3: Any, bucket: str, prefix: str) -> tuple[int, int]:
+    """How many objects are under ``prefix`` and their bytes, over every page of ListObjectsV2."""
+    count = size = 0
+    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
+        for item in page.get("Contents") or []:
+            count += 1
+            size += int(item.get("Size") or 0)
+    return count, size
 
 
 def _has_objects(s3: Any, bucket: str, prefix: str) -> bool:

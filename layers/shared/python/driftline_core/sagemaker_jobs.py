@@ -25,6 +25,10 @@ EVALUATE_STEP = "evaluate"
 BASELINE_OUTPUT = "baseline"
 MONITOR_OUTPUT = "monitor"
 """The output names ``ml/baseline.py`` and ``ml/monitor.py`` write under ``/opt/ml/processing/output/``."""
+MONITOR_SHARDS = "shards"
+"""Where a monitor job on several instances leaves each instance's summary (``ml/monitor.py`` writes
+``<monitor output>/shards/statistics-<host>.json``), below the window's output, and the merge job's input."""
+MERGE_ARGUMENTS = ["--mode", "merge"]
 
 PROCESSING_INPUT_ROOT = "/opt/ml/processing/input"
 PROCESSING_OUTPUT_ROOT = "/opt/ml/processing/output"
@@ -238,6 +242,7 @@ def build_monitor_job_request(
     window_start: str,
     window_end: str,
     settings: Settings,
+    instance_count: int = 1,
 ) -> dict[str, Any]:
     """CreateProcessingJob request for one monitoring window (``ml/monitor.py``).
 
@@ -247,24 +252,26 @@ def build_monitor_job_request(
     (endpoint, schedule, window), so the metrics carry the dimensions the drift alarm watches. The job stays
     network-isolated: it writes its metrics to ``cloudwatch_metrics.json`` and the StartMonitoring function
     publishes them when the job completes.
+
+    With ``instance_count`` above one the window is split: each capture input is ``ShardedByS3Key`` (each
+    instance downloads about 1/n of every hour's objects), each instance writes only its summary, and the
+    job's one output is the window's ``shards/`` folder, which ``build_monitor_merge_job_request`` reads.
     """
     _require(settings, "sagemaker_role_arn", "processing_image_uri", "ml_code_uri", "artifact_bucket")
-    environment = {
-        "PYTHONUNBUFFERED": "1",
-        "sagemaker_endpoint_name": endpoint,
-        "sagemaker_monitoring_schedule_name": schedule,
-        "start_time": window_start,
-        "end_time": window_end,
-    }
+    sharded = instance_count > 1
     request = _processing_job_request(
         job_name=job_name,
         script="monitor.py",
         inputs={"code": _code_files_uri(settings), "baseline": baseline_uri},
-        outputs={MONITOR_OUTPUT: output_uri},
-        environment=environment,
-        tags=[{"Key": "driftline:dataset", "Value": dataset}, {"Key": "driftline:endpoint", "Value": endpoint}],
+        outputs={MONITOR_SHARDS: monitor_shards_uri(output_uri)} if sharded else {MONITOR_OUTPUT: output_uri},
+        environment=_monitor_environment(endpoint, schedule, window_start, window_end),
+        tags=_monitor_tags(dataset, endpoint),
         settings=settings,
     )
+    if sharded:
+        request["ProcessingResources"]["ClusterConfig"]["InstanceCount"] = instance_count
+        [shards] = request["ProcessingOutputConfig"]["Outputs"]
+        shards["S3Output"]["LocalPath"] = f"{PROCESSING_OUTPUT_ROOT}/{MONITOR_OUTPUT}/{MONITOR_SHARDS}"
     for index, (path, uri) in enumerate(sorted(capture_uris.items())):
         request["ProcessingInputs"].append(
             {
@@ -274,11 +281,63 @@ def build_monitor_job_request(
                     "LocalPath": f"{PROCESSING_INPUT_ROOT}/capture/{path.strip('/')}",
                     "S3DataType": "S3Prefix",
                     "S3InputMode": "File",
-                    "S3DataDistributionType": "FullyReplicated",
+                    "S3DataDistributionType": "ShardedByS3Key" if sharded else "FullyReplicated",
                 },
             }
         )
     return request
+
+
+def build_monitor_merge_job_request(
+    *,
+    job_name: str,
+    dataset: str,
+    endpoint: str,
+    schedule: str,
+    baseline_uri: str,
+    shards_uri: str,
+    output_uri: str,
+    window_start: str,
+    window_end: str,
+    settings: Settings,
+) -> dict[str, Any]:
+    """CreateProcessingJob request that merges a sharded window's summaries (``ml/monitor.py --mode merge``).
+
+    One instance reads every instance's summary under ``shards_uri`` and the baseline, and writes the window's
+    usual outputs (``cloudwatch_metrics.json`` included) to ``output_uri``, with the monitor job's environment,
+    so its metrics are the ones a single-instance job would have written.
+    """
+    _require(settings, "sagemaker_role_arn", "processing_image_uri", "ml_code_uri", "artifact_bucket")
+    request = _processing_job_request(
+        job_name=job_name,
+        script="monitor.py",
+        inputs={"code": _code_files_uri(settings), "baseline": baseline_uri, MONITOR_SHARDS: shards_uri},
+        outputs={MONITOR_OUTPUT: output_uri},
+        environment=_monitor_environment(endpoint, schedule, window_start, window_end),
+        tags=_monitor_tags(dataset, endpoint),
+        settings=settings,
+    )
+    request["AppSpecification"]["ContainerArguments"] = list(MERGE_ARGUMENTS)
+    return request
+
+
+def monitor_shards_uri(output_uri: str) -> str:
+    """The ``shards/`` folder below a window's output, where a sharded monitor job's summaries go."""
+    return f"{output_uri.rstrip('/')}/{MONITOR_SHARDS}/"
+
+
+def _monitor_environment(endpoint: str, schedule: str, window_start: str, window_end: str) -> dict[str, str]:
+    return {
+        "PYTHONUNBUFFERED": "1",
+        "sagemaker_endpoint_name": endpoint,
+        "sagemaker_monitoring_schedule_name": schedule,
+        "start_time": window_start,
+        "end_time": window_end,
+    }
+
+
+def _monitor_tags(dataset: str, endpoint: str) -> list[dict[str, str]]:
+    return [{"Key": "driftline:dataset", "Value": dataset}, {"Key": "driftline:endpoint", "Value": endpoint}]
 
 
 def training_hyperparameters(run_config: Mapping[str, Any], *, code_tarball_uri: str, region: str) -> dict[str, str]:
