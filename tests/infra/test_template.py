@@ -120,7 +120,14 @@ def _iam_statements(cloudformation: dict[str, Any]) -> Iterator[tuple[str, dict[
     for name, resource in cloudformation["Resources"].items():
         properties = resource.get("Properties", {})
         if resource["Type"] == "AWS::IAM::Role":
-            for policy in properties.get("Policies", []):
+            # A policy only some parameter values attach is an Fn::If: check what either branch attaches.
+            policies = [
+                branch
+                for policy in properties.get("Policies", [])
+                for branch in (policy["Fn::If"][1:] if "Fn::If" in policy else [policy])
+                if "PolicyDocument" in branch
+            ]
+            for policy in policies:
                 for statement in policy["PolicyDocument"]["Statement"]:
                     yield name, statement
         elif resource["Type"] in {"AWS::IAM::Policy", "AWS::IAM::ManagedPolicy"}:
@@ -634,6 +641,7 @@ def test_events_eventbridge_could_not_deliver_join_the_same_alarmed_queue(transf
         "StartRunFunctionDataUploaded": "Uploads",
         "StartRetrainFunctionDriftAlarm": "DriftAlarm",
         "StartMonitoringFunctionDriftJobEnded": "DriftJob",
+        "StartMonitoringFunctionModelMonitorExecutionEnded": "ModelMonitor",
         "JobEventsFunctionEndpointStateChanged": "Endpoint",
         "ApprovalEventsFunctionModelPackageDecided": "Approval",
     }

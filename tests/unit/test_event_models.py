@@ -57,6 +57,7 @@ MODEL_OF_SAMPLE: dict[str, type[BaseModel] | str] = {
     "s3_object_created_folder_marker": S3ObjectCreatedEvent,
     "s3_object_created_not_csv": S3ObjectCreatedEvent,
     "sagemaker_endpoint_in_service": SageMakerJobStateChange,
+    "sagemaker_model_monitor_execution_completed": "functions.start_monitoring.app:ProcessingJobStateChange",
     "sagemaker_model_package_approved": ModelPackageStateChange,
     "sagemaker_processing_job_failed": SageMakerJobStateChange,
     "sagemaker_training_job_completed": SageMakerJobStateChange,

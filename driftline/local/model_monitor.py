@@ -1,0 +1,284 @@
+"""SageMaker Model Monitor: monitoring schedules, as the SageMaker API answers them.
+
+moto implements the data-quality job definitions (and lets a second CreateDataQualityJobDefinition of the same
+name replace the first, which AWS refuses with ResourceInUse) but none of the monitoring-schedule actions. Here
+CreateMonitoringSchedule, DescribeMonitoringSchedule, UpdateMonitoringSchedule, DeleteMonitoringSchedule,
+ListMonitoringSchedules and ListMonitoringExecutions answer with the API reference's shapes and errors, and
+refuse a ``ScheduleExpression`` that Model Monitor refuses (it takes only the hourly, daily and every-N-hours
+``cron`` forms, or ``NOW``).
+
+Schedules are stored beside moto's SageMaker backend of their account and region, so a reset emulator
+forgets them with everything else. ``record_execution`` adds a monitoring execution to a schedule (the local
+timer that runs them is the caller); ListMonitoringExecutions and the schedule's
+``LastMonitoringExecutionSummary`` report them.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+import weakref
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from moto.core.responses import ActionResult, EmptyResult
+from moto.sagemaker.exceptions import ResourceInUseException, ResourceNotFound, ValidationError
+from moto.sagemaker.models import SageMakerModelBackend
+from moto.sagemaker.responses import SageMakerResponse
+
+from driftline.local import seams
+
+PATCH_GROUP = "model_monitor"
+MONITORING_TYPES = ("DataQuality", "ModelQuality", "ModelBias", "ModelExplainability")
+_CRON = re.compile(r"^cron\(0 (\*|(?P<hour>\d{1,2})(/(?P<every>\d{1,2}))?) \? \* \* \*\)$")
+
+
+def schedule_interval_hours(expression: str) -> int | None:
+    """Hours between a Model Monitor schedule's executions, or None for an expression Model Monitor refuses.
+
+    Model Monitor takes ``cron(0 * ? * * *)`` (hourly), ``cron(0 H ? * * *)`` (daily at H UTC) and
+    ``cron(0 H/N ? * * *)`` (every N hours from H); ``NOW`` (one execution at once) has no interval.
+    """
+    match = _CRON.match(expression.strip())
+    if match is None:
+        return None
+    if match.group(1) == "*":
+        return 1
+    hour, every = int(match.group("hour")), match.group("every")
+    if hour > 23:
+        return None
+    if every is None:
+        return 24
+    interval = int(every)
+    return interval if 1 <= interval <= 24 else None
+
+
+@dataclass
+class Execution:
+    scheduled_time: datetime
+    status: str
+    processing_job_arn: str = ""
+    failure_reason: str = ""
+    created: datetime = field(default_factory=lambda: datetime.now(UTC))
+    modified: datetime = field(default_factory=lambda: datetime.now(UTC))
+
+
+@dataclass
+class Schedule:
+    name: str
+    arn: str
+    config: dict[str, Any]
+    endpoint_name: str
+    created: datetime = field(default_factory=lambda: datetime.now(UTC))
+    modified: datetime = field(default_factory=lambda: datetime.now(UTC))
+    status: str = "Scheduled"
+    executions: list[Execution] = field(default_factory=list)
+
+    @property
+    def monitoring_type(self) -> str:
+        return str(self.config.get("MonitoringType") or "DataQuality")
+
+    @property
+    def job_definition_name(self) -> str:
+        return str(self.config.get("MonitoringJobDefinitionName") or "")
+
+    def summary(self) -> dict[str, Any]:
+        found = {
+            "MonitoringScheduleName": self.name,
+            "MonitoringScheduleArn": self.arn,
+            "CreationTime": self.created,
+            "LastModifiedTime": self.modified,
+            "MonitoringScheduleStatus": self.status,
+            "EndpointName": self.endpoint_name,
+            "MonitoringJobDefinitionName": self.job_definition_name,
+            "MonitoringType": self.monitoring_type,
+        }
+        return {key: value for key, value in found.items() if value}
+
+    def execution_summary(self, execution: Execution) -> dict[str, Any]:
+        found = {
+            "MonitoringScheduleName": self.name,
+            "ScheduledTime": execution.scheduled_time,
+            "CreationTime": execution.created,
+            "LastModifiedTime": execution.modified,
+            "MonitoringExecutionStatus": execution.status,
+            "ProcessingJobArn": execution.processing_job_arn,
+            "EndpointName": self.endpoint_name,
+            "FailureReason": execution.failure_reason,
+            "MonitoringJobDefinitionName": self.job_definition_name,
+            "MonitoringType": self.monitoring_type,
+        }
+        return {key: value for key, value in found.items() if value}
+
+    def describe(self) -> dict[str, Any]:
+        described = {
+            "MonitoringScheduleArn": self.arn,
+            "MonitoringScheduleName": self.name,
+            "MonitoringScheduleStatus": self.status,
+            "MonitoringType": self.monitoring_type,
+            "CreationTime": self.created,
+            "LastModifiedTime": self.modified,
+            "MonitoringScheduleConfig": self.config,
+            "EndpointName": self.endpoint_name,
+        }
+        if self.executions:
+            described["LastMonitoringExecutionSummary"] = self.execution_summary(self.executions[-1])
+        return {key: value for key, value in described.items() if value}
+
+
+_stores: weakref.WeakKeyDictionary[SageMakerModelBackend, dict[str, Schedule]] = weakref.WeakKeyDictionary()
+_lock = threading.Lock()
+
+
+def schedules(backend: SageMakerModelBackend) -> dict[str, Schedule]:
+    """The monitoring schedules of one account and region (moto's backend for them)."""
+    with _lock:
+        return _stores.setdefault(backend, {})
+
+
+def schedule_arn(backend: SageMakerModelBackend, name: str) -> str:
+    return f"arn:aws:sagemaker:{backend.region_name}:{backend.account_id}:monitoring-schedule/{name.lower()}"
+
+
+def _not_found(backend: SageMakerModelBackend, name: str) -> ResourceNotFound:
+    return ResourceNotFound(f"Monitoring Schedule {schedule_arn(backend, name)} does not exist.")
+
+
+def _checked_config(backend: SageMakerModelBackend, config: dict[str, Any]) -> str:
+    """Refuse what Model Monitor refuses in a MonitoringScheduleConfig; the endpoint it watches."""
+    expression = str((config.get("ScheduleConfig") or {}).get("ScheduleExpression") or "")
+    if expression and expression != "NOW" and schedule_interval_hours(expression) is None:
+        raise ValidationError(
+            f"Invalid ScheduleExpression {expression}: Model Monitor supports cron(0 * ? * * *) (hourly), "
+            "cron(0 [00-23] ? * * *) (daily), cron(0 [00-23]/[01-24] ? * * *) (every N hours) and NOW."
+        )
+    inline = config.get("MonitoringJobDefinition")
+    name = config.get("MonitoringJobDefinitionName")
+    if bool(inline) == bool(name):
+        raise ValidationError("Exactly one of MonitoringJobDefinition or MonitoringJobDefinitionName must be set.")
+    if inline:
+        inputs = inline.get("MonitoringInputs") or [{}]
+        return str((inputs[0].get("EndpointInput") or {}).get("EndpointName") or "")
+    monitoring_type = config.get("MonitoringType")
+    if monitoring_type not in MONITORING_TYPES:
+        raise ValidationError("MonitoringType must be set when MonitoringJobDefinitionName is set.")
+    if monitoring_type != "DataQuality":
+        raise ValidationError(f"Local mode runs DataQuality schedules only, not {monitoring_type}.")
+    definition = backend.data_quality_job_definitions.get(str(name))
+    if definition is None:
+        raise ResourceNotFound(f"Job definition {name} does not exist.")
+    job_input: dict[str, Any] = definition.data_quality_job_input or {}
+    return str((job_input.get("EndpointInput") or {}).get("EndpointName") or "")
+
+
+def create_monitoring_schedule(self: SageMakerResponse) -> ActionResult:
+    backend = self.sagemaker_backend
+    name = self._get_param("MonitoringScheduleName")
+    config = self._get_param("MonitoringScheduleConfig") or {}
+    store = schedules(backend)
+    if name in store:
+        raise ResourceInUseException(f"Monitoring Schedule {schedule_arn(backend, name)} already exists.")
+    endpoint = _checked_config(backend, config)
+    store[name] = Schedule(name=name, arn=schedule_arn(backend, name), config=config, endpoint_name=endpoint)
+    return ActionResult({"MonitoringScheduleArn": store[name].arn})
+
+
+def update_monitoring_schedule(self: SageMakerResponse) -> ActionResult:
+    backend = self.sagemaker_backend
+    name = self._get_param("MonitoringScheduleName")
+    found = schedules(backend).get(name)
+    if found is None:
+        raise _not_found(backend, name)
+    config = self._get_param("MonitoringScheduleConfig") or {}
+    found.endpoint_name = _checked_config(backend, config)
+    found.config = config
+    found.modified = datetime.now(UTC)
+    return ActionResult({"MonitoringScheduleArn": found.arn})
+
+
+def describe_monitoring_schedule(self: SageMakerResponse) -> ActionResult:
+    backend = self.sagemaker_backend
+    name = self._get_param("MonitoringScheduleName")
+    found = schedules(backend).get(name)
+    if found is None:
+        raise _not_found(backend, name)
+    return ActionResult(found.describe())
+
+
+def delete_monitoring_schedule(self: SageMakerResponse) -> ActionResult:
+    backend = self.sagemaker_backend
+    name = self._get_param("MonitoringScheduleName")
+    if schedules(backend).pop(name, None) is None:
+        raise _not_found(backend, name)
+    return EmptyResult()
+
+
+def list_monitoring_schedules(self: SageMakerResponse) -> ActionResult:
+    endpoint = self._get_param("EndpointName")
+    contains = self._get_param("NameContains")
+    definition = self._get_param("MonitoringJobDefinitionName")
+    listed = [
+        found.summary()
+        for found in sorted(schedules(self.sagemaker_backend).values(), key=lambda s: s.created, reverse=True)
+        if (not endpoint or found.endpoint_name == endpoint)
+        and (not contains or contains in found.name)
+        and (not definition or found.job_definition_name == definition)
+    ]
+    return ActionResult({"MonitoringScheduleSummaries": listed})
+
+
+def list_monitoring_executions(self: SageMakerResponse) -> ActionResult:
+    name = self._get_param("MonitoringScheduleName")
+    endpoint = self._get_param("EndpointName")
+    status = self._get_param("StatusEquals")
+    listed = [
+        (execution.scheduled_time, found.execution_summary(execution))
+        for found in schedules(self.sagemaker_backend).values()
+        if (not name or found.name == name) and (not endpoint or found.endpoint_name == endpoint)
+        for execution in found.executions
+        if not status or execution.status == status
+    ]
+    listed.sort(key=lambda pair: pair[0], reverse=self._get_param("SortOrder", "Descending") == "Descending")
+    return ActionResult({"MonitoringExecutionSummaries": [summary for _, summary in listed]})
+
+
+def record_execution(backend: SageMakerModelBackend, name: str, execution: Execution) -> None:
+    found = schedules(backend).get(name)
+    if found is not None:
+        found.executions.append(execution)
+
+
+_ACTIONS = {
+    "create_monitoring_schedule": create_monitoring_schedule,
+    "update_monitoring_schedule": update_monitoring_schedule,
+    "describe_monitoring_schedule": describe_monitoring_schedule,
+    "delete_monitoring_schedule": delete_monitoring_schedule,
+    "list_monitoring_schedules": list_monitoring_schedules,
+    "list_monitoring_executions": list_monitoring_executions,
+}
+
+
+def install() -> None:
+    """Answer the monitoring-schedule actions until ``seams.restore`` (or ``uninstall``)."""
+    if not seams.claim(PATCH_GROUP):
+        return
+    for action, handler in _ACTIONS.items():
+        seams.add(SageMakerResponse, action, handler)
+    create_definition = SageMakerModelBackend.create_data_quality_job_definition
+
+    def create_data_quality_job_definition(self: SageMakerModelBackend, **kwargs: Any) -> dict[str, str]:
+        name = kwargs.get("job_definition_name", "")
+        if name in self.data_quality_job_definitions:
+            arn = self.data_quality_job_definitions[name].arn
+            raise ResourceInUseException(f"Job definition {arn} already exists.")
+        return dict(create_definition(self, **kwargs))
+
+    seams.replace(SageMakerModelBackend, "create_data_quality_job_definition", create_data_quality_job_definition)
+
+
+def uninstall() -> None:
+    seams.undo(PATCH_GROUP, [(SageMakerModelBackend, "create_data_quality_job_definition")])
+    for action in _ACTIONS:
+        if action in SageMakerResponse.__dict__:
+            delattr(SageMakerResponse, action)

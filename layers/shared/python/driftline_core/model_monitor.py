@@ -1,0 +1,475 @@
+"""SageMaker Model Monitor as the drift monitor, for accounts that still have it (``DriftMonitor=ModelMonitor``).
+
+Model Monitor is closed to new customers, so Driftline's own monitor is the default; this path keeps the same
+baseline, the same S3 layout and the same alarm. When an endpoint serves a newly approved model,
+``set_up_model_monitor``:
+
+- starts the same baseline job as Driftline's monitor (``ml/baseline.py``): its ``statistics.json`` and
+  ``constraints.json`` are in Model Monitor's formats, which a data-quality job definition takes as its baseline;
+- creates a data-quality job definition per served model (job definitions cannot be updated) with the Model
+  Monitor analyzer image of the region, the endpoint as input, outputs under ``monitoring/<dataset>/`` (Model
+  Monitor adds ``<endpoint>/<schedule>/yyyy/mm/dd/hh/``, Driftline's layout), the SageMaker role, network
+  isolation and the stack's KMS key;
+- creates the endpoint's monitoring schedule, or points the existing one at the new definition (and deletes the
+  one it replaces), on ``MonitoringScheduleExpression`` in Model Monitor's cron form;
+- puts the dataset's drift alarm on ``drifted_features``, as Driftline's monitor does.
+
+Model Monitor publishes ``feature_baseline_drift_<feature>`` under its own namespace but no ``drifted_features``.
+Each execution's "SageMaker Processing Job State Change" event brings StartMonitoring here
+(``handle_execution``): a completed execution's ``constraint_violations.json`` gives ``drifted_features``, published
+under the stack's drift namespace with the dimensions the alarm watches, so the same alarm and the same retrain
+follow; a failed execution is notified; one that found no captured data is only logged.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any, Literal
+
+from aws_lambda_powertools import Logger
+from botocore.exceptions import ClientError
+
+from driftline_core import layout, s3io
+from driftline_core.clients import get_client
+from driftline_core.deployment import describe_endpoint
+from driftline_core.drift_alarms import (
+    DATASET_TAG,
+    DRIFTED_FEATURES_METRIC,
+    ENDPOINT_TAG,
+    MONITORING_PREFIX,
+    drift_reports_prefix,
+    put_drift_alarm,
+)
+from driftline_core.notifications import Notification, publish_notification
+from driftline_core.settings import Settings
+
+if TYPE_CHECKING:
+    from driftline_core.monitoring import MonitoringSettings, MonitoringSetup
+
+logger = Logger(child=True)
+
+MODEL_MONITOR: Literal["ModelMonitor"] = "ModelMonitor"
+NAME_MAX = 63
+MONITORING_TYPE = "DataQuality"
+ENDPOINT_INPUT_PATH = "/opt/ml/processing/input/endpoint"
+OUTPUT_PATH = "/opt/ml/processing/output"
+VOLUME_SIZE_GB = 30
+MAX_RUNTIME_SECONDS = 86400
+"""MonitoringStoppingCondition's limit."""
+VIOLATIONS_FILE = "constraint_violations.json"
+DRIFT_CHECK = "baseline_drift_check"
+NO_DATA_REASON = "no data"
+"""Model Monitor fails an execution whose window captured nothing with "Job inputs had no data"."""
+SCHEDULE_ENVIRONMENT = "sagemaker_monitoring_schedule_name"
+ENDPOINT_ENVIRONMENT = "sagemaker_endpoint_name"
+
+_RATE = re.compile(r"^rate\(\s*(\d+)\s+(minute|minutes|hour|hours|day|days)\s*\)$")
+_CRON = re.compile(r"^cron\(\s*0\s+(\*|(\d{1,2})(?:/(\d{1,2}))?)\s+\?\s+\*\s+\*\s+\*\s*\)$")
+_MINUTES = {"minute": 1, "minutes": 1, "hour": 60, "hours": 60, "day": 1440, "days": 1440}
+
+
+class UnsupportedMonitorSchedule(ValueError):
+    """MonitoringScheduleExpression has no Model Monitor equivalent."""
+
+
+@dataclass(frozen=True)
+class ModelMonitorSchedule:
+    expression: str
+    """Model Monitor's cron form."""
+    interval_hours: int
+
+
+def model_monitor_schedule(expression: str) -> ModelMonitorSchedule:
+    """``MonitoringScheduleExpression`` in the cron form Model Monitor accepts, or a refusal saying what to use.
+
+    Model Monitor runs hourly (``cron(0 * ? * * *)``), daily (``cron(0 H ? * * *)``) or every N hours
+    (``cron(0 H/N ? * * *)``); ``rate(1 hour)``, ``rate(N hours)`` with N dividing a day and ``rate(1 day)`` become
+    those, and cron expressions already in those forms are kept.
+    """
+    text = expression.strip()
+    rate = _RATE.match(text)
+    if rate:
+        minutes = int(rate.group(1)) * _MINUTES[rate.group(2)]
+        if minutes == 60:
+            return ModelMonitorSchedule("cron(0 * ? * * *)", 1)
+        if minutes == 1440:
+            return ModelMonitorSchedule("cron(0 0 ? * * *)", 24)
+        if minutes % 60 == 0 and 24 % (minutes // 60) == 0:
+            return ModelMonitorSchedule(f"cron(0 0/{minutes // 60} ? * * *)", minutes // 60)
+    cron = _CRON.match(text)
+    if cron:
+        if cron.group(1) == "*":
+            return ModelMonitorSchedule("cron(0 * ? * * *)", 1)
+        hour, every = int(cron.group(2)), cron.group(3)
+        if hour <= 23 and every is None:
+            return ModelMonitorSchedule(f"cron(0 {hour} ? * * *)", 24)
+        if hour <= 23 and every is not None and 1 <= int(every) <= 24:
+            return ModelMonitorSchedule(f"cron(0 {hour}/{int(every)} ? * * *)", int(every))
+    raise UnsupportedMonitorSchedule(
+        f"MonitoringScheduleExpression {expression!r} cannot drive SageMaker Model Monitor, which runs only hourly "
+        "(rate(1 hour) or cron(0 * ? * * *)), every N hours (rate(N hours) with N dividing 24, or "
+        "cron(0 H/N ? * * *)) or daily (rate(1 day) or cron(0 H ? * * *)). Deploy the stack again with one of "
+        "those, or with DriftMonitor=Driftline, whose monitor takes any EventBridge Scheduler expression."
+    )
+
+
+def _bounded(base: str, tail: str) -> str:
+    from driftline_core.monitoring import _bounded as bounded
+
+    return bounded(base, tail, NAME_MAX)
+
+
+def monitoring_schedule_name(endpoint: str) -> str:
+    """The endpoint's Model Monitor schedule: named like Driftline's (the alarm's MonitoringSchedule dimension)."""
+    return _bounded(endpoint, "-drift-monitor")
+
+
+def job_definition_name(endpoint: str, version: int) -> str:
+    """One data-quality job definition per served model version: a definition cannot be changed."""
+    return _bounded(endpoint, f"-data-quality-v{version}")
+
+
+def build_job_definition_request(
+    *,
+    name: str,
+    dataset: str,
+    endpoint: str,
+    baseline_uri: str,
+    image_uri: str,
+    interval_hours: int,
+    settings: Settings,
+) -> dict[str, Any]:
+    """CreateDataQualityJobDefinition: the endpoint's captured requests against the served model's baseline."""
+    tags = [{"Key": DATASET_TAG, "Value": dataset}, {"Key": ENDPOINT_TAG, "Value": endpoint}]
+    # Model Monitor adds <endpoint>/<schedule>/yyyy/mm/dd/hh/ to this: Driftline's layout under the dataset.
+    output_uri = layout.s3_uri(settings.artifact_bucket, drift_reports_prefix(dataset).rstrip("/"))
+    request: dict[str, Any] = {
+        "JobDefinitionName": name,
+        "DataQualityBaselineConfig": {
+            "ConstraintsResource": {"S3Uri": f"{baseline_uri}constraints.json"},
+            "StatisticsResource": {"S3Uri": f"{baseline_uri}statistics.json"},
+        },
+        "DataQualityAppSpecification": {
+            "ImageUri": image_uri,
+            # Model Monitor's own per-feature metrics, for the teams and dashboards that read them.
+            "Environment": {"publish_cloudwatch_metrics": "Enabled"},
+        },
+        "DataQualityJobInput": {
+            "EndpointInput": {
+                "EndpointName": endpoint,
+                "LocalPath": ENDPOINT_INPUT_PATH,
+                "S3InputMode": "File",
+                "S3DataDistributionType": "FullyReplicated",
+            }
+        },
+        "DataQualityJobOutputConfig": {
+            "MonitoringOutputs": [
+                {"S3Output": {"S3Uri": output_uri, "LocalPath": OUTPUT_PATH, "S3UploadMode": "EndOfJob"}}
+            ]
+        },
+        "JobResources": {
+            "ClusterConfig": {
+                "InstanceCount": 1,
+                "InstanceType": settings.processing_instance_type,
+                "VolumeSizeInGB": VOLUME_SIZE_GB,
+            }
+        },
+        "NetworkConfig": {"EnableNetworkIsolation": True},
+        "RoleArn": settings.sagemaker_role_arn,
+        # An execution still running when the next one is due would overlap it.
+        "StoppingCondition": {
+            "MaxRuntimeInSeconds": min(settings.max_job_runtime_seconds, interval_hours * 3600, MAX_RUNTIME_SECONDS)
+        },
+        "Tags": tags,
+    }
+    if settings.kms_key_arn:
+        request["DataQualityJobOutputConfig"]["KmsKeyId"] = settings.kms_key_arn
+        request["JobResources"]["ClusterConfig"]["VolumeKmsKeyId"] = settings.kms_key_arn
+    vpc_config = settings.job_vpc_config
+    if vpc_config:
+        request["NetworkConfig"]["VpcConfig"] = vpc_config
+    return request
+
+
+def build_schedule_config(definition: str, schedule: ModelMonitorSchedule) -> dict[str, Any]:
+    return {
+        "ScheduleConfig": {"ScheduleExpression": schedule.expression},
+        "MonitoringJobDefinitionName": definition,
+        "MonitoringType": MONITORING_TYPE,
+    }
+
+
+def put_monitoring_schedule(name: str, definition: str, schedule: ModelMonitorSchedule, tags: list[Any]) -> str | None:
+    """Create the schedule, or point it at ``definition``; returns the definition it used before, if any."""
+    sagemaker = get_client("sagemaker")
+    config = build_schedule_config(definition, schedule)
+    try:
+        current = sagemaker.describe_monitoring_schedule(MonitoringScheduleName=name)
+    except ClientError as error:
+        if _error_code(error) != "ResourceNotFound":
+            raise
+        sagemaker.create_monitoring_schedule(MonitoringScheduleName=name, MonitoringScheduleConfig=config, Tags=tags)
+        return None
+    sagemaker.update_monitoring_schedule(MonitoringScheduleName=name, MonitoringScheduleConfig=config)
+    previous = str(current.get("MonitoringScheduleConfig", {}).get("MonitoringJobDefinitionName") or "")
+    return previous or None
+
+
+def set_up_model_monitor(
+    *,
+    dataset: str,
+    endpoint: str,
+    model_version: int,
+    execution_name: str,
+    settings: Settings,
+    monitoring: MonitoringSettings,
+) -> MonitoringSetup:
+    """Baseline job, data-quality job definition, monitoring schedule and alarm; safe to repeat."""
+    from driftline_core import monitoring as driftline
+
+    schedule = model_monitor_schedule(monitoring.monitoring_schedule_expression)
+    if not monitoring.model_monitor_image_uri:
+        raise driftline.MonitoringNotConfigured(
+            "Model Monitor cannot be scheduled: MODEL_MONITOR_IMAGE_URI is not set; deploy the stack again "
+            "(sam deploy) with DriftMonitor=ModelMonitor in a region where SageMaker publishes the Model Monitor "
+            "analyzer image."
+        )
+    baseline_uri = layout.s3_uri(settings.artifact_bucket, driftline.baseline_prefix(execution_name))
+    baseline_job = driftline.baseline_job_name(endpoint, model_version)
+    driftline._start_job(
+        driftline.build_baseline_job_request(
+            job_name=baseline_job,
+            execution_name=execution_name,
+            dataset=dataset,
+            endpoint=endpoint,
+            output_uri=baseline_uri,
+            settings=settings,
+        )
+    )
+    definition = job_definition_name(endpoint, model_version)
+    request = build_job_definition_request(
+        name=definition,
+        dataset=dataset,
+        endpoint=endpoint,
+        baseline_uri=baseline_uri,
+        image_uri=monitoring.model_monitor_image_uri,
+        interval_hours=schedule.interval_hours,
+        settings=settings,
+    )
+    sagemaker = get_client("sagemaker")
+    try:
+        sagemaker.create_data_quality_job_definition(**request)
+    except ClientError as error:
+        if _error_code(error) not in {"ResourceInUse", "ResourceInUseException"}:
+            raise
+    name = monitoring_schedule_name(endpoint)
+    previous = put_monitoring_schedule(name, definition, schedule, request["Tags"])
+    if previous and previous != definition:
+        _delete_job_definition(previous)
+    _delete_scheduler_schedule(endpoint)
+    alarm = put_drift_alarm(
+        settings.model_package_group_prefix,
+        dataset,
+        endpoint,
+        name,
+        namespace=monitoring.drift_metrics_namespace,
+        period_seconds=min(schedule.interval_hours, 24) * 3600,
+    )
+    logger.info(
+        "Model Monitor set up",
+        extra={"schedule_name": name, "job_definition": definition, "alarm_name": alarm, "baseline_job": baseline_job},
+    )
+    return driftline.MonitoringSetup(
+        schedule_name=name,
+        schedule_expression=schedule.expression,
+        alarm_name=alarm,
+        baseline_uri=baseline_uri,
+        baseline_job_name=baseline_job,
+    )
+
+
+def tear_down_model_monitor(endpoint: str) -> None:
+    """The endpoint's Model Monitor schedule and its job definition; what is already gone is fine."""
+    sagemaker = get_client("sagemaker")
+    name = monitoring_schedule_name(endpoint)
+    try:
+        current = sagemaker.describe_monitoring_schedule(MonitoringScheduleName=name)
+        sagemaker.delete_monitoring_schedule(MonitoringScheduleName=name)
+    except ClientError as error:
+        if _error_code(error) != "ResourceNotFound":
+            raise
+        return
+    definition = str(current.get("MonitoringScheduleConfig", {}).get("MonitoringJobDefinitionName") or "")
+    if definition:
+        _delete_job_definition(definition)
+
+
+def _delete_job_definition(name: str) -> None:
+    try:
+        get_client("sagemaker").delete_data_quality_job_definition(JobDefinitionName=name)
+    except ClientError as error:
+        if _error_code(error) != "ResourceNotFound":
+            # Left behind, it costs nothing and runs nothing; a stack delete leaves such definitions too.
+            logger.warning(
+                "A replaced Model Monitor job definition was not deleted",
+                extra={"job_definition": name, "error": str(error)},
+            )
+
+
+def _delete_scheduler_schedule(endpoint: str) -> None:
+    """A stack switched from Driftline's monitor keeps no EventBridge Scheduler schedule firing beside Model Monitor."""
+    from driftline_core.monitoring import SCHEDULE_GROUP, schedule_name
+
+    try:
+        get_client("scheduler").delete_schedule(Name=schedule_name(endpoint), GroupName=SCHEDULE_GROUP)
+    except ClientError as error:
+        if _error_code(error) != "ResourceNotFoundException":
+            raise
+
+
+# Executions -------------------------------------------------------------------------------------------
+
+
+def is_model_monitor_execution(detail: Mapping[str, Any], stack: str) -> bool:
+    """A processing job Model Monitor started for one of this stack's schedules (Driftline's own jobs are named
+    ``<stack>-...``; Model Monitor names its executions itself)."""
+    environment = detail.get("Environment") or {}
+    schedule = str(environment.get(SCHEDULE_ENVIRONMENT) or "")
+    name = str(detail.get("ProcessingJobName") or "")
+    return schedule.startswith(f"{stack}-") and not name.startswith(f"{stack}-")
+
+
+@dataclass(frozen=True)
+class ExecutionOutcome:
+    job_name: str
+    status: str
+    action: Literal["published", "notified", "ignored"]
+    metrics: int = 0
+
+
+def handle_execution(detail: Mapping[str, Any], settings: Settings, namespace: str) -> ExecutionOutcome:
+    """A Model Monitor execution ended: publish its ``drifted_features``, or notify its failure.
+
+    The event's detail is the execution's processing job description, from SageMaker itself (EventBridge
+    accepts ``aws.*`` sources only from AWS services), which says where its outputs are.
+    """
+    name = str(detail.get("ProcessingJobName") or "")
+    status = str(detail.get("ProcessingJobStatus") or "")
+    environment = detail.get("Environment") or {}
+    endpoint = str(environment.get(ENDPOINT_ENVIRONMENT) or "")
+    schedule = str(environment.get(SCHEDULE_ENVIRONMENT) or "")
+    output_uri = _output_uri(detail)
+    if status == "Completed":
+        drifted = drifted_features(output_uri)
+        timestamp = _window_end(environment) or datetime.now(UTC)
+        get_client("cloudwatch").put_metric_data(
+            Namespace=namespace,
+            MetricData=[
+                {
+                    "MetricName": DRIFTED_FEATURES_METRIC,
+                    "Dimensions": [
+                        {"Name": "Endpoint", "Value": endpoint},
+                        {"Name": "MonitoringSchedule", "Value": schedule},
+                    ],
+                    "Timestamp": timestamp,
+                    "Value": float(len(drifted)),
+                    "Unit": "Count",
+                }
+            ],
+        )
+        logger.info(
+            "Published a Model Monitor execution's drifted features",
+            extra={"job_name": name, "drifted_features": sorted(drifted), "namespace": namespace},
+        )
+        return ExecutionOutcome(job_name=name, status=status, action="published", metrics=1)
+    if status in ("Failed", "Stopped"):
+        reason = str(detail.get("FailureReason") or detail.get("ExitMessage") or "no reason given").strip()
+        dataset = _dataset_of(output_uri)
+        if endpoint and describe_endpoint(endpoint) is None:
+            # An endpoint deleted outside Driftline: its schedule would fail every hour for ever.
+            from driftline_core.monitoring import tear_down_drift_monitoring
+
+            tear_down_drift_monitoring(settings.model_package_group_prefix, dataset, endpoint, MODEL_MONITOR)
+            logger.info(
+                "Endpoint gone: its Model Monitor schedule, job definition and drift alarm were removed",
+                extra={"job_name": name, "endpoint_name": endpoint, "dataset": dataset},
+            )
+            return ExecutionOutcome(job_name=name, status=status, action="ignored")
+        if NO_DATA_REASON in reason.lower():
+            logger.info(
+                "No data: the Model Monitor execution found no captured requests in its window",
+                extra={"job_name": name, "endpoint_name": endpoint},
+            )
+            return ExecutionOutcome(job_name=name, status=status, action="ignored")
+        publish_notification(execution_failed_notification(name, status, reason, dataset, endpoint, schedule), settings)
+        return ExecutionOutcome(job_name=name, status=status, action="notified")
+    return ExecutionOutcome(job_name=name, status=status, action="ignored")
+
+
+def drifted_features(output_uri: str) -> set[str]:
+    """The features failing the baseline drift check in an execution's ``constraint_violations.json`` (none when
+    Model Monitor wrote no file: a window without violations)."""
+    if not output_uri:
+        return set()
+    bucket, key = layout.split_s3_uri(output_uri)
+    document = s3io.read_json_if_exists(bucket, f"{key.rstrip('/')}/{VIOLATIONS_FILE}") or {}
+    return {
+        str(violation.get("feature_name"))
+        for violation in document.get("violations") or []
+        if violation.get("constraint_check_type") == DRIFT_CHECK
+    }
+
+
+def execution_failed_notification(
+    name: str, status: str, reason: str, dataset: str, endpoint: str, schedule: str
+) -> Notification:
+    lines = [
+        f"The Model Monitor execution {name} of schedule {schedule} (endpoint {endpoint}, dataset {dataset}) "
+        f"ended {status}: {reason}",
+        "",
+        "This window published no drift metrics, so the drift alarm keeps its state and no retrain starts from it. "
+        "The next window is analysed at the schedule's next time.",
+        f"Its log: CloudWatch log group /aws/sagemaker/ProcessingJobs, streams starting {name}/; the schedule's "
+        f"executions: aws sagemaker list-monitoring-executions --monitoring-schedule-name {schedule}.",
+    ]
+    return Notification(
+        subject=f"Driftline: {dataset} drift monitoring failed"[:100],
+        message="\n".join(lines),
+        attributes={"outcome": "monitor_failed", "dataset": dataset},
+        error="",
+        cause=reason,
+    )
+
+
+def _output_uri(detail: Mapping[str, Any]) -> str:
+    for output in detail.get("ProcessingOutputConfig", {}).get("Outputs") or []:
+        uri = (output.get("S3Output") or {}).get("S3Uri")
+        if uri:
+            return str(uri)
+    return ""
+
+
+def _dataset_of(output_uri: str) -> str:
+    """``monitoring/<dataset>/...``: the dataset whose reports the execution wrote."""
+    if not output_uri:
+        return "unknown"
+    _, key = layout.split_s3_uri(output_uri)
+    parts = key.removeprefix(MONITORING_PREFIX).split("/")
+    return parts[0] if key.startswith(MONITORING_PREFIX) and parts[0] else "unknown"
+
+
+def _window_end(environment: Mapping[str, Any]) -> datetime | None:
+    """Model Monitor's ``end_time``: the end of the window the execution analysed."""
+    text = str(environment.get("end_time") or "").replace(" ", "")
+    try:
+        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def _error_code(error: ClientError) -> str:
+    return str(error.response.get("Error", {}).get("Code", ""))
