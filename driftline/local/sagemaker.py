@@ -44,7 +44,7 @@ from moto.sagemaker.responses import SageMakerResponse
 
 from driftline.local import cloudwatch_logs, seams
 from driftline.local.console import Console
-from driftline.local.job_processes import JobProcesses
+from driftline.local.job_processes import JobProcess, JobProcesses
 from driftline.local.settings import ACCOUNT_ID, REPO_ROOT
 
 CONTAINER_ROOT = "/opt/ml/"
@@ -143,6 +143,9 @@ class JobRunner:
         self.console = console
         self.durations: dict[str, float] = {}
         self._threads: list[threading.Thread] = []
+        self._processes: dict[str, JobProcess] = {}
+        self._stopping: set[str] = set()
+        self._lock = threading.Lock()
         # Forks jobs from a warm interpreter once local mode starts it (start_server); fresh ones until then.
         self.processes = JobProcesses()
 
@@ -164,6 +167,20 @@ class JobRunner:
         for thread in list(self._threads):
             thread.join(timeout)
 
+    def stop(self, timeout: float = 30) -> None:
+        """Stop every running job as StopProcessingJob/StopTrainingJob would, and wait until each is Stopped.
+
+        Each job's process is killed, its status becomes Stopped and its state-change event is emitted while
+        local mode is still up, so stopping local mode leaves no job process, no job thread and no noise.
+        """
+        with self._lock:
+            self._stopping.update(thread.name.removeprefix("job-") for thread in self._threads if thread.is_alive())
+            processes = list(self._processes.values())
+        for process in processes:
+            process.kill()
+        self.wait(timeout)
+        self._threads = [thread for thread in self._threads if thread.is_alive()]
+
     def _start(self, name: str, run: Callable[[], None]) -> None:
         thread = threading.Thread(target=run, name=f"job-{name}", daemon=True)
         self._threads.append(thread)
@@ -178,24 +195,24 @@ class JobRunner:
         try:
             app = job.app_specification or {}
             command = [*app.get("ContainerEntrypoint", []), *app.get("ContainerArguments", [])]
-            script = self._processing_script(command, root)
-            env = self._job_env(root, dict(getattr(job, "environment", None) or {}))
-            for spec in job.processing_inputs or []:
-                s3_input = spec.get("S3Input")
-                if s3_input:
-                    self._download(s3_input["S3Uri"], self._local(root, s3_input["LocalPath"]))
+            hosts = _processing_hosts(job)
+            # One instance keeps the job folder as its /opt/ml; several get one folder each, as SageMaker's do.
+            roots = {host: root / host if len(hosts) > 1 else root for host in hosts}
             outputs = (job.processing_output_config or {}).get("Outputs", [])
-            for spec in outputs:
-                self._local(root, spec["S3Output"]["LocalPath"]).mkdir(parents=True, exist_ok=True)
-            self.code.verify_folder(script.parent, str(PurePosixPath(command[1]).parent))
-            command = [self._program(arg, root) for arg in command]
-            self._execute(name, command, root, env, "/aws/sagemaker/ProcessingJobs", self._timeout(job))
-            for spec in outputs:
-                s3_output = spec["S3Output"]
-                self._upload_dir(self._local(root, s3_output["LocalPath"]), s3_output["S3Uri"])
+            commands = {host: self._prepare_instance(job, command, roots[host], host, hosts) for host in hosts}
+            self._run_instances(name, commands, roots, self._timeout(job))
+            for host in hosts:
+                for spec in outputs:
+                    s3_output = spec["S3Output"]
+                    self._upload_dir(self._local(roots[host], s3_output["LocalPath"]), s3_output["S3Uri"])
             job.processing_job_status = "Completed"
             job.exit_message = _read_text(root / "output" / "message")
         except Exception as error:
+            if self._stopped(name):
+                job.processing_job_status = "Stopped"
+                job.processing_end_time = job.last_modified_time = datetime.now().astimezone()
+                self._emit_processing(job)
+                return
             job.processing_job_status = "Failed"
             job.failure_reason = _failure_reason(error)
             job.exit_message = _read_text(root / "output" / "message") or job.failure_reason
@@ -203,6 +220,55 @@ class JobRunner:
         job.processing_end_time = job.last_modified_time = datetime.now().astimezone()
         self.durations[name] = time.time() - started
         self._emit_processing(job)
+
+    def _prepare_instance(
+        self, job: Any, command: list[str], root: Path, host: str, hosts: list[str]
+    ) -> tuple[list[str], dict[str, str]]:
+        """One instance's ``/opt/ml``: its resource config, its inputs (a ``ShardedByS3Key`` input holds only
+        this instance's share of the objects), its output folders and its checked code; its command and env."""
+        script = self._processing_script(command, root)
+        env = self._job_env(root, dict(getattr(job, "environment", None) or {}))
+        (root / "output").mkdir(parents=True, exist_ok=True)
+        (root / "config").mkdir(parents=True, exist_ok=True)
+        (root / "config" / "resourceconfig.json").write_text(json.dumps({"current_host": host, "hosts": hosts}))
+        for spec in job.processing_inputs or []:
+            s3_input = spec.get("S3Input")
+            if s3_input:
+                sharded = s3_input.get("S3DataDistributionType") == "ShardedByS3Key"
+                share = (hosts.index(host), len(hosts)) if sharded else None
+                self._download(s3_input["S3Uri"], self._local(root, s3_input["LocalPath"]), share)
+        for spec in (job.processing_output_config or {}).get("Outputs", []):
+            self._local(root, spec["S3Output"]["LocalPath"]).mkdir(parents=True, exist_ok=True)
+        self.code.verify_folder(script.parent, str(PurePosixPath(command[1]).parent))
+        return [self._program(arg, root) for arg in command], env
+
+    def _run_instances(
+        self, name: str, commands: dict[str, tuple[list[str], dict[str, str]]], roots: dict[str, Path], timeout: float
+    ) -> None:
+        """Run every instance at once; the job fails with the first failed instance's reason, naming it."""
+        group = "/aws/sagemaker/ProcessingJobs"
+        if len(commands) == 1:
+            [(host, (command, env))] = commands.items()
+            self._execute(name, command, roots[host], env, group, timeout)
+            return
+        failures: dict[str, Exception] = {}
+
+        def run(host: str) -> None:
+            command, env = commands[host]
+            try:
+                self._execute(name, command, roots[host], env, group, timeout, instance=host)
+            except Exception as error:
+                failures[host] = error
+
+        threads = [threading.Thread(target=run, args=(host,), name=f"job-{name}-{host}") for host in commands]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        for host in commands:
+            if host in failures:
+                reason = _failure_reason(failures[host])
+                raise JobFailed(f"{reason} (instance {host} of {len(commands)})")
 
     # -- training -------------------------------------------------------------------------------
     def _run_training(self, job: Any) -> None:
@@ -252,6 +318,11 @@ class JobRunner:
             job.model_artifacts = {"S3ModelArtifacts": model_uri}
             job.training_job_status = job.secondary_status = "Completed"
         except Exception as error:
+            if self._stopped(name):
+                job.training_job_status = job.secondary_status = "Stopped"
+                job.training_end_time = job.last_modified_time = datetime.now().astimezone()
+                self._emit_training(job)
+                return
             job.training_job_status = job.secondary_status = "Failed"
             failure = _read_text(root / "output" / "failure")
             job.failure_reason = f"AlgorithmError: {failure}" if failure else _failure_reason(error)
@@ -285,13 +356,26 @@ class JobRunner:
 
     # -- running --------------------------------------------------------------------------------
     def _execute(
-        self, name: str, command: list[str], cwd: Path, env: dict[str, str], log_group: str, timeout: float
+        self,
+        name: str,
+        command: list[str],
+        cwd: Path,
+        env: dict[str, str],
+        log_group: str,
+        timeout: float,
+        instance: str | None = None,
     ) -> None:
-        stream = f"{name}/algo-1-{int(time.time())}"
-        log_path = self.jobs_dir / name / "job.log"
-        self.console.line(name, f"started: {' '.join(Path(c).name if os.sep in c else c for c in command)}")
+        """Run one instance's process; ``instance`` names it (``algo-2``) when the job runs on several."""
+        stream = f"{name}/{instance or 'algo-1'}-{int(time.time())}"
+        log_path = self.jobs_dir / name / (f"{instance}/job.log" if instance else "job.log")
+        label = f"{name}/{instance}" if instance else name
+        self.console.line(label, f"started: {' '.join(Path(c).name if os.sep in c else c for c in command)}")
         with log_path.open("w") as log:
             process = self.processes.start(command, cwd=cwd, env=env)
+            with self._lock:
+                self._processes[label] = process
+                if name in self._stopping:
+                    process.kill()
             timer = threading.Timer(timeout, process.kill)
             timer.start()
             tail: list[str] = []
@@ -301,12 +385,23 @@ class JobRunner:
                 log.write(raw)
                 tail = ([*tail, line])[-5:]
                 cloudwatch_logs.put_lines(self.region, log_group, stream, [line])
-                self.console.line(name, line)
+                self.console.line(label, line)
             code = process.wait()
             timer.cancel()
+            with self._lock:
+                self._processes.pop(label, None)
         if code != 0:
             last = next((line for line in reversed(tail) if line.strip()), "")
             raise JobFailed(f"AlgorithmError: exit code {code}. {last}".strip())
+
+    def _stopped(self, name: str) -> bool:
+        """True once a stop asked for this job has ended it; the job's console says so."""
+        with self._lock:
+            stopped = name in self._stopping
+            self._stopping.discard(name)
+        if stopped:
+            self.console.line(name, "stopped")
+        return stopped
 
     def _processing_script(self, command: list[str], root: Path) -> Path:
         """The job's script, when its command is ``python3 /opt/ml/.../<ml script> [arguments]``."""
@@ -382,16 +477,25 @@ class JobRunner:
             aws_secret_access_key="local",
         )
 
-    def _download(self, uri: str, target: Path) -> None:
-        """S3Prefix semantics: every object under the prefix, keeping paths relative to it."""
+    def _download(self, uri: str, target: Path, share: tuple[int, int] | None = None) -> None:
+        """S3Prefix semantics: every object under the prefix, keeping paths relative to it.
+
+        ``share`` (instance i of n) is ``ShardedByS3Key``: of the objects in key order, the instance gets every
+        n-th from its i-th, about 1/n of them as AWS documents; an instance may get none.
+        """
         bucket, prefix = _split(uri)
         target.mkdir(parents=True, exist_ok=True)
         s3 = self._s3()
         found = False
+        position = -1
         for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
             for item in page.get("Contents", []):
                 key = item["Key"]
                 if key.endswith("/"):
+                    continue
+                position += 1
+                if share is not None and position % share[1] != share[0]:
+                    found = True
                     continue
                 relative = key[len(prefix) :].lstrip("/") or key.rsplit("/", 1)[-1]
                 destination = target / relative
@@ -471,6 +575,12 @@ def _sm_variables(root: Path, channels: dict[str, Path], hyperparameters: dict[s
     return env
 
 
+def _processing_hosts(job: Any) -> list[str]:
+    """``algo-1`` ... ``algo-<InstanceCount>``: the hosts a processing job's resource config names."""
+    cluster = (getattr(job, "processing_resources", None) or {}).get("ClusterConfig") or {}
+    return [f"algo-{index}" for index in range(1, int(cluster.get("InstanceCount") or 1) + 1)]
+
+
 def _decode_hyperparameter(value: str) -> Any:
     try:
         return json.loads(value)
@@ -523,6 +633,10 @@ def _failure_reason(error: Exception) -> str:
 _active: list[JobRunner] = []
 _request_environment: ContextVar[dict[str, str] | None] = ContextVar("sagemaker_request_environment", default=None)
 """The Environment of the Create*Job request being answered: moto's backend drops it."""
+_request_processing_resources: ContextVar[dict[str, Any] | None] = ContextVar(
+    "sagemaker_request_processing_resources", default=None
+)
+"""The ProcessingResources of the CreateProcessingJob request being answered (its InstanceCount): moto drops it."""
 
 
 def install(runner: JobRunner) -> None:
@@ -541,6 +655,7 @@ def _patch() -> None:
     def create_processing_job(self: SageMakerModelBackend, *args: Any, **kwargs: Any) -> Any:
         job: Any = create_processing(self, *args, **kwargs)
         job.environment = _request_environment.get()
+        job.processing_resources = _request_processing_resources.get()
         _active[-1].start_processing(job)
         return job
 
@@ -551,13 +666,16 @@ def _patch() -> None:
         return job
 
     def with_request_environment(respond: Callable[[SageMakerResponse], Any]) -> Callable[[SageMakerResponse], Any]:
-        """Keep the request's Environment for the backend call it makes (and DescribeJob shows it, as AWS does)."""
+        """Keep the request's Environment (and ProcessingResources) for the backend call it makes (and DescribeJob
+        shows them, as AWS does)."""
 
         def answer(self: SageMakerResponse) -> Any:
             token = _request_environment.set(dict(self._get_param("Environment") or {}) or None)
+            resources = _request_processing_resources.set(dict(self._get_param("ProcessingResources") or {}) or None)
             try:
                 return respond(self)
             finally:
+                _request_processing_resources.reset(resources)
                 _request_environment.reset(token)
 
         return answer
