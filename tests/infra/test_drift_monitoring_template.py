@@ -120,3 +120,22 @@ def test_this_stacks_ended_drift_jobs_reach_start_monitoring_and_running_or_othe
     assert pattern.matches_event(_job_event("driftline-credit-baseline-v3", "Failed"))
     assert not pattern.matches_event(_job_event("driftline-credit-monitor-202611231500", "InProgress"))
     assert not pattern.matches_event(_job_event("other-credit-monitor-202611231500", "Failed"))
+
+
+def test_a_windows_instances_are_sized_by_template_parameters_start_monitoring_reads(template: dict[str, Any]) -> None:
+    parameters = template["Parameters"]
+    assert parameters["MonitorBytesPerInstance"]["Default"] == 10 * 1024**3
+    assert parameters["MonitorMaxInstances"]["MaxValue"] == 100  # CreateProcessingJob's InstanceCount limit
+    monitor = template["Resources"]["StartMonitoringFunction"]["Properties"]["Environment"]["Variables"]
+    assert monitor["MONITOR_BYTES_PER_INSTANCE"] == {"Ref": "MonitorBytesPerInstance"}
+    assert monitor["MONITOR_MAX_INSTANCES"] == {"Ref": "MonitorMaxInstances"}
+
+
+def test_the_sagemaker_role_may_read_back_only_the_shard_summaries_of_the_drift_reports(
+    template: dict[str, Any],
+) -> None:
+    statements = _statements(template["Resources"]["SageMakerExecutionRole"])
+    reads = [s for s in statements if "s3:GetObject" in _actions(s) and "monitoring" in json.dumps(s["Resource"])]
+    assert [s["Resource"] for s in reads] == [{"Fn::Sub": "${ArtifactBucket.Arn}/monitoring/*/shards/*"}]
+    [listing] = [s for s in statements if s["Sid"] == "ListArtifacts"]
+    assert "monitoring/*/shards/*" in listing["Condition"]["StringLike"]["s3:prefix"]
