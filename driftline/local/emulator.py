@@ -20,6 +20,7 @@ from driftline.local import (
     endpoints,
     events,
     lambda_runtime,
+    model_monitor,
     model_registry,
     request_constraints,
     s3_mirror,
@@ -77,6 +78,13 @@ class LocalCloud:
         events.install(self.console, self.settings.region)
         events.start_schedules(self.settings.region, self.settings.schedule_seconds_per_minute)
         scheduler.start(self.settings.region, self.settings.schedule_seconds_per_minute, self.console)
+        model_monitor.start(
+            self.settings.region,
+            self.settings.schedule_seconds_per_minute,
+            self.console,
+            endpoint_url=self.settings.endpoint_url,
+            code_uri=lambda: self.outputs["MlCodeUri"],
+        )
         cloudwatch.install(cloudwatch.AlarmEvaluator(self.settings.alarm_period_scale), start_timer=True)
         sagemaker.install(self.jobs)
         endpoints.install(self.endpoints)
@@ -102,6 +110,7 @@ class LocalCloud:
     def stop(self) -> None:
         events.stop_schedules()
         scheduler.stop()
+        model_monitor.stop()
         cloudwatch.uninstall()
         self.jobs.wait(timeout=5)
         self.jobs.processes.close()

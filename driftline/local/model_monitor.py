@@ -8,26 +8,41 @@ refuse a ``ScheduleExpression`` that Model Monitor refuses (it takes only the ho
 ``cron`` forms, or ``NOW``).
 
 Schedules are stored beside moto's SageMaker backend of their account and region, so a reset emulator
-forgets them with everything else. ``record_execution`` adds a monitoring execution to a schedule (the local
-timer that runs them is the caller); ListMonitoringExecutions and the schedule's
-``LastMonitoringExecutionSummary`` report them.
+forgets them with everything else.
+
+``MonitoringTimer`` runs each ``Scheduled`` schedule at the local pace (its interval in scaled hours, as the
+EventBridge Scheduler timer scales ``rate(...)``): every firing starts a processing job, as Model Monitor
+does, through the local SageMaker job runner. Model Monitor's analyzer image cannot run here, so the job runs
+``ml/monitor.py`` from the application's published code with the environment Model Monitor gives its analyzer
+(``dataset_source``, ``output_path``, ``baseline_statistics``, ``baseline_constraints``,
+``sagemaker_endpoint_name``, ``sagemaker_monitoring_schedule_name``, ``start_time``, ``end_time``, ...), over the
+endpoint's capture folder of the current hour, writing to ``<output>/<endpoint>/<schedule>/yyyy/mm/dd/hh/``.
+A window without captured requests is recorded as a failed execution, "Job inputs had no data", without a job.
+ListMonitoringExecutions and the schedule's ``LastMonitoringExecutionSummary`` report the executions.
 """
 
 from __future__ import annotations
 
 import re
 import threading
+import time
+import uuid
 import weakref
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import boto3
 from moto.core.responses import ActionResult, EmptyResult
 from moto.sagemaker.exceptions import ResourceInUseException, ResourceNotFound, ValidationError
-from moto.sagemaker.models import SageMakerModelBackend
+from moto.sagemaker.models import SageMakerModelBackend, sagemaker_backends
 from moto.sagemaker.responses import SageMakerResponse
 
 from driftline.local import seams
+from driftline.local.console import Console
+from driftline.local.events import ScheduleTimer
+from driftline.local.settings import ACCOUNT_ID
 
 PATCH_GROUP = "model_monitor"
 MONITORING_TYPES = ("DataQuality", "ModelQuality", "ModelBias", "ModelExplainability")
@@ -282,3 +297,192 @@ def uninstall() -> None:
     for action in _ACTIONS:
         if action in SageMakerResponse.__dict__:
             delattr(SageMakerResponse, action)
+
+
+# Executions --------------------------------------------------------------------------------------------
+
+CODE_DIR = "/opt/ml/processing/input/code"
+MONITOR_SCRIPT = "monitor.py"
+ENDPOINT_DATA_DIR = "/opt/ml/processing/input/endpoint"
+BASELINE_DIR = "/opt/ml/processing/baseline"
+NO_DATA = "Job inputs had no data"
+
+
+class MonitoringTimer(ScheduleTimer):
+    """Starts one execution of each ``Scheduled`` monitoring schedule per interval, at the local pace."""
+
+    thread_name = "model-monitor"
+
+    def __init__(
+        self,
+        region: str,
+        seconds_per_minute: float,
+        console: Console,
+        *,
+        endpoint_url: str | None,
+        code_uri: Callable[[], str],
+        tick: float = 0.2,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        super().__init__(region, seconds_per_minute, tick=tick, clock=clock)
+        self.console = console
+        self.endpoint_url = endpoint_url
+        self.code_uri = code_uri
+
+    def say(self, message: str) -> None:
+        self.console.line("model-monitor", message)
+
+    def fire_due(self, now: float) -> list[str]:
+        backend = sagemaker_backends[ACCOUNT_ID][self.region]
+        fired = []
+        for found in list(schedules(backend).values()):
+            expression = str((found.config.get("ScheduleConfig") or {}).get("ScheduleExpression") or "")
+            hours = schedule_interval_hours(expression)
+            if found.status != "Scheduled" or hours is None:
+                self.due.forget(found.arn)
+                continue
+            due = self.due_at(found.arn, f"monitoring schedule {found.name}", f"rate({hours * 60} minutes)", now)
+            if due is not None:
+                self.execute(backend, found, due, hours)
+                fired.append(found.name)
+        return fired
+
+    def execute(self, backend: SageMakerModelBackend, found: Schedule, due: float, hours: int) -> Execution:
+        """One execution: the processing job Model Monitor would start, or the failure it would report."""
+        scheduled = datetime.fromtimestamp(due, tz=UTC)
+        execution = Execution(scheduled_time=scheduled, status="Pending")
+        record_execution(backend, found.name, execution)
+        try:
+            request = self.processing_job_request(backend, found, scheduled, hours)
+        except ExecutionFailed as error:
+            execution.status, execution.failure_reason = "Failed", str(error)
+            self.say(f"monitoring schedule {found.name}: execution failed: {error}")
+            return execution
+        client = boto3.client(
+            "sagemaker",
+            endpoint_url=self.endpoint_url,
+            region_name=self.region,
+            aws_access_key_id="local",
+            aws_secret_access_key="local",
+        )
+        execution.processing_job_arn = client.create_processing_job(**request)["ProcessingJobArn"]
+        execution.status = "InProgress"
+        execution.modified = datetime.now(UTC)
+        self.say(f"monitoring schedule {found.name} started {request['ProcessingJobName']}")
+        return execution
+
+    def processing_job_request(
+        self, backend: SageMakerModelBackend, found: Schedule, scheduled: datetime, hours: int
+    ) -> dict[str, Any]:
+        definition = backend.data_quality_job_definitions.get(found.job_definition_name)
+        if definition is None:
+            raise ExecutionFailed(f"job definition {found.job_definition_name} does not exist")
+        endpoint = backend.endpoints.get(found.endpoint_name)
+        if endpoint is None:
+            raise ExecutionFailed(f"Endpoint {found.endpoint_name} not found")
+        config = backend.endpoint_configs[endpoint.endpoint_config_name]
+        capture = str((config.data_capture_config or {}).get("DestinationS3Uri") or "").rstrip("/")
+        if not capture:
+            raise ExecutionFailed(f"Endpoint {found.endpoint_name} captures no data")
+        variant = config.production_variants[0]["VariantName"]
+        hour = scheduled - timedelta(seconds=1)
+        folder = f"{found.endpoint_name}/{variant}/{hour:%Y/%m/%d/%H}"
+        if not _has_objects(self.endpoint_url, self.region, f"{capture}/{folder}/"):
+            raise ExecutionFailed(NO_DATA)
+        baseline = definition.data_quality_baseline_config or {}
+        statistics = baseline["StatisticsResource"]["S3Uri"]
+        constraints = baseline["ConstraintsResource"]["S3Uri"]
+        [output] = definition.data_quality_job_output_config["MonitoringOutputs"]
+        output_path = output["S3Output"]["LocalPath"]
+        window = f"{found.endpoint_name}/{found.name}/{scheduled:%Y/%m/%d/%H}"
+        start = scheduled - timedelta(seconds=hours * 60 * self.seconds_per_minute)
+        environment = {
+            **(definition.data_quality_app_specification or {}).get("Environment", {}),
+            "dataset_format": '{"sagemakerCaptureJson":{"captureIndexNames":["endpointInput","endpointOutput"]}}',
+            "dataset_source": ENDPOINT_DATA_DIR,
+            "output_path": output_path,
+            "baseline_statistics": f"{BASELINE_DIR}/stats/{statistics.rsplit('/', 1)[-1]}",
+            "baseline_constraints": f"{BASELINE_DIR}/constraints/{constraints.rsplit('/', 1)[-1]}",
+            "sagemaker_endpoint_name": found.endpoint_name,
+            "sagemaker_monitoring_schedule_name": found.name,
+            "monitoring_type": found.monitoring_type,
+            "start_time": f"{start:%Y-%m-%dT%H:%M:%SZ}",
+            "end_time": f"{scheduled:%Y-%m-%dT%H:%M:%SZ}",
+            "metric_time": f"{start:%Y-%m-%dT%H:%M:%SZ}",
+        }
+        name = f"model-monitoring-{scheduled:%Y%m%d%H%M}-{uuid.uuid4().hex[:8]}"
+        return {
+            "ProcessingJobName": name,
+            "ProcessingInputs": [
+                _input("code", f"{self.code_uri().rstrip('/')}/src/", CODE_DIR),
+                _input("input_1", f"{capture}/{folder}", f"{ENDPOINT_DATA_DIR}/{folder}"),
+                _input("baseline", statistics, f"{BASELINE_DIR}/stats"),
+                _input("constraints", constraints, f"{BASELINE_DIR}/constraints"),
+            ],
+            "ProcessingOutputConfig": {
+                "Outputs": [
+                    {
+                        "OutputName": "result",
+                        "S3Output": {
+                            "S3Uri": f"{output['S3Output']['S3Uri'].rstrip('/')}/{window}",
+                            "LocalPath": output_path,
+                            "S3UploadMode": "EndOfJob",
+                        },
+                    }
+                ]
+            },
+            "ProcessingResources": definition.job_resources,
+            "StoppingCondition": definition.stopping_condition or {"MaxRuntimeInSeconds": 3600},
+            # The analyzer's image cannot run here: Driftline's monitor reads the same environment.
+            "AppSpecification": {
+                "ImageUri": definition.data_quality_app_specification["ImageUri"],
+                "ContainerEntrypoint": ["python3", f"{CODE_DIR}/{MONITOR_SCRIPT}"],
+            },
+            "Environment": environment,
+            "NetworkConfig": definition.network_config or {},
+            "RoleArn": definition.role_arn,
+        }
+
+
+class ExecutionFailed(Exception):
+    """An execution Model Monitor would report Failed before starting its job."""
+
+
+def _input(name: str, uri: str, local_path: str) -> dict[str, Any]:
+    return {
+        "InputName": name,
+        "S3Input": {
+            "S3Uri": uri,
+            "LocalPath": local_path,
+            "S3DataType": "S3Prefix",
+            "S3InputMode": "File",
+            "S3DataDistributionType": "FullyReplicated",
+        },
+    }
+
+
+def _has_objects(endpoint_url: str | None, region: str, uri: str) -> bool:
+    bucket, _, prefix = uri.removeprefix("s3://").partition("/")
+    s3 = boto3.client(
+        "s3", endpoint_url=endpoint_url, region_name=region, aws_access_key_id="local", aws_secret_access_key="local"
+    )
+    return bool(s3.list_objects_v2(Bucket=bucket, Prefix=prefix, MaxKeys=1).get("KeyCount"))
+
+
+_timers: list[MonitoringTimer] = []
+
+
+def start(
+    region: str, seconds_per_minute: float, console: Console, *, endpoint_url: str, code_uri: Callable[[], str]
+) -> None:
+    """Answer the monitoring-schedule actions and run the schedules until ``stop``."""
+    stop()
+    install()
+    timer = MonitoringTimer(region, seconds_per_minute, console, endpoint_url=endpoint_url, code_uri=code_uri)
+    _timers.append(timer)
+    timer.start()
+
+
+def stop() -> None:
+    while _timers:
+        _timers.pop().stop()

@@ -1,0 +1,143 @@
+"""DriftMonitor in the template: the choice and what it says, the Model Monitor image per region, the narrow rights
+each choice adds, and the rule that brings this stack's Model Monitor executions to StartMonitoring."""
+
+from __future__ import annotations
+
+import copy
+import json
+from typing import Any
+
+import pytest
+from moto.events.models import EventPattern
+
+from driftline import model_monitor_image
+from tests.conftest import load_event
+from tests.infra.transformed_template import TEMPLATE, load_template
+
+
+@pytest.fixture(scope="module")
+def template() -> dict[str, Any]:
+    return load_template()
+
+
+def _conditional_statements(function: dict[str, Any]) -> list[dict[str, Any]]:
+    """The statements a function gets only with DriftMonitor=ModelMonitor."""
+    found = []
+    for policy in function["Properties"]["Policies"]:
+        if "Fn::If" in policy:
+            condition, chosen, otherwise = policy["Fn::If"]
+            assert condition == "UseModelMonitor"
+            assert otherwise == {"Ref": "AWS::NoValue"}
+            found += chosen["Statement"]
+    return found
+
+
+def _actions(statement: dict[str, Any]) -> set[str]:
+    action = statement["Action"]
+    return {action} if isinstance(action, str) else set(action)
+
+
+def test_driftline_is_the_default_monitor_and_the_choice_says_model_monitor_is_closed_to_new_customers(
+    template: dict[str, Any],
+) -> None:
+    parameter = template["Parameters"]["DriftMonitor"]
+    assert parameter["Default"] == "Driftline"
+    assert parameter["AllowedValues"] == ["Driftline", "ModelMonitor"]
+    assert "closed to new customers" in parameter["Description"]
+    assert template["Conditions"]["UseModelMonitor"] == {"Fn::Equals": [{"Ref": "DriftMonitor"}, "ModelMonitor"]}
+    for function in ("FinishDeploymentFunction", "StartMonitoringFunction"):
+        variables = template["Resources"][function]["Properties"]["Environment"]["Variables"]
+        assert variables["DRIFT_MONITOR"] == {"Ref": "DriftMonitor"}
+
+
+def test_finish_deployment_gets_the_regions_model_monitor_image_only_when_model_monitor_is_chosen(
+    template: dict[str, Any],
+) -> None:
+    variables = template["Resources"]["FinishDeploymentFunction"]["Properties"]["Environment"]["Variables"]
+    condition, image, otherwise = variables["MODEL_MONITOR_IMAGE_URI"]["Fn::If"]
+    assert (condition, otherwise) == ("UseModelMonitor", "")
+    uri, names = image["Fn::Sub"]
+    assert uri.endswith(f"/{model_monitor_image.REPOSITORY}")
+    assert names["Registry"] == {"Fn::FindInMap": ["ModelMonitorImageRegistry", {"Ref": "AWS::Region"}, "Account"]}
+    assert template["Mappings"]["ModelMonitorImageRegistry"]["us-east-1"] == {"Account": "156813124566"}
+
+
+def test_the_model_monitor_image_mapping_matches_the_sagemaker_sdk() -> None:
+    text = TEMPLATE.read_text(encoding="utf-8")
+    registries = model_monitor_image.commercial_registries(model_monitor_image.sdk_image_config())
+
+    assert model_monitor_image.regenerate(text, registries) == text
+
+
+def test_model_monitor_rights_are_this_stacks_schedules_and_definitions_and_only_with_model_monitor(
+    template: dict[str, Any],
+) -> None:
+    stack_arn = "arn:${AWS::Partition}:sagemaker:${AWS::Region}:${AWS::AccountId}:"
+    finish = {s["Sid"]: s for s in _conditional_statements(template["Resources"]["FinishDeploymentFunction"])}
+    assert _actions(finish["ModelMonitorSchedules"]) == {
+        "sagemaker:CreateMonitoringSchedule",
+        "sagemaker:UpdateMonitoringSchedule",
+        "sagemaker:DescribeMonitoringSchedule",
+        "sagemaker:AddTags",
+    }
+    assert finish["ModelMonitorSchedules"]["Resource"] == {
+        "Fn::Sub": f"{stack_arn}monitoring-schedule/${{AWS::StackName}}-*"
+    }
+    assert finish["ModelMonitorJobDefinitions"]["Resource"] == {
+        "Fn::Sub": f"{stack_arn}data-quality-job-definition/${{AWS::StackName}}-*"
+    }
+    monitor = {s["Sid"]: s for s in _conditional_statements(template["Resources"]["StartMonitoringFunction"])}
+    assert _actions(monitor["RemoveModelMonitorsOfDeletedEndpoints"]) == {
+        "sagemaker:DescribeMonitoringSchedule",
+        "sagemaker:DeleteMonitoringSchedule",
+    }
+    statements = [*finish.values(), *monitor.values()]
+    assert all("*" not in json.dumps(s["Resource"]).replace("${AWS::StackName}-*", "") for s in statements)
+    # The job definition passes the SageMaker role: only to SageMaker, as for every job.
+    [pass_role] = [
+        s
+        for p in template["Resources"]["FinishDeploymentFunction"]["Properties"]["Policies"]
+        for s in p.get("Statement", [])
+        if s["Action"] == "iam:PassRole" and s["Resource"] == {"Fn::GetAtt": ["SageMakerExecutionRole", "Arn"]}
+    ]
+    assert pass_role["Condition"] == {"StringEquals": {"iam:PassedToService": "sagemaker.amazonaws.com"}}
+
+
+def _execution_pattern(template: dict[str, Any], stack: str = "driftline") -> EventPattern:
+    events = template["Resources"]["StartMonitoringFunction"]["Properties"]["Events"]
+    pattern = events["ModelMonitorExecutionEnded"]["Properties"]["Pattern"]
+    rendered = json.dumps(pattern).replace(json.dumps({"Fn::Sub": "${AWS::StackName}-"}), json.dumps(f"{stack}-"))
+    return EventPattern.load(rendered)
+
+
+def _driftline_pattern(template: dict[str, Any], stack: str = "driftline") -> EventPattern:
+    pattern = template["Resources"]["StartMonitoringFunction"]["Properties"]["Events"]["DriftJobEnded"]["Properties"][
+        "Pattern"
+    ]
+    rendered = json.dumps(pattern).replace(json.dumps({"Fn::Sub": "${AWS::StackName}-"}), json.dumps(f"{stack}-"))
+    return EventPattern.load(rendered)
+
+
+def test_this_stacks_ended_model_monitor_executions_reach_start_monitoring_once(template: dict[str, Any]) -> None:
+    executions, own_jobs = _execution_pattern(template), _driftline_pattern(template)
+    sample: Any = load_event("sagemaker_model_monitor_execution_completed")
+    for status in ("Completed", "Failed", "Stopped"):
+        event: Any = copy.deepcopy(sample)
+        event["detail"]["ProcessingJobStatus"] = status
+        assert executions.matches_event(event)
+        assert not own_jobs.matches_event(event)
+    running: Any = copy.deepcopy(sample)
+    running["detail"]["ProcessingJobStatus"] = "InProgress"
+    assert not executions.matches_event(running)
+    other_stack: Any = copy.deepcopy(sample)
+    other_stack["detail"]["Environment"]["sagemaker_monitoring_schedule_name"] = "other-credit-drift-monitor"
+    assert not executions.matches_event(other_stack)
+
+
+def test_driftlines_own_monitor_jobs_do_not_also_match_the_model_monitor_rule(template: dict[str, Any]) -> None:
+    event: Any = copy.deepcopy(load_event("sagemaker_processing_job_failed"))
+    event["detail"]["ProcessingJobName"] = "driftline-credit-monitor-202611231500"
+    event["detail"]["Environment"] = {"sagemaker_monitoring_schedule_name": "driftline-credit-drift-monitor"}
+
+    assert _driftline_pattern(template).matches_event(event)
+    assert not _execution_pattern(template).matches_event(event)
