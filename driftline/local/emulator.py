@@ -112,7 +112,7 @@ class LocalCloud:
         scheduler.stop()
         model_monitor.stop()
         cloudwatch.uninstall()
-        self.jobs.wait(timeout=5)
+        self.jobs.stop()  # running jobs end Stopped, their events sent while local mode is still up
         self.jobs.processes.close()
         self.endpoints.stop()
         self.lambdas.stop()

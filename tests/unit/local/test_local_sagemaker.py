@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import sys
 import tarfile
 import textwrap
+import threading
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -184,8 +187,16 @@ print("giving up")
 sys.exit(1)
 """
 
+SLOW_SCRIPT = """
+import time
+
+print("working", flush=True)
+time.sleep(300)
+"""
+
 APPLICATION_CODE = {
     "count.py": PROCESSING_SCRIPT,
+    "slow.py": SLOW_SCRIPT,
     "train.py": TRAINING_SCRIPT,
     "fails.py": FAILING_TRAINING_SCRIPT,
     "jobs/__init__.py": 'DATA_FILE = "jan.csv"\n',
@@ -273,6 +284,7 @@ def _start_processing_job(
     code_uri: str = f"s3://{BUCKET}/code/src/",
     data_uri: str = f"s3://{BUCKET}/runs/r1/input/",
     environment: dict[str, str] | None = None,
+    wait: bool = True,
 ) -> dict[str, Any]:
     """CreateProcessingJob through the emulator's API, as a client sends it; the finished job's description."""
     emulator.sagemaker.create_processing_job(
@@ -308,7 +320,8 @@ def _start_processing_job(
         StoppingCondition={"MaxRuntimeInSeconds": 60},
         **({"Environment": environment} if environment is not None else {}),
     )
-    emulator.runner.wait()
+    if wait:
+        emulator.runner.wait()
     return dict(emulator.sagemaker.describe_processing_job(ProcessingJobName=name))
 
 
@@ -536,7 +549,7 @@ def test_a_training_program_not_in_ml_fails_and_runs_nothing(emulator: Emulator)
     assert description["TrainingJobStatus"] == "Failed"
     assert description["FailureReason"] == (
         'ClientError: sagemaker_program names "evil.py", which is not one of the application\'s job scripts '
-        "(count.py, fails.py, train.py); local mode runs only the application's own ml/ code."
+        "(count.py, fails.py, slow.py, train.py); local mode runs only the application's own ml/ code."
     )
     assert not emulator.pwned.exists()
 
@@ -555,3 +568,23 @@ def test_a_training_source_directory_whose_script_differs_from_ml_fails_and_runs
         "(after editing ml/, restart local mode)."
     )
     assert not emulator.pwned.exists()
+
+
+def test_stopping_local_jobs_ends_a_running_job_stopped_with_its_process_gone_and_nothing_on_stderr(
+    emulator: Emulator, capfd: pytest.CaptureFixture[str]
+) -> None:
+    _start_processing_job(emulator, "credit-slow", ["python3", "/opt/ml/processing/input/code/slow.py"], wait=False)
+    deadline = time.time() + 30
+    while time.time() < deadline and "credit-slow" not in emulator.runner._processes:
+        time.sleep(0.05)
+    process = emulator.runner._processes["credit-slow"]
+
+    emulator.runner.stop(timeout=30)
+
+    description = emulator.sagemaker.describe_processing_job(ProcessingJobName="credit-slow")
+    assert description["ProcessingJobStatus"] == "Stopped"
+    assert "FailureReason" not in description
+    with pytest.raises(ProcessLookupError):
+        os.kill(process.pid, 0)  # type: ignore[attr-defined]
+    assert [thread.name for thread in threading.enumerate() if thread.name.startswith("job-")] == []
+    assert "Traceback" not in capfd.readouterr().err
