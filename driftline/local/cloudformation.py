@@ -22,7 +22,7 @@ import boto3
 from moto import settings as moto_settings
 from moto.awslambda.models import LambdaFunction, LambdaVersion
 from moto.awslambda.utils import get_backend as get_lambda_backend
-from moto.cloudformation import cloudformation_backends, custom_model
+from moto.cloudformation import cloudformation_backends, custom_model, parsing
 from moto.cloudformation.responses import CloudFormationResponse
 from moto.s3.models import s3_backends
 from moto.stepfunctions.models import StateMachine
@@ -63,10 +63,24 @@ def install(host: str) -> None:
         return
     seams.replace(custom_model, "threading", _SynchronousThreading)
     seams.replace(CloudFormationResponse, "process_cfn_response", _process_cfn_response)
+    seams.replace(parsing, "clean_json", _without_novalue_items(parsing.clean_json))
     stepfunctions.install()
     seams.around_cloudformation_create(StateMachine, before=_definition_from_s3)
     seams.around_cloudformation_create(LambdaVersion, after=_version_arn)
     seams.around_cloudformation_create(LambdaFunction, after=_function_layers)
+
+
+def _without_novalue_items(clean_json: Any) -> Any:
+    """A list item that resolves to ``AWS::NoValue`` (an ``Fn::If`` branch) is removed, as CloudFormation does; moto
+    keeps it as null (a policy attached only for some parameter values then breaks the role)."""
+
+    def cleaned(resource_json: Any, resources_map: Any) -> Any:
+        result = clean_json(resource_json, resources_map)
+        if isinstance(resource_json, list):
+            return [item for item, raw in zip(result, resource_json, strict=True) if item is not None or raw is None]
+        return result
+
+    return cleaned
 
 
 def _definition_from_s3(cloudformation_json: dict[str, Any], account_id: str, region_name: str) -> None:
