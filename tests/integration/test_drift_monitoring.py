@@ -577,3 +577,19 @@ def test_a_failed_merge_job_is_notified_as_the_windows_monitoring_and_publishes_
     assert MERGE_JOB in message["Body"] and "the drift alarm keeps its state" in message["Body"]
     assert message["MessageAttributes"]["outcome"]["StringValue"] == "monitor_failed"  # one outcome to filter on
     assert boto3.client("cloudwatch", region_name=REGION).list_metrics(Namespace="Driftline/DataDrift")["Metrics"] == []
+
+
+def test_a_long_endpoints_merge_job_name_fits_sagemakers_63_characters_and_is_still_known_as_the_merge() -> None:
+    from datetime import UTC, datetime
+
+    from driftline_core.monitoring import drift_job_kind, merge_job_name, monitor_job_name
+
+    endpoint = "driftline-" + "a-very-long-dataset-name-" * 3
+    end = datetime(2026, 11, 23, 15, tzinfo=UTC)
+
+    name = merge_job_name(endpoint, end)
+
+    assert len(name) <= 63 and name.startswith("driftline-") and name.endswith("-monitor-202611231500-merge")
+    assert merge_job_name(endpoint, end) == name != merge_job_name(endpoint + "x", end)
+    assert drift_job_kind(name, "driftline") == "merge"
+    assert drift_job_kind(monitor_job_name(endpoint, end), "driftline") == "monitor"
