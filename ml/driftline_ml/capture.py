@@ -137,16 +137,13 @@ class CaptureReader:
             others = self._other_lines(matches, 0)
         summary = self.summary
         summary.records += len(plain) + len(others)
-        commas = np.fromiter(map(str.count, plain, repeat(",")), dtype=np.int64, count=len(plain))
-        if (commas != len(self.names) - 1).any() or self._header_mark in text:
-            # rows of another width, or perhaps a header row naming the features: read them one by one
-            odd = (commas != len(self.names) - 1) | np.fromiter(
-                map(str.startswith, plain, repeat(self.names[0])), dtype=bool, count=len(plain)
-            )
-            for position in np.flatnonzero(odd):
+        if self._header_mark in text:
+            # perhaps a header row naming the features, which the endpoint skips: read such rows one by one
+            named = np.fromiter(map(str.startswith, plain, repeat(self.names[0])), dtype=bool, count=len(plain))
+            for position in np.flatnonzero(named):
                 self._queue_csv(plain[position])
-            plain = [plain[position] for position in np.flatnonzero(~odd)]
-        self._csv_lines.extend(plain)
+            plain = [plain[position] for position in np.flatnonzero(~named)]
+        self._csv_lines.extend(plain)  # their widths are checked a block at a time, in _parse_rows
         first_line: int | None = None
         for index, line in others:
             reason = self._read_record(line)
@@ -260,16 +257,38 @@ class CaptureReader:
 
     def flush(self) -> None:
         if self._csv_lines:
-            self._summarise(self._parse_csv_block(self._csv_lines))
-            self._csv_lines = []
+            lines, self._csv_lines = self._csv_lines, []
+            self._summarise(self._parse_rows(lines))
         if self._rows:
             self._summarise(pd.DataFrame(self._rows, columns=self.names, dtype=object))
             self._rows = []
 
-    def _parse_csv_block(self, lines: list[str]) -> pd.DataFrame:
+    def _parse_rows(self, lines: list[str]) -> pd.DataFrame:
+        """Rows of unquoted values as a frame; a row with more or fewer values than the features is counted
+        under the columns it lacks or adds instead.
+
+        The common case costs one count: a block holding exactly (features - 1) commas per row either has
+        every row of the right width, or a row with too many values, which the parser refuses; only then are
+        the rows counted one by one.
+        """
+        width = len(self.names)
+        text = "\n".join(lines).encode("utf-8")  # bytes: pandas parses them without re-encoding
+        if text.count(b",") == len(lines) * (width - 1):
+            try:
+                return self._parse_csv_block(text)
+            except pd.errors.ParserError:
+                pass
+        odd = np.fromiter(map(str.count, lines, repeat(",")), dtype=np.int64, count=len(lines)) != width - 1
+        for position in np.flatnonzero(odd):
+            self._queue_values(lines[position].split(","))
+        kept = [lines[position] for position in np.flatnonzero(~odd)]
+        if not kept:
+            return pd.DataFrame({name: pd.Series(dtype=object) for name in self.names})
+        return self._parse_csv_block("\n".join(kept).encode("utf-8"))
+
+    def _parse_csv_block(self, text: bytes) -> pd.DataFrame:
         """The block as a frame: numeric columns read straight to floats when every value is a number or a
         missing marker (the common case), otherwise every column as text."""
-        text = "\n".join(lines).encode("utf-8")  # bytes: pandas parses them without re-encoding
         common: dict[str, Any] = {
             "header": None,
             "names": self.names,
@@ -283,6 +302,8 @@ class CaptureReader:
                 na_values={name: _MISSING for name in self.numeric},
                 **common,
             )
+        except pd.errors.ParserError:
+            raise
         except ValueError:
             return pd.read_csv(io.BytesIO(text), dtype=object, na_filter=False, **common)
 

@@ -138,3 +138,25 @@ def test_compressed_capture_files_are_read_whole_beside_plain_ones(
     assert len(pieces) > 3
     assert [(s.start, s.end) for piece in pieces for s in piece if s.path == compressed] == [(0, None)]
     assert_same_summary(summarise_capture(paths, SPECS, workers=2), summarise_capture(paths, SPECS, workers=1))
+
+
+def test_a_block_of_rows_all_of_another_width_is_counted_not_parsed(tmp_path: Path) -> None:
+    short, long = sagemaker_record("51.5,40"), sagemaker_record("51.5,40,pro,extra")
+    paths = write_window(tmp_path, [short, long, short], files=1)
+
+    summary = summarise_capture(paths, SPECS, workers=1)
+
+    assert (summary.records, summary.rows, summary.rows_left_out) == (3, 0, 3)
+    assert summary.missing_columns == {"plan": 2} and summary.extra_columns == {"column 4": 1}
+
+
+def test_a_row_too_long_and_one_too_short_in_the_same_block_are_both_counted(tmp_path: Path) -> None:
+    """Their commas add up to a block of the right widths: the parser still finds the long one."""
+    lines = [sagemaker_record(row) for row in rows(50, seed=6)]
+    lines[10], lines[20] = sagemaker_record("51.5,40"), sagemaker_record("51.5,40,pro,extra")
+    paths = write_window(tmp_path, lines, files=1)
+
+    summary = summarise_capture(paths, SPECS, workers=1)
+
+    assert (summary.rows, summary.rows_left_out) == (48, 2)
+    assert summary.missing_columns == {"plan": 1} and summary.extra_columns == {"column 4": 1}
