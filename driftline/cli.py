@@ -65,6 +65,11 @@ def main(argv: list[str] | None = None) -> int:
     if args.command in ("approve", "reject"):
         return _decide(args)
     settings = LocalSettings(port=args.port, state_dir=args.state_dir.resolve())
+    try:
+        settings.parameters.update(parameter_overrides(args.parameter_overrides))
+    except ValueError as error:
+        parser.error(str(error))
+    from driftline.local.cloudformation import StackDeployFailed
     from driftline.local.emulator import PortInUse
 
     try:
@@ -78,9 +83,23 @@ def main(argv: list[str] | None = None) -> int:
             approve=not args.no_approve,
             drift=args.drift,
         )
-    except PortInUse as error:
+    except (PortInUse, StackDeployFailed) as error:
         print(f"driftline: {error}", file=sys.stderr)
         return 2
+
+
+def parameter_overrides(pairs: list[str]) -> dict[str, str]:
+    """``KEY=VALUE`` pairs (or sam's ``ParameterKey=KEY,ParameterValue=VALUE``) as a dict."""
+    values: dict[str, str] = {}
+    for pair in pairs:
+        if pair.startswith("ParameterKey="):
+            key, separator, value = pair.removeprefix("ParameterKey=").partition(",ParameterValue=")
+        else:
+            key, separator, value = pair.partition("=")
+        if not separator or not key:
+            raise ValueError(f"--parameter-overrides takes KEY=VALUE pairs, not {pair!r}")
+        values[key] = value
+    return values
 
 
 def _add_common(parser: argparse.ArgumentParser) -> None:
@@ -90,6 +109,14 @@ def _add_common(parser: argparse.ArgumentParser) -> None:
         type=Path,
         default=Path(".driftline"),
         help="where outputs, jobs, email and logs are kept",
+    )
+    parser.add_argument(
+        "--parameter-overrides",
+        nargs="+",
+        default=[],
+        metavar="KEY=VALUE",
+        help="template parameters, as sam deploy takes them (e.g. DriftMonitor=ModelMonitor); local mode's own "
+        "settings (scaled waits, the inbox) apply unless named here",
     )
 
 

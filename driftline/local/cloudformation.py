@@ -13,6 +13,7 @@ import copy
 import hashlib
 import io
 import json
+import re
 import time
 import zipfile
 from pathlib import Path
@@ -220,9 +221,10 @@ def deploy(settings: LocalSettings, registry: CodeRegistry) -> LocalStack:
     packaged = package(template, settings.template.parent, client["s3"], registry)
     translated = without_remote_layers(sam_transform(packaged, settings, client["iam"]))
     declared = translated.get("Parameters", {})
-    parameters = [
-        {"ParameterKey": key, "ParameterValue": value} for key, value in settings.parameters.items() if key in declared
-    ]
+    problems = parameter_problems(declared, settings.parameters)
+    if problems:
+        raise StackDeployFailed("; ".join(problems))
+    parameters = [{"ParameterKey": key, "ParameterValue": value} for key, value in settings.parameters.items()]
     cloudformation = client["cloudformation"]
     cloudformation.create_stack(
         StackName=settings.stack_name,
@@ -243,6 +245,51 @@ def deploy(settings: LocalSettings, registry: CodeRegistry) -> LocalStack:
     _apply_subscriptions(translated, resources, settings.parameters, client["sns"])
     outputs = {o["OutputKey"]: o["OutputValue"] for o in stack.get("Outputs", [])}
     return LocalStack(outputs=outputs, resources=resources)
+
+
+def parameter_problems(declared: dict[str, Any], given: dict[str, str]) -> list[str]:
+    """What CloudFormation refuses in a stack's parameter values, in its words (moto accepts them all).
+
+    CloudFormation checks each value against its parameter's Type, AllowedValues, AllowedPattern (the whole
+    value must match), MinLength/MaxLength and MinValue/MaxValue, refuses names the template does not declare,
+    and wants a value for every parameter without a Default.
+    """
+    unknown = sorted(set(given) - set(declared))
+    if unknown:
+        return [f"Parameters: [{', '.join(unknown)}] do not exist in the template"]
+    missing = sorted(name for name, spec in declared.items() if name not in given and "Default" not in spec)
+    problems = [f"Parameters: [{', '.join(missing)}] must have values"] if missing else []
+    for name, value in given.items():
+        problems += _value_problems(name, declared[name], value)
+    return problems
+
+
+def _value_problems(name: str, spec: dict[str, Any], value: str) -> list[str]:
+    kind = str(spec.get("Type", "String"))
+    values = [item.strip() for item in value.split(",")] if kind.startswith("List<") or "List" in kind else [value]
+    problems = []
+    allowed = [str(item) for item in spec.get("AllowedValues", [])]
+    for item in values:
+        if allowed and item not in allowed:
+            problems.append(f"Parameter '{name}' must be one of AllowedValues")
+        pattern = spec.get("AllowedPattern")
+        if pattern is not None and not re.fullmatch(str(pattern), item):
+            problems.append(f"Parameter '{name}' must match pattern {pattern}")
+        if "MinLength" in spec and len(item) < int(spec["MinLength"]):
+            problems.append(f"Parameter '{name}' must contain at least {spec['MinLength']} characters")
+        if "MaxLength" in spec and len(item) > int(spec["MaxLength"]):
+            problems.append(f"Parameter '{name}' must contain at most {spec['MaxLength']} characters")
+        if kind == "Number" or "MinValue" in spec or "MaxValue" in spec:
+            try:
+                number = float(item)
+            except ValueError:
+                problems.append(f"Parameter '{name}' must be a number")
+                continue
+            if "MinValue" in spec and number < float(spec["MinValue"]):
+                problems.append(f"Parameter '{name}' must be a number not less than {spec['MinValue']}")
+            if "MaxValue" in spec and number > float(spec["MaxValue"]):
+                problems.append(f"Parameter '{name}' must be a number not greater than {spec['MaxValue']}")
+    return problems
 
 
 def _wait_for_stack(cloudformation: Any, name: str, timeout: float = 60) -> dict[str, Any]:
