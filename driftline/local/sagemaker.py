@@ -439,7 +439,9 @@ class JobRunner:
                 "PYTHONUNBUFFERED": "1",
             }
         )
-        env.update({str(key): str(value) for key, value in extra.items()})
+        # A container path in the job's Environment (Model Monitor gives its analyzer its baseline and folders
+        # that way) names the same file here as in an argument: under the job's folder.
+        env.update({str(key): _on_host(str(value), root) for key, value in extra.items()})
         return env
 
     def _fresh_root(self, name: str) -> Path:
@@ -459,9 +461,7 @@ class JobRunner:
     def _program(self, arg: str, root: Path) -> str:
         if arg in ("python", "python3"):
             return sys.executable
-        if arg.startswith(CONTAINER_ROOT):
-            return str(root / arg[len(CONTAINER_ROOT) :])
-        return arg
+        return _on_host(arg, root)
 
     @staticmethod
     def _timeout(job: Any) -> float:
@@ -684,3 +684,10 @@ def _patch() -> None:
     seams.replace(SageMakerModelBackend, "create_training_job", create_training_job)
     seams.replace(SageMakerResponse, "create_processing_job", with_request_environment(respond_processing))
     seams.replace(SageMakerResponse, "create_training_job", with_request_environment(respond_training))
+
+
+def _on_host(value: str, root: Path) -> str:
+    """A container path (``/opt/ml/...``) as the same place in the job's folder; any other value as it is."""
+    if value.startswith(CONTAINER_ROOT) and ".." not in Path(value).parts:
+        return str(root / value[len(CONTAINER_ROOT) :])
+    return value

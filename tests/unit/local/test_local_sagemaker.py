@@ -354,6 +354,23 @@ def test_a_processing_job_s_environment_reaches_its_script_and_its_description(e
     assert description["Environment"] == {"DRIFTLINE_GREETING": "hello from the request"}
 
 
+def test_a_container_path_in_a_jobs_environment_names_the_same_place_in_its_local_folder(
+    emulator: Emulator, tmp_path: Path
+) -> None:
+    """Model Monitor hands its analyzer the baseline's files as container paths in the environment."""
+    description = _start_processing_job(
+        emulator,
+        "credit-paths",
+        APPLICATION_ENTRYPOINT,
+        environment={"DRIFTLINE_GREETING": "/opt/ml/processing/baseline/stats/statistics.json"},
+    )
+
+    assert description["ProcessingJobStatus"] == "Completed", description.get("FailureReason")
+    seen = emulator.read("runs/r1/credit-paths/summary/greeting.txt").decode()
+    assert seen == str(tmp_path / "jobs" / "credit-paths" / "processing" / "baseline" / "stats" / "statistics.json")
+    assert description["Environment"] == {"DRIFTLINE_GREETING": "/opt/ml/processing/baseline/stats/statistics.json"}
+
+
 # -- local jobs run only the application's own ml/ code ------------------------------------------
 
 
