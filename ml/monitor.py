@@ -129,7 +129,14 @@ def monitor(args: argparse.Namespace) -> None:
             write_json(shard, statistics_document(current))
             print(f"Shard {host} of {len(all_hosts)}: {current.rows} rows summarised to {shard}")
             return
-    write_outputs(args.output_dir, baseline, constraints, current)
+    analysis = write_outputs(args.output_dir, baseline, constraints, current)
+    if analysis.violations:
+        # Model Monitor's analyzer ends a window with violations this way; the job's ExitMessage shows it.
+        args.message_file.parent.mkdir(parents=True, exist_ok=True)
+        args.message_file.write_text(
+            f"CompletedWithViolations: Job completed successfully with {len(analysis.violations)} violations.",
+            encoding="utf-8",
+        )
 
 
 def merge_shards(folder: Path, baseline: WindowSummary) -> WindowSummary:
@@ -149,7 +156,9 @@ def merge_shards(folder: Path, baseline: WindowSummary) -> WindowSummary:
     return merged
 
 
-def write_outputs(folder: Path, baseline: WindowSummary, constraints: dict[str, Any], current: WindowSummary) -> None:
+def write_outputs(
+    folder: Path, baseline: WindowSummary, constraints: dict[str, Any], current: WindowSummary
+) -> Analysis:
     try:
         analysis = compare(baseline, constraints, current)
     except DriftInputError as error:
@@ -185,6 +194,7 @@ def write_outputs(folder: Path, baseline: WindowSummary, constraints: dict[str, 
     if namespace and data:
         publish_metrics(data, namespace)
         print(f"Published {len(data)} metrics to CloudWatch namespace {namespace}")
+    return analysis
 
 
 def drifted_features_datum(analysis: Analysis, like: dict[str, Any]) -> dict[str, Any]:

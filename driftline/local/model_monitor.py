@@ -218,6 +218,7 @@ def describe_monitoring_schedule(self: SageMakerResponse) -> ActionResult:
     found = schedules(backend).get(name)
     if found is None:
         raise _not_found(backend, name)
+    refresh_executions(backend, found)
     return ActionResult(found.describe())
 
 
@@ -247,6 +248,8 @@ def list_monitoring_executions(self: SageMakerResponse) -> ActionResult:
     name = self._get_param("MonitoringScheduleName")
     endpoint = self._get_param("EndpointName")
     status = self._get_param("StatusEquals")
+    for found in schedules(self.sagemaker_backend).values():
+        refresh_executions(self.sagemaker_backend, found)
     listed = [
         (execution.scheduled_time, found.execution_summary(execution))
         for found in schedules(self.sagemaker_backend).values()
@@ -256,6 +259,23 @@ def list_monitoring_executions(self: SageMakerResponse) -> ActionResult:
     ]
     listed.sort(key=lambda pair: pair[0], reverse=self._get_param("SortOrder", "Descending") == "Descending")
     return ActionResult({"MonitoringExecutionSummaries": [summary for _, summary in listed]})
+
+
+def refresh_executions(backend: SageMakerModelBackend, found: Schedule) -> None:
+    """Each running execution takes its processing job's end: Completed (CompletedWithViolations when the
+    analyzer's exit message says so, as Model Monitor reports it), Failed with the job's reason, or Stopped."""
+    for execution in found.executions:
+        if execution.status not in ("Pending", "InProgress") or not execution.processing_job_arn:
+            continue
+        job = backend.processing_jobs.get(execution.processing_job_arn.rsplit("/", 1)[-1])
+        status = str(getattr(job, "processing_job_status", "") or "")
+        if status not in ("Completed", "Failed", "Stopped"):
+            continue
+        if status == "Completed" and str(getattr(job, "exit_message", "") or "").startswith("CompletedWithViolations"):
+            status = "CompletedWithViolations"
+        execution.status = status
+        execution.failure_reason = str(getattr(job, "failure_reason", "") or "") if status == "Failed" else ""
+        execution.modified = datetime.now(UTC)
 
 
 def record_execution(backend: SageMakerModelBackend, name: str, execution: Execution) -> None:

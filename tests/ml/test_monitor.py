@@ -137,6 +137,7 @@ def test_in_distribution_traffic_reports_no_violation(tmp_path: Path, baseline_d
     assert all(value < 0.1 for value in drift_values(found["metrics"]).values())
     assert drifted_features_count(found["metrics"]) == 0  # published at 0 too, so a drift alarm returns to OK
     assert "No drift" in found["report"]
+    assert not (tmp_path / "message").exists()  # the job's exit message stays empty
 
 
 def test_shifted_traffic_is_a_baseline_drift_violation_naming_the_shifted_features(
@@ -153,6 +154,10 @@ def test_shifted_traffic_is_a_baseline_drift_violation_naming_the_shifted_featur
     assert values["income"] > 0.3 and values["plan"] > 0.25 and values["age"] < 0.1 and values["ratio"] < 0.1
     assert drifted_features_count(found["metrics"]) == 2
     assert "Drift in 2 of 4 features: income, plan" in found["report"]
+    # the exit message Model Monitor's analyzer gives a window with violations
+    assert (
+        tmp_path / "message"
+    ).read_text() == "CompletedWithViolations: Job completed successfully with 2 violations."
 
 
 def test_outputs_parse_in_model_monitors_formats(tmp_path: Path, baseline_dir: Path) -> None:

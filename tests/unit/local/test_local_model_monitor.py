@@ -174,6 +174,43 @@ def test_each_firing_starts_a_processing_job_running_driftlines_monitor_with_mod
     assert described["LastMonitoringExecutionSummary"]["ProcessingJobArn"] == job["ProcessingJobArn"]
 
 
+@pytest.mark.parametrize(
+    ("job_status", "exit_message", "failure_reason", "execution_status"),
+    [
+        (
+            "Completed",
+            "CompletedWithViolations: Job completed successfully with 2 violations.",
+            "",
+            "CompletedWithViolations",
+        ),
+        ("Completed", "", "", "Completed"),
+        ("Failed", "", "AlgorithmError: exit code 1", "Failed"),
+    ],
+)
+def test_an_execution_ends_as_its_processing_job_ended(
+    sagemaker: Any, job_status: str, exit_message: str, failure_reason: str, execution_status: str
+) -> None:
+    from moto.sagemaker.models import sagemaker_backends
+
+    serve(sagemaker)
+    sagemaker.create_monitoring_schedule(MonitoringScheduleName=SCHEDULE, MonitoringScheduleConfig=HOURLY)
+    key = f"capture/credit/{ENDPOINT}/AllTraffic/2026/11/23/15/00.jsonl"
+    boto3.client("s3", region_name=REGION).put_object(Bucket=BUCKET, Key=key, Body=b"{}\n")
+    fired = datetime(2026, 11, 23, 16, 0, tzinfo=UTC).timestamp()
+    clock = timer()
+    clock.fire_due(fired - 3600)
+    clock.fire_due(fired)
+    [job] = sagemaker_backends["123456789012"][REGION].processing_jobs.values()
+    job.processing_job_status, job.exit_message, job.failure_reason = job_status, exit_message, failure_reason
+
+    [execution] = sagemaker.list_monitoring_executions(MonitoringScheduleName=SCHEDULE)["MonitoringExecutionSummaries"]
+    described = sagemaker.describe_monitoring_schedule(MonitoringScheduleName=SCHEDULE)
+
+    assert execution["MonitoringExecutionStatus"] == execution_status
+    assert execution.get("FailureReason", "") == failure_reason
+    assert described["LastMonitoringExecutionSummary"]["MonitoringExecutionStatus"] == execution_status
+
+
 def test_the_request_carries_the_analyzers_environment(sagemaker: Any) -> None:
     from moto.sagemaker.models import sagemaker_backends
 
