@@ -1,0 +1,72 @@
+"""Local mode end to end with a window larger than one monitoring instance's share: the monitor job runs on
+two instances, each given part of the capture, a merge job joins their summaries, and shifted traffic still
+reaches the drift alarm and starts a drift retrain."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from driftline import datasets
+from driftline.local.console import Console
+from driftline.local.demo import wait_for_captures
+from driftline.local.emulator import LocalCloud
+from driftline.local.settings import LocalSettings
+from tests.e2e.conftest import free_port
+from tests.e2e.drift_steps import alarm_state, feature_rows, new_runs, runs, send, upload, wait_for
+
+pytestmark = pytest.mark.e2e
+
+DATASET = "busy"
+ENDPOINT = f"driftline-{DATASET}"
+ALARM = f"driftline-drift-{DATASET}"
+
+
+@pytest.fixture(scope="module")
+def cloud(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalCloud]:
+    state_dir: Path = tmp_path_factory.mktemp("driftline-state")
+    settings = LocalSettings(port=free_port(), state_dir=state_dir)
+    settings.parameters.update({"MonitorBytesPerInstance": "1", "MonitorMaxInstances": "2"})
+    local = LocalCloud(settings, Console())
+    local.start()
+    yield local
+    local.stop()
+
+
+def _jobs(cloud: LocalCloud, status: str) -> list[dict[str, object]]:
+    sagemaker = cloud.client("sagemaker")
+    listed = sagemaker.list_processing_jobs(NameContains=f"{ENDPOINT}-monitor-", StatusEquals=status)
+    names = [job["ProcessingJobName"] for job in listed["ProcessingJobSummaries"]]
+    return [sagemaker.describe_processing_job(ProcessingJobName=name) for name in names]
+
+
+def test_a_window_over_one_instances_share_runs_on_two_and_its_merge_reaches_the_drift_alarm(
+    cloud: LocalCloud, tmp_path: Path
+) -> None:
+    csv_path = tmp_path / "cancer.csv"
+    datasets.write_breast_cancer_csv(csv_path)
+    cancer_csv = csv_path.read_bytes()
+    deployed = upload(cloud, DATASET, "first.csv", cancer_csv, approve=True)
+    assert deployed.status == "SUCCEEDED", deployed.cause
+    held = upload(cloud, DATASET, "fresh.csv", cancer_csv, approve=False)  # newer labelled data to retrain on
+    assert held.status in {"SUCCEEDED", "FAILED"}, held.cause
+    known = runs(cloud)
+
+    shifted = feature_rows(cancer_csv, scale=3.0) * 2
+    for half in (shifted[: len(shifted) // 2], shifted[len(shifted) // 2 :]):
+        send(cloud, ENDPOINT, half)  # two flushes of the capture: two files to share between instances
+        wait_for_captures(cloud, deployed.output["deployment"]["data_capture_uri"], ENDPOINT, len(half))
+
+    wait_for("the drift alarm to go to ALARM", lambda: alarm_state(cloud, ALARM) == "ALARM", timeout=300)
+    completed = _jobs(cloud, "Completed")
+    sharded = [job for job in completed if job["ProcessingResources"]["ClusterConfig"]["InstanceCount"] == 2]  # type: ignore[index]
+    merged = [job for job in completed if str(job["ProcessingJobName"]).endswith("-merge")]
+    assert sharded and merged
+    retrain = wait_for("a retrain run", lambda: new_runs(cloud, known), timeout=120)
+    sfn = cloud.client("stepfunctions")
+    started = json.loads(sfn.describe_execution(executionArn=retrain[0])["input"])
+    assert started["trigger"]["source"] == "drift" and started["dataset"] == DATASET
+    sfn.stop_execution(executionArn=retrain[0])
