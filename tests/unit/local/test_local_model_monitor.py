@@ -201,7 +201,10 @@ def test_an_execution_ends_as_its_processing_job_ended(
     clock.fire_due(fired - 3600)
     clock.fire_due(fired)
     [job] = sagemaker_backends["123456789012"][REGION].processing_jobs.values()
-    job.processing_job_status, job.exit_message, job.failure_reason = job_status, exit_message, failure_reason
+    # how the local job runner leaves a job that ended
+    job.processing_job_status = job_status
+    setattr(job, "exit_message", exit_message)  # noqa: B010 (attributes the runner adds to moto's job)
+    setattr(job, "failure_reason", failure_reason)  # noqa: B010
 
     [execution] = sagemaker.list_monitoring_executions(MonitoringScheduleName=SCHEDULE)["MonitoringExecutionSummaries"]
     described = sagemaker.describe_monitoring_schedule(MonitoringScheduleName=SCHEDULE)
