@@ -9,6 +9,14 @@ When a model of the dataset is approved, the job also gets that model's ``model.
 rows, read as uploaded and encoded through the approved model's own metadata, as its endpoint would encode
 them. The report's ``incumbent`` section holds its metrics in the same format, or, when it cannot be scored
 (no artifact, a model that does not load, features this data lacks), why not: that never fails the job.
+
+When that model has a drift baseline (``statistics.json`` and ``constraints.json``, input ``baseline``, its URI
+in ``DRIFTLINE_BASELINE_URI``), the job also summarises this run's rows (the ``train`` input and the test
+split, categorical codes decoded as the baseline job decodes them) and compares them with it as the drift
+monitor compares a window: ``data_drift.json`` and ``data_drift.html`` beside the report, and a short
+``data_drift`` section in it. Serverless endpoints capture no requests and batch scoring sends none, so this
+comparison is their drift signal. Without a baseline, or with one the job cannot read, the section says why;
+that never fails the job either.
 """
 
 from __future__ import annotations
@@ -24,6 +32,14 @@ from typing import Any
 
 import numpy as np
 
+from driftline_ml.drift import (
+    Analysis,
+    FeatureDrift,
+    WindowSummary,
+    compare,
+    summary_from_statistics,
+)
+from driftline_ml.drift_report import render
 from driftline_ml.jobs import (
     JobInputError,
     find_input_file,
@@ -48,13 +64,30 @@ from driftline_ml.serving import (
     load_serving_model,
     predict,
 )
-from driftline_ml.tabular import MODEL_FILE, MODEL_METADATA_FILE, RAW_TEST_FILE, check_metadata, load_split
+from driftline_ml.split_summary import summarise_split
+from driftline_ml.tabular import (
+    MODEL_FILE,
+    MODEL_METADATA_FILE,
+    RAW_TEST_FILE,
+    check_metadata,
+    load_split,
+    split_file,
+)
 
 EVALUATION_FILE = "evaluation.json"
 INCUMBENT_SECTION = "incumbent"
 INCUMBENT_ARN_VARIABLE = "DRIFTLINE_INCUMBENT_MODEL_PACKAGE_ARN"
 INCUMBENT_NOT_GIVEN_VARIABLE = "DRIFTLINE_INCUMBENT_NOT_GIVEN"
 """Why the pipeline did not give the job the approved model's artifact, when it did not."""
+BASELINE_URI_VARIABLE = "DRIFTLINE_BASELINE_URI"
+BASELINE_NOT_GIVEN_VARIABLE = "DRIFTLINE_BASELINE_NOT_GIVEN"
+"""The approved model's baseline given as the ``baseline`` input, or why it was not given."""
+DATA_DRIFT_SECTION = "data_drift"
+DATA_DRIFT_FILE = "data_drift.json"
+DATA_DRIFT_REPORT_FILE = "data_drift.html"
+BASELINE_STATISTICS_FILE = "statistics.json"
+BASELINE_CONSTRAINTS_FILE = "constraints.json"
+COMPARED_SPLITS = ("train", "test")
 BOOTSTRAP_RESAMPLES = 20
 SAFE_EXTRACT: dict[str, Any] = {"filter": "data"} if hasattr(tarfile, "data_filter") else {}
 """Python versions with extraction filters get the strict one; older ones rely on the member checks below."""
@@ -66,6 +99,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--model-dir", type=Path, default=inputs / "model")
     parser.add_argument("--test-dir", type=Path, default=inputs / "test")
     parser.add_argument("--incumbent-dir", type=Path, default=inputs / "incumbent")
+    parser.add_argument("--train-dir", type=Path, default=inputs / "train")
+    parser.add_argument("--baseline-dir", type=Path, default=inputs / "baseline")
     parser.add_argument("--config-dir", type=Path, default=inputs / "config")
     parser.add_argument("--output-dir", type=Path, default=processing_dir() / "output" / "evaluation")
     parser.add_argument("--message-file", type=Path, default=output_dir() / "message")
@@ -115,6 +150,7 @@ def evaluate(args: argparse.Namespace) -> None:
     incumbent = incumbent_section(args, metadata, metric, y_test)
     if incumbent is not None:
         report[INCUMBENT_SECTION] = incumbent
+    report[DATA_DRIFT_SECTION] = data_drift_section(args, metadata)
     write_json(args.output_dir / EVALUATION_FILE, report)
     for name, entry in block.items():
         print(f"test:{name}={entry['value']:.6f}")
@@ -212,6 +248,162 @@ def score_incumbent(
     if metric not in block:
         raise IncumbentNotScored(f"its {metric} is undefined on this run's test rows")
     return block
+
+
+class DriftNotCompared(Exception):
+    """Why this run's rows were not compared with the approved model's baseline (a clause: "its baseline ...")."""
+
+
+def data_drift_section(args: argparse.Namespace, metadata: dict[str, Any]) -> dict[str, Any]:
+    """Compare this run's rows with the approved model's baseline and write the drift report; the report's short
+    ``data_drift`` section says what was found, or why nothing was compared."""
+    arn = os.environ.get(INCUMBENT_ARN_VARIABLE, "").strip()
+    if not arn:
+        return {"compared": False, "reason": "no model of this dataset is approved yet"}
+    section: dict[str, Any] = {"model_package_arn": arn}
+    baseline_uri = os.environ.get(BASELINE_URI_VARIABLE, "").strip()
+    if not baseline_uri:
+        reason = os.environ.get(BASELINE_NOT_GIVEN_VARIABLE, "").strip() or "its baseline was not given to the job"
+        print(f"This run's data was not compared with the baseline of {arn}: {reason}")
+        return {**section, "compared": False, "reason": reason}
+    section["baseline_uri"] = baseline_uri
+    try:
+        baseline, constraints = read_baseline(args.baseline_dir)
+        rows = summarise_run_rows(args, metadata)
+        current, columns = aligned_to_baseline(rows, baseline)
+        analysis = compare(baseline, constraints, current)
+        document = data_drift_document(arn, baseline_uri, analysis, current, baseline, columns)
+        write_json(args.output_dir / DATA_DRIFT_FILE, document)
+        page = render(analysis, baseline, current, window=f"this run's {' and '.join(COMPARED_SPLITS)} splits")
+        (args.output_dir / DATA_DRIFT_REPORT_FILE).write_text(page, encoding="utf-8")
+    except DriftNotCompared as error:
+        print(f"This run's data was not compared with the baseline of {arn}: {error}")
+        return {**section, "compared": False, "reason": str(error)}
+    except Exception as error:
+        # Drift informs the people deciding; it never costs the candidate its evaluation.
+        print(f"Comparing this run's data with the baseline of {arn} failed: {type(error).__name__}: {error}")
+        return {
+            **section,
+            "compared": False,
+            "reason": f"the comparison with its baseline failed ({type(error).__name__}: {error})",
+        }
+    drifted = [drift for drift in analysis.features if drift.drifted]
+    for drift in analysis.features:
+        shown = "-" if drift.distance is None else f"{drift.distance:.4f}"
+        print(f"drift:{drift.name}={shown} (threshold {drift.threshold:g}{' drifted' if drift.drifted else ''})")
+    print(
+        f"Wrote {DATA_DRIFT_FILE} and {DATA_DRIFT_REPORT_FILE}: drift in {len(drifted)} of "
+        f"{len(analysis.features)} features against the baseline of {arn}"
+    )
+    return {
+        **section,
+        "compared": True,
+        "rows_compared": current.rows,
+        "baseline_rows": baseline.rows,
+        "features": len(analysis.features),
+        "drifted_features": [feature_entry(drift) for drift in drifted],
+        "missing_columns": columns["missing_columns"],
+        "extra_columns": columns["extra_columns"],
+        "report_file": DATA_DRIFT_REPORT_FILE,
+        "details_file": DATA_DRIFT_FILE,
+    }
+
+
+def read_baseline(folder: Path) -> tuple[WindowSummary, dict[str, Any]]:
+    """The baseline job's statistics.json and constraints.json, as the drift monitor reads them."""
+    documents = []
+    for name in (BASELINE_STATISTICS_FILE, BASELINE_CONSTRAINTS_FILE):
+        path = folder / name
+        if not path.is_file():
+            raise DriftNotCompared(f"its baseline lacks {name}; rerun its baseline job (baseline.py)")
+        try:
+            documents.append(read_json(path))
+        except JobInputError as error:
+            raise DriftNotCompared(f"its baseline cannot be read ({error})") from error
+    statistics, constraints = documents
+    if not isinstance(constraints, dict):
+        raise DriftNotCompared(f"its baseline's {BASELINE_CONSTRAINTS_FILE} is not a JSON object")
+    try:
+        baseline = summary_from_statistics(statistics, BASELINE_STATISTICS_FILE)
+    except ValueError as error:
+        raise DriftNotCompared(f"its baseline cannot be read ({error})") from error
+    return baseline, constraints
+
+
+def summarise_run_rows(args: argparse.Namespace, metadata: dict[str, Any]) -> WindowSummary:
+    """This run's train and test rows summarised in one, the way the baseline job summarises a train split."""
+    folders = {"train": args.train_dir, "test": args.test_dir}
+    summary: WindowSummary | None = None
+    for split in COMPARED_SPLITS:
+        try:
+            part = summarise_split(split_file(folders[split], split), metadata, split)
+        except JobInputError as error:
+            raise DriftNotCompared(f"this run's {split} split cannot be summarised ({error})") from error
+        if summary is None:
+            summary = part
+        else:
+            summary.merge(part)
+    assert summary is not None
+    return summary
+
+
+def aligned_to_baseline(rows: WindowSummary, baseline: WindowSummary) -> tuple[WindowSummary, dict[str, Any]]:
+    """This run's summary feature by feature in the baseline's order; a baseline feature this run lacks, or holds
+    with another type, has no values here (so no distance), and the columns that differ are listed."""
+    current = WindowSummary.empty_like(baseline.specs)
+    current.rows = current.records = rows.rows
+    missing: list[str] = []
+    changed: dict[str, str] = {}
+    for index, (name, kind) in enumerate(baseline.specs):
+        feature = rows.feature(name)
+        if feature is None or feature.kind != kind:
+            current.features[index].missing = rows.rows
+            if feature is None:
+                missing.append(name)
+            else:
+                changed[name] = f"{kind} in the baseline, {feature.kind} in this run"
+        else:
+            current.features[index] = feature
+    extra = [name for name, _ in rows.specs if baseline.feature(name) is None]
+    return current, {"missing_columns": missing, "extra_columns": extra, "changed_types": changed}
+
+
+def feature_entry(drift: FeatureDrift) -> dict[str, Any]:
+    return {
+        "name": drift.name,
+        "kind": drift.kind,
+        "distance": drift.distance,
+        "threshold": drift.threshold,
+        "margin": drift.margin,
+        "method": drift.method,
+        "drifted": drift.drifted,
+    }
+
+
+def data_drift_document(
+    arn: str,
+    baseline_uri: str,
+    analysis: Analysis,
+    current: WindowSummary,
+    baseline: WindowSummary,
+    columns: dict[str, Any],
+) -> dict[str, Any]:
+    """``data_drift.json``: what was compared with what, each feature's distance against its threshold (a feature
+    drifts when its distance less the Robust method's sampling-noise margin exceeds the threshold)."""
+    return {
+        "model_package_arn": arn,
+        "baseline_uri": baseline_uri,
+        "splits": list(COMPARED_SPLITS),
+        "rows_compared": current.rows,
+        "baseline_rows": baseline.rows,
+        "features": [
+            {**feature_entry(drift), "baseline_values": drift.baseline_count, "run_values": drift.current_count}
+            for drift in analysis.features
+        ],
+        "drifted_features": analysis.drifted_features,
+        **columns,
+        "violations": analysis.violations,
+    }
 
 
 def read_raw_test_rows(test_dir: Path, expected: int) -> tuple[list[str], list[list[str]]]:

@@ -47,7 +47,12 @@ INCUMBENT_ARN = "arn:aws:sagemaker:us-east-1:123456789012:model-package/driftlin
 
 
 def start_evaluation(
-    root: Path, config: dict[str, Any], name: str, incumbent: Path | None = None, env: dict[str, str] | None = None
+    root: Path,
+    config: dict[str, Any],
+    name: str,
+    incumbent: Path | None = None,
+    env: dict[str, str] | None = None,
+    extra_args: list[str] | None = None,
 ) -> subprocess.Popen[str]:
     """Start evaluate.py on ``root``'s model and test split with ``config`` as the run config.
 
@@ -69,6 +74,7 @@ def start_evaluation(
         str(root / f"{name}-message"),
         "--incumbent-dir",
         str(incumbent or root / "no-incumbent"),
+        *(extra_args or []),
     ]
     variables = dict(env or {})
     if incumbent is not None:
@@ -192,6 +198,76 @@ def regression_chain(root: Path) -> dict[str, tuple[int, str]]:
     return {"evaluation": finish(start_evaluation(root, config, "evaluation"))}
 
 
+def churn_frame(rng: np.random.Generator, rows: int, income_mean: float, plans: list[float]) -> pd.DataFrame:
+    """Customers whose churn follows their income and plan; ``plans`` are the shares of basic, plus and pro."""
+    income = rng.normal(income_mean, 10, rows).round(2)
+    plan = rng.choice(["basic", "plus", "pro"], rows, p=plans)
+    age = rng.integers(18, 80, rows)
+    churn = np.where((income < income_mean) ^ (plan == "pro"), "yes", "no")
+    return pd.DataFrame({"income": income, "plan": plan, "age": age, "churn": churn})
+
+
+SERVING_ARN = "arn:aws:sagemaker:us-east-1:123456789012:model-package/driftline-churn/1"
+BASELINE_URI = "s3://driftline-artifacts/runs/churn-serving/baseline/"
+
+
+def drift_chain(root: Path) -> dict[str, tuple[int, str]]:
+    """A serving model with its drift baseline (baseline.py on its train split), then candidates trained on a new
+    sample of the same population and on a shifted one (income up, pro plans common, ``age`` gone, ``region``
+    new), each evaluated with that baseline as the pipeline gives it."""
+    rng = np.random.default_rng(11)
+    config = {"target": "churn", "problem_type": "binary_classification", "metric": "accuracy", "seed": 3}
+    hyperparameters = ["--max_iter", "10"]
+    samples = {
+        "serving": churn_frame(rng, 3000, 50, [0.5, 0.3, 0.2]),
+        "same": churn_frame(rng, 3000, 50, [0.5, 0.3, 0.2]),
+        "shifted": churn_frame(rng, 3000, 60, [0.2, 0.3, 0.5]).drop(columns="age"),
+    }
+    samples["shifted"].insert(0, "region", rng.choice(["north", "south"], 3000))
+    for name, frame in samples.items():
+        (root / name / "data").mkdir(parents=True)
+        frame.to_csv(root / name / "data" / "customers.csv", index=False)
+        train_model(root / name, config, hyperparameters)
+    serving = root / "serving"
+    run_script(
+        "baseline.py",
+        [
+            *("--train-dir", str(serving / "out" / "train"), "--metadata-dir", str(serving / "out" / "metadata")),
+            *("--output-dir", str(root / "baseline"), "--message-file", str(root / "baseline-message")),
+        ],
+    )
+    (root / "unreadable").mkdir()
+    (root / "unreadable" / "statistics.json").write_text('{"features": "not a list"}')
+    (root / "unreadable" / "constraints.json").write_text("{}")
+    given = {"DRIFTLINE_BASELINE_URI": BASELINE_URI, "DRIFTLINE_INCUMBENT_MODEL_PACKAGE_ARN": SERVING_ARN}
+
+    def evaluation(candidate: str, name: str, baseline: Path, env: dict[str, str]) -> subprocess.Popen[str]:
+        return start_evaluation(
+            root / candidate,
+            config,
+            name,
+            incumbent=serving / "model-input",
+            env=env,
+            extra_args=["--train-dir", str(root / candidate / "out" / "train"), "--baseline-dir", str(baseline)],
+        )
+
+    processes = {
+        "same": evaluation("same", "same", root / "baseline", given),
+        "shifted": evaluation("shifted", "shifted", root / "baseline", given),
+        "unreadable": evaluation("same", "unreadable", root / "unreadable", given),
+        "not_given": evaluation(
+            "same",
+            "not_given",
+            root / "no-baseline",
+            {
+                "DRIFTLINE_INCUMBENT_MODEL_PACKAGE_ARN": SERVING_ARN,
+                "DRIFTLINE_BASELINE_NOT_GIVEN": "its baseline is not written yet",
+            },
+        ),
+    }
+    return {name: finish(process) for name, process in processes.items()}
+
+
 def finish(process: subprocess.Popen[str]) -> tuple[int, str]:
     stdout, stderr = process.communicate(timeout=120)
     return process.returncode, stdout + stderr
@@ -204,7 +280,9 @@ def chains(tmp_path_factory: pytest.TempPathFactory) -> dict[str, tuple[Path, di
         binary = pool.submit(binary_chain, base / "binary")
         regression = pool.submit(regression_chain, base / "regression")
         incumbents = pool.submit(incumbent_chain, base / "incumbents")
+        drift = pool.submit(drift_chain, base / "drift")
         return {
+            "drift": (base / "drift", drift.result()),
             "binary": (base / "binary", binary.result()),
             "regression": (base / "regression", regression.result()),
             "incumbents": (base / "incumbents" / "candidate", incumbents.result()),
@@ -337,3 +415,81 @@ def test_an_approved_model_the_pipeline_could_not_give_is_reported_with_its_reas
         "scored": False,
         "reason": "its model artifact is in another bucket",
     }
+
+
+def test_without_an_approved_model_the_report_says_there_is_nothing_to_compare_the_data_with(
+    chains: dict[str, Any],
+) -> None:
+    root, runs = chains["binary"]
+    report = read_report(root, runs)
+
+    assert report["data_drift"] == {"compared": False, "reason": "no model of this dataset is approved yet"}
+    assert not (root / "evaluation" / "data_drift.json").exists()
+
+
+def test_shifted_data_names_its_drifted_features_and_the_columns_that_changed(chains: dict[str, Any]) -> None:
+    root, runs = chains["drift"]
+    section = read_report(root / "shifted", runs, "shifted")["data_drift"]
+    details = json.loads((root / "shifted" / "shifted" / "data_drift.json").read_text())
+
+    assert section["compared"] is True
+    assert (section["model_package_arn"], section["baseline_uri"]) == (SERVING_ARN, BASELINE_URI)
+    # Every row of the upload the model learnt from or was tested on: 70% train and 15% test of 3000.
+    assert section["rows_compared"] == details["rows_compared"] == 2550
+    assert section["baseline_rows"] == 2100
+    assert [feature["name"] for feature in section["drifted_features"]] == ["income", "plan"]
+    income = section["drifted_features"][0]
+    # Incomes 1 standard deviation higher: the CDFs are about 0.38 apart (the KS statistic of the shift).
+    assert income["distance"] == pytest.approx(0.38, abs=0.05)
+    assert (income["threshold"], income["drifted"]) == (0.1, True)
+    plan = section["drifted_features"][1]
+    assert plan["distance"] == pytest.approx(0.3, abs=0.05)  # pro plans went from 20% to 50%
+    assert (section["missing_columns"], section["extra_columns"]) == (["age"], ["region"])
+    assert details["drifted_features"] == ["income", "plan"]
+    by_name = {feature["name"]: feature for feature in details["features"]}
+    assert by_name["age"]["distance"] is None and by_name["age"]["run_values"] == 0
+    page = (root / "shifted" / "shifted" / "data_drift.html").read_text()
+    assert "Drift in 2 of 3 features: income, plan." in page
+
+
+def test_data_from_the_same_population_drifts_in_no_feature(chains: dict[str, Any]) -> None:
+    root, runs = chains["drift"]
+    report = read_report(root / "same", runs, "same")
+    section = report["data_drift"]
+
+    assert section["compared"] is True and section["features"] == 3
+    assert section["drifted_features"] == []
+    assert (section["missing_columns"], section["extra_columns"]) == ([], [])
+    details = json.loads((root / "same" / "same" / "data_drift.json").read_text())
+    assert all(feature["distance"] < 0.1 for feature in details["features"])
+    assert "No drift: every feature is within its threshold" in (root / "same" / "same" / "data_drift.html").read_text()
+    # The comparison informs; the candidate's own evaluation is unchanged by it.
+    assert report["incumbent"]["scored"] is True and "accuracy" in report["binary_classification_metrics"]
+
+
+def test_an_approved_model_without_a_baseline_gets_no_drift_section_and_the_report_says_why(
+    chains: dict[str, Any],
+) -> None:
+    root, runs = chains["drift"]
+    report = read_report(root / "same", runs, "not_given")
+
+    assert report["data_drift"] == {
+        "model_package_arn": SERVING_ARN,
+        "compared": False,
+        "reason": "its baseline is not written yet",
+    }
+    assert not (root / "same" / "not_given" / "data_drift.json").exists()
+    assert not (root / "same" / "not_given" / "data_drift.html").exists()
+
+
+def test_a_baseline_that_cannot_be_read_is_reported_and_the_evaluation_still_stands(chains: dict[str, Any]) -> None:
+    root, runs = chains["drift"]
+    report = read_report(root / "same", runs, "unreadable")
+
+    section = report["data_drift"]
+    assert (section["compared"], section["baseline_uri"]) == (False, BASELINE_URI)
+    assert section["reason"] == (
+        "its baseline cannot be read (statistics.json is not a statistics document (no 'features' list))"
+    )
+    assert "accuracy" in report["binary_classification_metrics"]
+    assert not (root / "same" / "unreadable" / "data_drift.json").exists()
