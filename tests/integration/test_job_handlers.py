@@ -217,10 +217,12 @@ def test_evaluate_starts_the_evaluation_job_on_the_model_and_test_split(
     assert item["step"]["S"] == "evaluate"
 
 
-def approve_model(model_data_url: str) -> str:
-    """An Approved package in the dataset's group whose container serves ``model_data_url``."""
+def approve_model(model_data_url: str, trained_by: str | None = None) -> str:
+    """An Approved package in the dataset's group whose container serves ``model_data_url``; ``trained_by`` is
+    the execution ARN its lineage records, as Register writes it."""
     sagemaker = boto3.client("sagemaker", region_name=REGION)
     sagemaker.create_model_package_group(ModelPackageGroupName="driftline-credit")
+    lineage: dict[str, Any] = {"CustomerMetadataProperties": {"execution_arn": trained_by}} if trained_by else {}
     arn: str = sagemaker.create_model_package(
         ModelPackageGroupName="driftline-credit",
         ModelApprovalStatus="Approved",
@@ -229,8 +231,62 @@ def approve_model(model_data_url: str) -> str:
             "SupportedContentTypes": ["text/csv"],
             "SupportedResponseMIMETypes": ["text/csv"],
         },
+        **lineage,
     )["ModelPackageArn"]
     return arn
+
+
+SERVING_RUN = "credit-0a1b2c3d4e5f"
+SERVING_RUN_ARN = f"arn:aws:states:{REGION}:123456789012:execution:driftline-pipeline:{SERVING_RUN}"
+SERVING_MODEL_KEY = f"runs/{SERVING_RUN}/train/{SERVING_RUN}-train/output/model.tar.gz"
+
+
+def test_evaluate_gives_the_job_the_serving_models_baseline_and_the_runs_train_split_to_compare(
+    handlers: dict[str, ModuleType], lambda_context: Any, sent_requests: dict[str, list[dict[str, Any]]]
+) -> None:
+    s3 = boto3.client("s3", region_name=REGION)
+    s3.put_object(Bucket=ARTIFACT_BUCKET, Key=SERVING_MODEL_KEY, Body=b"model")
+    for name in ("statistics.json", "constraints.json"):
+        s3.put_object(Bucket=ARTIFACT_BUCKET, Key=f"runs/{SERVING_RUN}/baseline/{name}", Body=b"{}")
+    approve_model(f"s3://{ARTIFACT_BUCKET}/{SERVING_MODEL_KEY}", trained_by=SERVING_RUN_ARN)
+
+    inputs, environment = evaluation_job_inputs_and_environment(handlers, lambda_context, sent_requests)
+
+    baseline = f"s3://{ARTIFACT_BUCKET}/runs/{SERVING_RUN}/baseline/"
+    assert inputs["baseline"] == environment["DRIFTLINE_BASELINE_URI"] == baseline
+    assert inputs["train"] == load_event("evaluate")["preprocess"]["outputs"]["train"]
+    assert "DRIFTLINE_BASELINE_NOT_GIVEN" not in environment
+
+
+@pytest.mark.parametrize(
+    ("trained_by", "written", "why"),
+    [
+        (SERVING_RUN_ARN, (), "its drift baseline is not written yet"),
+        (SERVING_RUN_ARN, ("statistics.json",), "its drift baseline is not written yet"),
+        (None, ("statistics.json", "constraints.json"), "its model package records no training run"),
+    ],
+    ids=["never deployed", "baseline job still writing", "no lineage"],
+)
+def test_evaluate_gives_no_baseline_or_train_split_when_the_serving_model_has_no_baseline_and_says_why(
+    handlers: dict[str, ModuleType],
+    lambda_context: Any,
+    sent_requests: dict[str, list[dict[str, Any]]],
+    trained_by: str | None,
+    written: tuple[str, ...],
+    why: str,
+) -> None:
+    s3 = boto3.client("s3", region_name=REGION)
+    s3.put_object(Bucket=ARTIFACT_BUCKET, Key=SERVING_MODEL_KEY, Body=b"model")
+    for name in written:
+        s3.put_object(Bucket=ARTIFACT_BUCKET, Key=f"runs/{SERVING_RUN}/baseline/{name}", Body=b"{}")
+    approve_model(f"s3://{ARTIFACT_BUCKET}/{SERVING_MODEL_KEY}", trained_by=trained_by)
+
+    inputs, environment = evaluation_job_inputs_and_environment(handlers, lambda_context, sent_requests)
+
+    assert "incumbent" in inputs
+    assert "baseline" not in inputs and "train" not in inputs
+    assert "DRIFTLINE_BASELINE_URI" not in environment
+    assert environment["DRIFTLINE_BASELINE_NOT_GIVEN"].startswith(why)
 
 
 def evaluation_job_inputs_and_environment(

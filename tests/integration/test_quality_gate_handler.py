@@ -158,6 +158,7 @@ def test_the_first_model_passes_on_the_threshold(
             "auc 0.84 meets the threshold 0.7 (higher is better).",
             "No model of this dataset is approved yet, so the threshold alone decides.",
         ],
+        "data_drift": None,
     }
     assert '"GatePassed":[1.0]' in capsys.readouterr().out.replace(" ", "")
 
@@ -305,3 +306,88 @@ def test_a_report_without_the_gate_metric_is_an_error(s3: Any, handler: Handler,
         f"{EVALUATION_URI}: the evaluation report's 'binary_classification_metrics' has no 'auc' "
         "(it has: accuracy, f1, precision, recall)."
     )
+
+
+BASELINE = "s3://driftline-artifacts-123456789012-us-east-1/runs/credit-0a1b2c3d4e5f/baseline/"
+
+
+def drift_section(arn: str, *drifted: tuple[str, float, float]) -> dict[str, Any]:
+    """The evaluation job's ``data_drift`` section: ``drifted`` holds (feature, distance, Robust margin)."""
+    return {
+        "model_package_arn": arn,
+        "baseline_uri": BASELINE,
+        "compared": True,
+        "rows_compared": 2550,
+        "baseline_rows": 2100,
+        "features": 12,
+        "drifted_features": [
+            {"name": name, "kind": "numeric", "distance": distance, "threshold": 0.1, "margin": margin}
+            for name, distance, margin in drifted
+        ],
+        "missing_columns": ["age"],
+        "extra_columns": [],
+        "report_file": "data_drift.html",
+        "details_file": "data_drift.json",
+    }
+
+
+def test_the_gate_carries_how_the_data_differs_from_the_serving_models_baseline_without_changing_its_decision(
+    s3: Any, handler: Handler, lambda_context: Any
+) -> None:
+    approved = register_model(s3, binary_report(auc=0.8))
+    report = binary_report(auc=0.84, incumbent=(approved, 0.8))
+    given_run(s3, run_config(), report)
+    without_drift = handler(EVENT, lambda_context)
+    report["data_drift"] = drift_section(approved, ("plan", 0.22, 0.0), ("income", 0.36, 0.05))
+    given_run(s3, run_config(), report)
+
+    result = handler(EVENT, lambda_context)
+
+    assert result["data_drift"] == {
+        "compared": True,
+        "reason": None,
+        "model_package_arn": approved,
+        "baseline_uri": BASELINE,
+        "report_uri": EVALUATION_PREFIX + "data_drift.html",
+        "rows_compared": 2550,
+        "features": 12,
+        "drifted_count": 2,
+        # The farthest beyond its bar first: income by 0.21, plan by 0.12.
+        "drifted_features": [
+            {"name": "income", "distance": 0.36, "threshold": 0.1, "margin": 0.05},
+            {"name": "plan", "distance": 0.22, "threshold": 0.1, "margin": 0.0},
+        ],
+        "missing_columns": ["age"],
+        "extra_columns": [],
+    }
+    assert {**result, "data_drift": None} == without_drift
+
+
+def test_the_gate_carries_why_the_data_was_not_compared_with_a_baseline(
+    s3: Any, handler: Handler, lambda_context: Any
+) -> None:
+    approved = register_model(s3, binary_report(auc=0.8))
+    report = binary_report(auc=0.84, incumbent=(approved, 0.8))
+    report["data_drift"] = {"model_package_arn": approved, "compared": False, "reason": "its drift baseline is gone."}
+    given_run(s3, run_config(), report)
+
+    result = handler(EVENT, lambda_context)
+
+    assert result["passed"] is True
+    assert result["data_drift"]["compared"] is False
+    assert result["data_drift"]["reason"] == "its drift baseline is gone"
+    assert result["data_drift"]["model_package_arn"] == approved
+
+
+def test_a_data_drift_section_the_gate_cannot_read_is_said_not_raised(
+    s3: Any, handler: Handler, lambda_context: Any
+) -> None:
+    report = binary_report(auc=0.84)
+    report["data_drift"] = {"compared": True, "drifted_features": [{"name": "income"}]}
+    given_run(s3, run_config(), report)
+
+    result = handler(EVENT, lambda_context)
+
+    assert result["passed"] is True
+    assert result["data_drift"]["compared"] is False
+    assert result["data_drift"]["reason"].startswith("the evaluation report's data_drift section cannot be read")

@@ -57,7 +57,20 @@ def gate(passed: bool) -> dict[str, Any]:
         "incumbent_value": None,
         "evaluation_uri": "s3://art/eval/evaluation.json",
         "reasons": ["auc 0.8 meets the threshold 0.7"] if passed else ["auc 0.5 is below the threshold 0.7"],
+        "data_drift": DATA_DRIFT,
     }
+
+
+DATA_DRIFT = {
+    "compared": True,
+    "model_package_arn": "arn:pkg/0",
+    "baseline_uri": "s3://art/runs/x0/baseline/",
+    "report_uri": "s3://art/eval/data_drift.html",
+    "rows_compared": 2550,
+    "features": 12,
+    "drifted_count": 1,
+    "drifted_features": [{"name": "income", "distance": 0.31, "threshold": 0.1, "margin": 0.05}],
+}
 
 
 APPROVAL = {
@@ -144,6 +157,8 @@ def test_happy_path_registers_waits_for_approval_deploys_and_notifies_the_live_e
     assert pipeline.calls["Notify"][0]["outcome"] == "deployed"
     request = pipeline.calls["RequestApproval"][0]
     assert set(request) >= {"task_token", "registration", "gate", "training", "validation", "data", "dataset"}
+    # The gate's comparison with the serving model's baseline reaches the approver's email and the run's output.
+    assert request["gate"]["data_drift"] == output["gate"]["data_drift"] == DATA_DRIFT
     deploy = pipeline.calls["Deploy"][0]
     assert set(deploy) >= {"task_token", "registration", "approval", "dataset", "execution_id"}
     assert deploy["task_token"] not in result["output"]

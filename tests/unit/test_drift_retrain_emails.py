@@ -57,3 +57,30 @@ def test_an_upload_run_s_email_has_no_retrain_section() -> None:
 
     assert "Why retrained" not in message and "Drifted features" not in message
     assert "labelled data window" not in message
+
+
+def test_the_approval_email_says_how_the_data_differs_from_the_serving_models_baseline() -> None:
+    event = load_event("request_approval")
+    serving = "arn:aws:sagemaker:us-east-1:123456789012:model-package/driftline-credit/1"
+    event["gate"]["data_drift"] = {
+        "compared": True,
+        "model_package_arn": serving,
+        "report_uri": "s3://bucket/runs/r/evaluate/evaluation/data_drift.html",
+        "features": 12,
+        "drifted_count": 1,
+        "drifted_features": [{"name": "income", "distance": 0.31, "threshold": 0.1}],
+    }
+    step = ApprovalRequestInput.model_validate(event)
+    message = approval_request(
+        step,
+        approve_url="https://example.test/approve",
+        reject_url="https://example.test/reject",
+        expires_at="2026-11-05T10:00:00Z",
+        metrics=[("auc", 0.91, 0.88)],
+        compared_with="version 1",
+    ).message
+
+    assert (
+        f"Data drift:\n  Compared with the serving model's baseline ({serving}): drift in 1 of 12 features: "
+        "income 0.31 > 0.1; report: s3://bucket/runs/r/evaluate/evaluation/data_drift.html\n" in message
+    )

@@ -212,3 +212,72 @@ def test_registered_message_says_why_the_approved_model_was_not_compared_and_whi
     assert "Compared on:" not in body
     assert f"Quality gate:\n  - auc 0.9132 meets the threshold 0.7 (higher is better).\n  - {why}\n" in body
     assert "none approved yet" not in body
+
+
+SERVING = "arn:aws:sagemaker:us-east-1:123456789012:model-package/driftline-credit/1"
+DRIFT_REPORT = (
+    "s3://driftline-artifacts-123456789012-us-east-1/runs/credit-5e4f54c7bade/evaluate/evaluation/data_drift.html"
+)
+DRIFTED = {
+    "compared": True,
+    "model_package_arn": SERVING,
+    "baseline_uri": "s3://driftline-artifacts-123456789012-us-east-1/runs/credit-0a1b2c3d4e5f/baseline/",
+    "report_uri": DRIFT_REPORT,
+    "rows_compared": 2550,
+    "features": 12,
+    "drifted_count": 2,
+    "drifted_features": [
+        {"name": "income", "distance": 0.31, "threshold": 0.1},
+        {"name": "plan", "distance": 0.22, "threshold": 0.1},
+    ],
+}
+
+
+def _with_data_drift(name: str, data_drift: dict[str, Any]) -> NotifyInput:
+    event = load_event(name)
+    event["run"]["gate"]["data_drift"] = data_drift
+    return NotifyInput.model_validate(event)
+
+
+def test_the_registered_email_names_the_features_drifted_from_the_serving_models_baseline_and_the_report() -> None:
+    body = build_notification(_with_data_drift("notify_registered", DRIFTED)).message
+
+    assert (
+        f"Data drift:\n  Compared with the serving model's baseline ({SERVING}): drift in 2 of 12 features: "
+        f"income 0.31 > 0.1, plan 0.22 > 0.1; 2550 rows of this upload compared; report: {DRIFT_REPORT}\n" in body
+    )
+
+
+def test_the_rejected_email_says_the_data_did_not_drift_from_the_serving_models_baseline() -> None:
+    same = {**DRIFTED, "drifted_count": 0, "drifted_features": [], "missing_columns": ["age"]}
+    body = build_notification(_with_data_drift("notify_rejected", same)).message
+
+    assert (
+        f"Compared with the serving model's baseline ({SERVING}): no drift in 12 features; columns the baseline "
+        "has and this data lacks: age; 2550 rows of this upload compared" in body
+    )
+
+
+def test_an_email_says_why_the_data_was_not_compared_with_a_baseline() -> None:
+    why = {"compared": False, "reason": "no model of this dataset is approved yet"}
+    body = build_notification(_with_data_drift("notify_rejected", why)).message
+
+    assert (
+        "Data drift:\n  Not compared with the serving model's baseline: no model of this dataset is approved yet.\n"
+        in body
+    )
+
+
+def test_a_drifted_feature_judged_with_the_robust_margin_shows_its_bar_and_further_features_are_counted() -> None:
+    many = {
+        **DRIFTED,
+        "drifted_count": 7,
+        "drifted_features": [{"name": "income", "distance": 0.36, "threshold": 0.1, "margin": 0.05}],
+    }
+    body = build_notification(_with_data_drift("notify_registered", many)).message
+
+    assert "drift in 7 of 12 features: income 0.36 > 0.1 + 0.05 and 6 more (distance > threshold + the Robust" in body
+
+
+def test_an_email_of_a_run_whose_gate_predates_the_comparison_has_no_data_drift_block() -> None:
+    assert "Data drift" not in build_notification(_notify("notify_registered")).message

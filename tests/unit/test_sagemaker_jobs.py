@@ -315,6 +315,34 @@ def test_an_approved_model_the_job_cannot_read_is_named_without_an_input_and_wit
     assert request["Environment"]["DRIFTLINE_INCUMBENT_NOT_GIVEN"] == why[:256]
 
 
+def test_the_evaluation_job_gets_the_serving_models_baseline_and_the_train_split_to_compare_with_it(
+    settings: Settings,
+) -> None:
+    baseline = f"s3://{ARTIFACTS}/runs/credit-0a1b2c3d4e5f/baseline/"
+    incumbent = IncumbentForEvaluation(APPROVED_ARN, APPROVED_MODEL, baseline_uri=baseline)
+    request = evaluation_request(settings, incumbent=incumbent)
+
+    assert_valid_for_api("CreateProcessingJob", request)
+    inputs = inputs_by_name(request)
+    assert set(inputs) == {"code", "model", "test", "config", "incumbent", "baseline", "train"}
+    assert inputs["baseline"]["S3Uri"] == baseline
+    assert inputs["baseline"]["LocalPath"] == "/opt/ml/processing/input/baseline"
+    assert inputs["train"]["S3Uri"] == load_event("evaluate")["preprocess"]["outputs"]["train"]
+    assert inputs["train"]["LocalPath"] == "/opt/ml/processing/input/train"
+    assert request["Environment"]["DRIFTLINE_BASELINE_URI"] == baseline
+
+
+def test_without_a_baseline_the_evaluation_job_gets_no_train_split_and_the_reason(settings: Settings) -> None:
+    why = "its drift baseline is not written yet " + "x" * 300
+    incumbent = IncumbentForEvaluation(APPROVED_ARN, APPROVED_MODEL, baseline_not_given=why)
+    request = evaluation_request(settings, incumbent=incumbent)
+
+    assert_valid_for_api("CreateProcessingJob", request)
+    assert set(inputs_by_name(request)) == {"code", "model", "test", "config", "incumbent"}
+    assert request["Environment"]["DRIFTLINE_BASELINE_NOT_GIVEN"] == why[:256]
+    assert "DRIFTLINE_BASELINE_URI" not in request["Environment"]
+
+
 def test_a_missing_previous_output_is_named(settings: Settings) -> None:
     step = TrainInput.model_validate(load_event("train"))
     step.preprocess.outputs.pop("metadata")

@@ -23,8 +23,14 @@ from driftline_core import s3io
 from driftline_core.clients import get_client
 from driftline_core.errors import SageMakerJobFailed, TransientAwsError
 from driftline_core.job_tokens import StoredTaskToken, put_token, restore_token, take_token, waiting_jobs
+from driftline_core.layout import s3_uri
 from driftline_core.models import EvaluateInput, JobStarted, TrainInput, WaitingStepInput
-from driftline_core.registry import find_approved_model_package, model_artifact_for_jobs, model_package_group_name
+from driftline_core.registry import (
+    ApprovedModel,
+    find_approved_model_package,
+    model_artifact_for_jobs,
+    model_package_group_name,
+)
 from driftline_core.sagemaker_jobs import (
     IncumbentForEvaluation,
     build_evaluation_job_request,
@@ -398,12 +404,43 @@ def _build_request(
 
 
 def _incumbent_for_evaluation(dataset: str, settings: Settings) -> IncumbentForEvaluation | None:
-    """The dataset's approved model, which the evaluation job scores on the candidate's test split too."""
+    """The dataset's approved model, which the evaluation job scores on the candidate's test split too, and its
+    drift baseline, which the job compares the run's rows with."""
     approved = find_approved_model_package(model_package_group_name(settings.model_package_group_prefix, dataset))
     if approved is None:
         return None
     model_uri, not_given = model_artifact_for_jobs(approved, settings.artifact_bucket)
-    return IncumbentForEvaluation(approved.model_package_arn, model_uri, not_given)
+    baseline_uri, baseline_not_given = _baseline_for_evaluation(approved, settings.artifact_bucket)
+    return IncumbentForEvaluation(approved.model_package_arn, model_uri, not_given, baseline_uri, baseline_not_given)
+
+
+def _baseline_for_evaluation(approved: ApprovedModel, artifact_bucket: str) -> tuple[str | None, str | None]:
+    """``(uri, None)`` when the approved model's drift baseline is written, else ``(None, why)``.
+
+    FinishDeployment starts the baseline job over the train split of the run that trained the model, writing
+    ``runs/<that run>/baseline/``; the package's lineage names that run. A baseline not written yet (the model
+    was never deployed on a provisioned endpoint, or its baseline job is running or failed) is not given to the
+    job, since a processing input that does not exist fails the whole job.
+    """
+    # Imported on use: monitoring builds on deployment, which builds on this module.
+    from driftline_core.monitoring import BASELINE_FILES, baseline_prefix
+
+    execution_name = (approved.execution_arn or "").rsplit(":", 1)[-1]
+    if not execution_name:
+        return None, "its model package records no training run (execution_arn), so it has no baseline to find"
+    prefix = baseline_prefix(execution_name)
+    for name in BASELINE_FILES:
+        try:
+            get_client("s3").head_object(Bucket=artifact_bucket, Key=prefix + name)
+        except ClientError as error:
+            status = error.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
+            if str(error.response.get("Error", {}).get("Code")) in {"404", "NoSuchKey", "NotFound"} or status == 404:
+                return None, (
+                    "its drift baseline is not written yet (it was never deployed on a provisioned endpoint, or "
+                    "its baseline job is still running or failed)"
+                )
+            raise
+    return s3_uri(artifact_bucket, prefix), None
 
 
 def _describe_job(api: _JobApi, job_name: str) -> dict[str, Any] | None:

@@ -147,6 +147,40 @@ class GateInput(StepInput):
     evaluation: JobResult
 
 
+class FeatureDistance(_Payload):
+    """One feature's drift distance from the serving model's baseline, against its threshold."""
+
+    name: str
+    distance: float
+    threshold: float
+    margin: float = 0.0
+    """The Robust method's sampling-noise margin: the feature drifts when distance - margin > threshold."""
+
+
+class DataDriftSummary(_Payload):
+    """How the run's rows differ from the serving model's drift baseline: URIs and a few numbers, never data.
+
+    The evaluation job compares them; the gate carries this summary to the notifications. It informs the people
+    deciding and never changes the gate's decision.
+    """
+
+    compared: bool
+    reason: str | None = None
+    """Why nothing was compared (a clause: "no model of this dataset is approved yet")."""
+    model_package_arn: str | None = None
+    """The approved (serving) model whose baseline the rows were compared with."""
+    baseline_uri: str | None = None
+    report_uri: str | None = None
+    """``data_drift.html`` beside the evaluation report; ``data_drift.json`` has every feature."""
+    rows_compared: int | None = None
+    features: int = 0
+    drifted_count: int = 0
+    drifted_features: list[FeatureDistance] = Field(default_factory=list)
+    """The drifted features, the farthest first, a few at most (``drifted_count`` counts them all)."""
+    missing_columns: list[str] = Field(default_factory=list)
+    extra_columns: list[str] = Field(default_factory=list)
+
+
 class GateResult(_Payload):
     passed: bool
     metric: str
@@ -158,6 +192,8 @@ class GateResult(_Payload):
     evaluation_uri: str
     reasons: list[str] = Field(default_factory=list)
     """Readable sentences saying why the gate passed or failed."""
+    data_drift: DataDriftSummary | None = None
+    """The run's data against the serving model's baseline; None for a report written without the comparison."""
 
 
 class RegisterInput(StepInput):

@@ -17,6 +17,7 @@ from driftline_core.clients import get_client
 from driftline_core.models import (
     ApprovalDecision,
     ApprovalRequestInput,
+    DataDriftSummary,
     DataObject,
     DeploymentResult,
     GateResult,
@@ -204,6 +205,7 @@ def _registered(notify: NotifyInput, run: RunDocument, dataset: str) -> Notifica
         f"Package group:   {group}",
         "",
         *_gate_reason_lines(run.gate),
+        *_data_drift_lines(run.gate),
         "Artifacts:",
         *_artifact_lines(run),
         "",
@@ -232,6 +234,7 @@ def _rejected(notify: NotifyInput, run: RunDocument, dataset: str) -> Notificati
         "Why:",
         *(f"  - {reason}" for reason in reasons),
         "",
+        *_data_drift_lines(run.gate),
         f"Dataset:         {dataset}",
         f"Data:            {_data_line(run)}",
         *_gate_lines(run.gate),
@@ -325,6 +328,42 @@ def _gate_reason_lines(gate: GateResult | None) -> list[str]:
     return ["Quality gate:", *(f"  - {reason}" for reason in gate.reasons), ""]
 
 
+def data_drift_sentence(drift: DataDriftSummary) -> str:
+    """The run's data against the serving model's baseline in one sentence: the drifted features with their
+    distances and thresholds and the report, no drift, or why there is no comparison."""
+    if not drift.compared:
+        return f"Not compared with the serving model's baseline: {drift.reason or 'the evaluation gave no reason'}."
+    package = f" ({drift.model_package_arn})" if drift.model_package_arn else ""
+    if drift.drifted_count:
+        shown = ", ".join(
+            f"{feature.name} {feature.distance:.2f} > {feature.threshold:g}"
+            + (f" + {feature.margin:.2f}" if feature.margin else "")
+            for feature in drift.drifted_features
+        )
+        more = drift.drifted_count - len(drift.drifted_features)
+        found = f"drift in {drift.drifted_count} of {drift.features} features: {shown}" + (
+            f" and {more} more" if more > 0 else ""
+        )
+        if any(feature.margin for feature in drift.drifted_features):
+            found += " (distance > threshold + the Robust method's sampling-noise margin)"
+    else:
+        found = f"no drift in {drift.features} features"
+    if drift.missing_columns:
+        found += f"; columns the baseline has and this data lacks: {', '.join(drift.missing_columns)}"
+    if drift.extra_columns:
+        found += f"; columns new in this data: {', '.join(drift.extra_columns)}"
+    rows = f"; {drift.rows_compared} rows of this upload compared" if drift.rows_compared else ""
+    report = f"; report: {drift.report_uri}" if drift.report_uri else ""
+    return f"Compared with the serving model's baseline{package}: {found}{rows}{report}"
+
+
+def _data_drift_lines(gate: GateResult | None) -> list[str]:
+    """The data drift paragraph; none when the gate's report predates the comparison."""
+    if gate is None or gate.data_drift is None:
+        return []
+    return ["Data drift:", f"  {data_drift_sentence(gate.data_drift)}", ""]
+
+
 def _artifact_lines(run: RunDocument) -> list[str]:
     artifacts: list[tuple[str, str]] = []
     if run.training and run.training.outputs.get("model"):
@@ -414,6 +453,7 @@ def approval_request(
         *metric_lines,
         "",
         *_gate_reason_lines(step.gate),
+        *_data_drift_lines(step.gate),
         *_retrain_lines(step.trigger),
         "Trained on:",
         *_window_lines(step.trigger),

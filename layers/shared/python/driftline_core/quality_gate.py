@@ -5,6 +5,10 @@ has been approved, when it also beats that model on the same test split: the eva
 models on the candidate's held-out rows. The metric values come from the evaluation report, written in
 SageMaker Model Monitor's model-quality format (so the Model Registry can show it), whose ``incumbent``
 section holds the approved model's metrics on that split, or why it could not be scored.
+
+The report's ``data_drift`` section says how the run's rows differ from the approved model's drift baseline.
+The gate carries a summary of it (URIs and a few numbers) in its result for the notifications; drift informs
+the people deciding and never changes the decision.
 """
 
 from __future__ import annotations
@@ -18,7 +22,7 @@ from botocore.exceptions import ClientError
 
 from driftline_core import layout, s3io
 from driftline_core.errors import EvaluationReportInvalid
-from driftline_core.models import GateInput, GateResult, JobResult, ProblemType
+from driftline_core.models import DataDriftSummary, FeatureDistance, GateInput, GateResult, JobResult, ProblemType
 from driftline_core.registry import ApprovedModel, find_approved_model_package, model_package_group_name
 from driftline_core.settings import Settings
 
@@ -27,6 +31,13 @@ EVALUATION_OUTPUT = "evaluation"
 EVALUATION_REPORT_FILE = "evaluation.json"
 INCUMBENT_SECTION = "incumbent"
 """The report's section with the approved model's metrics on the candidate's test split."""
+DATA_DRIFT_SECTION = "data_drift"
+"""The report's section comparing the run's rows with the approved model's drift baseline."""
+DATA_DRIFT_REPORT_FILE = "data_drift.html"
+"""The drift report the evaluation job writes beside the evaluation report."""
+MAX_DRIFTED_SHOWN = 5
+MAX_COLUMNS_SHOWN = 10
+"""A run's payload carries a few names; the drift report has them all."""
 
 
 @dataclass(frozen=True)
@@ -171,10 +182,12 @@ def decide(
     evaluation_uri: str,
     incumbent: Incumbent | None = None,
     min_improvement: float = 0.0,
+    data_drift: DataDriftSummary | None = None,
 ) -> GateResult:
     """Pass when the candidate meets the threshold and beats the approved model by more than min_improvement.
 
     With ``min_improvement`` 0 the candidate must be strictly better: an equal model is not worth a version.
+    ``data_drift`` travels along unread: drift informs the people deciding, it does not block.
     """
     reasons: list[str] = []
     direction = "higher is better" if higher_is_better else "lower is better"
@@ -227,6 +240,7 @@ def decide(
         incumbent_value=incumbent.value if incumbent else None,
         evaluation_uri=evaluation_uri,
         reasons=reasons,
+        data_drift=data_drift,
     )
 
 
@@ -258,6 +272,7 @@ def evaluate_gate(gate_input: GateInput, settings: Settings) -> GateResult:
         evaluation_uri=evaluation_uri,
         incumbent=incumbent_from_report(approved, report, config.problem_type, config.metric),
         min_improvement=settings.min_improvement,
+        data_drift=data_drift_from_report(report, evaluation_uri),
     )
 
 
@@ -285,6 +300,54 @@ def incumbent_from_report(
         return Incumbent(arn, read_metric(section, problem_type, metric))
     except EvaluationReportInvalid as error:
         return Incumbent(arn, None, unreadable=f"its scores in the evaluation report cannot be used ({error})")
+
+
+def data_drift_from_report(report: dict[str, Any], evaluation_uri: str) -> DataDriftSummary | None:
+    """The report's comparison with the serving model's baseline, summarised for the run's payload; None when the
+    report has none (written before the comparison existed). A section that cannot be read is said so, not raised:
+    it must not cost the candidate its gate."""
+    section = report.get(DATA_DRIFT_SECTION)
+    if section is None:
+        return None
+    known: dict[str, Any] = {}
+    try:
+        if not isinstance(section, dict):
+            raise TypeError(f"a JSON {type(section).__name__}")
+        known = {
+            key: section[key] for key in ("model_package_arn", "baseline_uri") if isinstance(section.get(key), str)
+        }
+        if section.get("compared") is not True:
+            reason = str(section.get("reason") or "the evaluation job gave no reason").strip().rstrip(".")
+            return DataDriftSummary(compared=False, reason=reason, **known)
+        drifted = sorted(
+            (
+                FeatureDistance(
+                    name=str(entry["name"]),
+                    distance=float(entry["distance"]),
+                    threshold=float(entry["threshold"]),
+                    margin=float(entry.get("margin") or 0.0),
+                )
+                for entry in section.get("drifted_features") or []
+            ),
+            key=lambda feature: feature.margin + feature.threshold - feature.distance,
+        )
+        return DataDriftSummary(
+            compared=True,
+            report_uri=f"{evaluation_uri.rsplit('/', 1)[0]}/{DATA_DRIFT_REPORT_FILE}",
+            rows_compared=int(section["rows_compared"]),
+            features=int(section["features"]),
+            drifted_count=len(drifted),
+            drifted_features=drifted[:MAX_DRIFTED_SHOWN],
+            missing_columns=[str(name) for name in section.get("missing_columns") or []][:MAX_COLUMNS_SHOWN],
+            extra_columns=[str(name) for name in section.get("extra_columns") or []][:MAX_COLUMNS_SHOWN],
+            **known,
+        )
+    except (KeyError, TypeError, ValueError) as error:
+        return DataDriftSummary(
+            compared=False,
+            reason=f"the evaluation report's {DATA_DRIFT_SECTION} section cannot be read ({error})",
+            **known,
+        )
 
 
 def _read_report(uri: str) -> Any | None:

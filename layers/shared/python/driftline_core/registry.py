@@ -59,6 +59,8 @@ class ApprovedModel:
     """The evaluation report registered with the package (ModelMetrics.ModelQuality.Statistics)."""
     model_data_url: str | None = None
     """The package's ``model.tar.gz`` (its first inference container's ModelDataUrl)."""
+    execution_arn: str | None = None
+    """The run that trained it (its lineage's ``execution_arn``), whose folder holds its drift baseline."""
 
 
 def find_approved_model_package(group_name: str) -> ApprovedModel | None:
@@ -87,6 +89,7 @@ def find_approved_model_package(group_name: str) -> ApprovedModel | None:
         model_package_arn=arn,
         evaluation_uri=statistics.get("S3Uri"),
         model_data_url=containers[0].get("ModelDataUrl"),
+        execution_arn=described.get("CustomerMetadataProperties", {}).get("execution_arn"),
     )
 
 

@@ -43,6 +43,11 @@ INCUMBENT_INPUT = "incumbent"
 INCUMBENT_ARN_VARIABLE = "DRIFTLINE_INCUMBENT_MODEL_PACKAGE_ARN"
 INCUMBENT_NOT_GIVEN_VARIABLE = "DRIFTLINE_INCUMBENT_NOT_GIVEN"
 """The names ``ml/evaluate.py`` reads: the approved model's input folder and environment variables."""
+BASELINE_INPUT = "baseline"
+TRAIN_INPUT = "train"
+BASELINE_URI_VARIABLE = "DRIFTLINE_BASELINE_URI"
+BASELINE_NOT_GIVEN_VARIABLE = "DRIFTLINE_BASELINE_NOT_GIVEN"
+"""The approved model's drift baseline and the run's train split, which ``ml/evaluate.py`` compares with it."""
 ENVIRONMENT_VALUE_MAX = 256
 """CreateProcessingJob's limit on an environment value."""
 
@@ -161,6 +166,10 @@ class IncumbentForEvaluation:
     """Its ``model.tar.gz``, given to the job as the ``incumbent`` input; None when the job cannot read it."""
     not_given: str | None = None
     """Why ``model_uri`` is None (a short clause the report carries to the quality gate)."""
+    baseline_uri: str | None = None
+    """Its drift baseline's folder (``statistics.json`` and ``constraints.json``); None when there is none yet."""
+    baseline_not_given: str | None = None
+    """Why ``baseline_uri`` is None (a short clause the report carries to the notifications)."""
 
 
 def build_evaluation_job_request(
@@ -176,7 +185,9 @@ def build_evaluation_job_request(
     """CreateProcessingJob request that scores the model on the held-out split (``ml/evaluate.py``).
 
     With an approved model, the job also scores that model on the same split: its package ARN travels in the
-    environment and its artifact, when the job can read it, as the ``incumbent`` input.
+    environment and its artifact, when the job can read it, as the ``incumbent`` input. When that model has a
+    drift baseline, the job compares the run's train and test rows with it: the baseline and the train split
+    are given as inputs only then (a processing input that does not exist fails the whole job).
     """
     _require(settings, "sagemaker_role_arn", "processing_image_uri", "ml_code_uri", "artifact_bucket")
     inputs = {
@@ -193,6 +204,13 @@ def build_evaluation_job_request(
         else:
             why = incumbent.not_given or "its model artifact could not be given to the evaluation job"
             environment[INCUMBENT_NOT_GIVEN_VARIABLE] = why[:ENVIRONMENT_VALUE_MAX]
+        if incumbent.baseline_uri:
+            inputs[BASELINE_INPUT] = incumbent.baseline_uri
+            inputs[TRAIN_INPUT] = _job_output(preprocess, TRAIN_INPUT)
+            environment[BASELINE_URI_VARIABLE] = incumbent.baseline_uri
+        else:
+            why = incumbent.baseline_not_given or "its drift baseline could not be given to the evaluation job"
+            environment[BASELINE_NOT_GIVEN_VARIABLE] = why[:ENVIRONMENT_VALUE_MAX]
     return _processing_job_request(
         job_name=layout.job_name(execution_name, EVALUATE_STEP),
         script="evaluate.py",
