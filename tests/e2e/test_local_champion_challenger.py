@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 
 import pytest
@@ -31,6 +32,26 @@ def _run_for(cloud: LocalCloud, key: str, body: bytes) -> RunRecord:
     return follow(sfn, arn, show=lambda _: None, timeout=300, on_enter={APPROVAL_STATE: approve})
 
 
+def _baseline_written(cloud: LocalCloud, execution_name: str, timeout: float = 120) -> str:
+    """The served model's baseline folder, once its baseline job has written both files."""
+    bucket, prefix = cloud.outputs["ArtifactBucketName"], f"runs/{execution_name}/baseline/"
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        listed = cloud.client("s3").list_objects_v2(Bucket=bucket, Prefix=prefix).get("Contents", [])
+        if {item["Key"].rsplit("/", 1)[-1] for item in listed} >= {"statistics.json", "constraints.json"}:
+            return f"s3://{bucket}/{prefix}"
+        time.sleep(0.5)
+    raise TimeoutError(f"the baseline job wrote no baseline under s3://{bucket}/{prefix} in {timeout:.0f} s")
+
+
+def _emails_of(cloud: LocalCloud, execution_arn: str) -> list[str]:
+    return [
+        text
+        for text in (path.read_text(errors="replace") for path in sorted(cloud.settings.outbox.glob("*.eml")))
+        if execution_arn in text
+    ]
+
+
 def test_a_second_upload_is_scored_beside_the_approved_model_on_its_test_rows_and_must_beat_it(
     cloud: LocalCloud, tmp_path: Path
 ) -> None:
@@ -39,6 +60,8 @@ def test_a_second_upload_is_scored_beside_the_approved_model_on_its_test_rows_an
     first = _run_for(cloud, "data/rematch/first.csv", csv_path.read_bytes())
     assert first.status == "SUCCEEDED", first.cause
     approved = first.output["registration"]["model_package_arn"]
+    # The deployment started the served model's baseline job; the next upload is compared with its baseline.
+    baseline = _baseline_written(cloud, first.execution_arn.rsplit(":", 1)[-1])
 
     second = _run_for(cloud, "data/rematch/second.csv", csv_path.read_bytes())
 
@@ -56,3 +79,20 @@ def test_a_second_upload_is_scored_beside_the_approved_model_on_its_test_rows_an
     assert gate["reasons"][1].startswith(f"auc {auc:.6g} is no better than the approved model {approved}")
     assert "on the same test split" in gate["reasons"][1]
     assert "registration" not in second.output
+
+    # The same rows as the served model's: compared with its baseline, nothing drifted.
+    drift = report["data_drift"]
+    assert (drift["compared"], drift["model_package_arn"], drift["baseline_uri"]) == (True, approved, baseline)
+    assert drift["drifted_features"] == [] and drift["features"] == 30
+    assert gate["data_drift"]["report_uri"] == gate["evaluation_uri"].rsplit("/", 1)[0] + "/data_drift.html"
+    bucket, _, key = gate["data_drift"]["report_uri"][len("s3://") :].partition("/")
+    assert b"No drift" in cloud.client("s3").get_object(Bucket=bucket, Key=key)["Body"].read()
+    rejected = [text for text in _emails_of(cloud, second.execution_arn) if "rejected by the quality gate" in text]
+    assert len(rejected) == 1
+    assert (
+        f"Data drift:\n  Compared with the serving model's baseline ({approved}): no drift in 30 features"
+        in (rejected[0])
+    )
+    # The first run had no served model yet: its approval email says so.
+    approval = [text for text in _emails_of(cloud, first.execution_arn) if "waits for your approval" in text]
+    assert "Not compared with the serving model's baseline: no model of this dataset is approved yet." in approval[0]
