@@ -176,11 +176,17 @@ def test_the_next_deployment_points_the_same_schedule_at_the_new_models_baseline
     ]
 
 
-def test_a_serverless_endpoint_gets_no_drift_monitor_as_it_captures_nothing(world: None) -> None:
+def test_a_serverless_endpoint_gets_only_the_baseline_its_runs_compare_their_data_with(world: None) -> None:
+    """It captures nothing to monitor; each later upload's run compares its rows with the served model's baseline."""
     finish(endpoint_type="Serverless")
 
     assert boto3.client("scheduler", region_name=REGION).list_schedules()["Schedules"] == []
-    assert processing_jobs() == []
+    cloudwatch = boto3.client("cloudwatch", region_name=REGION)
+    assert cloudwatch.describe_alarms(AlarmNames=["driftline-drift-credit"])["MetricAlarms"] == []
+    [job] = processing_jobs()
+    assert job["ProcessingJobName"] == "driftline-credit-baseline-v3"
+    [output] = job["ProcessingOutputConfig"]["Outputs"]
+    assert output["S3Output"]["S3Uri"] == BASELINE
 
 
 @pytest.fixture

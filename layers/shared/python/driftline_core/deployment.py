@@ -580,14 +580,27 @@ def finish_deployment(step: ServingSetupInput, deployment: DeploymentSettings) -
 
 def set_up_drift_monitoring(step: ServingSetupInput) -> MonitoringSetup | None:
     """Attach the drift monitor to the endpoint now serving the approved model: its baseline job, its schedule
-    and its alarm (``driftline_core.monitoring``). Serverless endpoints capture no data, so they get none."""
-    result = step.deployment
-    if result.endpoint_type != "Provisioned" or not result.data_capture_uri:
-        logger.info("No drift monitoring: a serverless endpoint captures no requests to analyse")
-        return None
+    and its alarm (``driftline_core.monitoring``). A serverless endpoint captures no requests, so it gets only the
+    baseline, with which each later run compares its uploaded rows: its drift signal."""
     # Imported on use: only FinishDeployment sets up the monitor; Deploy and the endpoint event path never do.
     from driftline_core import monitoring
 
+    result = step.deployment
+    if result.endpoint_type != "Provisioned" or not result.data_capture_uri:
+        with transient_aws_errors():
+            job_name, _ = monitoring.start_baseline_job(
+                dataset=step.dataset,
+                endpoint=result.endpoint_name,
+                model_version=package_version(result.model_package_arn),
+                execution_name=step.execution_name,
+                settings=get_settings(),
+            )
+        logger.info(
+            "No drift schedule: a serverless endpoint captures no requests; runs compare their data with the "
+            "model's baseline",
+            extra={"baseline_job_name": job_name},
+        )
+        return None
     with transient_aws_errors():
         return monitoring.set_up_drift_monitoring(
             dataset=step.dataset,

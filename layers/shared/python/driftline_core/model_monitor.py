@@ -237,17 +237,12 @@ def set_up_model_monitor(
             "(sam deploy) with DriftMonitor=ModelMonitor in a region where SageMaker publishes the Model Monitor "
             "analyzer image."
         )
-    baseline_uri = layout.s3_uri(settings.artifact_bucket, driftline.baseline_prefix(execution_name))
-    baseline_job = driftline.baseline_job_name(endpoint, model_version)
-    driftline._start_job(
-        driftline.build_baseline_job_request(
-            job_name=baseline_job,
-            execution_name=execution_name,
-            dataset=dataset,
-            endpoint=endpoint,
-            output_uri=baseline_uri,
-            settings=settings,
-        )
+    baseline_job, baseline_uri = driftline.start_baseline_job(
+        dataset=dataset,
+        endpoint=endpoint,
+        model_version=model_version,
+        execution_name=execution_name,
+        settings=settings,
     )
     definition = job_definition_name(endpoint, model_version)
     request = build_job_definition_request(

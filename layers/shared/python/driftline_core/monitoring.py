@@ -225,6 +225,29 @@ def build_schedule_request(request: MonitoringRequest, monitoring: MonitoringSet
     }
 
 
+def start_baseline_job(
+    *, dataset: str, endpoint: str, model_version: int, execution_name: str, settings: Settings
+) -> tuple[str, str]:
+    """Start the served model's baseline job (once: a repeat finds it); return its name and output URI.
+
+    Every served model gets one, whatever watches its endpoint: the monitor compares windows with it, and each
+    later run of the dataset compares its uploaded rows with it (the drift signal where nothing is captured).
+    """
+    baseline_uri = layout.s3_uri(settings.artifact_bucket, baseline_prefix(execution_name))
+    job_name = baseline_job_name(endpoint, model_version)
+    _start_job(
+        build_baseline_job_request(
+            job_name=job_name,
+            execution_name=execution_name,
+            dataset=dataset,
+            endpoint=endpoint,
+            output_uri=baseline_uri,
+            settings=settings,
+        )
+    )
+    return job_name, baseline_uri
+
+
 def set_up_drift_monitoring(
     *,
     dataset: str,
@@ -258,17 +281,12 @@ def set_up_drift_monitoring(
             f"The drift monitor cannot be scheduled: {', '.join(missing)} not set; deploy the stack again "
             "(sam deploy) so FinishDeployment gets its environment."
         )
-    baseline_uri = layout.s3_uri(settings.artifact_bucket, baseline_prefix(execution_name))
-    job_name = baseline_job_name(endpoint, model_version)
-    _start_job(
-        build_baseline_job_request(
-            job_name=job_name,
-            execution_name=execution_name,
-            dataset=dataset,
-            endpoint=endpoint,
-            output_uri=baseline_uri,
-            settings=settings,
-        )
+    job_name, baseline_uri = start_baseline_job(
+        dataset=dataset,
+        endpoint=endpoint,
+        model_version=model_version,
+        execution_name=execution_name,
+        settings=settings,
     )
     request = MonitoringRequest(
         dataset=dataset,
