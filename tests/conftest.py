@@ -46,17 +46,19 @@ def aws_env(monkeypatch: pytest.MonkeyPatch) -> None:
 def aws(aws_env: None) -> Iterator[None]:
     from moto import mock_aws
 
-    from driftline.local import request_constraints
+    from driftline.local import model_monitor, request_constraints
     from driftline_core.clients import reset_clients
     from driftline_core.settings import reset_settings
 
     with mock_aws():
         request_constraints.install()  # requests AWS would refuse fail here too, as they do in local mode
+        model_monitor.install()  # SageMaker's monitoring-schedule actions, which moto lacks, as local mode has them
         reset_clients()
         reset_settings()
         try:
             yield
         finally:
+            model_monitor.uninstall()
             request_constraints.uninstall()
     reset_clients()
     reset_settings()

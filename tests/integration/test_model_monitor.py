@@ -325,3 +325,24 @@ def test_another_stacks_model_monitor_execution_is_ignored(model_monitor: None) 
 
     assert handle(event)["action"] == "ignored"
     assert boto3.client("cloudwatch", region_name=REGION).list_metrics(Namespace=NAMESPACE)["Metrics"] == []
+
+
+def test_a_stack_switched_back_to_driftlines_monitor_removes_model_monitors_schedule_at_its_next_deployment(
+    model_monitor: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from driftline_core.monitoring import reset_monitoring_settings
+    from tests.integration.test_drift_monitoring import FUNCTION_ARN, SCHEDULER_ROLE
+
+    finish()
+    monkeypatch.setenv("DRIFT_MONITOR", "Driftline")
+    monkeypatch.setenv("MONITORING_FUNCTION_ARN", FUNCTION_ARN)
+    monkeypatch.setenv("MONITORING_SCHEDULER_ROLE_ARN", SCHEDULER_ROLE)
+    monkeypatch.setenv("MONITORING_WINDOW_MINUTES", "60")
+    reset_monitoring_settings()
+
+    finish()
+
+    assert sagemaker().list_monitoring_schedules()["MonitoringScheduleSummaries"] == []
+    assert definitions() == []
+    schedule = boto3.client("scheduler", region_name=REGION).get_schedule(Name=SCHEDULE)
+    assert schedule["Target"]["Arn"] == FUNCTION_ARN

@@ -281,6 +281,10 @@ def set_up_drift_monitoring(
             f"The drift monitor cannot be scheduled: {', '.join(missing)} not set; deploy the stack again "
             "(sam deploy) so FinishDeployment gets its environment."
         )
+    # A stack switched back from DriftMonitor=ModelMonitor leaves no Model Monitor schedule running beside this one.
+    from driftline_core.model_monitor import tear_down_model_monitor
+
+    tear_down_model_monitor(endpoint)
     job_name, baseline_uri = start_baseline_job(
         dataset=dataset,
         endpoint=endpoint,
