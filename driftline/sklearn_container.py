@@ -8,19 +8,12 @@ The registry accounts are SageMaker's, as the SageMaker Python SDK records them 
 
 from __future__ import annotations
 
-import argparse
-import json
-import os
-import re
-import sys
-from importlib import resources
-from pathlib import Path
 from typing import Any
 
-import botocore
+from driftline import image_registries
+from driftline.image_registries import region_partition
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
-TEMPLATE = REPO_ROOT / "template.yaml"
+MAPPING = "SklearnImageRegistry"
 
 CONTAINER_VERSIONS = ("1.2-1", "1.4-2-py312", "1.9-0")
 """The template's SklearnContainerVersion choices: versions the SDK lists for both training and inference
@@ -51,28 +44,7 @@ def local_libraries(version: str = DEFAULT_CONTAINER_VERSION) -> dict[str, str]:
 
 def sdk_image_config() -> dict[str, Any]:
     """The SageMaker Python SDK's scikit-learn image table (needs the dev dependency sagemaker-core)."""
-    try:
-        config = resources.files("sagemaker.core") / "image_uri_config" / "sklearn.json"
-        loaded: dict[str, Any] = json.loads(config.read_text(encoding="utf-8"))
-    except ModuleNotFoundError as error:
-        raise SystemExit(
-            "sagemaker-core is not installed; install the development dependencies (pip install -e '.[dev]')"
-        ) from error
-    return loaded
-
-
-def region_partition(region: str) -> str:
-    """The AWS partition of a region, as botocore's partition table names it (aws, aws-cn, aws-us-gov, ...)."""
-    table = json.loads((Path(botocore.__file__).parent / "data" / "partitions.json").read_text(encoding="utf-8"))
-    partitions = table["partitions"]
-    for partition in partitions:
-        if region in partition["regions"]:
-            return str(partition["id"])
-    # The commercial pattern also matches us-gov-* and us-iso-*: try the other partitions first.
-    for partition in sorted(partitions, key=lambda p: p["id"] == "aws"):
-        if re.fullmatch(partition["regionRegex"], region):
-            return str(partition["id"])
-    raise ValueError(f"region {region} belongs to no partition botocore knows")
+    return image_registries.sdk_image_config("sklearn.json")
 
 
 def commercial_registries(config: dict[str, Any], versions: tuple[str, ...] = CONTAINER_VERSIONS) -> dict[str, str]:
@@ -102,44 +74,19 @@ def commercial_registries(config: dict[str, Any], versions: tuple[str, ...] = CO
     return dict(sorted(tables[0].items()))
 
 
-def render_mapping(registries: dict[str, str]) -> str:
-    lines = ["  SklearnImageRegistry:"]
-    lines += [f'    {region}: {{ Account: "{account}" }}' for region, account in registries.items()]
-    return "\n".join(lines) + "\n"
-
-
-MAPPING_BLOCK = re.compile(r"^  SklearnImageRegistry:\n(?:    \S.*\n)+", re.MULTILINE)
-
-
 def regenerate(template_text: str, registries: dict[str, str]) -> str:
     """The template with its SklearnImageRegistry mapping replaced; nothing else changes."""
-    if not MAPPING_BLOCK.search(template_text):
-        raise ValueError("the template has no SklearnImageRegistry mapping to replace")
-    return MAPPING_BLOCK.sub(lambda _: render_mapping(registries), template_text, count=1)
+    return image_registries.regenerate(MAPPING, template_text, registries)
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
-    parser.add_argument("--template", type=Path, default=TEMPLATE)
-    parser.add_argument("--check", action="store_true", help="report a difference instead of writing")
-    args = parser.parse_args(argv)
-    text = args.template.read_text(encoding="utf-8")
-    updated = regenerate(text, commercial_registries(sdk_image_config()))
-    if updated == text:
-        print(f"{args.template}: SklearnImageRegistry matches the SageMaker Python SDK")
-        return 0
-    if args.check:
-        print(
-            f"{args.template}: SklearnImageRegistry differs from the SageMaker Python SDK; "
-            "run python -m driftline.sklearn_container to rewrite it",
-            file=sys.stderr,
-        )
-        return 1
-    tmp = args.template.with_suffix(".tmp")
-    tmp.write_text(updated, encoding="utf-8")
-    os.replace(tmp, args.template)
-    print(f"{args.template}: SklearnImageRegistry rewritten from the SageMaker Python SDK")
-    return 0
+    return image_registries.main(
+        argv,
+        mapping=MAPPING,
+        module="driftline.sklearn_container",
+        registries=lambda: commercial_registries(sdk_image_config()),
+        description=__doc__.splitlines()[0] if __doc__ else "",
+    )
 
 
 if __name__ == "__main__":

@@ -8,14 +8,13 @@ from typing import Any
 
 import pytest
 
+from driftline.image_registries import TEMPLATE, region_partition
 from driftline.sklearn_container import (
     CONTAINER_VERSIONS,
     DEFAULT_CONTAINER_VERSION,
-    TEMPLATE,
     commercial_registries,
     main,
     regenerate,
-    region_partition,
     sdk_image_config,
 )
 from tests.infra.transformed_template import load_template

@@ -14,11 +14,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from driftline.image_registries import REPO_ROOT
 from driftline.sklearn_container import (
     CONTAINER_LIBRARIES,
     DEFAULT_CONTAINER_VERSION,
     LOCAL_LIBRARY_EXCEPTIONS,
-    REPO_ROOT,
     local_libraries,
 )
 
