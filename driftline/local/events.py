@@ -19,6 +19,7 @@ import json
 import threading
 import time
 import uuid
+from abc import ABC, abstractmethod
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
@@ -209,7 +210,7 @@ def scheduled_event(rule: Rule, fired_at: float) -> dict[str, Any]:
     }
 
 
-class ScheduleTimer:
+class ScheduleTimer(ABC):
     """Fires what is due on a background thread, every ``tick`` seconds of ``clock``, until stopped.
 
     ``fire_due`` does the firing for one clock reading; tests call it with the time they choose.
@@ -237,12 +238,13 @@ class ScheduleTimer:
         if self._thread.is_alive():
             self._thread.join(timeout=5)
 
+    @abstractmethod
     def fire_due(self, now: float) -> list[str]:
         """Fire what is due at ``now``; returns the names fired."""
-        raise NotImplementedError
 
+    @abstractmethod
     def say(self, message: str) -> None:
-        raise NotImplementedError
+        """Tell the person running local mode (its console)."""
 
     def due_at(self, key: str, name: str, expression: str, now: float, zone: ZoneInfo = UTC_ZONE) -> float | None:
         """When ``key`` fell due if it is due at ``now``; an expression AWS would refuse is named once and skipped."""
