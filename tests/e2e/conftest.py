@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import socket
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -19,10 +20,20 @@ def free_port() -> int:
         return int(probe.getsockname()[1])
 
 
+@contextmanager
+def running_cloud(state_dir: Path, parameters: dict[str, str] | None = None) -> Iterator[LocalCloud]:
+    """Local mode on a free port, the template deployed with local mode's parameters and ``parameters``."""
+    settings = LocalSettings(port=free_port(), state_dir=state_dir)
+    settings.parameters.update(parameters or {})
+    local = LocalCloud(settings, Console())
+    local.start()
+    try:
+        yield local
+    finally:
+        local.stop()
+
+
 @pytest.fixture(scope="module")
 def cloud(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalCloud]:
-    state_dir: Path = tmp_path_factory.mktemp("driftline-state")
-    local = LocalCloud(LocalSettings(port=free_port(), state_dir=state_dir), Console())
-    local.start()
-    yield local
-    local.stop()
+    with running_cloud(tmp_path_factory.mktemp("driftline-state")) as local:
+        yield local

@@ -11,11 +11,9 @@ from pathlib import Path
 import pytest
 
 from driftline import datasets
-from driftline.local.console import Console
 from driftline.local.demo import wait_for_captures
 from driftline.local.emulator import LocalCloud
-from driftline.local.settings import LocalSettings
-from tests.e2e.conftest import free_port
+from tests.e2e.conftest import running_cloud
 from tests.e2e.drift_steps import alarm_state, feature_rows, new_runs, runs, send, upload, wait_for
 
 pytestmark = pytest.mark.e2e
@@ -27,13 +25,9 @@ ALARM = f"driftline-drift-{DATASET}"
 
 @pytest.fixture(scope="module")
 def cloud(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalCloud]:
-    state_dir: Path = tmp_path_factory.mktemp("driftline-state")
-    settings = LocalSettings(port=free_port(), state_dir=state_dir)
-    settings.parameters.update({"MonitorBytesPerInstance": "1", "MonitorMaxInstances": "2"})
-    local = LocalCloud(settings, Console())
-    local.start()
-    yield local
-    local.stop()
+    parameters = {"MonitorBytesPerInstance": "1", "MonitorMaxInstances": "2"}  # every window over one's share
+    with running_cloud(tmp_path_factory.mktemp("driftline-state"), parameters) as local:
+        yield local
 
 
 def _jobs(cloud: LocalCloud, status: str) -> list[dict[str, object]]:
