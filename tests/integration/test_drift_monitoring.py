@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import boto3
@@ -312,17 +312,9 @@ def test_a_completed_monitor_job_publishes_its_window_metrics_for_the_drift_alar
     assert {m["MetricName"] for m in listed} == {"feature_baseline_drift_income", "drifted_features"}
 
 
-def test_a_failed_monitor_job_is_notified_and_publishes_no_metric(world: None, monkeypatch: pytest.MonkeyPatch) -> None:
-    from driftline_core.settings import reset_settings
-
-    sns = boto3.client("sns", region_name=REGION)
-    sqs = boto3.client("sqs", region_name=REGION)
-    topic = sns.create_topic(Name="driftline-notifications")["TopicArn"]
-    queue = sqs.create_queue(QueueName="inbox")["QueueUrl"]
-    queue_arn = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-    sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=queue_arn, Attributes={"RawMessageDelivery": "true"})
-    monkeypatch.setenv("NOTIFICATION_TOPIC_ARN", topic)
-    reset_settings()
+def test_a_failed_monitor_job_is_notified_and_publishes_no_metric(
+    world: None, inbox: Callable[[], list[dict[str, Any]]]
+) -> None:
     put_baseline()
     capture("2026/11/23/14")
     name = fire("2026-11-23T15:23:00Z")["job_name"]
@@ -333,7 +325,7 @@ def test_a_failed_monitor_job_is_notified_and_publishes_no_metric(world: None, m
     outcome = handle(job_event(name, "Failed"))
 
     assert outcome["action"] == "notified"
-    [message] = sqs.receive_message(QueueUrl=queue, MaxNumberOfMessages=10)["Messages"]
+    [message] = inbox()
     assert name in message["Body"]
     assert "is not Model Monitor's format" in message["Body"]
     assert "the drift alarm keeps its state" in message["Body"]
@@ -532,9 +524,8 @@ def test_a_completed_merge_job_publishes_the_windows_metrics_for_the_drift_alarm
     assert [m["MetricName"] for m in listed] == ["drifted_features"]
 
 
-@pytest.fixture
-def inbox(world: None, monkeypatch: pytest.MonkeyPatch) -> Any:
-    """The notification topic with a queue subscribed: what the topic's subscribers receive."""
+def subscribe_inbox(monkeypatch: pytest.MonkeyPatch) -> Callable[[], list[dict[str, Any]]]:
+    """The notification topic with a queue subscribed; returns what its subscribers have received since."""
     from driftline_core.settings import reset_settings
 
     sns = boto3.client("sns", region_name=REGION)
@@ -545,9 +536,18 @@ def inbox(world: None, monkeypatch: pytest.MonkeyPatch) -> Any:
     sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=queue_arn, Attributes={"RawMessageDelivery": "true"})
     monkeypatch.setenv("NOTIFICATION_TOPIC_ARN", topic)
     reset_settings()
-    return lambda: sqs.receive_message(QueueUrl=queue, MaxNumberOfMessages=10, MessageAttributeNames=["All"]).get(
-        "Messages", []
-    )
+
+    def received() -> list[dict[str, Any]]:
+        messages = sqs.receive_message(QueueUrl=queue, MaxNumberOfMessages=10, MessageAttributeNames=["All"])
+        return list(messages.get("Messages", []))
+
+    return received
+
+
+@pytest.fixture
+def inbox(world: None, monkeypatch: pytest.MonkeyPatch) -> Callable[[], list[dict[str, Any]]]:
+    """What the topic's subscribers receive."""
+    return subscribe_inbox(monkeypatch)
 
 
 @pytest.mark.parametrize("status", ["Failed", "Stopped"])

@@ -7,7 +7,7 @@ from __future__ import annotations
 import copy
 import json
 import logging
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import boto3
@@ -22,6 +22,7 @@ from tests.integration.test_drift_monitoring import (
     processing_jobs,
     put,
     serve_endpoint,
+    subscribe_inbox,
 )
 from tests.integration.test_job_handlers import ARTIFACT_BUCKET, EXECUTION, create_pipeline_resources
 
@@ -260,22 +261,10 @@ def test_a_completed_execution_without_violations_publishes_zero_so_the_alarm_re
 
 
 @pytest.fixture
-def inbox(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
-    from driftline_core.settings import reset_settings
-
-    sns = boto3.client("sns", region_name=REGION)
-    sqs = boto3.client("sqs", region_name=REGION)
-    topic = sns.create_topic(Name="driftline-notifications")["TopicArn"]
-    queue = sqs.create_queue(QueueName="inbox")["QueueUrl"]
-    queue_arn = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-    sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=queue_arn, Attributes={"RawMessageDelivery": "true"})
-    monkeypatch.setenv("NOTIFICATION_TOPIC_ARN", topic)
-    reset_settings()
-
-    def received() -> list[str]:
-        return [m["Body"] for m in sqs.receive_message(QueueUrl=queue, MaxNumberOfMessages=10).get("Messages", [])]
-
-    yield received
+def inbox(monkeypatch: pytest.MonkeyPatch) -> Callable[[], list[str]]:
+    """The bodies of what the topic's subscribers receive."""
+    received = subscribe_inbox(monkeypatch)
+    return lambda: [message["Body"] for message in received()]
 
 
 def test_a_failed_execution_is_notified_and_publishes_no_metric(model_monitor: None, inbox: Any) -> None:
