@@ -29,16 +29,14 @@ import subprocess
 import sys
 import tempfile
 import time
-from datetime import date
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from machine import machine
+from machine import publish
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 ML_DIR = REPO_ROOT / "ml"
-RESULTS = Path(__file__).with_name("RESULTS.md")
 EVIDENTLY_VENV = Path(__file__).with_name(".venv-evidently")
 EVIDENTLY_PINS = ["evidently==0.7.23", "pandas<3"]
 NUMERIC = [f"n{i:02d}" for i in range(16)]
@@ -280,12 +278,7 @@ def main(argv: list[str] | None = None) -> int:
         "- peak memory: the largest sum of the job's processes' proportional set sizes, sampled every 20 ms",
         f"- load average (1 min): {load_before:.2f} before, {os.getloadavg()[0]:.2f} after",
     ]
-    section = "\n".join(lines)
-    print(section)
-    if args.record:
-        header = f"\n## {date.today().isoformat()}: {machine()}\n\n"
-        with RESULTS.open("a", encoding="utf-8") as results:
-            results.write(header + section + "\n")
+    publish(lines, record=args.record)
     return 0
 
 

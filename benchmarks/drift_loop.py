@@ -29,7 +29,7 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
-from machine import machine
+from machine import RESULTS, publish
 from moto.cloudwatch.models import MetricDatum, cloudwatch_backends
 
 from driftline.local.console import Console
@@ -47,7 +47,6 @@ from driftline.local.demo import (
 from driftline.local.emulator import LocalCloud
 from driftline.local.settings import ACCOUNT_ID, LocalSettings
 
-RESULTS = Path(__file__).with_name("RESULTS.md")
 POLL_SECONDS = 0.01
 GOAL_SECONDS = 5.0
 DATASET = "breast-cancer"
@@ -150,18 +149,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--record", action="store_true", help=f"append the results to {RESULTS.name}")
     args = parser.parse_args()
-    section = [
-        f"## {time.strftime('%Y-%m-%d')}: {machine()}",
-        "",
-        "### Drift loop (local mode): drifted window's metric to retrain run",
-        *measure(),
-        "",
-    ]
-    text = "\n".join(section)
-    print(text)
-    if args.record:
-        with RESULTS.open("a") as results:
-            results.write("\n" + text)
+    publish(["### Drift loop (local mode): drifted window's metric to retrain run", *measure()], record=args.record)
     return 0
 
 

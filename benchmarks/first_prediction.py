@@ -19,7 +19,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from machine import machine
+from machine import RESULTS, publish
 
 from driftline import datasets
 from driftline.local.console import Console
@@ -27,7 +27,6 @@ from driftline.local.demo import upload_and_follow
 from driftline.local.emulator import LocalCloud
 from driftline.local.settings import LocalSettings
 
-RESULTS = Path(__file__).with_name("RESULTS.md")
 DATASET = "breast-cancer"
 
 
@@ -93,18 +92,9 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--record", action="store_true", help=f"append the results to {RESULTS.name}")
     args = parser.parse_args()
-    section = [
-        f"## {time.strftime('%Y-%m-%d')}: {machine()}",
-        "",
-        "### Upload to first prediction (benchmarks/first_prediction.py)",
-        *first_prediction(),
-        "",
-    ]
-    text = "\n".join(section)
-    print(text)
-    if args.record:
-        with RESULTS.open("a") as results:
-            results.write("\n" + text)
+    publish(
+        ["### Upload to first prediction (benchmarks/first_prediction.py)", *first_prediction()], record=args.record
+    )
     return 0
 
 

@@ -1,10 +1,13 @@
-"""What every benchmark records beside its figures: the machine they were measured on."""
+"""What every benchmark records beside its figures: the machine and the date, in one results file."""
 
 from __future__ import annotations
 
 import os
 import platform
+from datetime import date
 from pathlib import Path
+
+RESULTS = Path(__file__).with_name("RESULTS.md")
 
 
 def machine() -> str:
@@ -18,3 +21,12 @@ def machine() -> str:
     except OSError:
         pass
     return f"{cpu}, {os.cpu_count()} cores, Python {platform.python_version()}, {platform.system()}"
+
+
+def publish(lines: list[str], *, record: bool) -> None:
+    """Print the figures under a heading naming the date and machine; with ``record``, append them to RESULTS.md."""
+    text = "\n".join([f"## {date.today().isoformat()}: {machine()}", "", *lines]).rstrip("\n") + "\n"
+    print(text)
+    if record:
+        with RESULTS.open("a", encoding="utf-8") as results:
+            results.write("\n" + text)

@@ -23,7 +23,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from machine import machine
+from machine import RESULTS, publish
 
 from driftline import datasets
 from driftline.local.console import Console
@@ -31,7 +31,6 @@ from driftline.local.demo import upload_and_follow
 from driftline.local.emulator import LocalCloud
 from driftline.local.settings import REPO_ROOT, LocalSettings
 
-RESULTS = Path(__file__).with_name("RESULTS.md")
 HANDLER_ENV = {
     "POWERTOOLS_SERVICE_NAME": "driftline",
     "POWERTOOLS_METRICS_NAMESPACE": "Driftline",
@@ -190,19 +189,14 @@ def main() -> int:
     parser.add_argument("--record", action="store_true", help=f"append the results to {RESULTS.name}")
     parser.add_argument("--imports-only", action="store_true", help="measure only the handlers' cold imports")
     args = parser.parse_args()
-    section = [f"## {time.strftime('%Y-%m-%d')}: {machine()}", ""]
+    section: list[str] = []
     if not args.imports_only:
         section += ["### Upload to registered model (local mode)", *pipeline_run(args.rows), ""]
     section += [
         "### Handler cold import time (fresh interpreter, shared layer on the path)",
         *import_times(args.repeats),
-        "",
     ]
-    text = "\n".join(section)
-    print(text)
-    if args.record:
-        with RESULTS.open("a") as results:
-            results.write("\n" + text)
+    publish(section, record=args.record)
     return 0
 
 

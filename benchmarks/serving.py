@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import argparse
 import csv
-import datetime
 import http.client
 import json
 import multiprocessing
@@ -35,12 +34,11 @@ import time
 from pathlib import Path
 from typing import Any
 
-from machine import machine
+from machine import RESULTS, publish
 
 from driftline import datasets
 from driftline.local.settings import REPO_ROOT
 
-RESULTS = Path(__file__).with_name("RESULTS.md")
 ML_DIR = REPO_ROOT / "ml"
 MAX_REQUESTS_PER_CLIENT = 200_000
 
@@ -244,8 +242,6 @@ def main() -> int:
         "container": "container stack (gunicorn + gevent, Flask)",
     }
     lines = [
-        f"## {datetime.date.today().isoformat()}: {machine()}",
-        "",
         "### Serving single-row CSV requests (benchmarks/serving.py)",
         f"- model: HistGradientBoostingClassifier on the breast cancer data (30 features), {len(body)}-byte request; "
         "same ml/serve.py functions, one worker process each, OMP_NUM_THREADS=1, loopback",
@@ -268,11 +264,7 @@ def main() -> int:
         f"- note: clients run on the same cores as the servers; load average {min(loads):.1f} to {max(loads):.1f} "
         "during the run"
     )
-    section = "\n".join(lines) + "\n"
-    print(section)
-    if args.record:
-        with RESULTS.open("a") as results_file:
-            results_file.write("\n" + section)
+    publish(lines, record=args.record)
     return 0
 
 

@@ -26,13 +26,11 @@ import subprocess
 import sys
 import tempfile
 import time
-from datetime import date
 from pathlib import Path
 
-from machine import machine
+from machine import RESULTS, publish
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
-RESULTS = Path(__file__).with_name("RESULTS.md")
 LAYER = REPO_ROOT / "layers" / "shared" / "python"
 HOMES = [b"own", b"rent", b"mortgage", b"other"]
 
@@ -120,8 +118,6 @@ def line(label: str, size: int, result: dict[str, object]) -> str:
 
 def run(size: int, skip_before: bool) -> list[str]:
     lines = [
-        f"## {date.today().isoformat()}: {machine()}",
-        "",
         "### Validate's streaming check (benchmarks/validation.py)",
     ]
     with tempfile.TemporaryDirectory() as folder:
@@ -159,11 +155,7 @@ def main() -> int:
     parser.add_argument("--record", action="store_true", help=f"append the results to {RESULTS.name}")
     args = parser.parse_args()
     lines = run(int(args.gigabytes * 1e9), args.skip_before)
-    text = "\n".join(lines) + "\n"
-    print(text)
-    if args.record:
-        with RESULTS.open("a") as results:
-            results.write("\n" + text)
+    publish(lines, record=args.record)
     return 0
 
 
