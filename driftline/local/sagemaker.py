@@ -687,7 +687,11 @@ def _patch() -> None:
 
 
 def _on_host(value: str, root: Path) -> str:
-    """A container path (``/opt/ml/...``) as the same place in the job's folder; any other value as it is."""
-    if value.startswith(CONTAINER_ROOT) and ".." not in Path(value).parts:
-        return str(root / value[len(CONTAINER_ROOT) :])
-    return value
+    """A container path (``/opt/ml/...``) as the same place in the job's folder; any other value as it is.
+
+    A container path that climbs out of ``/opt/ml`` fails the job, as an input path doing so does."""
+    if not value.startswith(CONTAINER_ROOT):
+        return value
+    if ".." in Path(value).parts:
+        raise JobFailed(f"ClientError: {value} climbs out of {CONTAINER_ROOT}; name a path under it without '..'")
+    return str(root / value[len(CONTAINER_ROOT) :])

@@ -371,6 +371,18 @@ def test_a_container_path_in_a_jobs_environment_names_the_same_place_in_its_loca
     assert description["Environment"] == {"DRIFTLINE_GREETING": "/opt/ml/processing/baseline/stats/statistics.json"}
 
 
+def test_a_container_path_climbing_out_of_opt_ml_in_a_jobs_environment_fails_the_job(emulator: Emulator) -> None:
+    description = _start_processing_job(
+        emulator,
+        "credit-climbs",
+        APPLICATION_ENTRYPOINT,
+        environment={"DRIFTLINE_GREETING": "/opt/ml/../../etc/passwd"},
+    )
+
+    assert description["ProcessingJobStatus"] == "Failed"
+    assert "climbs out of /opt/ml/" in description["FailureReason"]
+
+
 # -- local jobs run only the application's own ml/ code ------------------------------------------
 
 
