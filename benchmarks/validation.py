@@ -81,9 +81,9 @@ def child(path: Path, reader: str) -> None:
     """Read ``path`` as the handler reads an S3 object and validate it; print what it cost."""
     from botocore.response import StreamingBody
 
-    from driftline_core.csv_stream import READ_CHUNK_BYTES
-    from driftline_core.csv_validation import validate_csv
     from driftline_core.errors import ValidationFailed
+    from driftline_core.ingest.csv_stream import READ_CHUNK_BYTES
+    from driftline_core.ingest.csv_validation import validate_csv
 
     before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     started = time.perf_counter()

@@ -61,7 +61,7 @@ _ACCESS_DENIED_CODES = {"AccessDenied", "403"}
 """HeadObject answers a bare 403 without an error body."""
 MAX_STACK_NAME_LENGTH = 49
 """Model Registry group names are at most 63 characters: ``<stack>-`` plus room for a readable start, ``--``
-and a 10-character hash of a long dataset name (driftline_core.registry.MAX_PREFIX_LENGTH)."""
+and a 10-character hash of a long dataset name (driftline_core.layout.MAX_PREFIX_LENGTH)."""
 _STACK_NAME = re.compile(r"^[a-z][a-z0-9-]*$")
 
 _T = TypeVar("_T")

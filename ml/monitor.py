@@ -58,7 +58,7 @@ METRICS_FILE = "cloudwatch_metrics.json"
 SHARDS_FOLDER = "shards"
 NAMESPACE_VARIABLE = "DRIFTLINE_METRICS_NAMESPACE"
 DRIFTED_FEATURES_METRIC = "drifted_features"
-"""Features failing the baseline drift check in a window; driftline_core.drift_alarms alarms on it."""
+"""Features failing the baseline drift check in a window; driftline_core.drift.alarms alarms on it."""
 METRICS_PER_REQUEST = 1000
 """PutMetricData takes at most 1,000 metrics per request."""
 

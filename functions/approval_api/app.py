@@ -8,10 +8,10 @@ from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from driftline_core.approval_page import answer_get, answer_post, form_fields, page
-from driftline_core.approvals import get_approval_settings
-from driftline_core.aws_events import HttpApiRequest
+from driftline_core.approval.page import answer_get, answer_post, form_fields, page
+from driftline_core.aws.events import HttpApiRequest
 from driftline_core.handler_input import validated_event
+from driftline_core.settings import get_approval_settings
 
 logger = Logger()
 metrics = Metrics()

@@ -9,18 +9,13 @@ from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from driftline_core.approvals import decide_from_registry_event, get_approval_settings
-from driftline_core.aws_events import EventBridgeEvent
+from driftline_core.approval.decisions import decide_from_registry_event
+from driftline_core.aws.events import ModelPackageStateChange
 from driftline_core.handler_input import validated_event
+from driftline_core.settings import get_approval_settings
 
 logger = Logger()
 metrics = Metrics()
-
-
-class ModelPackageStateChange(EventBridgeEvent):
-    """A "SageMaker Model Package State Change"; ``detail`` resembles the DescribeModelPackage response."""
-
-    detail: dict[str, Any]
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.EVENT_BRIDGE)

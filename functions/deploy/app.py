@@ -8,10 +8,10 @@ from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from driftline_core.deployment import get_deployment_settings, start_deployment
+from driftline_core.deployment.endpoint import start_deployment
 from driftline_core.handler_input import validated_event
-from driftline_core.models import DeployInput
-from driftline_core.settings import get_settings
+from driftline_core.payloads import DeployInput
+from driftline_core.settings import get_deployment_settings, get_settings
 
 logger = Logger()
 metrics = Metrics()

@@ -1,4 +1,4 @@
-"""FinishDeployment: set up what needs the endpoint in service (autoscaling; the drift monitor's place)."""
+"""FinishDeployment: set up what needs the endpoint in service: autoscaling, then the drift monitor."""
 
 from __future__ import annotations
 
@@ -7,10 +7,10 @@ from typing import Any
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from driftline_core.deployment import finish_deployment, get_deployment_settings
+from driftline_core.deployment.serving import finish_deployment
 from driftline_core.handler_input import validated_event
-from driftline_core.models import ServingSetupInput
-from driftline_core.monitoring import set_up_drift_monitoring  # noqa: F401  (each call sets up the drift monitor)
+from driftline_core.payloads import ServingSetupInput
+from driftline_core.settings import get_deployment_settings
 
 logger = Logger()
 

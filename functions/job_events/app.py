@@ -9,21 +9,16 @@ from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from driftline_core.aws_events import EventBridgeEvent
+from driftline_core.aws.events import SageMakerJobStateChange
+from driftline_core.aws.task_tokens import RESUMED_FAILURE, RESUMED_SUCCESS
 from driftline_core.handler_input import validated_event
-from driftline_core.jobs import RESUMED_FAILURE, RESUMED_SUCCESS, resume_from_job_event
+from driftline_core.resume import resume_from_job_event
 
 logger = Logger()
 metrics = Metrics()
 
 _METRIC_BY_OUTCOME = {RESUMED_SUCCESS: "JobsSucceeded", RESUMED_FAILURE: "JobsFailed"}
 _IGNORED_METRIC = "JobEventsIgnored"
-
-
-class SageMakerJobStateChange(EventBridgeEvent):
-    """A SageMaker Processing/Training Job State Change; ``detail`` resembles the Describe*Job response."""
-
-    detail: dict[str, Any]
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.EVENT_BRIDGE)

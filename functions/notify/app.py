@@ -9,8 +9,8 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from driftline_core.handler_input import validated_event
-from driftline_core.models import NotifyInput
-from driftline_core.notifications import send_notification
+from driftline_core.notifications.messages import send_notification
+from driftline_core.payloads import NotifyInput
 from driftline_core.settings import get_settings
 
 logger = Logger()

@@ -9,9 +9,9 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from driftline_core.handler_input import validated_event
-from driftline_core.models import GateInput
-from driftline_core.quality_gate import evaluate_gate
+from driftline_core.payloads import GateInput
 from driftline_core.settings import get_settings
+from driftline_core.training.quality_gate import evaluate_gate
 
 logger = Logger()
 metrics = Metrics()

@@ -2,31 +2,23 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Any
 
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from pydantic import Field
 
-from driftline_core.aws_events import EventBridgeEvent
+from driftline_core.aws.events import ScheduledEvent
+from driftline_core.aws.task_tokens import RESUMED_FAILURE, RESUMED_SUCCESS
 from driftline_core.handler_input import validated_event
-from driftline_core.jobs import RESUMED_FAILURE, RESUMED_SUCCESS, resume_finished_jobs
+from driftline_core.resume import resume_finished_jobs
 from driftline_core.settings import get_settings
 
 logger = Logger()
 metrics = Metrics()
 
 _RESUMED = (RESUMED_SUCCESS, RESUMED_FAILURE)
-
-
-class ScheduledEvent(EventBridgeEvent):
-    """EventBridge's "Scheduled Event" from the reconcile rule; ``detail`` is always empty."""
-
-    source: Literal["aws.events"]
-    detail_type: Literal["Scheduled Event"] = Field(alias="detail-type")
-    detail: dict[str, Any]
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.EVENT_BRIDGE)

@@ -9,9 +9,9 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from driftline_core.handler_input import validated_event
-from driftline_core.models import RegisterInput
-from driftline_core.registry import register_candidate
+from driftline_core.payloads import RegisterInput
 from driftline_core.settings import get_settings
+from driftline_core.training.registry import register_candidate
 
 logger = Logger()
 metrics = Metrics()

@@ -8,9 +8,10 @@ from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from driftline_core.approvals import ask_for_approval, get_approval_settings
+from driftline_core.approval.request import ask_for_approval
 from driftline_core.handler_input import validated_event
-from driftline_core.models import ApprovalRequestInput
+from driftline_core.payloads import ApprovalRequestInput
+from driftline_core.settings import get_approval_settings
 
 logger = Logger()
 metrics = Metrics()

@@ -7,23 +7,14 @@ from typing import Any
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from driftline_core.aws_events import EventBridgeEvent
+from driftline_core.aws.events import ProcessingJobStateChange
+from driftline_core.drift.job_events import handle_job_event
+from driftline_core.drift.schedules import MonitoringRequest
+from driftline_core.drift.windows import start_monitoring
 from driftline_core.handler_input import validate_event
-from driftline_core.monitoring import (
-    MonitoringRequest,
-    get_monitoring_settings,
-    handle_job_event,
-    start_monitoring,
-)
-from driftline_core.settings import get_settings
+from driftline_core.settings import get_monitoring_settings, get_settings
 
 logger = Logger()
-
-
-class ProcessingJobStateChange(EventBridgeEvent):
-    """SageMaker's "SageMaker Processing Job State Change" event; ``detail`` is the job's description."""
-
-    detail: dict[str, Any]
 
 
 @logger.inject_lambda_context

@@ -9,8 +9,9 @@ from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from driftline_core.aws.events import AlarmStateChangeEvent
+from driftline_core.drift.retrain import retrain_on_drift
 from driftline_core.handler_input import validated_event
-from driftline_core.retrain import AlarmStateChangeEvent, retrain_on_drift
 from driftline_core.settings import get_settings
 
 logger = Logger()

@@ -9,9 +9,9 @@ from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from driftline_core.aws_events import S3ObjectCreatedEvent
+from driftline_core.aws.events import S3ObjectCreatedEvent
 from driftline_core.handler_input import validated_event
-from driftline_core.runs import start_run_for_upload
+from driftline_core.ingest.uploads import start_run_for_upload
 from driftline_core.settings import get_settings
 
 logger = Logger()

@@ -9,9 +9,9 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from driftline_core.handler_input import validated_event
-from driftline_core.jobs import start_job
-from driftline_core.models import TrainInput
+from driftline_core.payloads import TrainInput
 from driftline_core.settings import get_settings
+from driftline_core.training.jobs import start_job
 
 logger = Logger()
 metrics = Metrics()

@@ -10,9 +10,9 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from driftline_core.errors import DatasetConfigInvalid, ValidationFailed
 from driftline_core.handler_input import validated_event
-from driftline_core.models import StepInput
+from driftline_core.ingest.validation import validate_upload
+from driftline_core.payloads import StepInput
 from driftline_core.settings import get_settings
-from driftline_core.validation import validate_upload
 
 logger = Logger()
 metrics = Metrics()

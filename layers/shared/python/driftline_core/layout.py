@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+from datetime import datetime
 from urllib.parse import unquote, unquote_plus
 
 DATA_PREFIX = "data/"
@@ -153,3 +154,188 @@ def job_name(execution_name: str, step: str) -> str:
 def _safe_name(value: str, limit: int) -> str:
     cleaned = _NAME_UNSAFE.sub("-", value).strip("-") or "run"
     return cleaned[:limit].rstrip("-")
+
+
+# S3 keys of the drift monitor -------------------------------------------------------------------------
+
+MONITORING_PREFIX = "monitoring/"
+BASELINE_FILES = ("statistics.json", "constraints.json")
+"""What a baseline job writes: Model Monitor's statistics and constraints of the train split."""
+VIOLATIONS_FILE = "constraint_violations.json"
+"""A monitoring window's verdict, in Model Monitor's format, in the window's output folder."""
+DRIFT_REPORT_FILE = "drift_report.html"
+METRICS_FILE = "cloudwatch_metrics.json"
+"""The metrics a monitor job leaves for StartMonitoring to publish (jobs run without network access)."""
+
+
+def baseline_prefix(execution_name: str) -> str:
+    """The baseline of the model a run trained, beside that run's other artifacts."""
+    return f"{run_prefix(execution_name)}baseline/"
+
+
+def retrain_marker_key(dataset: str) -> str:
+    """The dataset's last drift retrain (or no-new-data notice), which the cooldown and the claim read."""
+    return f"drift/{dataset}/last-retrain.json"
+
+
+def run_retrain_key(execution_name: str) -> str:
+    """What started a drift retrain run: the alarm, the drifted features and the uploads it trains on."""
+    return f"{run_prefix(execution_name)}retrain.json"
+
+
+def drift_reports_prefix(dataset: str) -> str:
+    """Where a dataset's monitoring jobs write their outputs in the artifact bucket (``constraint_violations.json``,
+    ``drift_report.html``), one folder per window; the retrain reads the newest."""
+    return f"{MONITORING_PREFIX}{dataset}/"
+
+
+def monitoring_output_prefix(dataset: str, endpoint: str, schedule: str, window_end: datetime) -> str:
+    """Model Monitor's layout under the dataset's reports: ``<endpoint>/<schedule>/yyyy/mm/dd/hh/``."""
+    return f"{drift_reports_prefix(dataset)}{endpoint}/{schedule}/{window_end:%Y/%m/%d/%H}/"
+
+
+def capture_hour_prefix(dataset: str, endpoint: str, variant: str, hour: datetime) -> str:
+    """Where SageMaker writes an hour of an endpoint variant's captured requests."""
+    return f"{data_capture_prefix(dataset)}{endpoint}/{variant}/{hour:%Y/%m/%d/%H}/"
+
+
+# Resource names ---------------------------------------------------------------------------------------
+#
+# Every name starts with the stack name (the model package group prefix): the IAM policies and the
+# EventBridge patterns of the template match on that prefix, so a name shortened to fit keeps it.
+
+GROUP_NAME_MAX = 63
+"""SageMaker's ModelPackageGroupName: ``[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}``."""
+GROUP_HASH_LENGTH = 10
+HASH_MARKER = "--"
+"""Separates a shortened name from its hash; a dataset name that holds it is itself written hashed."""
+MAX_PREFIX_LENGTH = GROUP_NAME_MAX - 1 - (1 + len(HASH_MARKER) + GROUP_HASH_LENGTH)
+"""The longest stack name (the group prefix) that still leaves room for one readable character and the hash."""
+_PREFIX = re.compile(r"^[a-z][a-z0-9-]*$")
+
+
+def model_package_group_name(prefix: str, dataset: str) -> str:
+    """The dataset's Model Registry group: ``<prefix>-<dataset>``, lowercase, unique per dataset name.
+
+    SageMaker writes names into ARNs in lowercase and the registry permissions match ``<prefix>-*``, so
+    every name is lowercase and starts with the prefix. A dataset name that is not already lowercase, holds
+    ``--`` or does not fit is written as a readable lowercase start, ``--`` and a 40-bit hash of the full
+    name. A hashed name never equals a plain one (only hashed names contain ``--`` after the prefix), so
+    two dataset names share a group only if their SHA-256 digests share their first 10 hex digits.
+    """
+    if not _PREFIX.match(prefix) or len(prefix) > MAX_PREFIX_LENGTH:
+        raise ValueError(
+            f"The model package group prefix {prefix!r} (the stack name) must be lowercase letters, digits and "
+            f"hyphens, start with a letter and be at most {MAX_PREFIX_LENGTH} characters long; deploy the stack "
+            "under such a name."
+        )
+    room = GROUP_NAME_MAX - len(prefix) - 1
+    if dataset == dataset.lower() and HASH_MARKER not in dataset and len(dataset) <= room:
+        return f"{prefix}-{dataset}"
+    digest = hashlib.sha256(dataset.encode()).hexdigest()[:GROUP_HASH_LENGTH]
+    readable = dataset.lower()[: room - len(HASH_MARKER) - GROUP_HASH_LENGTH].rstrip("-")
+    return f"{prefix}-{readable}{HASH_MARKER}{digest}"
+
+
+NAME_HASH_LENGTH = 8
+SAGEMAKER_NAME_MAX = 63
+"""Jobs, models, endpoint configs, job definitions and Model Monitor schedules."""
+SCHEDULE_NAME_MAX = 64
+"""EventBridge Scheduler schedules."""
+ALARM_NAME_MAX = 255
+SCHEDULE_GROUP = "default"
+VARIANT_NAME = "AllTraffic"
+"""The one production variant; blue/green updates need the new configuration to keep the variant's name."""
+_VERSION_SUFFIX_ROOM = len("-v") + 9
+"""Model package versions have at most 9 digits (the ModelPackageName pattern)."""
+ALARM_INFIX = "-drift-"
+
+
+def bounded_name(base: str, tail: str, limit: int) -> str:
+    """``base`` + ``tail`` within ``limit`` characters; a shortened base keeps its start and gains a hash."""
+    if len(base) + len(tail) <= limit:
+        return base + tail
+    digest = hashlib.sha256(base.encode()).hexdigest()[:NAME_HASH_LENGTH]
+    room = limit - len(tail) - len(digest) - 2
+    return f"{base[:room].rstrip('-')}--{digest}{tail}"
+
+
+def endpoint_name(prefix: str, dataset: str) -> str:
+    """The dataset's endpoint: the same name as its Model Registry group (``<stack>-<dataset>``).
+
+    Group names are already unique per dataset, lowercase, at most 63 characters and of SageMaker's
+    name pattern, and endpoint names follow the same rules.
+    """
+    return model_package_group_name(prefix, dataset)
+
+
+def versioned_name_base(endpoint: str) -> str:
+    """What a model or endpoint config name of this endpoint starts with, before ``-v<version>``.
+
+    The endpoint's name when ``-v`` and nine digits still fit in 63 characters, else its start, ``--`` and a
+    hash of the whole name, so the names keep the stack prefix the IAM policies match on.
+    """
+    return bounded_name(endpoint, "", GROUP_NAME_MAX - _VERSION_SUFFIX_ROOM)
+
+
+def versioned_name(endpoint: str, version: int) -> str:
+    """The Model and the EndpointConfig of one model package version share this name."""
+    return f"{versioned_name_base(endpoint)}-v{version}"
+
+
+def alarm_names(endpoint: str) -> list[str]:
+    """The rollback alarms of an endpoint; their names start with the stack prefix the IAM policy allows."""
+    return [f"{endpoint}-invocation-5xx-errors", f"{endpoint}-model-latency-p99"]
+
+
+def scaling_resource_id(endpoint: str) -> str:
+    return f"endpoint/{endpoint}/variant/{VARIANT_NAME}"
+
+
+def schedule_name(endpoint: str) -> str:
+    """The endpoint's drift schedule in EventBridge Scheduler, named after it (so the stack prefix stays)."""
+    return bounded_name(endpoint, "-drift-monitor", SCHEDULE_NAME_MAX)
+
+
+def monitoring_schedule_name(endpoint: str) -> str:
+    """The endpoint's Model Monitor schedule: named like Driftline's (the alarm's MonitoringSchedule dimension)."""
+    return bounded_name(endpoint, "-drift-monitor", SAGEMAKER_NAME_MAX)
+
+
+def monitor_job_name(endpoint: str, window_end: datetime) -> str:
+    """One monitor job per endpoint and window: a repeated firing for the same window finds its job."""
+    return bounded_name(endpoint, f"-monitor-{window_end:%Y%m%d%H%M}", SAGEMAKER_NAME_MAX)
+
+
+def merge_job_name(endpoint: str, window_end: datetime) -> str:
+    """The merge job of a window analysed on several instances: the window's monitor job name plus ``-merge``."""
+    return bounded_name(endpoint, f"-monitor-{window_end:%Y%m%d%H%M}-merge", SAGEMAKER_NAME_MAX)
+
+
+def baseline_job_name(endpoint: str, version: int) -> str:
+    return bounded_name(endpoint, f"-baseline-v{version}", SAGEMAKER_NAME_MAX)
+
+
+def job_definition_name(endpoint: str, version: int) -> str:
+    """One Model Monitor data-quality job definition per served model version: a definition cannot be changed."""
+    return bounded_name(endpoint, f"-data-quality-v{version}", SAGEMAKER_NAME_MAX)
+
+
+def drift_alarm_prefix(stack: str) -> str:
+    return f"{stack}{ALARM_INFIX}"
+
+
+def drift_alarm_name(stack: str, dataset: str) -> str:
+    """``<stack>-drift-<dataset>``: the stack's EventBridge rule matches the prefix, the retrain reads the dataset."""
+    name = f"{drift_alarm_prefix(stack)}{dataset}"
+    if len(name) > ALARM_NAME_MAX:
+        raise ValueError(f"the drift alarm name {name!r} is longer than CloudWatch's {ALARM_NAME_MAX} characters")
+    return name
+
+
+def dataset_from_alarm_name(stack: str, alarm_name: str) -> str | None:
+    """The dataset a drift alarm of this stack watches, or None for any other alarm."""
+    prefix = drift_alarm_prefix(stack)
+    if not alarm_name.startswith(prefix) or len(alarm_name) == len(prefix):
+        return None
+    return alarm_name[len(prefix) :]

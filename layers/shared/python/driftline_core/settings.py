@@ -1,11 +1,18 @@
-"""Typed view of the environment the template gives each function; read on first use, not at import."""
+"""Typed views of the environment the template gives each function; read on first use, not at import.
+
+One reader for every group: a field ``x_y`` is the variable ``X_Y``, and a variable that is unset or empty
+leaves the field's default. ``reset_settings`` forgets every group read so far and every cache registered
+with ``forgotten_on_reset`` (tests call it when they switch emulators or environments).
+"""
 
 from __future__ import annotations
 
 import os
-from functools import lru_cache
+from collections.abc import Callable
+from functools import cache, lru_cache
+from typing import Any, Literal, ParamSpec, TypeVar, cast
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 
 class Settings(BaseModel):
@@ -55,14 +62,107 @@ def _id_list(value: str) -> list[str]:
     return [item.strip() for item in value.split(",") if item.strip()]
 
 
-_ENV_NAMES = {name: name.upper() for name in Settings.model_fields}
+class ApprovalSettings(BaseModel):
+    """The approval functions' environment (names upper-cased), read on first use."""
+
+    approvals_table: str = ""
+    approval_secret_arn: str = ""
+    """The signing key's secret; the key itself is read with GetSecretValue, never from the environment."""
+    approval_api_url: str = ""
+    approval_timeout_seconds: int = 7 * 24 * 3600
+    notification_topic_arn: str = ""
 
 
-@lru_cache(maxsize=1)
+class DeploymentSettings(BaseModel):
+    """The Deploy and FinishDeployment functions' environment (names upper-cased), read on first use."""
+
+    endpoint_type: Literal["Provisioned", "Serverless"] = "Provisioned"
+    endpoint_instance_type: str = "ml.m5.large"
+    endpoint_instance_count: int = 1
+    endpoint_min_instances: int = 1
+    endpoint_max_instances: int = 2
+    endpoint_invocations_per_instance: float = 1000.0
+    """Target of the target-tracking policy: SageMakerVariantInvocationsPerInstance (per minute)."""
+    serverless_memory_mb: int = 2048
+    serverless_max_concurrency: int = 5
+    data_capture_sampling_percentage: int = 100
+    latency_alarm_p99_milliseconds: int = 1000
+    bake_seconds: int = 300
+    """How long the new fleet serves all traffic, watched by the alarms, before the update completes."""
+    old_fleet_termination_wait_seconds: int = 0
+    """How long the old fleet stays after the update, ready for a rollback the alarms did not catch in time."""
+    deployment_timeout_seconds: int = 3600
+    endpoint_configs_retained: int = 3
+
+
+MAX_CAPTURE_INPUTS = 8
+"""A processing job takes at most 10 inputs; the code and the baseline use two, the window's hours the rest."""
+MAX_PROCESSING_INSTANCES = 100
+"""CreateProcessingJob's limit on InstanceCount."""
+DEFAULT_BYTES_PER_INSTANCE = 10 * 1024**3
+"""The template's MonitorBytesPerInstance default (its Description says why)."""
+DEFAULT_NAMESPACE = "Driftline/DataDrift"
+"""The drift monitor's namespace (its ``DRIFTLINE_METRICS_NAMESPACE``) unless the deploy step sets another."""
+
+
+class MonitoringSettings(BaseModel):
+    """The monitoring settings of FinishDeployment and StartMonitoring (environment names upper-cased)."""
+
+    monitoring_function_arn: str = ""
+    """StartMonitoring, the schedule's target."""
+    monitoring_scheduler_role_arn: str = ""
+    """The role EventBridge Scheduler assumes to invoke StartMonitoring, and nothing else."""
+    monitoring_schedule_expression: str = "rate(1 hour)"
+    monitoring_window_minutes: int = Field(default=60, ge=1, le=MAX_CAPTURE_INPUTS * 60 - 60)
+    """How much captured traffic one monitoring job analyses: the whole minutes before the schedule's time."""
+    drift_metrics_namespace: str = DEFAULT_NAMESPACE
+    drift_monitor: Literal["Driftline", "ModelMonitor"] = "Driftline"
+    """Whose monitor analyses the windows: Driftline's, or Model Monitor's (``driftline_core.drift.model_monitor``)."""
+    model_monitor_image_uri: str = ""
+    """The region's Model Monitor analyzer image, when ``drift_monitor`` is ModelMonitor."""
+    monitor_bytes_per_instance: int = Field(default=DEFAULT_BYTES_PER_INSTANCE, ge=1)
+    """Captured bytes one monitor instance analyses; a larger window runs on more instances."""
+    monitor_max_instances: int = Field(default=4, ge=1, le=MAX_PROCESSING_INSTANCES)
+    """The most instances one window's monitor job runs on."""
+
+
+SettingsT = TypeVar("SettingsT", bound=BaseModel)
+P = ParamSpec("P")
+R = TypeVar("R")
+_RESETS: list[Callable[[], None]] = []
+
+
+@cache
+def read_settings(group: type[SettingsT]) -> SettingsT:
+    """The group's fields from the environment, once per container."""
+    values = {name: os.environ[name.upper()] for name in group.model_fields if os.environ.get(name.upper())}
+    return group.model_validate(values)
+
+
 def get_settings() -> Settings:
-    values = {field: os.environ[env] for field, env in _ENV_NAMES.items() if env in os.environ}
-    return Settings.model_validate(values)
+    return read_settings(Settings)
+
+
+def get_approval_settings() -> ApprovalSettings:
+    return read_settings(ApprovalSettings)
+
+
+def get_deployment_settings() -> DeploymentSettings:
+    return read_settings(DeploymentSettings)
+
+
+def get_monitoring_settings() -> MonitoringSettings:
+    return read_settings(MonitoringSettings)
+
+
+def forgotten_on_reset(function: Callable[P, R]) -> Callable[P, R]:
+    """Cache ``function``'s results (per arguments) until the next ``reset_settings``."""
+    cached: Any = lru_cache(maxsize=8)(function)
+    _RESETS.append(cached.cache_clear)
+    return cast("Callable[P, R]", cached)
 
 
 def reset_settings() -> None:
-    get_settings.cache_clear()
+    read_settings.cache_clear()
+    for reset in _RESETS:
+        reset()

@@ -16,7 +16,7 @@ Metrics Insights query with ``GROUP BY`` (a multi-time-series alarm, each endpoi
 
 A standard metric alarm per dataset costs $0.10 a month. Missing data is ``notBreaching``: a window
 without captured traffic is not drift. The alarm has no actions: the stack's EventBridge rule on its state
-change starts the retrain (``driftline_core.retrain``), so nothing needs an SNS topic or a Lambda permission
+change starts the retrain (``driftline_core.drift.retrain``), so nothing needs an SNS topic or a Lambda permission
 per alarm.
 """
 
@@ -24,45 +24,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from driftline_core.clients import get_client
+from driftline_core.aws.clients import get_client
+from driftline_core.layout import drift_alarm_name
+from driftline_core.settings import DEFAULT_NAMESPACE
 
-ALARM_INFIX = "-drift-"
 DRIFTED_FEATURES_METRIC = "drifted_features"
 """Published by ``ml/monitor.py`` for every analysed window, with the dimensions Endpoint and MonitoringSchedule."""
-DEFAULT_NAMESPACE = "Driftline/DataDrift"
-"""The drift monitor's namespace (its ``DRIFTLINE_METRICS_NAMESPACE``) unless the deploy step sets another."""
 DEFAULT_PERIOD_SECONDS = 3600
 """One monitoring window: Model Monitor's hourly schedule."""
-MONITORING_PREFIX = "monitoring/"
-ALARM_NAME_MAX = 255
 DATASET_TAG = "driftline:dataset"
 ENDPOINT_TAG = "driftline:endpoint"
-
-
-def drift_alarm_name(stack: str, dataset: str) -> str:
-    """``<stack>-drift-<dataset>``: the stack's EventBridge rule matches the prefix, the retrain reads the dataset."""
-    name = f"{drift_alarm_prefix(stack)}{dataset}"
-    if len(name) > ALARM_NAME_MAX:
-        raise ValueError(f"the drift alarm name {name!r} is longer than CloudWatch's {ALARM_NAME_MAX} characters")
-    return name
-
-
-def drift_alarm_prefix(stack: str) -> str:
-    return f"{stack}{ALARM_INFIX}"
-
-
-def dataset_from_alarm_name(stack: str, alarm_name: str) -> str | None:
-    """The dataset a drift alarm of this stack watches, or None for any other alarm."""
-    prefix = drift_alarm_prefix(stack)
-    if not alarm_name.startswith(prefix) or len(alarm_name) == len(prefix):
-        return None
-    return alarm_name[len(prefix) :]
-
-
-def drift_reports_prefix(dataset: str) -> str:
-    """Where a dataset's monitoring jobs write their outputs in the artifact bucket (``constraint_violations.json``,
-    ``drift_report.html``), one folder per window; the retrain reads the newest."""
-    return f"{MONITORING_PREFIX}{dataset}/"
 
 
 def build_drift_alarm_request(

@@ -13,7 +13,9 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, SerializerFunctionWrapHandler, model_serializer
 
 ProblemType = Literal["binary_classification", "multiclass_classification", "regression"]
-Outcome = Literal["registered", "rejected", "failed", "approved", "approval_rejected", "approval_expired", "deployed"]
+RunOutcome = Literal[
+    "registered", "rejected", "failed", "approved", "approval_rejected", "approval_expired", "deployed"
+]
 
 
 class _Payload(BaseModel):
@@ -301,7 +303,7 @@ class StepError(_Payload):
 
 
 class NotifyInput(_Payload):
-    outcome: Outcome
+    outcome: RunOutcome
     execution_id: str
     execution_name: str
     run: dict[str, Any]
@@ -316,3 +318,11 @@ class NotificationResult(_Payload):
     """Error name for the Fail state (empty on success outcomes)."""
     cause: str
     """One readable sentence for the Fail state and the execution output."""
+
+
+class MonitoringSetup(_Payload):
+    schedule_name: str
+    schedule_expression: str
+    alarm_name: str
+    baseline_uri: str
+    baseline_job_name: str

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import re
 import uuid
 from dataclasses import dataclass
@@ -10,46 +9,15 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from driftline_core.clients import get_client
+from driftline_core.aws.clients import get_client
+from driftline_core.aws.error_codes import is_not_found
+from driftline_core.aws.s3io import read_json
 from driftline_core.errors import SageMakerJobFailed
-from driftline_core.layout import split_s3_uri
-from driftline_core.models import RegisterInput, RegistrationResult
-from driftline_core.s3io import read_json
+from driftline_core.layout import model_package_group_name, split_s3_uri
+from driftline_core.payloads import RegisterInput, RegistrationResult
 from driftline_core.settings import Settings
 
 # Group names ------------------------------------------------------------------------------------------
-
-GROUP_NAME_MAX = 63
-"""SageMaker's ModelPackageGroupName: ``[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}``."""
-GROUP_HASH_LENGTH = 10
-HASH_MARKER = "--"
-"""Separates a shortened name from its hash; a dataset name that holds it is itself written hashed."""
-MAX_PREFIX_LENGTH = GROUP_NAME_MAX - 1 - (1 + len(HASH_MARKER) + GROUP_HASH_LENGTH)
-"""The longest stack name (the group prefix) that still leaves room for one readable character and the hash."""
-_PREFIX = re.compile(r"^[a-z][a-z0-9-]*$")
-
-
-def model_package_group_name(prefix: str, dataset: str) -> str:
-    """The dataset's Model Registry group: ``<prefix>-<dataset>``, lowercase, unique per dataset name.
-
-    SageMaker writes names into ARNs in lowercase and the registry permissions match ``<prefix>-*``, so
-    every name is lowercase and starts with the prefix. A dataset name that is not already lowercase, holds
-    ``--`` or does not fit is written as a readable lowercase start, ``--`` and a 40-bit hash of the full
-    name. A hashed name never equals a plain one (only hashed names contain ``--`` after the prefix), so
-    two dataset names share a group only if their SHA-256 digests share their first 10 hex digits.
-    """
-    if not _PREFIX.match(prefix) or len(prefix) > MAX_PREFIX_LENGTH:
-        raise ValueError(
-            f"The model package group prefix {prefix!r} (the stack name) must be lowercase letters, digits and "
-            f"hyphens, start with a letter and be at most {MAX_PREFIX_LENGTH} characters long; deploy the stack "
-            "under such a name."
-        )
-    room = GROUP_NAME_MAX - len(prefix) - 1
-    if dataset == dataset.lower() and HASH_MARKER not in dataset and len(dataset) <= room:
-        return f"{prefix}-{dataset}"
-    digest = hashlib.sha256(dataset.encode()).hexdigest()[:GROUP_HASH_LENGTH]
-    readable = dataset.lower()[: room - len(HASH_MARKER) - GROUP_HASH_LENGTH].rstrip("-")
-    return f"{prefix}-{readable}{HASH_MARKER}{digest}"
 
 
 @dataclass(frozen=True)
@@ -75,7 +43,7 @@ def find_approved_model_package(group_name: str) -> ApprovedModel | None:
             MaxResults=1,
         )
     except ClientError as error:
-        if error.response.get("Error", {}).get("Code") in {"ValidationException", "ResourceNotFound"}:
+        if is_not_found(error):
             return None
         raise
     summaries = page.get("ModelPackageSummaryList", [])
@@ -120,8 +88,7 @@ def model_artifact_for_jobs(approved: ApprovedModel, artifact_bucket: str) -> tu
     try:
         get_client("s3").head_object(Bucket=bucket, Key=key)
     except ClientError as error:
-        status = error.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
-        if str(error.response.get("Error", {}).get("Code")) in {"404", "NoSuchKey", "NotFound"} or status == 404:
+        if is_not_found(error):
             return None, "its model artifact no longer exists in the artifact bucket"
         raise
     return url, None
@@ -321,7 +288,7 @@ def _model_package_group_exists(group_name: str) -> bool:
     try:
         get_client("sagemaker").describe_model_package_group(ModelPackageGroupName=group_name)
     except ClientError as error:
-        if error.response.get("Error", {}).get("Code") in {"ValidationException", "ResourceNotFound"}:
+        if is_not_found(error):
             return False
         raise
     return True

@@ -28,47 +28,22 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from botocore.exceptions import ClientError
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel
 
-from driftline_core import layout, s3io
-from driftline_core.aws_events import EventBridgeEvent
-from driftline_core.clients import get_client
-from driftline_core.dataset_config import parse_dataset_config
-from driftline_core.drift_alarms import dataset_from_alarm_name, drift_reports_prefix
-from driftline_core.models import DataObject, DriftedFeature, RunInput, RunTrigger
-from driftline_core.notifications import Notification, publish_notification
-from driftline_core.registry import find_approved_model_package, model_package_group_name
-from driftline_core.runs import execution_arn_for
+from driftline_core import layout
+from driftline_core.aws import s3io
+from driftline_core.aws.clients import get_client
+from driftline_core.aws.error_codes import error_code, is_condition_failed, is_missing_object
+from driftline_core.aws.events import AlarmStateChangeEvent
+from driftline_core.aws.stepfunctions import execution_arn_for, execution_exists
+from driftline_core.ingest.dataset_config import parse_dataset_config
+from driftline_core.layout import dataset_from_alarm_name, drift_reports_prefix, model_package_group_name
+from driftline_core.notifications.publish import Notification, email_subject, publish_notification
+from driftline_core.payloads import DataObject, DriftedFeature, RunInput, RunTrigger
 from driftline_core.settings import Settings
+from driftline_core.training.registry import find_approved_model_package
 
-VIOLATIONS_FILE = "constraint_violations.json"
-REPORT_FILE = "drift_report.html"
-RETRAIN_FILE = "retrain.json"
 _DRIFT_DESCRIPTION = re.compile(r"distance: (?P<distance>[0-9.eE+-]+).*?threshold: (?P<threshold>[0-9.eE+-]+)")
-_CONFLICT = {"PreconditionFailed", "412", "ConditionalRequestConflict", "409"}
-_MISSING = {"NoSuchKey", "404", "NotFound", "NoSuchVersion", "403"}
-
-
-class AlarmState(BaseModel):
-    model_config = ConfigDict(populate_by_name=True, extra="ignore")
-    value: str
-    reason: str = ""
-    reason_data: str | None = Field(default=None, alias="reasonData")
-    timestamp: str
-
-
-class AlarmStateChange(BaseModel):
-    """``detail`` of "CloudWatch Alarm State Change" (CloudWatch user guide, "Alarm events and EventBridge")."""
-
-    model_config = ConfigDict(populate_by_name=True, extra="ignore")
-    alarm_name: str = Field(alias="alarmName")
-    state: AlarmState
-    previous_state: AlarmState | None = Field(default=None, alias="previousState")
-    configuration: dict[str, Any] = Field(default_factory=dict)
-
-
-class AlarmStateChangeEvent(EventBridgeEvent):
-    detail: AlarmStateChange
 
 
 class RetrainResult(BaseModel):
@@ -102,7 +77,7 @@ def retrain_on_drift(event: AlarmStateChangeEvent, settings: Settings, now: date
     execution_name = layout.execution_name_for_object(dataset, "drift", alarm, detail.state.timestamp)
     execution_arn = execution_arn_for(settings.state_machine_arn, execution_name)
     result: dict[str, Any] = {"dataset": dataset, "execution_name": execution_name, "execution_arn": execution_arn}
-    if _execution_exists(execution_arn):
+    if execution_exists(execution_arn):
         return RetrainResult(
             started=False, reason=f"This drift episode already started run {execution_name}.", **result
         )
@@ -157,7 +132,7 @@ def retrain_on_drift(event: AlarmStateChangeEvent, settings: Settings, now: date
     newest = max(window, key=lambda u: u.last_modified)
     retrain_uri = s3io.write_json(
         settings.artifact_bucket,
-        f"{layout.run_prefix(execution_name)}{RETRAIN_FILE}",
+        layout.run_retrain_key(execution_name),
         {
             "reason": "drift",
             "alarm_name": alarm,
@@ -205,7 +180,7 @@ def retrain_on_drift(event: AlarmStateChangeEvent, settings: Settings, now: date
             input=json.dumps(run_input.model_dump(mode="json")),
         )
     except ClientError as error:
-        if error.response.get("Error", {}).get("Code") != "ExecutionAlreadyExists":
+        if error_code(error) != "ExecutionAlreadyExists":
             raise
         return RetrainResult(
             started=False, reason=f"This drift episode already started run {execution_name}.", **result
@@ -284,7 +259,7 @@ def serving_data(settings: Settings, dataset: str) -> ServingData | None:
             modified = get_client("s3").head_object(**request)["LastModified"]
             return ServingData(modified, key, version or None)
         except ClientError as error:
-            if error.response.get("Error", {}).get("Code") not in _MISSING:
+            if not is_missing_object(error):
                 raise
     created = described.get("CreationTime")
     return ServingData(created) if isinstance(created, datetime) else None
@@ -296,7 +271,7 @@ def latest_drift(bucket: str, dataset: str) -> tuple[list[DriftedFeature], str |
     newest: dict[str, Any] | None = None
     for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=drift_reports_prefix(dataset)):
         for item in page.get("Contents", []):
-            if item["Key"].endswith(f"/{VIOLATIONS_FILE}") and (
+            if item["Key"].endswith(f"/{layout.VIOLATIONS_FILE}") and (
                 newest is None or item["LastModified"] > newest["LastModified"]
             ):
                 newest = item
@@ -316,7 +291,7 @@ def latest_drift(bucket: str, dataset: str) -> tuple[list[DriftedFeature], str |
                 threshold=float(match["threshold"]) if match else None,
             )
         )
-    report_key = key[: -len(VIOLATIONS_FILE)] + REPORT_FILE
+    report_key = key[: -len(layout.VIOLATIONS_FILE)] + layout.DRIFT_REPORT_FILE
     try:
         s3.head_object(Bucket=bucket, Key=report_key)
     except ClientError:
@@ -346,7 +321,7 @@ def fresh_data_needed(
         "No model was trained and no endpoint was changed.",
     ]
     return Notification(
-        subject=f"Driftline: drift in {dataset[:40]}, fresh labelled data needed",
+        subject=email_subject(dataset, "drift in {dataset}, fresh labelled data needed"),
         message="\n".join(lines),
         attributes={"outcome": "drift-needs-data", "dataset": dataset},
         error="",
@@ -361,15 +336,11 @@ def _feature_text(feature: DriftedFeature) -> str:
     return f"{feature.name} (distance {feature.distance:.4f}{threshold})"
 
 
-def _marker_key(dataset: str) -> str:
-    return f"drift/{dataset}/last-retrain.json"
-
-
 def _read_marker(bucket: str, dataset: str) -> tuple[dict[str, Any], str | None]:
     try:
-        found = get_client("s3").get_object(Bucket=bucket, Key=_marker_key(dataset))
+        found = get_client("s3").get_object(Bucket=bucket, Key=layout.retrain_marker_key(dataset))
     except ClientError as error:
-        if error.response.get("Error", {}).get("Code") in _MISSING:
+        if is_missing_object(error):
             return {}, None
         raise
     return json.loads(found["Body"].read()), str(found["ETag"])
@@ -388,13 +359,13 @@ def _claim(bucket: str, dataset: str, marker: dict[str, Any], etag: str | None) 
     try:
         get_client("s3").put_object(
             Bucket=bucket,
-            Key=_marker_key(dataset),
+            Key=layout.retrain_marker_key(dataset),
             Body=json.dumps(marker).encode(),
             ContentType="application/json",
             **condition,
         )
     except ClientError as error:
-        if error.response.get("Error", {}).get("Code") in _CONFLICT:
+        if is_condition_failed(error):
             return False
         raise
     return True
@@ -404,17 +375,7 @@ def _window_days(bucket: str, dataset: str) -> int | None:
     try:
         raw = get_client("s3").get_object(Bucket=bucket, Key=layout.dataset_config_key(dataset))["Body"].read()
     except ClientError as error:
-        if error.response.get("Error", {}).get("Code") in _MISSING:
+        if is_missing_object(error):
             return None
         raise
     return parse_dataset_config(raw, source=layout.dataset_config_key(dataset)).retrain_window_days
-
-
-def _execution_exists(execution_arn: str) -> bool:
-    try:
-        get_client("stepfunctions").describe_execution(executionArn=execution_arn)
-    except ClientError as error:
-        if error.response.get("Error", {}).get("Code") == "ExecutionDoesNotExist":
-            return False
-        raise
-    return True

@@ -20,11 +20,16 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from driftline_core import layout, s3io
+from driftline_core import layout
+from driftline_core.aws import s3io
+from driftline_core.aws.error_codes import is_not_found
 from driftline_core.errors import EvaluationReportInvalid
-from driftline_core.models import DataDriftSummary, FeatureDistance, GateInput, GateResult, JobResult, ProblemType
-from driftline_core.registry import ApprovedModel, find_approved_model_package, model_package_group_name
+from driftline_core.ingest.dataset_config import ResolvedConfig
+from driftline_core.layout import model_package_group_name
+from driftline_core.metrics import REPORT_SECTIONS
+from driftline_core.payloads import DataDriftSummary, FeatureDistance, GateInput, GateResult, JobResult, ProblemType
 from driftline_core.settings import Settings
+from driftline_core.training.registry import ApprovedModel, find_approved_model_package
 
 EVALUATION_OUTPUT = "evaluation"
 """Output name of the evaluation processing job; its prefix holds the report."""
@@ -38,88 +43,6 @@ DATA_DRIFT_REPORT_FILE = "data_drift.html"
 MAX_DRIFTED_SHOWN = 5
 MAX_COLUMNS_SHOWN = 10
 """A run's payload carries a few names; the drift report has them all."""
-
-
-@dataclass(frozen=True)
-class MetricSpec:
-    name: str
-    higher_is_better: bool
-    default_threshold: float | None
-    """None where a sensible bar depends on the target's scale (errors such as rmse): it must be declared."""
-    lowest: float | None
-    highest: float | None
-    """The range a value (and so a threshold) can take; None where unbounded."""
-
-
-def _score(name: str, default_threshold: float) -> MetricSpec:
-    """A metric in [0, 1] where higher is better (auc, accuracy, precision, recall, f1)."""
-    return MetricSpec(name, higher_is_better=True, default_threshold=default_threshold, lowest=0.0, highest=1.0)
-
-
-def _error(name: str) -> MetricSpec:
-    """A non-negative error where lower is better; its scale is the target's, so no default threshold."""
-    return MetricSpec(name, higher_is_better=False, default_threshold=None, lowest=0.0, highest=None)
-
-
-def _by_name(*specs: MetricSpec) -> dict[str, MetricSpec]:
-    return {spec.name: spec for spec in specs}
-
-
-METRICS: dict[ProblemType, dict[str, MetricSpec]] = {
-    "binary_classification": _by_name(
-        _score("auc", 0.7),
-        _score("accuracy", 0.7),
-        _score("precision", 0.7),
-        _score("recall", 0.7),
-        _score("f1", 0.7),
-    ),
-    "multiclass_classification": _by_name(
-        _score("accuracy", 0.6),
-        _score("weighted_precision", 0.6),
-        _score("weighted_recall", 0.6),
-        _score("weighted_f1", 0.6),
-    ),
-    "regression": _by_name(
-        MetricSpec("r2", higher_is_better=True, default_threshold=0.5, lowest=None, highest=1.0),
-        _error("mse"),
-        _error("rmse"),
-        _error("mae"),
-    ),
-}
-"""The metrics the evaluation report holds, per problem type."""
-
-DEFAULT_METRICS: dict[ProblemType, str] = {
-    "binary_classification": "auc",
-    "multiclass_classification": "accuracy",
-    "regression": "r2",
-}
-
-REPORT_SECTIONS: dict[ProblemType, str] = {
-    "binary_classification": "binary_classification_metrics",
-    "multiclass_classification": "multiclass_classification_metrics",
-    "regression": "regression_metrics",
-}
-"""The top-level key of Model Monitor's model-quality statistics for each problem type."""
-
-
-def metric_names(problem_type: ProblemType) -> list[str]:
-    return list(METRICS[problem_type])
-
-
-def find_metric(problem_type: ProblemType, metric: str) -> MetricSpec | None:
-    return METRICS[problem_type].get(metric)
-
-
-def problem_types_with_metric(metric: str) -> list[ProblemType]:
-    return [problem_type for problem_type, specs in METRICS.items() if metric in specs]
-
-
-def is_higher_better(metric: str) -> bool:
-    """The direction of a metric, whatever the problem type (a name means the same thing in every section)."""
-    for specs in METRICS.values():
-        if metric in specs:
-            return specs[metric].higher_is_better
-    raise KeyError(metric)
 
 
 def evaluation_report_uri(evaluation: JobResult) -> str:
@@ -247,8 +170,6 @@ def decide(
 def evaluate_gate(gate_input: GateInput, settings: Settings) -> GateResult:
     """Read the run's config and evaluation report, find the approved model, and decide."""
     # Imported here because dataset_config checks declared metrics against this module's catalogue.
-    from driftline_core.dataset_config import ResolvedConfig
-
     config = ResolvedConfig.model_validate(s3io.read_json(gate_input.validation.config_uri))
     evaluation_uri = evaluation_report_uri(gate_input.evaluation)
     report = _read_report(evaluation_uri)
@@ -358,7 +279,7 @@ def _read_report(uri: str) -> Any | None:
     except json.JSONDecodeError as error:
         raise EvaluationReportInvalid(f"the evaluation report at {uri} is not valid JSON ({error}).") from error
     except ClientError as error:
-        if error.response.get("Error", {}).get("Code") == "NoSuchBucket":
+        if is_not_found(error):
             return None
         raise
 

@@ -27,52 +27,47 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal
 
 from aws_lambda_powertools import Logger
 from botocore.exceptions import ClientError
 
-from driftline_core import layout, s3io
-from driftline_core.clients import get_client
-from driftline_core.deployment import describe_endpoint
-from driftline_core.drift_alarms import (
+from driftline_core import layout
+from driftline_core.aws import s3io
+from driftline_core.aws.clients import get_client
+from driftline_core.aws.error_codes import is_already_exists, is_not_found
+from driftline_core.aws.sagemaker import describe_endpoint
+from driftline_core.drift.alarms import (
     DATASET_TAG,
     DRIFTED_FEATURES_METRIC,
     ENDPOINT_TAG,
-    MONITORING_PREFIX,
-    drift_reports_prefix,
+    delete_drift_alarm,
     put_drift_alarm,
 )
-from driftline_core.notifications import Notification, publish_notification
-from driftline_core.settings import Settings
-
-if TYPE_CHECKING:
-    from driftline_core.monitoring import MonitoringSettings, MonitoringSetup
+from driftline_core.drift.baseline import start_baseline_job
+from driftline_core.drift.schedules import delete_scheduler_schedule, rate_minutes
+from driftline_core.errors import MonitoringNotConfigured, UnsupportedMonitorSchedule
+from driftline_core.layout import MONITORING_PREFIX, drift_reports_prefix, job_definition_name, monitoring_schedule_name
+from driftline_core.notifications.publish import Notification, email_subject, publish_notification
+from driftline_core.payloads import MonitoringSetup
+from driftline_core.settings import MonitoringSettings, Settings
 
 logger = Logger(child=True)
 
 MODEL_MONITOR: Literal["ModelMonitor"] = "ModelMonitor"
-NAME_MAX = 63
 MONITORING_TYPE = "DataQuality"
 ENDPOINT_INPUT_PATH = "/opt/ml/processing/input/endpoint"
 OUTPUT_PATH = "/opt/ml/processing/output"
 VOLUME_SIZE_GB = 30
 MAX_RUNTIME_SECONDS = 86400
 """MonitoringStoppingCondition's limit."""
-VIOLATIONS_FILE = "constraint_violations.json"
 DRIFT_CHECK = "baseline_drift_check"
 NO_DATA_REASON = "no data"
 """Model Monitor fails an execution whose window captured nothing with "Job inputs had no data"."""
 SCHEDULE_ENVIRONMENT = "sagemaker_monitoring_schedule_name"
 ENDPOINT_ENVIRONMENT = "sagemaker_endpoint_name"
 
-_RATE = re.compile(r"^rate\(\s*(\d+)\s+(minute|minutes|hour|hours|day|days)\s*\)$")
 _CRON = re.compile(r"^cron\(\s*0\s+(\*|(\d{1,2})(?:/(\d{1,2}))?)\s+\?\s+\*\s+\*\s+\*\s*\)$")
-_MINUTES = {"minute": 1, "minutes": 1, "hour": 60, "hours": 60, "day": 1440, "days": 1440}
-
-
-class UnsupportedMonitorSchedule(ValueError):
-    """MonitoringScheduleExpression has no Model Monitor equivalent."""
 
 
 @dataclass(frozen=True)
@@ -90,9 +85,8 @@ def model_monitor_schedule(expression: str) -> ModelMonitorSchedule:
     those, and cron expressions already in those forms are kept.
     """
     text = expression.strip()
-    rate = _RATE.match(text)
-    if rate:
-        minutes = int(rate.group(1)) * _MINUTES[rate.group(2)]
+    minutes = rate_minutes(text)
+    if minutes is not None:
         if minutes == 60:
             return ModelMonitorSchedule("cron(0 * ? * * *)", 1)
         if minutes == 1440:
@@ -114,22 +108,6 @@ def model_monitor_schedule(expression: str) -> ModelMonitorSchedule:
         "cron(0 H/N ? * * *)) or daily (rate(1 day) or cron(0 H ? * * *)). Deploy the stack again with one of "
         "those, or with DriftMonitor=Driftline, whose monitor takes any EventBridge Scheduler expression."
     )
-
-
-def _bounded(base: str, tail: str) -> str:
-    from driftline_core.monitoring import _bounded as bounded
-
-    return bounded(base, tail, NAME_MAX)
-
-
-def monitoring_schedule_name(endpoint: str) -> str:
-    """The endpoint's Model Monitor schedule: named like Driftline's (the alarm's MonitoringSchedule dimension)."""
-    return _bounded(endpoint, "-drift-monitor")
-
-
-def job_definition_name(endpoint: str, version: int) -> str:
-    """One data-quality job definition per served model version: a definition cannot be changed."""
-    return _bounded(endpoint, f"-data-quality-v{version}")
 
 
 def build_job_definition_request(
@@ -209,7 +187,7 @@ def put_monitoring_schedule(name: str, definition: str, schedule: ModelMonitorSc
     try:
         current = sagemaker.describe_monitoring_schedule(MonitoringScheduleName=name)
     except ClientError as error:
-        if _error_code(error) != "ResourceNotFound":
+        if not is_not_found(error):
             raise
         sagemaker.create_monitoring_schedule(MonitoringScheduleName=name, MonitoringScheduleConfig=config, Tags=tags)
         return None
@@ -228,16 +206,14 @@ def set_up_model_monitor(
     monitoring: MonitoringSettings,
 ) -> MonitoringSetup:
     """Baseline job, data-quality job definition, monitoring schedule and alarm; safe to repeat."""
-    from driftline_core import monitoring as driftline
-
     schedule = model_monitor_schedule(monitoring.monitoring_schedule_expression)
     if not monitoring.model_monitor_image_uri:
-        raise driftline.MonitoringNotConfigured(
+        raise MonitoringNotConfigured(
             "Model Monitor cannot be scheduled: MODEL_MONITOR_IMAGE_URI is not set; deploy the stack again "
             "(sam deploy) with DriftMonitor=ModelMonitor in a region where SageMaker publishes the Model Monitor "
             "analyzer image."
         )
-    baseline_job, baseline_uri = driftline.start_baseline_job(
+    baseline_job, baseline_uri = start_baseline_job(
         dataset=dataset,
         endpoint=endpoint,
         model_version=model_version,
@@ -258,13 +234,13 @@ def set_up_model_monitor(
     try:
         sagemaker.create_data_quality_job_definition(**request)
     except ClientError as error:
-        if _error_code(error) not in {"ResourceInUse", "ResourceInUseException"}:
+        if not is_already_exists(error):
             raise
     name = monitoring_schedule_name(endpoint)
     previous = put_monitoring_schedule(name, definition, schedule, request["Tags"])
     if previous and previous != definition:
         _delete_job_definition(previous)
-    _delete_scheduler_schedule(endpoint)
+    delete_scheduler_schedule(endpoint)
     alarm = put_drift_alarm(
         settings.model_package_group_prefix,
         dataset,
@@ -277,7 +253,7 @@ def set_up_model_monitor(
         "Model Monitor set up",
         extra={"schedule_name": name, "job_definition": definition, "alarm_name": alarm, "baseline_job": baseline_job},
     )
-    return driftline.MonitoringSetup(
+    return MonitoringSetup(
         schedule_name=name,
         schedule_expression=schedule.expression,
         alarm_name=alarm,
@@ -294,7 +270,7 @@ def tear_down_model_monitor(endpoint: str) -> None:
         current = sagemaker.describe_monitoring_schedule(MonitoringScheduleName=name)
         sagemaker.delete_monitoring_schedule(MonitoringScheduleName=name)
     except ClientError as error:
-        if _error_code(error) != "ResourceNotFound":
+        if not is_not_found(error):
             raise
         return
     definition = str(current.get("MonitoringScheduleConfig", {}).get("MonitoringJobDefinitionName") or "")
@@ -306,26 +282,12 @@ def _delete_job_definition(name: str) -> None:
     try:
         get_client("sagemaker").delete_data_quality_job_definition(JobDefinitionName=name)
     except ClientError as error:
-        if _error_code(error) != "ResourceNotFound":
+        if not is_not_found(error):
             # Left behind, it costs nothing and runs nothing; a stack delete leaves such definitions too.
             logger.warning(
                 "A replaced Model Monitor job definition was not deleted",
                 extra={"job_definition": name, "error": str(error)},
             )
-
-
-def _delete_scheduler_schedule(endpoint: str) -> None:
-    """A stack switched from Driftline's monitor keeps no EventBridge Scheduler schedule firing beside Model Monitor."""
-    from driftline_core.monitoring import SCHEDULE_GROUP, schedule_name
-
-    try:
-        get_client("scheduler").delete_schedule(Name=schedule_name(endpoint), GroupName=SCHEDULE_GROUP)
-    except ClientError as error:
-        if _error_code(error) != "ResourceNotFoundException":
-            raise
-
-
-# Executions -------------------------------------------------------------------------------------------
 
 
 def is_model_monitor_execution(detail: Mapping[str, Any], stack: str) -> bool:
@@ -385,9 +347,8 @@ def handle_execution(detail: Mapping[str, Any], settings: Settings, namespace: s
         dataset = _dataset_of(output_uri)
         if endpoint and describe_endpoint(endpoint) is None:
             # An endpoint deleted outside Driftline: its schedule would fail every hour for ever.
-            from driftline_core.monitoring import tear_down_drift_monitoring
-
-            tear_down_drift_monitoring(settings.model_package_group_prefix, dataset, endpoint, MODEL_MONITOR)
+            tear_down_model_monitor(endpoint)
+            delete_drift_alarm(settings.model_package_group_prefix, dataset)
             logger.info(
                 "Endpoint gone: its Model Monitor schedule, job definition and drift alarm were removed",
                 extra={"job_name": name, "endpoint_name": endpoint, "dataset": dataset},
@@ -410,7 +371,7 @@ def drifted_features(output_uri: str) -> set[str]:
     if not output_uri:
         return set()
     bucket, key = layout.split_s3_uri(output_uri)
-    document = s3io.read_json_if_exists(bucket, f"{key.rstrip('/')}/{VIOLATIONS_FILE}") or {}
+    document = s3io.read_json_if_exists(bucket, f"{key.rstrip('/')}/{layout.VIOLATIONS_FILE}") or {}
     return {
         str(violation.get("feature_name"))
         for violation in document.get("violations") or []
@@ -431,7 +392,7 @@ def execution_failed_notification(
         f"executions: aws sagemaker list-monitoring-executions --monitoring-schedule-name {schedule}.",
     ]
     return Notification(
-        subject=f"Driftline: {dataset} drift monitoring failed"[:100],
+        subject=email_subject(dataset, "drift monitoring failed"),
         message="\n".join(lines),
         attributes={"outcome": "monitor_failed", "dataset": dataset},
         error="",
@@ -464,7 +425,3 @@ def _window_end(environment: Mapping[str, Any]) -> datetime | None:
     except ValueError:
         return None
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
-
-
-def _error_code(error: ClientError) -> str:
-    return str(error.response.get("Error", {}).get("Code", ""))

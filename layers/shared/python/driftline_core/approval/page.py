@@ -14,16 +14,10 @@ from html import escape
 from typing import Any
 from urllib.parse import parse_qs
 
-from driftline_core.approvals import (
-    ApprovalSettings,
-    DecisionResult,
-    LinkRefused,
-    decide,
-    get_record,
-    iso_time,
-    signing_key,
-    verify_link,
-)
+from driftline_core.approval.decisions import DecisionResult, decide, get_record
+from driftline_core.approval.links import iso_time, signing_key, verify_link
+from driftline_core.errors import LinkRefused
+from driftline_core.settings import ApprovalSettings
 
 _STYLE = (
     "body{font-family:system-ui,sans-serif;max-width:40rem;margin:3rem auto;padding:0 1rem;color:#222}"

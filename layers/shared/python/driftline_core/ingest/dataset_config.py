@@ -23,10 +23,9 @@ from pydantic import (
 )
 
 from driftline_core.errors import DatasetConfigInvalid
-from driftline_core.hyperparameters import HyperparameterValue, as_string, hyperparameter_problems
-from driftline_core.layout import DATASET_CONFIG_FILE
-from driftline_core.models import ProblemType
-from driftline_core.quality_gate import (
+from driftline_core.ingest.hyperparameters import HyperparameterValue, as_string, hyperparameter_problems
+from driftline_core.layout import DATASET_CONFIG_FILE, dataset_config_key
+from driftline_core.metrics import (
     DEFAULT_METRICS,
     METRICS,
     MetricSpec,
@@ -34,6 +33,7 @@ from driftline_core.quality_gate import (
     metric_names,
     problem_types_with_metric,
 )
+from driftline_core.payloads import ProblemType
 
 ColumnType = Literal["numeric", "categorical"]
 Delimiter = Literal[",", ";", "\t", "|"]
@@ -285,7 +285,7 @@ def resolve_config(
     ``target`` and ``problem_type`` are the ones the file was validated with (declared, stored with the
     schema, or found from the data by :func:`default_target` and :func:`infer_problem_type`).
     """
-    source = f"data/{dataset}/{DATASET_CONFIG_FILE}"
+    source = dataset_config_key(dataset)
     metric = declared.metric or DEFAULT_METRICS[problem_type]
     spec = find_metric(problem_type, metric)
     if spec is None:

@@ -16,7 +16,9 @@ from typing import Any, Literal
 from botocore.exceptions import ClientError
 from pydantic import BaseModel
 
-from driftline_core.clients import get_client
+from driftline_core.aws.clients import get_client
+from driftline_core.aws.error_codes import error_code, is_missing_object
+from driftline_core.aws.stepfunctions import execution_arn_for, execution_exists
 from driftline_core.layout import (
     DATA_PREFIX,
     DATASET_CONFIG_FILE,
@@ -28,14 +30,14 @@ from driftline_core.layout import (
     key_readings,
     s3_uri,
 )
-from driftline_core.models import DataObject, RunInput, RunTrigger
-from driftline_core.notifications import publish_notification, upload_not_started
+from driftline_core.notifications.messages import upload_not_started
+from driftline_core.notifications.publish import publish_notification
+from driftline_core.payloads import DataObject, RunInput, RunTrigger
 from driftline_core.settings import Settings
 
 UPLOAD_ADVICE = "upload .csv or .csv.gz files under data/<dataset>/"
-_NOT_THERE = {"400", "403", "404", "NoSuchKey", "NoSuchVersion", "NotFound", "AccessDenied", "InvalidArgument"}
-"""HeadObject answers without a body: a reading that is not the uploaded object fails with one of these.
-403 is what S3 says for a missing key to a caller without s3:ListBucket; 400 for a version id of another form."""
+_NOT_THIS_OBJECT = {"400", "InvalidArgument"}
+"""Besides a missing object, what HeadObject answers (without a body) a version id of another form."""
 
 Verdict = Literal["run", "ignored", "refused"]
 
@@ -113,7 +115,7 @@ def resolve_uploaded_key(
             else:
                 head = s3.head_object(Bucket=bucket, Key=reading)
         except ClientError as error:
-            if error.response.get("Error", {}).get("Code") in _NOT_THERE:
+            if is_missing_object(error) or error_code(error) in _NOT_THIS_OBJECT:
                 continue
             raise
         if _same_object(head, version_id, etag, size):
@@ -156,14 +158,6 @@ def run_input_for_upload(bucket: str, key: str, version_id: str | None, event_id
         data=DataObject(bucket=bucket, key=key, version_id=version_id, uri=s3_uri(bucket, key)),
         trigger=RunTrigger(source="upload", event_id=event_id),
     )
-
-
-def execution_arn_for(state_machine_arn: str, execution_name: str) -> str:
-    """The ARN Step Functions gives a named execution of a standard state machine."""
-    prefix, marker, machine_name = state_machine_arn.rpartition(":stateMachine:")
-    if not marker:
-        raise ValueError(f"not a state machine ARN: {state_machine_arn!r}")
-    return f"{prefix}:execution:{machine_name}:{execution_name}"
 
 
 def upload_identity(version_id: str | None, sequencer: str | None) -> str | None:
@@ -214,7 +208,7 @@ def start_run_for_upload(
     execution_arn = execution_arn_for(settings.state_machine_arn, execution_name)
     stepfunctions = get_client("stepfunctions")
 
-    if _execution_exists(execution_arn):
+    if execution_exists(execution_arn):
         return _already_started(run_input.dataset, execution_name, execution_arn)
     try:
         started = stepfunctions.start_execution(
@@ -223,7 +217,7 @@ def start_run_for_upload(
             input=json.dumps(run_input.model_dump(mode="json")),
         )
     except ClientError as error:
-        if error.response.get("Error", {}).get("Code") == "ExecutionAlreadyExists":
+        if error_code(error) == "ExecutionAlreadyExists":
             return _already_started(run_input.dataset, execution_name, execution_arn)
         raise
     return StartRunResult(
@@ -233,17 +227,6 @@ def start_run_for_upload(
         dataset=run_input.dataset,
         reason=f"Started run {execution_name} for {run_input.data.uri}.",
     )
-
-
-def _execution_exists(execution_arn: str) -> bool:
-    """Answer a redelivered event without a start call, which succeeds silently while the run is open."""
-    try:
-        get_client("stepfunctions").describe_execution(executionArn=execution_arn)
-    except ClientError as error:
-        if error.response.get("Error", {}).get("Code") == "ExecutionDoesNotExist":
-            return False
-        raise
-    return True
 
 
 def _already_started(dataset: str, execution_name: str, execution_arn: str) -> StartRunResult:

@@ -7,14 +7,13 @@ without opening the Step Functions console.
 from __future__ import annotations
 
 import json
-import re
-from dataclasses import dataclass
 from typing import Any
 
 from pydantic import BaseModel
 
-from driftline_core.clients import get_client
-from driftline_core.models import (
+from driftline_core.errors import APPROVAL_EXPIRED_ERROR, APPROVAL_REJECTED_ERROR
+from driftline_core.notifications.publish import UNKNOWN_DATASET, Notification, email_subject, publish_notification
+from driftline_core.payloads import (
     ApprovalDecision,
     ApprovalRequestInput,
     DataDriftSummary,
@@ -32,12 +31,8 @@ from driftline_core.models import (
 from driftline_core.settings import Settings
 
 NOTHING_CHANGED = "Nothing was registered and no endpoint was changed."
-SUBJECT_LIMIT = 99
-"""SNS subjects must be under 100 characters."""
-SUBJECT_DATASET_LIMIT = 40
 CAUSE_LIMIT = 4000
 """Keeps a runaway error message inside the Fail state's cause and an email's first screen."""
-UNKNOWN_DATASET = "unknown"
 
 STEP_ORDER: tuple[tuple[str, str], ...] = (
     ("validation", "validation"),
@@ -52,8 +47,6 @@ STEP_ORDER: tuple[tuple[str, str], ...] = (
 )
 """Result key each step adds to the run document, and the step's name in messages, in pipeline order."""
 JOB_STEPS = {"preprocessing", "training", "evaluation"}
-
-_SUBJECT_UNSAFE = re.compile(r"[^\x20-\x7e]+")
 
 
 class RunDocument(BaseModel):
@@ -70,16 +63,6 @@ class RunDocument(BaseModel):
     approval: ApprovalDecision | None = None
     deployment: DeploymentResult | None = None
     serving: dict[str, Any] | None = None
-
-
-@dataclass(frozen=True)
-class Notification:
-    subject: str
-    message: str
-    attributes: dict[str, str]
-    error: str
-    """Error name for the Fail state; empty for outcomes that are not failures."""
-    cause: str
 
 
 def build_notification(notify: NotifyInput) -> Notification:
@@ -112,19 +95,6 @@ def send_notification(notify: NotifyInput, settings: Settings) -> NotificationRe
     )
 
 
-def publish_notification(notification: Notification, settings: Settings) -> str | None:
-    """Publish to the topic; returns SNS's message id."""
-    published = get_client("sns").publish(
-        TopicArn=settings.notification_topic_arn,
-        Subject=notification.subject,
-        Message=notification.message,
-        MessageAttributes={
-            name: {"DataType": "String", "StringValue": value} for name, value in notification.attributes.items()
-        },
-    )
-    return published.get("MessageId")
-
-
 def upload_not_started(bucket: str, key: str, version_id: str | None, dataset: str | None, reason: str) -> Notification:
     """An upload under data/ that started no run: the reason names the file and says what to upload instead."""
     lines = [
@@ -140,7 +110,7 @@ def upload_not_started(bucket: str, key: str, version_id: str | None, dataset: s
     ]
     name = dataset or UNKNOWN_DATASET
     return Notification(
-        subject=_subject(dataset, "upload started no run") if dataset else "Driftline: upload started no run",
+        subject=email_subject(dataset, "upload started no run") if dataset else "Driftline: upload started no run",
         message="\n".join(lines),
         attributes=_attributes("not-started", name),
         error="",
@@ -217,7 +187,7 @@ def _registered(notify: NotifyInput, run: RunDocument, dataset: str) -> Notifica
     version = package.rsplit("/", 1)[-1] if registration else ""
     version_phrase = f" as version {version}" if version.isdigit() else ""
     return Notification(
-        subject=_subject(dataset, "model registered, waiting for approval"),
+        subject=email_subject(dataset, "model registered, waiting for approval"),
         message="\n".join(lines),
         attributes=_attributes("registered", dataset),
         error="",
@@ -245,7 +215,7 @@ def _rejected(notify: NotifyInput, run: RunDocument, dataset: str) -> Notificati
         f"Execution:       {notify.execution_id}",
     ]
     return Notification(
-        subject=_subject(dataset, "model rejected by the quality gate"),
+        subject=email_subject(dataset, "model rejected by the quality gate"),
         message="\n".join(lines),
         attributes=_attributes("rejected", dataset),
         error="",
@@ -271,7 +241,7 @@ def _failed(notify: NotifyInput, run: RunDocument, dataset: str) -> Notification
         f"Execution:       {notify.execution_id}",
     ]
     return Notification(
-        subject=_subject(dataset, f"run failed at {step}"),
+        subject=email_subject(dataset, f"run failed at {step}"),
         message="\n".join(lines),
         attributes=_attributes("failed", dataset),
         error=fail_state_error_name(error_name),
@@ -391,14 +361,6 @@ def _attributes(outcome: str, dataset: str) -> dict[str, str]:
     return {"outcome": outcome, "dataset": dataset}
 
 
-def _subject(dataset: str, what: str) -> str:
-    """ASCII, one line, under 100 characters, as SNS requires; long or odd dataset names are shortened."""
-    name = _SUBJECT_UNSAFE.sub("?", dataset).strip() or UNKNOWN_DATASET
-    if len(name) > SUBJECT_DATASET_LIMIT:
-        name = name[: SUBJECT_DATASET_LIMIT - 3] + "..."
-    return f"Driftline: {name} {what}"[:SUBJECT_LIMIT]
-
-
 def _number(value: float) -> str:
     return f"{value:.1f}" if abs(value) >= 1000 else f"{value:.4f}"
 
@@ -413,9 +375,6 @@ def _as_sentence(text: str) -> str:
 
 
 # Approval ---------------------------------------------------------------------------------------------
-
-APPROVAL_REJECTED_ERROR = "ApprovalRejected"
-APPROVAL_EXPIRED_ERROR = "ApprovalExpired"
 
 
 def approval_request(
@@ -475,7 +434,7 @@ def approval_request(
         f"Execution:       {step.execution_id}",
     ]
     return Notification(
-        subject=_subject(dataset, f"model version {version} waits for your approval"),
+        subject=email_subject(dataset, f"model version {version} waits for your approval"),
         message="\n".join(lines),
         attributes=_attributes("approval-requested", dataset),
         error="",
@@ -532,7 +491,7 @@ def _approved(notify: NotifyInput, run: RunDocument, dataset: str) -> Notificati
         f"Execution:       {notify.execution_id}",
     ]
     return Notification(
-        subject=_subject(dataset, "model approved"),
+        subject=email_subject(dataset, "model approved"),
         message="\n".join(lines),
         attributes=_attributes("approved", dataset),
         error="",
@@ -558,7 +517,7 @@ def _approval_rejected(notify: NotifyInput, run: RunDocument, dataset: str) -> N
         f"Execution:       {notify.execution_id}",
     ]
     return Notification(
-        subject=_subject(dataset, "model rejected by the approver"),
+        subject=email_subject(dataset, "model rejected by the approver"),
         message="\n".join(lines),
         attributes=_attributes("approval-rejected", dataset),
         error=APPROVAL_REJECTED_ERROR,
@@ -583,7 +542,7 @@ def _approval_expired(notify: NotifyInput, run: RunDocument, dataset: str) -> No
         f"Execution:       {notify.execution_id}",
     ]
     return Notification(
-        subject=_subject(dataset, "approval expired"),
+        subject=email_subject(dataset, "approval expired"),
         message="\n".join(lines),
         attributes=_attributes("approval-expired", dataset),
         error=APPROVAL_EXPIRED_ERROR,
@@ -623,7 +582,7 @@ def _deployed(notify: NotifyInput, run: RunDocument, dataset: str) -> Notificati
         f"Execution:       {notify.execution_id}",
     ]
     return Notification(
-        subject=_subject(dataset, "model deployed"),
+        subject=email_subject(dataset, "model deployed"),
         message="\n".join(lines),
         attributes=_attributes("deployed", dataset),
         error="",

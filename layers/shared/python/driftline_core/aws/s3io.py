@@ -7,10 +7,9 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from driftline_core.clients import get_client
+from driftline_core.aws.clients import get_client
+from driftline_core.aws.error_codes import is_not_found
 from driftline_core.layout import split_s3_uri
-
-_MISSING = {"NoSuchKey", "404", "NotFound"}
 
 
 def read_json(uri: str) -> Any:
@@ -24,7 +23,7 @@ def read_json_if_exists(bucket: str, key: str) -> Any | None:
     try:
         body = get_client("s3").get_object(Bucket=bucket, Key=key)["Body"].read()
     except ClientError as error:
-        if error.response.get("Error", {}).get("Code") in _MISSING:
+        if is_not_found(error):
             return None
         raise
     return json.loads(body)

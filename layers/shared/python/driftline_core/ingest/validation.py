@@ -19,34 +19,25 @@ from botocore.exceptions import ClientError, IncompleteReadError, ReadTimeoutErr
 from botocore.exceptions import ConnectionError as BotocoreConnectionError
 from pydantic import ValidationError
 
-from driftline_core import layout, s3io
-from driftline_core.clients import get_client
-from driftline_core.csv_stream import READ_CHUNK_BYTES, is_gzip_key
-from driftline_core.csv_validation import CsvFile, CsvReport, validate_csv, validate_csv_files
-from driftline_core.dataset_config import (
+from driftline_core import layout
+from driftline_core.aws import s3io
+from driftline_core.aws.clients import get_client
+from driftline_core.aws.error_codes import error_code, is_condition_failed, is_not_found, is_throttled
+from driftline_core.errors import DatasetConfigInvalid, TransientAwsError, ValidationFailed
+from driftline_core.ingest.csv_stream import READ_CHUNK_BYTES, is_gzip_key
+from driftline_core.ingest.csv_validation import CsvFile, CsvReport, validate_csv, validate_csv_files
+from driftline_core.ingest.dataset_config import (
     DEFAULT_MIN_ROWS,
     DatasetConfig,
     Schema,
     parse_dataset_config,
     resolve_config,
 )
-from driftline_core.errors import DatasetConfigInvalid, TransientAwsError, ValidationFailed
-from driftline_core.models import DataObject, RetrainManifest, StepInput, ValidationResult
+from driftline_core.payloads import DataObject, RetrainManifest, StepInput, ValidationResult
 from driftline_core.settings import Settings
 
-_MISSING = {"NoSuchKey", "NoSuchVersion", "404", "NotFound"}
-_WRITE_CONFLICTS = {"PreconditionFailed", "ConditionalRequestConflict", "412", "409"}
-"""What S3 answers a conditional write when the object exists (412) or is being written at the moment (409)."""
 _KEEP_SCHEMA_ATTEMPTS = 5
 _KEEP_SCHEMA_RETRY_SECONDS = 0.2
-_THROTTLED = {
-    "SlowDown",
-    "Throttling",
-    "ThrottlingException",
-    "RequestTimeout",
-    "ServiceUnavailable",
-    "InternalError",
-}
 
 
 def validate_upload(step: StepInput, settings: Settings) -> ValidationResult:
@@ -169,7 +160,7 @@ def _version_exists(data: DataObject) -> bool:
     try:
         get_client("s3").head_object(**request)
     except ClientError as error:
-        if _error_code(error) in _MISSING or error.response.get("ResponseMetadata", {}).get("HTTPStatusCode") == 404:
+        if is_not_found(error):
             return False
         _raise_if_throttled(error)
         raise
@@ -205,7 +196,7 @@ def _read_dataset_config(bucket: str, key: str) -> DatasetConfig:
     try:
         raw = get_client("s3").get_object(Bucket=bucket, Key=key)["Body"].read()
     except ClientError as error:
-        if _error_code(error) in _MISSING:
+        if is_not_found(error):
             return DatasetConfig()
         _raise_if_throttled(error)
         raise
@@ -252,7 +243,7 @@ def _keep_schema(bucket: str, dataset: str, report: CsvReport) -> Schema | None:
             )
             return None
         except ClientError as error:
-            if _error_code(error) not in _WRITE_CONFLICTS:
+            if not is_condition_failed(error):
                 _raise_if_throttled(error)
                 raise
         winner = _read_stored_schema(bucket, dataset)
@@ -302,7 +293,7 @@ def _existing_version_chunks(data: DataObject) -> Iterator[bytes]:
     try:
         yield from _object_chunks(data.bucket, data.key, data.version_id)
     except ClientError as error:
-        if _error_code(error) in _MISSING:
+        if is_not_found(error):
             version = f" (version {data.version_id})" if data.version_id else ""
             raise ValidationFailed(
                 f"{data.key}: the uploaded object{version} no longer exists, so there is nothing to "
@@ -328,11 +319,7 @@ def _object_chunks(bucket: str, key: str, version_id: str | None) -> Iterator[by
         raise TransientAwsError(f"reading s3://{bucket}/{key} was interrupted ({error}).") from error
 
 
-def _error_code(error: ClientError) -> str:
-    return str(error.response.get("Error", {}).get("Code", ""))
-
-
 def _raise_if_throttled(error: ClientError) -> None:
     """Throttling that outlasted boto3's retries is worth a state-machine retry; other errors are not."""
-    if _error_code(error) in _THROTTLED:
-        raise TransientAwsError(f"S3 is throttling or unavailable ({_error_code(error)}).") from error
+    if is_throttled(error):
+        raise TransientAwsError(f"S3 is throttling or unavailable ({error_code(error)}).") from error

@@ -15,8 +15,8 @@ from typing import Any
 
 from driftline_core import layout
 from driftline_core.errors import DatasetConfigInvalid
-from driftline_core.hyperparameters import hyperparameter_problems
-from driftline_core.models import DataObject, JobResult
+from driftline_core.ingest.hyperparameters import hyperparameter_problems
+from driftline_core.payloads import DataObject, JobResult
 from driftline_core.settings import Settings
 
 PREPROCESS_STEP = "preprocess"

@@ -8,6 +8,8 @@ for HTTP API Lambda integrations (API Gateway developer guide). Unread fields ar
 Like every payload model, they build their validators on first use.
 """
 
+from typing import Any, Literal
+
 from pydantic import BaseModel, ConfigDict, Field
 
 
@@ -75,3 +77,49 @@ class HttpApiRequest(_AwsEvent):
     body: str | None = None
     """Absent when the request has no body."""
     is_base64_encoded: bool = Field(alias="isBase64Encoded")
+
+
+class AlarmState(_AwsEvent):
+    value: str
+    reason: str = ""
+    reason_data: str | None = Field(default=None, alias="reasonData")
+    timestamp: str
+
+
+class AlarmStateChange(_AwsEvent):
+    """``detail`` of "CloudWatch Alarm State Change" (CloudWatch user guide, "Alarm events and EventBridge")."""
+
+    alarm_name: str = Field(alias="alarmName")
+    state: AlarmState
+    previous_state: AlarmState | None = Field(default=None, alias="previousState")
+    configuration: dict[str, Any] = Field(default_factory=dict)
+
+
+class AlarmStateChangeEvent(EventBridgeEvent):
+    detail: AlarmStateChange
+
+
+class SageMakerJobStateChange(EventBridgeEvent):
+    """A SageMaker Processing/Training Job State Change; ``detail`` resembles the Describe*Job response."""
+
+    detail: dict[str, Any]
+
+
+class ScheduledEvent(EventBridgeEvent):
+    """EventBridge's "Scheduled Event" from the reconcile rule; ``detail`` is always empty."""
+
+    source: Literal["aws.events"]
+    detail_type: Literal["Scheduled Event"] = Field(alias="detail-type")
+    detail: dict[str, Any]
+
+
+class ModelPackageStateChange(EventBridgeEvent):
+    """A "SageMaker Model Package State Change"; ``detail`` resembles the DescribeModelPackage response."""
+
+    detail: dict[str, Any]
+
+
+class ProcessingJobStateChange(EventBridgeEvent):
+    """SageMaker's "SageMaker Processing Job State Change" event; ``detail`` is the job's description."""
+
+    detail: dict[str, Any]

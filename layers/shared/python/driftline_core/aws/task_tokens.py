@@ -9,14 +9,18 @@ has been waiting, for the reconciler that resumes runs whose job event never arr
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from aws_lambda_powertools import Logger
 from botocore.exceptions import ClientError
 
-from driftline_core.clients import get_client
+from driftline_core.aws.clients import get_client
+from driftline_core.aws.error_codes import error_code, is_condition_failed, is_run_not_waiting
 from driftline_core.settings import Settings
+
+logger = Logger(child=True)
 
 
 @dataclass(frozen=True)
@@ -76,7 +80,7 @@ def restore_token(stored: StoredTaskToken, *, settings: Settings) -> None:
             ConditionExpression="attribute_not_exists(job_name)",
         )
     except ClientError as error:
-        if error.response.get("Error", {}).get("Code") != "ConditionalCheckFailedException":
+        if not is_condition_failed(error):
             raise
 
 
@@ -146,3 +150,42 @@ def waiting_jobs(*, settings: Settings, limit: int) -> Iterator[WaitingJob]:
         if not last_key:
             return
         request["ExclusiveStartKey"] = last_key
+
+
+# What handing a token back did, for the handlers' metrics and responses.
+RESUMED_SUCCESS = "succeeded"
+RESUMED_FAILURE = "failed"
+STILL_RUNNING = "still_running"
+NOT_OURS = "not_ours"
+RUN_NOT_WAITING = "run_not_waiting"
+
+
+def hand_back(
+    stored: StoredTaskToken, send: Callable[[], str], *, settings: Settings, log_keys: Mapping[str, Any]
+) -> str:
+    """Run ``send`` (which calls SendTaskSuccess or SendTaskFailure with a taken token) and return its outcome.
+
+    A run that no longer waits (timed out, stopped or already resumed) is ``run_not_waiting``; any other
+    error puts the token back, so a retried event or the reconciler can still resume the run.
+    """
+    try:
+        return send()
+    except Exception as error:
+        if isinstance(error, ClientError) and is_run_not_waiting(error):
+            logger.warning(
+                "The step no longer waits on this job (timed out, stopped or already resumed)",
+                extra={**log_keys, "error_code": error_code(error)},
+            )
+            return RUN_NOT_WAITING
+        restore_token(stored, settings=settings)
+        raise
+
+
+def send_task_success(stored: StoredTaskToken, output: str) -> None:
+    """Resume the waiting step with ``output`` (JSON) as its result."""
+    get_client("stepfunctions").send_task_success(taskToken=stored.task_token, output=output)
+
+
+def send_task_failure(stored: StoredTaskToken, error: str, cause: str) -> None:
+    """Fail the waiting step with a named error its Catch routes on and a readable cause."""
+    get_client("stepfunctions").send_task_failure(taskToken=stored.task_token, error=error, cause=cause)

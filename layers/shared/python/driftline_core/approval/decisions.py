@@ -1,4 +1,4 @@
-"""Manual approval of a registered model: signed links, the approval record, and the one decision.
+"""Manual approval of a registered model: the approval record and the one decision.
 
 A run that registered a model waits on a task token. RequestApproval stores that token in an approval
 record (DynamoDB, keyed by an id derived from the model package ARN) and emails two links, Approve and
@@ -13,136 +13,31 @@ record decided and changes nothing.
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import hmac
-import os
 import time
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
-from functools import lru_cache
 from typing import Any, Literal
 
 from aws_lambda_powertools import Logger
 from botocore.exceptions import ClientError
-from pydantic import BaseModel
 
-from driftline_core.clients import get_client
-from driftline_core.models import ApprovalDecision, ApprovalRequested, ApprovalRequestInput
+from driftline_core.approval.links import Decision, approval_id_for, iso_time
+from driftline_core.aws.clients import get_client
+from driftline_core.aws.error_codes import error_code, is_condition_failed, is_run_not_waiting
+from driftline_core.errors import APPROVAL_REJECTED_ERROR
+from driftline_core.payloads import ApprovalDecision
+from driftline_core.settings import ApprovalSettings
 
 logger = Logger(child=True)
 
-Decision = Literal["approve", "reject"]
-DECISIONS: tuple[Decision, ...] = ("approve", "reject")
 PACKAGE_STATUS: dict[Decision, str] = {"approve": "Approved", "reject": "Rejected"}
 RECORD_STATUS: dict[Decision, str] = {"approve": "approved", "reject": "rejected"}
 PENDING = "pending"
-REJECTED_ERROR = "ApprovalRejected"
-"""The error a rejection fails the waiting task with; the state machine's Catch routes on it."""
 APPROVAL_DESCRIPTION_MAX = 1024
 RECORD_RETENTION_SECONDS = 30 * 24 * 3600
 """How long a record outlives its expiry (DynamoDB TTL), so a late click is told what was decided."""
-_RUN_NOT_WAITING_CODES = frozenset({"TaskTimedOut", "TaskDoesNotExist", "InvalidToken"})
-_LINK_VERSION = "v1"
-
-
-class ApprovalSettings(BaseModel):
-    """The approval functions' environment (names upper-cased), read on first use."""
-
-    approvals_table: str = ""
-    approval_secret_arn: str = ""
-    """The signing key's secret; the key itself is read with GetSecretValue, never from the environment."""
-    approval_api_url: str = ""
-    approval_timeout_seconds: int = 7 * 24 * 3600
-    notification_topic_arn: str = ""
-
-
-@lru_cache(maxsize=1)
-def get_approval_settings() -> ApprovalSettings:
-    values = {name: os.environ[name.upper()] for name in ApprovalSettings.model_fields if name.upper() in os.environ}
-    return ApprovalSettings.model_validate(values)
-
-
-@lru_cache(maxsize=4)
-def signing_key(secret_arn: str) -> bytes:
-    """The HMAC key, read once per container from Secrets Manager."""
-    if not secret_arn:
-        raise RuntimeError("APPROVAL_SECRET_ARN is not set: the template gives it to every approval function.")
-    secret = get_client("secretsmanager").get_secret_value(SecretId=secret_arn)
-    return str(secret["SecretString"]).encode()
-
-
-def reset_approval_settings() -> None:
-    """Forget cached settings and keys (tests call this when they switch emulators)."""
-    get_approval_settings.cache_clear()
-    signing_key.cache_clear()
 
 
 # Links ----------------------------------------------------------------------------------------------
-
-
-class LinkRefused(Exception):
-    """A link that must not decide anything; ``status`` is the HTTP status its page answers with."""
-
-    status = 403
-
-
-class LinkInvalid(LinkRefused):
-    """Forged, altered or malformed."""
-
-
-class LinkExpired(LinkRefused):
-    status = 410
-
-
-@dataclass(frozen=True)
-class SignedLink:
-    approval_id: str
-    decision: Decision
-    expires_at: int
-
-
-def approval_id_for(model_package_arn: str) -> str:
-    """One approval per model package, so the registry event (which names only the package) finds it."""
-    return hashlib.sha256(model_package_arn.encode()).hexdigest()[:32]
-
-
-def sign_link(approval_id: str, decision: Decision, expires_at: int, key: bytes) -> str:
-    """The URL path segment of a link: readable fields and their signature, all URL-safe."""
-    payload = f"{approval_id}.{decision}.{expires_at}"
-    return f"{payload}.{_signature(payload, key)}"
-
-
-def verify_link(link: str, key: bytes, *, now: float | None = None) -> SignedLink:
-    """The link's fields when its signature holds and it has not expired; raises ``LinkRefused`` otherwise."""
-    parts = link.split(".")
-    if len(parts) != 4:
-        raise LinkInvalid("This approval link is incomplete or malformed. Open the link from the email as it is.")
-    approval_id, decision, expiry, signature = parts
-    expected = _signature(f"{approval_id}.{decision}.{expiry}", key)
-    if not hmac.compare_digest(signature.encode(), expected.encode()):
-        raise LinkInvalid(
-            "This approval link is not valid: its signature does not match. Open the link from the email as it is; "
-            "a link that was changed or made up decides nothing."
-        )
-    if decision not in DECISIONS or not expiry.isdigit():
-        raise LinkInvalid("This approval link names no decision Driftline knows.")
-    expires_at = int(expiry)
-    if (time.time() if now is None else now) >= expires_at:
-        raise LinkExpired(
-            f"This approval link expired at {iso_time(expires_at)}: the run stopped waiting for a decision then. "
-            "Upload the data again to start a new run."
-        )
-    return SignedLink(approval_id=approval_id, decision=decision, expires_at=expires_at)
-
-
-def link_url(api_url: str, link: str) -> str:
-    return f"{api_url.rstrip('/')}/approvals/{link}"
-
-
-def _signature(payload: str, key: bytes) -> str:
-    digest = hmac.new(key, f"{_LINK_VERSION}.{payload}".encode(), hashlib.sha256).digest()
-    return base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
 
 
 # The record ------------------------------------------------------------------------------------------
@@ -202,145 +97,14 @@ def _record(item: dict[str, Any]) -> ApprovalRecord:
 # Requesting ------------------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class ApprovalLinks:
-    approve: str
-    reject: str
-    expires_at: int
-
-
-def request_approval(step: ApprovalRequestInput, settings: ApprovalSettings) -> tuple[ApprovalRequested, ApprovalLinks]:
-    """Store the run's token under the package's approval id and sign the two links.
-
-    A retried step replaces the token of a pending record; when the record is already decided (the
-    decision came while the step was retrying), the run is resumed here with that decision.
-    """
-    package_arn = step.registration.model_package_arn
-    approval_id = approval_id_for(package_arn)
-    expires_at = int(time.time()) + settings.approval_timeout_seconds
-    summary = (
-        f"{step.dataset} model version {package_arn.rsplit('/', 1)[-1]}: "
-        f"{step.gate.metric} {step.gate.value:.4f} (threshold {step.gate.threshold:.4f})"
-    )
-    item = {
-        "approval_id": {"S": approval_id},
-        "task_token": {"S": step.task_token},
-        "execution_id": {"S": step.execution_id},
-        "model_package_arn": {"S": package_arn},
-        "dataset": {"S": step.dataset},
-        "summary": {"S": summary},
-        "expires_at": {"N": str(expires_at)},
-        "purge_at": {"N": str(expires_at + RECORD_RETENTION_SECONDS)},
-        "status": {"S": PENDING},
-    }
-    dynamodb = get_client("dynamodb")
-    try:
-        dynamodb.put_item(
-            TableName=settings.approvals_table,
-            Item=item,
-            ConditionExpression="attribute_not_exists(approval_id) OR #status = :pending",
-            ExpressionAttributeNames={"#status": "status"},
-            ExpressionAttributeValues={":pending": {"S": PENDING}},
-        )
-    except ClientError as error:
-        if _code(error) != "ConditionalCheckFailedException":
-            raise
-        decided = get_record(approval_id, settings)
-        if decided is not None:
-            logger.info(
-                "Approval already decided; resuming the retried step with it", extra={"approval_id": approval_id}
-            )
-            _send_outcome(step.task_token, decided)
-            expires_at = decided.expires_at
-    key = signing_key(settings.approval_secret_arn)
-    links = ApprovalLinks(
-        approve=link_url(settings.approval_api_url, sign_link(approval_id, "approve", expires_at, key)),
-        reject=link_url(settings.approval_api_url, sign_link(approval_id, "reject", expires_at, key)),
-        expires_at=expires_at,
-    )
-    requested = ApprovalRequested(approval_id=approval_id, model_package_arn=package_arn, expires_at=expires_at)
-    return requested, links
-
-
-@dataclass(frozen=True)
-class MetricRow:
-    name: str
-    candidate: float
-    approved: float | None
-
-
-def compare_metrics(step: ApprovalRequestInput) -> tuple[list[MetricRow], str]:
-    """The candidate's metrics beside the approved model's, from their registered evaluation reports.
-
-    Returns the rows and a phrase saying which approved model they compare with (or why none).
-    """
-    candidate = _report_metrics(step.gate.evaluation_uri)
-    approved: dict[str, float] = {}
-    incumbent = step.gate.incumbent_model_package_arn
-    if not incumbent:
-        note = "no model of this dataset is approved yet"
-    else:
-        note = incumbent
-        try:
-            described = get_client("sagemaker").describe_model_package(ModelPackageName=incumbent)
-            uri = described.get("ModelMetrics", {}).get("ModelQuality", {}).get("Statistics", {}).get("S3Uri")
-            approved = _report_metrics(uri) if uri else {}
-        except ClientError as error:
-            note = f"{incumbent} (its metrics could not be read: {_code(error)})"
-    if not candidate:
-        candidate = {step.gate.metric: step.gate.value}
-        if step.gate.incumbent_value is not None:
-            approved.setdefault(step.gate.metric, step.gate.incumbent_value)
-    rows = [MetricRow(name, value, approved.get(name)) for name, value in candidate.items()]
-    return rows, note
-
-
-def _report_metrics(uri: str) -> dict[str, float]:
-    """``{metric: value}`` from a model-quality report; empty when it cannot be read."""
-    from driftline_core.s3io import read_json
-
-    try:
-        report = read_json(uri)
-    except (ClientError, ValueError):
-        return {}
-    values: dict[str, float] = {}
-    for section, metrics in report.items() if isinstance(report, dict) else []:
-        if not section.endswith("_metrics") or not isinstance(metrics, dict):
-            continue
-        for name, entry in metrics.items():
-            value = entry.get("value") if isinstance(entry, dict) else None
-            if isinstance(value, int | float) and not isinstance(value, bool):
-                values[name] = float(value)
-    return values
-
-
-def ask_for_approval(step: ApprovalRequestInput, settings: ApprovalSettings) -> ApprovalRequested:
-    """Store the approval, then email the approver the model, its metrics, its data and the two links."""
-    from driftline_core.notifications import approval_request, publish_notification
-    from driftline_core.settings import get_settings
-
-    requested, links = request_approval(step, settings)
-    rows, compared_with = compare_metrics(step)
-    notification = approval_request(
-        step,
-        approve_url=links.approve,
-        reject_url=links.reject,
-        expires_at=iso_time(links.expires_at),
-        metrics=[(row.name, row.candidate, row.approved) for row in rows],
-        compared_with=compared_with,
-    )
-    publish_notification(notification, get_settings())
-    return requested
-
-
 # Deciding --------------------------------------------------------------------------------------------
 
-Outcome = Literal["decided", "already_decided", "expired", "run_ended", "unknown"]
+DecisionOutcome = Literal["decided", "already_decided", "expired", "run_ended", "unknown"]
 
 
 @dataclass(frozen=True)
 class DecisionResult:
-    outcome: Outcome
+    outcome: DecisionOutcome
     record: ApprovalRecord | None
     message: str
     """A sentence for the person who asked, naming what happened and what to do next."""
@@ -391,7 +155,7 @@ def decide(
             },
         )
     except ClientError as error:
-        if _code(error) != "ConditionalCheckFailedException":
+        if not is_condition_failed(error):
             raise
         # Another decision won the race (or the record expired meanwhile): report what is there now.
         current = get_record(approval_id, settings) or record
@@ -418,9 +182,9 @@ def decide(
         raise
     log_keys = {"approval_id": approval_id, "decision": decision, "source": source, "execution_id": record.execution_id}
     try:
-        _send_outcome(record.task_token, decided)
+        send_outcome(record.task_token, decided)
     except ClientError as error:
-        if _code(error) in _RUN_NOT_WAITING_CODES:
+        if is_run_not_waiting(error):
             logger.warning("The run stopped waiting before the decision reached it", extra=log_keys)
             return _run_ended(decided)
         raise
@@ -465,12 +229,14 @@ def rejection_cause(record: ApprovalRecord) -> str:
     )
 
 
-def _send_outcome(task_token: str, record: ApprovalRecord) -> None:
+def send_outcome(task_token: str, record: ApprovalRecord) -> None:
     sfn = get_client("stepfunctions")
     if record.status == "approved":
         sfn.send_task_success(taskToken=task_token, output=decision_output(record).model_dump_json())
     else:
-        sfn.send_task_failure(taskToken=task_token, error=REJECTED_ERROR, cause=rejection_cause(record)[:32768])
+        sfn.send_task_failure(
+            taskToken=task_token, error=APPROVAL_REJECTED_ERROR, cause=rejection_cause(record)[:32768]
+        )
 
 
 def _reopen(record: ApprovalRecord, settings: ApprovalSettings) -> None:
@@ -498,7 +264,7 @@ def _run_is_waiting(record: ApprovalRecord) -> bool:
     try:
         described = get_client("stepfunctions").describe_execution(executionArn=record.execution_id)
     except ClientError as error:
-        if _code(error) == "ExecutionDoesNotExist":
+        if error_code(error) == "ExecutionDoesNotExist":
             return False
         raise
     return str(described.get("status")) == "RUNNING"
@@ -559,11 +325,3 @@ def decide_from_registry_event(detail: dict[str, Any], settings: ApprovalSetting
         source="registry",
         settings=settings,
     )
-
-
-def iso_time(epoch: float) -> str:
-    return datetime.fromtimestamp(epoch, tz=UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def _code(error: ClientError) -> str:
-    return str(error.response.get("Error", {}).get("Code", ""))

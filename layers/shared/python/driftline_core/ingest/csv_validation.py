@@ -17,8 +17,9 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from driftline_core.csv_stream import text_lines
-from driftline_core.dataset_config import (
+from driftline_core.errors import ValidationFailed
+from driftline_core.ingest.csv_stream import text_lines
+from driftline_core.ingest.dataset_config import (
     DEFAULT_MIN_ROWS,
     DELIMITERS,
     MAX_CLASSES_FOR_INFERENCE,
@@ -31,9 +32,8 @@ from driftline_core.dataset_config import (
     infer_problem_type,
     minimum_rows,
 )
-from driftline_core.errors import ValidationFailed
-from driftline_core.models import ProblemType
-from driftline_core.values import MISSING_VALUES, class_label, is_number
+from driftline_core.ingest.values import MISSING_VALUES, class_label, is_number
+from driftline_core.payloads import ProblemType
 
 if TYPE_CHECKING:
     from _csv import Reader

@@ -11,139 +11,55 @@ the new configuration is success, InService on the old one is a rolled-back upda
 
 from __future__ import annotations
 
-import hashlib
 import json
-import os
 import re
 from collections.abc import Mapping
-from functools import lru_cache
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal
 
 from aws_lambda_powertools import Logger
 from botocore.exceptions import ClientError
-from pydantic import BaseModel
 
-from driftline_core.clients import get_client
-from driftline_core.errors import DriftlineError
-from driftline_core.job_tokens import StoredTaskToken, put_token, take_token
-from driftline_core.jobs import (
-    DEPLOY_STEP,
+from driftline_core.aws.clients import get_client
+from driftline_core.aws.error_codes import is_already_exists, is_not_found, transient_aws_errors
+from driftline_core.aws.sagemaker import ENDPOINT_IN_PROGRESS, describe_endpoint, endpoint_status
+from driftline_core.aws.task_tokens import (
     NOT_OURS,
     RESUMED_FAILURE,
     RESUMED_SUCCESS,
     STILL_RUNNING,
-    aws_error_code,
+    StoredTaskToken,
     hand_back,
+    put_token,
     send_task_failure,
     send_task_success,
-    transient_aws_errors,
+    take_token,
 )
-from driftline_core.layout import data_capture_prefix, s3_uri
-from driftline_core.models import DeployInput, DeploymentResult, DeploymentStarted, ServingSetup, ServingSetupInput
-from driftline_core.registry import GROUP_NAME_MAX, model_package_group_name
-from driftline_core.settings import Settings, get_settings
-
-if TYPE_CHECKING:
-    from driftline_core.monitoring import MonitoringSetup
+from driftline_core.errors import DEPLOYMENT_FAILED_ERROR, DeploymentFailed, EndpointBusy
+from driftline_core.layout import (
+    VARIANT_NAME,
+    alarm_names,
+    data_capture_prefix,
+    endpoint_name,
+    s3_uri,
+    scaling_resource_id,
+    versioned_name,
+    versioned_name_base,
+)
+from driftline_core.payloads import DeployInput, DeploymentResult, DeploymentStarted
+from driftline_core.settings import DeploymentSettings, Settings
 
 logger = Logger(child=True)
 
-DEPLOYMENT_FAILED_ERROR = "DeploymentFailed"
-VARIANT_NAME = "AllTraffic"
-"""The one production variant; blue/green updates need the new configuration to keep the variant's name."""
-CAPTURE_CONTENT_TYPES = {"CsvContentTypes": ["text/csv"], "JsonContentTypes": ["application/json"]}
-_VERSION_SUFFIX_ROOM = len("-v") + 9
-"""Model package versions have at most 9 digits (the ModelPackageName pattern)."""
-_NAME_HASH_LENGTH = 8
+DEPLOY_STEP = "deploy"
+"""The step of a token stored under an endpoint's name: a deployment waiting for the endpoint to settle."""
 
-IN_PROGRESS = frozenset({"Creating", "Updating", "SystemUpdating", "RollingBack"})
-_STATUS_BY_KEY = {
-    status.lower(): status
-    for status in (
-        "OutOfService",
-        "Creating",
-        "Updating",
-        "SystemUpdating",
-        "RollingBack",
-        "InService",
-        "Deleting",
-        "Failed",
-        "UpdateRollbackFailed",
-    )
-}
+CAPTURE_CONTENT_TYPES = {"CsvContentTypes": ["text/csv"], "JsonContentTypes": ["application/json"]}
+
 _LOCAL_STORAGE_FAMILY = re.compile(r"^ml\.[a-z]+[0-9]+[a-z]*d[n]?\.")
 """Instance families with local NVMe storage (m5d, c5d, g4dn, ...): CreateEndpointConfig refuses a KmsKeyId for them."""
 
 
-class DeploymentFailed(DriftlineError):
-    """The endpoint could not be created or updated; an endpoint that was serving keeps its previous model."""
-
-
-class EndpointBusy(DriftlineError):
-    """The endpoint is being created, updated or deleted by something else; the state machine retries later."""
-
-
-class DeploymentSettings(BaseModel):
-    """The Deploy and FinishDeployment functions' environment (names upper-cased), read on first use."""
-
-    endpoint_type: Literal["Provisioned", "Serverless"] = "Provisioned"
-    endpoint_instance_type: str = "ml.m5.large"
-    endpoint_instance_count: int = 1
-    endpoint_min_instances: int = 1
-    endpoint_max_instances: int = 2
-    endpoint_invocations_per_instance: float = 1000.0
-    """Target of the target-tracking policy: SageMakerVariantInvocationsPerInstance (per minute)."""
-    serverless_memory_mb: int = 2048
-    serverless_max_concurrency: int = 5
-    data_capture_sampling_percentage: int = 100
-    latency_alarm_p99_milliseconds: int = 1000
-    bake_seconds: int = 300
-    """How long the new fleet serves all traffic, watched by the alarms, before the update completes."""
-    old_fleet_termination_wait_seconds: int = 0
-    """How long the old fleet stays after the update, ready for a rollback the alarms did not catch in time."""
-    deployment_timeout_seconds: int = 3600
-    endpoint_configs_retained: int = 3
-
-
-@lru_cache(maxsize=1)
-def get_deployment_settings() -> DeploymentSettings:
-    fields = DeploymentSettings.model_fields
-    values = {name: os.environ[name.upper()] for name in fields if name.upper() in os.environ}
-    return DeploymentSettings.model_validate(values)
-
-
-def reset_deployment_settings() -> None:
-    get_deployment_settings.cache_clear()
-
-
 # Names ------------------------------------------------------------------------------------------------
-
-
-def endpoint_name(prefix: str, dataset: str) -> str:
-    """The dataset's endpoint: the same name as its Model Registry group (``<stack>-<dataset>``).
-
-    Group names are already unique per dataset, lowercase, at most 63 characters and of SageMaker's
-    name pattern, and endpoint names follow the same rules.
-    """
-    return model_package_group_name(prefix, dataset)
-
-
-def versioned_name_base(endpoint: str) -> str:
-    """What a model or endpoint config name of this endpoint starts with, before ``-v<version>``.
-
-    The endpoint's name when ``-v`` and nine digits still fit in 63 characters, else its start, ``--`` and a
-    hash of the whole name, so the names keep the stack prefix the IAM policies match on.
-    """
-    room = GROUP_NAME_MAX - _VERSION_SUFFIX_ROOM
-    if len(endpoint) <= room:
-        return endpoint
-    digest = hashlib.sha256(endpoint.encode()).hexdigest()[:_NAME_HASH_LENGTH]
-    return f"{endpoint[: room - 2 - _NAME_HASH_LENGTH].rstrip('-')}--{digest}"
-
-
-def versioned_name(endpoint: str, version: int) -> str:
-    """The Model and the EndpointConfig of one model package version share this name."""
-    return f"{versioned_name_base(endpoint)}-v{version}"
 
 
 def package_version(model_package_arn: str) -> int:
@@ -154,15 +70,6 @@ def package_version(model_package_arn: str) -> int:
             "registered in a model package group can be deployed."
         )
     return int(version)
-
-
-def alarm_names(endpoint: str) -> list[str]:
-    """The rollback alarms of an endpoint; their names start with the stack prefix the IAM policy allows."""
-    return [f"{endpoint}-invocation-5xx-errors", f"{endpoint}-model-latency-p99"]
-
-
-def scaling_resource_id(endpoint: str) -> str:
-    return f"endpoint/{endpoint}/variant/{VARIANT_NAME}"
 
 
 # Requests ---------------------------------------------------------------------------------------------
@@ -306,7 +213,7 @@ def start_deployment(step: DeployInput, settings: Settings, deployment: Deployme
             action: Literal["created", "updated", "unchanged"] = "created"
         else:
             status = endpoint_status(current)
-            if status in IN_PROGRESS or status == "Deleting":
+            if status in ENDPOINT_IN_PROGRESS or status == "Deleting":
                 raise EndpointBusy(
                     f"Endpoint {endpoint} is {status}; Driftline deploys {target} once it has settled (the step "
                     "retries)."
@@ -359,26 +266,9 @@ def start_deployment(step: DeployInput, settings: Settings, deployment: Deployme
             },
         )
         settled = describe_endpoint(endpoint)
-        if settled is None or endpoint_status(settled) not in IN_PROGRESS:
+        if settled is None or endpoint_status(settled) not in ENDPOINT_IN_PROGRESS:
             _resume_deployment(endpoint, settled, settings)
     return DeploymentStarted(endpoint_name=endpoint, endpoint_config_name=target, action=action)
-
-
-def describe_endpoint(name: str) -> dict[str, Any] | None:
-    """The endpoint's description, or None when there is no such endpoint."""
-    try:
-        description: dict[str, Any] = get_client("sagemaker").describe_endpoint(EndpointName=name)
-    except ClientError as error:
-        if _not_found(error):
-            return None
-        raise
-    return description
-
-
-def endpoint_status(description_or_detail: Mapping[str, Any]) -> str:
-    """The status in DescribeEndpoint's spelling; state-change events write it ``IN_SERVICE``."""
-    raw = str(description_or_detail.get("EndpointStatus") or "")
-    return _STATUS_BY_KEY.get(raw.replace("_", "").lower(), raw)
 
 
 def _put_alarms(endpoint: str, deployment: DeploymentSettings) -> None:
@@ -393,12 +283,12 @@ def _ensure_model(name: str, package_arn: str, settings: Settings, dataset: str)
         sagemaker.describe_model(ModelName=name)
         return
     except ClientError as error:
-        if not _not_found(error):
+        if not is_not_found(error):
             raise
     try:
         sagemaker.create_model(**build_model_request(name, package_arn, settings, dataset))
     except ClientError as error:
-        if not _already_exists(error):
+        if not is_already_exists(error):
             raise
 
 
@@ -408,12 +298,12 @@ def _ensure_endpoint_config(name: str, dataset: str, settings: Settings, deploym
         sagemaker.describe_endpoint_config(EndpointConfigName=name)
         return
     except ClientError as error:
-        if not _not_found(error):
+        if not is_not_found(error):
             raise
     try:
         sagemaker.create_endpoint_config(**build_endpoint_config_request(name, dataset, settings, deployment))
     except ClientError as error:
-        if not _already_exists(error):
+        if not is_already_exists(error):
             raise
 
 
@@ -426,7 +316,7 @@ def _release_scaling_if_instance_type_changes(
     try:
         config = get_client("sagemaker").describe_endpoint_config(EndpointConfigName=previous)
     except ClientError as error:
-        if _not_found(error):
+        if is_not_found(error):
             return
         raise
     variants = config.get("ProductionVariants") or [{}]
@@ -439,7 +329,7 @@ def _release_scaling_if_instance_type_changes(
             ScalableDimension="sagemaker:variant:DesiredInstanceCount",
         )
     except ClientError as error:
-        if aws_error_code(error) != "ObjectNotFoundException":
+        if not is_not_found(error):
             raise
 
 
@@ -471,7 +361,7 @@ def remove_old_versions(endpoint: str, *, keep: set[str], retained: int) -> list
             try:
                 delete(**{argument: name})
             except ClientError as error:
-                if not _not_found(error):
+                if not is_not_found(error):
                     raise
     if doomed:
         logger.info("Deleted old endpoint configs and models", extra={"deleted": doomed})
@@ -487,12 +377,12 @@ def resume_from_endpoint_event(detail: Mapping[str, Any], *, settings: Settings)
     if not name:
         logger.warning("Ignoring an endpoint state change without an endpoint name")
         return NOT_OURS
-    if endpoint_status(detail) in IN_PROGRESS:
+    if endpoint_status(detail) in ENDPOINT_IN_PROGRESS:
         return STILL_RUNNING
     # The event is only a wake-up call: the description says where the endpoint stands now.
     with transient_aws_errors():
         description = describe_endpoint(name)
-        if description is not None and endpoint_status(description) in IN_PROGRESS:
+        if description is not None and endpoint_status(description) in ENDPOINT_IN_PROGRESS:
             return STILL_RUNNING
         return _resume_deployment(name, description, settings)
 
@@ -500,7 +390,7 @@ def resume_from_endpoint_event(detail: Mapping[str, Any], *, settings: Settings)
 def reconcile_endpoint(name: str, *, settings: Settings) -> str:
     """The reconciler's check of an endpoint a deployment waits on, for when its event was lost."""
     description = describe_endpoint(name)
-    if description is not None and endpoint_status(description) in IN_PROGRESS:
+    if description is not None and endpoint_status(description) in ENDPOINT_IN_PROGRESS:
         return STILL_RUNNING
     return _resume_deployment(name, description, settings)
 
@@ -561,104 +451,3 @@ def deployment_outcome(
 
 
 # After InService ---------------------------------------------------------------------------------------
-
-
-def finish_deployment(step: ServingSetupInput, deployment: DeploymentSettings) -> ServingSetup:
-    """Set up what needs an endpoint in service: autoscaling now, the monitoring schedule next.
-
-    Registering the variant again on every deployment is safe: RegisterScalableTarget updates an existing
-    target and PutScalingPolicy replaces the policy of the same name.
-    """
-    result = step.deployment
-    if result.endpoint_type == "Serverless":
-        autoscaling = "none: a serverless endpoint scales itself up to its MaxConcurrency"
-    else:
-        autoscaling = _register_autoscaling(result.endpoint_name, deployment)
-    set_up_drift_monitoring(step)
-    return ServingSetup(autoscaling=autoscaling)
-
-
-def set_up_drift_monitoring(step: ServingSetupInput) -> MonitoringSetup | None:
-    """Attach the drift monitor to the endpoint now serving the approved model: its baseline job, its schedule
-    and its alarm (``driftline_core.monitoring``). A serverless endpoint captures no requests, so it gets only the
-    baseline, with which each later run compares its uploaded rows: its drift signal."""
-    # Imported on use: only FinishDeployment sets up the monitor; Deploy and the endpoint event path never do.
-    from driftline_core import monitoring
-
-    result = step.deployment
-    if result.endpoint_type != "Provisioned" or not result.data_capture_uri:
-        with transient_aws_errors():
-            job_name, _ = monitoring.start_baseline_job(
-                dataset=step.dataset,
-                endpoint=result.endpoint_name,
-                model_version=package_version(result.model_package_arn),
-                execution_name=step.execution_name,
-                settings=get_settings(),
-            )
-        logger.info(
-            "No drift schedule: a serverless endpoint captures no requests; runs compare their data with the "
-            "model's baseline",
-            extra={"baseline_job_name": job_name},
-        )
-        return None
-    with transient_aws_errors():
-        return monitoring.set_up_drift_monitoring(
-            dataset=step.dataset,
-            endpoint=result.endpoint_name,
-            variant=VARIANT_NAME,
-            model_package_arn=result.model_package_arn,
-            model_version=package_version(result.model_package_arn),
-            execution_name=step.execution_name,
-            settings=get_settings(),
-            monitoring=monitoring.get_monitoring_settings(),
-        )
-
-
-def build_scaling_requests(endpoint: str, deployment: DeploymentSettings) -> tuple[dict[str, Any], dict[str, Any]]:
-    """RegisterScalableTarget and the target-tracking PutScalingPolicy on invocations per instance."""
-    target = {
-        "ServiceNamespace": "sagemaker",
-        "ResourceId": scaling_resource_id(endpoint),
-        "ScalableDimension": "sagemaker:variant:DesiredInstanceCount",
-        "MinCapacity": deployment.endpoint_min_instances,
-        "MaxCapacity": max(deployment.endpoint_max_instances, deployment.endpoint_min_instances),
-    }
-    policy = {
-        "PolicyName": f"{endpoint}-invocations-per-instance",
-        "ServiceNamespace": "sagemaker",
-        "ResourceId": scaling_resource_id(endpoint),
-        "ScalableDimension": "sagemaker:variant:DesiredInstanceCount",
-        "PolicyType": "TargetTrackingScaling",
-        "TargetTrackingScalingPolicyConfiguration": {
-            "TargetValue": float(deployment.endpoint_invocations_per_instance),
-            "PredefinedMetricSpecification": {"PredefinedMetricType": "SageMakerVariantInvocationsPerInstance"},
-            "ScaleInCooldown": 300,
-            "ScaleOutCooldown": 60,
-        },
-    }
-    return target, policy
-
-
-def _register_autoscaling(endpoint: str, deployment: DeploymentSettings) -> str:
-    target, policy = build_scaling_requests(endpoint, deployment)
-    with transient_aws_errors():
-        autoscaling = get_client("application-autoscaling")
-        autoscaling.register_scalable_target(**target)
-        autoscaling.put_scaling_policy(**policy)
-    return (
-        f"{target['MinCapacity']} to {target['MaxCapacity']} instances, tracking "
-        f"{deployment.endpoint_invocations_per_instance:g} invocations per instance per minute"
-    )
-
-
-def _not_found(error: ClientError) -> bool:
-    """SageMaker answers a missing model, config or endpoint with a ValidationException saying it could not find it."""
-    message = str(error.response.get("Error", {}).get("Message", "")).lower()
-    if aws_error_code(error) not in {"ValidationException", "ValidationError", "ResourceNotFound"}:
-        return False
-    return any(phrase in message for phrase in ("not find", "not found", "does not exist"))
-
-
-def _already_exists(error: ClientError) -> bool:
-    message = str(error.response.get("Error", {}).get("Message", "")).lower()
-    return "already exist" in message

@@ -1,0 +1,148 @@
+"""Asking for approval: store the approval record with the run's task token, then email the two links with the
+candidate's metrics beside the approved model's."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+from aws_lambda_powertools import Logger
+from botocore.exceptions import ClientError
+
+from driftline_core.approval.decisions import PENDING, RECORD_RETENTION_SECONDS, get_record, send_outcome
+from driftline_core.approval.links import approval_id_for, iso_time, link_url, sign_link, signing_key
+from driftline_core.aws.clients import get_client
+from driftline_core.aws.error_codes import error_code, is_condition_failed
+from driftline_core.aws.s3io import read_json
+from driftline_core.notifications.messages import approval_request
+from driftline_core.notifications.publish import publish_notification
+from driftline_core.payloads import ApprovalRequested, ApprovalRequestInput
+from driftline_core.settings import ApprovalSettings, get_settings
+
+logger = Logger(child=True)
+
+
+@dataclass(frozen=True)
+class ApprovalLinks:
+    approve: str
+    reject: str
+    expires_at: int
+
+
+def request_approval(step: ApprovalRequestInput, settings: ApprovalSettings) -> tuple[ApprovalRequested, ApprovalLinks]:
+    """Store the run's token under the package's approval id and sign the two links.
+
+    A retried step replaces the token of a pending record; when the record is already decided (the
+    decision came while the step was retrying), the run is resumed here with that decision.
+    """
+    package_arn = step.registration.model_package_arn
+    approval_id = approval_id_for(package_arn)
+    expires_at = int(time.time()) + settings.approval_timeout_seconds
+    summary = (
+        f"{step.dataset} model version {package_arn.rsplit('/', 1)[-1]}: "
+        f"{step.gate.metric} {step.gate.value:.4f} (threshold {step.gate.threshold:.4f})"
+    )
+    item = {
+        "approval_id": {"S": approval_id},
+        "task_token": {"S": step.task_token},
+        "execution_id": {"S": step.execution_id},
+        "model_package_arn": {"S": package_arn},
+        "dataset": {"S": step.dataset},
+        "summary": {"S": summary},
+        "expires_at": {"N": str(expires_at)},
+        "purge_at": {"N": str(expires_at + RECORD_RETENTION_SECONDS)},
+        "status": {"S": PENDING},
+    }
+    dynamodb = get_client("dynamodb")
+    try:
+        dynamodb.put_item(
+            TableName=settings.approvals_table,
+            Item=item,
+            ConditionExpression="attribute_not_exists(approval_id) OR #status = :pending",
+            ExpressionAttributeNames={"#status": "status"},
+            ExpressionAttributeValues={":pending": {"S": PENDING}},
+        )
+    except ClientError as error:
+        if not is_condition_failed(error):
+            raise
+        decided = get_record(approval_id, settings)
+        if decided is not None:
+            logger.info(
+                "Approval already decided; resuming the retried step with it", extra={"approval_id": approval_id}
+            )
+            send_outcome(step.task_token, decided)
+            expires_at = decided.expires_at
+    key = signing_key(settings.approval_secret_arn)
+    links = ApprovalLinks(
+        approve=link_url(settings.approval_api_url, sign_link(approval_id, "approve", expires_at, key)),
+        reject=link_url(settings.approval_api_url, sign_link(approval_id, "reject", expires_at, key)),
+        expires_at=expires_at,
+    )
+    requested = ApprovalRequested(approval_id=approval_id, model_package_arn=package_arn, expires_at=expires_at)
+    return requested, links
+
+
+@dataclass(frozen=True)
+class MetricRow:
+    name: str
+    candidate: float
+    approved: float | None
+
+
+def compare_metrics(step: ApprovalRequestInput) -> tuple[list[MetricRow], str]:
+    """The candidate's metrics beside the approved model's, from their registered evaluation reports.
+
+    Returns the rows and a phrase saying which approved model they compare with (or why none).
+    """
+    candidate = _report_metrics(step.gate.evaluation_uri)
+    approved: dict[str, float] = {}
+    incumbent = step.gate.incumbent_model_package_arn
+    if not incumbent:
+        note = "no model of this dataset is approved yet"
+    else:
+        note = incumbent
+        try:
+            described = get_client("sagemaker").describe_model_package(ModelPackageName=incumbent)
+            uri = described.get("ModelMetrics", {}).get("ModelQuality", {}).get("Statistics", {}).get("S3Uri")
+            approved = _report_metrics(uri) if uri else {}
+        except ClientError as error:
+            note = f"{incumbent} (its metrics could not be read: {error_code(error)})"
+    if not candidate:
+        candidate = {step.gate.metric: step.gate.value}
+        if step.gate.incumbent_value is not None:
+            approved.setdefault(step.gate.metric, step.gate.incumbent_value)
+    rows = [MetricRow(name, value, approved.get(name)) for name, value in candidate.items()]
+    return rows, note
+
+
+def _report_metrics(uri: str) -> dict[str, float]:
+    """``{metric: value}`` from a model-quality report; empty when it cannot be read."""
+    try:
+        report = read_json(uri)
+    except (ClientError, ValueError):
+        return {}
+    values: dict[str, float] = {}
+    for section, metrics in report.items() if isinstance(report, dict) else []:
+        if not section.endswith("_metrics") or not isinstance(metrics, dict):
+            continue
+        for name, entry in metrics.items():
+            value = entry.get("value") if isinstance(entry, dict) else None
+            if isinstance(value, int | float) and not isinstance(value, bool):
+                values[name] = float(value)
+    return values
+
+
+def ask_for_approval(step: ApprovalRequestInput, settings: ApprovalSettings) -> ApprovalRequested:
+    """Store the approval, then email the approver the model, its metrics, its data and the two links."""
+    requested, links = request_approval(step, settings)
+    rows, compared_with = compare_metrics(step)
+    notification = approval_request(
+        step,
+        approve_url=links.approve,
+        reject_url=links.reject,
+        expires_at=iso_time(links.expires_at),
+        metrics=[(row.name, row.candidate, row.approved) for row in rows],
+        compared_with=compared_with,
+    )
+    publish_notification(notification, get_settings())
+    return requested

@@ -1,0 +1,137 @@
+"""What a drift job's end means: a monitor job's metrics published, a sharded window's merge job started, a
+failure notified; Model Monitor's executions are handed to ``driftline_core.drift.model_monitor``."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from typing import Any, Literal
+
+from pydantic import BaseModel
+
+from driftline_core.aws.clients import get_client
+from driftline_core.drift.alarms import DATASET_TAG, ENDPOINT_TAG
+from driftline_core.drift.model_monitor import handle_execution, is_model_monitor_execution
+from driftline_core.drift.windows import output_uris, publish_window_metrics, start_merge_job
+from driftline_core.notifications.publish import Notification, email_subject, publish_notification
+from driftline_core.settings import MonitoringSettings, Settings
+from driftline_core.training.job_requests import MONITOR_SHARDS
+
+DriftJob = Literal["monitor", "merge", "baseline"]
+
+
+class JobOutcome(BaseModel):
+    job_name: str
+    job: Literal["monitor", "merge", "baseline", "other"]
+    status: str
+    action: Literal["published", "notified", "ignored", "merge_started", "merge_already_started"]
+    metrics: int = 0
+    merge_job_name: str | None = None
+
+
+def handle_job_event(detail: Mapping[str, Any], settings: Settings, monitoring: MonitoringSettings) -> JobOutcome:
+    """A monitoring or baseline job ended: publish a monitor's metrics, or notify a failure.
+
+    The event only wakes this up: the job's description says what it is (its Environment) and where its
+    outputs are. A monitor job that ran on several instances wrote only their summaries (its output is the
+    window's ``shards/``): its completion starts the window's merge job, and the merge job's completion
+    publishes. A failed monitor or merge job publishes nothing, so the drift alarm keeps its state.
+    """
+    name = str(detail.get("ProcessingJobName") or "")
+    status = str(detail.get("ProcessingJobStatus") or "")
+    job = drift_job_kind(name, settings.model_package_group_prefix)
+    if job is None and _MODEL_MONITOR_SCHEDULE in (detail.get("Environment") or {}):
+        return _model_monitor_execution(detail, settings, monitoring)
+    if job is None:
+        return JobOutcome(job_name=name, job="other", status=status, action="ignored")
+    description = get_client("sagemaker").describe_processing_job(ProcessingJobName=name)
+    status = str(description.get("ProcessingJobStatus") or status)
+    if status == "Completed" and job == "monitor" and MONITOR_SHARDS in output_uris(description):
+        merge_name, started = start_merge_job(description, settings)
+        action: Literal["merge_started", "merge_already_started"] = (
+            "merge_started" if started else "merge_already_started"
+        )
+        return JobOutcome(job_name=name, job=job, status=status, action=action, merge_job_name=merge_name)
+    if status == "Completed" and job in ("monitor", "merge"):
+        count = publish_window_metrics(description, monitoring.drift_metrics_namespace)
+        return JobOutcome(job_name=name, job=job, status=status, action="published", metrics=count)
+    if status in ("Failed", "Stopped"):
+        publish_notification(job_failed_notification(description, job), settings)
+        return JobOutcome(job_name=name, job=job, status=status, action="notified")
+    return JobOutcome(job_name=name, job=job, status=status, action="ignored")
+
+
+_MODEL_MONITOR_SCHEDULE = "sagemaker_monitoring_schedule_name"
+
+
+def _model_monitor_execution(
+    detail: Mapping[str, Any], settings: Settings, monitoring: MonitoringSettings
+) -> JobOutcome:
+    """An execution of one of this stack's Model Monitor schedules (``driftline_core.drift.model_monitor``)."""
+    name = str(detail.get("ProcessingJobName") or "")
+    if not is_model_monitor_execution(detail, settings.model_package_group_prefix):
+        return JobOutcome(job_name=name, job="other", status=str(detail.get("ProcessingJobStatus")), action="ignored")
+    outcome = handle_execution(detail, settings, monitoring.drift_metrics_namespace)
+    return JobOutcome(
+        job_name=outcome.job_name, job="monitor", status=outcome.status, action=outcome.action, metrics=outcome.metrics
+    )
+
+
+def drift_job_kind(job_name: str, stack: str) -> DriftJob | None:
+    """Which drift job a processing job is, by the names ``monitor_job_name``, ``merge_job_name`` and
+    ``baseline_job_name`` give."""
+    if not job_name.startswith(f"{stack}-"):
+        return None
+    if _MERGE_JOB.search(job_name):
+        return "merge"
+    if _MONITOR_JOB.search(job_name):
+        return "monitor"
+    if _BASELINE_JOB.search(job_name):
+        return "baseline"
+    return None
+
+
+_MONITOR_JOB = re.compile(r"-monitor-\d{12}$")
+
+
+_MERGE_JOB = re.compile(r"-monitor-\d{12}-merge$")
+
+
+_BASELINE_JOB = re.compile(r"-baseline-v\d+$")
+
+
+def job_failed_notification(description: Mapping[str, Any], job: DriftJob) -> Notification:
+    name = str(description.get("ProcessingJobName") or "")
+    tags = {str(t.get("Key")): str(t.get("Value")) for t in description.get("Tags") or []}
+    dataset = tags.get(DATASET_TAG) or "unknown"
+    endpoint = tags.get(ENDPOINT_TAG) or "unknown"
+    status = str(description.get("ProcessingJobStatus") or "Failed")
+    reason = str(description.get("FailureReason") or description.get("ExitMessage") or "no reason given").strip()
+    if job in ("monitor", "merge"):
+        what = "drift monitoring"
+        lines = [
+            f"The drift monitoring {'merge ' if job == 'merge' else ''}job {name} of endpoint {endpoint} "
+            f"(dataset {dataset}) ended {status}: {reason}",
+            "",
+            "This window published no drift metrics, so the drift alarm keeps its state and no retrain starts "
+            "from it. The next window is analysed at the schedule's next time.",
+            f"Its log: CloudWatch log group /aws/sagemaker/ProcessingJobs, streams starting {name}/.",
+        ]
+    else:
+        what = "drift baseline"
+        lines = [
+            f"The drift baseline job {name} (dataset {dataset}) ended {status}: {reason}",
+            "",
+            "Without a baseline the endpoint's monitoring windows are not analysed. Correct the cause and "
+            "deploy the model again, or upload fresh data so a new model is trained, baselined and deployed.",
+            f"Its log: CloudWatch log group /aws/sagemaker/ProcessingJobs, streams starting {name}/.",
+        ]
+    subject = email_subject(dataset, f"{what} failed")
+    return Notification(
+        subject=subject,
+        message="\n".join(lines),
+        # A failed merge is the window's monitoring failing: subscribers filter one outcome for both.
+        attributes={"outcome": f"{'monitor' if job == 'merge' else job}_failed", "dataset": dataset},
+        error="",
+        cause=reason,
+    )

@@ -1,0 +1,1 @@
+"""Preprocess, train and evaluate as SageMaker jobs, the quality gate, and the Model Registry."""
