@@ -47,7 +47,7 @@ def aws(aws_env: None) -> Iterator[None]:
     from moto import mock_aws
 
     from driftline.local import model_monitor, request_constraints
-    from driftline_core.clients import reset_clients
+    from driftline_core.aws.clients import reset_clients
     from driftline_core.settings import reset_settings
 
     with mock_aws():

@@ -16,7 +16,7 @@ from driftline.local.demo import APPROVAL_STATE, approval_links
 from driftline.local.emulator import LocalCloud
 from driftline.local.runs import follow
 from driftline_core import layout
-from driftline_core.models import DataObject, DriftedFeature, RunInput, RunTrigger
+from driftline_core.payloads import DataObject, DriftedFeature, RunInput, RunTrigger
 
 pytestmark = pytest.mark.e2e
 

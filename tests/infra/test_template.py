@@ -257,22 +257,21 @@ def test_every_step_function_gets_every_setting(template: dict[str, Any], logica
     settings = {field.upper() for field in Settings.model_fields}
     assert settings <= set(environment), f"missing: {sorted(settings - set(environment))}"
     powertools = {"POWERTOOLS_SERVICE_NAME", "POWERTOOLS_METRICS_NAMESPACE", "POWERTOOLS_LOG_LEVEL"}
-    # The approval functions also get their own settings (driftline_core.approvals.ApprovalSettings).
-    from driftline_core.approvals import ApprovalSettings
-    from driftline_core.deployment import DeploymentSettings
+    # The approval functions also get their own settings (driftline_core.settings.ApprovalSettings).
+    from driftline_core.settings import ApprovalSettings, DeploymentSettings
 
     approval = {field.upper() for field in ApprovalSettings.model_fields}
-    # The deployment functions also get theirs (driftline_core.deployment.DeploymentSettings), and nothing else.
+    # The deployment functions also get theirs (driftline_core.settings.DeploymentSettings), and nothing else.
     deployment = {field.upper() for field in DeploymentSettings.model_fields}
-    # FinishDeployment and StartMonitoring also get the drift monitor's (driftline_core.monitoring.MonitoringSettings).
-    from driftline_core.monitoring import MonitoringSettings
+    # FinishDeployment and StartMonitoring also get the drift monitor's (driftline_core.settings.MonitoringSettings).
+    from driftline_core.settings import MonitoringSettings
 
     deployment |= {field.upper() for field in MonitoringSettings.model_fields}
     assert set(environment) - approval - deployment == (settings | powertools) - approval - deployment
 
 
 def test_the_deployment_functions_get_every_template_deployment_parameter_they_read(template: dict[str, Any]) -> None:
-    from driftline_core.deployment import DeploymentSettings
+    from driftline_core.settings import DeploymentSettings
 
     given = set(_function_environment(template, "DeployFunction")) | set(
         _function_environment(template, "FinishDeploymentFunction")
@@ -759,7 +758,7 @@ def _iam_allows(statements: list[dict[str, Any]], action: str, arn: str, stack: 
 def test_registry_permissions_hold_for_every_group_name_the_functions_generate(
     template: dict[str, Any], stack: str
 ) -> None:
-    from driftline_core.registry import MAX_PREFIX_LENGTH, model_package_group_name
+    from driftline_core.layout import MAX_PREFIX_LENGTH, model_package_group_name
 
     assert len(stack) <= MAX_PREFIX_LENGTH
     register = _function_statements(template, "RegisterFunction")

@@ -125,7 +125,7 @@ def world(aws: None, monkeypatch: pytest.MonkeyPatch, lambda_context: Any) -> It
     from moto.awslambda.models import LambdaFunction
 
     from driftline.local import seams, stepfunctions
-    from driftline_core.approvals import reset_approval_settings
+    from driftline_core.settings import reset_settings as reset_approval_settings
 
     stepfunctions.install()
     dynamodb = boto3.client("dynamodb")
@@ -341,7 +341,8 @@ def test_forged_and_altered_links_answer_403_and_decide_nothing(world: World) ->
 
 
 def test_an_expired_link_answers_410_and_decides_nothing(world: World) -> None:
-    from driftline_core.approvals import get_approval_settings, sign_link, signing_key
+    from driftline_core.approval.links import sign_link, signing_key
+    from driftline_core.settings import get_approval_settings
 
     execution = world.start_run()
     approval_id = world.links()["approve"].split(".")[0]
@@ -465,8 +466,8 @@ def test_the_task_token_never_reaches_logs_pages_or_the_run_output(
 
 
 def test_the_sample_events_parse_into_the_handlers_models() -> None:
-    from driftline_core.aws_events import HttpApiRequest
-    from driftline_core.models import ApprovalRequestInput
+    from driftline_core.aws.events import HttpApiRequest
+    from driftline_core.payloads import ApprovalRequestInput
     from functions.approval_events.app import ModelPackageStateChange
 
     ApprovalRequestInput.model_validate(load_event("request_approval"))

@@ -361,7 +361,7 @@ def test_a_stack_name_the_registry_cannot_serve_is_refused_before_anything_is_pu
 
 
 def test_the_longest_accepted_stack_name_is_the_longest_group_prefix_the_registry_serves() -> None:
-    from driftline_core.registry import MAX_PREFIX_LENGTH, model_package_group_name
+    from driftline_core.layout import MAX_PREFIX_LENGTH, model_package_group_name
 
     longest = "d" * code_publisher.MAX_STACK_NAME_LENGTH
     code_publisher.check_stack_name(longest)

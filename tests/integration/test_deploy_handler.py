@@ -18,7 +18,7 @@ from botocore.stub import Stubber
 from moto.core import DEFAULT_ACCOUNT_ID
 from moto.sagemaker.models import sagemaker_backends
 
-from driftline_core.models import DeployInput, DeploymentResult
+from driftline_core.payloads import DeployInput, DeploymentResult
 from tests.conftest import REGION, FakeLambdaContext, load_event
 from tests.integration.test_job_handlers import ARTIFACT_BUCKET, SKLEARN_IMAGE, create_pipeline_resources
 
@@ -29,8 +29,8 @@ GROUP = "driftline-credit"
 
 @pytest.fixture
 def world(aws: None, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    from driftline_core.deployment import reset_deployment_settings
-    from driftline_core.monitoring import reset_monitoring_settings
+    from driftline_core.settings import reset_settings as reset_deployment_settings
+    from driftline_core.settings import reset_settings as reset_monitoring_settings
 
     create_pipeline_resources(monkeypatch)
     monkeypatch.setenv("MODEL_PACKAGE_GROUP_PREFIX", "driftline")
@@ -49,7 +49,7 @@ def world(aws: None, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
 
 @pytest.fixture
 def stepfunctions() -> Iterator[Stubber]:
-    from driftline_core.clients import get_client
+    from driftline_core.aws.clients import get_client
 
     with Stubber(get_client("stepfunctions")) as stub:
         yield stub
@@ -58,7 +58,7 @@ def stepfunctions() -> Iterator[Stubber]:
 
 @pytest.fixture
 def sent() -> Iterator[dict[str, list[dict[str, Any]]]]:
-    from driftline_core.clients import get_client
+    from driftline_core.aws.clients import get_client
 
     requests: dict[str, list[dict[str, Any]]] = {}
 
@@ -240,7 +240,7 @@ def test_an_update_that_rolled_back_fails_the_run_saying_the_previous_model_stil
 
 
 def test_a_lost_endpoint_event_is_covered_by_the_reconciler(updatable: list[str], stepfunctions: Stubber) -> None:
-    from driftline_core.jobs import resume_finished_jobs
+    from driftline_core.resume import resume_finished_jobs
     from driftline_core.settings import get_settings
 
     expect_success(stepfunctions)

@@ -10,13 +10,9 @@ import boto3
 import pytest
 
 from driftline.local import cloudwatch
-from driftline_core.drift_alarms import (
-    DEFAULT_NAMESPACE,
-    DRIFTED_FEATURES_METRIC,
-    build_drift_alarm_request,
-    dataset_from_alarm_name,
-    put_drift_alarm,
-)
+from driftline_core.drift.alarms import DRIFTED_FEATURES_METRIC, build_drift_alarm_request, put_drift_alarm
+from driftline_core.layout import dataset_from_alarm_name
+from driftline_core.settings import DEFAULT_NAMESPACE
 
 
 @pytest.fixture

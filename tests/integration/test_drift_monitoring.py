@@ -28,8 +28,8 @@ BASELINE = f"s3://{ARTIFACT_BUCKET}/runs/{EXECUTION}/baseline/"
 
 @pytest.fixture
 def world(aws: None, monkeypatch: pytest.MonkeyPatch) -> None:
-    from driftline_core.deployment import reset_deployment_settings
-    from driftline_core.monitoring import reset_monitoring_settings
+    from driftline_core.settings import reset_settings as reset_deployment_settings
+    from driftline_core.settings import reset_settings as reset_monitoring_settings
 
     create_pipeline_resources(monkeypatch)
     monkeypatch.setenv("MODEL_PACKAGE_GROUP_PREFIX", "driftline")
@@ -120,7 +120,7 @@ def processing_jobs() -> list[dict[str, Any]]:
 
 
 def test_the_sample_scheduler_input_parses_as_the_monitoring_request() -> None:
-    from driftline_core.monitoring import MonitoringRequest
+    from driftline_core.drift.schedules import MonitoringRequest
 
     request = MonitoringRequest.model_validate(load_event("scheduler_start_monitoring"))
     assert request.schedule_name == SCHEDULE
@@ -192,7 +192,7 @@ def test_a_serverless_endpoint_gets_only_the_baseline_its_runs_compare_their_dat
 @pytest.fixture
 def sent() -> Iterator[list[dict[str, Any]]]:
     """The CreateProcessingJob requests as sent (moto's DescribeProcessingJob leaves out the Environment)."""
-    from driftline_core.clients import get_client
+    from driftline_core.aws.clients import get_client
 
     requests: list[dict[str, Any]] = []
 
@@ -372,7 +372,7 @@ MERGE_JOB = "driftline-credit-monitor-202611231500-merge"
 @pytest.fixture
 def sized(world: None, monkeypatch: pytest.MonkeyPatch) -> None:
     """Instances sized for test windows: one per 250 captured bytes, at most 3."""
-    from driftline_core.monitoring import reset_monitoring_settings
+    from driftline_core.settings import reset_settings as reset_monitoring_settings
 
     monkeypatch.setenv("MONITOR_BYTES_PER_INSTANCE", "250")
     monkeypatch.setenv("MONITOR_MAX_INSTANCES", "3")
@@ -448,7 +448,7 @@ def test_a_window_never_gets_more_instances_than_the_maximum_or_than_its_fullest
 def test_every_page_of_a_large_hours_listing_counts_towards_the_windows_size(
     world: None, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from driftline_core.monitoring import reset_monitoring_settings
+    from driftline_core.settings import reset_settings as reset_monitoring_settings
 
     monkeypatch.setenv("MONITOR_BYTES_PER_INSTANCE", "1000")  # the first page (1,000 objects) fits one instance
     reset_monitoring_settings()
@@ -588,7 +588,8 @@ def test_a_failed_merge_job_is_notified_as_the_windows_monitoring_and_publishes_
 def test_a_long_endpoints_merge_job_name_fits_sagemakers_63_characters_and_is_still_known_as_the_merge() -> None:
     from datetime import UTC, datetime
 
-    from driftline_core.monitoring import drift_job_kind, merge_job_name, monitor_job_name
+    from driftline_core.drift.job_events import drift_job_kind
+    from driftline_core.layout import merge_job_name, monitor_job_name
 
     endpoint = "driftline-" + "a-very-long-dataset-name-" * 3
     end = datetime(2026, 11, 23, 15, tzinfo=UTC)

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 from botocore.stub import Stubber
 
-from driftline_core.models import JobResult
+from driftline_core.payloads import JobResult
 from tests.conftest import REGION, load_event
 from tests.integration.test_job_handlers import (
     ARTIFACT_BUCKET,
@@ -43,7 +43,7 @@ def app(pipeline: None) -> ModuleType:
 
 @pytest.fixture
 def stepfunctions() -> Iterator[Stubber]:
-    from driftline_core.clients import get_client
+    from driftline_core.aws.clients import get_client
 
     with Stubber(get_client("stepfunctions")) as stub:
         yield stub
@@ -52,9 +52,9 @@ def stepfunctions() -> Iterator[Stubber]:
 
 def start_waiting_job(step: str) -> str:
     """Start a step's job in moto as the step's handler does, with TOKEN stored for it."""
-    from driftline_core.jobs import start_job
-    from driftline_core.models import EvaluateInput, TrainInput, WaitingStepInput
+    from driftline_core.payloads import EvaluateInput, TrainInput, WaitingStepInput
     from driftline_core.settings import get_settings
+    from driftline_core.training.jobs import start_job
 
     event = load_event(step) | {"task_token": TOKEN}
     if step == "train":
@@ -67,7 +67,7 @@ def start_waiting_job(step: str) -> str:
 
 
 def put_waiting_token(job_name: str, step: str) -> None:
-    from driftline_core.job_tokens import put_token
+    from driftline_core.aws.task_tokens import put_token
     from driftline_core.settings import get_settings
 
     put_token(job_name, TOKEN, execution_id=EXECUTION_ID, step=step, settings=get_settings())

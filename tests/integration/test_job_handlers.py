@@ -15,7 +15,7 @@ from botocore.stub import Stubber
 from moto.core import DEFAULT_ACCOUNT_ID
 from moto.sagemaker.models import sagemaker_backends
 
-from driftline_core.models import EvaluateInput, TrainInput, WaitingStepInput
+from driftline_core.payloads import EvaluateInput, TrainInput, WaitingStepInput
 from tests.conftest import REGION, load_event
 
 DATA_BUCKET = "driftline-data-123456789012-us-east-1"
@@ -98,7 +98,7 @@ def handlers(pipeline: None) -> dict[str, ModuleType]:
 @pytest.fixture
 def sent_requests() -> Iterator[dict[str, list[dict[str, Any]]]]:
     """The exact Create*Job parameters sent (moto keeps only some of them), by operation name."""
-    from driftline_core.clients import get_client
+    from driftline_core.aws.clients import get_client
 
     sent: dict[str, list[dict[str, Any]]] = {"CreateProcessingJob": [], "CreateTrainingJob": []}
 
@@ -373,7 +373,7 @@ def test_a_retried_step_finds_its_running_job_and_keeps_the_new_token(
 def test_a_retried_step_whose_job_already_ended_resumes_the_run(
     handlers: dict[str, ModuleType], lambda_context: Any
 ) -> None:
-    from driftline_core.clients import get_client
+    from driftline_core.aws.clients import get_client
 
     event = load_event("preprocess")
     handlers["preprocess"].lambda_handler(event, lambda_context)
@@ -396,7 +396,7 @@ def test_a_retried_step_whose_job_already_ended_resumes_the_run(
 def test_throttling_becomes_a_transient_error_the_state_machine_retries(
     handlers: dict[str, ModuleType], lambda_context: Any
 ) -> None:
-    from driftline_core.clients import get_client
+    from driftline_core.aws.clients import get_client
     from driftline_core.errors import TransientAwsError
 
     with Stubber(get_client("sagemaker")) as stub:
@@ -415,7 +415,7 @@ def test_throttling_becomes_a_transient_error_the_state_machine_retries(
 def test_a_job_created_by_a_concurrent_attempt_is_returned_not_failed(
     handlers: dict[str, ModuleType], lambda_context: Any
 ) -> None:
-    from driftline_core.clients import get_client
+    from driftline_core.aws.clients import get_client
 
     job_name = f"{EXECUTION}-train"
     arn = f"arn:aws:sagemaker:{REGION}:{DEFAULT_ACCOUNT_ID}:training-job/{job_name}"

@@ -30,7 +30,7 @@ def train(aws: None, monkeypatch: pytest.MonkeyPatch) -> ModuleType:
 def test_a_training_job_refused_for_a_quota_fails_the_run_naming_the_quota_and_how_to_raise_it(
     train: ModuleType, lambda_context: Any
 ) -> None:
-    from driftline_core.clients import get_client
+    from driftline_core.aws.clients import get_client
     from driftline_core.errors import SageMakerJobFailed
 
     with Stubber(get_client("sagemaker")) as stub:
@@ -52,9 +52,9 @@ def test_a_training_job_refused_for_a_quota_fails_the_run_naming_the_quota_and_h
 
 
 def test_a_refused_job_leaves_no_task_token_waiting(train: ModuleType, lambda_context: Any) -> None:
-    from driftline_core.clients import get_client
+    from driftline_core.aws.clients import get_client
+    from driftline_core.aws.task_tokens import waiting_jobs
     from driftline_core.errors import SageMakerJobFailed
-    from driftline_core.job_tokens import waiting_jobs
     from driftline_core.settings import get_settings
 
     with Stubber(get_client("sagemaker")) as stub:

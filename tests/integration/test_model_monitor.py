@@ -35,8 +35,8 @@ EXECUTION_OUTPUT = f"monitoring/credit/{ENDPOINT}/{SCHEDULE}/2026/11/23/16"
 @pytest.fixture
 def model_monitor(aws: None, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     from driftline.local import model_monitor as local_model_monitor
-    from driftline_core.deployment import reset_deployment_settings
-    from driftline_core.monitoring import reset_monitoring_settings
+    from driftline_core.settings import reset_settings as reset_deployment_settings
+    from driftline_core.settings import reset_settings as reset_monitoring_settings
 
     local_model_monitor.install()
     create_pipeline_resources(monkeypatch)
@@ -145,7 +145,7 @@ def test_the_same_deployment_finished_twice_keeps_one_schedule_and_one_definitio
 def test_switching_to_model_monitor_removes_the_endpoints_eventbridge_scheduler_schedule(
     model_monitor: None, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from driftline_core.monitoring import reset_monitoring_settings
+    from driftline_core.settings import reset_settings as reset_monitoring_settings
 
     monkeypatch.setenv("DRIFT_MONITOR", "Driftline")
     monkeypatch.setenv("MONITORING_FUNCTION_ARN", "arn:aws:lambda:us-east-1:123456789012:function:driftline-Start")
@@ -166,8 +166,8 @@ def test_switching_to_model_monitor_removes_the_endpoints_eventbridge_scheduler_
 def test_a_schedule_model_monitor_cannot_run_is_refused_before_anything_starts(
     model_monitor: None, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from driftline_core.model_monitor import UnsupportedMonitorSchedule
-    from driftline_core.monitoring import reset_monitoring_settings
+    from driftline_core.errors import UnsupportedMonitorSchedule
+    from driftline_core.settings import reset_settings as reset_monitoring_settings
 
     monkeypatch.setenv("MONITORING_SCHEDULE_EXPRESSION", "rate(15 minutes)")
     reset_monitoring_settings()
@@ -319,7 +319,7 @@ def test_another_stacks_model_monitor_execution_is_ignored(model_monitor: None) 
 def test_a_stack_switched_back_to_driftlines_monitor_removes_model_monitors_schedule_at_its_next_deployment(
     model_monitor: None, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from driftline_core.monitoring import reset_monitoring_settings
+    from driftline_core.settings import reset_settings as reset_monitoring_settings
     from tests.integration.test_drift_monitoring import FUNCTION_ARN, SCHEDULER_ROLE
 
     finish()

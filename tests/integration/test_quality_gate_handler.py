@@ -11,7 +11,7 @@ import pytest
 
 from driftline_core.errors import EvaluationReportInvalid
 from driftline_core.layout import split_s3_uri
-from driftline_core.models import GateInput
+from driftline_core.payloads import GateInput
 from tests.conftest import load_event
 
 Handler = Callable[[dict[str, Any], Any], dict[str, Any]]

@@ -15,7 +15,7 @@ import pytest
 from botocore.stub import Stubber
 from pydantic import ValidationError
 
-from driftline_core.models import JobResult
+from driftline_core.payloads import JobResult
 from tests.conftest import load_event
 from tests.integration.test_job_events_handler import (
     PREPROCESS_JOB,
@@ -56,7 +56,7 @@ def job_events(pipeline: None) -> ModuleType:
 
 @pytest.fixture
 def stepfunctions(pipeline: None) -> Iterator[Stubber]:
-    from driftline_core.clients import get_client
+    from driftline_core.aws.clients import get_client
 
     with Stubber(get_client("stepfunctions")) as stub:
         yield stub
@@ -186,7 +186,7 @@ def test_a_run_that_already_moved_on_is_done_not_an_error(
 def test_a_resume_that_fails_keeps_its_token_checks_the_other_jobs_and_fails_the_pass(
     reconcile: ModuleType, stepfunctions: Stubber, lambda_context: Any
 ) -> None:
-    from driftline_core.jobs import JobsNotReconciled
+    from driftline_core.errors import JobsNotReconciled
 
     start_waiting_job("preprocess")
     start_waiting_job("train")
@@ -205,7 +205,7 @@ def test_a_resume_that_fails_keeps_its_token_checks_the_other_jobs_and_fails_the
 
 
 def test_the_scan_reads_every_page_and_stops_at_its_bound(pipeline: None) -> None:
-    from driftline_core.jobs import resume_finished_jobs
+    from driftline_core.resume import resume_finished_jobs
     from driftline_core.settings import get_settings
 
     for number in range(230):
@@ -220,7 +220,7 @@ def test_the_scan_reads_every_page_and_stops_at_its_bound(pipeline: None) -> Non
 
 
 def test_a_pass_stops_before_its_invocation_runs_out_of_time(pipeline: None) -> None:
-    from driftline_core.jobs import resume_finished_jobs
+    from driftline_core.resume import resume_finished_jobs
     from driftline_core.settings import get_settings
 
     put_waiting_token(TRAIN_JOB, "train")
@@ -231,7 +231,7 @@ def test_a_pass_stops_before_its_invocation_runs_out_of_time(pipeline: None) -> 
 
 
 def test_a_token_put_back_after_a_failed_send_does_not_replace_a_retried_step_s_newer_token(pipeline: None) -> None:
-    from driftline_core.job_tokens import put_token, restore_token, take_token
+    from driftline_core.aws.task_tokens import put_token, restore_token, take_token
     from driftline_core.settings import get_settings
 
     put_waiting_token(TRAIN_JOB, "train")

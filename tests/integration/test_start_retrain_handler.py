@@ -180,7 +180,8 @@ def test_no_retrain_starts_while_a_run_of_the_dataset_is_in_progress(stack: dict
 def test_a_second_episode_within_the_cooldown_starts_nothing_and_one_after_it_retrains(
     stack: dict[str, Any], handler: Handler
 ) -> None:
-    from driftline_core.retrain import AlarmStateChangeEvent, retrain_on_drift
+    from driftline_core.aws.events import AlarmStateChangeEvent
+    from driftline_core.drift.retrain import retrain_on_drift
     from driftline_core.settings import get_settings
 
     _upload()
@@ -214,7 +215,7 @@ def test_drift_without_new_labelled_data_notifies_instead_of_retraining(
 
 
 def test_the_window_leaves_out_uploads_older_than_retrain_window_days(stack: dict[str, Any]) -> None:
-    from driftline_core.retrain import labelled_uploads
+    from driftline_core.drift.retrain import labelled_uploads
 
     _upload("data/credit/june.csv")
     _upload("data/credit/notes.txt")

@@ -11,7 +11,7 @@ import boto3
 import pytest
 
 from driftline_core.errors import DatasetConfigInvalid, ValidationFailed
-from driftline_core.models import StepInput
+from driftline_core.payloads import StepInput
 from tests.conftest import load_event
 
 Handler = Callable[[dict[str, Any], Any], dict[str, Any]]
@@ -312,7 +312,7 @@ def test_two_first_uploads_at_the_same_moment_keep_one_schema_and_the_other_is_h
     s3: Any, handler: Handler, upload: Upload, lambda_context: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Upload B is checked while upload A, with other columns, finishes first and keeps its schema."""
-    from driftline_core import validation
+    from driftline_core.ingest import validation
 
     put_dataset_config(s3, {"target": "default"})
     first = upload(credit_csv(extra_column=True), key="data/credit/a.csv", execution_name="credit-a")
@@ -343,7 +343,7 @@ def test_two_first_uploads_at_the_same_moment_keep_one_schema_and_the_other_is_h
 def test_a_file_like_the_winner_passes_when_it_loses_the_race_to_keep_the_schema(
     s3: Any, handler: Handler, upload: Upload, lambda_context: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from driftline_core import validation
+    from driftline_core.ingest import validation
 
     first = upload(credit_csv(), key="data/credit/a.csv", execution_name="credit-a")
     second = upload(credit_csv(rows=30), key="data/credit/b.csv", execution_name="credit-b")

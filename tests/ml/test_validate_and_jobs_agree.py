@@ -17,14 +17,9 @@ from typing import Any
 
 import pytest
 
-from driftline_core.dataset_config import (
-    DELIMITERS,
-    MIN_ROWS_PER_CLASS,
-    SplitFractions,
-    minimum_rows,
-)
-from driftline_core.hyperparameters import HYPERPARAMETERS, RESERVED, as_string
-from driftline_core.values import class_label
+from driftline_core.ingest.dataset_config import DELIMITERS, MIN_ROWS_PER_CLASS, SplitFractions, minimum_rows
+from driftline_core.ingest.hyperparameters import HYPERPARAMETERS, RESERVED, as_string
+from driftline_core.ingest.values import class_label
 
 ML_DIR = Path(__file__).resolve().parents[2] / "ml"
 

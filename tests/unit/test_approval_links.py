@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from driftline_core.approvals import LinkExpired, LinkInvalid, approval_id_for, sign_link, verify_link
+from driftline_core.approval.links import approval_id_for, sign_link, verify_link
+from driftline_core.errors import LinkExpired, LinkInvalid
 
 KEY = b"k" * 64
 PACKAGE = "arn:aws:sagemaker:us-east-1:123456789012:model-package/driftline-credit/3"

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from driftline_core.models import NotifyInput
-from driftline_core.notifications import build_notification
+from driftline_core.notifications.messages import build_notification
+from driftline_core.payloads import NotifyInput
 from tests.conftest import load_event
 
 PACKAGE = "arn:aws:sagemaker:us-east-1:123456789012:model-package/driftline-credit/3"

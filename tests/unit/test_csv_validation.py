@@ -10,10 +10,10 @@ from collections.abc import Iterator
 
 import pytest
 
-from driftline_core.csv_validation import CsvReport, validate_csv
-from driftline_core.dataset_config import ColumnSpec, Schema
 from driftline_core.errors import ValidationFailed
-from driftline_core.models import ProblemType
+from driftline_core.ingest.csv_validation import CsvReport, validate_csv
+from driftline_core.ingest.dataset_config import ColumnSpec, Schema
+from driftline_core.payloads import ProblemType
 
 SOURCE = "data/credit/upload.csv"
 

@@ -6,7 +6,8 @@ import json
 
 import pytest
 
-from driftline_core.dataset_config import (
+from driftline_core.errors import DatasetConfigInvalid
+from driftline_core.ingest.dataset_config import (
     ColumnSpec,
     DatasetConfig,
     TargetStats,
@@ -16,7 +17,6 @@ from driftline_core.dataset_config import (
     parse_dataset_config,
     resolve_config,
 )
-from driftline_core.errors import DatasetConfigInvalid
 
 SOURCE = "data/credit/dataset.json"
 COLUMNS = [

@@ -7,18 +7,15 @@ import re
 import botocore.session
 import pytest
 
-from driftline_core.deployment import (
-    DeploymentSettings,
+from driftline_core.deployment.endpoint import (
     build_alarm_requests,
     build_deployment_config,
     build_endpoint_config_request,
-    endpoint_name,
-    versioned_name,
 )
-from driftline_core.layout import is_valid_dataset_name
-from driftline_core.models import NotifyInput
-from driftline_core.notifications import build_notification
-from driftline_core.settings import Settings
+from driftline_core.layout import endpoint_name, is_valid_dataset_name, versioned_name
+from driftline_core.notifications.messages import build_notification
+from driftline_core.payloads import NotifyInput
+from driftline_core.settings import DeploymentSettings, Settings
 from tests.conftest import load_event
 
 _SAGEMAKER = botocore.session.get_session().get_service_model("sagemaker")

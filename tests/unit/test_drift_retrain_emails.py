@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from driftline_core.models import ApprovalRequestInput
-from driftline_core.notifications import approval_request
+from driftline_core.notifications.messages import approval_request
+from driftline_core.payloads import ApprovalRequestInput
 from tests.conftest import load_event
 
 REPORT = "s3://driftline-artifacts-123456789012-us-east-1/drift/credit/reports/2026/11/02/10/drift_report.html"

@@ -13,9 +13,10 @@ from typing import Any
 import pytest
 from pydantic import BaseModel, ValidationError
 
-from driftline_core.aws_events import EventBridgeEvent, HttpApiRequest, S3ObjectCreatedEvent
+from driftline_core.aws.events import AlarmStateChangeEvent, EventBridgeEvent, HttpApiRequest, S3ObjectCreatedEvent
+from driftline_core.drift.schedules import MonitoringRequest
 from driftline_core.handler_input import validate_event, validated_event
-from driftline_core.models import (
+from driftline_core.payloads import (
     ApprovalRequestInput,
     DeployInput,
     EvaluateInput,
@@ -26,8 +27,6 @@ from driftline_core.models import (
     TrainInput,
     WaitingStepInput,
 )
-from driftline_core.monitoring import MonitoringRequest
-from driftline_core.retrain import AlarmStateChangeEvent
 from tests.conftest import EVENTS_DIR, load_event
 
 # Handlers' own event models, imported in the test (``aws_env``) as every handler module is: its Metrics

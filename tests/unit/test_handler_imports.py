@@ -19,7 +19,7 @@ from tests.conftest import REPO_ROOT
 
 FUNCTIONS = sorted(path.parent.name for path in (REPO_ROOT / "functions").glob("*/app.py"))
 LAYER = REPO_ROOT / "layers" / "shared" / "python"
-MODEL_MODULES = ("driftline_core.models", "driftline_core.aws_events")
+MODEL_MODULES = ("driftline_core.payloads", "driftline_core.aws.events")
 
 # Runs in the fresh interpreter: import the handler, then report what it loaded and what it built.
 REPORT = """

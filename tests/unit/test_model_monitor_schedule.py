@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from driftline_core.model_monitor import UnsupportedMonitorSchedule, model_monitor_schedule
+from driftline_core.drift.model_monitor import model_monitor_schedule
+from driftline_core.errors import UnsupportedMonitorSchedule
 
 
 @pytest.mark.parametrize(

@@ -9,8 +9,7 @@ import string
 import botocore.session
 import pytest
 
-from driftline_core.layout import is_valid_dataset_name
-from driftline_core.registry import MAX_PREFIX_LENGTH, model_package_group_name
+from driftline_core.layout import MAX_PREFIX_LENGTH, is_valid_dataset_name, model_package_group_name
 
 _SAGEMAKER = botocore.session.get_session().get_service_model("sagemaker")
 _CREATE_GROUP = _SAGEMAKER.operation_model("CreateModelPackageGroup").input_shape

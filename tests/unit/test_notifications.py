@@ -7,14 +7,14 @@ from typing import Any
 
 import pytest
 
-from driftline_core.models import NotifyInput, StepError
-from driftline_core.notifications import (
+from driftline_core.notifications.messages import (
     NOTHING_CHANGED,
     RunDocument,
     build_notification,
     failed_step,
     readable_cause,
 )
+from driftline_core.payloads import NotifyInput, StepError
 from tests.conftest import load_event
 
 VALIDATION_MESSAGE = (
@@ -185,7 +185,7 @@ def test_odd_and_long_dataset_names_still_give_a_valid_subject() -> None:
 
 
 def test_fail_state_error_names_never_use_the_reserved_states_prefix() -> None:
-    from driftline_core.notifications import fail_state_error_name
+    from driftline_core.notifications.messages import fail_state_error_name
 
     assert fail_state_error_name("States.Timeout") == "JobTimedOut"
     assert fail_state_error_name("States.Runtime") == "PipelineError"

@@ -7,18 +7,16 @@ from typing import Any
 import pytest
 
 from driftline_core.errors import EvaluationReportInvalid
-from driftline_core.models import JobResult
-from driftline_core.quality_gate import (
-    DEFAULT_METRICS,
-    METRICS,
+from driftline_core.metrics import DEFAULT_METRICS, METRICS, is_higher_better
+from driftline_core.payloads import JobResult
+from driftline_core.training.quality_gate import (
     Incumbent,
     decide,
     evaluation_report_uri,
     incumbent_from_report,
-    is_higher_better,
     read_metric,
 )
-from driftline_core.registry import ApprovedModel
+from driftline_core.training.registry import ApprovedModel
 
 EVALUATION_URI = "s3://artifacts/runs/credit-1/evaluate/evaluation/evaluation.json"
 APPROVED_ARN = "arn:aws:sagemaker:us-east-1:123456789012:model-package/driftline-credit/3"

@@ -9,16 +9,12 @@ import pytest
 from botocore.exceptions import ClientError
 from botocore.stub import Stubber
 
-from driftline_core import runs
-from driftline_core.aws_events import S3ObjectCreatedEvent
+from driftline_core.aws import stepfunctions
+from driftline_core.aws.events import S3ObjectCreatedEvent
+from driftline_core.aws.stepfunctions import execution_arn_for
+from driftline_core.ingest import uploads as runs
+from driftline_core.ingest.uploads import classify_upload, run_input_for_upload, start_run_for_upload, upload_identity
 from driftline_core.layout import execution_name_for_object, key_readings
-from driftline_core.runs import (
-    classify_upload,
-    execution_arn_for,
-    run_input_for_upload,
-    start_run_for_upload,
-    upload_identity,
-)
 from driftline_core.settings import Settings
 from tests.conftest import EVENTS_DIR, load_event
 
@@ -209,7 +205,8 @@ def _stubbed_stepfunctions(monkeypatch: pytest.MonkeyPatch) -> Stubber:
     def get_client(service: str) -> Any:
         return clients[service]
 
-    monkeypatch.setattr(runs, "get_client", get_client)
+    for module in (runs, stepfunctions):
+        monkeypatch.setattr(module, "get_client", get_client)
     return stubber
 
 

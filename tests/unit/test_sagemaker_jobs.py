@@ -12,8 +12,9 @@ from botocore.validate import ParamValidator
 
 from driftline_core import layout
 from driftline_core.errors import DatasetConfigInvalid
-from driftline_core.models import EvaluateInput, JobResult, TrainInput, WaitingStepInput
-from driftline_core.sagemaker_jobs import (
+from driftline_core.payloads import EvaluateInput, JobResult, TrainInput, WaitingStepInput
+from driftline_core.settings import Settings
+from driftline_core.training.job_requests import (
     IncumbentForEvaluation,
     build_evaluation_job_request,
     build_preprocess_job_request,
@@ -21,7 +22,6 @@ from driftline_core.sagemaker_jobs import (
     job_result_from_description,
     quota_exceeded_message,
 )
-from driftline_core.settings import Settings
 from tests.conftest import load_event
 
 ARTIFACTS = "driftline-artifacts-123456789012-us-east-1"

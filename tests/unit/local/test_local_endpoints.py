@@ -408,9 +408,9 @@ def test_deleting_an_endpoint_stops_its_server(cloud: Cloud) -> None:
 
 
 def test_the_package_registry_builds_is_served_by_the_program_it_names(cloud: Cloud) -> None:
-    from driftline_core.models import RegisterInput
-    from driftline_core.registry import build_model_package_request
+    from driftline_core.payloads import RegisterInput
     from driftline_core.settings import Settings
+    from driftline_core.training.registry import build_model_package_request
     from tests.conftest import load_event
 
     event = load_event("register")

@@ -19,9 +19,9 @@ from moto.server import ThreadedMotoServer
 from driftline.local import sagemaker, seams
 from driftline.local.console import Console
 from driftline.local.sagemaker import JobRunner
-from driftline_core.monitoring import merge_job_name, monitor_job_name
-from driftline_core.sagemaker_jobs import build_monitor_job_request, build_monitor_merge_job_request
+from driftline_core.layout import merge_job_name, monitor_job_name
 from driftline_core.settings import Settings
+from driftline_core.training.job_requests import build_monitor_job_request, build_monitor_merge_job_request
 from tests.ml.test_monitor import baseline_dir, capture_record, csv_rows, features  # noqa: F401 (a fixture)
 
 REGION = "us-east-1"

@@ -20,9 +20,9 @@ from moto.server import ThreadedMotoServer
 
 from driftline.local import request_constraints, seams
 from driftline.local.request_constraints import check_operation, java_pattern
-from driftline_core.models import RegisterInput
-from driftline_core.registry import build_model_package_request
+from driftline_core.payloads import RegisterInput
 from driftline_core.settings import Settings
+from driftline_core.training.registry import build_model_package_request
 from tests.conftest import REGION, load_event
 from tests.unit.test_sagemaker_jobs import RUN_CONFIG, evaluation_request, preprocess_request, training_request
 
