@@ -412,6 +412,20 @@ def test_throttling_becomes_a_transient_error_the_state_machine_retries(
             handlers["train"].lambda_handler(load_event("train"), lambda_context)
 
 
+@pytest.mark.parametrize("code", ["RequestTimeout", "InternalError", "SlowDown", "ServiceUnavailable"])
+def test_an_s3_hiccup_reading_the_run_config_is_retried_as_in_validate(
+    code: str, handlers: dict[str, ModuleType], lambda_context: Any
+) -> None:
+    """The same S3 answers Validate retries make a job step retry too, not fail the run."""
+    from driftline_core.aws.clients import get_client
+    from driftline_core.errors import TransientAwsError
+
+    with Stubber(get_client("s3")) as stub:
+        stub.add_client_error("get_object", service_error_code=code, service_message="try again", http_status_code=500)
+        with pytest.raises(TransientAwsError, match=f"{code} on GetObject"):
+            handlers["train"].lambda_handler(load_event("train"), lambda_context)
+
+
 def test_a_job_created_by_a_concurrent_attempt_is_returned_not_failed(
     handlers: dict[str, ModuleType], lambda_context: Any
 ) -> None:
