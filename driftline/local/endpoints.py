@@ -47,12 +47,15 @@ import traceback
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote
 
 from driftline.local.http_guard import LoopbackGuard
+from driftline.local.s3_uris import split_s3_uri
+from driftline.local.text_files import read_text_or_none
+from driftline.local.times import epoch_millis, utc_now
 
 if TYPE_CHECKING:  # the server process imports neither moto nor the job runner
     from driftline.local.console import Console
@@ -394,7 +397,7 @@ class EndpointRunner:
     def update(self, fake: Any, config: dict[str, Any], resolve_model: Callable[[str], dict[str, Any]]) -> None:
         fake.endpoint_status = "Updating"
         fake.failure_reason = None
-        fake.last_modified_time = _now()
+        fake.last_modified_time = utc_now()
         self._emit(fake)
         self._background(fake.endpoint_name, lambda: self._update(fake, config, resolve_model))
 
@@ -431,7 +434,7 @@ class EndpointRunner:
         except EndpointFailed as error:
             fake.endpoint_status = "Failed"
             fake.failure_reason = str(error)[:1024]
-            fake.last_modified_time = _now()
+            fake.last_modified_time = utc_now()
             self._emit(fake)
             self.console.line(name, f"FAILED: {fake.failure_reason}")
             return
@@ -444,7 +447,7 @@ class EndpointRunner:
             endpoint.capture = _capture_settings(config)
         fake.data_capture_config = _capture_summary(config)
         fake.endpoint_status = "InService"
-        fake.last_modified_time = _now()
+        fake.last_modified_time = utc_now()
         self._emit(fake)
         self._ensure_flusher()
         self.console.line(name, f"InService at http://127.0.0.1:{server.port} ({config['EndpointConfigName']})")
@@ -460,7 +463,7 @@ class EndpointRunner:
             # As on SageMaker: the previous configuration keeps serving and the endpoint says why.
             fake.endpoint_status = "InService"
             fake.failure_reason = f"Update to {config['EndpointConfigName']} failed: {error}"[:1024]
-            fake.last_modified_time = _now()
+            fake.last_modified_time = utc_now()
             self._emit(fake)
             self.console.line(name, f"update FAILED, previous model still serving: {error}")
             return
@@ -473,7 +476,7 @@ class EndpointRunner:
         fake.production_variants = fake._process_production_variants(config["ProductionVariants"])
         fake.data_capture_config = _capture_summary(config)
         fake.endpoint_status = "InService"
-        fake.last_modified_time = _now()
+        fake.last_modified_time = utc_now()
         self._emit(fake)
         if previous is not None:
             self._drain_and_stop(previous)
@@ -567,7 +570,7 @@ class EndpointRunner:
         if port is None:
             process.kill()
             process.wait()
-            reason = _read_text(failure_file) or _tail(folder / "server.log")
+            reason = read_text_or_none(failure_file) or _tail(folder / "server.log")
             raise EndpointFailed(f"ClientError: the model did not load ({reason}); see {folder / 'server.log'}")
         server = ModelServer(process, port, folder, str(config["EndpointConfigName"]), variant)
         if not _healthy(port, PING_TIMEOUT_SECONDS):
@@ -581,7 +584,7 @@ class EndpointRunner:
     def _unpack(self, uri: str, archive: Path, target: Path) -> None:
         from driftline.local.sagemaker import JobFailed
 
-        bucket, key = _split_s3(uri)
+        bucket, key = split_s3_uri(uri, EndpointFailed)
         archive.parent.mkdir(parents=True, exist_ok=True)
         try:
             self._s3().download_file(bucket, key, str(archive))
@@ -594,15 +597,9 @@ class EndpointRunner:
             raise JobFailed(f"ClientError: {uri} is not a readable .tar.gz archive ({error})") from error
 
     def _s3(self) -> Any:
-        import boto3
+        from driftline.local.clients import emulator_client  # boto3: not in the server process
 
-        return boto3.client(
-            "s3",
-            endpoint_url=self.endpoint_url,
-            region_name=self.region,
-            aws_access_key_id="local",
-            aws_secret_access_key="local",
-        )
+        return emulator_client("s3", self.endpoint_url, self.region)
 
     # -- invocations ----------------------------------------------------------------------------
     def invoke(
@@ -650,7 +647,7 @@ class EndpointRunner:
             data["endpointInput"] = _captured(body, content_type or "", "INPUT", settings)
         if settings["output"]:
             data["endpointOutput"] = _captured(answer, answer_type, "OUTPUT", settings)
-        now = _now()
+        now = utc_now()
         metadata = {"eventId": str(uuid.uuid4()), "inferenceTime": now.strftime("%Y-%m-%dT%H:%M:%SZ")}
         if inference_id:
             metadata["inferenceId"] = inference_id
@@ -676,9 +673,9 @@ class EndpointRunner:
         if not files:
             return
         s3 = self._s3()
-        written = _now()
+        written = utc_now()
         for prefix, lines in files.items():
-            bucket, key_prefix = _split_s3(prefix)
+            bucket, key_prefix = split_s3_uri(prefix, EndpointFailed)
             stamp = f"{written:%M-%S}-{written.microsecond // 1000:03d}"
             key = f"{key_prefix}/{stamp}-{uuid.uuid4()}.jsonl"
             try:
@@ -720,8 +717,8 @@ def endpoint_state_change_event(fake: Any) -> dict[str, Any]:
         "EndpointConfigName": fake.endpoint_config_name,
         "ProductionVariants": variants,
         "EndpointStatus": status,
-        "CreationTime": _epoch_millis(fake.creation_time),
-        "LastModifiedTime": _epoch_millis(fake.last_modified_time),
+        "CreationTime": _event_millis(fake.creation_time),
+        "LastModifiedTime": _event_millis(fake.last_modified_time),
         "Tags": {tag["Key"]: tag["Value"] for tag in (fake.tags or [])},
     }
     if fake.failure_reason:
@@ -734,11 +731,12 @@ def endpoint_state_change_event(fake: Any) -> dict[str, Any]:
     }
 
 
-def _epoch_millis(value: Any) -> float:
-    if isinstance(value, datetime):
-        return float(int(value.timestamp() * 1000))
+def _event_millis(value: Any) -> float:
+    """An endpoint's time as its state-change event writes it: moto keeps a datetime or an ISO 8601 text."""
     if isinstance(value, str):
-        return float(int(datetime.fromisoformat(value).timestamp() * 1000))
+        value = datetime.fromisoformat(value)
+    if isinstance(value, datetime):
+        return float(epoch_millis(value))
     return float(value or 0)
 
 
@@ -836,27 +834,9 @@ def _read_port(process: subprocess.Popen[bytes], timeout: float) -> int | None:
     return found[0] if found else None
 
 
-def _split_s3(uri: str) -> tuple[str, str]:
-    if not uri.startswith("s3://"):
-        raise EndpointFailed(f"ClientError: not an S3 URI: {uri}")
-    bucket, _, key = uri[5:].partition("/")
-    return bucket, key
-
-
-def _read_text(path: Path) -> str | None:
-    try:
-        return path.read_text().strip() or None
-    except OSError:
-        return None
-
-
 def _tail(path: Path, lines: int = 5) -> str:
-    text = _read_text(path) or "no output"
+    text = read_text_or_none(path) or "no output"
     return " | ".join(text.splitlines()[-lines:])
-
-
-def _now() -> datetime:
-    return datetime.now(UTC)
 
 
 # ---------------------------------------------------------------------------------------------------
