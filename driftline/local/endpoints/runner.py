@@ -100,10 +100,8 @@ class EndpointRunner:
         self._background(fake.endpoint_name, lambda: self._create(fake, config, resolve_model))
 
     def update(self, fake: Any, config: dict[str, Any], resolve_model: Callable[[str], dict[str, Any]]) -> None:
-        fake.endpoint_status = "Updating"
         fake.failure_reason = None
-        fake.last_modified_time = utc_now()
-        self._emit(fake)
+        self._set_status(fake, "Updating")
         self._background(fake.endpoint_name, lambda: self._update(fake, config, resolve_model))
 
     def delete(self, name: str) -> None:
@@ -137,10 +135,8 @@ class EndpointRunner:
         try:
             server = self._start_server(name, config, resolve_model)
         except EndpointFailed as error:
-            fake.endpoint_status = "Failed"
             fake.failure_reason = str(error)[:1024]
-            fake.last_modified_time = utc_now()
-            self._emit(fake)
+            self._set_status(fake, "Failed")
             self.console.line(name, f"FAILED: {fake.failure_reason}")
             return
         endpoint = self.endpoints.get(name)
@@ -151,9 +147,7 @@ class EndpointRunner:
             endpoint.server = server
             endpoint.capture = capture_settings(config)
         fake.data_capture_config = capture_summary(config)
-        fake.endpoint_status = "InService"
-        fake.last_modified_time = utc_now()
-        self._emit(fake)
+        self._set_status(fake, "InService")
         self._ensure_flusher()
         self.console.line(name, f"InService at http://127.0.0.1:{server.port} ({config['EndpointConfigName']})")
 
@@ -166,10 +160,8 @@ class EndpointRunner:
             server = self._start_server(name, config, resolve_model)
         except EndpointFailed as error:
             # As on SageMaker: the previous configuration keeps serving and the endpoint says why.
-            fake.endpoint_status = "InService"
             fake.failure_reason = f"Update to {config['EndpointConfigName']} failed: {error}"[:1024]
-            fake.last_modified_time = utc_now()
-            self._emit(fake)
+            self._set_status(fake, "InService")
             self.console.line(name, f"update FAILED, previous model still serving: {error}")
             return
         assert endpoint is not None
@@ -180,12 +172,16 @@ class EndpointRunner:
         fake.endpoint_config_name = config["EndpointConfigName"]
         fake.production_variants = fake._process_production_variants(config["ProductionVariants"])
         fake.data_capture_config = capture_summary(config)
-        fake.endpoint_status = "InService"
-        fake.last_modified_time = utc_now()
-        self._emit(fake)
+        self._set_status(fake, "InService")
         if previous is not None:
             previous.drain_and_stop()
         self.console.line(name, f"updated to {config['EndpointConfigName']} at http://127.0.0.1:{server.port}")
+
+    def _set_status(self, fake: Any, status: str) -> None:
+        """The endpoint's new status, changed now, and its state-change event."""
+        fake.endpoint_status = status
+        fake.last_modified_time = utc_now()
+        self._emit(fake)
 
     def _emit(self, fake: Any) -> None:
         """SageMaker's "SageMaker Endpoint State Change" event for the endpoint's status now, to local EventBridge."""
