@@ -16,3 +16,14 @@ def emulator_client(service: str, endpoint_url: str | None, region: str) -> Any:
         aws_access_key_id="local",
         aws_secret_access_key="local",
     )
+
+
+def emulator_environment(endpoint_url: str, region: str) -> dict[str, str]:
+    """The variables that point a local process's AWS SDK at the emulator, with the same placeholder credentials."""
+    return {
+        "AWS_ENDPOINT_URL": endpoint_url,
+        "AWS_REGION": region,
+        "AWS_DEFAULT_REGION": region,
+        "AWS_ACCESS_KEY_ID": "local",
+        "AWS_SECRET_ACCESS_KEY": "local",
+    }

@@ -42,7 +42,7 @@ from moto.sagemaker.models import SageMakerModelBackend
 from moto.sagemaker.responses import SageMakerResponse
 
 from driftline.local import cloudwatch_logs, seams
-from driftline.local.clients import emulator_client
+from driftline.local.clients import emulator_client, emulator_environment
 from driftline.local.console import Console
 from driftline.local.job_processes import JobProcess, JobProcesses
 from driftline.local.s3_uris import split_s3_uri
@@ -433,11 +433,7 @@ class JobRunner:
         env = {k: v for k, v in os.environ.items() if not k.startswith(("SM_", "AWS_"))}
         env.update(
             {
-                "AWS_ENDPOINT_URL": self.endpoint_url,
-                "AWS_REGION": self.region,
-                "AWS_DEFAULT_REGION": self.region,
-                "AWS_ACCESS_KEY_ID": "local",
-                "AWS_SECRET_ACCESS_KEY": "local",
+                **emulator_environment(self.endpoint_url, self.region),
                 "SM_OUTPUT_DIR": str(root / "output"),
                 "PYTHONUNBUFFERED": "1",
             }
