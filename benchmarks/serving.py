@@ -6,7 +6,7 @@ to ``benchmarks/RESULTS.md`` with the machine and date.
 Both stacks serve the same model (trained on the bundled breast cancer data by the real preprocessing and
 training scripts) with the same ``ml/serve.py`` functions, one worker process each, one OpenMP thread:
 
-- local endpoint: the server local mode starts for an endpoint (``python -m driftline.local.endpoints``:
+- local endpoint: the server local mode starts for an endpoint (``python -m driftline.local.endpoints.server``:
   uvicorn with httptools, a plain ASGI application);
 - container stack: what SageMaker's scikit-learn container runs for one model, gunicorn with gevent workers
   and a Flask application calling ``input_fn``, ``predict_fn`` and ``output_fn`` the way its worker does
@@ -124,7 +124,7 @@ def free_port() -> int:
 def start_local_endpoint(model_dir: Path, scratch: Path) -> tuple[subprocess.Popen[bytes], int]:
     process = subprocess.Popen(
         [
-            *(sys.executable, "-m", "driftline.local.endpoints", "--code-dir", str(ML_DIR)),
+            *(sys.executable, "-m", "driftline.local.endpoints.server", "--code-dir", str(ML_DIR)),
             *("--model-dir", str(model_dir), "--program", "serve.py", "--failure-file", str(scratch / "failure")),
         ],
         env=job_env(),

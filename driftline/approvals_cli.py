@@ -12,6 +12,8 @@ import json
 import time
 from typing import Any
 
+from driftline.stepfunctions_history import execution_history
+
 APPROVAL_STATE = "RequestApproval"
 
 
@@ -39,7 +41,7 @@ def waiting_package(sfn: Any, execution_arn: str) -> str:
         )
     package = ""
     waiting = False
-    for event in _history(sfn, execution_arn):
+    for event in execution_history(sfn, execution_arn):
         details = event.get("stateExitedEventDetails") or {}
         if event["type"].endswith("StateExited") and details.get("name") == "Register":
             package = json.loads(details.get("output") or "{}").get("registration", {}).get("model_package_arn", "")
@@ -78,21 +80,10 @@ def decide_run(
 
 
 def _left_approval(sfn: Any, execution_arn: str) -> bool:
-    for event in _history(sfn, execution_arn):
+    for event in execution_history(sfn, execution_arn):
         details = event.get("stateExitedEventDetails") or {}
         if event["type"].endswith("StateExited") and details.get("name") == APPROVAL_STATE:
             return True
         if event["type"] in ("TaskFailed", "ExecutionFailed", "ExecutionSucceeded"):
             return True
     return False
-
-
-def _history(sfn: Any, execution_arn: str) -> list[dict[str, Any]]:
-    events: list[dict[str, Any]] = []
-    kwargs: dict[str, Any] = {"executionArn": execution_arn, "maxResults": 1000}
-    while True:
-        page = sfn.get_execution_history(**kwargs)
-        events.extend(page["events"])
-        if not page.get("nextToken"):
-            return events
-        kwargs["nextToken"] = page["nextToken"]

@@ -21,11 +21,11 @@ from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 from typing import Any
 
-import boto3
 from moto.apigatewayv2.models import apigatewayv2_backends
 from moto.cloudformation.parsing import get_model_map
 
 from driftline.local import seams
+from driftline.local.clients import emulator_client
 from driftline.local.http_guard import LoopbackGuard
 
 _TEXT_TYPES = ("text/", "application/json", "application/xml", "application/javascript")
@@ -200,13 +200,7 @@ class HttpApiServer:
 
     def _lambda_client(self) -> Any:
         if self._lambda is None:
-            self._lambda = boto3.client(
-                "lambda",
-                endpoint_url=self.endpoint_url,
-                region_name=self.region,
-                aws_access_key_id="local",
-                aws_secret_access_key="local",
-            )
+            self._lambda = emulator_client("lambda", self.endpoint_url, self.region)
         return self._lambda
 
 

@@ -23,6 +23,7 @@ from typing import Any
 from driftline.local import s3_mirror
 from driftline.local.emulator import LocalCloud
 from driftline.local.runs import RunRecord, follow, wait_for_execution
+from driftline.local.s3_uris import split_s3_uri
 from driftline.local.settings import REPO_ROOT
 
 SAMPLES_DIR = REPO_ROOT / "samples"
@@ -182,7 +183,7 @@ class ModelSample:
 
 def read_model_metadata(cloud: LocalCloud, model_uri: str) -> dict[str, Any]:
     """``model_metadata.json`` from the model's ``model.tar.gz``: its target, feature order and class labels."""
-    bucket, _, key = model_uri[5:].partition("/")
+    bucket, key = split_s3_uri(model_uri)
     archive = cloud.client("s3").get_object(Bucket=bucket, Key=key)["Body"].read()
     with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
         member = tar.extractfile("model_metadata.json")
@@ -248,7 +249,7 @@ def wait_for_captures(
     cloud: LocalCloud, capture_uri: str, endpoint: str, expected: int, *, timeout: float = CAPTURE_WAIT_SECONDS
 ) -> tuple[list[str], int]:
     """The capture files under ``<capture prefix>/<endpoint>/`` once they hold ``expected`` records (or the timeout)."""
-    bucket, _, prefix = capture_uri[5:].partition("/")
+    bucket, prefix = split_s3_uri(capture_uri)
     s3 = cloud.client("s3")
     deadline = time.time() + timeout
     sizes: dict[str, int] = {}
@@ -266,7 +267,7 @@ def wait_for_captures(
 
 
 def capture_listing(capture_uri: str, endpoint: str, keys: list[str], records: int) -> str:
-    bucket = capture_uri[5:].partition("/")[0]
+    bucket, _ = split_s3_uri(capture_uri)
     if not keys:
         return f"No captured requests under {capture_uri}/{endpoint}/ yet."
     lines = [f"Captured requests ({records} records, SageMaker's data capture JSON lines) in s3://{bucket}/:"]
@@ -337,13 +338,13 @@ def summary(cloud: LocalCloud, record: RunRecord) -> str:
 
 
 def _read_json(cloud: LocalCloud, uri: str) -> dict[str, Any]:
-    bucket, _, key = uri[5:].partition("/")
+    bucket, key = split_s3_uri(uri)
     body = cloud.client("s3").get_object(Bucket=bucket, Key=key)["Body"].read()
     return dict(json.loads(body))
 
 
 def _mirror_path(s3_dir: Path, uri: str) -> Path:
-    bucket, _, key = uri[5:].partition("/")
+    bucket, key = split_s3_uri(uri)
     return s3_mirror.mirror_path(s3_dir, bucket, key)
 
 

@@ -11,8 +11,6 @@ import warnings
 from pathlib import Path
 from typing import Any
 
-import boto3
-
 from driftline.local import (
     apigateway,
     cloudformation,
@@ -30,6 +28,7 @@ from driftline.local import (
     secretsmanager,
     sns,
 )
+from driftline.local.clients import emulator_client
 from driftline.local.console import Console
 from driftline.local.http_guard import GuardedMotoServer
 from driftline.local.lambda_runtime import CodeRegistry, LambdaRuntime
@@ -130,13 +129,7 @@ class LocalCloud:
         return self.stack.outputs
 
     def client(self, service: str) -> Any:
-        return boto3.client(  # type: ignore[call-overload]
-            service,
-            endpoint_url=self.settings.endpoint_url,
-            region_name=self.settings.region,
-            aws_access_key_id="local",
-            aws_secret_access_key="local",
-        )
+        return emulator_client(service, self.settings.endpoint_url, self.settings.region)
 
     def _write_stack_file(self) -> None:
         assert self.stack is not None

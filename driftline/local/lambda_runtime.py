@@ -26,6 +26,7 @@ from moto.awslambda.utils import get_backend as get_lambda_backend
 from moto.cloudformation.parsing import get_model_map
 
 from driftline.local import cloudwatch_logs, seams
+from driftline.local.clients import emulator_environment
 from driftline.local.console import Console, readable_log_line
 from driftline.local.settings import ACCOUNT_ID
 
@@ -279,11 +280,7 @@ class LambdaRuntime:
                 "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST",
                 "DRIFTLINE_FUNCTION_ARN": function.function_arn,
                 "AWS_EXECUTION_ENV": f"AWS_Lambda_{function.run_time}",
-                "AWS_REGION": self.region,
-                "AWS_DEFAULT_REGION": self.region,
-                "AWS_ACCESS_KEY_ID": "local",
-                "AWS_SECRET_ACCESS_KEY": "local",
-                "AWS_ENDPOINT_URL": self.endpoint_url,
+                **emulator_environment(self.endpoint_url, self.region),
                 "POWERTOOLS_TRACE_DISABLED": "true",
                 "PYTHONUNBUFFERED": "1",
             }

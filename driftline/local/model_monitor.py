@@ -33,16 +33,17 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import boto3
 from moto.core.responses import ActionResult, EmptyResult
 from moto.sagemaker.exceptions import ResourceInUseException, ResourceNotFound, ValidationError
 from moto.sagemaker.models import SageMakerModelBackend, sagemaker_backends
 from moto.sagemaker.responses import SageMakerResponse
 
 from driftline.local import seams
+from driftline.local.clients import emulator_client
 from driftline.local.console import Console
 from driftline.local.events import ScheduleTimer
 from driftline.local.settings import ACCOUNT_ID
+from driftline.local.times import utc_now
 
 PATCH_GROUP = "model_monitor"
 MONITORING_TYPES = ("DataQuality", "ModelQuality", "ModelBias", "ModelExplainability")
@@ -75,8 +76,8 @@ class Execution:
     status: str
     processing_job_arn: str = ""
     failure_reason: str = ""
-    created: datetime = field(default_factory=lambda: datetime.now(UTC))
-    modified: datetime = field(default_factory=lambda: datetime.now(UTC))
+    created: datetime = field(default_factory=utc_now)
+    modified: datetime = field(default_factory=utc_now)
 
 
 @dataclass
@@ -85,8 +86,8 @@ class Schedule:
     arn: str
     config: dict[str, Any]
     endpoint_name: str
-    created: datetime = field(default_factory=lambda: datetime.now(UTC))
-    modified: datetime = field(default_factory=lambda: datetime.now(UTC))
+    created: datetime = field(default_factory=utc_now)
+    modified: datetime = field(default_factory=utc_now)
     status: str = "Scheduled"
     executions: list[Execution] = field(default_factory=list)
 
@@ -208,7 +209,7 @@ def update_monitoring_schedule(self: SageMakerResponse) -> ActionResult:
     config = self._get_param("MonitoringScheduleConfig") or {}
     found.endpoint_name = _checked_config(backend, config)
     found.config = config
-    found.modified = datetime.now(UTC)
+    found.modified = utc_now()
     return ActionResult({"MonitoringScheduleArn": found.arn})
 
 
@@ -275,7 +276,7 @@ def refresh_executions(backend: SageMakerModelBackend, found: Schedule) -> None:
             status = "CompletedWithViolations"
         execution.status = status
         execution.failure_reason = str(getattr(job, "failure_reason", "") or "") if status == "Failed" else ""
-        execution.modified = datetime.now(UTC)
+        execution.modified = utc_now()
 
 
 def record_execution(backend: SageMakerModelBackend, name: str, execution: Execution) -> None:
@@ -378,16 +379,10 @@ class MonitoringTimer(ScheduleTimer):
             execution.status, execution.failure_reason = "Failed", str(error)
             self.say(f"monitoring schedule {found.name}: execution failed: {error}")
             return execution
-        client = boto3.client(
-            "sagemaker",
-            endpoint_url=self.endpoint_url,
-            region_name=self.region,
-            aws_access_key_id="local",
-            aws_secret_access_key="local",
-        )
+        client = emulator_client("sagemaker", self.endpoint_url, self.region)
         execution.processing_job_arn = client.create_processing_job(**request)["ProcessingJobArn"]
         execution.status = "InProgress"
-        execution.modified = datetime.now(UTC)
+        execution.modified = utc_now()
         self.say(f"monitoring schedule {found.name} started {request['ProcessingJobName']}")
         return execution
 
@@ -483,9 +478,7 @@ def _input(name: str, uri: str, local_path: str) -> dict[str, Any]:
 
 def _has_objects(endpoint_url: str | None, region: str, uri: str) -> bool:
     bucket, _, prefix = uri.removeprefix("s3://").partition("/")
-    s3 = boto3.client(
-        "s3", endpoint_url=endpoint_url, region_name=region, aws_access_key_id="local", aws_secret_access_key="local"
-    )
+    s3 = emulator_client("s3", endpoint_url, region)
     return bool(s3.list_objects_v2(Bucket=bucket, Prefix=prefix, MaxKeys=1).get("KeyCount"))
 
 

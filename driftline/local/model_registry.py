@@ -10,13 +10,13 @@ events rule runs locally as it does on AWS.
 from __future__ import annotations
 
 import json
-from datetime import datetime
 from typing import Any
 
 from moto.events.models import events_backends
 from moto.sagemaker.models import SageMakerModelBackend
 
 from driftline.local import seams
+from driftline.local.times import times_as_epoch_millis
 
 DETAIL_TYPE = "SageMaker Model Package State Change"
 
@@ -26,19 +26,9 @@ def state_change_event(description: dict[str, Any]) -> dict[str, Any]:
     return {
         "Source": "aws.sagemaker",
         "DetailType": DETAIL_TYPE,
-        "Detail": json.dumps(_epoch_millis(description), default=str),
+        "Detail": json.dumps(times_as_epoch_millis(description), default=str),
         "Resources": [description["ModelPackageArn"]],
     }
-
-
-def _epoch_millis(value: Any) -> Any:
-    if isinstance(value, datetime):
-        return int(value.timestamp() * 1000)
-    if isinstance(value, dict):
-        return {k: _epoch_millis(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_epoch_millis(v) for v in value]
-    return value
 
 
 def install() -> None:

@@ -8,6 +8,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from driftline.stepfunctions_history import execution_history
+
 TERMINAL = {"SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED"}
 
 
@@ -54,7 +56,7 @@ def follow(
     entered: dict[str, float] = {}
     record = RunRecord(execution_arn=execution_arn, status="RUNNING")
     while True:
-        events = _history(sfn, execution_arn)
+        events = execution_history(sfn, execution_arn)
         for event in events[seen:]:
             _describe(event, entered, record, show)
         seen = len(events)
@@ -63,7 +65,7 @@ def follow(
                 record.wall_seconds = time.time() - started
                 return record
         description = sfn.describe_execution(executionArn=execution_arn)
-        if description["status"] in TERMINAL and seen == len(_history(sfn, execution_arn)):
+        if description["status"] in TERMINAL and seen == len(execution_history(sfn, execution_arn)):
             record.status = description["status"]
             record.output = json.loads(description.get("output") or "{}")
             record.error = description.get("error")
@@ -74,17 +76,6 @@ def follow(
         if time.time() - started > timeout:
             raise TimeoutError(f"run {execution_arn} still {description['status']} after {timeout:.0f} s")
         time.sleep(poll)
-
-
-def _history(sfn: Any, execution_arn: str) -> list[dict[str, Any]]:
-    events: list[dict[str, Any]] = []
-    kwargs: dict[str, Any] = {"executionArn": execution_arn, "maxResults": 1000}
-    while True:
-        page = sfn.get_execution_history(**kwargs)
-        events.extend(page["events"])
-        if not page.get("nextToken"):
-            return events
-        kwargs["nextToken"] = page["nextToken"]
 
 
 def _describe(event: dict[str, Any], entered: dict[str, float], record: RunRecord, show: Callable[[str], None]) -> None:

@@ -37,15 +37,18 @@ from pathlib import Path, PurePosixPath
 from types import ModuleType
 from typing import Any
 
-import boto3
 from moto.events.models import events_backends
 from moto.sagemaker.models import SageMakerModelBackend
 from moto.sagemaker.responses import SageMakerResponse
 
 from driftline.local import cloudwatch_logs, seams
+from driftline.local.clients import emulator_client, emulator_environment
 from driftline.local.console import Console
 from driftline.local.job_processes import JobProcess, JobProcesses
+from driftline.local.s3_uris import split_s3_uri
 from driftline.local.settings import ACCOUNT_ID, REPO_ROOT
+from driftline.local.text_files import read_text_or_none
+from driftline.local.times import times_as_epoch_millis
 
 CONTAINER_ROOT = "/opt/ml/"
 ML_DIR = REPO_ROOT / "ml"
@@ -206,7 +209,7 @@ class JobRunner:
                     s3_output = spec["S3Output"]
                     self._upload_dir(self._local(roots[host], s3_output["LocalPath"]), s3_output["S3Uri"])
             job.processing_job_status = "Completed"
-            job.exit_message = _read_text(root / "output" / "message")
+            job.exit_message = read_text_or_none(root / "output" / "message")
         except Exception as error:
             if self._stopped(name):
                 job.processing_job_status = "Stopped"
@@ -215,7 +218,7 @@ class JobRunner:
                 return
             job.processing_job_status = "Failed"
             job.failure_reason = _failure_reason(error)
-            job.exit_message = _read_text(root / "output" / "message") or job.failure_reason
+            job.exit_message = read_text_or_none(root / "output" / "message") or job.failure_reason
             self.console.line(name, f"FAILED: {job.failure_reason}")
         job.processing_end_time = job.last_modified_time = datetime.now().astimezone()
         self.durations[name] = time.time() - started
@@ -324,7 +327,7 @@ class JobRunner:
                 self._emit_training(job)
                 return
             job.training_job_status = job.secondary_status = "Failed"
-            failure = _read_text(root / "output" / "failure")
+            failure = read_text_or_none(root / "output" / "failure")
             job.failure_reason = f"AlgorithmError: {failure}" if failure else _failure_reason(error)
             self.console.line(name, f"FAILED: {job.failure_reason}")
         job.training_end_time = job.last_modified_time = datetime.now().astimezone()
@@ -430,11 +433,7 @@ class JobRunner:
         env = {k: v for k, v in os.environ.items() if not k.startswith(("SM_", "AWS_"))}
         env.update(
             {
-                "AWS_ENDPOINT_URL": self.endpoint_url,
-                "AWS_REGION": self.region,
-                "AWS_DEFAULT_REGION": self.region,
-                "AWS_ACCESS_KEY_ID": "local",
-                "AWS_SECRET_ACCESS_KEY": "local",
+                **emulator_environment(self.endpoint_url, self.region),
                 "SM_OUTPUT_DIR": str(root / "output"),
                 "PYTHONUNBUFFERED": "1",
             }
@@ -469,13 +468,7 @@ class JobRunner:
 
     # -- S3 -------------------------------------------------------------------------------------
     def _s3(self) -> Any:
-        return boto3.client(
-            "s3",
-            endpoint_url=self.endpoint_url,
-            region_name=self.region,
-            aws_access_key_id="local",
-            aws_secret_access_key="local",
-        )
+        return emulator_client("s3", self.endpoint_url, self.region)
 
     def _download(self, uri: str, target: Path, share: tuple[int, int] | None = None) -> None:
         """S3Prefix semantics: every object under the prefix, keeping paths relative to it.
@@ -483,7 +476,7 @@ class JobRunner:
         ``share`` (instance i of n) is ``ShardedByS3Key``: of the objects in key order, the instance gets every
         n-th from its i-th, about 1/n of them as AWS documents; an instance may get none.
         """
-        bucket, prefix = _split(uri)
+        bucket, prefix = split_s3_uri(uri, JobFailed)
         target.mkdir(parents=True, exist_ok=True)
         s3 = self._s3()
         found = False
@@ -511,11 +504,11 @@ class JobRunner:
             raise JobFailed(f"ClientError: no objects found at {uri}")
 
     def _download_object(self, uri: str, target: Path) -> None:
-        bucket, key = _split(uri)
+        bucket, key = split_s3_uri(uri, JobFailed)
         self._s3().download_file(bucket, key, str(target))
 
     def _upload_dir(self, folder: Path, uri: str) -> None:
-        bucket, prefix = _split(uri)
+        bucket, prefix = split_s3_uri(uri, JobFailed)
         prefix = prefix.rstrip("/")
         s3 = self._s3()
         for path in sorted(p for p in folder.rglob("*") if p.is_file()):
@@ -527,7 +520,7 @@ class JobRunner:
         with tarfile.open(archive, "w:gz") as tar:
             for path in sorted(folder.rglob("*")):
                 tar.add(path, arcname=path.relative_to(folder).as_posix(), recursive=False)
-        bucket, key = _split(uri)
+        bucket, key = split_s3_uri(uri, JobFailed)
         self._s3().upload_file(str(archive), bucket, key)
 
     # -- events ---------------------------------------------------------------------------------
@@ -538,21 +531,10 @@ class JobRunner:
         self._emit("SageMaker Training Job State Change", job.arn, job.response_object)
 
     def _emit(self, detail_type: str, arn: str, description: dict[str, Any]) -> None:
-        detail = json.dumps(_epoch_millis(description), default=str)
+        detail = json.dumps(times_as_epoch_millis(description), default=str)
         events_backends[ACCOUNT_ID][self.region].put_events(
             [{"Source": "aws.sagemaker", "DetailType": detail_type, "Detail": detail, "Resources": [arn]}]
         )
-
-
-def _epoch_millis(value: Any) -> Any:
-    """SageMaker state-change events carry times as epoch milliseconds."""
-    if isinstance(value, datetime):
-        return int(value.timestamp() * 1000)
-    if isinstance(value, dict):
-        return {k: _epoch_millis(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_epoch_millis(v) for v in value]
-    return value
 
 
 def _sm_variables(root: Path, channels: dict[str, Path], hyperparameters: dict[str, str]) -> dict[str, str]:
@@ -586,21 +568,6 @@ def _decode_hyperparameter(value: str) -> Any:
         return json.loads(value)
     except (TypeError, ValueError):
         return value
-
-
-def _split(uri: str) -> tuple[str, str]:
-    if not uri.startswith("s3://"):
-        raise JobFailed(f"ClientError: not an S3 URI: {uri}")
-    bucket, _, key = uri[5:].partition("/")
-    return bucket, key
-
-
-def _read_text(path: Path) -> str | None:
-    try:
-        text = path.read_text().strip()
-    except OSError:
-        return None
-    return text or None
 
 
 def _sha256(path: Path) -> str:

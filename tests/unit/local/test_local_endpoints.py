@@ -480,7 +480,7 @@ def test_a_model_server_stops_when_the_process_that_started_it_is_gone(cloud: Cl
     server = cloud.runner.endpoints["orphaned"].server
     assert server is not None
     arguments = [
-        *("-m", "driftline.local.endpoints", "--code-dir", str(server.folder / "code")),
+        *("-m", "driftline.local.endpoints.server", "--code-dir", str(server.folder / "code")),
         *("--model-dir", str(server.folder / "model"), "--program", "serve.py", "--failure-file", str(tmp_path / "f")),
     ]
     launcher = (

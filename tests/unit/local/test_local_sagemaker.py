@@ -28,11 +28,11 @@ from driftline.local.sagemaker import (
     JobFailed,
     JobRunner,
     _decode_hyperparameter,
-    _epoch_millis,
     _failure_reason,
     _sm_variables,
 )
 from driftline.local.settings import ACCOUNT_ID
+from driftline.local.times import times_as_epoch_millis
 
 REGION = "us-east-1"
 BUCKET = "driftline-artifacts"
@@ -136,7 +136,7 @@ def test_event_times_are_epoch_milliseconds_at_any_depth() -> None:
         "StoppingCondition": {"MaxRuntimeInSeconds": 900},
     }
 
-    assert _epoch_millis(description) == {
+    assert times_as_epoch_millis(description) == {
         "TrainingJobName": "credit-train",
         "TrainingStartTime": 1795435200250,
         "SecondaryStatusTransitions": [{"Status": "Starting", "StartTime": 1795435200250}],

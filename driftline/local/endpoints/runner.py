@@ -1,0 +1,368 @@
+"""The endpoint runner: the local server behind each SageMaker endpoint, started, swapped and stopped as
+CreateEndpoint, UpdateEndpoint and DeleteEndpoint ask, with the status and events SageMaker reports.
+
+- CreateEndpoint starts one server process per endpoint on ``127.0.0.1`` (a free port) with the model's own
+  serving program, as the scikit-learn container would: ``model.tar.gz`` is downloaded from the emulated S3 and
+  unpacked, ``SAGEMAKER_SUBMIT_DIRECTORY`` is unpacked and checked against the application's published
+  ``ml/`` files (the same check local jobs pass; nothing else ever runs), ``SAGEMAKER_PROGRAM`` must be one
+  of its scripts. The endpoint is ``Creating``, then ``InService`` once ``/ping`` answers, or ``Failed``
+  with a ``FailureReason`` when the model does not load or never becomes healthy.
+- UpdateEndpoint is ``Updating`` while the new configuration's server starts; once it answers ``/ping``
+  requests switch to it, requests already sent to the old server finish, and the old server stops. When
+  the new server fails, the old one keeps serving and the endpoint is back ``InService`` on its previous
+  configuration with the ``FailureReason`` of the update, as SageMaker reports a failed update.
+- DeleteEndpoint stops the server and writes out captured data.
+- An invocation goes to the endpoint's current server; a sampled one is captured (``capture``).
+
+Every status change sends SageMaker's "SageMaker Endpoint State Change" event to local EventBridge.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import tarfile
+import threading
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from driftline.local.endpoints.capture import (
+    CAPTURE_FLUSH_SECONDS,
+    CapturedRecord,
+    capture_record,
+    capture_settings,
+    capture_summary,
+    sampled,
+    write_captures,
+)
+from driftline.local.endpoints.server_process import (
+    START_TIMEOUT_SECONDS,
+    EndpointFailed,
+    ModelServer,
+    launch_server,
+    post_invocation,
+)
+from driftline.local.s3_uris import split_s3_uri
+from driftline.local.times import epoch_millis, utc_now
+
+if TYPE_CHECKING:  # the server process imports this package, and neither moto nor the job runner
+    from driftline.local.console import Console
+    from driftline.local.sagemaker import ApplicationCode
+
+
+@dataclass
+class LocalEndpoint:
+    name: str
+    server: ModelServer | None = None
+    capture: dict[str, Any] | None = None
+    captured: list[CapturedRecord] = field(default_factory=list)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+
+class EndpointRunner:
+    """Starts, swaps and stops the local servers behind SageMaker endpoints; writes their captured data."""
+
+    def __init__(
+        self,
+        *,
+        endpoints_dir: Path,
+        endpoint_url: str,
+        region: str,
+        console: Console,
+        code: ApplicationCode | None = None,
+        capture_flush_seconds: float = CAPTURE_FLUSH_SECONDS,
+    ) -> None:
+        from driftline.local.sagemaker import ML_DIR, ApplicationCode
+
+        self.endpoints_dir = endpoints_dir
+        self.endpoint_url = endpoint_url
+        self.region = region
+        self.console = console
+        self.code = code or ApplicationCode(ML_DIR)
+        self.capture_flush_seconds = capture_flush_seconds
+        self.endpoints: dict[str, LocalEndpoint] = {}
+        self._lock = threading.Lock()
+        self._threads: list[threading.Thread] = []
+        self._stopping = threading.Event()
+        self._flusher: threading.Thread | None = None
+
+    # -- lifecycle called from the SageMaker API --------------------------------------------------
+    def create(self, fake: Any, config: dict[str, Any], resolve_model: Callable[[str], dict[str, Any]]) -> None:
+        with self._lock:
+            self.endpoints[fake.endpoint_name] = LocalEndpoint(fake.endpoint_name)
+        fake.endpoint_status = "Creating"
+        fake.failure_reason = None
+        self._emit(fake)
+        self._background(fake.endpoint_name, lambda: self._create(fake, config, resolve_model))
+
+    def update(self, fake: Any, config: dict[str, Any], resolve_model: Callable[[str], dict[str, Any]]) -> None:
+        fake.failure_reason = None
+        self._set_status(fake, "Updating")
+        self._background(fake.endpoint_name, lambda: self._update(fake, config, resolve_model))
+
+    def delete(self, name: str) -> None:
+        with self._lock:
+            endpoint = self.endpoints.pop(name, None)
+        if endpoint is None:
+            return
+        self._flush(endpoint)
+        if endpoint.server is not None:
+            endpoint.server.drain_and_stop()
+
+    def stop(self) -> None:
+        """Stop every server (local mode is stopping); captured records are written first."""
+        self._stopping.set()
+        for thread in list(self._threads):
+            thread.join(timeout=START_TIMEOUT_SECONDS)
+        for name in list(self.endpoints):
+            self.delete(name)
+
+    def wait(self, timeout: float = START_TIMEOUT_SECONDS) -> None:
+        for thread in list(self._threads):
+            thread.join(timeout)
+
+    def _background(self, name: str, work: Callable[[], None]) -> None:
+        thread = threading.Thread(target=work, name=f"endpoint-{name}", daemon=True)
+        self._threads.append(thread)
+        thread.start()
+
+    def _create(self, fake: Any, config: dict[str, Any], resolve_model: Callable[[str], dict[str, Any]]) -> None:
+        name = fake.endpoint_name
+        try:
+            server = self._start_server(name, config, resolve_model)
+        except EndpointFailed as error:
+            fake.failure_reason = str(error)[:1024]
+            self._set_status(fake, "Failed")
+            self.console.line(name, f"FAILED: {fake.failure_reason}")
+            return
+        endpoint = self.endpoints.get(name)
+        if endpoint is None:  # deleted while it was starting
+            server.stop()
+            return
+        with endpoint.lock:
+            endpoint.server = server
+            endpoint.capture = capture_settings(config)
+        fake.data_capture_config = capture_summary(config)
+        self._set_status(fake, "InService")
+        self._ensure_flusher()
+        self.console.line(name, f"InService at http://127.0.0.1:{server.port} ({config['EndpointConfigName']})")
+
+    def _update(self, fake: Any, config: dict[str, Any], resolve_model: Callable[[str], dict[str, Any]]) -> None:
+        name = fake.endpoint_name
+        endpoint = self.endpoints.get(name)
+        try:
+            if endpoint is None:
+                raise EndpointFailed(f"endpoint {name} is not running locally")
+            server = self._start_server(name, config, resolve_model)
+        except EndpointFailed as error:
+            # As on SageMaker: the previous configuration keeps serving and the endpoint says why.
+            fake.failure_reason = f"Update to {config['EndpointConfigName']} failed: {error}"[:1024]
+            self._set_status(fake, "InService")
+            self.console.line(name, f"update FAILED, previous model still serving: {error}")
+            return
+        assert endpoint is not None
+        self._flush(endpoint)
+        with endpoint.lock:
+            previous, endpoint.server = endpoint.server, server
+            endpoint.capture = capture_settings(config)
+        fake.endpoint_config_name = config["EndpointConfigName"]
+        fake.production_variants = fake._process_production_variants(config["ProductionVariants"])
+        fake.data_capture_config = capture_summary(config)
+        self._set_status(fake, "InService")
+        if previous is not None:
+            previous.drain_and_stop()
+        self.console.line(name, f"updated to {config['EndpointConfigName']} at http://127.0.0.1:{server.port}")
+
+    def _set_status(self, fake: Any, status: str) -> None:
+        """The endpoint's new status, changed now, and its state-change event."""
+        fake.endpoint_status = status
+        fake.last_modified_time = utc_now()
+        self._emit(fake)
+
+    def _emit(self, fake: Any) -> None:
+        """SageMaker's "SageMaker Endpoint State Change" event for the endpoint's status now, to local EventBridge."""
+        from moto.events.models import events_backends
+
+        account = str(fake.arn).split(":")[4]
+        events_backends[account][self.region].put_events([endpoint_state_change_event(fake)])
+
+    # -- starting a server --------------------------------------------------------------------------
+    def _start_server(
+        self, name: str, config: dict[str, Any], resolve_model: Callable[[str], dict[str, Any]]
+    ) -> ModelServer:
+        from driftline.local.sagemaker import JobFailed, refused_environment
+
+        variants = config.get("ProductionVariants") or []
+        if len(variants) != 1:
+            raise EndpointFailed(
+                f"ClientError: endpoint config {config['EndpointConfigName']} has {len(variants)} production variants; "
+                "local mode serves exactly one per endpoint"
+            )
+        variant = variants[0]
+        container = resolve_model(variant["ModelName"])
+        environment = dict(container.get("Environment") or {})
+        refused = refused_environment(environment)
+        if refused:
+            raise EndpointFailed(
+                f"ClientError: the model's Environment sets {', '.join(refused)}, which local mode does not let a "
+                "model set (they would change which code runs or where its traffic goes)"
+            )
+        program = environment.get("SAGEMAKER_PROGRAM")
+        submit = environment.get("SAGEMAKER_SUBMIT_DIRECTORY")
+        model_uri = container.get("ModelDataUrl")
+        if not program or not submit or not model_uri:
+            raise EndpointFailed(
+                "ClientError: the model's container needs ModelDataUrl and the SAGEMAKER_PROGRAM and "
+                "SAGEMAKER_SUBMIT_DIRECTORY environment variables (the scikit-learn serving container's contract)"
+            )
+        folder = self.endpoints_dir / name / f"{config['EndpointConfigName']}-{uuid.uuid4().hex[:8]}"
+        try:
+            self.code.require_script(program, "SAGEMAKER_PROGRAM")
+            model_dir, code_dir = folder / "model", folder / "code"
+            self._unpack(str(model_uri), folder / "model.tar.gz", model_dir)
+            self._unpack(str(submit), folder / "sourcedir.tar.gz", code_dir)
+            self.code.verify_folder(code_dir, f"SAGEMAKER_SUBMIT_DIRECTORY {submit}")
+        except JobFailed as error:
+            raise EndpointFailed(str(error)) from error
+        return launch_server(
+            folder,
+            program,
+            environment,
+            config_name=str(config["EndpointConfigName"]),
+            variant=str(variant["VariantName"]),
+        )
+
+    def _unpack(self, uri: str, archive: Path, target: Path) -> None:
+        from driftline.local.sagemaker import JobFailed
+
+        bucket, key = split_s3_uri(uri, EndpointFailed)
+        archive.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            self._s3().download_file(bucket, key, str(archive))
+        except Exception as error:
+            raise JobFailed(f"ClientError: could not download {uri} ({error})") from error
+        try:
+            with tarfile.open(archive) as tar:
+                tar.extractall(target, filter="data")
+        except (tarfile.TarError, OSError) as error:
+            raise JobFailed(f"ClientError: {uri} is not a readable .tar.gz archive ({error})") from error
+
+    def _s3(self) -> Any:
+        from driftline.local.clients import emulator_client  # boto3: not in the server process
+
+        return emulator_client("s3", self.endpoint_url, self.region)
+
+    # -- invocations ----------------------------------------------------------------------------
+    def invoke(
+        self, name: str, body: bytes, content_type: str | None, accept: str | None, inference_id: str | None = None
+    ) -> tuple[int, bytes, str, str]:
+        """Forward one invocation: ``(status, body, content type, variant)``; raises KeyError when not serving."""
+        endpoint = self.endpoints.get(name)
+        if endpoint is None:
+            raise KeyError(name)
+        with endpoint.lock:
+            server = endpoint.server
+            if server is None:
+                raise KeyError(name)
+            with server.idle:
+                server.in_flight += 1
+        try:
+            status, answer, answer_type = post_invocation(server.port, body, content_type, accept)
+        except OSError as error:
+            reason = f"the model's server is not answering ({error}); see {server.folder / 'server.log'}"
+            status, answer, answer_type = 500, json.dumps({"message": reason}).encode(), "application/json"
+        finally:
+            with server.idle:
+                server.in_flight -= 1
+                server.idle.notify_all()
+        if 200 <= status < 300 and endpoint.capture is not None:
+            self._capture(endpoint, server.variant, body, content_type, answer, answer_type, inference_id)
+        return status, answer, answer_type, server.variant
+
+    # -- data capture ---------------------------------------------------------------------------
+    def _capture(
+        self,
+        endpoint: LocalEndpoint,
+        variant: str,
+        body: bytes,
+        content_type: str | None,
+        answer: bytes,
+        answer_type: str,
+        inference_id: str | None,
+    ) -> None:
+        settings = endpoint.capture
+        if settings is None or not sampled(settings):
+            return
+        captured = capture_record(settings, variant, body, content_type, answer, answer_type, inference_id)
+        with endpoint.lock:
+            endpoint.captured.append(captured)
+
+    def flush_captures(self) -> None:
+        """Write every captured record now (local mode does it every few seconds and when it stops)."""
+        for endpoint in list(self.endpoints.values()):
+            self._flush(endpoint)
+
+    def _flush(self, endpoint: LocalEndpoint) -> None:
+        with endpoint.lock:
+            records, endpoint.captured = endpoint.captured, []
+        write_captures(endpoint.name, records, self._s3, lambda message: self.console.line(endpoint.name, message))
+
+    def _ensure_flusher(self) -> None:
+        with self._lock:
+            if self._flusher is not None:
+                return
+            self._flusher = threading.Thread(target=self._flush_periodically, name="endpoint-capture", daemon=True)
+            self._flusher.start()
+
+    def _flush_periodically(self) -> None:
+        while not self._stopping.wait(self.capture_flush_seconds):
+            self.flush_captures()
+
+
+def endpoint_state_change_event(fake: Any) -> dict[str, Any]:
+    """The PutEvents entry of an endpoint's state change, in the shape AWS documents for the event.
+
+    The status is written as the event writes it (``IN_SERVICE``, ``UPDATING``), not as DescribeEndpoint does;
+    times are epoch milliseconds and tags a name-to-value object.
+    """
+    status = re.sub(r"(?<!^)(?=[A-Z])", "_", str(fake.endpoint_status)).upper()
+    variants = [
+        {
+            "DesiredWeight": float(variant.get("DesiredWeight", variant.get("CurrentWeight", 1.0)) or 1.0),
+            "DesiredInstanceCount": float(
+                variant.get("DesiredInstanceCount", variant.get("CurrentInstanceCount", 1)) or 1
+            ),
+        }
+        for variant in (fake.production_variants or [])
+    ]
+    detail: dict[str, Any] = {
+        "EndpointName": fake.endpoint_name,
+        "EndpointArn": fake.arn,
+        "EndpointConfigName": fake.endpoint_config_name,
+        "ProductionVariants": variants,
+        "EndpointStatus": status,
+        "CreationTime": _event_millis(fake.creation_time),
+        "LastModifiedTime": _event_millis(fake.last_modified_time),
+        "Tags": {tag["Key"]: tag["Value"] for tag in (fake.tags or [])},
+    }
+    if fake.failure_reason:
+        detail["FailureReason"] = fake.failure_reason
+    return {
+        "Source": "aws.sagemaker",
+        "DetailType": "SageMaker Endpoint State Change",
+        "Detail": json.dumps(detail),
+        "Resources": [fake.arn],
+    }
+
+
+def _event_millis(value: Any) -> float:
+    """An endpoint's time as its state-change event writes it: moto keeps a datetime or an ISO 8601 text."""
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value)
+    if isinstance(value, datetime):
+        return float(epoch_millis(value))
+    return float(value or 0)
