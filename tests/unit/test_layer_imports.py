@@ -36,7 +36,7 @@ def _layer_modules() -> dict[str, ast.Module]:
 MODULES = _layer_modules()
 
 
-def _imported(module: str, tree: ast.Module) -> Iterator[tuple[str, ast.AST]]:
+def _imported(module: str, tree: ast.Module) -> Iterator[tuple[str, ast.stmt]]:
     """Every layer module ``module`` imports, anywhere in it, with the import statement."""
     for node in ast.walk(tree):
         if isinstance(node, ast.ImportFrom) and node.module and node.module.split(".")[0] == PACKAGE:
