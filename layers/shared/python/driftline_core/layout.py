@@ -52,10 +52,6 @@ def is_upload_file_name(name: str) -> bool:
     return any(lowered.endswith(extension) and len(lowered) > len(extension) for extension in UPLOAD_EXTENSIONS)
 
 
-def is_compressed_upload(key: str) -> bool:
-    return key.lower().endswith(".gz")
-
-
 def is_folder_marker(key: str) -> bool:
     """The zero-byte object the S3 console creates for "Create folder" has a key ending in ``/``."""
     return key.endswith("/")
@@ -122,17 +118,18 @@ def data_capture_prefix(dataset: str) -> str:
     return f"capture/{dataset}/"
 
 
-def ml_code_prefix(code_version: str) -> str:
-    """Where the deploy-time publisher ships ``ml/``: the files for processing jobs and a tarball for training."""
-    return f"code/{code_version}/"
+ML_CODE_FILES = "src/"
+"""Under the published ``ml/`` code's prefix (``code/<version>/``): the scripts, one object per file."""
+ML_CODE_TARBALL = "sourcedir.tar.gz"
+"""Under the same prefix: the same files as one tarball, for the training job's script mode and the model."""
 
 
-def ml_code_files_prefix(code_version: str) -> str:
-    return f"{ml_code_prefix(code_version)}src/"
+def ml_code_files_uri(ml_code_uri: str) -> str:
+    return f"{ml_code_uri.rstrip('/')}/{ML_CODE_FILES}"
 
 
-def ml_code_tarball_key(code_version: str) -> str:
-    return f"{ml_code_prefix(code_version)}sourcedir.tar.gz"
+def ml_code_tarball_uri(ml_code_uri: str) -> str:
+    return f"{ml_code_uri.rstrip('/')}/{ML_CODE_TARBALL}"
 
 
 def execution_name_for_object(dataset: str, bucket: str, key: str, version_id: str | None) -> str:

@@ -16,6 +16,7 @@ from typing import Any
 from driftline_core import layout
 from driftline_core.errors import DatasetConfigInvalid
 from driftline_core.ingest.hyperparameters import hyperparameter_problems
+from driftline_core.layout import ml_code_files_uri, ml_code_tarball_uri
 from driftline_core.payloads import DataObject, JobResult
 from driftline_core.settings import Settings
 
@@ -52,8 +53,6 @@ ENVIRONMENT_VALUE_MAX = 256
 """CreateProcessingJob's limit on an environment value."""
 
 TRAINING_PROGRAM = "train.py"
-ML_CODE_FILES = "src/"
-ML_CODE_TARBALL = "sourcedir.tar.gz"
 VOLUME_SIZE_GB = 30
 
 
@@ -80,7 +79,7 @@ def build_preprocess_job_request(
         job_name=layout.job_name(execution_name, PREPROCESS_STEP),
         script="preprocess.py",
         inputs={
-            "code": _code_files_uri(settings),
+            "code": ml_code_files_uri(settings.ml_code_uri),
             "data": _pinned_input(run_config),
             "config": config_uri,
         },
@@ -133,7 +132,7 @@ def build_training_job_request(
             "TrainingInputMode": "File",
         },
         "HyperParameters": training_hyperparameters(
-            run_config, code_tarball_uri=_code_tarball_uri(settings), region=region
+            run_config, code_tarball_uri=ml_code_tarball_uri(settings.ml_code_uri), region=region
         ),
         "InputDataConfig": channels,
         "OutputDataConfig": {
@@ -191,7 +190,7 @@ def build_evaluation_job_request(
     """
     _require(settings, "sagemaker_role_arn", "processing_image_uri", "ml_code_uri", "artifact_bucket")
     inputs = {
-        "code": _code_files_uri(settings),
+        "code": ml_code_files_uri(settings.ml_code_uri),
         "model": _job_output(training, MODEL_OUTPUT),
         "test": _job_output(preprocess, "test"),
         "config": config_uri,
@@ -237,7 +236,7 @@ def build_baseline_job_request(
         job_name=job_name,
         script="baseline.py",
         inputs={
-            "code": _code_files_uri(settings),
+            "code": ml_code_files_uri(settings.ml_code_uri),
             "train": _processing_output_uri(settings, execution_name, PREPROCESS_STEP, "train"),
             "metadata": _processing_output_uri(settings, execution_name, PREPROCESS_STEP, "metadata"),
         },
@@ -280,7 +279,7 @@ def build_monitor_job_request(
     request = _processing_job_request(
         job_name=job_name,
         script="monitor.py",
-        inputs={"code": _code_files_uri(settings), "baseline": baseline_uri},
+        inputs={"code": ml_code_files_uri(settings.ml_code_uri), "baseline": baseline_uri},
         outputs={MONITOR_SHARDS: monitor_shards_uri(output_uri)} if sharded else {MONITOR_OUTPUT: output_uri},
         environment=_monitor_environment(endpoint, schedule, window_start, window_end),
         tags=_monitor_tags(dataset, endpoint),
@@ -329,7 +328,7 @@ def build_monitor_merge_job_request(
     request = _processing_job_request(
         job_name=job_name,
         script="monitor.py",
-        inputs={"code": _code_files_uri(settings), "baseline": baseline_uri, MONITOR_SHARDS: shards_uri},
+        inputs={"code": ml_code_files_uri(settings.ml_code_uri), "baseline": baseline_uri, MONITOR_SHARDS: shards_uri},
         outputs={MONITOR_OUTPUT: output_uri},
         environment=_monitor_environment(endpoint, schedule, window_start, window_end),
         tags=_monitor_tags(dataset, endpoint),
@@ -519,14 +518,6 @@ def _processing_environment(execution_name: str) -> dict[str, str]:
 
 def _processing_output_uri(settings: Settings, execution_name: str, step: str, output_name: str) -> str:
     return layout.s3_uri(settings.artifact_bucket, layout.processing_output_prefix(execution_name, step, output_name))
-
-
-def _code_files_uri(settings: Settings) -> str:
-    return f"{settings.ml_code_uri.rstrip('/')}/{ML_CODE_FILES}"
-
-
-def _code_tarball_uri(settings: Settings) -> str:
-    return f"{settings.ml_code_uri.rstrip('/')}/{ML_CODE_TARBALL}"
 
 
 def _job_output(result: JobResult, name: str) -> str:

@@ -13,7 +13,7 @@ from driftline_core.aws.clients import get_client
 from driftline_core.aws.error_codes import is_not_found
 from driftline_core.aws.s3io import read_json
 from driftline_core.errors import SageMakerJobFailed
-from driftline_core.layout import model_package_group_name, split_s3_uri
+from driftline_core.layout import ml_code_tarball_uri, model_package_group_name, split_s3_uri
 from driftline_core.payloads import RegisterInput, RegistrationResult
 from driftline_core.settings import Settings
 
@@ -196,7 +196,7 @@ def build_model_package_request(
                     "Image": settings.training_image_uri,
                     "ModelDataUrl": model_uri,
                     "Environment": {
-                        "SAGEMAKER_SUBMIT_DIRECTORY": f"{settings.ml_code_uri.rstrip('/')}/sourcedir.tar.gz",
+                        "SAGEMAKER_SUBMIT_DIRECTORY": ml_code_tarball_uri(settings.ml_code_uri),
                         "SAGEMAKER_PROGRAM": SERVING_PROGRAM,
                     },
                 }
