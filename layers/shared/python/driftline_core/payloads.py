@@ -1,7 +1,10 @@
-"""The small JSON documents passed between pipeline states.
+"""The small JSON documents passed between pipeline states, and what the event-driven handlers answer.
 
-Payloads carry S3 URIs and a few numbers, never data. Every Lambda input carries the execution id for
-log correlation. Field names here are the names in the ASL (``statemachine/pipeline.asl.json``).
+The rule: what crosses a process boundary as JSON (a state's input or output, a handler's answer, a
+schedule's Input) is a pydantic model here; a value that stays inside one function's call is a frozen
+dataclass beside the code that makes it. Payloads carry S3 URIs and a few numbers, never data. Every
+Lambda input carries the execution id for log correlation. Field names here are the names in the ASL
+(``statemachine/pipeline.asl.json``).
 
 Annotations are evaluated as each class is defined (no ``from __future__ import annotations``), so pydantic
 reads them as types instead of compiling each one from its string at import: a model refers only to
@@ -11,6 +14,8 @@ models defined above it.
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SerializerFunctionWrapHandler, model_serializer
+
+from driftline_core.errors import JobsNotReconciled
 
 ProblemType = Literal["binary_classification", "multiclass_classification", "regression"]
 RunOutcome = Literal[
@@ -326,3 +331,112 @@ class MonitoringSetup(_Payload):
     alarm_name: str
     baseline_uri: str
     baseline_job_name: str
+
+
+# What the event-driven handlers answer, and what they read --------------------------------------------
+
+
+class StartRunResult(_Payload):
+    """What StartRun returns; ``reason`` says in a sentence why a run did or did not start."""
+
+    started: bool
+    execution_arn: str | None = None
+    execution_name: str | None = None
+    dataset: str | None = None
+    reason: str
+    notified: bool = False
+    """True when the topic was told why this upload started no run."""
+
+
+WindowOutcome = Literal["started", "already_started", "no_data", "no_baseline", "endpoint_gone"]
+
+
+class MonitoringStarted(_Payload):
+    outcome: WindowOutcome
+    reason: str
+    window_start: str
+    window_end: str
+    job_name: str | None = None
+    capture_prefixes: list[str] = Field(default_factory=list)
+    capture_bytes: int = 0
+    instance_count: int = 0
+
+
+DriftJob = Literal["monitor", "merge", "baseline"]
+
+
+class DriftJobOutcome(_Payload):
+    job_name: str
+    job: Literal["monitor", "merge", "baseline", "other"]
+    status: str
+    action: Literal["published", "notified", "ignored", "merge_started", "merge_already_started"]
+    metrics: int = 0
+    merge_job_name: str | None = None
+
+
+class RetrainResult(_Payload):
+    started: bool
+    reason: str
+    dataset: str | None = None
+    execution_name: str | None = None
+    execution_arn: str | None = None
+    notified: bool = False
+
+
+REQUEST_SOURCE: Literal["driftline.monitoring-schedule"] = "driftline.monitoring-schedule"
+"""Marks the schedule's Input, so StartMonitoring tells it from the job state-change events it also receives."""
+
+
+SCHEDULED_TIME = "<aws.scheduler.scheduled-time>"
+"""EventBridge Scheduler replaces this keyword in the Input with the time the schedule fired for."""
+
+
+class MonitoringRequest(_Payload):
+    """The schedule's Input, what StartMonitoring receives at each firing."""
+
+    source: Literal["driftline.monitoring-schedule"] = REQUEST_SOURCE
+    dataset: str
+    endpoint_name: str
+    variant_name: str
+    schedule_name: str
+    model_package_arn: str
+    execution_name: str
+    """The run that trained the deployed model; its baseline is the monitor's reference."""
+    baseline_uri: str
+    scheduled_time: str = SCHEDULED_TIME
+
+
+class ReconcileReport(_Payload):
+    """What one reconciler pass found, by outcome (``succeeded``, ``failed``, ``still_running``, ...)."""
+
+    checked: int = 0
+    outcomes: dict[str, int] = {}
+    failed_jobs: list[str] = []
+    """Jobs whose check or resume raised; their tokens stay stored and the next pass tries again."""
+    stopped_early: bool = False
+    """True when the pass ran out of time or reached its limit before every waiting job was checked."""
+
+    def raise_for_failures(self) -> None:
+        if self.failed_jobs:
+            names = ", ".join(self.failed_jobs[:10])
+            more = f" and {len(self.failed_jobs) - 10} more" if len(self.failed_jobs) > 10 else ""
+            raise JobsNotReconciled(
+                f"could not check or resume {len(self.failed_jobs)} waiting job(s): {names}{more}. Their runs "
+                "keep waiting and the next scheduled pass tries again; the reconciler's log has each error."
+            )
+
+
+class RunDocument(_Payload):
+    """The parts of the state document a notification reports on; each exists once its step succeeded."""
+
+    dataset: str | None = None
+    data: DataObject | None = None
+    validation: ValidationResult | None = None
+    preprocess: JobResult | None = None
+    training: JobResult | None = None
+    evaluation: JobResult | None = None
+    gate: GateResult | None = None
+    registration: RegistrationResult | None = None
+    approval: ApprovalDecision | None = None
+    deployment: DeploymentResult | None = None
+    serving: dict[str, Any] | None = None

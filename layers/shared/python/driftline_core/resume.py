@@ -13,13 +13,12 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from aws_lambda_powertools import Logger
-from pydantic import BaseModel
 
 from driftline_core.aws.error_codes import transient_aws_errors
 from driftline_core.aws.sagemaker import ENDPOINT_EVENT, JOB_API_BY_EVENT, TERMINAL_STATUSES
 from driftline_core.aws.task_tokens import NOT_OURS, STILL_RUNNING, waiting_jobs
 from driftline_core.deployment.endpoint import DEPLOY_STEP, reconcile_endpoint, resume_from_endpoint_event
-from driftline_core.errors import JobsNotReconciled
+from driftline_core.payloads import ReconcileReport
 from driftline_core.settings import Settings, get_settings
 from driftline_core.training.jobs import JOB_API_BY_STEP, reconcile_job_step, resume_job_step
 
@@ -55,26 +54,6 @@ def resume_from_job_event(event_detail: Mapping[str, Any], detail_type: str) -> 
         logger.info("Job has not ended yet", extra={"job_name": job_name, "job_status": status})
         return STILL_RUNNING
     return resume_job_step(api, job_name, status, event_detail, description=None, settings=get_settings())
-
-
-class ReconcileReport(BaseModel):
-    """What one reconciler pass found, by outcome (``succeeded``, ``failed``, ``still_running``, ...)."""
-
-    checked: int = 0
-    outcomes: dict[str, int] = {}
-    failed_jobs: list[str] = []
-    """Jobs whose check or resume raised; their tokens stay stored and the next pass tries again."""
-    stopped_early: bool = False
-    """True when the pass ran out of time or reached its limit before every waiting job was checked."""
-
-    def raise_for_failures(self) -> None:
-        if self.failed_jobs:
-            names = ", ".join(self.failed_jobs[:10])
-            more = f" and {len(self.failed_jobs) - 10} more" if len(self.failed_jobs) > 10 else ""
-            raise JobsNotReconciled(
-                f"could not check or resume {len(self.failed_jobs)} waiting job(s): {names}{more}. Their runs "
-                "keep waiting and the next scheduled pass tries again; the reconciler's log has each error."
-            )
 
 
 def resume_finished_jobs(

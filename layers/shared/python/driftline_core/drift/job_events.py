@@ -7,29 +7,17 @@ import re
 from collections.abc import Mapping
 from typing import Any, Literal
 
-from pydantic import BaseModel
-
 from driftline_core.aws.clients import get_client
 from driftline_core.drift.alarms import DATASET_TAG, ENDPOINT_TAG
 from driftline_core.drift.model_monitor import handle_execution, is_model_monitor_execution
 from driftline_core.drift.windows import output_uris, publish_window_metrics, start_merge_job
 from driftline_core.notifications.publish import Notification, email_subject, publish_notification
+from driftline_core.payloads import DriftJob, DriftJobOutcome
 from driftline_core.settings import MonitoringSettings, Settings
 from driftline_core.training.job_requests import MONITOR_SHARDS
 
-DriftJob = Literal["monitor", "merge", "baseline"]
 
-
-class JobOutcome(BaseModel):
-    job_name: str
-    job: Literal["monitor", "merge", "baseline", "other"]
-    status: str
-    action: Literal["published", "notified", "ignored", "merge_started", "merge_already_started"]
-    metrics: int = 0
-    merge_job_name: str | None = None
-
-
-def handle_job_event(detail: Mapping[str, Any], settings: Settings, monitoring: MonitoringSettings) -> JobOutcome:
+def handle_job_event(detail: Mapping[str, Any], settings: Settings, monitoring: MonitoringSettings) -> DriftJobOutcome:
     """A monitoring or baseline job ended: publish a monitor's metrics, or notify a failure.
 
     The event only wakes this up: the job's description says what it is (its Environment) and where its
@@ -43,7 +31,7 @@ def handle_job_event(detail: Mapping[str, Any], settings: Settings, monitoring: 
     if job is None and _MODEL_MONITOR_SCHEDULE in (detail.get("Environment") or {}):
         return _model_monitor_execution(detail, settings, monitoring)
     if job is None:
-        return JobOutcome(job_name=name, job="other", status=status, action="ignored")
+        return DriftJobOutcome(job_name=name, job="other", status=status, action="ignored")
     description = get_client("sagemaker").describe_processing_job(ProcessingJobName=name)
     status = str(description.get("ProcessingJobStatus") or status)
     if status == "Completed" and job == "monitor" and MONITOR_SHARDS in output_uris(description):
@@ -51,14 +39,14 @@ def handle_job_event(detail: Mapping[str, Any], settings: Settings, monitoring: 
         action: Literal["merge_started", "merge_already_started"] = (
             "merge_started" if started else "merge_already_started"
         )
-        return JobOutcome(job_name=name, job=job, status=status, action=action, merge_job_name=merge_name)
+        return DriftJobOutcome(job_name=name, job=job, status=status, action=action, merge_job_name=merge_name)
     if status == "Completed" and job in ("monitor", "merge"):
         count = publish_window_metrics(description, monitoring.drift_metrics_namespace)
-        return JobOutcome(job_name=name, job=job, status=status, action="published", metrics=count)
+        return DriftJobOutcome(job_name=name, job=job, status=status, action="published", metrics=count)
     if status in ("Failed", "Stopped"):
         publish_notification(job_failed_notification(description, job), settings)
-        return JobOutcome(job_name=name, job=job, status=status, action="notified")
-    return JobOutcome(job_name=name, job=job, status=status, action="ignored")
+        return DriftJobOutcome(job_name=name, job=job, status=status, action="notified")
+    return DriftJobOutcome(job_name=name, job=job, status=status, action="ignored")
 
 
 _MODEL_MONITOR_SCHEDULE = "sagemaker_monitoring_schedule_name"
@@ -66,13 +54,15 @@ _MODEL_MONITOR_SCHEDULE = "sagemaker_monitoring_schedule_name"
 
 def _model_monitor_execution(
     detail: Mapping[str, Any], settings: Settings, monitoring: MonitoringSettings
-) -> JobOutcome:
+) -> DriftJobOutcome:
     """An execution of one of this stack's Model Monitor schedules (``driftline_core.drift.model_monitor``)."""
     name = str(detail.get("ProcessingJobName") or "")
     if not is_model_monitor_execution(detail, settings.model_package_group_prefix):
-        return JobOutcome(job_name=name, job="other", status=str(detail.get("ProcessingJobStatus")), action="ignored")
+        return DriftJobOutcome(
+            job_name=name, job="other", status=str(detail.get("ProcessingJobStatus")), action="ignored"
+        )
     outcome = handle_execution(detail, settings, monitoring.drift_metrics_namespace)
-    return JobOutcome(
+    return DriftJobOutcome(
         job_name=outcome.job_name, job="monitor", status=outcome.status, action=outcome.action, metrics=outcome.metrics
     )
 

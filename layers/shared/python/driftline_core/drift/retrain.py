@@ -28,7 +28,6 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from botocore.exceptions import ClientError
-from pydantic import BaseModel
 
 from driftline_core import layout
 from driftline_core.aws import s3io
@@ -39,20 +38,11 @@ from driftline_core.aws.stepfunctions import execution_arn_for, execution_exists
 from driftline_core.ingest.dataset_config import parse_dataset_config
 from driftline_core.layout import dataset_from_alarm_name, drift_reports_prefix, model_package_group_name
 from driftline_core.notifications.publish import Notification, email_subject, publish_notification
-from driftline_core.payloads import DataObject, DriftedFeature, RunInput, RunTrigger
+from driftline_core.payloads import DataObject, DriftedFeature, RetrainResult, RunInput, RunTrigger
 from driftline_core.settings import Settings
 from driftline_core.training.registry import find_approved_model_package
 
 _DRIFT_DESCRIPTION = re.compile(r"distance: (?P<distance>[0-9.eE+-]+).*?threshold: (?P<threshold>[0-9.eE+-]+)")
-
-
-class RetrainResult(BaseModel):
-    started: bool
-    reason: str
-    dataset: str | None = None
-    execution_name: str | None = None
-    execution_arn: str | None = None
-    notified: bool = False
 
 
 @dataclass(frozen=True)

@@ -4,23 +4,15 @@ schedule of an endpoint (its Input is what StartMonitoring receives at each firi
 from __future__ import annotations
 
 import re
-from typing import Any, Literal
+from typing import Any
 
 from botocore.exceptions import ClientError
-from pydantic import BaseModel
 
 from driftline_core.aws.clients import get_client
 from driftline_core.aws.error_codes import is_not_found
 from driftline_core.layout import SCHEDULE_GROUP, schedule_name
+from driftline_core.payloads import MonitoringRequest
 from driftline_core.settings import MonitoringSettings
-
-REQUEST_SOURCE: Literal["driftline.monitoring-schedule"] = "driftline.monitoring-schedule"
-"""Marks the schedule's Input, so StartMonitoring tells it from the job state-change events it also receives."""
-
-
-SCHEDULED_TIME = "<aws.scheduler.scheduled-time>"
-"""EventBridge Scheduler replaces this keyword in the Input with the time the schedule fired for."""
-
 
 _RATE = re.compile(r"^rate\(\s*(\d+)\s+(minute|minutes|hour|hours|day|days)\s*\)$")
 _MINUTES_PER_UNIT = {"minute": 1, "minutes": 1, "hour": 60, "hours": 60, "day": 1440, "days": 1440}
@@ -36,21 +28,6 @@ def alarm_period_seconds(expression: str) -> int:
     limits (a multiple of 60 seconds, at most a day)."""
     minutes = rate_minutes(expression) or 60
     return min(max(minutes, 1), 1440) * 60
-
-
-class MonitoringRequest(BaseModel):
-    """The schedule's Input, what StartMonitoring receives at each firing."""
-
-    source: Literal["driftline.monitoring-schedule"] = REQUEST_SOURCE
-    dataset: str
-    endpoint_name: str
-    variant_name: str
-    schedule_name: str
-    model_package_arn: str
-    execution_name: str
-    """The run that trained the deployed model; its baseline is the monitor's reference."""
-    baseline_uri: str
-    scheduled_time: str = SCHEDULED_TIME
 
 
 def build_schedule_request(request: MonitoringRequest, monitoring: MonitoringSettings) -> dict[str, Any]:

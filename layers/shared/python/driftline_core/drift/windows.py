@@ -18,10 +18,9 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
-from typing import Any, Literal
+from typing import Any
 
 from aws_lambda_powertools import Logger
-from pydantic import BaseModel, Field
 
 from driftline_core import layout
 from driftline_core.aws import s3io
@@ -38,6 +37,7 @@ from driftline_core.layout import (
     monitor_job_name,
     monitoring_output_prefix,
 )
+from driftline_core.payloads import MonitoringStarted
 from driftline_core.settings import MAX_PROCESSING_INSTANCES, MonitoringSettings, Settings
 from driftline_core.training.job_requests import (
     MONITOR_OUTPUT,
@@ -50,8 +50,6 @@ logger = Logger(child=True)
 
 METRICS_PER_REQUEST = 1000
 
-WindowOutcome = Literal["started", "already_started", "no_data", "no_baseline", "endpoint_gone"]
-
 
 # Names and places ---------------------------------------------------------------------------------------
 
@@ -60,17 +58,6 @@ WindowOutcome = Literal["started", "already_started", "no_data", "no_baseline", 
 
 
 # Each window ------------------------------------------------------------------------------------------
-
-
-class MonitoringStarted(BaseModel):
-    outcome: WindowOutcome
-    reason: str
-    window_start: str
-    window_end: str
-    job_name: str | None = None
-    capture_prefixes: list[str] = Field(default_factory=list)
-    capture_bytes: int = 0
-    instance_count: int = 0
 
 
 def monitoring_window(

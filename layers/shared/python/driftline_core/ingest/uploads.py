@@ -14,7 +14,6 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from botocore.exceptions import ClientError
-from pydantic import BaseModel
 
 from driftline_core.aws.clients import get_client
 from driftline_core.aws.error_codes import error_code, is_missing_object
@@ -32,7 +31,7 @@ from driftline_core.layout import (
 )
 from driftline_core.notifications.messages import upload_not_started
 from driftline_core.notifications.publish import publish_notification
-from driftline_core.payloads import DataObject, RunInput, RunTrigger
+from driftline_core.payloads import DataObject, RunInput, RunTrigger, StartRunResult
 from driftline_core.settings import Settings
 
 UPLOAD_ADVICE = "upload .csv or .csv.gz files under data/<dataset>/"
@@ -130,18 +129,6 @@ def _same_object(found: Mapping[str, Any], version_id: str | None, etag: str | N
     if etag and str(found.get("ETag", "")).strip('"') != etag.strip('"'):
         return False
     return size is None or found.get("ContentLength") == size
-
-
-class StartRunResult(BaseModel):
-    """What StartRun returns; ``reason`` says in a sentence why a run did or did not start."""
-
-    started: bool
-    execution_arn: str | None = None
-    execution_name: str | None = None
-    dataset: str | None = None
-    reason: str
-    notified: bool = False
-    """True when the topic was told why this upload started no run."""
 
 
 def run_input_for_upload(bucket: str, key: str, version_id: str | None, event_id: str | None = None) -> RunInput | None:

@@ -9,24 +9,17 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from pydantic import BaseModel
-
 from driftline_core.errors import APPROVAL_EXPIRED_ERROR, APPROVAL_REJECTED_ERROR
 from driftline_core.notifications.publish import UNKNOWN_DATASET, Notification, email_subject, publish_notification
 from driftline_core.payloads import (
-    ApprovalDecision,
     ApprovalRequestInput,
     DataDriftSummary,
-    DataObject,
-    DeploymentResult,
     GateResult,
-    JobResult,
     NotificationResult,
     NotifyInput,
-    RegistrationResult,
+    RunDocument,
     RunTrigger,
     StepError,
-    ValidationResult,
 )
 from driftline_core.settings import Settings
 
@@ -47,22 +40,6 @@ STEP_ORDER: tuple[tuple[str, str], ...] = (
 )
 """Result key each step adds to the run document, and the step's name in messages, in pipeline order."""
 JOB_STEPS = {"preprocessing", "training", "evaluation"}
-
-
-class RunDocument(BaseModel):
-    """The parts of the state document a notification reports on; each exists once its step succeeded."""
-
-    dataset: str | None = None
-    data: DataObject | None = None
-    validation: ValidationResult | None = None
-    preprocess: JobResult | None = None
-    training: JobResult | None = None
-    evaluation: JobResult | None = None
-    gate: GateResult | None = None
-    registration: RegistrationResult | None = None
-    approval: ApprovalDecision | None = None
-    deployment: DeploymentResult | None = None
-    serving: dict[str, Any] | None = None
 
 
 def build_notification(notify: NotifyInput) -> Notification:
