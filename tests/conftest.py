@@ -82,3 +82,12 @@ class FakeLambdaContext:
 @pytest.fixture
 def lambda_context() -> FakeLambdaContext:
     return FakeLambdaContext()
+
+
+@pytest.fixture(scope="session")
+def baseline_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A drift baseline made by the real baseline job (``ml/baseline.py``), read by the monitor job's tests in
+    ``ml/`` and ``local/``; built once, as it takes a job's run, and only read."""
+    from tests.monitor_data import build_baseline
+
+    return build_baseline(tmp_path_factory.mktemp("baseline"))

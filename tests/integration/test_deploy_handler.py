@@ -20,7 +20,7 @@ from moto.sagemaker.models import sagemaker_backends
 
 from driftline_core.payloads import DeployInput, DeploymentResult
 from tests.conftest import REGION, FakeLambdaContext, load_event
-from tests.integration.test_job_handlers import ARTIFACT_BUCKET, SKLEARN_IMAGE, create_pipeline_resources
+from tests.integration.pipeline_resources import ARTIFACT_BUCKET, SKLEARN_IMAGE
 
 TOKEN = "AQCEAAAAKgAAAAMAAAAAAAAAAdriftlineTaskTokenForTests"
 ENDPOINT = "driftline-credit"
@@ -28,11 +28,10 @@ GROUP = "driftline-credit"
 
 
 @pytest.fixture
-def world(aws: None, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+def world(pipeline: None, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     from driftline_core.settings import reset_settings as reset_deployment_settings
     from driftline_core.settings import reset_settings as reset_monitoring_settings
 
-    create_pipeline_resources(monkeypatch)
     monkeypatch.setenv("MODEL_PACKAGE_GROUP_PREFIX", "driftline")
     monkeypatch.setenv("DATA_CAPTURE_SAMPLING_PERCENTAGE", "50")
     monkeypatch.setenv("ENDPOINT_CONFIGS_RETAINED", "2")

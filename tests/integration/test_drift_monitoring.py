@@ -16,22 +16,27 @@ from moto.s3.models import s3_backends
 from moto.sagemaker.models import sagemaker_backends
 
 from tests.conftest import REGION, FakeLambdaContext, load_event
-from tests.integration.test_job_handlers import ARTIFACT_BUCKET, EXECUTION, create_pipeline_resources
-
-ENDPOINT = "driftline-credit"
-SCHEDULE = "driftline-credit-drift-monitor"
-FUNCTION_ARN = "arn:aws:lambda:us-east-1:123456789012:function:driftline-StartMonitoring"
-SCHEDULER_ROLE = "arn:aws:iam::123456789012:role/driftline-monitoring-scheduler"
-PACKAGE = "arn:aws:sagemaker:us-east-1:123456789012:model-package/driftline-credit/3"
-BASELINE = f"s3://{ARTIFACT_BUCKET}/runs/{EXECUTION}/baseline/"
+from tests.integration.drift_monitoring_steps import (
+    BASELINE,
+    ENDPOINT,
+    FUNCTION_ARN,
+    PACKAGE,
+    SCHEDULE,
+    SCHEDULER_ROLE,
+    finish,
+    processing_jobs,
+    put,
+    serve_endpoint,
+    subscribe_inbox,
+)
+from tests.integration.pipeline_resources import ARTIFACT_BUCKET, EXECUTION
 
 
 @pytest.fixture
-def world(aws: None, monkeypatch: pytest.MonkeyPatch) -> None:
+def world(pipeline: None, monkeypatch: pytest.MonkeyPatch) -> None:
     from driftline_core.settings import reset_settings as reset_deployment_settings
     from driftline_core.settings import reset_settings as reset_monitoring_settings
 
-    create_pipeline_resources(monkeypatch)
     monkeypatch.setenv("MODEL_PACKAGE_GROUP_PREFIX", "driftline")
     monkeypatch.setenv("MONITORING_FUNCTION_ARN", FUNCTION_ARN)
     monkeypatch.setenv("MONITORING_SCHEDULER_ROLE_ARN", SCHEDULER_ROLE)
@@ -41,47 +46,6 @@ def world(aws: None, monkeypatch: pytest.MonkeyPatch) -> None:
     reset_deployment_settings()
     reset_monitoring_settings()
     serve_endpoint()
-
-
-def serve_endpoint() -> None:
-    """The dataset's endpoint, as a deployment leaves it: the monitor watches only an endpoint that exists."""
-    sagemaker = boto3.client("sagemaker", region_name=REGION)
-    sagemaker.create_model(
-        ModelName=f"{ENDPOINT}-v3",
-        ExecutionRoleArn="arn:aws:iam::123456789012:role/driftline-sagemaker",
-        PrimaryContainer={"ModelPackageName": PACKAGE},
-    )
-    sagemaker.create_endpoint_config(
-        EndpointConfigName=f"{ENDPOINT}-v3",
-        ProductionVariants=[
-            {
-                "VariantName": "AllTraffic",
-                "ModelName": f"{ENDPOINT}-v3",
-                "InitialInstanceCount": 1,
-                "InstanceType": "ml.m5.large",
-            }
-        ],
-    )
-    sagemaker.create_endpoint(EndpointName=ENDPOINT, EndpointConfigName=f"{ENDPOINT}-v3")
-
-
-def finish(package_arn: str = PACKAGE, endpoint_type: str = "Provisioned") -> dict[str, Any]:
-    from functions.finish_deployment import app
-
-    event = {k: load_event("deploy")[k] for k in ("execution_id", "execution_name", "dataset", "data")}
-    deployment = {
-        "endpoint_name": ENDPOINT,
-        "endpoint_arn": f"arn:aws:sagemaker:us-east-1:123456789012:endpoint/{ENDPOINT}",
-        "endpoint_config_name": f"{ENDPOINT}-v3",
-        "model_name": f"{ENDPOINT}-v3",
-        "model_package_arn": package_arn,
-        "action": "created",
-        "endpoint_type": endpoint_type,
-        "data_capture_uri": f"s3://{ARTIFACT_BUCKET}/capture/credit" if endpoint_type == "Provisioned" else None,
-    }
-    context: Any = FakeLambdaContext()
-    result: dict[str, Any] = app.lambda_handler(event | {"deployment": deployment}, context)
-    return result
 
 
 def schedule() -> dict[str, Any]:
@@ -98,10 +62,6 @@ def fire(scheduled_time: str) -> dict[str, Any]:
     return result
 
 
-def put(key: str, body: str = "{}") -> None:
-    boto3.client("s3", region_name=REGION).put_object(Bucket=ARTIFACT_BUCKET, Key=key, Body=body.encode())
-
-
 def put_baseline() -> None:
     for name in ("statistics.json", "constraints.json"):
         put(f"runs/{EXECUTION}/baseline/{name}")
@@ -113,14 +73,8 @@ def capture(hour: str) -> str:
     return key
 
 
-def processing_jobs() -> list[dict[str, Any]]:
-    sagemaker = boto3.client("sagemaker", region_name=REGION)
-    names = [job["ProcessingJobName"] for job in sagemaker.list_processing_jobs()["ProcessingJobSummaries"]]
-    return [dict(sagemaker.describe_processing_job(ProcessingJobName=name)) for name in sorted(names)]
-
-
 def test_the_sample_scheduler_input_parses_as_the_monitoring_request() -> None:
-    from driftline_core.drift.schedules import MonitoringRequest
+    from driftline_core.payloads import MonitoringRequest
 
     request = MonitoringRequest.model_validate(load_event("scheduler_start_monitoring"))
     assert request.schedule_name == SCHEDULE
@@ -522,26 +476,6 @@ def test_a_completed_merge_job_publishes_the_windows_metrics_for_the_drift_alarm
     assert (outcome["job"], outcome["action"], outcome["metrics"]) == ("merge", "published", 1)
     listed = boto3.client("cloudwatch", region_name=REGION).list_metrics(Namespace="Driftline/DataDrift")["Metrics"]
     assert [m["MetricName"] for m in listed] == ["drifted_features"]
-
-
-def subscribe_inbox(monkeypatch: pytest.MonkeyPatch) -> Callable[[], list[dict[str, Any]]]:
-    """The notification topic with a queue subscribed; returns what its subscribers have received since."""
-    from driftline_core.settings import reset_settings
-
-    sns = boto3.client("sns", region_name=REGION)
-    sqs = boto3.client("sqs", region_name=REGION)
-    topic = sns.create_topic(Name="driftline-notifications")["TopicArn"]
-    queue = sqs.create_queue(QueueName="inbox")["QueueUrl"]
-    queue_arn = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-    sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=queue_arn, Attributes={"RawMessageDelivery": "true"})
-    monkeypatch.setenv("NOTIFICATION_TOPIC_ARN", topic)
-    reset_settings()
-
-    def received() -> list[dict[str, Any]]:
-        messages = sqs.receive_message(QueueUrl=queue, MaxNumberOfMessages=10, MessageAttributeNames=["All"])
-        return list(messages.get("Messages", []))
-
-    return received
 
 
 @pytest.fixture

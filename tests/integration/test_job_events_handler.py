@@ -15,23 +15,17 @@ import pytest
 from botocore.stub import Stubber
 
 from driftline_core.payloads import JobResult
-from tests.conftest import REGION, load_event
-from tests.integration.test_job_handlers import (
+from tests.conftest import load_event
+from tests.integration.pipeline_resources import (
     ARTIFACT_BUCKET,
     EXECUTION,
-    create_pipeline_resources,
+    PREPROCESS_JOB,
+    TOKEN,
+    TRAIN_JOB,
+    put_waiting_token,
+    start_waiting_job,
     stored_token,
 )
-
-TRAIN_JOB = f"{EXECUTION}-train"
-PREPROCESS_JOB = f"{EXECUTION}-preprocess"
-TOKEN = "AQCEAAAAKgAAAAMAAAAAAAAAAdriftlineTaskTokenForTests"
-EXECUTION_ID = f"arn:aws:states:{REGION}:123456789012:execution:driftline-pipeline:{EXECUTION}"
-
-
-@pytest.fixture
-def pipeline(aws: None, monkeypatch: pytest.MonkeyPatch) -> None:
-    create_pipeline_resources(monkeypatch)
 
 
 @pytest.fixture
@@ -48,29 +42,6 @@ def stepfunctions() -> Iterator[Stubber]:
     with Stubber(get_client("stepfunctions")) as stub:
         yield stub
         stub.assert_no_pending_responses()
-
-
-def start_waiting_job(step: str) -> str:
-    """Start a step's job in moto as the step's handler does, with TOKEN stored for it."""
-    from driftline_core.payloads import EvaluateInput, TrainInput, WaitingStepInput
-    from driftline_core.settings import get_settings
-    from driftline_core.training.jobs import start_job
-
-    event = load_event(step) | {"task_token": TOKEN}
-    if step == "train":
-        started = start_job("train", TrainInput.model_validate(event), get_settings())
-    elif step == "evaluate":
-        started = start_job("evaluate", EvaluateInput.model_validate(event), get_settings())
-    else:
-        started = start_job("preprocess", WaitingStepInput.model_validate(event), get_settings())
-    return started.job_name
-
-
-def put_waiting_token(job_name: str, step: str) -> None:
-    from driftline_core.aws.task_tokens import put_token
-    from driftline_core.settings import get_settings
-
-    put_token(job_name, TOKEN, execution_id=EXECUTION_ID, step=step, settings=get_settings())
 
 
 def training_event(status: str, **detail: Any) -> dict[str, Any]:

@@ -9,7 +9,6 @@ import pytest
 from botocore.stub import Stubber
 
 from tests.conftest import load_event
-from tests.integration.test_job_handlers import create_pipeline_resources
 
 QUOTA_MESSAGE = (
     "The account-level service limit 'ml.m5.xlarge for training job usage' is 0 Instances, with current "
@@ -20,8 +19,7 @@ QUOTA_MESSAGE = (
 
 
 @pytest.fixture
-def train(aws: None, monkeypatch: pytest.MonkeyPatch) -> ModuleType:
-    create_pipeline_resources(monkeypatch)
+def train(pipeline: None) -> ModuleType:
     from functions.train import app
 
     return app

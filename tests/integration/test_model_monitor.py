@@ -14,7 +14,7 @@ import boto3
 import pytest
 
 from tests.conftest import REGION, FakeLambdaContext, load_event
-from tests.integration.test_drift_monitoring import (
+from tests.integration.drift_monitoring_steps import (
     ENDPOINT,
     PACKAGE,
     SCHEDULE,
@@ -24,7 +24,7 @@ from tests.integration.test_drift_monitoring import (
     serve_endpoint,
     subscribe_inbox,
 )
-from tests.integration.test_job_handlers import ARTIFACT_BUCKET, EXECUTION, create_pipeline_resources
+from tests.integration.pipeline_resources import ARTIFACT_BUCKET, EXECUTION
 
 IMAGE = "156813124566.dkr.ecr.us-east-1.amazonaws.com/sagemaker-model-monitor-analyzer"
 NAMESPACE = "Driftline/DataDrift/driftline"
@@ -33,13 +33,12 @@ EXECUTION_OUTPUT = f"monitoring/credit/{ENDPOINT}/{SCHEDULE}/2026/11/23/16"
 
 
 @pytest.fixture
-def model_monitor(aws: None, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+def model_monitor(pipeline: None, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     from driftline.local import model_monitor as local_model_monitor
     from driftline_core.settings import reset_settings as reset_deployment_settings
     from driftline_core.settings import reset_settings as reset_monitoring_settings
 
     local_model_monitor.install()
-    create_pipeline_resources(monkeypatch)
     monkeypatch.setenv("MODEL_PACKAGE_GROUP_PREFIX", "driftline")
     monkeypatch.setenv("DRIFT_MONITOR", "ModelMonitor")
     monkeypatch.setenv("MODEL_MONITOR_IMAGE_URI", IMAGE)
@@ -320,7 +319,7 @@ def test_a_stack_switched_back_to_driftlines_monitor_removes_model_monitors_sche
     model_monitor: None, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from driftline_core.settings import reset_settings as reset_monitoring_settings
-    from tests.integration.test_drift_monitoring import FUNCTION_ARN, SCHEDULER_ROLE
+    from tests.integration.drift_monitoring_steps import FUNCTION_ARN, SCHEDULER_ROLE
 
     finish()
     monkeypatch.setenv("DRIFT_MONITOR", "Driftline")

@@ -17,27 +17,19 @@ from pydantic import ValidationError
 
 from driftline_core.payloads import JobResult
 from tests.conftest import load_event
-from tests.integration.test_job_events_handler import (
+from tests.integration.pipeline_resources import (
+    ARTIFACT_BUCKET,
+    EXECUTION,
     PREPROCESS_JOB,
     TOKEN,
     TRAIN_JOB,
     put_waiting_token,
-    start_waiting_job,
-)
-from tests.integration.test_job_handlers import (
-    ARTIFACT_BUCKET,
-    EXECUTION,
-    create_pipeline_resources,
     set_moto_job_status,
+    start_waiting_job,
     stored_token,
 )
 
 TRAINED_MODEL = f"s3://{ARTIFACT_BUCKET}/runs/{EXECUTION}/train/{TRAIN_JOB}/output/model.tar.gz"
-
-
-@pytest.fixture
-def pipeline(aws: None, monkeypatch: pytest.MonkeyPatch) -> None:
-    create_pipeline_resources(monkeypatch)
 
 
 @pytest.fixture

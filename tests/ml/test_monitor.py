@@ -13,44 +13,10 @@ from typing import Any
 
 import boto3
 import numpy as np
-import pandas as pd
 import pytest
 
 from driftline_ml.drift import CHECK_TYPES, distance_error_bound
-
-ML_DIR = Path(__file__).resolve().parents[2] / "ml"
-PLANS = ["basic", "plus", "pro"]
-FEATURES = ["income", "age", "ratio", "plan"]
-BASELINE_ROWS = 6000
-
-
-def features(rows: int, seed: int, *, shifted: bool = False) -> pd.DataFrame:
-    """Credit-like rows; ``shifted`` moves income up one standard deviation and turns the plan mix around."""
-    rng = np.random.default_rng(seed)
-    return pd.DataFrame(
-        {
-            "income": rng.normal(60 if shifted else 50, 10, rows),
-            "age": rng.integers(18, 80, rows).astype(float),
-            "ratio": rng.uniform(0, 1, rows),
-            "plan": rng.choice(3, rows, p=[0.2, 0.3, 0.5] if shifted else [0.5, 0.3, 0.2]),
-        }
-    )
-
-
-def capture_record(data: str, *, content_type: str = "text/csv", encoding: str = "CSV") -> str:
-    record = {
-        "captureData": {
-            "endpointInput": {"observedContentType": content_type, "mode": "INPUT", "data": data, "encoding": encoding},
-            "endpointOutput": {"observedContentType": "text/csv", "mode": "OUTPUT", "data": "0.1", "encoding": "CSV"},
-        },
-        "eventMetadata": {"eventId": "3f1e2d4c-0000-4000-8000-000000000000", "inferenceTime": "2026-11-20T10:15:00Z"},
-        "eventVersion": "0",
-    }
-    return json.dumps(record) + "\n"
-
-
-def csv_rows(frame: pd.DataFrame) -> list[str]:
-    return [f"{r.income:.6f},{int(r.age)},{r.ratio:.6f},{PLANS[r.plan]}" for r in frame.itertuples(index=False)]
+from tests.monitor_data import FEATURES, ML_DIR, PLANS, capture_record, csv_rows, features
 
 
 def write_capture(folder: Path, lines: list[str], files: int = 1) -> None:
@@ -59,27 +25,6 @@ def write_capture(folder: Path, lines: list[str], files: int = 1) -> None:
     hour.mkdir(parents=True, exist_ok=True)
     for index, part in enumerate(np.array_split(np.array(lines, dtype=object), files)):
         (hour / f"capture-{index}.jsonl").write_text("".join(part))
-
-
-@pytest.fixture(scope="module")
-def baseline_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    root = tmp_path_factory.mktemp("baseline")
-    frame = features(BASELINE_ROWS, seed=1)
-    frame.insert(0, "default", np.random.default_rng(0).integers(0, 2, BASELINE_ROWS))
-    (root / "train").mkdir()
-    (root / "metadata").mkdir()
-    frame.to_csv(root / "train" / "train.csv", index=False)
-    metadata = {
-        "target": "default",
-        "problem_type": "binary_classification",
-        "feature_columns": FEATURES,
-        "categorical": {"plan": PLANS},
-        "class_labels": ["0", "1"],
-    }
-    (root / "metadata" / "preprocessing.json").write_text(json.dumps(metadata))
-    args = ["--train-dir", root / "train", "--metadata-dir", root / "metadata", "--output-dir", root / "out"]
-    subprocess.run([sys.executable, str(ML_DIR / "baseline.py"), *map(str, args)], check=True, capture_output=True)
-    return root / "out"
 
 
 def run_monitor(

@@ -22,7 +22,7 @@ from driftline.local.sagemaker import JobRunner
 from driftline_core.layout import merge_job_name, monitor_job_name
 from driftline_core.settings import Settings
 from driftline_core.training.job_requests import build_monitor_job_request, build_monitor_merge_job_request
-from tests.ml.test_monitor import baseline_dir, capture_record, csv_rows, features  # noqa: F401 (a fixture)
+from tests.monitor_data import capture_record, csv_rows, features
 
 REGION = "us-east-1"
 BUCKET = "driftline-artifacts"
@@ -105,7 +105,7 @@ def monitor_request(name: str, output: str, instance_count: int) -> dict[str, An
 
 def test_a_two_instance_monitor_job_and_its_merge_give_the_single_instance_violations(
     cloud: Cloud,
-    baseline_dir: Path,  # noqa: F811 (the fixture imported above)
+    baseline_dir: Path,
     tmp_path: Path,
 ) -> None:
     for name in ("statistics.json", "constraints.json"):
@@ -170,7 +170,7 @@ def test_a_two_instance_monitor_job_and_its_merge_give_the_single_instance_viola
 
 def test_a_job_fails_when_one_of_its_instances_fails_with_that_instances_reason_and_uploads_nothing(
     cloud: Cloud,
-    baseline_dir: Path,  # noqa: F811 (the fixture imported above)
+    baseline_dir: Path,
 ) -> None:
     for name in ("statistics.json", "constraints.json"):
         cloud.put(f"baseline/{name}", (baseline_dir / name).read_bytes())
