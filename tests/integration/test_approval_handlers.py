@@ -21,6 +21,7 @@ from urllib.parse import quote
 import boto3
 import pytest
 
+from driftline_core.settings import reset_settings
 from tests.conftest import REGION, load_event
 
 API_URL = "https://a1b2c3d4e5.execute-api.us-east-1.amazonaws.com"
@@ -125,7 +126,6 @@ def world(aws: None, monkeypatch: pytest.MonkeyPatch, lambda_context: Any) -> It
     from moto.awslambda.models import LambdaFunction
 
     from driftline.local import seams, stepfunctions
-    from driftline_core.settings import reset_settings as reset_approval_settings
 
     stepfunctions.install()
     dynamodb = boto3.client("dynamodb")
@@ -176,7 +176,7 @@ def world(aws: None, monkeypatch: pytest.MonkeyPatch, lambda_context: Any) -> It
         "NOTIFICATION_TOPIC_ARN": topic,
     }.items():
         monkeypatch.setenv(name, value)
-    reset_approval_settings()
+    reset_settings()
 
     iam = boto3.client("iam")
     role = iam.create_role(RoleName="r", AssumeRolePolicyDocument="{}")["Role"]["Arn"]
@@ -234,7 +234,7 @@ def world(aws: None, monkeypatch: pytest.MonkeyPatch, lambda_context: Any) -> It
         tokens=tokens,
         context=lambda_context,
     )
-    reset_approval_settings()
+    reset_settings()
     seams.restore()
 
 

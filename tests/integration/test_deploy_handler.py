@@ -19,6 +19,7 @@ from moto.core import DEFAULT_ACCOUNT_ID
 from moto.sagemaker.models import sagemaker_backends
 
 from driftline_core.payloads import DeployInput, DeploymentResult
+from driftline_core.settings import reset_settings
 from tests.conftest import REGION, FakeLambdaContext, load_event
 from tests.integration.pipeline_resources import ARTIFACT_BUCKET, SKLEARN_IMAGE
 
@@ -29,8 +30,6 @@ GROUP = "driftline-credit"
 
 @pytest.fixture
 def world(pipeline: None, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    from driftline_core.settings import reset_settings as reset_deployment_settings
-    from driftline_core.settings import reset_settings as reset_monitoring_settings
 
     monkeypatch.setenv("MODEL_PACKAGE_GROUP_PREFIX", "driftline")
     monkeypatch.setenv("DATA_CAPTURE_SAMPLING_PERCENTAGE", "50")
@@ -38,12 +37,11 @@ def world(pipeline: None, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     # FinishDeployment also schedules the drift monitor (tests/integration/test_drift_monitoring.py).
     monkeypatch.setenv("MONITORING_FUNCTION_ARN", "arn:aws:lambda:us-east-1:123456789012:function:driftline-monitor")
     monkeypatch.setenv("MONITORING_SCHEDULER_ROLE_ARN", "arn:aws:iam::123456789012:role/driftline-monitor-scheduler")
-    reset_deployment_settings()
-    reset_monitoring_settings()
+    reset_settings()
     sagemaker = boto3.client("sagemaker", region_name=REGION)
     sagemaker.create_model_package_group(ModelPackageGroupName=GROUP)
     yield
-    reset_deployment_settings()
+    reset_settings()
 
 
 @pytest.fixture

@@ -15,6 +15,7 @@ from moto.core import DEFAULT_ACCOUNT_ID
 from moto.s3.models import s3_backends
 from moto.sagemaker.models import sagemaker_backends
 
+from driftline_core.settings import reset_settings
 from tests.conftest import REGION, FakeLambdaContext, load_event
 from tests.integration.drift_monitoring_steps import (
     BASELINE,
@@ -34,8 +35,6 @@ from tests.integration.pipeline_resources import ARTIFACT_BUCKET, EXECUTION
 
 @pytest.fixture
 def world(pipeline: None, monkeypatch: pytest.MonkeyPatch) -> None:
-    from driftline_core.settings import reset_settings as reset_deployment_settings
-    from driftline_core.settings import reset_settings as reset_monitoring_settings
 
     monkeypatch.setenv("MODEL_PACKAGE_GROUP_PREFIX", "driftline")
     monkeypatch.setenv("MONITORING_FUNCTION_ARN", FUNCTION_ARN)
@@ -43,8 +42,7 @@ def world(pipeline: None, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("MONITORING_SCHEDULE_EXPRESSION", "rate(1 hour)")
     monkeypatch.setenv("MONITORING_WINDOW_MINUTES", "60")
     monkeypatch.setenv("DRIFT_METRICS_NAMESPACE", "Driftline/DataDrift")
-    reset_deployment_settings()
-    reset_monitoring_settings()
+    reset_settings()
     serve_endpoint()
 
 
@@ -326,11 +324,10 @@ MERGE_JOB = "driftline-credit-monitor-202611231500-merge"
 @pytest.fixture
 def sized(world: None, monkeypatch: pytest.MonkeyPatch) -> None:
     """Instances sized for test windows: one per 250 captured bytes, at most 3."""
-    from driftline_core.settings import reset_settings as reset_monitoring_settings
 
     monkeypatch.setenv("MONITOR_BYTES_PER_INSTANCE", "250")
     monkeypatch.setenv("MONITOR_MAX_INSTANCES", "3")
-    reset_monitoring_settings()
+    reset_settings()
 
 
 def capture_files(hour: str, sizes: list[int]) -> None:
@@ -402,10 +399,9 @@ def test_a_window_never_gets_more_instances_than_the_maximum_or_than_its_fullest
 def test_every_page_of_a_large_hours_listing_counts_towards_the_windows_size(
     world: None, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from driftline_core.settings import reset_settings as reset_monitoring_settings
 
     monkeypatch.setenv("MONITOR_BYTES_PER_INSTANCE", "1000")  # the first page (1,000 objects) fits one instance
-    reset_monitoring_settings()
+    reset_settings()
     put_baseline()
     s3 = s3_backends[DEFAULT_ACCOUNT_ID]["aws"]  # straight into the emulator: 1,001 requests take seconds
     for index in range(1001):

@@ -13,6 +13,7 @@ from typing import Any
 import boto3
 import pytest
 
+from driftline_core.settings import reset_settings
 from tests.conftest import REGION, FakeLambdaContext, load_event
 from tests.integration.drift_monitoring_steps import (
     ENDPOINT,
@@ -35,8 +36,6 @@ EXECUTION_OUTPUT = f"monitoring/credit/{ENDPOINT}/{SCHEDULE}/2026/11/23/16"
 @pytest.fixture
 def model_monitor(pipeline: None, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     from driftline.local import model_monitor as local_model_monitor
-    from driftline_core.settings import reset_settings as reset_deployment_settings
-    from driftline_core.settings import reset_settings as reset_monitoring_settings
 
     local_model_monitor.install()
     monkeypatch.setenv("MODEL_PACKAGE_GROUP_PREFIX", "driftline")
@@ -44,14 +43,13 @@ def model_monitor(pipeline: None, monkeypatch: pytest.MonkeyPatch) -> Iterator[N
     monkeypatch.setenv("MODEL_MONITOR_IMAGE_URI", IMAGE)
     monkeypatch.setenv("MONITORING_SCHEDULE_EXPRESSION", "rate(1 hour)")
     monkeypatch.setenv("DRIFT_METRICS_NAMESPACE", NAMESPACE)
-    reset_deployment_settings()
-    reset_monitoring_settings()
+    reset_settings()
     serve_endpoint()
     try:
         yield
     finally:
         local_model_monitor.uninstall()
-        reset_monitoring_settings()
+        reset_settings()
 
 
 def sagemaker() -> Any:
@@ -106,7 +104,6 @@ def test_a_deployment_creates_a_data_quality_job_definition_on_the_models_baseli
 def test_with_a_kms_key_model_monitor_encrypts_its_volumes_and_outputs(
     model_monitor: None, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from driftline_core.settings import reset_settings
 
     key = "arn:aws:kms:us-east-1:123456789012:key/0a1b2c3d-4e5f-6789-abcd-ef0123456789"
     monkeypatch.setenv("KMS_KEY_ARN", key)
@@ -144,18 +141,17 @@ def test_the_same_deployment_finished_twice_keeps_one_schedule_and_one_definitio
 def test_switching_to_model_monitor_removes_the_endpoints_eventbridge_scheduler_schedule(
     model_monitor: None, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from driftline_core.settings import reset_settings as reset_monitoring_settings
 
     monkeypatch.setenv("DRIFT_MONITOR", "Driftline")
     monkeypatch.setenv("MONITORING_FUNCTION_ARN", "arn:aws:lambda:us-east-1:123456789012:function:driftline-Start")
     monkeypatch.setenv("MONITORING_SCHEDULER_ROLE_ARN", "arn:aws:iam::123456789012:role/driftline-scheduler")
-    reset_monitoring_settings()
+    reset_settings()
     finish()
     scheduler = boto3.client("scheduler", region_name=REGION)
     assert len(scheduler.list_schedules()["Schedules"]) == 1
 
     monkeypatch.setenv("DRIFT_MONITOR", "ModelMonitor")
-    reset_monitoring_settings()
+    reset_settings()
     finish(PACKAGE.replace("/3", "/4"))
 
     assert scheduler.list_schedules()["Schedules"] == []
@@ -166,10 +162,9 @@ def test_a_schedule_model_monitor_cannot_run_is_refused_before_anything_starts(
     model_monitor: None, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from driftline_core.errors import UnsupportedMonitorSchedule
-    from driftline_core.settings import reset_settings as reset_monitoring_settings
 
     monkeypatch.setenv("MONITORING_SCHEDULE_EXPRESSION", "rate(15 minutes)")
-    reset_monitoring_settings()
+    reset_settings()
 
     with pytest.raises(UnsupportedMonitorSchedule, match=r"rate\(15 minutes\).*DriftMonitor=Driftline"):
         finish()
@@ -318,7 +313,6 @@ def test_another_stacks_model_monitor_execution_is_ignored(model_monitor: None) 
 def test_a_stack_switched_back_to_driftlines_monitor_removes_model_monitors_schedule_at_its_next_deployment(
     model_monitor: None, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from driftline_core.settings import reset_settings as reset_monitoring_settings
     from tests.integration.drift_monitoring_steps import FUNCTION_ARN, SCHEDULER_ROLE
 
     finish()
@@ -326,7 +320,7 @@ def test_a_stack_switched_back_to_driftlines_monitor_removes_model_monitors_sche
     monkeypatch.setenv("MONITORING_FUNCTION_ARN", FUNCTION_ARN)
     monkeypatch.setenv("MONITORING_SCHEDULER_ROLE_ARN", SCHEDULER_ROLE)
     monkeypatch.setenv("MONITORING_WINDOW_MINUTES", "60")
-    reset_monitoring_settings()
+    reset_settings()
 
     finish()
 
