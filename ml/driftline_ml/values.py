@@ -1,6 +1,6 @@
 """What a CSV value means: missing, a number, or a class label (the rules Validate applies before any job runs).
 
-Validate's copy of these rules lives in the Lambda layer (``driftline_core/values.py``), which job scripts cannot
+Validate's copy of these rules lives in the Lambda layer (``driftline_core/ingest/values.py``), which job scripts cannot
 import; a test holds both to one table of cases, so the jobs read every value the way Validate judged it.
 """
 
