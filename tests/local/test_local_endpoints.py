@@ -52,20 +52,6 @@ class Cloud:
     models: dict[str, str]
 
 
-def test_the_update_endpoint_action_local_mode_adds_is_gone_once_local_mode_stops() -> None:
-    # Runs before the module's emulator starts (it does not use the fixture), so restoring touches nothing else.
-    from moto.sagemaker.responses import SageMakerResponse
-
-    endpoints.install(
-        endpoints.EndpointRunner(endpoints_dir=Path("unused"), endpoint_url="", region=REGION, console=Console())
-    )
-    assert callable(getattr(SageMakerResponse, "update_endpoint", None))
-
-    seams.restore()
-
-    assert not hasattr(SageMakerResponse, "update_endpoint")
-
-
 def _client(service: str, url: str) -> Any:
     return boto3.client(  # type: ignore[call-overload]
         service, endpoint_url=url, region_name=REGION, aws_access_key_id="local", aws_secret_access_key="local"
