@@ -4,6 +4,7 @@ only while enabled, with the event AWS sends."""
 from __future__ import annotations
 
 import json
+import threading
 import time
 import uuid
 from collections.abc import Iterator
@@ -36,6 +37,10 @@ def local_events(aws: None) -> Iterator[Any]:
 def _delivered(sqs: Any, queue_url: str) -> list[dict[str, Any]]:
     messages = sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10).get("Messages", [])
     return [json.loads(message["Body"]) for message in messages]
+
+
+def _schedule_threads() -> list[threading.Thread]:
+    return [thread for thread in threading.enumerate() if thread.name == Schedules.thread_name]
 
 
 def _scheduled_rule(client: Any, queue_arn: str, expression: str, name: str = "reconcile") -> str:
@@ -135,10 +140,18 @@ def test_a_cron_rule_fires_on_its_own_thread_when_the_injected_clock_reaches_its
     client, sqs, queue_url, queue_arn = local_events
     _scheduled_rule(client, queue_arn, "cron(0/15 * * * ? *)", name="quarter-hourly")
     clock = [NOON + 5 * 60]
-    schedules = Schedules("us-east-1", seconds_per_minute=1.0, tick=0.02, clock=lambda: clock[0])
+    readings: list[float] = []
+
+    def read_clock() -> float:
+        readings.append(clock[0])
+        return clock[0]
+
+    schedules = Schedules("us-east-1", seconds_per_minute=1.0, tick=0.02, clock=read_clock)
     schedules.start()
     try:
-        time.sleep(0.2)
+        deadline = time.time() + 5
+        while len(readings) < 3 and time.time() < deadline:  # it has looked at the clock before the rule's time
+            time.sleep(0.02)
         assert _delivered(sqs, queue_url) == []
         clock[0] = NOON + 15 * 60
         deadline = time.time() + 5
@@ -180,6 +193,8 @@ def test_schedules_run_on_their_own_until_stopped(local_events: Any) -> None:
     finally:
         events.stop_schedules()
     sqs.purge_queue(QueueUrl=queue_url)
-    time.sleep(0.3)
+    deadline = time.time() + 5
+    while _schedule_threads() and time.time() < deadline:  # no timer is left that could still fire
+        time.sleep(0.02)
 
     assert _delivered(sqs, queue_url) == []
