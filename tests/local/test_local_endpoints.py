@@ -17,7 +17,7 @@ import sys
 import tarfile
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -50,20 +50,6 @@ class Cloud:
     code_uri: str
     code_version: str
     models: dict[str, str]
-
-
-def test_the_update_endpoint_action_local_mode_adds_is_gone_once_local_mode_stops() -> None:
-    # Runs before the module's emulator starts (it does not use the fixture), so restoring touches nothing else.
-    from moto.sagemaker.responses import SageMakerResponse
-
-    endpoints.install(
-        endpoints.EndpointRunner(endpoints_dir=Path("unused"), endpoint_url="", region=REGION, console=Console())
-    )
-    assert callable(getattr(SageMakerResponse, "update_endpoint", None))
-
-    seams.restore()
-
-    assert not hasattr(SageMakerResponse, "update_endpoint")
 
 
 def _client(service: str, url: str) -> Any:
@@ -168,6 +154,14 @@ def _wait(cloud: Cloud, endpoint: str, *, leaving: str) -> dict[str, Any]:
             return described
         time.sleep(0.1)
     raise AssertionError(f"{endpoint} stayed {leaving}")
+
+
+def _until(what: str, check: Callable[[], bool], timeout: float = 30) -> None:
+    deadline = time.time() + timeout
+    while not check():
+        if time.time() > deadline:
+            raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
+        time.sleep(0.02)
 
 
 def _endpoint(cloud: Cloud, name: str, model: str = "good", capture: dict[str, Any] | None = None) -> dict[str, Any]:
@@ -324,13 +318,16 @@ def test_update_swaps_models_without_failing_a_request_while_a_client_loops(clou
 
     client = threading.Thread(target=loop)
     client.start()
-    time.sleep(0.5)
-    cloud.sagemaker.update_endpoint(EndpointName="swapped", EndpointConfigName="swapped-flipped")
-    assert cloud.sagemaker.describe_endpoint(EndpointName="swapped")["EndpointStatus"] == "Updating"
-    described = _wait(cloud, "swapped", leaving="Updating")
-    time.sleep(0.5)
-    done.set()
-    client.join()
+    try:
+        _until("the first model's answers", lambda: len(answers) >= 3 or bool(failures))
+        cloud.sagemaker.update_endpoint(EndpointName="swapped", EndpointConfigName="swapped-flipped")
+        assert cloud.sagemaker.describe_endpoint(EndpointName="swapped")["EndpointStatus"] == "Updating"
+        described = _wait(cloud, "swapped", leaving="Updating")
+        updated = len(answers)
+        _until("answers after the update", lambda: len(answers) >= updated + 3 or bool(failures))
+    finally:
+        done.set()
+        client.join()
 
     assert failures == []
     assert described["EndpointStatus"] == "InService"

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import os
+import select
 import signal
 import sys
 import textwrap
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -109,7 +109,9 @@ def test_a_killed_job_reports_the_signal_as_a_fresh_interpreter_s_popen_does(
     processes: JobProcesses, job: Path
 ) -> None:
     process = processes.start([sys.executable, str(job), "sleep"], cwd=job.parent, env=_env())
-    time.sleep(0.3)
+    assert process.stdout is not None
+    assert select.select([process.stdout], [], [], 30)[0], "the job printed nothing"
+    process.stdout.readline()  # the job runs: it printed its first line
     process.kill()
 
     assert process.wait() == -signal.SIGKILL

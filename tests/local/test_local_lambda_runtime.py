@@ -255,7 +255,7 @@ def test_prewarming_starts_no_second_worker_and_skips_code_local_mode_did_not_de
     runtime.prewarm([function])  # type: ignore[list-item]
 
     _invoke(runtime, function, {"action": "pid"})
-    time.sleep(0.5)
+    runtime.wait_prewarmed()  # a worker the second prewarm started would have imported its handler by now
     assert console_stream.getvalue().count("cold start of driftline-Validate-once") == 1
     assert "handmade" not in runtime.init_durations_ms
 

@@ -1,4 +1,5 @@
-"""Requests AWS would refuse are refused locally too, in AWS's words, in mock_aws and in local mode's server.
+"""Requests AWS would refuse are refused locally too, in AWS's words, in mock_aws as in local mode's server
+(tests/local/test_local_request_constraints_served.py).
 
 moto checks member types but not the lengths, patterns, ranges, value sets and nested required members
 the service models declare; AWS checks them before anything else and answers HTTP 400.
@@ -6,80 +7,18 @@ the service models declare; AWS checks them before anything else and answers HTT
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import boto3
-import botocore.session
-import pytest
-from botocore.config import Config
-from botocore.exceptions import ClientError
 from moto import mock_aws
-from moto.moto_api._internal.models import moto_api_backend
-from moto.server import ThreadedMotoServer
 
 from driftline.local import request_constraints, seams
-from driftline.local.request_constraints import check_operation, java_pattern
+from driftline.local.request_constraints import check_operation
 from driftline_core.payloads import RegisterInput
-from driftline_core.settings import Settings
 from driftline_core.training.registry import build_model_package_request
+from tests.aws_refusals import UNCHECKED_BY_CLIENT, model_pattern, refusal, settings
 from tests.conftest import REGION, load_event
 from tests.unit.test_sagemaker_jobs import RUN_CONFIG, evaluation_request, preprocess_request, training_request
-
-ARTIFACTS = "driftline-artifacts-123456789012-us-east-1"
-ROLE_ARN = "arn:aws:iam::123456789012:role/driftline-sagemaker-execution"
-UNCHECKED_BY_CLIENT = Config(parameter_validation=False)
-"""boto3 itself refuses missing members and short values; these clients send them so the emulator answers."""
-
-SERVICES_THE_PROJECT_CALLS = [
-    "sagemaker",
-    "sagemaker-runtime",
-    "s3",
-    "stepfunctions",
-    "dynamodb",
-    "sns",
-    "lambda",
-    "iam",
-    "cloudformation",
-    "events",
-    "logs",
-    "sqs",
-    "sts",
-]
-
-
-def settings() -> Settings:
-    return Settings(
-        data_bucket="driftline-data-123456789012-us-east-1",
-        artifact_bucket=ARTIFACTS,
-        sagemaker_role_arn=ROLE_ARN,
-        ml_code_uri=f"s3://{ARTIFACTS}/code/3f9c2a7d51e0/",
-        ml_code_version="3f9c2a7d51e0",
-        training_image_uri="683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-scikit-learn:1.2-1-cpu-py3",
-        processing_image_uri="683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-scikit-learn:1.2-1-cpu-py3",
-        training_instance_type="ml.m5.xlarge",
-        processing_instance_type="ml.m5.large",
-        max_job_runtime_seconds=1800,
-    )
-
-
-def model_pattern(service: str, operation: str, *path: str) -> str:
-    """The pattern the service model declares for a member, as AWS quotes it in its message."""
-    shape: Any = botocore.session.get_session().get_service_model(service).operation_model(operation).input_shape
-    for name in path:
-        shape = shape.member if name == "member" else shape.members[name]
-    return str(shape.metadata["pattern"])
-
-
-def refusal(call: Any) -> dict[str, Any]:
-    with pytest.raises(ClientError) as raised:
-        call()
-    response = raised.value.response
-    return {
-        "status": response["ResponseMetadata"]["HTTPStatusCode"],
-        "code": response["Error"]["Code"],
-        "message": response["Error"]["Message"],
-    }
 
 
 def processing_job(**changes: Any) -> dict[str, Any]:
@@ -267,14 +206,6 @@ def test_s3_refuses_a_bucket_name_it_does_not_allow_and_a_key_over_1024_bytes(aw
     assert long_key == {"status": 400, "code": "KeyTooLongError", "message": "Your key is too long"}
 
 
-@pytest.mark.parametrize(
-    "name",
-    ["ab", "a" * 64, "data..bucket", "192.168.5.4", "xn--data", "sthree-data", "data-s3alias", "-data", "data."],
-)
-def test_bucket_names_breaking_each_s3_naming_rule_are_refused(name: str) -> None:
-    assert request_constraints.bucket_name_problem(name) is not None
-
-
 def test_the_projects_own_job_and_registry_requests_pass_and_are_accepted(aws: None) -> None:
     sagemaker = boto3.client("sagemaker")
     register = RegisterInput.model_validate(load_event("register"))
@@ -294,40 +225,6 @@ def test_the_projects_own_job_and_registry_requests_pass_and_are_accepted(aws: N
     assert sagemaker.create_model_package(**package)["ModelPackageArn"]
 
 
-def test_every_pattern_of_the_services_the_project_calls_translates_to_python() -> None:
-    session = botocore.session.get_session()
-    patterns = {
-        shape.metadata["pattern"]
-        for service in SERVICES_THE_PROJECT_CALLS
-        for model in [session.get_service_model(service)]
-        for shape in (model.shape_for(name) for name in model.shape_names)
-        if "pattern" in shape.metadata
-    }
-
-    untranslated = [pattern for pattern in patterns if java_pattern(pattern) is None]
-
-    assert len(patterns) > 400
-    assert untranslated == []
-
-
-@pytest.mark.parametrize(
-    ("pattern", "accepted", "refused"),
-    [
-        ("[\\u0020-\\uD7FF\\uE000-\\uFFFD\\uD800\\uDC00-\\uDBFF\\uDFFF\\t]*", "tab\tand 😀", "bell\x07"),
-        ("[\\w-_]*", "a-b_c", "a.b"),
-        ("\\A\\S[\\p{Print}]*\\z", "text/csv", " leading"),
-        ("([\\p{L}\\p{Z}\\p{N}_.:\\/=+\\-@]*)${1,256}", "Ünïcode: 1", "comma,"),
-        ("[a-zA-Z0-9_.-]+", "table", '"table"'),
-    ],
-)
-def test_java_patterns_match_whole_values_as_aws_matches_them(pattern: str, accepted: str, refused: str) -> None:
-    compiled = java_pattern(pattern)
-
-    assert compiled is not None
-    assert compiled.fullmatch(accepted)
-    assert not compiled.fullmatch(refused)
-
-
 def test_uninstalling_serves_unchecked_again_and_keeps_local_modes_other_patches() -> None:
     class Backend:
         def describe(self) -> str:
@@ -343,73 +240,3 @@ def test_uninstalling_serves_unchecked_again_and_keeps_local_modes_other_patches
             assert Backend().describe() == "local mode"
         finally:
             seams.restore()
-
-
-# --- local mode's server -------------------------------------------------------------------------
-
-
-@pytest.fixture
-def server() -> Iterator[str]:
-    moto_api_backend.reset()
-    request_constraints.install()
-    emulator = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    emulator.start()
-    host, port = emulator.get_host_and_port()
-    try:
-        yield f"http://{host}:{port}"
-    finally:
-        emulator.stop()
-        request_constraints.uninstall()
-        moto_api_backend.reset()
-
-
-def client(service: str, endpoint_url: str, **kwargs: Any) -> Any:
-    return boto3.client(  # type: ignore[call-overload]
-        service,
-        endpoint_url=endpoint_url,
-        region_name=REGION,
-        aws_access_key_id="local",
-        aws_secret_access_key="local",
-        **kwargs,
-    )
-
-
-def test_the_local_server_refuses_a_bad_job_name_as_aws_does(server: str) -> None:
-    request = training_request(settings()) | {"TrainingJobName": "credit_2026"}
-
-    answer = refusal(lambda: client("sagemaker", server).create_training_job(**request))
-
-    pattern = model_pattern("sagemaker", "CreateTrainingJob", "TrainingJobName")
-    assert answer == {
-        "status": 400,
-        "code": "ValidationException",
-        "message": "1 validation error detected: Value 'credit_2026' at 'trainingJobName' failed to satisfy "
-        f"constraint: Member must satisfy regular expression pattern: {pattern}",
-    }
-
-
-def test_the_local_server_checks_query_rest_and_s3_requests(server: str) -> None:
-    sns = client("sns", server, config=UNCHECKED_BY_CLIENT)
-    topic = client("sns", server).create_topic(Name="driftline")["TopicArn"]
-
-    sns_answer = refusal(
-        lambda: sns.publish(TopicArn=topic, Message="m", MessageAttributes={"run": {"StringValue": "1"}})
-    )
-    lambda_answer = refusal(lambda: client("lambda", server).invoke(FunctionName="driftline validate"))
-    s3_answer = refusal(lambda: client("s3", server).create_bucket(Bucket="Driftline_Data"))
-
-    assert sns_answer["code"] == "ValidationError"
-    assert sns_answer["message"] == (
-        "1 validation error detected: Value null at 'messageAttributes.run.member.dataType' "
-        "failed to satisfy constraint: Member must not be null"
-    )
-    assert lambda_answer["code"] == "ValidationException"
-    assert s3_answer["code"] == "InvalidBucketName"
-
-
-def test_the_local_server_accepts_the_projects_own_requests(server: str) -> None:
-    sagemaker = client("sagemaker", server)
-
-    sagemaker.create_processing_job(**preprocess_request(settings()))
-
-    assert sagemaker.describe_processing_job(ProcessingJobName="credit-5e4f54c7bade-preprocess")["ProcessingJobName"]

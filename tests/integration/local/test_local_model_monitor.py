@@ -108,16 +108,6 @@ def test_what_aws_refuses_is_refused_with_its_errors(sagemaker: Any) -> None:
     assert error_code(redefined) == "ResourceInUse"
 
 
-@pytest.mark.parametrize(
-    ("expression", "hours"),
-    [("cron(0 * ? * * *)", 1), ("cron(0 12 ? * * *)", 24), ("cron(0 0/6 ? * * *)", 6), ("rate(1 hour)", None)],
-)
-def test_only_model_monitors_cron_forms_have_an_interval(expression: str, hours: int | None) -> None:
-    from driftline.local.model_monitor import schedule_interval_hours
-
-    assert schedule_interval_hours(expression) == hours
-
-
 def serve(sagemaker: Any) -> None:
     sagemaker.create_model(ModelName="m", ExecutionRoleArn="arn:aws:iam::123456789012:role/r", PrimaryContainer={})
     sagemaker.create_endpoint_config(

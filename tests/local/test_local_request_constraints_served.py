@@ -1,0 +1,84 @@
+"""Local mode's server refuses requests AWS would refuse, in AWS's words, over HTTP as clients send them, and
+accepts the project's own requests."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import boto3
+import pytest
+from moto.moto_api._internal.models import moto_api_backend
+from moto.server import ThreadedMotoServer
+
+from driftline.local import request_constraints
+from tests.aws_refusals import UNCHECKED_BY_CLIENT, model_pattern, refusal, settings
+from tests.conftest import REGION
+from tests.unit.test_sagemaker_jobs import preprocess_request, training_request
+
+
+@pytest.fixture
+def server() -> Iterator[str]:
+    moto_api_backend.reset()
+    request_constraints.install()
+    emulator = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    emulator.start()
+    host, port = emulator.get_host_and_port()
+    try:
+        yield f"http://{host}:{port}"
+    finally:
+        emulator.stop()
+        request_constraints.uninstall()
+        moto_api_backend.reset()
+
+
+def client(service: str, endpoint_url: str, **kwargs: Any) -> Any:
+    return boto3.client(  # type: ignore[call-overload]
+        service,
+        endpoint_url=endpoint_url,
+        region_name=REGION,
+        aws_access_key_id="local",
+        aws_secret_access_key="local",
+        **kwargs,
+    )
+
+
+def test_the_local_server_refuses_a_bad_job_name_as_aws_does(server: str) -> None:
+    request = training_request(settings()) | {"TrainingJobName": "credit_2026"}
+
+    answer = refusal(lambda: client("sagemaker", server).create_training_job(**request))
+
+    pattern = model_pattern("sagemaker", "CreateTrainingJob", "TrainingJobName")
+    assert answer == {
+        "status": 400,
+        "code": "ValidationException",
+        "message": "1 validation error detected: Value 'credit_2026' at 'trainingJobName' failed to satisfy "
+        f"constraint: Member must satisfy regular expression pattern: {pattern}",
+    }
+
+
+def test_the_local_server_checks_query_rest_and_s3_requests(server: str) -> None:
+    sns = client("sns", server, config=UNCHECKED_BY_CLIENT)
+    topic = client("sns", server).create_topic(Name="driftline")["TopicArn"]
+
+    sns_answer = refusal(
+        lambda: sns.publish(TopicArn=topic, Message="m", MessageAttributes={"run": {"StringValue": "1"}})
+    )
+    lambda_answer = refusal(lambda: client("lambda", server).invoke(FunctionName="driftline validate"))
+    s3_answer = refusal(lambda: client("s3", server).create_bucket(Bucket="Driftline_Data"))
+
+    assert sns_answer["code"] == "ValidationError"
+    assert sns_answer["message"] == (
+        "1 validation error detected: Value null at 'messageAttributes.run.member.dataType' "
+        "failed to satisfy constraint: Member must not be null"
+    )
+    assert lambda_answer["code"] == "ValidationException"
+    assert s3_answer["code"] == "InvalidBucketName"
+
+
+def test_the_local_server_accepts_the_projects_own_requests(server: str) -> None:
+    sagemaker = client("sagemaker", server)
+
+    sagemaker.create_processing_job(**preprocess_request(settings()))
+
+    assert sagemaker.describe_processing_job(ProcessingJobName="credit-5e4f54c7bade-preprocess")["ProcessingJobName"]
