@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from driftline_core.errors import APPROVAL_EXPIRED_ERROR, APPROVAL_REJECTED_ERROR
+from driftline_core.errors import APPROVAL_EXPIRED_ERROR, APPROVAL_REJECTED_ERROR, JOB_FAILED_ERROR
 from driftline_core.notifications.publish import UNKNOWN_DATASET, Notification, email_subject, publish_notification
 from driftline_core.payloads import (
     ApprovalRequestInput,
@@ -116,7 +116,7 @@ def readable_cause(error: StepError | None, step: str) -> str:
         return f"The {step} step did not report back in time."
     message = _error_message(error.cause or "")
     if not message:
-        if error.error == "SageMakerJobFailed":
+        if error.error == JOB_FAILED_ERROR:
             return f"The {step} job failed without giving a reason; its CloudWatch logs have the details."
         return f"The {step} step failed with {error.error} and gave no further detail."
     if len(message) > CAUSE_LIMIT:
