@@ -7,13 +7,17 @@ checks each request against the service model's constraints and refuses what AWS
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import boto3
+import botocore.session
 import pytest
+from botocore.loaders import Loader, create_loader
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 EVENTS_DIR = REPO_ROOT / "events"
@@ -42,6 +46,20 @@ def aws_env(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("POWERTOOLS_SERVICE_NAME", "driftline")
 
 
+@functools.cache
+def _service_models() -> Loader:
+    """One loader of botocore's service models for the whole session: each is read from its JSON file once."""
+    return create_loader()
+
+
+def _default_session_with_shared_models() -> None:
+    """A fresh default boto3 session, as mock_aws gives each test, that reads service models from the shared loader
+    instead of parsing each service's JSON again (the larger part of a test's time otherwise)."""
+    session = botocore.session.get_session()
+    session.register_component("data_loader", _service_models())
+    boto3.setup_default_session(botocore_session=session)
+
+
 @pytest.fixture
 def aws(aws_env: None) -> Iterator[None]:
     from moto import mock_aws
@@ -51,6 +69,7 @@ def aws(aws_env: None) -> Iterator[None]:
     from driftline_core.settings import reset_settings
 
     with mock_aws():
+        _default_session_with_shared_models()
         request_constraints.install()  # requests AWS would refuse fail here too, as they do in local mode
         model_monitor.install()  # SageMaker's monitoring-schedule actions, which moto lacks, as local mode has them
         reset_clients()

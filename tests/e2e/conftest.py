@@ -1,11 +1,12 @@
-"""One local cloud per test module: the real template, handlers and ml/ jobs, on a free local port."""
+"""One local cloud per test module: the real template, handlers and ml/ jobs, on a free local port.
+
+A module that deploys with other template parameters than local mode's own overrides ``cloud_parameters``.
+"""
 
 from __future__ import annotations
 
 import socket
 from collections.abc import Iterator
-from contextlib import contextmanager
-from pathlib import Path
 
 import pytest
 
@@ -14,26 +15,32 @@ from driftline.local.emulator import LocalCloud
 from driftline.local.settings import LocalSettings
 
 
-def free_port() -> int:
+def _free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return int(probe.getsockname()[1])
 
 
-@contextmanager
-def running_cloud(state_dir: Path, parameters: dict[str, str] | None = None) -> Iterator[LocalCloud]:
-    """Local mode on a free port, the template deployed with local mode's parameters and ``parameters``."""
-    settings = LocalSettings(port=free_port(), state_dir=state_dir)
-    settings.parameters.update(parameters or {})
+@pytest.fixture
+def free_port() -> int:
+    """A port nothing listens on now, for a local mode a test starts itself."""
+    return _free_port()
+
+
+@pytest.fixture(scope="module")
+def cloud_parameters() -> dict[str, str]:
+    """Template parameters the module's cloud deploys with besides local mode's own (as ``--parameter-overrides``)."""
+    return {}
+
+
+@pytest.fixture(scope="module")
+def cloud(tmp_path_factory: pytest.TempPathFactory, cloud_parameters: dict[str, str]) -> Iterator[LocalCloud]:
+    """Local mode on a free port, the template deployed with local mode's parameters and ``cloud_parameters``."""
+    settings = LocalSettings(port=_free_port(), state_dir=tmp_path_factory.mktemp("driftline-state"))
+    settings.parameters.update(cloud_parameters)
     local = LocalCloud(settings, Console())
     local.start()
     try:
         yield local
     finally:
         local.stop()
-
-
-@pytest.fixture(scope="module")
-def cloud(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalCloud]:
-    with running_cloud(tmp_path_factory.mktemp("driftline-state")) as local:
-        yield local

@@ -96,7 +96,10 @@ class Traffic:
         self.thread.start()
 
     def finish(self) -> None:
-        time.sleep(0.5)  # a few answers after the run ended
+        ended = len(self.answers) + len(self.errors)
+        deadline = time.time() + 30
+        while len(self.answers) + len(self.errors) < ended + 5 and time.time() < deadline:  # a few after the run ended
+            time.sleep(0.02)
         self.stop.set()
         assert self.thread is not None
         self.thread.join(timeout=30)

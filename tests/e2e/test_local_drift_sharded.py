@@ -5,7 +5,6 @@ reaches the drift alarm and starts a drift retrain."""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -13,7 +12,6 @@ import pytest
 from driftline import datasets
 from driftline.local.demo import wait_for_captures
 from driftline.local.emulator import LocalCloud
-from tests.e2e.conftest import running_cloud
 from tests.e2e.drift_steps import alarm_state, feature_rows, new_runs, runs, send, upload, wait_for
 
 pytestmark = pytest.mark.e2e
@@ -24,10 +22,8 @@ ALARM = f"driftline-drift-{DATASET}"
 
 
 @pytest.fixture(scope="module")
-def cloud(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalCloud]:
-    parameters = {"MonitorBytesPerInstance": "1", "MonitorMaxInstances": "2"}  # every window over one's share
-    with running_cloud(tmp_path_factory.mktemp("driftline-state"), parameters) as local:
-        yield local
+def cloud_parameters() -> dict[str, str]:
+    return {"MonitorBytesPerInstance": "1", "MonitorMaxInstances": "2"}  # every window over one's share
 
 
 def _jobs(cloud: LocalCloud, status: str) -> list[dict[str, object]]:

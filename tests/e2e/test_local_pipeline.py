@@ -58,6 +58,10 @@ def _mails_about(cloud: LocalCloud, record: RunRecord) -> list[str]:
     return bodies
 
 
+def _outbox_mentions(cloud: LocalCloud, text: str) -> bool:
+    return any(text in path.read_text(errors="replace") for path in cloud.settings.outbox.glob("*.eml"))
+
+
 def _packages(cloud: LocalCloud, dataset: str) -> list[dict[str, object]]:
     sagemaker = cloud.client("sagemaker")
     group = f"{cloud.outputs['ModelPackageGroupPrefix']}-{dataset}"
@@ -111,14 +115,21 @@ BAD_UPLOADS = [
 
 
 @pytest.fixture(scope="module")
-def accepted_credit_file(cloud: LocalCloud, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A dataset whose schema is fixed by a first accepted file, as later uploads are checked against it."""
+def approved_credit_run(cloud: LocalCloud, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, RunRecord]:
+    """A dataset's first file, accepted and its model approved through the emailed link: the file fixes the
+    dataset's schema, as later uploads are checked against it, and the run leaves an approval link used once."""
     good = tmp_path_factory.mktemp("credit") / "good.csv"
     datasets.write_credit_csv(good, 400, seed=3)
     _upload(cloud, "data/bad-input/dataset.json", json.dumps({"target": "default"}).encode())
     first = _run_for(cloud, "data/bad-input/first.csv", good.read_bytes())
     assert first.status == "SUCCEEDED", first.cause
-    return good
+    return good, first
+
+
+@pytest.fixture(scope="module")
+def accepted_credit_file(approved_credit_run: tuple[Path, RunRecord]) -> Path:
+    """A dataset whose schema is fixed by a first accepted file, as later uploads are checked against it."""
+    return approved_credit_run[0]
 
 
 @pytest.mark.parametrize(("case", "body", "reason"), BAD_UPLOADS, ids=[c[0] for c in BAD_UPLOADS])
@@ -151,7 +162,10 @@ def test_a_file_outside_the_data_prefix_starts_no_run(cloud: LocalCloud) -> None
     before = len(sfn.list_executions(stateMachineArn=machine)["executions"])
     _upload(cloud, "incoming/credit.csv", b"a,b\n1,2\n")
     _upload(cloud, "data/credit/notes.txt", b"hello")
-    time.sleep(2)
+    # Both uploads' events have been handled once StartRun has told the topic why the second one started no run.
+    deadline = time.time() + 60
+    while not _outbox_mentions(cloud, "data/credit/notes.txt is not a CSV file") and time.time() < deadline:
+        time.sleep(0.2)
     assert len(sfn.list_executions(stateMachineArn=machine)["executions"]) == before
 
 
@@ -269,17 +283,15 @@ def test_a_model_rejected_through_its_link_is_rejected_in_the_registry_and_the_r
     assert any("rejected by the approver" in mail and "recall too low" in mail for mail in mails)
 
 
-def test_a_second_click_on_a_used_link_is_refused_and_the_task_token_appears_nowhere(cloud: LocalCloud) -> None:
+def test_a_second_click_on_a_used_link_is_refused_and_the_task_token_appears_nowhere(
+    cloud: LocalCloud, approved_credit_run: tuple[Path, RunRecord]
+) -> None:
     import urllib.error
     import urllib.request
 
     sfn = cloud.client("stepfunctions")
-    machine = cloud.outputs["PipelineStateMachineArn"]
-    runs = [e for e in sfn.list_executions(stateMachineArn=machine)["executions"] if e["status"] == "SUCCEEDED"]
-    approved = next(
-        r for r in runs if "approval" in json.loads(sfn.describe_execution(executionArn=r["executionArn"])["output"])
-    )
-    arn = approved["executionArn"]
+    _, approved = approved_credit_run
+    arn = approved.execution_arn
     approve, _ = approval_links(cloud.settings.outbox, arn)
 
     request = urllib.request.Request(approve, headers={"Sec-Fetch-Site": "none"})

@@ -38,12 +38,16 @@ def test_a_run_whose_job_events_handler_fails_still_registers_a_model(cloud: Loc
     lambdas = cloud.client("lambda")
     job_events = cloud.stack.resources["JobEventsFunction"]
     environment = lambdas.get_function_configuration(FunctionName=job_events)["Environment"]["Variables"]
-    broken = {name: str(value) for name, value in environment.items()} | {"JOB_TOKENS_TABLE": "no-such-table"}
+    original = {name: str(value) for name, value in environment.items()}
+    broken = original | {"JOB_TOKENS_TABLE": "no-such-table"}
     lambdas.update_function_configuration(FunctionName=job_events, Environment={"Variables": broken})
     csv_path = tmp_path / "breast_cancer.csv"
     datasets.write_breast_cancer_csv(csv_path)
 
-    record = upload_and_follow(cloud, "recovery-handler-fails", csv_path, timeout=300)
+    try:
+        record = upload_and_follow(cloud, "recovery-handler-fails", csv_path, timeout=300)
+    finally:
+        lambdas.update_function_configuration(FunctionName=job_events, Environment={"Variables": original})
 
     assert record.status == "SUCCEEDED", record.cause
     assert record.output["registration"]["model_package_arn"]

@@ -14,13 +14,14 @@ import pytest
 
 from driftline import datasets
 from driftline.local.runs import follow, wait_for_execution
-from tests.e2e.conftest import free_port
 
 pytestmark = pytest.mark.e2e
 
 
-def test_a_second_process_uploads_through_the_endpoint_and_a_run_registers_a_model(tmp_path: Path) -> None:
-    port = free_port()
+def test_a_second_process_uploads_through_the_endpoint_and_a_run_registers_a_model(
+    tmp_path: Path, free_port: int
+) -> None:
+    port = free_port
     state_dir = tmp_path / "state"
     process = subprocess.Popen(
         [sys.executable, "-m", "driftline.cli", "local", "up", "--port", str(port), "--state-dir", str(state_dir)],
