@@ -1,4 +1,5 @@
-# One command each: `make demo` runs the whole pipeline locally, `make test` runs every check.
+# One command each: `make demo` runs the whole pipeline locally, `make test` runs every check, `make check` the
+# quick ones (lint, types, the pure unit tests) in about a minute.
 # Both create the virtual environments they need on first use.
 
 PYTHON ?= python3
@@ -9,8 +10,11 @@ SCAN_VENV := .venv-scan
 CHECKOV_VERSION := 3.3.30
 SCAN_DIR := .aws-sam/scan
 PORT ?= 4777
+# Test processes `make test` runs at once: local mode's end-to-end tests mostly wait on its scaled schedules, and
+# the other tests' work fills those waits, so one more process than a 2-core machine's cores pays.
+TEST_WORKERS ?= 3
 
-.PHONY: install sam scanner scan demo up test lint typecheck unit clean
+.PHONY: install sam scanner scan demo up test check lint typecheck unit clean
 
 install: $(VENV)/.installed
 
@@ -58,8 +62,15 @@ lint: install
 typecheck: install
 	$(VENV)/bin/mypy driftline layers/shared/python functions ml tests
 
-test: install sam lint typecheck scan
-	$(VENV)/bin/pytest
+# The quick loop before a commit: no server, subprocess or AWS emulator (tests/unit/conftest.py refuses them).
+check: lint typecheck
+	$(VENV)/bin/pytest -q tests/unit
+
+# Every check CI runs. The security scan `make scan` prints runs inside it (tests/infra/test_security_scan.py).
+# A test module runs whole on one process (loadscope), in the order collected, so the long local-mode modules
+# start first; its module-scoped fixtures (one local cloud a module) are set up once.
+test: install sam scanner lint typecheck
+	$(VENV)/bin/pytest -n $(TEST_WORKERS) --dist loadscope --no-loadscope-reorder
 
 clean:
 	rm -rf .aws-sam .driftline .pytest_cache .mypy_cache .ruff_cache

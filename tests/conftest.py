@@ -33,6 +33,12 @@ def load_event(name: str) -> dict[str, Any]:
     return json.loads((EVENTS_DIR / f"{name}.json").read_text())
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Tests that wait minutes on local mode's scaled schedules run first: with several test processes (``make
+    test``) the other tests' work fills their waits, instead of the run ending on them."""
+    items.sort(key=lambda item: item.get_closest_marker("waits_on_schedules") is None)
+
+
 @pytest.fixture
 def aws_env(monkeypatch: pytest.MonkeyPatch) -> None:
     for name in ("AWS_ENDPOINT_URL", "AWS_PROFILE", "AWS_SESSION_TOKEN"):

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import socket
 from collections.abc import Iterator
+from contextlib import contextmanager
 
 import pytest
 
@@ -15,16 +16,21 @@ from driftline.local.emulator import LocalCloud
 from driftline.local.settings import LocalSettings
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
+@contextmanager
+def _reserved_port() -> Iterator[int]:
+    """A free port, kept bound (not listening) until local mode listens on it: the system gives it to no other
+    socket meanwhile (test processes run side by side), and SO_REUSEADDR on both sides lets local mode take it."""
+    with socket.socket() as holder:
+        holder.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        holder.bind(("127.0.0.1", 0))
+        yield int(holder.getsockname()[1])
 
 
 @pytest.fixture
-def free_port() -> int:
-    """A port nothing listens on now, for a local mode a test starts itself."""
-    return _free_port()
+def free_port() -> Iterator[int]:
+    """A port for a local mode the test starts itself, reserved for it while the test runs."""
+    with _reserved_port() as port:
+        yield port
 
 
 @pytest.fixture(scope="module")
@@ -36,10 +42,11 @@ def cloud_parameters() -> dict[str, str]:
 @pytest.fixture(scope="module")
 def cloud(tmp_path_factory: pytest.TempPathFactory, cloud_parameters: dict[str, str]) -> Iterator[LocalCloud]:
     """Local mode on a free port, the template deployed with local mode's parameters and ``cloud_parameters``."""
-    settings = LocalSettings(port=_free_port(), state_dir=tmp_path_factory.mktemp("driftline-state"))
-    settings.parameters.update(cloud_parameters)
-    local = LocalCloud(settings, Console())
-    local.start()
+    with _reserved_port() as port:
+        settings = LocalSettings(port=port, state_dir=tmp_path_factory.mktemp("driftline-state"))
+        settings.parameters.update(cloud_parameters)
+        local = LocalCloud(settings, Console())
+        local.start()
     try:
         yield local
     finally:

@@ -17,7 +17,7 @@ from driftline.local.emulator import LocalCloud
 from driftline.local.runs import RunRecord
 from tests.e2e.drift_steps import alarm_state, feature_rows, new_runs, runs, send, upload, wait_for
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.waits_on_schedules]
 
 DATASET = "watched"
 ENDPOINT = f"driftline-{DATASET}"

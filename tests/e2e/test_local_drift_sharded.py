@@ -14,7 +14,7 @@ from driftline.local.demo import wait_for_captures
 from driftline.local.emulator import LocalCloud
 from tests.e2e.drift_steps import alarm_state, feature_rows, new_runs, runs, send, upload, wait_for
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.waits_on_schedules]
 
 DATASET = "busy"
 ENDPOINT = f"driftline-{DATASET}"

@@ -14,7 +14,7 @@ from driftline import datasets
 from driftline.local.demo import upload_and_follow
 from driftline.local.emulator import LocalCloud
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.waits_on_schedules]
 
 
 def _log_lines(cloud: LocalCloud, function_logical_id: str) -> list[str]:

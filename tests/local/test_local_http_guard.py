@@ -40,15 +40,24 @@ class Served:
             connection.close()
 
 
-@pytest.fixture
-def served() -> Iterator[Served]:
-    moto_api_backend.reset()
+@pytest.fixture(scope="module")
+def guarded_server() -> Iterator[GuardedMotoServer]:
+    """The guarded server local mode runs, one for the module."""
     server = GuardedMotoServer("127.0.0.1", 0)
     server.start()
     try:
-        yield Served(server.port)
+        yield server
     finally:
         server.stop()
+
+
+@pytest.fixture
+def served(guarded_server: GuardedMotoServer) -> Iterator[Served]:
+    """The module's guarded server, its backends empty for each test."""
+    moto_api_backend.reset()
+    try:
+        yield Served(guarded_server.port)
+    finally:
         moto_api_backend.reset()
 
 

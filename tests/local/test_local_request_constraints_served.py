@@ -17,10 +17,9 @@ from tests.conftest import REGION
 from tests.unit.test_sagemaker_jobs import preprocess_request, training_request
 
 
-@pytest.fixture
-def server() -> Iterator[str]:
-    moto_api_backend.reset()
-    request_constraints.install()
+@pytest.fixture(scope="module")
+def endpoint_url() -> Iterator[str]:
+    """moto's server, one for the module."""
     emulator = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
     emulator.start()
     host, port = emulator.get_host_and_port()
@@ -28,6 +27,16 @@ def server() -> Iterator[str]:
         yield f"http://{host}:{port}"
     finally:
         emulator.stop()
+
+
+@pytest.fixture
+def server(endpoint_url: str) -> Iterator[str]:
+    """The module's server with local mode's request checks installed, its backends empty for each test."""
+    moto_api_backend.reset()
+    request_constraints.install()
+    try:
+        yield endpoint_url
+    finally:
         request_constraints.uninstall()
         moto_api_backend.reset()
 

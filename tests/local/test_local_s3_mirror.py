@@ -41,17 +41,26 @@ class Mirrored:
         }
 
 
-@pytest.fixture
-def mirrored(tmp_path: Path) -> Iterator[Mirrored]:
-    moto_api_backend.reset()
-    folder = tmp_path / "state" / "s3"
-    s3_mirror.install(folder)
+@pytest.fixture(scope="module")
+def endpoint_url() -> Iterator[str]:
+    """moto's server, one for the module: each test starts from empty backends with its own mirror folder."""
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
     server.start()
     host, port = server.get_host_and_port()
+    try:
+        yield f"http://{host}:{port}"
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def mirrored(tmp_path: Path, endpoint_url: str) -> Iterator[Mirrored]:
+    moto_api_backend.reset()
+    folder = tmp_path / "state" / "s3"
+    s3_mirror.install(folder)
     s3 = boto3.client(
         "s3",
-        endpoint_url=f"http://{host}:{port}",
+        endpoint_url=endpoint_url,
         region_name="us-east-1",
         aws_access_key_id="local",
         aws_secret_access_key="local",
@@ -62,7 +71,6 @@ def mirrored(tmp_path: Path) -> Iterator[Mirrored]:
     try:
         yield Mirrored(s3, folder)
     finally:
-        server.stop()
         seams.restore()
         moto_api_backend.reset()
 

@@ -132,16 +132,24 @@ class Emulator:
         self.s3.put_object(Bucket=BUCKET, Key=f"{prefix}sourcedir.tar.gz", Body=_tarball(files))
 
 
+@pytest.fixture(scope="module")
+def endpoint_url() -> Iterator[str]:
+    """moto's server, one for the module: each test starts from empty backends with its own job runner."""
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    try:
+        yield f"http://{host}:{port}"
+    finally:
+        server.stop()
+
+
 @pytest.fixture
-def emulator(tmp_path: Path) -> Iterator[Emulator]:
+def emulator(tmp_path: Path, endpoint_url: str) -> Iterator[Emulator]:
     for name, text in APPLICATION_CODE.items():
         (tmp_path / "ml" / name).parent.mkdir(parents=True, exist_ok=True)
         (tmp_path / "ml" / name).write_text(textwrap.dedent(text))
     moto_api_backend.reset()
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    endpoint_url = f"http://{host}:{port}"
     runner = JobRunner(
         jobs_dir=tmp_path / "jobs",
         endpoint_url=endpoint_url,
@@ -168,7 +176,6 @@ def emulator(tmp_path: Path) -> Iterator[Emulator]:
         yield emulator
     finally:
         runner.wait(timeout=30)
-        server.stop()
         seams.restore()
         moto_api_backend.reset()
 
