@@ -465,7 +465,8 @@ def test_the_task_token_never_reaches_logs_pages_or_the_run_output(
         assert token not in text
 
 
-def test_the_sample_events_parse_into_the_handlers_models() -> None:
+def test_the_sample_events_parse_into_the_handlers_models(aws_env: None) -> None:
+    # The handler module may load here first: its Metrics take their namespace from the environment as it loads.
     from driftline_core.aws.events import HttpApiRequest
     from driftline_core.payloads import ApprovalRequestInput
     from functions.approval_events.app import ModelPackageStateChange

@@ -198,7 +198,8 @@ def test_a_send_that_fails_keeps_the_token_for_the_events_retry(
     assert item["task_token"]["S"] == TOKEN
 
 
-def test_the_sagemaker_event_files_have_the_documented_shape() -> None:
+def test_the_sagemaker_event_files_have_the_documented_shape(aws_env: None) -> None:
+    # The handler module may load here first: its Metrics take their namespace from the environment as it loads.
     from functions.job_events.app import SageMakerJobStateChange
 
     training = SageMakerJobStateChange.model_validate(load_event("sagemaker_training_job_completed"))

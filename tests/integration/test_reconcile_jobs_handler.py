@@ -248,7 +248,8 @@ def test_tokens_record_when_they_were_stored(pipeline: None) -> None:
     assert before <= int(item["stored_at"]["N"]) <= int(time.time())
 
 
-def test_the_scheduled_event_file_has_the_documented_shape() -> None:
+def test_the_scheduled_event_file_has_the_documented_shape(aws_env: None) -> None:
+    # The handler module may load here first: its Metrics take their namespace from the environment as it loads.
     from functions.reconcile_jobs.app import ScheduledEvent
 
     event = ScheduledEvent.model_validate(scheduled_event())
