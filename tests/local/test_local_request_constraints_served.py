@@ -14,7 +14,7 @@ from moto.server import ThreadedMotoServer
 from driftline.local import request_constraints
 from tests.aws_refusals import UNCHECKED_BY_CLIENT, model_pattern, refusal, settings
 from tests.conftest import REGION
-from tests.unit.test_sagemaker_jobs import preprocess_request, training_request
+from tests.job_requests import preprocess_request, training_request
 
 
 @pytest.fixture(scope="module")

@@ -18,7 +18,7 @@ from driftline_core.payloads import RegisterInput
 from driftline_core.training.registry import build_model_package_request
 from tests.aws_refusals import UNCHECKED_BY_CLIENT, model_pattern, refusal, settings
 from tests.conftest import REGION, load_event
-from tests.unit.test_sagemaker_jobs import RUN_CONFIG, evaluation_request, preprocess_request, training_request
+from tests.job_requests import RUN_CONFIG, evaluation_request, preprocess_request, training_request
 
 
 def processing_job(**changes: Any) -> dict[str, Any]:
