@@ -13,6 +13,8 @@ PORT ?= 4777
 # Test processes `make test` runs at once: local mode's end-to-end tests mostly wait on its scaled schedules, and
 # the other tests' work fills those waits, so one more process than a 2-core machine's cores pays.
 TEST_WORKERS ?= 3
+# The three virtual environments install side by side (mostly downloads), and lint and types check side by side.
+MAKEFLAGS += --jobs=3
 
 .PHONY: install sam scanner scan demo up test check lint typecheck unit clean
 
