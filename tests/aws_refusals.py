@@ -11,28 +11,8 @@ import pytest
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
-from driftline_core.settings import Settings
-
-ARTIFACTS = "driftline-artifacts-123456789012-us-east-1"
-ROLE_ARN = "arn:aws:iam::123456789012:role/driftline-sagemaker-execution"
 UNCHECKED_BY_CLIENT = Config(parameter_validation=False)
 """boto3 itself refuses missing members and short values; these clients send them so the emulator answers."""
-
-
-def settings() -> Settings:
-    """The settings the project's own job requests are built with in these tests."""
-    return Settings(
-        data_bucket="driftline-data-123456789012-us-east-1",
-        artifact_bucket=ARTIFACTS,
-        sagemaker_role_arn=ROLE_ARN,
-        ml_code_uri=f"s3://{ARTIFACTS}/code/3f9c2a7d51e0/",
-        ml_code_version="3f9c2a7d51e0",
-        training_image_uri="683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-scikit-learn:1.2-1-cpu-py3",
-        processing_image_uri="683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-scikit-learn:1.2-1-cpu-py3",
-        training_instance_type="ml.m5.xlarge",
-        processing_instance_type="ml.m5.large",
-        max_job_runtime_seconds=1800,
-    )
 
 
 def model_pattern(service: str, operation: str, *path: str) -> str:

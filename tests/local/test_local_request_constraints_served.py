@@ -12,9 +12,9 @@ from moto.moto_api._internal.models import moto_api_backend
 from moto.server import ThreadedMotoServer
 
 from driftline.local import request_constraints
-from tests.aws_refusals import UNCHECKED_BY_CLIENT, model_pattern, refusal, settings
+from tests.aws_refusals import UNCHECKED_BY_CLIENT, model_pattern, refusal
 from tests.conftest import REGION
-from tests.job_requests import preprocess_request, training_request
+from tests.job_requests import job_settings, preprocess_request, training_request
 
 
 @pytest.fixture(scope="module")
@@ -53,7 +53,7 @@ def client(service: str, endpoint_url: str, **kwargs: Any) -> Any:
 
 
 def test_the_local_server_refuses_a_bad_job_name_as_aws_does(server: str) -> None:
-    request = training_request(settings()) | {"TrainingJobName": "credit_2026"}
+    request = training_request(job_settings()) | {"TrainingJobName": "credit_2026"}
 
     answer = refusal(lambda: client("sagemaker", server).create_training_job(**request))
 
@@ -88,6 +88,6 @@ def test_the_local_server_checks_query_rest_and_s3_requests(server: str) -> None
 def test_the_local_server_accepts_the_projects_own_requests(server: str) -> None:
     sagemaker = client("sagemaker", server)
 
-    sagemaker.create_processing_job(**preprocess_request(settings()))
+    sagemaker.create_processing_job(**preprocess_request(job_settings()))
 
     assert sagemaker.describe_processing_job(ProcessingJobName="credit-5e4f54c7bade-preprocess")["ProcessingJobName"]

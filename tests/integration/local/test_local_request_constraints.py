@@ -16,13 +16,13 @@ from driftline.local import request_constraints, seams
 from driftline.local.request_constraints import check_operation
 from driftline_core.payloads import RegisterInput
 from driftline_core.training.registry import build_model_package_request
-from tests.aws_refusals import UNCHECKED_BY_CLIENT, model_pattern, refusal, settings
+from tests.aws_refusals import UNCHECKED_BY_CLIENT, model_pattern, refusal
 from tests.conftest import REGION, load_event
-from tests.job_requests import RUN_CONFIG, evaluation_request, preprocess_request, training_request
+from tests.job_requests import RUN_CONFIG, evaluation_request, job_settings, preprocess_request, training_request
 
 
 def processing_job(**changes: Any) -> dict[str, Any]:
-    request = preprocess_request(settings())
+    request = preprocess_request(job_settings())
     request.update(changes)
     return request
 
@@ -31,7 +31,7 @@ def processing_job(**changes: Any) -> dict[str, Any]:
 
 
 def test_a_job_name_with_a_character_aws_refuses_is_a_validation_exception_naming_the_pattern(aws: None) -> None:
-    request = training_request(settings()) | {"TrainingJobName": "credit_2026"}
+    request = training_request(job_settings()) | {"TrainingJobName": "credit_2026"}
 
     answer = refusal(lambda: boto3.client("sagemaker").create_training_job(**request))
 
@@ -46,7 +46,7 @@ def test_a_job_name_with_a_character_aws_refuses_is_a_validation_exception_namin
 
 def test_a_job_name_too_long_with_a_bad_character_reports_both_errors_length_first(aws: None) -> None:
     name = "x" * 63 + "_"
-    request = training_request(settings()) | {"TrainingJobName": name}
+    request = training_request(job_settings()) | {"TrainingJobName": name}
 
     answer = refusal(lambda: boto3.client("sagemaker").create_training_job(**request))
 
@@ -209,10 +209,10 @@ def test_s3_refuses_a_bucket_name_it_does_not_allow_and_a_key_over_1024_bytes(aw
 def test_the_projects_own_job_and_registry_requests_pass_and_are_accepted(aws: None) -> None:
     sagemaker = boto3.client("sagemaker")
     register = RegisterInput.model_validate(load_event("register"))
-    package = build_model_package_request(register, "driftline-credit", RUN_CONFIG, settings())
+    package = build_model_package_request(register, "driftline-credit", RUN_CONFIG, job_settings())
     requests = {
-        "CreateProcessingJob": [preprocess_request(settings()), evaluation_request(settings())],
-        "CreateTrainingJob": [training_request(settings())],
+        "CreateProcessingJob": [preprocess_request(job_settings()), evaluation_request(job_settings())],
+        "CreateTrainingJob": [training_request(job_settings())],
         "CreateModelPackage": [package],
     }
 
@@ -230,7 +230,7 @@ def test_uninstalling_serves_unchecked_again_and_keeps_local_modes_other_patches
         def describe(self) -> str:
             return "moto"
 
-    request = training_request(settings()) | {"TrainingJobName": "credit_2026"}
+    request = training_request(job_settings()) | {"TrainingJobName": "credit_2026"}
     with mock_aws():
         request_constraints.install()
         seams.replace(Backend, "describe", lambda self: "local mode")
