@@ -28,6 +28,7 @@ import io
 import json
 import math
 import re
+import zlib
 from collections.abc import Iterable
 from functools import partial
 from itertools import repeat
@@ -98,6 +99,16 @@ class CaptureReader:
             import gzip
 
             opener = gzip.open
+        try:
+            self._read_opened(span, opener)
+        except (OSError, EOFError, zlib.error):
+            if opener is open:
+                raise
+            # A file under the capture prefix named .gz that is not (or not wholly) gzip: what it held is lost,
+            # the rest of the window is not.
+            self.summary.note_malformed("a compressed capture file that cannot be decompressed", span.path.name)
+
+    def _read_opened(self, span: Span, opener: Any) -> None:
         lines_read = 0
         with opener(span.path, "rb") as handle:
             if span.start:
@@ -172,6 +183,8 @@ class CaptureReader:
             record = _DECODER.decode(line)
         except ValueError:
             return "not a JSON object"
+        except RecursionError:
+            return "JSON nested too deeply to read"
         if not isinstance(record, dict):
             return "not a JSON object"
         captured = record.get("captureData")
@@ -213,6 +226,8 @@ class CaptureReader:
             body = json.loads(data)
         except ValueError:
             return "endpointInput.data is not valid JSON"
+        except RecursionError:
+            return "endpointInput.data is JSON nested too deeply to read"
         rows = body.get("instances") if isinstance(body, dict) else body
         if isinstance(body, dict) and rows is None:
             rows = [body]

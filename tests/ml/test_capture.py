@@ -160,3 +160,38 @@ def test_a_row_too_long_and_one_too_short_in_the_same_block_are_both_counted(tmp
 
     assert (summary.rows, summary.rows_left_out) == (48, 2)
     assert summary.missing_columns == {"plan": 1} and summary.extra_columns == {"column 4": 1}
+
+
+def _deeply_nested(depth: int) -> str:
+    """A JSON request body with valid features beside ``depth`` levels of padding, as a client may send."""
+    return '{"instances": [[51.5, 40, "pro"]], "pad": ' + "[" * depth + "]" * depth + "}"
+
+
+def test_a_record_nested_too_deep_to_decode_is_counted_and_the_window_read(tmp_path: Path) -> None:
+    """One accepted request must not blind the monitor: the record is malformed, every other row still counts."""
+    padded = json.loads(sagemaker_record("51.5,40,pro"))
+    padded["captureData"]["endpointInput"].update(observedContentType="application/json", data=_deeply_nested(5000))
+    lines = [*window_lines(200), json.dumps(padded) + "\n", "[" * 100_000 + "]" * 100_000 + "\n"]
+    paths = write_window(tmp_path, lines, files=1)
+
+    summary = summarise_capture(paths, SPECS, workers=1)
+
+    assert summary.records == 202
+    assert sum(summary.malformed.values()) >= 2
+    assert any("nested" in reason for reason in summary.malformed)
+    assert summary.rows >= 190
+
+
+def test_a_compressed_file_that_is_not_gzip_is_named_and_the_others_are_read(tmp_path: Path) -> None:
+    paths = write_window(tmp_path, window_lines(300, seed=3), files=2)
+    corrupt = paths[0].with_name("corrupt.jsonl.gz")
+    corrupt.write_bytes(b"this is not gzip data\n" * 10)
+    truncated = paths[0].with_name("truncated.jsonl.gz")
+    truncated.write_bytes(gzip.compress(paths[0].read_bytes())[:-40])
+    alone = summarise_capture([paths[1]], SPECS, workers=1)
+
+    summary = summarise_capture([*paths[1:], corrupt, truncated], SPECS, workers=1)
+
+    assert summary.rows >= alone.rows > 0
+    assert sum(count for reason, count in summary.malformed.items() if "compressed" in reason) == 2
+    assert any(example.startswith("corrupt.jsonl.gz") for example in summary.malformed_examples)
