@@ -173,6 +173,10 @@ def json_rows(model: ServingModel, text: str) -> list[Sequence[Any]]:
         document = json.loads(text)
     except json.JSONDecodeError as error:
         raise InvalidRequest(400, f"the request body is not valid JSON ({error})") from error
+    except RecursionError as error:
+        raise InvalidRequest(
+            400, 'the request body is JSON nested too deeply to read; send {"instances": [...]} with flat rows'
+        ) from error
     instances = document.get("instances") if isinstance(document, dict) else document
     if not isinstance(instances, list):
         raise InvalidRequest(
