@@ -8,9 +8,8 @@ from collections.abc import Mapping
 from typing import Any, Literal
 
 from driftline_core.aws.clients import get_client
-from driftline_core.drift.alarms import DATASET_TAG, ENDPOINT_TAG
 from driftline_core.drift.model_monitor import handle_execution, is_model_monitor_execution
-from driftline_core.drift.windows import output_uris, publish_window_metrics, start_merge_job
+from driftline_core.drift.windows import drift_job_subject, output_uris, publish_window_metrics, start_merge_job
 from driftline_core.notifications.publish import Notification, email_subject, publish_notification
 from driftline_core.payloads import DriftJob, DriftJobOutcome
 from driftline_core.settings import MonitoringSettings, Settings
@@ -92,9 +91,7 @@ _BASELINE_JOB = re.compile(r"-baseline-v\d+$")
 
 def job_failed_notification(description: Mapping[str, Any], job: DriftJob) -> Notification:
     name = str(description.get("ProcessingJobName") or "")
-    tags = {str(t.get("Key")): str(t.get("Value")) for t in description.get("Tags") or []}
-    dataset = tags.get(DATASET_TAG) or "unknown"
-    endpoint = tags.get(ENDPOINT_TAG) or "unknown"
+    dataset, endpoint = drift_job_subject(description)
     status = str(description.get("ProcessingJobStatus") or "Failed")
     reason = str(description.get("FailureReason") or description.get("ExitMessage") or "no reason given").strip()
     if job in ("monitor", "merge"):

@@ -26,7 +26,7 @@ from driftline_core import layout
 from driftline_core.aws import s3io
 from driftline_core.aws.clients import get_client
 from driftline_core.aws.sagemaker import describe_endpoint, start_processing_job_once
-from driftline_core.drift.alarms import DATASET_TAG
+from driftline_core.drift.alarms import DATASET_TAG, ENDPOINT_TAG
 from driftline_core.drift.schedules import MonitoringRequest
 from driftline_core.drift.setup import tear_down_drift_monitoring
 from driftline_core.layout import (
@@ -40,6 +40,8 @@ from driftline_core.layout import (
 from driftline_core.payloads import MonitoringStarted
 from driftline_core.settings import MAX_PROCESSING_INSTANCES, MonitoringSettings, Settings
 from driftline_core.training.job_requests import (
+    DATASET_VARIABLE,
+    ENDPOINT_VARIABLE,
     MONITOR_OUTPUT,
     MONITOR_SHARDS,
     build_monitor_job_request,
@@ -220,14 +222,13 @@ def start_merge_job(description: Mapping[str, Any], settings: Settings) -> tuple
             f"monitoring job {name} lacks {', '.join(missing)} in its description, so its shards cannot be merged; "
             "the next window is analysed at the schedule's next time (deploy the stack again if this repeats)"
         )
-    tags = {str(t.get("Key")): str(t.get("Value")) for t in description.get("Tags") or []}
     shards = output_uris(description)[MONITOR_SHARDS]
     end = datetime.fromisoformat(environment["end_time"].replace("Z", "+00:00"))
     merge_name = merge_job_name(environment["sagemaker_endpoint_name"], end)
     started = start_processing_job_once(
         build_monitor_merge_job_request(
             job_name=merge_name,
-            dataset=tags.get(DATASET_TAG) or "unknown",
+            dataset=drift_job_subject(description)[0],
             endpoint=environment["sagemaker_endpoint_name"],
             schedule=environment["sagemaker_monitoring_schedule_name"],
             baseline_uri=inputs["baseline"],
@@ -240,6 +241,21 @@ def start_merge_job(description: Mapping[str, Any], settings: Settings) -> tuple
     )
     logger.info("Merge job of a sharded window", extra={"monitor_job_name": name, "merge_job_name": merge_name})
     return merge_name, started
+
+
+def drift_job_subject(description: Mapping[str, Any]) -> tuple[str, str]:
+    """``(dataset, endpoint)`` of a drift job, from its Environment (what DescribeProcessingJob returns; its tags it
+    does not), else from its tags as a job started before the variables were set has them."""
+    environment = {str(k): str(v) for k, v in (description.get("Environment") or {}).items()}
+    tags = {str(t.get("Key")): str(t.get("Value")) for t in description.get("Tags") or []}
+    dataset = environment.get(DATASET_VARIABLE) or tags.get(DATASET_TAG) or "unknown"
+    endpoint = (
+        environment.get(ENDPOINT_VARIABLE)
+        or environment.get("sagemaker_endpoint_name")
+        or tags.get(ENDPOINT_TAG)
+        or "unknown"
+    )
+    return dataset, endpoint
 
 
 def output_uris(description: Mapping[str, Any]) -> dict[str, str]:

@@ -49,6 +49,10 @@ TRAIN_INPUT = "train"
 BASELINE_URI_VARIABLE = "DRIFTLINE_BASELINE_URI"
 BASELINE_NOT_GIVEN_VARIABLE = "DRIFTLINE_BASELINE_NOT_GIVEN"
 """The approved model's drift baseline and the run's train split, which ``ml/evaluate.py`` compares with it."""
+DATASET_VARIABLE = "DRIFTLINE_DATASET"
+ENDPOINT_VARIABLE = "DRIFTLINE_ENDPOINT"
+"""A drift job's dataset and endpoint, in its Environment: DescribeProcessingJob returns that, not the job's tags,
+so the job's state-change handler reads them from there."""
 ENVIRONMENT_VALUE_MAX = 256
 """CreateProcessingJob's limit on an environment value."""
 
@@ -241,7 +245,7 @@ def build_baseline_job_request(
             "metadata": _processing_output_uri(settings, execution_name, PREPROCESS_STEP, "metadata"),
         },
         outputs={BASELINE_OUTPUT: output_uri},
-        environment=_processing_environment(execution_name),
+        environment={**_processing_environment(execution_name), DATASET_VARIABLE: dataset, ENDPOINT_VARIABLE: endpoint},
         tags=[*_tags(dataset, execution_name), {"Key": "driftline:endpoint", "Value": endpoint}],
         settings=settings,
     )
@@ -281,7 +285,7 @@ def build_monitor_job_request(
         script="monitor.py",
         inputs={"code": ml_code_files_uri(settings.ml_code_uri), "baseline": baseline_uri},
         outputs={MONITOR_SHARDS: monitor_shards_uri(output_uri)} if sharded else {MONITOR_OUTPUT: output_uri},
-        environment=_monitor_environment(endpoint, schedule, window_start, window_end),
+        environment=_monitor_environment(dataset, endpoint, schedule, window_start, window_end),
         tags=_monitor_tags(dataset, endpoint),
         settings=settings,
     )
@@ -330,7 +334,7 @@ def build_monitor_merge_job_request(
         script="monitor.py",
         inputs={"code": ml_code_files_uri(settings.ml_code_uri), "baseline": baseline_uri, MONITOR_SHARDS: shards_uri},
         outputs={MONITOR_OUTPUT: output_uri},
-        environment=_monitor_environment(endpoint, schedule, window_start, window_end),
+        environment=_monitor_environment(dataset, endpoint, schedule, window_start, window_end),
         tags=_monitor_tags(dataset, endpoint),
         settings=settings,
     )
@@ -343,9 +347,13 @@ def monitor_shards_uri(output_uri: str) -> str:
     return f"{output_uri.rstrip('/')}/{MONITOR_SHARDS}/"
 
 
-def _monitor_environment(endpoint: str, schedule: str, window_start: str, window_end: str) -> dict[str, str]:
+def _monitor_environment(
+    dataset: str, endpoint: str, schedule: str, window_start: str, window_end: str
+) -> dict[str, str]:
     return {
         "PYTHONUNBUFFERED": "1",
+        DATASET_VARIABLE: dataset,
+        ENDPOINT_VARIABLE: endpoint,
         "sagemaker_endpoint_name": endpoint,
         "sagemaker_monitoring_schedule_name": schedule,
         "start_time": window_start,
