@@ -17,6 +17,10 @@ from driftline.local.runs import follow, wait_for_execution
 
 pytestmark = pytest.mark.e2e
 
+STOP_SECONDS = 120
+"""How long Ctrl-C may take: local mode stops its jobs, model servers and function workers one after another,
+each waiting for its process to end, which on a 2-core machine running other tests beside it took over 30 s."""
+
 
 def test_a_second_process_uploads_through_the_endpoint_and_a_run_registers_a_model(
     tmp_path: Path, free_port: int
@@ -73,7 +77,7 @@ def test_a_second_process_uploads_through_the_endpoint_and_a_run_registers_a_mod
     finally:
         process.send_signal(signal.SIGINT)
         try:
-            output, _ = process.communicate(timeout=30)
+            output, _ = process.communicate(timeout=STOP_SECONDS)
         except subprocess.TimeoutExpired:
             process.kill()
             output, _ = process.communicate()
