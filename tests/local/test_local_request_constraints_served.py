@@ -9,24 +9,11 @@ from typing import Any
 import boto3
 import pytest
 from moto.moto_api._internal.models import moto_api_backend
-from moto.server import ThreadedMotoServer
 
 from driftline.local import request_constraints
 from tests.aws_refusals import UNCHECKED_BY_CLIENT, model_pattern, refusal
 from tests.conftest import REGION
 from tests.job_requests import job_settings, preprocess_request, training_request
-
-
-@pytest.fixture(scope="module")
-def endpoint_url() -> Iterator[str]:
-    """moto's server, one for the module."""
-    emulator = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    emulator.start()
-    host, port = emulator.get_host_and_port()
-    try:
-        yield f"http://{host}:{port}"
-    finally:
-        emulator.stop()
 
 
 @pytest.fixture

@@ -12,7 +12,6 @@ import boto3
 import pytest
 from botocore.config import Config
 from moto.moto_api._internal.models import moto_api_backend
-from moto.server import ThreadedMotoServer
 
 from driftline.local import s3_mirror, seams
 from driftline.local.s3_mirror import mirror_path
@@ -39,18 +38,6 @@ class Mirrored:
             for path in sorted(self.folder.rglob("*"))
             if path.is_file()
         }
-
-
-@pytest.fixture(scope="module")
-def endpoint_url() -> Iterator[str]:
-    """moto's server, one for the module: each test starts from empty backends with its own mirror folder."""
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    try:
-        yield f"http://{host}:{port}"
-    finally:
-        server.stop()
 
 
 @pytest.fixture

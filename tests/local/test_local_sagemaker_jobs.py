@@ -19,7 +19,6 @@ import boto3
 import pytest
 from moto.moto_api._internal.models import moto_api_backend
 from moto.sagemaker.models import SageMakerModelBackend, sagemaker_backends
-from moto.server import ThreadedMotoServer
 
 from driftline.local import sagemaker, seams
 from driftline.local.console import Console
@@ -130,18 +129,6 @@ class Emulator:
         for name, text in files.items():
             self.s3.put_object(Bucket=BUCKET, Key=f"{prefix}src/{name}", Body=textwrap.dedent(text).encode())
         self.s3.put_object(Bucket=BUCKET, Key=f"{prefix}sourcedir.tar.gz", Body=_tarball(files))
-
-
-@pytest.fixture(scope="module")
-def endpoint_url() -> Iterator[str]:
-    """moto's server, one for the module: each test starts from empty backends with its own job runner."""
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    try:
-        yield f"http://{host}:{port}"
-    finally:
-        server.stop()
 
 
 @pytest.fixture
