@@ -10,7 +10,7 @@ from driftline_core.aws.clients import get_client
 from driftline_core.aws.error_codes import transient_aws_errors
 from driftline_core.deployment.endpoint import package_version
 from driftline_core.drift.baseline import start_baseline_job
-from driftline_core.drift.setup import set_up_drift_monitoring as set_up_monitor
+from driftline_core.drift.setup import set_up_drift_monitoring
 from driftline_core.layout import VARIANT_NAME, scaling_resource_id
 from driftline_core.payloads import MonitoringSetup, ServingSetup, ServingSetupInput
 from driftline_core.settings import DeploymentSettings, get_monitoring_settings, get_settings
@@ -29,11 +29,11 @@ def finish_deployment(step: ServingSetupInput, deployment: DeploymentSettings) -
         autoscaling = "none: a serverless endpoint scales itself up to its MaxConcurrency"
     else:
         autoscaling = _register_autoscaling(result.endpoint_name, deployment)
-    set_up_drift_monitoring(step)
+    watch_for_drift(step)
     return ServingSetup(autoscaling=autoscaling)
 
 
-def set_up_drift_monitoring(step: ServingSetupInput) -> MonitoringSetup | None:
+def watch_for_drift(step: ServingSetupInput) -> MonitoringSetup | None:
     """Attach the drift monitor to the endpoint now serving the approved model: its baseline job, its schedule
     and its alarm (``driftline_core.drift.setup``). A serverless endpoint captures no requests, so it gets only the
     baseline, with which each later run compares its uploaded rows: its drift signal."""
@@ -54,7 +54,7 @@ def set_up_drift_monitoring(step: ServingSetupInput) -> MonitoringSetup | None:
         )
         return None
     with transient_aws_errors():
-        return set_up_monitor(
+        return set_up_drift_monitoring(
             dataset=step.dataset,
             endpoint=result.endpoint_name,
             variant=VARIANT_NAME,
