@@ -14,7 +14,8 @@ reference them.
 
 It also refuses, before anything is published, a stack name the pipeline cannot serve: the functions name
 the Model Registry groups ``<stack name>-<dataset>`` and their permissions match that prefix, so the name
-must be lowercase and short enough to leave room for any dataset name.
+must be lowercase and short enough to leave room for any dataset name (the same holds for every SageMaker name the
+functions build from it).
 
 Only boto3 and the standard library: the publisher needs no layer and has nothing to install at build time.
 """
@@ -59,9 +60,11 @@ ACCESS_RETRY_DELAYS_SECONDS = (1.0, 2.0, 4.0, 8.0, 15.0, 30.0)
 refused; it waits and tries again (a minute in all) instead of rolling the stack back."""
 _ACCESS_DENIED_CODES = {"AccessDenied", "403"}
 """HeadObject answers a bare 403 without an error body."""
-MAX_STACK_NAME_LENGTH = 49
-"""Model Registry group names are at most 63 characters: ``<stack>-`` plus room for a readable start, ``--``
-and a 10-character hash of a long dataset name (driftline_core.layout.MAX_PREFIX_LENGTH)."""
+MAX_STACK_NAME_LENGTH = 42
+"""Every SageMaker name the functions build (group, endpoint, models, jobs, schedules) starts with ``<stack>-``,
+which their permissions and EventBridge rules match, within 63 characters: a model name needs room beside it for
+8 characters of a hash that tells a long dataset name's endpoint from the others and ``-v`` with a 9-digit version
+(driftline_core.layout.MAX_PREFIX_LENGTH). CloudFormation's Rules cannot measure the stack name: the check is here."""
 _STACK_NAME = re.compile(r"^[a-z][a-z0-9-]*$")
 
 _T = TypeVar("_T")
@@ -132,8 +135,8 @@ def check_stack_name(stack_name: str) -> None:
         )
     if len(stack_name) > MAX_STACK_NAME_LENGTH:
         problems.append(
-            f"it has {len(stack_name)} characters and may have at most {MAX_STACK_NAME_LENGTH} (model package "
-            "group names are <stack name>-<dataset>, at most 63 characters)"
+            f"it has {len(stack_name)} characters and may have at most {MAX_STACK_NAME_LENGTH} (every SageMaker "
+            "name of the stack starts with <stack name>-, which its permissions match, and has at most 63 characters)"
         )
     if problems:
         suggestion = re.sub(r"[^a-z0-9-]+", "-", stack_name.lower()).strip("-")[:MAX_STACK_NAME_LENGTH] or "driftline"

@@ -754,7 +754,7 @@ def _iam_allows(statements: list[dict[str, Any]], action: str, arn: str, stack: 
     return False
 
 
-@pytest.mark.parametrize("stack", ["driftline", "ml-prod-" + "x" * 41])
+@pytest.mark.parametrize("stack", ["driftline", "ml-prod-" + "x" * 34])
 def test_registry_permissions_hold_for_every_group_name_the_functions_generate(
     template: dict[str, Any], stack: str
 ) -> None:

@@ -344,7 +344,7 @@ def test_other_s3_errors_are_not_retried(s3: Any, ml_code: Path) -> None:
     ("stack_name", "why"),
     [
         ("Driftline-Prod", "must be lowercase"),
-        ("driftline-" + "x" * 40, "has 50 characters and may have at most 49"),
+        ("driftline-" + "x" * 33, "has 43 characters and may have at most 42"),
     ],
 )
 def test_a_stack_name_the_registry_cannot_serve_is_refused_before_anything_is_published(

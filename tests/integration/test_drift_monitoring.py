@@ -519,14 +519,16 @@ def test_a_long_endpoints_merge_job_name_fits_sagemakers_63_characters_and_is_st
     from datetime import UTC, datetime
 
     from driftline_core.drift.job_events import drift_job_kind
-    from driftline_core.layout import merge_job_name, monitor_job_name
+    from driftline_core.layout import endpoint_name, merge_job_name, monitor_job_name
 
-    endpoint = "driftline-" + "a-very-long-dataset-name-" * 3
+    endpoint = endpoint_name("driftline", "a-very-long-dataset-name-a-very-long-dat")
     end = datetime(2026, 11, 23, 15, tzinfo=UTC)
 
     name = merge_job_name(endpoint, end)
 
-    assert len(name) <= 63 and name.startswith("driftline-") and name.endswith("-monitor-202611231500-merge")
-    assert merge_job_name(endpoint, end) == name != merge_job_name(endpoint + "x", end)
+    # No room for the window's tail beside the endpoint's start that holds any stack's prefix: the compact form.
+    assert len(name) <= 63 and name.startswith("driftline-a-very-long-") and name.endswith("-mm")
+    assert merge_job_name(endpoint, end) == name != merge_job_name(endpoint[:-1] + "x", end)
+    assert name != merge_job_name(endpoint, end.replace(hour=16))
     assert drift_job_kind(name, "driftline") == "merge"
     assert drift_job_kind(monitor_job_name(endpoint, end), "driftline") == "monitor"

@@ -37,7 +37,7 @@ MODEL_NAME = _pattern("ModelName")
 def test_every_dataset_name_validate_accepts_gives_valid_short_names_under_the_stack_prefix(dataset: str) -> None:
     assert is_valid_dataset_name(dataset)
     endpoint = endpoint_name("driftline-production-eu-central-1-team-a", dataset)
-    version_name = versioned_name(endpoint, 999_999_999)
+    version_name = versioned_name(endpoint, 999_999_999, stack="driftline-production-eu-central-1-team-a")
     assert ENDPOINT_NAME.match(endpoint) and len(endpoint) <= 63
     assert CONFIG_NAME.match(version_name) and MODEL_NAME.match(version_name) and len(version_name) <= 63
     assert endpoint.startswith("driftline-production-eu-central-1-team-a-")
@@ -48,7 +48,7 @@ def test_datasets_differing_only_in_letter_case_or_tail_get_different_endpoints_
     prefix = "driftline-production-eu-central-1-team-a"
     names = {endpoint_name(prefix, dataset) for dataset in ("credit", "Credit", "x" * 39 + "a", "x" * 39 + "b")}
     assert len(names) == 4
-    assert len({versioned_name(name, 3) for name in names}) == 4
+    assert len({versioned_name(name, 3, stack=prefix) for name in names}) == 4
 
 
 def test_provisioned_configs_capture_requests_and_answers_under_the_dataset_prefix_with_the_kms_key() -> None:

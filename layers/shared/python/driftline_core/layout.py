@@ -198,17 +198,50 @@ def capture_hour_prefix(dataset: str, endpoint: str, variant: str, hour: datetim
 
 # Resource names ---------------------------------------------------------------------------------------
 #
-# Every name starts with the stack name (the model package group prefix): the IAM policies and the
-# EventBridge patterns of the template match on that prefix, so a name shortened to fit keeps it.
+# Every name starts with ``<stack>-`` (the stack name is the model package group prefix): the template's IAM
+# policies allow ``<stack>-*`` and its EventBridge rules match that prefix. A name too long for its AWS limit is
+# shortened so that it keeps the prefix, for every stack name the deploy accepts (``MAX_PREFIX_LENGTH``, checked
+# by ``ml/code_publisher.py``) and every dataset name Validate accepts (``is_valid_dataset_name``): see
+# ``bounded_name``.
 
 GROUP_NAME_MAX = 63
 """SageMaker's ModelPackageGroupName: ``[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}``."""
+SAGEMAKER_NAME_MAX = 63
+"""Jobs, models, endpoint configs, job definitions and Model Monitor schedules."""
+SCHEDULE_NAME_MAX = 64
+"""EventBridge Scheduler schedules."""
+ALARM_NAME_MAX = 255
 GROUP_HASH_LENGTH = 10
 HASH_MARKER = "--"
 """Separates a shortened name from its hash; a dataset name that holds it is itself written hashed."""
-MAX_PREFIX_LENGTH = GROUP_NAME_MAX - 1 - (1 + len(HASH_MARKER) + GROUP_HASH_LENGTH)
-"""The longest stack name (the group prefix) that still leaves room for one readable character and the hash."""
+NAME_HASH_LENGTH = 8
+COMPACT_HASH_LENGTH = 12
+"""Base-36 digits of a compact name's hash at most (62 bits): years of a busy stack's monitor jobs stay apart."""
+MIN_COMPACT_HASH_LENGTH = 8
+"""Base-36 digits (41 bits) a compact name keeps at least, so that no two of a stack's endpoints share its names."""
+MAX_MODEL_VERSION = 999_999_999
+"""Model package versions have at most 9 digits (the ModelPackageName pattern)."""
+_VERSION_SUFFIX_ROOM = len("-v") + len(str(MAX_MODEL_VERSION))
+MAX_PREFIX_LENGTH = SAGEMAKER_NAME_MAX - len("-") - len("-") - MIN_COMPACT_HASH_LENGTH - _VERSION_SUFFIX_ROOM
+"""The longest stack name, 42 characters: ``<stack>-``, ``-``, 8 base-36 digits of a hash of the endpoint's name and
+``-v`` with a 9-digit version fill a 63-character model name. A longer stack name would leave a long dataset's
+models too few characters to tell them from another dataset's. CloudFormation's Rules cannot measure the stack
+name, so ``ml/code_publisher.check_stack_name`` refuses a longer one at deploy."""
+LONGEST_STACK_PREFIX = MAX_PREFIX_LENGTH + 1
+"""``<stack>-`` of the longest accepted stack name: the first this many characters of any name hold the prefix."""
 _PREFIX = re.compile(r"^[a-z][a-z0-9-]*$")
+
+
+def stack_prefix(stack: str) -> str:
+    """``<stack>-``, what every resource name of the stack starts with and its IAM policies and EventBridge rules
+    match; a stack name the deploy refuses (``ml/code_publisher.check_stack_name``) is refused here too."""
+    if not _PREFIX.match(stack) or len(stack) > MAX_PREFIX_LENGTH:
+        raise ValueError(
+            f"The model package group prefix {stack!r} (the stack name) must be lowercase letters, digits and "
+            f"hyphens, start with a letter and be at most {MAX_PREFIX_LENGTH} characters long; deploy the stack "
+            "under such a name."
+        )
+    return f"{stack}-"
 
 
 def model_package_group_name(prefix: str, dataset: str) -> str:
@@ -220,12 +253,7 @@ def model_package_group_name(prefix: str, dataset: str) -> str:
     name. A hashed name never equals a plain one (only hashed names contain ``--`` after the prefix), so
     two dataset names share a group only if their SHA-256 digests share their first 10 hex digits.
     """
-    if not _PREFIX.match(prefix) or len(prefix) > MAX_PREFIX_LENGTH:
-        raise ValueError(
-            f"The model package group prefix {prefix!r} (the stack name) must be lowercase letters, digits and "
-            f"hyphens, start with a letter and be at most {MAX_PREFIX_LENGTH} characters long; deploy the stack "
-            "under such a name."
-        )
+    stack_prefix(prefix)
     room = GROUP_NAME_MAX - len(prefix) - 1
     if dataset == dataset.lower() and HASH_MARKER not in dataset and len(dataset) <= room:
         return f"{prefix}-{dataset}"
@@ -234,27 +262,75 @@ def model_package_group_name(prefix: str, dataset: str) -> str:
     return f"{prefix}-{readable}{HASH_MARKER}{digest}"
 
 
-NAME_HASH_LENGTH = 8
-SAGEMAKER_NAME_MAX = 63
-"""Jobs, models, endpoint configs, job definitions and Model Monitor schedules."""
-SCHEDULE_NAME_MAX = 64
-"""EventBridge Scheduler schedules."""
-ALARM_NAME_MAX = 255
 SCHEDULE_GROUP = "default"
 VARIANT_NAME = "AllTraffic"
 """The one production variant; blue/green updates need the new configuration to keep the variant's name."""
-_VERSION_SUFFIX_ROOM = len("-v") + 9
-"""Model package versions have at most 9 digits (the ModelPackageName pattern)."""
+_VERSION_SUFFIX = re.compile(r"-v([1-9][0-9]{0,8})$")
 ALARM_INFIX = "-drift-"
 
+# What a compact name (``bounded_name``'s last resort, under a long stack name) ends with in place of its tail.
+MONITOR_JOB_MARK = "-m"
+MERGE_JOB_MARK = "-mm"
+BASELINE_JOB_MARK = "-b"
+JOB_DEFINITION_MARK = "-dq"
+SCHEDULE_MARK = "-dm"
+_BASE36 = "0123456789abcdefghijklmnopqrstuvwxyz"
 
-def bounded_name(base: str, tail: str, limit: int) -> str:
-    """``base`` + ``tail`` within ``limit`` characters; a shortened base keeps its start and gains a hash."""
+
+def bounded_name(base: str, tail: str, limit: int, *, keep: str, short_tail: str) -> str:
+    """``base`` + ``tail`` within ``limit`` characters, still starting with ``keep`` (the ``<stack>-`` prefix).
+
+    A name that does not fit becomes ``base``'s start, ``--``, 8 hex digits of a hash of ``base`` and ``tail``
+    when that start still holds ``keep`` (names were always shortened so, and one that kept the prefix keeps
+    its name). Otherwise (a long stack name leaves no room for ``tail``) it is compact: ``keep``, ``-``, up to 12
+    base-36 digits of a hash of ``base`` and of the part of ``tail`` that ``short_tail`` leaves out, then
+    ``short_tail`` (a mark such as ``MONITOR_JOB_MARK``, or a version kept whole). Compact names are lowercase like
+    ``keep`` and never take another's name: a mark ends no tail, and where the version is kept a hyphen follows
+    ``<stack>-``, where a whole name has its dataset's first letter or digit (for one tail, the stack name alone
+    decides whether shortening with ``--`` keeps the prefix, so a stack never has both kinds).
+    """
+    shortened = _shortened_name(base, tail, limit, keep)
+    if shortened is not None:
+        return shortened
+    return _compact_name(keep, base if short_tail == tail else base + tail, short_tail, limit)
+
+
+def _shortened_name(base: str, tail: str, limit: int, keep: str) -> str | None:
+    """``base`` + ``tail``, or its start, ``--``, a hash and ``tail``: None when neither fits and keeps ``keep``."""
+    if not base.startswith(keep):
+        raise ValueError(f"the name {base!r} does not start with {keep!r}, the prefix its permissions match")
     if len(base) + len(tail) <= limit:
         return base + tail
     digest = hashlib.sha256(base.encode()).hexdigest()[:NAME_HASH_LENGTH]
-    room = limit - len(tail) - len(digest) - 2
-    return f"{base[:room].rstrip('-')}--{digest}{tail}"
+    room = limit - len(tail) - len(digest) - len(HASH_MARKER)
+    shortened = f"{base[:room].rstrip('-')}{HASH_MARKER}{digest}{tail}"
+    return shortened if room > 0 and shortened.startswith(keep) else None
+
+
+def _compact_name(keep: str, stands_for: str, short_tail: str, limit: int) -> str:
+    length = min(COMPACT_HASH_LENGTH, limit - len(keep) - 1 - len(short_tail))
+    if length < MIN_COMPACT_HASH_LENGTH:
+        raise ValueError(
+            f"a name of at most {limit} characters that starts with {keep!r} and ends with {short_tail!r} has no "
+            f"room for the {MIN_COMPACT_HASH_LENGTH} characters of hash that keep it unique"
+        )
+    return f"{keep}-{_digest36(stands_for, length)}{short_tail}"
+
+
+def _digest36(text: str, length: int) -> str:
+    """``length`` base-36 digits of the text's SHA-256, least significant first: a shorter digest of the same text
+    is a prefix of a longer one."""
+    number = int.from_bytes(hashlib.sha256(text.encode()).digest(), "big")
+    digits = []
+    for _ in range(length):
+        number, digit = divmod(number, len(_BASE36))
+        digits.append(_BASE36[digit])
+    return "".join(digits)
+
+
+def _endpoint_start(endpoint: str) -> str:
+    """The endpoint name's first characters that hold ``<stack>-`` whatever the (accepted) stack name is."""
+    return endpoint[:LONGEST_STACK_PREFIX]
 
 
 def endpoint_name(prefix: str, dataset: str) -> str:
@@ -266,18 +342,36 @@ def endpoint_name(prefix: str, dataset: str) -> str:
     return model_package_group_name(prefix, dataset)
 
 
-def versioned_name_base(endpoint: str) -> str:
-    """What a model or endpoint config name of this endpoint starts with, before ``-v<version>``.
+def versioned_name_base(endpoint: str, *, stack: str) -> str:
+    """What every model and endpoint config name of this endpoint starts with (``versioned_name``).
 
-    The endpoint's name when ``-v`` and nine digits still fit in 63 characters, else its start, ``--`` and a
-    hash of the whole name, so the names keep the stack prefix the IAM policies match on.
+    The endpoint's name when ``-v`` and nine digits still fit in 63 characters; else its start, ``--`` and a hash
+    of the whole name when that start keeps ``<stack>-``; else (under the longest stack names)
+    ``<stack>--`` and the first base-36 digits of a hash of the endpoint's name, which ``versioned_name`` extends
+    as far as the version's digits leave room.
     """
-    return bounded_name(endpoint, "", GROUP_NAME_MAX - _VERSION_SUFFIX_ROOM)
+    keep = stack_prefix(stack)
+    limit = GROUP_NAME_MAX - _VERSION_SUFFIX_ROOM
+    return _shortened_name(endpoint, "", limit, keep) or _compact_name(keep, endpoint, "", limit)
 
 
-def versioned_name(endpoint: str, version: int) -> str:
-    """The Model and the EndpointConfig of one model package version share this name."""
-    return f"{versioned_name_base(endpoint)}-v{version}"
+def versioned_name(endpoint: str, version: int, *, stack: str) -> str:
+    """The Model and the EndpointConfig of one model package version share this name: ``<base>-v<version>``."""
+    if not 0 < version <= MAX_MODEL_VERSION:
+        raise ValueError(f"model package versions run from 1 to {MAX_MODEL_VERSION}, not {version}")
+    keep = stack_prefix(stack)
+    suffix = f"-v{version}"
+    base = _shortened_name(endpoint, "", GROUP_NAME_MAX - _VERSION_SUFFIX_ROOM, keep)
+    return f"{base}{suffix}" if base is not None else _compact_name(keep, endpoint, suffix, GROUP_NAME_MAX)
+
+
+def versioned_name_version(endpoint: str, name: str, *, stack: str) -> int | None:
+    """The model package version a model or endpoint config name of this endpoint is for; None for other names."""
+    match = _VERSION_SUFFIX.search(name)
+    if match is None:
+        return None
+    version = int(match.group(1))
+    return version if versioned_name(endpoint, version, stack=stack) == name else None
 
 
 def alarm_names(endpoint: str) -> list[str]:
@@ -289,33 +383,51 @@ def scaling_resource_id(endpoint: str) -> str:
     return f"endpoint/{endpoint}/variant/{VARIANT_NAME}"
 
 
-def schedule_name(endpoint: str) -> str:
+def schedule_name(endpoint: str, *, stack: str) -> str:
     """The endpoint's drift schedule in EventBridge Scheduler, named after it (so the stack prefix stays)."""
-    return bounded_name(endpoint, "-drift-monitor", SCHEDULE_NAME_MAX)
+    return bounded_name(
+        endpoint, "-drift-monitor", SCHEDULE_NAME_MAX, keep=stack_prefix(stack), short_tail=SCHEDULE_MARK
+    )
 
 
-def monitoring_schedule_name(endpoint: str) -> str:
+def monitoring_schedule_name(endpoint: str, *, stack: str) -> str:
     """The endpoint's Model Monitor schedule: named like Driftline's (the alarm's MonitoringSchedule dimension)."""
-    return bounded_name(endpoint, "-drift-monitor", SAGEMAKER_NAME_MAX)
+    return bounded_name(
+        endpoint, "-drift-monitor", SAGEMAKER_NAME_MAX, keep=stack_prefix(stack), short_tail=SCHEDULE_MARK
+    )
 
 
 def monitor_job_name(endpoint: str, window_end: datetime) -> str:
-    """One monitor job per endpoint and window: a repeated firing for the same window finds its job."""
-    return bounded_name(endpoint, f"-monitor-{window_end:%Y%m%d%H%M}", SAGEMAKER_NAME_MAX)
+    """One monitor job per endpoint and window: a repeated firing for the same window finds its job.
+
+    Named from the endpoint alone (the monitor's request and the job's environment carry it, not the stack), so a
+    name too long for the window's tail keeps the endpoint's first 50 characters, which hold ``<stack>-``.
+    """
+    tail = f"-monitor-{window_end:%Y%m%d%H%M}"
+    return bounded_name(endpoint, tail, SAGEMAKER_NAME_MAX, keep=_endpoint_start(endpoint), short_tail=MONITOR_JOB_MARK)
 
 
 def merge_job_name(endpoint: str, window_end: datetime) -> str:
     """The merge job of a window analysed on several instances: the window's monitor job name plus ``-merge``."""
-    return bounded_name(endpoint, f"-monitor-{window_end:%Y%m%d%H%M}-merge", SAGEMAKER_NAME_MAX)
+    tail = f"-monitor-{window_end:%Y%m%d%H%M}-merge"
+    return bounded_name(endpoint, tail, SAGEMAKER_NAME_MAX, keep=_endpoint_start(endpoint), short_tail=MERGE_JOB_MARK)
 
 
-def baseline_job_name(endpoint: str, version: int) -> str:
-    return bounded_name(endpoint, f"-baseline-v{version}", SAGEMAKER_NAME_MAX)
+def baseline_job_name(endpoint: str, version: int, *, stack: str) -> str:
+    return bounded_name(
+        endpoint, f"-baseline-v{version}", SAGEMAKER_NAME_MAX, keep=stack_prefix(stack), short_tail=BASELINE_JOB_MARK
+    )
 
 
-def job_definition_name(endpoint: str, version: int) -> str:
+def job_definition_name(endpoint: str, version: int, *, stack: str) -> str:
     """One Model Monitor data-quality job definition per served model version: a definition cannot be changed."""
-    return bounded_name(endpoint, f"-data-quality-v{version}", SAGEMAKER_NAME_MAX)
+    return bounded_name(
+        endpoint,
+        f"-data-quality-v{version}",
+        SAGEMAKER_NAME_MAX,
+        keep=stack_prefix(stack),
+        short_tail=JOB_DEFINITION_MARK,
+    )
 
 
 def drift_alarm_prefix(stack: str) -> str:

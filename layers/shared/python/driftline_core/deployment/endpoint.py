@@ -44,6 +44,7 @@ from driftline_core.layout import (
     scaling_resource_id,
     versioned_name,
     versioned_name_base,
+    versioned_name_version,
 )
 from driftline_core.payloads import DeployInput, DeploymentResult, DeploymentStarted
 from driftline_core.settings import DeploymentSettings, Settings
@@ -196,7 +197,7 @@ def start_deployment(step: DeployInput, settings: Settings, deployment: Deployme
     """
     package_arn = step.registration.model_package_arn
     endpoint = endpoint_name(settings.model_package_group_prefix, step.dataset)
-    target = versioned_name(endpoint, package_version(package_arn))
+    target = versioned_name(endpoint, package_version(package_arn), stack=settings.model_package_group_prefix)
     with transient_aws_errors():
         _put_alarms(endpoint, deployment)
         _ensure_model(target, package_arn, settings, step.dataset)
@@ -204,7 +205,12 @@ def start_deployment(step: DeployInput, settings: Settings, deployment: Deployme
         current = describe_endpoint(endpoint)
         previous = str(current["EndpointConfigName"]) if current else None
         if current is None:
-            remove_old_versions(endpoint, keep={target}, retained=deployment.endpoint_configs_retained)
+            remove_old_versions(
+                endpoint,
+                stack=settings.model_package_group_prefix,
+                keep={target},
+                retained=deployment.endpoint_configs_retained,
+            )
             get_client("sagemaker").create_endpoint(
                 EndpointName=endpoint,
                 EndpointConfigName=target,
@@ -229,7 +235,10 @@ def start_deployment(step: DeployInput, settings: Settings, deployment: Deployme
                 action = "unchanged"
             else:
                 remove_old_versions(
-                    endpoint, keep={target, previous or ""}, retained=deployment.endpoint_configs_retained
+                    endpoint,
+                    stack=settings.model_package_group_prefix,
+                    keep={target, previous or ""},
+                    retained=deployment.endpoint_configs_retained,
                 )
                 _release_scaling_if_instance_type_changes(endpoint, previous, deployment)
                 get_client("sagemaker").update_endpoint(
@@ -336,20 +345,20 @@ def _release_scaling_if_instance_type_changes(
 # Retention --------------------------------------------------------------------------------------------
 
 
-def remove_old_versions(endpoint: str, *, keep: set[str], retained: int) -> list[str]:
+def remove_old_versions(endpoint: str, *, stack: str, keep: set[str], retained: int) -> list[str]:
     """Delete this endpoint's configs and models beyond the newest ``retained`` versions; returns the names deleted.
 
     ``keep`` holds the configuration being deployed and the one in service, which are never deleted.
     """
-    base = versioned_name_base(endpoint)
+    base = versioned_name_base(endpoint, stack=stack)
     versions: dict[str, int] = {}
     pages = get_client("sagemaker").get_paginator("list_endpoint_configs").paginate(NameContains=base)
     for page in pages:
         for summary in page.get("EndpointConfigs", []):
             name = str(summary["EndpointConfigName"])
-            suffix = name[len(base) + 2 :] if name.startswith(f"{base}-v") else ""
-            if suffix.isdigit():
-                versions[name] = int(suffix)
+            version = versioned_name_version(endpoint, name, stack=stack)
+            if version is not None:
+                versions[name] = version
     newest_first = sorted(versions, key=lambda name: versions[name], reverse=True)
     doomed = [name for name in newest_first[max(retained, 0) :] if name not in keep]
     sagemaker = get_client("sagemaker")

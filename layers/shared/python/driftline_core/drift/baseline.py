@@ -21,7 +21,7 @@ def start_baseline_job(
     later run of the dataset compares its uploaded rows with it (the drift signal where nothing is captured).
     """
     baseline_uri = layout.s3_uri(settings.artifact_bucket, layout.baseline_prefix(execution_name))
-    job_name = layout.baseline_job_name(endpoint, model_version)
+    job_name = layout.baseline_job_name(endpoint, model_version, stack=settings.model_package_group_prefix)
     start_processing_job_once(
         build_baseline_job_request(
             job_name=job_name,

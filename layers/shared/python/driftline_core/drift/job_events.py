@@ -10,6 +10,13 @@ from typing import Any, Literal
 from driftline_core.aws.clients import get_client
 from driftline_core.drift.model_monitor import handle_execution, is_model_monitor_execution
 from driftline_core.drift.windows import drift_job_subject, output_uris, publish_window_metrics, start_merge_job
+from driftline_core.layout import (
+    BASELINE_JOB_MARK,
+    COMPACT_HASH_LENGTH,
+    MERGE_JOB_MARK,
+    MIN_COMPACT_HASH_LENGTH,
+    MONITOR_JOB_MARK,
+)
 from driftline_core.notifications.publish import Notification, email_subject, publish_notification
 from driftline_core.payloads import DriftJob, DriftJobOutcome
 from driftline_core.settings import MonitoringSettings, Settings
@@ -68,7 +75,7 @@ def _model_monitor_execution(
 
 def drift_job_kind(job_name: str, stack: str) -> DriftJob | None:
     """Which drift job a processing job is, by the names ``monitor_job_name``, ``merge_job_name`` and
-    ``baseline_job_name`` give."""
+    ``baseline_job_name`` give: their tail, or the mark that ends a compact name (under a long stack name)."""
     if not job_name.startswith(f"{stack}-"):
         return None
     if _MERGE_JOB.search(job_name):
@@ -80,13 +87,15 @@ def drift_job_kind(job_name: str, stack: str) -> DriftJob | None:
     return None
 
 
-_MONITOR_JOB = re.compile(r"-monitor-\d{12}$")
+_COMPACT = rf"-[0-9a-z]{{{MIN_COMPACT_HASH_LENGTH},{COMPACT_HASH_LENGTH}}}"
+
+_MONITOR_JOB = re.compile(rf"(?:-monitor-\d{{12}}|{_COMPACT}{MONITOR_JOB_MARK})$")
 
 
-_MERGE_JOB = re.compile(r"-monitor-\d{12}-merge$")
+_MERGE_JOB = re.compile(rf"(?:-monitor-\d{{12}}-merge|{_COMPACT}{MERGE_JOB_MARK})$")
 
 
-_BASELINE_JOB = re.compile(r"-baseline-v\d+$")
+_BASELINE_JOB = re.compile(rf"(?:-baseline-v\d+|{_COMPACT}{BASELINE_JOB_MARK})$")
 
 
 def job_failed_notification(description: Mapping[str, Any], job: DriftJob) -> Notification:

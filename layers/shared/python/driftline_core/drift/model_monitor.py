@@ -220,7 +220,8 @@ def set_up_model_monitor(
         execution_name=execution_name,
         settings=settings,
     )
-    definition = job_definition_name(endpoint, model_version)
+    stack = settings.model_package_group_prefix
+    definition = job_definition_name(endpoint, model_version, stack=stack)
     request = build_job_definition_request(
         name=definition,
         dataset=dataset,
@@ -236,13 +237,13 @@ def set_up_model_monitor(
     except ClientError as error:
         if not is_already_exists(error):
             raise
-    name = monitoring_schedule_name(endpoint)
+    name = monitoring_schedule_name(endpoint, stack=stack)
     previous = put_monitoring_schedule(name, definition, schedule, request["Tags"])
     if previous and previous != definition:
         _delete_job_definition(previous)
-    delete_scheduler_schedule(endpoint)
+    delete_scheduler_schedule(endpoint, stack=stack)
     alarm = put_drift_alarm(
-        settings.model_package_group_prefix,
+        stack,
         dataset,
         endpoint,
         name,
@@ -262,10 +263,10 @@ def set_up_model_monitor(
     )
 
 
-def tear_down_model_monitor(endpoint: str) -> None:
+def tear_down_model_monitor(endpoint: str, *, stack: str) -> None:
     """The endpoint's Model Monitor schedule and its job definition; what is already gone is fine."""
     sagemaker = get_client("sagemaker")
-    name = monitoring_schedule_name(endpoint)
+    name = monitoring_schedule_name(endpoint, stack=stack)
     try:
         current = sagemaker.describe_monitoring_schedule(MonitoringScheduleName=name)
         sagemaker.delete_monitoring_schedule(MonitoringScheduleName=name)
@@ -347,7 +348,7 @@ def handle_execution(detail: Mapping[str, Any], settings: Settings, namespace: s
         dataset = _dataset_of(output_uri)
         if endpoint and describe_endpoint(endpoint) is None:
             # An endpoint deleted outside Driftline: its schedule would fail every hour for ever.
-            tear_down_model_monitor(endpoint)
+            tear_down_model_monitor(endpoint, stack=settings.model_package_group_prefix)
             delete_drift_alarm(settings.model_package_group_prefix, dataset)
             logger.info(
                 "Endpoint gone: its Model Monitor schedule, job definition and drift alarm were removed",

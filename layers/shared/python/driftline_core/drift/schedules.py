@@ -64,10 +64,10 @@ def put_scheduler_schedule(request: MonitoringRequest, monitoring: MonitoringSet
         scheduler.create_schedule(**schedule)
 
 
-def delete_scheduler_schedule(endpoint: str) -> None:
+def delete_scheduler_schedule(endpoint: str, *, stack: str) -> None:
     """Driftline's schedule of the endpoint; one already gone is fine."""
     try:
-        get_client("scheduler").delete_schedule(Name=schedule_name(endpoint), GroupName=SCHEDULE_GROUP)
+        get_client("scheduler").delete_schedule(Name=schedule_name(endpoint, stack=stack), GroupName=SCHEDULE_GROUP)
     except ClientError as error:
         if not is_not_found(error):
             raise

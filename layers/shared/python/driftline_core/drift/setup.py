@@ -60,7 +60,7 @@ def set_up_drift_monitoring(
             "(sam deploy) so FinishDeployment gets its environment."
         )
     # A stack switched back from DriftMonitor=ModelMonitor leaves no Model Monitor schedule running beside this one.
-    tear_down_model_monitor(endpoint)
+    tear_down_model_monitor(endpoint, stack=settings.model_package_group_prefix)
     job_name, baseline_uri = start_baseline_job(
         dataset=dataset,
         endpoint=endpoint,
@@ -72,7 +72,7 @@ def set_up_drift_monitoring(
         dataset=dataset,
         endpoint_name=endpoint,
         variant_name=variant,
-        schedule_name=schedule_name(endpoint),
+        schedule_name=schedule_name(endpoint, stack=settings.model_package_group_prefix),
         model_package_arn=model_package_arn,
         execution_name=execution_name,
         baseline_uri=baseline_uri,
@@ -103,8 +103,8 @@ def tear_down_drift_monitoring(stack: str, dataset: str, endpoint: str, drift_mo
     """The schedule (Driftline's, or Model Monitor's with its job definition) and the alarm of an endpoint that is
     gone; what is already gone is fine."""
     if (drift_monitor or get_monitoring_settings().drift_monitor) == "ModelMonitor":
-        tear_down_model_monitor(endpoint)
+        tear_down_model_monitor(endpoint, stack=stack)
     else:
-        delete_scheduler_schedule(endpoint)
+        delete_scheduler_schedule(endpoint, stack=stack)
     delete_drift_alarm(stack, dataset)
     logger.info("Drift monitoring removed", extra={"endpoint_name": endpoint, "dataset": dataset})

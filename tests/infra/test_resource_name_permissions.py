@@ -1,0 +1,348 @@
+"""Every name the functions build (``tests/resource_names.py``: short and longest stack names times short and longest
+dataset names) is inside the IAM policy of each function that acts on it, and is seen by the EventBridge rules that
+must see its events, as ``template.yaml`` writes them with the stack name filled in.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import re
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+from moto.events.models import EventPattern
+
+from driftline_core import layout
+from tests.conftest import load_event
+from tests.infra.transformed_template import load_template
+from tests.resource_names import DATASETS, KINDS, LONGEST_STACK, STACKS, iam_matches
+
+REGION = "us-east-1"
+ACCOUNT = "123456789012"
+_PSEUDO = {"AWS::Partition": "aws", "AWS::Region": REGION, "AWS::AccountId": ACCOUNT}
+_SAGEMAKER = f"arn:aws:sagemaker:{REGION}:{ACCOUNT}"
+_ALARM = f"arn:aws:cloudwatch:{REGION}:{ACCOUNT}:alarm:"
+_SCHEDULE = f"arn:aws:scheduler:{REGION}:{ACCOUNT}:schedule/{layout.SCHEDULE_GROUP}/"
+
+
+@pytest.fixture(scope="module")
+def template() -> dict[str, Any]:
+    return load_template()
+
+
+# IAM ----------------------------------------------------------------------------------------------------------
+
+
+def _statements(value: Any) -> Iterator[dict[str, Any]]:
+    """Every statement of a function's ``Policies``, both branches of an ``!If`` included (a parameter picks one)."""
+    if isinstance(value, dict):
+        if "Statement" in value:
+            yield from value["Statement"]
+        else:
+            for item in value.values():
+                yield from _statements(item)
+    elif isinstance(value, list):
+        for item in value:
+            yield from _statements(item)
+
+
+def _function_statements(template: dict[str, Any], function: str) -> list[dict[str, Any]]:
+    return list(_statements(template["Resources"][function]["Properties"].get("Policies", [])))
+
+
+def _as_list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else [value]
+
+
+def _sub(value: Any, stack: str) -> str | None:
+    """A plain string, or a ``!Sub`` string with the stack and pseudo parameters filled in; None for anything that
+    names another resource (``!GetAtt``, ``${ArtifactBucket.Arn}``)."""
+    if isinstance(value, dict) and isinstance(value.get("Fn::Sub"), str):
+        values = {**_PSEUDO, "AWS::StackName": stack}
+        value = re.sub(r"\$\{([^}]+)\}", lambda match: values.get(match.group(1), match.group(0)), value["Fn::Sub"])
+    return value if isinstance(value, str) and "${" not in value else None
+
+
+def _matches(statement: dict[str, Any], action: str, arn: str, stack: str) -> bool:
+    actions = _as_list(statement.get("Action", []))
+    # Actions match case-insensitively, resources case-sensitively.
+    if not any(iam_matches(pattern.lower(), action.lower()) for pattern in actions):
+        return False
+    return any(
+        pattern is not None and iam_matches(pattern, arn)
+        for pattern in (_sub(resource, stack) for resource in _as_list(statement.get("Resource", [])))
+    )
+
+
+def iam_allows(statements: list[dict[str, Any]], action: str, arn: str, stack: str) -> bool:
+    """An Allow statement grants the action on the ARN and no Deny statement refuses it."""
+    allowed = any(s.get("Effect") == "Allow" and _matches(s, action, arn, stack) for s in statements)
+    return allowed and not any(s.get("Effect") == "Deny" and _matches(s, action, arn, stack) for s in statements)
+
+
+def _sagemaker(resource_type: str) -> str:
+    # SageMaker writes names into its ARNs in lowercase.
+    return f"{_SAGEMAKER}:{resource_type}/{{lower}}"
+
+
+PERMISSIONS: dict[str, list[tuple[str, list[str], str]]] = {
+    "model package group": [
+        (
+            "RegisterFunction",
+            [
+                "sagemaker:CreateModelPackageGroup",
+                "sagemaker:DescribeModelPackageGroup",
+                "sagemaker:CreateModelPackage",
+            ],
+            _sagemaker("model-package-group"),
+        ),
+        (
+            "RegisterFunction",
+            ["sagemaker:CreateModelPackage", "sagemaker:DescribeModelPackage"],
+            f"{_SAGEMAKER}:model-package/{{lower}}/12",
+        ),
+        ("QualityGateFunction", ["sagemaker:DescribeModelPackageGroup"], _sagemaker("model-package-group")),
+        ("ApprovalApiFunction", ["sagemaker:UpdateModelPackage"], f"{_SAGEMAKER}:model-package/{{lower}}/12"),
+    ],
+    "endpoint": [
+        (
+            "DeployFunction",
+            [
+                "sagemaker:CreateEndpoint",
+                "sagemaker:UpdateEndpoint",
+                "sagemaker:DescribeEndpoint",
+                "sagemaker:DeleteEndpoint",
+                "sagemaker:AddTags",
+            ],
+            _sagemaker("endpoint"),
+        ),
+        (
+            "FinishDeploymentFunction",
+            ["sagemaker:DescribeEndpoint", "sagemaker:UpdateEndpointWeightsAndCapacities"],
+            _sagemaker("endpoint"),
+        ),
+        ("JobEventsFunction", ["sagemaker:DescribeEndpoint"], _sagemaker("endpoint")),
+        ("ReconcileJobsFunction", ["sagemaker:DescribeEndpoint"], _sagemaker("endpoint")),
+        ("StartMonitoringFunction", ["sagemaker:DescribeEndpoint"], _sagemaker("endpoint")),
+    ],
+    "model": [
+        (
+            "DeployFunction",
+            ["sagemaker:CreateModel", "sagemaker:DescribeModel", "sagemaker:DeleteModel", "sagemaker:AddTags"],
+            _sagemaker("model"),
+        ),
+    ],
+    "endpoint config": [
+        (
+            "DeployFunction",
+            [
+                "sagemaker:CreateEndpointConfig",
+                "sagemaker:DescribeEndpointConfig",
+                "sagemaker:DeleteEndpointConfig",
+                "sagemaker:AddTags",
+            ],
+            _sagemaker("endpoint-config"),
+        ),
+        ("FinishDeploymentFunction", ["sagemaker:DescribeEndpointConfig"], _sagemaker("endpoint-config")),
+    ],
+    "rollback alarm": [
+        ("DeployFunction", ["cloudwatch:PutMetricAlarm", "cloudwatch:DescribeAlarms"], f"{_ALARM}{{name}}"),
+    ],
+    "drift alarm": [
+        ("FinishDeploymentFunction", ["cloudwatch:PutMetricAlarm", "cloudwatch:TagResource"], f"{_ALARM}{{name}}"),
+        ("StartMonitoringFunction", ["cloudwatch:DeleteAlarms"], f"{_ALARM}{{name}}"),
+    ],
+    "scheduler schedule": [
+        (
+            "FinishDeploymentFunction",
+            ["scheduler:CreateSchedule", "scheduler:UpdateSchedule", "scheduler:DeleteSchedule"],
+            f"{_SCHEDULE}{{name}}",
+        ),
+        ("StartMonitoringFunction", ["scheduler:DeleteSchedule"], f"{_SCHEDULE}{{name}}"),
+    ],
+    "monitoring schedule": [
+        (
+            "FinishDeploymentFunction",
+            [
+                "sagemaker:CreateMonitoringSchedule",
+                "sagemaker:UpdateMonitoringSchedule",
+                "sagemaker:DescribeMonitoringSchedule",
+                "sagemaker:DeleteMonitoringSchedule",
+                "sagemaker:AddTags",
+            ],
+            _sagemaker("monitoring-schedule"),
+        ),
+        (
+            "StartMonitoringFunction",
+            ["sagemaker:DescribeMonitoringSchedule", "sagemaker:DeleteMonitoringSchedule"],
+            _sagemaker("monitoring-schedule"),
+        ),
+    ],
+    "job definition": [
+        (
+            "FinishDeploymentFunction",
+            [
+                "sagemaker:CreateDataQualityJobDefinition",
+                "sagemaker:DeleteDataQualityJobDefinition",
+                "sagemaker:AddTags",
+            ],
+            _sagemaker("data-quality-job-definition"),
+        ),
+        (
+            "StartMonitoringFunction",
+            ["sagemaker:DeleteDataQualityJobDefinition"],
+            _sagemaker("data-quality-job-definition"),
+        ),
+    ],
+    "baseline job": [
+        (
+            "FinishDeploymentFunction",
+            ["sagemaker:CreateProcessingJob", "sagemaker:DescribeProcessingJob", "sagemaker:AddTags"],
+            _sagemaker("processing-job"),
+        ),
+        # A failed baseline job is described (and notified) when its end comes back to StartMonitoring.
+        ("StartMonitoringFunction", ["sagemaker:DescribeProcessingJob"], _sagemaker("processing-job")),
+    ],
+    "monitor job": [
+        (
+            "StartMonitoringFunction",
+            ["sagemaker:CreateProcessingJob", "sagemaker:DescribeProcessingJob", "sagemaker:AddTags"],
+            _sagemaker("processing-job"),
+        ),
+    ],
+    "merge job": [
+        (
+            "StartMonitoringFunction",
+            ["sagemaker:CreateProcessingJob", "sagemaker:DescribeProcessingJob", "sagemaker:AddTags"],
+            _sagemaker("processing-job"),
+        ),
+    ],
+}
+
+
+def test_every_name_kind_has_its_permissions_listed() -> None:
+    assert set(PERMISSIONS) == set(KINDS)
+
+
+@pytest.mark.parametrize("kind", sorted(PERMISSIONS))
+@pytest.mark.parametrize("stack", STACKS)
+def test_every_name_is_inside_the_policy_of_each_function_that_acts_on_it(
+    template: dict[str, Any], kind: str, stack: str
+) -> None:
+    statements = {function: _function_statements(template, function) for function, _, _ in PERMISSIONS[kind]}
+    for dataset in DATASETS:
+        for name in KINDS[kind].build(stack, dataset):
+            for function, actions, arn_format in PERMISSIONS[kind]:
+                arn = arn_format.format(name=name, lower=name.lower())
+                for action in actions:
+                    assert iam_allows(statements[function], action, arn, stack), (function, action, arn)
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_target_tracking_alarms_of_every_endpoint_are_inside_finish_deployments_policy(
+    template: dict[str, Any], stack: str
+) -> None:
+    statements = _function_statements(template, "FinishDeploymentFunction")
+    for dataset in DATASETS:
+        resource = layout.scaling_resource_id(layout.endpoint_name(stack, dataset))
+        # Application Auto Scaling names them itself: TargetTracking-<resource id>-AlarmHigh-<uuid>.
+        arn = f"{_ALARM}TargetTracking-{resource}-AlarmHigh-0b6a7d3e-4c2f-4d8e-9a1b-2c3d4e5f6a7b"
+        for action in ("cloudwatch:PutMetricAlarm", "cloudwatch:DescribeAlarms", "cloudwatch:DeleteAlarms"):
+            assert iam_allows(statements, action, arn, stack), arn
+
+
+def test_the_policies_refuse_another_stacks_names(template: dict[str, Any]) -> None:
+    """The matcher is no yes-machine: the names of a stack whose name merely starts alike are outside the policy."""
+    statements = _function_statements(template, "StartMonitoringFunction")
+    name = layout.monitor_job_name(layout.endpoint_name("other", "credit"), datetime(2026, 1, 1, tzinfo=UTC))
+    assert not iam_allows(
+        statements, "sagemaker:CreateProcessingJob", f"{_SAGEMAKER}:processing-job/{name}", "driftline"
+    )
+    assert iam_matches("a?c*", "abcde") and not iam_matches("a?c*", "ABCDE") and not iam_matches("a?c", "ac")
+
+
+# EventBridge --------------------------------------------------------------------------------------------------
+
+
+def _rendered(value: Any, stack: str) -> Any:
+    if isinstance(value, dict):
+        text = _sub(value, stack) if "Fn::Sub" in value else None
+        return text if text is not None else {key: _rendered(item, stack) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_rendered(item, stack) for item in value]
+    return value
+
+
+def _rule(template: dict[str, Any], function: str, event: str, stack: str) -> EventPattern:
+    pattern = template["Resources"][function]["Properties"]["Events"][event]["Properties"]["Pattern"]
+    return EventPattern.load(json.dumps(_rendered(pattern, stack)))
+
+
+def _job_ended(name: str, status: str, schedule: str) -> Any:
+    """A drift job's end: Driftline's monitor and merge jobs carry their schedule's name in their environment."""
+    event: Any = copy.deepcopy(load_event("sagemaker_processing_job_failed"))
+    event["detail"]["ProcessingJobName"] = name
+    event["detail"]["ProcessingJobStatus"] = status
+    event["detail"]["Environment"] = {"sagemaker_monitoring_schedule_name": schedule}
+    return event
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_every_drift_jobs_end_reaches_start_monitoring_once(template: dict[str, Any], stack: str) -> None:
+    drift_jobs = _rule(template, "StartMonitoringFunction", "DriftJobEnded", stack)
+    model_monitor = _rule(template, "StartMonitoringFunction", "ModelMonitorExecutionEnded", stack)
+    for dataset in DATASETS:
+        schedule = KINDS["scheduler schedule"].build(stack, dataset)[0]
+        for kind in ("baseline job", "monitor job", "merge job"):
+            for name in KINDS[kind].build(stack, dataset):
+                for status in ("Completed", "Failed", "Stopped"):
+                    event = _job_ended(name, status, schedule)
+                    assert drift_jobs.matches_event(event), (kind, name)
+                    assert not model_monitor.matches_event(event), (kind, name)
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_every_model_monitor_schedules_executions_reach_start_monitoring(template: dict[str, Any], stack: str) -> None:
+    model_monitor = _rule(template, "StartMonitoringFunction", "ModelMonitorExecutionEnded", stack)
+    for dataset in DATASETS:
+        event: Any = copy.deepcopy(load_event("sagemaker_model_monitor_execution_completed"))
+        [schedule] = KINDS["monitoring schedule"].build(stack, dataset)
+        event["detail"]["Environment"]["sagemaker_monitoring_schedule_name"] = schedule
+        assert model_monitor.matches_event(event), schedule
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_every_endpoints_state_changes_reach_job_events(template: dict[str, Any], stack: str) -> None:
+    rule = _rule(template, "JobEventsFunction", "EndpointStateChanged", stack)
+    for dataset in DATASETS:
+        event: Any = copy.deepcopy(load_event("sagemaker_endpoint_in_service"))
+        [event["detail"]["EndpointName"]] = KINDS["endpoint"].build(stack, dataset)
+        assert rule.matches_event(event), event["detail"]["EndpointName"]
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_every_drift_alarm_reaches_the_retrain(template: dict[str, Any], stack: str) -> None:
+    rule = _rule(template, "StartRetrainFunction", "DriftAlarm", stack)
+    for dataset in DATASETS:
+        event: Any = copy.deepcopy(load_event("cloudwatch_alarm_drift_alarm"))
+        [event["detail"]["alarmName"]] = KINDS["drift alarm"].build(stack, dataset)
+        assert rule.matches_event(event), event["detail"]["alarmName"]
+        assert layout.dataset_from_alarm_name(stack, event["detail"]["alarmName"]) == dataset
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_every_groups_approval_decisions_reach_approval_events(template: dict[str, Any], stack: str) -> None:
+    rule = _rule(template, "ApprovalEventsFunction", "ModelPackageDecided", stack)
+    for dataset in DATASETS:
+        event: Any = copy.deepcopy(load_event("sagemaker_model_package_approved"))
+        [event["detail"]["ModelPackageGroupName"]] = KINDS["model package group"].build(stack, dataset)
+        assert rule.matches_event(event), event["detail"]["ModelPackageGroupName"]
+
+
+def test_another_stacks_drift_jobs_do_not_reach_this_stacks_start_monitoring(template: dict[str, Any]) -> None:
+    drift_jobs = _rule(template, "StartMonitoringFunction", "DriftJobEnded", LONGEST_STACK)
+    other = KINDS["merge job"].build("driftline", "x" * 40)[0]
+    assert not drift_jobs.matches_event(_job_ended(other, "Completed", "driftline-credit-drift-monitor"))
