@@ -7,6 +7,11 @@ same environment Model Monitor gives a monitoring container, so it can also run 
 ``sagemaker_endpoint_name``, ``sagemaker_monitoring_schedule_name``, ``start_time``, ``end_time`` and
 ``publish_cloudwatch_metrics``; arguments override the folders.
 
+The window is [``start_time``, ``end_time``): capture files sit in clock-hour folders, so the job is given every
+hour folder the window touches and analyses only the records whose ``eventMetadata.inferenceTime`` falls in it.
+Records outside it are counted in the outputs, a record whose inferenceTime cannot be read is counted as
+unreadable, and a window with neither variable set analyses every record it is given.
+
 Outputs, in the output folder: ``constraint_violations.json``, the window's ``statistics.json``,
 ``drift_report.html`` (self-contained) and ``cloudwatch_metrics.json`` (a PutMetricData request:
 ``feature_baseline_drift_<feature>`` with the dimensions Endpoint and MonitoringSchedule, and
@@ -22,7 +27,7 @@ shard's summary and writes the outputs above. On one instance ``auto`` writes th
 Summaries merge exactly (counts, moments) or within the sketch's error bound (quantiles), so a sharded
 window gets the single-instance verdict.
 
-Bad records never fail the job: they are counted by reason and reported. A window with no readable rows
+Bad records never fail the job: they are counted by reason and reported. A window with no readable rows in it
 reports "no data" and publishes no drift metric.
 """
 
@@ -36,7 +41,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from driftline_ml.capture import capture_files, summarise_capture
+from driftline_ml.capture import TimeWindow, capture_files, summarise_capture
 from driftline_ml.drift import (
     Analysis,
     DriftInputError,
@@ -120,9 +125,11 @@ def monitor(args: argparse.Namespace) -> None:
     if args.mode == "merge":
         current = merge_shards(args.shards_dir, baseline)
     else:
+        window = capture_window()
         files = capture_files(args.capture_dir)
-        print(f"Reading {len(files)} capture files from {args.capture_dir}")
-        current = summarise_capture(files, baseline.specs)
+        within = f", records from {window.describe()}" if window else ""
+        print(f"Reading {len(files)} capture files from {args.capture_dir}{within}")
+        current = summarise_capture(files, baseline.specs, window=window)
         host, all_hosts = hosts(args.resource_config)
         if args.mode == "shard" or len(all_hosts) > 1:
             shard = args.output_dir / SHARDS_FOLDER / f"statistics-{host}.json"
@@ -137,6 +144,17 @@ def monitor(args: argparse.Namespace) -> None:
             f"CompletedWithViolations: Job completed successfully with {len(analysis.violations)} violations.",
             encoding="utf-8",
         )
+
+
+def capture_window() -> TimeWindow | None:
+    """The window Model Monitor's ``start_time`` and ``end_time`` name; None when neither is set."""
+    environ = os.environ
+    try:
+        return TimeWindow.between(environ.get("start_time"), environ.get("end_time"))
+    except ValueError as error:
+        raise JobInputError(
+            f"{error}: the monitoring job's environment must name its window in ISO 8601 UTC times"
+        ) from error
 
 
 def merge_shards(folder: Path, baseline: WindowSummary) -> WindowSummary:
@@ -183,9 +201,12 @@ def write_outputs(
         collected.parent.mkdir(parents=True, exist_ok=True)
         collected.write_text("".join(json.dumps(datum) + "\n" for datum in data), encoding="utf-8")
 
+    outside = f" ({current.outside_window} of them outside the window {window})" if current.outside_window else ""
     if analysis.no_data:
-        print(f"No data: {current.records} capture records, none with rows to analyse")
+        print(f"No data: {current.records} capture records read{outside}, none with rows to analyse in the window")
     else:
+        if outside:
+            print(f"{current.records} capture records read{outside}")
         drifted = analysis.drifted_features
         print(f"{current.rows} rows analysed; drift in {len(drifted)} features: {', '.join(drifted) or 'none'}")
     if current.malformed:

@@ -30,16 +30,28 @@ def features(rows: int, seed: int, *, shifted: bool = False) -> pd.DataFrame:
     )
 
 
-def capture_record(data: str, *, content_type: str = "text/csv", encoding: str = "CSV") -> str:
+def capture_record(
+    data: str,
+    *,
+    content_type: str = "text/csv",
+    encoding: str = "CSV",
+    inference_time: str | None = "2026-11-20T10:15:00Z",
+    compact: bool = False,
+) -> str:
+    """One capture line; ``compact`` writes it as SageMaker does (no blanks), else as ``json.dumps`` spaces it (which
+    the monitor reads through the JSON decoder). ``inference_time`` None leaves the record without one."""
+    metadata = {"eventId": "3f1e2d4c-0000-4000-8000-000000000000"}
+    if inference_time is not None:
+        metadata["inferenceTime"] = inference_time
     record = {
         "captureData": {
             "endpointInput": {"observedContentType": content_type, "mode": "INPUT", "data": data, "encoding": encoding},
             "endpointOutput": {"observedContentType": "text/csv", "mode": "OUTPUT", "data": "0.1", "encoding": "CSV"},
         },
-        "eventMetadata": {"eventId": "3f1e2d4c-0000-4000-8000-000000000000", "inferenceTime": "2026-11-20T10:15:00Z"},
+        "eventMetadata": metadata,
         "eventVersion": "0",
     }
-    return json.dumps(record) + "\n"
+    return json.dumps(record, separators=(",", ":") if compact else None) + "\n"
 
 
 def csv_rows(frame: pd.DataFrame) -> list[str]:

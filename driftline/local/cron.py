@@ -357,6 +357,12 @@ class DueTimes:
 
     A schedule is first due one interval (``rate``), or at its next clock time (``cron``/``at``), after it
     is first seen; a changed expression or time zone starts it afresh, as an updated schedule does.
+
+    A ``rate(...)`` schedule's times are one interval apart, as on AWS, whatever a tick's lateness: a firing
+    less than an interval late names its scheduled time, not the tick's, and the next time follows from it.
+    (Timed from each tick, the times crept later by each tick's lateness, and a schedule whose time crept over
+    a minute boundary skipped that minute's window: the drift monitor derives its window from the scheduled
+    time.) A timer an interval or more late (a machine asleep) fires once, now, and goes on from there.
     """
 
     seconds_per_minute: float
@@ -372,9 +378,12 @@ class DueTimes:
         due = known[1]
         if due is None or now < due:
             return None
-        self._due[key] = (signature, next_due(expression, now, seconds_per_minute=self.seconds_per_minute, zone=zone))
-        # A scaled rate names no clock time: it fires now. A cron or at() firing is the clock time it names.
-        return now if rate_minutes(expression) is not None else due
+        minutes = rate_minutes(expression)
+        if minutes is not None and now - due >= minutes * self.seconds_per_minute:
+            due = now  # missed firings are not replayed: the schedule fires once, now, and goes on from there
+        after = due if minutes is not None else now
+        self._due[key] = (signature, next_due(expression, after, seconds_per_minute=self.seconds_per_minute, zone=zone))
+        return due
 
     def forget(self, key: str) -> None:
         self._due.pop(key, None)

@@ -16,8 +16,12 @@ does, through the local SageMaker job runner. Model Monitor's analyzer image can
 ``ml/monitor.py`` from the application's published code with the environment Model Monitor gives its analyzer
 (``dataset_source``, ``output_path``, ``baseline_statistics``, ``baseline_constraints``,
 ``sagemaker_endpoint_name``, ``sagemaker_monitoring_schedule_name``, ``start_time``, ``end_time``, ...), over the
-endpoint's capture folder of the current hour, writing to ``<output>/<endpoint>/<schedule>/yyyy/mm/dd/hh/``.
-A window without captured requests is recorded as a failed execution, "Job inputs had no data", without a job.
+endpoint's capture folders of every clock hour the window touches (a scaled window may cross an hour), writing to
+``<output>/<endpoint>/<schedule>/yyyy/mm/dd/hh/``; the monitor analyses the records whose inferenceTime is in
+[``start_time``, ``end_time``). A window is the interval before its execution's scheduled time, and scheduled
+times are one interval apart whatever the timer's lateness (``cron.DueTimes``), so each window is analysed once.
+A window whose folders hold no captured requests is recorded as a failed execution, "Job inputs had no data",
+without a job.
 ListMonitoringExecutions and the schedule's ``LastMonitoringExecutionSummary`` report the executions.
 """
 
@@ -400,9 +404,15 @@ class MonitoringTimer(ScheduleTimer):
         if not capture:
             raise ExecutionFailed(f"Endpoint {found.endpoint_name} captures no data")
         variant = config.production_variants[0]["VariantName"]
-        hour = scheduled - timedelta(seconds=1)
-        folder = f"{found.endpoint_name}/{variant}/{hour:%Y/%m/%d/%H}"
-        if not _has_objects(self.endpoint_url, self.region, f"{capture}/{folder}/"):
+        start = scheduled - timedelta(seconds=hours * 60 * self.seconds_per_minute)
+        folders = [
+            folder
+            for folder in (
+                f"{found.endpoint_name}/{variant}/{hour:%Y/%m/%d/%H}" for hour in hours_touched(start, scheduled)
+            )
+            if _has_objects(self.endpoint_url, self.region, f"{capture}/{folder}/")
+        ]
+        if not folders:
             raise ExecutionFailed(NO_DATA)
         baseline = definition.data_quality_baseline_config or {}
         statistics = baseline["StatisticsResource"]["S3Uri"]
@@ -410,7 +420,6 @@ class MonitoringTimer(ScheduleTimer):
         [output] = definition.data_quality_job_output_config["MonitoringOutputs"]
         output_path = output["S3Output"]["LocalPath"]
         window = f"{found.endpoint_name}/{found.name}/{scheduled:%Y/%m/%d/%H}"
-        start = scheduled - timedelta(seconds=hours * 60 * self.seconds_per_minute)
         environment = {
             **(definition.data_quality_app_specification or {}).get("Environment", {}),
             "dataset_format": '{"sagemakerCaptureJson":{"captureIndexNames":["endpointInput","endpointOutput"]}}',
@@ -430,7 +439,10 @@ class MonitoringTimer(ScheduleTimer):
             "ProcessingJobName": name,
             "ProcessingInputs": [
                 _input("code", f"{self.code_uri().rstrip('/')}/src/", CODE_DIR),
-                _input("input_1", f"{capture}/{folder}", f"{ENDPOINT_DATA_DIR}/{folder}"),
+                *(
+                    _input(f"input_{number}", f"{capture}/{folder}", f"{ENDPOINT_DATA_DIR}/{folder}")
+                    for number, folder in enumerate(folders, 1)
+                ),
                 _input("baseline", statistics, f"{BASELINE_DIR}/stats"),
                 _input("constraints", constraints, f"{BASELINE_DIR}/constraints"),
             ],
@@ -457,6 +469,16 @@ class MonitoringTimer(ScheduleTimer):
             "NetworkConfig": definition.network_config or {},
             "RoleArn": definition.role_arn,
         }
+
+
+def hours_touched(start: datetime, end: datetime) -> list[datetime]:
+    """The clock hours [start, end) overlaps: data capture writes a record in its hour's folder."""
+    hour = start.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
+    hours = []
+    while hour < end:
+        hours.append(hour)
+        hour += timedelta(hours=1)
+    return hours
 
 
 class ExecutionFailed(Exception):

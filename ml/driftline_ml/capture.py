@@ -15,6 +15,11 @@ order) or objects keyed by feature name. A record that cannot be read (not JSON,
 unknown encoding or content type) is counted by reason and skipped; a row with fewer or more values than
 the model's features is counted under the columns it lacks or adds and left out of the statistics.
 
+A window (``TimeWindow``: Model Monitor's ``start_time`` and ``end_time``) keeps the records whose
+``eventMetadata.inferenceTime`` is in [start, end): capture files sit in clock-hour folders, so the hours a
+window touches hold records before and after it. Records outside it are counted, not analysed; a record whose
+inferenceTime cannot be read cannot be placed and is counted as unreadable.
+
 Rows are parsed in blocks with pandas' C reader, so a million records take seconds and memory stays bounded
 by the block size.
 """
@@ -30,8 +35,11 @@ import math
 import re
 import zlib
 from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
 from functools import partial
 from itertools import repeat
+from operator import itemgetter
 from pathlib import Path
 from typing import Any
 
@@ -62,6 +70,93 @@ quote, backslash or control character (the common case), ("", "", line) for any 
 SageMaker writes ``{"captureData":{"endpointInput":{"observedContentType":...,"mode":"INPUT","data":...,
 "encoding":"CSV"},"endpointOutput":{...}},"eventMetadata":{...},"eventVersion":"0"}``; a line in that layout
 that does not end as a record does goes to the JSON decoder, which says what is wrong with it."""
+_TIME = r"[0-9]{4}-[0-9][0-9]-[0-9][0-9]T[0-9][0-9]:[0-9][0-9]:[0-9][0-9](?:\.[0-9]+)?Z"
+"""An inferenceTime as SageMaker writes it (UTC, whole seconds or a fraction), whose text sorts as its time."""
+_PLAIN_TIMED_RECORD = re.compile(
+    r'^(?:\{"captureData":\{"endpointInput":\{"observedContentType":"text/csv","mode":"INPUT","data":"'
+    r'([^"\\\x00-\x1f]*)","encoding":"CSV"\}[^\n]*"inferenceTime":"(' + _TIME + r')"'
+    r'(?:\},"eventVersion":"[^"\\\n]*"|[^\n]*"eventVersion":"[^"\\\n]*")(\})[ \t\r]*|(.*))$',
+    re.M,
+)
+"""``_PLAIN_RECORD`` with the record's inferenceTime: (row, time, "}", "") or ("", "", "", line). SageMaker
+writes the time last in ``eventMetadata``, just before ``eventVersion``, which the pattern tries first (the
+cheapest match); a record whose inferenceTime is written otherwise (a time zone offset, say) goes to the JSON
+decoder and is placed from there."""
+_CANONICAL_TIME = re.compile(_TIME + r"\Z")
+_ROW, _TIME_OF, _CLOSED = itemgetter(0), itemgetter(1), itemgetter(2)
+UNPLACED = "no readable eventMetadata.inferenceTime, so it cannot be placed in the window"
+"""Why a record of a window is not analysed when its inferenceTime is missing or is not a time."""
+
+
+@dataclass(frozen=True)
+class TimeWindow:
+    """The records to analyse: those whose ``eventMetadata.inferenceTime`` is in [start, end), in UTC.
+
+    Bounds are kept as ``YYYY-MM-DDTHH:MM:SS`` texts ("" and "~" when open), which compare with an inferenceTime's
+    text as the times compare: a window's membership test is two string comparisons, and a block of records
+    wholly inside costs one ``min`` and one ``max``. A bound with a fraction of a second is moved up to the next
+    whole second, as SageMaker writes whole seconds: windows that share a bound still share it.
+    """
+
+    start: str = ""
+    end: str = "~"
+
+    @classmethod
+    def between(cls, start: str | None, end: str | None) -> TimeWindow | None:
+        """The window from Model Monitor's ``start_time`` / ``end_time`` texts (ISO 8601; either may be unset);
+        None when both are unset. Raises ValueError naming a bound that is not a time."""
+        if not (start or "").strip() and not (end or "").strip():
+            return None
+        return cls(_bound(start, "start_time") or "", _bound(end, "end_time") or "~")
+
+    def holds(self, time: str) -> bool:
+        return self.start <= time < self.end
+
+    def describe(self) -> str:
+        start = f"{self.start}Z" if self.start else "the first record"
+        end = f"{self.end}Z" if self.end != "~" else "the last record"
+        return f"{start} to {end}"
+
+
+def _bound(text: str | None, name: str) -> str | None:
+    text = (text or "").strip()
+    if not text:
+        return None
+    moment = _parse_time(text)
+    if moment is None:
+        raise ValueError(f"{name} {text!r} is not an ISO 8601 time such as 2026-11-20T10:00:00Z")
+    if moment.microsecond:
+        moment = moment.replace(microsecond=0) + timedelta(seconds=1)
+    return moment.strftime("%Y-%m-%dT%H:%M:%S")
+
+
+def _parse_time(text: str) -> datetime | None:
+    """An ISO 8601 time in UTC (a time without a zone is UTC, as SageMaker writes its times); None if unreadable."""
+    value = text.strip().replace(" ", "T", 1) if "T" not in text else text.strip()
+    if value.endswith(("Z", "z")):
+        value = value[:-1] + "+00:00"
+    fraction = re.match(r"^(.*T\d\d:\d\d:\d\d)\.(\d+)(.*)$", value)
+    if fraction:  # Python 3.9's fromisoformat takes 3 or 6 digits of a fraction only
+        value = f"{fraction.group(1)}.{(fraction.group(2) + '000000')[:6]}{fraction.group(3)}"
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        return None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=timezone.utc)  # noqa: UP017 (Python 3.9 has no datetime.UTC)
+    return moment.astimezone(timezone.utc)  # noqa: UP017
+
+
+def record_time(record: dict[str, Any]) -> str | None:
+    """A decoded record's inferenceTime as text that sorts as the time (``YYYY-MM-DDTHH:MM:SS[.f]Z``, UTC)."""
+    metadata = record.get("eventMetadata")
+    text = metadata.get("inferenceTime") if isinstance(metadata, dict) else None
+    if not isinstance(text, str):
+        return None
+    if _CANONICAL_TIME.match(text):
+        return text
+    moment = _parse_time(text)
+    return None if moment is None else moment.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 def capture_files(folder: Path) -> list[Path]:
@@ -76,10 +171,13 @@ def capture_files(folder: Path) -> list[Path]:
 
 
 class CaptureReader:
-    """Accumulates capture records into a WindowSummary for the baseline's features."""
+    """Accumulates capture records into a WindowSummary for the baseline's features; with a ``window``, only the
+    records whose inferenceTime is in it."""
 
-    def __init__(self, specs: list[tuple[str, str]]) -> None:
+    def __init__(self, specs: list[tuple[str, str]], window: TimeWindow | None = None) -> None:
         self.summary = WindowSummary.empty_like(specs)
+        self.window = window
+        self._pattern = _PLAIN_RECORD if window is None else _PLAIN_TIMED_RECORD
         self.names = [name for name, _ in specs]
         self.numeric = [name for name, kind in specs if kind == "numeric"]
         self._positions = {name: i for i, name in enumerate(self.names)}
@@ -135,10 +233,17 @@ class CaptureReader:
         input is one plain CSV row with the baseline's number of values (the common case) yields its row
         with no JSON decoding in Python; every other line is decoded and read by ``_read_record``.
         """
-        matches = _PLAIN_RECORD.findall(text)
+        matches = self._pattern.findall(text)
         if text.endswith("\n"):
             matches.pop()  # the empty match after the final newline is not a line
-        plain = [data for data, closed, _ in matches if closed]
+        if self.window is None:
+            plain = [data for data, closed, _ in matches if closed]
+            times: list[str] = []
+        elif "" not in map(_CLOSED, matches):  # every line a plain record (the common case)
+            plain, times = list(map(_ROW, matches)), list(map(_TIME_OF, matches))
+        else:
+            plain = [data for data, _, closed, _ in matches if closed]
+            times = [time for _, time, closed, _ in matches if closed]
         others = self._other_lines(matches, len(plain))
         if text.count(_RECORD_KEY) > len(plain) + sum(line.count(_RECORD_KEY) for _, line in others):
             # a line in SageMaker's layout holds a second record, which the pattern would not see: decode
@@ -148,6 +253,8 @@ class CaptureReader:
             others = self._other_lines(matches, 0)
         summary = self.summary
         summary.records += len(plain) + len(others)
+        if self.window is not None and plain:
+            plain = self._in_window(plain, times)
         if self._header_mark in text:
             # perhaps a header row naming the features, which the endpoint skips: read such rows one by one
             named = np.fromiter(map(str.startswith, plain, repeat(self.names[0])), dtype=bool, count=len(plain))
@@ -167,11 +274,27 @@ class CaptureReader:
         return len(matches)
 
     @staticmethod
-    def _other_lines(matches: list[tuple[str, str, str]], plain: int) -> list[tuple[int, str]]:
+    def _other_lines(matches: list[tuple[str, ...]], plain: int) -> list[tuple[int, str]]:
         """(index, line) of each non-blank line not in SageMaker's plain layout."""
         if plain == len(matches):
             return []
-        return [(i, line) for i, (_, closed, line) in enumerate(matches) if not closed and line.strip()]
+        return [(i, match[-1]) for i, match in enumerate(matches) if not match[-2] and match[-1].strip()]
+
+    def _in_window(self, plain: list[str], times: list[str]) -> list[str]:
+        """The rows whose record's time is in the window; the others counted as outside it. A block wholly
+        inside (or wholly outside) the window costs a ``min`` and a ``max``."""
+        window = self.window
+        assert window is not None
+        first, last = min(times), max(times)
+        if window.start <= first and last < window.end:
+            return plain
+        if last < window.start or window.end <= first:
+            self.summary.outside_window += len(plain)
+            return []
+        start, end = window.start, window.end
+        kept = [data for data, time in zip(plain, times) if start <= time < end]  # noqa: B905 (Python 3.9)
+        self.summary.outside_window += len(plain) - len(kept)
+        return kept
 
     def finish(self) -> WindowSummary:
         self.flush()
@@ -187,6 +310,13 @@ class CaptureReader:
             return "JSON nested too deeply to read"
         if not isinstance(record, dict):
             return "not a JSON object"
+        if self.window is not None:
+            time = record_time(record)
+            if time is None:
+                return UNPLACED
+            if not self.window.holds(time):
+                self.summary.outside_window += 1
+                return None
         captured = record.get("captureData")
         body = captured.get(CAPTURE_INDEX) if isinstance(captured, dict) else None
         if not isinstance(body, dict) or not isinstance(body.get("data"), str):
@@ -370,24 +500,27 @@ def _text(value: Any) -> str:
     return str(value)
 
 
-def summarise_capture(paths: list[Path], specs: list[tuple[str, str]], workers: int | None = None) -> WindowSummary:
-    """The window's summary, read in parallel pieces on an instance with several CPUs (see parallel.py)."""
+def summarise_capture(
+    paths: list[Path], specs: list[tuple[str, str]], workers: int | None = None, window: TimeWindow | None = None
+) -> WindowSummary:
+    """The window's summary, read in parallel pieces on an instance with several CPUs (see parallel.py); with a
+    ``window``, of the records whose inferenceTime is in it."""
     pieces = spans(paths, splittable=lambda path: not path.name.lower().endswith(".gz"))
     workers = workers or workers_for(total_bytes(paths), len(pieces))
     if workers <= 1:
-        reader = CaptureReader(specs)
+        reader = CaptureReader(specs, window)
         for piece in pieces:
             for span in piece:
                 reader.read_span(span)
         return reader.finish()
     summary = WindowSummary.empty_like(specs)
-    for part in map_pieces(partial(_summarise_piece, specs), pieces, workers):
+    for part in map_pieces(partial(_summarise_piece, specs, window), pieces, workers):
         summary.merge(part)
     return summary
 
 
-def _summarise_piece(specs: list[tuple[str, str]], piece: list[Span]) -> WindowSummary:
-    reader = CaptureReader(specs)
+def _summarise_piece(specs: list[tuple[str, str]], window: TimeWindow | None, piece: list[Span]) -> WindowSummary:
+    reader = CaptureReader(specs, window)
     for span in piece:
         reader.read_span(span)
     return reader.finish()

@@ -211,6 +211,8 @@ class WindowSummary:
     features: list[Feature]
     records: int = 0
     """Capture records read (JSON lines); for a baseline, the rows read."""
+    outside_window: int = 0
+    """Capture records read whose inferenceTime is outside the window (not analysed)."""
     rows: int = 0
     """Rows of features counted in the statistics."""
     malformed: dict[str, int] = field(default_factory=dict)
@@ -257,6 +259,7 @@ class WindowSummary:
         for mine, theirs in zip(self.features, other.features):  # noqa: B905 (Python 3.9 has no strict=)
             mine.merge(theirs)
         self.records += other.records
+        self.outside_window += other.outside_window
         self.rows += other.rows
         self.rows_left_out += other.rows_left_out
         for counter, extra in (
@@ -358,6 +361,7 @@ def statistics_document(summary: WindowSummary) -> dict[str, Any]:
         "features": features,
         "driftline": {
             "records": summary.records,
+            "records_outside_window": summary.outside_window,
             "malformed_records": dict(sorted(summary.malformed.items())),
             "malformed_examples": list(summary.malformed_examples),
             "rows_missing_columns": dict(summary.missing_columns),
@@ -413,6 +417,7 @@ def summary_from_statistics(document: Any, source: str = "statistics.json") -> W
     return WindowSummary(
         features,
         records=int(extra.get("records", document.get("dataset", {}).get("item_count", 0))),
+        outside_window=int(extra.get("records_outside_window", 0)),
         rows=int(document.get("dataset", {}).get("item_count", 0)),
         malformed={str(k): int(v) for k, v in (extra.get("malformed_records") or {}).items()},
         malformed_examples=[str(e) for e in extra.get("malformed_examples") or []],

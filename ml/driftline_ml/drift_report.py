@@ -49,6 +49,9 @@ def render(
                 f"monitoring schedule {schedule}" if schedule else "",
                 f"window {window}" if window else "",
                 f"{current.records} capture records, {current.rows} rows analysed, {baseline.rows} baseline rows",
+                f"{current.outside_window} capture records outside the window, not analysed"
+                if current.outside_window
+                else "",
             )
             if text
         ),

@@ -8,7 +8,16 @@ from driftline_ml.drift import WindowSummary, distance_error_bound, numeric_dist
 
 
 def assert_same_summary(one: WindowSummary, other: WindowSummary) -> None:
-    for field in ("records", "rows", "malformed", "malformed_examples", "missing_columns", "extra_columns"):
+    fields = (
+        "records",
+        "outside_window",
+        "rows",
+        "malformed",
+        "malformed_examples",
+        "missing_columns",
+        "extra_columns",
+    )
+    for field in fields:
         assert getattr(one, field) == getattr(other, field), field
     assert one.rows_left_out == other.rows_left_out
     for mine, theirs in zip(one.features, other.features, strict=True):

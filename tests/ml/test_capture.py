@@ -5,27 +5,29 @@ from __future__ import annotations
 
 import gzip
 import json
+from datetime import UTC, datetime, timedelta
+from itertools import pairwise
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 from driftline_ml import parallel
-from driftline_ml.capture import CaptureReader, capture_files, summarise_capture
+from driftline_ml.capture import UNPLACED, CaptureReader, TimeWindow, capture_files, summarise_capture
 from tests.ml.summary_checks import assert_same_summary
 
 SPECS = [("income", "numeric"), ("age", "numeric"), ("plan", "categorical")]
 PLANS = ["basic", "plus", "pro"]
 
 
-def sagemaker_record(data: str, *, event: int = 0) -> str:
+def sagemaker_record(data: str, *, event: int = 0, time: str = "2026-11-20T10:15:00Z") -> str:
     """A record as SageMaker writes it: compact JSON, its keys in SageMaker's order."""
     record = {
         "captureData": {
             "endpointInput": {"observedContentType": "text/csv", "mode": "INPUT", "data": data, "encoding": "CSV"},
             "endpointOutput": {"observedContentType": "text/csv", "mode": "OUTPUT", "data": "0.1", "encoding": "CSV"},
         },
-        "eventMetadata": {"eventId": f"3f1e2d4c-0000-4000-8000-{event:012d}", "inferenceTime": "2026-11-20T10:15:00Z"},
+        "eventMetadata": {"eventId": f"3f1e2d4c-0000-4000-8000-{event:012d}", "inferenceTime": time},
         "eventVersion": "0",
     }
     return json.dumps(record, separators=(",", ":")) + "\n"
@@ -195,3 +197,137 @@ def test_a_compressed_file_that_is_not_gzip_is_named_and_the_others_are_read(tmp
     assert summary.rows >= alone.rows > 0
     assert sum(count for reason, count in summary.malformed.items() if "compressed" in reason) == 2
     assert any(example.startswith("corrupt.jsonl.gz") for example in summary.malformed_examples)
+
+
+# Windows -----------------------------------------------------------------------------------------------
+
+BOUNDARY = datetime(2026, 11, 20, 11, 0, tzinfo=UTC)
+
+
+def _timed_line(row: str, moment: datetime, index: int) -> str:
+    """A record sent at ``moment`` in one of the shapes a window's records come in."""
+    utc = f"{moment:%Y-%m-%dT%H:%M:%S}"
+    shape = index % 6
+    if shape == 0:  # SageMaker's own
+        return sagemaker_record(row, event=index, time=utc + "Z")
+    if shape == 1:  # a fraction of a second
+        return sagemaker_record(row, event=index, time=utc + ".250Z")
+    if shape == 2:  # an offset, read by the JSON decoder: the same instant in Paris
+        return sagemaker_record(row, event=index, time=f"{moment + timedelta(hours=1):%Y-%m-%dT%H:%M:%S}+01:00")
+    if shape == 3:  # spaced JSON, read by the JSON decoder
+        return json.dumps(json.loads(sagemaker_record(row, event=index, time=utc + "Z"))) + "\n"
+    if shape == 4:  # the inference id after the time, as local mode's endpoints write it
+        record = json.loads(sagemaker_record(row, event=index, time=utc + "Z"))
+        record["eventMetadata"]["inferenceId"] = f"request-{index}"
+        record["eventVersion"] = record.pop("eventVersion")
+        return json.dumps(record, separators=(",", ":")) + "\n"
+    return sagemaker_record(row + "\n", event=index, time=utc + "Z")  # an escape in the data: the JSON decoder
+
+
+def _traffic(count: int, seed: int) -> tuple[list[str], list[datetime]]:
+    """``count`` requests spread over 10:58 to 11:02, each in one of ``_timed_line``'s shapes."""
+    rng = np.random.default_rng(seed)
+    moments = [BOUNDARY + timedelta(seconds=int(s)) for s in rng.integers(-120, 120, count)]
+    return [
+        _timed_line(row, moment, i) for i, (row, moment) in enumerate(zip(rows(count, seed), moments, strict=True))
+    ], moments
+
+
+def test_consecutive_windows_read_each_record_once_whatever_its_shape(tmp_path: Path) -> None:
+    lines, moments = _traffic(600, seed=7)
+    paths = write_window(tmp_path, lines, files=2)
+    minutes = [BOUNDARY + timedelta(minutes=m) for m in range(-2, 3)]
+
+    summaries = [
+        summarise_capture(
+            paths,
+            SPECS,
+            workers=1,
+            window=TimeWindow.between(f"{start:%Y-%m-%dT%H:%M:%SZ}", f"{end:%Y-%m-%dT%H:%M:%SZ}"),
+        )
+        for start, end in pairwise(minutes)
+    ]
+
+    sent = [sum(1 for moment in moments if start <= moment < end) for start, end in pairwise(minutes)]
+    assert [summary.rows for summary in summaries] == sent
+    assert sum(sent) == 600
+    assert all(summary.records == 600 and summary.outside_window == 600 - summary.rows for summary in summaries)
+    assert all(summary.malformed == {} for summary in summaries)
+
+
+def test_a_windows_statistics_are_those_of_its_records_alone(tmp_path: Path) -> None:
+    lines, moments = _traffic(900, seed=8)
+    inside = [
+        line
+        for line, moment in zip(lines, moments, strict=True)
+        if BOUNDARY - timedelta(seconds=30) <= moment < BOUNDARY + timedelta(seconds=30)
+    ]
+    window = TimeWindow.between("2026-11-20T10:59:30Z", "2026-11-20T11:00:30Z")
+
+    windowed = summarise_capture(write_window(tmp_path / "all", lines, files=1), SPECS, workers=1, window=window)
+    alone = summarise_capture(write_window(tmp_path / "inside", inside, files=1), SPECS, workers=1)
+
+    assert (windowed.rows, windowed.outside_window) == (len(inside), 900 - len(inside))
+    windowed.records, windowed.outside_window = alone.records, alone.outside_window
+    assert_same_summary(windowed, alone)
+
+
+def test_a_window_read_in_parallel_pieces_places_records_as_one_process_does(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    lines, _ = _traffic(6000, seed=9)
+    paths = write_window(tmp_path, lines, files=3)
+    monkeypatch.setattr(parallel, "PIECE_BYTES", 64 * 1024)
+    window = TimeWindow.between("2026-11-20T10:59:00Z", "2026-11-20T11:01:00Z")
+
+    one = summarise_capture(paths, SPECS, workers=1, window=window)
+
+    assert_same_summary(summarise_capture(paths, SPECS, workers=2, window=window), one)
+    assert 0 < one.rows < 6000 and one.outside_window == 6000 - one.rows
+
+
+def test_a_record_that_cannot_be_placed_in_the_window_is_unreadable_not_analysed() -> None:
+    record = json.loads(sagemaker_record("51.5,40,pro"))
+    without = json.dumps({**record, "eventMetadata": {"eventId": "x"}})
+    garbled = sagemaker_record("52.5,41,plus", time="half past ten")
+    numeric = json.dumps({**record, "eventMetadata": {"inferenceTime": 1795435200}})
+    reader = CaptureReader(SPECS, TimeWindow.between("2026-11-20T10:00:00Z", "2026-11-20T11:00:00Z"))
+
+    reader.read_lines([sagemaker_record("50.0,30,basic"), without, garbled, numeric], "capture.jsonl")
+    summary = reader.finish()
+
+    assert (summary.records, summary.rows, summary.outside_window) == (4, 1, 0)
+    assert summary.malformed == {UNPLACED: 3}
+    assert summary.malformed_examples == [f"capture.jsonl line {n}: {UNPLACED}" for n in (2, 3, 4)]
+
+
+def test_without_a_window_every_record_is_read_whatever_its_time() -> None:
+    reader = CaptureReader(SPECS)
+
+    reader.read_lines(
+        [sagemaker_record("50.0,30,basic", time="1999-01-01T00:00:00Z"), sagemaker_record("51.0,31,plus", time="soon")],
+        "c.jsonl",
+    )
+
+    assert (reader.finish().rows, reader.summary.outside_window) == (2, 0)
+
+
+@pytest.mark.parametrize(
+    ("start", "end", "expected"),
+    [
+        ("2026-11-20T10:00:00Z", "2026-11-20T11:00:00Z", ("2026-11-20T10:00:00", "2026-11-20T11:00:00")),
+        ("2026-11-20T12:00:00+02:00", "", ("2026-11-20T10:00:00", "~")),
+        ("", "2026-11-20 11:00:00", ("", "2026-11-20T11:00:00")),
+        ("2026-11-20T10:00:00.2Z", "2026-11-20T11:00:00.9Z", ("2026-11-20T10:00:01", "2026-11-20T11:00:01")),
+    ],
+)
+def test_a_windows_bounds_are_read_as_utc_whole_seconds(start: str, end: str, expected: tuple[str, str]) -> None:
+    window = TimeWindow.between(start, end)
+
+    assert window is not None and (window.start, window.end) == expected
+
+
+def test_no_bounds_is_no_window_and_a_bound_that_is_not_a_time_is_refused() -> None:
+    assert TimeWindow.between(None, "") is None
+    with pytest.raises(ValueError, match="end_time 'noon' is not an ISO 8601 time"):
+        TimeWindow.between("2026-11-20T10:00:00Z", "noon")

@@ -8,6 +8,7 @@ import os
 import subprocess
 import sys
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -289,3 +290,137 @@ def test_requests_the_endpoint_answers_are_read_as_it_reads_them(tmp_path: Path,
     assert plan["string_statistics"]["common"]["num_missing"] == 50
     income = next(f for f in found["statistics"]["features"] if f["name"] == "income")
     assert income["numerical_statistics"]["common"]["num_missing"] == 0
+
+
+# Windows: records selected by their inferenceTime --------------------------------------------------------
+
+SENT_PER_MINUTE = {(10, 57): 30, (10, 58): 0, (10, 59): 50, (11, 0): 40, (11, 1): 20}
+"""Requests sent in each minute around 11:00 UTC on 20 November 2026 (none at 10:58)."""
+
+
+def _inference_time(hour: int, minute: int, second: int, index: int) -> str:
+    """The time as SageMaker writes it, with now and then a fraction or an offset the decoder has to read."""
+    text = f"2026-11-20T{hour:02d}:{minute:02d}:{second:02d}"
+    if index % 11 == 3:
+        return text + ".5Z"
+    if index % 13 == 4:
+        return text + "+00:00"
+    return text + "Z"
+
+
+@pytest.fixture(scope="module")
+def boundary_capture(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[datetime]]:
+    """The requests of ``SENT_PER_MINUTE`` as data capture files them: each in the folder of its hour, except a
+    file of the 10 o'clock folder that also holds the first requests after 11:00 (a file spans a few minutes);
+    most in SageMaker's compact layout, some spaced (read by the JSON decoder). Returns the capture's root
+    folder and when each request was sent."""
+    root = tmp_path_factory.mktemp("boundary")
+    rows = iter(csv_rows(features(sum(SENT_PER_MINUTE.values()), seed=11)))
+    files: dict[str, list[str]] = {}
+    sent: list[datetime] = []
+    index = 0
+    for (hour, minute), count in SENT_PER_MINUTE.items():
+        for i in range(count):
+            second = i * 60 // count
+            moment = datetime(2026, 11, 20, hour, minute, second, tzinfo=UTC)
+            sent.append(moment)
+            line = capture_record(
+                next(rows), inference_time=_inference_time(hour, minute, second, index), compact=index % 5 != 0
+            )
+            # the late file holds 10:59:45 to 11:00:14: written before the 10 o'clock file was closed
+            late = (hour, minute, second // 15) in {(10, 59, 3), (11, 0, 0)}
+            name = "10/capture-late.jsonl" if late else f"{hour}/a.jsonl"
+            files.setdefault(name, []).append(line)
+            index += 1
+    for name, lines in files.items():
+        path = root / "capture" / "credit-endpoint" / "AllTraffic" / "2026" / "11" / "20" / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text("".join(lines))
+    return root / "capture", sent
+
+
+@pytest.mark.parametrize(
+    ("start", "end"),
+    [
+        ("2026-11-20T10:57:00Z", "2026-11-20T10:58:00Z"),
+        ("2026-11-20T10:59:00Z", "2026-11-20T11:00:00Z"),
+        ("2026-11-20T11:00:00Z", "2026-11-20T11:01:00Z"),
+        ("2026-11-20T10:59:30Z", "2026-11-20T11:00:30Z"),  # a scaled window across the hour
+        ("2026-11-20T10:00:00Z", "2026-11-20T11:00:00Z"),  # the whole hour before 11:00
+    ],
+)
+def test_each_window_analyses_exactly_the_requests_sent_in_it(
+    tmp_path: Path, baseline_dir: Path, boundary_capture: tuple[Path, list[datetime]], start: str, end: str
+) -> None:
+    capture, sent = boundary_capture
+    (tmp_path / "capture").symlink_to(capture, target_is_directory=True)
+    low, high = (datetime.fromisoformat(t.replace("Z", "+00:00")) for t in (start, end))
+    expected = sum(1 for moment in sent if low <= moment < high)
+
+    result = run_monitor(tmp_path, baseline_dir, env={"start_time": start, "end_time": end})
+
+    assert result.returncode == 0, result.stderr
+    found = outputs(tmp_path)
+    statistics = found["statistics"]
+    assert statistics["dataset"]["item_count"] == expected
+    assert statistics["driftline"]["records"] == len(sent)
+    assert statistics["driftline"]["records_outside_window"] == len(sent) - expected
+    assert statistics["driftline"]["malformed_records"] == {}
+    assert [d["Timestamp"] for d in found["metrics"]["MetricData"] if d["MetricName"] == "drifted_features"] == [end]
+    assert f"{len(sent) - expected} capture records outside the window, not analysed" in found["report"]
+
+
+def test_a_window_without_requests_is_no_data_though_its_hour_has_some(
+    tmp_path: Path, baseline_dir: Path, boundary_capture: tuple[Path, list[datetime]]
+) -> None:
+    capture, sent = boundary_capture
+    (tmp_path / "capture").symlink_to(capture, target_is_directory=True)
+
+    result = run_monitor(
+        tmp_path, baseline_dir, env={"start_time": "2026-11-20T10:58:00Z", "end_time": "2026-11-20T10:59:00Z"}
+    )
+
+    assert result.returncode == 0, result.stderr
+    found = outputs(tmp_path)
+    assert found["metrics"]["MetricData"] == []  # nothing published: the alarm treats the window as missing data
+    assert found["violations"] == [] and not (tmp_path / "message").exists()
+    assert found["statistics"]["dataset"]["item_count"] == 0
+    assert found["statistics"]["driftline"]["records_outside_window"] == len(sent)
+    assert "No data" in found["report"]
+    assert f"No data: {len(sent)} capture records read ({len(sent)} of them outside the window" in result.stdout
+
+
+def test_records_without_a_readable_inference_time_are_named_and_the_window_read(
+    tmp_path: Path, baseline_dir: Path
+) -> None:
+    rows = csv_rows(features(300, seed=12))
+    lines = [capture_record(row, inference_time="2026-11-20T10:15:00Z", compact=True) for row in rows]
+    lines[10] = capture_record(rows[10], inference_time=None, compact=True)
+    lines[20] = capture_record(rows[20], inference_time="yesterday")
+    lines[30] = capture_record(rows[30], inference_time="2026-11-20T09:59:59Z", compact=True)
+    write_capture(tmp_path / "capture", lines)
+
+    env = {"start_time": "2026-11-20T10:00:00Z", "end_time": "2026-11-20T11:00:00Z"}
+    result = run_monitor(tmp_path, baseline_dir, env=env)
+
+    assert result.returncode == 0, result.stderr
+    found = outputs(tmp_path)
+    extra = found["statistics"]["driftline"]
+    assert found["statistics"]["dataset"]["item_count"] == 297
+    assert extra["records_outside_window"] == 1
+    assert extra["malformed_records"] == {
+        "no readable eventMetadata.inferenceTime, so it cannot be placed in the window": 2
+    }
+    assert "2 capture records could not be read" in found["report"]
+    assert "capture-0.jsonl line 11" in found["report"] and "capture-0.jsonl line 21" in found["report"]
+
+
+def test_a_window_bound_that_is_not_a_time_fails_the_job_saying_which(tmp_path: Path, baseline_dir: Path) -> None:
+    write_capture(tmp_path / "capture", [capture_record(row) for row in csv_rows(features(10, seed=13))])
+
+    result = run_monitor(
+        tmp_path, baseline_dir, env={"start_time": "the last hour", "end_time": "2026-11-20T11:00:00Z"}
+    )
+
+    assert result.returncode == 1
+    assert "start_time 'the last hour' is not an ISO 8601 time" in (tmp_path / "message").read_text()

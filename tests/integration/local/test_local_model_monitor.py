@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import UTC, datetime
+from itertools import pairwise
 from typing import Any
 
 import boto3
@@ -244,3 +245,96 @@ def test_a_window_without_captured_requests_is_a_failed_execution_without_a_job(
     assert sagemaker.list_processing_jobs()["ProcessingJobSummaries"] == []
     [execution] = sagemaker.list_monitoring_executions(EndpointName=ENDPOINT)["MonitoringExecutionSummaries"]
     assert (execution["MonitoringExecutionStatus"], execution["FailureReason"]) == ("Failed", "Job inputs had no data")
+
+
+def _capture_hours(*hours: str) -> None:
+    s3 = boto3.client("s3", region_name=REGION)
+    for hour in hours:
+        s3.put_object(
+            Bucket=BUCKET, Key=f"capture/credit/{ENDPOINT}/AllTraffic/{hour}/00-00-000-1b2c.jsonl", Body=b"{}\n"
+        )
+
+
+def recording_timer(requests: list[dict[str, Any]]) -> Any:
+    """``timer()``, keeping each CreateProcessingJob request it makes (moto's descriptions drop the Environment)."""
+    clock = timer()
+    build = clock.processing_job_request
+
+    def recorded(*args: Any) -> dict[str, Any]:
+        request: dict[str, Any] = build(*args)
+        requests.append(request)
+        return request
+
+    clock.processing_job_request = recorded
+    return clock
+
+
+def test_a_scaled_window_across_an_hour_gets_both_hours_folders_and_its_bounds(sagemaker: Any) -> None:
+    serve(sagemaker)
+    sagemaker.create_monitoring_schedule(MonitoringScheduleName=SCHEDULE, MonitoringScheduleConfig=HOURLY)
+    _capture_hours("2026/11/23/14", "2026/11/23/15", "2026/11/23/16")
+    seen = datetime(2026, 11, 23, 15, 58, 30, tzinfo=UTC).timestamp()
+    requests: list[dict[str, Any]] = []
+    clock = recording_timer(requests)  # an hour is a local minute
+    clock.fire_due(seen)
+
+    assert clock.fire_due(seen + 60) == [SCHEDULE]  # 15:58:30 to 15:59:30
+    assert clock.fire_due(seen + 120.2) == [SCHEDULE]  # 15:59:30 to 16:00:30, a tick late
+
+    first, second = requests
+    folder = f"s3://{BUCKET}/capture/credit/{ENDPOINT}/AllTraffic/2026/11/23"
+    assert [i["S3Input"]["S3Uri"] for i in first["ProcessingInputs"] if i["InputName"].startswith("input_")] == [
+        f"{folder}/15"
+    ]
+    inputs = {i["InputName"]: i["S3Input"] for i in second["ProcessingInputs"] if i["InputName"].startswith("input_")}
+    assert {name: found["S3Uri"] for name, found in inputs.items()} == {
+        "input_1": f"{folder}/15",
+        "input_2": f"{folder}/16",
+    }
+    assert inputs["input_2"]["LocalPath"] == f"/opt/ml/processing/input/endpoint/{ENDPOINT}/AllTraffic/2026/11/23/16"
+    assert (first["Environment"]["start_time"], first["Environment"]["end_time"]) == (
+        "2026-11-23T15:58:30Z",
+        "2026-11-23T15:59:30Z",
+    )
+    assert (second["Environment"]["start_time"], second["Environment"]["end_time"]) == (
+        "2026-11-23T15:59:30Z",
+        "2026-11-23T16:00:30Z",
+    )
+
+
+def test_a_window_whose_hour_folders_hold_nothing_is_no_data_even_across_an_hour(sagemaker: Any) -> None:
+    serve(sagemaker)
+    sagemaker.create_monitoring_schedule(MonitoringScheduleName=SCHEDULE, MonitoringScheduleConfig=HOURLY)
+    _capture_hours("2026/11/23/14")
+    seen = datetime(2026, 11, 23, 15, 58, 30, tzinfo=UTC).timestamp()
+    clock = timer()
+    clock.fire_due(seen)
+    clock.fire_due(seen + 60)
+
+    clock.fire_due(seen + 120)
+
+    assert sagemaker.list_processing_jobs()["ProcessingJobSummaries"] == []
+    executions = sagemaker.list_monitoring_executions(MonitoringScheduleName=SCHEDULE)["MonitoringExecutionSummaries"]
+    assert [e["FailureReason"] for e in executions] == ["Job inputs had no data"] * 2
+
+
+def test_each_window_follows_the_last_whatever_the_ticks_lateness(sagemaker: Any) -> None:
+    """A tick that fires a little late or just before the next window must not skip a window nor take one twice:
+    each execution's window starts where the one before ended."""
+    serve(sagemaker)
+    sagemaker.create_monitoring_schedule(MonitoringScheduleName=SCHEDULE, MonitoringScheduleConfig=HOURLY)
+    _capture_hours("2026/11/23/15", "2026/11/23/16")
+    seen = datetime(2026, 11, 23, 15, 55, 59, 900000, tzinfo=UTC).timestamp()
+    requests: list[dict[str, Any]] = []
+    clock = recording_timer(requests)
+    clock.fire_due(seen)
+
+    for number, late in enumerate([0.05, 0.3, 0.0, 0.25, 0.15, 0.1], 1):
+        clock.fire_due(seen + 60 * number - 0.1)
+        clock.fire_due(seen + 60 * number + late)
+
+    windows = [(job["Environment"]["start_time"], job["Environment"]["end_time"]) for job in requests]
+    assert len(windows) == 6
+    assert all(earlier[1] == later[0] for earlier, later in pairwise(windows))
+    assert windows[0] == ("2026-11-23T15:55:59Z", "2026-11-23T15:56:59Z")
+    assert windows[-1] == ("2026-11-23T16:00:59Z", "2026-11-23T16:01:59Z")

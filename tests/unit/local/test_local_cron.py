@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
+from itertools import pairwise
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -222,3 +223,54 @@ def test_a_changed_expression_starts_the_schedule_afresh() -> None:
     assert due.take("monitor", "cron(30 12 * * ? *)", _utc(2026, 11, 27, 12, 30).timestamp()) == (
         _utc(2026, 11, 27, 12, 30).timestamp()
     )
+
+
+def _ticks(first_seen: float, lateness: list[float], interval: float = 60.0) -> list[float]:
+    """The timer's ticks around each interval after ``first_seen``: one just before it, one late by the next of
+    ``lateness`` (a 2-core machine's timer thread is late by up to a tick and then some)."""
+    ticks = []
+    for number, late in enumerate(lateness, 1):
+        ticks += [first_seen + number * interval - 0.1, first_seen + number * interval + late]
+    return ticks
+
+
+def test_a_rates_firings_are_one_interval_apart_however_late_its_ticks_are() -> None:
+    due = DueTimes(seconds_per_minute=1.0)
+    first_seen = FRIDAY_NOON.timestamp() + 0.97  # the hourly drift schedule: one firing a local minute
+    due.take("monitor", "rate(1 hour)", first_seen)
+
+    lateness = [0.05, 0.15, 0.0, 0.3, 0.19, 0.01]
+    fired = [due.take("monitor", "rate(1 hour)", now) for now in _ticks(first_seen, lateness)]
+
+    assert [moment for moment in fired if moment is not None] == [first_seen + 60 * n for n in range(1, 7)]
+
+
+def test_every_one_minute_monitoring_window_gets_exactly_one_firing_whatever_the_jitter() -> None:
+    """Fired just before the minute or on it, each scaled hour's firing names the next window: none is skipped or
+    taken twice (the drift monitor's window is the last whole minute before the firing's scheduled time)."""
+    from driftline_core.drift.windows import monitoring_window
+
+    due = DueTimes(seconds_per_minute=1.0)
+    first_seen = FRIDAY_NOON.replace(second=59).timestamp() + 0.9  # due 0.1 s before each minute
+    due.take("monitor", "rate(1 hour)", first_seen)
+    ticks = _ticks(first_seen, [0.05, 0.15, 0.05, 0.25, 0.08, 0.3])
+    fired = [moment for now in ticks if (moment := due.take("monitor", "rate(1 hour)", now)) is not None]
+
+    windows = [
+        monitoring_window(datetime.fromtimestamp(moment, tz=UTC).strftime("%Y-%m-%dT%H:%M:%SZ"), 1) for moment in fired
+    ]
+
+    assert len(windows) == 6
+    assert all(end - start == timedelta(minutes=1) for start, end in windows)
+    assert all(earlier[1] == later[0] for earlier, later in pairwise(windows))
+
+
+def test_a_timer_an_interval_late_fires_once_now_and_goes_on_from_there() -> None:
+    due = DueTimes(seconds_per_minute=1.0)
+    seen = FRIDAY_NOON.timestamp()
+    due.take("monitor", "rate(1 hour)", seen)
+
+    woke = seen + 60 * 5.5  # asleep for five intervals
+    fired = [due.take("monitor", "rate(1 hour)", now) for now in (woke, woke + 0.2, woke + 59.9, woke + 60.1)]
+
+    assert fired == [woke, None, None, woke + 60]

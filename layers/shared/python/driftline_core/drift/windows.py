@@ -1,10 +1,12 @@
 """Driftline's monitor at each firing of an endpoint's schedule: the window, its monitor job, its metrics.
 
 Each firing, ``start_monitoring`` picks the window that just ended (the last whole ``window_minutes``
-before the schedule's time), and starts the monitor job (``ml/monitor.py``) over that window's capture
-folders (``<capture>/<endpoint>/<variant>/yyyy/mm/dd/hh/``); a window without captured requests is "no
-data" and starts nothing. The monitor job runs network-isolated like every Driftline job and writes its
-CloudWatch metrics to ``cloudwatch_metrics.json``; when it completes, its state-change event brings
+before the schedule's time), and starts the monitor job (``ml/monitor.py``) over the capture folders of every
+clock hour the window touches (``<capture>/<endpoint>/<variant>/yyyy/mm/dd/hh/``), with the window's bounds as
+``start_time`` and ``end_time``: the job analyses only the records whose inferenceTime is in the window, and
+one whose folders hold none of them reports "no data" and publishes nothing. A window whose folders hold no
+captured requests is "no data" and starts nothing. The monitor job runs network-isolated like every Driftline
+job and writes its CloudWatch metrics to ``cloudwatch_metrics.json``; when it completes, its state-change event brings
 StartMonitoring back (``driftline_core.drift.job_events``) to publish them with ``publish_window_metrics``,
 so no job role needs CloudWatch or a network path to it.
 
