@@ -25,7 +25,7 @@ from moto.awslambda.models import LambdaFunction
 from moto.awslambda.utils import get_backend as get_lambda_backend
 from moto.cloudformation.parsing import get_model_map
 
-from driftline.local import cloudwatch_logs, seams
+from driftline.local import cloudwatch_logs, iam, seams
 from driftline.local.clients import emulator_environment
 from driftline.local.console import Console, readable_log_line
 from driftline.local.settings import ACCOUNT_ID
@@ -280,13 +280,18 @@ class LambdaRuntime:
                 "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST",
                 "DRIFTLINE_FUNCTION_ARN": function.function_arn,
                 "AWS_EXECUTION_ENV": f"AWS_Lambda_{function.run_time}",
-                **emulator_environment(self.endpoint_url, self.region),
+                # The function's code calls AWS as its execution role, as Lambda gives it that role's credentials.
+                **emulator_environment(self.endpoint_url, self.region, _role_credentials(function)),
                 "POWERTOOLS_TRACE_DISABLED": "true",
                 "PYTHONUNBUFFERED": "1",
             }
         )
         env.update({k: str(v) for k, v in (function.environment_vars or {}).items()})
         return env
+
+
+def _role_credentials(function: LambdaFunction) -> dict[str, str]:
+    return iam.role_session(function.role, function.function_name).environment()
 
 
 _active: list[LambdaRuntime] = []

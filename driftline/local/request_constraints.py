@@ -390,9 +390,18 @@ def translate_java_pattern(pattern: str) -> str:
             quantifier = re.match(r"\{\d+(,\d*)?\}|[*+?]", pattern[i + 1 :])
             i += 1 + (len(quantifier.group(0)) if quantifier else 0)  # a repeated anchor is the anchor
             continue
+        if char == ".":
+            out.append(_JAVA_DOT)
+            i += 1
+            continue
         out.append(char)
         i += 1
     return "".join(out)
+
+
+# Java's '.' matches anything but its line terminators (Python's only skips '\n'): a reason typed on two lines
+# ('\r\n' from a browser) breaks a '.*' pattern on AWS.
+_JAVA_DOT = "[^\n\r\u0085\u2028\u2029]"
 
 
 _compiled: dict[str, re.Pattern[str] | None] = {}
@@ -456,8 +465,18 @@ def _service_model(service: str) -> Any:
     return get_service_model(service)  # cached by moto
 
 
-def _rejection(response: Any) -> tuple[int, dict[str, Any], Any] | None:
-    """AWS's answer to the request ``response`` (a moto BaseResponse) is about to serve, if it breaks a rule."""
+@dataclass(frozen=True)
+class ParsedRequest:
+    """A request moto is about to serve, read with its service model: what the checks of local mode look at."""
+
+    service: str
+    operation: str
+    protocol: str
+    params: dict[str, Any]
+
+
+def parsed_request(response: Any) -> ParsedRequest | None:
+    """The request ``response`` (a moto BaseResponse) is about to serve, or None where its model cannot read it."""
     service = response.boto3_service_name
     if not service or service in _UNCHECKED_SERVICES:
         return None
@@ -466,12 +485,10 @@ def _rejection(response: Any) -> tuple[int, dict[str, Any], Any] | None:
     if not action or action not in model.operation_names:  # moto's own endpoints (custom resource replies)
         return None
     operation = model.operation_model(action)
-    if operation.input_shape is None:
-        return None
     request = response.normalized_request
     protocol = determine_request_protocol(model, request.content_type)
-    if protocol not in _PARSED_PROTOCOLS:
-        return None
+    if operation.input_shape is None or protocol not in _PARSED_PROTOCOLS:
+        return ParsedRequest(service, action, protocol, {})
     params = PROTOCOL_PARSERS[protocol](operation).parse(
         {
             "method": request.method,
@@ -482,14 +499,28 @@ def _rejection(response: Any) -> tuple[int, dict[str, Any], Any] | None:
             "url_params": response.uri_match,
         }
     )
-    violations = check_input(operation.input_shape, params)
+    return ParsedRequest(service, action, protocol, dict(params))
+
+
+def _rejection(response: Any) -> tuple[int, dict[str, Any], Any] | None:
+    """AWS's answer to the request ``response`` (a moto BaseResponse) is about to serve, if it breaks a rule."""
+    request = parsed_request(response)
+    if request is None or (not request.params and request.protocol not in _PARSED_PROTOCOLS):
+        return None
+    input_shape = _service_model(request.service).operation_model(request.operation).input_shape
+    if input_shape is None:
+        return None
+    violations = check_input(input_shape, request.params)
     if not violations:
         return None
-    return _serialized_error(response, error_code(service, protocol), validation_message(violations))
+    return serialized_error(response, error_code(request.service, request.protocol), validation_message(violations))
 
 
-def _serialized_error(response: Any, code: str, message: str) -> tuple[int, dict[str, Any], Any]:
-    status, headers, body = response.serialized(ActionResult(ModelValidationFailed(code, message)))
+def serialized_error(
+    response: Any, code: str, message: str, error: type[ServiceException] | None = None
+) -> tuple[int, dict[str, Any], Any]:
+    """The response moto would send for a service error ``code`` of this request's service and protocol."""
+    status, headers, body = response.serialized(ActionResult((error or ModelValidationFailed)(code, message)))
     headers, body = response._enrich_response(headers, body)
     return status, headers, body
 

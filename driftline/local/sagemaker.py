@@ -41,7 +41,7 @@ from moto.events.models import events_backends
 from moto.sagemaker.models import SageMakerModelBackend
 from moto.sagemaker.responses import SageMakerResponse
 
-from driftline.local import cloudwatch_logs, seams
+from driftline.local import cloudwatch_logs, iam, seams
 from driftline.local.clients import emulator_client, emulator_environment
 from driftline.local.console import Console
 from driftline.local.job_processes import JobProcess, JobProcesses
@@ -197,6 +197,7 @@ class JobRunner:
         root = self._fresh_root(name)
         try:
             app = job.app_specification or {}
+            _pull_image(job, str(app.get("ImageUri") or ""))
             command = [*app.get("ContainerEntrypoint", []), *app.get("ContainerArguments", [])]
             hosts = _processing_hosts(job)
             # One instance keeps the job folder as its /opt/ml; several get one folder each, as SageMaker's do.
@@ -207,7 +208,7 @@ class JobRunner:
             for host in hosts:
                 for spec in outputs:
                     s3_output = spec["S3Output"]
-                    self._upload_dir(self._local(roots[host], s3_output["LocalPath"]), s3_output["S3Uri"])
+                    self._upload_dir(job, self._local(roots[host], s3_output["LocalPath"]), s3_output["S3Uri"])
             job.processing_job_status = "Completed"
             job.exit_message = read_text_or_none(root / "output" / "message")
         except Exception as error:
@@ -230,7 +231,7 @@ class JobRunner:
         """One instance's ``/opt/ml``: its resource config, its inputs (a ``ShardedByS3Key`` input holds only
         this instance's share of the objects), its output folders and its checked code; its command and env."""
         script = self._processing_script(command, root)
-        env = self._job_env(root, dict(getattr(job, "environment", None) or {}))
+        env = self._job_env(job, root, dict(getattr(job, "environment", None) or {}))
         (root / "output").mkdir(parents=True, exist_ok=True)
         (root / "config").mkdir(parents=True, exist_ok=True)
         (root / "config" / "resourceconfig.json").write_text(json.dumps({"current_host": host, "hosts": hosts}))
@@ -239,7 +240,7 @@ class JobRunner:
             if s3_input:
                 sharded = s3_input.get("S3DataDistributionType") == "ShardedByS3Key"
                 share = (hosts.index(host), len(hosts)) if sharded else None
-                self._download(s3_input["S3Uri"], self._local(root, s3_input["LocalPath"]), share)
+                self._download(job, s3_input["S3Uri"], self._local(root, s3_input["LocalPath"]), share)
         for spec in (job.processing_output_config or {}).get("Outputs", []):
             self._local(root, spec["S3Output"]["LocalPath"]).mkdir(parents=True, exist_ok=True)
         self.code.verify_folder(script.parent, str(PurePosixPath(command[1]).parent))
@@ -281,8 +282,9 @@ class JobRunner:
         root = self._fresh_root(name)
         output_path = job.output_data_config["S3OutputPath"].rstrip("/")
         try:
+            _pull_image(job, str((job.algorithm_specification or {}).get("TrainingImage") or ""))
             hyperparameters = dict(job.hyper_parameters or {})
-            env = self._job_env(root, dict(getattr(job, "environment", None) or {}))
+            env = self._job_env(job, root, dict(getattr(job, "environment", None) or {}))
             self.code.require_script(
                 _decode_hyperparameter(hyperparameters.get("sagemaker_program", "")), "sagemaker_program"
             )
@@ -298,11 +300,11 @@ class JobRunner:
             for channel in job.input_data_config:
                 source = channel["DataSource"]["S3DataSource"]["S3Uri"]
                 target = root / "input" / "data" / channel["ChannelName"]
-                self._download(source, target)
+                self._download(job, source, target)
                 channels[channel["ChannelName"]] = target
             for folder in ("model", "output/data", "code"):
                 (root / folder).mkdir(parents=True, exist_ok=True)
-            program, code_dir, arguments = self._script_mode(hyperparameters, root)
+            program, code_dir, arguments = self._script_mode(job, hyperparameters, root)
             env.update(_sm_variables(root, channels, hyperparameters))
             job.secondary_status = "Training"
             self._execute(
@@ -315,9 +317,9 @@ class JobRunner:
             )
             job.secondary_status = "Uploading"
             model_uri = f"{output_path}/{name}/output/model.tar.gz"
-            self._upload_tarball(root / "model", model_uri)
+            self._upload_tarball(job, root / "model", model_uri)
             if any((root / "output" / "data").iterdir()):
-                self._upload_tarball(root / "output" / "data", f"{output_path}/{name}/output/output.tar.gz")
+                self._upload_tarball(job, root / "output" / "data", f"{output_path}/{name}/output/output.tar.gz")
             job.model_artifacts = {"S3ModelArtifacts": model_uri}
             job.training_job_status = job.secondary_status = "Completed"
         except Exception as error:
@@ -334,7 +336,7 @@ class JobRunner:
         self.durations[name] = time.time() - started
         self._emit_training(job)
 
-    def _script_mode(self, hyperparameters: dict[str, str], root: Path) -> tuple[str, Path, list[str]]:
+    def _script_mode(self, job: Any, hyperparameters: dict[str, str], root: Path) -> tuple[str, Path, list[str]]:
         """Framework containers fetch ``sagemaker_submit_directory`` and run ``sagemaker_program`` with flags."""
         decoded = {key: _decode_hyperparameter(value) for key, value in hyperparameters.items()}
         program = decoded.get("sagemaker_program")
@@ -346,7 +348,7 @@ class JobRunner:
             )
         code_dir = root / "code"
         archive = root / "sourcedir.tar.gz"
-        self._download_object(str(submit), archive)
+        self._download_object(job, str(submit), archive)
         with tarfile.open(archive) as tar:
             tar.extractall(code_dir, filter="data")
         self.code.verify_folder(code_dir, f"sagemaker_submit_directory {submit}")
@@ -417,7 +419,7 @@ class JobRunner:
         self.code.require_script(PurePosixPath(command[1]).name, "ContainerEntrypoint")
         return self._local(root, command[1])
 
-    def _job_env(self, root: Path, extra: dict[str, str]) -> dict[str, str]:
+    def _job_env(self, job: Any, root: Path, extra: dict[str, str]) -> dict[str, str]:
         """This process's environment for the job, with the container contract's variables and the job's own.
 
         The job's Environment goes in before the contract's variables are set, and a job that asks for
@@ -433,7 +435,7 @@ class JobRunner:
         env = {k: v for k, v in os.environ.items() if not k.startswith(("SM_", "AWS_"))}
         env.update(
             {
-                **emulator_environment(self.endpoint_url, self.region),
+                **emulator_environment(self.endpoint_url, self.region, job_role(job)),
                 "SM_OUTPUT_DIR": str(root / "output"),
                 "PYTHONUNBUFFERED": "1",
             }
@@ -467,10 +469,11 @@ class JobRunner:
         return float((job.stopping_condition or {}).get("MaxRuntimeInSeconds", 86400))
 
     # -- S3 -------------------------------------------------------------------------------------
-    def _s3(self) -> Any:
-        return emulator_client("s3", self.endpoint_url, self.region)
+    def _s3(self, job: Any) -> Any:
+        """S3 as the job's role: SageMaker reads a job's inputs and writes its outputs with it."""
+        return emulator_client("s3", self.endpoint_url, self.region, job_role(job))
 
-    def _download(self, uri: str, target: Path, share: tuple[int, int] | None = None) -> None:
+    def _download(self, job: Any, uri: str, target: Path, share: tuple[int, int] | None = None) -> None:
         """S3Prefix semantics: every object under the prefix, keeping paths relative to it.
 
         ``share`` (instance i of n) is ``ShardedByS3Key``: of the objects in key order, the instance gets every
@@ -478,7 +481,7 @@ class JobRunner:
         """
         bucket, prefix = split_s3_uri(uri, JobFailed)
         target.mkdir(parents=True, exist_ok=True)
-        s3 = self._s3()
+        s3 = self._s3(job)
         found = False
         position = -1
         for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
@@ -503,25 +506,25 @@ class JobRunner:
         if not found:
             raise JobFailed(f"ClientError: no objects found at {uri}")
 
-    def _download_object(self, uri: str, target: Path) -> None:
+    def _download_object(self, job: Any, uri: str, target: Path) -> None:
         bucket, key = split_s3_uri(uri, JobFailed)
-        self._s3().download_file(bucket, key, str(target))
+        self._s3(job).download_file(bucket, key, str(target))
 
-    def _upload_dir(self, folder: Path, uri: str) -> None:
+    def _upload_dir(self, job: Any, folder: Path, uri: str) -> None:
         bucket, prefix = split_s3_uri(uri, JobFailed)
         prefix = prefix.rstrip("/")
-        s3 = self._s3()
+        s3 = self._s3(job)
         for path in sorted(p for p in folder.rglob("*") if p.is_file()):
             key = f"{prefix}/{path.relative_to(folder).as_posix()}" if prefix else path.name
             s3.upload_file(str(path), bucket, key)
 
-    def _upload_tarball(self, folder: Path, uri: str) -> None:
+    def _upload_tarball(self, job: Any, folder: Path, uri: str) -> None:
         archive = folder.parent / (folder.name + ".tar.gz")
         with tarfile.open(archive, "w:gz") as tar:
             for path in sorted(folder.rglob("*")):
                 tar.add(path, arcname=path.relative_to(folder).as_posix(), recursive=False)
         bucket, key = split_s3_uri(uri, JobFailed)
-        self._s3().upload_file(str(archive), bucket, key)
+        self._s3(job).upload_file(str(archive), bucket, key)
 
     # -- events ---------------------------------------------------------------------------------
     def _emit_processing(self, job: Any) -> None:
@@ -535,6 +538,19 @@ class JobRunner:
         events_backends[ACCOUNT_ID][self.region].put_events(
             [{"Source": "aws.sagemaker", "DetailType": detail_type, "Detail": detail, "Resources": [arn]}]
         )
+
+
+def _pull_image(job: Any, image_uri: str) -> None:
+    """SageMaker pulls the job's image with the job's role: a role that may not fails the job."""
+    try:
+        iam.authorize_image_pull(iam.role_session(job.role_arn, "SageMaker"), image_uri)
+    except iam.AccessDenied as denied:
+        raise JobFailed(f"ClientError: {denied}") from denied
+
+
+def job_role(job: Any) -> dict[str, str]:
+    """The credentials a job's code and SageMaker's work for it use: its role's, as on AWS."""
+    return iam.role_session(job.role_arn, "SageMaker").environment()
 
 
 def _sm_variables(root: Path, channels: dict[str, Path], hyperparameters: dict[str, str]) -> dict[str, str]:

@@ -32,7 +32,7 @@ from moto.scheduler.exceptions import ValidationException
 from moto.scheduler.models import EventBridgeSchedulerBackend, scheduler_backends
 from moto.utilities.arns import parse_arn
 
-from driftline.local import lambda_runtime, seams
+from driftline.local import iam, lambda_runtime, seams
 from driftline.local.console import Console
 from driftline.local.cron import InvalidScheduleExpression, scheduler_refusal, time_zone, validate
 from driftline.local.events import ScheduleTimer
@@ -137,6 +137,13 @@ class SchedulerTimer(ScheduleTimer):
             self.say_once(schedule.arn, f"schedule {schedule.name}: target {arn} is not fired locally (Lambda only)")
             return False
         text = context_input(str(target.get("Input") or "{}"), schedule_arn=schedule.arn, fired_at=fired_at)
+        try:  # EventBridge Scheduler invokes the target as the schedule's role
+            iam.authorize_action(
+                iam.role_session(str(target.get("RoleArn") or ""), "Scheduler"), "lambda:InvokeFunction", arn
+            )
+        except iam.AccessDenied as denied:
+            self.say(f"schedule {schedule.name} could not invoke its target: {denied}")
+            return False
         self.say(f"schedule {schedule.name} fired")
         self.invoke(arn, json.loads(text), self.region)
         return True

@@ -21,6 +21,11 @@ def claim(name: str) -> bool:
     return True
 
 
+def claimed(name: str) -> bool:
+    """Whether a group of patches is installed now."""
+    return name in _claimed
+
+
 def replace(owner: Any, attribute: str, value: Any) -> None:
     key = (id(owner), attribute)
     if key not in _originals:

@@ -8,6 +8,7 @@ import gzip
 import json
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -238,9 +239,9 @@ def test_a_failing_training_job_fails_the_run_with_the_job_s_reason(
     script_mode = JobRunner._script_mode
 
     def training_that_runs_out_of_memory(
-        runner: JobRunner, hyperparameters: dict[str, str], root: Path
+        runner: JobRunner, job: Any, hyperparameters: dict[str, str], root: Path
     ) -> tuple[str, Path, list[str]]:
-        program, code_dir, arguments = script_mode(runner, hyperparameters, root)
+        program, code_dir, arguments = script_mode(runner, job, hyperparameters, root)
         Path(program).write_text(
             "import os, sys\n"
             "failure = os.path.join(os.environ['SM_OUTPUT_DIR'], 'failure')\n"

@@ -56,6 +56,7 @@ class FakeFunction:
     memory_size: int = 256
     run_time: str = "python3.11"
     code_sha_256: str = "3f9c2a7d51e0"
+    role: str = f"arn:aws:iam::{ACCOUNT_ID}:role/driftline-test-function"
 
     @property
     def function_arn(self) -> str:

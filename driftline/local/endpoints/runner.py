@@ -63,6 +63,27 @@ class LocalEndpoint:
     lock: threading.Lock = field(default_factory=threading.Lock)
 
 
+def model_role_credentials(container: dict[str, Any], rollback_alarms: list[str], region: str) -> dict[str, str]:
+    """The model's execution role's credentials, after checking what SageMaker does with the role first: pull
+    the container's image and, for an update with rollback alarms, read those alarms (deployment guardrails)."""
+    from driftline.local import iam  # moto: not in the server process
+    from driftline.local.settings import ACCOUNT_ID
+
+    role_arn = container.get("ExecutionRoleArn")
+    if not role_arn:
+        return {}
+    session = iam.role_session(str(role_arn), "SageMaker")
+    try:
+        iam.authorize_image_pull(session, str(container.get("Image") or ""))
+        for alarm in rollback_alarms:
+            iam.authorize_action(
+                session, "cloudwatch:DescribeAlarms", f"arn:aws:cloudwatch:{region}:{ACCOUNT_ID}:alarm:{alarm}"
+            )
+    except iam.AccessDenied as denied:
+        raise EndpointFailed(f"ClientError: {denied}") from denied
+    return session.environment()
+
+
 class EndpointRunner:
     """Starts, swaps and stops the local servers behind SageMaker endpoints; writes their captured data."""
 
@@ -99,10 +120,16 @@ class EndpointRunner:
         self._emit(fake)
         self._background(fake.endpoint_name, lambda: self._create(fake, config, resolve_model))
 
-    def update(self, fake: Any, config: dict[str, Any], resolve_model: Callable[[str], dict[str, Any]]) -> None:
+    def update(
+        self,
+        fake: Any,
+        config: dict[str, Any],
+        resolve_model: Callable[[str], dict[str, Any]],
+        rollback_alarms: list[str] | None = None,
+    ) -> None:
         fake.failure_reason = None
         self._set_status(fake, "Updating")
-        self._background(fake.endpoint_name, lambda: self._update(fake, config, resolve_model))
+        self._background(fake.endpoint_name, lambda: self._update(fake, config, resolve_model, rollback_alarms or []))
 
     def delete(self, name: str) -> None:
         with self._lock:
@@ -151,13 +178,19 @@ class EndpointRunner:
         self._ensure_flusher()
         self.console.line(name, f"InService at http://127.0.0.1:{server.port} ({config['EndpointConfigName']})")
 
-    def _update(self, fake: Any, config: dict[str, Any], resolve_model: Callable[[str], dict[str, Any]]) -> None:
+    def _update(
+        self,
+        fake: Any,
+        config: dict[str, Any],
+        resolve_model: Callable[[str], dict[str, Any]],
+        rollback_alarms: list[str],
+    ) -> None:
         name = fake.endpoint_name
         endpoint = self.endpoints.get(name)
         try:
             if endpoint is None:
                 raise EndpointFailed(f"endpoint {name} is not running locally")
-            server = self._start_server(name, config, resolve_model)
+            server = self._start_server(name, config, resolve_model, rollback_alarms)
         except EndpointFailed as error:
             # As on SageMaker: the previous configuration keeps serving and the endpoint says why.
             fake.failure_reason = f"Update to {config['EndpointConfigName']} failed: {error}"[:1024]
@@ -192,7 +225,11 @@ class EndpointRunner:
 
     # -- starting a server --------------------------------------------------------------------------
     def _start_server(
-        self, name: str, config: dict[str, Any], resolve_model: Callable[[str], dict[str, Any]]
+        self,
+        name: str,
+        config: dict[str, Any],
+        resolve_model: Callable[[str], dict[str, Any]],
+        rollback_alarms: list[str] | None = None,
     ) -> ModelServer:
         from driftline.local.sagemaker import JobFailed, refused_environment
 
@@ -220,29 +257,32 @@ class EndpointRunner:
                 "SAGEMAKER_SUBMIT_DIRECTORY environment variables (the scikit-learn serving container's contract)"
             )
         folder = self.endpoints_dir / name / f"{config['EndpointConfigName']}-{uuid.uuid4().hex[:8]}"
+        credentials = model_role_credentials(container, rollback_alarms or [], self.region)
         try:
             self.code.require_script(program, "SAGEMAKER_PROGRAM")
             model_dir, code_dir = folder / "model", folder / "code"
-            self._unpack(str(model_uri), folder / "model.tar.gz", model_dir)
-            self._unpack(str(submit), folder / "sourcedir.tar.gz", code_dir)
+            self._unpack(str(model_uri), folder / "model.tar.gz", model_dir, credentials)
+            self._unpack(str(submit), folder / "sourcedir.tar.gz", code_dir, credentials)
             self.code.verify_folder(code_dir, f"SAGEMAKER_SUBMIT_DIRECTORY {submit}")
         except JobFailed as error:
             raise EndpointFailed(str(error)) from error
-        return launch_server(
+        server = launch_server(
             folder,
             program,
             environment,
             config_name=str(config["EndpointConfigName"]),
             variant=str(variant["VariantName"]),
         )
+        server.credentials = credentials
+        return server
 
-    def _unpack(self, uri: str, archive: Path, target: Path) -> None:
+    def _unpack(self, uri: str, archive: Path, target: Path, credentials: dict[str, str]) -> None:
         from driftline.local.sagemaker import JobFailed
 
         bucket, key = split_s3_uri(uri, EndpointFailed)
         archive.parent.mkdir(parents=True, exist_ok=True)
         try:
-            self._s3().download_file(bucket, key, str(archive))
+            self._s3(credentials).download_file(bucket, key, str(archive))
         except Exception as error:
             raise JobFailed(f"ClientError: could not download {uri} ({error})") from error
         try:
@@ -251,10 +291,10 @@ class EndpointRunner:
         except (tarfile.TarError, OSError) as error:
             raise JobFailed(f"ClientError: {uri} is not a readable .tar.gz archive ({error})") from error
 
-    def _s3(self) -> Any:
+    def _s3(self, credentials: dict[str, str]) -> Any:
         from driftline.local.clients import emulator_client  # boto3: not in the server process
 
-        return emulator_client("s3", self.endpoint_url, self.region)
+        return emulator_client("s3", self.endpoint_url, self.region, credentials)
 
     # -- invocations ----------------------------------------------------------------------------
     def invoke(
@@ -309,7 +349,13 @@ class EndpointRunner:
     def _flush(self, endpoint: LocalEndpoint) -> None:
         with endpoint.lock:
             records, endpoint.captured = endpoint.captured, []
-        write_captures(endpoint.name, records, self._s3, lambda message: self.console.line(endpoint.name, message))
+        credentials = endpoint.server.credentials if endpoint.server is not None else {}
+        write_captures(
+            endpoint.name,
+            records,
+            lambda: self._s3(credentials),
+            lambda message: self.console.line(endpoint.name, message),
+        )
 
     def _ensure_flusher(self) -> None:
         with self._lock:

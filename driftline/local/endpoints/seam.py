@@ -58,6 +58,8 @@ def _patch() -> None:
                     **(containers[0].get("Environment") or {}),
                     **(container.get("Environment") or {}),
                 }
+            # The role SageMaker pulls the image and the model with, and writes captured data as.
+            container["ExecutionRoleArn"] = model.execution_role_arn
             return container
 
         return resolve
@@ -89,7 +91,9 @@ def _patch() -> None:
                 "wait until it is InService."
             )
         config = {**backend.describe_endpoint_config(config_name), "EndpointConfigName": config_name}
-        _active[-1].update(fake, config, model_resolver(backend))
+        deployment = self._get_param("DeploymentConfig") or {}
+        alarms = [str(a["AlarmName"]) for a in (deployment.get("AutoRollbackConfiguration") or {}).get("Alarms", [])]
+        _active[-1].update(fake, config, model_resolver(backend), rollback_alarms=alarms)
         return ActionResult({"EndpointArn": fake.arn})
 
     def invoke_endpoint(self: SageMakerRuntimeResponse) -> Any:

@@ -40,6 +40,7 @@ class ModelServer:
     folder: Path
     config_name: str
     variant: str
+    credentials: dict[str, str] = field(default_factory=dict)  # the model's role: captured data is written as it
     in_flight: int = 0
     idle: threading.Condition = field(default_factory=threading.Condition)
 
