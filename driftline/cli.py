@@ -70,7 +70,7 @@ def main(argv: list[str] | None = None) -> int:
     except ValueError as error:
         parser.error(str(error))
     from driftline.local.cloudformation import StackDeployFailed
-    from driftline.local.emulator import PortInUse
+    from driftline.local.emulator import PortInUse, StateFolderInUse
 
     try:
         if args.command == "local":
@@ -83,7 +83,7 @@ def main(argv: list[str] | None = None) -> int:
             approve=not args.no_approve,
             drift=args.drift,
         )
-    except (PortInUse, StackDeployFailed) as error:
+    except (PortInUse, StateFolderInUse, StackDeployFailed) as error:
         print(f"driftline: {error}", file=sys.stderr)
         return 2
 

@@ -16,6 +16,7 @@ import json
 import re
 import time
 import zipfile
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -209,7 +210,9 @@ class LocalStack:
         self.resources = resources
 
 
-def deploy(settings: LocalSettings, registry: CodeRegistry) -> LocalStack:
+def deploy(
+    settings: LocalSettings, registry: CodeRegistry, progress: Callable[[str], None] | None = None
+) -> LocalStack:
     session = boto3.session.Session(
         aws_access_key_id="local", aws_secret_access_key="local", region_name=settings.region
     )
@@ -235,7 +238,7 @@ def deploy(settings: LocalSettings, registry: CodeRegistry) -> LocalStack:
     failures = custom_resource_failures(settings)
     if failures:
         raise StackDeployFailed("custom resources failed: " + "; ".join(failures))
-    stack = _wait_for_stack(cloudformation, settings.stack_name)
+    stack = _wait_for_stack(cloudformation, settings.stack_name, progress or (lambda _: None))
     resources = {
         r["LogicalResourceId"]: r.get("PhysicalResourceId", "")
         for r in cloudformation.describe_stack_resources(StackName=settings.stack_name)["StackResources"]
@@ -292,16 +295,42 @@ def _value_problems(name: str, spec: dict[str, Any], value: str) -> list[str]:
     return problems
 
 
-def _wait_for_stack(cloudformation: Any, name: str, timeout: float = 60) -> dict[str, Any]:
-    deadline = time.time() + timeout
+STALLED_DEPLOY_SECONDS = 600.0
+"""A deploy gives up only when no resource has changed for this long: a busy machine is slow, not stuck."""
+PROGRESS_SECONDS = 10.0
+
+
+def _wait_for_stack(
+    cloudformation: Any, name: str, progress: Callable[[str], None], stalled_after: float = STALLED_DEPLOY_SECONDS
+) -> dict[str, Any]:
+    """Wait for CREATE_COMPLETE as long as the deploy moves, saying every few seconds how far it is."""
+    started = last_change = last_report = time.time()
+    seen: tuple[tuple[str, str], ...] = ()
     while True:
         stack = cloudformation.describe_stacks(StackName=name)["Stacks"][0]
         status = stack["StackStatus"]
         if status == "CREATE_COMPLETE":
             return dict(stack)
-        if status != "CREATE_IN_PROGRESS" or time.time() > deadline:
+        if status != "CREATE_IN_PROGRESS":
             raise StackDeployFailed(f"stack {name} ended {status}: {stack.get('StackStatusReason', '')}")
-        time.sleep(0.1)
+        resources = cloudformation.describe_stack_resources(StackName=name)["StackResources"]
+        states = tuple(sorted((r["LogicalResourceId"], r["ResourceStatus"]) for r in resources))
+        now = time.time()
+        if states != seen:
+            seen, last_change = states, now
+        waiting = [logical_id for logical_id, state in states if state.endswith("IN_PROGRESS")]
+        if now - last_change > stalled_after:
+            raise StackDeployFailed(
+                f"stack {name} made no progress for {stalled_after:.0f} s; still in progress: {', '.join(waiting)}"
+            )
+        if now - last_report >= PROGRESS_SECONDS:
+            done = sum(1 for _, state in states if state.endswith("COMPLETE"))
+            progress(
+                f"deploying {name}: {done} of {len(states)} resources created after {now - started:.0f} s"
+                + (f", waiting on {', '.join(waiting[:3])}" if waiting else "")
+            )
+            last_report = now
+        time.sleep(0.2)
 
 
 def _apply_bucket_settings(template: dict[str, Any], resources: dict[str, str], s3: Any) -> None:

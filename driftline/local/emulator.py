@@ -17,6 +17,7 @@ from driftline.local import (
     cloudwatch,
     endpoints,
     events,
+    iam,
     lambda_runtime,
     model_monitor,
     model_registry,
@@ -66,6 +67,7 @@ class LocalCloud:
     def start(self) -> cloudformation.LocalStack:
         from moto.moto_api._internal.models import moto_api_backend
 
+        _require_free_state_dir(self.settings.state_dir)
         _require_free_port(self.settings.host, self.settings.port)
         os.environ["MOTO_PORT"] = str(self.settings.port)
         os.environ.setdefault("AWS_DEFAULT_REGION", self.settings.region)
@@ -93,11 +95,14 @@ class LocalCloud:
         model_registry.install()
         s3_mirror.install(self.settings.s3_dir)
         request_constraints.install()
+        iam.install()
         self._server = GuardedMotoServer(self.settings.host, self.settings.port)
         self._server.start()
         self.jobs.processes.start_server()  # imports the ML libraries while the stack deploys
         started = time.time()
-        self.stack = cloudformation.deploy(self.settings, self.code)
+        self.stack = cloudformation.deploy(
+            self.settings, self.code, progress=lambda text: self.console.line("local", text)
+        )
         self.deploy_seconds = time.time() - started
         for logical_id, physical_id in self.stack.resources.items():
             if logical_id.endswith("Function"):
@@ -144,6 +149,29 @@ class LocalCloud:
 
 class PortInUse(RuntimeError):
     pass
+
+
+class StateFolderInUse(RuntimeError):
+    """Another local mode serves from this state folder: a second one would overwrite its stack file and files."""
+
+
+def _require_free_state_dir(state_dir: Path) -> None:
+    path = state_dir / STACK_FILE
+    try:
+        running = json.loads(path.read_text())
+        url = str(running["endpoint_url"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return  # no local mode has written here, or its file is unreadable: nothing to protect
+    host, _, port = url.removeprefix("http://").partition(":")
+    try:
+        with socket.create_connection((host, int(port)), timeout=1):
+            pass
+    except (OSError, ValueError):
+        return  # a stack file left by a local mode that has stopped
+    raise StateFolderInUse(
+        f"local mode is already running with the state folder {state_dir} (stack {running.get('stack_name')} at "
+        f"{url}); stop it first (Ctrl-C in its terminal), or give this one another folder with --state-dir"
+    )
 
 
 def _require_free_port(host: str, port: int) -> None:
