@@ -13,6 +13,7 @@ record decided and changes nothing.
 
 from __future__ import annotations
 
+import re
 import time
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -206,7 +207,12 @@ def approval_description(record: ApprovalRecord) -> str:
     text = f"{verb} by {record.decided_by} at {record.decided_at} via Driftline's approval link"
     if record.reason:
         text += f": {record.reason}"
-    return text[:APPROVAL_DESCRIPTION_MAX]
+    # The field's pattern is '.*' in Java's sense: no line terminator may appear. A reason typed on several
+    # lines keeps its lines, joined with ' / ', in the registry; the run and the emails keep it as typed.
+    return _LINE_BREAKS.sub(" / ", text.strip())[:APPROVAL_DESCRIPTION_MAX]
+
+
+_LINE_BREAKS = re.compile("\\s*[\\n\\r\\u0085\\u2028\\u2029]+\\s*")
 
 
 def decision_output(record: ApprovalRecord) -> ApprovalDecision:
