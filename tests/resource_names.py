@@ -200,9 +200,3 @@ def name_rule(service: str, operation: str, member: str) -> NameRule:
     return NameRule(
         int(metadata.get("min", 1)), int(metadata["max"]), re.compile(f"(?:{pattern})") if pattern else None
     )
-
-
-def iam_matches(pattern: str, value: str) -> bool:
-    """IAM's ARN matching: ``*`` any run of characters (``/`` and ``:`` too), ``?`` one character, case-sensitive."""
-    regex = "".join(".*" if char == "*" else "." if char == "?" else re.escape(char) for char in pattern)
-    return re.fullmatch(regex, value, flags=re.DOTALL) is not None

@@ -15,10 +15,11 @@ from typing import Any
 import pytest
 from moto.events.models import EventPattern
 
+from driftline.local.iam_policies import action_matches, resource_matches
 from driftline_core import layout
 from tests.conftest import load_event
 from tests.infra.transformed_template import load_template
-from tests.resource_names import DATASETS, KINDS, LONGEST_STACK, STACKS, iam_matches
+from tests.resource_names import DATASETS, KINDS, LONGEST_STACK, STACKS
 
 REGION = "us-east-1"
 ACCOUNT = "123456789012"
@@ -68,11 +69,11 @@ def _sub(value: Any, stack: str) -> str | None:
 
 def _matches(statement: dict[str, Any], action: str, arn: str, stack: str) -> bool:
     actions = _as_list(statement.get("Action", []))
-    # Actions match case-insensitively, resources case-sensitively.
-    if not any(iam_matches(pattern.lower(), action.lower()) for pattern in actions):
+    # Actions match case-insensitively, resources case-sensitively (local mode's IAM evaluation).
+    if not any(action_matches(pattern, action) for pattern in actions):
         return False
     return any(
-        pattern is not None and iam_matches(pattern, arn)
+        pattern is not None and resource_matches(pattern, arn)
         for pattern in (_sub(resource, stack) for resource in _as_list(statement.get("Resource", [])))
     )
 
@@ -150,6 +151,8 @@ PERMISSIONS: dict[str, list[tuple[str, list[str], str]]] = {
     ],
     "rollback alarm": [
         ("DeployFunction", ["cloudwatch:PutMetricAlarm", "cloudwatch:DescribeAlarms"], f"{_ALARM}{{name}}"),
+        # Deployment guardrails read an update's rollback alarms with the model's execution role.
+        ("SageMakerExecutionRole", ["cloudwatch:DescribeAlarms"], f"{_ALARM}{{name}}"),
     ],
     "drift alarm": [
         ("FinishDeploymentFunction", ["cloudwatch:PutMetricAlarm", "cloudwatch:TagResource"], f"{_ALARM}{{name}}"),
@@ -261,7 +264,8 @@ def test_the_policies_refuse_another_stacks_names(template: dict[str, Any]) -> N
     assert not iam_allows(
         statements, "sagemaker:CreateProcessingJob", f"{_SAGEMAKER}:processing-job/{name}", "driftline"
     )
-    assert iam_matches("a?c*", "abcde") and not iam_matches("a?c*", "ABCDE") and not iam_matches("a?c", "ac")
+    assert resource_matches("a?c*", "abcde") and not resource_matches("a?c*", "ABCDE")
+    assert not resource_matches("a?c", "ac")
 
 
 # EventBridge --------------------------------------------------------------------------------------------------

@@ -20,6 +20,7 @@ from samtranslator.parser.parser import Parser
 from samtranslator.translator.translator import Translator
 from samtranslator.yaml_helper import intrinsics_multi_constructor
 
+from driftline.local.iam_policies import resource_matches
 from driftline_core.settings import Settings
 from tests.infra.transformed_template import sam_transform
 
@@ -748,8 +749,7 @@ def _iam_allows(statements: list[dict[str, Any]], action: str, arn: str, stack: 
             pattern = _resolve_arn_pattern(resource, stack)
             if pattern is None:
                 continue
-            regex = "".join(".*" if c == "*" else "." if c == "?" else re.escape(c) for c in pattern)
-            if re.fullmatch(regex, arn):
+            if resource_matches(pattern, arn):
                 return True
     return False
 

@@ -9,6 +9,7 @@ import string
 import botocore.session
 import pytest
 
+from driftline.local.iam_policies import resource_matches
 from driftline_core.layout import MAX_PREFIX_LENGTH, is_valid_dataset_name, model_package_group_name
 
 _SAGEMAKER = botocore.session.get_session().get_service_model("sagemaker")
@@ -50,12 +51,6 @@ def _accepted_dataset_names(count: int) -> list[str]:
 DATASETS = _accepted_dataset_names(3000)
 
 
-def _iam_matches(pattern: str, value: str) -> bool:
-    """IAM's resource matching: ``*`` any run of characters, ``?`` one character, case-sensitive."""
-    regex = "".join(".*" if char == "*" else "." if char == "?" else re.escape(char) for char in pattern)
-    return re.fullmatch(regex, value) is not None
-
-
 @pytest.mark.parametrize("stack", STACKS)
 def test_every_accepted_dataset_gets_a_valid_lowercase_group_inside_the_stacks_permissions(stack: str) -> None:
     for dataset in DATASETS:
@@ -63,7 +58,7 @@ def test_every_accepted_dataset_gets_a_valid_lowercase_group_inside_the_stacks_p
         assert GROUP_PATTERN.match(name), (dataset, name)
         assert len(name) <= GROUP_MAX, (dataset, name)
         assert name == name.lower(), (dataset, name)
-        assert _iam_matches(f"{stack}-*", name), (dataset, name)
+        assert resource_matches(f"{stack}-*", name), (dataset, name)
 
 
 @pytest.mark.parametrize("stack", STACKS)
