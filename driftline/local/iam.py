@@ -36,7 +36,13 @@ from werkzeug.exceptions import HTTPException
 
 from driftline.local import request_constraints, seams
 from driftline.local.iam_policies import AuthorizationRequest, Decision, evaluate, policy_documents
-from driftline.local.iam_requests import RequestFacts, authorization_requests, condition_keys, service_prefix
+from driftline.local.iam_requests import (
+    GLOBAL_CONDITION_KEYS,
+    RequestFacts,
+    authorization_requests,
+    condition_keys,
+    service_prefix,
+)
 from driftline.local.settings import ACCOUNT_ID
 
 log = logging.getLogger(__name__)
@@ -164,7 +170,7 @@ def authorize(session: RoleSession, requests: Sequence[AuthorizationRequest]) ->
 
 def authorize_action(session: RoleSession, action: str, resource: str, **context: Sequence[str]) -> None:
     """One action a service takes with the role outside an API request (an image pull, a Lambda invocation)."""
-    authorize(session, [AuthorizationRequest(action, resource, {"aws:securetransport": ["true"], **context})])
+    authorize(session, [AuthorizationRequest(action, resource, {**GLOBAL_CONDITION_KEYS, **context})])
 
 
 _IMAGE = re.compile(r"^(?P<account>\d{12})\.dkr\.ecr\.(?P<region>[a-z0-9-]+)\.amazonaws\.com(?:\.cn)?/(?P<repo>[^:@]+)")
@@ -242,8 +248,9 @@ class _DeniedResponse(HTTPException):
 
 
 # The Service Authorization Reference lists no resource for the task-token callbacks, but Step Functions
-# authorizes them against the state machine whose run issued the token (SAM's StepFunctionsCallbackPolicy
-# grants them on that ARN, and works on AWS).
+# authorizes a callback for a Task state's token against the state machine whose run issued it: its denial
+# reads "... is not authorized to perform: states:SendTaskFailure on resource: arn:aws:states:<region>:
+# <account>:stateMachine:<name>", and SAM's StepFunctionsCallbackPolicy grants the callbacks on that ARN.
 _CALLBACKS = {"SendTaskSuccess", "SendTaskFailure", "SendTaskHeartbeat"}
 
 
@@ -280,7 +287,7 @@ class S3AccessDenied(S3ClientError):
 
 def _s3_requests(response: Any, bucket: str | None, key: str | None) -> list[AuthorizationRequest]:
     action = "s3:" + str(response.data.get("Action") or "")
-    context: dict[str, list[str]] = {"aws:securetransport": ["true"]}
+    context: dict[str, list[str]] = dict(GLOBAL_CONDITION_KEYS)
     if bucket is None:
         return [AuthorizationRequest(action, "*", context)]
     if key is None:
@@ -318,7 +325,7 @@ def _missing_object_needs_list(session: RoleSession, bucket: str, key: str) -> N
     except Exception:
         exists = False
     if not exists:
-        context = {"aws:securetransport": ["true"], "s3:prefix": [key]}
+        context = {**GLOBAL_CONDITION_KEYS, "s3:prefix": [key]}
         authorize(session, [AuthorizationRequest("s3:ListBucket", f"arn:aws:s3:::{bucket}", context)])
 
 

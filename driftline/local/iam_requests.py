@@ -193,7 +193,7 @@ def _member_values(params: Mapping[str, Any], member: str) -> list[str]:
                 return [value]
             if isinstance(value, list) and value and all(isinstance(v, str) for v in value):
                 return list(value)
-    if wanted in {"eventbusname"}:  # PutEvents names its bus in each entry
+    if wanted == "eventbusname":  # PutEvents names its bus in each entry
         for entry in params.get("Entries") or []:
             if isinstance(entry, Mapping) and entry.get("EventBusName"):
                 return [str(entry["EventBusName"])]
@@ -246,6 +246,9 @@ def passed_roles(params: Mapping[str, Any]) -> list[str]:
     return list(dict.fromkeys(found))
 
 
+GLOBAL_CONDITION_KEYS: dict[str, list[str]] = {"aws:securetransport": ["true"]}
+"""Keys every request carries. The emulator stands in for AWS's HTTPS endpoints: its callers are on loopback."""
+
 # Condition keys the template's policies test, read from the request members AWS takes them from.
 _CONDITION_MEMBERS: dict[str, tuple[str, str]] = {
     "cloudwatch:namespace": ("cloudwatch", "Namespace"),
@@ -256,11 +259,7 @@ _CONDITION_MEMBERS: dict[str, tuple[str, str]] = {
 
 def condition_keys(facts: RequestFacts) -> dict[str, list[str]]:
     """The request's condition keys (lowercase names): global ones and the service keys the template tests."""
-    context: dict[str, list[str]] = {
-        # The emulator stands in for AWS's HTTPS endpoints: its callers are on loopback, as on TLS.
-        "aws:securetransport": ["true"],
-        "aws:requestedregion": [facts.region],
-    }
+    context: dict[str, list[str]] = {**GLOBAL_CONDITION_KEYS, "aws:requestedregion": [facts.region]}
     for key, (prefix, member) in _CONDITION_MEMBERS.items():
         if prefix == facts.service_prefix:
             values = _member_values(facts.params, member)
