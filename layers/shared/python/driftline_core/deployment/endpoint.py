@@ -12,7 +12,6 @@ the new configuration is success, InService on the old one is a rolled-back upda
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Mapping
 from typing import Any, Literal
 
@@ -21,6 +20,7 @@ from botocore.exceptions import ClientError
 
 from driftline_core.aws.clients import get_client
 from driftline_core.aws.error_codes import is_already_exists, is_not_found, transient_aws_errors
+from driftline_core.aws.instance_storage import has_instance_storage
 from driftline_core.aws.sagemaker import ENDPOINT_IN_PROGRESS, describe_endpoint, endpoint_status
 from driftline_core.aws.task_tokens import (
     NOT_OURS,
@@ -55,10 +55,6 @@ DEPLOY_STEP = "deploy"
 """The step of a token stored under an endpoint's name: a deployment waiting for the endpoint to settle."""
 
 CAPTURE_CONTENT_TYPES = {"CsvContentTypes": ["text/csv"], "JsonContentTypes": ["application/json"]}
-
-_LOCAL_STORAGE_FAMILY = re.compile(r"^ml\.[a-z]+[0-9]+[a-z]*d[n]?\.")
-"""Instance families with local NVMe storage (m5d, c5d, g4dn, ...): CreateEndpointConfig refuses a KmsKeyId for them."""
-
 
 # Names ------------------------------------------------------------------------------------------------
 
@@ -115,7 +111,7 @@ def build_endpoint_config_request(
     }
     if settings.kms_key_arn:
         capture["KmsKeyId"] = settings.kms_key_arn
-        if not _LOCAL_STORAGE_FAMILY.match(deployment.endpoint_instance_type):
+        if not has_instance_storage(deployment.endpoint_instance_type):
             request["KmsKeyId"] = settings.kms_key_arn
     request["DataCaptureConfig"] = capture
     return request
