@@ -400,6 +400,32 @@ def test_training_job_encrypts_volume_and_model_with_the_given_key(secured: Sett
     assert request["OutputDataConfig"]["KmsKeyId"] == KEY_ARN
 
 
+@pytest.mark.parametrize("instance_type", ["ml.g5.xlarge", "ml.p5.48xlarge", "ml.r5d.large", "ml.g4dn.xlarge"])
+def test_jobs_on_instance_storage_send_no_volume_key_and_still_encrypt_their_outputs(
+    secured: Settings, instance_type: str
+) -> None:
+    """CreateTrainingJob and CreateProcessingJob refuse a VolumeKmsKeyId for an instance type with local storage."""
+    on_instance_storage = secured.model_copy(
+        update={"training_instance_type": instance_type, "processing_instance_type": instance_type}
+    )
+    training = training_request(on_instance_storage)
+    assert "VolumeKmsKeyId" not in training["ResourceConfig"]
+    assert training["OutputDataConfig"]["KmsKeyId"] == KEY_ARN
+    assert_valid_for_api("CreateTrainingJob", training)
+    for processing in (preprocess_request(on_instance_storage), evaluation_request(on_instance_storage)):
+        assert "VolumeKmsKeyId" not in processing["ProcessingResources"]["ClusterConfig"]
+        assert processing["ProcessingOutputConfig"]["KmsKeyId"] == KEY_ARN
+        assert_valid_for_api("CreateProcessingJob", processing)
+
+
+def test_each_job_decides_by_its_own_instance_type(secured: Settings) -> None:
+    mixed = secured.model_copy(
+        update={"training_instance_type": "ml.g5.xlarge", "processing_instance_type": "ml.m5.large"}
+    )
+    assert "VolumeKmsKeyId" not in training_request(mixed)["ResourceConfig"]
+    assert preprocess_request(mixed)["ProcessingResources"]["ClusterConfig"]["VolumeKmsKeyId"] == KEY_ARN
+
+
 def test_jobs_run_in_the_given_subnets_and_security_groups(secured: Settings) -> None:
     expected = {"Subnets": SUBNETS, "SecurityGroupIds": SECURITY_GROUPS}
     assert preprocess_request(secured)["NetworkConfig"]["VpcConfig"] == expected

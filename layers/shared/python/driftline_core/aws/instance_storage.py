@@ -20,10 +20,11 @@ The table (2026-12-07) follows:
   (https://docs.aws.amazon.com/ec2/latest/instancetypes/gp.html, ``co.html``, ``mo.html``, ``ac.html``), which list
   the instance store per type: within each family below, every size has the same kind (all NVMe SSD, or EBS only).
 
-The table is per family (``ml.<family>.<size>``) for that reason. A family in neither set (a family newer than this
-table, or one whose storage the pages above do not settle) is treated as EBS-backed: the key is sent, so a wrong
-guess is refused by SageMaker at once rather than leaving a volume under SageMaker's transient key instead of the
-customer's one.
+The table is per family (``ml.<family>.<size>``) because those pages are. EC2's DescribeInstanceTypes answers the
+same question per type (``InstanceStorageSupported``); the tests check the table against that answer for every
+instance type SageMaker's API lists. A family in neither set (newer than this table, or one the pages above do not
+settle) is treated as EBS-backed: the key is sent, so a wrong guess is refused by SageMaker at once instead of
+leaving a volume under SageMaker's transient key rather than the customer's.
 """
 
 from __future__ import annotations
@@ -43,6 +44,8 @@ INSTANCE_STORE_FAMILIES = frozenset(
         "g5",
         "g6",
         "g6e",
+        "g7",
+        "g7e",
         "p3dn",
         "p4d",
         "p4de",
@@ -50,6 +53,7 @@ INSTANCE_STORE_FAMILIES = frozenset(
         "p5e",
         "p5en",
         "p6-b200",
+        "p6-b300",
         "dl1",
         "trn1",
         "trn1n",

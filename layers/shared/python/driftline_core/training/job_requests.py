@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from driftline_core import layout
+from driftline_core.aws.instance_storage import has_instance_storage
 from driftline_core.errors import DatasetConfigInvalid
 from driftline_core.ingest.hyperparameters import hyperparameter_problems
 from driftline_core.layout import ml_code_files_uri, ml_code_tarball_uri
@@ -153,7 +154,9 @@ def build_training_job_request(
     }
     if settings.kms_key_arn:
         request["OutputDataConfig"]["KmsKeyId"] = settings.kms_key_arn
-        request["ResourceConfig"]["VolumeKmsKeyId"] = settings.kms_key_arn
+        # Instance storage is encrypted by the instance itself, and CreateTrainingJob refuses a key for it.
+        if not has_instance_storage(settings.training_instance_type):
+            request["ResourceConfig"]["VolumeKmsKeyId"] = settings.kms_key_arn
     vpc_config = settings.job_vpc_config
     if vpc_config:
         request["VpcConfig"] = vpc_config
@@ -511,7 +514,9 @@ def _processing_job_request(
         "NetworkConfig": {"EnableNetworkIsolation": True},
     }
     if settings.kms_key_arn:
-        request["ProcessingResources"]["ClusterConfig"]["VolumeKmsKeyId"] = settings.kms_key_arn
+        # Instance storage is encrypted by the instance itself, and CreateProcessingJob refuses a key for it.
+        if not has_instance_storage(settings.processing_instance_type):
+            request["ProcessingResources"]["ClusterConfig"]["VolumeKmsKeyId"] = settings.kms_key_arn
         request["ProcessingOutputConfig"]["KmsKeyId"] = settings.kms_key_arn
     vpc_config = settings.job_vpc_config
     if vpc_config:
