@@ -10,7 +10,8 @@ and checked member by member; a violation is answered with HTTP 400 and AWS's wo
     Member must satisfy regular expression pattern: ^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}
 
 S3 is not a model-validated service: it answers ``InvalidBucketName`` and ``KeyTooLongError`` instead,
-and those two rules are checked here as S3 states them.
+and those two rules are checked here as S3 states them. One rule SageMaker states across members is checked too:
+no storage-volume KMS key with an instance type that has local instance storage.
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ from moto.core.responses import ActionResult, BaseResponse
 from moto.core.utils import get_service_model
 from moto.s3.exceptions import S3ClientError
 from moto.s3.responses import S3Response
+from moto.utilities.utils import load_resource
 
 from driftline.local import seams
 
@@ -450,6 +452,85 @@ def bucket_name_problem(name: str) -> str | None:
     return None
 
 
+# --- SageMaker's storage-volume keys ------------------------------------------------------------
+
+# Where each SageMaker request names an instance type and the KMS key of its storage volume.
+_VOLUME_KEY_RESOURCES: dict[str, tuple[str, ...]] = {
+    "CreateTrainingJob": ("ResourceConfig",),
+    "CreateProcessingJob": ("ProcessingResources", "ClusterConfig"),
+    "CreateDataQualityJobDefinition": ("JobResources", "ClusterConfig"),
+    "CreateMonitoringSchedule": (
+        "MonitoringScheduleConfig",
+        "MonitoringJobDefinition",
+        "MonitoringResources",
+        "ClusterConfig",
+    ),
+    "UpdateMonitoringSchedule": (
+        "MonitoringScheduleConfig",
+        "MonitoringJobDefinition",
+        "MonitoringResources",
+        "ClusterConfig",
+    ),
+}
+
+
+@cache
+def _ec2_instance_types() -> dict[str, Any]:
+    """EC2's DescribeInstanceTypes answer for every type, as moto ships it (read on first use: it is large)."""
+    return dict(load_resource("ec2/resources/instance_types.json"))
+
+
+def has_instance_storage(instance_type: str) -> bool:
+    """Whether the host of SageMaker instance type ``ml.<type>`` has local instance storage, as EC2 describes it.
+
+    A type EC2's answer does not list (a retired family) counts as EBS-backed, so its key is accepted.
+    """
+    if not instance_type.startswith("ml."):
+        return False
+    described = _ec2_instance_types().get(instance_type.removeprefix("ml."), {})
+    return bool(described.get("InstanceStorageSupported"))
+
+
+def volume_key_problem(operation: str, params: dict[str, Any]) -> str | None:
+    """Why SageMaker refuses a storage-volume KMS key in this request, if it does.
+
+    The API reference: "Certain Nitro-based instances include local storage ... encrypted using a hardware module on
+    the instance. You can't request a VolumeKmsKeyId when using an instance type with local storage", and for
+    CreateEndpointConfig "If you specify a value for KmsKeyId when using any nitro-based instances with local
+    storage, the call to CreateEndpointConfig fails". It states the refusal, not its wording: this message says
+    which member and which instance type.
+    """
+    if operation == "CreateEndpointConfig":
+        if not params.get("KmsKeyId"):
+            return None
+        for variant in params.get("ProductionVariants") or []:
+            instance_type = str(variant.get("InstanceType") or "")
+            if has_instance_storage(instance_type):
+                return (
+                    f"KmsKeyId is not supported for production variant '{variant.get('VariantName')}': instance "
+                    f"type {instance_type} has local instance storage, which is encrypted by a hardware module on "
+                    "the instance."
+                )
+        return None
+    path = _VOLUME_KEY_RESOURCES.get(operation)
+    if path is None:
+        return None
+    resources: Any = params
+    for name in path:
+        resources = resources.get(name) if isinstance(resources, dict) else None
+    if not isinstance(resources, dict) or not resources.get("VolumeKmsKeyId"):
+        return None
+    instance_types = [str(resources.get("InstanceType") or "")]
+    instance_types += [str(group.get("InstanceType") or "") for group in resources.get("InstanceGroups") or []]
+    for instance_type in instance_types:
+        if has_instance_storage(instance_type):
+            return (
+                f"VolumeKmsKeyId is not supported for instance type {instance_type}: it has local instance storage, "
+                "which is encrypted by a hardware module on the instance."
+            )
+    return None
+
+
 # --- moto seams ----------------------------------------------------------------------------------
 
 
@@ -511,9 +592,13 @@ def _rejection(response: Any) -> tuple[int, dict[str, Any], Any] | None:
     if input_shape is None:
         return None
     violations = check_input(input_shape, request.params)
-    if not violations:
-        return None
-    return serialized_error(response, error_code(request.service, request.protocol), validation_message(violations))
+    if violations:
+        return serialized_error(response, error_code(request.service, request.protocol), validation_message(violations))
+    if request.service == "sagemaker":
+        problem = volume_key_problem(request.operation, request.params)
+        if problem is not None:
+            return serialized_error(response, error_code(request.service, request.protocol), problem)
+    return None
 
 
 def serialized_error(

@@ -78,3 +78,38 @@ def test_the_local_server_accepts_the_projects_own_requests(server: str) -> None
     sagemaker.create_processing_job(**preprocess_request(job_settings()))
 
     assert sagemaker.describe_processing_job(ProcessingJobName="credit-5e4f54c7bade-preprocess")["ProcessingJobName"]
+
+
+KEY = "arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab"
+
+
+def test_the_local_server_refuses_a_volume_key_with_instance_storage_as_sagemaker_does(server: str) -> None:
+    sagemaker = client("sagemaker", server)
+    on_g5 = job_settings().model_copy(update={"training_instance_type": "ml.g5.xlarge"})
+    request = training_request(on_g5)
+    request["ResourceConfig"]["VolumeKmsKeyId"] = KEY
+    variant = {
+        "VariantName": "AllTraffic",
+        "ModelName": "m",
+        "InstanceType": "ml.p4d.24xlarge",
+        "InitialInstanceCount": 1,
+    }
+
+    training_answer = refusal(lambda: sagemaker.create_training_job(**request))
+    endpoint_answer = refusal(
+        lambda: sagemaker.create_endpoint_config(EndpointConfigName="c", ProductionVariants=[variant], KmsKeyId=KEY)
+    )
+
+    assert training_answer["status"] == endpoint_answer["status"] == 400
+    assert training_answer["code"] == endpoint_answer["code"] == "ValidationException"
+    assert "VolumeKmsKeyId" in training_answer["message"] and "ml.g5.xlarge" in training_answer["message"]
+    assert "KmsKeyId" in endpoint_answer["message"] and "ml.p4d.24xlarge" in endpoint_answer["message"]
+
+
+def test_the_local_server_accepts_the_projects_requests_with_a_key_on_instance_storage(server: str) -> None:
+    sagemaker = client("sagemaker", server)
+    on_g5 = job_settings().model_copy(update={"kms_key_arn": KEY, "training_instance_type": "ml.g5.xlarge"})
+
+    sagemaker.create_training_job(**training_request(on_g5))
+
+    assert sagemaker.describe_training_job(TrainingJobName=training_request(on_g5)["TrainingJobName"])
