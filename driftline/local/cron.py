@@ -30,6 +30,7 @@ does not exist that day is skipped and one that happens twice fires once, as Eve
 from __future__ import annotations
 
 import calendar
+import math
 import re
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
@@ -344,10 +345,32 @@ def next_due(expression: str, after: float, *, seconds_per_minute: float, zone: 
     return None if firing is None else firing.timestamp()
 
 
-def first_due(expression: str, seen: float, *, seconds_per_minute: float, zone: ZoneInfo = UTC_ZONE) -> float | None:
-    """When a schedule first seen at ``seen`` is first due: as ``next_due``, and an ``at(...)`` at its time."""
+def first_due(
+    expression: str,
+    seen: float,
+    *,
+    seconds_per_minute: float,
+    zone: ZoneInfo = UTC_ZONE,
+    rate_at_once: bool = False,
+    start: float | None = None,
+) -> float | None:
+    """When a schedule first seen at ``seen`` is first due: as ``next_due``, and an ``at(...)`` at its time.
+
+    With ``rate_at_once`` (EventBridge Scheduler) a ``rate(...)`` schedule is first due at its ``start`` (its
+    StartDate), or at once when it has none: "If you do not provide a StartDate for a rate-based schedule, your
+    schedule will start invoking the target immediately" (EventBridge Scheduler User Guide, "Schedule types"). Seen
+    after its start, it is due at the first of its times (the start plus whole intervals) not yet past.
+    """
     if expression.startswith("at("):
         return parse_at(expression, zone).timestamp()
+    minutes = rate_minutes(expression)
+    if minutes is not None and rate_at_once:
+        if start is None:
+            return seen
+        if start >= seen:
+            return start
+        interval = minutes * seconds_per_minute
+        return start + math.ceil((seen - start) / interval) * interval
     return next_due(expression, seen, seconds_per_minute=seconds_per_minute, zone=zone)
 
 
@@ -356,7 +379,9 @@ class DueTimes:
     """When each schedule a timer watches is next due, kept across its ticks.
 
     A schedule is first due one interval (``rate``), or at its next clock time (``cron``/``at``), after it
-    is first seen; a changed expression or time zone starts it afresh, as an updated schedule does.
+    is first seen; with ``rate_at_once`` (EventBridge Scheduler) a ``rate`` schedule is first due at once, or at
+    its start date (see ``first_due``). A changed expression, time zone or start date starts it afresh, as an
+    updated schedule does.
 
     A ``rate(...)`` schedule's times are one interval apart, as on AWS, whatever a tick's lateness: a firing
     less than an interval late names its scheduled time, not the tick's, and the next time follows from it.
@@ -366,14 +391,25 @@ class DueTimes:
     """
 
     seconds_per_minute: float
-    _due: dict[str, tuple[tuple[str, str], float | None]] = field(default_factory=dict)
+    rate_at_once: bool = False
+    _due: dict[str, tuple[tuple[str, str, float | None], float | None]] = field(default_factory=dict)
 
-    def take(self, key: str, expression: str, now: float, zone: ZoneInfo = UTC_ZONE) -> float | None:
+    def take(
+        self, key: str, expression: str, now: float, zone: ZoneInfo = UTC_ZONE, start: float | None = None
+    ) -> float | None:
         """The firing's time if ``key`` is due at ``now`` (its next time is then set); else None."""
-        signature = (expression, zone.key)
+        signature = (expression, zone.key, start)
         known = self._due.get(key)
         if known is None or known[0] != signature:
-            known = (signature, first_due(expression, now, seconds_per_minute=self.seconds_per_minute, zone=zone))
+            first = first_due(
+                expression,
+                now,
+                seconds_per_minute=self.seconds_per_minute,
+                zone=zone,
+                rate_at_once=self.rate_at_once,
+                start=start,
+            )
+            known = (signature, first)
             self._due[key] = known
         due = known[1]
         if due is None or now < due:

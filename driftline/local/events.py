@@ -217,6 +217,8 @@ class ScheduleTimer(ABC):
     """
 
     thread_name = "schedules"
+    rates_fire_at_once = False
+    """Whether a ``rate(...)`` schedule first fires when first seen (EventBridge Scheduler) or an interval later."""
 
     def __init__(
         self, region: str, seconds_per_minute: float, *, tick: float = 0.2, clock: Callable[[], float] = time.time
@@ -225,7 +227,7 @@ class ScheduleTimer(ABC):
         self.seconds_per_minute = seconds_per_minute
         self.tick = tick
         self.clock = clock
-        self.due = DueTimes(seconds_per_minute)
+        self.due = DueTimes(seconds_per_minute, rate_at_once=self.rates_fire_at_once)
         self._told: set[str] = set()
         self._stopped = threading.Event()
         self._thread = threading.Thread(target=self._run, name=self.thread_name, daemon=True)
@@ -246,10 +248,12 @@ class ScheduleTimer(ABC):
     def say(self, message: str) -> None:
         """Tell the person running local mode (its console)."""
 
-    def due_at(self, key: str, name: str, expression: str, now: float, zone: ZoneInfo = UTC_ZONE) -> float | None:
+    def due_at(
+        self, key: str, name: str, expression: str, now: float, zone: ZoneInfo = UTC_ZONE, start: float | None = None
+    ) -> float | None:
         """When ``key`` fell due if it is due at ``now``; an expression AWS would refuse is named once and skipped."""
         try:
-            return self.due.take(key, expression, now, zone)
+            return self.due.take(key, expression, now, zone, start)
         except InvalidScheduleExpression as error:
             self.say_once(key, f"{name}: {error}; it is not fired")
             return None

@@ -3,8 +3,10 @@
 moto stores schedules (CreateSchedule, UpdateSchedule, GetSchedule, ...) but never fires them. Here a timer
 fires every enabled schedule:
 
-- ``rate(...)`` one interval after it was first seen and every interval after, with the rate scaled to a
-  laptop as scheduled rules are (``LocalSettings.schedule_seconds_per_minute``);
+- ``rate(...)`` at once when it is first seen (the first tick after CreateSchedule), or from its
+  ``StartDate`` when it has one, and every interval after, as the EventBridge Scheduler User Guide's
+  "Schedule types" describes rate-based schedules; the rate is scaled to a laptop as scheduled rules' are
+  (``LocalSettings.schedule_seconds_per_minute``);
 - ``cron(...)`` at each clock time it names, on the real clock in its ``ScheduleExpressionTimezone``
   (wall-clock schedules are about clock times, so they are not scaled);
 - ``at(...)`` once, when the real clock in that time zone reaches its time (at once if that time has
@@ -69,6 +71,7 @@ class SchedulerTimer(ScheduleTimer):
     """Fires the enabled schedules of every group when they are due (see the module's description)."""
 
     thread_name = "eventbridge-scheduler"
+    rates_fire_at_once = True
 
     def __init__(
         self,
@@ -115,8 +118,8 @@ class SchedulerTimer(ScheduleTimer):
         except InvalidScheduleExpression as error:
             self.say_once(schedule.arn, f"schedule {schedule.name}: {error}; it is not fired")
             return False
-        due = self.due_at(schedule.arn, f"schedule {schedule.name}", expression, now, zone)
         start = None if one_time else _epoch(schedule.start_date)
+        due = self.due_at(schedule.arn, f"schedule {schedule.name}", expression, now, zone, start)
         if due is None or (start is not None and due < start):
             return False
         fired = self._fire(schedule, due)

@@ -314,6 +314,41 @@ def test_an_endpoint_deleted_outside_driftline_takes_its_schedule_and_alarm_at_t
     assert cloudwatch.describe_alarms(AlarmNames=["driftline-drift-credit"])["MetricAlarms"]
 
 
+def test_the_schedules_first_firing_at_its_creation_reads_the_window_before_the_endpoint_served_as_no_data(
+    world: None,
+) -> None:
+    """EventBridge Scheduler fires a rate schedule without a StartDate as soon as it is created, so the first window
+    ends when the deployment finishes, before the endpoint captured a request: that is "no data", not an error, and
+    it leaves the schedule, the alarm and the baseline job as they were."""
+    import io
+    import time
+
+    from driftline.local.console import Console
+    from driftline.local.scheduler import SchedulerTimer
+    from functions.start_monitoring import app
+
+    finish()
+    answers: list[dict[str, Any]] = []
+    context: Any = FakeLambdaContext()
+    timer = SchedulerTimer(
+        REGION,
+        60.0,
+        Console(io.StringIO()),
+        invoke=lambda arn, payload, region: answers.append(app.lambda_handler(payload, context)),
+    )
+
+    assert timer.fire_due(now=time.time()) == [SCHEDULE]
+
+    [answer] = answers
+    assert answer["outcome"] == "no_data", answer["reason"]
+    assert [job["ProcessingJobName"] for job in processing_jobs()] == ["driftline-credit-baseline-v3"]
+    assert schedule()["State"] == "ENABLED"
+    cloudwatch = boto3.client("cloudwatch", region_name=REGION)
+    [alarm] = cloudwatch.describe_alarms(AlarmNames=["driftline-drift-credit"])["MetricAlarms"]
+    assert alarm["StateValue"] != "ALARM"
+    assert cloudwatch.list_metrics(Namespace="Driftline/DataDrift")["Metrics"] == []
+
+
 # A window larger than one instance analyses ------------------------------------------------------------
 
 WINDOW = f"s3://{ARTIFACT_BUCKET}/monitoring/credit/{ENDPOINT}/{SCHEDULE}/2026/11/23/15/"

@@ -51,17 +51,36 @@ def _timer(invoked: list[tuple[str, Any]], seconds_per_minute: float = 1.0) -> S
     )
 
 
-def test_an_hourly_schedule_invokes_its_lambda_once_per_scaled_hour_with_the_scheduled_time(scheduler: Any) -> None:
+def test_an_hourly_schedule_fires_at_once_then_once_per_scaled_hour_with_the_scheduled_time(scheduler: Any) -> None:
+    """Without a StartDate a rate-based schedule "will start invoking the target immediately" (EventBridge
+    Scheduler User Guide, "Schedule types")."""
     _create(scheduler, "driftline-credit-drift-monitor", "rate(1 hour)")
     invoked: list[tuple[str, Any]] = []
     timer = _timer(invoked)
 
-    fired = [timer.fire_due(now=START + offset) for offset in (0.0, 59.9, 60.0, 119.0, 120.0)]
+    fired = [timer.fire_due(now=START + offset) for offset in (0.0, 0.2, 59.9, 60.0, 119.0, 120.0)]
 
-    assert fired == [[], [], ["driftline-credit-drift-monitor"], [], ["driftline-credit-drift-monitor"]]
-    assert invoked == [
-        (FUNCTION_ARN, {"endpoint_name": "driftline-credit-drift-monitor", "scheduled_time": "2026-11-23T12:01:00Z"}),
-        (FUNCTION_ARN, {"endpoint_name": "driftline-credit-drift-monitor", "scheduled_time": "2026-11-23T12:02:00Z"}),
+    name = "driftline-credit-drift-monitor"
+    assert fired == [[name], [], [], [name], [], [name]]
+    assert [payload["scheduled_time"] for _, payload in invoked] == [
+        "2026-11-23T12:00:00Z",
+        "2026-11-23T12:01:00Z",
+        "2026-11-23T12:02:00Z",
+    ]
+
+
+def test_an_hourly_schedule_with_a_start_date_first_fires_at_it_then_once_per_scaled_hour(scheduler: Any) -> None:
+    hour = (int(time.time()) // 3600 + 1) * 3600  # AWS refuses a StartDate in the past
+    _create(scheduler, "later", "rate(1 hour)", StartDate=datetime.fromtimestamp(hour + 1800, tz=UTC))
+    invoked: list[tuple[str, Any]] = []
+    timer = _timer(invoked)
+
+    offsets = (0.0, 1799.9, 1800.0, 1859.9, 1860.0)
+    fired = [timer.fire_due(now=hour + offset) for offset in offsets]
+
+    assert fired == [[], [], ["later"], [], ["later"]]
+    assert [payload["scheduled_time"] for _, payload in invoked] == [
+        datetime.fromtimestamp(hour + offset, tz=UTC).strftime("%Y-%m-%dT%H:%M:%SZ") for offset in (1800, 1860)
     ]
 
 
@@ -79,7 +98,10 @@ def test_an_updated_schedule_fires_with_its_new_input(scheduler: Any) -> None:
 
     timer.fire_due(now=START + 60)
 
-    assert invoked == [(FUNCTION_ARN, {"model": "v4"})]
+    assert [payload for _, payload in invoked] == [
+        {"endpoint_name": "driftline-credit-drift-monitor", "scheduled_time": "2026-11-23T12:00:00Z"},
+        {"model": "v4"},
+    ]
 
 
 def test_disabled_and_deleted_schedules_and_other_targets_do_not_fire(scheduler: Any) -> None:
@@ -88,11 +110,11 @@ def test_disabled_and_deleted_schedules_and_other_targets_do_not_fire(scheduler:
     _create(scheduler, "deleted", "rate(1 hour)")
     invoked: list[tuple[str, Any]] = []
     timer = _timer(invoked)
-    timer.fire_due(now=START)
+    assert timer.fire_due(now=START) == ["deleted"]  # fired at once, while it existed
     scheduler.delete_schedule(Name="deleted")
 
     assert timer.fire_due(now=START + 60) == []
-    assert invoked == []
+    assert [payload["endpoint_name"] for _, payload in invoked] == ["deleted"]
 
 
 def test_a_cron_schedule_fires_when_its_time_zones_clock_reaches_its_time_unscaled(scheduler: Any) -> None:

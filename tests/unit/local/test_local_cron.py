@@ -274,3 +274,48 @@ def test_a_timer_an_interval_late_fires_once_now_and_goes_on_from_there() -> Non
     fired = [due.take("monitor", "rate(1 hour)", now) for now in (woke, woke + 0.2, woke + 59.9, woke + 60.1)]
 
     assert fired == [woke, None, None, woke + 60]
+
+
+def test_a_scheduler_rate_without_a_start_date_is_due_when_first_seen_then_every_interval() -> None:
+    """EventBridge Scheduler: without a StartDate a rate-based schedule starts invoking its target immediately."""
+    due = DueTimes(seconds_per_minute=1.0, rate_at_once=True)
+    seen = FRIDAY_NOON.timestamp()
+
+    fired = [due.take("monitor", "rate(1 hour)", now) for now in (seen, seen + 0.2, seen + 59.9, seen + 60.1)]
+
+    assert fired == [seen, None, None, seen + 60]
+
+
+def test_a_scheduler_rate_with_a_start_date_is_first_due_at_it_then_every_interval() -> None:
+    due = DueTimes(seconds_per_minute=1.0, rate_at_once=True)
+    seen = FRIDAY_NOON.timestamp()
+    start = seen + 600
+
+    fired = [due.take("monitor", "rate(1 hour)", now, start=start) for now in (seen, start - 0.1, start, start + 60.05)]
+
+    assert fired == [None, None, start, start + 60]
+
+
+def test_a_scheduler_rate_seen_after_its_start_date_keeps_the_start_dates_times() -> None:
+    due = DueTimes(seconds_per_minute=1.0, rate_at_once=True)
+    start = FRIDAY_NOON.timestamp()
+
+    first = due.take("monitor", "rate(1 hour)", start + 150, start=start)  # seen 2.5 intervals after its start
+    fired = due.take("monitor", "rate(1 hour)", start + 180, start=start)
+
+    assert (first, fired) == (None, start + 180)
+
+
+def test_a_changed_start_date_starts_a_scheduler_rate_afresh() -> None:
+    due = DueTimes(seconds_per_minute=1.0, rate_at_once=True)
+    seen = FRIDAY_NOON.timestamp()
+    due.take("monitor", "rate(1 hour)", seen, start=seen + 600)
+
+    assert due.take("monitor", "rate(1 hour)", seen + 1) == seen + 1  # StartDate removed: due at once
+
+
+def test_a_scheduled_rules_rate_still_first_fires_one_interval_after_it_is_seen() -> None:
+    due = DueTimes(seconds_per_minute=1.0)  # five rate minutes are five local seconds
+    seen = FRIDAY_NOON.timestamp()
+
+    assert [due.take("rule", "rate(5 minutes)", now) for now in (seen, seen + 4.9, seen + 5)] == [None, None, seen + 5]
