@@ -21,7 +21,8 @@ endpoint's capture folders of every clock hour the window touches (a scaled wind
 [``start_time``, ``end_time``). A window is the interval before its execution's scheduled time, and scheduled
 times are one interval apart whatever the timer's lateness (``cron.DueTimes``), so each window is analysed once.
 A window whose folders hold no captured requests is recorded as a failed execution, "Job inputs had no data",
-without a job.
+without a job. As on SageMaker, an execution's processing job carries its schedule's ARN (DescribeProcessingJob's
+``MonitoringScheduleArn``), and so does its "SageMaker Processing Job State Change" event.
 ListMonitoringExecutions and the schedule's ``LastMonitoringExecutionSummary`` report the executions.
 """
 
@@ -39,7 +40,7 @@ from typing import Any
 
 from moto.core.responses import ActionResult, EmptyResult
 from moto.sagemaker.exceptions import ResourceInUseException, ResourceNotFound, ValidationError
-from moto.sagemaker.models import SageMakerModelBackend, sagemaker_backends
+from moto.sagemaker.models import FakeProcessingJob, SageMakerModelBackend, sagemaker_backends
 from moto.sagemaker.responses import SageMakerResponse
 
 from driftline.local import seams
@@ -149,6 +150,8 @@ class Schedule:
 
 _stores: weakref.WeakKeyDictionary[SageMakerModelBackend, dict[str, Schedule]] = weakref.WeakKeyDictionary()
 _lock = threading.Lock()
+_starting: dict[str, str] = {}
+"""Processing job ARN -> its schedule's ARN, while an execution's CreateProcessingJob is answered."""
 
 
 def schedules(backend: SageMakerModelBackend) -> dict[str, Schedule]:
@@ -315,10 +318,24 @@ def install() -> None:
         return dict(create_definition(self, **kwargs))
 
     seams.replace(SageMakerModelBackend, "create_data_quality_job_definition", create_data_quality_job_definition)
+    create_job = FakeProcessingJob.__init__
+
+    def create_processing_job(self: Any, *args: Any, **kwargs: Any) -> None:
+        """An execution's job is created with its schedule's ARN, before anything runs it or reports its end."""
+        create_job(self, *args, **kwargs)
+        with _lock:
+            schedule = _starting.get(self.arn)
+        if schedule:
+            self.monitoring_schedule_arn = schedule
+
+    seams.replace(FakeProcessingJob, "__init__", create_processing_job)
 
 
 def uninstall() -> None:
-    seams.undo(PATCH_GROUP, [(SageMakerModelBackend, "create_data_quality_job_definition")])
+    seams.undo(
+        PATCH_GROUP,
+        [(SageMakerModelBackend, "create_data_quality_job_definition"), (FakeProcessingJob, "__init__")],
+    )
     for action in _ACTIONS:
         if action in SageMakerResponse.__dict__:
             delattr(SageMakerResponse, action)
@@ -384,7 +401,14 @@ class MonitoringTimer(ScheduleTimer):
             self.say(f"monitoring schedule {found.name}: execution failed: {error}")
             return execution
         client = emulator_client("sagemaker", self.endpoint_url, self.region)
-        execution.processing_job_arn = client.create_processing_job(**request)["ProcessingJobArn"]
+        job_arn = FakeProcessingJob.arn_formatter(request["ProcessingJobName"], backend.account_id, self.region)
+        with _lock:
+            _starting[job_arn] = found.arn
+        try:
+            execution.processing_job_arn = client.create_processing_job(**request)["ProcessingJobArn"]
+        finally:
+            with _lock:
+                _starting.pop(job_arn, None)
         execution.status = "InProgress"
         execution.modified = utc_now()
         self.say(f"monitoring schedule {found.name} started {request['ProcessingJobName']}")

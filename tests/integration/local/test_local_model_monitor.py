@@ -163,6 +163,40 @@ def test_each_firing_starts_a_processing_job_running_driftlines_monitor_with_mod
     assert execution["ProcessingJobArn"] == job["ProcessingJobArn"]
     described = sagemaker.describe_monitoring_schedule(MonitoringScheduleName=SCHEDULE)
     assert described["LastMonitoringExecutionSummary"]["ProcessingJobArn"] == job["ProcessingJobArn"]
+    # As SageMaker does, the job names the schedule that started it.
+    assert job["MonitoringScheduleArn"] == described["MonitoringScheduleArn"]
+
+
+def test_only_an_executions_job_carries_its_schedules_arn_in_its_description_and_state_change_event(
+    sagemaker: Any,
+) -> None:
+    from moto.sagemaker.models import sagemaker_backends
+
+    from driftline.local.model_monitor import schedules
+
+    serve(sagemaker)
+    arn = sagemaker.create_monitoring_schedule(MonitoringScheduleName=SCHEDULE, MonitoringScheduleConfig=HOURLY)[
+        "MonitoringScheduleArn"
+    ]
+    key = f"capture/credit/{ENDPOINT}/AllTraffic/2026/11/23/15/00.jsonl"
+    boto3.client("s3", region_name=REGION).put_object(Bucket=BUCKET, Key=key, Body=b"{}\n")
+    fired = datetime(2026, 11, 23, 16, 0, tzinfo=UTC).timestamp()
+    clock = timer()
+    clock.fire_due(fired - 3600)
+    clock.fire_due(fired)
+    backend = sagemaker_backends["123456789012"][REGION]
+    # The same request, sent by someone else than the schedule.
+    request = clock.processing_job_request(backend, schedules(backend)[SCHEDULE], datetime.fromtimestamp(fired, UTC), 1)
+    sagemaker.create_processing_job(**(request | {"ProcessingJobName": "driftline-credit-monitor-202611231600"}))
+
+    execution, other = sorted(backend.processing_jobs.values(), key=lambda job: job.processing_job_name, reverse=True)
+
+    assert execution.processing_job_name.startswith("model-monitoring-")
+    # What DescribeProcessingJob answers and the job's state-change event carries (its detail).
+    described = sagemaker.describe_processing_job(ProcessingJobName=execution.processing_job_name)
+    assert described["MonitoringScheduleArn"] == execution.response_object["MonitoringScheduleArn"] == arn
+    assert "MonitoringScheduleArn" not in sagemaker.describe_processing_job(ProcessingJobName=other.processing_job_name)
+    assert "MonitoringScheduleArn" not in other.response_object
 
 
 @pytest.mark.parametrize(
