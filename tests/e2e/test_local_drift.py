@@ -2,12 +2,14 @@
 
 After a deployment the endpoint's schedule fires every scaled hour (a local minute): in-distribution traffic
 leaves the drift alarm OK; traffic whose features are shifted makes the monitor count drifted features, the
-alarm goes to ALARM and StartRetrain starts a retrain of the dataset on its labelled data.
+alarm goes to ALARM and StartRetrain starts a retrain of the dataset on its labelled data. With Driftline's monitor
+(the template's default) nothing along the way asks SageMaker for a Model Monitor action.
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 
 import pytest
 
@@ -16,6 +18,7 @@ from driftline.local.demo import wait_for_captures
 from driftline.local.emulator import LocalCloud
 from driftline.local.runs import RunRecord
 from tests.e2e.drift_steps import alarm_state, feature_rows, new_runs, runs, send, upload, wait_for
+from tests.sagemaker_actions import model_monitor_actions, sagemaker_actions
 
 pytestmark = [pytest.mark.e2e, pytest.mark.waits_on_schedules]
 
@@ -29,6 +32,13 @@ def _reports(cloud: LocalCloud) -> list[str]:
     s3 = cloud.client("s3")
     listed = s3.list_objects_v2(Bucket=cloud.outputs["ArtifactBucketName"], Prefix=f"monitoring/{DATASET}/")
     return [item["Key"] for item in listed.get("Contents", []) if item["Key"].endswith("constraint_violations.json")]
+
+
+@pytest.fixture(scope="module", autouse=True)
+def sagemaker_asked() -> Iterator[list[str]]:
+    """Every SageMaker action local mode is asked while this module's cloud runs, by functions, jobs or itself."""
+    with sagemaker_actions() as asked:
+        yield asked
 
 
 @pytest.fixture(scope="module")
@@ -87,3 +97,13 @@ def test_in_distribution_traffic_keeps_the_alarm_ok_and_shifted_traffic_starts_a
     assert started["trigger"]["source"] == "drift"
     assert started["dataset"] == DATASET
     sfn.stop_execution(executionArn=retrain[0])
+
+
+def test_the_whole_loop_asks_sagemaker_for_no_model_monitor_action(
+    deployed: RunRecord, sagemaker_asked: list[str]
+) -> None:
+    """Model Monitor is closed to new customers, whose calls to it may be refused."""
+    assert {"CreateEndpoint", "CreateTrainingJob", "CreateProcessingJob", "DescribeProcessingJob"} <= set(
+        sagemaker_asked
+    )
+    assert sorted(set(sagemaker_asked) & model_monitor_actions()) == []

@@ -5,14 +5,17 @@ from __future__ import annotations
 
 import copy
 import json
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
 from moto.events.models import EventPattern
 
 from driftline import model_monitor_image
+from driftline.local.iam_policies import action_matches
 from tests.conftest import load_event
 from tests.infra.transformed_template import TEMPLATE, load_template
+from tests.sagemaker_actions import model_monitor_actions
 
 
 @pytest.fixture(scope="module")
@@ -141,3 +144,45 @@ def test_driftlines_own_monitor_jobs_do_not_also_match_the_model_monitor_rule(te
 
     assert _driftline_pattern(template).matches_event(event)
     assert not _execution_pattern(template).matches_event(event)
+
+
+def _model_monitor_actions() -> list[str]:
+    return sorted(f"sagemaker:{name}" for name in model_monitor_actions())
+
+
+def _unconditional_model_monitor_grants(value: Any, where: str) -> Iterator[str]:
+    """Where an Allow statement grants a Model Monitor action outside ``!If [UseModelMonitor, ...]``'s first
+    branch."""
+    if isinstance(value, list):
+        for index, item in enumerate(value):
+            yield from _unconditional_model_monitor_grants(item, f"{where}[{index}]")
+        return
+    if not isinstance(value, dict):
+        return
+    if "Fn::If" in value and value["Fn::If"][0] == "UseModelMonitor":
+        yield from _unconditional_model_monitor_grants(value["Fn::If"][2], f"{where}/else")
+        return
+    if value.get("Effect") == "Allow" and "Action" in value:
+        actions = value["Action"] if isinstance(value["Action"], list) else [value["Action"]]
+        granted = [a for a in _model_monitor_actions() if any(action_matches(str(p), a) for p in actions)]
+        if granted:
+            yield f"{where} ({value.get('Sid')}): {', '.join(granted)}"
+    for key, item in value.items():
+        yield from _unconditional_model_monitor_grants(item, f"{where}/{key}")
+
+
+def test_no_role_may_call_model_monitor_unless_the_stack_uses_it(template: dict[str, Any]) -> None:
+    assert "sagemaker:ListMonitoringExecutions" in _model_monitor_actions()
+    granted = [
+        found
+        for name, resource in template["Resources"].items()
+        for found in _unconditional_model_monitor_grants(resource.get("Properties", {}), name)
+    ]
+    assert granted == []
+    # ... and with it, the functions that set it up and clean it up may.
+    for function in ("FinishDeploymentFunction", "StartMonitoringFunction"):
+        assert [
+            statement
+            for statement in _conditional_statements(template["Resources"][function])
+            if any("MonitoringSchedule" in action for action in _actions(statement))
+        ]

@@ -173,7 +173,6 @@ PERMISSIONS: dict[str, list[tuple[str, list[str], str]]] = {
                 "sagemaker:CreateMonitoringSchedule",
                 "sagemaker:UpdateMonitoringSchedule",
                 "sagemaker:DescribeMonitoringSchedule",
-                "sagemaker:DeleteMonitoringSchedule",
                 "sagemaker:AddTags",
             ],
             _sagemaker("monitoring-schedule"),

@@ -314,6 +314,29 @@ def test_an_endpoint_deleted_outside_driftline_takes_its_schedule_and_alarm_at_t
     assert cloudwatch.describe_alarms(AlarmNames=["driftline-drift-credit"])["MetricAlarms"]
 
 
+def test_with_driftlines_monitor_set_up_windows_and_teardown_ask_sagemaker_for_no_model_monitor_action(
+    world: None,
+) -> None:
+    """Model Monitor is closed to new customers, whose calls to it may be refused: a stack that uses Driftline's
+    monitor (the default) never makes one, whatever happens to its endpoints."""
+    from tests.sagemaker_actions import model_monitor_actions, sagemaker_actions
+
+    with sagemaker_actions() as asked:
+        finish()
+        finish(PACKAGE.replace("/3", "/4"))  # the next model
+        put_baseline()
+        capture("2026/11/23/14")
+        name = fire("2026-11-23T15:23:00Z")["job_name"]
+        put(f"monitoring/credit/{ENDPOINT}/{SCHEDULE}/2026/11/23/15/cloudwatch_metrics.json", '{"MetricData": []}')
+        assert handle(job_event(name, "Completed"))["action"] == "published"
+        boto3.client("sagemaker", region_name=REGION).delete_endpoint(EndpointName=ENDPOINT)
+        assert fire("2026-11-23T16:23:00Z")["outcome"] == "endpoint_gone"  # the teardown
+
+    assert {"CreateProcessingJob", "DescribeProcessingJob", "DescribeEndpoint", "DeleteEndpoint"} <= set(asked)
+    assert sorted(set(asked) & model_monitor_actions()) == []
+    assert boto3.client("scheduler", region_name=REGION).list_schedules()["Schedules"] == []
+
+
 def test_the_schedules_first_firing_at_its_creation_reads_the_window_before_the_endpoint_served_as_no_data(
     world: None,
 ) -> None:

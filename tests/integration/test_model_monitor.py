@@ -310,10 +310,13 @@ def test_another_stacks_model_monitor_execution_is_ignored(model_monitor: None) 
     assert boto3.client("cloudwatch", region_name=REGION).list_metrics(Namespace=NAMESPACE)["Metrics"] == []
 
 
-def test_a_stack_switched_back_to_driftlines_monitor_removes_model_monitors_schedule_at_its_next_deployment(
+def test_a_stack_switched_back_to_driftlines_monitor_sets_it_up_without_any_model_monitor_call(
     model_monitor: None, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    """Model Monitor is closed to new customers, whose calls to it may be refused: a stack that no longer uses it
+    makes none, not even to remove its old schedule."""
     from tests.integration.drift_monitoring_steps import FUNCTION_ARN, SCHEDULER_ROLE
+    from tests.sagemaker_actions import model_monitor_actions, sagemaker_actions
 
     finish()
     monkeypatch.setenv("DRIFT_MONITOR", "Driftline")
@@ -322,9 +325,13 @@ def test_a_stack_switched_back_to_driftlines_monitor_removes_model_monitors_sche
     monkeypatch.setenv("MONITORING_WINDOW_MINUTES", "60")
     reset_settings()
 
-    finish()
+    with sagemaker_actions() as asked:
+        finish(PACKAGE.replace("/3", "/4"))
 
-    assert sagemaker().list_monitoring_schedules()["MonitoringScheduleSummaries"] == []
-    assert definitions() == []
+    assert "CreateProcessingJob" in asked  # the new model's baseline job
+    assert set(asked) & model_monitor_actions() == set()
     schedule = boto3.client("scheduler", region_name=REGION).get_schedule(Name=SCHEDULE)
     assert schedule["Target"]["Arn"] == FUNCTION_ARN
+    # Left as it was: removing it is the account owner's call.
+    assert sagemaker().describe_monitoring_schedule(MonitoringScheduleName=SCHEDULE)["MonitoringScheduleStatus"]
+    assert definitions() == ["driftline-credit-data-quality-v3"]

@@ -5,6 +5,9 @@ When an endpoint serves a newly approved model, ``set_up_drift_monitoring`` star
 fires StartMonitoring, ``driftline_core.drift.schedules`` and ``driftline_core.drift.windows``) or SageMaker
 Model Monitor (``driftline_core.drift.model_monitor``), and puts the dataset's drift alarm
 (``driftline_core.drift.alarms``) on the schedule's metrics.
+
+Which one is the stack's setting alone: Model Monitor is closed to new customers, whose calls to it may be refused,
+so a stack that uses Driftline's monitor calls no Model Monitor API, in set-up or teardown.
 """
 
 from __future__ import annotations
@@ -13,7 +16,7 @@ from aws_lambda_powertools import Logger
 
 from driftline_core.drift.alarms import delete_drift_alarm, put_drift_alarm
 from driftline_core.drift.baseline import start_baseline_job
-from driftline_core.drift.model_monitor import set_up_model_monitor, tear_down_model_monitor
+from driftline_core.drift.model_monitor import MODEL_MONITOR, set_up_model_monitor, tear_down_model_monitor
 from driftline_core.drift.schedules import (
     MonitoringRequest,
     alarm_period_seconds,
@@ -40,7 +43,7 @@ def set_up_drift_monitoring(
     monitoring: MonitoringSettings,
 ) -> MonitoringSetup:
     """Baseline job, schedule and alarm for an endpoint that now serves ``model_package_arn``; safe to repeat."""
-    if monitoring.drift_monitor == "ModelMonitor":
+    if monitoring.drift_monitor == MODEL_MONITOR:
         return set_up_model_monitor(
             dataset=dataset,
             endpoint=endpoint,
@@ -59,8 +62,6 @@ def set_up_drift_monitoring(
             f"The drift monitor cannot be scheduled: {', '.join(missing)} not set; deploy the stack again "
             "(sam deploy) so FinishDeployment gets its environment."
         )
-    # A stack switched back from DriftMonitor=ModelMonitor leaves no Model Monitor schedule running beside this one.
-    tear_down_model_monitor(endpoint, stack=settings.model_package_group_prefix)
     job_name, baseline_uri = start_baseline_job(
         dataset=dataset,
         endpoint=endpoint,
@@ -100,9 +101,9 @@ def set_up_drift_monitoring(
 
 
 def tear_down_drift_monitoring(stack: str, dataset: str, endpoint: str, drift_monitor: str | None = None) -> None:
-    """The schedule (Driftline's, or Model Monitor's with its job definition) and the alarm of an endpoint that is
-    gone; what is already gone is fine."""
-    if (drift_monitor or get_monitoring_settings().drift_monitor) == "ModelMonitor":
+    """The schedule of the stack's monitor (Driftline's, or Model Monitor's with its job definition) and the alarm
+    of an endpoint that is gone; what is already gone is fine."""
+    if (drift_monitor or get_monitoring_settings().drift_monitor) == MODEL_MONITOR:
         tear_down_model_monitor(endpoint, stack=stack)
     else:
         delete_scheduler_schedule(endpoint, stack=stack)
