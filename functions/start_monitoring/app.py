@@ -21,7 +21,9 @@ logger = Logger()
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     if event.get("detail-type") == "SageMaker Processing Job State Change":
         job_event = validate_event(event, ProcessingJobStateChange)
-        outcome = handle_job_event(job_event.detail, get_settings(), get_monitoring_settings())
+        outcome = handle_job_event(
+            job_event.detail, get_settings(), get_monitoring_settings(), function_arn=context.invoked_function_arn
+        )
         logger.info("Drift job ended", extra=outcome.model_dump(mode="json"))
         return outcome.model_dump(mode="json")
     request = validate_event(event, MonitoringRequest)

@@ -106,11 +106,27 @@ def test_model_monitor_rights_are_this_stacks_schedules_and_definitions_and_only
     assert pass_role["Condition"] == {"StringEquals": {"iam:PassedToService": "sagemaker.amazonaws.com"}}
 
 
+_PSEUDO = {"AWS::Partition": "aws", "AWS::Region": "us-east-1", "AWS::AccountId": "123456789012"}
+
+
+def _filled(value: Any, stack: str) -> Any:
+    """A rule's pattern with its ``!Sub`` strings filled in for a stack in us-east-1 of account 123456789012."""
+    if isinstance(value, dict) and isinstance(value.get("Fn::Sub"), str):
+        text = value["Fn::Sub"]
+        for name, filled in {**_PSEUDO, "AWS::StackName": stack}.items():
+            text = text.replace("${" + name + "}", filled)
+        return text
+    if isinstance(value, dict):
+        return {key: _filled(item, stack) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_filled(item, stack) for item in value]
+    return value
+
+
 def _execution_pattern(template: dict[str, Any], stack: str = "driftline") -> EventPattern:
     events = template["Resources"]["StartMonitoringFunction"]["Properties"]["Events"]
     pattern = events["ModelMonitorExecutionEnded"]["Properties"]["Pattern"]
-    rendered = json.dumps(pattern).replace(json.dumps({"Fn::Sub": "${AWS::StackName}-"}), json.dumps(f"{stack}-"))
-    return EventPattern.load(rendered)
+    return EventPattern.load(json.dumps(_filled(pattern, stack)))
 
 
 def _driftline_pattern(template: dict[str, Any], stack: str = "driftline") -> EventPattern:
@@ -132,9 +148,19 @@ def test_this_stacks_ended_model_monitor_executions_reach_start_monitoring_once(
     running: Any = copy.deepcopy(sample)
     running["detail"]["ProcessingJobStatus"] = "InProgress"
     assert not executions.matches_event(running)
-    other_stack: Any = copy.deepcopy(sample)
-    other_stack["detail"]["Environment"]["sagemaker_monitoring_schedule_name"] = "other-credit-drift-monitor"
-    assert not executions.matches_event(other_stack)
+    schedule = "monitoring-schedule/driftline-credit-drift-monitor"
+    for elsewhere in (
+        "arn:aws:sagemaker:us-east-1:123456789012:monitoring-schedule/other-credit-drift-monitor",
+        f"arn:aws:sagemaker:us-east-1:210987654321:{schedule}",
+        f"arn:aws:sagemaker:eu-west-1:123456789012:{schedule}",
+    ):
+        other: Any = copy.deepcopy(sample)
+        other["detail"]["MonitoringScheduleArn"] = elsewhere
+        assert not executions.matches_event(other), elsewhere
+    # Recognised by the schedule's ARN SageMaker gives the job, not by what its environment says.
+    unscheduled: Any = copy.deepcopy(sample)
+    del unscheduled["detail"]["MonitoringScheduleArn"]
+    assert not executions.matches_event(unscheduled)
 
 
 def test_driftlines_own_monitor_jobs_do_not_also_match_the_model_monitor_rule(template: dict[str, Any]) -> None:

@@ -313,7 +313,7 @@ def test_every_model_monitor_schedules_executions_reach_start_monitoring(templat
     for dataset in DATASETS:
         event: Any = copy.deepcopy(load_event("sagemaker_model_monitor_execution_completed"))
         [schedule] = KINDS["monitoring schedule"].build(stack, dataset)
-        event["detail"]["Environment"]["sagemaker_monitoring_schedule_name"] = schedule
+        event["detail"]["MonitoringScheduleArn"] = f"{_SAGEMAKER}:monitoring-schedule/{schedule}"
         assert model_monitor.matches_event(event), schedule
 
 

@@ -302,19 +302,47 @@ def test_a_failed_execution_of_a_deleted_endpoint_removes_its_schedule_definitio
     assert inbox() == []
 
 
-def test_another_stacks_model_monitor_execution_is_ignored(model_monitor: None) -> None:
-    event = execution_event()
-    event["detail"]["Environment"]["sagemaker_monitoring_schedule_name"] = "other-credit-drift-monitor"
+OTHER_STACK = "arn:aws:sagemaker:us-east-1:123456789012:monitoring-schedule/other-credit-drift-monitor"
+OTHER_ACCOUNT = "arn:aws:sagemaker:us-east-1:210987654321:monitoring-schedule/driftline-credit-drift-monitor"
 
-    assert handle(event)["action"] == "ignored"
+
+@pytest.mark.parametrize(
+    "detail",
+    [
+        # Another stack's schedule, in the same account and region.
+        {"MonitoringScheduleArn": OTHER_STACK, "Environment": {"sagemaker_endpoint_name": "other-credit"}},
+        # A schedule named as this stack's, in another account.
+        {"MonitoringScheduleArn": OTHER_ACCOUNT},
+        # Another job, not started by a schedule, whatever its environment says.
+        {"MonitoringScheduleArn": None, "ProcessingJobName": "someone-elses-job"},
+    ],
+)
+def test_an_execution_of_another_stacks_schedule_or_another_job_is_ignored_without_any_model_monitor_call(
+    model_monitor: None, detail: dict[str, Any]
+) -> None:
+    from tests.sagemaker_actions import model_monitor_actions, sagemaker_actions
+
+    finish()
+    event = execution_event("Failed", FailureReason="ClientError: Endpoint not found")
+    event["detail"].update({k: v for k, v in detail.items() if v is not None})
+    for key in [k for k, v in detail.items() if v is None]:
+        del event["detail"][key]
+    sagemaker().delete_endpoint(EndpointName=ENDPOINT)
+
+    with sagemaker_actions() as asked:
+        outcome = handle(event)
+
+    assert (outcome["job"], outcome["action"]) == ("other", "ignored")
+    assert set(asked) & model_monitor_actions() == set()
+    assert len(sagemaker().list_monitoring_schedules()["MonitoringScheduleSummaries"]) == 1  # this stack's, kept
     assert boto3.client("cloudwatch", region_name=REGION).list_metrics(Namespace=NAMESPACE)["Metrics"] == []
 
 
 def test_a_stack_switched_back_to_driftlines_monitor_sets_it_up_without_any_model_monitor_call(
-    model_monitor: None, monkeypatch: pytest.MonkeyPatch
+    model_monitor: None, monkeypatch: pytest.MonkeyPatch, inbox: Any
 ) -> None:
     """Model Monitor is closed to new customers, whose calls to it may be refused: a stack that no longer uses it
-    makes none, not even to remove its old schedule."""
+    makes none, not even to remove its old schedule. Each execution of that schedule asks for it to be deleted."""
     from tests.integration.drift_monitoring_steps import FUNCTION_ARN, SCHEDULER_ROLE
     from tests.sagemaker_actions import model_monitor_actions, sagemaker_actions
 
@@ -324,14 +352,26 @@ def test_a_stack_switched_back_to_driftlines_monitor_sets_it_up_without_any_mode
     monkeypatch.setenv("MONITORING_SCHEDULER_ROLE_ARN", SCHEDULER_ROLE)
     monkeypatch.setenv("MONITORING_WINDOW_MINUTES", "60")
     reset_settings()
+    put(
+        f"{EXECUTION_OUTPUT}/constraint_violations.json",
+        violations(("income", "baseline_drift_check")),
+    )
 
     with sagemaker_actions() as asked:
         finish(PACKAGE.replace("/3", "/4"))
+        outcome = handle(execution_event())
+        sagemaker().delete_endpoint(EndpointName=ENDPOINT)
+        failed = handle(execution_event("Failed", FailureReason="ClientError: Endpoint not found"))
 
     assert "CreateProcessingJob" in asked  # the new model's baseline job
     assert set(asked) & model_monitor_actions() == set()
     schedule = boto3.client("scheduler", region_name=REGION).get_schedule(Name=SCHEDULE)
     assert schedule["Target"]["Arn"] == FUNCTION_ARN
+    assert (outcome["action"], failed["action"]) == ("notified", "notified")
+    assert boto3.client("cloudwatch", region_name=REGION).list_metrics(Namespace=NAMESPACE)["Metrics"] == []
+    first, _ = inbox()
+    assert f"Model Monitor schedule {SCHEDULE} still watches endpoint {ENDPOINT} (dataset credit)" in first
+    assert f"aws sagemaker delete-monitoring-schedule --monitoring-schedule-name {SCHEDULE}" in first
     # Left as it was: removing it is the account owner's call.
     assert sagemaker().describe_monitoring_schedule(MonitoringScheduleName=SCHEDULE)["MonitoringScheduleStatus"]
     assert definitions() == ["driftline-credit-data-quality-v3"]

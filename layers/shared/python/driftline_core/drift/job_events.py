@@ -1,5 +1,6 @@
 """What a drift job's end means: a monitor job's metrics published, a sharded window's merge job started, a
-failure notified; Model Monitor's executions are handed to ``driftline_core.drift.model_monitor``."""
+failure notified; the executions of this stack's Model Monitor schedules are handed to
+``driftline_core.drift.model_monitor``."""
 
 from __future__ import annotations
 
@@ -7,8 +8,16 @@ import re
 from collections.abc import Mapping
 from typing import Any, Literal
 
+from aws_lambda_powertools import Logger
+
+from driftline_core.aws.arns import parse_arn
 from driftline_core.aws.clients import get_client
-from driftline_core.drift.model_monitor import handle_execution, is_model_monitor_execution
+from driftline_core.drift.model_monitor import (
+    MODEL_MONITOR,
+    execution_schedule,
+    handle_execution,
+    left_running_notification,
+)
 from driftline_core.drift.windows import drift_job_subject, output_uris, publish_window_metrics, start_merge_job
 from driftline_core.layout import (
     BASELINE_JOB_MARK,
@@ -22,20 +31,26 @@ from driftline_core.payloads import DriftJob, DriftJobOutcome
 from driftline_core.settings import MonitoringSettings, Settings
 from driftline_core.training.job_requests import MONITOR_SHARDS
 
+logger = Logger(child=True)
 
-def handle_job_event(detail: Mapping[str, Any], settings: Settings, monitoring: MonitoringSettings) -> DriftJobOutcome:
+
+def handle_job_event(
+    detail: Mapping[str, Any], settings: Settings, monitoring: MonitoringSettings, *, function_arn: str
+) -> DriftJobOutcome:
     """A monitoring or baseline job ended: publish a monitor's metrics, or notify a failure.
 
     The event only wakes this up: the job's description says what it is (its Environment) and where its
     outputs are. A monitor job that ran on several instances wrote only their summaries (its output is the
     window's ``shards/``): its completion starts the window's merge job, and the merge job's completion
     publishes. A failed monitor or merge job publishes nothing, so the drift alarm keeps its state.
+    A job with a ``MonitoringScheduleArn`` is a Model Monitor execution; ``function_arn`` (the handling function's
+    own) says which account and region this stack's schedules live in.
     """
     name = str(detail.get("ProcessingJobName") or "")
     status = str(detail.get("ProcessingJobStatus") or "")
     job = drift_job_kind(name, settings.model_package_group_prefix)
-    if job is None and _MODEL_MONITOR_SCHEDULE in (detail.get("Environment") or {}):
-        return _model_monitor_execution(detail, settings, monitoring)
+    if job is None and detail.get("MonitoringScheduleArn"):
+        return _model_monitor_execution(detail, settings, monitoring, function_arn)
     if job is None:
         return DriftJobOutcome(job_name=name, job="other", status=status, action="ignored")
     description = get_client("sagemaker").describe_processing_job(ProcessingJobName=name)
@@ -55,19 +70,31 @@ def handle_job_event(detail: Mapping[str, Any], settings: Settings, monitoring: 
     return DriftJobOutcome(job_name=name, job=job, status=status, action="ignored")
 
 
-_MODEL_MONITOR_SCHEDULE = "sagemaker_monitoring_schedule_name"
-
-
 def _model_monitor_execution(
-    detail: Mapping[str, Any], settings: Settings, monitoring: MonitoringSettings
+    detail: Mapping[str, Any], settings: Settings, monitoring: MonitoringSettings, function_arn: str
 ) -> DriftJobOutcome:
-    """An execution of one of this stack's Model Monitor schedules (``driftline_core.drift.model_monitor``)."""
+    """An execution of one of this stack's Model Monitor schedules (``driftline_core.drift.model_monitor``).
+
+    A stack that uses Driftline's monitor makes no Model Monitor call: an execution of a schedule left from when it
+    used Model Monitor is only reported, and its results are not used.
+    """
     name = str(detail.get("ProcessingJobName") or "")
-    if not is_model_monitor_execution(detail, settings.model_package_group_prefix):
-        return DriftJobOutcome(
-            job_name=name, job="other", status=str(detail.get("ProcessingJobStatus")), action="ignored"
+    status = str(detail.get("ProcessingJobStatus") or "")
+    schedule = execution_schedule(detail, stack=settings.model_package_group_prefix, home=parse_arn(function_arn))
+    if schedule is None:
+        logger.info(
+            "Not an execution of this stack's Model Monitor schedules",
+            extra={"job_name": name, "monitoring_schedule_arn": str(detail.get("MonitoringScheduleArn"))},
         )
-    outcome = handle_execution(detail, settings, monitoring.drift_metrics_namespace)
+        return DriftJobOutcome(job_name=name, job="other", status=status, action="ignored")
+    if monitoring.drift_monitor != MODEL_MONITOR:
+        publish_notification(left_running_notification(detail, schedule), settings)
+        logger.warning(
+            "A Model Monitor schedule still runs although the stack uses Driftline's monitor",
+            extra={"job_name": name, "schedule_name": schedule},
+        )
+        return DriftJobOutcome(job_name=name, job="monitor", status=status, action="notified")
+    outcome = handle_execution(detail, schedule, settings, monitoring.drift_metrics_namespace)
     return DriftJobOutcome(
         job_name=outcome.job_name, job="monitor", status=outcome.status, action=outcome.action, metrics=outcome.metrics
     )

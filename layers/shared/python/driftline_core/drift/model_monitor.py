@@ -15,10 +15,16 @@ baseline, the same S3 layout and the same alarm. When an endpoint serves a newly
 - puts the dataset's drift alarm on ``drifted_features``, as Driftline's monitor does.
 
 Model Monitor publishes ``feature_baseline_drift_<feature>`` under its own namespace but no ``drifted_features``.
-Each execution's "SageMaker Processing Job State Change" event brings StartMonitoring here
-(``handle_execution``): a completed execution's ``constraint_violations.json`` gives ``drifted_features``, published
-under the stack's drift namespace with the dimensions the alarm watches, so the same alarm and the same retrain
-follow; a failed execution is notified; one that found no captured data is only logged.
+Each execution's "SageMaker Processing Job State Change" event brings StartMonitoring here: the event's detail is
+the processing job's description, whose ``MonitoringScheduleArn`` names the schedule that started it
+(``execution_schedule``). A completed execution's ``constraint_violations.json`` gives ``drifted_features``
+(``handle_execution``), published under the stack's drift namespace with the dimensions the alarm watches, so the
+same alarm and the same retrain follow; a failed execution is notified; one that found no captured data is only
+logged.
+
+Model Monitor is closed to new customers, whose calls to it may be refused: a stack deployed with
+``DriftMonitor=Driftline`` never calls a Model Monitor API, not even to remove a schedule left from when it used
+Model Monitor (``left_running_notification`` asks for that instead).
 """
 
 from __future__ import annotations
@@ -34,6 +40,7 @@ from botocore.exceptions import ClientError
 
 from driftline_core import layout
 from driftline_core.aws import s3io
+from driftline_core.aws.arns import Arn, parse_arn
 from driftline_core.aws.clients import get_client
 from driftline_core.aws.error_codes import is_already_exists, is_not_found
 from driftline_core.aws.sagemaker import describe_endpoint
@@ -64,8 +71,10 @@ MAX_RUNTIME_SECONDS = 86400
 DRIFT_CHECK = "baseline_drift_check"
 NO_DATA_REASON = "no data"
 """Model Monitor fails an execution whose window captured nothing with "Job inputs had no data"."""
-SCHEDULE_ENVIRONMENT = "sagemaker_monitoring_schedule_name"
 ENDPOINT_ENVIRONMENT = "sagemaker_endpoint_name"
+"""The endpoint an execution watches: one of the variables Model Monitor gives every execution's container (AWS's
+"Container Contract Inputs"), which DescribeProcessingJob, and so the job's state-change event, shows."""
+SCHEDULE_RESOURCE = "monitoring-schedule/"
 
 _CRON = re.compile(r"^cron\(\s*0\s+(\*|(\d{1,2})(?:/(\d{1,2}))?)\s+\?\s+\*\s+\*\s+\*\s*\)$")
 
@@ -291,13 +300,28 @@ def _delete_job_definition(name: str) -> None:
             )
 
 
-def is_model_monitor_execution(detail: Mapping[str, Any], stack: str) -> bool:
-    """A processing job Model Monitor started for one of this stack's schedules (Driftline's own jobs are named
-    ``<stack>-...``; Model Monitor names its executions itself)."""
-    environment = detail.get("Environment") or {}
-    schedule = str(environment.get(SCHEDULE_ENVIRONMENT) or "")
-    name = str(detail.get("ProcessingJobName") or "")
-    return schedule.startswith(f"{stack}-") and not name.startswith(f"{stack}-")
+def execution_schedule(detail: Mapping[str, Any], *, stack: str, home: Arn | None) -> str | None:
+    """The name of this stack's Model Monitor schedule that started an execution; None for any other job.
+
+    SageMaker gives the processing job of each Model Monitor execution its schedule's ARN (DescribeProcessingJob's
+    ``MonitoringScheduleArn``, carried by the job's state-change event); Driftline's own jobs have none. The
+    schedule is this stack's when it lives in the partition, region and account of ``home`` (the ARN of the
+    function handling the event) and is named as the stack names the schedule of the endpoint the execution
+    watched (``layout.monitoring_schedule_name``). SageMaker writes names into ARNs in lowercase, as Driftline's
+    names are.
+    """
+    arn = parse_arn(str(detail.get("MonitoringScheduleArn") or ""))
+    if arn is None or home is None or arn.service != "sagemaker" or not arn.same_place(home):
+        return None
+    name = arn.resource.removeprefix(SCHEDULE_RESOURCE)
+    endpoint = execution_endpoint(detail)
+    if name == arn.resource or not endpoint.startswith(layout.stack_prefix(stack)):
+        return None
+    return name if monitoring_schedule_name(endpoint, stack=stack) == name else None
+
+
+def execution_endpoint(detail: Mapping[str, Any]) -> str:
+    return str((detail.get("Environment") or {}).get(ENDPOINT_ENVIRONMENT) or "")
 
 
 @dataclass(frozen=True)
@@ -308,8 +332,9 @@ class ExecutionOutcome:
     metrics: int = 0
 
 
-def handle_execution(detail: Mapping[str, Any], settings: Settings, namespace: str) -> ExecutionOutcome:
-    """A Model Monitor execution ended: publish its ``drifted_features``, or notify its failure.
+def handle_execution(detail: Mapping[str, Any], schedule: str, settings: Settings, namespace: str) -> ExecutionOutcome:
+    """An execution of ``schedule`` (``execution_schedule``) ended: publish its ``drifted_features``, or notify its
+    failure.
 
     The event's detail is the execution's processing job description, from SageMaker itself (EventBridge
     accepts ``aws.*`` sources only from AWS services), which says where its outputs are.
@@ -317,8 +342,7 @@ def handle_execution(detail: Mapping[str, Any], settings: Settings, namespace: s
     name = str(detail.get("ProcessingJobName") or "")
     status = str(detail.get("ProcessingJobStatus") or "")
     environment = detail.get("Environment") or {}
-    endpoint = str(environment.get(ENDPOINT_ENVIRONMENT) or "")
-    schedule = str(environment.get(SCHEDULE_ENVIRONMENT) or "")
+    endpoint = execution_endpoint(detail)
     output_uri = _output_uri(detail)
     if status == "Completed":
         drifted = drifted_features(output_uri)
@@ -398,6 +422,39 @@ def execution_failed_notification(
         attributes={"outcome": "monitor_failed", "dataset": dataset},
         error="",
         cause=reason,
+    )
+
+
+def left_running_notification(detail: Mapping[str, Any], schedule: str) -> Notification:
+    """An execution of this stack's Model Monitor schedule ended while the stack uses Driftline's monitor.
+
+    The schedule was left from when the stack used ``DriftMonitor=ModelMonitor``. A stack that does not use Model
+    Monitor calls none of its APIs (Model Monitor is closed to new customers, whose calls may be refused), so it
+    cannot remove the schedule itself: it uses none of its results and asks for the schedule to be deleted.
+    """
+    name = str(detail.get("ProcessingJobName") or "")
+    status = str(detail.get("ProcessingJobStatus") or "")
+    endpoint = execution_endpoint(detail)
+    dataset = _dataset_of(_output_uri(detail))
+    lines = [
+        f"The SageMaker Model Monitor schedule {schedule} still watches endpoint {endpoint} (dataset {dataset}): its "
+        f"execution {name} ended {status}. This stack now uses Driftline's own drift monitor "
+        "(DriftMonitor=Driftline), set up at each endpoint's next deployment: the execution's results are not used, "
+        "but each execution is billed.",
+        "",
+        "Delete the schedule, then its data-quality job definition:",
+        f"  aws sagemaker describe-monitoring-schedule --monitoring-schedule-name {schedule} "
+        "--query MonitoringScheduleConfig.MonitoringJobDefinitionName",
+        f"  aws sagemaker delete-monitoring-schedule --monitoring-schedule-name {schedule}",
+        "  aws sagemaker delete-data-quality-job-definition --job-definition-name <the name the first command printed>",
+        "A stack that does not use Model Monitor makes no Model Monitor call, so it cannot delete them itself.",
+    ]
+    return Notification(
+        subject=email_subject(dataset, "Model Monitor schedule left running"),
+        message="\n".join(lines),
+        attributes={"outcome": "model_monitor_left_running", "dataset": dataset},
+        error="",
+        cause="",
     )
 
 
