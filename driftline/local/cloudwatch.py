@@ -19,23 +19,37 @@ A new alarm starts in INSUFFICIENT_DATA, as on AWS; updating an alarm keeps its 
 whenever metric data is put and on a timer (so periods that end without data count as missing), and every
 state change (``SetAlarmState`` included) is sent to EventBridge with the shape CloudWatch documents.
 Local periods are scaled (``LocalSettings.alarm_period_scale``), as scheduled rules are: an alarm with a
-one-hour period evaluates one-minute periods locally. Alarms on metric math or Metrics Insights queries
-are stored but not evaluated.
+one-hour period evaluates one-minute periods locally.
+
+Alarms on metric math are evaluated too, for the expressions that are arithmetic (``+ - * /``, parentheses,
+numbers and the ids of the alarm's metric queries): each metric query's periods are computed as above, and
+the expression has a value in a period where every query it names has one; a division by zero gives that
+period no value (it counts as missing). Metrics Insights queries and metric math functions are refused
+with a ValidationError when the alarm is put, rather than stored and never evaluated.
 """
 
 from __future__ import annotations
 
 import json
 import math
+import re
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Literal, cast
 
-from moto.cloudwatch.models import Alarm, CloudWatchBackend, MetricAggregatedDatum, MetricDatum, cloudwatch_backends
+from moto.cloudwatch.exceptions import ValidationError
+from moto.cloudwatch.models import (
+    Alarm,
+    CloudWatchBackend,
+    MetricAggregatedDatum,
+    MetricDataQuery,
+    MetricDatum,
+    cloudwatch_backends,
+)
 from moto.events.models import events_backends
 
 from driftline.local import seams
@@ -44,6 +58,8 @@ State = Literal["OK", "ALARM", "INSUFFICIENT_DATA"]
 RANGE_FACTOR = 2
 """How many times ``EvaluationPeriods`` local mode looks back for real datapoints."""
 EVENT_DETAIL_TYPE = "CloudWatch Alarm State Change"
+EXPRESSION = "expression"
+"""The statistic of an alarm rule whose value is a metric math expression's (no single statistic)."""
 INITIAL_REASON = "Unchecked: Initial alarm creation"
 
 _COMPARISONS: dict[str, tuple[Callable[[float, float], bool], str]] = {
@@ -107,29 +123,49 @@ def period_value(statistic: str, points: Sequence[Datapoint]) -> float:
     raise ValueError(f"statistic {statistic!r} is not one CloudWatch alarms evaluate")
 
 
-def evaluate(rule: AlarmRule, points: Iterable[Datapoint], now: float, current: State) -> Evaluation:
-    """The state CloudWatch would give an alarm at ``now`` (epoch seconds) from its metric's datapoints."""
-    newest = math.floor(now / rule.period)
-    oldest = newest - rule.evaluation_periods * RANGE_FACTOR + 1
+@dataclass(frozen=True)
+class PeriodValue:
+    """One period's value of what an alarm watches, and how many samples it came from."""
+
+    value: float
+    sample_count: float
+
+
+def period_values(statistic: str, points: Iterable[Datapoint], period: float) -> dict[int, PeriodValue]:
+    """A metric's value in each period (numbered from the epoch) that holds a datapoint."""
     by_period: dict[int, list[Datapoint]] = {}
     for point in points:
-        index = math.floor(point.timestamp / rule.period)
-        if oldest <= index <= newest:
-            by_period.setdefault(index, []).append(point)
-    real = sorted(by_period, reverse=True)[: rule.evaluation_periods]
-    values = [(index, float(period_value(rule.statistic, by_period[index]))) for index in real]
+        by_period.setdefault(math.floor(point.timestamp / period), []).append(point)
+    return {
+        index: PeriodValue(float(period_value(statistic, grouped)), _count(grouped))
+        for index, grouped in by_period.items()
+    }
+
+
+def evaluate(rule: AlarmRule, points: Iterable[Datapoint], now: float, current: State) -> Evaluation:
+    """The state CloudWatch would give an alarm at ``now`` (epoch seconds) from its metric's datapoints."""
+    return evaluate_periods(rule, period_values(rule.statistic, points, rule.period), now, current)
+
+
+def evaluate_periods(rule: AlarmRule, series: Mapping[int, PeriodValue], now: float, current: State) -> Evaluation:
+    """The state CloudWatch would give an alarm at ``now`` from the value of each period that has one."""
+    newest = math.floor(now / rule.period)
+    oldest = newest - rule.evaluation_periods * RANGE_FACTOR + 1
+    in_range = {index: value for index, value in series.items() if oldest <= index <= newest}
+    real = sorted(in_range, reverse=True)[: rule.evaluation_periods]
+    values = [(index, in_range[index].value) for index in real]
     compare, words = _COMPARISONS[rule.comparison_operator]
     treatment = rule.treat_missing_data or "missing"
     missing = rule.evaluation_periods - len(values)
     data: dict[str, Any] = {
         "version": "1.0",
         "queryDate": event_time(now),
-        "statistic": rule.statistic,
+        **({"statistic": rule.statistic} if rule.statistic != EXPRESSION else {}),
         "period": int(rule.period),
         "recentDatapoints": [value for _, value in reversed(values)],
         "threshold": rule.threshold,
         "evaluatedDatapoints": [
-            {"timestamp": event_time(index * rule.period), "sampleCount": _count(by_period[index]), "value": value}
+            {"timestamp": event_time(index * rule.period), "sampleCount": in_range[index].sample_count, "value": value}
             for index, value in values
         ],
     }
@@ -189,6 +225,138 @@ def _reason_time(epoch: float) -> str:
 
 
 # ---------------------------------------------------------------------------------------------------------
+# Metric math: the arithmetic expressions local mode evaluates
+
+
+class UnsupportedExpression(ValueError):
+    """A metric math expression that is not plain arithmetic over the alarm's metric queries."""
+
+
+_TOKEN = re.compile(r"\s*(?:(?P<number>\d+(?:\.\d*)?|\.\d+)|(?P<id>[a-z][A-Za-z0-9_]*)|(?P<op>[-+*/()]))")
+
+Node = float | str | tuple[str, "Node", "Node"] | tuple[str, "Node"]
+
+
+@dataclass(frozen=True)
+class ArithmeticExpression:
+    """A parsed metric math expression: numbers, query ids, ``+ - * /``, unary minus and parentheses."""
+
+    text: str
+    tree: Node
+    ids: frozenset[str]
+
+    def value(self, values: Mapping[str, float]) -> float | None:
+        """The expression's value for one period; None where it divides by zero."""
+        return _value(self.tree, values)
+
+
+def parse_expression(text: str) -> ArithmeticExpression:
+    tokens: list[tuple[str, str]] = []
+    position = 0
+    while position < len(text.rstrip()):
+        match = _TOKEN.match(text, position)
+        if match is None or match.end() == position:
+            raise UnsupportedExpression(
+                f"local mode evaluates metric math made of numbers, query ids, + - * / and parentheses; "
+                f"{text!r} has {text[position:].strip()[:20]!r}"
+            )
+        kind = str(match.lastgroup)
+        tokens.append((kind, match.group(kind)))
+        position = match.end()
+    parser = _Parser(text, tokens)
+    tree = parser.sum()
+    if parser.index != len(tokens):
+        raise UnsupportedExpression(f"metric math {text!r} has {tokens[parser.index][1]!r} where it should end")
+    return ArithmeticExpression(text, tree, frozenset(_ids(tree)))
+
+
+class _Parser:
+    def __init__(self, text: str, tokens: list[tuple[str, str]]) -> None:
+        self.text, self.tokens, self.index = text, tokens, 0
+
+    def _peek(self) -> str | None:
+        return self.tokens[self.index][1] if self.index < len(self.tokens) else None
+
+    def sum(self) -> Node:
+        node = self.product()
+        while self._peek() in ("+", "-"):
+            operator = self.tokens[self.index][1]
+            self.index += 1
+            node = (operator, node, self.product())
+        return node
+
+    def product(self) -> Node:
+        node = self.factor()
+        while self._peek() in ("*", "/"):
+            operator = self.tokens[self.index][1]
+            self.index += 1
+            node = (operator, node, self.factor())
+        return node
+
+    def factor(self) -> Node:
+        if self.index >= len(self.tokens):
+            raise UnsupportedExpression(f"metric math {self.text!r} ends where a value should follow")
+        kind, token = self.tokens[self.index]
+        self.index += 1
+        if token == "-":
+            return ("neg", self.factor())
+        if token == "(":
+            node = self.sum()
+            if self._peek() != ")":
+                raise UnsupportedExpression(f"metric math {self.text!r} has an unclosed parenthesis")
+            self.index += 1
+            return node
+        if kind == "number":
+            return float(token)
+        if kind == "id":
+            return token
+        raise UnsupportedExpression(f"metric math {self.text!r} has {token!r} where a value should be")
+
+
+def _ids(node: Node) -> set[str]:
+    if isinstance(node, str):
+        return {node}
+    if isinstance(node, tuple):
+        return set().union(*(_ids(child) for child in node[1:]))
+    return set()
+
+
+def _value(node: Node, values: Mapping[str, float]) -> float | None:
+    if isinstance(node, float):
+        return node
+    if isinstance(node, str):
+        return values[node]
+    if node[0] == "neg":
+        inner = _value(node[1], values)
+        return None if inner is None else -inner
+    left, right = _value(node[1], values), _value(node[2], values)  # type: ignore[misc]
+    if left is None or right is None:
+        return None
+    if node[0] == "+":
+        return left + right
+    if node[0] == "-":
+        return left - right
+    if node[0] == "*":
+        return left * right
+    return None if right == 0 else left / right
+
+
+def expression_periods(
+    expression: ArithmeticExpression, series: Mapping[str, Mapping[int, PeriodValue]]
+) -> dict[int, PeriodValue]:
+    """The expression's value in each period where every query it names has a value (and it divides by no zero)."""
+    named = [series[identifier] for identifier in sorted(expression.ids)]
+    indexes = set.intersection(*(set(values) for values in named)) if named else set()
+    result: dict[int, PeriodValue] = {}
+    for index in indexes:
+        value = expression.value({identifier: series[identifier][index].value for identifier in expression.ids})
+        if value is not None:
+            count = max((series[identifier][index].sample_count for identifier in expression.ids), default=0.0)
+            result[index] = PeriodValue(value, count)
+    return result
+
+
+# ---------------------------------------------------------------------------------------------------------
 # moto: the alarms and metrics it stores
 
 
@@ -196,15 +364,17 @@ def _epoch(moment: datetime) -> float:
     return (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).timestamp()
 
 
-def _datapoints(backend: CloudWatchBackend, alarm: Alarm) -> list[Datapoint]:
-    wanted = sorted((d.name, d.value) for d in alarm.dimensions)
+def _datapoints(
+    backend: CloudWatchBackend, namespace: str, name: str, dimensions: Iterable[Any], unit: str | None
+) -> list[Datapoint]:
+    wanted = sorted((d.name, d.value) for d in dimensions)
     found = []
     for datum in backend.metric_data:
-        if datum.namespace != alarm.namespace or datum.name != alarm.metric_name:
+        if datum.namespace != namespace or datum.name != name:
             continue
         if sorted((d.name, d.value) for d in datum.dimensions) != wanted:
             continue
-        if alarm.unit and datum.unit and datum.unit != alarm.unit:
+        if unit and datum.unit and datum.unit != unit:
             continue
         moment = _epoch(datum.timestamp)
         if isinstance(datum, MetricAggregatedDatum):
@@ -215,20 +385,93 @@ def _datapoints(backend: CloudWatchBackend, alarm: Alarm) -> list[Datapoint]:
     return found
 
 
+def _returns_data(query: MetricDataQuery) -> bool:
+    return str(query.return_data).lower() != "false"
+
+
+def returned_expression(alarm: Alarm) -> tuple[MetricDataQuery, ArithmeticExpression] | None:
+    """A metric math alarm's expression query (the one whose data it returns) and its parsed expression."""
+    returned = [query for query in alarm.metric_data_queries or [] if _returns_data(query)]
+    if len(returned) != 1 or not returned[0].expression:
+        return None
+    return returned[0], parse_expression(str(returned[0].expression))
+
+
+def refusal(alarm: Alarm) -> str | None:
+    """Why local mode cannot evaluate a metric math alarm (None when it can)."""
+    queries = alarm.metric_data_queries or []
+    if not queries:
+        return None
+    returned = [query for query in queries if _returns_data(query)]
+    if len(returned) != 1:
+        return f"Metrics must return exactly one time series (ReturnData true); {len(returned)} do"
+    try:
+        found = returned_expression(alarm)
+    except UnsupportedExpression as error:
+        return str(error)
+    if found is None:
+        return None  # one metric returned as it is
+    known = {str(query.id) for query in queries if query.metric_stat is not None}
+    unknown = sorted(found[1].ids - known)
+    if unknown:
+        return f"metric math {found[1].text!r} names {', '.join(unknown)}, which no metric query of the alarm is"
+    return None
+
+
 def rule_for(alarm: Alarm, period_scale: float) -> AlarmRule | None:
-    """The evaluation rule of a single-metric alarm; None for alarms on metric math or queries."""
-    if alarm.metric_data_queries or not alarm.metric_name or alarm.rule:
+    """The evaluation rule of an alarm on one metric or on arithmetic metric math; None for other alarms."""
+    if alarm.rule or refusal(alarm):
         return None
     periods = int(alarm.evaluation_periods)
+    if alarm.metric_data_queries:
+        stats = [query.metric_stat for query in alarm.metric_data_queries if query.metric_stat is not None]
+        if not stats:
+            return None
+        found = returned_expression(alarm)
+        period, statistic = float(stats[0].period), (EXPRESSION if found else str(stats[0].stat))
+    elif alarm.metric_name:
+        period, statistic = float(alarm.period), str(alarm.extended_statistic or alarm.statistic)
+    else:
+        return None
     return AlarmRule(
-        period=float(alarm.period) * period_scale,
+        period=period * period_scale,
         evaluation_periods=periods,
         datapoints_to_alarm=int(alarm.datapoints_to_alarm or periods),
-        statistic=alarm.extended_statistic or alarm.statistic,
+        statistic=statistic,
         comparison_operator=alarm.comparison_operator,
         threshold=float(alarm.threshold),
         treat_missing_data=alarm.treat_missing_data or "missing",
     )
+
+
+def alarm_periods(backend: CloudWatchBackend, alarm: Alarm, rule: AlarmRule) -> dict[int, PeriodValue]:
+    """What the alarm watches, per period: its metric's statistic, or its expression over its metric queries."""
+    if not alarm.metric_data_queries:
+        points = _datapoints(backend, alarm.namespace, alarm.metric_name, alarm.dimensions, alarm.unit)
+        return period_values(rule.statistic, points, rule.period)
+    series: dict[str, dict[int, PeriodValue]] = {}
+    for query in alarm.metric_data_queries:
+        stat = query.metric_stat
+        if stat is None:
+            continue
+        metric = stat.metric
+        points = _datapoints(backend, metric.namespace, metric.metric_name, metric.dimensions, stat.unit)
+        series[str(query.id)] = period_values(str(stat.stat), points, rule.period)
+    found = returned_expression(alarm)
+    if found is None:
+        return next(iter(series.values()), {})
+    return expression_periods(found[1], series)
+
+
+def watched_metrics(alarm: Alarm) -> set[tuple[str, str]]:
+    """The (namespace, metric name) pairs an alarm's value is made of."""
+    if alarm.metric_name:
+        return {(str(alarm.namespace), str(alarm.metric_name))}
+    return {
+        (str(query.metric_stat.metric.namespace), str(query.metric_stat.metric.metric_name))
+        for query in alarm.metric_data_queries or []
+        if query.metric_stat is not None
+    }
 
 
 def state_change_event_detail(
@@ -253,6 +496,25 @@ def state_change_event_detail(
         configuration["metrics"].append(
             {"id": str(uuid.uuid5(uuid.NAMESPACE_URL, alarm.alarm_arn)), "metricStat": stat, "returnData": True}
         )
+    for query in alarm.metric_data_queries or []:
+        entry: dict[str, Any] = {"id": query.id}
+        if query.expression:
+            entry["expression"] = query.expression
+        if query.label:
+            entry["label"] = query.label
+        if query.metric_stat is not None:
+            metric = query.metric_stat.metric
+            entry["metricStat"] = {
+                "metric": {
+                    "dimensions": {d.name: d.value for d in metric.dimensions},
+                    "name": metric.metric_name,
+                    "namespace": metric.namespace,
+                },
+                "period": int(query.metric_stat.period),
+                "stat": query.metric_stat.stat,
+            }
+        entry["returnData"] = _returns_data(query)
+        configuration["metrics"].append(entry)
     return {"alarmName": alarm.name, "configuration": configuration, "previousState": previous, "state": current}
 
 
@@ -282,13 +544,13 @@ class AlarmEvaluator:
             return
         with self._lock:
             current = cast(State, alarm.state_value)
-            result = evaluate(rule, _datapoints(backend, alarm), self.clock(), current)
+            result = evaluate_periods(rule, alarm_periods(backend, alarm, rule), self.clock(), current)
             if result.state != alarm.state_value:
                 alarm.update_state(result.reason, json.dumps(result.reason_data), result.state)
 
     def evaluate_metric(self, backend: CloudWatchBackend, namespace: str, names: set[str]) -> None:
         for alarm in list(backend.alarms.values()):
-            if alarm.namespace == namespace and alarm.metric_name in names:
+            if watched_metrics(alarm) & {(namespace, name) for name in names}:
                 self.evaluate_alarm(backend, alarm)
 
     def evaluate_all(self) -> None:
@@ -351,6 +613,13 @@ def _patch() -> None:
     def put_metric_alarm_keeping_state(self: CloudWatchBackend, name: str, *args: Any, **kwargs: Any) -> Alarm:
         existing = self.alarms.get(name)
         alarm = put_metric_alarm(self, name, *args, **kwargs)
+        refused = refusal(alarm)
+        if refused:
+            if existing is None:
+                del self.alarms[name]
+            else:
+                self.alarms[name] = existing
+            raise ValidationError(f"Alarm {name}: {refused}")
         if existing is not None:  # an update keeps the state (PutMetricAlarm overwrites only the configuration)
             alarm.state_value, alarm.state_reason = existing.state_value, existing.state_reason
             alarm.state_reason_data, alarm.state_updated_timestamp = (

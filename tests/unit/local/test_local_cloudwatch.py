@@ -101,3 +101,38 @@ def test_datapoints_past_the_evaluation_range_are_not_used() -> None:
 def test_a_period_is_summarised_by_the_alarm_statistic(statistic: str, expected: float) -> None:
     points = [Datapoint(NOW - 5, 1.0, v, v, v, (v,)) for v in (1.0, 2.0, 4.0)]
     assert cloudwatch.period_value(statistic, points) == pytest.approx(expected)
+
+
+# Metric math ---------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "values", "expected"),
+    [
+        ("100 * errors / invocations", {"errors": 3.0, "invocations": 60.0}, 5.0),
+        ("(a + b) * -2 - .5", {"a": 1.0, "b": 2.0}, -6.5),
+        ("a - b - c", {"a": 10.0, "b": 3.0, "c": 2.0}, 5.0),  # left to right
+        ("a / b * 2", {"a": 6.0, "b": 3.0}, 4.0),
+        ("errors / invocations", {"errors": 1.0, "invocations": 0.0}, None),  # no value, not an error
+    ],
+)
+def test_arithmetic_metric_math_evaluates_as_written(
+    text: str, values: dict[str, float], expected: float | None
+) -> None:
+    assert cloudwatch.parse_expression(text).value(values) == expected
+
+
+@pytest.mark.parametrize("text", ["FILL(m1, 0)", "m1 +", "(m1", "m1 ^ 2", "METRICS()", "m1 m2"])
+def test_metric_math_beyond_arithmetic_is_refused_rather_than_misread(text: str) -> None:
+    with pytest.raises(cloudwatch.UnsupportedExpression):
+        cloudwatch.parse_expression(text)
+
+
+def test_an_expression_has_a_value_only_in_periods_where_every_metric_it_names_has_one() -> None:
+    value = cloudwatch.PeriodValue
+    series = {
+        "errors": {1: value(2.0, 10), 2: value(0.0, 10), 3: value(1.0, 1)},
+        "invocations": {1: value(10.0, 10), 2: value(0.0, 0), 4: value(5.0, 5)},
+    }
+    periods = cloudwatch.expression_periods(cloudwatch.parse_expression("100 * errors / invocations"), series)
+    assert {index: found.value for index, found in periods.items()} == {1: 20.0}
