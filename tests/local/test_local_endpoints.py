@@ -498,3 +498,138 @@ def test_a_model_server_stops_when_the_process_that_started_it_is_gone(cloud: Cl
         time.sleep(0.2)
     else:
         raise AssertionError(f"the server on port {port} outlived the process that started it")
+
+
+def _blue_green(bake_seconds: int, alarms: list[str], timeout: int = 600) -> dict[str, Any]:
+    return {
+        "BlueGreenUpdatePolicy": {
+            "TrafficRoutingConfiguration": {"Type": "ALL_AT_ONCE", "WaitIntervalInSeconds": bake_seconds},
+            "MaximumExecutionTimeoutInSeconds": timeout,
+        },
+        "AutoRollbackConfiguration": {"Alarms": [{"AlarmName": name} for name in alarms]},
+    }
+
+
+def _guard_alarm(cloud: Cloud, name: str) -> Any:
+    cloudwatch = _client("cloudwatch", cloud.url)
+    cloudwatch.put_metric_alarm(
+        AlarmName=name,
+        Namespace="AWS/SageMaker",
+        MetricName="Invocation5XXErrors",
+        Dimensions=[{"Name": "EndpointName", "Value": name}, {"Name": "VariantName", "Value": "AllTraffic"}],
+        Statistic="Sum",
+        Period=60,
+        EvaluationPeriods=1,
+        Threshold=0,
+        ComparisonOperator="GreaterThanThreshold",
+    )
+    cloudwatch.set_alarm_state(AlarmName=name, StateValue="OK", StateReason="quiet")
+    return cloudwatch
+
+
+def test_an_alarm_going_off_during_the_bake_rolls_the_update_back_to_the_old_model(cloud: Cloud) -> None:
+    _endpoint(cloud, "baked")
+    cloudwatch = _guard_alarm(cloud, "baked")
+    _config(cloud, "baked-flipped", _model(cloud, "baked-flipped-model", "flipped"))
+
+    cloud.sagemaker.update_endpoint(
+        EndpointName="baked", EndpointConfigName="baked-flipped", DeploymentConfig=_blue_green(120, ["baked"])
+    )
+    _until("the new model serving all traffic", lambda: _invoke(cloud, "baked", ROW).startswith("no"))
+    assert cloud.sagemaker.describe_endpoint(EndpointName="baked")["EndpointStatus"] == "Updating"  # baking
+    cloudwatch.set_alarm_state(AlarmName="baked", StateValue="ALARM", StateReason="Threshold Crossed: 3 errors")
+    described = _wait(cloud, "baked", leaving="Updating")
+
+    assert (described["EndpointStatus"], described["EndpointConfigName"]) == ("InService", "baked-config")
+    assert "rolled back" in described["FailureReason"] and "baked" in described["FailureReason"]
+    assert "Threshold Crossed: 3 errors" in described["FailureReason"]
+    assert _invoke(cloud, "baked", ROW).startswith("yes")
+
+
+def test_an_update_completes_once_its_bake_passes_with_the_alarms_quiet(cloud: Cloud) -> None:
+    _endpoint(cloud, "quiet")
+    _guard_alarm(cloud, "quiet")
+    _config(cloud, "quiet-flipped", _model(cloud, "quiet-flipped-model", "flipped"))
+
+    cloud.sagemaker.update_endpoint(
+        EndpointName="quiet", EndpointConfigName="quiet-flipped", DeploymentConfig=_blue_green(2, ["quiet"])
+    )
+    _until("the new model serving all traffic", lambda: _invoke(cloud, "quiet", ROW).startswith("no"))
+    switched = time.monotonic()
+    described = _wait(cloud, "quiet", leaving="Updating")
+
+    assert time.monotonic() - switched > 1.5  # the bake kept the update open
+    assert (described["EndpointStatus"], described["EndpointConfigName"]) == ("InService", "quiet-flipped")
+    assert "FailureReason" not in described
+
+
+def test_invocations_count_in_sagemakers_endpoint_metrics(cloud: Cloud) -> None:
+    _endpoint(cloud, "counted")
+    for _ in range(3):
+        _invoke(cloud, "counted", ROW)
+    with pytest.raises(ClientError):
+        _invoke(cloud, "counted", "1.5,0.3")  # the model answers 400
+    cloud.runner.publish_metrics(before=time.time() + 60)
+
+    cloudwatch = _client("cloudwatch", cloud.url)
+    dimensions = [{"Name": "EndpointName", "Value": "counted"}, {"Name": "VariantName", "Value": "AllTraffic"}]
+
+    def total(metric: str, statistic: str = "Sum") -> float:
+        points = cloudwatch.get_metric_statistics(
+            Namespace="AWS/SageMaker",
+            MetricName=metric,
+            Dimensions=dimensions,
+            StartTime=time.time() - 600,
+            EndTime=time.time() + 600,
+            Period=60,
+            Statistics=[statistic],
+        )["Datapoints"]
+        return float(sum(point[statistic] for point in points))
+
+    assert (total("Invocations"), total("Invocation4XXErrors"), total("Invocation5XXErrors")) == (4, 1, 0)
+    assert total("ModelLatency", "SampleCount") == 4 and total("ModelLatency", "Maximum") > 0
+
+
+def _serverless_config(cloud: Cloud, name: str, model_name: str) -> str:
+    cloud.sagemaker.create_endpoint_config(
+        EndpointConfigName=name,
+        ProductionVariants=[
+            {
+                "VariantName": "AllTraffic",
+                "ModelName": model_name,
+                "ServerlessConfig": {"MemorySizeInMB": 2048, "MaxConcurrency": 5},
+            }
+        ],
+    )
+    return name
+
+
+def test_updating_an_instance_based_endpoint_to_serverless_is_refused_as_sagemaker_refuses_it(cloud: Cloud) -> None:
+    _endpoint(cloud, "instances")
+    _serverless_config(cloud, "instances-serverless", _model(cloud, "instances-serverless-model", "good"))
+
+    with pytest.raises(ClientError) as raised:
+        cloud.sagemaker.update_endpoint(EndpointName="instances", EndpointConfigName="instances-serverless")
+
+    assert raised.value.response["Error"]["Code"] == "ValidationException"
+    assert "real-time endpoint to a serverless endpoint is not supported" in raised.value.response["Error"]["Message"]
+    described = cloud.sagemaker.describe_endpoint(EndpointName="instances")
+    assert (described["EndpointStatus"], described["EndpointConfigName"]) == ("InService", "instances-config")
+
+
+def test_a_serverless_endpoint_refuses_a_model_given_as_an_inference_pipeline(cloud: Cloud) -> None:
+    container = {
+        "Image": IMAGE,
+        "ModelDataUrl": cloud.models["good"],
+        "Environment": {
+            "SAGEMAKER_PROGRAM": "serve.py",
+            "SAGEMAKER_SUBMIT_DIRECTORY": f"{cloud.code_uri}sourcedir.tar.gz",
+        },
+    }
+    cloud.sagemaker.create_model(
+        ModelName="pipeline-model", ExecutionRoleArn="arn:aws:iam::123456789012:role/sagemaker", Containers=[container]
+    )
+    _serverless_config(cloud, "pipeline-serverless", "pipeline-model")
+
+    with pytest.raises(ClientError, match="serverless endpoints do not support inference pipelines"):
+        cloud.sagemaker.create_endpoint(EndpointName="pipeline", EndpointConfigName="pipeline-serverless")

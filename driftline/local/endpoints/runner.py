@@ -8,11 +8,16 @@ CreateEndpoint, UpdateEndpoint and DeleteEndpoint ask, with the status and event
   of its scripts. The endpoint is ``Creating``, then ``InService`` once ``/ping`` answers, or ``Failed``
   with a ``FailureReason`` when the model does not load or never becomes healthy.
 - UpdateEndpoint is ``Updating`` while the new configuration's server starts; once it answers ``/ping``
-  requests switch to it, requests already sent to the old server finish, and the old server stops. When
-  the new server fails, the old one keeps serving and the endpoint is back ``InService`` on its previous
-  configuration with the ``FailureReason`` of the update, as SageMaker reports a failed update.
+  requests switch to it (all at once) and requests already sent to the old server finish there. The update's
+  ``DeploymentConfig`` is followed as SageMaker's deployment guardrails follow a blue/green update: for the
+  bake period (``WaitIntervalInSeconds``) the rollback alarms are watched, and one in ALARM, or an update
+  that outlasts ``MaximumExecutionTimeoutInSeconds``, switches traffic back to the old server; otherwise the
+  old server is kept for ``TerminationWaitInSeconds`` and then stopped. When the new server fails or the
+  update rolls back, the endpoint is back ``InService`` on its previous configuration with the
+  ``FailureReason`` of the update, as SageMaker reports a failed update.
 - DeleteEndpoint stops the server and writes out captured data.
-- An invocation goes to the endpoint's current server; a sampled one is captured (``capture``).
+- An invocation goes to the endpoint's current server; a sampled one is captured (``capture``), and each
+  one counts in the endpoint's CloudWatch metrics (``metrics``).
 
 Every status change sends SageMaker's "SageMaker Endpoint State Change" event to local EventBridge.
 """
@@ -23,8 +28,9 @@ import json
 import re
 import tarfile
 import threading
+import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -39,6 +45,7 @@ from driftline.local.endpoints.capture import (
     sampled,
     write_captures,
 )
+from driftline.local.endpoints.metrics import NAMESPACE, InvocationMetrics
 from driftline.local.endpoints.server_process import (
     START_TIMEOUT_SECONDS,
     EndpointFailed,
@@ -63,7 +70,47 @@ class LocalEndpoint:
     lock: threading.Lock = field(default_factory=threading.Lock)
 
 
-def model_role_credentials(container: dict[str, Any], rollback_alarms: list[str], region: str) -> dict[str, str]:
+BAKE_CHECK_SECONDS = 0.25
+"""How often the rollback alarms are looked at during a bake period."""
+
+
+@dataclass(frozen=True)
+class BlueGreenUpdate:
+    """What an UpdateEndpoint's ``DeploymentConfig`` asks of a blue/green update (SageMaker's defaults without one)."""
+
+    bake_seconds: float = 0.0
+    termination_wait_seconds: float = 0.0
+    maximum_execution_seconds: float = 3600.0
+    rollback_alarms: tuple[str, ...] = ()
+
+    @classmethod
+    def from_deployment_config(cls, deployment: dict[str, Any]) -> BlueGreenUpdate:
+        policy = deployment.get("BlueGreenUpdatePolicy") or {}
+        routing = policy.get("TrafficRoutingConfiguration") or {}
+        alarms = (deployment.get("AutoRollbackConfiguration") or {}).get("Alarms") or []
+        return cls(
+            bake_seconds=float(routing.get("WaitIntervalInSeconds") or 0),
+            termination_wait_seconds=float(policy.get("TerminationWaitInSeconds") or 0),
+            maximum_execution_seconds=float(policy.get("MaximumExecutionTimeoutInSeconds") or 3600),
+            rollback_alarms=tuple(str(alarm["AlarmName"]) for alarm in alarms),
+        )
+
+
+def alarm_in_alarm(names: Iterable[str], region: str) -> tuple[str, str] | None:
+    """The first of the named CloudWatch alarms in ALARM, with its state reason (a missing alarm is not)."""
+    from moto.cloudwatch.models import cloudwatch_backends  # moto: not in the server process
+
+    from driftline.local.settings import ACCOUNT_ID
+
+    alarms = cloudwatch_backends[ACCOUNT_ID][region].alarms
+    for name in names:
+        alarm = alarms.get(name)
+        if alarm is not None and alarm.state_value == "ALARM":
+            return name, str(alarm.state_reason or "")
+    return None
+
+
+def model_role_credentials(container: dict[str, Any], rollback_alarms: Iterable[str], region: str) -> dict[str, str]:
     """The model's execution role's credentials, after checking what SageMaker does with the role first: pull
     the container's image and, for an update with rollback alarms, read those alarms (deployment guardrails)."""
     from driftline.local import iam  # moto: not in the server process
@@ -110,6 +157,8 @@ class EndpointRunner:
         self._threads: list[threading.Thread] = []
         self._stopping = threading.Event()
         self._flusher: threading.Thread | None = None
+        self.metrics = InvocationMetrics()
+        self._publisher: threading.Thread | None = None
 
     # -- lifecycle called from the SageMaker API --------------------------------------------------
     def create(self, fake: Any, config: dict[str, Any], resolve_model: Callable[[str], dict[str, Any]]) -> None:
@@ -125,11 +174,12 @@ class EndpointRunner:
         fake: Any,
         config: dict[str, Any],
         resolve_model: Callable[[str], dict[str, Any]],
-        rollback_alarms: list[str] | None = None,
+        deployment: dict[str, Any] | None = None,
     ) -> None:
         fake.failure_reason = None
         self._set_status(fake, "Updating")
-        self._background(fake.endpoint_name, lambda: self._update(fake, config, resolve_model, rollback_alarms or []))
+        plan = BlueGreenUpdate.from_deployment_config(deployment or {})
+        self._background(fake.endpoint_name, lambda: self._update(fake, config, resolve_model, plan))
 
     def delete(self, name: str) -> None:
         with self._lock:
@@ -179,36 +229,66 @@ class EndpointRunner:
         self.console.line(name, f"InService at http://127.0.0.1:{server.port} ({config['EndpointConfigName']})")
 
     def _update(
-        self,
-        fake: Any,
-        config: dict[str, Any],
-        resolve_model: Callable[[str], dict[str, Any]],
-        rollback_alarms: list[str],
+        self, fake: Any, config: dict[str, Any], resolve_model: Callable[[str], dict[str, Any]], plan: BlueGreenUpdate
     ) -> None:
         name = fake.endpoint_name
+        target = str(config["EndpointConfigName"])
+        started = time.monotonic()
         endpoint = self.endpoints.get(name)
         try:
             if endpoint is None:
                 raise EndpointFailed(f"endpoint {name} is not running locally")
-            server = self._start_server(name, config, resolve_model, rollback_alarms)
+            server = self._start_server(name, config, resolve_model, plan.rollback_alarms)
         except EndpointFailed as error:
-            # As on SageMaker: the previous configuration keeps serving and the endpoint says why.
-            fake.failure_reason = f"Update to {config['EndpointConfigName']} failed: {error}"[:1024]
-            self._set_status(fake, "InService")
-            self.console.line(name, f"update FAILED, previous model still serving: {error}")
+            self._update_failed(fake, f"Update to {target} failed: {error}")
             return
         assert endpoint is not None
         self._flush(endpoint)
         with endpoint.lock:
-            previous, endpoint.server = endpoint.server, server
-            endpoint.capture = capture_settings(config)
-        fake.endpoint_config_name = config["EndpointConfigName"]
+            previous, previous_capture = endpoint.server, endpoint.capture
+            endpoint.server, endpoint.capture = server, capture_settings(config)
+        self.console.line(
+            name, f"{target} serves all traffic; baking for {plan.bake_seconds:g} s under the rollback alarms"
+        )
+        why = self._bake(plan, started)
+        if why is not None:
+            self._flush(endpoint)
+            with endpoint.lock:
+                endpoint.server, endpoint.capture = previous, previous_capture
+            server.drain_and_stop()
+            self._update_failed(fake, f"Update to {target} rolled back: {why}")
+            return
+        if previous is not None and plan.termination_wait_seconds:
+            self._stopping.wait(plan.termination_wait_seconds)
+        fake.endpoint_config_name = target
         fake.production_variants = fake._process_production_variants(config["ProductionVariants"])
         fake.data_capture_config = capture_summary(config)
         self._set_status(fake, "InService")
         if previous is not None:
             previous.drain_and_stop()
-        self.console.line(name, f"updated to {config['EndpointConfigName']} at http://127.0.0.1:{server.port}")
+        self.console.line(name, f"updated to {target} at http://127.0.0.1:{server.port}")
+
+    def _bake(self, plan: BlueGreenUpdate, started: float) -> str | None:
+        """Watch the rollback alarms for the bake period; why the update must roll back, or None."""
+        bake_ends = time.monotonic() + plan.bake_seconds
+        while True:
+            alarm = alarm_in_alarm(plan.rollback_alarms, self.region)
+            if alarm is not None:
+                return f"rollback alarm {alarm[0]} went into ALARM during the bake period ({alarm[1]})"
+            if time.monotonic() - started > plan.maximum_execution_seconds:
+                return (
+                    f"the update did not complete within MaximumExecutionTimeoutInSeconds "
+                    f"({plan.maximum_execution_seconds} s)"
+                )
+            remaining = bake_ends - time.monotonic()
+            if remaining <= 0 or self._stopping.wait(min(BAKE_CHECK_SECONDS, remaining)):
+                return None
+
+    def _update_failed(self, fake: Any, reason: str) -> None:
+        """As on SageMaker: the previous configuration keeps serving and the endpoint says why."""
+        fake.failure_reason = reason[:1024]
+        self._set_status(fake, "InService")
+        self.console.line(fake.endpoint_name, f"previous model still serving: {reason}")
 
     def _set_status(self, fake: Any, status: str) -> None:
         """The endpoint's new status, changed now, and its state-change event."""
@@ -229,7 +309,7 @@ class EndpointRunner:
         name: str,
         config: dict[str, Any],
         resolve_model: Callable[[str], dict[str, Any]],
-        rollback_alarms: list[str] | None = None,
+        rollback_alarms: tuple[str, ...] = (),
     ) -> ModelServer:
         from driftline.local.sagemaker import JobFailed, refused_environment
 
@@ -257,7 +337,7 @@ class EndpointRunner:
                 "SAGEMAKER_SUBMIT_DIRECTORY environment variables (the scikit-learn serving container's contract)"
             )
         folder = self.endpoints_dir / name / f"{config['EndpointConfigName']}-{uuid.uuid4().hex[:8]}"
-        credentials = model_role_credentials(container, rollback_alarms or [], self.region)
+        credentials = model_role_credentials(container, rollback_alarms, self.region)
         try:
             self.code.require_script(program, "SAGEMAKER_PROGRAM")
             model_dir, code_dir = folder / "model", folder / "code"
@@ -310,6 +390,7 @@ class EndpointRunner:
                 raise KeyError(name)
             with server.idle:
                 server.in_flight += 1
+        sent = time.monotonic()
         try:
             status, answer, answer_type = post_invocation(server.port, body, content_type, accept)
         except OSError as error:
@@ -319,6 +400,9 @@ class EndpointRunner:
             with server.idle:
                 server.in_flight -= 1
                 server.idle.notify_all()
+        answered = time.monotonic() - sent
+        self.metrics.record(name, server.variant, status, answered, answered, time.time())
+        self._ensure_metrics_publisher()
         if 200 <= status < 300 and endpoint.capture is not None:
             self._capture(endpoint, server.variant, body, content_type, answer, answer_type, inference_id)
         return status, answer, answer_type, server.variant
@@ -363,6 +447,30 @@ class EndpointRunner:
                 return
             self._flusher = threading.Thread(target=self._flush_periodically, name="endpoint-capture", daemon=True)
             self._flusher.start()
+
+    def publish_metrics(self, before: float | None = None) -> None:
+        """Send the invocation metrics of every period that has ended to CloudWatch, as SageMaker does."""
+        from moto.cloudwatch.models import cloudwatch_backends  # moto: not in the server process
+
+        from driftline.local.settings import ACCOUNT_ID
+
+        entries = self.metrics.drain(time.time() if before is None else before)
+        for start in range(0, len(entries), 1000):
+            cloudwatch_backends[ACCOUNT_ID][self.region].put_metric_data(NAMESPACE, entries[start : start + 1000])
+
+    def _ensure_metrics_publisher(self) -> None:
+        with self._lock:
+            if self._publisher is not None:
+                return
+            self._publisher = threading.Thread(target=self._publish_periodically, name="endpoint-metrics", daemon=True)
+            self._publisher.start()
+
+    def _publish_periodically(self) -> None:
+        while not self._stopping.wait(self.metrics.period / 2):
+            try:
+                self.publish_metrics()
+            except Exception as error:  # a metric that cannot be stored must not stop the next ones
+                self.console.line("endpoints", f"could not publish invocation metrics: {error}")
 
     def _flush_periodically(self) -> None:
         while not self._stopping.wait(self.capture_flush_seconds):

@@ -68,6 +68,7 @@ def _patch() -> None:
         if endpoint_name in self.endpoints:
             arn = FakeEndpoint.arn_formatter(endpoint_name, self.account_id, self.region_name)
             raise ValidationError(message=f'Cannot create already existing endpoint "{arn}".')
+        _refuse_pipelines_on_serverless(self, self.describe_endpoint_config(endpoint_config_name))
         fake = create_endpoint(self, endpoint_name, endpoint_config_name, tags)
         config = {**self.describe_endpoint_config(endpoint_config_name), "EndpointConfigName": endpoint_config_name}
         _active[-1].create(fake, config, model_resolver(self))
@@ -91,9 +92,17 @@ def _patch() -> None:
                 "wait until it is InService."
             )
         config = {**backend.describe_endpoint_config(config_name), "EndpointConfigName": config_name}
+        current = backend.describe_endpoint_config(fake.endpoint_config_name)
+        if _is_serverless(config) and not _is_serverless(current):
+            # The developer guide's "Update a serverless endpoint": not supported.
+            raise ValidationError(
+                message=f"Cannot update endpoint {fake.arn} from instance-based endpoint config "
+                f"{fake.endpoint_config_name} to serverless endpoint config {config_name}: updating a real-time "
+                "endpoint to a serverless endpoint is not supported."
+            )
+        _refuse_pipelines_on_serverless(backend, config)
         deployment = self._get_param("DeploymentConfig") or {}
-        alarms = [str(a["AlarmName"]) for a in (deployment.get("AutoRollbackConfiguration") or {}).get("Alarms", [])]
-        _active[-1].update(fake, config, model_resolver(backend), rollback_alarms=alarms)
+        _active[-1].update(fake, config, model_resolver(backend), deployment)
         return ActionResult({"EndpointArn": fake.arn})
 
     def invoke_endpoint(self: SageMakerRuntimeResponse) -> Any:
@@ -134,6 +143,27 @@ def _patch() -> None:
     seams.replace(SageMakerModelBackend, "delete_endpoint", delete)
     seams.add(SageMakerResponse, "update_endpoint", update_endpoint)
     seams.replace(SageMakerRuntimeResponse, "invoke_endpoint", invoke_endpoint)
+
+
+def _is_serverless(config: dict[str, Any]) -> bool:
+    return any(variant.get("ServerlessConfig") for variant in config.get("ProductionVariants") or [])
+
+
+def _refuse_pipelines_on_serverless(backend: Any, config: dict[str, Any]) -> None:
+    """Serverless endpoints serve no inference pipeline (the developer guide's Serverless Inference feature
+    exclusions), and a model given ``Containers``, even one, is a pipeline (CreateModel's API reference)."""
+    from moto.sagemaker.exceptions import ValidationError
+
+    if not _is_serverless(config):
+        return
+    for variant in config.get("ProductionVariants") or []:
+        model = backend._models.get(variant.get("ModelName"))
+        if model is not None and model.containers:
+            raise ValidationError(
+                message=f"Serverless endpoint config {config.get('EndpointConfigName')} names model "
+                f"{model.model_name}, an inference pipeline (Containers); serverless endpoints do not support "
+                "inference pipelines: create the model with PrimaryContainer."
+            )
 
 
 def _runtime_error(status: int, code: str, message: str, **members: Any) -> tuple[int, dict[str, str], str]:
