@@ -19,7 +19,7 @@ LOCAL_PARAMETERS = {
     "JobWaitTimeoutSeconds": "900",
     "MaxJobRuntimeSeconds": "900",
     "ApprovalTimeoutSeconds": "900",
-    "DeployTimeoutSeconds": "900",
+    "DeployTimeoutSeconds": "6000",
     "DeploymentBakeSeconds": "0",
     "DriftRetrainCooldownMinutes": "1",
     # An hourly drift monitor fires every local minute and analyses the minute before (scaled like schedules).

@@ -277,9 +277,42 @@ def test_the_deployment_functions_get_every_template_deployment_parameter_they_r
     given = set(_function_environment(template, "DeployFunction")) | set(
         _function_environment(template, "FinishDeploymentFunction")
     )
-    # The blue/green timings left at their defaults are AWS's limits, not parameters.
-    defaults_kept = {"OLD_FLEET_TERMINATION_WAIT_SECONDS", "DEPLOYMENT_TIMEOUT_SECONDS"}
+    # The old fleet's termination wait is left at SageMaker's default (none), not a parameter.
+    defaults_kept = {"OLD_FLEET_TERMINATION_WAIT_SECONDS"}
     assert {field.upper() for field in DeploymentSettings.model_fields} - defaults_kept <= given
+
+
+def _allowed(template: dict[str, Any], name: str) -> list[int]:
+    """A Number parameter's least, default and greatest values."""
+    parameter = template["Parameters"][name]
+    return sorted({int(parameter["MinValue"]), int(parameter["Default"]), int(parameter["MaxValue"])})
+
+
+def test_every_blue_green_update_the_template_allows_ends_before_the_run_stops_waiting_for_it(
+    template: dict[str, Any],
+) -> None:
+    from driftline_core.deployment.endpoint import ROLLBACK_ALLOWANCE_SECONDS, update_timeout_seconds
+    from driftline_core.settings import DeploymentSettings
+
+    raw = ASL.read_text()
+    assert (
+        '"TimeoutSeconds": ${DeployTimeoutSeconds}'
+        in raw[raw.index('"Deploy": {') : raw.index('"FinishDeployment": {')]
+    )
+    deploy = json.loads(re.sub(r"\$\{([A-Za-z0-9_]+)\}", "1", raw))["States"]["Deploy"]
+    longest_update = 0
+    for bake in _allowed(template, "DeploymentBakeSeconds"):
+        for wait in _allowed(template, "DeployTimeoutSeconds"):
+            deployment = DeploymentSettings(bake_seconds=bake, deploy_timeout_seconds=wait)
+            limit = update_timeout_seconds(deployment)  # raises when provisioning, bake and rollback do not fit
+            assert limit + ROLLBACK_ALLOWANCE_SECONDS <= wait
+            longest_update = max(longest_update, limit + deployment.old_fleet_termination_wait_seconds)
+    # A run finding the endpoint busy (another update settling) retries until that update must have ended.
+    (busy,) = [retry for retry in deploy["Retry"] if retry["ErrorEquals"] == ["EndpointBusy"]]
+    assert "JitterStrategy" not in busy
+    for interval in _allowed(template, "RetryIntervalSeconds"):
+        waits = [min(interval * busy["BackoffRate"] ** n, busy["MaxDelaySeconds"]) for n in range(busy["MaxAttempts"])]
+        assert sum(waits) >= longest_update, f"RetryIntervalSeconds={interval}"
 
 
 def test_endpoint_events_reach_job_events_only_for_this_stacks_endpoints(template: dict[str, Any]) -> None:

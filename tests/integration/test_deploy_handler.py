@@ -18,6 +18,7 @@ from botocore.stub import Stubber
 from moto.core import DEFAULT_ACCOUNT_ID
 from moto.sagemaker.models import sagemaker_backends
 
+from driftline_core.errors import DeploymentFailed
 from driftline_core.payloads import DeployInput, DeploymentResult
 from driftline_core.settings import reset_settings
 from tests.conftest import REGION, FakeLambdaContext, load_event
@@ -177,7 +178,9 @@ def test_first_deployment_creates_model_config_with_capture_and_endpoint_and_res
     started = deploy(package)
 
     assert started == {"endpoint_name": ENDPOINT, "endpoint_config_name": f"{ENDPOINT}-v1", "action": "created"}
-    assert sent["CreateModel"][0]["Containers"] == [{"ModelPackageName": package}]
+    # As SageMaker's SDK builds a model from a package: one primary container (valid on serverless endpoints).
+    assert sent["CreateModel"][0]["PrimaryContainer"] == {"ModelPackageName": package}
+    assert "Containers" not in sent["CreateModel"][0]
     assert sent["CreateModel"][0]["ExecutionRoleArn"].endswith(":role/driftline-sagemaker-execution")
     config = sent["CreateEndpointConfig"][0]
     assert config["DataCaptureConfig"]["DestinationS3Uri"] == f"s3://{ARTIFACT_BUCKET}/capture/credit"
@@ -191,7 +194,12 @@ def test_first_deployment_creates_model_config_with_capture_and_endpoint_and_res
         package,
     )
     alarms = boto3.client("cloudwatch", region_name=REGION).describe_alarms(AlarmNamePrefix=ENDPOINT)["MetricAlarms"]
-    assert {alarm["MetricName"] for alarm in alarms} == {"Invocation5XXErrors", "ModelLatency"}
+    assert {alarm.get("MetricName") for alarm in alarms} == {None, "ModelLatency"}
+    rate = next(alarm for alarm in alarms if "Metrics" in alarm)
+    assert {query["MetricStat"]["Metric"]["MetricName"] for query in rate["Metrics"] if "MetricStat" in query} == {
+        "Invocation5XXErrors",
+        "Invocations",
+    }
 
 
 def test_a_second_version_updates_blue_green_with_rollback_alarms_and_the_event_resumes_the_run(
@@ -234,6 +242,41 @@ def test_an_update_that_rolled_back_fails_the_run_saying_the_previous_model_stil
         f"Endpoint {ENDPOINT}: update to {ENDPOINT}-v2 failed, previous model still serving ({ENDPOINT}-v1): "
         "Alarm driftline-credit-invocation-5xx-errors went off"
     )
+
+
+def test_switching_a_live_provisioned_endpoint_to_serverless_is_refused_before_the_endpoint_is_touched(
+    updatable: list[str], stepfunctions: Stubber, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    expect_success(stepfunctions)
+    deploy(register_version())
+    monkeypatch.setenv("ENDPOINT_TYPE", "Serverless")
+    reset_settings()
+
+    with pytest.raises(DeploymentFailed, match="cannot update an instance-based endpoint to serverless") as refused:
+        deploy(register_version())
+
+    assert "aws sagemaker delete-endpoint --endpoint-name driftline-credit" in str(refused.value)
+    assert "set EndpointType back to Provisioned" in str(refused.value)
+    assert updatable == []  # no UpdateEndpoint was sent
+    assert (moto_endpoint().endpoint_status, moto_endpoint().endpoint_config_name) == ("InService", f"{ENDPOINT}-v1")
+
+
+def test_a_deploy_timeout_no_update_fits_in_is_refused_before_the_endpoint_is_touched(
+    updatable: list[str], stepfunctions: Stubber, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    expect_success(stepfunctions)
+    deploy(register_version())
+    monkeypatch.setenv("DEPLOY_TIMEOUT_SECONDS", "3000")
+    monkeypatch.setenv("BAKE_SECONDS", "1200")
+    reset_settings()
+
+    with pytest.raises(
+        DeploymentFailed, match="raise DeployTimeoutSeconds to at least 3600 or lower DeploymentBakeSeconds"
+    ):
+        deploy(register_version())
+
+    assert updatable == []
+    assert moto_endpoint().endpoint_config_name == f"{ENDPOINT}-v1"
 
 
 def test_a_lost_endpoint_event_is_covered_by_the_reconciler(updatable: list[str], stepfunctions: Stubber) -> None:

@@ -8,10 +8,17 @@ import botocore.session
 import pytest
 
 from driftline_core.deployment.endpoint import (
+    MAX_UPDATE_TIMEOUT_SECONDS,
+    MIN_UPDATE_TIMEOUT_SECONDS,
+    PROVISIONING_MINIMUM_SECONDS,
+    ROLLBACK_ALLOWANCE_SECONDS,
     build_alarm_requests,
     build_deployment_config,
     build_endpoint_config_request,
+    build_model_request,
+    update_timeout_seconds,
 )
+from driftline_core.errors import DeploymentFailed
 from driftline_core.layout import endpoint_name, is_valid_dataset_name, versioned_name
 from driftline_core.notifications.messages import build_notification
 from driftline_core.payloads import NotifyInput
@@ -77,7 +84,39 @@ def test_updates_shift_all_traffic_at_once_after_a_bake_watched_by_the_error_and
     assert [alarm["AlarmName"] for alarm in config["AutoRollbackConfiguration"]["Alarms"]] == list(alarms)
     latency = alarms["driftline-credit-model-latency-p99"]
     assert (latency["ExtendedStatistic"], latency["Threshold"]) == ("p99", 250_000.0)  # microseconds
-    assert alarms["driftline-credit-invocation-5xx-errors"]["MetricName"] == "Invocation5XXErrors"
+    errors = alarms["driftline-credit-invocation-5xx-errors"]
+    assert [query.get("Expression") for query in errors["Metrics"] if query["ReturnData"]] == [
+        "100 * errors / invocations"
+    ]
+    for alarm in alarms.values():  # one bad minute (an old-fleet error as the update starts) never rolls back
+        assert (alarm["DatapointsToAlarm"], alarm["EvaluationPeriods"]) == (2, 3)
+
+
+@pytest.mark.parametrize("bake", [0, 300, 3600])
+@pytest.mark.parametrize("wait", [6000, 7200, 14400])
+def test_an_update_ends_within_its_time_limit_and_the_run_waits_past_it_for_every_bake_and_wait_allowed(
+    bake: int, wait: int
+) -> None:
+    deployment = DeploymentSettings(bake_seconds=bake, deploy_timeout_seconds=wait)
+    limit = build_deployment_config("driftline-credit", deployment)["BlueGreenUpdatePolicy"][
+        "MaximumExecutionTimeoutInSeconds"
+    ]
+    assert MIN_UPDATE_TIMEOUT_SECONDS <= limit <= MAX_UPDATE_TIMEOUT_SECONDS  # UpdateEndpoint's range
+    assert limit >= PROVISIONING_MINIMUM_SECONDS + bake + deployment.old_fleet_termination_wait_seconds
+    assert limit + ROLLBACK_ALLOWANCE_SECONDS <= wait
+
+
+def test_a_wait_too_short_for_the_bake_is_refused_naming_both_parameters() -> None:
+    with pytest.raises(
+        DeploymentFailed, match="raise DeployTimeoutSeconds to at least 6000 or lower DeploymentBakeSeconds"
+    ):
+        update_timeout_seconds(DeploymentSettings(bake_seconds=3600, deploy_timeout_seconds=5000))
+
+
+def test_models_are_built_from_the_package_as_one_primary_container() -> None:
+    arn = "arn:aws:sagemaker:us-east-1:123456789012:model-package/driftline-credit/3"
+    request = build_model_request("driftline-credit-v3", arn, Settings(), "credit")
+    assert request["PrimaryContainer"] == {"ModelPackageName": arn} and "Containers" not in request
 
 
 def test_the_deployed_email_names_the_endpoint_and_how_to_invoke_it() -> None:

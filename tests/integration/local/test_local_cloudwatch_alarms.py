@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 
 import boto3
 import pytest
+from botocore.exceptions import ClientError
 
 from driftline.local import cloudwatch
 
@@ -185,3 +186,118 @@ def test_the_timer_returns_the_alarm_to_ok_when_its_periods_pass_without_data(aw
         assert _state() == "OK"
     finally:
         cloudwatch.uninstall()
+
+
+# The deployment's rollback alarms, as Deploy puts them, on the metrics SageMaker publishes -------------------
+
+
+def _put_minute(
+    minutes_ago: int, now: float, invocations: int, errors: int, endpoint: str = "driftline-credit"
+) -> None:
+    """One minute of the variant's invocation metrics, as SageMaker publishes them (a statistic set each)."""
+    dimensions = [{"Name": "EndpointName", "Value": endpoint}, {"Name": "VariantName", "Value": "AllTraffic"}]
+    moment = datetime.fromtimestamp(now - now % 60 - 60 * minutes_ago + 1, tz=UTC)
+
+    def statistics(count: int, total: int) -> dict[str, float]:
+        return {
+            "SampleCount": count,
+            "Sum": total,
+            "Minimum": 0.0 if total < count else 1.0,
+            "Maximum": 1.0 if total else 0.0,
+        }
+
+    boto3.client("cloudwatch").put_metric_data(
+        Namespace="AWS/SageMaker",
+        MetricData=[
+            {
+                "MetricName": "Invocations",
+                "Dimensions": dimensions,
+                "Timestamp": moment,
+                "StatisticValues": statistics(invocations, invocations),
+            },
+            {
+                "MetricName": "Invocation5XXErrors",
+                "Dimensions": dimensions,
+                "Timestamp": moment,
+                "StatisticValues": statistics(invocations, errors),
+            },
+        ],
+    )
+
+
+@pytest.fixture
+def rollback_alarms(local_cloudwatch: cloudwatch.AlarmEvaluator) -> str:
+    from driftline_core.deployment.endpoint import build_alarm_requests
+    from driftline_core.settings import DeploymentSettings
+
+    for request in build_alarm_requests("driftline-credit", DeploymentSettings(error_rate_alarm_percent=5)):
+        boto3.client("cloudwatch").put_metric_alarm(**request)
+    return "driftline-credit-invocation-5xx-errors"
+
+
+@pytest.mark.parametrize(
+    ("minutes", "expected"),
+    [
+        # (minutes ago, invocations, 5xx errors)
+        ([(3, 1, 1), (2, 200, 0), (1, 200, 0)], "OK"),  # the old fleet's one error as the update starts
+        ([(2, 200, 1), (1, 200, 2)], "OK"),  # a few errors among many requests: under 5%
+        ([(3, 200, 0), (2, 1, 1), (1, 200, 30)], "ALARM"),  # two minutes over 5% of three
+        ([(2, 40, 4), (1, 40, 3)], "ALARM"),  # a steady 8-10% of requests failing
+        ([(1, 40, 40)], "OK"),  # everything failing for one minute only: not yet
+    ],
+)
+def test_the_error_rollback_alarm_goes_off_on_a_rate_in_two_of_three_minutes_not_on_one_error(
+    rollback_alarms: str,
+    local_cloudwatch: cloudwatch.AlarmEvaluator,
+    minutes: list[tuple[int, int, int]],
+    expected: str,
+) -> None:
+    now = time.time()
+    local_cloudwatch.clock = lambda: now
+    for minutes_ago, invocations, errors in minutes:
+        _put_minute(minutes_ago, now, invocations, errors)
+    local_cloudwatch.evaluate_all()
+
+    assert _state(rollback_alarms) == expected
+
+
+def test_the_error_alarm_is_reported_with_its_metric_math_in_the_state_change_event(rollback_alarms: str) -> None:
+    sqs = boto3.client("sqs")
+    queue_url = sqs.create_queue(QueueName="rollback-alarm-events")["QueueUrl"]
+    queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    events = boto3.client("events")
+    pattern = {"source": ["aws.cloudwatch"], "detail": {"alarmName": [rollback_alarms], "state": {"value": ["ALARM"]}}}
+    events.put_rule(Name="rollback", EventPattern=json.dumps(pattern))
+    events.put_targets(Rule="rollback", Targets=[{"Id": "queue", "Arn": queue_arn}])
+    now = time.time()
+    _put_minute(2, now, 10, 5)
+    _put_minute(1, now, 10, 5)
+
+    detail = json.loads(sqs.receive_message(QueueUrl=queue_url)["Messages"][0]["Body"])["detail"]
+    metrics = {metric["id"]: metric for metric in detail["configuration"]["metrics"]}
+    assert metrics["error_rate"] == {
+        "id": "error_rate",
+        "expression": "100 * errors / invocations",
+        "label": "5XX error rate (%)",
+        "returnData": True,
+    }
+    assert metrics["errors"]["metricStat"]["metric"]["name"] == "Invocation5XXErrors"
+    assert json.loads(detail["state"]["reasonData"])["recentDatapoints"] == [50.0, 50.0]
+
+
+def test_an_alarm_on_metric_math_local_mode_cannot_evaluate_is_refused_when_put(
+    local_cloudwatch: cloudwatch.AlarmEvaluator,
+) -> None:
+    stat = {"Metric": {"Namespace": "N", "MetricName": "m"}, "Period": 60, "Stat": "Sum"}
+    with pytest.raises(ClientError, match="FILL"):
+        boto3.client("cloudwatch").put_metric_alarm(
+            AlarmName="filled",
+            EvaluationPeriods=1,
+            Threshold=1,
+            ComparisonOperator="GreaterThanThreshold",
+            Metrics=[
+                {"Id": "m1", "MetricStat": stat, "ReturnData": False},
+                {"Id": "e1", "Expression": "FILL(m1, 0)", "ReturnData": True},
+            ],
+        )
+    assert boto3.client("cloudwatch").describe_alarms(AlarmNames=["filled"])["MetricAlarms"] == []

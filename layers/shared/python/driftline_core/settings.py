@@ -87,11 +87,14 @@ class DeploymentSettings(BaseModel):
     serverless_max_concurrency: int = 5
     data_capture_sampling_percentage: int = 100
     latency_alarm_p99_milliseconds: int = 1000
+    error_rate_alarm_percent: float = 5.0
+    """A blue/green update rolls back when more than this share of requests get a server error."""
     bake_seconds: int = 300
     """How long the new fleet serves all traffic, watched by the alarms, before the update completes."""
     old_fleet_termination_wait_seconds: int = 0
     """How long the old fleet stays after the update, ready for a rollback the alarms did not catch in time."""
-    deployment_timeout_seconds: int = 3600
+    deploy_timeout_seconds: int = 7200
+    """How long a run waits for its endpoint to settle: the Deploy state's timeout (DeployTimeoutSeconds)."""
     endpoint_configs_retained: int = 3
 
 

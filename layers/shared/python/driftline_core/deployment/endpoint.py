@@ -73,14 +73,18 @@ def package_version(model_package_arn: str) -> int:
 
 
 def build_model_request(name: str, model_package_arn: str, settings: Settings, dataset: str) -> dict[str, Any]:
-    """CreateModel from the package: its container (image, model data, serving environment) comes from the registry."""
-    request: dict[str, Any] = {
+    """CreateModel from the package, as SageMaker's SDK builds it (``ModelPackage``): one ``PrimaryContainer``
+    naming the package, whose image, model data and serving environment come from the registry.
+
+    A ``Containers`` list makes an inference pipeline even with one entry, which serverless endpoints do not
+    serve; ``PrimaryContainer`` is valid on provisioned and serverless endpoints alike.
+    """
+    return {
         "ModelName": name,
-        "Containers": [{"ModelPackageName": model_package_arn}],
+        "PrimaryContainer": {"ModelPackageName": model_package_arn},
         "ExecutionRoleArn": settings.sagemaker_role_arn,
         "Tags": [{"Key": "driftline:dataset", "Value": dataset}],
     }
-    return request
 
 
 def build_endpoint_config_request(
@@ -121,6 +125,36 @@ def capture_uri(settings: Settings, dataset: str) -> str:
     return s3_uri(settings.artifact_bucket, data_capture_prefix(dataset)).rstrip("/")
 
 
+ROLLBACK_ALLOWANCE_SECONDS = 600
+"""How much longer than SageMaker's limit on an update a run waits: the rollback and its event arrive in it."""
+PROVISIONING_MINIMUM_SECONDS = 1800
+"""The least time an update leaves SageMaker to provision the new fleet and pass its health checks."""
+MAX_UPDATE_TIMEOUT_SECONDS = 28800
+"""BlueGreenUpdatePolicy.MaximumExecutionTimeoutInSeconds: 600 to 28800 (UpdateEndpoint's API reference)."""
+MIN_UPDATE_TIMEOUT_SECONDS = 600
+
+
+def update_timeout_seconds(deployment: DeploymentSettings) -> int:
+    """MaximumExecutionTimeoutInSeconds of a blue/green update: what the run's wait leaves once a rollback fits.
+
+    SageMaker ends every update within this limit (completed, or rolled back to the old fleet), so the run,
+    which waits ``deploy_timeout_seconds``, always hears how it ended. Provisioning, the bake period and the
+    old fleet's termination wait all count against it; DeploymentFailed is raised when they cannot fit.
+    """
+    limit = min(MAX_UPDATE_TIMEOUT_SECONDS, deployment.deploy_timeout_seconds - ROLLBACK_ALLOWANCE_SECONDS)
+    needed = PROVISIONING_MINIMUM_SECONDS + deployment.bake_seconds + deployment.old_fleet_termination_wait_seconds
+    if limit < max(needed, MIN_UPDATE_TIMEOUT_SECONDS):
+        raise DeploymentFailed(
+            f"DeployTimeoutSeconds ({deployment.deploy_timeout_seconds} s) leaves a blue/green update {limit} s, "
+            f"less than provisioning ({PROVISIONING_MINIMUM_SECONDS} s) plus DeploymentBakeSeconds "
+            f"({deployment.bake_seconds} s) plus the old fleet's termination wait "
+            f"({deployment.old_fleet_termination_wait_seconds} s) and a rollback ({ROLLBACK_ALLOWANCE_SECONDS} s): "
+            f"raise DeployTimeoutSeconds to at least {needed + ROLLBACK_ALLOWANCE_SECONDS} or lower "
+            "DeploymentBakeSeconds. The endpoint was not touched."
+        )
+    return limit
+
+
 def build_deployment_config(endpoint: str, deployment: DeploymentSettings) -> dict[str, Any]:
     """UpdateEndpoint's blue/green policy: all traffic at once to the new fleet, baked under the rollback alarms.
 
@@ -132,48 +166,81 @@ def build_deployment_config(endpoint: str, deployment: DeploymentSettings) -> di
         "BlueGreenUpdatePolicy": {
             "TrafficRoutingConfiguration": {"Type": "ALL_AT_ONCE", "WaitIntervalInSeconds": deployment.bake_seconds},
             "TerminationWaitInSeconds": deployment.old_fleet_termination_wait_seconds,
-            "MaximumExecutionTimeoutInSeconds": deployment.deployment_timeout_seconds,
+            "MaximumExecutionTimeoutInSeconds": update_timeout_seconds(deployment),
         },
         "AutoRollbackConfiguration": {"Alarms": [{"AlarmName": name} for name in alarm_names(endpoint)]},
     }
 
 
+ALARM_EVALUATION_PERIODS = 3
+ALARM_DATAPOINTS = 2
+"""Both rollback alarms need 2 bad minutes of the last 3: one bad minute, such as a server error from the old
+fleet while the update starts, does not roll back a healthy model."""
+
+
 def build_alarm_requests(endpoint: str, deployment: DeploymentSettings) -> list[dict[str, Any]]:
-    """PutMetricAlarm for the rollback alarms: any 5xx from the model, or p99 model latency over the limit."""
+    """PutMetricAlarm for the rollback alarms: the variant's server-error rate, and its p99 model latency.
+
+    Both watch the variant (``EndpointName`` and ``VariantName``), so they see the old and the new fleet of a
+    blue/green update together. The error alarm is on a rate (metric math: 5xx errors per invocation), not
+    on any error, and both need several bad minutes.
+    """
     dimensions = [{"Name": "EndpointName", "Value": endpoint}, {"Name": "VariantName", "Value": VARIANT_NAME}]
     errors_name, latency_name = alarm_names(endpoint)
     common = {
-        "Namespace": "AWS/SageMaker",
-        "Dimensions": dimensions,
-        "Period": 60,
         "ComparisonOperator": "GreaterThanThreshold",
+        "EvaluationPeriods": ALARM_EVALUATION_PERIODS,
+        "DatapointsToAlarm": ALARM_DATAPOINTS,
         "TreatMissingData": "notBreaching",
         "ActionsEnabled": False,
     }
+
+    def metric(query_id: str, name: str, statistic: str) -> dict[str, Any]:
+        return {
+            "Id": query_id,
+            "MetricStat": {
+                "Metric": {"Namespace": "AWS/SageMaker", "MetricName": name, "Dimensions": dimensions},
+                "Period": 60,
+                "Stat": statistic,
+            },
+            "ReturnData": False,
+        }
+
+    rate = deployment.error_rate_alarm_percent
     return [
         {
             **common,
             "AlarmName": errors_name,
             "AlarmDescription": (
-                f"The model behind endpoint {endpoint} answered with server errors (ModelError); during a "
-                "blue/green update this rolls the endpoint back to its previous model."
+                f"More than {rate:g}% of the requests to endpoint {endpoint} got a server error from the model "
+                f"(Invocation5XXErrors per Invocations) in {ALARM_DATAPOINTS} of {ALARM_EVALUATION_PERIODS} "
+                "minutes; during a blue/green update this rolls the endpoint back to its previous model."
             ),
-            "MetricName": "Invocation5XXErrors",
-            "Statistic": "Sum",
-            "EvaluationPeriods": 1,
-            "Threshold": 0.0,
+            "Metrics": [
+                metric("errors", "Invocation5XXErrors", "Sum"),
+                metric("invocations", "Invocations", "Sum"),
+                {
+                    "Id": "error_rate",
+                    "Expression": "100 * errors / invocations",
+                    "Label": "5XX error rate (%)",
+                    "ReturnData": True,
+                },
+            ],
+            "Threshold": float(rate),
         },
         {
             **common,
             "AlarmName": latency_name,
             "AlarmDescription": (
                 f"p99 model latency of endpoint {endpoint} above {deployment.latency_alarm_p99_milliseconds} ms "
-                "for 2 of 3 minutes; during a blue/green update this rolls the endpoint back."
+                f"for {ALARM_DATAPOINTS} of {ALARM_EVALUATION_PERIODS} minutes; during a blue/green update this "
+                "rolls the endpoint back."
             ),
+            "Namespace": "AWS/SageMaker",
+            "Dimensions": dimensions,
+            "Period": 60,
             "MetricName": "ModelLatency",
             "ExtendedStatistic": "p99",
-            "EvaluationPeriods": 3,
-            "DatapointsToAlarm": 2,
             # ModelLatency is reported in microseconds.
             "Threshold": float(deployment.latency_alarm_p99_milliseconds * 1000),
         },
@@ -194,6 +261,7 @@ def start_deployment(step: DeployInput, settings: Settings, deployment: Deployme
     package_arn = step.registration.model_package_arn
     endpoint = endpoint_name(settings.model_package_group_prefix, step.dataset)
     target = versioned_name(endpoint, package_version(package_arn), stack=settings.model_package_group_prefix)
+    update_timeout_seconds(deployment)  # a configuration no update fits in fails before anything is touched
     with transient_aws_errors():
         _put_alarms(endpoint, deployment)
         _ensure_model(target, package_arn, settings, step.dataset)
@@ -230,6 +298,7 @@ def start_deployment(step: DeployInput, settings: Settings, deployment: Deployme
             if previous == target:
                 action = "unchanged"
             else:
+                _refuse_switch_to_serverless(endpoint, previous, deployment)
                 remove_old_versions(
                     endpoint,
                     stack=settings.model_package_group_prefix,
@@ -310,6 +379,30 @@ def _ensure_endpoint_config(name: str, dataset: str, settings: Settings, deploym
     except ClientError as error:
         if not is_already_exists(error):
             raise
+
+
+def _refuse_switch_to_serverless(endpoint: str, previous: str | None, deployment: DeploymentSettings) -> None:
+    """SageMaker cannot update an instance-based endpoint to a serverless one (the developer guide's "Update a
+    serverless endpoint"): say so, and how to switch, before the endpoint is touched."""
+    if previous is None or deployment.endpoint_type != "Serverless":
+        return
+    try:
+        config = get_client("sagemaker").describe_endpoint_config(EndpointConfigName=previous)
+    except ClientError as error:
+        if is_not_found(error):
+            return
+        raise
+    variants = config.get("ProductionVariants") or [{}]
+    if variants[0].get("ServerlessConfig") or not variants[0].get("InstanceType"):
+        return
+    raise DeploymentFailed(
+        f"Endpoint {endpoint} runs on instances ({variants[0]['InstanceType']}, config {previous}) and EndpointType "
+        "is now Serverless, but SageMaker cannot update an instance-based endpoint to serverless. The endpoint "
+        f"was not touched and still serves {previous}. To keep serving on instances, set EndpointType back to "
+        "Provisioned and deploy the stack. To switch to serverless, delete the endpoint (aws sagemaker "
+        f"delete-endpoint --endpoint-name {endpoint}; nothing serves until a run creates it again): the next run "
+        "whose model passes the quality gate creates it serverless."
+    )
 
 
 def _release_scaling_if_instance_type_changes(
