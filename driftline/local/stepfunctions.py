@@ -1,17 +1,26 @@
-"""Step Functions: moto's ASL interpreter runs the state machine; two gaps are closed here.
+"""Step Functions: moto's ASL interpreter runs the state machine; these gaps are closed here.
 
-``SendTaskFailure`` drops its ``cause`` in moto's request handler, which would lose the readable
-reason a failed SageMaker job reports, and state machines created by CloudFormation land in the
-backend that does not execute them. Both are fixed so local runs behave as on AWS.
+- ``SendTaskFailure`` drops its ``cause`` in moto's request handler, which would lose the readable reason a
+  failed SageMaker job reports.
+- State machines created by CloudFormation land in the backend that does not execute them.
+- ``StopExecution`` leaves a run that waits on a task token RUNNING until the wait times out, and a task
+  token of the stopped run still resumes it. On AWS the run is ABORTED at once and its open task is closed:
+  SendTaskSuccess, SendTaskFailure and SendTaskHeartbeat with its token answer ``TaskTimedOut``.
+
+All are fixed so local runs behave as on AWS.
 """
 
 from __future__ import annotations
 
+import datetime
 from typing import Any
 
 from moto.core.config import default_user_config
-from moto.stepfunctions.models import StateMachine
-from moto.stepfunctions.parser.models import stepfunctions_parser_backends
+from moto.core.exceptions import AWSError
+from moto.stepfunctions.models import StateMachine, StepFunctionBackend
+from moto.stepfunctions.parser import api as parser_api
+from moto.stepfunctions.parser.api import ExecutionStatus
+from moto.stepfunctions.parser.models import StepFunctionsParserBackend, stepfunctions_parser_backends
 from moto.stepfunctions.responses import StepFunctionResponse
 
 from driftline.local import seams
@@ -37,6 +46,20 @@ def install() -> None:
 
     seams.replace(StepFunctionResponse, "send_task_failure", send_task_failure)
 
+    def stop_execution(self: StepFunctionsParserBackend, execution_arn: str) -> Any:
+        execution: Any = StepFunctionBackend.stop_execution(self, execution_arn)
+        if getattr(execution, "exec_status", None) == ExecutionStatus.RUNNING:
+            execution.exec_status = ExecutionStatus.ABORTED
+            execution.stop_date = datetime.datetime.now(tz=datetime.UTC)
+        return execution
+
+    seams.add(StepFunctionsParserBackend, "stop_execution", stop_execution)
+
+    for action in ("send_task_success", "send_task_failure", "send_task_heartbeat"):
+        seams.replace(
+            StepFunctionsParserBackend, action, _refusing_closed_tasks(getattr(StepFunctionsParserBackend, action))
+        )
+
     def create_from_cloudformation_json(
         cls: type,
         resource_name: str,
@@ -58,3 +81,34 @@ def install() -> None:
         )
 
     seams.replace(StateMachine, "create_from_cloudformation_json", classmethod(create_from_cloudformation_json))
+
+
+class TaskTimedOut(AWSError):
+    TYPE = "TaskTimedOut"
+    STATUS = 400
+
+
+class TaskDoesNotExist(AWSError):
+    TYPE = "TaskDoesNotExist"
+    STATUS = 400
+
+
+def _refusing_closed_tasks(send: Any) -> Any:
+    """A task-token call that answers TaskTimedOut for a token whose execution has ended, as AWS does (and
+    answers moto's own TaskTimedOut and TaskDoesNotExist with their error codes, which moto leaves empty)."""
+
+    def checked(self: StepFunctionsParserBackend, task_token: str, *args: Any, **kwargs: Any) -> Any:
+        for execution in self._get_executions():
+            worker = getattr(execution, "exec_worker", None)
+            if worker is None or execution.exec_status == ExecutionStatus.RUNNING:
+                continue
+            if worker.env.callback_pool_manager.get(task_token) is not None:
+                raise TaskTimedOut("Task Timed Out: 'Provided task does not exist anymore'")
+        try:
+            return send(self, task_token, *args, **kwargs)
+        except parser_api.TaskTimedOut as timed_out:
+            raise TaskTimedOut("Task Timed Out: 'Provided task does not exist anymore'") from timed_out
+        except parser_api.TaskDoesNotExist as missing:
+            raise TaskDoesNotExist("Task does not exist anymore") from missing
+
+    return checked

@@ -1,0 +1,89 @@
+"""Step Functions in local mode, under moto: a stopped run is ABORTED at once and its task token is closed,
+as StopExecution and SendTaskSuccess behave on AWS."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import boto3
+import pytest
+from botocore.exceptions import ClientError
+
+from driftline.local import seams, stepfunctions
+
+
+@pytest.fixture
+def local_stepfunctions(aws: None) -> Iterator[None]:
+    stepfunctions.install()
+    try:
+        yield
+    finally:
+        seams.restore()
+
+
+def _waiting_run() -> tuple[Any, str, str]:
+    """A run waiting on a task token (handed out through SQS), and that token."""
+    sqs = boto3.client("sqs")
+    queue_url = sqs.create_queue(QueueName="tokens")["QueueUrl"]
+    sfn = boto3.client("stepfunctions")
+    definition = {
+        "StartAt": "Wait",
+        "States": {
+            "Wait": {
+                "Type": "Task",
+                "Resource": "arn:aws:states:::sqs:sendMessage.waitForTaskToken",
+                "Parameters": {"QueueUrl": queue_url, "MessageBody": {"token.$": "$$.Task.Token"}},
+                "TimeoutSeconds": 900,
+                "Catch": [{"ErrorEquals": ["States.ALL"], "Next": "Failed"}],
+                "Next": "Done",
+            },
+            "Done": {"Type": "Succeed"},
+            "Failed": {"Type": "Fail", "Error": "Failed", "Cause": "the wait failed"},
+        },
+    }
+    machine = sfn.create_state_machine(
+        name="waits", definition=json.dumps(definition), roleArn="arn:aws:iam::123456789012:role/waits"
+    )["stateMachineArn"]
+    run = sfn.start_execution(stateMachineArn=machine)["executionArn"]
+    deadline = time.time() + 10
+    while time.time() < deadline:
+        messages = sqs.receive_message(QueueUrl=queue_url).get("Messages", [])
+        if messages:
+            return sfn, run, str(json.loads(messages[0]["Body"])["token"])
+        time.sleep(0.05)
+    raise AssertionError("the run never handed out its task token")
+
+
+def test_a_stopped_run_is_aborted_at_once_and_its_task_token_is_refused(local_stepfunctions: None) -> None:
+    sfn, run, token = _waiting_run()
+
+    sfn.stop_execution(executionArn=run, error="Stopped", cause="no longer needed")
+
+    assert sfn.describe_execution(executionArn=run)["status"] == "ABORTED"
+    for send in (
+        lambda: sfn.send_task_success(taskToken=token, output="{}"),
+        lambda: sfn.send_task_failure(taskToken=token, error="Rejected", cause="no"),
+        lambda: sfn.send_task_heartbeat(taskToken=token),
+    ):
+        with pytest.raises(ClientError) as refused:
+            send()
+        assert refused.value.response["Error"]["Code"] == "TaskTimedOut"
+    time.sleep(0.2)
+    assert sfn.describe_execution(executionArn=run)["status"] == "ABORTED"  # nothing resumed it
+
+
+def test_a_waiting_run_still_resumes_with_its_token(local_stepfunctions: None) -> None:
+    sfn, run, token = _waiting_run()
+
+    sfn.send_task_success(taskToken=token, output="{}")
+
+    deadline = time.time() + 10
+    while sfn.describe_execution(executionArn=run)["status"] == "RUNNING" and time.time() < deadline:
+        time.sleep(0.05)
+    assert sfn.describe_execution(executionArn=run)["status"] == "SUCCEEDED"
+    with pytest.raises(ClientError) as refused:
+        sfn.send_task_success(taskToken=token, output="{}")
+    assert refused.value.response["Error"]["Code"] in {"TaskTimedOut", "InvalidToken"}
