@@ -215,6 +215,25 @@ def test_a_request_the_model_cannot_read_is_a_model_error_with_the_servers_statu
     assert "Received client error (400)" in error["Error"]["Message"]
 
 
+def test_a_body_that_is_not_utf8_reaches_the_model_byte_for_byte_and_the_model_says_what_it_cannot_read(
+    cloud: Cloud,
+) -> None:
+    _endpoint(cloud, "latin")
+
+    with pytest.raises(ClientError) as raised:
+        cloud.runtime.invoke_endpoint(
+            EndpointName="latin", Body="1.5,0.3,rouge vif é".encode("latin-1"), ContentType="text/csv"
+        )
+
+    error: dict[str, Any] = dict(raised.value.response)
+    assert error["Error"]["Code"] == "ModelError"
+    assert error["ResponseMetadata"]["HTTPStatusCode"] == 424
+    assert error["OriginalStatusCode"] == 400
+    # The model read the very bytes sent: the Latin-1 "é", 0xe9, at position 18.
+    assert "the request body is not UTF-8 text" in error["OriginalMessage"]
+    assert "byte 0xe9 in position 18" in error["OriginalMessage"]
+
+
 def test_invoking_an_endpoint_that_does_not_exist_is_a_validation_error(cloud: Cloud) -> None:
     with pytest.raises(ClientError) as raised:
         cloud.runtime.invoke_endpoint(EndpointName="nowhere", Body=ROW, ContentType="text/csv")

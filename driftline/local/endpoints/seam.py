@@ -5,6 +5,9 @@ running anything, has no UpdateEndpoint, and answers InvokeEndpoint with canned 
 UpdateEndpoint and DeleteEndpoint hand the endpoint to the runner, and InvokeEndpoint forwards ``Body``,
 ``ContentType`` and ``Accept`` to the endpoint's server and answers as SageMaker does: the model's answer, or
 ``ModelError`` with the server's status and message.
+
+``Body`` is a blob: whatever bytes the client sends reach the model server unchanged (SageMaker "passes all of
+the data in the body to the model"), where moto would read every request body as UTF-8 text first.
 """
 
 from __future__ import annotations
@@ -143,6 +146,9 @@ def _patch() -> None:
     seams.replace(SageMakerModelBackend, "delete_endpoint", delete)
     seams.add(SageMakerResponse, "update_endpoint", update_endpoint)
     seams.replace(SageMakerRuntimeResponse, "invoke_endpoint", invoke_endpoint)
+    # moto decodes a request's body as UTF-8 unless its response class keeps it raw: a body that is not UTF-8
+    # would fail before InvokeEndpoint is answered, instead of reaching the model, which says what it cannot read.
+    seams.add(SageMakerRuntimeResponse, "use_raw_body", True)
 
 
 def _is_serverless(config: dict[str, Any]) -> bool:
