@@ -70,7 +70,7 @@ def _default_session_with_shared_models() -> None:
 def aws(aws_env: None) -> Iterator[None]:
     from moto import mock_aws
 
-    from driftline.local import model_monitor, request_constraints
+    from driftline.local import dynamodb, model_monitor, request_constraints
     from driftline_core.aws.clients import reset_clients
     from driftline_core.settings import reset_settings
 
@@ -78,6 +78,7 @@ def aws(aws_env: None) -> Iterator[None]:
         _default_session_with_shared_models()
         request_constraints.install()  # requests AWS would refuse fail here too, as they do in local mode
         model_monitor.install()  # SageMaker's monitoring-schedule actions, which moto lacks, as local mode has them
+        dynamodb.install()  # conditional writes atomic, as on DynamoDB
         reset_clients()
         reset_settings()
         try:

@@ -15,6 +15,7 @@ from driftline.local import (
     apigateway,
     cloudformation,
     cloudwatch,
+    dynamodb,
     endpoints,
     events,
     iam,
@@ -91,6 +92,7 @@ class LocalCloud:
         endpoints.install(self.endpoints)
         sns.install(self.outbox)
         secretsmanager.install()
+        dynamodb.install()
         apigateway.install(host=self.settings.host, endpoint_url=self.settings.endpoint_url)
         model_registry.install()
         s3_mirror.install(self.settings.s3_dir)
