@@ -7,6 +7,11 @@ request that matches a route is turned into the payload format 2.0 event AWS doc
 route's Lambda integration through the Lambda API (so the function's real handler runs in the local
 Lambda runtime); its response becomes the HTTP response. ``!GetAtt <Api>.ApiEndpoint`` is that
 server's URL, so a function or output that names the API's endpoint names the local server.
+
+A request the integration cannot take is answered as an HTTP API answers it: a body over the API's 10 MB
+quota is refused before anything else, an event over Lambda's 6 MB invocation quota (a form body is
+base64-encoded into it, a third larger) is refused by Lambda and answered ``413 {"message":"Request Entity Too
+Large"}``, and any other failed invocation is ``500 {"message":"Internal Server Error"}``: the function does not run.
 """
 
 from __future__ import annotations
@@ -21,6 +26,7 @@ from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 from typing import Any
 
+from botocore.exceptions import ClientError
 from moto.apigatewayv2.models import apigatewayv2_backends
 from moto.cloudformation.parsing import get_model_map
 
@@ -31,6 +37,8 @@ from driftline.local.http_guard import LoopbackGuard
 _TEXT_TYPES = ("text/", "application/json", "application/xml", "application/javascript")
 _MAX_BODY = 10 * 1024 * 1024
 """HTTP APIs accept payloads up to 10 MB."""
+_PAYLOAD_TOO_LARGE = "RequestEntityTooLargeException"
+"""Lambda's error code for an Invoke payload over its quota."""
 
 
 def route_pattern(route_key: str) -> tuple[str, re.Pattern[str]]:
@@ -188,9 +196,18 @@ class HttpApiServer:
             source_ip=str(environ.get("REMOTE_ADDR", "127.0.0.1")),
             path_parameters=path_parameters,
         )
-        answer = self._lambda_client().invoke(
-            FunctionName=function_arn_of(str(integration.integration_uri)), Payload=json.dumps(event).encode()
-        )
+        try:
+            answer = self._lambda_client().invoke(
+                FunctionName=function_arn_of(str(integration.integration_uri)), Payload=json.dumps(event).encode()
+            )
+        except ClientError as error:
+            if error.response.get("Error", {}).get("Code") == _PAYLOAD_TOO_LARGE:
+                return _respond(
+                    start_response, 413, {"Content-Type": "application/json"}, b'{"message":"Request Entity Too Large"}'
+                )
+            return _respond(
+                start_response, 500, {"Content-Type": "application/json"}, b'{"message":"Internal Server Error"}'
+            )
         payload = answer["Payload"].read()
         if answer.get("FunctionError"):
             return _respond(

@@ -3,6 +3,8 @@
 moto stores functions but runs them in Docker; local mode replaces that one seam
 (``LambdaFunction._invoke_lambda``) with worker processes that import the handler from the function's
 code folder, with the template's environment and the emulator's endpoint, as a Lambda container would.
+Invoke refuses a request payload over Lambda's quota (6 MB synchronous, 1 MB asynchronous) before anything runs,
+as Lambda does; moto would pass any size to the function.
 """
 
 from __future__ import annotations
@@ -21,9 +23,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from moto.awslambda.models import LambdaFunction
+from moto.awslambda.models import LambdaBackend, LambdaFunction
 from moto.awslambda.utils import get_backend as get_lambda_backend
 from moto.cloudformation.parsing import get_model_map
+from moto.core.exceptions import JsonRESTError
 
 from driftline.local import cloudwatch_logs, iam, seams
 from driftline.local.clients import emulator_environment
@@ -294,6 +297,37 @@ def _role_credentials(function: LambdaFunction) -> dict[str, str]:
     return iam.role_session(function.role, function.function_name).environment()
 
 
+SYNCHRONOUS_PAYLOAD_LIMIT = 6 * 1024 * 1024
+"""Invoke's largest request payload for a synchronous invocation, in bytes ("6 MB" in Lambda's quotas)."""
+ASYNCHRONOUS_PAYLOAD_LIMIT = 1024 * 1024
+"""Invoke's largest request payload for an asynchronous (``Event``) invocation, in bytes ("1 MB")."""
+
+
+class PayloadTooLarge(JsonRESTError):
+    """Lambda's answer to an Invoke whose payload is over its quota: HTTP 413, and the function does not run."""
+
+    code = 413
+
+    def __init__(self, message: str) -> None:
+        super().__init__("RequestEntityTooLargeException", message)
+
+
+def payload_refusal(size: int, invocation_type: str) -> PayloadTooLarge | None:
+    """Lambda's refusal of an Invoke request payload of ``size`` bytes, in Lambda's words; None when it fits."""
+    if invocation_type == "Event":
+        if size > ASYNCHRONOUS_PAYLOAD_LIMIT:
+            return PayloadTooLarge(
+                f"{size} byte payload is too large for the Event invocation type "
+                f"(limit {ASYNCHRONOUS_PAYLOAD_LIMIT} bytes)"
+            )
+        return None
+    if size > SYNCHRONOUS_PAYLOAD_LIMIT:
+        return PayloadTooLarge(
+            f"Request must be smaller than {SYNCHRONOUS_PAYLOAD_LIMIT} bytes for the InvokeFunction operation"
+        )
+    return None
+
+
 _active: list[LambdaRuntime] = []
 
 
@@ -302,12 +336,24 @@ def install(runtime: LambdaRuntime) -> None:
     _active[:] = [runtime]
     if not seams.claim("lambda"):
         return
+    backend_invoke = LambdaBackend.invoke
+
+    def invoke(
+        self: LambdaBackend, function_name: str, qualifier: str | None, body: Any, headers: Any, response_headers: Any
+    ) -> str | bytes | None:
+        """Invoke refuses a payload over Lambda's quota before anything runs, as Lambda does."""
+        size = len(body.encode() if isinstance(body, str) else body or b"")
+        refusal = payload_refusal(size, str(headers.get("X-Amz-Invocation-Type") or "RequestResponse"))
+        if refusal is not None:
+            raise refusal
+        return backend_invoke(self, function_name, qualifier, body, headers, response_headers)
 
     def _invoke_lambda(self: LambdaFunction, event: Any = None) -> tuple[str, bool, str]:
         payload = json.loads(event) if isinstance(event, str) else (event if event is not None else {})
         return _active[-1].invoke(self, payload)
 
     seams.replace(LambdaFunction, "_invoke_lambda", _invoke_lambda)
+    seams.replace(LambdaBackend, "invoke", invoke)
     seams.replace_item(get_model_map(), EventInvokeConfigResource.cloudformation_type(), EventInvokeConfigResource)
 
 
