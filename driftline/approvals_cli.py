@@ -9,12 +9,23 @@ real account alike.
 from __future__ import annotations
 
 import json
+import re
 import time
 from typing import Any
 
 from driftline.stepfunctions_history import execution_history
 
 APPROVAL_STATE = "RequestApproval"
+
+
+APPROVAL_DESCRIPTION_MAX = 1024
+_LINE_TERMINATORS = re.compile("\\s*[\\n\\r\\u0085\\u2028\\u2029]+\\s*")
+
+
+def one_line(text: str) -> str:
+    """ApprovalDescription's pattern is ``.*`` in Java's sense, which matches no line terminator: a reason typed on
+    several lines keeps its lines, joined with ' / '."""
+    return _LINE_TERMINATORS.sub(" / ", text.strip())
 
 
 class DecisionRefused(RuntimeError):
@@ -68,8 +79,13 @@ def decide_run(
     description = f"{verb} by {by} with driftline {'approve' if approve else 'reject'}"
     if reason:
         description += f": {reason}"
+    if len(description) > APPROVAL_DESCRIPTION_MAX:
+        raise DecisionRefused(
+            f"the reason is too long for the registry's ApprovalDescription ({len(description)} characters with who "
+            f"decided; at most {APPROVAL_DESCRIPTION_MAX}): shorten it. Nothing was decided."
+        )
     sagemaker.update_model_package(
-        ModelPackageArn=package, ModelApprovalStatus=verb, ApprovalDescription=description[:1024]
+        ModelPackageArn=package, ModelApprovalStatus=verb, ApprovalDescription=one_line(description)
     )
     deadline = time.time() + wait
     while time.time() < deadline:

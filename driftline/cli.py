@@ -186,6 +186,7 @@ def _decide(args: argparse.Namespace) -> int:
     import getpass
 
     import boto3
+    from botocore.exceptions import ClientError
 
     from driftline.approvals_cli import DecisionRefused, decide_run
 
@@ -226,6 +227,9 @@ def _decide(args: argparse.Namespace) -> int:
         )
     except DecisionRefused as refused:
         print(f"driftline: {refused}", file=sys.stderr)
+        return 1
+    except ClientError as error:
+        print(f"driftline: {error.response['Error'].get('Message') or error}", file=sys.stderr)
         return 1
     print(message)
     return 0

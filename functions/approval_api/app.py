@@ -8,7 +8,7 @@ from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from driftline_core.approval.page import answer_get, answer_post, form_fields, page
+from driftline_core.approval.page import answer_get, answer_post, page
 from driftline_core.aws.events import HttpApiRequest
 from driftline_core.handler_input import validated_event
 from driftline_core.settings import get_approval_settings
@@ -28,7 +28,7 @@ def lambda_handler(event: HttpApiRequest, context: LambdaContext) -> dict[str, A
     if method == "GET":
         response = answer_get(link, settings)
     elif method == "POST":
-        response = answer_post(link, form_fields(event.body, event.is_base64_encoded), settings)
+        response = answer_post(link, event.body, event.is_base64_encoded, settings)
     else:
         response = page(405, "Method not allowed", ["Open the link from the email in a browser."])
     logger.info("Approval page answered", extra={"method": method, "status": response["statusCode"]})

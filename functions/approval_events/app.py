@@ -25,7 +25,6 @@ def lambda_handler(event: ModelPackageStateChange, context: LambdaContext) -> di
     result = decide_from_registry_event(event.detail, get_approval_settings())
     outcome = result.outcome if result is not None else "not_a_decision"
     logger.info("Registry status change handled", extra={"outcome": outcome})
-    metrics.add_metric(
-        name="RegistryDecisions" if outcome == "decided" else "RegistryEventsIgnored", unit=MetricUnit.Count, value=1
-    )
+    names = {"decided": "RegistryDecisions", "restored": "RegistryStatusesSetBack"}
+    metrics.add_metric(name=names.get(outcome, "RegistryEventsIgnored"), unit=MetricUnit.Count, value=1)
     return {"outcome": outcome}

@@ -9,6 +9,7 @@ or the package's status is set in the registry and the real ApprovalEvents handl
 from __future__ import annotations
 
 import base64
+import contextlib
 import copy
 import json
 import re
@@ -479,3 +480,237 @@ def test_the_sample_events_parse_into_the_handlers_models(aws_env: None) -> None
         "SageMaker Model Package State Change"
     )
     assert REGION == "us-east-1"
+
+
+# Two decisions meeting -------------------------------------------------------------------------------
+
+
+def _new_version(world: World) -> str:
+    """A new PendingManualApproval version in the group, the package the next run registers."""
+    client: Any = boto3.client("sagemaker")
+    world.package_arn = str(
+        client.create_model_package(
+            ModelPackageGroupName=GROUP,
+            ModelApprovalStatus="PendingManualApproval",
+            InferenceSpecification={
+                "Containers": [{"Image": "683313688378.dkr.ecr.us-east-1.amazonaws.com/sklearn:1.2-1"}],
+                "SupportedContentTypes": ["text/csv"],
+                "SupportedResponseMIMETypes": ["text/csv"],
+            },
+        )["ModelPackageArn"]
+    )
+    return world.package_arn
+
+
+def _set_in_registry(world: World, package_arn: str, status: str, by: str = "studio-user") -> None:
+    """A status set in SageMaker Studio, then its EventBridge event delivered to ApprovalEvents."""
+    from functions.approval_events.app import lambda_handler
+
+    boto3.client("sagemaker").update_model_package(
+        ModelPackageArn=package_arn, ModelApprovalStatus=status, ApprovalDescription=f"{status} in Studio"
+    )
+    event = load_event("sagemaker_model_package_approved")
+    event["resources"] = [package_arn]
+    event["detail"] |= {
+        "ModelPackageArn": package_arn,
+        "ModelApprovalStatus": status,
+        "ApprovalDescription": f"{status} in Studio",
+        "LastModifiedBy": {"UserProfileName": by},
+    }
+    lambda_handler(event, world.context)
+
+
+def _record(package_arn: str) -> dict[str, Any]:
+    from driftline_core.approval.links import approval_id_for
+
+    item = boto3.client("dynamodb").get_item(
+        TableName="approvals", Key={"approval_id": {"S": approval_id_for(package_arn)}}, ConsistentRead=True
+    )["Item"]
+    return {name: next(iter(value.values())) for name, value in item.items()}
+
+
+def _agree(world: World, execution: str, package_arn: str) -> tuple[str, str, str]:
+    """The run's end, the registry's status and the record's decision: the same decision, or an AssertionError."""
+    run = world.status(execution)["status"]
+    status = boto3.client("sagemaker").describe_model_package(ModelPackageName=package_arn)["ModelApprovalStatus"]
+    record = _record(package_arn)["status"]
+    assert (run, status, record) in {
+        ("SUCCEEDED", "Approved", "approved"),
+        ("FAILED", "Rejected", "rejected"),
+    }, (run, status, record)
+    return run, status, record
+
+
+@pytest.mark.parametrize("link_first", [True, False])
+def test_an_approval_link_and_a_registry_rejection_at_once_end_in_one_decision_every_time(
+    world: World, link_first: bool
+) -> None:
+    import random
+    import threading
+
+    seen: set[str] = set()
+    for _ in range(25):
+        package = _new_version(world)
+        execution = world.start_run()
+        link = world.links()["approve"]
+        link_delay, registry_delay = sorted([random.uniform(0, 0.05), random.uniform(0, 0.05)], reverse=not link_first)
+        answers: list[int] = []
+
+        def click(link: str = link, delay: float = link_delay, answers: list[int] = answers) -> None:
+            time.sleep(delay)
+            answers.append(post_form(world, link, {"token": link, "approver": "maria", "reason": ""})["statusCode"])
+
+        def studio(package: str = package, delay: float = registry_delay) -> None:
+            time.sleep(delay)
+            _set_in_registry(world, package, "Rejected")
+
+        threads = [threading.Thread(target=click), threading.Thread(target=studio)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+
+        run, _, _ = _agree(world, execution, package)
+        assert answers == ([200] if run == "SUCCEEDED" else [403])  # the link says what happened
+        seen.add(run)
+    assert seen  # every iteration agreed; which decision came first varies with the delays
+
+
+def test_a_registry_rejection_after_a_link_approval_is_set_back_with_the_reason(world: World) -> None:
+    execution = world.start_run()
+    link = world.links()["approve"]
+    assert post_form(world, link, {"token": link, "approver": "maria", "reason": ""})["statusCode"] == 200
+
+    _set_in_registry(world, world.package_arn, "Rejected", by="sam")
+
+    _agree(world, execution, world.package_arn)
+    description = world.package()["ApprovalDescription"]
+    assert description.startswith("Approved by maria at 20")
+    assert "Set back from Rejected (by sam)" in description
+
+
+def test_a_link_used_after_a_registry_rejection_whose_event_has_not_arrived_follows_the_registry(
+    world: World,
+) -> None:
+    execution = world.start_run()
+    boto3.client("sagemaker").update_model_package(
+        ModelPackageArn=world.package_arn, ModelApprovalStatus="Rejected", ApprovalDescription="drifted features"
+    )
+    link = world.links()["approve"]
+
+    answer = post_form(world, link, {"token": link, "approver": "maria", "reason": ""})
+
+    assert answer["statusCode"] == 403 and "already rejected" in answer["body"]
+    finished = world.status(execution)
+    assert (finished["status"], finished["error"]) == ("FAILED", "ApprovalRejected")
+    assert "drifted features" in finished["cause"]
+    assert world.package()["ModelApprovalStatus"] == "Rejected"  # not overwritten by the link
+
+
+# A run that can no longer continue ---------------------------------------------------------------------
+
+
+def test_approving_a_stopped_run_answers_410_and_leaves_the_package_pending(world: World) -> None:
+    execution = world.start_run()
+    world.sfn.stop_execution(executionArn=execution, error="Stopped", cause="wrong data")
+    link = world.links()["approve"]
+
+    answer = post_form(world, link, {"token": link, "approver": "maria", "reason": ""})
+
+    assert answer["statusCode"] == 410 and "already ended" in answer["body"]
+    assert world.package()["ModelApprovalStatus"] == "PendingManualApproval"
+    assert _record(world.package_arn)["status"] == "run_ended"
+    assert world.status(execution, timeout=0)["status"] == "ABORTED"
+
+
+def test_approving_a_stopped_run_in_the_registry_is_taken_back(world: World) -> None:
+    execution = world.start_run()
+    world.sfn.stop_execution(executionArn=execution)
+
+    _set_in_registry(world, world.package_arn, "Approved", by="sam")
+
+    package = world.package()
+    assert package["ModelApprovalStatus"] == "PendingManualApproval"
+    assert "taken back" in package["ApprovalDescription"] and "will not be deployed" in package["ApprovalDescription"]
+    assert _record(world.package_arn)["status"] == "run_ended"
+
+
+def test_a_stop_and_an_approval_at_once_never_leave_an_undeployed_model_approved(world: World) -> None:
+    import random
+    import threading
+
+    for _ in range(25):
+        package = _new_version(world)
+        execution = world.start_run()
+        link = world.links()["approve"]
+        answers: list[int] = []
+
+        def click(link: str = link, answers: list[int] = answers) -> None:
+            time.sleep(random.uniform(0, 0.03))
+            answers.append(post_form(world, link, {"token": link, "approver": "maria", "reason": ""})["statusCode"])
+
+        def stop(execution: str = execution) -> None:
+            time.sleep(random.uniform(0, 0.03))
+            with contextlib.suppress(world.sfn.exceptions.ExecutionDoesNotExist):
+                world.sfn.stop_execution(executionArn=execution)
+
+        threads = [threading.Thread(target=click), threading.Thread(target=stop)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+
+        run = world.status(execution)["status"]
+        status = boto3.client("sagemaker").describe_model_package(ModelPackageName=package)["ModelApprovalStatus"]
+        record = _record(package)["status"]
+        if run == "SUCCEEDED":
+            assert (status, record, answers) == ("Approved", "approved", [200])
+        else:
+            assert run == "ABORTED"
+            assert (status, record, answers) == ("PendingManualApproval", "run_ended", [410])
+
+
+# Forms the page could not have sent ------------------------------------------------------------------
+
+
+def _post_raw(world: World, link: str, body: bytes) -> dict[str, Any]:
+    from functions.approval_api.app import lambda_handler
+
+    event = api_event("POST", link)
+    event["body"] = base64.b64encode(body).decode()
+    return dict(lambda_handler(event, world.context))
+
+
+@pytest.mark.parametrize(
+    ("body", "says"),
+    [
+        (lambda link: "&".join([f"token={link}", "approver=maria"] + [f"x{n}=1" for n in range(25)]), "more than 20"),
+        (lambda link: f"token={link}&approver=Jos%E9&reason=", "not UTF-8"),  # latin-1, not UTF-8
+        (lambda link: f"token={link}&approver=maria&reason={'r' * 501}", "has 501 characters; at most 500"),
+    ],
+    ids=["too-many-fields", "not-utf8", "reason-too-long"],
+)
+def test_a_form_the_page_could_not_have_sent_answers_400_and_decides_nothing(
+    world: World, body: Any, says: str
+) -> None:
+    execution = world.start_run()
+    link = world.links()["reject"]
+
+    answer = _post_raw(world, link, body(link).encode())
+
+    assert answer["statusCode"] == 400
+    assert says in answer["body"] and "Nothing was decided" in answer["body"]
+    assert world.package()["ModelApprovalStatus"] == "PendingManualApproval"
+    assert world.status(execution, timeout=0)["status"] == "RUNNING"
+
+
+def test_an_approver_name_in_any_script_is_recorded_as_typed(world: World) -> None:
+    execution = world.start_run()
+    link = world.links()["approve"]
+
+    answer = post_form(world, link, {"token": link, "approver": "José Müller 王芳", "reason": ""})
+
+    assert answer["statusCode"] == 200
+    output = json.loads(world.status(execution)["output"])
+    assert output["decided_by"] == "José Müller 王芳"
+    assert world.package()["ApprovalDescription"].startswith("Approved by José Müller 王芳 at")

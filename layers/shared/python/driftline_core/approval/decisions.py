@@ -9,13 +9,24 @@ from a link or from the model package's status set in the Model Registry (Studio
 ``driftline approve``): one conditional update moves the record from ``pending`` to its decision, so
 a second click, a replayed link or the registry event that follows a link's own status change finds the
 record decided and changes nothing.
+
+The record is the decision; the registry and the run are made to agree with it, whatever the order in
+which the two sources act:
+
+- a link finds a status already set in the registry (its event still on the way): that status came first
+  and is the decision;
+- a registry status that contradicts a recorded decision (set after a link's, or overwritten by it in the
+  instant between the link's check and its write) is set back, with an ApprovalDescription saying why;
+- a model is Approved only while its run will deploy it: a decision for a run that can no longer continue
+  (stopped, timed out, failed) is refused with the package left as it was, and an approval that reaches a
+  run which ended in the meantime is taken back.
 """
 
 from __future__ import annotations
 
 import re
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
 from aws_lambda_powertools import Logger
@@ -23,7 +34,7 @@ from botocore.exceptions import ClientError
 
 from driftline_core.approval.links import Decision, approval_id_for, iso_time
 from driftline_core.aws.clients import get_client
-from driftline_core.aws.error_codes import error_code, is_condition_failed, is_run_not_waiting
+from driftline_core.aws.error_codes import error_code, is_condition_failed, is_not_found, is_run_not_waiting
 from driftline_core.errors import APPROVAL_REJECTED_ERROR
 from driftline_core.payloads import ApprovalDecision
 from driftline_core.settings import ApprovalSettings
@@ -33,6 +44,9 @@ logger = Logger(child=True)
 PACKAGE_STATUS: dict[Decision, str] = {"approve": "Approved", "reject": "Rejected"}
 RECORD_STATUS: dict[Decision, str] = {"approve": "approved", "reject": "rejected"}
 PENDING = "pending"
+RUN_ENDED = "run_ended"
+"""A record whose run ended before a decision could reach it: nothing can decide it any more."""
+REGISTRY_PENDING = "PendingManualApproval"
 APPROVAL_DESCRIPTION_MAX = 1024
 RECORD_RETENTION_SECONDS = 30 * 24 * 3600
 """How long a record outlives its expiry (DynamoDB TTL), so a late click is told what was decided."""
@@ -100,7 +114,7 @@ def _record(item: dict[str, Any]) -> ApprovalRecord:
 
 # Deciding --------------------------------------------------------------------------------------------
 
-DecisionOutcome = Literal["decided", "already_decided", "expired", "run_ended", "unknown"]
+DecisionOutcome = Literal["decided", "already_decided", "expired", "run_ended", "unknown", "restored"]
 
 
 @dataclass(frozen=True)
@@ -124,17 +138,31 @@ def decide(
     """Make the decision once: record it, set the package's status (links only), resume the run.
 
     Nothing changes for a record that is unknown, already decided, expired, or whose run no longer waits.
+    A link that finds the package already Approved or Rejected in the registry records that decision instead.
     """
     moment = time.time() if now is None else now
     record = get_record(approval_id, settings)
     if record is None:
         return DecisionResult("unknown", None, "Driftline has no approval waiting under this link.")
+    if record.status == RUN_ENDED:
+        return _run_ended(record)
     if record.status != PENDING:
         return _already_decided(record)
     if moment >= record.expires_at:
+        if source == "registry" and decision == "approve":
+            _take_back_approval(record)  # the run's wait timed out: it will not deploy this model
         return _expired(record)
+    first: RegistryStatus | None = None
+    if source == "link":
+        first = registry_status(record.model_package_arn)
+        if first is not None and first.decision is not None:
+            # Set in the registry before this link was used: the registry's decision came first.
+            decision, decided_by, reason, source = first.decision, first.modified_by, first.description, "registry"
     if not _run_is_waiting(record):
-        return _run_ended(record)
+        ended = _close_for_ended_run(record, settings)
+        if source == "registry" and decision == "approve":
+            _take_back_approval(ended)
+        return _run_ended(ended)
     decided_at = iso_time(moment)
     try:
         get_client("dynamodb").update_item(
@@ -160,24 +188,24 @@ def decide(
             raise
         # Another decision won the race (or the record expired meanwhile): report what is there now.
         current = get_record(approval_id, settings) or record
-        return _already_decided(current) if current.status != PENDING else _expired(current)
-    decided = ApprovalRecord(
-        **{
-            **record.__dict__,
-            "status": RECORD_STATUS[decision],
-            "decided_by": decided_by,
-            "decided_at": decided_at,
-            "reason": reason,
-            "source": source,
-        }
+        if current.status == RUN_ENDED:
+            return _run_ended(current)
+        if current.status == PENDING:
+            return _expired(current)
+        if source == "registry":
+            restore_recorded_decision(current)
+        return _already_decided(current)
+    decided = replace(
+        record,
+        status=RECORD_STATUS[decision],
+        decided_by=decided_by,
+        decided_at=decided_at,
+        reason=reason,
+        source=source,
     )
     try:
         if source == "link":
-            get_client("sagemaker").update_model_package(
-                ModelPackageArn=record.model_package_arn,
-                ModelApprovalStatus=PACKAGE_STATUS[decision],
-                ApprovalDescription=approval_description(decided),
-            )
+            set_package_status(decided, PACKAGE_STATUS[decision], approval_description(decided))
     except Exception:
         _reopen(decided, settings)
         raise
@@ -185,11 +213,19 @@ def decide(
     try:
         send_outcome(record.task_token, decided)
     except ClientError as error:
-        if is_run_not_waiting(error):
-            logger.warning("The run stopped waiting before the decision reached it", extra=log_keys)
-            return _run_ended(decided)
-        raise
+        if not is_run_not_waiting(error):
+            raise
+        # The run ended between the check above and now: the decision reaches nothing, so it is taken back.
+        logger.warning("The run stopped waiting before the decision reached it", extra=log_keys)
+        ended = _close_for_ended_run(decided, settings)
+        if source == "link":
+            set_package_status(ended, REGISTRY_PENDING, _ended_description(ended))
+        elif decision == "approve":
+            _take_back_approval(ended)
+        return _run_ended(ended)
     logger.info("Approval decided; the run resumes", extra=log_keys)
+    if first is not None and first.decision is not None:
+        return _already_decided(decided)
     verb = "approved" if decision == "approve" else "rejected"
     follow = (
         "The run continues with this model."
@@ -209,7 +245,7 @@ def approval_description(record: ApprovalRecord) -> str:
         text += f": {record.reason}"
     # The field's pattern is '.*' in Java's sense: no line terminator may appear. A reason typed on several
     # lines keeps its lines, joined with ' / ', in the registry; the run and the emails keep it as typed.
-    return _LINE_BREAKS.sub(" / ", text.strip())[:APPROVAL_DESCRIPTION_MAX]
+    return _one_line(text)[:APPROVAL_DESCRIPTION_MAX]
 
 
 _LINE_BREAKS = re.compile("\\s*[\\n\\r\\u0085\\u2028\\u2029]+\\s*")
@@ -266,6 +302,103 @@ def _reopen(record: ApprovalRecord, settings: ApprovalSettings) -> None:
         )
 
 
+@dataclass(frozen=True)
+class RegistryStatus:
+    """A model package's approval status in the registry now, and who set it."""
+
+    status: str
+    modified_by: str
+    description: str
+
+    @property
+    def decision(self) -> Decision | None:
+        return {"Approved": "approve", "Rejected": "reject"}.get(self.status)  # type: ignore[return-value]
+
+
+def registry_status(package_arn: str, event_detail: dict[str, Any] | None = None) -> RegistryStatus | None:
+    """The package's status now (an event's detail may be stale); None when the package is gone."""
+    try:
+        described = get_client("sagemaker").describe_model_package(ModelPackageName=package_arn)
+    except ClientError as error:
+        if is_not_found(error):
+            return None
+        raise
+    status = str(described.get("ModelApprovalStatus") or "")
+    detail = event_detail or {}
+    # Who set it: the event's account of it when it tells of this status, else the package's own.
+    source = detail if str(detail.get("ModelApprovalStatus") or "") == status else described
+    modified_by = source.get("LastModifiedBy") or {}
+    who = (
+        modified_by.get("UserProfileName")
+        or (modified_by.get("IamIdentity") or {}).get("Arn")
+        or "someone in the SageMaker Model Registry"
+    )
+    return RegistryStatus(status, str(who), str(source.get("ApprovalDescription") or ""))
+
+
+def set_package_status(record: ApprovalRecord, status: str, description: str) -> None:
+    get_client("sagemaker").update_model_package(
+        ModelPackageArn=record.model_package_arn,
+        ModelApprovalStatus=status,
+        ApprovalDescription=_one_line(description)[:APPROVAL_DESCRIPTION_MAX],
+    )
+
+
+def restore_recorded_decision(record: ApprovalRecord, found: RegistryStatus | None = None) -> bool:
+    """Set the package's status back to the recorded decision when the registry says otherwise; True if it did."""
+    wanted = PACKAGE_STATUS["approve" if record.status == "approved" else "reject"]
+    current = found or registry_status(record.model_package_arn)
+    if current is None or current.status == wanted:
+        return False
+    set_package_status(
+        record,
+        wanted,
+        f"{approval_description(record)}. Set back from {current.status} (by {current.modified_by}): a model "
+        "version is decided once, and this decision had already reached its run",
+    )
+    logger.warning(
+        "A registry status contradicting the recorded decision was set back",
+        extra={"approval_id": record.approval_id, "found": current.status, "restored": wanted},
+    )
+    return True
+
+
+def _take_back_approval(record: ApprovalRecord) -> None:
+    """An Approved status set in the registry for a run that can no longer deploy it goes back to pending."""
+    current = registry_status(record.model_package_arn)
+    if current is not None and current.status == "Approved":
+        set_package_status(record, REGISTRY_PENDING, _ended_description(record, by=current.modified_by))
+
+
+def _ended_description(record: ApprovalRecord, by: str = "") -> str:
+    who = f" by {by}" if by else ""
+    return (
+        f"Approval{who} taken back by Driftline: the run that registered this version ({record.execution_id}) had "
+        "ended, so it will not be deployed. Upload the data again to start a new run"
+    )
+
+
+def _close_for_ended_run(record: ApprovalRecord, settings: ApprovalSettings) -> ApprovalRecord:
+    """Mark the record as belonging to a run that ended (from pending, or from the decision that found it gone)."""
+    try:
+        get_client("dynamodb").update_item(
+            TableName=settings.approvals_table,
+            Key={"approval_id": {"S": record.approval_id}},
+            UpdateExpression="SET #status = :ended",
+            ConditionExpression="#status = :was",
+            ExpressionAttributeNames={"#status": "status"},
+            ExpressionAttributeValues={":ended": {"S": RUN_ENDED}, ":was": {"S": record.status}},
+        )
+    except ClientError as error:
+        if not is_condition_failed(error):
+            raise
+    return replace(record, status=RUN_ENDED)
+
+
+def _one_line(text: str) -> str:
+    return _LINE_BREAKS.sub(" / ", text.strip())
+
+
 def _run_is_waiting(record: ApprovalRecord) -> bool:
     try:
         described = get_client("stepfunctions").describe_execution(executionArn=record.execution_id)
@@ -274,6 +407,11 @@ def _run_is_waiting(record: ApprovalRecord) -> bool:
             return False
         raise
     return str(described.get("status")) == "RUNNING"
+
+
+def settled(record: ApprovalRecord) -> DecisionResult:
+    """What a link to a record no longer pending says: who decided, or that its run had ended."""
+    return _run_ended(record) if record.status == RUN_ENDED else _already_decided(record)
 
 
 def _already_decided(record: ApprovalRecord) -> DecisionResult:
@@ -308,26 +446,34 @@ def _run_ended(record: ApprovalRecord) -> DecisionResult:
 
 
 def decide_from_registry_event(detail: dict[str, Any], settings: ApprovalSettings) -> DecisionResult | None:
-    """A package's status set in the registry (Studio, CLI, API) decides its pending approval.
+    """A package's status set in the registry (Studio, CLI, API) decides its pending approval, or is set back
+    when it contradicts the decision already recorded.
 
-    Returns None for events that decide nothing: a status still pending, or no package ARN.
+    Returns None for events that decide nothing: a status still pending, or no package ARN. The package's
+    status now is what counts: events may arrive late or out of order.
     """
     package_arn = str(detail.get("ModelPackageArn") or "")
-    status = str(detail.get("ModelApprovalStatus") or "")
-    decision: Decision | None = {"Approved": "approve", "Rejected": "reject"}.get(status)  # type: ignore[assignment]
-    if not package_arn or decision is None:
+    if not package_arn or str(detail.get("ModelApprovalStatus") or "") not in ("Approved", "Rejected"):
         return None
-    modified_by = detail.get("LastModifiedBy") or {}
-    who = (
-        modified_by.get("UserProfileName")
-        or (modified_by.get("IamIdentity") or {}).get("Arn")
-        or "someone in the SageMaker Model Registry"
-    )
+    record = get_record(approval_id_for(package_arn), settings)
+    if record is None:
+        return DecisionResult("unknown", None, "Driftline has no approval for this model package.")
+    current = registry_status(package_arn, detail)
+    if current is None or current.decision is None:
+        return None
+    if record.status in ("approved", "rejected"):
+        if restore_recorded_decision(record, current):
+            return DecisionResult("restored", record, f"{record.model_package_arn} set back to its recorded decision.")
+        return _already_decided(record)
+    if record.status == RUN_ENDED:
+        if current.status == "Approved":
+            _take_back_approval(record)
+        return _run_ended(record)
     return decide(
-        approval_id_for(package_arn),
-        decision,
-        decided_by=str(who),
-        reason=str(detail.get("ApprovalDescription") or ""),
+        record.approval_id,
+        current.decision,
+        decided_by=current.modified_by,
+        reason=current.description,
         source="registry",
         settings=settings,
     )

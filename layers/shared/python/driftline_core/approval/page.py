@@ -14,7 +14,7 @@ from html import escape
 from typing import Any
 from urllib.parse import parse_qs
 
-from driftline_core.approval.decisions import DecisionResult, decide, get_record
+from driftline_core.approval.decisions import PENDING, DecisionResult, decide, get_record, settled
 from driftline_core.approval.links import iso_time, signing_key, verify_link
 from driftline_core.errors import LinkRefused
 from driftline_core.settings import ApprovalSettings
@@ -89,13 +89,42 @@ def _form_html(form: Form) -> str:
     )
 
 
+MAX_FORM_FIELDS = 20
+"""The page sends three fields; a form with more did not come from it."""
+
+
+class FormRefused(ValueError):
+    """A POSTed form this page could not have sent; the message says what is wrong."""
+
+
 def form_fields(body: str | None, is_base64: bool) -> dict[str, str]:
-    """The POSTed form's fields (first value of each), trimmed; HTTP APIs may base64-encode the body."""
+    """The POSTed form's fields (first value of each), trimmed; HTTP APIs may base64-encode the body.
+
+    Raises ``FormRefused`` for a body that is not UTF-8 (the page declares UTF-8, so a browser sends it), for
+    more fields than the page has, and for a value longer than the page's fields take: nothing is cut or
+    replaced silently.
+    """
     if not body:
         return {}
-    text = base64.b64decode(body).decode("utf-8", "replace") if is_base64 else body
-    parsed = parse_qs(text, keep_blank_values=True, max_num_fields=20)
-    return {name: values[0].strip()[:MAX_FIELD] for name, values in parsed.items() if values}
+    try:
+        text = base64.b64decode(body).decode("utf-8") if is_base64 else body
+    except (ValueError, UnicodeDecodeError) as error:
+        raise FormRefused("The form's text is not UTF-8, as the approval page sends it.") from error
+    try:
+        parsed = parse_qs(text, keep_blank_values=True, max_num_fields=MAX_FORM_FIELDS, errors="strict")
+    except UnicodeDecodeError as error:
+        raise FormRefused("The form's text is not UTF-8, as the approval page sends it.") from error
+    except ValueError as error:
+        raise FormRefused(f"The form has more than {MAX_FORM_FIELDS} fields; the approval page sends three.") from error
+    fields = {name: values[0].strip() for name, values in parsed.items() if values}
+    labels = {FORM_APPROVER: "Your name or email", FORM_REASON: "The reason"}
+    for name, label in labels.items():
+        if len(fields.get(name, "")) > MAX_FIELD:
+            raise FormRefused(
+                f"{label} has {len(fields[name])} characters; at most {MAX_FIELD} are kept. Shorten it and submit "
+                "again."
+            )
+    return fields
 
 
 _STATUS_BY_OUTCOME = {"decided": 200, "already_decided": 403, "expired": 410, "run_ended": 410, "unknown": 403}
@@ -116,14 +145,8 @@ def answer_get(link: str, settings: ApprovalSettings) -> dict[str, Any]:
     record = get_record(signed.approval_id, settings)
     if record is None:
         return page(403, _TITLE_BY_OUTCOME["unknown"], ["Driftline has no approval waiting under this link."])
-    if record.status != "pending":
-        refused_result = DecisionResult(
-            "already_decided",
-            record,
-            f"{record.dataset} model version {record.version} was already {record.status} by {record.decided_by} "
-            f"at {record.decided_at}. This link changes nothing.",
-        )
-        return result_page(refused_result)
+    if record.status != PENDING:
+        return result_page(settled(record))
     verb = "Approve" if signed.decision == "approve" else "Reject"
     return page(
         200,
@@ -137,8 +160,13 @@ def answer_get(link: str, settings: ApprovalSettings) -> dict[str, Any]:
     )
 
 
-def answer_post(link: str, fields: dict[str, str], settings: ApprovalSettings) -> dict[str, Any]:
-    """Decide with the confirmation form's fields; missing fields answer 400 and decide nothing."""
+def answer_post(link: str, body: str | None, is_base64: bool, settings: ApprovalSettings) -> dict[str, Any]:
+    """Decide with the confirmation form's fields; a form that is incomplete or unreadable answers 400 and
+    decides nothing."""
+    try:
+        fields = form_fields(body, is_base64)
+    except FormRefused as refused:
+        return page(400, "The form cannot be used", [str(refused), "Nothing was decided."])
     token = fields.get(FORM_TOKEN, "")
     approver = fields.get(FORM_APPROVER, "")
     reason = fields.get(FORM_REASON, "")
