@@ -279,6 +279,7 @@ def test_a_failed_monitor_job_is_notified_and_publishes_no_metric(
     assert outcome["action"] == "notified"
     [message] = inbox()
     assert name in message["Body"]
+    assert f"of endpoint {ENDPOINT} (dataset credit)" in message["Body"]
     assert "is not Model Monitor's format" in message["Body"]
     assert "the drift alarm keeps its state" in message["Body"]
     assert boto3.client("cloudwatch", region_name=REGION).list_metrics(Namespace="Driftline/DataDrift")["Metrics"] == []

@@ -31,17 +31,20 @@ BASELINE = build_baseline_job_request(
     output_uri="s3://artifacts/runs/credit-5e4f54c7bade/baseline/",
     settings=job_settings(),
 )
+MONITOR_ARGUMENTS: dict[str, Any] = {
+    "job_name": "stack-credit-monitor-202612061200",
+    "dataset": "credit",
+    "endpoint": "stack-credit",
+    "schedule": "stack-credit-drift-monitor",
+    "baseline_uri": "s3://artifacts/runs/credit-5e4f54c7bade/baseline/",
+    "capture_uris": {"hour-0": "s3://artifacts/capture/credit/stack-credit/AllTraffic/2026/12/06/11/"},
+    "window_start": "2026-12-06T11:00:00Z",
+    "window_end": "2026-12-06T12:00:00Z",
+    "settings": job_settings(),
+}
 MONITOR = build_monitor_job_request(
-    job_name="stack-credit-monitor-202612061200",
-    dataset="credit",
-    endpoint="stack-credit",
-    schedule="stack-credit-drift-monitor",
-    baseline_uri="s3://artifacts/runs/credit-5e4f54c7bade/baseline/",
-    capture_uris={"hour-0": "s3://artifacts/capture/credit/stack-credit/AllTraffic/2026/12/06/11/"},
+    **MONITOR_ARGUMENTS,
     output_uri="s3://artifacts/monitoring/credit/stack-credit/stack-credit-drift-monitor/2026/12/06/12/",
-    window_start="2026-12-06T11:00:00Z",
-    window_end="2026-12-06T12:00:00Z",
-    settings=job_settings(),
 )
 
 
@@ -59,7 +62,29 @@ def test_the_failure_email_names_the_dataset_and_endpoint_aws_describes() -> Non
     assert email.attributes == {"outcome": "monitor_failed", "dataset": "credit"}
 
 
-def test_a_job_started_before_the_variables_existed_is_still_named_by_its_tags() -> None:
-    older = {"Tags": [{"Key": "driftline:dataset", "Value": "credit"}, {"Key": "driftline:endpoint", "Value": "e"}]}
+@pytest.mark.parametrize("sharded", [False, True], ids=["one instance", "sharded"])
+@pytest.mark.parametrize("kept", [("sagemaker_endpoint_name",), ()], ids=["model monitor variables", "no environment"])
+def test_a_monitor_job_without_driftlines_variables_is_named_by_the_window_output_it_writes(
+    sharded: bool, kept: tuple[str, ...]
+) -> None:
+    """A monitor job an earlier version started has no DRIFTLINE_* variables, and DescribeProcessingJob returns no
+    tags: the window's output folder still says which dataset and endpoint it is."""
+    request = build_monitor_job_request(
+        **{**MONITOR_ARGUMENTS, "endpoint": "stack-credit-risk", "dataset": "credit-risk"},
+        output_uri="s3://artifacts/monitoring/credit-risk/stack-credit-risk/stack-credit-risk-drift-monitor/2026/12/06/12/",
+        instance_count=3 if sharded else 1,
+    )
+    described = _described(request)
+    described["Environment"] = {k: v for k, v in request["Environment"].items() if k in kept}
 
-    assert drift_job_subject(older) == ("credit", "e")
+    email = job_failed_notification(described, "monitor")
+
+    assert drift_job_subject(described) == ("credit-risk", "stack-credit-risk")
+    assert "of endpoint stack-credit-risk (dataset credit-risk)" in email.message
+    assert email.subject == "Driftline: credit-risk drift monitoring failed"
+
+
+def test_tags_in_a_description_name_nothing() -> None:
+    tagged = {"Tags": [{"Key": "driftline:dataset", "Value": "credit"}, {"Key": "driftline:endpoint", "Value": "e"}]}
+
+    assert drift_job_subject(tagged) == ("unknown", "unknown")

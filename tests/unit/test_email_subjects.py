@@ -8,6 +8,7 @@ from driftline_core.drift.job_events import job_failed_notification
 from driftline_core.drift.model_monitor import execution_failed_notification
 from driftline_core.drift.retrain import fresh_data_needed
 from driftline_core.notifications.publish import SUBJECT_LIMIT, Notification, email_subject
+from driftline_core.training.job_requests import DATASET_VARIABLE, ENDPOINT_VARIABLE
 
 LONG_DATASET = "d" * 40 + "-" + "x" * 200
 ODD_DATASET = "crédit\nscoring ✓"
@@ -22,7 +23,7 @@ def _drift_emails(dataset: str) -> dict[str, Notification]:
         "ProcessingJobName": "stack-credit-monitor-202612061200",
         "ProcessingJobStatus": "Failed",
         "FailureReason": "AlgorithmError: boom",
-        "Tags": [{"Key": "driftline:dataset", "Value": dataset}, {"Key": "driftline:endpoint", "Value": "e"}],
+        "Environment": {DATASET_VARIABLE: dataset, ENDPOINT_VARIABLE: "e"},
     }
     return {
         "monitor failed": job_failed_notification(description, "monitor"),

@@ -28,7 +28,6 @@ from driftline_core import layout
 from driftline_core.aws import s3io
 from driftline_core.aws.clients import get_client
 from driftline_core.aws.sagemaker import describe_endpoint, start_processing_job_once
-from driftline_core.drift.alarms import DATASET_TAG, ENDPOINT_TAG
 from driftline_core.drift.schedules import MonitoringRequest
 from driftline_core.drift.setup import tear_down_drift_monitoring
 from driftline_core.layout import (
@@ -207,8 +206,8 @@ def monitor_instance_count(
 def start_merge_job(description: Mapping[str, Any], settings: Settings) -> tuple[str, bool]:
     """Start the merge job of a window whose monitor job ran on several instances; True when started now.
 
-    Everything it needs is in the monitor job's description: its environment (endpoint, schedule, window),
-    its baseline input, its dataset tag and its ``shards/`` output, below the window's output folder.
+    Everything it needs is in the monitor job's description: its environment (endpoint, schedule, window), its
+    baseline input, its dataset (``drift_job_subject``) and its ``shards/`` output, below the window's output folder.
     """
     name = str(description.get("ProcessingJobName") or "")
     environment = {str(k): str(v) for k, v in (description.get("Environment") or {}).items()}
@@ -246,18 +245,34 @@ def start_merge_job(description: Mapping[str, Any], settings: Settings) -> tuple
 
 
 def drift_job_subject(description: Mapping[str, Any]) -> tuple[str, str]:
-    """``(dataset, endpoint)`` of a drift job, from its Environment (what DescribeProcessingJob returns; its tags it
-    does not), else from its tags as a job started before the variables were set has them."""
+    """``(dataset, endpoint)`` of a drift job, from what DescribeProcessingJob returns (not the job's tags: it does not
+    return them): the job's Environment, else where it writes, ``monitoring/<dataset>/<endpoint>/...``
+    (``monitoring_output_prefix``), which a monitor or merge job started without the variables has too."""
     environment = {str(k): str(v) for k, v in (description.get("Environment") or {}).items()}
-    tags = {str(t.get("Key")): str(t.get("Value")) for t in description.get("Tags") or []}
-    dataset = environment.get(DATASET_VARIABLE) or tags.get(DATASET_TAG) or "unknown"
+    written_dataset, written_endpoint = _monitoring_output_subject(description)
+    dataset = environment.get(DATASET_VARIABLE) or written_dataset or "unknown"
     endpoint = (
         environment.get(ENDPOINT_VARIABLE)
         or environment.get("sagemaker_endpoint_name")
-        or tags.get(ENDPOINT_TAG)
+        or written_endpoint
         or "unknown"
     )
     return dataset, endpoint
+
+
+def _monitoring_output_subject(description: Mapping[str, Any]) -> tuple[str, str]:
+    """The dataset and endpoint folders of the window output a monitor or merge job writes; empty for other jobs."""
+    for uri in output_uris(description).values():
+        if not uri.startswith("s3://"):
+            continue
+        _, key = layout.split_s3_uri(uri)
+        if not key.startswith(layout.MONITORING_PREFIX):
+            continue
+        dataset, _, rest = key.removeprefix(layout.MONITORING_PREFIX).partition("/")
+        endpoint = rest.partition("/")[0]
+        if dataset and endpoint:
+            return dataset, endpoint
+    return "", ""
 
 
 def output_uris(description: Mapping[str, Any]) -> dict[str, str]:
