@@ -6,6 +6,10 @@
 - ``StopExecution`` leaves a run that waits on a task token RUNNING until the wait times out, and a task
   token of the stopped run still resumes it. On AWS the run is ABORTED at once and its open task is closed:
   SendTaskSuccess, SendTaskFailure and SendTaskHeartbeat with its token answer ``TaskTimedOut``.
+- moto sends no "Step Functions Execution Status Change" event. Step Functions sends one to the default event
+  bus for every status change of a standard workflow's execution: when it starts, and once when it ends,
+  however it ends (succeeded, failed, timed out or stopped), with the shape the Step Functions developer guide
+  documents ("EventBridge for Step Functions execution status changes").
 
 All are fixed so local runs behave as on AWS.
 """
@@ -13,17 +17,25 @@ All are fixed so local runs behave as on AWS.
 from __future__ import annotations
 
 import datetime
+import json
+import threading
+import weakref
 from typing import Any
 
 from moto.core.config import default_user_config
 from moto.core.exceptions import AWSError
+from moto.events.models import events_backends
 from moto.stepfunctions.models import StateMachine, StepFunctionBackend
 from moto.stepfunctions.parser import api as parser_api
-from moto.stepfunctions.parser.api import ExecutionStatus
+from moto.stepfunctions.parser.api import ExecutionStatus, StateMachineType
+from moto.stepfunctions.parser.backend.execution import BaseExecutionWorkerCommunication, Execution
 from moto.stepfunctions.parser.models import StepFunctionsParserBackend, stepfunctions_parser_backends
 from moto.stepfunctions.responses import StepFunctionResponse
 
 from driftline.local import seams
+from driftline.local.times import epoch_millis
+
+EVENT_DETAIL_TYPE = "Step Functions Execution Status Change"
 
 
 def enable_execution() -> None:
@@ -51,9 +63,27 @@ def install() -> None:
         if getattr(execution, "exec_status", None) == ExecutionStatus.RUNNING:
             execution.exec_status = ExecutionStatus.ABORTED
             execution.stop_date = datetime.datetime.now(tz=datetime.UTC)
+            _emit_end(execution)
         return execution
 
     seams.add(StepFunctionsParserBackend, "stop_execution", stop_execution)
+
+    start = Execution.start
+
+    def start_and_emit(self: Execution) -> None:
+        # Sent before the run starts, so that its end, however soon it comes, is never sent first.
+        _emit(self, ExecutionStatus.RUNNING)
+        start(self)
+
+    seams.replace(Execution, "start", start_and_emit)
+
+    terminated = BaseExecutionWorkerCommunication.terminated
+
+    def terminated_and_emit(self: BaseExecutionWorkerCommunication) -> None:
+        terminated(self)
+        _emit_end(self.execution)
+
+    seams.replace(BaseExecutionWorkerCommunication, "terminated", terminated_and_emit)
 
     for action in ("send_task_success", "send_task_failure", "send_task_heartbeat"):
         seams.replace(
@@ -112,3 +142,62 @@ def _refusing_closed_tasks(send: Any) -> Any:
             raise TaskDoesNotExist("Task does not exist anymore") from missing
 
     return checked
+
+
+def status_change_event_detail(execution: Execution, status: ExecutionStatus) -> dict[str, Any]:
+    """The event's ``detail``: the execution as DescribeExecution describes it, its times in epoch milliseconds."""
+    succeeded = status == ExecutionStatus.SUCCEEDED
+    redrivable = status in (ExecutionStatus.FAILED, ExecutionStatus.TIMED_OUT, ExecutionStatus.ABORTED)
+    stop_date = execution.stop_date if status != ExecutionStatus.RUNNING else None
+    return {
+        "executionArn": execution.exec_arn,
+        "stateMachineArn": execution.state_machine_arn,
+        "name": execution.name,
+        "status": status.value,
+        "startDate": epoch_millis(execution.start_date),
+        "stopDate": epoch_millis(stop_date) if isinstance(stop_date, datetime.datetime) else None,
+        "input": json.dumps(execution.input_data, separators=(",", ":")),
+        "inputDetails": {"included": True},
+        "output": json.dumps(execution.output, separators=(",", ":")) if succeeded else None,
+        "outputDetails": {"included": True} if succeeded else None,
+        "stateMachineVersionArn": None,
+        "stateMachineAliasArn": None,
+        "redriveCount": 0,
+        "redriveDate": None,
+        "redriveStatus": "REDRIVABLE" if redrivable else "NOT_REDRIVABLE",
+        "redriveStatusReason": None if redrivable else f"Execution is {status.value} and cannot be redriven",
+        "error": execution.error,
+        "cause": execution.cause,
+    }
+
+
+_ended_lock = threading.Lock()
+_ended: weakref.WeakSet[Execution] = weakref.WeakSet()
+
+
+def _emit_end(execution: Execution) -> None:
+    """Send an execution's end once: a stopped run ends when StopExecution answers, and again (not sent) when its
+    interpreter thread notices."""
+    with _ended_lock:
+        if execution in _ended or execution.exec_status == ExecutionStatus.RUNNING:
+            return
+        _ended.add(execution)
+    _emit(execution, execution.exec_status)
+
+
+def _emit(execution: Execution, status: ExecutionStatus | None) -> None:
+    """Step Functions sends a standard workflow's status changes to its account's and Region's default event bus;
+    express workflows send none."""
+    if status is None or execution.sm_type != StateMachineType.STANDARD:
+        return
+    detail = status_change_event_detail(execution, status)
+    events_backends[execution.account_id][execution.region_name].put_events(
+        [
+            {
+                "Source": "aws.states",
+                "DetailType": EVENT_DETAIL_TYPE,
+                "Detail": json.dumps(detail),
+                "Resources": [execution.exec_arn],
+            }
+        ]
+    )

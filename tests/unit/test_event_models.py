@@ -13,7 +13,13 @@ from typing import Any
 import pytest
 from pydantic import BaseModel, ValidationError
 
-from driftline_core.aws.events import AlarmStateChangeEvent, EventBridgeEvent, HttpApiRequest, S3ObjectCreatedEvent
+from driftline_core.aws.events import (
+    AlarmStateChangeEvent,
+    EventBridgeEvent,
+    ExecutionStatusChangeEvent,
+    HttpApiRequest,
+    S3ObjectCreatedEvent,
+)
 from driftline_core.drift.schedules import MonitoringRequest
 from driftline_core.handler_input import validate_event, validated_event
 from driftline_core.payloads import (
@@ -63,6 +69,7 @@ MODEL_OF_SAMPLE: dict[str, type[BaseModel] | str] = {
     "scheduled_reconcile_jobs": ScheduledEvent,
     "scheduler_start_monitoring": MonitoringRequest,
     "start_run": S3ObjectCreatedEvent,
+    "stepfunctions_execution_failed": ExecutionStatusChangeEvent,
     "train": TrainInput,
     "validate": StepInput,
 }
@@ -160,6 +167,21 @@ def test_a_drift_alarm_event_gives_the_alarm_and_its_new_state() -> None:
 
     assert event.detail.alarm_name == raw["detail"]["alarmName"]
     assert event.detail.state.value == "ALARM"
+
+
+def test_a_run_end_event_gives_the_run_how_it_ended_and_its_input() -> None:
+    raw = load_event("stepfunctions_execution_failed")
+
+    event = ExecutionStatusChangeEvent.model_validate(raw)
+
+    assert (event.detail.name, event.detail.status, event.detail.error) == (
+        "credit-5e4f54c7bade",
+        "FAILED",
+        "ApprovalRejected",
+    )
+    assert json.loads(event.detail.input or "")["dataset"] == "credit"
+    assert event.detail.input_details is not None and event.detail.input_details.included
+    assert event.detail.start_date < (event.detail.stop_date or 0) and event.detail.output is None
 
 
 class _Order(BaseModel):

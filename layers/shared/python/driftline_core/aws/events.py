@@ -3,9 +3,10 @@
 The project's own models rather than Powertools' parser models: importing that package builds the models
 of every AWS event it knows (about a hundred), which each cold start would pay for to read three shapes.
 Sources: EventBridge's event structure (EventBridge user guide, "Amazon EventBridge events"), S3's
-"EventBridge event message structure" (S3 user guide) and API Gateway's "payload format version 2.0"
-for HTTP API Lambda integrations (API Gateway developer guide). Unread fields are ignored, as before.
-Like every payload model, they build their validators on first use.
+"EventBridge event message structure" (S3 user guide), "Step Functions Execution Status Change" (Step
+Functions developer guide, "EventBridge for Step Functions execution status changes") and API Gateway's
+"payload format version 2.0" for HTTP API Lambda integrations (API Gateway developer guide). Unread fields
+are ignored, as before. Like every payload model, they build their validators on first use.
 """
 
 from typing import Any, Literal
@@ -123,3 +124,34 @@ class ProcessingJobStateChange(EventBridgeEvent):
     """SageMaker's "SageMaker Processing Job State Change" event; ``detail`` is the job's description."""
 
     detail: dict[str, Any]
+
+
+class ExecutionDataDetails(_AwsEvent):
+    included: bool = True
+    """False when Step Functions left the input or output out of the event (over EventBridge's size quota)."""
+
+
+class ExecutionStatusChange(_AwsEvent):
+    """``detail`` of "Step Functions Execution Status Change": the execution as DescribeExecution describes it."""
+
+    execution_arn: str = Field(alias="executionArn")
+    state_machine_arn: str = Field(alias="stateMachineArn")
+    name: str
+    status: str
+    """RUNNING, SUCCEEDED, FAILED, TIMED_OUT, ABORTED (or PENDING_REDRIVE)."""
+    start_date: int = Field(alias="startDate")
+    """Epoch milliseconds, as are ``stop_date`` and ``redrive_date``."""
+    stop_date: int | None = Field(default=None, alias="stopDate")
+    input: str | None = None
+    input_details: ExecutionDataDetails | None = Field(default=None, alias="inputDetails")
+    output: str | None = None
+    """Only for a SUCCEEDED execution."""
+    output_details: ExecutionDataDetails | None = Field(default=None, alias="outputDetails")
+    error: str | None = None
+    cause: str | None = None
+
+
+class ExecutionStatusChangeEvent(EventBridgeEvent):
+    """Step Functions sends one for every status change of a standard workflow's execution, its end included."""
+
+    detail: ExecutionStatusChange
