@@ -68,6 +68,15 @@ PROXY_VARIABLES = frozenset({"HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "NO_PROXY
 """A proxy would carry the job's S3 traffic, data included, to another machine."""
 
 
+STOPPED_WITH_LOCAL_MODE = (
+    "local mode stopped while the job ran, and stopping local mode stops its running jobs as StopProcessingJob "
+    "and StopTrainingJob would. Local mode keeps nothing across a restart: start it again (driftline local up) and "
+    "upload the data again to run the pipeline from the start."
+)
+"""The FailureReason of a job that ended Stopped because local mode stopped: SageMaker's reason for how a job ended
+goes there, so whatever reads the job (a run's failure notification) says why, as it would on AWS."""
+
+
 class JobFailed(Exception):
     """A job ended Failed; the message becomes its FailureReason."""
 
@@ -173,8 +182,9 @@ class JobRunner:
     def stop(self, timeout: float = 30) -> None:
         """Stop every running job as StopProcessingJob/StopTrainingJob would, and wait until each is Stopped.
 
-        Each job's process is killed, its status becomes Stopped and its state-change event is emitted while
-        local mode is still up, so stopping local mode leaves no job process, no job thread and no noise.
+        Each job's process is killed, its status becomes Stopped with ``STOPPED_WITH_LOCAL_MODE`` as its reason and
+        its state-change event is emitted while local mode is still up, so stopping local mode leaves no job process,
+        no job thread and no noise.
         """
         with self._lock:
             self._stopping.update(thread.name.removeprefix("job-") for thread in self._threads if thread.is_alive())
@@ -214,6 +224,7 @@ class JobRunner:
         except Exception as error:
             if self._stopped(name):
                 job.processing_job_status = "Stopped"
+                job.failure_reason = STOPPED_WITH_LOCAL_MODE
                 job.processing_end_time = job.last_modified_time = datetime.now().astimezone()
                 self._emit_processing(job)
                 return
@@ -325,6 +336,7 @@ class JobRunner:
         except Exception as error:
             if self._stopped(name):
                 job.training_job_status = job.secondary_status = "Stopped"
+                job.failure_reason = STOPPED_WITH_LOCAL_MODE
                 job.training_end_time = job.last_modified_time = datetime.now().astimezone()
                 self._emit_training(job)
                 return

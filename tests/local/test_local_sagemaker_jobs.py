@@ -24,6 +24,7 @@ from driftline.local import sagemaker, seams
 from driftline.local.console import Console
 from driftline.local.sagemaker import JobRunner
 from driftline.local.settings import ACCOUNT_ID
+from driftline_core.training.jobs import failure_cause
 
 REGION = "us-east-1"
 BUCKET = "driftline-artifacts"
@@ -379,6 +380,7 @@ def _start_training_job(
     *,
     submit_uri: str = f"s3://{BUCKET}/code/sourcedir.tar.gz",
     environment: dict[str, str] | None = None,
+    wait: bool = True,
 ) -> dict[str, Any]:
     emulator.s3.put_object(Bucket=BUCKET, Key="runs/r1/train/train.csv", Body=b"income,default\n1,0\n2,1\n")
     emulator.sagemaker.create_training_job(
@@ -403,7 +405,8 @@ def _start_training_job(
         StoppingCondition={"MaxRuntimeInSeconds": 60},
         **({"Environment": environment} if environment is not None else {}),
     )
-    emulator.runner.wait()
+    if wait:
+        emulator.runner.wait()
     return dict(emulator.sagemaker.describe_training_job(TrainingJobName=name))
 
 
@@ -480,8 +483,30 @@ def test_stopping_local_jobs_ends_a_running_job_stopped_with_its_process_gone_an
 
     description = emulator.sagemaker.describe_processing_job(ProcessingJobName="credit-slow")
     assert description["ProcessingJobStatus"] == "Stopped"
-    assert "FailureReason" not in description
+    assert description["FailureReason"] == sagemaker.STOPPED_WITH_LOCAL_MODE
+    # What the run's failure notification says, read from the job as on AWS.
+    assert failure_cause("Processing", "credit-slow", "Stopped", description) == (
+        "Processing job credit-slow Stopped: local mode stopped while the job ran, and stopping local mode stops its "
+        "running jobs as StopProcessingJob and StopTrainingJob would. Local mode keeps nothing across a restart: "
+        "start it again (driftline local up) and upload the data again to run the pipeline from the start."
+    )
     with pytest.raises(ProcessLookupError):
         os.kill(process.pid, 0)  # type: ignore[attr-defined]
     assert [thread.name for thread in threading.enumerate() if thread.name.startswith("job-")] == []
     assert "Traceback" not in capfd.readouterr().err
+
+
+def test_stopping_local_jobs_ends_a_running_training_job_stopped_saying_why(emulator: Emulator) -> None:
+    _start_training_job(emulator, "credit-train-slow", "slow.py", wait=False)
+    deadline = time.time() + 30
+    while time.time() < deadline and "credit-train-slow" not in emulator.runner._processes:
+        time.sleep(0.05)
+
+    emulator.runner.stop(timeout=30)
+
+    description = emulator.sagemaker.describe_training_job(TrainingJobName="credit-train-slow")
+    assert (description["TrainingJobStatus"], description["SecondaryStatus"]) == ("Stopped", "Stopped")
+    assert description["FailureReason"] == sagemaker.STOPPED_WITH_LOCAL_MODE
+    assert failure_cause("Training", "credit-train-slow", "Stopped", description).startswith(
+        "Training job credit-train-slow Stopped: local mode stopped while the job ran"
+    )
