@@ -116,6 +116,21 @@ def test_with_a_kms_key_model_monitor_encrypts_its_volumes_and_outputs(
     assert definition["JobResources"]["ClusterConfig"]["VolumeKmsKeyId"] == key
 
 
+def test_on_an_instance_type_with_nvme_storage_model_monitor_sends_no_volume_key_and_keeps_the_output_key(
+    model_monitor: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    key = "arn:aws:kms:us-east-1:123456789012:key/0a1b2c3d-4e5f-6789-abcd-ef0123456789"
+    monkeypatch.setenv("KMS_KEY_ARN", key)
+    monkeypatch.setenv("PROCESSING_INSTANCE_TYPE", "ml.r5d.large")
+    reset_settings()
+
+    finish()  # local mode refuses a volume key with ml.r5d, as SageMaker does
+
+    definition = sagemaker().describe_data_quality_job_definition(JobDefinitionName="driftline-credit-data-quality-v3")
+    assert definition["DataQualityJobOutputConfig"]["KmsKeyId"] == key
+    assert "VolumeKmsKeyId" not in definition["JobResources"]["ClusterConfig"]
+
+
 def test_the_next_deployment_points_the_schedule_at_the_new_models_definition_and_deletes_the_old_one(
     model_monitor: None,
 ) -> None:

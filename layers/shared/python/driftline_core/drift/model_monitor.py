@@ -43,6 +43,7 @@ from driftline_core.aws import s3io
 from driftline_core.aws.arns import Arn, parse_arn
 from driftline_core.aws.clients import get_client
 from driftline_core.aws.error_codes import is_already_exists, is_not_found
+from driftline_core.aws.instance_storage import has_instance_storage
 from driftline_core.aws.sagemaker import describe_endpoint
 from driftline_core.drift.alarms import (
     DATASET_TAG,
@@ -174,7 +175,9 @@ def build_job_definition_request(
     }
     if settings.kms_key_arn:
         request["DataQualityJobOutputConfig"]["KmsKeyId"] = settings.kms_key_arn
-        request["JobResources"]["ClusterConfig"]["VolumeKmsKeyId"] = settings.kms_key_arn
+        if not has_instance_storage(settings.processing_instance_type):
+            # An instance type with NVMe instance storage takes no volume key: its storage is encrypted by hardware.
+            request["JobResources"]["ClusterConfig"]["VolumeKmsKeyId"] = settings.kms_key_arn
     vpc_config = settings.job_vpc_config
     if vpc_config:
         request["NetworkConfig"]["VpcConfig"] = vpc_config
