@@ -39,6 +39,16 @@ def _pattern(function: dict[str, Any], stack: str = "driftline") -> EventPattern
     return EventPattern.load(rendered)
 
 
+def _run_ended_pattern(function: dict[str, Any], stack: str = "driftline") -> EventPattern:
+    pattern = function["Properties"]["Events"]["RunEnded"]["Properties"]["Pattern"]
+    machine = "arn:${AWS::Partition}:states:${AWS::Region}:${AWS::AccountId}:stateMachine:${AWS::StackName}-pipeline"
+    rendered = json.dumps(pattern).replace(
+        json.dumps({"Fn::Sub": machine}),
+        json.dumps(f"arn:aws:states:us-east-1:123456789012:stateMachine:{stack}-pipeline"),
+    )
+    return EventPattern.load(rendered)
+
+
 def _matches(pattern: EventPattern, event: dict[str, Any]) -> bool:
     return bool(pattern.matches_event(cast(Any, event)))
 
@@ -63,12 +73,29 @@ def test_another_stacks_drift_alarm_and_other_alarms_do_not_match(function: dict
     )
 
 
+def test_every_documented_end_of_the_stacks_pipeline_runs_matches_and_nothing_else(function: dict[str, Any]) -> None:
+    """Step Functions sends a status change when a run starts and when it ends, whichever way it ends."""
+    pattern = _run_ended_pattern(function)
+    ended = load_event("stepfunctions_execution_failed")
+    for status in ("SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED"):
+        assert _matches(pattern, {**ended, "detail": {**ended["detail"], "status": status}}), status
+    assert not _matches(pattern, {**ended, "detail": {**ended["detail"], "status": "RUNNING"}})
+    assert not _matches(_run_ended_pattern(function, stack="driftline-prod"), ended)
+
+
 def test_the_retrain_may_list_and_start_runs_read_the_window_and_publish_but_nothing_wider(
     function: dict[str, Any],
 ) -> None:
     statements = [s for p in function["Properties"]["Policies"] for s in p.get("Statement", [])]
     actions = {a for s in statements for a in ([s["Action"]] if isinstance(s["Action"], str) else s["Action"])}
-    assert {"states:ListExecutions", "states:DescribeExecution", "s3:ListBucket", "s3:GetObject"} <= actions
+    assert {
+        "states:ListExecutions",
+        "states:DescribeExecution",
+        "states:GetExecutionHistory",
+        "cloudwatch:DescribeAlarms",
+        "s3:ListBucket",
+        "s3:GetObject",
+    } <= actions
     assert all(s["Resource"] != "*" for s in statements)
     assert not any(a.endswith(":*") or a == "*" for a in actions)
     policies = {next(iter(p)) for p in function["Properties"]["Policies"] if "Statement" not in p}

@@ -157,6 +157,8 @@ PERMISSIONS: dict[str, list[tuple[str, list[str], str]]] = {
     "drift alarm": [
         ("FinishDeploymentFunction", ["cloudwatch:PutMetricAlarm", "cloudwatch:TagResource"], f"{_ALARM}{{name}}"),
         ("StartMonitoringFunction", ["cloudwatch:DeleteAlarms"], f"{_ALARM}{{name}}"),
+        # Drift held for a run in progress is decided only while its alarm is still in ALARM.
+        ("StartRetrainFunction", ["cloudwatch:DescribeAlarms"], f"{_ALARM}{{name}}"),
     ],
     "scheduler schedule": [
         (
@@ -334,6 +336,38 @@ def test_every_drift_alarm_reaches_the_retrain(template: dict[str, Any], stack: 
         [event["detail"]["alarmName"]] = KINDS["drift alarm"].build(stack, dataset)
         assert rule.matches_event(event), event["detail"]["alarmName"]
         assert layout.dataset_from_alarm_name(stack, event["detail"]["alarmName"]) == dataset
+
+
+def _pipeline_named(statement: dict[str, Any], stack: str) -> dict[str, Any]:
+    """The statement with the state machine's Name attribute filled in: the template names it <stack>-pipeline."""
+    resources = [
+        {"Fn::Sub": r["Fn::Sub"].replace("${PipelineStateMachine.Name}", f"{stack}-pipeline")}
+        if isinstance(r, dict) and isinstance(r.get("Fn::Sub"), str)
+        else r
+        for r in _as_list(statement.get("Resource", []))
+    ]
+    return {**statement, "Resource": resources}
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_every_end_of_the_stacks_pipeline_runs_reaches_the_retrain_which_may_read_the_run(
+    template: dict[str, Any], stack: str
+) -> None:
+    rule = _rule(template, "StartRetrainFunction", "RunEnded", stack)
+    statements = [_pipeline_named(s, stack) for s in _function_statements(template, "StartRetrainFunction")]
+    machine = f"arn:aws:states:{REGION}:{ACCOUNT}:stateMachine:{stack}-pipeline"
+    event: Any = load_event("stepfunctions_execution_failed")
+    for dataset in DATASETS:
+        name = layout.execution_name_for_object(dataset, "drift", f"{stack}-drift-{dataset}", "2026-11-20T11:05Z")
+        execution = f"arn:aws:states:{REGION}:{ACCOUNT}:execution:{stack}-pipeline:{name}"
+        event = copy.deepcopy(event)
+        event["resources"] = [execution]
+        event["detail"].update(executionArn=execution, stateMachineArn=machine, name=name)
+        assert rule.matches_event(event), name
+        for action in ("states:DescribeExecution", "states:GetExecutionHistory"):
+            assert iam_allows(statements, action, execution, stack), (action, execution)
+    event["detail"]["stateMachineArn"] = f"arn:aws:states:{REGION}:{ACCOUNT}:stateMachine:{stack}x-pipeline"
+    assert not rule.matches_event(event)
 
 
 @pytest.mark.parametrize("stack", STACKS)

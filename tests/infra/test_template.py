@@ -673,6 +673,7 @@ def test_events_eventbridge_could_not_deliver_join_the_same_alarmed_queue(transf
         "JobEventsFunctionSageMakerJobStateChanged": "JobEvents",
         "StartRunFunctionDataUploaded": "Uploads",
         "StartRetrainFunctionDriftAlarm": "DriftAlarm",
+        "StartRetrainFunctionRunEnded": "RunEnded",
         "StartMonitoringFunctionDriftJobEnded": "DriftJob",
         "StartMonitoringFunctionModelMonitorExecutionEnded": "ModelMonitor",
         "JobEventsFunctionEndpointStateChanged": "Endpoint",

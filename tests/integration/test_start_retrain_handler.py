@@ -1,5 +1,6 @@
 """StartRetrain under moto: a drift alarm's ALARM state starts one retrain per episode, none while a run of the
-dataset is in progress or within the cooldown, and a notice instead of a retrain when no labelled data is new."""
+dataset is in progress (the drift is held: ``test_held_drift``) or within the cooldown, and a notice instead of a
+retrain when no labelled data is new."""
 
 from __future__ import annotations
 
@@ -172,7 +173,7 @@ def test_no_retrain_starts_while_a_run_of_the_dataset_is_in_progress(stack: dict
 
     result = handler(_alarm(), FakeLambdaContext())
 
-    assert result["started"] is False
+    assert result["started"] is False and result["held"] is True
     assert "run credit-0123456789ab of the dataset is in progress" in result["reason"]
     assert len(_executions(stack["arn"])) == 2
 
@@ -212,6 +213,24 @@ def test_drift_without_new_labelled_data_notifies_instead_of_retraining(
     assert "no labelled data arrived under data/credit/" in message["Message"]
     assert "income (distance 0.4132 > 0.1)" in message["Message"]
     assert "upload freshly labelled rows as data/credit/<file>.csv" in message["Message"]
+
+
+def test_a_redelivered_episode_sends_its_notice_once_even_without_a_cooldown(
+    stack: dict[str, Any], handler: Handler, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from driftline_core.settings import reset_settings
+
+    monkeypatch.setenv("DRIFT_RETRAIN_COOLDOWN_MINUTES", "0")
+    reset_settings()
+    version = _upload("data/credit/june.csv")
+    _approve_model_trained_on("data/credit/june.csv", version)
+
+    first = handler(_alarm(), FakeLambdaContext())
+    again = handler(_alarm(), FakeLambdaContext())
+
+    assert first["notified"] is True
+    assert again["notified"] is False and "This drift episode was already handled" in again["reason"]
+    assert len(stack["notifications"]()) == 1
 
 
 def test_the_window_leaves_out_uploads_older_than_retrain_window_days(stack: dict[str, Any]) -> None:

@@ -175,6 +175,11 @@ def retrain_marker_key(dataset: str) -> str:
     return f"drift/{dataset}/last-retrain.json"
 
 
+def held_drift_key(dataset: str) -> str:
+    """Drift that found a run of the dataset in progress, kept until such a run ends (``payloads.HeldDrift``)."""
+    return f"drift/{dataset}/held-drift.json"
+
+
 def run_retrain_key(execution_name: str) -> str:
     """What started a drift retrain run: the alarm, the drifted features and the uploads it trains on."""
     return f"{run_prefix(execution_name)}retrain.json"

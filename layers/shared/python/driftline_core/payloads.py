@@ -381,6 +381,30 @@ class RetrainResult(_Payload):
     execution_name: str | None = None
     execution_arn: str | None = None
     notified: bool = False
+    held: bool = False
+    """True when the drift waits for the dataset's runs in progress to end (``drift/<dataset>/held-drift.json``)."""
+
+
+class HeldDrift(_Payload):
+    """``drift/<dataset>/held-drift.json``: a drift alarm's ALARM state that found a run of its dataset in progress.
+
+    It decides when a run it waited for ends without a new serving model, and is released (kept, marked) once.
+    """
+
+    status: Literal["held", "released"] = "held"
+    alarm_event: dict[str, Any]
+    """The "CloudWatch Alarm State Change" event as it arrived: the retrain it starts is that episode's."""
+    episode: str
+    """The alarm's state timestamp: of two held episodes the later one is kept."""
+    held_at: str
+    """ISO 8601."""
+    waiting_for: list[str] = Field(default_factory=list)
+    """Names of the runs that were in progress."""
+    released_by: str | None = None
+    """The run whose end released it."""
+    released_at: str | None = None
+    outcome: str | None = None
+    """What its release did, in a sentence."""
 
 
 REQUEST_SOURCE: Literal["driftline.monitoring-schedule"] = "driftline.monitoring-schedule"

@@ -3,9 +3,12 @@
 In order:
 
 1. Only ALARM states of this stack's drift alarms (``<stack>-drift-<dataset>``) count.
-2. No retrain while a run of the dataset is in progress (its RUNNING executions, found by name and input).
-3. One drift episode, one run: the execution name comes from the alarm and the time of its state change,
-   so a redelivered event finds its run (Step Functions refuses a second execution of one name).
+2. One drift episode, one run: the execution name comes from the alarm and the time of its state change,
+   so a redelivered event finds its run (Step Functions refuses a second execution of one name), and the
+   cooldown marker names the episode it handled, so a redelivered episode sends no second notice.
+3. No retrain while a run of the dataset is in progress (its RUNNING executions, found by name and input): the
+   episode is held (``drift.held``) and decided when such a run ends without a new serving model
+   (``drift.release``).
 4. A cooldown (``DRIFT_RETRAIN_COOLDOWN_MINUTES``) since the last retrain or no-new-data notice of the
    dataset keeps a flapping alarm from starting a retrain storm. The marker
    (``drift/<dataset>/last-retrain.json`` in the artifact bucket) is written with an S3 conditional write
@@ -35,6 +38,7 @@ from driftline_core.aws.clients import get_client
 from driftline_core.aws.error_codes import error_code, is_condition_failed, is_missing_object
 from driftline_core.aws.events import AlarmStateChangeEvent
 from driftline_core.aws.stepfunctions import execution_arn_for, execution_exists
+from driftline_core.drift.held import hold
 from driftline_core.ingest.dataset_config import parse_dataset_config
 from driftline_core.layout import dataset_from_alarm_name, drift_reports_prefix, model_package_group_name
 from driftline_core.notifications.publish import Notification, email_subject, publish_notification
@@ -53,8 +57,13 @@ class Upload:
     size: int
 
 
-def retrain_on_drift(event: AlarmStateChangeEvent, settings: Settings, now: datetime | None = None) -> RetrainResult:
-    """Start one retrain for a drift alarm's ALARM state, at most once per episode and once per cooldown."""
+def retrain_on_drift(
+    event: AlarmStateChangeEvent, settings: Settings, now: datetime | None = None, *, held_note: str | None = None
+) -> RetrainResult:
+    """Start one retrain for a drift alarm's ALARM state, at most once per episode and once per cooldown.
+
+    ``held_note`` says, for an episode that was held, which run it waited for and how that run ended.
+    """
     now = now or datetime.now(UTC)
     detail = event.detail
     alarm = detail.alarm_name
@@ -71,17 +80,25 @@ def retrain_on_drift(event: AlarmStateChangeEvent, settings: Settings, now: date
         return RetrainResult(
             started=False, reason=f"This drift episode already started run {execution_name}.", **result
         )
+    marker, etag = _read_marker(settings.artifact_bucket, dataset)
+    if marker.get("alarm") == alarm and marker.get("episode") == detail.state.timestamp:
+        return RetrainResult(
+            started=False,
+            reason=f"This drift episode was already handled: {marker.get('action')} at {marker.get('at')}.",
+            dataset=dataset,
+        )
     running = runs_in_progress(settings.state_machine_arn, dataset)
     if running:
+        hold(settings.artifact_bucket, dataset, event, running, now)
         return RetrainResult(
             started=False,
             reason=(
-                f"Drift found on {dataset}, but run {running[0]} of the dataset is in progress; no retrain started. "
-                "Its model, once approved and deployed, gets a new baseline."
+                f"Drift found on {dataset}, but run {running[0]} of the dataset is in progress; no retrain started "
+                "yet. The drift is held: when that run ends without deploying a new model, it decides then."
             ),
             dataset=dataset,
+            held=True,
         )
-    marker, etag = _read_marker(settings.artifact_bucket, dataset)
     cooldown = timedelta(minutes=settings.drift_retrain_cooldown_minutes)
     last = _marker_time(marker)
     if last is not None and now - last < cooldown:
@@ -110,7 +127,8 @@ def retrain_on_drift(event: AlarmStateChangeEvent, settings: Settings, now: date
         )
     if not fresh:
         publish_notification(
-            fresh_data_needed(dataset, alarm, drifted, report_uri, serving_since, window_days), settings
+            fresh_data_needed(dataset, alarm, drifted, report_uri, serving_since, window_days, held_note=held_note),
+            settings,
         )
         return RetrainResult(
             started=False,
@@ -156,7 +174,7 @@ def retrain_on_drift(event: AlarmStateChangeEvent, settings: Settings, now: date
         trigger=RunTrigger(
             source="drift",
             event_id=event.id,
-            reason=f"Retrained because drift alarm {alarm} fired: {features}.",
+            reason=f"Retrained because drift alarm {alarm} fired: {features}." + (f" {held_note}" if held_note else ""),
             alarm_name=alarm,
             drifted_features=drifted,
             report_uri=report_uri,
@@ -296,6 +314,8 @@ def fresh_data_needed(
     report_uri: str | None,
     serving_since: datetime | None,
     window_days: int | None,
+    *,
+    held_note: str | None = None,
 ) -> Notification:
     """Drift without new labelled data: retraining would fit the same data again, so ask for fresh labels."""
     window = f"in the last {window_days} days" if window_days else f"under data/{dataset}/"
@@ -303,6 +323,7 @@ def fresh_data_needed(
     lines = [
         f"The drift monitor of dataset {dataset} found drift (alarm {alarm}), but no labelled data arrived {window} "
         f"after the data the serving model was trained on ({since}).",
+        *([held_note] if held_note else []),
         "",
         "Drifted features: " + (", ".join(_feature_text(f) for f in drifted) or "see the drift report"),
         f"Drift report: {report_uri or 'not found under ' + drift_reports_prefix(dataset)}",
