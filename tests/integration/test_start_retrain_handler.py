@@ -233,6 +233,37 @@ def test_a_redelivered_episode_sends_its_notice_once_even_without_a_cooldown(
     assert len(stack["notifications"]()) == 1
 
 
+def test_a_retrain_whose_start_failed_starts_when_the_episode_comes_again(
+    stack: dict[str, Any], handler: Handler, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Lambda retries a failed invocation: the episode's claim stands, and the retry starts its run, once."""
+    from botocore.exceptions import ClientError
+
+    from driftline_core.aws.clients import get_client
+
+    _upload()
+    client = get_client("stepfunctions")
+    start = client.start_execution
+    refused: list[str] = []
+
+    def throttled_once(**kwargs: Any) -> Any:
+        if not refused:
+            refused.append(kwargs["name"])
+            raise ClientError({"Error": {"Code": "ThrottlingException", "Message": "Rate exceeded"}}, "StartExecution")
+        return start(**kwargs)
+
+    monkeypatch.setattr(client, "start_execution", throttled_once)
+    with pytest.raises(ClientError):
+        handler(_alarm(), FakeLambdaContext())
+    assert _executions(stack["arn"]) == []
+
+    retried = handler(_alarm(), FakeLambdaContext())
+    again = handler(_alarm(), FakeLambdaContext())
+
+    assert retried["started"] is True and retried["execution_name"] == refused[0]
+    assert again["started"] is False and len(_executions(stack["arn"])) == 1
+
+
 def test_the_window_leaves_out_uploads_older_than_retrain_window_days(stack: dict[str, Any]) -> None:
     from driftline_core.drift.retrain import labelled_uploads
 

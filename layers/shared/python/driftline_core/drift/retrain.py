@@ -5,7 +5,8 @@ In order:
 1. Only ALARM states of this stack's drift alarms (``<stack>-drift-<dataset>``) count.
 2. One drift episode, one run: the execution name comes from the alarm and the time of its state change,
    so a redelivered event finds its run (Step Functions refuses a second execution of one name), and the
-   cooldown marker names the episode it handled, so a redelivered episode sends no second notice.
+   cooldown marker names the episode it handled, so a redelivered episode sends no second notice (and starts the
+   retrain it claimed, if starting it failed).
 3. No retrain while a run of the dataset is in progress (its RUNNING executions, found by name and input): the
    episode is held (``drift.held``) and decided when such a run ends without a new serving model
    (``drift.release``).
@@ -81,7 +82,9 @@ def retrain_on_drift(
             started=False, reason=f"This drift episode already started run {execution_name}.", **result
         )
     marker, etag = _read_marker(settings.artifact_bucket, dataset)
-    if marker.get("alarm") == alarm and marker.get("episode") == detail.state.timestamp:
+    # An episode that claimed a retrain whose start then failed starts it now: the run's name makes that once.
+    claimed = marker.get("alarm") == alarm and marker.get("episode") == detail.state.timestamp
+    if claimed and marker.get("action") != "retrain":
         return RetrainResult(
             started=False,
             reason=f"This drift episode was already handled: {marker.get('action')} at {marker.get('at')}.",
@@ -101,7 +104,7 @@ def retrain_on_drift(
         )
     cooldown = timedelta(minutes=settings.drift_retrain_cooldown_minutes)
     last = _marker_time(marker)
-    if last is not None and now - last < cooldown:
+    if not claimed and last is not None and now - last < cooldown:
         return RetrainResult(
             started=False,
             reason=(
@@ -121,7 +124,7 @@ def retrain_on_drift(
     claim = {"action": action, "at": now.isoformat(), "alarm": alarm, "episode": detail.state.timestamp}
     if fresh:
         claim["execution_name"] = execution_name
-    if not _claim(settings.artifact_bucket, dataset, claim, etag):
+    if not claimed and not _claim(settings.artifact_bucket, dataset, claim, etag):
         return RetrainResult(
             started=False, reason=f"Another drift episode of {dataset} was handled at the same moment.", dataset=dataset
         )
