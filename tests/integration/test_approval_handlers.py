@@ -16,7 +16,7 @@ import re
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 from urllib.parse import quote
 
 import boto3
@@ -502,7 +502,9 @@ def _new_version(world: World) -> str:
     return world.package_arn
 
 
-def _set_in_registry(world: World, package_arn: str, status: str, by: str = "studio-user") -> None:
+def _set_in_registry(
+    world: World, package_arn: str, status: Literal["Approved", "Rejected"], by: str = "studio-user"
+) -> None:
     """A status set in SageMaker Studio, then its EventBridge event delivered to ApprovalEvents."""
     from functions.approval_events.app import lambda_handler
 
