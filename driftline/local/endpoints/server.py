@@ -228,6 +228,8 @@ async def _respond(send: Callable[..., Any], status: int, body: bytes, content_t
 
 def serve(argv: list[str] | None = None) -> int:
     """Load the model with the serving program and serve it; the first line printed is ``PORT <n>``."""
+    # Read before the port is printed: the process that started this one may end as soon as it has read it.
+    parent = os.getppid()
     parser = argparse.ArgumentParser(description="Serve one model under SageMaker's inference contract.")
     parser.add_argument("--code-dir", type=Path, required=True)
     parser.add_argument("--model-dir", type=Path, required=True)
@@ -259,7 +261,7 @@ def serve(argv: list[str] | None = None) -> int:
     )
     print(f"PORT {port}", flush=True)
     os.dup2(sys.stderr.fileno(), sys.stdout.fileno())  # nobody reads stdout any more: later output goes to the log
-    threading.Thread(target=_exit_with_parent, args=(os.getppid(),), daemon=True).start()
+    threading.Thread(target=_exit_with_parent, args=(parent,), daemon=True).start()
     uvicorn.Server(config).run(sockets=[listener])
     return 0
 
