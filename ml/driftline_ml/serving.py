@@ -40,6 +40,7 @@ from typing import Any
 import numpy as np
 
 from driftline_ml.jobs import JobInputError
+from driftline_ml.json_text import JsonTooDeep, loads_bounded
 from driftline_ml.tabular import MODEL_FILE, MODEL_METADATA_FILE, check_metadata, is_classification
 from driftline_ml.values import MISSING_VALUES, is_number
 
@@ -151,7 +152,10 @@ def parse_request(model: ServingModel, body: Any, content_type: str | None) -> n
 def csv_rows(model: ServingModel, text: str) -> list[Sequence[Any]]:
     lines = [line for line in text.splitlines() if line.strip()]
     if '"' in text:
-        rows: list[Sequence[Any]] = [row for row in csv.reader(io.StringIO("\n".join(lines)))]
+        try:
+            rows: list[Sequence[Any]] = [row for row in csv.reader(io.StringIO("\n".join(lines)))]
+        except csv.Error as error:  # a quoted value over the reader's field limit (128 KiB), say
+            raise InvalidRequest(400, f"the request body is CSV that cannot be read ({error})") from error
     else:
         rows = [line.split(",") for line in lines]
     if rows and [str(value).strip() for value in rows[0]] == model.features:
@@ -170,13 +174,14 @@ def csv_rows(model: ServingModel, text: str) -> list[Sequence[Any]]:
 
 def json_rows(model: ServingModel, text: str) -> list[Sequence[Any]]:
     try:
-        document = json.loads(text)
-    except json.JSONDecodeError as error:
-        raise InvalidRequest(400, f"the request body is not valid JSON ({error})") from error
-    except RecursionError as error:
+        document = loads_bounded(text)
+    except JsonTooDeep as error:
         raise InvalidRequest(
-            400, 'the request body is JSON nested too deeply to read; send {"instances": [...]} with flat rows'
+            400,
+            f'the request body is JSON nested too deeply to read ({error}); send {{"instances": [...]}} with flat rows',
         ) from error
+    except ValueError as error:
+        raise InvalidRequest(400, f"the request body is not valid JSON ({error})") from error
     instances = document.get("instances") if isinstance(document, dict) else document
     if not isinstance(instances, list):
         raise InvalidRequest(
@@ -226,6 +231,13 @@ def encode_rows(model: ServingModel, rows: list[Sequence[Any]]) -> np.ndarray:
                 continue
             if isinstance(value, bool):
                 value = str(value).lower()
+            elif isinstance(value, (list, dict)):
+                raise InvalidRequest(
+                    400,
+                    f"row {row_number + 1}: feature {name!r} holds a JSON "
+                    f"{'list' if isinstance(value, list) else 'object'}; send a number or text, or null when "
+                    "it is missing",
+                )
             text = value.strip() if isinstance(value, str) else str(value)
             if text in MISSING_VALUES:
                 matrix[row_number, column] = math.nan

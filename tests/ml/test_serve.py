@@ -24,7 +24,8 @@ import json, sys
 sys.path.insert(0, sys.argv[1])
 import serve
 model = serve.model_fn(sys.argv[2])
-for case in json.loads(sys.stdin.read()):
+cases = json.loads(sys.stdin.read())
+for case in cases:
     body = case["body"] if case.get("text", True) else case["body"].encode()
     answer = serve.output_fn(serve.predict_fn(serve.input_fn(body, case["content_type"]), model), case["accept"])
     if isinstance(answer, tuple):
@@ -33,7 +34,6 @@ for case in json.loads(sys.stdin.read()):
         print(json.dumps({"status": answer.status_code, "body": answer.get_data(as_text=True),
                           "content_type": answer.headers["Content-Type"]}))
 # Local endpoints answer requests that arrive together with one predict_batch_fn call.
-cases = json.loads(sys.argv[3])
 inputs = [serve.input_fn(case["body"], case["content_type"]) for case in cases]
 batched = []
 for case, prediction in zip(cases, serve.predict_batch_fn(inputs, model)):
@@ -60,6 +60,15 @@ CASES: dict[str, tuple[str, str, str]] = {
         JSON,
         JSON,
     ),
+    # deep enough that reading it depended on the server's stack: answered 200 on a shallow one before
+    "json_padding_980_levels": (
+        '{"instances": [[1.5, 0.3, "red"]], "pad": ' + "[" * 980 + "]" * 980 + "}",
+        JSON,
+        JSON,
+    ),
+    "json_value_nested": ('{"instances": [[1.5, 0.3, ' + "[" * 900 + '"red"' + "]" * 900 + "]]}", JSON, JSON),
+    "json_value_a_list": ('{"instances": [{"x1": 1.5, "x2": 0.3, "color": ["red"]}]}', JSON, JSON),
+    "csv_value_past_the_field_limit": ('1.5,0.3,"' + "r" * 200_000 + '"\n', CSV, CSV),
     "no_rows": ("\n", CSV, CSV),
     "unsupported_content_type": ("1.5,0.3,red", "application/x-parquet", CSV),
     "unsupported_accept": ("1.5,0.3,red", CSV, "application/x-protobuf"),
@@ -71,7 +80,7 @@ def answers(tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict[str, Any
     model_dir = train_serving_model(tmp_path_factory.mktemp("serve"))
     cases = [{"body": body, "content_type": ctype, "accept": accept} for body, ctype, accept in CASES.values()]
     result = subprocess.run(
-        [sys.executable, "-c", CONTAINER, str(ML_DIR), str(model_dir), json.dumps(cases)],
+        [sys.executable, "-c", CONTAINER, str(ML_DIR), str(model_dir)],
         input=json.dumps(cases),
         capture_output=True,
         text=True,
@@ -133,6 +142,10 @@ def test_any_accept_type_answers_json(answers: dict[str, dict[str, Any]]) -> Non
         ("unknown_feature", 400, "names 'colour', which the model does not take"),
         ("not_json", 400, "not valid JSON"),
         ("json_nested_too_deep", 400, "nested too deeply"),
+        ("json_padding_980_levels", 400, "nested too deeply to read (nested 981 levels deep"),
+        ("json_value_nested", 400, "nested too deeply"),
+        ("json_value_a_list", 400, "row 1: feature 'color' holds a JSON list"),
+        ("csv_value_past_the_field_limit", 400, "CSV that cannot be read"),
         ("no_rows", 400, "holds no rows"),
         ("unsupported_content_type", 415, "content type 'application/x-parquet' is not supported"),
         ("unsupported_accept", 406, "accept type 'application/x-protobuf' is not supported"),
@@ -157,7 +170,7 @@ def test_the_serving_program_is_published_with_the_code_it_imports() -> None:
     assert {"serve.py", "driftline_ml/serving.py", "driftline_ml/tabular.py"} <= published
 
 
-@pytest.mark.parametrize("path", ["serve.py", "driftline_ml/serving.py"])
+@pytest.mark.parametrize("path", ["serve.py", "driftline_ml/serving.py", "driftline_ml/json_text.py"])
 def test_serving_code_is_valid_python_3_9_as_in_the_scikit_learn_1_2_1_container(path: str) -> None:
     source = (ML_DIR / path).read_text()
     ast.parse(source, filename=path, feature_version=(3, 9))
