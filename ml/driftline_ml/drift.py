@@ -79,7 +79,12 @@ DEFAULT_MONITORING_CONFIG: dict[str, Any] = {
 """Model Monitor's documented defaults; a baseline's constraints.json carries them and may be edited."""
 MAX_DOMAIN_SIZE = 1000
 """Categorical features with more distinct baseline values get no domain (no categorical_values_check)."""
-MAX_EXAMPLES = 5
+MAX_EXAMPLES = 20
+"""Unreadable records a summary names (file and line); all of them are counted by reason."""
+MAX_KEYS = 100
+"""Distinct reasons, or column names, a summary counts one by one; any further ones are counted together under
+``OTHER_KEYS``, so a summary stays small whatever its records hold."""
+OTHER_KEYS = "others (more than 100 kinds)"
 
 
 class DriftInputError(ValueError):
@@ -110,9 +115,12 @@ class NumericFeature:
     """Values present but not finite numbers (text in a numeric column, inf): counted, kept out of the sketch."""
     integral: int = 0
     mean: float = 0.0
-    m2: float = 0.0
-    """Sum of squared deviations from the mean, which merges exactly where a standard deviation does not."""
+    std: float = 0.0
+    """Population standard deviation. Means and spreads are combined in units of a power of two at least as large
+    as every value (see ``_combine``), so values near the largest double never overflow them: both always lie
+    between the smallest and largest value."""
     total: float = 0.0
+    """The sum; it alone can exceed the largest double (two values of 1e308), and is then not finite."""
     minimum: float = math.inf
     maximum: float = -math.inf
     sketch: Any = field(default_factory=new_sketch)
@@ -129,7 +137,7 @@ class NumericFeature:
 
     @property
     def std_dev(self) -> float:
-        return math.sqrt(self.m2 / self.present) if self.present else 0.0
+        return self.std
 
     def add(self, values: np.ndarray, missing: int = 0, non_numeric: int = 0) -> None:
         """Add finite values; ``missing`` and ``non_numeric`` count the rows whose value is neither."""
@@ -141,11 +149,16 @@ class NumericFeature:
         chunk = NumericFeature(self.name)
         chunk.sketch.update(values)
         chunk.integral = int(np.count_nonzero(values == np.floor(values)))
-        chunk.mean = float(values.mean())
-        chunk.m2 = float(((values - chunk.mean) ** 2).sum())
-        chunk.total = float(values.sum())
         chunk.minimum = float(values.min())
         chunk.maximum = float(values.max())
+        with np.errstate(over="ignore", invalid="ignore"):
+            chunk.total = float(values.sum())
+        exponent = _exponent_above(max(chunk.maximum, -chunk.minimum))
+        scaled = np.ldexp(values, -exponent) if exponent else values
+        mean = float(chunk.total) / len(values) if not exponent else float(scaled.sum()) / len(scaled)
+        squares = np.square(scaled - mean)
+        chunk.mean = math.ldexp(mean, exponent)
+        chunk.std = math.ldexp(math.sqrt(float(squares.sum()) / len(scaled)), exponent)
         self._combine(chunk)
 
     def __getstate__(self) -> dict[str, Any]:
@@ -161,17 +174,44 @@ class NumericFeature:
         self._combine(other)
 
     def _combine(self, other: NumericFeature) -> None:
+        """Chan's formula for the mean and spread of the union, in units of ``2**exponent`` (exact scaling), in
+        which every mean, spread and difference of means is at most 2: nothing overflows however large the
+        values."""
         n_self, n_other = self.present, other.present
-        if n_other:
+        if not n_other:
+            return
+        if n_self:
             n = n_self + n_other
-            delta = other.mean - self.mean
-            self.mean += delta * n_other / n
-            self.m2 += other.m2 + delta * delta * n_self * n_other / n
-            self.total += other.total
-            self.integral += other.integral
-            self.minimum = min(self.minimum, other.minimum)
-            self.maximum = max(self.maximum, other.maximum)
-            self.sketch.merge(other.sketch)
+            exponent = _exponent_above(max(abs(self.mean), abs(other.mean), self.std, other.std))
+            mean, other_mean = math.ldexp(self.mean, -exponent), math.ldexp(other.mean, -exponent)
+            std, other_std = math.ldexp(self.std, -exponent), math.ldexp(other.std, -exponent)
+            delta = other_mean - mean
+            variance = (n_self * std * std + n_other * other_std * other_std) / n + (
+                delta * delta * (n_self / n) * (n_other / n)
+            )
+            self.mean = math.ldexp(mean + delta * (n_other / n), exponent)
+            self.std = math.ldexp(math.sqrt(variance), exponent)
+        else:
+            self.mean, self.std = other.mean, other.std
+        self.total += other.total
+        self.integral += other.integral
+        self.minimum = min(self.minimum, other.minimum)
+        self.maximum = max(self.maximum, other.maximum)
+        self.sketch.merge(other.sketch)
+
+
+SAFE_MAGNITUDES = (2.0**-400, 2.0**400)
+"""Values within these magnitudes have squares, and sums of squares over any realistic count, that neither
+overflow nor underflow a double; beyond them means and spreads are computed in scaled units."""
+
+
+def _exponent_above(magnitude: float) -> int:
+    """0 for a magnitude in ``SAFE_MAGNITUDES`` (or 0), else ``e`` with ``magnitude < 2**e``: a scale that maps every
+    value into [-1, 1] exactly, as scaling by a power of two loses no precision."""
+    low, high = SAFE_MAGNITUDES
+    if magnitude == 0 or low < magnitude < high or not math.isfinite(magnitude):
+        return 0
+    return math.frexp(magnitude)[1]
 
 
 @dataclass
@@ -245,7 +285,7 @@ class WindowSummary:
         return None
 
     def note_malformed(self, reason: str, where: str) -> None:
-        self.malformed[reason] = self.malformed.get(reason, 0) + 1
+        count_into(self.malformed, reason)
         if len(self.malformed_examples) < MAX_EXAMPLES:
             self.malformed_examples.append(f"{where}: {reason}")
 
@@ -268,9 +308,16 @@ class WindowSummary:
             (self.extra_columns, other.extra_columns),
         ):
             for key, count in extra.items():
-                counter[key] = counter.get(key, 0) + count
+                count_into(counter, key, count)
         room = MAX_EXAMPLES - len(self.malformed_examples)
         self.malformed_examples.extend(other.malformed_examples[: max(room, 0)])
+
+
+def count_into(counter: dict[str, int], key: str, count: int = 1) -> None:
+    """Add ``count`` under ``key``, or under ``OTHER_KEYS`` once the counter holds ``MAX_KEYS`` other keys."""
+    if key not in counter and len(counter) >= MAX_KEYS:
+        key = OTHER_KEYS
+    counter[key] = counter.get(key, 0) + count
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -293,6 +340,19 @@ def kll_levels(sketch: Any) -> list[list[float]]:
     return [items[bounds[i] - levels[0] : bounds[i + 1] - levels[0]].tolist() for i in range(levels_count)]
 
 
+def even_edges(low: float, high: float, parts: int) -> np.ndarray:
+    """``parts + 1`` evenly spaced edges from ``low`` to ``high``, finite even where ``high - low`` is not (from
+    -1e308 to 1e308): each edge is then the weighted mean ``low * (1 - t) + high * t``."""
+    with np.errstate(over="ignore", invalid="ignore"):
+        edges = np.linspace(low, high, parts + 1)
+    if np.isfinite(edges).all():
+        return edges
+    share = np.linspace(0.0, 1.0, parts + 1)
+    edges = low * (1.0 - share) + high * share
+    edges[0], edges[-1] = low, high
+    return edges
+
+
 def histogram(feature: NumericFeature, buckets: int = HISTOGRAM_BUCKETS) -> list[dict[str, float]]:
     """Equal-width buckets between min and max with the sketch's estimated counts."""
     if not feature.present:
@@ -300,7 +360,7 @@ def histogram(feature: NumericFeature, buckets: int = HISTOGRAM_BUCKETS) -> list
     low, high = feature.minimum, feature.maximum
     if high <= low:
         return [{"lower_bound": low, "upper_bound": high, "count": float(feature.present)}]
-    edges = np.linspace(low, high, buckets + 1)
+    edges = even_edges(low, high, buckets)
     masses = np.asarray(feature.sketch.get_pmf(edges[1:-1].tolist()), dtype=np.float64) * feature.present
     return [
         {"lower_bound": float(edges[i]), "upper_bound": float(edges[i + 1]), "count": float(masses[i])}
@@ -320,7 +380,7 @@ def statistics_document(summary: WindowSummary) -> dict[str, Any]:
                 "numerical_statistics": {
                     "common": common,
                     "mean": feature.mean,
-                    "sum": feature.total,
+                    "sum": feature.total if math.isfinite(feature.total) else None,
                     "std_dev": feature.std_dev,
                     "min": feature.minimum if feature.present else 0.0,
                     "max": feature.maximum if feature.present else 0.0,
@@ -336,7 +396,6 @@ def statistics_document(summary: WindowSummary) -> dict[str, Any]:
                 },
                 "driftline": {
                     "kll_serialized": base64.b64encode(bytes(feature.sketch.serialize())).decode("ascii"),
-                    "m2": feature.m2,
                     "integral_count": feature.integral,
                     "non_numeric_count": feature.non_numeric,
                 },
@@ -367,9 +426,23 @@ def statistics_document(summary: WindowSummary) -> dict[str, Any]:
             "rows_missing_columns": dict(summary.missing_columns),
             "rows_with_extra_columns": dict(summary.extra_columns),
             "rows_left_out": summary.rows_left_out,
+            "unrepresentable_statistics": unrepresentable_statistics(summary),
             "kll_rank_error": rank_error(),
         },
     }
+
+
+def unrepresentable_statistics(summary: WindowSummary) -> list[str]:
+    """The statistics no JSON number can hold, which statistics.json gives as null, each with why.
+
+    Means, spreads, minima and maxima always lie between the smallest and largest value, so only a sum can leave
+    the range of a double (two values of 1e308 add up to more than the largest double, about 1.8e308).
+    """
+    return [
+        f"{feature.name}: sum is beyond the largest number JSON can hold (about 1.8e308)"
+        for feature in summary.features
+        if feature.kind == "numeric" and not math.isfinite(feature.total)
+    ]
 
 
 def summary_from_statistics(document: Any, source: str = "statistics.json") -> WindowSummary:
@@ -392,9 +465,10 @@ def summary_from_statistics(document: Any, source: str = "statistics.json") -> W
             feature.missing = int(stats.get("common", {}).get("num_missing", 0))
             feature.non_numeric = int(extra.get("non_numeric_count", 0))
             feature.integral = int(extra.get("integral_count", 0))
-            feature.m2 = float(extra.get("m2", 0.0))
-            feature.mean = float(stats.get("mean", 0.0))
-            feature.total = float(stats.get("sum", 0.0))
+            feature.std = float(stats.get("std_dev") or 0.0)
+            feature.mean = float(stats.get("mean") or 0.0)
+            total = stats.get("sum", 0.0)
+            feature.total = math.nan if total is None else float(total)  # null: a sum beyond any double
             if feature.present:
                 feature.minimum, feature.maximum = float(stats["min"]), float(stats["max"])
             features.append(feature)

@@ -6,9 +6,15 @@ from __future__ import annotations
 import html
 from typing import Any
 
-import numpy as np
-
-from driftline_ml.drift import Analysis, CategoricalFeature, FeatureDrift, NumericFeature, WindowSummary
+from driftline_ml.drift import (
+    Analysis,
+    CategoricalFeature,
+    FeatureDrift,
+    NumericFeature,
+    WindowSummary,
+    even_edges,
+    unrepresentable_statistics,
+)
 
 CHART_WIDTH = 360
 CHART_HEIGHT = 120
@@ -90,6 +96,10 @@ def _problems(analysis: Analysis, current: WindowSummary) -> str:
         reasons = ", ".join(f"{_esc(r)} ({n})" for r, n in sorted(current.malformed.items()))
         items.append(f"<li>{current.malformed_records} capture records could not be read: {reasons}.</li>")
         items.extend(f"<li class='muted'>{_esc(example)}</li>" for example in current.malformed_examples)
+    items.extend(
+        f"<li>Not in statistics.json (given as null there): {_esc(text)}.</li>"
+        for text in unrepresentable_statistics(current)
+    )
     for violation in analysis.violations:
         items.append(
             f"<li><code>{_esc(violation['constraint_check_type'])}</code> "
@@ -135,7 +145,7 @@ def _numeric_shares(base: NumericFeature, now: NumericFeature) -> tuple[list[str
     low, high = min(base.minimum, now.minimum), max(base.maximum, now.maximum)
     if high <= low:
         return [f"{low:g}"], [1.0], [1.0]
-    edges = np.linspace(low, high, NUMERIC_BINS + 1)
+    edges = even_edges(low, high, NUMERIC_BINS)
     inner = edges[1:-1].tolist()
     base_share = [float(v) for v in base.sketch.get_pmf(inner)]
     now_share = [float(v) for v in now.sketch.get_pmf(inner)]

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import re
+from typing import Any
 
 import numpy as np
 import pytest
@@ -10,6 +12,8 @@ from scipy.stats import ks_2samp
 
 from driftline_ml.drift import (
     DEFAULT_MONITORING_CONFIG,
+    MAX_KEYS,
+    OTHER_KEYS,
     CategoricalFeature,
     NumericFeature,
     WindowSummary,
@@ -22,7 +26,9 @@ from driftline_ml.drift import (
     robust_margin,
     statistics_document,
     summary_from_statistics,
+    unrepresentable_statistics,
 )
+from driftline_ml.drift_report import render
 
 
 def numeric(values: np.ndarray, name: str = "x") -> NumericFeature:
@@ -126,3 +132,95 @@ def test_a_constraint_check_flags_only_the_features_that_moved() -> None:
     assert [(v["feature_name"], v["constraint_check_type"]) for v in analysis.violations] == [
         ("moved", "baseline_drift_check")
     ]
+
+
+# Values at the edge of a double ------------------------------------------------------------------------
+
+HUGE = np.array([1e308, 1e308, -1e308, 5.0, -3.5, 1.7976931348623157e308])
+
+
+def strict_json(document: object) -> Any:
+    """The document through a JSON writer and reader that refuse NaN and Infinity, as JSON itself does."""
+
+    def refuse(constant: str) -> None:
+        raise ValueError(f"{constant} is not JSON")
+
+    return json.loads(json.dumps(document, allow_nan=False), parse_constant=refuse)
+
+
+def test_values_near_the_largest_double_give_a_finite_mean_and_spread() -> None:
+    feature = numeric(HUGE)
+
+    exact = np.ldexp(HUGE, -1024)  # the same values scaled exactly, where nothing overflows
+    assert feature.mean == pytest.approx(np.ldexp(exact.mean(), 1024), rel=1e-12)
+    assert feature.std_dev == pytest.approx(np.ldexp(exact.std(), 1024), rel=1e-12)
+    assert (feature.minimum, feature.maximum) == (-1e308, HUGE.max())
+
+
+def test_shards_of_huge_values_merge_to_the_whole_mean_and_spread() -> None:
+    values = np.concatenate([HUGE, np.random.default_rng(4).normal(0, 1e307, 1000)])
+    whole = numeric(values)
+    merged = NumericFeature("x")
+    for shard in np.array_split(values, 4):
+        merged.merge(numeric(shard))
+
+    assert merged.mean == pytest.approx(whole.mean, rel=1e-9)
+    assert merged.std_dev == pytest.approx(whole.std_dev, rel=1e-9)
+    assert np.isfinite([merged.mean, merged.std_dev]).all()
+
+
+def test_statistics_of_huge_values_are_json_and_name_the_sum_no_number_holds() -> None:
+    summary = WindowSummary.empty_like([("amount", "numeric"), ("small", "numeric")])
+    summary.features[0].add(HUGE)
+    summary.features[1].add(np.array([1.0, 2.0]))
+    summary.rows = summary.records = len(HUGE)
+
+    document = strict_json(statistics_document(summary))
+
+    amount, small = document["features"]
+    assert amount["numerical_statistics"]["sum"] is None
+    assert small["numerical_statistics"]["sum"] == 3.0
+    assert np.isfinite(amount["numerical_statistics"]["std_dev"])
+    bounds = [b[k] for b in amount["numerical_statistics"]["distribution"]["kll"]["buckets"] for k in b]
+    assert np.isfinite(bounds).all()
+    assert document["driftline"]["unrepresentable_statistics"] == [
+        "amount: sum is beyond the largest number JSON can hold (about 1.8e308)"
+    ]
+    again = summary_from_statistics(document)
+    assert again.features[0].std_dev == pytest.approx(summary.features[0].std_dev)
+    assert unrepresentable_statistics(again) == unrepresentable_statistics(summary)
+
+
+def test_the_report_says_which_statistic_statistics_json_cannot_hold() -> None:
+    baseline = WindowSummary.empty_like([("amount", "numeric")])
+    baseline.features[0].add(np.random.default_rng(6).normal(0, 1e307, 2000))
+    baseline.rows = 2000
+    current = WindowSummary.empty_like([("amount", "numeric")])
+    current.features[0].add(HUGE)
+    current.rows = current.records = len(HUGE)
+
+    report = render(compare(baseline, constraints_document(baseline), current), baseline, current)
+
+    assert "amount: sum is beyond the largest number JSON can hold" in report
+    ranges = re.findall(r"<title>(\S+) to (\S+):", report)
+    shapes = re.findall(r" (?:x|y|width|height)='([^']*)'", report)
+    assert ranges and shapes
+    assert not re.search(r"nan|inf", " ".join(value for pair in ranges for value in pair))
+    assert np.isfinite([float(value) for value in shapes]).all()
+
+
+# Bounded summaries -------------------------------------------------------------------------------------
+
+
+def test_reasons_past_the_bound_are_counted_together_so_a_summary_stays_small() -> None:
+    summary = WindowSummary.empty_like([("x", "numeric")])
+    for number in range(3 * MAX_KEYS):
+        summary.note_malformed(f"unsupported content type 'a/{number}'", f"c.jsonl line {number + 1}")
+    other = WindowSummary.empty_like([("x", "numeric")])
+    other.note_malformed("not a JSON object", "d.jsonl line 1")
+
+    summary.merge(other)
+
+    assert len(summary.malformed) == MAX_KEYS + 1
+    assert summary.malformed[OTHER_KEYS] == 2 * MAX_KEYS + 1
+    assert sum(summary.malformed.values()) == 3 * MAX_KEYS + 1
