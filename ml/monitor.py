@@ -27,8 +27,10 @@ shard's summary and writes the outputs above. On one instance ``auto`` writes th
 Summaries merge exactly (counts, moments) or within the sketch's error bound (quantiles), so a sharded
 window gets the single-instance verdict.
 
-Bad records never fail the job: they are counted by reason and reported. A window with no readable rows in it
-reports "no data" and publishes no drift metric.
+Bad records never fail the job, whatever a client sent (see ``driftline_ml/capture.py``): they are counted by
+reason, the first of them named by file and line, in ``statistics.json`` (``driftline.malformed_records`` and
+``malformed_examples``), the report and the job's log. A window with no readable rows in it reports "no data" and
+publishes no drift metric.
 """
 
 from __future__ import annotations
@@ -211,6 +213,8 @@ def write_outputs(
         print(f"{current.rows} rows analysed; drift in {len(drifted)} features: {', '.join(drifted) or 'none'}")
     if current.malformed:
         print(f"{current.malformed_records} capture records could not be read: {current.malformed}")
+        for example in current.malformed_examples:
+            print(f"  not read: {example}")
     print(f"{len(analysis.violations)} violations; outputs in {folder}")
     if namespace and data:
         publish_metrics(data, namespace)

@@ -15,7 +15,7 @@ import os
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TypeVar
+from typing import BinaryIO, TypeVar
 
 PIECE_BYTES = 32 * 2**20
 """Bytes of input one worker reads at a time: large enough to amortise a task, small enough for bounded memory."""
@@ -64,18 +64,34 @@ def spans(
     return pieces
 
 
+SCAN_BYTES = 64 * 1024
+"""Bytes read at a time while looking for the line end after a cut (a line may be far longer: never held whole)."""
+
+
 def line_aligned_spans(path: Path, size: int, piece_bytes: int) -> list[Span]:
     """The file cut every ``piece_bytes`` bytes, each cut moved on to just after the next newline."""
     cuts = [0]
     with path.open("rb") as handle:
         while cuts[-1] + piece_bytes < size:
-            handle.seek(cuts[-1] + piece_bytes)
-            handle.readline()
-            cut = handle.tell()
+            cut = after_next_newline(handle, cuts[-1] + piece_bytes)
             if cut >= size:
                 break
             cuts.append(cut)
     return [Span(path, start, end) for start, end in zip(cuts, [*cuts[1:], None])]  # noqa: B905 (Python 3.9)
+
+
+def after_next_newline(handle: BinaryIO, position: int) -> int:
+    """The offset just after the first newline at or after ``position`` (the file's size when there is none),
+    found reading ``SCAN_BYTES`` at a time."""
+    handle.seek(position)
+    while True:
+        block = handle.read(SCAN_BYTES)
+        newline = block.find(b"\n")
+        if newline >= 0:
+            return position + newline + 1
+        if len(block) < SCAN_BYTES:
+            return position + len(block)
+        position += len(block)
 
 
 def read_span(span: Span) -> bytes:

@@ -4,7 +4,9 @@ line read by the JSON decoder, and a window cut into pieces read in parallel giv
 from __future__ import annotations
 
 import gzip
+import io
 import json
+import zlib
 from datetime import UTC, datetime, timedelta
 from itertools import pairwise
 from pathlib import Path
@@ -12,8 +14,23 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from driftline_ml import parallel
-from driftline_ml.capture import UNPLACED, CaptureReader, TimeWindow, capture_files, summarise_capture
+from driftline_ml import capture, parallel
+from driftline_ml.capture import (
+    DATA_TOO_DEEP,
+    NESTED_VALUE,
+    NOT_UNICODE,
+    NOT_UTF8,
+    TOO_DEEP,
+    UNDECOMPRESSABLE,
+    UNPLACED,
+    CaptureReader,
+    TimeWindow,
+    capture_files,
+    summarise_capture,
+    too_long_reason,
+    whole_lines,
+)
+from driftline_ml.drift import MAX_KEYS, OTHER_KEYS
 from tests.ml.summary_checks import assert_same_summary
 
 SPECS = [("income", "numeric"), ("age", "numeric"), ("plan", "categorical")]
@@ -197,6 +214,112 @@ def test_a_compressed_file_that_is_not_gzip_is_named_and_the_others_are_read(tmp
     assert summary.rows >= alone.rows > 0
     assert sum(count for reason, count in summary.malformed.items() if "compressed" in reason) == 2
     assert any(example.startswith("corrupt.jsonl.gz") for example in summary.malformed_examples)
+
+
+# Whatever a client sent -------------------------------------------------------------------------------
+
+
+def _json_request(body: str) -> bytes:
+    """A captured application/json request, as SageMaker records its body (escaped text)."""
+    record = json.loads(sagemaker_record(""))
+    record["captureData"]["endpointInput"].update(observedContentType="application/json", data=body)
+    return (json.dumps(record) + "\n").encode()
+
+
+LIMIT = 64 * 1024
+"""The record length limit these tests read with (the job's is 64 MiB)."""
+
+
+def _unreadable_lines() -> dict[str, bytes]:
+    """One line of each kind a window may hold that cannot be read, by the reason it is reported with."""
+    return {
+        # valid features beside 980 levels of padding: answered 200 by an endpoint that read it on a shallow stack
+        DATA_TOO_DEEP: _json_request(_deeply_nested(980)),
+        TOO_DEEP: ("[" * 1000 + "]" * 1000 + "\n").encode(),
+        too_long_reason(): sagemaker_record("51.5,40," + "p" * (3 * LIMIT)).encode(),
+        NOT_UTF8: sagemaker_record("51.5,40,cafe").replace("cafe", "caf\u00e9").encode("latin-1"),
+        NOT_UNICODE: sagemaker_record("51.5,40,\ud800").encode(),  # a lone surrogate, escaped as JSON writes it
+        NESTED_VALUE: _json_request('{"instances": [[51.5, 40, ["pro"]]]}'),
+    }
+
+
+def _hostile_window(folder: Path) -> tuple[list[Path], list[str], dict[str, int]]:
+    """Good records in two files with every unreadable kind among them, a .jsonl.gz that is not gzip and one cut
+    short: the paths, the good lines (those of the file cut short that can be decompressed included), and where
+    each unreadable line is (file index, line number)."""
+    good = [sagemaker_record(row, event=i) for i, row in enumerate(rows(3000, seed=11))]
+    cut_short = gzip.compress("".join(sagemaker_record(row) for row in rows(400, seed=12)).encode())[:-40]
+    readable = zlib.decompressobj(wbits=31).decompress(cut_short)
+    readable = readable[: readable.rfind(b"\n") + 1]
+    hour = folder / "endpoint" / "AllTraffic" / "2026" / "11" / "20" / "10"
+    hour.mkdir(parents=True)
+    files: list[list[bytes]] = [[line.encode() for line in good[:1500]], [line.encode() for line in good[1500:]]]
+    placed: dict[str, int] = {}
+    for number, (reason, line) in enumerate(_unreadable_lines().items()):
+        lines = files[number % 2]
+        position = 100 + 200 * number
+        lines.insert(position, line)
+        placed[reason] = position + 1
+    paths = []
+    for index, lines in enumerate(files):
+        paths.append(hour / f"capture-{index}.jsonl")
+        paths[-1].write_bytes(b"".join(lines))
+    (hour / "not-gzip.jsonl.gz").write_bytes(b"this is not gzip data\n" * 10)
+    (hour / "cut-short.jsonl.gz").write_bytes(cut_short)
+    return capture_files(folder), [*good, *readable.decode().splitlines(keepends=True)], placed
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_a_window_completes_whatever_its_records_hold_and_names_what_it_skipped(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, workers: int
+) -> None:
+    monkeypatch.setattr(capture, "MAX_RECORD_BYTES", LIMIT)
+    monkeypatch.setattr(capture, "CHUNK_BYTES", 16 * 1024)  # the long line spans chunks, and pieces below
+    monkeypatch.setattr(parallel, "PIECE_BYTES", 96 * 1024)
+    paths, good, placed = _hostile_window(tmp_path / "window")
+    alone = summarise_capture(write_window(tmp_path / "good", good, files=1), SPECS, workers=1)
+
+    summary = summarise_capture(paths, SPECS, workers=workers)
+
+    assert summary.malformed == {**dict.fromkeys(placed, 1), UNDECOMPRESSABLE: 2}
+    assert summary.records == len(good) + len(placed)
+    for number, (reason, line) in enumerate(placed.items()):
+        assert f"capture-{number % 2}.jsonl line {line}: {reason}" in summary.malformed_examples
+    assert "not-gzip.jsonl.gz line 1: " + UNDECOMPRESSABLE in summary.malformed_examples
+    assert f"cut-short.jsonl.gz line {len(good) - 3000 + 1}: {UNDECOMPRESSABLE}" in summary.malformed_examples
+    assert 0 < len(good) - 3000 < 400
+    # the statistics are those of the good records alone
+    summary.records, summary.malformed, summary.malformed_examples = alone.records, {}, []
+    assert_same_summary(summary, alone)
+
+
+def test_a_line_longer_than_the_limit_is_read_through_without_being_held(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(capture, "MAX_RECORD_BYTES", LIMIT)
+    monkeypatch.setattr(capture, "CHUNK_BYTES", 4096)
+    before, after = b"first\n" * 2000, b"last\n" * 2000
+    long_line = b"x" * (50 * LIMIT) + b"\n"
+
+    pieces = list(whole_lines(io.BytesIO(before + long_line + after), None))
+
+    assert max(len(chunk) for chunk, _ in pieces) <= 4096 + LIMIT
+    assert [skipped for _, skipped in pieces if skipped] == [len(long_line)]
+    assert b"".join(chunk for chunk, _ in pieces) == before + after
+    assert all(chunk.endswith(b"\n") for chunk, skipped in pieces if not skipped)
+
+
+def test_reasons_and_column_names_a_client_chooses_are_counted_within_a_bound() -> None:
+    reader = CaptureReader(SPECS)
+    lines = [sagemaker_record("51.5,40,pro").replace("text/csv", f"text/x-{n}", 1) for n in range(2 * MAX_KEYS)]
+    lines += [_json_request(json.dumps({"instances": [{f"key{n}": 1}]})).decode() for n in range(2 * MAX_KEYS)]
+    lines += [sagemaker_record("51.5,40,pro" + ",9" * 5000)]
+
+    reader.read_lines(lines, "capture.jsonl")
+    summary = reader.finish()
+
+    assert len(summary.malformed) == MAX_KEYS + 1 and summary.malformed[OTHER_KEYS] == MAX_KEYS
+    assert len(summary.extra_columns) == MAX_KEYS + 1
+    assert sum(summary.extra_columns.values()) == 2 * MAX_KEYS + capture.MAX_NAMED_EXTRA_COLUMNS + 1
+    assert all(len(reason) < 120 for reason in summary.malformed)
 
 
 # Windows -----------------------------------------------------------------------------------------------

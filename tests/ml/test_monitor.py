@@ -424,3 +424,67 @@ def test_a_window_bound_that_is_not_a_time_fails_the_job_saying_which(tmp_path: 
 
     assert result.returncode == 1
     assert "start_time 'the last hour' is not an ISO 8601 time" in (tmp_path / "message").read_text()
+
+
+# Whatever a client sent -------------------------------------------------------------------------------
+
+
+def test_records_the_monitor_cannot_read_are_named_and_the_window_still_publishes(
+    tmp_path: Path, baseline_dir: Path
+) -> None:
+    """One accepted request with valid features and 980 levels of padding once failed every window of its hour."""
+    good = [capture_record(row, compact=True).encode() for row in csv_rows(features(400, seed=14))]
+    padded = '{"instances": [[50.0, 40, 0.5, "pro"]], "pad": ' + "[" * 980 + "]" * 980 + "}"
+    unreadable = {
+        "endpointInput.data is JSON nested too deeply to read": capture_record(
+            padded, content_type="application/json", encoding="JSON"
+        ).encode(),
+        "JSON nested too deeply to read": b"[" * 1000 + b"]" * 1000 + b"\n",
+        "not UTF-8 text": capture_record("50.0,40,0.5,basic", compact=True)
+        .replace("basic", "b\xe1sic")
+        .encode("latin-1"),
+        "endpointInput.data is not valid Unicode text (a lone surrogate escape)": capture_record(
+            "50.0,40,0.5,\ud800"
+        ).encode(),
+    }
+    lines = list(good)
+    for number, line in enumerate(unreadable.values()):
+        lines.insert(50 + 100 * number, line)
+    hour = tmp_path / "capture" / "credit-endpoint" / "AllTraffic" / "2026" / "11" / "20" / "10"
+    hour.mkdir(parents=True)
+    (hour / "capture-0.jsonl").write_bytes(b"".join(lines))
+    (hour / "capture-1.jsonl.gz").write_bytes(b"not gzip at all\n")
+
+    result = run_monitor(tmp_path, baseline_dir, env={"end_time": "2026-11-20T11:00:00Z"})
+
+    assert result.returncode == 0, result.stderr
+    found = outputs(tmp_path)
+    assert found["statistics"]["dataset"]["item_count"] == 400
+    assert found["statistics"]["driftline"]["malformed_records"] == {
+        **dict.fromkeys(unreadable, 1),
+        "a compressed capture file that cannot be decompressed (not read from there on)": 1,
+    }
+    assert "5 capture records could not be read" in found["report"]
+    for number, reason in enumerate(unreadable):
+        assert f"capture-0.jsonl line {51 + 100 * number}: {reason}" in found["report"]
+    assert "capture-1.jsonl.gz line 1: a compressed capture file" in found["report"]
+    assert drifted_features_count(found["metrics"]) == 0  # the window is analysed: the drift alarm can move
+
+
+def test_values_near_the_largest_double_give_statistics_that_are_json(tmp_path: Path, baseline_dir: Path) -> None:
+    rows = csv_rows(features(300, seed=15))
+    rows[:3] = ["1e308,40,0.5,basic", "1e308,41,0.5,plus", "-1e308,42,0.5,pro"]
+    write_capture(tmp_path / "capture", [capture_record(row, compact=True) for row in rows])
+
+    result = run_monitor(tmp_path, baseline_dir)
+
+    assert result.returncode == 0, result.stderr
+    text = (tmp_path / "out" / "statistics.json").read_text()
+
+    def refuse(constant: str) -> None:
+        raise AssertionError(f"statistics.json holds {constant}, which is not JSON")
+
+    income = next(f for f in json.loads(text, parse_constant=refuse)["features"] if f["name"] == "income")
+    assert 1e306 < income["numerical_statistics"]["std_dev"] < 1e308
+    assert income["numerical_statistics"]["sum"] is None
+    assert "income: sum is beyond the largest number JSON can hold" in outputs(tmp_path)["report"]
