@@ -132,9 +132,13 @@ def map_pieces(function: Callable[[list[Span]], Result], pieces: list[list[Span]
     if workers <= 1:
         yield from map(function, pieces)
         return
-    # Objects that exist now (the imported libraries: pandas alone has hundreds of thousands) are left out of every
-    # later collection, so a worker's collections neither walk them nor write to their pages, which the fork
-    # shares: the idiom the gc module documents for forking. About a tenth of a 2-CPU window's time.
+    # Objects that exist now (the imported libraries: pandas alone has hundreds of thousands) are left out of the
+    # workers' collections, which then neither walk them nor write to their pages, which the fork shares: the idiom
+    # the gc module documents for forking, worth about a tenth of a 2-CPU window's time. This process collects
+    # them again once its workers are done.
     gc.freeze()
-    with multiprocessing.get_context("fork").Pool(workers) as pool:
-        yield from pool.imap(function, pieces)
+    try:
+        with multiprocessing.get_context("fork").Pool(workers) as pool:
+            yield from pool.imap(function, pieces)
+    finally:
+        gc.unfreeze()
