@@ -1,4 +1,4 @@
-"""JSON text read with a fixed nesting limit, whatever the caller's stack depth.
+"""JSON text read with a fixed nesting limit, the same on a shallow stack as on a deep one.
 
 Python's decoder recurses once per nested array or object and stops at the interpreter's recursion limit, which
 counts the caller's own frames too: the same request body decodes on a shallow stack and fails on a deep one.
@@ -15,7 +15,8 @@ import re
 from typing import Any
 
 MAX_JSON_DEPTH = 100
-"""Nesting levels read; far beyond any request's, far below the recursion limit of any caller."""
+"""Nesting levels read; far beyond any request's, and few enough that any caller with a tenth of the interpreter's
+recursion limit left decodes them."""
 
 _STRING = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"')
 _BRACKET_RUN = re.compile(r"[\[{]+|[\]}]+")
