@@ -82,6 +82,7 @@ def test_a_second_process_uploads_through_the_endpoint_and_a_run_registers_a_mod
             process.kill()
             output, _ = process.communicate()
     assert "[Validate]" in output and "[email]" in output
-    assert process.returncode == 0
+    # Killed (-9) means local mode did not stop within STOP_SECONDS: its last lines say what it was doing.
+    assert process.returncode == 0, output[-4000:]
     assert list((state_dir / "jobs").glob("*-train/model/model.joblib"))
     assert list((state_dir / "s3").rglob("model.tar.gz")), "artifacts stay on disk after local mode stops"
