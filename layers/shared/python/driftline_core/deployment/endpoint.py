@@ -298,14 +298,15 @@ def start_deployment(step: DeployInput, settings: Settings, deployment: Deployme
             if previous == target:
                 action = "unchanged"
             else:
-                _refuse_switch_to_serverless(endpoint, previous, deployment)
+                serving = _serving_variant(previous)
+                _refuse_switch_to_serverless(endpoint, previous, serving, deployment)
                 remove_old_versions(
                     endpoint,
                     stack=settings.model_package_group_prefix,
                     keep={target, previous or ""},
                     retained=deployment.endpoint_configs_retained,
                 )
-                _release_scaling_if_instance_type_changes(endpoint, previous, deployment)
+                _release_scaling_if_instance_type_changes(endpoint, serving, deployment)
                 get_client("sagemaker").update_endpoint(
                     EndpointName=endpoint,
                     EndpointConfigName=target,
@@ -381,22 +382,28 @@ def _ensure_endpoint_config(name: str, dataset: str, settings: Settings, deploym
             raise
 
 
-def _refuse_switch_to_serverless(endpoint: str, previous: str | None, deployment: DeploymentSettings) -> None:
-    """SageMaker cannot update an instance-based endpoint to a serverless one (the developer guide's "Update a
-    serverless endpoint"): say so, and how to switch, before the endpoint is touched."""
-    if previous is None or deployment.endpoint_type != "Serverless":
-        return
+def _serving_variant(previous: str | None) -> dict[str, Any]:
+    """The production variant of the config the endpoint serves now; empty when that config is gone."""
+    if previous is None:
+        return {}
     try:
         config = get_client("sagemaker").describe_endpoint_config(EndpointConfigName=previous)
     except ClientError as error:
         if is_not_found(error):
-            return
+            return {}
         raise
-    variants = config.get("ProductionVariants") or [{}]
-    if variants[0].get("ServerlessConfig") or not variants[0].get("InstanceType"):
+    return dict((config.get("ProductionVariants") or [{}])[0])
+
+
+def _refuse_switch_to_serverless(
+    endpoint: str, previous: str | None, serving: dict[str, Any], deployment: DeploymentSettings
+) -> None:
+    """SageMaker cannot update an instance-based endpoint to a serverless one (the developer guide's "Update a
+    serverless endpoint"): say so, and how to switch, before the endpoint is touched."""
+    if deployment.endpoint_type != "Serverless" or serving.get("ServerlessConfig") or not serving.get("InstanceType"):
         return
     raise DeploymentFailed(
-        f"Endpoint {endpoint} runs on instances ({variants[0]['InstanceType']}, config {previous}) and EndpointType "
+        f"Endpoint {endpoint} runs on instances ({serving['InstanceType']}, config {previous}) and EndpointType "
         "is now Serverless, but SageMaker cannot update an instance-based endpoint to serverless. The endpoint "
         f"was not touched and still serves {previous}. To keep serving on instances, set EndpointType back to "
         "Provisioned and deploy the stack. To switch to serverless, delete the endpoint (aws sagemaker "
@@ -406,19 +413,13 @@ def _refuse_switch_to_serverless(endpoint: str, previous: str | None, deployment
 
 
 def _release_scaling_if_instance_type_changes(
-    endpoint: str, previous: str | None, deployment: DeploymentSettings
+    endpoint: str, serving: dict[str, Any], deployment: DeploymentSettings
 ) -> None:
     """SageMaker refuses an update that changes the instance type of a variant registered for autoscaling."""
-    if previous is None or deployment.endpoint_type != "Provisioned":
-        return
-    try:
-        config = get_client("sagemaker").describe_endpoint_config(EndpointConfigName=previous)
-    except ClientError as error:
-        if is_not_found(error):
-            return
-        raise
-    variants = config.get("ProductionVariants") or [{}]
-    if variants[0].get("InstanceType") in (None, deployment.endpoint_instance_type):
+    if deployment.endpoint_type != "Provisioned" or serving.get("InstanceType") in (
+        None,
+        deployment.endpoint_instance_type,
+    ):
         return
     try:
         get_client("application-autoscaling").deregister_scalable_target(
