@@ -571,3 +571,75 @@ def test_numbers_written_in_every_way_pandas_reads_are_numbers() -> None:
     income = written * 300
     assert check(credit_csv(rows=len(income), income=income), schema=CREDIT_SCHEMA).rows == len(income)
     assert check(credit_csv(rows=len(income), income=income)).schema.column_type("income") == "numeric"
+
+
+# --- numbers written with a decimal comma --------------------------------------------------------------
+
+
+def decimal_comma_csv(rows: int = 30) -> str:
+    """A house-price file as a spreadsheet set to a decimal comma saves it: ';' between values, ',' in numbers."""
+    lines = ["area;rooms;district;price"]
+    for i in range(rows):
+        lines.append(f"{48 + i},5;{i % 4 + 1};{['north', 'south'][i % 2]};{270122 + 997 * i},51")
+    return "\n".join(lines) + "\n"
+
+
+def test_numbers_written_with_a_decimal_comma_are_named_so_with_the_fix() -> None:
+    message = failure_with(decimal_comma_csv(), delimiter=";")
+
+    assert message.startswith(f"{SOURCE}: 2 problems\n")
+    assert (
+        "- column 'price' holds numbers written with a decimal comma (e.g. 270122,51): write them with a decimal "
+        "point (270122.51), for example by saving the file with '.' as its decimal separator (30 values: "
+        "row 2: '270122,51', row 3: '271119,51', row 4: '272116,51', row 5: '273113,51', row 6: '274110,51', ...)."
+    ) in message
+    assert "- column 'area' holds numbers written with a decimal comma (e.g. 48,5)" in message
+    assert "problem_type" not in message
+
+
+def test_a_regression_target_with_decimal_commas_is_not_sent_to_a_classification() -> None:
+    message = failure_with(decimal_comma_csv(), delimiter=";", problem_type="regression")
+
+    assert "column 'price' holds numbers written with a decimal comma (e.g. 270122,51)" in message
+    assert "classification" not in message
+
+
+def test_a_kept_schema_s_numeric_column_names_decimal_commas_and_its_text_target_too() -> None:
+    schema = Schema(
+        columns=[
+            ColumnSpec(name="area", type="numeric"),
+            ColumnSpec(name="rooms", type="numeric"),
+            ColumnSpec(name="district", type="categorical"),
+            ColumnSpec(name="price", type="categorical"),
+        ]
+    )
+    message = failure_with(decimal_comma_csv(), delimiter=";", schema=schema, problem_type="regression")
+
+    assert (
+        "column 'area' holds numbers written with a decimal comma (e.g. 48,5): write them with a decimal point (48.5)"
+        in message
+    )
+    assert "in numeric column 'area' are not numbers" not in message
+    assert "column 'price' holds numbers written with a decimal comma (e.g. 270122,51)" in message
+    assert "(the first in row 2)" in message
+
+
+def test_dots_between_thousands_are_left_out_of_the_fix_and_quoted_values_are_read_too() -> None:
+    income = ['"1.234,5"'] + [f'"{20000 + i},25"' for i in range(29)]
+
+    message = failure(credit_csv(income=income))
+
+    assert (
+        "column 'income' holds numbers written with a decimal comma (e.g. 1.234,5): "
+        "write them with a decimal point (1234.5)" in message
+    )
+
+
+def test_a_text_column_with_a_few_decimal_comma_values_stays_categorical() -> None:
+    homes = "\n".join(
+        line.replace(",own,", ',"1,5",', 1) if row == 4 else line for row, line in enumerate(credit_csv().splitlines())
+    )
+
+    report = check(homes + "\n")
+
+    assert report.schema.column_type("home") == "categorical"

@@ -12,6 +12,7 @@ from __future__ import annotations
 import csv
 import json
 import math
+import re
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -48,6 +49,9 @@ STRAY_SHARE = 0.01
 inferred numeric: those few are reported as errors to correct, not taken as categories."""
 
 _SHOWN_VALUE_LENGTH = 40
+_DECIMAL_COMMA_NUMBER = re.compile(r"\s*[+-]?(?:[0-9]+|[0-9]{1,3}(?:\.[0-9]{3})+)?,[0-9]+(?:[eE][+-]?[0-9]+)?\s*")
+"""A number as spreadsheets in many locales save one: a decimal comma, maybe dots between thousands
+(``270122,51``, ``1.234,5``). pandas reads such a value as text, so Validate names the notation instead."""
 _BATCH_ROWS = 2048
 """Rows checked together, column by column."""
 _LABEL_CACHE_SIZE = 10_000
@@ -98,6 +102,7 @@ def validate_csv(
         target_column=target_column,
         target_values=scan.target,
         problem_type=problem_type,
+        target_in_decimal_commas=scan.target_index in scan.decimal_comma_columns(),
     )
 
 
@@ -199,11 +204,15 @@ def _report(
     target_column: str,
     target_values: _TargetValues,
     problem_type: ProblemType | None,
+    target_in_decimal_commas: bool = False,
 ) -> CsvReport:
-    """Add what the target's values say to ``problems``; raise them all, or report the accepted data."""
+    """Add what the target's values say to ``problems``; raise them all, or report the accepted data.
+
+    A target already reported as numbers written with decimal commas is not judged as text as well.
+    """
     stats = target_values.stats(target_column)
     effective_problem_type = problem_type
-    if stats.values:
+    if stats.values and not target_in_decimal_commas:
         effective_problem_type = problem_type or infer_problem_type(stats)
         problems.extend(_target_problems(target_column, stats, problem_type, target_values))
         if effective_problem_type is not None and effective_problem_type != "regression":
@@ -469,6 +478,8 @@ class _Scan:
             # Inferring: every column may be numeric until its values say otherwise.
             self.numeric = list(range(self.width))
         self.not_numbers = {i: _Examples() for i in self.numeric}
+        self.decimal_commas = {i: _Examples() for i in self.numeric}
+        """Of the values that are not numbers, those written with a decimal comma."""
         self.present = [0] * self.width
         """Values (not missing) seen per column checked for numbers."""
 
@@ -523,6 +534,10 @@ class _Scan:
         for position in others[: MAX_EXAMPLES - len(bad.examples)]:
             bad.examples.append((starts[position], values[position][: _SHOWN_VALUE_LENGTH + 1]))
         bad.count += len(others)
+        commas = self.decimal_commas[index]
+        for position in others:
+            if "," in values[position] and is_decimal_comma_number(values[position]):
+                commas.add(starts[position], values[position])
 
     def _numeric_columns(self) -> list[int]:
         if not self.inferring:
@@ -533,6 +548,17 @@ class _Scan:
             if self.present[index]
             and is_mostly_numeric(self.present[index] - self.not_numbers[index].count, self.not_numbers[index].count)
         ]
+
+    def decimal_comma_columns(self) -> list[int]:
+        """Columns that are numbers once their decimal commas are read as points (the rule numeric columns are
+        inferred by): reported as numbers in the wrong notation, not as text or as a categorical column."""
+        columns = []
+        for index in self.numeric:
+            commas, others = self.decimal_commas[index].count, self.not_numbers[index].count
+            numbers = self.present[index] - others
+            if commas and is_mostly_numeric(numbers + commas, others - commas):
+                columns.append(index)
+        return columns
 
     def inferred_schema(self) -> Schema:
         """Numeric where the values are numbers but for a few (refused) strays; categorical otherwise."""
@@ -558,9 +584,14 @@ class _Scan:
                 f"{self.width} fields ({self.wrong_width.listed(quoted=False)}); check for missing or extra commas, "
                 "values with commas that are not quoted, and unclosed quotes"
             )
+        decimal_commas = self.decimal_comma_columns()
+        for index in decimal_commas:
+            found = self.decimal_commas[index]
+            where = f"{_count(found.count, 'value')}: {found.listed()}"
+            problems.append(_decimal_comma_problem(self.header[index], found.examples[0][1], where))
         for index in self._numeric_columns():
             bad = self.not_numbers[index]
-            if not bad.count:
+            if not bad.count or index in decimal_commas:
                 continue
             name = self.header[index]
             if self.inferring:
@@ -616,6 +647,13 @@ def _target_problems(column: str, stats: TargetStats, declared: ProblemType | No
             f"has {_distinct(stats)} distinct values ({_values(stats)}); fix the target values, or declare "
             '"problem_type": "multiclass_classification" in the dataset\'s dataset.json'
         ]
+    example = values.non_numeric_example
+    unreadable = (declared == "regression" and not stats.all_numeric) or (
+        declared is None and infer_problem_type(stats) is None
+    )
+    if unreadable and example is not None and is_decimal_comma_number(example[1]):
+        row, value = example
+        return [_decimal_comma_problem(column, value, f"the first in row {row}")]
     if declared == "regression" and not stats.all_numeric:
         row, value = values.non_numeric_example or (0, "")
         return [
@@ -630,6 +668,21 @@ def _target_problems(column: str, stats: TargetStats, declared: ProblemType | No
             'dataset\'s dataset.json (or "target", if this is not the column to predict)'
         ]
     return []
+
+
+def is_decimal_comma_number(value: str) -> bool:
+    """Whether a value is a number written with a decimal comma (``270122,51``, ``-0,5``, ``1.234,5``)."""
+    return _DECIMAL_COMMA_NUMBER.fullmatch(value) is not None
+
+
+def _decimal_comma_problem(column: str, example: str, where: str) -> str:
+    """What to do about a column of numbers written with decimal commas, with an example as it should be."""
+    value = example.strip()
+    with_point = value.replace(".", "").replace(",", ".")
+    return (
+        f"column '{column}' holds numbers written with a decimal comma (e.g. {value}): write them with a decimal "
+        f"point ({with_point}), for example by saving the file with '.' as its decimal separator ({where})"
+    )
 
 
 def _message(source: str, problems: list[str]) -> str:
