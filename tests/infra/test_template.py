@@ -512,10 +512,16 @@ def test_job_tokens_table_is_keyed_by_job_name_encrypted_and_expiring(template: 
     assert properties["TimeToLiveSpecification"] == {"AttributeName": "expires_at", "Enabled": True}
 
 
-def test_email_subscription_exists_only_when_an_address_is_given(template: dict[str, Any]) -> None:
+def test_an_email_address_is_required_and_subscribed(template: dict[str, Any]) -> None:
+    """Enter in ``sam deploy --guided`` must not mean "no approval emails": the address has no default."""
+    parameter = template["Parameters"]["NotificationEmail"]
+    assert "Default" not in parameter
+    accepts = [re.fullmatch(parameter["AllowedPattern"], value) is not None for value in ("ml@example.com", "", "ml")]
+    assert accepts == [True, False, False]
+    assert "email address" in parameter["ConstraintDescription"]
     subscription = template["Resources"]["NotificationEmailSubscription"]
-    assert subscription["Condition"] == "HasNotificationEmail"
-    assert template["Parameters"]["NotificationEmail"]["Default"] == ""
+    assert "Condition" not in subscription
+    assert subscription["Properties"]["Endpoint"] == {"Ref": "NotificationEmail"}
     topic = template["Resources"]["NotificationTopic"]["Properties"]
     assert topic["KmsMasterKeyId"] == {
         "Fn::If": ["HasKmsKey", {"Ref": "KmsKeyArn"}, {"Fn::GetAtt": ["NotificationKey", "Arn"]}]

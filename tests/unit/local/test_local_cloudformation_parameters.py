@@ -13,7 +13,14 @@ DECLARED = load_template(REPO_ROOT / "template.yaml")["Parameters"]
 def test_local_modes_own_parameters_and_every_default_are_accepted() -> None:
     assert parameter_problems(DECLARED, dict(LOCAL_PARAMETERS)) == []
     defaults = {name: str(spec["Default"]) for name, spec in DECLARED.items() if "Default" in spec}
-    assert parameter_problems(DECLARED, defaults) == []
+    assert parameter_problems(DECLARED, defaults) == ["Parameters: [NotificationEmail] must have values"]
+    assert parameter_problems(DECLARED, defaults | {"NotificationEmail": "ml@example.com"}) == []
+
+
+def test_an_empty_email_address_is_refused() -> None:
+    problems = parameter_problems(DECLARED, {"NotificationEmail": ""})
+
+    assert len(problems) == 1 and problems[0].startswith("Parameter 'NotificationEmail' must match pattern")
 
 
 @pytest.mark.parametrize(
@@ -27,7 +34,7 @@ def test_local_modes_own_parameters_and_every_default_are_accepted() -> None:
     ],
 )
 def test_a_value_cloudformation_refuses_is_refused_naming_the_parameter(given: dict[str, str], problem: str) -> None:
-    problems = parameter_problems(DECLARED, given)
+    problems = parameter_problems(DECLARED, {"NotificationEmail": "ml@example.com"} | given)
 
     assert len(problems) == 1 and problems[0].startswith(problem)
 
