@@ -16,7 +16,7 @@ TEST_WORKERS ?= 3
 # The three virtual environments install side by side (mostly downloads), and lint and types check side by side.
 MAKEFLAGS += --jobs=3
 
-.PHONY: install sam scanner scan demo up test check lint typecheck unit clean
+.PHONY: install sam scanner scan demo up destroy test check lint typecheck unit clean
 
 install: $(VENV)/.installed
 
@@ -56,6 +56,12 @@ demo: install
 
 up: install
 	$(VENV)/bin/driftline local up --port $(PORT)
+
+# Removes the deployed stack and what its runs created (endpoints first, they are billed by the hour); the data
+# bucket is kept unless DESTROY_ARGS has --delete-data. `make destroy DESTROY_ARGS="--local"` clears local mode.
+DESTROY_ARGS ?=
+destroy: install
+	$(VENV)/bin/driftline destroy $(DESTROY_ARGS)
 
 lint: install
 	$(VENV)/bin/ruff check .
