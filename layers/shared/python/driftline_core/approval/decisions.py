@@ -157,7 +157,7 @@ def decide(
         first = registry_status(record.model_package_arn)
         if first is not None and first.decision is not None:
             # Set in the registry before this link was used: the registry's decision came first.
-            decision, decided_by, reason, source = first.decision, first.modified_by, first.description, "registry"
+            decision, decided_by, reason, source = first.decision, first.modified_by, first.reason, "registry"
     if not _run_is_waiting(record):
         ended = _close_for_ended_run(record, settings)
         if source == "registry" and decision == "approve":
@@ -308,7 +308,9 @@ class RegistryStatus:
 
     status: str
     modified_by: str
-    description: str
+    """Who set it, by ``approver``'s rule."""
+    reason: str
+    """Why, as the approver gave it (the ApprovalDescription, less what Driftline wrote around it)."""
 
     @property
     def decision(self) -> Decision | None:
@@ -327,13 +329,44 @@ def registry_status(package_arn: str, event_detail: dict[str, Any] | None = None
     detail = event_detail or {}
     # Who set it: the event's account of it when it tells of this status, else the package's own.
     source = detail if str(detail.get("ModelApprovalStatus") or "") == status else described
-    modified_by = source.get("LastModifiedBy") or {}
-    who = (
-        modified_by.get("UserProfileName")
-        or (modified_by.get("IamIdentity") or {}).get("Arn")
-        or "someone in the SageMaker Model Registry"
-    )
-    return RegistryStatus(status, str(who), str(source.get("ApprovalDescription") or ""))
+    description = str(source.get("ApprovalDescription") or "")
+    who, reason = approver(status, description, source.get("LastModifiedBy") or {})
+    return RegistryStatus(status, who, reason)
+
+
+UNKNOWN_APPROVER = "unknown"
+_DRIFTLINE_DESCRIPTION = re.compile(
+    r"(?P<verb>Approved|Rejected) by (?P<by>.+?) "
+    r"(?:at \S+ via Driftline's approval link|with driftline (?:approve|reject))(?P<rest>.*)",
+    re.DOTALL,
+)
+"""The ApprovalDescription Driftline writes: ``approval_description`` for a link, ``driftline approve`` /
+``driftline reject`` (driftline/approvals_cli.py) from a terminal; ``: <reason>`` may follow."""
+
+
+def approver(status: str, description: str, modified_by: dict[str, Any]) -> tuple[str, str]:
+    """Who set a registry status, and why: the one rule every page, email and run output follows.
+
+    The name Driftline wrote into the ApprovalDescription of this very status (a link's approver, the
+    ``--by`` of ``driftline approve``); else the registry's LastModifiedBy: a Studio user's profile name,
+    else the last part of the caller's IAM ARN (a user, or an assumed role's session); else ``unknown``.
+    The reason is what the approver typed: a description Driftline wrote gives its text after ``: ``.
+    """
+    written = _DRIFTLINE_DESCRIPTION.match(description)
+    if written is not None and PACKAGE_STATUS.get(_DECISION_BY_VERB[written["verb"]]) == status:
+        rest = written["rest"]
+        return written["by"].strip(), rest[2:].strip() if rest.startswith(": ") else ""
+    arn = str((modified_by.get("IamIdentity") or {}).get("Arn") or "")
+    name = str(modified_by.get("UserProfileName") or "") or _arn_principal_name(arn)
+    return name or UNKNOWN_APPROVER, description
+
+
+_DECISION_BY_VERB: dict[str, Decision] = {"Approved": "approve", "Rejected": "reject"}
+
+
+def _arn_principal_name(arn: str) -> str:
+    """``alice`` of ``...:user/alice``, a session of ``...:assumed-role/Role/alice@example.com``, ``root``."""
+    return arn.rsplit("/", 1)[-1] if "/" in arn else arn.rsplit(":", 1)[-1]
 
 
 def set_package_status(record: ApprovalRecord, status: str, description: str) -> None:
@@ -473,7 +506,7 @@ def decide_from_registry_event(detail: dict[str, Any], settings: ApprovalSetting
         record.approval_id,
         current.decision,
         decided_by=current.modified_by,
-        reason=current.description,
+        reason=current.reason,
         source="registry",
         settings=settings,
     )
