@@ -6,11 +6,19 @@ import json
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
-from driftline.stepfunctions_history import execution_history
+from driftline.stepfunctions_history import (
+    TERMINAL_STATUSES,
+    Step,
+    StepChange,
+    execution_history,
+    read_steps,
+    step_changes,
+)
 
-TERMINAL = {"SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED"}
+TERMINAL = TERMINAL_STATUSES
 
 
 @dataclass
@@ -52,25 +60,26 @@ def follow(
     """
     started = time.time()
     pending_hooks = dict(on_enter or {})
-    seen = 0
-    entered: dict[str, float] = {}
+    steps: list[Step] = []
     record = RunRecord(execution_arn=execution_arn, status="RUNNING")
     while True:
         events = execution_history(sfn, execution_arn)
-        for event in events[seen:]:
-            _describe(event, entered, record, show)
-        seen = len(events)
+        current = read_steps(events)
+        for change in step_changes(steps, current):
+            show(change_line(change))
+        steps = current
+        _record_times(record, steps)
+        entered = {step.name for step in steps}
         for state in [name for name in pending_hooks if name in entered]:
             if not pending_hooks.pop(state)():
                 record.wall_seconds = time.time() - started
                 return record
         description = sfn.describe_execution(executionArn=execution_arn)
-        if description["status"] in TERMINAL and seen == len(execution_history(sfn, execution_arn)):
+        if description["status"] in TERMINAL and len(events) == len(execution_history(sfn, execution_arn)):
             record.status = description["status"]
             record.output = json.loads(description.get("output") or "{}")
             record.error = description.get("error")
             record.cause = description.get("cause")
-            record.transitions = sum(1 for e in events if e["type"].endswith("StateEntered"))
             record.wall_seconds = time.time() - started
             return record
         if time.time() - started > timeout:
@@ -78,31 +87,21 @@ def follow(
         time.sleep(poll)
 
 
-def _describe(event: dict[str, Any], entered: dict[str, float], record: RunRecord, show: Callable[[str], None]) -> None:
-    kind = event["type"]
-    stamp = event["timestamp"].timestamp() if hasattr(event["timestamp"], "timestamp") else time.time()
-    if kind.endswith("StateEntered"):
-        name = event["stateEnteredEventDetails"]["name"]
-        entered[name] = stamp
-        show(f"-> {name}")
-    elif kind.endswith("StateExited"):
-        name = event["stateExitedEventDetails"]["name"]
-        seconds = stamp - entered.get(name, stamp)
-        record.state_seconds[name] = record.state_seconds.get(name, 0.0) + seconds
-        show(f"<- {name} ({seconds:.1f} s)")
-    elif kind in ("TaskFailed", "LambdaFunctionFailed"):
-        details = event.get("taskFailedEventDetails") or event.get("lambdaFunctionFailedEventDetails") or {}
-        show(f"!! {details.get('error', 'error')}: {_short(details.get('cause', ''))}")
-    elif kind == "TaskTimedOut":
-        show("!! the task timed out")
+def change_line(change: StepChange) -> str:
+    """``-> State`` when entered, ``<- State (1.5 s)`` when left, ``!! Error: cause`` when its work failed."""
+    step = change.step
+    if change.kind == "entered":
+        return f"-> {step.name}"
+    if change.kind == "exited":
+        return f"<- {step.name} ({step.seconds(datetime.now(UTC)):.1f} s)"
+    assert change.failure is not None
+    return f"!! {change.failure.error}: {change.failure.cause}"
 
 
-def _short(cause: str, limit: int = 300) -> str:
-    try:
-        parsed = json.loads(cause)
-        if isinstance(parsed, dict) and "errorMessage" in parsed:
-            cause = str(parsed["errorMessage"])
-    except ValueError:
-        pass
-    cause = " ".join(cause.split())
-    return cause if len(cause) <= limit else cause[: limit - 3] + "..."
+def _record_times(record: RunRecord, steps: list[Step]) -> None:
+    seconds: dict[str, float] = {}
+    for step in steps:
+        if step.exited is not None:
+            seconds[step.name] = seconds.get(step.name, 0.0) + step.seconds(step.exited)
+    record.state_seconds = seconds
+    record.transitions = len(steps)
