@@ -28,18 +28,27 @@ from tests.conftest import REGION, load_event
 API_URL = "https://a1b2c3d4e5.execute-api.us-east-1.amazonaws.com"
 ARTIFACT_BUCKET = "driftline-artifacts-123456789012-us-east-1"
 GROUP = "driftline-credit"
-CANDIDATE_REPORT = {
+CANDIDATE_METRICS = {
     "binary_classification_metrics": {
         "auc": {"value": 0.9132, "standard_deviation": "NaN"},
         "accuracy": {"value": 0.861, "standard_deviation": "NaN"},
-    }
+    },
+    "driftline": {"metric": "auc", "test_rows": 200},
 }
-APPROVED_REPORT = {
+INCUMBENT_ON_THIS_SPLIT = {
     "binary_classification_metrics": {
         "auc": {"value": 0.8874, "standard_deviation": "NaN"},
         "accuracy": {"value": 0.842, "standard_deviation": "NaN"},
+    },
+    "test_rows": 200,
+}
+APPROVED_REPORT = {
+    "binary_classification_metrics": {
+        "auc": {"value": 0.9501, "standard_deviation": "NaN"},
+        "accuracy": {"value": 0.903, "standard_deviation": "NaN"},
     }
 }
+"""The approved model's registered report: its own run's test split, other rows than the candidate's."""
 
 
 @dataclass
@@ -54,11 +63,13 @@ class World:
     tokens: list[str]
     context: Any
 
-    def start_run(self, *, timeout_after_one_second: bool = False) -> str:
+    def start_run(self, *, timeout_after_one_second: bool = False, compared: bool = True) -> str:
         step = load_event("request_approval")
         payload = {k: v for k, v in step.items() if k != "task_token"}
         payload["registration"]["model_package_arn"] = self.package_arn
         payload["gate"]["incumbent_model_package_arn"] = self.incumbent_arn
+        if not compared:  # the gate found the approved model unscored on this run's rows
+            payload["gate"]["incumbent_value"] = None
         execution = self.sfn.start_execution(
             stateMachineArn=self.short_machine_arn if timeout_after_one_second else self.machine_arn,
             name=f"run-{time.time_ns()}",
@@ -147,7 +158,6 @@ def world(aws: None, monkeypatch: pytest.MonkeyPatch, lambda_context: Any) -> It
     s3.create_bucket(Bucket=ARTIFACT_BUCKET)
     step = load_event("request_approval")
     candidate_uri = step["gate"]["evaluation_uri"]
-    s3.put_object(Bucket=ARTIFACT_BUCKET, Key=candidate_uri.split("/", 3)[3], Body=json.dumps(CANDIDATE_REPORT))
     s3.put_object(Bucket=ARTIFACT_BUCKET, Key="runs/old/evaluation.json", Body=json.dumps(APPROVED_REPORT))
     sagemaker = boto3.client("sagemaker")
     sagemaker.create_model_package_group(ModelPackageGroupName=GROUP)
@@ -169,6 +179,12 @@ def world(aws: None, monkeypatch: pytest.MonkeyPatch, lambda_context: Any) -> It
 
     incumbent = package("Approved", f"s3://{ARTIFACT_BUCKET}/runs/old/evaluation.json")
     candidate = package("PendingManualApproval", candidate_uri)
+    # The evaluation job scored the approved model on the candidate's test rows too.
+    report = {
+        **CANDIDATE_METRICS,
+        "incumbent": {"model_package_arn": incumbent, "scored": True, **INCUMBENT_ON_THIS_SPLIT},
+    }
+    s3.put_object(Bucket=ARTIFACT_BUCKET, Key=candidate_uri.split("/", 3)[3], Body=json.dumps(report))
     for name, value in {
         "APPROVALS_TABLE": "approvals",
         "APPROVAL_SECRET_ARN": secret,
@@ -247,11 +263,21 @@ def test_the_email_names_the_model_its_metrics_beside_the_approved_models_its_da
     message = world.last_email["Message"]
     assert world.last_email["Subject"] == "Driftline: credit model version 2 waits for your approval"
     assert world.package_arn in message
-    assert re.search(r"auc\s+0\.9132\s+0\.8874", message)
-    assert re.search(r"accuracy\s+0\.8610\s+0\.8420", message)
+    assert "On this run's test split (200 rows), both models scored on the same rows:" in message
+    assert re.search(r"auc\s+0\.9132\s+0\.8874\n", message)
+    assert re.search(r"accuracy\s+0\.8610\s+0\.8420\n", message)
+    assert "0.9501" not in message, "the approved model's figure from other rows is not set beside the candidate's"
     assert "s3://driftline-data-123456789012-us-east-1/data/credit/applications-2026-11.csv" in message
     assert set(world.links()) == {"approve", "reject"}
     assert world.tokens and world.tokens[0] not in message
+
+
+def test_an_approved_model_not_scored_on_this_runs_rows_shows_its_registered_figures_labelled(world: World) -> None:
+    world.start_run(compared=False)
+
+    message = world.last_email["Message"]
+    assert re.search(r"metric\s+this model\n\s+auc\s+0\.9132\n\s+accuracy\s+0\.8610\n", message)
+    assert "Its registered figures, from its own run's test split (other rows): auc 0.9501, accuracy 0.9030" in message
 
 
 def test_approving_through_the_link_approves_the_package_and_resumes_the_run(world: World) -> None:

@@ -107,3 +107,62 @@ def test_a_rejected_model_is_announced_with_the_gates_reasons(
     assert "auc 0.6418 is below the threshold 0.7." in envelope["Message"]
     assert envelope["MessageAttributes"]["outcome"]["Value"] == "rejected"
     assert result["error"] == ""
+
+
+ARTIFACTS = "driftline-artifacts-123456789012-us-east-1"
+PREPROCESSED = "runs/credit-5e4f54c7bade/preprocess"
+
+
+def _deployed_event() -> dict[str, Any]:
+    event = load_event("notify_registered")
+    event["outcome"] = "deployed"
+    event["run"]["deployment"] = {
+        "endpoint_name": "driftline-credit",
+        "endpoint_arn": "arn:aws:sagemaker:us-east-1:123456789012:endpoint/driftline-credit",
+        "endpoint_config_name": "driftline-credit-v2",
+        "model_name": "driftline-credit-v2",
+        "model_package_arn": event["run"]["registration"]["model_package_arn"],
+        "action": "updated",
+        "endpoint_type": "Provisioned",
+    }
+    return event
+
+
+def test_the_deployed_email_names_the_feature_columns_in_order_with_a_row_a_client_can_send(
+    lambda_handler: Handler, lambda_context: Any, queue_url: str
+) -> None:
+    s3 = boto3.client("s3")
+    s3.create_bucket(Bucket=ARTIFACTS)
+    features = ["income", "age", "purpose"]
+    s3.put_object(
+        Bucket=ARTIFACTS,
+        Key=f"{PREPROCESSED}/metadata/preprocessing.json",
+        Body=json.dumps({"target": "default", "feature_columns": features}),
+    )
+    # The split's file keeps the upload's values; its first row is the example, its columns in the model's order.
+    test_rows = 'income,age,purpose\n"52,000",41,car\n18000,,education\n' + "31000,29,home\n" * 20000
+    s3.put_object(Bucket=ARTIFACTS, Key=f"{PREPROCESSED}/test/test_features.csv", Body=test_rows.encode())
+
+    lambda_handler(_deployed_event(), lambda_context)
+
+    message = _received(queue_url)["Message"]
+    assert "Invoke it with CSV rows of its 3 feature columns, in this order, no target, no header:\n" in message
+    assert "\n  income, age, purpose\n" in message
+    assert 'For example, the first row of this run\'s test split:\n  "52,000",41,car\n' in message
+    assert "--cli-binary-format raw-in-base64-out --body '\"52,000\",41,car' answer.csv" in message
+    assert "AWS CLI v1:\n  aws sagemaker-runtime invoke-endpoint --endpoint-name driftline-credit" in message
+    assert "--body fileb://row.csv answer.csv" in message
+    assert 'Body="\\"52,000\\",41,car"' in message
+
+
+def test_the_deployed_email_still_goes_out_when_the_runs_preprocessing_output_is_gone(
+    lambda_handler: Handler, lambda_context: Any, queue_url: str
+) -> None:
+    boto3.client("s3").create_bucket(Bucket=ARTIFACTS)
+
+    result = lambda_handler(_deployed_event(), lambda_context)
+
+    message = _received(queue_url)["Message"]
+    assert result["subject"] == "Driftline: credit model deployed"
+    assert "in the order of the model's feature_columns (model_metadata.json in its model.tar.gz)" in message
+    assert "--body '<feature values, comma-separated>' answer.csv" in message

@@ -59,4 +59,4 @@ def test_an_expired_approval_says_the_package_stays_pending_and_what_to_do() -> 
     assert "still PendingManualApproval; approving it now does not resume this run" in notification.message
     assert "Upload the data again" in notification.message
     assert notification.error == "ApprovalExpired"
-    assert notification.attributes == {"outcome": "approval-expired", "dataset": "credit"}
+    assert notification.attributes == {"outcome": "approval-expired", "dataset": "credit", "run": "credit-5e4f54c7bade"}

@@ -4,10 +4,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from driftline_core.notifications.messages import approval_request
+from driftline_core.notifications.messages import DriftlineCommand, MetricComparison, approval_request
 from driftline_core.payloads import ApprovalRequestInput
 from tests.conftest import load_event
 
+COMPARISON = MetricComparison(
+    rows=[("auc", 0.91, 0.88)],
+    test_rows=200,
+    approved_model="arn:aws:sagemaker:us-east-1:123456789012:model-package/driftline-credit/1",
+    compared=True,
+)
 REPORT = "s3://driftline-artifacts-123456789012-us-east-1/drift/credit/reports/2026/11/02/10/drift_report.html"
 
 
@@ -21,8 +27,8 @@ def _email(trigger: dict[str, Any] | None = None) -> str:
         approve_url="https://example.test/approve",
         reject_url="https://example.test/reject",
         expires_at="2026-11-05T10:00:00Z",
-        metrics=[("auc", 0.91, 0.88)],
-        compared_with="version 1",
+        comparison=COMPARISON,
+        command=DriftlineCommand(stack_name="driftline", region="us-east-1"),
     )
     return notification.message
 
@@ -76,8 +82,8 @@ def test_the_approval_email_says_how_the_data_differs_from_the_serving_models_ba
         approve_url="https://example.test/approve",
         reject_url="https://example.test/reject",
         expires_at="2026-11-05T10:00:00Z",
-        metrics=[("auc", 0.91, 0.88)],
-        compared_with="version 1",
+        comparison=COMPARISON,
+        command=DriftlineCommand(stack_name="driftline", region="us-east-1"),
     ).message
 
     assert (

@@ -51,7 +51,8 @@ def test_sample_events_parse_and_give_an_ascii_subject_under_100_characters(name
     assert notification.subject.isascii()
     assert len(notification.subject) < 100
     assert "\n" not in notification.subject
-    assert notification.attributes == {"outcome": load_event(name)["outcome"], "dataset": "credit"}
+    event = load_event(name)
+    assert notification.attributes == {"outcome": event["outcome"], "dataset": "credit", "run": event["execution_name"]}
 
 
 def test_registered_message_reports_data_metric_incumbent_package_and_artifacts() -> None:

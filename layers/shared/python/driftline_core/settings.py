@@ -71,6 +71,10 @@ class ApprovalSettings(BaseModel):
     approval_api_url: str = ""
     approval_timeout_seconds: int = 7 * 24 * 3600
     notification_topic_arn: str = ""
+    stack_name: str = "driftline"
+    """The stack the approval email's ``driftline approve`` names with ``--stack-name``."""
+    driftline_command_note: str = ""
+    """Where the email's ``driftline`` commands run (DriftlineCommandNote); empty: the stack's account and Region."""
 
 
 class DeploymentSettings(BaseModel):

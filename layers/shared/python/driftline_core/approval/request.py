@@ -1,10 +1,11 @@
 """Asking for approval: store the approval record with the run's task token, then email the two links with the
-candidate's metrics beside the approved model's."""
+candidate's metrics beside the approved model's, both measured on the run's test split."""
 
 from __future__ import annotations
 
 import time
 from dataclasses import dataclass
+from typing import Any
 
 from aws_lambda_powertools import Logger
 from botocore.exceptions import ClientError
@@ -14,10 +15,11 @@ from driftline_core.approval.links import approval_id_for, iso_time, link_url, s
 from driftline_core.aws.clients import get_client
 from driftline_core.aws.error_codes import error_code, is_condition_failed
 from driftline_core.aws.s3io import read_json
-from driftline_core.notifications.messages import approval_request
+from driftline_core.notifications.messages import DriftlineCommand, MetricComparison, approval_request
 from driftline_core.notifications.publish import publish_notification
 from driftline_core.payloads import ApprovalRequested, ApprovalRequestInput
 from driftline_core.settings import ApprovalSettings, get_settings
+from driftline_core.training.quality_gate import INCUMBENT_SECTION
 
 logger = Logger(child=True)
 
@@ -82,47 +84,66 @@ def request_approval(step: ApprovalRequestInput, settings: ApprovalSettings) -> 
     return requested, links
 
 
-@dataclass(frozen=True)
-class MetricRow:
-    name: str
-    candidate: float
-    approved: float | None
+def compare_metrics(step: ApprovalRequestInput) -> MetricComparison:
+    """The candidate's metrics beside the approved model's on the same rows: both from this run's evaluation
+    report, whose ``incumbent`` section scored the approved model on the candidate's test split.
 
-
-def compare_metrics(step: ApprovalRequestInput) -> tuple[list[MetricRow], str]:
-    """The candidate's metrics beside the approved model's, from their registered evaluation reports.
-
-    Returns the rows and a phrase saying which approved model they compare with (or why none).
+    When the gate did not compare the two on that split, the approved model's own registered figures are
+    added, labelled as figures from other rows.
     """
-    candidate = _report_metrics(step.gate.evaluation_uri)
-    approved: dict[str, float] = {}
+    report = _read_report(step.gate.evaluation_uri)
+    candidate = _metric_values(report)
     incumbent = step.gate.incumbent_model_package_arn
-    if not incumbent:
-        note = "no model of this dataset is approved yet"
-    else:
-        note = incumbent
-        try:
-            described = get_client("sagemaker").describe_model_package(ModelPackageName=incumbent)
-            uri = described.get("ModelMetrics", {}).get("ModelQuality", {}).get("Statistics", {}).get("S3Uri")
-            approved = _report_metrics(uri) if uri else {}
-        except ClientError as error:
-            note = f"{incumbent} (its metrics could not be read: {error_code(error)})"
+    compared = incumbent is not None and step.gate.incumbent_value is not None
+    approved: dict[str, float] = {}
+    if compared:
+        section = report.get(INCUMBENT_SECTION)
+        if isinstance(section, dict) and section.get("model_package_arn") == incumbent:
+            approved = _metric_values(section)
     if not candidate:
         candidate = {step.gate.metric: step.gate.value}
-        if step.gate.incumbent_value is not None:
-            approved.setdefault(step.gate.metric, step.gate.incumbent_value)
-    rows = [MetricRow(name, value, approved.get(name)) for name, value in candidate.items()]
-    return rows, note
+    if compared and step.gate.incumbent_value is not None:
+        approved[step.gate.metric] = step.gate.incumbent_value  # the figure the gate judged on, whatever else
+    registered: tuple[tuple[str, float], ...] = ()
+    note = ""
+    if incumbent and not compared:
+        registered, note = _registered_metrics(incumbent)
+    driftline = report.get("driftline")
+    test_rows = driftline.get("test_rows") if isinstance(driftline, dict) else None
+    return MetricComparison(
+        rows=[(name, value, approved.get(name)) for name, value in candidate.items()],
+        test_rows=test_rows if isinstance(test_rows, int) and not isinstance(test_rows, bool) else None,
+        approved_model=incumbent,
+        compared=compared,
+        registered=registered,
+        registered_note=note,
+    )
 
 
-def _report_metrics(uri: str) -> dict[str, float]:
-    """``{metric: value}`` from a model-quality report; empty when it cannot be read."""
+def _registered_metrics(package_arn: str) -> tuple[tuple[tuple[str, float], ...], str]:
+    """The approved model's figures as registered with it (its own run's test split), or why there are none."""
+    try:
+        described = get_client("sagemaker").describe_model_package(ModelPackageName=package_arn)
+    except ClientError as error:
+        return (), f"could not be read ({error_code(error)})"
+    uri = described.get("ModelMetrics", {}).get("ModelQuality", {}).get("Statistics", {}).get("S3Uri")
+    values = _metric_values(_read_report(uri)) if uri else {}
+    return tuple(values.items()), "" if values else "none registered with it"
+
+
+def _read_report(uri: str) -> dict[str, Any]:
+    """A model-quality report; empty when it cannot be read (the email then shows the gate's own figures)."""
     try:
         report = read_json(uri)
     except (ClientError, ValueError):
         return {}
+    return report if isinstance(report, dict) else {}
+
+
+def _metric_values(report: dict[str, Any]) -> dict[str, float]:
+    """``{metric: value}`` of a report's (or its incumbent section's) ``*_metrics`` blocks."""
     values: dict[str, float] = {}
-    for section, metrics in report.items() if isinstance(report, dict) else []:
+    for section, metrics in report.items():
         if not section.endswith("_metrics") or not isinstance(metrics, dict):
             continue
         for name, entry in metrics.items():
@@ -135,14 +156,17 @@ def _report_metrics(uri: str) -> dict[str, float]:
 def ask_for_approval(step: ApprovalRequestInput, settings: ApprovalSettings) -> ApprovalRequested:
     """Store the approval, then email the approver the model, its metrics, its data and the two links."""
     requested, links = request_approval(step, settings)
-    rows, compared_with = compare_metrics(step)
     notification = approval_request(
         step,
         approve_url=links.approve,
         reject_url=links.reject,
         expires_at=iso_time(links.expires_at),
-        metrics=[(row.name, row.candidate, row.approved) for row in rows],
-        compared_with=compared_with,
+        comparison=compare_metrics(step),
+        command=DriftlineCommand(
+            stack_name=settings.stack_name,
+            region=get_client("sns").meta.region_name,
+            note=settings.driftline_command_note,
+        ),
     )
     publish_notification(notification, get_settings())
     return requested

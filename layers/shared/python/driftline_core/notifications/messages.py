@@ -7,10 +7,14 @@ without opening the Step Functions console.
 from __future__ import annotations
 
 import json
+import shlex
+import textwrap
+from dataclasses import dataclass
 from typing import Any
 
 from driftline_core.errors import APPROVAL_EXPIRED_ERROR, APPROVAL_REJECTED_ERROR, JOB_FAILED_ERROR
 from driftline_core.notifications.publish import UNKNOWN_DATASET, Notification, email_subject, publish_notification
+from driftline_core.notifications.serving_example import ServingExample, read_serving_example
 from driftline_core.payloads import (
     ApprovalRequestInput,
     DataDriftSummary,
@@ -42,8 +46,11 @@ STEP_ORDER: tuple[tuple[str, str], ...] = (
 JOB_STEPS = {"preprocessing", "training", "evaluation"}
 
 
-def build_notification(notify: NotifyInput) -> Notification:
-    """Subject, body and summary for one outcome; pure, so every wording is unit-tested."""
+def build_notification(notify: NotifyInput, serving: ServingExample | None = None) -> Notification:
+    """Subject, body and summary for one outcome; pure, so every wording is unit-tested.
+
+    ``serving`` is what a client sends the deployed model (its feature order and a row), for ``deployed``.
+    """
     run = RunDocument.model_validate(notify.run)
     dataset = run.dataset or UNKNOWN_DATASET
     if notify.outcome == "registered":
@@ -57,13 +64,16 @@ def build_notification(notify: NotifyInput) -> Notification:
     if notify.outcome == "approval_expired":
         return _approval_expired(notify, run, dataset)
     if notify.outcome == "deployed":
-        return _deployed(notify, run, dataset)
+        return _deployed(notify, run, dataset, serving)
     return _failed(notify, run, dataset)
 
 
 def send_notification(notify: NotifyInput, settings: Settings) -> NotificationResult:
     """Publish one message; outcome and dataset go along as attributes subscribers can filter on."""
-    notification = build_notification(notify)
+    serving = None
+    if notify.outcome == "deployed":
+        serving = read_serving_example(RunDocument.model_validate(notify.run).preprocess)
+    notification = build_notification(notify, serving)
     return NotificationResult(
         subject=notification.subject,
         message_id=publish_notification(notification, settings),
@@ -166,7 +176,7 @@ def _registered(notify: NotifyInput, run: RunDocument, dataset: str) -> Notifica
     return Notification(
         subject=email_subject(dataset, "model registered, waiting for approval"),
         message="\n".join(lines),
-        attributes=_attributes("registered", dataset),
+        attributes=_attributes("registered", dataset, notify.execution_name),
         error="",
         cause=f"The {dataset} model was registered{version_phrase} in {group} and is waiting for approval.",
     )
@@ -194,7 +204,7 @@ def _rejected(notify: NotifyInput, run: RunDocument, dataset: str) -> Notificati
     return Notification(
         subject=email_subject(dataset, "model rejected by the quality gate"),
         message="\n".join(lines),
-        attributes=_attributes("rejected", dataset),
+        attributes=_attributes("rejected", dataset, notify.execution_name),
         error="",
         cause=f"The {dataset} model was not registered: {' '.join(reasons)}",
     )
@@ -220,7 +230,7 @@ def _failed(notify: NotifyInput, run: RunDocument, dataset: str) -> Notification
     return Notification(
         subject=email_subject(dataset, f"run failed at {step}"),
         message="\n".join(lines),
-        attributes=_attributes("failed", dataset),
+        attributes=_attributes("failed", dataset, notify.execution_name),
         error=fail_state_error_name(error_name),
         cause=f"{_sentence_start(step)} failed: {_as_sentence(reason)} {closing}",
     )
@@ -334,8 +344,9 @@ def _data_line(run: RunDocument) -> str:
     return f"{run.data.uri} (version {version})"
 
 
-def _attributes(outcome: str, dataset: str) -> dict[str, str]:
-    return {"outcome": outcome, "dataset": dataset}
+def _attributes(outcome: str, dataset: str, run: str = "") -> dict[str, str]:
+    """What subscribers may filter on: the outcome, the dataset and, for a run's messages, the run's name."""
+    return {"outcome": outcome, "dataset": dataset, **({"run": run} if run else {})}
 
 
 def _number(value: float) -> str:
@@ -354,42 +365,78 @@ def _as_sentence(text: str) -> str:
 # Approval ---------------------------------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class MetricComparison:
+    """The candidate's metrics beside the approved model's, both scored on this run's test split.
+
+    ``rows`` holds ``(name, candidate value, approved model's value or None)``. When the approved model was
+    not scored on these rows (the gate's reasons say why), its column is empty and ``registered`` may hold its
+    own registered figures, from its own run's test split: other rows, so shown apart and labelled as such.
+    """
+
+    rows: list[tuple[str, float, float | None]]
+    test_rows: int | None
+    approved_model: str | None
+    """The approved model's package ARN; None when no model of the dataset is approved."""
+    compared: bool
+    registered: tuple[tuple[str, float], ...] = ()
+    registered_note: str = ""
+    """Why the registered figures are missing, when they are."""
+
+
+@dataclass(frozen=True)
+class DriftlineCommand:
+    """Where the approver's ``driftline`` commands run: the stack, its Region, and a note for local mode."""
+
+    stack_name: str
+    region: str
+    note: str = ""
+    """Where to run the commands instead of an AWS account's Region (local mode: which folder); from the template."""
+
+    def options(self) -> str:
+        """The flags that name this stack: ``--stack-name`` unless it is the default, and the Region on AWS."""
+        stack = "" if self.stack_name == DEFAULT_STACK_NAME else f" --stack-name {self.stack_name}"
+        return stack + ("" if self.note else f" --region {self.region}")
+
+    def where(self) -> str:
+        return self.note or "with AWS credentials for this account"
+
+
+DEFAULT_STACK_NAME = "driftline"
+"""The stack ``driftline approve`` reads when it is given no ``--stack-name``."""
+
+
 def approval_request(
     step: ApprovalRequestInput,
     *,
     approve_url: str,
     reject_url: str,
     expires_at: str,
-    metrics: list[tuple[str, float, float | None]],
-    compared_with: str,
+    comparison: MetricComparison,
+    command: DriftlineCommand,
 ) -> Notification:
-    """The approver's email: which model, how it compares with the approved one, its data, and two links.
-
-    ``metrics`` holds ``(name, candidate value, approved model's value or None)``.
-    """
+    """The approver's email: which model, how it compares with the approved one, its data, and two links."""
     dataset = step.dataset
     package = step.registration.model_package_arn
     version = package.rsplit("/", 1)[-1]
-    width = max([len(name) for name, _, _ in metrics] + [6]) + 2
-    metric_lines = [f"  {'metric'.ljust(width)}{'this model':>12}{'approved':>12}"]
-    for name, candidate, approved in metrics:
-        shown = _number(approved) if approved is not None else "-"
-        metric_lines.append(f"  {name.ljust(width)}{_number(candidate):>12}{shown:>12}")
     validation = step.validation
+    gate = step.gate
+    direction = "higher is better" if gate.higher_is_better else "lower is better"
+    run = step.execution_name
     lines = [
-        f"The {dataset} model version {version} from run {step.execution_name} passed the quality gate and "
+        f"The {dataset} model version {version} from run {run} passed the quality gate and "
         "waits for your approval before it is deployed.",
         "",
         f"Dataset:         {dataset}",
         f"Model package:   {package}",
         f"Package group:   {step.registration.model_package_group}",
-        *_gate_lines(step.gate),
+        f"Metric:          {gate.metric} = {_number(gate.value)} (threshold {_number(gate.threshold)}, {direction})",
+        f"Approved model:  {comparison.approved_model or 'none approved yet'}",
         "",
-        f"Metrics on the held-out split (approved model: {compared_with}):",
-        *metric_lines,
+        *_comparison_lines(comparison),
         "",
-        *_gate_reason_lines(step.gate),
-        *_data_drift_lines(step.gate),
+        *_gate_reason_lines(gate),
+        *_data_drift_lines(gate),
         *_retrain_lines(step.trigger),
         "Trained on:",
         *_window_lines(step.trigger),
@@ -406,17 +453,45 @@ def approval_request(
         f"The links work once and expire at {expires_at}; without a decision by then the run ends and nothing "
         "is deployed. You may also decide in SageMaker Studio's Model Registry, or with",
         f"  aws sagemaker update-model-package --model-package-arn {package} --model-approval-status Approved",
-        f"  driftline approve {step.execution_name}    (or: driftline reject {step.execution_name} --reason ...)",
+        f"or, {command.where()}:",
+        f"  driftline approve {run}{command.options()}",
+        f'  driftline reject {run}{command.options()} --reason "<why>"',
         "",
         f"Execution:       {step.execution_id}",
     ]
     return Notification(
         subject=email_subject(dataset, f"model version {version} waits for your approval"),
         message="\n".join(lines),
-        attributes=_attributes("approval-requested", dataset),
+        attributes=_attributes("approval-requested", dataset, run),
         error="",
         cause=f"The {dataset} model version {version} waits for approval until {expires_at}.",
     )
+
+
+def _comparison_lines(comparison: MetricComparison) -> list[str]:
+    """One table, one split: both models' figures on this run's test rows, labelled once."""
+    rows = f" ({comparison.test_rows} rows)" if comparison.test_rows else ""
+    both = comparison.approved_model is not None and comparison.compared
+    width = max([len(name) for name, _, _ in comparison.rows] + [6]) + 2
+    if both:
+        heading = f"On this run's test split{rows}, both models scored on the same rows:"
+        table = [f"  {'metric'.ljust(width)}{'this model':>12}{'approved model':>16}"]
+        for name, candidate, approved in comparison.rows:
+            shown = _number(approved) if approved is not None else "-"
+            table.append(f"  {name.ljust(width)}{_number(candidate):>12}{shown:>16}")
+        return [heading, *table]
+    heading = f"On this run's test split{rows}:"
+    table = [f"  {'metric'.ljust(width)}{'this model':>12}"]
+    table += [f"  {name.ljust(width)}{_number(candidate):>12}" for name, candidate, _ in comparison.rows]
+    if comparison.approved_model is None:
+        return [heading, *table]
+    lines = [heading, *table, "The approved model was not scored on these rows (the quality gate's reasons say why)."]
+    if comparison.registered:
+        figures = ", ".join(f"{name} {_number(value)}" for name, value in comparison.registered)
+        lines.append(f"Its registered figures, from its own run's test split (other rows): {figures}")
+    elif comparison.registered_note:
+        lines.append(f"Its registered figures: {comparison.registered_note}")
+    return lines
 
 
 def _retrain_lines(trigger: RunTrigger) -> list[str]:
@@ -470,7 +545,7 @@ def _approved(notify: NotifyInput, run: RunDocument, dataset: str) -> Notificati
     return Notification(
         subject=email_subject(dataset, "model approved"),
         message="\n".join(lines),
-        attributes=_attributes("approved", dataset),
+        attributes=_attributes("approved", dataset, notify.execution_name),
         error="",
         cause=f"The {model} was approved by {who}.",
     )
@@ -496,7 +571,7 @@ def _approval_rejected(notify: NotifyInput, run: RunDocument, dataset: str) -> N
     return Notification(
         subject=email_subject(dataset, "model rejected by the approver"),
         message="\n".join(lines),
-        attributes=_attributes("approval-rejected", dataset),
+        attributes=_attributes("approval-rejected", dataset, notify.execution_name),
         error=APPROVAL_REJECTED_ERROR,
         cause=f"{_as_sentence(reason)} No endpoint was changed.",
     )
@@ -521,7 +596,7 @@ def _approval_expired(notify: NotifyInput, run: RunDocument, dataset: str) -> No
     return Notification(
         subject=email_subject(dataset, "approval expired"),
         message="\n".join(lines),
-        attributes=_attributes("approval-expired", dataset),
+        attributes=_attributes("approval-expired", dataset, notify.execution_name),
         error=APPROVAL_EXPIRED_ERROR,
         cause=f"Nobody decided on the {model} before its approval expired; no endpoint was changed.",
     )
@@ -530,7 +605,7 @@ def _approval_expired(notify: NotifyInput, run: RunDocument, dataset: str) -> No
 # Deployment -------------------------------------------------------------------------------------------
 
 
-def _deployed(notify: NotifyInput, run: RunDocument, dataset: str) -> Notification:
+def _deployed(notify: NotifyInput, run: RunDocument, dataset: str, serving: ServingExample | None) -> Notification:
     package, model = _package_phrase(run, dataset)
     deployment = run.deployment
     endpoint = deployment.endpoint_name if deployment else "(not reported)"
@@ -540,7 +615,7 @@ def _deployed(notify: NotifyInput, run: RunDocument, dataset: str) -> Notificati
         "unchanged": "on its endpoint, which already served it",
     }[deployment.action if deployment else "created"]
     capture = deployment.data_capture_uri if deployment else None
-    serving = (run.serving or {}).get("autoscaling")
+    autoscaling = (run.serving or {}).get("autoscaling")
     lines = [
         f"The {model} from run {notify.execution_name} is live {how}.",
         "",
@@ -550,18 +625,62 @@ def _deployed(notify: NotifyInput, run: RunDocument, dataset: str) -> Notificati
         f"Model package:   {package}",
         f"Data capture:    {capture or 'none (serverless endpoints capture nothing; drift reports come from uploads)'}",
         f"Rollback alarms: {', '.join(deployment.alarms) if deployment and deployment.alarms else '-'}",
-        f"Autoscaling:     {serving or '-'}",
+        f"Autoscaling:     {autoscaling or '-'}",
         "",
-        "Invoke it with CSV rows of the feature columns (no target, no header):",
-        f"  aws sagemaker-runtime invoke-endpoint --endpoint-name {endpoint} --content-type text/csv \\",
-        "      --cli-binary-format raw-in-base64-out --body '<feature values, comma-separated>' answer.csv",
+        *invocation_lines(endpoint, serving),
         "",
         f"Execution:       {notify.execution_id}",
     ]
     return Notification(
         subject=email_subject(dataset, "model deployed"),
         message="\n".join(lines),
-        attributes=_attributes("deployed", dataset),
+        attributes=_attributes("deployed", dataset, notify.execution_name),
         error="",
         cause=f"The {model} serves on endpoint {endpoint}.",
     )
+
+
+FEATURE_LINE_WIDTH = 100
+
+
+def invocation_lines(endpoint: str, serving: ServingExample | None) -> list[str]:
+    """How to call the endpoint: the feature columns in order, one row of them, and the calls that send it.
+
+    AWS CLI v2 reads a blob argument as base64 unless told ``--cli-binary-format raw-in-base64-out``; v1 takes
+    it as it is; a ``fileb://`` file works in both.
+    """
+    if serving is None:
+        lines = [
+            "Invoke it with CSV rows of the feature columns, in the order of the model's feature_columns "
+            "(model_metadata.json in its model.tar.gz), no target, no header:"
+        ]
+    else:
+        columns = textwrap.wrap(
+            ", ".join(serving.features), FEATURE_LINE_WIDTH, initial_indent="  ", subsequent_indent="  "
+        )
+        lines = [
+            f"Invoke it with CSV rows of its {len(serving.features)} feature columns, in this order, "
+            "no target, no header:",
+            *columns,
+        ]
+    row = serving.row if serving is not None and serving.row is not None else None
+    body = row if row is not None else "<feature values, comma-separated>"
+    if row is not None:
+        lines += ["", "For example, the first row of this run's test split:", f"  {row}"]
+    command = f"aws sagemaker-runtime invoke-endpoint --endpoint-name {endpoint} --content-type text/csv"
+    return [
+        *lines,
+        "",
+        "AWS CLI v2:",
+        f"  {command} \\",
+        f"      --cli-binary-format raw-in-base64-out --body {shlex.quote(body)} answer.csv",
+        "AWS CLI v1:",
+        f"  {command} \\",
+        f"      --body {shlex.quote(body)} answer.csv",
+        "Either, from a file:",
+        f"  printf '%s\\n' {shlex.quote(body)} > row.csv",
+        f"  {command} --body fileb://row.csv answer.csv",
+        "boto3:",
+        f'  boto3.client("sagemaker-runtime").invoke_endpoint(EndpointName={json.dumps(endpoint)}, '
+        f'ContentType="text/csv", Body={json.dumps(body)})["Body"].read()',
+    ]

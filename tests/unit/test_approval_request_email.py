@@ -1,0 +1,90 @@
+"""The approver's email: one comparison on one split, labelled once, and commands that reach the right stack."""
+
+from __future__ import annotations
+
+import re
+
+from driftline_core.notifications.messages import DriftlineCommand, MetricComparison, approval_request
+from driftline_core.payloads import ApprovalRequestInput
+from tests.conftest import load_event
+
+INCUMBENT = "arn:aws:sagemaker:us-east-1:123456789012:model-package/driftline-credit/1"
+AWS = DriftlineCommand(stack_name="driftline", region="us-east-1")
+
+
+def _email(comparison: MetricComparison, command: DriftlineCommand = AWS) -> str:
+    step = ApprovalRequestInput.model_validate(load_event("request_approval"))
+    return approval_request(
+        step,
+        approve_url="https://example.test/approve",
+        reject_url="https://example.test/reject",
+        expires_at="2026-11-05T10:00:00Z",
+        comparison=comparison,
+        command=command,
+    ).message
+
+
+def test_both_models_figures_come_from_the_same_rows_and_the_split_is_named_once() -> None:
+    message = _email(
+        MetricComparison(
+            rows=[("accuracy", 0.861, 0.842), ("auc", 0.9132, 0.8874)],
+            test_rows=200,
+            approved_model=INCUMBENT,
+            compared=True,
+        )
+    )
+
+    assert "On this run's test split (200 rows), both models scored on the same rows:" in message
+    assert re.search(r"metric\s+this model\s+approved model\n", message)
+    assert re.search(r"auc\s+0\.9132\s+0\.8874\n", message)
+    assert f"Approved model:  {INCUMBENT}\n" in message
+    assert message.count("test split") == 1
+    assert "registered figures" not in message
+
+
+def test_an_approved_model_not_scored_on_these_rows_shows_its_registered_figures_apart_and_labelled() -> None:
+    message = _email(
+        MetricComparison(
+            rows=[("auc", 0.9132, None)],
+            test_rows=200,
+            approved_model=INCUMBENT,
+            compared=False,
+            registered=(("auc", 0.9876),),
+        )
+    )
+
+    assert re.search(r"metric\s+this model\n\s+auc\s+0\.9132\n", message)
+    assert "The approved model was not scored on these rows (the quality gate's reasons say why)." in message
+    assert "Its registered figures, from its own run's test split (other rows): auc 0.9876" in message
+
+
+def test_without_an_approved_model_the_table_has_one_column() -> None:
+    message = _email(
+        MetricComparison(rows=[("auc", 0.9132, None)], test_rows=None, approved_model=None, compared=False)
+    )
+
+    assert "Approved model:  none approved yet" in message
+    assert "On this run's test split:\n  metric" in message
+    assert "registered figures" not in message
+
+
+def test_the_terminal_commands_name_the_region_and_a_stack_other_than_the_default() -> None:
+    comparison = MetricComparison(rows=[("auc", 0.9, None)], test_rows=None, approved_model=None, compared=False)
+
+    default = _email(comparison)
+    assert "or, with AWS credentials for this account:\n" in default
+    assert "  driftline approve credit-5e4f54c7bade --region us-east-1\n" in default
+    assert '  driftline reject credit-5e4f54c7bade --region us-east-1 --reason "<why>"\n' in default
+
+    named = _email(comparison, DriftlineCommand(stack_name="fraud-prod", region="eu-west-1"))
+    assert "  driftline approve credit-5e4f54c7bade --stack-name fraud-prod --region eu-west-1\n" in named
+
+
+def test_local_mode_says_where_to_run_the_commands_instead_of_a_region() -> None:
+    note = "from the folder local mode runs in, or add --local --state-dir <its .driftline folder>"
+    comparison = MetricComparison(rows=[("auc", 0.9, None)], test_rows=None, approved_model=None, compared=False)
+
+    message = _email(comparison, DriftlineCommand(stack_name="driftline", region="us-east-1", note=note))
+
+    assert f"or, {note}:\n  driftline approve credit-5e4f54c7bade\n" in message
+    assert "--region" not in message
