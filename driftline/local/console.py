@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import sys
 import threading
 import time
@@ -48,3 +49,23 @@ def readable_log_line(raw: str) -> str | None:
                 message = json.dumps(message, default=str)
             return f"{level:<7} {message}".rstrip()
     return stripped
+
+
+ERROR_TEXT_LIMIT = 400
+"""A handler error's message is cut here in the terminal; its log group keeps it whole."""
+_WHITESPACE = re.compile(r"\s+")
+
+
+def handler_error_line(error_type: str, message: str, *, named: bool, log_group: str) -> str:
+    """A failed invocation in one terminal line: ``ERROR   <name>: <message>``, whatever the message's lines.
+
+    A named error (one the application raises for an outcome it reports, like a file that fails validation) says
+    no more; any other is a bug, and the line says where its traceback is.
+    """
+    text = _WHITESPACE.sub(" ", message).strip()
+    if len(text) > ERROR_TEXT_LIMIT:
+        text = text[: ERROR_TEXT_LIMIT - 3].rstrip() + "..."
+    line = f"{'ERROR':<7} {error_type}: {text}" if text else f"{'ERROR':<7} {error_type}"
+    if named:
+        return line
+    return f"{line} (unexpected: its traceback is in the CloudWatch Logs group {log_group})"

@@ -29,6 +29,7 @@ from driftline.local import (
     seams,
     secretsmanager,
     sns,
+    stepfunctions,
 )
 from driftline.local.clients import emulator_client
 from driftline.local.console import Console
@@ -91,6 +92,7 @@ class LocalCloud:
         sagemaker.install(self.jobs)
         endpoints.install(self.endpoints)
         sns.install(self.outbox)
+        stepfunctions.report_outcomes(self.console)
         secretsmanager.install()
         dynamodb.install()
         apigateway.install(host=self.settings.host, endpoint_url=self.settings.endpoint_url)
@@ -189,9 +191,11 @@ def _require_free_port(host: str, port: int) -> None:
 
 
 def _quiet_emulator_logs() -> None:
-    """The emulator's request log and its notes on resource types it skips are noise in a terminal."""
-    for name in ("werkzeug", "moto", "moto.cloudformation.parsing"):
-        logging.getLogger(name).setLevel(logging.ERROR)
+    """The emulator's own logs are not for the terminal: its request log, its notes on resource types it skips,
+    and its Step Functions interpreter's error records of a failing state, which print the interpreter's objects
+    and their addresses. A run's end has its own line (``stepfunctions.outcome_line``)."""
+    for name in ("werkzeug", "moto"):
+        logging.getLogger(name).setLevel(logging.CRITICAL)
     warnings.filterwarnings("ignore", message=".*not supported by moto's CloudFormation.*")
 
 

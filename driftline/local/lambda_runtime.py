@@ -30,7 +30,8 @@ from moto.core.exceptions import JsonRESTError
 
 from driftline.local import cloudwatch_logs, iam, seams
 from driftline.local.clients import emulator_environment
-from driftline.local.console import Console, readable_log_line
+from driftline.local.console import Console, handler_error_line, readable_log_line
+from driftline.local.lambda_worker import ERROR_RECORD
 from driftline.local.settings import ACCOUNT_ID
 
 WORKER = Path(__file__).with_name("lambda_worker.py")
@@ -215,12 +216,27 @@ class LambdaRuntime:
         self.prewarm(list(get_lambda_backend(ACCOUNT_ID, self.region).list_functions()))
 
     def log(self, worker: _Worker, line: str) -> None:
+        source = self._display_names.get(worker.name, worker.name)
+        failure = error_record(line)
+        if failure is not None:
+            record, named = failure
+            cloudwatch_logs.put_lines(self.region, worker.log_group, worker.stream, [error_log_event(record)])
+            self.console.line(
+                source,
+                handler_error_line(
+                    str(record.get("errorType") or "Error"),
+                    str(record.get("errorMessage") or ""),
+                    named=named,
+                    log_group=worker.log_group,
+                ),
+            )
+            return
         cloudwatch_logs.put_lines(self.region, worker.log_group, worker.stream, [line])
         if line.startswith(("START RequestId", "END RequestId", "REPORT RequestId")):
             return
         text = readable_log_line(line)
         if text is not None:
-            self.console.line(self._display_names.get(worker.name, worker.name), text)
+            self.console.line(source, text)
 
     def stop(self) -> None:
         with self._lock:
@@ -291,6 +307,37 @@ class LambdaRuntime:
         )
         env.update({k: str(v) for k, v in (function.environment_vars or {}).items()})
         return env
+
+
+def error_record(line: str) -> tuple[dict[str, Any], bool] | None:
+    """The error record a worker logs for a failed invocation (``lambda_worker.log_error``), and whether the error
+    is one of the application's named ones; None for any other line."""
+    if not line.startswith('{"' + ERROR_RECORD + '"'):
+        return None
+    try:
+        document = json.loads(line)
+    except ValueError:
+        return None
+    record = document.get(ERROR_RECORD) if isinstance(document, dict) else None
+    if not isinstance(record, dict):
+        return None
+    return record, document.get("named") is True
+
+
+def error_log_event(record: dict[str, Any]) -> str:
+    """The log event Lambda's Python runtime writes for an error (text log format): ``[ERROR] <type>: <message>``,
+    then ``Traceback (most recent call last):`` and the stack, all in one event."""
+    head = "[ERROR]"
+    if record.get("errorType"):
+        head += f" {record['errorType']}"
+    if record.get("errorMessage"):
+        head += f"{':' if record.get('errorType') else ''} {record['errorMessage']}"
+    lines = [head]
+    stack = record.get("stackTrace")
+    if isinstance(stack, list):
+        lines.append("Traceback (most recent call last):")
+        lines += [text for frame in stack for text in str(frame).splitlines()]
+    return "\n".join(lines)
 
 
 def _role_credentials(function: LambdaFunction) -> dict[str, str]:

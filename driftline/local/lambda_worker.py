@@ -60,6 +60,24 @@ def _error_payload(error: BaseException, request_id: str) -> dict[str, Any]:
     }
 
 
+ERROR_RECORD = "lambdaError"
+"""The key of the one stderr line that carries an invocation's error record (see ``log_error``)."""
+
+
+def log_error(payload: dict[str, Any], error: BaseException) -> None:
+    """Log the error as Lambda's runtime does, as one record with its traceback, on one stderr line.
+
+    The runtime that reads this process's log writes the record into the function's log group as one event and
+    shows one line of it in the terminal. ``named`` says the error is one of the application's own named errors
+    (``driftline_core.errors.DriftlineError``: an outcome a run reports), not a bug.
+    """
+    errors = sys.modules.get("driftline_core.errors")
+    named = errors is not None and isinstance(error, errors.DriftlineError)
+    record = {ERROR_RECORD: payload, "named": named}
+    sys.stderr.write(json.dumps(record, default=str) + "\n")
+    sys.stderr.flush()
+
+
 def main() -> None:
     protocol = os.fdopen(os.dup(1), "w", buffering=1)
     os.dup2(2, 1)
@@ -72,7 +90,7 @@ def main() -> None:
         handler = None
         init_error = _error_payload(error, "")
         init_error["errorType"] = "Runtime.ImportModuleError"
-        traceback.print_exc()
+        log_error(init_error, error)
     _load_sdk_data()
     init_ms = (time.time() - init_started) * 1000
     protocol.write(json.dumps({"ready": True, "init_ms": init_ms}) + "\n")
@@ -89,8 +107,8 @@ def main() -> None:
                 result = handler(request["event"], context)
                 response = {"ok": True, "result": result}
             except Exception as error:
-                traceback.print_exc()
                 response = {"ok": False, "error": _error_payload(error, request_id)}
+                log_error(response["error"], error)
         duration = (time.time() - started) * 1000
         print(f"END RequestId: {request_id}", flush=True)
         print(f"REPORT RequestId: {request_id}\tDuration: {duration:.2f} ms", flush=True)

@@ -11,13 +11,15 @@
   however it ends (succeeded, failed, timed out or stopped), with the shape the Step Functions developer guide
   documents ("EventBridge for Step Functions execution status changes").
 
-All are fixed so local runs behave as on AWS.
+All are fixed so local runs behave as on AWS. And the terminal says how each run ended, in one line with the
+reason (``outcome_line``), where moto's interpreter would log its internal objects.
 """
 
 from __future__ import annotations
 
 import datetime
 import json
+import re
 import threading
 import weakref
 from typing import Any
@@ -33,6 +35,7 @@ from moto.stepfunctions.parser.models import StepFunctionsParserBackend, stepfun
 from moto.stepfunctions.responses import StepFunctionResponse
 
 from driftline.local import seams
+from driftline.local.console import Console
 from driftline.local.times import epoch_millis
 
 EVENT_DETAIL_TYPE = "Step Functions Execution Status Change"
@@ -183,6 +186,75 @@ def _emit_end(execution: Execution) -> None:
             return
         _ended.add(execution)
     _emit(execution, execution.exec_status)
+    console = _outcomes.get("console")
+    if console is not None and execution.exec_status is not None:
+        console.line("run", outcome_line(execution.name, execution.exec_status.value, *_outcome_facts(execution)))
+
+
+_outcomes: dict[str, Console] = {}
+
+
+def report_outcomes(console: Console) -> None:
+    """Print each run's end to ``console`` (until local mode stops)."""
+    seams.replace_item(_outcomes, "console", console)
+
+
+def _outcome_facts(execution: Execution) -> tuple[str | None, str | None, str | None, dict[str, Any]]:
+    """The state a failed run failed at, its error and cause, and its output."""
+    events: list[Any] = []
+    worker = getattr(execution, "exec_worker", None)
+    if worker is not None and worker.env is not None:
+        events = list(worker.env.event_manager.get_event_history())
+    output: dict[str, Any] = execution.output if isinstance(execution.output, dict) else {}
+    return failed_state(events), execution.error, execution.cause, output
+
+
+def failed_state(events: list[Any]) -> str | None:
+    """The state whose task or function last failed or timed out, from an execution's history."""
+    current: str | None = None
+    failed: str | None = None
+    for event in events:
+        kind = str(getattr(event.get("type"), "value", event.get("type")))
+        if kind.endswith("StateEntered"):
+            current = str((event.get("stateEnteredEventDetails") or {}).get("name") or "") or None
+        elif kind.endswith(("Failed", "TimedOut")) and not kind.startswith("Execution"):
+            failed = current
+    return failed
+
+
+OUTCOME_TEXT_LIMIT = 400
+"""A run's reason is cut here in the terminal; its notification email and DescribeExecution keep it whole."""
+_WHITESPACE = re.compile(r"\s+")
+
+
+def outcome_line(
+    name: str, status: str, failed_at: str | None, error: str | None, cause: str | None, output: dict[str, Any]
+) -> str:
+    """``<run>: <STATUS>`` and why, in one line: where and why a run failed, or what a finished run left serving."""
+    if status == "SUCCEEDED":
+        return f"{name}: SUCCEEDED{_success_summary(output)}"
+    if status == "ABORTED":
+        return f"{name}: ABORTED (stopped)"
+    where = f" at {failed_at}" if failed_at else ""
+    why = _WHITESPACE.sub(" ", cause or "").strip()
+    if len(why) > OUTCOME_TEXT_LIMIT:
+        why = why[: OUTCOME_TEXT_LIMIT - 3].rstrip() + "..."
+    named = f" ({error})" if error else ""
+    return f"{name}: {status}{where}{named}" + (f": {why}" if why else "")
+
+
+def _success_summary(output: dict[str, Any]) -> str:
+    deployment = output.get("deployment") if isinstance(output.get("deployment"), dict) else None
+    package = str((output.get("registration") or {}).get("model_package_arn") or "")
+    version = package.rsplit("/", 1)[-1] if package else ""
+    if deployment:
+        model = f"model version {version}" if version.isdigit() else "the model"
+        return f": {model} serving on endpoint {deployment.get('endpoint_name')}"
+    gate = output.get("gate") if isinstance(output.get("gate"), dict) else None
+    if gate is not None and gate.get("passed") is False:
+        reasons = " ".join(str(reason) for reason in gate.get("reasons") or [])
+        return f": nothing registered, the model did not pass the quality gate: {reasons}".rstrip(": ")
+    return ""
 
 
 def _emit(execution: Execution, status: ExecutionStatus | None) -> None:

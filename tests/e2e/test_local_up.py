@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import json
+import re
 import signal
 import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import boto3
 import pytest
@@ -17,6 +19,7 @@ from driftline.local.runs import follow, wait_for_execution
 
 pytestmark = pytest.mark.e2e
 
+TOO_FEW_ROWS = b"age,income,default\n41,52000,no\nforty,18000,yes\n"
 STOP_SECONDS = 120
 """How long Ctrl-C may take: local mode stops its jobs, model servers and function workers one after another,
 each waiting for its process to end, which on a 2-core machine running other tests beside it took over 30 s."""
@@ -53,11 +56,16 @@ def test_a_second_process_uploads_through_the_endpoint_and_a_run_registers_a_mod
         session = boto3.session.Session(aws_access_key_id="x", aws_secret_access_key="x", region_name="us-east-1")
         s3 = session.client("s3", endpoint_url=stack["endpoint_url"])
         sfn = session.client("stepfunctions", endpoint_url=stack["endpoint_url"])
+        machine = outputs["PipelineStateMachineArn"]
+        # A file that fails validation: its run fails at Validate, told in the terminal in a line or two.
+        s3.put_object(Bucket=outputs["DataBucketName"], Key="data/credit/two-rows.csv", Body=TOO_FEW_ROWS)
+        refused = wait_for_execution(sfn, machine, known=set(), timeout=30)
+        assert follow(sfn, refused, show=lambda _: None, timeout=120).status == "FAILED"
         csv_path = tmp_path / "breast_cancer.csv"
         datasets.write_breast_cancer_csv(csv_path)
         s3.upload_file(str(csv_path), outputs["DataBucketName"], "data/tumours/breast_cancer.csv")
 
-        arn = wait_for_execution(sfn, outputs["PipelineStateMachineArn"], known=set(), timeout=30)
+        arn = wait_for_execution(sfn, machine, known={refused}, timeout=30)
         waiting = follow(sfn, arn, show=lambda _: None, timeout=300, on_enter={"RequestApproval": lambda: False})
         assert waiting.status == "RUNNING", waiting.cause
         # A third process approves from the terminal; the registry's event resumes the run.
@@ -73,6 +81,7 @@ def test_a_second_process_uploads_through_the_endpoint_and_a_run_registers_a_mod
         record = follow(sfn, arn, show=lambda _: None, timeout=120)
         assert record.status == "SUCCEEDED", record.cause
         assert record.output["approval"]["source"] == "registry"
+        validate_log = _log_events(session.client("logs", endpoint_url=stack["endpoint_url"]), "ValidateFunction")
         # The approver is the name the command was given, not the emulator's idea of the caller.
         assert (record.output["approval"]["decided_by"], record.output["approval"]["reason"]) == ("maria", "")
     finally:
@@ -83,7 +92,43 @@ def test_a_second_process_uploads_through_the_endpoint_and_a_run_registers_a_mod
             process.kill()
             output, _ = process.communicate()
     assert "[Validate]" in output and "[email]" in output
+    _assert_a_quiet_terminal(output, refused.rsplit(":", 1)[-1], arn.rsplit(":", 1)[-1])
+    # The deployed email names the features in order with a row to send, read under the Notify function's role.
+    [deployed] = [path.read_text() for path in (state_dir / "outbox").glob("*-model-deployed-*.eml")]
+    assert "Invoke it with CSV rows of its 30 feature columns, in this order, no target, no header:" in deployed
+    assert "For example, the first row of this run's test split:" in deployed
+    # The traceback the terminal leaves out is in the function's log group, as Lambda logs it.
+    assert any(
+        event.startswith("[ERROR] ValidationFailed: data/credit/two-rows.csv") and "Traceback" in event
+        for event in validate_log
+    )
     # Killed (-9) means local mode did not stop within STOP_SECONDS: its last lines say what it was doing.
     assert process.returncode == 0, output[-4000:]
     assert list((state_dir / "jobs").glob("*-train/model/model.joblib"))
     assert list((state_dir / "s3").rglob("model.tar.gz")), "artifacts stay on disk after local mode stops"
+
+
+def _log_events(logs: Any, function: str) -> list[str]:
+    """Every event of the stack's function whose logical name is ``function``, from its log group."""
+    groups = logs.describe_log_groups(logGroupNamePrefix=f"/aws/lambda/driftline-{function}")["logGroups"]
+    return [
+        event["message"]
+        for group in groups
+        for event in logs.filter_log_events(logGroupName=group["logGroupName"])["events"]
+    ]
+
+
+def _assert_a_quiet_terminal(output: str, refused: str, approved: str) -> None:
+    """One line per run outcome with its reason; a named handler error in one line; none of the emulator's
+    internals (its exception objects, their addresses, interpreter tracebacks)."""
+    lines = output.splitlines()
+    validate = [line for line in lines if "[Validate] ERROR" in line]
+    assert len(validate) == 1 and "ValidationFailed: data/credit/two-rows.csv" in validate[0], validate
+    assert any(f"[run] {refused}: FAILED at Validate (ValidationFailed): Validation failed: " in line for line in lines)
+    assert any(f"[run] {approved}: waiting for approval: links in " in line for line in lines)
+    assert any(
+        f"[run] {approved}: SUCCEEDED: model version 1 serving on endpoint driftline-tumours" in line for line in lines
+    )
+    assert "Traceback" not in output
+    assert not re.search(r"\b0x[0-9a-f]{6,}", output), re.search(r".*\b0x[0-9a-f]{6,}.*", output)
+    assert "moto." not in output and "Exception=" not in output

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import shutil
 import textwrap
 import time
 from collections.abc import Callable, Iterator
@@ -16,7 +17,7 @@ from moto.logs.models import logs_backends
 
 from driftline.local.console import Console
 from driftline.local.lambda_runtime import CodeRegistry, LambdaRuntime
-from driftline.local.settings import ACCOUNT_ID
+from driftline.local.settings import ACCOUNT_ID, REPO_ROOT
 
 REGION = "us-east-1"
 CODE_BUCKET = "driftline-artifacts"
@@ -34,6 +35,10 @@ def handler(event, context):
         return os.getpid()
     if action == "raise":
         raise ValueError(f"no dataset named {event['dataset']}")
+    if action == "refuse":
+        from driftline_core.errors import ValidationFailed
+
+        raise ValidationFailed("data/credit/x.csv: 2 problems\\n- it has 2 data rows\\n- 'age' is not numeric")
     if action == "sleep":
         time.sleep(30)
     if action == "env":
@@ -73,6 +78,10 @@ def registry(tmp_path: Path) -> CodeRegistry:
     folder = tmp_path / "validate"
     folder.mkdir()
     (folder / "app.py").write_text(textwrap.dedent(HANDLER))
+    # The application's named errors, as the shared layer gives them to every function.
+    (folder / "driftline_core").mkdir()
+    (folder / "driftline_core" / "__init__.py").write_text("")
+    shutil.copy(REPO_ROOT / "layers" / "shared" / "python" / "driftline_core" / "errors.py", folder / "driftline_core")
     registry = CodeRegistry()
     registry.register(CODE_BUCKET, "code/validate.zip", folder)
     return registry
@@ -273,3 +282,60 @@ def test_waiting_for_prewarmed_workers_returns_once_their_handlers_are_imported(
     _invoke(runtime, function, {"action": "pid"})
     assert len(runtime.init_durations_ms["driftline-Validate-settled"]) == 1
     assert console_stream.getvalue().count("cold start of driftline-Validate-settled") == 1
+
+
+def _log_events(function: FakeFunction) -> list[str]:
+    group = logs_backends[ACCOUNT_ID][REGION].groups[f"/aws/lambda/{function.function_name}"]
+    return [event.message for stream in group.streams.values() for event in stream.events]
+
+
+def test_a_named_error_is_one_terminal_line_and_its_traceback_is_one_cloudwatch_event(
+    runtime: LambdaRuntime, console_stream: io.StringIO
+) -> None:
+    function = _function(name="driftline-Validate-refuses")
+    runtime.set_display_name(function.function_name, "Validate")
+
+    error, is_error = _invoke(runtime, function, {"action": "refuse"})
+
+    assert is_error is True and error["errorType"] == "ValidationFailed"
+    expected = "[Validate] ERROR   ValidationFailed: data/credit/x.csv: 2 problems - it has 2 data rows - 'age' is not"
+    assert _eventually(lambda: expected in console_stream.getvalue())
+    assert "Traceback" not in console_stream.getvalue()
+    assert "unexpected" not in console_stream.getvalue()
+    [event] = [message for message in _log_events(function) if message.startswith("[ERROR]")]
+    assert event.startswith(
+        "[ERROR] ValidationFailed: data/credit/x.csv: 2 problems\n- it has 2 data rows\n- 'age' is not numeric\n"
+        "Traceback (most recent call last):\n"
+    )
+    assert 'app.py", line' in event
+
+
+def test_an_unexpected_error_is_one_terminal_line_naming_the_log_group_with_its_traceback(
+    runtime: LambdaRuntime, console_stream: io.StringIO
+) -> None:
+    function = _function(name="driftline-Validate-breaks")
+    runtime.set_display_name(function.function_name, "Validate")
+
+    _invoke(runtime, function, {"action": "raise", "dataset": "weather"})
+
+    expected = (
+        "[Validate] ERROR   ValueError: no dataset named weather (unexpected: its traceback is in the CloudWatch "
+        "Logs group /aws/lambda/driftline-Validate-breaks)"
+    )
+    assert _eventually(lambda: expected in console_stream.getvalue())
+    assert "Traceback" not in console_stream.getvalue()
+    [event] = [message for message in _log_events(function) if message.startswith("[ERROR]")]
+    assert event.startswith("[ERROR] ValueError: no dataset named weather\nTraceback (most recent call last):\n")
+
+
+def test_a_handler_that_cannot_be_imported_says_so_in_one_line(
+    runtime: LambdaRuntime, console_stream: io.StringIO
+) -> None:
+    function = _function(name="driftline-Missing-1", handler="missing.handler")
+
+    _invoke(runtime, function, {})
+
+    assert _eventually(
+        lambda: "ERROR   Runtime.ImportModuleError: No module named 'missing'" in console_stream.getvalue()
+    )
+    assert "Traceback" not in console_stream.getvalue()

@@ -3,6 +3,7 @@ as StopExecution and SendTaskSuccess behave on AWS."""
 
 from __future__ import annotations
 
+import io
 import json
 import time
 from collections.abc import Iterator
@@ -13,6 +14,7 @@ import pytest
 from botocore.exceptions import ClientError
 
 from driftline.local import seams, stepfunctions
+from driftline.local.console import Console
 
 
 @pytest.fixture
@@ -87,3 +89,20 @@ def test_a_waiting_run_still_resumes_with_its_token(local_stepfunctions: None) -
     with pytest.raises(ClientError) as refused:
         sfn.send_task_success(taskToken=token, output="{}")
     assert refused.value.response["Error"]["Code"] in {"TaskTimedOut", "InvalidToken"}
+
+
+def test_a_run_s_end_is_one_terminal_line_with_the_state_it_failed_at_and_its_reason(
+    local_stepfunctions: None,
+) -> None:
+    printed = io.StringIO()
+    stepfunctions.report_outcomes(Console(printed))
+    sfn, run, token = _waiting_run()
+
+    sfn.send_task_failure(taskToken=token, error="ApprovalRejected", cause="rejected by sam")
+
+    deadline = time.time() + 10
+    while "[run]" not in printed.getvalue() and time.time() < deadline:
+        time.sleep(0.05)
+    lines = printed.getvalue().splitlines()
+    assert len(lines) == 1
+    assert lines[0].endswith(f"[run] {run.rsplit(':', 1)[-1]}: FAILED at Wait (Failed): the wait failed")

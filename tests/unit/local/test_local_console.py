@@ -7,7 +7,7 @@ import json
 import re
 import threading
 
-from driftline.local.console import Console, readable_log_line
+from driftline.local.console import Console, handler_error_line, readable_log_line
 
 TAGGED_LINE = re.compile(r"^\d{2}:\d{2}:\d{2} \[(?P<source>[^\]]+)\] (?P<text>.*)$")
 
@@ -100,3 +100,26 @@ def test_lines_from_many_threads_never_interleave() -> None:
     lines = stream.getvalue().splitlines()
     assert len(lines) == 8 * 200
     assert all(TAGGED_LINE.match(line) and line.endswith("x" * 50) for line in lines)
+
+
+def test_a_named_handler_error_is_one_line_with_its_name_and_message() -> None:
+    line = handler_error_line(
+        "ValidationFailed", "data/credit/x.csv: 2 problems\n- too few rows\n- 'age' is text", named=True, log_group="g"
+    )
+
+    assert line == "ERROR   ValidationFailed: data/credit/x.csv: 2 problems - too few rows - 'age' is text"
+
+
+def test_an_unexpected_handler_error_says_where_its_traceback_is() -> None:
+    line = handler_error_line("KeyError", "'model'", named=False, log_group="/aws/lambda/driftline-Deploy-1A2B")
+
+    assert line == (
+        "ERROR   KeyError: 'model' (unexpected: its traceback is in the CloudWatch Logs group "
+        "/aws/lambda/driftline-Deploy-1A2B)"
+    )
+
+
+def test_a_long_error_message_is_cut_in_the_terminal() -> None:
+    line = handler_error_line("ValidationFailed", "x" * 5000, named=True, log_group="g")
+
+    assert len(line) < 450 and line.endswith("...")

@@ -8,7 +8,7 @@ import io
 from pathlib import Path
 
 from driftline.local.console import Console
-from driftline.local.sns import Outbox
+from driftline.local.sns import Outbox, attribute_values
 
 TOPIC_ARN = "arn:aws:sns:us-east-1:123456789012:driftline-notifications"
 BODY = (
@@ -18,10 +18,17 @@ BODY = (
 )
 
 
-def _deliver(folder: Path, subject: str | None = "Driftline: model registered (credit)") -> tuple[Path, str]:
+def _deliver(
+    folder: Path, subject: str | None = "Driftline: model registered (credit)", attributes: dict[str, str] | None = None
+) -> tuple[Path, str]:
     stream = io.StringIO()
     path = Outbox(folder, Console(stream)).deliver(
-        to="ml-team@example.com", topic_arn=TOPIC_ARN, subject=subject, body=BODY, message_id="5a1c9e0b-7d2f-4e88"
+        to="ml-team@example.com",
+        topic_arn=TOPIC_ARN,
+        subject=subject,
+        body=BODY,
+        message_id="5a1c9e0b-7d2f-4e88",
+        attributes=attributes,
     )
     return path, stream.getvalue()
 
@@ -62,9 +69,24 @@ def test_a_message_without_subject_gets_sns_s_default_subject(tmp_path: Path) ->
     assert message["Subject"] == "AWS Notification Message"
 
 
-def test_the_terminal_shows_recipient_subject_body_and_where_the_file_is(tmp_path: Path) -> None:
-    path, printed = _deliver(tmp_path)
+def test_the_terminal_shows_one_line_with_recipient_subject_and_where_the_file_is(tmp_path: Path) -> None:
+    path, printed = _deliver(tmp_path, attributes={"outcome": "registered", "dataset": "credit", "run": "credit-1"})
 
-    assert "[email] to ml-team@example.com: Driftline: model registered (credit)" in printed
-    assert "[email]   Approve it in SageMaker Studio to deploy." in printed
-    assert f"(saved to {path})" in printed
+    assert printed.splitlines() == [
+        f"{printed[:8]} [email] to ml-team@example.com: Driftline: model registered (credit) ({path})"
+    ]
+    assert "Approve it in SageMaker Studio" not in printed
+
+
+def test_an_approval_request_says_which_run_waits_and_which_file_has_its_links(tmp_path: Path) -> None:
+    attributes = {"outcome": "approval-requested", "dataset": "credit", "run": "credit-5e4f54c7bade"}
+    path, printed = _deliver(tmp_path, "Driftline: credit model version 3 waits for your approval", attributes)
+
+    assert f"[run] credit-5e4f54c7bade: waiting for approval: links in {path}" in printed
+
+
+def test_string_attributes_are_read_as_the_emulator_holds_them_or_as_they_were_published() -> None:
+    held = {"run": {"Type": "String", "Value": "credit-1"}, "outcome": {"DataType": "String", "StringValue": "failed"}}
+
+    assert attribute_values(held) == {"run": "credit-1", "outcome": "failed"}
+    assert attribute_values(None) == {}
