@@ -1,0 +1,1 @@
+"""What Driftline costs: on-demand prices (the Price List API, or the snapshot shipped here), a run's jobs."""
