@@ -24,6 +24,7 @@ import functools
 import hashlib
 import importlib.util
 import json
+import math
 import os
 import shutil
 import sys
@@ -171,6 +172,7 @@ class JobRunner:
     def start_training(self, job: Any) -> None:
         job.training_job_status = "InProgress"
         job.secondary_status = "Starting"
+        job.training_start_time = datetime.now().astimezone()
         job.training_end_time = None
         job.final_metric_data_list = []
         self._start(job.training_job_name, lambda: self._run_training(job))
@@ -337,14 +339,14 @@ class JobRunner:
             if self._stopped(name):
                 job.training_job_status = job.secondary_status = "Stopped"
                 job.failure_reason = STOPPED_WITH_LOCAL_MODE
-                job.training_end_time = job.last_modified_time = datetime.now().astimezone()
+                _end_training(job)
                 self._emit_training(job)
                 return
             job.training_job_status = job.secondary_status = "Failed"
             failure = read_text_or_none(root / "output" / "failure")
             job.failure_reason = f"AlgorithmError: {failure}" if failure else _failure_reason(error)
             self.console.line(name, f"FAILED: {job.failure_reason}")
-        job.training_end_time = job.last_modified_time = datetime.now().astimezone()
+        _end_training(job)
         self.durations[name] = time.time() - started
         self._emit_training(job)
 
@@ -550,6 +552,14 @@ class JobRunner:
         events_backends[ACCOUNT_ID][self.region].put_events(
             [{"Source": "aws.sagemaker", "DetailType": detail_type, "Detail": detail, "Resources": [arn]}]
         )
+
+
+def _end_training(job: Any) -> None:
+    """The job's end, and the time SageMaker bills it for: whole seconds from its start to its end (per instance;
+    DescribeTrainingJob's ``BillableTimeInSeconds``, ``TrainingTimeInSeconds`` without managed spot training)."""
+    job.training_end_time = job.last_modified_time = datetime.now().astimezone()
+    seconds = max(1, math.ceil((job.training_end_time - job.training_start_time).total_seconds()))
+    job.billable_time_in_seconds = job.training_time_in_seconds = seconds
 
 
 def _pull_image(job: Any, image_uri: str) -> None:
