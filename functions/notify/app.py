@@ -8,8 +8,8 @@ from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from driftline_core.costs.run_jobs import send_notification_with_job_cost
 from driftline_core.handler_input import validated_event
-from driftline_core.notifications.messages import send_notification
 from driftline_core.payloads import NotifyInput
 from driftline_core.settings import get_settings
 
@@ -31,7 +31,7 @@ _OUTCOME_METRICS = {
 @metrics.log_metrics
 @validated_event(NotifyInput)
 def lambda_handler(event: NotifyInput, context: LambdaContext) -> dict[str, Any]:
-    result = send_notification(event, settings=get_settings())
+    result = send_notification_with_job_cost(event, settings=get_settings())
     logger.info(
         "Notification sent",
         extra={"outcome": event.outcome, "error": result.error, "message_id": result.message_id},

@@ -65,6 +65,7 @@ ACTIONS_THAT_REQUIRE_ANY_RESOURCE = {
     "ec2:DescribeDhcpOptions": "as above",
     "ec2:DescribeSubnets": "as above",
     "ec2:DescribeSecurityGroups": "as above",
+    "pricing:GetProducts": "the Price List API has no resource types; Notify reads public on-demand prices",
 }
 
 

@@ -18,10 +18,10 @@ PACKAGE = "driftline_core"
 
 HOMES = ("settings", "errors", "layout", "payloads", "handler_input", "metrics")
 """Top-level homes of one concept each, which every stage may use."""
-STAGES = ("aws", "notifications", "ingest", "training", "approval", "drift", "deployment", "resume")
+STAGES = ("aws", "notifications", "ingest", "training", "costs", "approval", "drift", "deployment", "resume")
 """Lowest first: a module imports the homes, its own stage and the stages before it, never one after it.
-``drift`` sits below ``deployment`` because deploying a model sets up its drift monitor; ``resume`` routes job
-and endpoint events to the stages that own them, so it comes last."""
+``drift`` sits below ``deployment`` because deploying a model sets up its drift monitor; ``costs`` prices the jobs
+``training`` names; ``resume`` routes job and endpoint events to the stages that own them, so it comes last."""
 
 
 def _module_name(path: Path) -> str:

@@ -9,10 +9,12 @@ from __future__ import annotations
 import json
 import shlex
 import textwrap
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from driftline_core.errors import APPROVAL_EXPIRED_ERROR, APPROVAL_REJECTED_ERROR, JOB_FAILED_ERROR
+from driftline_core.notifications.job_cost import with_job_cost
 from driftline_core.notifications.publish import UNKNOWN_DATASET, Notification, email_subject, publish_notification
 from driftline_core.notifications.serving_example import ServingExample, read_serving_example
 from driftline_core.payloads import (
@@ -68,12 +70,13 @@ def build_notification(notify: NotifyInput, serving: ServingExample | None = Non
     return _failed(notify, run, dataset)
 
 
-def send_notification(notify: NotifyInput, settings: Settings) -> NotificationResult:
-    """Publish one message; outcome and dataset go along as attributes subscribers can filter on."""
+def send_notification(notify: NotifyInput, settings: Settings, job_cost: Sequence[str] = ()) -> NotificationResult:
+    """Publish one message; outcome and dataset go along as attributes subscribers can filter on. ``job_cost`` is what
+    the run's SageMaker jobs cost, in lines (``driftline_core.costs.run_jobs``), or nothing."""
     serving = None
     if notify.outcome == "deployed":
         serving = read_serving_example(RunDocument.model_validate(notify.run).preprocess)
-    notification = build_notification(notify, serving)
+    notification = with_job_cost(build_notification(notify, serving), job_cost)
     return NotificationResult(
         subject=notification.subject,
         message_id=publish_notification(notification, settings),
