@@ -8,15 +8,17 @@ real account alike.
 
 from __future__ import annotations
 
+import argparse
+import getpass
 import json
 import re
 import time
 from typing import Any
 
-from driftline.stepfunctions_history import execution_history
-
-APPROVAL_STATE = "RequestApproval"
-
+from driftline.cli_errors import CommandError
+from driftline.run_status import APPROVAL_STATE, find_run
+from driftline.stack_target import add_target_arguments, resolve_target
+from driftline.stepfunctions_history import execution_arn_for, execution_history
 
 APPROVAL_DESCRIPTION_MAX = 1024
 _LINE_TERMINATORS = re.compile("\\s*[\\n\\r\\u0085\\u2028\\u2029]+\\s*")
@@ -28,16 +30,36 @@ def one_line(text: str) -> str:
     return _LINE_TERMINATORS.sub(" / ", text.strip())
 
 
-class DecisionRefused(RuntimeError):
+class DecisionRefused(CommandError):
     """The run cannot be decided: not found, not waiting for approval, or already decided."""
 
 
-def execution_arn_for(machine_arn: str, run: str) -> str:
-    """A run's execution ARN from its name (or the ARN itself)."""
-    if run.startswith("arn:"):
-        return run
-    prefix = machine_arn.replace(":stateMachine:", ":execution:", 1)
-    return f"{prefix}:{run}"
+def add_parser(commands: Any) -> None:
+    for verb in ("approve", "reject"):
+        decide = commands.add_parser(verb, help=f"{verb} the model a waiting run registered (sets its registry status)")
+        decide.add_argument("run", help="the run: its execution name, ARN, or the start of its name")
+        decide.add_argument("--reason", required=verb == "reject", default="", help="why (recorded in the registry)")
+        decide.add_argument("--by", default=None, help="who decides (default: your user name)")
+        add_target_arguments(decide)
+        decide.set_defaults(run_command=run, approve=verb == "approve")
+
+
+def run(args: argparse.Namespace) -> int:
+    """Set the run's model package to Approved or Rejected; the registry's event resumes the run."""
+    target = resolve_target(args)
+    sfn = target.client("stepfunctions")
+    described = find_run(sfn, target.machine_arn, args.run)
+    message = decide_run(
+        sfn,
+        target.client("sagemaker"),
+        machine_arn=target.machine_arn,
+        run=str(described["executionArn"]),
+        approve=args.approve,
+        by=args.by or getpass.getuser(),
+        reason=args.reason,
+    )
+    print(message)
+    return 0
 
 
 def waiting_package(sfn: Any, execution_arn: str) -> str:

@@ -1,20 +1,33 @@
-"""The ``driftline`` command: run the pipeline locally, print the local stack's outputs, run the demo."""
+"""The ``driftline`` command: run the pipeline locally or run the demo; follow runs, read their logs, decide
+them and tear a stack down, on AWS or in local mode."""
 
 from __future__ import annotations
 
 import argparse
 import contextlib
+import importlib
 import json
 import signal
 import sys
 import tempfile
 import threading
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from driftline.cli_errors import CommandError, explain
 from driftline.local.settings import DEFAULT_PORT, REPO_ROOT, LocalSettings
 
 SAMPLES_DIR = REPO_ROOT / "samples"
+COMMAND_MODULES = (
+    "driftline.approvals_cli",
+    "driftline.runs_cli",
+    "driftline.status_cli",
+    "driftline.logs_cli",
+    "driftline.destroy_cli",
+)
+"""Commands that live in their own module: each has ``add_parser(commands)``, which sets ``run_command``, and
+``run(args) -> int``."""
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -50,20 +63,14 @@ def main(argv: list[str] | None = None) -> int:
         "retrain run (default); --no-drift stops after the predictions",
     )
 
-    for verb in ("approve", "reject"):
-        decide = commands.add_parser(verb, help=f"{verb} the model a waiting run registered (sets its registry status)")
-        decide.add_argument("run", help="the run's execution name or ARN")
-        decide.add_argument("--reason", required=verb == "reject", default="", help="why (recorded in the registry)")
-        decide.add_argument("--by", default=None, help="who decides (default: your user name)")
-        decide.add_argument("--stack-name", default="driftline", help="the deployed stack (default: driftline)")
-        decide.add_argument("--local", action="store_true", help="decide in the running local mode")
-        decide.add_argument("--state-dir", type=Path, default=Path(".driftline"))
+    for module in COMMAND_MODULES:
+        importlib.import_module(module).add_parser(commands)
 
     args = parser.parse_args(argv)
     if args.command == "local" and args.local_command == "outputs":
-        return _print_outputs(args.state_dir)
-    if args.command in ("approve", "reject"):
-        return _decide(args)
+        return run_reported(_print_outputs, args)
+    if getattr(args, "run_command", None) is not None:
+        return run_reported(args.run_command, args)
     settings = LocalSettings(port=args.port, state_dir=args.state_dir.resolve())
     try:
         settings.parameters.update(parameter_overrides(args.parameter_overrides))
@@ -120,15 +127,39 @@ def _add_common(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def _print_outputs(state_dir: Path) -> int:
-    from driftline.local.emulator import read_stack_file
-
+def run_reported(command: Callable[[argparse.Namespace], int], args: argparse.Namespace) -> int:
+    """Run a command; an expected condition (no region, no credentials, no such stack or run, local mode not
+    running, an endpoint out of reach) is told in a line or two on stderr, without a traceback."""
     try:
-        stack = read_stack_file(state_dir)
-    except FileNotFoundError as error:
-        print(error, file=sys.stderr)
+        return command(args)
+    except CommandError as error:
+        _tell(str(error))
         return 1
-    print(json.dumps(stack, indent=2))
+    except KeyboardInterrupt:
+        return 130
+    except Exception as error:
+        explained = explain(error)
+        if explained is None:
+            raise
+        _tell(explained)
+        return 1
+
+
+def _tell(text: str) -> None:
+    for line in text.splitlines():
+        print(f"driftline: {line}", file=sys.stderr)
+
+
+def _print_outputs(args: argparse.Namespace) -> int:
+    """The running local mode's stack file; nothing on stdout when none runs from the state folder."""
+    from driftline.stack_target import LocalState, local_state, stopped_message, where_local_mode_runs
+
+    state, document = local_state(args.state_dir)
+    if state is LocalState.ABSENT:
+        raise CommandError(where_local_mode_runs(args.state_dir))
+    if state is LocalState.STOPPED:
+        raise CommandError(stopped_message(args.state_dir))
+    print(json.dumps(document, indent=2))
     return 0
 
 
@@ -143,8 +174,26 @@ def _start(settings: LocalSettings) -> Any:
     return cloud
 
 
+@contextlib.contextmanager
+def _recorded(settings: LocalSettings) -> Any:
+    """While local mode runs, a note in the user's runtime folder says where its state is, so that commands run
+    from another folder can point there."""
+    from driftline.local.instances import forget_running, record_running
+
+    note = record_running(settings.endpoint_url, settings.state_dir, settings.stack_name)
+    try:
+        yield
+    finally:
+        forget_running(note)
+
+
 def _serve(settings: LocalSettings) -> int:
     cloud = _start(settings)
+    with _recorded(settings):
+        return _serve_until_stopped(cloud, settings)
+
+
+def _serve_until_stopped(cloud: Any, settings: LocalSettings) -> int:
     bucket = cloud.outputs.get("DataBucketName", "<data bucket>")
     print(
         "\nLocal mode is up. From another terminal:\n"
@@ -170,69 +219,16 @@ def _demo(
 
     cloud = _start(settings)
     try:
-        with tempfile.TemporaryDirectory() as scratch:
-            ok = run_demo(cloud, dataset=dataset, rows=rows, scratch=Path(scratch), approve=approve, drift=drift)
-        if keep_running or not approve:
-            print(f"\nLocal mode stays up on {settings.endpoint_url}; press Ctrl-C to stop.", flush=True)
-            with contextlib.suppress(KeyboardInterrupt):
-                threading.Event().wait()
+        with _recorded(settings):
+            with tempfile.TemporaryDirectory() as scratch:
+                ok = run_demo(cloud, dataset=dataset, rows=rows, scratch=Path(scratch), approve=approve, drift=drift)
+            if keep_running or not approve:
+                print(f"\nLocal mode stays up on {settings.endpoint_url}; press Ctrl-C to stop.", flush=True)
+                with contextlib.suppress(KeyboardInterrupt):
+                    threading.Event().wait()
     finally:
         cloud.stop()
     return 0 if ok else 1
-
-
-def _decide(args: argparse.Namespace) -> int:
-    """Set the run's model package to Approved or Rejected; the registry's event resumes the run."""
-    import getpass
-
-    import boto3
-    from botocore.exceptions import ClientError
-
-    from driftline.approvals_cli import DecisionRefused, decide_run
-
-    clients: dict[str, Any]
-    if args.local:
-        from driftline.local.emulator import read_stack_file
-
-        try:
-            stack = read_stack_file(args.state_dir)
-        except FileNotFoundError as error:
-            print(f"driftline: {error}", file=sys.stderr)
-            return 1
-        session = boto3.session.Session(
-            aws_access_key_id="local", aws_secret_access_key="local", region_name=stack["region"]
-        )
-        clients = {
-            name: session.client(name, endpoint_url=stack["endpoint_url"]) for name in ("stepfunctions", "sagemaker")
-        }
-        machine_arn = stack["outputs"]["PipelineStateMachineArn"]
-    else:
-        session = boto3.session.Session()
-        clients = {name: session.client(name) for name in ("stepfunctions", "sagemaker", "cloudformation")}
-        try:
-            outputs = clients["cloudformation"].describe_stacks(StackName=args.stack_name)["Stacks"][0]["Outputs"]
-        except Exception as error:
-            print(f"driftline: cannot read stack {args.stack_name!r}: {error}. Pass --stack-name.", file=sys.stderr)
-            return 1
-        machine_arn = next(o["OutputValue"] for o in outputs if o["OutputKey"] == "PipelineStateMachineArn")
-    try:
-        message = decide_run(
-            clients["stepfunctions"],
-            clients["sagemaker"],
-            machine_arn=machine_arn,
-            run=args.run,
-            approve=args.command == "approve",
-            by=args.by or getpass.getuser(),
-            reason=args.reason,
-        )
-    except DecisionRefused as refused:
-        print(f"driftline: {refused}", file=sys.stderr)
-        return 1
-    except ClientError as error:
-        print(f"driftline: {error.response['Error'].get('Message') or error}", file=sys.stderr)
-        return 1
-    print(message)
-    return 0
 
 
 if __name__ == "__main__":
