@@ -263,6 +263,7 @@ def test_amounts_are_never_shown_as_zero_when_they_are_not() -> None:
     assert prices.usd_amount(1234.5) == "$1,234.50"
     assert prices.usd_amount(0.0046) == "$0.0046"
     assert prices.usd_amount(0.000028) == "$0.000028"
+    assert prices.usd_amount(0.000008) == "$0.000008"
     assert prices.usd_amount(0) == "$0.00"
     assert prices.unit_amount(0.115) == "$0.115"
     assert prices.unit_amount(0.23) == "$0.23"

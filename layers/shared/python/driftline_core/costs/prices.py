@@ -392,7 +392,7 @@ def usd_amount(value: float) -> str:
     """Cents for a dollar figure; two significant digits below a cent, so a small cost is not shown as $0.00."""
     if value >= 0.01 or value <= 0:
         return f"${value:,.2f}"
-    return f"${value:.{1 - math.floor(math.log10(value))}f}"
+    return f"${value:.{1 - math.floor(math.log10(value))}f}".rstrip("0")
 
 
 def unit_amount(value: float) -> str:
