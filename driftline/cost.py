@@ -11,6 +11,7 @@ the Price List API's when a client is given and it answers, else the shipped sna
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, datetime, timedelta
@@ -224,6 +225,19 @@ def windows_per_month(expression: str) -> float:
     return float(count)
 
 
+def captured_bytes_per_window(parameters: Mapping[str, str], usage: Usage, windows: float) -> float:
+    sampled = _number(parameters, "DataCaptureSamplingPercentage") / 100
+    return usage.requests_per_month * sampled * usage.capture_kb_per_request * 1000 / windows
+
+
+def monitor_instances(parameters: Mapping[str, str], usage: Usage, windows: float) -> int:
+    """Instances one window's drift monitor runs on, as StartMonitoring sizes it: one per MonitorBytesPerInstance of
+    captured bytes, at most MonitorMaxInstances (a window on several is then merged by one more job)."""
+    per_instance = _number(parameters, "MonitorBytesPerInstance")
+    needed = math.ceil(captured_bytes_per_window(parameters, usage, windows) / per_instance)
+    return max(1, min(int(_number(parameters, "MonitorMaxInstances")), needed))
+
+
 def _number(parameters: Mapping[str, str], name: str) -> float:
     return float(parameters[name])
 
@@ -318,12 +332,21 @@ def estimate(
             prices.instance_hour("hosting", hosting),
         )
         monitor = "Model Monitor executions" if model_monitor else "Drift monitor jobs"
+        instances = 1 if model_monitor else monitor_instances(p, usage, windows)
+        on = f"{instances} x {processing}" if instances > 1 else processing
         add(
-            f"{monitor}: {windows:,.0f} windows x {monitor_minutes:g} min on {processing}",
-            datasets * windows * monitor_minutes / 60,
+            f"{monitor}: {windows:,.0f} windows x {monitor_minutes:g} min on {on}",
+            datasets * windows * instances * monitor_minutes / 60,
             "instance-hour",
             prices.instance_hour("processing", processing),
         )
+        if instances > 1:
+            add(
+                f"Drift merge jobs: {windows:,.0f} windows x {monitor_minutes:g} min on {processing}",
+                datasets * windows * monitor_minutes / 60,
+                "instance-hour",
+                prices.instance_hour("processing", processing),
+            )
     for label, component, instance_type, count_of, minutes in (
         ("Preprocessing jobs", "processing", processing, runs, usage.preprocess_minutes),
         ("Training jobs", "training", training, runs, usage.training_minutes),
@@ -432,11 +455,15 @@ def _assumptions(
             f"may add up to EndpointMaxInstances ({p['EndpointMaxInstances']}), each at the same hourly price."
         )
         monitor = "Model Monitor" if model_monitor else "Driftline's monitor"
+        sizing = (
+            "on one instance"
+            if model_monitor
+            else f"on an instance per MonitorBytesPerInstance ({p['MonitorBytesPerInstance']}) captured bytes, at "
+            f"most MonitorMaxInstances ({p['MonitorMaxInstances']}); a window without captured requests starts no job"
+        )
         found.append(
             f"{monitor} analyses {windows:,.0f} windows a month ({p['MonitoringScheduleExpression']}) per endpoint, "
-            "each on one instance with traffic in every window"
-            + ("" if model_monitor else " (a window without captured requests starts no job)")
-            + "."
+            f"with traffic in every window, each {sizing}."
         )
         found.append(
             "Data capture: one month's captured requests; kept longer, S3 storage grows by as much each month."

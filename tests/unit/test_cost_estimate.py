@@ -164,6 +164,27 @@ def test_a_serverless_deployment_with_more_use_costs_what_the_hand_calculation_s
     assert any("billed per request" in assumption for assumption in result.assumptions)
 
 
+def test_a_window_with_more_captured_bytes_than_one_instance_takes_runs_on_several_and_is_merged() -> None:
+    # 100,000 requests x 2 KB a month over 730 windows: 273,973 bytes a window, 3 instances of 100,000 bytes each
+    result = _estimate({"MonitorBytesPerInstance": "100000"}, cost.Usage())
+
+    monitor, merge = result.lines[1:3]
+    assert (monitor.item, monitor.quantity) == (
+        "Drift monitor jobs: 730 windows x 4 min on 3 x ml.m5.large",
+        pytest.approx(730 * 3 * 4 / 60),
+    )
+    assert (merge.item, merge.quantity) == (
+        "Drift merge jobs: 730 windows x 4 min on ml.m5.large",
+        pytest.approx(730 * 4 / 60),
+    )
+    capped = {
+        **cost.template_defaults(cost.load_template()),
+        "MonitorMaxInstances": "2",
+        "MonitorBytesPerInstance": "1",
+    }
+    assert cost.monitor_instances(capped, cost.Usage(), 730) == 2  # never more than MonitorMaxInstances
+
+
 def test_a_customer_managed_key_replaces_the_topics_own_key() -> None:
     result = _estimate({"KmsKeyArn": "arn:aws:kms:us-east-1:123456789012:key/abcd-1234"}, cost.Usage())
     assert not any(line.item.startswith("KMS key") for line in result.lines)
