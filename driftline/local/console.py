@@ -7,9 +7,12 @@ import re
 import sys
 import threading
 import time
+from collections.abc import Collection
 from typing import TextIO
 
 _lock = threading.Lock()
+_ALWAYS_SHOWN = ("ERROR", "WARNING", "CRITICAL")
+"""Levels a handler's line starts with (``readable_log_line``) that ``Console.only`` never hides."""
 
 
 class Console:
@@ -19,9 +22,17 @@ class Console:
         self._stream = stream or sys.stdout
         self.quiet = False
         self._quiet_sources = quiet_sources
+        self._only: frozenset[str] | None = None
+
+    def only(self, sources: Collection[str]) -> None:
+        """From now on show these sources' lines, and any source's errors and warnings; the rest still reaches
+        its logs (CloudWatch Logs, the jobs' ``job.log``)."""
+        self._only = frozenset(sources)
 
     def line(self, source: str, text: str) -> None:
         if self.quiet or source in self._quiet_sources:
+            return
+        if self._only is not None and source not in self._only and not text.startswith(_ALWAYS_SHOWN):
             return
         stamp = time.strftime("%H:%M:%S")
         with _lock:

@@ -17,6 +17,7 @@ import tarfile
 import time
 import urllib.parse
 import urllib.request
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -139,9 +140,19 @@ DEMO_ROWS = 6
 CAPTURE_WAIT_SECONDS = 30.0
 
 
+DEMO_SOURCES = ("local", "demo", "pipeline", "approval", "email", "run", "drift")
+"""What the demo's terminal shows: its own steps, each state's progress, emails and run outcomes. Handler and job
+output (and any source's errors and warnings, which stay shown) is in CloudWatch Logs and the jobs' logs;
+``driftline local up`` shows it all."""
+
+
 def run_demo(
     cloud: LocalCloud, *, dataset: str, rows: int, scratch: Path, approve: bool = True, drift: bool = True
 ) -> bool:
+    cloud.console.only(DEMO_SOURCES)
+    cloud.console.line(
+        "demo", "showing each step's progress; the functions' and jobs' own output is in their logs (make up shows it)"
+    )
     csv_path = write_sample(dataset, scratch, rows)
     record = upload_and_follow(cloud, dataset, csv_path, approve=approve)
     print()
@@ -164,12 +175,40 @@ def run_demo(
         print(capture_listing(str(capture_uri), endpoint, keys, records))
     if len(predictions) != len(sample.rows):
         return False
-    if not drift:
-        return True
+    report: Path | None = None
+    if drift:
+        print()
+        retrained = run_drift_loop(
+            cloud, dataset=dataset, rows=rows, scratch=scratch, endpoint=endpoint, model=model, usual=csv_path
+        )
+        if not retrained.started:
+            return False
+        report = retrained.report
     print()
-    return run_drift_loop(
-        cloud, dataset=dataset, rows=rows, scratch=scratch, endpoint=endpoint, model=model, usual=csv_path
-    )
+    print(what_next(cloud, report))
+    return True
+
+
+def what_next(cloud: LocalCloud, drift_report: Path | None) -> str:
+    """Where a newcomer goes from the demo: local mode that stays up, their own data, following and approving."""
+    settings = cloud.settings
+    bucket = cloud.outputs.get("DataBucketName", "<DataBucketName>")
+    lines = [
+        "What next:",
+        "  Start local mode and leave it running (from this folder):",
+        "    make up",
+        "  From another terminal, upload your own CSV (a header row, the target among its columns):",
+        f"    export AWS_ENDPOINT_URL={settings.endpoint_url} AWS_DEFAULT_REGION={settings.region} "
+        "AWS_ACCESS_KEY_ID=local AWS_SECRET_ACCESS_KEY=local",
+        f"    aws s3 cp my.csv s3://{bucket}/data/my-dataset/my.csv",
+        "  Follow the run it starts (driftline runs lists them) and approve its model:",
+        "    driftline status <run> --follow",
+        "    driftline approve <run>",
+        f"  Its emails: {settings.outbox}/",
+    ]
+    if drift_report is not None:
+        lines.append(f"  This demo's drift report: {drift_report}")
+    return "\n".join(lines)
 
 
 class ModelSample:
@@ -288,8 +327,10 @@ def summary(cloud: LocalCloud, record: RunRecord) -> str:
     if record.status == "RUNNING":
         return "\n".join(
             [
-                f"Run {name} waits for approval. Open the approve or reject link above, or run:",
-                f"  driftline approve {name} --local   (or: driftline reject {name} --local --reason ...)",
+                f"Run {name} waits for approval. Open the approve or reject link above, or, from this folder, run:",
+                f"  driftline approve {name}",
+                f'  driftline reject {name} --reason "<why>"',
+                f"(from another folder, add --local --state-dir {settings.state_dir})",
             ]
         )
     lines = [f"Run {name}: {record.status} in {record.wall_seconds:.1f} s"]
@@ -300,37 +341,33 @@ def summary(cloud: LocalCloud, record: RunRecord) -> str:
     registration = out.get("registration")
     if registration:
         package = cloud.client("sagemaker").describe_model_package(ModelPackageName=registration["model_package_arn"])
-        lines.append(f"Registered model package: {registration['model_package_arn']}")
-        lines.append(f"  approval status: {package['ModelApprovalStatus']}")
-        if package.get("ApprovalDescription"):
-            lines.append(f"  {package['ApprovalDescription']}")
+        described = package.get("ApprovalDescription") or package["ModelApprovalStatus"]
+        lines.append(f"  model package {registration['model_package_arn']}: {described}")
     else:
-        lines.append("The candidate did not pass the quality gate; nothing was registered.")
-    for reason in gate.get("reasons", []):
-        lines.append(f"  gate: {reason}")
+        lines.append("  The candidate did not pass the quality gate; nothing was registered.")
+    lines += [f"  gate: {reason}" for reason in gate.get("reasons", [])]
     evaluation_uri = gate.get("evaluation_uri")
     if evaluation_uri:
         report = _read_json(cloud, evaluation_uri)
         for group, metrics in report.items():
             if group.endswith("_metrics") and isinstance(metrics, dict):
                 values = ", ".join(f"{name}={m['value']:.4f}" for name, m in metrics.items() if isinstance(m, dict))
-                lines.append(f"  metrics ({group}): {values}")
+                lines.append(f"  on the test split: {values}")
     deployment = out.get("deployment")
     if deployment:
         endpoint = cloud.client("sagemaker").describe_endpoint(EndpointName=deployment["endpoint_name"])
         lines.append(
-            f"Endpoint {endpoint['EndpointName']}: {endpoint['EndpointStatus']}, serving "
+            f"  endpoint {endpoint['EndpointName']}: {endpoint['EndpointStatus']}, serving "
             f"{endpoint['EndpointConfigName']} ({deployment['action']})"
         )
     model_uri = out.get("training", {}).get("outputs", {}).get("model")
-    lines.append("Artifacts (S3 in local mode, and their copies on disk):")
+    lines.append("Files (S3 objects have a copy on disk):")
     for label, uri in (("model", model_uri), ("evaluation report", evaluation_uri)):
         if uri:
-            lines.append(f"  {label}: {uri}\n    -> {_mirror_path(settings.s3_dir, uri)}")
-    for step in ("preprocess", "training", "evaluation"):
-        job = out.get(step, {}).get("job_name")
-        if job:
-            lines.append(f"  {step} job log: {settings.jobs_dir / job / 'job.log'}")
+            lines.append(f"  {label}: {_mirror_path(settings.s3_dir, uri)}")
+    jobs = [out.get(step, {}).get("job_name") for step in ("preprocess", "training", "evaluation")]
+    if any(jobs):
+        lines.append(f"  job logs: {settings.jobs_dir}/<job>/job.log for {', '.join(job for job in jobs if job)}")
     mails = sorted(settings.outbox.glob("*.eml"))
     if mails:
         lines.append(f"  notification email: {mails[-1]}")
@@ -348,6 +385,7 @@ def _mirror_path(s3_dir: Path, uri: str) -> Path:
     return s3_mirror.mirror_path(s3_dir, bucket, key)
 
 
+WINDOW_WAIT = "waiting for the drift monitor's next window (it runs every local minute) ..."
 DRIFT_WAIT_SECONDS = 120.0
 """How long the demo waits for each step of the drift loop (a window, the alarm, the retrain, its email)."""
 TRAFFIC_ROWS = 600
@@ -464,9 +502,17 @@ class DriftLoop:
         self.say(f"alarm {self.alarm}: {state}")
 
 
+@dataclass(frozen=True)
+class Retrain:
+    """How the demo's drift loop ended: whether drift started a retrain, and the drift report that says why."""
+
+    started: bool
+    report: Path | None
+
+
 def run_drift_loop(
     cloud: LocalCloud, *, dataset: str, rows: int, scratch: Path, endpoint: str, model: dict[str, Any], usual: Path
-) -> bool:
+) -> Retrain:
     """In-distribution traffic (alarm OK), then drifted traffic and a drifted upload (ALARM, retrain, its email)."""
     loop = DriftLoop(cloud, dataset, endpoint)
     sfn = cloud.client("stepfunctions")
@@ -475,6 +521,7 @@ def run_drift_loop(
     usual_rows = traffic_rows(usual, model)
     send_traffic(cloud, endpoint, usual_rows)
     loop.say(f"sent {len(usual_rows)} rows of {usual.name} (in distribution) to {endpoint}")
+    loop.say(WINDOW_WAIT)
     key, _ = loop.next_window(drifted=False)
     loop.say(f"monitor window analysed, no violation (s3://{loop.bucket}/{key})")
     loop.wait_for_alarm("OK")
@@ -487,6 +534,7 @@ def run_drift_loop(
     shifted = traffic_rows(drifted, model)
     send_traffic(cloud, endpoint, shifted * 2)
     loop.say(f"sent {2 * len(shifted)} rows of {drifted.name} (drifted) to {endpoint}")
+    loop.say(WINDOW_WAIT)
     key, violations = loop.next_window(drifted=True)
     loop.say(f"monitor window analysed, violation: {len(violations)} drifted features")
     for violation in violations[:5]:
@@ -508,10 +556,11 @@ def run_drift_loop(
     loop.say(f"retrain run started: {retrain.rsplit(':', 1)[-1]} (reason: {trigger.get('source')}, {loop.alarm})")
     mail = approval_email(cloud.settings.outbox, retrain, timeout=DRIFT_WAIT_SECONDS)
     loop.say(f"its approval email is in the outbox: {mail}")
-    report = trigger.get("report_uri")
-    if report:
-        loop.say(f"drift report: {_mirror_path(cloud.settings.s3_dir, str(report))}")
-    return trigger.get("source") == "drift"
+    report_uri = trigger.get("report_uri")
+    report = _mirror_path(cloud.settings.s3_dir, str(report_uri)) if report_uri else None
+    if report is not None:
+        loop.say(f"drift report: {report}")
+    return Retrain(started=trigger.get("source") == "drift", report=report)
 
 
 def upload_held_back(cloud: LocalCloud, dataset: str, csv_path: Path) -> str:

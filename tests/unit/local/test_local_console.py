@@ -123,3 +123,18 @@ def test_a_long_error_message_is_cut_in_the_terminal() -> None:
     line = handler_error_line("ValidationFailed", "x" * 5000, named=True, log_group="g")
 
     assert len(line) < 450 and line.endswith("...")
+
+
+def test_a_console_showing_only_some_sources_still_shows_every_sources_errors_and_warnings() -> None:
+    stream = io.StringIO()
+    console = Console(stream)
+    console.only({"pipeline", "run"})
+    console.line("pipeline", "-> Validate")
+    console.line("Validate", "INFO    Upload accepted")
+    console.line("credit-1-train", "validation:auc=0.99")
+    console.line("Validate", "ERROR   ValidationFailed: data/credit/x.csv: too few rows")
+    console.line("Deploy", "WARNING The endpoint is busy")
+    console.line("run", "credit-1: FAILED at Validate")
+
+    shown = [TAGGED_LINE.match(line)["source"] for line in stream.getvalue().splitlines()]  # type: ignore[index]
+    assert shown == ["pipeline", "Validate", "Deploy", "run"]
