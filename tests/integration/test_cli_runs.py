@@ -3,10 +3,12 @@ sees of each run, and the one-line errors for runs that cannot be found."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import boto3
 import pytest
 
 from driftline.cli import main
@@ -253,3 +255,28 @@ def _slow(behaviour: Any) -> Any:
         return behaviour(payload)
 
     return behave
+
+
+def test_a_stack_that_does_not_exist_is_one_line_saying_what_to_pass(
+    scripted: ScriptedPipeline, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["runs", "--stack-name", "driftlin"]) == 1
+
+    assert capsys.readouterr().err == (
+        "driftline: no stack driftlin in us-east-1: pass --stack-name with the name you deployed "
+        "(samconfig.toml's stack_name) or --region; for local mode pass --local\n"
+    )
+
+
+def test_a_stack_without_the_pipeline_s_output_is_refused_as_not_driftline_s(
+    scripted: ScriptedPipeline, capsys: pytest.CaptureFixture[str]
+) -> None:
+    template = {"Resources": {"Topic": {"Type": "AWS::SNS::Topic"}}}
+    boto3.client("cloudformation").create_stack(StackName="website", TemplateBody=json.dumps(template))
+
+    assert main(["status", "credit-1", "--stack-name", "website"]) == 1
+
+    assert capsys.readouterr().err == (
+        "driftline: stack website in us-east-1 has no PipelineStateMachineArn output (status CREATE_COMPLETE): it is "
+        "not a Driftline stack, or its deploy has not finished; pass --stack-name with Driftline's stack\n"
+    )
