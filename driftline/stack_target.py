@@ -143,17 +143,20 @@ def resolve_target(args: argparse.Namespace, *, note: Callable[[str], None] | No
         try:
             return aws_target(DEFAULT_STACK, args.region)
         except Exception as error:
-            raise _with_local_hint(error) from error
+            hinted = _with_local_hint(error)
+            if hinted is None:
+                raise
+            raise hinted from error
     return aws_target(args.stack_name, args.region)
 
 
-def _with_local_hint(error: Exception) -> Exception:
+def _with_local_hint(error: Exception) -> CommandError | None:
     """An AWS failure (no region, no credentials, no stack) when local mode runs from another folder: point there,
-    since that is likely what was meant."""
+    since that is likely what was meant. None when there is nothing to add."""
     explained = str(error) if isinstance(error, CommandError) else explain(error)
     elsewhere = running_instances() if explained else []
     if not elsewhere:
-        return error
+        return None
     instance = elsewhere[0]
     return CommandError(
         f"{explained}\nlocal mode runs at {instance.endpoint_url} with its state in {instance.state_dir}: "

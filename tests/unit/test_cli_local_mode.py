@@ -171,3 +171,23 @@ def test_destroy_local_without_a_folder_says_there_is_nothing(
     assert capsys.readouterr().err == (
         "driftline: no local state folder at .driftline: nothing to delete (pass --state-dir with local mode's)\n"
     )
+
+
+def test_an_aws_failure_from_another_folder_points_to_the_local_mode_running_elsewhere(
+    answering: set[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    for name in ("AWS_REGION", "AWS_DEFAULT_REGION", "AWS_PROFILE"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "no-config"))
+    project = tmp_path / "project" / ".driftline"
+    instances.record_running("http://127.0.0.1:4800", project, "driftline")
+    answering.add("http://127.0.0.1:4800")
+
+    assert main(["runs"]) == 1
+
+    assert capsys.readouterr().err.splitlines() == [
+        "driftline: no AWS region is set: set AWS_REGION (or AWS_DEFAULT_REGION) or pass --region; "
+        "for local mode pass --local",
+        f"driftline: local mode runs at http://127.0.0.1:4800 with its state in {project}: "
+        f"pass --local --state-dir {project}",
+    ]
