@@ -179,6 +179,7 @@ def test_an_aws_failure_from_another_folder_points_to_the_local_mode_running_els
     for name in ("AWS_REGION", "AWS_DEFAULT_REGION", "AWS_PROFILE"):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "no-config"))
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")  # no region from an instance's metadata either
     project = tmp_path / "project" / ".driftline"
     instances.record_running("http://127.0.0.1:4800", project, "driftline")
     answering.add("http://127.0.0.1:4800")
