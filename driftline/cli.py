@@ -71,7 +71,7 @@ def main(argv: list[str] | None = None) -> int:
         return run_reported(_print_outputs, args)
     if getattr(args, "run_command", None) is not None:
         return run_reported(args.run_command, args)
-    settings = LocalSettings(port=args.port, state_dir=args.state_dir.resolve())
+    settings = LocalSettings(port=args.port, state_dir=args.state_dir.resolve(), fresh=args.fresh)
     try:
         settings.parameters.update(parameter_overrides(args.parameter_overrides))
     except ValueError as error:
@@ -115,7 +115,12 @@ def _add_common(parser: argparse.ArgumentParser) -> None:
         "--state-dir",
         type=Path,
         default=Path(".driftline"),
-        help="where outputs, jobs, email and logs are kept",
+        help="where outputs, jobs, email and logs are kept, and the state local mode saves and restores",
+    )
+    parser.add_argument(
+        "--fresh",
+        action="store_true",
+        help="start empty: discard the state a previous local mode saved in the state folder instead of restoring it",
     )
     parser.add_argument(
         "--parameter-overrides",

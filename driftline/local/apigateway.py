@@ -133,14 +133,16 @@ def build_event(
 class HttpApiServer:
     """One HTTP API served on ``host`` (an ephemeral port), behind the loopback guard."""
 
-    def __init__(self, *, api_id: str, account_id: str, region: str, host: str, endpoint_url: str) -> None:
+    def __init__(
+        self, *, api_id: str, account_id: str, region: str, host: str, endpoint_url: str, port: int = 0
+    ) -> None:
         from werkzeug.serving import make_server
 
         self.api_id = api_id
         self.account_id = account_id
         self.region = region
         self.endpoint_url = endpoint_url
-        self._server = make_server(host, 0, self._app, threaded=True)
+        self._server = make_server(host, port, self._app, threaded=True)
         self.port = int(self._server.server_port)
         self._server.app = LoopbackGuard(self._app, self.port)
         self.url = f"http://{host}:{self.port}"
@@ -328,6 +330,43 @@ def install(*, host: str, endpoint_url: str) -> None:
     if seams.claim("apigateway"):
         seams.replace_item(get_model_map(), "AWS::ApiGatewayV2::Api", LocalHttpApi)
         seams.replace_item(get_model_map(), "AWS::ApiGatewayV2::Stage", LocalStage)
+
+
+class ApiPortInUse(OSError):
+    pass
+
+
+def serve_restored(account_id: str, region: str) -> list[str]:
+    """Serve the HTTP APIs of a restored stack again, each on the port of its URL (the URL its functions, outputs
+    and emailed links name); returns the URLs."""
+    from urllib.parse import urlsplit
+
+    from moto.cloudformation.models import cloudformation_backends
+
+    urls: list[str] = []
+    for stack in list(cloudformation_backends[account_id][region].stacks.values()):
+        for resource in list(stack.stack_resources):
+            if not isinstance(resource, LocalHttpApi):
+                continue
+            port = urlsplit(resource.url).port or 0
+            try:
+                server = HttpApiServer(
+                    api_id=resource.api_id,
+                    account_id=account_id,
+                    region=region,
+                    host=_config["host"],
+                    endpoint_url=_config["endpoint_url"],
+                    port=port,
+                )
+            except OSError as error:
+                raise ApiPortInUse(
+                    f"the HTTP API {resource.api_id} was served at {resource.url} before the restart (its URL is in "
+                    f"the stack's outputs and in the links already emailed), and port {port} cannot be served again "
+                    f"({error}); stop what uses it, or start with --fresh"
+                ) from error
+            _servers.append(server)
+            urls.append(server.url)
+    return urls
 
 
 def stop_servers() -> None:

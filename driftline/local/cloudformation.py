@@ -239,13 +239,33 @@ def deploy(
     if failures:
         raise StackDeployFailed("custom resources failed: " + "; ".join(failures))
     stack = _wait_for_stack(cloudformation, settings.stack_name, progress or (lambda _: None))
+    deployed = _described(cloudformation, settings.stack_name, stack)
+    _apply_bucket_settings(translated, deployed.resources, client["s3"])
+    _apply_subscriptions(translated, deployed.resources, settings.parameters, client["sns"])
+    return deployed
+
+
+def restored(settings: LocalSettings) -> LocalStack:
+    """The stack a restored emulator already holds, read as ``deploy`` reads a stack it created (nothing is
+    created again: the buckets, functions and their settings came back with the emulator's saved state)."""
+    client = boto3.session.Session(
+        aws_access_key_id="local", aws_secret_access_key="local", region_name=settings.region
+    ).client("cloudformation", endpoint_url=settings.endpoint_url)
+    try:
+        stack = client.describe_stacks(StackName=settings.stack_name)["Stacks"][0]
+    except client.exceptions.ClientError as error:
+        raise StackDeployFailed(
+            f"the saved state holds no stack {settings.stack_name}; start with --fresh to deploy it anew"
+        ) from error
+    return _described(client, settings.stack_name, dict(stack))
+
+
+def _described(cloudformation: Any, name: str, stack: dict[str, Any]) -> LocalStack:
     resources = {
         r["LogicalResourceId"]: r.get("PhysicalResourceId", "")
-        for r in cloudformation.describe_stack_resources(StackName=settings.stack_name)["StackResources"]
+        for r in cloudformation.describe_stack_resources(StackName=name)["StackResources"]
         if "LogicalResourceId" in r
     }
-    _apply_bucket_settings(translated, resources, client["s3"])
-    _apply_subscriptions(translated, resources, settings.parameters, client["sns"])
     outputs = {o["OutputKey"]: o["OutputValue"] for o in stack.get("Outputs", [])}
     return LocalStack(outputs=outputs, resources=resources)
 

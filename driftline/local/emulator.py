@@ -22,7 +22,9 @@ from driftline.local import (
     lambda_runtime,
     model_monitor,
     model_registry,
+    persistence,
     request_constraints,
+    restored_runs,
     s3_mirror,
     sagemaker,
     scheduler,
@@ -33,9 +35,10 @@ from driftline.local import (
 )
 from driftline.local.clients import emulator_client
 from driftline.local.console import Console
+from driftline.local.endpoints.seam import model_resolver
 from driftline.local.http_guard import GuardedMotoServer
 from driftline.local.lambda_runtime import CodeRegistry, LambdaRuntime
-from driftline.local.settings import LocalSettings
+from driftline.local.settings import ACCOUNT_ID, LocalSettings
 
 STACK_FILE = "stack.json"
 
@@ -65,8 +68,15 @@ class LocalCloud:
         )
         self._server: GuardedMotoServer | None = None
         self.stack: cloudformation.LocalStack | None = None
+        self._guard = persistence.StateGuard()
+        self._saver: persistence.Saver | None = None
 
     def start(self) -> cloudformation.LocalStack:
+        """Restore the state a previous local mode saved in the state folder, or deploy the template afresh.
+
+        Says which in one line, and why it starts empty; a saved state it cannot restore stops it with the reason
+        (``persistence.SavedStateRefused``). Once up, the state is saved as it changes (``persistence``).
+        """
         from moto.moto_api._internal.models import moto_api_backend
 
         _require_free_state_dir(self.settings.state_dir)
@@ -74,21 +84,19 @@ class LocalCloud:
         os.environ["MOTO_PORT"] = str(self.settings.port)
         os.environ.setdefault("AWS_DEFAULT_REGION", self.settings.region)
         self.settings.state_dir.mkdir(parents=True, exist_ok=True)
+        saved, starting_empty = persistence.examine(self.settings)
         moto_api_backend.reset()
+        restored = persistence.restore(saved) if saved is not None else None
+        local = restored.local if restored is not None else persistence.LocalModeState()
+        if restored is not None:
+            model_monitor.restore_schedules(local.monitoring_schedules)
+            persistence.end_jobs_left_running()
         cloudformation.install(self.settings.host)
         _quiet_emulator_logs()
         lambda_runtime.install(self.lambdas)
         events.install(self.console, self.settings.region)
-        events.start_schedules(self.settings.region, self.settings.schedule_seconds_per_minute)
-        scheduler.start(self.settings.region, self.settings.schedule_seconds_per_minute, self.console)
-        model_monitor.start(
-            self.settings.region,
-            self.settings.schedule_seconds_per_minute,
-            self.console,
-            endpoint_url=self.settings.endpoint_url,
-            code_uri=lambda: self.outputs["MlCodeUri"],
-        )
-        cloudwatch.install(cloudwatch.AlarmEvaluator(self.settings.alarm_period_scale), start_timer=True)
+        alarms = cloudwatch.AlarmEvaluator(self.settings.alarm_period_scale)
+        cloudwatch.install(alarms)
         sagemaker.install(self.jobs)
         endpoints.install(self.endpoints)
         sns.install(self.outbox)
@@ -100,34 +108,127 @@ class LocalCloud:
         s3_mirror.install(self.settings.s3_dir)
         request_constraints.install()
         iam.install()
+        persistence.install_guard(self._guard)
         self._server = GuardedMotoServer(self.settings.host, self.settings.port)
         self._server.start()
-        self.jobs.processes.start_server()  # imports the ML libraries while the stack deploys
-        started = time.time()
-        self.stack = cloudformation.deploy(
-            self.settings, self.code, progress=lambda text: self.console.line("local", text)
+        try:
+            self.jobs.processes.start_server()  # imports the ML libraries while the stack deploys
+            started = time.time()
+            if saved is None or restored is None:
+                self.console.line("local", starting_empty)
+                self.stack = cloudformation.deploy(
+                    self.settings, self.code, progress=lambda text: self.console.line("local", text)
+                )
+            else:
+                self.stack = self._resume(saved, restored)
+            self.deploy_seconds = time.time() - started
+            for logical_id, physical_id in self.stack.resources.items():
+                if logical_id.endswith("Function"):
+                    self.lambdas.set_display_name(physical_id, logical_id.removesuffix("Function"))
+            self.lambdas.prewarm_deployed()
+            self._write_stack_file()
+        except BaseException:
+            self.stop()
+            raise
+        # Timers start once what they fire (functions, runs, endpoints) is there; saved due times carry on.
+        spm = self.settings.schedule_seconds_per_minute
+        events.start_schedules(self.settings.region, spm, local.due_times.get("events"))
+        scheduler.start(self.settings.region, spm, self.console, local.due_times.get("scheduler"))
+        model_monitor.start(
+            self.settings.region,
+            spm,
+            self.console,
+            endpoint_url=self.settings.endpoint_url,
+            code_uri=lambda: self.outputs["MlCodeUri"],
+            due_times=local.due_times.get("model_monitor"),
         )
-        self.deploy_seconds = time.time() - started
-        for logical_id, physical_id in self.stack.resources.items():
-            if logical_id.endswith("Function"):
-                self.lambdas.set_display_name(physical_id, logical_id.removesuffix("Function"))
-        self.lambdas.prewarm_deployed()
-        self._write_stack_file()
+        alarms.start()
+        self._saver = persistence.Saver(self._save, self._guard)
+        persistence.watch_for_moments(self._saver)
+        self._saver.start()
+        self._saver.soon()  # what was deployed or restored is worth keeping at once
         return self.stack
 
+    def _resume(self, saved: persistence.SavedState, restored: persistence.Restored) -> cloudformation.LocalStack:
+        """Bring a restored emulator back to life: code, HTTP APIs, runs, endpoints and the S3 mirror."""
+        base = self.settings.template.parent
+        for bucket, key, folder in restored.local.code_folders:
+            self.code.register(bucket, key, (base / folder).resolve())
+        stack = cloudformation.restored(self.settings)
+        try:
+            apigateway.serve_restored(ACCOUNT_ID, self.settings.region)
+        except apigateway.ApiPortInUse as error:
+            raise PortInUse(str(error)) from error
+        resumed, aborted = persistence.settle_runs(restored)
+        self._serve_restored_endpoints()
+        for execution in aborted:
+            restored_runs.send_end(execution)
+        persistence.mirror_missing_copies(self.settings.s3_dir)
+        self.endpoints.wait()
+        self.console.line("local", persistence.restored_line(saved, persistence.summarize(len(resumed))))
+        return stack
+
+    def _serve_restored_endpoints(self) -> None:
+        from moto.sagemaker.models import sagemaker_backends
+
+        for backend in persistence.every_backend(sagemaker_backends):
+            resolve = model_resolver(backend)
+            for fake in list(backend.endpoints.values()):
+                try:
+                    config = backend.describe_endpoint_config(fake.endpoint_config_name)
+                except Exception as error:  # its configuration was deleted: SageMaker could not serve it either
+                    self.console.line(fake.endpoint_name, f"not served after the restart: {error}")
+                    continue
+                self.endpoints.restore(fake, {**config, "EndpointConfigName": fake.endpoint_config_name}, resolve)
+
+    def _local_state(self) -> persistence.LocalModeState:
+        base = self.settings.template.parent.resolve()
+        return persistence.LocalModeState(
+            code_folders=[
+                (bucket, key, os.path.relpath(folder, base)) for (bucket, key), folder in self.code.locations().items()
+            ],
+            due_times={
+                "events": events.schedule_due_times(),
+                "scheduler": scheduler.due_times(),
+                "model_monitor": model_monitor.due_times(),
+            },
+            monitoring_schedules=model_monitor.saved_schedules(),
+        )
+
+    def _save(self, local: persistence.LocalModeState | None = None, *, stopping: bool = False) -> None:
+        try:
+            saved = persistence.save(self.settings, local or self._local_state(), self._guard)
+        except persistence.SaveFailed as error:
+            self.console.line("local", f"could not save local mode's state ({error}); the last saved state is kept")
+            return
+        if stopping:
+            self.console.line(
+                "local",
+                f"saved the state ({saved.summary.text()}) to {saved.path} in {saved.total_seconds:.1f} s: the next "
+                "start restores it, --fresh starts empty",
+            )
+
     def stop(self) -> None:
+        saving = self._saver is not None
+        local = self._local_state() if saving else None  # the timers' due times, before the timers stop
         events.stop_schedules()
         scheduler.stop()
         model_monitor.stop()
         cloudwatch.uninstall()
         self.jobs.stop()  # running jobs end Stopped, their events sent while local mode is still up
         self.jobs.processes.close()
-        self.endpoints.stop()
+        self.endpoints.stop()  # captured data is written to S3 first
+        if self._saver is not None:
+            self._saver.stop()
+            self._saver = None
+        if saving:
+            self._save(local, stopping=True)  # while the emulator still answers: nothing is half written
         self.lambdas.stop()
         apigateway.stop_servers()
         if self._server is not None:
             self._server.stop()
             self._server = None
+        persistence.forget_savers()
         seams.restore()
 
     @property

@@ -258,6 +258,15 @@ class ScheduleTimer(ABC):
             self.say_once(key, f"{name}: {error}; it is not fired")
             return None
 
+    def due_times(self) -> dict[str, Any]:
+        """When each schedule is next due: saved with local mode's state, so a restart goes on from there."""
+        return dict(self.due._due)
+
+    def resume_due_times(self, saved: dict[str, Any]) -> None:
+        """Go on from the due times a previous local mode saved: a schedule fires when it was next due (once, now,
+        when that passed while local mode was stopped), and an ``at(...)`` schedule that fired does not fire again."""
+        self.due._due.update(saved)
+
     def say_once(self, key: str, message: str) -> None:
         if key not in self._told:
             self._told.add(key)
@@ -305,12 +314,18 @@ class Schedules(ScheduleTimer):
 _schedules: list[Schedules] = []
 
 
-def start_schedules(region: str, seconds_per_minute: float) -> None:
-    """Fire the running local cloud's scheduled rules until ``stop_schedules``."""
+def start_schedules(region: str, seconds_per_minute: float, due_times: dict[str, Any] | None = None) -> None:
+    """Fire the running local cloud's scheduled rules until ``stop_schedules`` (from saved ``due_times``, if any)."""
     stop_schedules()
     schedules = Schedules(region, seconds_per_minute)
+    schedules.resume_due_times(due_times or {})
     _schedules.append(schedules)
     schedules.start()
+
+
+def schedule_due_times() -> dict[str, Any]:
+    """The scheduled rules' next due times, to save."""
+    return _schedules[-1].due_times() if _schedules else {}
 
 
 def stop_schedules() -> None:

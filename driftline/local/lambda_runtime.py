@@ -56,6 +56,10 @@ class CodeRegistry:
     def folder(self, location: dict[str, Any]) -> Path | None:
         return self._by_location.get((location.get("S3Bucket", ""), location.get("S3Key", "")))
 
+    def locations(self) -> dict[tuple[str, str], Path]:
+        """Every (bucket, key) registered and its folder: what a restarted local mode registers again."""
+        return dict(self._by_location)
+
 
 class _Worker:
     def __init__(self, name: str, code: FunctionCode, env: dict[str, str], runtime: LambdaRuntime) -> None:

@@ -532,14 +532,39 @@ _timers: list[MonitoringTimer] = []
 
 
 def start(
-    region: str, seconds_per_minute: float, console: Console, *, endpoint_url: str, code_uri: Callable[[], str]
+    region: str,
+    seconds_per_minute: float,
+    console: Console,
+    *,
+    endpoint_url: str,
+    code_uri: Callable[[], str],
+    due_times: dict[str, Any] | None = None,
 ) -> None:
-    """Answer the monitoring-schedule actions and run the schedules until ``stop``."""
+    """Answer the monitoring-schedule actions and run the schedules until ``stop`` (from saved ``due_times``)."""
     stop()
     install()
     timer = MonitoringTimer(region, seconds_per_minute, console, endpoint_url=endpoint_url, code_uri=code_uri)
+    timer.resume_due_times(due_times or {})
     _timers.append(timer)
     timer.start()
+
+
+def due_times() -> dict[str, Any]:
+    """The schedules' next due times, to save."""
+    return _timers[-1].due_times() if _timers else {}
+
+
+def saved_schedules() -> list[tuple[SageMakerModelBackend, dict[str, Schedule]]]:
+    """Every account's and Region's monitoring schedules beside the SageMaker backend they belong to, to save."""
+    with _lock:
+        return [(backend, dict(found)) for backend, found in _stores.items() if found]
+
+
+def restore_schedules(saved: list[tuple[SageMakerModelBackend, dict[str, Schedule]]]) -> None:
+    """Put saved schedules back beside their (restored) SageMaker backends."""
+    with _lock:
+        for backend, found in saved:
+            _stores[backend] = dict(found)
 
 
 def stop() -> None:

@@ -156,14 +156,20 @@ _timers: list[SchedulerTimer] = []
 _VALIDATED = ("create_schedule", "update_schedule")
 
 
-def start(region: str, seconds_per_minute: float, console: Console) -> None:
-    """Fire the running local cloud's EventBridge Scheduler schedules until ``stop``."""
+def start(region: str, seconds_per_minute: float, console: Console, due_times: dict[str, Any] | None = None) -> None:
+    """Fire the running local cloud's EventBridge Scheduler schedules until ``stop`` (from saved ``due_times``)."""
     stop()
     if seams.claim("scheduler"):
         _refuse_what_aws_refuses()
         timer = SchedulerTimer(region, seconds_per_minute, console)
+        timer.resume_due_times(due_times or {})
         _timers.append(timer)
         timer.start()
+
+
+def due_times() -> dict[str, Any]:
+    """The schedules' next due times, to save."""
+    return _timers[-1].due_times() if _timers else {}
 
 
 def stop() -> None:

@@ -46,6 +46,8 @@ class LocalSettings:
     parameters: dict[str, str] = field(default_factory=lambda: dict(LOCAL_PARAMETERS))
     schedule_seconds_per_minute: float = SCHEDULE_SECONDS_PER_MINUTE
     alarm_period_scale: float = ALARM_PERIOD_SCALE
+    fresh: bool = False
+    """Start empty: discard the state a previous local mode saved in ``state_dir`` instead of restoring it."""
 
     @property
     def endpoint_url(self) -> str:

@@ -181,6 +181,47 @@ class EndpointRunner:
         plan = BlueGreenUpdate.from_deployment_config(deployment or {})
         self._background(fake.endpoint_name, lambda: self._update(fake, config, resolve_model, plan))
 
+    def restore(self, fake: Any, config: dict[str, Any], resolve_model: Callable[[str], dict[str, Any]]) -> bool:
+        """Serve again an endpoint restored from local mode's saved state; False when it has nothing to serve.
+
+        An endpoint InService (or Creating) starts its configuration's server, as a SageMaker endpoint keeps
+        serving; one that was Updating when local mode stopped serves its previous configuration, InService with
+        a ``FailureReason`` saying the update did not complete. A model that cannot be served any more (its
+        artifact gone, say) leaves the endpoint Failed with the reason.
+        """
+        if fake.endpoint_status not in ("InService", "Creating", "Updating"):
+            return False
+        with self._lock:
+            self.endpoints[fake.endpoint_name] = LocalEndpoint(fake.endpoint_name)
+        self._background(fake.endpoint_name, lambda: self._restore(fake, config, resolve_model))
+        return True
+
+    def _restore(self, fake: Any, config: dict[str, Any], resolve_model: Callable[[str], dict[str, Any]]) -> None:
+        name, status = fake.endpoint_name, fake.endpoint_status
+        try:
+            server = self._start_server(name, config, resolve_model)
+        except EndpointFailed as error:
+            fake.failure_reason = f"local mode could not serve this endpoint again after a restart: {error}"[:1024]
+            self._set_status(fake, "Failed")
+            self.console.line(name, f"FAILED: {fake.failure_reason}")
+            return
+        endpoint = self.endpoints.get(name)
+        if endpoint is None:  # deleted while it was starting
+            server.stop()
+            return
+        with endpoint.lock:
+            endpoint.server = server
+            endpoint.capture = capture_settings(config)
+        if status == "Updating":
+            fake.failure_reason = (
+                f"Local mode stopped during an update of this endpoint; the update did not complete and "
+                f"{config['EndpointConfigName']} serves"
+            )
+        if status != "InService":
+            self._set_status(fake, "InService")
+        self._ensure_flusher()
+        self.console.line(name, f"InService again at http://127.0.0.1:{server.port} ({config['EndpointConfigName']})")
+
     def delete(self, name: str) -> None:
         with self._lock:
             endpoint = self.endpoints.pop(name, None)

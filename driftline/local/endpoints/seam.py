@@ -34,6 +34,30 @@ def install(runner: EndpointRunner) -> None:
         _patch()
 
 
+def model_resolver(backend: Any) -> Callable[[str], dict[str, Any]]:
+    """The container a model name stands for in ``backend`` (moto's SageMaker backend of the endpoint)."""
+
+    def resolve(model_name: str) -> dict[str, Any]:
+        model = backend._models.get(model_name)
+        if model is None:
+            raise EndpointFailed(f"ClientError: model {model_name} does not exist")
+        container = dict(model.primary_container or (model.containers or [{}])[0])
+        package_name = container.get("ModelPackageName")
+        if package_name:
+            package = backend.describe_model_package(package_name)
+            containers = (package.inference_specification or {}).get("Containers") or [{}]
+            container = {**containers[0], **{k: v for k, v in container.items() if k == "Environment"}}
+            container["Environment"] = {
+                **(containers[0].get("Environment") or {}),
+                **(container.get("Environment") or {}),
+            }
+        # The role SageMaker pulls the image and the model with, and writes captured data as.
+        container["ExecutionRoleArn"] = model.execution_role_arn
+        return container
+
+    return resolve
+
+
 def _patch() -> None:
     from moto.core.responses import ActionResult
     from moto.sagemaker.exceptions import ValidationError
@@ -45,27 +69,6 @@ def _patch() -> None:
 
     create_endpoint = SageMakerModelBackend.create_endpoint
     delete_endpoint = SageMakerModelBackend.delete_endpoint
-
-    def model_resolver(backend: SageMakerModelBackend) -> Callable[[str], dict[str, Any]]:
-        def resolve(model_name: str) -> dict[str, Any]:
-            model = backend._models.get(model_name)
-            if model is None:
-                raise EndpointFailed(f"ClientError: model {model_name} does not exist")
-            container = dict(model.primary_container or (model.containers or [{}])[0])
-            package_name = container.get("ModelPackageName")
-            if package_name:
-                package = backend.describe_model_package(package_name)
-                containers = (package.inference_specification or {}).get("Containers") or [{}]
-                container = {**containers[0], **{k: v for k, v in container.items() if k == "Environment"}}
-                container["Environment"] = {
-                    **(containers[0].get("Environment") or {}),
-                    **(container.get("Environment") or {}),
-                }
-            # The role SageMaker pulls the image and the model with, and writes captured data as.
-            container["ExecutionRoleArn"] = model.execution_role_arn
-            return container
-
-        return resolve
 
     def create(self: SageMakerModelBackend, endpoint_name: str, endpoint_config_name: str, tags: Any) -> Any:
         if endpoint_name in self.endpoints:
