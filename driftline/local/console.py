@@ -79,4 +79,5 @@ def handler_error_line(error_type: str, message: str, *, named: bool, log_group:
     line = f"{'ERROR':<7} {error_type}: {text}" if text else f"{'ERROR':<7} {error_type}"
     if named:
         return line
-    return f"{line} (unexpected: its traceback is in the CloudWatch Logs group {log_group})"
+    where = f"its traceback is in the CloudWatch Logs group {log_group}; driftline logs <run> shows it"
+    return f"{line} (unexpected: {where})"

@@ -320,7 +320,7 @@ def test_an_unexpected_error_is_one_terminal_line_naming_the_log_group_with_its_
 
     expected = (
         "[Validate] ERROR   ValueError: no dataset named weather (unexpected: its traceback is in the CloudWatch "
-        "Logs group /aws/lambda/driftline-Validate-breaks)"
+        "Logs group /aws/lambda/driftline-Validate-breaks; driftline logs <run> shows it)"
     )
     assert _eventually(lambda: expected in console_stream.getvalue())
     assert "Traceback" not in console_stream.getvalue()

@@ -115,7 +115,7 @@ def test_an_unexpected_handler_error_says_where_its_traceback_is() -> None:
 
     assert line == (
         "ERROR   KeyError: 'model' (unexpected: its traceback is in the CloudWatch Logs group "
-        "/aws/lambda/driftline-Deploy-1A2B)"
+        "/aws/lambda/driftline-Deploy-1A2B; driftline logs <run> shows it)"
     )
 
 
