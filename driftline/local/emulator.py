@@ -70,6 +70,10 @@ class LocalCloud:
         self.stack: cloudformation.LocalStack | None = None
         self._guard = persistence.StateGuard()
         self._saver: persistence.Saver | None = None
+        self.restored = False
+        """Whether ``start`` restored a saved state (rather than deploying the template afresh)."""
+        self._saved_with: dict[str, Any] | None = None
+        """The fingerprint of what this local mode deployed or restored: what its saves are saved with."""
 
     def start(self) -> cloudformation.LocalStack:
         """Restore the state a previous local mode saved in the state folder, or deploy the template afresh.
@@ -84,7 +88,8 @@ class LocalCloud:
         os.environ["MOTO_PORT"] = str(self.settings.port)
         os.environ.setdefault("AWS_DEFAULT_REGION", self.settings.region)
         self.settings.state_dir.mkdir(parents=True, exist_ok=True)
-        saved, starting_empty = persistence.examine(self.settings)
+        self._saved_with = persistence.fingerprint(self.settings)
+        saved, starting_empty = persistence.examine(self.settings, self._saved_with)
         moto_api_backend.reset()
         restored = persistence.restore(saved) if saved is not None else None
         local = restored.local if restored is not None else persistence.LocalModeState()
@@ -121,6 +126,7 @@ class LocalCloud:
                 )
             else:
                 self.stack = self._resume(saved, restored)
+                self.restored = True
             self.deploy_seconds = time.time() - started
             for logical_id, physical_id in self.stack.resources.items():
                 if logical_id.endswith("Function"):
@@ -197,7 +203,9 @@ class LocalCloud:
 
     def _save(self, local: persistence.LocalModeState | None = None, *, stopping: bool = False) -> None:
         try:
-            saved = persistence.save(self.settings, local or self._local_state(), self._guard)
+            saved = persistence.save(
+                self.settings, local or self._local_state(), self._guard, saved_with=self._saved_with
+            )
         except persistence.SaveFailed as error:
             self.console.line("local", f"could not save local mode's state ({error}); the last saved state is kept")
             return

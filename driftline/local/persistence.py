@@ -16,13 +16,15 @@ cannot be saved: a run is saved as its record and history (``restored_runs``). A
 classes, so the file's header records moto's version and a fingerprint of the template and its parameters, and a
 state saved by another version or template is refused (``SavedStateRefused``) rather than mixed in.
 
-- Consistency: each emulator request holds the ``StateGuard`` shared, and a save holds it alone while it pickles,
-  so a saved state never holds half of a request. Invocations (Lambda Invoke, InvokeEndpoint) do not hold it:
-  they wait seconds on a handler or a model, whose own requests do. A pickle that meets a dictionary another
-  thread (a run's interpreter, a timer) changed meanwhile is taken again.
+- Consistency: each emulator request holds the ``StateGuard`` shared; a save holds new requests back until those
+  being answered have finished, then pickles while none runs (milliseconds at a demo's size), so a saved state
+  never holds half of a request. Invocations (Lambda Invoke, InvokeEndpoint) do not hold it: they wait seconds on
+  a handler or a model, whose own requests do. A pickle that meets a dictionary another thread (a run's
+  interpreter, a timer) changed meanwhile is taken again.
 - Durability: the file is written beside its final name and renamed over it, so a killed local mode leaves the
-  last complete save. Saves happen once local mode is up, shortly after each run ends and each approval decision
-  (their EventBridge events), at most every ``SAVE_EVERY_SECONDS`` while requests arrive, and when it stops.
+  last complete save. Saves happen once local mode is up, shortly after a run starts waiting on a task token (its
+  approval, say), after each run ends and each approval decision (their EventBridge events), at least every
+  ``SAVE_EVERY_SECONDS`` while requests arrive, and when it stops.
 - Trust: unpickling runs the code a file names; local mode reads only the file in its own state folder.
 """
 
@@ -194,8 +196,9 @@ class SavedState:
     summary: Summary
 
 
-def examine(settings: LocalSettings) -> tuple[SavedState | None, str]:
-    """The saved state to restore (None to start empty) and the line that says so.
+def examine(settings: LocalSettings, current: dict[str, Any] | None = None) -> tuple[SavedState | None, str]:
+    """The saved state to restore (None to start empty) and the line that says so; ``current`` is this local
+    mode's ``fingerprint`` (taken here when not given).
 
     With ``settings.fresh`` a saved state is deleted. A state that cannot be read, or was saved with another
     template, parameters or moto version, is refused with a message naming ``--fresh``: it is kept, not mixed in.
@@ -213,18 +216,26 @@ def examine(settings: LocalSettings) -> tuple[SavedState | None, str]:
         raise SavedStateRefused(
             f"the saved state {path} is unreadable ({error}); start with --fresh to discard it and start empty"
         ) from error
-    saved = SavedState(path, _saved_at(header), Summary(**header.get("summary", {})))
+    saved = SavedState(path, _saved_at(header), _summary(header))
     if settings.fresh:
         path.unlink()
         discarded = f"the saved state of {_when(saved.saved_at)} ({saved.summary.text()})"
         return None, f"--fresh: discarded {discarded}: starting empty"
-    differences = _differences(header.get("fingerprint") or {}, fingerprint(settings))
+    differences = _differences(header.get("fingerprint") or {}, current or fingerprint(settings))
     if differences:
         raise SavedStateRefused(
             f"the saved state {path} was saved {'; '.join(differences)}. Local mode does not restore a state into "
             "a different deployment: start it as it was saved, or with --fresh to discard that state and start empty"
         )
     return saved, ""
+
+
+def _summary(header: dict[str, Any]) -> Summary:
+    written = header.get("summary")
+    known = Summary.__dataclass_fields__
+    if not isinstance(written, dict):
+        return Summary()
+    return Summary(**{name: int(value) for name, value in written.items() if name in known})
 
 
 def _saved_at(header: dict[str, Any]) -> datetime:
@@ -277,7 +288,6 @@ def write_atomically(path: Path, header: dict[str, Any], payload: bytes) -> None
 
 # -- pickling moto --------------------------------------------------------------------------------------------
 
-_VERSIONED_KEYS = _VersionedKeyStore
 _LOCK = type(threading.Lock())
 _RLOCK = type(threading.RLock())
 
@@ -334,7 +344,7 @@ class _Pickler(pickle.Pickler):
             return threading.Lock, ()
         if kind is _RLOCK:
             return threading.RLock, ()
-        if kind is _VERSIONED_KEYS:  # its items() name each key's latest version only
+        if kind is _VersionedKeyStore:  # its items() name each key's latest version only
             return _versioned_keys, (dict(obj.lists()),)
         if kind is weakref.WeakValueDictionary:
             return weakref.WeakValueDictionary, (dict(obj.items()),)
@@ -442,12 +452,17 @@ def save(
     *,
     resumable: frozenset[str] = restored_runs.WAITS_FOR_A_PERSON,
     timeout: float = GUARD_TIMEOUT_SECONDS,
+    saved_with: dict[str, Any] | None = None,
 ) -> Saved:
-    """Save the emulator and ``local`` to the state folder (atomically); raises SaveFailed when it cannot."""
+    """Save the emulator and ``local`` to the state folder (atomically); raises SaveFailed when it cannot.
+
+    ``saved_with`` is the fingerprint of what the running local mode deployed or restored (taken when it started:
+    a template edited since does not describe its state); by default, the template's now.
+    """
     started = time.monotonic()
     payload, summary, held = capture(local, guard, resumable, timeout=timeout)
     header = {
-        "fingerprint": fingerprint(settings),
+        "fingerprint": saved_with or fingerprint(settings),
         "saved_at": datetime.now(UTC).isoformat(),
         "summary": summary.__dict__,
     }
@@ -652,7 +667,10 @@ _RUN_ENDS = {"SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED"}
 
 
 def worth_keeping(entry: dict[str, Any]) -> bool:
-    """A run's end, or a model package's approval status set (an approval decision, by link, registry or CLI)."""
+    """A run's end, or a model package's approval status set (an approval decision, by link, registry or CLI).
+
+    (A run starting to wait on a task token, its approval's above all, is the third moment: ``watch_for_moments``
+    sees it in the run's history.)"""
     kind = entry.get("DetailType")
     if kind == _MODEL_PACKAGE_STATE:
         return True
@@ -745,6 +763,19 @@ def watch_for_moments(saver: Saver) -> None:
         return answered
 
     seams.replace(EventsBackend, "put_events", put_events_noting_moments)
+
+    from moto.stepfunctions.parser.api import HistoryEventType
+    from moto.stepfunctions.parser.asl.eval.event.event_manager import EventManager
+
+    add_event = EventManager.add_event
+
+    def add_event_noting_waits(self: EventManager, context: Any, event_type: Any, *args: Any, **kwargs: Any) -> int:
+        event_id = add_event(self, context, event_type, *args, **kwargs)
+        if event_type == HistoryEventType.TaskSubmitted and _savers:  # a run now waits for its task token
+            _savers[-1].soon()
+        return event_id
+
+    seams.replace(EventManager, "add_event", add_event_noting_waits)
 
 
 def forget_savers() -> None:
