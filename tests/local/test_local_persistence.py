@@ -41,6 +41,7 @@ def aws(endpoint_url: str) -> Iterator[Any]:
     try:
         yield lambda service: emulator_client(service, endpoint_url, REGION)
     finally:
+        persistence.forget_savers()
         seams.restore()
         moto_api_backend.reset()
 
@@ -425,6 +426,17 @@ def test_a_state_saved_with_another_template_is_refused(settings: LocalSettings,
         persistence.examine(settings)
 
 
+def test_a_template_edited_while_local_mode_runs_does_not_pass_for_the_one_its_state_came_from(
+    settings: LocalSettings, aws: Any
+) -> None:
+    started_with = persistence.fingerprint(settings)
+    settings.template.write_text("Resources:\n  Topic:\n    Type: AWS::SNS::Topic\n")
+    persistence.save(settings, persistence.LocalModeState(), persistence.StateGuard(), saved_with=started_with)
+
+    with pytest.raises(persistence.SavedStateRefused, match=r"with another template"):
+        persistence.examine(settings)
+
+
 def test_a_state_saved_by_another_moto_version_is_refused(settings: LocalSettings, aws: Any) -> None:
     persistence.save(settings, persistence.LocalModeState(), persistence.StateGuard())
     path = persistence.snapshot_path(settings.state_dir)
@@ -599,6 +611,28 @@ def test_the_saver_saves_soon_after_a_moment_worth_keeping_and_periodically_only
         assert len(saves) == 2
     finally:
         saver.stop()
+
+
+def test_a_run_starting_to_wait_for_approval_is_saved_soon_with_its_wait(settings: LocalSettings, runs: Any) -> None:
+    guard = persistence.StateGuard()
+    waiting_in_saves: list[int] = []
+
+    def save() -> None:
+        waiting_in_saves.append(persistence.capture(persistence.LocalModeState(), guard, WAITS)[1].waiting_approvals)
+
+    saver = persistence.Saver(save, guard, settle_seconds=0.05, every_seconds=60)
+    persistence.watch_for_moments(saver)
+    saver.start()
+    try:
+        machine = _machine(runs, APPROVAL_MACHINE)
+        runs("stepfunctions").start_execution(stateMachineArn=machine, name="credit-4", input="{}")
+        _wait_for(lambda: waiting_in_saves, 10)
+    finally:
+        saver.stop()
+    assert waiting_in_saves == [1]
+
+
+WAITS = restored_runs.WAITS_FOR_A_PERSON
 
 
 @pytest.mark.parametrize(
