@@ -52,7 +52,7 @@ scan: install scanner
 		-f template.yaml -f $(SCAN_DIR)/transformed-template.json
 
 demo: install
-	$(VENV)/bin/driftline demo --port $(PORT)
+	$(VENV)/bin/driftline demo --fresh --port $(PORT)
 
 up: install
 	$(VENV)/bin/driftline local up --port $(PORT)
