@@ -562,9 +562,12 @@ def mirror_missing_copies(folder: Path) -> int:
 # -- consistency ------------------------------------------------------------------------------------------------
 
 
-DRAIN_SECONDS = 0.5
+DRAIN_SECONDS = 0.2
 """How long a save holds new requests back while those being answered finish, before it lets them go and tries
-again: a request that waits on a request of its own (a handler it runs calls AWS) would otherwise wait forever."""
+again: a request that waits on a request of its own (a handler it runs calls AWS) would otherwise wait forever,
+and one that takes long (a large upload) would hold the others back."""
+RETRY_SECONDS = 1.0
+"""How long a save that could not find a moment between requests waits before it tries again."""
 
 
 class StateGuard:
@@ -607,7 +610,7 @@ class StateGuard:
         while not self._hold_alone(deadline):
             if time.monotonic() >= deadline:
                 raise SaveFailed(f"requests kept the emulator busy for {timeout:.0f} s")
-            time.sleep(min(self.drain_seconds, max(0.0, deadline - time.monotonic())))
+            time.sleep(min(RETRY_SECONDS, max(0.0, deadline - time.monotonic())))
         held_from = time.monotonic()
         try:
             yield lambda: time.monotonic() - held_from

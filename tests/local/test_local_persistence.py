@@ -557,36 +557,70 @@ def _all_keys(dynamodb: Any, table: str) -> list[str]:
     return keys
 
 
-def test_a_save_waits_for_requests_being_answered_and_requests_wait_only_while_it_pickles() -> None:
+def test_a_save_waits_for_the_requests_being_answered_and_holds_back_those_arriving_meanwhile() -> None:
     guard = persistence.StateGuard()
     order: list[str] = []
-    answering = threading.Event()
-    finish = threading.Event()
+    answering, finish = threading.Event(), threading.Event()
 
-    def request() -> None:
+    def first() -> None:
         with guard.request():
             answering.set()
             finish.wait(5)
+            order.append("first answered")
+
+    def second() -> None:
+        with guard.request():
+            order.append("second answered")
+
+    requests = [threading.Thread(target=first)]
+    requests[0].start()
+    answering.wait(5)
+    saving = threading.Thread(target=_save_alone, args=(guard, order))
+    saving.start()
+    time.sleep(0.05)
+    requests.append(threading.Thread(target=second))
+    requests[1].start()
+    time.sleep(0.05)
+    assert order == []  # the save waits for the first request; the second waits for the save
+    finish.set()
+    for thread in [*requests, saving]:
+        thread.join(5)
+    assert order == ["first answered", "saved", "second answered"]
+
+
+def test_a_request_waiting_on_a_request_of_its_own_never_deadlocks_with_a_save() -> None:
+    guard = persistence.StateGuard(drain_seconds=0.1)
+    order: list[str] = []
+    answering, nested_answered = threading.Event(), threading.Event()
+
+    def handler_request() -> None:
+        """A request whose answer needs another request (a handler invoked synchronously calls AWS)."""
+        with guard.request():
+            answering.set()
+            time.sleep(0.05)  # the save starts holding new requests back meanwhile
+            nested = threading.Thread(target=nested_request)
+            nested.start()
+            assert nested_answered.wait(5)
             order.append("request answered")
 
-    thread = threading.Thread(target=request)
-    thread.start()
+    def nested_request() -> None:
+        with guard.request():
+            order.append("nested request answered")
+            nested_answered.set()
+
+    request = threading.Thread(target=handler_request)
+    request.start()
     answering.wait(5)
-    with guard.request():  # a request made while another is answered (a handler's own call) does not wait
-        order.append("nested request")
-    saving = threading.Thread(target=lambda: _hold_alone(guard, order))
+    saving = threading.Thread(target=_save_alone, args=(guard, order))
     saving.start()
-    time.sleep(0.2)
-    assert order == ["nested request"]  # the save waits for the request being answered
-    finish.set()
-    thread.join()
-    saving.join()
-    assert order == ["nested request", "request answered", "saved"]
+    request.join(5)
+    saving.join(5)
+    assert order == ["nested request answered", "request answered", "saved"]
     with pytest.raises(persistence.SaveFailed, match="busy"), guard.request(), guard.alone(0.1):
         pass
 
 
-def _hold_alone(guard: persistence.StateGuard, order: list[str]) -> None:
+def _save_alone(guard: persistence.StateGuard, order: list[str]) -> None:
     with guard.alone(5):
         order.append("saved")
 
