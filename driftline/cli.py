@@ -175,7 +175,8 @@ def _start(settings: LocalSettings) -> Any:
     cloud = LocalCloud(settings)
     print(f"Starting local mode on {settings.endpoint_url} (state in {settings.state_dir}) ...", flush=True)
     stack = cloud.start()
-    print(f"Stack '{settings.stack_name}' deployed in {cloud.deploy_seconds:.1f} s. Outputs:")
+    verb = "restored" if cloud.restored else "deployed"
+    print(f"Stack '{settings.stack_name}' {verb} in {cloud.deploy_seconds:.1f} s. Outputs:")
     print(json.dumps(stack.outputs, indent=2), flush=True)
     return cloud
 

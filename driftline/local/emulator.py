@@ -23,6 +23,7 @@ from driftline.local import (
     model_monitor,
     model_registry,
     persistence,
+    pricing,
     request_constraints,
     restored_runs,
     s3_mirror,
@@ -103,6 +104,7 @@ class LocalCloud:
         alarms = cloudwatch.AlarmEvaluator(self.settings.alarm_period_scale)
         cloudwatch.install(alarms)
         sagemaker.install(self.jobs)
+        pricing.install()
         endpoints.install(self.endpoints)
         sns.install(self.outbox)
         stepfunctions.report_outcomes(self.console)
