@@ -304,9 +304,11 @@ def _require_free_port(host: str, port: int) -> None:
 def _quiet_emulator_logs() -> None:
     """The emulator's own logs are not for the terminal: its request log, its notes on resource types it skips,
     and its Step Functions interpreter's error records of a failing state, which print the interpreter's objects
-    and their addresses. A run's end has its own line (``stepfunctions.outcome_line``)."""
+    and their addresses. A run's end has its own line (``stepfunctions.outcome_line``). A request the emulator
+    itself fails on (an answer 500) is a fault of local mode, and its traceback is still printed."""
     for name in ("werkzeug", "moto"):
-        logging.getLogger(name).setLevel(logging.CRITICAL)
+        logging.getLogger(name).setLevel(logging.ERROR)
+    logging.getLogger("moto.stepfunctions").setLevel(logging.CRITICAL)
     warnings.filterwarnings("ignore", message=".*not supported by moto's CloudFormation.*")
 
 

@@ -71,8 +71,9 @@ PROXY_VARIABLES = frozenset({"HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "NO_PROXY
 
 STOPPED_WITH_LOCAL_MODE = (
     "local mode stopped while the job ran, and stopping local mode stops its running jobs as StopProcessingJob "
-    "and StopTrainingJob would. Local mode keeps nothing across a restart: start it again (driftline local up) and "
-    "upload the data again to run the pipeline from the start."
+    "and StopTrainingJob would. A job does not carry on across a restart (local mode keeps its models, endpoints "
+    "and data, not its running jobs): start it again (driftline local up) and upload the data again to run the "
+    "pipeline from the start."
 )
 """The FailureReason of a job that ended Stopped because local mode stopped: SageMaker's reason for how a job ended
 goes there, so whatever reads the job (a run's failure notification) says why, as it would on AWS."""

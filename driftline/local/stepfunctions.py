@@ -21,6 +21,7 @@ import datetime
 import json
 import re
 import threading
+import time
 import weakref
 from typing import Any
 
@@ -62,6 +63,7 @@ def install() -> None:
     seams.replace(StepFunctionResponse, "send_task_failure", send_task_failure)
 
     def stop_execution(self: StepFunctionsParserBackend, execution_arn: str) -> Any:
+        _wait_until_interpreting(self.describe_execution(execution_arn))
         execution: Any = StepFunctionBackend.stop_execution(self, execution_arn)
         if getattr(execution, "exec_status", None) == ExecutionStatus.RUNNING:
             execution.exec_status = ExecutionStatus.ABORTED
@@ -114,6 +116,25 @@ def install() -> None:
         )
 
     seams.replace(StateMachine, "create_from_cloudformation_json", classmethod(create_from_cloudformation_json))
+
+
+STARTING_SECONDS = 60.0
+"""How long StopExecution waits for a run that has just started to begin interpreting (parsing its definition)."""
+
+
+def _wait_until_interpreting(execution: Any) -> None:
+    """A run's interpreter parses its definition on its own thread before it can be stopped (a large definition
+    takes a second or more on a busy machine); moto's StopExecution fails in that window, where AWS stops the
+    run. Waiting for the interpreter gives AWS's answer."""
+    worker = getattr(execution, "exec_worker", None)
+    deadline = time.monotonic() + STARTING_SECONDS
+    while (
+        worker is not None
+        and getattr(worker, "env", None) is None
+        and execution.exec_status == ExecutionStatus.RUNNING
+        and time.monotonic() < deadline
+    ):
+        time.sleep(0.02)
 
 
 class TaskTimedOut(AWSError):

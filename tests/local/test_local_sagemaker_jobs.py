@@ -487,8 +487,9 @@ def test_stopping_local_jobs_ends_a_running_job_stopped_with_its_process_gone_an
     # What the run's failure notification says, read from the job as on AWS.
     assert failure_cause("Processing", "credit-slow", "Stopped", description) == (
         "Processing job credit-slow Stopped: local mode stopped while the job ran, and stopping local mode stops its "
-        "running jobs as StopProcessingJob and StopTrainingJob would. Local mode keeps nothing across a restart: "
-        "start it again (driftline local up) and upload the data again to run the pipeline from the start."
+        "running jobs as StopProcessingJob and StopTrainingJob would. A job does not carry on across a restart "
+        "(local mode keeps its models, endpoints and data, not its running jobs): start it again (driftline local "
+        "up) and upload the data again to run the pipeline from the start."
     )
     with pytest.raises(ProcessLookupError):
         os.kill(process.pid, 0)  # type: ignore[attr-defined]

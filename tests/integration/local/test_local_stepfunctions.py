@@ -106,3 +106,28 @@ def test_a_run_s_end_is_one_terminal_line_with_the_state_it_failed_at_and_its_re
     lines = printed.getvalue().splitlines()
     assert len(lines) == 1
     assert lines[0].endswith(f"[run] {run.rsplit(':', 1)[-1]}: FAILED at Wait (Failed): the wait failed")
+
+
+def test_a_run_stopped_while_its_interpreter_is_still_starting_is_aborted(
+    local_stepfunctions: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A large definition takes its interpreter a moment to parse; a stop in that moment stops the run, as on AWS."""
+    from moto.stepfunctions.parser.backend.execution_worker import ExecutionWorker
+
+    parse = ExecutionWorker._get_evaluation_entrypoint
+
+    def slow_parse(self: ExecutionWorker) -> Any:
+        time.sleep(1.0)
+        return parse(self)
+
+    monkeypatch.setattr(ExecutionWorker, "_get_evaluation_entrypoint", slow_parse)
+    sfn = boto3.client("stepfunctions")
+    definition = {"StartAt": "Pause", "States": {"Pause": {"Type": "Wait", "Seconds": 30, "End": True}}}
+    machine = sfn.create_state_machine(
+        name="pauses", definition=json.dumps(definition), roleArn="arn:aws:iam::123456789012:role/pauses"
+    )["stateMachineArn"]
+    run = sfn.start_execution(stateMachineArn=machine)["executionArn"]
+
+    sfn.stop_execution(executionArn=run)
+
+    assert sfn.describe_execution(executionArn=run)["status"] == "ABORTED"
