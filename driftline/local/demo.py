@@ -13,6 +13,8 @@ import html
 import io
 import json
 import re
+import shutil
+import sys
 import tarfile
 import time
 import urllib.parse
@@ -193,6 +195,7 @@ def what_next(cloud: LocalCloud, drift_report: Path | None) -> str:
     """Where a newcomer goes from the demo: local mode that stays up, their own data, following and approving."""
     settings = cloud.settings
     bucket = cloud.outputs.get("DataBucketName", "<DataBucketName>")
+    command = driftline_command()
     lines = [
         "What next:",
         "  Start local mode and leave it running (from this folder):",
@@ -201,14 +204,26 @@ def what_next(cloud: LocalCloud, drift_report: Path | None) -> str:
         f"    export AWS_ENDPOINT_URL={settings.endpoint_url} AWS_DEFAULT_REGION={settings.region} "
         "AWS_ACCESS_KEY_ID=local AWS_SECRET_ACCESS_KEY=local",
         f"    aws s3 cp my.csv s3://{bucket}/data/my-dataset/my.csv",
-        "  Follow the run it starts (driftline runs lists them) and approve its model:",
-        "    driftline status <run> --follow",
-        "    driftline approve <run>",
+        f"  Follow the run it starts ({command} runs lists them) and approve its model:",
+        f"    {command} status <run> --follow",
+        f"    {command} approve <run>",
         f"  Its emails: {settings.outbox}/",
     ]
     if drift_report is not None:
         lines.append(f"  This demo's drift report: {drift_report}")
     return "\n".join(lines)
+
+
+def driftline_command() -> str:
+    """The ``driftline`` command as it runs from this folder: its virtual environment is rarely activated, so the
+    demo names ``.venv/bin/driftline`` rather than a bare name the shell may not find."""
+    script = Path(sys.executable).parent / "driftline"
+    if shutil.which("driftline") == str(script):
+        return "driftline"
+    try:
+        return str(script.relative_to(Path.cwd()))
+    except ValueError:
+        return str(script)
 
 
 class ModelSample:
@@ -328,8 +343,8 @@ def summary(cloud: LocalCloud, record: RunRecord) -> str:
         return "\n".join(
             [
                 f"Run {name} waits for approval. Open the approve or reject link above, or, from this folder, run:",
-                f"  driftline approve {name}",
-                f'  driftline reject {name} --reason "<why>"',
+                f"  {driftline_command()} approve {name}",
+                f'  {driftline_command()} reject {name} --reason "<why>"',
                 f"(from another folder, add --local --state-dir {settings.state_dir})",
             ]
         )

@@ -25,7 +25,10 @@ LOCAL_PARAMETERS = {
     # An hourly drift monitor fires every local minute and analyses the minute before (scaled like schedules).
     "MonitoringWindowMinutes": "1",
     # The approval email's driftline commands reach local mode from the folder it runs in.
-    "DriftlineCommandNote": "from the folder local mode runs in, or add --local --state-dir <its .driftline folder>",
+    "DriftlineCommandNote": (
+        "from the project folder where local mode runs (as .venv/bin/driftline there; elsewhere add --local "
+        "--state-dir <its .driftline folder>)"
+    ),
 }
 """Template parameters local mode overrides: no real inbox, and retries and waits scaled to a laptop."""
 

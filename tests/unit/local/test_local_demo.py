@@ -6,7 +6,7 @@ from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
-from driftline.local.demo import what_next
+from driftline.local.demo import driftline_command, what_next
 from driftline.local.settings import LocalSettings
 
 BUCKET = "driftline-databucket-3pwkrssgj2cv"
@@ -31,8 +31,10 @@ def test_what_next_gives_the_commands_to_keep_local_mode_up_upload_follow_and_ap
         "AWS_SECRET_ACCESS_KEY=local"
     ) in lines
     assert f"aws s3 cp my.csv s3://{BUCKET}/data/my-dataset/my.csv" in lines
-    assert "driftline status <run> --follow" in lines
-    assert "driftline approve <run>" in lines
+    command = driftline_command()
+    assert command.endswith("driftline") and (command == "driftline" or "/" in command)  # runnable as printed
+    assert f"{command} status <run> --follow" in lines
+    assert f"{command} approve <run>" in lines
     assert f"This demo's drift report: {report}" in lines
 
 
