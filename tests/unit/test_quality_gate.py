@@ -16,7 +16,7 @@ from driftline_core.training.quality_gate import (
     incumbent_from_report,
     read_metric,
 )
-from driftline_core.training.registry import ApprovedModel
+from driftline_core.training.registry import ApprovedModel, ModelToBeat
 
 EVALUATION_URI = "s3://artifacts/runs/credit-1/evaluate/evaluation/evaluation.json"
 APPROVED_ARN = "arn:aws:sagemaker:us-east-1:123456789012:model-package/driftline-credit/3"
@@ -246,6 +246,7 @@ APPROVED = ApprovedModel(
     evaluation_uri="s3://artifacts/runs/credit-0/evaluate/evaluation/evaluation.json",
     model_data_url="s3://artifacts/runs/credit-0/train/credit-0-train/output/model.tar.gz",
 )
+APPROVED_WITHOUT_ENDPOINT = ModelToBeat(APPROVED, serving_on=None)
 
 
 def with_incumbent(section: dict[str, Any]) -> dict[str, Any]:
@@ -261,9 +262,13 @@ def test_the_approved_models_value_is_its_score_on_the_candidates_test_split() -
             "test_rows": 150,
         }
     )
-    assert incumbent_from_report(APPROVED, report, "binary_classification", "auc") == Incumbent(APPROVED_ARN, 0.93)
+    assert incumbent_from_report(APPROVED_WITHOUT_ENDPOINT, report, "binary_classification", "auc") == Incumbent(
+        APPROVED_ARN, 0.93
+    )
     # The candidate's 0.91 on the same rows loses to the approved model's 0.93.
-    result = gate(0.91, incumbent=incumbent_from_report(APPROVED, report, "binary_classification", "auc"))
+    result = gate(
+        0.91, incumbent=incumbent_from_report(APPROVED_WITHOUT_ENDPOINT, report, "binary_classification", "auc")
+    )
     assert not result.passed
     assert result.incumbent_value == 0.93
 
@@ -276,7 +281,7 @@ def test_an_approved_model_the_job_could_not_score_gives_the_jobs_reason() -> No
             "reason": "it takes feature column(s) 'region' that this run's data does not have",
         }
     )
-    incumbent = incumbent_from_report(APPROVED, report, "binary_classification", "auc")
+    incumbent = incumbent_from_report(APPROVED_WITHOUT_ENDPOINT, report, "binary_classification", "auc")
     assert incumbent == Incumbent(
         APPROVED_ARN,
         None,
@@ -291,7 +296,7 @@ def test_an_approved_model_the_job_could_not_score_gives_the_jobs_reason() -> No
     ids=["no incumbent section", "another approved model"],
 )
 def test_a_model_approved_after_the_evaluation_started_is_not_compared(report: dict[str, Any]) -> None:
-    incumbent = incumbent_from_report(APPROVED, report, "binary_classification", "auc")
+    incumbent = incumbent_from_report(APPROVED_WITHOUT_ENDPOINT, report, "binary_classification", "auc")
     assert incumbent is not None and incumbent.value is None
     assert incumbent.unreadable == (
         "it was approved after this run's evaluation job started, so it was not scored on this run's test split."
@@ -299,4 +304,65 @@ def test_a_model_approved_after_the_evaluation_started_is_not_compared(report: d
 
 
 def test_without_an_approved_model_there_is_nothing_to_compare() -> None:
-    assert incumbent_from_report(None, BINARY_REPORT, "binary_classification", "auc") is None
+    assert incumbent_from_report(ModelToBeat(None, None), BINARY_REPORT, "binary_classification", "auc") is None
+
+
+# --- the model the endpoint serves ------------------------------------------------------------------------
+
+NEWER_ARN = APPROVED_ARN.replace("/3", "/4")
+SERVING = ModelToBeat(
+    APPROVED,
+    serving_on="driftline-credit",
+    approved_not_serving=ApprovedModel(model_package_arn=NEWER_ARN, evaluation_uri=None),
+)
+SCORED = with_incumbent(
+    {"model_package_arn": APPROVED_ARN, "scored": True, "binary_classification_metrics": {"auc": metric(0.93)}}
+)
+
+
+def test_the_serving_model_is_named_by_its_endpoint_and_version_and_a_newer_approved_one_is_said_not_to_serve() -> None:
+    result = gate(0.91, incumbent=incumbent_from_report(SERVING, SCORED, "binary_classification", "auc"))
+    assert not result.passed
+    assert result.incumbent_model_package_arn == APPROVED_ARN
+    assert result.reasons[1:] == [
+        "auc 0.91 is no better than the model serving on driftline-credit (version 3, 0.93 on the same test split): "
+        "the candidate must be strictly better.",
+        "Version 4 is Approved but does not serve on driftline-credit (its deployment did not complete, or has not "
+        "finished yet), so it is not the model compared with.",
+    ]
+
+
+def test_a_candidate_beating_the_serving_model_passes_and_no_note_when_the_newest_approved_serves() -> None:
+    serving = ModelToBeat(APPROVED, serving_on="driftline-credit")
+    result = gate(0.95, incumbent=incumbent_from_report(serving, SCORED, "binary_classification", "auc"))
+    assert result.passed
+    assert result.reasons[1:] == [
+        "auc 0.95 beats the model serving on driftline-credit (version 3, 0.93 on the same test split) by 0.02, "
+        "strictly better."
+    ]
+
+
+def test_a_model_that_began_serving_after_the_evaluation_started_is_not_compared() -> None:
+    incumbent = incumbent_from_report(SERVING, BINARY_REPORT, "binary_classification", "auc")
+    result = gate(0.75, incumbent=incumbent)
+    assert result.passed
+    assert result.reasons[1] == (
+        "The model serving on driftline-credit (version 3) was not compared: it began serving after this run's "
+        "evaluation job started, so it was not scored on this run's test split. The threshold alone decides."
+    )
+
+
+def test_an_endpoint_whose_model_cannot_be_read_is_said_so_and_the_threshold_decides() -> None:
+    unreadable = ModelToBeat(
+        None,
+        serving_on="driftline-credit",
+        unreadable="its model driftline-credit-v3 no longer exists, so which model package it serves is unknown.",
+    )
+    incumbent = incumbent_from_report(unreadable, BINARY_REPORT, "binary_classification", "auc")
+    result = gate(0.75, incumbent=incumbent)
+    assert result.passed
+    assert result.incumbent_model_package_arn is None
+    assert result.reasons[1] == (
+        "What driftline-credit serves cannot be read, so no model was compared: its model driftline-credit-v3 no "
+        "longer exists, so which model package it serves is unknown. The threshold alone decides."
+    )

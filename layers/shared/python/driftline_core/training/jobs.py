@@ -48,7 +48,7 @@ from driftline_core.training.job_requests import (
     job_result_from_description,
     quota_exceeded_message,
 )
-from driftline_core.training.registry import ApprovedModel, find_approved_model_package, model_artifact_for_jobs
+from driftline_core.training.registry import ApprovedModel, find_model_to_beat, model_artifact_for_jobs
 
 logger = Logger(child=True)
 
@@ -211,11 +211,9 @@ def _build_request(
 
 
 def _incumbent_for_evaluation(dataset: str, settings: Settings) -> IncumbentForEvaluation | None:
-    """The dataset's approved model, which the evaluation job scores on the candidate's test split too, and its
-    drift baseline, which the job compares the run's rows with."""
-    approved = find_approved_model_package(
-        layout.model_package_group_name(settings.model_package_group_prefix, dataset)
-    )
+    """The model the dataset's endpoint serves (``find_model_to_beat``), which the evaluation job scores on the
+    candidate's test split too, and its drift baseline, which the job compares the run's rows with."""
+    approved = find_model_to_beat(settings.model_package_group_prefix, dataset).model
     if approved is None:
         return None
     model_uri, not_given = model_artifact_for_jobs(approved, settings.artifact_bucket)
@@ -224,7 +222,7 @@ def _incumbent_for_evaluation(dataset: str, settings: Settings) -> IncumbentForE
 
 
 def _baseline_for_evaluation(approved: ApprovedModel, artifact_bucket: str) -> tuple[str | None, str | None]:
-    """``(uri, None)`` when the approved model's drift baseline is written, else ``(None, why)``.
+    """``(uri, None)`` when the model's drift baseline is written, else ``(None, why)``.
 
     FinishDeployment starts the baseline job over the train split of the run that trained the model, writing
     ``runs/<that run>/baseline/``; the package's lineage names that run. A baseline not written yet (the model

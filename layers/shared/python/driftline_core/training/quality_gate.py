@@ -1,12 +1,13 @@
 """The quality gate: which metrics each problem type offers, and whether a candidate model may be registered.
 
 A candidate passes when its gate metric meets the dataset's threshold and, once a model of the dataset
-has been approved, when it also beats that model on the same test split: the evaluation job scores both
+has been approved, when it also beats the model the dataset's endpoint serves (without an endpoint, the newest
+Approved one: ``registry.find_model_to_beat``) on the same test split: the evaluation job scores both
 models on the candidate's held-out rows. The metric values come from the evaluation report, written in
 SageMaker Model Monitor's model-quality format (so the Model Registry can show it), whose ``incumbent``
-section holds the approved model's metrics on that split, or why it could not be scored.
+section holds that model's metrics on that split, or why it could not be scored.
 
-The report's ``data_drift`` section says how the run's rows differ from the approved model's drift baseline.
+The report's ``data_drift`` section says how the run's rows differ from that model's drift baseline.
 The gate carries a summary of it (URIs and a few numbers) in its result for the notifications; drift informs
 the people deciding and never changes the decision.
 """
@@ -25,19 +26,18 @@ from driftline_core.aws import s3io
 from driftline_core.aws.error_codes import is_not_found
 from driftline_core.errors import EvaluationReportInvalid
 from driftline_core.ingest.dataset_config import ResolvedConfig
-from driftline_core.layout import model_package_group_name
 from driftline_core.metrics import REPORT_SECTIONS
 from driftline_core.payloads import DataDriftSummary, FeatureDistance, GateInput, GateResult, JobResult, ProblemType
 from driftline_core.settings import Settings
-from driftline_core.training.registry import ApprovedModel, find_approved_model_package
+from driftline_core.training.registry import ModelToBeat, find_model_to_beat
 
 EVALUATION_OUTPUT = "evaluation"
 """Output name of the evaluation processing job; its prefix holds the report."""
 EVALUATION_REPORT_FILE = "evaluation.json"
 INCUMBENT_SECTION = "incumbent"
-"""The report's section with the approved model's metrics on the candidate's test split."""
+"""The report's section with the compared model's metrics on the candidate's test split."""
 DATA_DRIFT_SECTION = "data_drift"
-"""The report's section comparing the run's rows with the approved model's drift baseline."""
+"""The report's section comparing the run's rows with the compared model's drift baseline."""
 DATA_DRIFT_REPORT_FILE = "data_drift.html"
 """The drift report the evaluation job writes beside the evaluation report."""
 MAX_DRIFTED_SHOWN = 5
@@ -87,13 +87,29 @@ def read_metric(report: Any, problem_type: ProblemType, metric: str) -> float:
 
 @dataclass(frozen=True)
 class Incumbent:
-    """The dataset's approved model, as far as the gate can compare with it."""
+    """The model the candidate is compared with, as far as the gate can compare with it."""
 
-    model_package_arn: str
+    model_package_arn: str | None
+    """None when the endpoint serves a model whose package cannot be read (``unreadable`` says why)."""
     value: float | None
     """Its value of the gate metric on the candidate's test split; None when it has none."""
     unreadable: str | None = None
     """Why it could not be scored on that split, when it could not (the gate then judges on the threshold)."""
+    serving_on: str | None = None
+    """The endpoint it serves on; None when the dataset has no serving endpoint (it is the newest Approved one)."""
+    approved_not_serving: str | None = None
+    """The package ARN of the newest Approved version when that version does not serve."""
+
+    def named(self, detail: str | None = None) -> str:
+        """How the gate's sentences name it: by its endpoint and version, or by its package ARN; ``detail`` joins
+        the parenthesis."""
+        details = [detail] if detail else []
+        if self.serving_on is None:
+            name = f"the approved model {self.model_package_arn}"
+        else:
+            name = f"the model serving on {self.serving_on}"
+            details.insert(0, f"version {_version(self.model_package_arn or '')}")
+        return f"{name} ({', '.join(details)})" if details else name
 
 
 def decide(
@@ -107,7 +123,7 @@ def decide(
     min_improvement: float = 0.0,
     data_drift: DataDriftSummary | None = None,
 ) -> GateResult:
-    """Pass when the candidate meets the threshold and beats the approved model by more than min_improvement.
+    """Pass when the candidate meets the threshold and beats the compared model by more than min_improvement.
 
     With ``min_improvement`` 0 the candidate must be strictly better: an equal model is not worth a version.
     ``data_drift`` travels along unread: drift informs the people deciding, it does not block.
@@ -127,31 +143,36 @@ def decide(
     beats_incumbent = True
     if incumbent is None:
         reasons.append("No model of this dataset is approved yet, so the threshold alone decides.")
+    elif incumbent.model_package_arn is None:
+        reasons.append(
+            f"What {incumbent.serving_on} serves cannot be read, so no model was compared: {incumbent.unreadable} "
+            "The threshold alone decides."
+        )
     elif incumbent.unreadable is not None:
         reasons.append(
-            f"The approved model {incumbent.model_package_arn} was not compared: {incumbent.unreadable} "
-            "The threshold alone decides."
+            f"{_capitalised(incumbent.named())} was not compared: {incumbent.unreadable} The threshold alone decides."
         )
     elif incumbent.value is None:
         reasons.append(
-            f"The approved model {incumbent.model_package_arn} has no {metric} on this run's test split, "
+            f"{_capitalised(incumbent.named())} has no {metric} on this run's test split, "
             "so the threshold alone decides."
         )
     else:
         improvement = value - incumbent.value if higher_is_better else incumbent.value - value
         beats_incumbent = improvement > min_improvement
         required = f"more than the required {_fmt(min_improvement)}" if min_improvement > 0 else "strictly better"
+        scored = incumbent.named(f"{_fmt(incumbent.value)} on the same test split")
         if beats_incumbent:
-            reasons.append(
-                f"{metric} {_fmt(value)} beats the approved model {incumbent.model_package_arn} "
-                f"({_fmt(incumbent.value)} on the same test split) by {_fmt(improvement)}, {required}."
-            )
+            reasons.append(f"{metric} {_fmt(value)} beats {scored} by {_fmt(improvement)}, {required}.")
         else:
             comparison = "is no better than" if improvement <= 0 else "does not improve enough on"
-            reasons.append(
-                f"{metric} {_fmt(value)} {comparison} the approved model {incumbent.model_package_arn} "
-                f"({_fmt(incumbent.value)} on the same test split): the candidate must be {required}."
-            )
+            reasons.append(f"{metric} {_fmt(value)} {comparison} {scored}: the candidate must be {required}.")
+    if incumbent is not None and incumbent.approved_not_serving is not None:
+        reasons.append(
+            f"Version {_version(incumbent.approved_not_serving)} is Approved but does not serve on "
+            f"{incumbent.serving_on} (its deployment did not complete, or has not finished yet), so it is not the "
+            "model compared with."
+        )
 
     return GateResult(
         passed=meets_threshold and beats_incumbent,
@@ -168,7 +189,7 @@ def decide(
 
 
 def evaluate_gate(gate_input: GateInput, settings: Settings) -> GateResult:
-    """Read the run's config and evaluation report, find the approved model, and decide."""
+    """Read the run's config and evaluation report, find the model to beat, and decide."""
     # Imported here because dataset_config checks declared metrics against this module's catalogue.
     config = ResolvedConfig.model_validate(s3io.read_json(gate_input.validation.config_uri))
     evaluation_uri = evaluation_report_uri(gate_input.evaluation)
@@ -183,44 +204,48 @@ def evaluate_gate(gate_input: GateInput, settings: Settings) -> GateResult:
     except EvaluationReportInvalid as error:
         raise EvaluationReportInvalid(f"{evaluation_uri}: {error}") from None
 
-    group = model_package_group_name(settings.model_package_group_prefix, gate_input.dataset)
-    approved = find_approved_model_package(group)
+    to_beat = find_model_to_beat(settings.model_package_group_prefix, gate_input.dataset)
     return decide(
         metric=config.metric,
         value=value,
         threshold=config.threshold,
         higher_is_better=config.higher_is_better,
         evaluation_uri=evaluation_uri,
-        incumbent=incumbent_from_report(approved, report, config.problem_type, config.metric),
+        incumbent=incumbent_from_report(to_beat, report, config.problem_type, config.metric),
         min_improvement=settings.min_improvement,
         data_drift=data_drift_from_report(report, evaluation_uri),
     )
 
 
 def incumbent_from_report(
-    approved: ApprovedModel | None, report: dict[str, Any], problem_type: ProblemType, metric: str
+    to_beat: ModelToBeat, report: dict[str, Any], problem_type: ProblemType, metric: str
 ) -> Incumbent | None:
-    """The approved model as the evaluation job scored it on the candidate's test split, or why it was not."""
-    if approved is None:
-        return None
-    arn = approved.model_package_arn
+    """The model to beat as the evaluation job scored it on the candidate's test split, or why it was not."""
+    not_serving = to_beat.approved_not_serving.model_package_arn if to_beat.approved_not_serving else None
+    if to_beat.model is None:
+        if to_beat.unreadable is None:
+            return None
+        return Incumbent(
+            None, None, unreadable=to_beat.unreadable, serving_on=to_beat.serving_on, approved_not_serving=not_serving
+        )
+    arn = to_beat.model.model_package_arn
+
+    def incumbent(value: float | None, unreadable: str | None = None) -> Incumbent:
+        return Incumbent(arn, value, unreadable, serving_on=to_beat.serving_on, approved_not_serving=not_serving)
+
     section = report.get(INCUMBENT_SECTION)
     if not isinstance(section, dict) or section.get("model_package_arn") != arn:
-        return Incumbent(
-            arn,
-            None,
-            unreadable="it was approved after this run's evaluation job started, so it was not scored on this "
-            "run's test split.",
+        since = "began serving" if to_beat.serving_on else "was approved"
+        return incumbent(
+            None, f"it {since} after this run's evaluation job started, so it was not scored on this run's test split."
         )
     if section.get("scored") is not True:
         reason = str(section.get("reason") or "the job gave no reason").rstrip(".")
-        return Incumbent(
-            arn, None, unreadable=f"the evaluation job could not score it on this run's test split: {reason}."
-        )
+        return incumbent(None, f"the evaluation job could not score it on this run's test split: {reason}.")
     try:
-        return Incumbent(arn, read_metric(section, problem_type, metric))
+        return incumbent(read_metric(section, problem_type, metric))
     except EvaluationReportInvalid as error:
-        return Incumbent(arn, None, unreadable=f"its scores in the evaluation report cannot be used ({error})")
+        return incumbent(None, f"its scores in the evaluation report cannot be used ({error})")
 
 
 def data_drift_from_report(report: dict[str, Any], evaluation_uri: str) -> DataDriftSummary | None:
@@ -282,6 +307,14 @@ def _read_report(uri: str) -> Any | None:
         if is_not_found(error):
             return None
         raise
+
+
+def _version(model_package_arn: str) -> str:
+    return model_package_arn.rsplit("/", 1)[-1]
+
+
+def _capitalised(sentence: str) -> str:
+    return sentence[:1].upper() + sentence[1:]
 
 
 def _fmt(number: float) -> str:

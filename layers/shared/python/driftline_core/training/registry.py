@@ -1,4 +1,5 @@
-"""SageMaker Model Registry access: the approved model a candidate must beat, and registration."""
+"""SageMaker Model Registry access: the model a candidate must beat (the one its dataset's endpoint serves), and
+registration."""
 
 from __future__ import annotations
 
@@ -12,8 +13,9 @@ from botocore.exceptions import ClientError
 from driftline_core.aws.clients import get_client
 from driftline_core.aws.error_codes import is_not_found
 from driftline_core.aws.s3io import read_json
+from driftline_core.aws.sagemaker import describe_endpoint, endpoint_status
 from driftline_core.errors import SageMakerJobFailed
-from driftline_core.layout import ml_code_tarball_uri, model_package_group_name, split_s3_uri
+from driftline_core.layout import endpoint_name, ml_code_tarball_uri, model_package_group_name, split_s3_uri
 from driftline_core.payloads import RegisterInput, RegistrationResult
 from driftline_core.settings import Settings
 
@@ -22,6 +24,8 @@ from driftline_core.settings import Settings
 
 @dataclass(frozen=True)
 class ApprovedModel:
+    """A model package a candidate may be compared with: Approved when it was deployed or found."""
+
     model_package_arn: str
     evaluation_uri: str | None
     """The evaluation report registered with the package (ModelMetrics.ModelQuality.Statistics)."""
@@ -30,12 +34,84 @@ class ApprovedModel:
     execution_arn: str | None = None
     """The run that trained it (its lineage's ``execution_arn``), whose folder holds its drift baseline."""
 
+    @property
+    def version(self) -> str:
+        """The package's version in its group (the ARN's last part), as people name it."""
+        return self.model_package_arn.rsplit("/", 1)[-1]
+
+
+@dataclass(frozen=True)
+class ModelToBeat:
+    """The model a candidate is compared with: the one the dataset's endpoint serves, else the newest Approved.
+
+    The newest Approved version need not serve: its deployment may have rolled back, or its run may have been
+    stopped between approval and Deploy. Production is what a candidate must improve on.
+    """
+
+    model: ApprovedModel | None
+    """None when no model of the dataset is approved, or when what the endpoint serves cannot be read."""
+    serving_on: str | None
+    """The endpoint ``model`` serves on; None when the dataset has no endpoint serving a model."""
+    unreadable: str | None = None
+    """Why what the endpoint serves could not be read (a sentence), when it could not."""
+    approved_not_serving: ApprovedModel | None = None
+    """The newest Approved version when an endpoint serves another one."""
+
+
+NOTHING_SERVES_STATUSES = frozenset({"Creating", "Failed", "Deleting"})
+"""Endpoint statuses in which no model answers requests: a first deployment running or failed, or a deletion."""
+
+
+def find_model_to_beat(stack: str, dataset: str) -> ModelToBeat:
+    """The model package the dataset's endpoint serves; without a serving endpoint, the newest Approved one.
+
+    DescribeEndpoint names the config it serves (during an update, still the current one); the config's variant
+    names its model, whose container records the package it was made from (Deploy creates it from the package).
+    """
+    newest = find_approved_model_package(model_package_group_name(stack, dataset))
+    endpoint = endpoint_name(stack, dataset)
+    description = describe_endpoint(endpoint)
+    if description is None or endpoint_status(description) in NOTHING_SERVES_STATUSES:
+        return ModelToBeat(newest, serving_on=None)
+    arn, unreadable = _served_package_arn(description)
+    serving = _describe_package(arn) if arn else None
+    if serving is None:
+        why = unreadable or f"it serves model package {arn}, which no longer exists in the Model Registry."
+        return ModelToBeat(None, serving_on=endpoint, unreadable=why, approved_not_serving=newest)
+    other = newest if newest is not None and newest.model_package_arn != serving.model_package_arn else None
+    return ModelToBeat(serving, serving_on=endpoint, approved_not_serving=other)
+
+
+def _served_package_arn(description: dict[str, Any]) -> tuple[str | None, str | None]:
+    """``(package ARN, None)`` for the endpoint's current config, else ``(None, why)``."""
+    sagemaker = get_client("sagemaker")
+    config_name = str(description.get("EndpointConfigName") or "")
+    try:
+        config = sagemaker.describe_endpoint_config(EndpointConfigName=config_name)
+    except ClientError as error:
+        if not is_not_found(error):
+            raise
+        return None, f"its endpoint config {config_name} no longer exists, so which model it serves is unknown."
+    variants = config.get("ProductionVariants") or [{}]
+    model_name = str(variants[0].get("ModelName") or "")
+    if not model_name:
+        return None, f"its endpoint config {config_name} names no model."
+    try:
+        model = sagemaker.describe_model(ModelName=model_name)
+    except ClientError as error:
+        if not is_not_found(error):
+            raise
+        return None, f"its model {model_name} no longer exists, so which model package it serves is unknown."
+    package = (model.get("PrimaryContainer") or {}).get("ModelPackageName")
+    if not package:
+        return None, f"its model {model_name} was not made from a package of the Model Registry."
+    return str(package), None
+
 
 def find_approved_model_package(group_name: str) -> ApprovedModel | None:
     """The newest Approved package of a group, or None when the group is new or has none approved."""
-    sagemaker = get_client("sagemaker")
     try:
-        page = sagemaker.list_model_packages(
+        page = get_client("sagemaker").list_model_packages(
             ModelPackageGroupName=group_name,
             ModelApprovalStatus="Approved",
             SortBy="CreationTime",
@@ -49,8 +125,16 @@ def find_approved_model_package(group_name: str) -> ApprovedModel | None:
     summaries = page.get("ModelPackageSummaryList", [])
     if not summaries:
         return None
-    arn = summaries[0]["ModelPackageArn"]
-    described = sagemaker.describe_model_package(ModelPackageName=arn)
+    return _describe_package(summaries[0]["ModelPackageArn"])
+
+
+def _describe_package(arn: str) -> ApprovedModel | None:
+    try:
+        described = get_client("sagemaker").describe_model_package(ModelPackageName=arn)
+    except ClientError as error:
+        if is_not_found(error):
+            return None
+        raise
     statistics = described.get("ModelMetrics", {}).get("ModelQuality", {}).get("Statistics", {})
     containers = described.get("InferenceSpecification", {}).get("Containers") or [{}]
     return ApprovedModel(
