@@ -128,6 +128,9 @@ PERMISSIONS: dict[str, list[tuple[str, list[str], str]]] = {
         ("JobEventsFunction", ["sagemaker:DescribeEndpoint"], _sagemaker("endpoint")),
         ("ReconcileJobsFunction", ["sagemaker:DescribeEndpoint"], _sagemaker("endpoint")),
         ("StartMonitoringFunction", ["sagemaker:DescribeEndpoint"], _sagemaker("endpoint")),
+        # The model a candidate must beat is the one the dataset's endpoint serves.
+        ("EvaluateFunction", ["sagemaker:DescribeEndpoint"], _sagemaker("endpoint")),
+        ("QualityGateFunction", ["sagemaker:DescribeEndpoint"], _sagemaker("endpoint")),
     ],
     "model": [
         (
@@ -135,6 +138,8 @@ PERMISSIONS: dict[str, list[tuple[str, list[str], str]]] = {
             ["sagemaker:CreateModel", "sagemaker:DescribeModel", "sagemaker:DeleteModel", "sagemaker:AddTags"],
             _sagemaker("model"),
         ),
+        ("EvaluateFunction", ["sagemaker:DescribeModel"], _sagemaker("model")),
+        ("QualityGateFunction", ["sagemaker:DescribeModel"], _sagemaker("model")),
     ],
     "endpoint config": [
         (
@@ -148,6 +153,8 @@ PERMISSIONS: dict[str, list[tuple[str, list[str], str]]] = {
             _sagemaker("endpoint-config"),
         ),
         ("FinishDeploymentFunction", ["sagemaker:DescribeEndpointConfig"], _sagemaker("endpoint-config")),
+        ("EvaluateFunction", ["sagemaker:DescribeEndpointConfig"], _sagemaker("endpoint-config")),
+        ("QualityGateFunction", ["sagemaker:DescribeEndpointConfig"], _sagemaker("endpoint-config")),
     ],
     "rollback alarm": [
         ("DeployFunction", ["cloudwatch:PutMetricAlarm", "cloudwatch:DescribeAlarms"], f"{_ALARM}{{name}}"),
