@@ -26,6 +26,7 @@ from tests.integration.pipeline_resources import (
     set_moto_job_status,
     stored_token,
 )
+from tests.integration.serving_endpoint import serve_on_endpoint
 
 
 @pytest.fixture
@@ -236,6 +237,60 @@ def test_evaluate_gives_the_job_the_approved_models_artifact_to_score_on_the_sam
 
     assert inputs["incumbent"] == f"s3://{ARTIFACT_BUCKET}/{key}"
     assert environment["DRIFTLINE_INCUMBENT_MODEL_PACKAGE_ARN"] == approved
+
+
+def trained_and_approved(run: str, *, baseline: bool = True) -> str:
+    """An Approved package whose model (and, with ``baseline``, drift baseline) the run wrote to the bucket."""
+    s3 = boto3.client("s3", region_name=REGION)
+    key = f"runs/{run}/train/{run}-train/output/model.tar.gz"
+    s3.put_object(Bucket=ARTIFACT_BUCKET, Key=key, Body=b"model")
+    for name in ("statistics.json", "constraints.json") if baseline else ():
+        s3.put_object(Bucket=ARTIFACT_BUCKET, Key=f"runs/{run}/baseline/{name}", Body=b"{}")
+    run_arn = f"arn:aws:states:{REGION}:123456789012:execution:driftline-pipeline:{run}"
+    return approve_model(f"s3://{ARTIFACT_BUCKET}/{key}", trained_by=run_arn)
+
+
+def test_evaluate_scores_the_model_the_endpoint_serves_not_a_newer_approved_one_that_does_not_serve(
+    handlers: dict[str, ModuleType], lambda_context: Any, sent_requests: dict[str, list[dict[str, Any]]]
+) -> None:
+    serving = trained_and_approved("credit-1111")
+    serve_on_endpoint(serving)
+    trained_and_approved("credit-2222")  # version 2: Approved, but its deployment rolled back
+
+    inputs, environment = evaluation_job_inputs_and_environment(handlers, lambda_context, sent_requests)
+
+    assert environment["DRIFTLINE_INCUMBENT_MODEL_PACKAGE_ARN"] == serving
+    assert inputs["incumbent"] == f"s3://{ARTIFACT_BUCKET}/runs/credit-1111/train/credit-1111-train/output/model.tar.gz"
+    assert (
+        inputs["baseline"]
+        == environment["DRIFTLINE_BASELINE_URI"]
+        == f"s3://{ARTIFACT_BUCKET}/runs/credit-1111/baseline/"
+    )
+
+
+def test_evaluate_scores_the_newest_approved_model_when_the_dataset_has_no_endpoint(
+    handlers: dict[str, ModuleType], lambda_context: Any, sent_requests: dict[str, list[dict[str, Any]]]
+) -> None:
+    trained_and_approved("credit-1111")
+    newest = trained_and_approved("credit-2222")
+
+    inputs, environment = evaluation_job_inputs_and_environment(handlers, lambda_context, sent_requests)
+
+    assert environment["DRIFTLINE_INCUMBENT_MODEL_PACKAGE_ARN"] == newest
+    assert inputs["incumbent"] == f"s3://{ARTIFACT_BUCKET}/runs/credit-2222/train/credit-2222-train/output/model.tar.gz"
+    assert inputs["baseline"] == f"s3://{ARTIFACT_BUCKET}/runs/credit-2222/baseline/"
+
+
+def test_evaluate_scores_no_model_when_what_the_endpoint_serves_cannot_be_read(
+    handlers: dict[str, ModuleType], lambda_context: Any, sent_requests: dict[str, list[dict[str, Any]]]
+) -> None:
+    model = serve_on_endpoint(trained_and_approved("credit-1111"))
+    boto3.client("sagemaker", region_name=REGION).delete_model(ModelName=model)
+
+    inputs, environment = evaluation_job_inputs_and_environment(handlers, lambda_context, sent_requests)
+
+    assert "incumbent" not in inputs and "baseline" not in inputs
+    assert "DRIFTLINE_INCUMBENT_MODEL_PACKAGE_ARN" not in environment
 
 
 @pytest.mark.parametrize(

@@ -13,6 +13,7 @@ from driftline_core.errors import EvaluationReportInvalid
 from driftline_core.layout import split_s3_uri
 from driftline_core.payloads import GateInput
 from tests.conftest import load_event
+from tests.integration.serving_endpoint import ENDPOINT, serve_on_endpoint
 
 Handler = Callable[[dict[str, Any], Any], dict[str, Any]]
 
@@ -254,6 +255,39 @@ def test_a_model_approved_after_the_evaluation_started_is_not_compared_and_the_t
     assert result["reasons"][1] == (
         f"The approved model {approved} was not compared: it was approved after this run's evaluation job "
         "started, so it was not scored on this run's test split. The threshold alone decides."
+    )
+
+
+def test_the_candidate_is_compared_with_the_model_the_endpoint_serves_not_a_newer_approved_one(
+    s3: Any, handler: Handler, lambda_context: Any
+) -> None:
+    serving = register_model(s3, binary_report(auc=0.8))
+    serve_on_endpoint(serving)
+    register_model(s3, binary_report(auc=0.85), version=2)  # Approved; its deployment rolled back
+    given_run(s3, run_config(), binary_report(auc=0.91, incumbent=(serving, 0.93)))
+    result = handler(EVENT, lambda_context)
+    assert not result["passed"]
+    assert (result["incumbent_model_package_arn"], result["incumbent_value"]) == (serving, 0.93)
+    assert result["reasons"][1:] == [
+        f"auc 0.91 is no better than the model serving on {ENDPOINT} (version 1, 0.93 on the same test split): "
+        "the candidate must be strictly better.",
+        f"Version 2 is Approved but does not serve on {ENDPOINT} (its deployment did not complete, or has not "
+        "finished yet), so it is not the model compared with.",
+    ]
+
+
+def test_an_endpoint_whose_model_cannot_be_read_leaves_the_threshold_to_decide_and_says_why(
+    s3: Any, handler: Handler, lambda_context: Any
+) -> None:
+    model = serve_on_endpoint(register_model(s3, binary_report(auc=0.8)))
+    boto3.client("sagemaker").delete_model(ModelName=model)
+    given_run(s3, run_config(), binary_report(auc=0.75))
+    result = handler(EVENT, lambda_context)
+    assert result["passed"]
+    assert result["incumbent_model_package_arn"] is None
+    assert result["reasons"][1] == (
+        f"What {ENDPOINT} serves cannot be read, so no model was compared: its model {model} no longer exists, so "
+        "which model package it serves is unknown. The threshold alone decides."
     )
 
 
