@@ -76,7 +76,11 @@ def test_a_second_upload_is_scored_beside_the_approved_model_on_its_test_rows_an
     auc = report["binary_classification_metrics"]["auc"]["value"]
     assert gate["value"] == gate["incumbent_value"] == incumbent["binary_classification_metrics"]["auc"]["value"] == auc
     assert gate["passed"] is False
-    assert gate["reasons"][1].startswith(f"auc {auc:.6g} is no better than the approved model {approved}")
+    # The first run's model serves on the dataset's endpoint (named like its group): the one compared with.
+    endpoint, version = approved.rsplit("/", 2)[-2:]
+    assert gate["reasons"][1].startswith(
+        f"auc {auc:.6g} is no better than the model serving on {endpoint} (version {version}, {auc:.6g} "
+    )
     assert "on the same test split" in gate["reasons"][1]
     assert "registration" not in second.output
 
