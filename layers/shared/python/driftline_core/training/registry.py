@@ -24,7 +24,7 @@ from driftline_core.settings import Settings
 
 @dataclass(frozen=True)
 class ApprovedModel:
-    """A model package a candidate may be compared with: Approved when it was deployed or found."""
+    """A registered model package a candidate may be compared with: the newest Approved one, or the one serving."""
 
     model_package_arn: str
     evaluation_uri: str | None
@@ -33,11 +33,6 @@ class ApprovedModel:
     """The package's ``model.tar.gz`` (its first inference container's ModelDataUrl)."""
     execution_arn: str | None = None
     """The run that trained it (its lineage's ``execution_arn``), whose folder holds its drift baseline."""
-
-    @property
-    def version(self) -> str:
-        """The package's version in its group (the ARN's last part), as people name it."""
-        return self.model_package_arn.rsplit("/", 1)[-1]
 
 
 @dataclass(frozen=True)
