@@ -210,13 +210,32 @@ def _serve_until_stopped(cloud: Any, settings: LocalSettings) -> int:
         "Press Ctrl-C to stop.",
         flush=True,
     )
-    stop = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    with contextlib.suppress(KeyboardInterrupt):
-        stop.wait()
-    print("Stopping local mode ...")
+    wait_for_stop_signal()
+    print("Stopping local mode ...", flush=True)
     cloud.stop()
     return 0
+
+
+STOP_SIGNAL_POLL_SECONDS = 0.5
+
+
+def wait_for_stop_signal() -> None:
+    """Return once Ctrl-C (SIGINT) or SIGTERM arrives.
+
+    The kernel may hand a process's signal to any of local mode's threads, and Python runs its handler only when
+    the main thread next runs Python code: a main thread asleep in a wait without a timeout never would. So the
+    wait wakes now and then, and a signal always ends it. The signals' earlier handlers are put back, so a second
+    Ctrl-C while local mode stops interrupts the stop.
+    """
+    stop = threading.Event()
+    signals = (signal.SIGINT, signal.SIGTERM)
+    previous = {number: signal.signal(number, lambda *_: stop.set()) for number in signals}
+    try:
+        while not stop.wait(STOP_SIGNAL_POLL_SECONDS):
+            pass
+    finally:
+        for number, handler in previous.items():
+            signal.signal(number, handler)
 
 
 def _demo(
@@ -231,8 +250,7 @@ def _demo(
                 ok = run_demo(cloud, dataset=dataset, rows=rows, scratch=Path(scratch), approve=approve, drift=drift)
             if keep_running or not approve:
                 print(f"\nLocal mode stays up on {settings.endpoint_url}; press Ctrl-C to stop.", flush=True)
-                with contextlib.suppress(KeyboardInterrupt):
-                    threading.Event().wait()
+                wait_for_stop_signal()
     finally:
         cloud.stop()
     return 0 if ok else 1
