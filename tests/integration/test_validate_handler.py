@@ -1,4 +1,6 @@
-"""The Validate handler under moto: versioned S3 objects, the real handler, the payload the ASL sends."""
+"""The Validate handler under moto: versioned S3 objects, the real handler, the payload the ASL sends; and the
+README's dataset examples uploaded as a user would (each dataset.json with its CSV starts a run with the config it
+declares, the decimal-comma file is refused with the README's words)."""
 
 from __future__ import annotations
 
@@ -13,6 +15,7 @@ import pytest
 from driftline_core.errors import DatasetConfigInvalid, ValidationFailed
 from driftline_core.payloads import StepInput
 from tests.conftest import load_event
+from tests.docs.readme_blocks import named_blocks
 
 Handler = Callable[[dict[str, Any], Any], dict[str, Any]]
 Upload = Callable[..., dict[str, Any]]
@@ -590,3 +593,56 @@ def test_the_window_s_classes_are_counted_over_all_its_files(s3: Any, handler: H
 
     assert (result["rows"], result["files"], result["schema_source"]) == (40, 2, "inferred")
     assert read_json(s3, "datasets/credit/schema.json")["problem_type"] == "binary_classification"
+
+
+# -- the README's examples ---------------------------------------------------------------------------------------------
+
+
+def upload_as_the_readme_says(s3: Any, dataset: str, config: str, csv: str) -> dict[str, Any]:
+    """Put ``dataset.json`` and then the CSV, as the README says to; the Validate payload for the CSV's version."""
+    s3.put_object(Bucket=DATA_BUCKET, Key=f"data/{dataset}/dataset.json", Body=config.encode())
+    key = f"data/{dataset}/{dataset}.csv"
+    version = s3.put_object(Bucket=DATA_BUCKET, Key=key, Body=csv.encode())["VersionId"]
+    event = json.loads(json.dumps(EVENT))
+    event["dataset"] = dataset
+    event["data"].update(key=key, version_id=version, uri=f"s3://{DATA_BUCKET}/{key}")
+    return event
+
+
+def enough_rows(csv: str, rows: int) -> str:
+    """The README's example rows repeated until the file has at least ``rows`` data rows."""
+    header, *lines = csv.splitlines()
+    repeats = -(-rows // len(lines))
+    return "\n".join([header, *(lines * repeats)]) + "\n"
+
+
+@pytest.mark.parametrize("dataset", sorted(named_blocks("dataset.csv")))
+def test_each_readme_dataset_starts_a_run_with_the_config_it_declares(
+    s3: Any, handler: Handler, lambda_context: Any, dataset: str
+) -> None:
+    config = named_blocks("dataset.json")[dataset]
+    declared = json.loads(config)
+    csv = enough_rows(named_blocks("dataset.csv")[dataset], declared.get("min_rows", 20))
+
+    result = handler(upload_as_the_readme_says(s3, dataset, config, csv), lambda_context)
+
+    resolved = json.loads(
+        s3.get_object(Bucket=ARTIFACT_BUCKET, Key=result["config_uri"].split("/", 3)[3])["Body"].read()
+    )
+    for field in ("target", "problem_type", "metric", "threshold", "delimiter"):
+        assert resolved[field] == declared[field], field
+    assert resolved["rows"] == result["rows"] >= declared.get("min_rows", 20)
+
+
+def test_the_readme_s_decimal_comma_file_is_refused_with_the_readme_s_words(
+    s3: Any, handler: Handler, lambda_context: Any
+) -> None:
+    config = json.dumps({"delimiter": ";", "min_rows": 4})
+    event = upload_as_the_readme_says(s3, "houses", config, named_blocks("refused.csv")["decimal-comma"])
+
+    with pytest.raises(ValidationFailed) as refused:
+        handler(event, lambda_context)
+
+    shown = " ".join(named_blocks("refusal")["decimal-comma"].split())
+    assert shown in " ".join(str(refused.value).split())
+    assert "problem_type" not in str(refused.value)
