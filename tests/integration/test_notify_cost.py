@@ -34,17 +34,6 @@ PREPROCESS_SECONDS, TRAIN_BILLABLE_SECONDS, EVALUATE_SECONDS = 300, 600, 240
 
 
 @pytest.fixture
-def queue_url(aws: None, monkeypatch: pytest.MonkeyPatch) -> str:
-    sns, sqs = boto3.client("sns"), boto3.client("sqs")
-    topic_arn = sns.create_topic(Name="driftline-notifications")["TopicArn"]
-    url: str = sqs.create_queue(QueueName="driftline-inbox")["QueueUrl"]
-    queue_arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-    sns.subscribe(TopicArn=topic_arn, Protocol="sqs", Endpoint=queue_arn)
-    monkeypatch.setenv("NOTIFICATION_TOPIC_ARN", topic_arn)
-    return url
-
-
-@pytest.fixture
 def notify(queue_url: str) -> ModuleType:
     """The handler's module, imported in the function's environment (its metrics read their namespace then)."""
     from functions.notify import app

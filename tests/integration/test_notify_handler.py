@@ -16,19 +16,6 @@ NOTHING_CHANGED = "Nothing was registered and no endpoint was changed."
 
 
 @pytest.fixture
-def queue_url(aws: None, monkeypatch: pytest.MonkeyPatch) -> str:
-    """A queue subscribed to the notification topic, standing in for an email subscriber."""
-    sns = boto3.client("sns")
-    sqs = boto3.client("sqs")
-    topic_arn = sns.create_topic(Name="driftline-notifications")["TopicArn"]
-    url: str = sqs.create_queue(QueueName="driftline-inbox")["QueueUrl"]
-    queue_arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-    sns.subscribe(TopicArn=topic_arn, Protocol="sqs", Endpoint=queue_arn)
-    monkeypatch.setenv("NOTIFICATION_TOPIC_ARN", topic_arn)
-    return url
-
-
-@pytest.fixture
 def lambda_handler(queue_url: str) -> Handler:
     from functions.notify.app import lambda_handler
 
