@@ -198,20 +198,11 @@ class EndpointRunner:
 
     def _restore(self, fake: Any, config: dict[str, Any], resolve_model: Callable[[str], dict[str, Any]]) -> None:
         name, status = fake.endpoint_name, fake.endpoint_status
-        try:
-            server = self._start_server(name, config, resolve_model)
-        except EndpointFailed as error:
-            fake.failure_reason = f"local mode could not serve this endpoint again after a restart: {error}"[:1024]
-            self._set_status(fake, "Failed")
-            self.console.line(name, f"FAILED: {fake.failure_reason}")
+        server = self._serve(
+            fake, config, resolve_model, "local mode could not serve this endpoint again after a restart: "
+        )
+        if server is None:
             return
-        endpoint = self.endpoints.get(name)
-        if endpoint is None:  # deleted while it was starting
-            server.stop()
-            return
-        with endpoint.lock:
-            endpoint.server = server
-            endpoint.capture = capture_settings(config)
         if status == "Updating":
             fake.failure_reason = (
                 f"Local mode stopped during an update of this endpoint; the update did not complete and "
@@ -248,22 +239,33 @@ class EndpointRunner:
         self._threads.append(thread)
         thread.start()
 
-    def _create(self, fake: Any, config: dict[str, Any], resolve_model: Callable[[str], dict[str, Any]]) -> None:
+    def _serve(
+        self, fake: Any, config: dict[str, Any], resolve_model: Callable[[str], dict[str, Any]], failed_as: str = ""
+    ) -> ModelServer | None:
+        """Start the config's model server and attach it to the endpoint; None when it failed (the endpoint is then
+        Failed, ``failed_as`` leading its reason) or the endpoint was deleted while it started."""
         name = fake.endpoint_name
         try:
             server = self._start_server(name, config, resolve_model)
         except EndpointFailed as error:
-            fake.failure_reason = str(error)[:1024]
+            fake.failure_reason = f"{failed_as}{error}"[:1024]
             self._set_status(fake, "Failed")
             self.console.line(name, f"FAILED: {fake.failure_reason}")
-            return
+            return None
         endpoint = self.endpoints.get(name)
         if endpoint is None:  # deleted while it was starting
             server.stop()
-            return
+            return None
         with endpoint.lock:
             endpoint.server = server
             endpoint.capture = capture_settings(config)
+        return server
+
+    def _create(self, fake: Any, config: dict[str, Any], resolve_model: Callable[[str], dict[str, Any]]) -> None:
+        name = fake.endpoint_name
+        server = self._serve(fake, config, resolve_model)
+        if server is None:
+            return
         fake.data_capture_config = capture_summary(config)
         self._set_status(fake, "InService")
         self._ensure_flusher()
