@@ -286,6 +286,50 @@ class DeploymentResult(_Payload):
     """The CloudWatch alarms that roll a blue/green update back."""
 
 
+class SmokeTestResult(_Payload):
+    """The staging smoke test: the evaluation's held-out rows sent through the staging endpoint."""
+
+    rows: int
+    """Rows sent (every held-out row, up to the smoke test's limit)."""
+    mismatches: int
+    """Rows whose answer differs from the evaluation job's prediction for that row."""
+    passed: bool
+    examples: list[str] = Field(default_factory=list)
+    """Up to three mismatches or errors, one readable line each."""
+
+
+class LoadTestResult(_Payload):
+    """The staging load test: requests at a steady rate for a while, and how the endpoint answered them."""
+
+    requests_per_second: float
+    seconds: int
+    requests: int
+    errors: int
+    p50_milliseconds: float
+    p99_milliseconds: float
+    max_p99_milliseconds: float
+    """The limit p99 must stay under (StagingMaxP99Milliseconds)."""
+    passed: bool
+
+
+class StagingTestResult(_Payload):
+    """What TestStaging measured on the staging endpoint; the run carries it at ``$.staging_test``."""
+
+    endpoint_name: str
+    smoke: SmokeTestResult
+    load: LoadTestResult
+    report_uri: str
+    """``runs/<execution>/staging/staging_test.json``: both results in full."""
+
+
+class StagingTestInput(StepInput):
+    """What TestStaging receives: the run's test split and predictions, and the staging endpoint serving the candidate."""
+
+    preprocess: JobResult
+    evaluation: JobResult
+    staging: DeploymentResult
+
+
 class ServingSetupInput(StepInput):
     """What FinishDeployment receives: the endpoint now serving the approved model."""
 
@@ -463,4 +507,6 @@ class RunDocument(_Payload):
     registration: RegistrationResult | None = None
     approval: ApprovalDecision | None = None
     deployment: DeploymentResult | None = None
+    staging: DeploymentResult | None = None
+    staging_test: StagingTestResult | None = None
     serving: dict[str, Any] | None = None

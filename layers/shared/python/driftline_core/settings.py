@@ -102,6 +102,16 @@ class DeploymentSettings(BaseModel):
     endpoint_configs_retained: int = 3
 
 
+class StagingSettings(BaseModel):
+    """TestStaging's limits (environment names upper-cased): what the candidate must show on the staging endpoint."""
+
+    staging_load_test_requests_per_second: float = Field(default=5.0, gt=0, le=100)
+    staging_load_test_seconds: int = Field(default=30, ge=1, le=600)
+    staging_max_p99_milliseconds: int = Field(default=1000, ge=1)
+    staging_smoke_test_max_rows: int = Field(default=10000, ge=1)
+    """Held-out rows beyond this many are not sent (the smoke test says how many it sent)."""
+
+
 MAX_CAPTURE_INPUTS = 8
 """A processing job takes at most 10 inputs; the code and the baseline use two, the window's hours the rest."""
 MAX_PROCESSING_INSTANCES = 100
@@ -160,6 +170,10 @@ def get_deployment_settings() -> DeploymentSettings:
 
 def get_monitoring_settings() -> MonitoringSettings:
     return read_settings(MonitoringSettings)
+
+
+def get_staging_settings() -> StagingSettings:
+    return read_settings(StagingSettings)
 
 
 def forgotten_on_reset(function: Callable[P, R]) -> Callable[P, R]:
