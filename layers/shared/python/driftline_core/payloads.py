@@ -217,6 +217,46 @@ class RegistrationResult(_Payload):
     approval_status: str
 
 
+class SmokeTestResult(_Payload):
+    """The staging smoke test: the evaluation's held-out rows sent through the staging endpoint."""
+
+    rows: int
+    """Rows sent (every held-out row, up to the smoke test's limit)."""
+    mismatches: int
+    """Rows whose answer differs from the evaluation job's prediction for that row, or that got no answer."""
+    unanswered: int = 0
+    """Rows whose request failed (an error, or no answer in time); counted in ``mismatches`` too."""
+    passed: bool
+    examples: list[str] = Field(default_factory=list)
+    """Up to three mismatches or errors, one readable line each."""
+
+
+class LoadTestResult(_Payload):
+    """The staging load test: requests at a steady rate for a while, and how the endpoint answered them."""
+
+    requests_per_second: float
+    seconds: int
+    requests: int
+    errors: int
+    p50_milliseconds: float
+    p99_milliseconds: float
+    max_p99_milliseconds: float
+    """The limit p99 must stay under (StagingMaxP99Milliseconds)."""
+    passed: bool
+    examples: list[str] = Field(default_factory=list)
+    """Up to three failed requests, one readable line each."""
+
+
+class StagingTestResult(_Payload):
+    """What TestStaging measured on the staging endpoint; the run carries it at ``$.staging_test``."""
+
+    endpoint_name: str
+    smoke: SmokeTestResult
+    load: LoadTestResult
+    report_uri: str
+    """``runs/<execution>/staging/staging_test.json``: both results in full."""
+
+
 class ApprovalRequestInput(StepInput):
     """What RequestApproval receives: the registered candidate and the token the run waits on."""
 
@@ -227,6 +267,8 @@ class ApprovalRequestInput(StepInput):
     training: JobResult
     gate: GateResult
     registration: RegistrationResult
+    staging_test: StagingTestResult | None = None
+    """What the candidate showed on its staging endpoint; None when the run tests on no staging endpoint."""
 
 
 class ApprovalRequested(_Payload):
@@ -284,42 +326,6 @@ class DeploymentResult(_Payload):
     """Where sampled requests and answers land; None for serverless endpoints, which capture nothing."""
     alarms: list[str] = Field(default_factory=list)
     """The CloudWatch alarms that roll a blue/green update back."""
-
-
-class SmokeTestResult(_Payload):
-    """The staging smoke test: the evaluation's held-out rows sent through the staging endpoint."""
-
-    rows: int
-    """Rows sent (every held-out row, up to the smoke test's limit)."""
-    mismatches: int
-    """Rows whose answer differs from the evaluation job's prediction for that row."""
-    passed: bool
-    examples: list[str] = Field(default_factory=list)
-    """Up to three mismatches or errors, one readable line each."""
-
-
-class LoadTestResult(_Payload):
-    """The staging load test: requests at a steady rate for a while, and how the endpoint answered them."""
-
-    requests_per_second: float
-    seconds: int
-    requests: int
-    errors: int
-    p50_milliseconds: float
-    p99_milliseconds: float
-    max_p99_milliseconds: float
-    """The limit p99 must stay under (StagingMaxP99Milliseconds)."""
-    passed: bool
-
-
-class StagingTestResult(_Payload):
-    """What TestStaging measured on the staging endpoint; the run carries it at ``$.staging_test``."""
-
-    endpoint_name: str
-    smoke: SmokeTestResult
-    load: LoadTestResult
-    report_uri: str
-    """``runs/<execution>/staging/staging_test.json``: both results in full."""
 
 
 class StagingTestInput(StepInput):
