@@ -12,7 +12,7 @@ from driftline_core.errors import DatasetConfigInvalid, ValidationFailed
 from driftline_core.handler_input import validated_event
 from driftline_core.ingest.validation import validate_upload
 from driftline_core.payloads import StepInput
-from driftline_core.settings import get_settings
+from driftline_core.settings import get_release_settings, get_settings
 
 logger = Logger()
 metrics = Metrics()
@@ -24,7 +24,7 @@ metrics = Metrics()
 def lambda_handler(event: StepInput, context: LambdaContext) -> dict[str, Any]:
     logger.append_keys(dataset=event.dataset, data_uri=event.data.uri, data_version_id=event.data.version_id)
     try:
-        result = validate_upload(event, settings=get_settings())
+        result = validate_upload(event, settings=get_settings(), release=get_release_settings())
     except (ValidationFailed, DatasetConfigInvalid):
         # Raised on so the state machine sees the error name; counted so rejected uploads can be alarmed on.
         metrics.add_metric(name="UploadsRejected", unit=MetricUnit.Count, value=1)

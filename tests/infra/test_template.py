@@ -44,6 +44,8 @@ STEP_FUNCTIONS = {
     "ApprovalEventsFunction": "functions/approval_events",
     "DeployFunction": "functions/deploy",
     "FinishDeploymentFunction": "functions/finish_deployment",
+    "TestStagingFunction": "functions/test_staging",
+    "RemoveStagingFunction": "functions/remove_staging",
     "StartMonitoringFunction": "functions/start_monitoring",
 }
 
@@ -269,7 +271,23 @@ def test_every_step_function_gets_every_setting(template: dict[str, Any], logica
     from driftline_core.settings import MonitoringSettings
 
     deployment |= {field.upper() for field in MonitoringSettings.model_fields}
+    # Validate decides the release plan (ReleaseSettings); TestStaging gets its limits (StagingSettings).
+    from driftline_core.settings import ReleaseSettings, StagingSettings
+
+    deployment |= {field.upper() for group in (ReleaseSettings, StagingSettings) for field in group.model_fields}
     assert set(environment) - approval - deployment == (settings | powertools) - approval - deployment
+
+
+def test_validate_gets_every_release_setting_and_test_staging_every_staging_limit_it_has_a_parameter_for(
+    template: dict[str, Any],
+) -> None:
+    from driftline_core.settings import ReleaseSettings, StagingSettings
+
+    validate = _function_environment(template, "ValidateFunction")
+    assert {field.upper() for field in ReleaseSettings.model_fields} <= set(validate)
+    test_staging = _function_environment(template, "TestStagingFunction")
+    given = {field.upper() for field in StagingSettings.model_fields} - {"STAGING_SMOKE_TEST_MAX_ROWS"}
+    assert given <= set(test_staging)
 
 
 def test_the_deployment_functions_get_every_template_deployment_parameter_they_read(template: dict[str, Any]) -> None:

@@ -19,7 +19,7 @@ from moto.core import DEFAULT_ACCOUNT_ID
 from moto.sagemaker.models import sagemaker_backends
 
 from driftline_core.errors import DeploymentFailed
-from driftline_core.payloads import DeployInput, DeploymentResult
+from driftline_core.payloads import DeployInput, DeploymentResult, RemoveStagingInput
 from driftline_core.settings import reset_settings
 from tests.conftest import REGION, FakeLambdaContext, load_event
 from tests.integration.pipeline_resources import ARTIFACT_BUCKET, SKLEARN_IMAGE
@@ -334,3 +334,104 @@ def test_finishing_registers_target_tracking_autoscaling_on_the_variant(world: N
     assert policy["ResourceId"] == f"endpoint/{ENDPOINT}/variant/AllTraffic"
     spec = policy["TargetTrackingScalingPolicyConfiguration"]["PredefinedMetricSpecification"]
     assert spec["PredefinedMetricType"] == "SageMakerVariantInvocationsPerInstance"
+
+
+# Staging: Deploy with target "staging", and RemoveStaging -------------------------------------------------------
+#
+# The candidate's own staging endpoint serves the model production will serve, captures nothing, resumes the run
+# like a production deployment, and is deleted after the decision.
+
+STAGING = f"{ENDPOINT}--staging-v1"
+
+
+def deploy_to_staging(package_arn: str) -> dict[str, Any]:
+    from functions.deploy import app
+
+    event = deploy_event(package_arn) | {"target": "staging"}
+    event.pop("approval")
+    result: dict[str, Any] = app.lambda_handler(event, FakeLambdaContext())
+    return result
+
+
+def remove(package_arn: str | None, *, keep_model: bool = False, staging: bool = True) -> dict[str, Any]:
+    from functions.remove_staging import app
+
+    event = load_event("remove_staging") | {"keep_model": keep_model, "staging": staging}
+    if package_arn is None:
+        event.pop("registration")
+    else:
+        event["registration"]["model_package_arn"] = package_arn
+    result: dict[str, Any] = app.lambda_handler(event, FakeLambdaContext())
+    return result
+
+
+def names() -> dict[str, set[str]]:
+    sagemaker = boto3.client("sagemaker", region_name=REGION)
+    return {
+        "endpoints": {e["EndpointName"] for e in sagemaker.list_endpoints()["Endpoints"]},
+        "configs": {c["EndpointConfigName"] for c in sagemaker.list_endpoint_configs()["EndpointConfigs"]},
+        "models": {m["ModelName"] for m in sagemaker.list_models()["Models"]},
+    }
+
+
+def test_the_sample_remove_staging_event_parses(aws_env: None) -> None:
+    RemoveStagingInput.model_validate(load_event("remove_staging"))
+
+
+def test_a_candidate_goes_to_its_own_staging_endpoint_without_capture_and_resumes_the_run_in_service(
+    world: None, stepfunctions: Stubber, sent: dict[str, list[dict[str, Any]]]
+) -> None:
+    package = register_version()
+    seen = expect_success(stepfunctions)
+
+    started = deploy_to_staging(package)
+
+    assert started == {"endpoint_name": STAGING, "endpoint_config_name": STAGING, "action": "created"}
+    config = sent["CreateEndpointConfig"][0]
+    assert "DataCaptureConfig" not in config
+    # The staging config serves the Model production will serve once the version is approved.
+    assert config["ProductionVariants"][0]["ModelName"] == f"{ENDPOINT}-v1"
+    result = DeploymentResult.model_validate(seen)
+    assert (result.endpoint_name, result.model_name, result.alarms) == (STAGING, f"{ENDPOINT}-v1", [])
+    # The production endpoint is not touched, nor are its rollback alarms created.
+    assert ENDPOINT not in names()["endpoints"]
+    assert "PutMetricAlarm" not in sent
+
+
+def test_after_promotion_the_staging_endpoint_goes_and_the_model_production_serves_stays(
+    world: None, stepfunctions: Stubber
+) -> None:
+    package = register_version()
+    expect_success(stepfunctions)
+    deploy_to_staging(package)
+    expect_success(stepfunctions)
+    deploy(package)
+
+    removal = remove(package, keep_model=True)
+
+    assert removal["endpoint_name"] == STAGING
+    left = names()
+    assert STAGING not in left["endpoints"] and STAGING not in left["configs"]
+    assert f"{ENDPOINT}-v1" in left["models"] and ENDPOINT in left["endpoints"]
+
+
+def test_a_rejected_candidate_loses_its_staging_endpoint_config_and_model(world: None, stepfunctions: Stubber) -> None:
+    package = register_version()
+    expect_success(stepfunctions)
+    deploy_to_staging(package)
+
+    removal = remove(package)
+
+    assert sorted(removal["removed"]) == sorted(
+        [f"endpoint {STAGING}", f"endpoint config {STAGING}", f"model {ENDPOINT}-v1"]
+    )
+    left = names()
+    assert not left["endpoints"] and not left["configs"] and not left["models"]
+
+
+@pytest.mark.parametrize(("package", "staging"), [(None, True), ("registered", False), ("registered", True)])
+def test_removal_with_nothing_to_remove_succeeds_and_removes_nothing(
+    world: None, package: str | None, staging: bool
+) -> None:
+    arn = register_version() if package else None
+    assert remove(arn, staging=staging)["removed"] == []

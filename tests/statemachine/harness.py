@@ -29,6 +29,8 @@ STEPS = [
     "RequestApproval",
     "Deploy",
     "FinishDeployment",
+    "TestStaging",
+    "RemoveStaging",
     "Notify",
 ]
 SUBSTITUTIONS = {

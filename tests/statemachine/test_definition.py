@@ -78,11 +78,16 @@ def test_the_approval_wait_keeps_only_the_decision_and_routes_rejection_and_expi
         "reason.$",
     }
     routes = {error: catch["Next"] for catch in state["Catch"] for error in catch["ErrorEquals"]}
+    # Each route first removes the candidate's staging endpoint (if it has one), then says why.
     assert routes == {
-        "ApprovalRejected": "NotifyApprovalRejected",
-        "States.Timeout": "NotifyApprovalExpired",
-        "States.ALL": "NotifyFailure",
+        "ApprovalRejected": "RemoveStagingAfterRejection",
+        "States.Timeout": "RemoveStagingAfterExpiry",
+        "States.ALL": "CleanUpStaging",
     }
+    states = _definition()["States"]
+    assert states["RemoveStagingAfterRejection"]["Next"] == "NotifyApprovalRejected"
+    assert states["RemoveStagingAfterExpiry"]["Next"] == "NotifyApprovalExpired"
+    assert states["CleanUpStaging"]["Next"] == "NotifyFailure"
     assert state["TimeoutSeconds"] == 3  # the ApprovalTimeoutSeconds substitution
 
 

@@ -25,7 +25,9 @@ VALIDATION = {
     "schema_source": "inferred",
     "rows": 100,
     "columns": 5,
+    "release": {"staging": False, "ab_test": None},
 }
+STAGED = {**VALIDATION, "release": {"staging": True, "ab_test": None}}
 PREPROCESS = {
     "job_name": "x-preprocess",
     "job_type": "processing",
@@ -108,6 +110,46 @@ def notify(payload: dict[str, Any]) -> dict[str, Any]:
     return {"subject": payload["outcome"], "message_id": "m", "error": "", "cause": ""}
 
 
+STAGING = {
+    **DEPLOYMENT,
+    "endpoint_name": "driftline-credit--staging-v1",
+    "endpoint_config_name": "driftline-credit--staging-v1",
+    "data_capture_uri": None,
+    "alarms": [],
+}
+STAGING_TEST = {
+    "endpoint_name": "driftline-credit--staging-v1",
+    "smoke": {"rows": 45, "mismatches": 0, "passed": True, "examples": []},
+    "load": {
+        "requests_per_second": 5.0,
+        "seconds": 2,
+        "requests": 10,
+        "errors": 0,
+        "p50_milliseconds": 4.1,
+        "p99_milliseconds": 9.3,
+        "max_p99_milliseconds": 1000.0,
+        "passed": True,
+    },
+    "report_uri": "s3://art/runs/x/staging/staging_test.json",
+}
+
+
+def remove_staging(payload: dict[str, Any]) -> dict[str, Any]:
+    """RemoveStaging's contract: nothing to do for a run without staging or without a registered candidate."""
+    if not payload["staging"] or payload.get("registration") is None:
+        return {"endpoint_name": None, "removed": []}
+    return {"endpoint_name": "driftline-credit--staging-v1", "removed": ["endpoint driftline-credit--staging-v1"]}
+
+
+def deploy_to(target_results: dict[str, dict[str, Any]]) -> Any:
+    """Deploy, answering per target (production or staging) through the task token."""
+
+    def behave(payload: dict[str, Any]) -> Any:
+        return job_callback(target_results[payload.get("target", "production")])(payload)
+
+    return behave
+
+
 def happy(pipeline: Pipeline, **overrides: Any) -> None:
     pipeline.behaviours.update(
         {
@@ -124,6 +166,8 @@ def happy(pipeline: Pipeline, **overrides: Any) -> None:
             "RequestApproval": job_callback(APPROVAL),
             "Deploy": job_callback(DEPLOYMENT),
             "FinishDeployment": lambda p: {"autoscaling": "1 to 2 instances"},
+            "TestStaging": lambda p: STAGING_TEST,
+            "RemoveStaging": remove_staging,
             "Notify": notify,
         }
     )
@@ -148,9 +192,12 @@ def test_happy_path_registers_waits_for_approval_deploys_and_notifies_the_live_e
         "QualityGate",
         "GatePassed",
         "Register",
+        "UseStaging",
+        "SkipStaging",
         "RequestApproval",
         "Deploy",
         "FinishDeployment",
+        "RemoveStagingAfterPromotion",
         "NotifyDeployed",
         "ModelDeployed",
     ]
@@ -172,7 +219,7 @@ def test_a_failed_deployment_is_notified_with_its_cause_and_fails_the_run(pipeli
     assert result["status"] == "FAILED"
     assert result["error"] == "DeploymentFailed"
     states = pipeline.states_entered(result["executionArn"])
-    assert states[-3:] == ["Deploy", "NotifyFailure", "RunFailed"]
+    assert states[-4:] == ["Deploy", "CleanUpStaging", "NotifyFailure", "RunFailed"]
     assert pipeline.calls["Notify"][0]["outcome"] == "failed"
     assert "FinishDeployment" not in pipeline.calls
 
@@ -204,7 +251,12 @@ def test_a_failed_autoscaling_setup_is_notified_as_a_failure(pipeline: Pipeline)
     happy(pipeline, FinishDeployment=raising("ClientError", "AccessDenied on RegisterScalableTarget"))
     result = pipeline.run(RUN_INPUT)
     assert result["status"] == "FAILED"
-    assert pipeline.states_entered(result["executionArn"])[-3:] == ["FinishDeployment", "NotifyFailure", "RunFailed"]
+    assert pipeline.states_entered(result["executionArn"])[-4:] == [
+        "FinishDeployment",
+        "CleanUpStaging",
+        "NotifyFailure",
+        "RunFailed",
+    ]
 
 
 def test_the_task_token_the_approver_step_gets_is_not_carried_in_the_run_output(pipeline: Pipeline) -> None:
@@ -225,8 +277,9 @@ def test_a_rejection_notifies_who_rejected_and_why_and_fails_the_run_with_it(pip
     rejection = pipeline.calls["Notify"][-1]
     assert rejection["outcome"] == "approval_rejected"
     assert rejection["error"] == {"Error": "ApprovalRejected", "Cause": cause}
-    assert pipeline.states_entered(result["executionArn"])[-3:] == [
+    assert pipeline.states_entered(result["executionArn"])[-4:] == [
         "RequestApproval",
+        "RemoveStagingAfterRejection",
         "NotifyApprovalRejected",
         "RunFailed",
     ]
@@ -344,3 +397,128 @@ def test_a_failing_notification_still_fails_the_run_with_the_original_cause(pipe
     result = pipeline.run(RUN_INPUT)
     assert result["status"] == "FAILED"
     assert result["error"] == "NotificationFailed"
+
+
+# Staging ----------------------------------------------------------------------------------------------
+
+
+def test_with_staging_the_candidate_is_tested_on_its_staging_endpoint_before_approval_and_promoted_after(
+    pipeline: Pipeline,
+) -> None:
+    happy(pipeline, Validate=lambda p: STAGED, Deploy=deploy_to({"staging": STAGING, "production": DEPLOYMENT}))
+    result = pipeline.run(RUN_INPUT)
+    assert result["status"] == "SUCCEEDED"
+    assert pipeline.states_entered(result["executionArn"])[5:] == [
+        "GatePassed",
+        "Register",
+        "UseStaging",
+        "DeployStaging",
+        "TestStaging",
+        "RequestApproval",
+        "Deploy",
+        "FinishDeployment",
+        "RemoveStagingAfterPromotion",
+        "NotifyDeployed",
+        "ModelDeployed",
+    ]
+    staging_deploy, production_deploy = pipeline.calls["Deploy"]
+    assert staging_deploy["target"] == "staging" and "approval" not in staging_deploy
+    # Approval promotes the same registered package to production.
+    assert production_deploy["registration"] == staging_deploy["registration"]
+    assert pipeline.calls["TestStaging"][0]["staging"] == STAGING
+    assert pipeline.calls["TestStaging"][0]["evaluation"] == EVALUATION
+    assert pipeline.calls["RequestApproval"][0]["staging_test"] == STAGING_TEST
+    removal = pipeline.calls["RemoveStaging"][0]
+    assert removal["keep_model"] is True and removal["staging"] is True
+    output = json.loads(result["output"])
+    assert output["staging_test"] == STAGING_TEST
+    assert output["deployment"] == DEPLOYMENT
+
+
+def test_without_staging_the_approval_request_says_there_was_no_staging_test(pipeline: Pipeline) -> None:
+    happy(pipeline)
+    pipeline.run(RUN_INPUT)
+    assert pipeline.calls["RequestApproval"][0]["staging_test"] is None
+    assert [call.get("target", "production") for call in pipeline.calls["Deploy"]] == ["production"]
+
+
+def test_a_failed_staging_test_fails_the_run_before_anyone_is_asked_and_removes_the_staging_endpoint(
+    pipeline: Pipeline,
+) -> None:
+    reason = "Smoke test on endpoint driftline-credit--staging-v1: 3 of 45 held-out rows answered differently"
+    happy(
+        pipeline,
+        Validate=lambda p: STAGED,
+        Deploy=deploy_to({"staging": STAGING}),
+        TestStaging=raising("StagingTestFailed", reason),
+    )
+    result = pipeline.run(RUN_INPUT)
+    assert result["status"] == "FAILED"
+    assert result["error"] == "StagingTestFailed"
+    assert "RequestApproval" not in pipeline.calls
+    assert pipeline.states_entered(result["executionArn"])[-4:] == [
+        "TestStaging",
+        "CleanUpStaging",
+        "NotifyFailure",
+        "RunFailed",
+    ]
+    assert pipeline.calls["RemoveStaging"][0]["keep_model"] is False
+    failure = pipeline.calls["Notify"][-1]["error"]
+    assert failure["Error"] == "StagingTestFailed" and reason in failure["Cause"]
+    assert [call.get("target") for call in pipeline.calls["Deploy"]] == ["staging"]
+
+
+def test_a_staging_endpoint_that_cannot_be_created_fails_the_run_with_the_reason(pipeline: Pipeline) -> None:
+    cause = "Endpoint driftline-credit--staging-v1 is Failed after deploying it: the model did not load"
+    happy(pipeline, Validate=lambda p: STAGED, Deploy=job_callback(error="DeploymentFailed", cause=cause))
+    result = pipeline.run(RUN_INPUT)
+    assert result["status"] == "FAILED"
+    assert result["error"] == "DeploymentFailed"
+    assert pipeline.calls["Notify"][-1]["error"]["Cause"] == cause
+    assert "TestStaging" not in pipeline.calls and "RequestApproval" not in pipeline.calls
+    assert pipeline.states_entered(result["executionArn"])[-4:] == [
+        "DeployStaging",
+        "CleanUpStaging",
+        "NotifyFailure",
+        "RunFailed",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("decision", "removal_state", "outcome"),
+    [
+        (
+            job_callback(error="ApprovalRejected", cause="rejected by sam"),
+            "RemoveStagingAfterRejection",
+            "approval_rejected",
+        ),
+        (
+            lambda p: {"approval_id": "a", "model_package_arn": "arn:pkg/1", "expires_at": 1},
+            "RemoveStagingAfterExpiry",
+            "approval_expired",
+        ),
+    ],
+)
+def test_a_rejected_or_expired_candidate_loses_its_staging_endpoint_and_production_is_never_touched(
+    pipeline: Pipeline, decision: Any, removal_state: str, outcome: str
+) -> None:
+    happy(pipeline, Validate=lambda p: STAGED, Deploy=deploy_to({"staging": STAGING}), RequestApproval=decision)
+    result = pipeline.run(RUN_INPUT, timeout=30)
+    assert result["status"] == "FAILED"
+    assert removal_state in pipeline.states_entered(result["executionArn"])
+    assert pipeline.calls["RemoveStaging"][0]["keep_model"] is False
+    assert pipeline.calls["Notify"][-1]["outcome"] == outcome
+    assert [call.get("target") for call in pipeline.calls["Deploy"]] == ["staging"]
+
+
+def test_a_staging_removal_that_fails_does_not_hide_why_the_run_ended(pipeline: Pipeline) -> None:
+    happy(
+        pipeline,
+        Validate=lambda p: STAGED,
+        Deploy=deploy_to({"staging": STAGING}),
+        RequestApproval=job_callback(error="ApprovalRejected", cause="rejected by sam"),
+        RemoveStaging=raising("ClientError", "AccessDenied on DeleteEndpoint"),
+    )
+    result = pipeline.run(RUN_INPUT)
+    assert result["error"] == "ApprovalRejected"
+    assert pipeline.calls["Notify"][-1]["outcome"] == "approval_rejected"

@@ -113,6 +113,11 @@ def training_output_prefix(execution_name: str) -> str:
     return f"{run_prefix(execution_name)}train/"
 
 
+def staging_test_key(execution_name: str) -> str:
+    """What TestStaging measured on the candidate's staging endpoint: the smoke and load tests in full."""
+    return f"{run_prefix(execution_name)}staging/staging_test.json"
+
+
 def data_capture_prefix(dataset: str) -> str:
     """Where the dataset's endpoint writes captured requests and answers; SageMaker adds ``<endpoint>/<variant>/``."""
     return f"capture/{dataset}/"
@@ -377,6 +382,26 @@ def versioned_name_version(endpoint: str, name: str, *, stack: str) -> int | Non
         return None
     version = int(match.group(1))
     return version if versioned_name(endpoint, version, stack=stack) == name else None
+
+
+STAGING_MARK = "--s"
+
+
+def staging_endpoint_name(endpoint: str, version: int, *, stack: str) -> str:
+    """A candidate's staging endpoint, and its endpoint config: ``<endpoint>--staging-v<version>``.
+
+    One per model version, so two runs of a dataset never test on the same endpoint. ``--`` followed by no hash
+    is a form no dataset's endpoint, model or config name has (their ``--`` is always followed by hex digits).
+    """
+    if not 0 < version <= MAX_MODEL_VERSION:
+        raise ValueError(f"model package versions run from 1 to {MAX_MODEL_VERSION}, not {version}")
+    return bounded_name(
+        endpoint,
+        f"--staging-v{version}",
+        SAGEMAKER_NAME_MAX,
+        keep=stack_prefix(stack),
+        short_tail=f"{STAGING_MARK}{version}",
+    )
 
 
 def alarm_names(endpoint: str) -> list[str]:

@@ -101,6 +101,31 @@ class StepInput(RunInput):
     execution_name: str
 
 
+class ABTestPlan(_Payload):
+    """How an approved challenger is tried against the serving model: ``ab_test`` in dataset.json, else the stack's
+    ABTest* parameters."""
+
+    mode: Literal["split", "shadow"]
+    """split: the challenger answers its share of requests; shadow: it answers copies that are never returned."""
+    challenger_share: float
+    """split: the challenger's share of the traffic; shadow: the share of requests copied to it."""
+    trial_minutes: int
+    min_labelled_rows: int
+    """Labelled rows each variant needs before the trial may name a winner."""
+    significance: float
+    promotion: Literal["approval", "automatic"]
+    """Who makes a winning challenger the only model: a person's approval, or the trial's decision itself."""
+
+
+class ReleasePlan(_Payload):
+    """How a candidate that passed the gate reaches production; decided once, by Validate, for the whole run."""
+
+    staging: bool = False
+    """Deploy and test the candidate on a staging endpoint before asking for approval (StagingEndpoint)."""
+    ab_test: ABTestPlan | None = None
+    """Approved challengers join the serving endpoint for a trial instead of replacing its model."""
+
+
 class ValidationResult(_Payload):
     config_uri: str
     schema_uri: str
@@ -109,6 +134,7 @@ class ValidationResult(_Payload):
     columns: int
     files: int | None = None
     """Drift runs: how many uploads of the labelled data window were checked and copied (``rows`` is their total)."""
+    release: ReleasePlan = Field(default_factory=ReleasePlan)
 
     @model_serializer(mode="wrap")
     def _files_only_when_set(self, serialize: SerializerFunctionWrapHandler) -> dict[str, Any]:
@@ -299,7 +325,10 @@ class DeployInput(StepInput):
     """Parse errors must not echo the payload: it carries the task token."""
     task_token: str
     registration: RegistrationResult
-    approval: ApprovalDecision
+    approval: ApprovalDecision | None = None
+    """None when deploying to staging, before anyone decided."""
+    target: Literal["production", "staging"] = "production"
+    """production: the dataset's endpoint; staging: the candidate's own staging endpoint (``staging_endpoint_name``)."""
 
 
 class DeploymentStarted(_Payload):
@@ -328,8 +357,27 @@ class DeploymentResult(_Payload):
     """The CloudWatch alarms that roll a blue/green update back."""
 
 
+class RemoveStagingInput(StepInput):
+    """What RemoveStaging receives: the registered candidate (absent when the run failed before registering)."""
+
+    registration: RegistrationResult | None = None
+    staging: bool = True
+    """The run's ``release.staging``: a run without a staging endpoint has nothing to remove."""
+    keep_model: bool = False
+    """True once production serves the candidate: its SageMaker Model is shared with the production endpoint."""
+
+
+class StagingRemoval(_Payload):
+    """What RemoveStaging did; the run carries it at ``$.staging_removal``."""
+
+    endpoint_name: str | None = None
+    removed: list[str] = Field(default_factory=list)
+    """The SageMaker resources deleted, as ``<kind> <name>``."""
+
+
 class StagingTestInput(StepInput):
-    """What TestStaging receives: the run's test split and predictions, and the staging endpoint serving the candidate."""
+    """What TestStaging receives: the run's test split and predictions, and the staging endpoint serving the
+    candidate."""
 
     preprocess: JobResult
     evaluation: JobResult

@@ -88,10 +88,25 @@ def build_model_request(name: str, model_package_arn: str, settings: Settings, d
 
 
 def build_endpoint_config_request(
-    name: str, dataset: str, settings: Settings, deployment: DeploymentSettings
+    name: str,
+    dataset: str,
+    settings: Settings,
+    deployment: DeploymentSettings,
+    *,
+    model_name: str | None = None,
+    capture: bool = True,
 ) -> dict[str, Any]:
-    """CreateEndpointConfig: one variant, data capture into ``capture/<dataset>/`` (provisioned endpoints only)."""
-    variant: dict[str, Any] = {"VariantName": VARIANT_NAME, "ModelName": name, "InitialVariantWeight": 1.0}
+    """CreateEndpointConfig: one variant, data capture into ``capture/<dataset>/`` (provisioned endpoints only).
+
+    The model is named like the config unless ``model_name`` says otherwise (a staging config serves the model the
+    production config of the same version will); a staging endpoint captures nothing (``capture=False``): its
+    test traffic is no one's data.
+    """
+    variant: dict[str, Any] = {
+        "VariantName": VARIANT_NAME,
+        "ModelName": model_name or name,
+        "InitialVariantWeight": 1.0,
+    }
     request: dict[str, Any] = {
         "EndpointConfigName": name,
         "ProductionVariants": [variant],
@@ -106,7 +121,11 @@ def build_endpoint_config_request(
         return request
     variant["InstanceType"] = deployment.endpoint_instance_type
     variant["InitialInstanceCount"] = deployment.endpoint_instance_count
-    capture: dict[str, Any] = {
+    if not capture:
+        if settings.kms_key_arn and not has_instance_storage(deployment.endpoint_instance_type):
+            request["KmsKeyId"] = settings.kms_key_arn
+        return request
+    capture_config: dict[str, Any] = {
         "EnableCapture": True,
         "InitialSamplingPercentage": deployment.data_capture_sampling_percentage,
         "DestinationS3Uri": capture_uri(settings, dataset),
@@ -114,10 +133,10 @@ def build_endpoint_config_request(
         "CaptureContentTypeHeader": CAPTURE_CONTENT_TYPES,
     }
     if settings.kms_key_arn:
-        capture["KmsKeyId"] = settings.kms_key_arn
+        capture_config["KmsKeyId"] = settings.kms_key_arn
         if not has_instance_storage(deployment.endpoint_instance_type):
             request["KmsKeyId"] = settings.kms_key_arn
-    request["DataCaptureConfig"] = capture
+    request["DataCaptureConfig"] = capture_config
     return request
 
 
@@ -264,8 +283,8 @@ def start_deployment(step: DeployInput, settings: Settings, deployment: Deployme
     update_timeout_seconds(deployment)  # a configuration no update fits in fails before anything is touched
     with transient_aws_errors():
         _put_alarms(endpoint, deployment)
-        _ensure_model(target, package_arn, settings, step.dataset)
-        _ensure_endpoint_config(target, step.dataset, settings, deployment)
+        ensure_model(target, package_arn, settings, step.dataset)
+        ensure_endpoint_config(build_endpoint_config_request(target, step.dataset, settings, deployment))
         current = describe_endpoint(endpoint)
         previous = str(current["EndpointConfigName"]) if current else None
         if current is None:
@@ -342,7 +361,7 @@ def start_deployment(step: DeployInput, settings: Settings, deployment: Deployme
         )
         settled = describe_endpoint(endpoint)
         if settled is None or endpoint_status(settled) not in ENDPOINT_IN_PROGRESS:
-            _resume_deployment(endpoint, settled, settings)
+            resume_deployment(endpoint, settled, settings)
     return DeploymentStarted(endpoint_name=endpoint, endpoint_config_name=target, action=action)
 
 
@@ -352,7 +371,7 @@ def _put_alarms(endpoint: str, deployment: DeploymentSettings) -> None:
         cloudwatch.put_metric_alarm(**request)
 
 
-def _ensure_model(name: str, package_arn: str, settings: Settings, dataset: str) -> None:
+def ensure_model(name: str, package_arn: str, settings: Settings, dataset: str) -> None:
     sagemaker = get_client("sagemaker")
     try:
         sagemaker.describe_model(ModelName=name)
@@ -367,8 +386,10 @@ def _ensure_model(name: str, package_arn: str, settings: Settings, dataset: str)
             raise
 
 
-def _ensure_endpoint_config(name: str, dataset: str, settings: Settings, deployment: DeploymentSettings) -> None:
+def ensure_endpoint_config(request: dict[str, Any]) -> None:
+    """CreateEndpointConfig unless a config of that name exists: a config cannot change, so a retry reuses it."""
     sagemaker = get_client("sagemaker")
+    name = str(request["EndpointConfigName"])
     try:
         sagemaker.describe_endpoint_config(EndpointConfigName=name)
         return
@@ -376,7 +397,7 @@ def _ensure_endpoint_config(name: str, dataset: str, settings: Settings, deploym
         if not is_not_found(error):
             raise
     try:
-        sagemaker.create_endpoint_config(**build_endpoint_config_request(name, dataset, settings, deployment))
+        sagemaker.create_endpoint_config(**request)
     except ClientError as error:
         if not is_already_exists(error):
             raise
@@ -483,7 +504,7 @@ def resume_from_endpoint_event(detail: Mapping[str, Any], *, settings: Settings)
         description = describe_endpoint(name)
         if description is not None and endpoint_status(description) in ENDPOINT_IN_PROGRESS:
             return STILL_RUNNING
-        return _resume_deployment(name, description, settings)
+        return resume_deployment(name, description, settings)
 
 
 def reconcile_endpoint(name: str, *, settings: Settings) -> str:
@@ -491,10 +512,10 @@ def reconcile_endpoint(name: str, *, settings: Settings) -> str:
     description = describe_endpoint(name)
     if description is not None and endpoint_status(description) in ENDPOINT_IN_PROGRESS:
         return STILL_RUNNING
-    return _resume_deployment(name, description, settings)
+    return resume_deployment(name, description, settings)
 
 
-def _resume_deployment(name: str, description: Mapping[str, Any] | None, settings: Settings) -> str:
+def resume_deployment(name: str, description: Mapping[str, Any] | None, settings: Settings) -> str:
     stored = take_token(name, settings=settings)
     if stored is None:
         logger.info("No deployment waits on this endpoint; ignoring it", extra={"endpoint_name": name})
@@ -531,13 +552,13 @@ def deployment_outcome(
             endpoint_name=name,
             endpoint_arn=str(description.get("EndpointArn") or ""),
             endpoint_config_name=target,
-            model_name=target,
+            model_name=str(context.get("model_name") or target),
             model_package_arn=str(context["model_package_arn"]),
             action=context["action"],
             endpoint_type=context["endpoint_type"],
             previous_endpoint_config_name=context.get("previous_endpoint_config_name"),
             data_capture_uri=context.get("data_capture_uri"),
-            alarms=alarm_names(name),
+            alarms=alarm_names(name) if context.get("rollback_alarms", True) else [],
         )
     if status == "InService":
         why = reason or "SageMaker rolled the update back (a rollback alarm went off or the new fleet was unhealthy)"

@@ -33,14 +33,15 @@ from driftline_core.ingest.dataset_config import (
     parse_dataset_config,
     resolve_config,
 )
+from driftline_core.ingest.release_plan import release_plan
 from driftline_core.payloads import DataObject, RetrainManifest, StepInput, ValidationResult
-from driftline_core.settings import Settings
+from driftline_core.settings import ReleaseSettings, Settings
 
 _KEEP_SCHEMA_ATTEMPTS = 5
 _KEEP_SCHEMA_RETRY_SECONDS = 0.2
 
 
-def validate_upload(step: StepInput, settings: Settings) -> ValidationResult:
+def validate_upload(step: StepInput, settings: Settings, release: ReleaseSettings | None = None) -> ValidationResult:
     """Check the uploaded object version against its dataset's schema and write ``runs/<run>/config.json``."""
     data = step.data
     _check_dataset_name(step.dataset, data.key)
@@ -96,6 +97,7 @@ def validate_upload(step: StepInput, settings: Settings) -> ValidationResult:
         rows=report.rows,
         columns=len(report.schema.columns),
         files=len(window) if window is not None else None,
+        release=release_plan(declared.ab_test, release or ReleaseSettings()),
     )
 
 
