@@ -101,29 +101,11 @@ class StepInput(RunInput):
     execution_name: str
 
 
-class ABTestPlan(_Payload):
-    """How an approved challenger is tried against the serving model: ``ab_test`` in dataset.json, else the stack's
-    ABTest* parameters."""
-
-    mode: Literal["split", "shadow"]
-    """split: the challenger answers its share of requests; shadow: it answers copies that are never returned."""
-    challenger_share: float
-    """split: the challenger's share of the traffic; shadow: the share of requests copied to it."""
-    trial_minutes: int
-    min_labelled_rows: int
-    """Labelled rows each variant needs before the trial may name a winner."""
-    significance: float
-    promotion: Literal["approval", "automatic"]
-    """Who makes a winning challenger the only model: a person's approval, or the trial's decision itself."""
-
-
 class ReleasePlan(_Payload):
     """How a candidate that passed the gate reaches production; decided once, by Validate, for the whole run."""
 
     staging: bool = False
     """Deploy and test the candidate on a staging endpoint before asking for approval (StagingEndpoint)."""
-    ab_test: ABTestPlan | None = None
-    """Approved challengers join the serving endpoint for a trial instead of replacing its model."""
 
 
 class ValidationResult(_Payload):
