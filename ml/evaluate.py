@@ -4,6 +4,10 @@ Runs as a SageMaker Processing job with the training job's ``model.tar.gz``, the
 config as inputs. The report uses SageMaker Model Monitor's model-quality statistics format (so the Model
 Registry shows it as model quality) plus a ``driftline`` block naming the metric the quality gate reads.
 
+Beside the report, ``predictions.csv`` holds the model's answer to each held-out row of ``test_features.csv``, in
+that file's order, written exactly as the endpoint answers it in ``text/csv`` (the serving module's own
+formatting): the staging test sends the same rows to the candidate's staging endpoint and compares the answers.
+
 When a model of the dataset is approved, the job also gets that model's ``model.tar.gz`` (input
 ``incumbent``) and its package ARN (``DRIFTLINE_INCUMBENT_MODEL_PACKAGE_ARN``) and scores it on the same test
 rows, read as uploaded and encoded through the approved model's own metadata, as its endpoint would encode
@@ -57,9 +61,11 @@ from driftline_ml.metrics import (
     model_quality_report,
 )
 from driftline_ml.serving import (
+    CSV,
     InvalidRequest,
     ServingModel,
     encode_rows,
+    format_prediction,
     load_estimator,
     load_serving_model,
     predict,
@@ -75,6 +81,7 @@ from driftline_ml.tabular import (
 )
 
 EVALUATION_FILE = "evaluation.json"
+PREDICTIONS_FILE = "predictions.csv"
 INCUMBENT_SECTION = "incumbent"
 INCUMBENT_ARN_VARIABLE = "DRIFTLINE_INCUMBENT_MODEL_PACKAGE_ARN"
 INCUMBENT_NOT_GIVEN_VARIABLE = "DRIFTLINE_INCUMBENT_NOT_GIVEN"
@@ -152,9 +159,31 @@ def evaluate(args: argparse.Namespace) -> None:
         report[INCUMBENT_SECTION] = incumbent
     report[DATA_DRIFT_SECTION] = data_drift_section(args, metadata)
     write_json(args.output_dir / EVALUATION_FILE, report)
+    write_predictions(ServingModel(model, metadata), args.test_dir, len(y_test), args.output_dir / PREDICTIONS_FILE)
     for name, entry in block.items():
         print(f"test:{name}={entry['value']:.6f}")
     print(f"Wrote {EVALUATION_FILE}: {metric}={block[metric]['value']:.6f} on {len(y_test)} test rows")
+
+
+def write_predictions(model: ServingModel, test_dir: Path, expected: int, path: Path) -> None:
+    """What the endpoint answers (``text/csv``) for each row of ``test_features.csv``, one line per row, in its order.
+
+    The rows go through the serving path itself (their text encoded by ``encode_rows``, answered by ``predict``,
+    written by ``format_prediction``), so the file is the endpoint's answer, not the encoded split's predictions.
+    """
+    header, rows = read_raw_test_rows(test_dir, expected)
+    missing = [name for name in model.features if name not in header]
+    if missing:
+        raise JobInputError(f"{RAW_TEST_FILE} lacks the feature column(s) {', '.join(map(repr, missing))}")
+    positions = [header.index(name) for name in model.features]
+    try:
+        x = encode_rows(model, [[row[position] for position in positions] for row in rows])
+    except InvalidRequest as error:
+        raise JobInputError(f"{RAW_TEST_FILE} holds a row the endpoint would refuse ({error.message})") from error
+    body, _ = format_prediction(predict(model, x), CSV)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(body, encoding="utf-8", newline="")
+    print(f"Wrote {PREDICTIONS_FILE}: the endpoint's text/csv answer to each of the {len(rows)} held-out rows")
 
 
 class IncumbentNotScored(Exception):
@@ -216,7 +245,10 @@ def score_incumbent(
         raise IncumbentNotScored(
             f"it is a {model.problem_type.replace('_', ' ')} model and this run's is {problem_type.replace('_', ' ')}"
         )
-    header, rows = read_raw_test_rows(test_dir, len(y_test))
+    try:
+        header, rows = read_raw_test_rows(test_dir, len(y_test))
+    except JobInputError as error:
+        raise IncumbentNotScored(str(error)) from error
     missing = [name for name in model.features if name not in header]
     if missing:
         raise IncumbentNotScored(
@@ -410,8 +442,9 @@ def read_raw_test_rows(test_dir: Path, expected: int) -> tuple[list[str], list[l
     """The test rows' feature values as uploaded, which preprocessing keeps beside the encoded split."""
     path = test_dir / RAW_TEST_FILE
     if not path.is_file():
-        raise IncumbentNotScored(
-            f"this run's preprocessing kept no {RAW_TEST_FILE} (the uploaded test rows) to score it on"
+        raise JobInputError(
+            f"this run's preprocessing kept no {RAW_TEST_FILE} (the uploaded test rows); run the pipeline again so "
+            "the preprocessing job writes it"
         )
     with path.open(newline="", encoding="utf-8") as file:
         reader = csv.reader(file)
@@ -419,7 +452,7 @@ def read_raw_test_rows(test_dir: Path, expected: int) -> tuple[list[str], list[l
         # A lone feature's missing value is an empty line, which the reader gives as no fields.
         rows = [row if row or len(header) != 1 else [""] for row in reader]
     if len(rows) != expected or any(len(row) != len(header) for row in rows):
-        raise IncumbentNotScored(f"{RAW_TEST_FILE} does not hold the {expected} rows of the test split")
+        raise JobInputError(f"{RAW_TEST_FILE} does not hold the {expected} rows of the test split")
     return header, rows
 
 

@@ -6,6 +6,8 @@ does (the model folder travels as ``model.tar.gz``).
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 import math
 import os
@@ -332,6 +334,65 @@ def test_regression_report_holds_error_metrics_and_r2(chains: dict[str, Any]) ->
     assert metrics["r2"]["value"] > 0.7
     assert report["driftline"]["metric"] == "rmse"
     assert report["driftline"]["higher_is_better"] is False
+
+
+CSV = "text/csv"
+
+
+def endpoint_answers(model_folder: Path, test_dir: Path) -> list[str]:
+    """What the serving program answers (text/csv) for each held-out row sent alone, as the staging test sends it."""
+    import serve
+
+    model = serve.model_fn(str(model_folder))
+    with (test_dir / "test_features.csv").open(newline="", encoding="utf-8") as file:
+        rows = list(csv.reader(file))[1:]
+    answers = []
+    for row in rows:
+        line = io.StringIO()
+        csv.writer(line, lineterminator="\n").writerow(row)
+        body, content_type = serve.output_fn(serve.predict_fn(serve.input_fn(line.getvalue(), CSV), model), CSV)
+        assert content_type == CSV
+        answers.append(body)
+    return answers
+
+
+@pytest.mark.parametrize(
+    ("chain", "name"), [("binary", "evaluation"), ("regression", "evaluation"), ("incumbents", "old_codes")]
+)
+def test_predictions_hold_the_endpoints_answer_to_each_held_out_row_in_order(
+    chains: dict[str, Any], chain: str, name: str
+) -> None:
+    """Numeric features (binary), a categorical one (regression, incumbents): the serving path's own answers."""
+    root, runs = chains[chain]
+    report = read_report(root, runs, name)
+
+    written = (root / name / "predictions.csv").read_text(encoding="utf-8")
+
+    expected = endpoint_answers(root / "model", root / "out" / "test")
+    assert written == "".join(expected)
+    assert len(written.splitlines()) == len(expected) == report["driftline"]["test_rows"]
+
+
+def test_binary_predictions_are_the_label_then_each_class_probability(chains: dict[str, Any]) -> None:
+    root, runs = chains["binary"]
+    read_report(root, runs)
+
+    lines = (root / "evaluation" / "predictions.csv").read_text().splitlines()
+
+    labels = {line.split(",")[0] for line in lines}
+    assert labels == {"benign", "malignant"}
+    for line in lines:
+        probabilities = [float(value) for value in line.split(",")[1:]]
+        assert len(probabilities) == 2 and math.isclose(sum(probabilities), 1.0)
+
+
+def test_regression_predictions_are_one_number_a_line(chains: dict[str, Any]) -> None:
+    root, runs = chains["regression"]
+    read_report(root, runs)
+
+    lines = (root / "evaluation" / "predictions.csv").read_text().splitlines()
+
+    assert all(float(line) > 0 for line in lines)
 
 
 def test_metric_not_reported_for_the_problem_fails_with_the_choices(chains: dict[str, Any]) -> None:
