@@ -38,6 +38,11 @@ class EndpointBusy(DriftlineError):
     """The endpoint is being created, updated or deleted by something else; the state machine retries later."""
 
 
+class StagingTestFailed(DriftlineError):
+    """The candidate on its staging endpoint answered held-out rows unlike its evaluation, or too slowly or with
+    errors under load; it is not put up for approval."""
+
+
 # Errors that never reach the state machine ------------------------------------------------------------
 
 
