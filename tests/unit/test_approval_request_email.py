@@ -5,15 +5,17 @@ from __future__ import annotations
 import re
 
 from driftline_core.notifications.messages import DriftlineCommand, MetricComparison, approval_request
-from driftline_core.payloads import ApprovalRequestInput
+from driftline_core.payloads import ApprovalRequestInput, StagingTestResult
 from tests.conftest import load_event
 
 INCUMBENT = "arn:aws:sagemaker:us-east-1:123456789012:model-package/driftline-credit/1"
 AWS = DriftlineCommand(stack_name="driftline", region="us-east-1")
 
 
-def _email(comparison: MetricComparison, command: DriftlineCommand = AWS) -> str:
-    step = ApprovalRequestInput.model_validate(load_event("request_approval"))
+def _email(
+    comparison: MetricComparison, command: DriftlineCommand = AWS, staging_test: StagingTestResult | None = None
+) -> str:
+    step = ApprovalRequestInput.model_validate({**load_event("request_approval"), "staging_test": staging_test})
     return approval_request(
         step,
         approve_url="https://example.test/approve",
@@ -88,3 +90,44 @@ def test_local_mode_says_where_to_run_the_commands_instead_of_a_region() -> None
 
     assert f"or, {note}:\n  driftline approve credit-5e4f54c7bade\n" in message
     assert "--region" not in message
+
+
+STAGING_REPORT = "s3://driftline-artifacts-123456789012-us-east-1/runs/credit-5e4f54c7bade/staging/staging_test.json"
+
+
+def test_a_candidate_tested_on_staging_shows_what_it_answered_and_how_fast() -> None:
+    comparison = MetricComparison(rows=[("auc", 0.9, None)], test_rows=None, approved_model=None, compared=False)
+    staging = StagingTestResult.model_validate(
+        {
+            "endpoint_name": "driftline-credit--staging-v3",
+            "smoke": {"rows": 200, "mismatches": 0, "passed": True},
+            "load": {
+                "requests_per_second": 5.0,
+                "seconds": 30,
+                "requests": 150,
+                "errors": 0,
+                "p50_milliseconds": 12.5,
+                "p99_milliseconds": 48.0,
+                "max_p99_milliseconds": 1000.0,
+                "passed": True,
+            },
+            "report_uri": STAGING_REPORT,
+        }
+    )
+
+    message = _email(comparison, staging_test=staging)
+
+    assert (
+        "Staging:         endpoint driftline-credit--staging-v3\n"
+        "  smoke test:    200 held-out rows, 0 answered differently from the evaluation\n"
+        "  load test:     5 requests/s x 30 s: 150 requests, p50 12.5 ms, p99 48 ms (limit 1000 ms), 0 errors\n"
+        f"  results:       {STAGING_REPORT}\n\nTrained on:\n"
+    ) in message
+
+
+def test_without_a_staging_endpoint_the_email_has_no_staging_section() -> None:
+    comparison = MetricComparison(rows=[("auc", 0.9, None)], test_rows=None, approved_model=None, compared=False)
+
+    message = _email(comparison)
+
+    assert "Staging" not in message and "smoke test" not in message

@@ -25,6 +25,7 @@ from driftline_core.payloads import (
     NotifyInput,
     RunDocument,
     RunTrigger,
+    StagingTestResult,
     StepError,
 )
 from driftline_core.settings import Settings
@@ -440,6 +441,7 @@ def approval_request(
         "",
         *_gate_reason_lines(gate),
         *_data_drift_lines(gate),
+        *_staging_lines(step.staging_test),
         *_retrain_lines(step.trigger),
         "Trained on:",
         *_window_lines(step.trigger),
@@ -495,6 +497,24 @@ def _comparison_lines(comparison: MetricComparison) -> list[str]:
     elif comparison.registered_note:
         lines.append(f"Its registered figures: {comparison.registered_note}")
     return lines
+
+
+def _staging_lines(staging: StagingTestResult | None) -> list[str]:
+    """What the candidate did on its staging endpoint: the held-out rows it answered, and how fast under load."""
+    if staging is None:
+        return []
+    smoke, load = staging.smoke, staging.load
+    differing = f"{smoke.mismatches - smoke.unanswered} answered differently from the evaluation"
+    unanswered = f", {smoke.unanswered} unanswered" if smoke.unanswered else ""
+    latency = f"p50 {load.p50_milliseconds:g} ms, p99 {load.p99_milliseconds:g} ms"
+    return [
+        f"Staging:         endpoint {staging.endpoint_name}",
+        f"  smoke test:    {smoke.rows} held-out rows, {differing}{unanswered}",
+        f"  load test:     {load.requests_per_second:g} requests/s x {load.seconds} s: {load.requests} requests, "
+        f"{latency} (limit {load.max_p99_milliseconds:g} ms), {load.errors} errors",
+        f"  results:       {staging.report_uri}",
+        "",
+    ]
 
 
 def _retrain_lines(trigger: RunTrigger) -> list[str]:
