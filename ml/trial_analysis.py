@@ -40,9 +40,11 @@ Outputs, in ``/opt/ml/processing/output/`` [``--output-dir``]:
 - ``trial_report.html``: the same for people, self-contained.
 
 The statistics are ``driftline_ml/trial_statistics.py``'s. Bad capture or label lines never fail the job: they
-are counted by reason in both outputs, the first few named by file and line. The job fails (exit 1, the reason
-in ``/opt/ml/output/message``) only on arguments or inputs it cannot work with: an unknown metric, a missing input
-folder, the same variant named twice.
+are counted by reason in both outputs, the first few named by file and line. An input left out or empty (SageMaker
+refuses an input whose S3 prefix holds no object, so a caller leaves it out) is evidence the trial lacks: the
+decision is ``not_enough_evidence`` and the reason says which input held no files. The job fails (exit 1, the
+reason in ``/opt/ml/output/message``) only on arguments it cannot work with: an unknown problem type or metric, the
+same variant named twice, a window that is not ISO 8601 times or ends before it starts.
 """
 
 from __future__ import annotations
@@ -50,6 +52,7 @@ from __future__ import annotations
 import argparse
 import math
 import sys
+from dataclasses import replace
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -169,16 +172,23 @@ def resolve(args: argparse.Namespace) -> tuple[str, str, str | None, TimeWindow 
     return problem_type, metric, str(target) if target else None, window
 
 
-def variant_folder(args: argparse.Namespace, name: str, role: str) -> Path:
-    folder = args.capture_dir / name
-    if not folder.is_dir():
-        present = sorted(p.name for p in args.capture_dir.iterdir() if p.is_dir()) if args.capture_dir.is_dir() else []
-        found = f"; it holds {', '.join(map(repr, present))}" if present else ""
-        raise JobInputError(
-            f"no capture input for the {role} variant {name!r}: {folder} does not exist{found}. Give each variant's "
-            f"capture files as a processing input at {args.capture_dir}/<VariantName>"
-        )
-    return folder
+def missing_inputs(args: argparse.Namespace, names: tuple[str, str], captures: list[VariantCapture]) -> str:
+    """A sentence naming the inputs that held no files, or "". SageMaker refuses an input whose S3 prefix holds no
+    objects, so a caller leaves such an input out: the trial then lacks that evidence, which is no failure."""
+    missing = [
+        f"no capture files for the {role} ({name}) under {args.capture_dir / name}"
+        for role, name, capture in zip((CHAMPION, CHALLENGER), names, captures)  # noqa: B905 (Python 3.9)
+        if not capture.files
+    ]
+    if not args.labels_dir.is_dir() or not any(path.is_file() for path in args.labels_dir.rglob("*")):
+        missing.append(f"no label files under {args.labels_dir}")
+    if not missing:
+        return ""
+    present = sorted(p.name for p in args.capture_dir.iterdir() if p.is_dir()) if args.capture_dir.is_dir() else []
+    found = ""
+    if present and any(not capture.files for capture in captures):
+        found = f" (the capture input holds {', '.join(map(repr, present))})"
+    return f"The job was given {' and '.join(missing)}{found}."
 
 
 # -- matching answers with labels --------------------------------------------------------------------------------
@@ -276,15 +286,9 @@ def compared_keys(
 def analyse_trial(args: argparse.Namespace) -> None:
     problem_type, metric, target, window = resolve(args)
     names = (args.champion_variant, args.challenger_variant)
-    folders = [variant_folder(args, name, role) for name, role in zip(names, (CHAMPION, CHALLENGER))]  # noqa: B905
-    if not args.labels_dir.is_dir():
-        raise JobInputError(
-            f"the labels input folder {args.labels_dir} does not exist; give the ground-truth labels (Model Monitor's "
-            "JSON lines, or CSV files with inference_id and the target column) as the labels input"
-        )
-    labels = read_labels(args.labels_dir, target)
+    labels = read_labels(args.labels_dir, target) if args.labels_dir.is_dir() else Labels()
     classifier = is_classification(problem_type)
-    captures = [read_variant(folder, name, labels.values, classifier, window) for folder, name in zip(folders, names)]  # noqa: B905
+    captures = [read_variant(args.capture_dir / name, name, labels.values, classifier, window) for name in names]
     matched = [match(capture, labels, classifier) for capture in captures]
     classes = class_order(matched) if classifier else []
     keys = compared_keys(args.mode, *matched)
@@ -303,6 +307,9 @@ def analyse_trial(args: argparse.Namespace) -> None:
         seed=args.seed,
         names=names,
     )
+    missing = missing_inputs(args, names, captures)
+    if missing:
+        outcome = replace(outcome, decision=replace(outcome.decision, reason=f"{outcome.decision.reason} {missing}"))
     document = trial_document(args, problem_type, window, outcome, captures, matched, labels, classes)
     write_json(args.output_dir / TRIAL_FILE, document)
     (args.output_dir / REPORT_FILE).write_text(render(document), encoding="utf-8")

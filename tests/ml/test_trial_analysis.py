@@ -3,6 +3,7 @@ ground-truth labels in both layouts (Model Monitor's JSON lines and CSV)."""
 
 from __future__ import annotations
 
+import ast
 import base64
 import gzip
 import json
@@ -420,7 +421,6 @@ def test_problem_type_metric_and_label_column_come_from_the_run_config(tmp_path:
         (("--problem-type", "regression", "--metric", "accuracy"), "metric 'accuracy' is not one of regression's"),
         (("--metric", "accuracy"), "the problem type is not known"),
         ((*CLASSIFIER, "--champion-variant", CHALLENGER), "the champion and the challenger are the same variant"),
-        ((*CLASSIFIER, "--champion-variant", "Blue"), "no capture input for the champion variant 'Blue'"),
         ((*CLASSIFIER, "--start-time", "yesterday"), "start_time 'yesterday' is not an ISO 8601 time"),
     ],
 )
@@ -436,6 +436,21 @@ def test_inputs_the_job_cannot_work_with_fail_with_a_reason(
     assert message in (tmp_path / "message").read_text()
 
 
+def test_inputs_left_out_for_lack_of_files_leave_the_trial_undecided_and_say_so(tmp_path: Path) -> None:
+    # SageMaker refuses an input whose S3 prefix holds no object, so the caller leaves it out.
+    split_trial(tmp_path, {CHAMPION: 0.8}, rows=50)
+
+    code, trial = run(tmp_path, *CLASSIFIER)
+
+    assert code == 0 and trial is not None
+    assert trial["decision"] == "not_enough_evidence" and trial["challenger"]["capture_files"] == 0
+    assert trial["reason"] == (
+        "Not enough evidence: the champion (AllTraffic) has 0 labelled rows and the challenger (v2) 0, 200 needed "
+        f"each. The job was given no capture files for the challenger (v2) under {tmp_path / 'capture' / 'v2'} and "
+        f"no label files under {tmp_path / 'labels'} (the capture input holds 'AllTraffic')."
+    )
+
+
 def test_the_report_is_self_contained_and_escaped(tmp_path: Path) -> None:
     labels = split_trial(tmp_path, {CHAMPION: 0.8, CHALLENGER: 0.8}, rows=210, seed=7)
     write_ground_truth(tmp_path, [ground_truth_line(key, label) for key, label in labels])
@@ -448,3 +463,26 @@ def test_the_report_is_self_contained_and_escaped(tmp_path: Path) -> None:
     assert "<script" not in page and "&lt;script&gt;" in page
     assert "http" not in page and "src=" not in page and "<link" not in page
     assert "No significant difference" in page and "Variants" in page
+
+
+JOB_CODE = [
+    "trial_analysis.py",
+    "preprocess.py",
+    "driftline_ml/trial_data.py",
+    "driftline_ml/trial_statistics.py",
+    "driftline_ml/trial_report.py",
+]
+
+
+def test_the_job_is_published_with_the_code_it_imports() -> None:
+    # Imported here: the publisher needs boto3, which the rest of this module (run on the container's libraries
+    # too) does not.
+    from code_publisher import code_files
+
+    published = {path.relative_to(ML_DIR).as_posix() for path in code_files(ML_DIR)}
+    assert set(JOB_CODE) <= published
+
+
+@pytest.mark.parametrize("path", JOB_CODE)
+def test_the_job_code_is_valid_python_3_9_as_in_the_scikit_learn_1_2_1_container(path: str) -> None:
+    ast.parse((ML_DIR / path).read_text(), filename=path, feature_version=(3, 9))
