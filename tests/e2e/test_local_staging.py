@@ -98,7 +98,7 @@ def test_a_staged_candidate_is_tested_before_approval_promoted_after_it_and_a_re
     assert second.status == "FAILED"
     assert second.output is None or "deployment" not in (second.output or {})
     staging_two = f"{ENDPOINT}--staging-v2"
-    assert staging_two in dict(seen["endpoints"])  # type: ignore[call-overload]
+    assert staging_two in str(seen["endpoints"])
     endpoints = _endpoints(cloud)
     assert staging_two not in endpoints
     # Production still serves the first version: a rejected candidate never touched it.
