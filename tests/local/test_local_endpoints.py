@@ -320,7 +320,7 @@ def test_capture_honours_the_sampling_percentage_and_capture_options(cloud: Clou
 
 def test_update_swaps_models_without_failing_a_request_while_a_client_loops(cloud: Cloud) -> None:
     _endpoint(cloud, "swapped")
-    old_server = cloud.runner.endpoints["swapped"].server
+    old_server = cloud.runner.endpoints["swapped"].servers().get("AllTraffic")
     assert old_server is not None
     _config(cloud, "swapped-flipped", _model(cloud, "swapped-flipped-model", "flipped"))
     answers: list[str] = []
@@ -394,7 +394,7 @@ def test_serving_code_other_than_the_applications_ml_code_is_refused(cloud: Clou
 
 def test_the_endpoint_server_refuses_a_web_page_of_another_origin(cloud: Cloud) -> None:
     _endpoint(cloud, "guarded")
-    server = cloud.runner.endpoints["guarded"].server
+    server = cloud.runner.endpoints["guarded"].servers().get("AllTraffic")
     assert server is not None
 
     connection = http.client.HTTPConnection("127.0.0.1", server.port, timeout=5)
@@ -413,7 +413,7 @@ def test_the_endpoint_server_refuses_a_web_page_of_another_origin(cloud: Cloud) 
 
 def test_deleting_an_endpoint_stops_its_server(cloud: Cloud) -> None:
     _endpoint(cloud, "deleted")
-    server = cloud.runner.endpoints["deleted"].server
+    server = cloud.runner.endpoints["deleted"].servers().get("AllTraffic")
     assert server is not None
 
     cloud.sagemaker.delete_endpoint(EndpointName="deleted")
@@ -453,12 +453,12 @@ def test_the_package_registry_builds_is_served_by_the_program_it_names(cloud: Cl
     assert f"code/{cloud.code_version}/src/{program}" in {o["Key"] for o in published}
     assert described["EndpointStatus"] == "InService", described.get("FailureReason")
     assert _invoke(cloud, "registered", ROW).startswith("yes,")
-    assert Path(cloud.runner.endpoints["registered"].server.folder / "code" / program).is_file()  # type: ignore[union-attr]
+    assert (cloud.runner.endpoints["registered"].servers()["AllTraffic"].folder / "code" / program).is_file()
 
 
 def test_requests_sent_at_once_each_get_their_own_answer(cloud: Cloud) -> None:
     _endpoint(cloud, "concurrent")
-    server = cloud.runner.endpoints["concurrent"].server
+    server = cloud.runner.endpoints["concurrent"].servers().get("AllTraffic")
     assert server is not None
     rows = [ROW, "-2,0,blue", "1.5,0.3", "0.1,1.0,green"] * 8
 
@@ -478,7 +478,7 @@ def test_requests_sent_at_once_each_get_their_own_answer(cloud: Cloud) -> None:
 
 def test_a_model_server_that_stopped_is_a_model_error_pointing_at_its_log(cloud: Cloud) -> None:
     _endpoint(cloud, "crashed")
-    server = cloud.runner.endpoints["crashed"].server
+    server = cloud.runner.endpoints["crashed"].servers().get("AllTraffic")
     assert server is not None
     server.process.kill()
     server.process.wait()
@@ -493,7 +493,7 @@ def test_a_model_server_that_stopped_is_a_model_error_pointing_at_its_log(cloud:
 
 def test_a_model_server_stops_when_the_process_that_started_it_is_gone(cloud: Cloud, tmp_path: Path) -> None:
     _endpoint(cloud, "orphaned")
-    server = cloud.runner.endpoints["orphaned"].server
+    server = cloud.runner.endpoints["orphaned"].servers().get("AllTraffic")
     assert server is not None
     arguments = [
         *("-m", "driftline.local.endpoints.server", "--code-dir", str(server.folder / "code")),

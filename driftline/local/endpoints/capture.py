@@ -1,9 +1,10 @@
 """Data capture: an endpoint's sampled invocations, written to S3 as SageMaker's capture JSON lines.
 
-With the endpoint config's ``DataCaptureConfig`` enabled, each sampled invocation becomes one record in
-SageMaker's capture format; records are written together, one file per endpoint, variant and hour, to
-``<DestinationS3Uri>/<endpoint>/<variant>/yyyy/mm/dd/hh/<file>.jsonl`` (SageMaker writes every few minutes,
-local mode every few seconds and whenever a server stops serving).
+With the endpoint config's ``DataCaptureConfig`` enabled, each sampled invocation of each variant (a shadow
+variant's copies included, each sampled on its own) becomes one record in SageMaker's capture format, with its own
+``eventId`` and the caller's ``InferenceId``; records are written together, one file per endpoint, variant and
+hour, to ``<DestinationS3Uri>/<endpoint>/<variant>/yyyy/mm/dd/hh/<file>.jsonl`` (SageMaker writes every few
+minutes, local mode every few seconds and whenever a server stops serving).
 """
 
 from __future__ import annotations

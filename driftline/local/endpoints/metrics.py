@@ -1,13 +1,14 @@
 """Endpoint invocation metrics: what SageMaker publishes to CloudWatch for each endpoint variant.
 
 SageMaker sends every endpoint's ``Invocations``, ``Invocation4XXErrors``, ``Invocation5XXErrors``,
-``ModelLatency`` and ``OverheadLatency`` (microseconds) to the ``AWS/SageMaker`` namespace with the dimensions
-``EndpointName`` and ``VariantName``, one datapoint a minute (the SageMaker developer guide, "Amazon SageMaker
-AI metrics in Amazon CloudWatch", endpoint invocation metrics). Local mode tallies each answered request
-and publishes one statistic set per metric and ``METRICS_PERIOD_SECONDS``: local alarm periods are scaled
-(a one-minute period lasts a second), so a local second plays SageMaker's minute. The deployment's rollback
-alarms watch these metrics, both fleets of a blue/green update alike, as on AWS (the old and the new fleet
-serve under the same variant name).
+``InvocationsPerInstance`` (each request counts ``1 / instances`` of its variant), ``ModelLatency`` and
+``OverheadLatency`` (microseconds) to the ``AWS/SageMaker`` namespace with the dimensions ``EndpointName`` and
+``VariantName``, for every production and shadow variant, one datapoint a minute (the SageMaker developer
+guide, "Amazon SageMaker AI metrics in Amazon CloudWatch", endpoint invocation metrics). Local mode tallies
+each answered request and publishes one statistic set per metric and ``METRICS_PERIOD_SECONDS``: local alarm
+periods are scaled (a one-minute period lasts a second), so a local second plays SageMaker's minute. The
+deployment's rollback alarms watch these metrics, both fleets of a blue/green update alike, as on AWS (the old
+and the new fleet serve under the same variant name).
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ class _Tally:
     invocations: int = 0
     errors_4xx: int = 0
     errors_5xx: int = 0
+    per_instance: list[float] = field(default_factory=list)
     model_latencies: list[float] = field(default_factory=list)
     overhead_latencies: list[float] = field(default_factory=list)
 
@@ -41,15 +43,24 @@ class InvocationMetrics:
         self._lock = threading.Lock()
 
     def record(
-        self, endpoint: str, variant: str, status: int, model_seconds: float, total_seconds: float, at: float
+        self,
+        endpoint: str,
+        variant: str,
+        status: int,
+        model_seconds: float,
+        total_seconds: float,
+        at: float,
+        instances: int = 1,
     ) -> None:
-        """One request the model answered with ``status`` (``at``: epoch seconds when it was answered)."""
+        """One request the model answered with ``status`` (``at``: epoch seconds when it was answered; ``instances``:
+        the variant's instance count then)."""
         key = (endpoint, variant, math.floor(at / self.period))
         with self._lock:
             tally = self._tallies.setdefault(key, _Tally())
             tally.invocations += 1
             tally.errors_4xx += 400 <= status < 500
             tally.errors_5xx += status >= 500
+            tally.per_instance.append(1.0 / max(instances, 1))
             tally.model_latencies.append(model_seconds * 1_000_000)
             tally.overhead_latencies.append(max(total_seconds - model_seconds, 0.0) * 1_000_000)
 
@@ -76,6 +87,9 @@ class InvocationMetrics:
                     tally.invocations, count, 1.0 if count else 0.0, 0.0 if count < tally.invocations else 1.0
                 )
                 entries.append(_entry(name, dimensions, timestamp, "None", statistics))
+            shares = tally.per_instance
+            statistics = _statistics(len(shares), sum(shares), max(shares), min(shares))
+            entries.append(_entry("InvocationsPerInstance", dimensions, timestamp, "None", statistics))
             for name, values in (
                 ("ModelLatency", tally.model_latencies),
                 ("OverheadLatency", tally.overhead_latencies),

@@ -1,36 +1,43 @@
-"""The endpoint runner: the local server behind each SageMaker endpoint, started, swapped and stopped as
-CreateEndpoint, UpdateEndpoint and DeleteEndpoint ask, with the status and events SageMaker reports.
+"""The endpoint runner: the local servers behind each SageMaker endpoint, started, swapped and stopped as
+CreateEndpoint, UpdateEndpoint, UpdateEndpointWeightsAndCapacities and DeleteEndpoint ask, with the status and
+events SageMaker reports.
 
-- CreateEndpoint starts one server process per endpoint on ``127.0.0.1`` (a free port) with the model's own
-  serving program, as the scikit-learn container would: ``model.tar.gz`` is downloaded from the emulated S3 and
-  unpacked, ``SAGEMAKER_SUBMIT_DIRECTORY`` is unpacked and checked against the application's published
-  ``ml/`` files (the same check local jobs pass; nothing else ever runs), ``SAGEMAKER_PROGRAM`` must be one
-  of its scripts. The endpoint is ``Creating``, then ``InService`` once ``/ping`` answers, or ``Failed``
-  with a ``FailureReason`` when the model does not load or never becomes healthy.
-- UpdateEndpoint is ``Updating`` while the new configuration's server starts; once it answers ``/ping``
-  requests switch to it (all at once) and requests already sent to the old server finish there. The update's
-  ``DeploymentConfig`` is followed as SageMaker's deployment guardrails follow a blue/green update: for the
-  bake period (``WaitIntervalInSeconds``) the rollback alarms are watched, and one in ALARM, or an update
-  that outlasts ``MaximumExecutionTimeoutInSeconds``, switches traffic back to the old server; otherwise the
-  old server is kept for ``TerminationWaitInSeconds`` and then stopped. When the new server fails or the
-  update rolls back, the endpoint is back ``InService`` on its previous configuration with the
-  ``FailureReason`` of the update, as SageMaker reports a failed update.
-- DeleteEndpoint stops the server and writes out captured data.
-- An invocation goes to the endpoint's current server; a sampled one is captured (``capture``), and each
-  one counts in the endpoint's CloudWatch metrics (``metrics``).
+- CreateEndpoint starts one server process per variant of the endpoint config, production and shadow, on
+  ``127.0.0.1`` (a free port each), each with its own model's serving program, as the scikit-learn container
+  would: ``model.tar.gz`` is downloaded from the emulated S3 and unpacked, ``SAGEMAKER_SUBMIT_DIRECTORY`` is
+  unpacked and checked against the application's published ``ml/`` files (the same check local jobs pass; nothing
+  else ever runs), ``SAGEMAKER_PROGRAM`` must be one of its scripts, and the model's execution role must be allowed
+  to pull its image. The endpoint is ``Creating``, then ``InService`` once every server answers ``/ping``, or
+  ``Failed`` with a ``FailureReason`` naming the variant whose model does not load or never becomes healthy.
+- UpdateEndpoint is ``Updating`` while the new configuration's servers start (a new fleet, every variant, as a
+  blue/green update deploys); once they all answer ``/ping`` requests switch to them (all at once) and requests
+  already sent to the old servers finish there. The update's ``DeploymentConfig`` is followed as SageMaker's
+  deployment guardrails follow a blue/green update: for the bake period (``WaitIntervalInSeconds``) the rollback
+  alarms are watched, and one in ALARM, or an update that outlasts ``MaximumExecutionTimeoutInSeconds``, switches
+  traffic back to the old servers; otherwise the old servers are kept for ``TerminationWaitInSeconds`` and then
+  stopped. When a new server fails or the update rolls back, the endpoint is back ``InService`` on its previous
+  configuration with the ``FailureReason`` of the update, as SageMaker reports a failed update.
+- UpdateEndpointWeightsAndCapacities is ``Updating`` until the new weights route requests (they switch at once,
+  the servers stay), then ``InService``; instance counts are recorded, one server answers for a variant.
+- DeleteEndpoint stops the servers and writes out captured data.
+- An invocation goes to one production variant, at random by the variants' weights or to its ``TargetVariant``
+  (``variants``); a shadow variant gets a copy of a share of them in the background. Each answer counts in its
+  variant's CloudWatch metrics (``metrics``) and a sampled one is captured under its variant (``capture``).
 
 Every status change sends SageMaker's "SageMaker Endpoint State Change" event to local EventBridge.
 """
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 import tarfile
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -47,12 +54,14 @@ from driftline.local.endpoints.capture import (
 )
 from driftline.local.endpoints.metrics import NAMESPACE, InvocationMetrics
 from driftline.local.endpoints.server_process import (
+    INVOKE_TIMEOUT_SECONDS,
     START_TIMEOUT_SECONDS,
     EndpointFailed,
     ModelServer,
     launch_server,
     post_invocation,
 )
+from driftline.local.endpoints.variants import Fleet, routing_of, variant_summaries
 from driftline.local.s3_uris import split_s3_uri
 from driftline.local.times import epoch_millis, utc_now
 
@@ -64,12 +73,22 @@ if TYPE_CHECKING:  # the server process imports this package, and neither moto n
 @dataclass
 class LocalEndpoint:
     name: str
-    server: ModelServer | None = None
-    capture: dict[str, Any] | None = None
-    captured: list[CapturedRecord] = field(default_factory=list)
+    fleet: Fleet | None = None
+    """The servers answering now, and how requests are routed among them."""
+    captured: list[tuple[ModelServer, CapturedRecord]] = field(default_factory=list)
+    """Captured records not written yet, each with the server that answered (its model's role writes it)."""
     lock: threading.Lock = field(default_factory=threading.Lock)
 
+    def servers(self) -> dict[str, ModelServer]:
+        """The server of each variant answering now, production and shadow, by variant name."""
+        fleet = self.fleet
+        return {server.variant: server for server in fleet.servers} if fleet is not None else {}
 
+
+BAKE_CHECK_SECONDS = 0.25
+"""How often the rollback alarms are looked at during a bake period."""
+SHADOW_WORKERS = 4
+"""Threads sending shadow variants their copies of requests, so a caller never waits for a shadow's answer."""
 BAKE_CHECK_SECONDS = 0.25
 """How often the rollback alarms are looked at during a bake period."""
 
@@ -159,11 +178,16 @@ class EndpointRunner:
         self._flusher: threading.Thread | None = None
         self.metrics = InvocationMetrics()
         self._publisher: threading.Thread | None = None
+        self._shadow_pool: ThreadPoolExecutor | None = None
+        self._shadow_copies = 0
+        self._shadow_done = threading.Condition()
 
     # -- lifecycle called from the SageMaker API --------------------------------------------------
     def create(self, fake: Any, config: dict[str, Any], resolve_model: Callable[[str], dict[str, Any]]) -> None:
         with self._lock:
             self.endpoints[fake.endpoint_name] = LocalEndpoint(fake.endpoint_name)
+        fake.production_variants = variant_summaries(config.get("ProductionVariants") or [])
+        fake.shadow_production_variants = variant_summaries(config.get("ShadowProductionVariants") or []) or None
         fake.endpoint_status = "Creating"
         fake.failure_reason = None
         self._emit(fake)
@@ -175,22 +199,53 @@ class EndpointRunner:
         config: dict[str, Any],
         resolve_model: Callable[[str], dict[str, Any]],
         deployment: dict[str, Any] | None = None,
+        retained: frozenset[str] = frozenset(),
     ) -> None:
+        """Deploy ``config`` as a new fleet; ``retained``: the variant properties (``DesiredWeight``,
+        ``DesiredInstanceCount``) a variant already on the endpoint keeps (``RetainAllVariantProperties``)."""
+        summaries = variant_summaries(config.get("ProductionVariants") or [], fake.production_variants or [], retained)
+        shadows = variant_summaries(config.get("ShadowProductionVariants") or [], _shadow_summaries(fake), retained)
         fake.failure_reason = None
+        fake.pending_deployment_summary = _pending_deployment(config, summaries, shadows, "Creating")
         self._set_status(fake, "Updating")
         plan = BlueGreenUpdate.from_deployment_config(deployment or {})
-        self._background(fake.endpoint_name, lambda: self._update(fake, config, resolve_model, plan))
+        self._background(
+            fake.endpoint_name, lambda: self._update(fake, config, resolve_model, plan, summaries, shadows)
+        )
+
+    def update_weights(self, fake: Any, desired: Iterable[Mapping[str, Any]]) -> None:
+        """UpdateEndpointWeightsAndCapacities, its request checked: the desired weights and instance counts now,
+        routing by them once the endpoint is back InService."""
+        by_name = {str(summary["VariantName"]): summary for summary in _all_summaries(fake)}
+        for entry in desired:
+            summary = by_name[str(entry["VariantName"])]
+            if entry.get("DesiredWeight") is not None:
+                summary["DesiredWeight"] = float(entry["DesiredWeight"])
+            if entry.get("DesiredInstanceCount") is not None:
+                summary["DesiredInstanceCount"] = int(entry["DesiredInstanceCount"])
+        fake.failure_reason = None
+        self._set_status(fake, "Updating")
+        self._background(fake.endpoint_name, lambda: self._apply_weights(fake))
 
     def restore(self, fake: Any, config: dict[str, Any], resolve_model: Callable[[str], dict[str, Any]]) -> bool:
         """Serve again an endpoint restored from local mode's saved state; False when it has nothing to serve.
 
-        An endpoint InService (or Creating) starts its configuration's server, as a SageMaker endpoint keeps
-        serving; one that was Updating when local mode stopped serves its previous configuration, InService with
-        a ``FailureReason`` saying the update did not complete. A model that cannot be served any more (its
+        An endpoint InService (or Creating) starts a server for each variant of its configuration, with the weights
+        it had, as a SageMaker endpoint keeps serving; one that was Updating when local mode stopped serves its
+        previous configuration, InService with a ``FailureReason`` saying the update did not complete (a weights
+        update that had not completed keeps the weights it had). A model that cannot be served any more (its
         artifact gone, say) leaves the endpoint Failed with the reason.
         """
         if fake.endpoint_status not in ("InService", "Creating", "Updating"):
             return False
+        keep = frozenset({"DesiredWeight", "DesiredInstanceCount"})
+        fake.production_variants = variant_summaries(
+            config.get("ProductionVariants") or [], fake.production_variants or [], keep
+        )
+        fake.shadow_production_variants = (
+            variant_summaries(config.get("ShadowProductionVariants") or [], _shadow_summaries(fake), keep) or None
+        )
+        fake.pending_deployment_summary = None
         with self._lock:
             self.endpoints[fake.endpoint_name] = LocalEndpoint(fake.endpoint_name)
         self._background(fake.endpoint_name, lambda: self._restore(fake, config, resolve_model))
@@ -198,10 +253,10 @@ class EndpointRunner:
 
     def _restore(self, fake: Any, config: dict[str, Any], resolve_model: Callable[[str], dict[str, Any]]) -> None:
         name, status = fake.endpoint_name, fake.endpoint_status
-        server = self._serve(
+        fleet = self._serve(
             fake, config, resolve_model, "local mode could not serve this endpoint again after a restart: "
         )
-        if server is None:
+        if fleet is None:
             return
         if status == "Updating":
             fake.failure_reason = (
@@ -211,22 +266,27 @@ class EndpointRunner:
         if status != "InService":
             self._set_status(fake, "InService")
         self._ensure_flusher()
-        self.console.line(name, f"InService again at http://127.0.0.1:{server.port} ({config['EndpointConfigName']})")
+        self.console.line(name, f"InService again: {_fleet_text(fleet)}")
 
     def delete(self, name: str) -> None:
         with self._lock:
             endpoint = self.endpoints.pop(name, None)
         if endpoint is None:
             return
+        if endpoint.fleet is not None:
+            _retire(endpoint.fleet)  # the requests it is answering are answered, and captured, first
         self._flush(endpoint)
-        if endpoint.server is not None:
-            endpoint.server.drain_and_stop()
 
     def stop(self) -> None:
-        """Stop every server (local mode is stopping); captured records are written first."""
+        """Stop every server (local mode is stopping); shadow copies already sent finish, captured records are
+        written first."""
         self._stopping.set()
         for thread in list(self._threads):
             thread.join(timeout=START_TIMEOUT_SECONDS)
+        with self._lock:
+            pool, self._shadow_pool = self._shadow_pool, None
+        if pool is not None:
+            pool.shutdown(wait=True)
         for name in list(self.endpoints):
             self.delete(name)
 
@@ -241,12 +301,14 @@ class EndpointRunner:
 
     def _serve(
         self, fake: Any, config: dict[str, Any], resolve_model: Callable[[str], dict[str, Any]], failed_as: str = ""
-    ) -> ModelServer | None:
-        """Start the config's model server and attach it to the endpoint; None when it failed (the endpoint is then
-        Failed, ``failed_as`` leading its reason) or the endpoint was deleted while it started."""
+    ) -> Fleet | None:
+        """Start the config's servers and attach them to the endpoint; None when one failed (the endpoint is then
+        Failed, ``failed_as`` leading its reason) or the endpoint was deleted while they started."""
         name = fake.endpoint_name
         try:
-            server = self._start_server(name, config, resolve_model)
+            fleet = self._start_fleet(
+                name, config, resolve_model, fake.production_variants or [], _shadow_summaries(fake)
+            )
         except EndpointFailed as error:
             fake.failure_reason = f"{failed_as}{error}"[:1024]
             self._set_status(fake, "Failed")
@@ -254,25 +316,31 @@ class EndpointRunner:
             return None
         endpoint = self.endpoints.get(name)
         if endpoint is None:  # deleted while it was starting
-            server.stop()
+            for server in fleet.servers:
+                server.stop()
             return None
         with endpoint.lock:
-            endpoint.server = server
-            endpoint.capture = capture_settings(config)
-        return server
+            endpoint.fleet = fleet
+        return fleet
 
     def _create(self, fake: Any, config: dict[str, Any], resolve_model: Callable[[str], dict[str, Any]]) -> None:
         name = fake.endpoint_name
-        server = self._serve(fake, config, resolve_model)
-        if server is None:
+        fleet = self._serve(fake, config, resolve_model)
+        if fleet is None:
             return
         fake.data_capture_config = capture_summary(config)
         self._set_status(fake, "InService")
         self._ensure_flusher()
-        self.console.line(name, f"InService at http://127.0.0.1:{server.port} ({config['EndpointConfigName']})")
+        self.console.line(name, f"InService: {_fleet_text(fleet)}")
 
     def _update(
-        self, fake: Any, config: dict[str, Any], resolve_model: Callable[[str], dict[str, Any]], plan: BlueGreenUpdate
+        self,
+        fake: Any,
+        config: dict[str, Any],
+        resolve_model: Callable[[str], dict[str, Any]],
+        plan: BlueGreenUpdate,
+        summaries: list[dict[str, Any]],
+        shadows: list[dict[str, Any]],
     ) -> None:
         name = fake.endpoint_name
         target = str(config["EndpointConfigName"])
@@ -281,35 +349,51 @@ class EndpointRunner:
         try:
             if endpoint is None:
                 raise EndpointFailed(f"endpoint {name} is not running locally")
-            server = self._start_server(name, config, resolve_model, plan.rollback_alarms)
+            fleet = self._start_fleet(name, config, resolve_model, summaries, shadows, plan.rollback_alarms)
         except EndpointFailed as error:
             self._update_failed(fake, f"Update to {target} failed: {error}")
             return
         assert endpoint is not None
-        self._flush(endpoint)
         with endpoint.lock:
-            previous, previous_capture = endpoint.server, endpoint.capture
-            endpoint.server, endpoint.capture = server, capture_settings(config)
+            previous, endpoint.fleet = endpoint.fleet, fleet
+        fake.pending_deployment_summary = _pending_deployment(config, summaries, shadows, "Baking")
         self.console.line(
             name, f"{target} serves all traffic; baking for {plan.bake_seconds:g} s under the rollback alarms"
         )
         why = self._bake(plan, started)
         if why is not None:
-            self._flush(endpoint)
             with endpoint.lock:
-                endpoint.server, endpoint.capture = previous, previous_capture
-            server.drain_and_stop()
+                endpoint.fleet = previous
+            _retire(fleet)
             self._update_failed(fake, f"Update to {target} rolled back: {why}")
             return
         if previous is not None and plan.termination_wait_seconds:
             self._stopping.wait(plan.termination_wait_seconds)
         fake.endpoint_config_name = target
-        fake.production_variants = fake._process_production_variants(config["ProductionVariants"])
+        fake.production_variants = summaries
+        fake.shadow_production_variants = shadows or None
         fake.data_capture_config = capture_summary(config)
+        fake.pending_deployment_summary = None
         self._set_status(fake, "InService")
         if previous is not None:
-            previous.drain_and_stop()
-        self.console.line(name, f"updated to {target} at http://127.0.0.1:{server.port}")
+            _retire(previous)
+        self.console.line(name, f"updated to {_fleet_text(fleet)}")
+
+    def _apply_weights(self, fake: Any) -> None:
+        """The desired weights and instance counts become current, and route the requests from now on."""
+        for summary in _all_summaries(fake):
+            summary["CurrentWeight"] = summary.get("DesiredWeight", summary.get("CurrentWeight"))
+            if summary.get("DesiredInstanceCount") is not None:
+                summary["CurrentInstanceCount"] = summary["DesiredInstanceCount"]
+        weights, instances = routing_of(_all_summaries(fake))
+        endpoint = self.endpoints.get(fake.endpoint_name)
+        if endpoint is not None:
+            with endpoint.lock:
+                if endpoint.fleet is not None:
+                    endpoint.fleet = endpoint.fleet.with_weights(weights, instances)
+        self._set_status(fake, "InService")
+        shown = ", ".join(f"{variant} {weight:g}" for variant, weight in weights.items())
+        self.console.line(fake.endpoint_name, f"weights now {shown}")
 
     def _bake(self, plan: BlueGreenUpdate, started: float) -> str | None:
         """Watch the rollback alarms for the bake period; why the update must roll back, or None."""
@@ -330,6 +414,7 @@ class EndpointRunner:
     def _update_failed(self, fake: Any, reason: str) -> None:
         """As on SageMaker: the previous configuration keeps serving and the endpoint says why."""
         fake.failure_reason = reason[:1024]
+        fake.pending_deployment_summary = None
         self._set_status(fake, "InService")
         self.console.line(fake.endpoint_name, f"previous model still serving: {reason}")
 
@@ -346,24 +431,68 @@ class EndpointRunner:
         account = str(fake.arn).split(":")[4]
         events_backends[account][self.region].put_events([endpoint_state_change_event(fake)])
 
-    # -- starting a server --------------------------------------------------------------------------
-    def _start_server(
+    # -- starting servers ---------------------------------------------------------------------------
+    def _start_fleet(
         self,
         name: str,
         config: dict[str, Any],
         resolve_model: Callable[[str], dict[str, Any]],
+        summaries: Iterable[Mapping[str, Any]],
+        shadows: Iterable[Mapping[str, Any]],
+        rollback_alarms: tuple[str, ...] = (),
+    ) -> Fleet:
+        """A server for every variant of ``config``, started side by side, routed by the weights ``summaries`` and
+        ``shadows`` give; when one does not start, the others are stopped and the error names each variant that
+        failed."""
+        config_name = str(config["EndpointConfigName"])
+        production = list(config.get("ProductionVariants") or [])
+        shadow_variants = list(config.get("ShadowProductionVariants") or [])
+        if not production:
+            raise EndpointFailed(f"ClientError: endpoint config {config_name} has no production variant")
+        variants = [("production", variant) for variant in production] + [("shadow", v) for v in shadow_variants]
+
+        def start(variant: Mapping[str, Any]) -> ModelServer:
+            return self._start_server(name, config_name, variant, resolve_model, rollback_alarms)
+
+        if len(variants) == 1:
+            outcomes = [_outcome(start, variants[0][1])]
+        else:
+            with ThreadPoolExecutor(max_workers=len(variants), thread_name_prefix=f"endpoint-{name}") as pool:
+                futures = [pool.submit(_outcome, start, variant) for _, variant in variants]
+                outcomes = [future.result() for future in futures]
+        servers = [outcome for outcome in outcomes if isinstance(outcome, ModelServer)]
+        failures = [
+            f"{kind} variant {variant['VariantName']}: {_failure_text(outcome)}"
+            for (kind, variant), outcome in zip(variants, outcomes, strict=True)
+            if not isinstance(outcome, ModelServer)
+        ]
+        if failures:
+            for server in servers:
+                server.stop()
+            raise EndpointFailed("; ".join(failures))
+        weights, instances = routing_of([*summaries, *shadows])
+        return Fleet(
+            config_name=config_name,
+            production=tuple(servers[: len(production)]),
+            shadow=servers[len(production)] if shadow_variants else None,
+            weights=weights,
+            instances=instances,
+            capture=capture_settings(config),
+        )
+
+    def _start_server(
+        self,
+        name: str,
+        config_name: str,
+        variant: Mapping[str, Any],
+        resolve_model: Callable[[str], dict[str, Any]],
         rollback_alarms: tuple[str, ...] = (),
     ) -> ModelServer:
+        """One variant's server: its model's container checked, unpacked and serving (``/ping`` answers)."""
         from driftline.local.sagemaker import JobFailed, refused_environment
 
-        variants = config.get("ProductionVariants") or []
-        if len(variants) != 1:
-            raise EndpointFailed(
-                f"ClientError: endpoint config {config['EndpointConfigName']} has {len(variants)} production variants; "
-                "local mode serves exactly one per endpoint"
-            )
-        variant = variants[0]
-        container = resolve_model(variant["ModelName"])
+        variant_name = str(variant["VariantName"])
+        container = resolve_model(str(variant.get("ModelName")))
         environment = dict(container.get("Environment") or {})
         refused = refused_environment(environment)
         if refused:
@@ -379,7 +508,7 @@ class EndpointRunner:
                 "ClientError: the model's container needs ModelDataUrl and the SAGEMAKER_PROGRAM and "
                 "SAGEMAKER_SUBMIT_DIRECTORY environment variables (the scikit-learn serving container's contract)"
             )
-        folder = self.endpoints_dir / name / f"{config['EndpointConfigName']}-{uuid.uuid4().hex[:8]}"
+        folder = self.endpoints_dir / name / f"{config_name}-{variant_name}-{uuid.uuid4().hex[:8]}"
         credentials = model_role_credentials(container, rollback_alarms, self.region)
         try:
             self.code.require_script(program, "SAGEMAKER_PROGRAM")
@@ -389,13 +518,7 @@ class EndpointRunner:
             self.code.verify_folder(code_dir, f"SAGEMAKER_SUBMIT_DIRECTORY {submit}")
         except JobFailed as error:
             raise EndpointFailed(str(error)) from error
-        server = launch_server(
-            folder,
-            program,
-            environment,
-            config_name=str(config["EndpointConfigName"]),
-            variant=str(variant["VariantName"]),
-        )
+        server = launch_server(folder, program, environment, config_name=config_name, variant=variant_name)
         server.credentials = credentials
         return server
 
@@ -421,68 +544,153 @@ class EndpointRunner:
 
     # -- invocations ----------------------------------------------------------------------------
     def invoke(
-        self, name: str, body: bytes, content_type: str | None, accept: str | None, inference_id: str | None = None
+        self,
+        name: str,
+        body: bytes,
+        content_type: str | None,
+        accept: str | None,
+        inference_id: str | None = None,
+        target_variant: str | None = None,
     ) -> tuple[int, bytes, str, str]:
-        """Forward one invocation: ``(status, body, content type, variant)``; raises KeyError when not serving."""
+        """Forward one invocation: ``(status, body, content type, variant that answered)``.
+
+        Raises KeyError when the endpoint is not serving, ``VariantNotFound`` for a ``target_variant`` that is not
+        one of its production variants and ``NoWeightedVariant`` when no variant has weight and none is targeted.
+        """
         endpoint = self.endpoints.get(name)
         if endpoint is None:
             raise KeyError(name)
-        with endpoint.lock:
-            server = endpoint.server
-            if server is None:
+        with endpoint.lock:  # chosen and counted together: a fleet swapped out now waits for this request
+            fleet = endpoint.fleet
+            if fleet is None:
                 raise KeyError(name)
-            with server.idle:
-                server.in_flight += 1
-        sent = time.monotonic()
-        try:
-            status, answer, answer_type = post_invocation(server.port, body, content_type, accept)
-        except OSError as error:
-            reason = f"the model's server is not answering ({error}); see {server.folder / 'server.log'}"
-            status, answer, answer_type = 500, json.dumps({"message": reason}).encode(), "application/json"
-        finally:
-            with server.idle:
-                server.in_flight -= 1
-                server.idle.notify_all()
-        answered = time.monotonic() - sent
-        self.metrics.record(name, server.variant, status, answered, answered, time.time())
-        self._ensure_metrics_publisher()
-        if 200 <= status < 300 and endpoint.capture is not None:
-            self._capture(endpoint, server.variant, body, content_type, answer, answer_type, inference_id)
+            server = fleet.choose(target_variant)
+            shadow = fleet.shadow_copy(server)
+            server.begin_request()
+            if shadow is not None:
+                shadow.begin_request()
+        if shadow is not None:
+            self._send_shadow_copy(endpoint, fleet, shadow, body, content_type, accept, inference_id)
+        status, answer, answer_type = self._answer(endpoint, fleet, server, body, content_type, accept, inference_id)
         return status, answer, answer_type, server.variant
+
+    def _answer(
+        self,
+        endpoint: LocalEndpoint,
+        fleet: Fleet,
+        server: ModelServer,
+        body: bytes,
+        content_type: str | None,
+        accept: str | None,
+        inference_id: str | None,
+    ) -> tuple[int, bytes, str]:
+        """One request to one variant's server (counted in by the caller): its answer, counted in the variant's
+        metrics and captured under its name when sampled."""
+        try:
+            sent = time.monotonic()
+            try:
+                status, answer, answer_type = post_invocation(server.port, body, content_type, accept)
+            except OSError as error:
+                reason = f"the model's server is not answering ({error}); see {server.folder / 'server.log'}"
+                status, answer, answer_type = 500, json.dumps({"message": reason}).encode(), "application/json"
+            answered = time.monotonic() - sent
+            instances = fleet.instances.get(server.variant, 1)
+            self.metrics.record(endpoint.name, server.variant, status, answered, answered, time.time(), instances)
+            self._ensure_metrics_publisher()
+            if 200 <= status < 300 and fleet.capture is not None:
+                self._capture(endpoint, fleet.capture, server, body, content_type, answer, answer_type, inference_id)
+        finally:  # counted and captured before the server may stop: stopping it waits for this
+            server.end_request()
+        return status, answer, answer_type
+
+    def _send_shadow_copy(
+        self,
+        endpoint: LocalEndpoint,
+        fleet: Fleet,
+        shadow: ModelServer,
+        body: bytes,
+        content_type: str | None,
+        accept: str | None,
+        inference_id: str | None,
+    ) -> None:
+        """The shadow variant's copy of a request, answered in the background: its answer is captured and counted,
+        never returned, and whatever happens to it never reaches the caller."""
+
+        def copy() -> None:
+            try:
+                self._answer(endpoint, fleet, shadow, body, content_type, accept, inference_id)
+            except Exception as error:  # a shadow's failure is the shadow's: the caller's request is answered
+                self.console.line(endpoint.name, f"shadow variant {shadow.variant}: its copy failed: {error}")
+            finally:
+                with self._shadow_done:
+                    self._shadow_copies -= 1
+                    self._shadow_done.notify_all()
+
+        with self._shadow_done:
+            self._shadow_copies += 1
+        try:
+            self._shadow_workers().submit(copy)
+        except RuntimeError:  # local mode is stopping: the copy is not sent
+            shadow.end_request()
+            with self._shadow_done:
+                self._shadow_copies -= 1
+                self._shadow_done.notify_all()
+
+    def _shadow_workers(self) -> ThreadPoolExecutor:
+        with self._lock:
+            if self._shadow_pool is None:
+                if self._stopping.is_set():
+                    raise RuntimeError("local mode is stopping")
+                self._shadow_pool = ThreadPoolExecutor(SHADOW_WORKERS, thread_name_prefix="endpoint-shadow")
+            return self._shadow_pool
+
+    def wait_for_shadow_copies(self, timeout: float = INVOKE_TIMEOUT_SECONDS) -> bool:
+        """Wait until the shadow copies sent so far are answered; False when some still are not after ``timeout``."""
+        with self._shadow_done:
+            return self._shadow_done.wait_for(lambda: self._shadow_copies == 0, timeout)
 
     # -- data capture ---------------------------------------------------------------------------
     def _capture(
         self,
         endpoint: LocalEndpoint,
-        variant: str,
+        settings: dict[str, Any],
+        server: ModelServer,
         body: bytes,
         content_type: str | None,
         answer: bytes,
         answer_type: str,
         inference_id: str | None,
     ) -> None:
-        settings = endpoint.capture
-        if settings is None or not sampled(settings):
+        if not sampled(settings):
             return
-        captured = capture_record(settings, variant, body, content_type, answer, answer_type, inference_id)
+        captured = capture_record(settings, server.variant, body, content_type, answer, answer_type, inference_id)
         with endpoint.lock:
-            endpoint.captured.append(captured)
+            endpoint.captured.append((server, captured))
 
     def flush_captures(self) -> None:
-        """Write every captured record now (local mode does it every few seconds and when it stops)."""
+        """Write every captured record now, shadow copies already sent included (local mode writes every few
+        seconds and when it stops)."""
+        self.wait_for_shadow_copies()
+        self._flush_all()
+
+    def _flush_all(self) -> None:
         for endpoint in list(self.endpoints.values()):
             self._flush(endpoint)
 
     def _flush(self, endpoint: LocalEndpoint) -> None:
+        """Write the endpoint's captured records, each variant's as its model's role (SageMaker writes with it)."""
         with endpoint.lock:
             records, endpoint.captured = endpoint.captured, []
-        credentials = endpoint.server.credentials if endpoint.server is not None else {}
-        write_captures(
-            endpoint.name,
-            records,
-            lambda: self._s3(credentials),
-            lambda message: self.console.line(endpoint.name, message),
-        )
+        by_server: dict[int, tuple[dict[str, str], list[CapturedRecord]]] = {}
+        for server, record in records:
+            by_server.setdefault(id(server), (server.credentials, []))[1].append(record)
+        for credentials, written in by_server.values():
+            write_captures(
+                endpoint.name,
+                written,
+                functools.partial(self._s3, credentials),
+                lambda message: self.console.line(endpoint.name, message),
+            )
 
     def _ensure_flusher(self) -> None:
         with self._lock:
@@ -491,8 +699,14 @@ class EndpointRunner:
             self._flusher = threading.Thread(target=self._flush_periodically, name="endpoint-capture", daemon=True)
             self._flusher.start()
 
+    # -- metrics ----------------------------------------------------------------------------------
     def publish_metrics(self, before: float | None = None) -> None:
-        """Send the invocation metrics of every period that has ended to CloudWatch, as SageMaker does."""
+        """Send the invocation metrics of every period that has ended to CloudWatch, as SageMaker does, shadow
+        copies already sent included."""
+        self.wait_for_shadow_copies()
+        self._publish(before)
+
+    def _publish(self, before: float | None = None) -> None:
         from moto.cloudwatch.models import cloudwatch_backends  # moto: not in the server process
 
         from driftline.local.settings import ACCOUNT_ID
@@ -511,13 +725,87 @@ class EndpointRunner:
     def _publish_periodically(self) -> None:
         while not self._stopping.wait(self.metrics.period / 2):
             try:
-                self.publish_metrics()
+                self._publish()
             except Exception as error:  # a metric that cannot be stored must not stop the next ones
                 self.console.line("endpoints", f"could not publish invocation metrics: {error}")
 
     def _flush_periodically(self) -> None:
         while not self._stopping.wait(self.capture_flush_seconds):
-            self.flush_captures()
+            self._flush_all()
+
+
+def _outcome(
+    start: Callable[[Mapping[str, Any]], ModelServer], variant: Mapping[str, Any]
+) -> ModelServer | BaseException:
+    """A variant's server, or what stopped it from starting (kept, so the servers that did start can be stopped)."""
+    try:
+        return start(variant)
+    except Exception as error:
+        return error
+
+
+def _failure_text(error: object) -> str:
+    if isinstance(error, EndpointFailed):
+        return str(error)
+    return f"InternalServerError: {type(error).__name__}: {error}"
+
+
+def _retire(fleet: Fleet) -> None:
+    """Stop a fleet's servers once the requests already sent to them are answered."""
+    for server in fleet.servers:
+        server.drain_and_stop()
+
+
+def _shadow_summaries(fake: Any) -> list[dict[str, Any]]:
+    """DescribeEndpoint's ShadowProductionVariants (an endpoint saved before shadows were kept has none)."""
+    return list(getattr(fake, "shadow_production_variants", None) or [])
+
+
+def _all_summaries(fake: Any) -> list[dict[str, Any]]:
+    return [*(fake.production_variants or []), *_shadow_summaries(fake)]
+
+
+def _pending_deployment(
+    config: Mapping[str, Any], summaries: list[dict[str, Any]], shadows: list[dict[str, Any]], status: str
+) -> dict[str, Any]:
+    """DescribeEndpoint's PendingDeploymentSummary of an update in progress: the configuration being deployed and
+    its variants' stage (``Creating`` while the servers start, ``Baking`` under the rollback alarms)."""
+    instance_types = {
+        str(variant["VariantName"]): variant.get("InstanceType")
+        for variant in [*(config.get("ProductionVariants") or []), *(config.get("ShadowProductionVariants") or [])]
+    }
+    started = utc_now()
+
+    def pending(summary: Mapping[str, Any]) -> dict[str, Any]:
+        described = {
+            key: summary[key]
+            for key in ("VariantName", "DesiredWeight", "DesiredInstanceCount", "DesiredServerlessConfig")
+            if key in summary
+        }
+        if instance_types.get(summary["VariantName"]):
+            described["InstanceType"] = instance_types[summary["VariantName"]]
+        described["VariantStatus"] = [{"Status": status, "StartTime": started}]
+        return described
+
+    deployment: dict[str, Any] = {
+        "EndpointConfigName": str(config["EndpointConfigName"]),
+        "ProductionVariants": [pending(summary) for summary in summaries],
+        "StartTime": started,
+    }
+    if shadows:
+        deployment["ShadowProductionVariants"] = [pending(summary) for summary in shadows]
+    return deployment
+
+
+def _fleet_text(fleet: Fleet) -> str:
+    """What the console says of a fleet: each variant's address and weight."""
+    parts = [
+        f"{server.variant} at http://127.0.0.1:{server.port} (weight {fleet.weights.get(server.variant, 1.0):g})"
+        for server in fleet.production
+    ]
+    if fleet.shadow is not None:
+        parts.append(f"shadow {fleet.shadow.variant} at http://127.0.0.1:{fleet.shadow.port}")
+    return f"{fleet.config_name}: {', '.join(parts)}"
 
 
 def endpoint_state_change_event(fake: Any) -> dict[str, Any]:
@@ -529,9 +817,9 @@ def endpoint_state_change_event(fake: Any) -> dict[str, Any]:
     status = re.sub(r"(?<!^)(?=[A-Z])", "_", str(fake.endpoint_status)).upper()
     variants = [
         {
-            "DesiredWeight": float(variant.get("DesiredWeight", variant.get("CurrentWeight", 1.0)) or 1.0),
+            "DesiredWeight": float(_first_set(variant, "DesiredWeight", "CurrentWeight", default=1.0)),
             "DesiredInstanceCount": float(
-                variant.get("DesiredInstanceCount", variant.get("CurrentInstanceCount", 1)) or 1
+                _first_set(variant, "DesiredInstanceCount", "CurrentInstanceCount", default=1)
             ),
         }
         for variant in (fake.production_variants or [])
@@ -563,3 +851,8 @@ def _event_millis(value: Any) -> float:
     if isinstance(value, datetime):
         return float(epoch_millis(value))
     return float(value or 0)
+
+
+def _first_set(summary: Mapping[str, Any], *keys: str, default: float) -> Any:
+    """The first of ``keys`` the summary gives a value (a weight of 0 is a value), else ``default``."""
+    return next((summary[key] for key in keys if summary.get(key) is not None), default)

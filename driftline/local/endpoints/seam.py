@@ -1,10 +1,19 @@
 """The seam into moto: SageMaker's endpoint actions and SageMaker Runtime's InvokeEndpoint answer through the runner.
 
 moto records CreateModel, CreateEndpointConfig and CreateEndpoint and marks the endpoint InService without
-running anything, has no UpdateEndpoint, and answers InvokeEndpoint with canned text. Here CreateEndpoint,
-UpdateEndpoint and DeleteEndpoint hand the endpoint to the runner, and InvokeEndpoint forwards ``Body``,
-``ContentType`` and ``Accept`` to the endpoint's server and answers as SageMaker does: the model's answer, or
-``ModelError`` with the server's status and message.
+running anything, drops an endpoint config's ``ShadowProductionVariants``, has no UpdateEndpoint, switches weights
+in UpdateEndpointWeightsAndCapacities at once without checking the endpoint's status, and answers InvokeEndpoint
+with canned text. Here:
+
+- CreateEndpointConfig keeps ``ShadowProductionVariants`` (DescribeEndpointConfig and DescribeEndpoint list them),
+  refusing what SageMaker refuses: a shadow beside more than one production variant, more than one shadow, a
+  variant name used twice, a shadow whose model does not exist.
+- CreateEndpoint, UpdateEndpoint (with ``RetainAllVariantProperties``), UpdateEndpointWeightsAndCapacities and
+  DeleteEndpoint hand the endpoint to the runner; the updates are refused unless the endpoint is InService.
+- InvokeEndpoint forwards ``Body``, ``ContentType``, ``Accept`` and ``TargetVariant`` to a variant's server and
+  answers as SageMaker does: the model's answer with the variant that answered (``InvokedProductionVariant``),
+  ``ModelError`` with the server's status and message, or ``ValidationError`` for a ``TargetVariant`` that is none
+  of the endpoint's production variants.
 
 ``Body`` is a blob: whatever bytes the client sends reach the model server unchanged (SageMaker "passes all of
 the data in the body to the model"), where moto would read every request body as UTF-8 text first.
@@ -13,11 +22,12 @@ the data in the body to the model"), where moto would read every request body as
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote
 
 from driftline.local.endpoints.server_process import EndpointFailed
+from driftline.local.endpoints.variants import NoWeightedVariant, VariantNotFound
 
 if TYPE_CHECKING:
     from driftline.local.endpoints.runner import EndpointRunner
@@ -69,6 +79,22 @@ def _patch() -> None:
 
     create_endpoint = SageMakerModelBackend.create_endpoint
     delete_endpoint = SageMakerModelBackend.delete_endpoint
+    respond_create_endpoint_config = SageMakerResponse.create_endpoint_config
+
+    def create_endpoint_config(self: SageMakerResponse) -> Any:
+        backend = self.sagemaker_backend
+        name = str(self._get_param("EndpointConfigName"))
+        shadows = list(self._get_param("ShadowProductionVariants") or [])
+        _check_variants(backend, name, list(self._get_param("ProductionVariants") or []), shadows)
+        answer = respond_create_endpoint_config(self)
+        config = backend.endpoint_configs[name]
+        try:
+            config.validate_production_variants(shadows)  # instance types and serverless settings, as moto's own
+        except ValidationError:
+            del backend.endpoint_configs[name]
+            raise
+        config.shadow_production_variants = shadows or None  # type: ignore[attr-defined]
+        return answer
 
     def create(self: SageMakerModelBackend, endpoint_name: str, endpoint_config_name: str, tags: Any) -> Any:
         if endpoint_name in self.endpoints:
@@ -92,11 +118,7 @@ def _patch() -> None:
         if fake is None:
             arn = FakeEndpoint.arn_formatter(name, backend.account_id, backend.region_name)
             raise ValidationError(message=f"Could not find endpoint '{arn}'.")
-        if fake.endpoint_status != "InService":
-            raise ValidationError(
-                message=f"Cannot update in-progress endpoint {fake.arn}: it is {fake.endpoint_status}; "
-                "wait until it is InService."
-            )
+        _refuse_unless_in_service(fake)
         config = {**backend.describe_endpoint_config(config_name), "EndpointConfigName": config_name}
         current = backend.describe_endpoint_config(fake.endpoint_config_name)
         if _is_serverless(config) and not _is_serverless(current):
@@ -108,7 +130,26 @@ def _patch() -> None:
             )
         _refuse_pipelines_on_serverless(backend, config)
         deployment = self._get_param("DeploymentConfig") or {}
-        _active[-1].update(fake, config, model_resolver(backend), deployment)
+        retained: frozenset[str] = frozenset()
+        if self._get_param("RetainAllVariantProperties"):
+            excluded = {
+                str(p.get("VariantPropertyType")) for p in self._get_param("ExcludeRetainedVariantProperties") or []
+            }
+            retained = frozenset({"DesiredWeight", "DesiredInstanceCount"} - excluded)
+        _active[-1].update(fake, config, model_resolver(backend), deployment, retained)
+        return ActionResult({"EndpointArn": fake.arn})
+
+    def update_endpoint_weights_and_capacities(self: SageMakerResponse) -> ActionResult:
+        backend = self.sagemaker_backend
+        name = self._get_param("EndpointName")
+        desired = list(self._get_param("DesiredWeightsAndCapacities") or [])
+        fake = backend.endpoints.get(name)
+        if fake is None:
+            arn = FakeEndpoint.arn_formatter(name, backend.account_id, backend.region_name)
+            raise ValidationError(message=f'Could not find endpoint "{arn}".')
+        _refuse_unless_in_service(fake)
+        _check_desired_weights(fake, desired)
+        _active[-1].update_weights(fake, desired)
         return ActionResult({"EndpointArn": fake.arn})
 
     def invoke_endpoint(self: SageMakerRuntimeResponse) -> Any:
@@ -123,9 +164,12 @@ def _patch() -> None:
                 headers.get("content-type"),
                 headers.get("accept"),
                 headers.get("x-amzn-sagemaker-inference-id"),
+                headers.get("x-amzn-sagemaker-target-variant"),
             )
         except KeyError:
             return _runtime_error(400, "ValidationError", f"Endpoint {name} of account {account} not found.")
+        except (VariantNotFound, NoWeightedVariant) as refused:
+            return _runtime_error(400, "ValidationError", f"Endpoint {name}: {refused}")
         if 200 <= status < 300:
             return (
                 200,
@@ -145,13 +189,87 @@ def _patch() -> None:
             LogStreamArn=log_stream,
         )
 
+    seams.replace(SageMakerResponse, "create_endpoint_config", create_endpoint_config)
     seams.replace(SageMakerModelBackend, "create_endpoint", create)
     seams.replace(SageMakerModelBackend, "delete_endpoint", delete)
     seams.add(SageMakerResponse, "update_endpoint", update_endpoint)
+    seams.replace(SageMakerResponse, "update_endpoint_weights_and_capacities", update_endpoint_weights_and_capacities)
     seams.replace(SageMakerRuntimeResponse, "invoke_endpoint", invoke_endpoint)
     # moto decodes a request's body as UTF-8 unless its response class keeps it raw: a body that is not UTF-8
     # would fail before InvokeEndpoint is answered, instead of reaching the model, which says what it cannot read.
     seams.add(SageMakerRuntimeResponse, "use_raw_body", True)
+
+
+def _check_variants(
+    backend: Any, config_name: str, production: Sequence[Mapping[str, Any]], shadows: Sequence[Mapping[str, Any]]
+) -> None:
+    """What CreateEndpointConfig refuses of its variants beyond moto's own checks (production models exist,
+    instance types): a name used twice, a shadow beside more than one production variant or another shadow (the API
+    reference: "you can only specify one variant for ProductionVariants and one variant for
+    ShadowProductionVariants"), a shadow whose model does not exist."""
+    from moto.sagemaker.exceptions import ValidationError
+    from moto.sagemaker.utils import arn_formatter
+
+    names = [str(variant.get("VariantName")) for variant in [*production, *shadows]]
+    repeated = sorted({name for name in names if names.count(name) > 1})
+    if repeated:
+        raise ValidationError(
+            message=f'The variant name "{repeated[0]}" is used more than once in endpoint config {config_name}: '
+            "give each production and shadow variant a name of its own."
+        )
+    if shadows and (len(production) != 1 or len(shadows) != 1):
+        raise ValidationError(
+            message=f"Endpoint config {config_name} has {_count(len(production), 'production variant')} and "
+            f"{_count(len(shadows), 'shadow variant')}: with ShadowProductionVariants, specify one variant for "
+            "ProductionVariants and one variant for ShadowProductionVariants."
+        )
+    for shadow in shadows:
+        if shadow.get("ModelName") not in backend._models:
+            arn = arn_formatter("model", str(shadow.get("ModelName")), backend.account_id, backend.region_name)
+            raise ValidationError(message=f"Could not find model '{arn}'.")
+
+
+def _check_desired_weights(fake: Any, desired: Sequence[Mapping[str, Any]]) -> None:
+    """What UpdateEndpointWeightsAndCapacities refuses of its entries: a variant named twice, a variant the endpoint
+    does not have (production or shadow), an entry that changes nothing."""
+    from moto.sagemaker.exceptions import ValidationError
+
+    known = {
+        str(summary["VariantName"])
+        for summary in [*(fake.production_variants or []), *(getattr(fake, "shadow_production_variants", None) or [])]
+    }
+    seen: set[str] = set()
+    for entry in desired:
+        name = str(entry.get("VariantName"))
+        if name in seen:
+            raise ValidationError(message=f'The variant name "{name}" was non-unique within the request.')
+        seen.add(name)
+        if name not in known:
+            raise ValidationError(
+                message=f'The variant name(s) "{name}" is/are not present within endpoint configuration '
+                f'"{fake.endpoint_config_name}".'
+            )
+        if entry.get("DesiredWeight") is None and entry.get("DesiredInstanceCount") is None:
+            raise ValidationError(
+                message=f'The entry for variant "{name}" sets neither DesiredWeight nor DesiredInstanceCount: give '
+                "at least one."
+            )
+
+
+def _refuse_unless_in_service(fake: Any) -> None:
+    """An endpoint is updated only InService: one Creating or Updating is in progress, a Failed one is replaced."""
+    from moto.sagemaker.exceptions import ValidationError
+
+    if fake.endpoint_status == "Failed":
+        raise ValidationError(
+            message=f"Cannot update endpoint {fake.arn}: it is Failed ({fake.failure_reason}); delete it and create "
+            "it again."
+        )
+    if fake.endpoint_status != "InService":
+        raise ValidationError(
+            message=f"Cannot update in-progress endpoint {fake.arn}: it is {fake.endpoint_status}; "
+            "wait until it is InService."
+        )
 
 
 def _is_serverless(config: dict[str, Any]) -> bool:
@@ -179,3 +297,7 @@ def _runtime_error(status: int, code: str, message: str, **members: Any) -> tupl
     """A SageMaker Runtime error as its REST-JSON protocol sends it."""
     headers = {"Content-Type": "application/json", "x-amzn-ErrorType": code, "status": str(status)}
     return status, headers, json.dumps({"message": message, **members})
+
+
+def _count(number: int, noun: str) -> str:
+    return f"{number} {noun}{'' if number == 1 else 's'}"

@@ -44,6 +44,16 @@ class ModelServer:
     in_flight: int = 0
     idle: threading.Condition = field(default_factory=threading.Condition)
 
+    def begin_request(self) -> None:
+        """Count a request sent to this server, so stopping it waits for the answer (``drain_and_stop``)."""
+        with self.idle:
+            self.in_flight += 1
+
+    def end_request(self) -> None:
+        with self.idle:
+            self.in_flight -= 1
+            self.idle.notify_all()
+
     def stop(self) -> None:
         if self.process.poll() is None:
             self.process.terminate()
