@@ -117,6 +117,15 @@ NAME_KINDS = [
         "EndpointConfigName",
     ),
     NameKind(
+        "staging endpoint",
+        lambda stack, dataset: [
+            layout.staging_endpoint_name(_endpoint(stack, dataset), version, stack=stack) for version in VERSIONS
+        ],
+        "sagemaker",
+        "CreateEndpoint",
+        "EndpointName",
+    ),
+    NameKind(
         "rollback alarm",
         lambda stack, dataset: layout.alarm_names(_endpoint(stack, dataset)),
         "cloudwatch",

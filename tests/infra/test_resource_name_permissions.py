@@ -156,6 +156,24 @@ PERMISSIONS: dict[str, list[tuple[str, list[str], str]]] = {
         ("EvaluateFunction", ["sagemaker:DescribeEndpointConfig"], _sagemaker("endpoint-config")),
         ("QualityGateFunction", ["sagemaker:DescribeEndpointConfig"], _sagemaker("endpoint-config")),
     ],
+    # A candidate's staging endpoint and its config (named alike); the model is the version's "model" name.
+    "staging endpoint": [
+        (
+            "DeployFunction",
+            ["sagemaker:CreateEndpoint", "sagemaker:DescribeEndpoint", "sagemaker:DeleteEndpoint", "sagemaker:AddTags"],
+            _sagemaker("endpoint"),
+        ),
+        (
+            "DeployFunction",
+            ["sagemaker:CreateEndpointConfig", "sagemaker:DescribeEndpointConfig", "sagemaker:AddTags"],
+            _sagemaker("endpoint-config"),
+        ),
+        ("TestStagingFunction", ["sagemaker:InvokeEndpoint"], _sagemaker("endpoint")),
+        ("RemoveStagingFunction", ["sagemaker:DeleteEndpoint"], _sagemaker("endpoint")),
+        ("RemoveStagingFunction", ["sagemaker:DeleteEndpointConfig"], _sagemaker("endpoint-config")),
+        ("JobEventsFunction", ["sagemaker:DescribeEndpoint"], _sagemaker("endpoint")),
+        ("ReconcileJobsFunction", ["sagemaker:DescribeEndpoint"], _sagemaker("endpoint")),
+    ],
     "rollback alarm": [
         ("DeployFunction", ["cloudwatch:PutMetricAlarm", "cloudwatch:DescribeAlarms"], f"{_ALARM}{{name}}"),
         # Deployment guardrails read an update's rollback alarms with the model's execution role.
@@ -333,6 +351,25 @@ def test_every_endpoints_state_changes_reach_job_events(template: dict[str, Any]
         event: Any = copy.deepcopy(load_event("sagemaker_endpoint_in_service"))
         [event["detail"]["EndpointName"]] = KINDS["endpoint"].build(stack, dataset)
         assert rule.matches_event(event), event["detail"]["EndpointName"]
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_every_staging_endpoints_state_changes_reach_job_events(template: dict[str, Any], stack: str) -> None:
+    rule = _rule(template, "JobEventsFunction", "EndpointStateChanged", stack)
+    for dataset in DATASETS:
+        for name in KINDS["staging endpoint"].build(stack, dataset):
+            event: Any = copy.deepcopy(load_event("sagemaker_endpoint_in_service"))
+            event["detail"]["EndpointName"] = name
+            assert rule.matches_event(event), name
+
+
+def test_test_staging_may_invoke_staging_endpoints_only(template: dict[str, Any]) -> None:
+    statements = _function_statements(template, "TestStagingFunction")
+    for stack in STACKS:
+        for dataset in DATASETS:
+            production = KINDS["endpoint"].build(stack, dataset)[0].lower()
+            arn = f"{_SAGEMAKER}:endpoint/{production}"
+            assert not iam_allows(statements, "sagemaker:InvokeEndpoint", arn, stack), arn
 
 
 @pytest.mark.parametrize("stack", STACKS)

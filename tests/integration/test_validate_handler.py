@@ -118,7 +118,7 @@ def test_a_first_upload_is_accepted_its_schema_kept_and_the_run_config_written(
         "schema_source": "inferred",
         "rows": 40,
         "columns": 4,
-        "release": {"staging": False},
+        "release": {"staging": False, "ab_test": None},
     }
     schema = read_json(s3, "datasets/credit/schema.json")
     assert schema["columns"] == [
@@ -265,18 +265,62 @@ def test_an_invalid_dataset_config_names_the_field(
     assert keys(s3) == []
 
 
-def test_the_release_plan_follows_the_stack_staging_parameter(
-    handler: Handler, upload: Upload, lambda_context: Any, monkeypatch: pytest.MonkeyPatch
+def test_the_release_plan_follows_the_stack_parameters_unless_the_dataset_says_otherwise(
+    s3: Any, handler: Handler, upload: Upload, lambda_context: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from driftline_core.settings import reset_settings
 
-    monkeypatch.setenv("STAGING_ENDPOINT", "Enabled")
+    for name, value in {
+        "STAGING_ENDPOINT": "Enabled",
+        "AB_TEST_MODE": "Split",
+        "AB_TEST_CHALLENGER_SHARE": "0.2",
+        "AB_TEST_TRIAL_MINUTES": "60",
+    }.items():
+        monkeypatch.setenv(name, value)
     reset_settings()
-    assert handler(upload(credit_csv()), lambda_context)["release"] == {"staging": True}
-    monkeypatch.setenv("STAGING_ENDPOINT", "Disabled")
+    release = handler(upload(credit_csv()), lambda_context)["release"]
+    assert release == {
+        "staging": True,
+        "ab_test": {
+            "mode": "split",
+            "challenger_share": 0.2,
+            "trial_minutes": 60,
+            "min_labelled_rows": 200,
+            "significance": 0.05,
+        },
+    }
+    put_dataset_config(s3, {"ab_test": {"mode": "shadow", "challenger_share": 0.5, "min_labelled_rows": 50}})
+    release = handler(upload(credit_csv()), lambda_context)["release"]
+    assert (release["ab_test"]["mode"], release["ab_test"]["challenger_share"]) == ("shadow", 0.5)
+    assert (release["ab_test"]["min_labelled_rows"], release["ab_test"]["trial_minutes"]) == (50, 60)
+    put_dataset_config(s3, {"ab_test": False})
+    assert handler(upload(credit_csv()), lambda_context)["release"] == {"staging": True, "ab_test": None}
     reset_settings()
-    assert handler(upload(credit_csv()), lambda_context)["release"] == {"staging": False}
-    reset_settings()
+
+
+@pytest.mark.parametrize(
+    ("ab_test", "message"),
+    [
+        ({"challenger_share": 1.5}, "'ab_test.challenger_share' is 1.5: input should be less than 1"),
+        ({"challenger_share": 0}, "'ab_test.challenger_share' is 0: input should be greater than 0"),
+        (
+            {"challenger_share": 0.2, "champion_share": 0.7},
+            "ab_test.champion_share (0.7) and ab_test.challenger_share (0.2) add up to 0.9; the two variants' "
+            "shares must add up to 1",
+        ),
+        ({"trial_minutes": 50000}, "'ab_test.trial_minutes' is 50000: input should be less than or equal to 43200"),
+        ({"mode": "canary"}, "'ab_test.mode' is \"canary\""),
+        ({"winner": "auto"}, "unknown field 'ab_test.winner'"),
+    ],
+)
+def test_an_ab_test_configuration_that_cannot_work_is_refused_naming_the_field(
+    s3: Any, handler: Handler, upload: Upload, lambda_context: Any, ab_test: dict[str, Any], message: str
+) -> None:
+    put_dataset_config(s3, {"ab_test": ab_test})
+    with pytest.raises(DatasetConfigInvalid) as caught:
+        handler(upload(credit_csv()), lambda_context)
+    assert message in str(caught.value)
+    assert keys(s3) == []
 
 
 def test_an_empty_file_is_rejected_counted_and_nothing_is_written(

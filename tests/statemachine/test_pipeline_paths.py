@@ -25,9 +25,9 @@ VALIDATION = {
     "schema_source": "inferred",
     "rows": 100,
     "columns": 5,
-    "release": {"staging": False},
+    "release": {"staging": False, "ab_test": None},
 }
-STAGED = {**VALIDATION, "release": {"staging": True}}
+STAGED = {**VALIDATION, "release": {"staging": True, "ab_test": None}}
 PREPROCESS = {
     "job_name": "x-preprocess",
     "job_type": "processing",

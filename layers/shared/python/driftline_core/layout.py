@@ -384,7 +384,7 @@ def versioned_name_version(endpoint: str, name: str, *, stack: str) -> int | Non
     return version if versioned_name(endpoint, version, stack=stack) == name else None
 
 
-STAGING_MARK = "--s"
+STAGING_MARK = "-s"
 
 
 def staging_endpoint_name(endpoint: str, version: int, *, stack: str) -> str:

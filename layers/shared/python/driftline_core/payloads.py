@@ -101,11 +101,27 @@ class StepInput(RunInput):
     execution_name: str
 
 
+class ABTestPlan(_Payload):
+    """How an approved challenger is tried against the serving model: ``ab_test`` in dataset.json, else the stack's
+    ABTest* parameters."""
+
+    mode: Literal["split", "shadow"]
+    """split: the challenger answers its share of requests; shadow: it answers copies that are never returned."""
+    challenger_share: float
+    """split: the challenger's share of the traffic; shadow: the share of requests copied to it."""
+    trial_minutes: int
+    min_labelled_rows: int
+    """Labelled rows each variant needs before the trial may name a winner."""
+    significance: float
+
+
 class ReleasePlan(_Payload):
     """How a candidate that passed the gate reaches production; decided once, by Validate, for the whole run."""
 
     staging: bool = False
     """Deploy and test the candidate on a staging endpoint before asking for approval (StagingEndpoint)."""
+    ab_test: ABTestPlan | None = None
+    """Approved challengers join the serving endpoint for a trial instead of replacing its model."""
 
 
 class ValidationResult(_Payload):
@@ -300,6 +316,28 @@ class ApprovalDecision(_Payload):
     reason: str = ""
 
 
+class TrialDeployment(_Payload):
+    """An A/B trial on the dataset's endpoint: the serving model (champion) beside the approved challenger."""
+
+    mode: Literal["split", "shadow"]
+    champion_variant: str
+    challenger_variant: str
+    champion_endpoint_config_name: str
+    """The single-variant config the endpoint served before the trial, and serves again when the champion stays."""
+    champion_model_name: str
+    champion_model_package_arn: str | None = None
+    challenger_model_name: str
+    challenger_model_package_arn: str
+    challenger_share: float
+    trial_minutes: int
+    min_labelled_rows: int
+    significance: float
+    started_at: str = ""
+    """ISO 8601 UTC, when the endpoint began serving both variants."""
+    ends_at: str = ""
+    """ISO 8601 UTC (``YYYY-MM-DDTHH:MM:SSZ``, as a Wait state's TimestampPath needs): when the analysis starts."""
+
+
 class DeployInput(StepInput):
     """What Deploy receives: the approved package and the token the run waits on until the endpoint settles."""
 
@@ -309,8 +347,16 @@ class DeployInput(StepInput):
     registration: RegistrationResult
     approval: ApprovalDecision | None = None
     """None when deploying to staging, before anyone decided."""
-    target: Literal["production", "staging"] = "production"
-    """production: the dataset's endpoint; staging: the candidate's own staging endpoint (``staging_endpoint_name``)."""
+    target: Literal["production", "staging", "shift", "conclude"] = "production"
+    """production: the dataset's endpoint; staging: the candidate's own staging endpoint (``staging_endpoint_name``);
+    shift: a split trial's winner gets all traffic (UpdateEndpointWeightsAndCapacities); conclude: the endpoint
+    serves the trial's winner alone (UpdateEndpoint to its single-variant config)."""
+    trial: TrialDeployment | None = None
+    """shift and conclude: the trial on the endpoint."""
+    winner: Literal["champion", "challenger"] | None = None
+    """shift and conclude: who serves after the trial."""
+    release: ReleasePlan | None = None
+    """production: the run's release plan (``$.validation.release``); an A/B plan starts a trial."""
 
 
 class DeploymentStarted(_Payload):
@@ -329,14 +375,50 @@ class DeploymentResult(_Payload):
     endpoint_config_name: str
     model_name: str
     model_package_arn: str
-    action: Literal["created", "updated", "unchanged"]
-    """``unchanged``: the endpoint already served this model version (a repeated deployment)."""
+    action: Literal["created", "updated", "unchanged", "trial", "concluded"]
+    """``unchanged``: the endpoint already served this model version (a repeated deployment); ``trial``: the model
+    joined the endpoint beside the serving one for an A/B trial; ``concluded``: a trial's winner serves alone."""
     endpoint_type: Literal["Provisioned", "Serverless"]
     previous_endpoint_config_name: str | None = None
     data_capture_uri: str | None = None
     """Where sampled requests and answers land; None for serverless endpoints, which capture nothing."""
     alarms: list[str] = Field(default_factory=list)
     """The CloudWatch alarms that roll a blue/green update back."""
+    trial: TrialDeployment | None = None
+
+
+class TrialAnalysisInput(WaitingStepInput):
+    """What AnalyseTrial receives once the trial period is over: the endpoint serving both variants."""
+
+    deployment: DeploymentResult
+
+
+class TrialDecision(_Payload):
+    """What the trial's analysis decided; the run carries it at ``$.trial``."""
+
+    decision: Literal["challenger", "champion", "not_enough_evidence"]
+    winner: Literal["challenger", "champion"]
+    """Who serves alone after the trial: the champion unless the challenger was significantly better."""
+    reason: str
+    """One readable sentence with the numbers."""
+    metric: str
+    champion_value: float | None = None
+    challenger_value: float | None = None
+    champion_rows: int = 0
+    challenger_rows: int = 0
+    p_value: float | None = None
+    test: str = ""
+    trial_uri: str
+    """``trial.json``: every figure of the analysis."""
+    report_uri: str
+    """``trial_report.html``: the same for people."""
+
+
+class DecideTrialInput(StepInput):
+    """What DecideTrial receives: the trial on the endpoint and the analysis job's outputs."""
+
+    deployment: DeploymentResult
+    trial_analysis: JobResult
 
 
 class RemoveStagingInput(StepInput):

@@ -102,10 +102,21 @@ class DeploymentSettings(BaseModel):
     endpoint_configs_retained: int = 3
 
 
+MIN_TRIAL_MINUTES = 1
+MAX_TRIAL_MINUTES = 43200
+"""An A/B trial lasts at most 30 days: the run waits through it, inside Step Functions' one-year limit with room
+for the approvals before and after."""
+
+
 class ReleaseSettings(BaseModel):
-    """Validate's release settings (environment names upper-cased): the stack's StagingEndpoint parameter."""
+    """Validate's release defaults (environment names upper-cased): the stack's StagingEndpoint and ABTest* parameters,
+    which a dataset's ``ab_test`` overrides."""
 
     staging_endpoint: Literal["Enabled", "Disabled"] = "Disabled"
+    ab_test_mode: Literal["Off", "Split", "Shadow"] = "Off"
+    ab_test_challenger_share: float = Field(default=0.1, gt=0, lt=1)
+    ab_test_trial_minutes: int = Field(default=1440, ge=MIN_TRIAL_MINUTES, le=MAX_TRIAL_MINUTES)
+    ab_test_min_labelled_rows: int = Field(default=200, ge=1)
 
 
 class StagingSettings(BaseModel):

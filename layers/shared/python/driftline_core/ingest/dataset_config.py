@@ -34,6 +34,7 @@ from driftline_core.metrics import (
     problem_types_with_metric,
 )
 from driftline_core.payloads import ProblemType
+from driftline_core.settings import MAX_TRIAL_MINUTES, MIN_TRIAL_MINUTES
 
 ColumnType = Literal["numeric", "categorical"]
 Delimiter = Literal[",", ";", "\t", "|"]
@@ -58,6 +59,50 @@ class ColumnSpec(BaseModel):
     type: ColumnType
 
 
+SHARE_TOLERANCE = 1e-9
+"""How far champion_share + challenger_share may be from 1 (decimal fractions such as 0.9 + 0.1 are not exact)."""
+
+
+class ABTestConfig(BaseModel):
+    """``ab_test`` in dataset.json: how an approved challenger is tried against the serving model.
+
+    Fields left out take the stack's ABTest* parameters. ``champion_share`` is optional; given with
+    ``challenger_share`` the two must add up to 1 (they are the two variants' weights).
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    mode: Literal["split", "shadow", "off"] | None = None
+    """off: never, whatever the stack's ABTestMode (``"ab_test": false`` says the same)."""
+    challenger_share: float | None = Field(default=None, gt=0, lt=1, strict=True)
+    champion_share: float | None = Field(default=None, gt=0, lt=1, strict=True)
+    trial_minutes: int | None = Field(default=None, ge=MIN_TRIAL_MINUTES, le=MAX_TRIAL_MINUTES, strict=True)
+    min_labelled_rows: int | None = Field(default=None, ge=1, strict=True)
+    significance: float | None = Field(default=None, gt=0, le=0.5, strict=True)
+
+    @model_validator(mode="after")
+    def _shares_add_up(self) -> ABTestConfig:
+        if self.champion_share is None:
+            return self
+        if self.mode == "shadow":
+            raise ValueError(
+                "ab_test.champion_share applies to split trials only: in shadow mode the serving model answers "
+                "every request and challenger_share is the share of requests copied to the challenger"
+            )
+        if self.challenger_share is None:
+            raise ValueError(
+                "ab_test.champion_share needs ab_test.challenger_share beside it; give both (adding up to 1) or "
+                "only challenger_share"
+            )
+        total = self.champion_share + self.challenger_share
+        if abs(total - 1) > SHARE_TOLERANCE:
+            raise ValueError(
+                f"ab_test.champion_share ({self.champion_share:g}) and ab_test.challenger_share "
+                f"({self.challenger_share:g}) add up to {total:g}; the two variants' shares must add up to 1"
+            )
+        return self
+
+
 class DatasetConfig(BaseModel):
     """``data/<dataset>/dataset.json``; unknown fields are errors, so a misspelt field is reported."""
 
@@ -73,6 +118,17 @@ class DatasetConfig(BaseModel):
     delimiter: Delimiter = ","
     retrain_window_days: int | None = Field(default=None, ge=1, strict=True)
     """A drift retrain trains on the uploads of the last N days; null (default): every upload of the dataset."""
+    ab_test: ABTestConfig | None = None
+    """Try approved challengers on the serving endpoint first; false: never, whatever the stack's ABTestMode."""
+
+    @field_validator("ab_test", mode="before")
+    @classmethod
+    def _ab_test_switch(cls, value: Any) -> Any:
+        if value is False:
+            return {"mode": "off"}
+        if value is True:
+            return {}
+        return value
 
     @field_validator("hyperparameters", mode="before")
     @classmethod
@@ -383,9 +439,11 @@ def _location(loc: Sequence[Any]) -> str:
 
 
 def _model_at(loc: Sequence[Any]) -> type[BaseModel]:
-    """The model whose fields an error's location names: a column, or the config itself."""
+    """The model whose fields an error's location names: a column, ``ab_test``, or the config itself."""
     if len(loc) >= 3 and loc[0] == "columns":
         return ColumnSpec
+    if len(loc) >= 2 and loc[0] == "ab_test":
+        return ABTestConfig
     return DatasetConfig
 
 

@@ -97,7 +97,7 @@ def validate_upload(step: StepInput, settings: Settings, release: ReleaseSetting
         rows=report.rows,
         columns=len(report.schema.columns),
         files=len(window) if window is not None else None,
-        release=release_plan(release or ReleaseSettings()),
+        release=release_plan(declared.ab_test, release or ReleaseSettings()),
     )
 
 
