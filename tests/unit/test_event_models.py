@@ -24,6 +24,7 @@ from driftline_core.drift.schedules import MonitoringRequest
 from driftline_core.handler_input import validate_event, validated_event
 from driftline_core.payloads import (
     ApprovalRequestInput,
+    DecideTrialInput,
     DeployInput,
     EvaluateInput,
     GateInput,
@@ -33,6 +34,7 @@ from driftline_core.payloads import (
     StagingTestInput,
     StepInput,
     TrainInput,
+    TrialAnalysisInput,
     WaitingStepInput,
 )
 from tests.conftest import EVENTS_DIR, load_event
@@ -45,10 +47,12 @@ ScheduledEvent = "functions.reconcile_jobs.app:ScheduledEvent"
 
 # Each sample and the model its handler validates it with.
 MODEL_OF_SAMPLE: dict[str, type[BaseModel] | str] = {
+    "analyse_trial": TrialAnalysisInput,
     "approval_page_get": HttpApiRequest,
     "approval_page_post": HttpApiRequest,
     "cloudwatch_alarm_drift_alarm": AlarmStateChangeEvent,
     "cloudwatch_alarm_drift_ok": AlarmStateChangeEvent,
+    "decide_trial": DecideTrialInput,
     "deploy": DeployInput,
     "evaluate": EvaluateInput,
     "notify_failed": NotifyInput,

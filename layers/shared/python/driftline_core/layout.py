@@ -118,6 +118,23 @@ def staging_test_key(execution_name: str) -> str:
     return f"{run_prefix(execution_name)}staging/staging_test.json"
 
 
+def trial_analysis_prefix(execution_name: str) -> str:
+    """Where the A/B trial's analysis job writes ``trial.json`` and ``trial_report.html``."""
+    return f"{run_prefix(execution_name)}trial/"
+
+
+TRIAL_FILE = "trial.json"
+"""The trial analysis job's decision and every figure behind it (``ml/trial_analysis.py``)."""
+TRIAL_REPORT_FILE = "trial_report.html"
+GROUND_TRUTH_PREFIX = "ground-truth/"
+
+
+def ground_truth_prefix(dataset: str) -> str:
+    """Where users upload the labels of an endpoint's captured requests, in the data bucket (outside ``data/``, so
+    a label file never starts a run): Model Monitor's JSON lines or CSV files with an ``inference_id`` column."""
+    return f"{GROUND_TRUTH_PREFIX}{dataset}/"
+
+
 def data_capture_prefix(dataset: str) -> str:
     """Where the dataset's endpoint writes captured requests and answers; SageMaker adds ``<endpoint>/<variant>/``."""
     return f"capture/{dataset}/"

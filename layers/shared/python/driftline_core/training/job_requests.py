@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from driftline_core import layout
@@ -18,7 +19,7 @@ from driftline_core.aws.instance_storage import has_instance_storage
 from driftline_core.errors import DatasetConfigInvalid
 from driftline_core.ingest.hyperparameters import hyperparameter_problems
 from driftline_core.layout import ml_code_files_uri, ml_code_tarball_uri
-from driftline_core.payloads import DataObject, JobResult
+from driftline_core.payloads import DataObject, DeploymentResult, JobResult
 from driftline_core.settings import Settings
 
 PREPROCESS_STEP = "preprocess"
@@ -56,6 +57,20 @@ ENDPOINT_VARIABLE = "DRIFTLINE_ENDPOINT"
 so the job's state-change handler reads them from there."""
 ENVIRONMENT_VALUE_MAX = 256
 """CreateProcessingJob's limit on an environment value."""
+
+TRIAL_STEP = "trial"
+TRIAL_OUTPUT = "trial"
+"""The analysis job's one output: ``trial.json`` and ``trial_report.html`` (``layout.trial_analysis_prefix``)."""
+PROCESSING_ROOT = "/opt/ml/processing"
+TRIAL_CAPTURE_DIR = f"{PROCESSING_ROOT}/capture"
+TRIAL_LABELS_DIR = f"{PROCESSING_ROOT}/labels"
+TRIAL_CONFIG_DIR = f"{PROCESSING_ROOT}/config"
+"""Where ``ml/trial_analysis.py`` reads its inputs: ``capture/<VariantName>/``, ``labels/`` and ``config/``."""
+MAX_PROCESSING_INPUTS = 10
+"""CreateProcessingJob takes at most 10 ProcessingInputs."""
+CAPTURE_FOLDER_FORMATS = ("%Y/%m/%d/%H/", "%Y/%m/%d/", "%Y/%m/", "%Y/", "")
+"""SageMaker writes captures under ``<endpoint>/<variant>/yyyy/mm/dd/hh/``: hour, day, month and year folders, then
+the variant's whole folder, each covering more of the trial with one input."""
 
 TRAINING_PROGRAM = "train.py"
 VOLUME_SIZE_GB = 30
@@ -228,6 +243,179 @@ def build_evaluation_job_request(
         tags=_tags(dataset, execution_name),
         settings=settings,
     )
+
+
+def build_trial_analysis_job_request(
+    *,
+    execution_name: str,
+    dataset: str,
+    config_uri: str,
+    deployment: DeploymentResult,
+    holds_objects: Callable[[str], bool],
+    settings: Settings,
+) -> dict[str, Any]:
+    """CreateProcessingJob request for the A/B trial's analysis (``ml/trial_analysis.py``).
+
+    The job reads each variant's captures of the trial window, the dataset's labels and the run's config, and
+    writes ``trial.json`` and ``trial_report.html``. The captures are given as the fewest capture folders that
+    cover the window and fit SageMaker's 10 inputs (hours when few, else days, months, years, else each variant's
+    whole folder; the job keeps only the records inside the window). SageMaker refuses an input whose S3 prefix
+    holds no object, so a prefix ``holds_objects`` finds empty is left out: the job then decides
+    ``not_enough_evidence`` and names what held no files.
+    """
+    _require(settings, "sagemaker_role_arn", "processing_image_uri", "ml_code_uri", "artifact_bucket", "data_bucket")
+    trial = deployment.trial
+    if trial is None:
+        raise ValueError(
+            f"the deployment of {deployment.model_package_arn} on {deployment.endpoint_name} is not an A/B trial "
+            "(no trial in $.deployment), so there is no trial to analyse"
+        )
+    if not deployment.data_capture_uri:
+        raise ValueError(
+            f"endpoint {deployment.endpoint_name} captures no data (a serverless endpoint), so its A/B trial has "
+            "no answers to analyse; run A/B trials on a provisioned endpoint"
+        )
+    start, end = trial_window(trial.started_at, trial.ends_at, trial.trial_minutes)
+    variants = [trial.champion_variant, trial.challenger_variant]
+    fixed_inputs = 3  # the code, the run config and the labels
+    capture_uris = trial_capture_uris(
+        deployment.data_capture_uri,
+        deployment.endpoint_name,
+        variants,
+        start,
+        end,
+        per_variant=(MAX_PROCESSING_INPUTS - fixed_inputs) // len(variants),
+    )
+    labels_uri = layout.s3_uri(settings.data_bucket, layout.ground_truth_prefix(dataset))
+    request = _processing_job_request(
+        job_name=layout.job_name(execution_name, TRIAL_STEP),
+        script="trial_analysis.py",
+        inputs={"code": ml_code_files_uri(settings.ml_code_uri), "config": config_uri},
+        outputs={TRIAL_OUTPUT: layout.s3_uri(settings.artifact_bucket, layout.trial_analysis_prefix(execution_name))},
+        environment=_processing_environment(execution_name),
+        tags=_tags(dataset, execution_name),
+        settings=settings,
+    )
+    inputs = request["ProcessingInputs"]
+    inputs[1]["S3Input"]["LocalPath"] = TRIAL_CONFIG_DIR
+    given = [("labels", labels_uri, TRIAL_LABELS_DIR)] + [
+        (f"capture-{variant}-{index}", uri, f"{TRIAL_CAPTURE_DIR}/{variant}/{index}")
+        for variant in variants
+        for index, uri in enumerate(capture_uris[variant])
+    ]
+    inputs.extend(_s3_prefix_input(name, uri, local_path) for name, uri, local_path in given if holds_objects(uri))
+    [output] = request["ProcessingOutputConfig"]["Outputs"]
+    output["S3Output"]["LocalPath"] = PROCESSING_OUTPUT_ROOT
+    arguments = {
+        "--challenger-variant": trial.challenger_variant,
+        "--champion-variant": trial.champion_variant,
+        "--mode": trial.mode,
+        "--significance": repr(trial.significance),
+        "--min-labelled-rows": str(trial.min_labelled_rows),
+        "--start-time": _iso(start),
+        "--end-time": _iso(end),
+        "--endpoint-name": deployment.endpoint_name,
+        "--trial-name": deployment.endpoint_config_name,
+    }
+    # An empty argument is no value at all: the job's own default applies instead.
+    request["AppSpecification"]["ContainerArguments"] = [
+        text for name, value in arguments.items() if value for text in (name, value)
+    ]
+    return request
+
+
+def trial_window(started_at: str, ends_at: str, trial_minutes: int) -> tuple[datetime, datetime]:
+    """The trial's [start, end) in UTC; a bound not recorded is the other one moved by the trial's length."""
+    length = timedelta(minutes=trial_minutes)
+    start = _utc_time(started_at, "started_at")
+    end = _utc_time(ends_at, "ends_at")
+    if start is None:
+        if end is None:
+            raise ValueError(
+                "the trial records neither when it started nor when it ends (started_at and ends_at in "
+                "$.deployment.trial are empty), so no window of captured data can be analysed"
+            )
+        start = end - length
+    elif end is None:
+        end = start + length
+    if end <= start:
+        raise ValueError(f"the trial ends ({_iso(end)}) before it starts ({_iso(start)}); check $.deployment.trial")
+    return start, end
+
+
+def trial_capture_uris(
+    capture_uri: str, endpoint: str, variants: list[str], start: datetime, end: datetime, *, per_variant: int
+) -> dict[str, list[str]]:
+    """Each variant's capture folders covering [start, end): the finest level that needs at most ``per_variant``."""
+    base = f"{capture_uri.rstrip('/')}/{endpoint}"
+    for folder_format in CAPTURE_FOLDER_FORMATS:
+        folders = _capture_folders(folder_format, start, end, per_variant)
+        if folders is not None:
+            return {variant: [f"{base}/{variant}/{folder}" for folder in folders] for variant in variants}
+    raise AssertionError("the variant's whole folder always fits")  # pragma: no cover
+
+
+def _capture_folders(folder_format: str, start: datetime, end: datetime, limit: int) -> list[str] | None:
+    """The folders of one level the window touches, in order; None when there are more than ``limit``."""
+    folders: list[str] = []
+    for moment in _level_starts(folder_format, start, end):
+        folder = moment.strftime(folder_format)
+        if folders and folders[-1] == folder:
+            continue
+        folders.append(folder)
+        if len(folders) > limit:
+            return None
+    return folders
+
+
+def _level_starts(folder_format: str, start: datetime, end: datetime) -> Iterator[datetime]:
+    """The start of each hour, day, month or year that [start, end) overlaps; one moment for the whole folder."""
+    if not folder_format:
+        yield start
+        return
+    if "%H" in folder_format:
+        moment, step = start.replace(minute=0, second=0, microsecond=0), timedelta(hours=1)
+    elif "%d" in folder_format:
+        moment, step = start.replace(hour=0, minute=0, second=0, microsecond=0), timedelta(days=1)
+    else:
+        moment = start.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+        if "%m" not in folder_format:
+            moment = moment.replace(month=1)
+        # Whole months and years are not a fixed timedelta: step a day at a time (the folders deduplicate).
+        step = timedelta(days=1)
+    while moment < end:
+        yield moment
+        moment += step
+
+
+def _utc_time(text: str, field: str) -> datetime | None:
+    if not text.strip():
+        return None
+    try:
+        moment = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
+    except ValueError:
+        raise ValueError(
+            f"the trial's {field} {text!r} is not an ISO 8601 time such as 2026-12-07T08:00:00Z; "
+            "check $.deployment.trial"
+        ) from None
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+
+def _iso(moment: datetime) -> str:
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _s3_prefix_input(name: str, uri: str, local_path: str) -> dict[str, Any]:
+    return {
+        "InputName": name,
+        "S3Input": {
+            "S3Uri": uri,
+            "LocalPath": local_path,
+            "S3DataType": "S3Prefix",
+            "S3InputMode": "File",
+            "S3DataDistributionType": "FullyReplicated",
+        },
+    }
 
 
 def build_baseline_job_request(

@@ -38,13 +38,14 @@ from driftline_core.aws.task_tokens import (
     take_token,
 )
 from driftline_core.errors import JOB_FAILED_ERROR, SageMakerJobFailed
-from driftline_core.payloads import EvaluateInput, JobStarted, TrainInput, WaitingStepInput
+from driftline_core.payloads import EvaluateInput, JobStarted, TrainInput, TrialAnalysisInput, WaitingStepInput
 from driftline_core.settings import Settings
 from driftline_core.training.job_requests import (
     IncumbentForEvaluation,
     build_evaluation_job_request,
     build_preprocess_job_request,
     build_training_job_request,
+    build_trial_analysis_job_request,
     job_result_from_description,
     quota_exceeded_message,
 )
@@ -52,9 +53,15 @@ from driftline_core.training.registry import ApprovedModel, find_model_to_beat, 
 
 logger = Logger(child=True)
 
-JobKind = Literal["preprocess", "train", "evaluate"]
+JobKind = Literal["preprocess", "train", "evaluate", "trial"]
+"""Each job step, named as its job is (``layout.job_name(execution, step)``); "trial" is the A/B trial's analysis."""
 
-JOB_API_BY_STEP: dict[str, JobApi] = {"preprocess": PROCESSING, "train": TRAINING, "evaluate": PROCESSING}
+JOB_API_BY_STEP: dict[str, JobApi] = {
+    "preprocess": PROCESSING,
+    "train": TRAINING,
+    "evaluate": PROCESSING,
+    "trial": PROCESSING,
+}
 
 
 def start_job(kind: JobKind, step_input: WaitingStepInput, settings: Settings) -> JobStarted:
@@ -197,6 +204,17 @@ def _build_request(
             settings=settings,
             region=get_client("sagemaker").meta.region_name,
         )
+    if kind == "trial":
+        if not isinstance(step_input, TrialAnalysisInput):
+            raise TypeError("the trial analysis step needs the trial's deployment in its input")
+        return build_trial_analysis_job_request(
+            execution_name=execution_name,
+            dataset=dataset,
+            config_uri=step_input.validation.config_uri,
+            deployment=step_input.deployment,
+            holds_objects=_prefix_holds_objects,
+            settings=settings,
+        )
     if not isinstance(step_input, EvaluateInput):
         raise TypeError("the evaluate step needs the preprocess and training jobs' results in its input")
     return build_evaluation_job_request(
@@ -244,6 +262,13 @@ def _baseline_for_evaluation(approved: ApprovedModel, artifact_bucket: str) -> t
                 )
             raise
     return layout.s3_uri(artifact_bucket, prefix), None
+
+
+def _prefix_holds_objects(uri: str) -> bool:
+    """Whether any object's key starts with the URI's prefix: SageMaker refuses a job input that holds none."""
+    bucket, prefix = layout.split_s3_uri(uri)
+    listed = get_client("s3").list_objects_v2(Bucket=bucket, Prefix=prefix, MaxKeys=1)
+    return int(listed.get("KeyCount", 0)) > 0
 
 
 def _describe_job_or_fail(api: JobApi, job_name: str) -> dict[str, Any]:
