@@ -46,6 +46,8 @@ STEP_FUNCTIONS = {
     "FinishDeploymentFunction": "functions/finish_deployment",
     "TestStagingFunction": "functions/test_staging",
     "RemoveStagingFunction": "functions/remove_staging",
+    "AnalyseTrialFunction": "functions/analyse_trial",
+    "DecideTrialFunction": "functions/decide_trial",
     "StartMonitoringFunction": "functions/start_monitoring",
 }
 
@@ -593,6 +595,7 @@ def test_only_the_job_starters_and_deploy_may_pass_the_sagemaker_role_and_only_t
         "PreprocessFunctionRole",
         "TrainFunctionRole",
         "EvaluateFunctionRole",
+        "AnalyseTrialFunctionRole",
         "DeployFunctionRole",
         "FinishDeploymentFunctionRole",
         "StartMonitoringFunctionRole",

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from datetime import datetime, timedelta
 from typing import Any
 
 import boto3
@@ -435,3 +436,130 @@ def test_removal_with_nothing_to_remove_succeeds_and_removes_nothing(
 ) -> None:
     arn = register_version() if package else None
     assert remove(arn, staging=staging)["removed"] == []
+
+
+# A/B trials: Deploy with an ab_test release plan, then the trial's end ------------------------------------------
+
+SPLIT = {
+    "staging": False,
+    "ab_test": {
+        "mode": "split",
+        "challenger_share": 0.25,
+        "trial_minutes": 30,
+        "min_labelled_rows": 100,
+        "significance": 0.05,
+    },
+}
+
+
+def deploy_with(package_arn: str, **fields: Any) -> dict[str, Any]:
+    from functions.deploy import app
+
+    result: dict[str, Any] = app.lambda_handler(deploy_event(package_arn) | fields, FakeLambdaContext())
+    return result
+
+
+def test_an_approved_model_joins_the_serving_one_for_a_trial_and_the_run_waits_until_its_end_time(
+    updatable: list[str], stepfunctions: Stubber, sent: dict[str, list[dict[str, Any]]]
+) -> None:
+    expect_success(stepfunctions)
+    deploy(register_version())
+    challenger = register_version()
+
+    started = deploy_with(challenger, release=SPLIT)
+
+    trial_config = f"{ENDPOINT}--trial-v2"
+    assert started == {"endpoint_name": ENDPOINT, "endpoint_config_name": trial_config, "action": "trial"}
+    config = next(c for c in sent["CreateEndpointConfig"] if c["EndpointConfigName"] == trial_config)
+    assert [(v["VariantName"], v["ModelName"], v["InitialVariantWeight"]) for v in config["ProductionVariants"]] == [
+        ("AllTraffic", f"{ENDPOINT}-v1", 0.75),
+        ("Challenger-v2", f"{ENDPOINT}-v2", 0.25),
+    ]
+    assert updatable == [trial_config]
+    # The update is blue/green under the rollback alarms: a challenger that does not start leaves v1 serving.
+    assert sent["UpdateEndpoint"][0]["DeploymentConfig"]["AutoRollbackConfiguration"]["Alarms"]
+
+    moto_endpoint().endpoint_status, moto_endpoint().endpoint_config_name = "InService", trial_config
+    seen = expect_success(stepfunctions)
+    assert job_events(endpoint_event()) == {"outcome": "succeeded"}
+    result = DeploymentResult.model_validate(seen)
+    assert result.action == "trial" and result.trial is not None
+    assert (result.trial.champion_endpoint_config_name, result.trial.challenger_variant) == (
+        f"{ENDPOINT}-v1",
+        "Challenger-v2",
+    )
+    assert result.trial.champion_model_package_arn is not None
+    assert result.trial.champion_model_package_arn.endswith("/1")
+    started_at = datetime.strptime(result.trial.started_at, "%Y-%m-%dT%H:%M:%SZ")
+    ends_at = datetime.strptime(result.trial.ends_at, "%Y-%m-%dT%H:%M:%SZ")
+    assert ends_at - started_at == timedelta(minutes=30)
+
+
+def test_a_challenger_that_fails_to_start_leaves_the_serving_model_alone_and_the_run_says_so(
+    updatable: list[str], stepfunctions: Stubber
+) -> None:
+    expect_success(stepfunctions)
+    deploy(register_version())
+    deploy_with(register_version(), release=SPLIT)
+    fake = moto_endpoint()
+    fake.endpoint_status, fake.failure_reason = "InService", "The variant Challenger-v2 failed its health check"
+
+    failure = expect_failure(stepfunctions)
+    assert job_events(endpoint_event()) == {"outcome": "failed"}
+    assert failure["cause"] == (
+        f"The challenger ({ENDPOINT}-v2) could not join endpoint {ENDPOINT} for its A/B trial; the endpoint still "
+        f"serves {ENDPOINT}-v1, unchanged: The variant Challenger-v2 failed its health check"
+    )
+    assert moto_endpoint().endpoint_config_name == f"{ENDPOINT}-v1"
+
+
+def test_no_model_replaces_a_trial_in_progress(updatable: list[str], stepfunctions: Stubber) -> None:
+    expect_success(stepfunctions)
+    deploy(register_version())
+    deploy_with(register_version(), release=SPLIT)
+    moto_endpoint().endpoint_status, moto_endpoint().endpoint_config_name = "InService", f"{ENDPOINT}--trial-v2"
+    expect_success(stepfunctions)
+    job_events(endpoint_event())
+
+    with pytest.raises(DeploymentFailed, match="is in an A/B trial"):
+        deploy(register_version())
+    assert updatable == [f"{ENDPOINT}--trial-v2"]
+
+
+def test_a_trial_on_a_serverless_endpoint_is_refused_before_the_endpoint_is_touched(
+    updatable: list[str], stepfunctions: Stubber, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    expect_success(stepfunctions)
+    deploy(register_version())
+    monkeypatch.setenv("ENDPOINT_TYPE", "Serverless")
+    reset_settings()
+
+    with pytest.raises(DeploymentFailed, match="serverless endpoints do not have"):
+        deploy_with(register_version(), release=SPLIT)
+    assert updatable == []
+
+
+@pytest.mark.parametrize(("winner", "serves"), [("challenger", f"{ENDPOINT}-v2"), ("champion", f"{ENDPOINT}-v1")])
+def test_a_trial_ends_with_the_winner_alone_on_its_own_config(
+    updatable: list[str], stepfunctions: Stubber, sent: dict[str, list[dict[str, Any]]], winner: str, serves: str
+) -> None:
+    expect_success(stepfunctions)
+    deploy(register_version())
+    deploy_with(register_version(), release=SPLIT)
+    moto_endpoint().endpoint_status, moto_endpoint().endpoint_config_name = "InService", f"{ENDPOINT}--trial-v2"
+    seen = expect_success(stepfunctions)
+    job_events(endpoint_event())
+    trial = DeploymentResult.model_validate(seen).trial
+    assert trial is not None
+
+    started = deploy_with(
+        trial.challenger_model_package_arn, target="conclude", trial=trial.model_dump(mode="json"), winner=winner
+    )
+
+    assert started == {"endpoint_name": ENDPOINT, "endpoint_config_name": serves, "action": "concluded"}
+    assert updatable[-1] == serves
+    moto_endpoint().endpoint_status, moto_endpoint().endpoint_config_name = "InService", serves
+    concluded = expect_success(stepfunctions)
+    assert job_events(endpoint_event()) == {"outcome": "succeeded"}
+    assert (concluded["action"], concluded["endpoint_config_name"]) == ("concluded", serves)
+    assert concluded["model_package_arn"].endswith("/2" if winner == "challenger" else "/1")

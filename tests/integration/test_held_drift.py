@@ -29,7 +29,16 @@ from samtranslator.yaml_helper import intrinsics_multi_constructor
 
 from tests.conftest import FakeLambdaContext, load_event
 from tests.statemachine.harness import ASL_PATH, STEPS, SUBSTITUTIONS, StepError, job_callback, raising
-from tests.statemachine.test_pipeline_paths import APPROVAL, DEPLOYMENT, gate, happy
+from tests.statemachine.test_pipeline_paths import (
+    ANALYSIS,
+    APPROVAL,
+    DEPLOYMENT,
+    decision,
+    gate,
+    happy,
+    trial_deploys,
+    trial_plan,
+)
 
 REGION = "us-east-1"
 ACCOUNT = "123456789012"
@@ -433,6 +442,32 @@ def test_a_run_that_deployed_and_then_failed_a_later_step_still_counts_as_deploy
     result = handler(ended, FakeLambdaContext())
     assert result["started"] is False and "deployed a new model" in result["reason"]
     assert stack.runs("drift") == []
+
+
+@pytest.mark.parametrize(("winner", "retrains"), [("champion", True), ("challenger", False)])
+def test_drift_held_for_a_run_whose_ab_trial_the_champion_keeps_starts_the_retrain_and_a_won_trial_does_not(
+    stack: Stack, handler: Handler, winner: str, retrains: bool
+) -> None:
+    stack.behaviours.update(
+        {
+            "Validate": lambda p: trial_plan("split"),
+            "Deploy": trial_deploys("split", winner),
+            "AnalyseTrial": job_callback(ANALYSIS),
+            "DecideTrial": lambda p: decision(winner),
+        }
+    )
+    _upload()
+    stack.start()
+    _held(handler)
+
+    _decide(stack, BLOCKING_RUN)
+    ended = stack.ended(next(r["executionArn"] for r in stack.runs()))
+
+    assert ended["detail"]["status"] == "SUCCEEDED"
+    result = handler(ended, FakeLambdaContext())
+    # The challenger only joined the endpoint: the model the drift was measured on serves on unless it won.
+    assert result["started"] is retrains, result["reason"]
+    assert len(stack.runs("drift")) == (1 if retrains else 0)
 
 
 def test_drift_held_for_two_runs_waits_for_both(stack: Stack, handler: Handler) -> None:

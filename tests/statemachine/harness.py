@@ -31,6 +31,8 @@ STEPS = [
     "FinishDeployment",
     "TestStaging",
     "RemoveStaging",
+    "AnalyseTrial",
+    "DecideTrial",
     "Notify",
 ]
 SUBSTITUTIONS = {

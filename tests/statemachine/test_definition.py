@@ -93,8 +93,9 @@ def test_the_approval_wait_keeps_only_the_decision_and_routes_rejection_and_expi
 
 def test_the_state_held_drift_reads_as_a_deployment_writes_the_run_s_deployment_and_only_it_does() -> None:
     """A run's end releases held drift without a retrain when this state finished (``drift.release``)."""
-    from driftline_core.drift.release import DEPLOY_STATE
+    from driftline_core.drift.release import CONCLUDE_TRIAL_STATE, DEPLOY_STATE
 
     states = _definition()["States"]
     assert states[DEPLOY_STATE]["ResultPath"] == "$.deployment"
-    assert [name for name, state in states.items() if state.get("ResultPath") == "$.deployment"] == [DEPLOY_STATE]
+    writers = [name for name, state in states.items() if state.get("ResultPath") == "$.deployment"]
+    assert writers == [DEPLOY_STATE, CONCLUDE_TRIAL_STATE]

@@ -196,6 +196,7 @@ def test_happy_path_registers_waits_for_approval_deploys_and_notifies_the_live_e
         "SkipStaging",
         "RequestApproval",
         "Deploy",
+        "IsTrial",
         "FinishDeployment",
         "RemoveStagingAfterPromotion",
         "NotifyDeployed",
@@ -416,6 +417,7 @@ def test_with_staging_the_candidate_is_tested_on_its_staging_endpoint_before_app
         "TestStaging",
         "RequestApproval",
         "Deploy",
+        "IsTrial",
         "FinishDeployment",
         "RemoveStagingAfterPromotion",
         "NotifyDeployed",
@@ -522,3 +524,171 @@ def test_a_staging_removal_that_fails_does_not_hide_why_the_run_ended(pipeline: 
     result = pipeline.run(RUN_INPUT)
     assert result["error"] == "ApprovalRejected"
     assert pipeline.calls["Notify"][-1]["outcome"] == "approval_rejected"
+
+
+# A/B trials -----------------------------------------------------------------------------------------------
+
+
+def trial(mode: str) -> dict[str, Any]:
+    return {
+        "mode": mode,
+        "champion_variant": "AllTraffic",
+        "challenger_variant": "Challenger-v2",
+        "champion_endpoint_config_name": "driftline-credit-v1",
+        "champion_model_name": "driftline-credit-v1",
+        "champion_model_package_arn": "arn:pkg/1",
+        "challenger_model_name": "driftline-credit-v2",
+        "challenger_model_package_arn": "arn:pkg/2",
+        "challenger_share": 0.2,
+        "trial_minutes": 60,
+        "min_labelled_rows": 100,
+        "significance": 0.05,
+        "started_at": "2026-11-23T09:00:00Z",
+        # Already past: the Wait state ends at once.
+        "ends_at": "2026-11-23T10:00:00Z",
+    }
+
+
+def trial_plan(mode: str) -> dict[str, Any]:
+    plan = {"mode": mode, "challenger_share": 0.2, "trial_minutes": 60, "min_labelled_rows": 100}
+    return {**VALIDATION, "release": {"staging": False, "ab_test": {**plan, "significance": 0.05}}}
+
+
+def decision(winner: str) -> dict[str, Any]:
+    return {
+        "decision": "challenger" if winner == "challenger" else "champion",
+        "winner": winner,
+        "reason": f"the {winner} keeps or takes the endpoint",
+        "metric": "accuracy",
+        "champion_value": 0.80,
+        "challenger_value": 0.86,
+        "champion_rows": 800,
+        "challenger_rows": 200,
+        "p_value": 0.01,
+        "test": "two-proportion z-test",
+        "trial_uri": "s3://art/runs/x/trial/trial.json",
+        "report_uri": "s3://art/runs/x/trial/trial_report.html",
+    }
+
+
+ANALYSIS = {
+    "job_name": "x-trial",
+    "job_type": "processing",
+    "status": "Completed",
+    "outputs": {"output": "s3://art/runs/x/trial/"},
+}
+
+
+def trial_deploys(mode: str, winner: str) -> Any:
+    """Deploy per target: the trial starts, the winner takes the traffic, then serves alone."""
+    started = {
+        **DEPLOYMENT,
+        "endpoint_config_name": "driftline-credit--trial-v2",
+        "action": "trial",
+        "trial": trial(mode),
+    }
+    concluded_config = "driftline-credit-v2" if winner == "challenger" else "driftline-credit-v1"
+    concluded = {**DEPLOYMENT, "endpoint_config_name": concluded_config, "action": "concluded", "trial": trial(mode)}
+    return deploy_to({"production": started, "shift": started, "conclude": concluded})
+
+
+def test_a_split_trial_waits_analyses_shifts_traffic_to_a_winning_challenger_then_serves_it_alone(
+    pipeline: Pipeline,
+) -> None:
+    happy(
+        pipeline,
+        Validate=lambda p: trial_plan("split"),
+        Deploy=trial_deploys("split", "challenger"),
+        AnalyseTrial=job_callback(ANALYSIS),
+        DecideTrial=lambda p: decision("challenger"),
+    )
+    result = pipeline.run(RUN_INPUT)
+    assert result["status"] == "SUCCEEDED", result
+    states = pipeline.states_entered(result["executionArn"])
+    assert states[states.index("Deploy") :] == [
+        "Deploy",
+        "IsTrial",
+        "NotifyTrialStarted",
+        "WaitForTrialEnd",
+        "AnalyseTrial",
+        "DecideTrial",
+        "IsSplitTrial",
+        "ShiftTrafficToWinner",
+        "ConcludeTrial",
+        "ChallengerWon",
+        "FinishDeployment",
+        "RemoveStagingAfterPromotion",
+        "NotifyDeployed",
+        "ModelDeployed",
+    ]
+    production, shift, conclude = pipeline.calls["Deploy"]
+    assert production["release"]["ab_test"]["mode"] == "split"
+    assert (shift["target"], shift["winner"], conclude["target"], conclude["winner"]) == (
+        "shift",
+        "challenger",
+        "conclude",
+        "challenger",
+    )
+    assert shift["trial"] == trial("split")
+    assert pipeline.calls["AnalyseTrial"][0]["deployment"]["trial"] == trial("split")
+    assert pipeline.calls["DecideTrial"][0]["trial_analysis"] == ANALYSIS
+    assert [call["outcome"] for call in pipeline.calls["Notify"]] == ["trial_started", "deployed"]
+    output = json.loads(result["output"])
+    assert output["trial"] == decision("challenger")
+    assert output["deployment"]["action"] == "concluded"
+    # Autoscaling and the drift monitor follow the winning challenger.
+    assert pipeline.calls["FinishDeployment"][0]["deployment"]["endpoint_config_name"] == "driftline-credit-v2"
+
+
+def test_a_shadow_trial_the_champion_keeps_ends_without_a_weight_shift_and_leaves_the_monitor_alone(
+    pipeline: Pipeline,
+) -> None:
+    happy(
+        pipeline,
+        Validate=lambda p: trial_plan("shadow"),
+        Deploy=trial_deploys("shadow", "champion"),
+        AnalyseTrial=job_callback(ANALYSIS),
+        DecideTrial=lambda p: decision("champion"),
+    )
+    result = pipeline.run(RUN_INPUT)
+    assert result["status"] == "SUCCEEDED", result
+    states = pipeline.states_entered(result["executionArn"])
+    assert "ShiftTrafficToWinner" not in states and "FinishDeployment" not in states
+    assert states[-4:] == ["ChallengerWon", "RemoveStagingAfterPromotion", "NotifyDeployed", "ModelDeployed"]
+    assert [call.get("target", "production") for call in pipeline.calls["Deploy"]] == ["production", "conclude"]
+    assert pipeline.calls["Deploy"][-1]["winner"] == "champion"
+
+
+def test_a_trial_whose_analysis_fails_gives_the_endpoint_back_to_the_champion_and_fails_the_run(
+    pipeline: Pipeline,
+) -> None:
+    happy(
+        pipeline,
+        Validate=lambda p: trial_plan("split"),
+        Deploy=trial_deploys("split", "champion"),
+        AnalyseTrial=job_callback(error="SageMakerJobFailed", cause="processing job x-trial Failed: no labels"),
+    )
+    result = pipeline.run(RUN_INPUT)
+    assert result["status"] == "FAILED"
+    assert result["error"] == "SageMakerJobFailed"
+    assert pipeline.states_entered(result["executionArn"])[-5:] == [
+        "AnalyseTrial",
+        "EndTrialAfterFailure",
+        "CleanUpStaging",
+        "NotifyFailure",
+        "RunFailed",
+    ]
+    rollback = pipeline.calls["Deploy"][-1]
+    assert (rollback["target"], rollback["winner"]) == ("conclude", "champion")
+    assert "DecideTrial" not in pipeline.calls
+
+
+def test_a_challenger_that_cannot_join_the_endpoint_fails_the_run_and_no_trial_is_waited_for(
+    pipeline: Pipeline,
+) -> None:
+    cause = "The challenger (driftline-credit-v2) could not join endpoint driftline-credit for its A/B trial"
+    happy(pipeline, Validate=lambda p: trial_plan("split"), Deploy=job_callback(error="DeploymentFailed", cause=cause))
+    result = pipeline.run(RUN_INPUT)
+    assert result["status"] == "FAILED"
+    assert pipeline.calls["Notify"][-1]["error"]["Cause"] == cause
+    assert "AnalyseTrial" not in pipeline.calls

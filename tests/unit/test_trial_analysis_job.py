@@ -10,8 +10,6 @@ from typing import Any
 import botocore.session
 import pytest
 import trial_analysis
-from botocore.model import Shape
-from botocore.validate import ParamValidator
 
 from driftline_core import layout
 from driftline_core.payloads import DeploymentResult, TrialAnalysisInput
@@ -19,6 +17,7 @@ from driftline_core.settings import Settings
 from driftline_core.training.job_requests import build_trial_analysis_job_request, trial_window
 from tests.conftest import load_event
 from tests.job_requests import job_settings
+from tests.request_shapes import assert_valid_request, constraint_problems
 
 EXECUTION = "credit-5e4f54c7bade"
 DATA_BUCKET = "driftline-data-123456789012-us-east-1"
@@ -71,50 +70,8 @@ def arguments(request: dict[str, Any]) -> dict[str, str]:
     return dict(zip(given[::2], given[1::2], strict=True))
 
 
-# botocore's ParamValidator checks types, required members and minimums; AWS also holds every value to its
-# shape's maximum and pattern (Java regular expressions, matched whole), which these check.
-_JAVA_CLASSES = {r"\p{L}": "A-Za-z", r"\p{Z}": " ", r"\p{N}": "0-9"}
-"""Narrower than Java's letter, separator and number classes: a value they accept AWS accepts."""
-
-
-def constraint_problems(value: Any, shape: Shape, path: str) -> list[str]:
-    problems = []
-    metadata = shape.metadata
-    if shape.type_name == "string":
-        if not metadata.get("min", 0) <= len(value) <= metadata.get("max", len(value)):
-            problems.append(f"{path}: length {len(value)} outside {metadata.get('min', 0)}..{metadata.get('max')}")
-        pattern = metadata.get("pattern")
-        if pattern:
-            for java, python in _JAVA_CLASSES.items():
-                pattern = pattern.replace(java, python)
-            if not re.fullmatch(pattern, value):
-                problems.append(f"{path}: {value!r} does not match {metadata['pattern']}")
-    elif shape.type_name in ("integer", "long"):
-        if not metadata.get("min", value) <= value <= metadata.get("max", value):
-            problems.append(f"{path}: {value} outside {metadata.get('min')}..{metadata.get('max')}")
-    elif shape.type_name == "list":
-        if not metadata.get("min", 0) <= len(value) <= metadata.get("max", len(value)):
-            problems.append(f"{path}: {len(value)} items outside {metadata.get('min', 0)}..{metadata.get('max')}")
-        for index, item in enumerate(value):
-            problems += constraint_problems(item, shape.member, f"{path}[{index}]")  # type: ignore[attr-defined]
-    elif shape.type_name == "map":
-        if len(value) > metadata.get("max", len(value)):
-            problems.append(f"{path}: {len(value)} entries, more than {metadata['max']}")
-        for key, item in value.items():
-            problems += constraint_problems(key, shape.key, f"{path} key")  # type: ignore[attr-defined]
-            problems += constraint_problems(item, shape.value, f"{path}[{key}]")  # type: ignore[attr-defined]
-    elif shape.type_name == "structure":
-        for name, item in value.items():
-            problems += constraint_problems(item, shape.members[name], f"{path}.{name}")  # type: ignore[attr-defined]
-    return problems
-
-
 def assert_valid_create_processing_job(request: dict[str, Any]) -> None:
-    model = botocore.session.get_session().get_service_model("sagemaker").operation_model("CreateProcessingJob")
-    assert model.input_shape is not None
-    report = ParamValidator().validate(request, model.input_shape)
-    assert not report.has_errors(), report.generate_report()
-    assert constraint_problems(request, model.input_shape, "CreateProcessingJob") == []
+    assert_valid_request("sagemaker", "CreateProcessingJob", request)
     assert all(argument for argument in request["AppSpecification"].get("ContainerArguments", [])), "empty argument"
 
 

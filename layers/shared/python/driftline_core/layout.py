@@ -421,6 +421,29 @@ def staging_endpoint_name(endpoint: str, version: int, *, stack: str) -> str:
     )
 
 
+TRIAL_MARK = "-t"
+CHALLENGER_VARIANT_PREFIX = "Challenger-v"
+
+
+def trial_config_name(endpoint: str, version: int, *, stack: str) -> str:
+    """The endpoint config of an A/B trial of a model version beside the serving one: ``<endpoint>--trial-v<version>``
+    (as staging names: a form no dataset's endpoint, model or versioned config has)."""
+    if not 0 < version <= MAX_MODEL_VERSION:
+        raise ValueError(f"model package versions run from 1 to {MAX_MODEL_VERSION}, not {version}")
+    return bounded_name(
+        endpoint,
+        f"--trial-v{version}",
+        SAGEMAKER_NAME_MAX,
+        keep=stack_prefix(stack),
+        short_tail=f"{TRIAL_MARK}{version}",
+    )
+
+
+def challenger_variant_name(version: int) -> str:
+    """A trial's challenger variant, named after its model version so its captures never mix with another trial's."""
+    return f"{CHALLENGER_VARIANT_PREFIX}{version}"
+
+
 def alarm_names(endpoint: str) -> list[str]:
     """The rollback alarms of an endpoint; their names start with the stack prefix the IAM policy allows."""
     return [f"{endpoint}-invocation-5xx-errors", f"{endpoint}-model-latency-p99"]

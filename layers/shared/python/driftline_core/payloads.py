@@ -19,7 +19,7 @@ from driftline_core.errors import JobsNotReconciled
 
 ProblemType = Literal["binary_classification", "multiclass_classification", "regression"]
 RunOutcome = Literal[
-    "registered", "rejected", "failed", "approved", "approval_rejected", "approval_expired", "deployed"
+    "registered", "rejected", "failed", "approved", "approval_rejected", "approval_expired", "deployed", "trial_started"
 ]
 
 
@@ -364,7 +364,7 @@ class DeploymentStarted(_Payload):
 
     endpoint_name: str
     endpoint_config_name: str
-    action: Literal["created", "updated", "unchanged"]
+    action: Literal["created", "updated", "unchanged", "trial", "concluded"]
 
 
 class DeploymentResult(_Payload):
@@ -627,4 +627,5 @@ class RunDocument(_Payload):
     deployment: DeploymentResult | None = None
     staging: DeploymentResult | None = None
     staging_test: StagingTestResult | None = None
+    trial: TrialDecision | None = None
     serving: dict[str, Any] | None = None

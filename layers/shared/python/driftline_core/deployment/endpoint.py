@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
+from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
 from aws_lambda_powertools import Logger
@@ -282,7 +283,7 @@ def start_deployment(step: DeployInput, settings: Settings, deployment: Deployme
     target = versioned_name(endpoint, package_version(package_arn), stack=settings.model_package_group_prefix)
     update_timeout_seconds(deployment)  # a configuration no update fits in fails before anything is touched
     with transient_aws_errors():
-        _put_alarms(endpoint, deployment)
+        put_rollback_alarms(endpoint, deployment)
         ensure_model(target, package_arn, settings, step.dataset)
         ensure_endpoint_config(build_endpoint_config_request(target, step.dataset, settings, deployment))
         current = describe_endpoint(endpoint)
@@ -365,7 +366,7 @@ def start_deployment(step: DeployInput, settings: Settings, deployment: Deployme
     return DeploymentStarted(endpoint_name=endpoint, endpoint_config_name=target, action=action)
 
 
-def _put_alarms(endpoint: str, deployment: DeploymentSettings) -> None:
+def put_rollback_alarms(endpoint: str, deployment: DeploymentSettings) -> None:
     cloudwatch = get_client("cloudwatch")
     for request in build_alarm_requests(endpoint, deployment):
         cloudwatch.put_metric_alarm(**request)
@@ -491,6 +492,22 @@ def remove_old_versions(endpoint: str, *, stack: str, keep: set[str], retained: 
 # Resuming the run -------------------------------------------------------------------------------------
 
 
+def trial_times(trial: dict[str, Any], now: datetime | None = None) -> dict[str, Any]:
+    """A trial's start (now: the endpoint serves both variants) and end, once; a repeated resume keeps them."""
+    started = now or datetime.now(UTC)
+    ended = started + timedelta(minutes=int(trial["trial_minutes"]))
+    return {
+        **trial,
+        "started_at": trial.get("started_at") or iso_utc(started),
+        "ends_at": trial.get("ends_at") or iso_utc(ended),
+    }
+
+
+def iso_utc(moment: datetime) -> str:
+    """``YYYY-MM-DDTHH:MM:SSZ``: what a Wait state's TimestampPath accepts."""
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
 def resume_from_endpoint_event(detail: Mapping[str, Any], *, settings: Settings) -> str:
     """An endpoint's state change: resume the deployment waiting on it once the endpoint has settled."""
     name = str(detail.get("EndpointName") or "")
@@ -547,7 +564,10 @@ def deployment_outcome(
     status = endpoint_status(description)
     reason = str(description.get("FailureReason") or "").strip()
     serving = str(description.get("EndpointConfigName") or "")
+    trial = context.get("trial")
     if status == "InService" and serving == target:
+        if trial is not None and context["action"] == "trial":
+            trial = trial_times(trial)
         return DeploymentResult(
             endpoint_name=name,
             endpoint_arn=str(description.get("EndpointArn") or ""),
@@ -559,9 +579,15 @@ def deployment_outcome(
             previous_endpoint_config_name=context.get("previous_endpoint_config_name"),
             data_capture_uri=context.get("data_capture_uri"),
             alarms=alarm_names(name) if context.get("rollback_alarms", True) else [],
+            trial=trial,
         )
     if status == "InService":
         why = reason or "SageMaker rolled the update back (a rollback alarm went off or the new fleet was unhealthy)"
+        if trial is not None and context["action"] == "trial":
+            return (
+                f"The challenger ({trial['challenger_model_name']}) could not join endpoint {name} for its A/B trial; "
+                f"the endpoint still serves {serving}, unchanged: {why}"
+            )
         return f"Endpoint {name}: update to {target} failed, previous model still serving ({serving}): {why}"
     why = (
         reason

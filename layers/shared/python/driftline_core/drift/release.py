@@ -36,6 +36,8 @@ from driftline_core.settings import Settings
 ENDED_STATUSES = frozenset({"SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED"})
 DEPLOY_STATE = "Deploy"
 """The pipeline's state that finishes once the endpoint serves the run's model; it writes ``$.deployment``."""
+CONCLUDE_TRIAL_STATE = "ConcludeTrial"
+"""An A/B trial's last state: the endpoint serves the winner alone; it writes ``$.deployment`` too."""
 
 
 def release_held_drift(
@@ -90,14 +92,23 @@ def release_held_drift(
 
 
 def deployed_a_new_model(execution_arn: str) -> bool:
-    """Whether the run's Deploy state finished, the endpoint serving its model (its output carries ``deployment``)."""
+    """Whether the endpoint ended up serving the run's model: its Deploy state finished with the model in service
+    (its output carries ``deployment``), or, when Deploy started an A/B trial, the trial ended with the challenger
+    serving alone. A trial the champion kept deployed nothing."""
+    deployed = False
     paginator = get_client("stepfunctions").get_paginator("get_execution_history")
     for page in paginator.paginate(executionArn=execution_arn, reverseOrder=True, includeExecutionData=True):
         for history_event in page.get("events", []):
             exited = history_event.get("stateExitedEventDetails") or {}
-            if exited.get("name") == DEPLOY_STATE and "deployment" in _json_object(exited.get("output")):
-                return True
-    return False
+            output = _json_object(exited.get("output"))
+            deployment = output.get("deployment")
+            if not isinstance(deployment, dict):
+                continue
+            if exited.get("name") == CONCLUDE_TRIAL_STATE:
+                return bool((output.get("trial") or {}).get("winner") == "challenger")
+            if exited.get("name") == DEPLOY_STATE:
+                deployed = deployment.get("action") != "trial"
+    return deployed
 
 
 def alarm_state(alarm_name: str) -> str | None:

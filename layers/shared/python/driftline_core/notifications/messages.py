@@ -67,7 +67,11 @@ def build_notification(notify: NotifyInput, serving: ServingExample | None = Non
     if notify.outcome == "approval_expired":
         return _approval_expired(notify, run, dataset)
     if notify.outcome == "deployed":
+        if run.trial is not None:
+            return _trial_concluded(notify, run, dataset, serving)
         return _deployed(notify, run, dataset, serving)
+    if notify.outcome == "trial_started":
+        return _trial_started(notify, run, dataset, serving)
     return _failed(notify, run, dataset)
 
 
@@ -636,6 +640,8 @@ def _deployed(notify: NotifyInput, run: RunDocument, dataset: str, serving: Serv
         "created": "on a new endpoint",
         "updated": "on its endpoint, replacing the previous model (blue/green)",
         "unchanged": "on its endpoint, which already served it",
+        "trial": "on its endpoint beside the serving model, in an A/B trial",
+        "concluded": "on its endpoint, alone after its A/B trial",
     }[deployment.action if deployment else "created"]
     capture = deployment.data_capture_uri if deployment else None
     autoscaling = (run.serving or {}).get("autoscaling")
@@ -660,6 +666,100 @@ def _deployed(notify: NotifyInput, run: RunDocument, dataset: str, serving: Serv
         attributes=_attributes("deployed", dataset, notify.execution_name),
         error="",
         cause=f"The {model} serves on endpoint {endpoint}.",
+    )
+
+
+def _trial_started(notify: NotifyInput, run: RunDocument, dataset: str, serving: ServingExample | None) -> Notification:
+    deployment = run.deployment
+    trial = deployment.trial if deployment else None
+    if deployment is None or trial is None:
+        return _deployed(notify, run, dataset, serving)
+    endpoint = deployment.endpoint_name
+    version = trial.challenger_model_package_arn.rsplit("/", 1)[-1]
+    share = f"{trial.challenger_share:.0%}"
+    how = (
+        f"answers {share} of the requests to endpoint {endpoint}; the serving model answers the rest"
+        if trial.mode == "split"
+        else f"gets a copy of {share} of the requests to endpoint {endpoint} (shadow mode): its answers are captured, "
+        "never returned; the serving model answers every request"
+    )
+    lines = [
+        f"Model version {version} of {dataset}, approved in run {notify.execution_name}, is in an A/B trial: it {how}.",
+        "",
+        f"Trial:           {trial.mode}, {trial.trial_minutes} minutes, from {trial.started_at} to {trial.ends_at}",
+        f"Serving model:   variant {trial.champion_variant} ({trial.champion_model_name})",
+        f"Challenger:      variant {trial.challenger_variant} ({trial.challenger_model_name})",
+        f"Decision rule:   the challenger replaces the serving model only if it is significantly better "
+        f"(significance {trial.significance:g}) on labelled rows, at least {trial.min_labelled_rows} per variant",
+        f"Data capture:    {deployment.data_capture_uri or '-'} (one folder per variant)",
+        "",
+        "Labels: the trial is decided on the true answers to the captured requests. Send requests with an",
+        "InferenceId (InvokeEndpoint's InferenceId; the capture records it), then, before the trial ends, upload",
+        "their labels under the data bucket's ground-truth/" + dataset + "/ folder (files there start no run):",
+        "  - a CSV with a header naming inference_id and the target column, or",
+        '  - Model Monitor\'s ground-truth JSON lines: {"groundTruthData": {"data": "<label>", "encoding": "CSV"},',
+        '    "eventMetadata": {"eventId": "<inference id>"}, "eventVersion": "0"}',
+        *(
+            ["In shadow mode every request needs an InferenceId: it pairs the two variants' answers."]
+            if trial.mode == "shadow"
+            else []
+        ),
+        "",
+        f"Execution:       {notify.execution_id}",
+    ]
+    return Notification(
+        subject=email_subject(dataset, f"A/B trial of model version {version} started"),
+        message="\n".join(lines),
+        attributes=_attributes("trial_started", dataset, notify.execution_name),
+        error="",
+        cause=f"Model version {version} is in an A/B trial on endpoint {endpoint} until {trial.ends_at}.",
+    )
+
+
+def _trial_concluded(
+    notify: NotifyInput, run: RunDocument, dataset: str, serving: ServingExample | None
+) -> Notification:
+    decision, deployment = run.trial, run.deployment
+    assert decision is not None
+    trial = deployment.trial if deployment else None
+    endpoint = deployment.endpoint_name if deployment else "(not reported)"
+    version = trial.challenger_model_package_arn.rsplit("/", 1)[-1] if trial else "?"
+    if decision.winner == "challenger":
+        outcome = f"Model version {version} won its A/B trial and now serves alone on endpoint {endpoint}."
+        subject = f"model version {version} won its A/B trial and is live"
+    elif decision.decision == "not_enough_evidence":
+        outcome = f"The A/B trial of model version {version} decided nothing; the serving model stays on {endpoint}."
+        subject = f"A/B trial of model version {version}: not enough evidence"
+    else:
+        outcome = f"Model version {version} did not beat the serving model; it stays alone on endpoint {endpoint}."
+        subject = f"A/B trial of model version {version}: the serving model stays"
+
+    def value(figure: float | None) -> str:
+        return "-" if figure is None else _number(figure)
+
+    lines = [
+        outcome,
+        "",
+        f"Why:             {decision.reason}",
+        f"{decision.metric + ':':<17}serving model {value(decision.champion_value)} on {decision.champion_rows} rows, "
+        f"challenger {value(decision.challenger_value)} on {decision.challenger_rows} rows",
+        f"Test:            {decision.test or '-'}"
+        + (f", p = {decision.p_value:.4g}" if decision.p_value is not None else ""),
+        f"Report:          {decision.report_uri}",
+        f"Figures:         {decision.trial_uri}",
+        f"Endpoint config: {deployment.endpoint_config_name if deployment else '(not reported)'}",
+        *([f"Autoscaling:     {(run.serving or {}).get('autoscaling')}"] if run.serving else []),
+        "",
+        *(invocation_lines(endpoint, serving) if decision.winner == "challenger" else []),
+        "",
+        f"Execution:       {notify.execution_id}",
+    ]
+    return Notification(
+        subject=email_subject(dataset, subject),
+        message="\n".join(lines),
+        attributes=_attributes("deployed", dataset, notify.execution_name),
+        error="",
+        cause=outcome,
     )
 
 
