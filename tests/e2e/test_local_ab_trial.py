@@ -1,0 +1,133 @@
+"""Local mode end to end with ABTestMode Split: an approved, better model joins the serving one for a trial, live
+traffic is split between them, labels arrive under ground-truth/, the analysis job names the challenger, and the
+challenger ends up alone on the endpoint with the drift monitor following it."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from collections import Counter
+
+import pytest
+
+from driftline import datasets
+from driftline.local.demo import APPROVAL_STATE, approval_links, decide_as_a_person
+from driftline.local.emulator import LocalCloud
+from driftline.local.runs import RunRecord, follow, wait_for_execution
+
+pytestmark = pytest.mark.e2e
+
+DATASET = "trial"
+ENDPOINT = f"driftline-{DATASET}"
+TARGET = "diagnosis"
+SHARE = 0.5
+SHARE_TOLERANCE = 0.1
+"""569 requests at 50/50: the challenger's share is within 0.1 of 0.5 in all but about 1 run in 10^6."""
+
+
+@pytest.fixture(scope="module")
+def cloud_parameters() -> dict[str, str]:
+    return {
+        "ABTestMode": "Split",
+        "ABTestChallengerShare": str(SHARE),
+        "ABTestTrialMinutes": "1",
+        "ABTestMinLabelledRows": "50",
+    }
+
+
+@pytest.fixture(scope="module")
+def cancer_csv(tmp_path_factory: pytest.TempPathFactory) -> bytes:
+    path = tmp_path_factory.mktemp("trial") / "cancer.csv"
+    datasets.write_breast_cancer_csv(path)
+    return path.read_bytes()
+
+
+def _rows(body: bytes) -> tuple[list[str], list[str]]:
+    """Each row's features as a CSV line (the target left out), and its label."""
+    reader = csv.DictReader(io.StringIO(body.decode()))
+    features, labels = [], []
+    for row in reader:
+        labels.append(row.pop(TARGET))
+        features.append(",".join(row.values()))
+    return features, labels
+
+
+def _run(
+    cloud: LocalCloud, name: str, body: bytes, hyperparameters: dict[str, int], during_trial: list[object]
+) -> RunRecord:
+    s3, sfn = cloud.client("s3"), cloud.client("stepfunctions")
+    bucket, machine = cloud.outputs["DataBucketName"], cloud.outputs["PipelineStateMachineArn"]
+    config = {"target": TARGET, "metric": "accuracy", "threshold": 0.5, "hyperparameters": hyperparameters}
+    s3.put_object(Bucket=bucket, Key=f"data/{DATASET}/dataset.json", Body=json.dumps(config).encode())
+    known = {e["executionArn"] for e in sfn.list_executions(stateMachineArn=machine)["executions"]}
+    s3.put_object(Bucket=bucket, Key=f"data/{DATASET}/{name}", Body=body)
+    arn = wait_for_execution(sfn, machine, known=known)
+
+    def approve() -> bool:
+        link, _ = approval_links(cloud.settings.outbox, arn)
+        decide_as_a_person(link, approver="reviewer@example.com")
+        return True
+
+    def live_traffic_and_labels() -> bool:
+        """While the trial runs: every row sent with an InferenceId, then the labels of those ids uploaded."""
+        features, labels = _rows(body)
+        runtime = cloud.client("sagemaker-runtime")
+        answered: Counter[str] = Counter()
+        lines = ["inference_id," + TARGET]
+        for index, (row, label) in enumerate(zip(features, labels, strict=True)):
+            inference_id = f"{name}-{index}"
+            response = runtime.invoke_endpoint(
+                EndpointName=ENDPOINT, ContentType="text/csv", Body=row.encode(), InferenceId=inference_id
+            )
+            answered[response["InvokedProductionVariant"]] += 1
+            lines.append(f"{inference_id},{label}")
+        s3.put_object(
+            Bucket=bucket, Key=f"ground-truth/{DATASET}/{name}-labels.csv", Body="\n".join(lines).encode() + b"\n"
+        )
+        during_trial.append(answered)
+        return True
+
+    return follow(
+        sfn,
+        arn,
+        show=lambda _: None,
+        timeout=600,
+        on_enter={APPROVAL_STATE: approve, "WaitForTrialEnd": live_traffic_and_labels},
+    )
+
+
+def test_a_better_challenger_wins_its_split_trial_on_labelled_live_traffic_and_then_serves_alone(
+    cloud: LocalCloud, cancer_csv: bytes
+) -> None:
+    during_trial: list[object] = []
+    first = _run(cloud, "first.csv", cancer_csv, {"max_iter": 1, "max_depth": 1}, during_trial)
+    assert first.status == "SUCCEEDED", first.output
+    assert first.output["deployment"]["action"] == "created"  # nothing served yet: no trial
+    assert during_trial == []
+
+    second = _run(cloud, "second.csv", cancer_csv, {}, during_trial)
+
+    assert second.status == "SUCCEEDED", (second.error, second.cause)
+    (answered,) = during_trial
+    assert isinstance(answered, Counter)
+    total = sum(answered.values())
+    assert set(answered) == {"AllTraffic", "Challenger-v2"}
+    assert abs(answered["Challenger-v2"] / total - SHARE) <= SHARE_TOLERANCE, answered
+    trial = second.output["trial"]
+    assert trial["decision"] == "challenger" and trial["winner"] == "challenger", trial["reason"]
+    assert trial["champion_rows"] + trial["challenger_rows"] == total
+    assert trial["challenger_value"] > trial["champion_value"]
+    # The challenger serves alone on its own config; its model is the one the endpoint serves now.
+    sagemaker = cloud.client("sagemaker")
+    endpoint = sagemaker.describe_endpoint(EndpointName=ENDPOINT)
+    assert endpoint["EndpointConfigName"] == f"{ENDPOINT}-v2"
+    assert [variant["VariantName"] for variant in endpoint["ProductionVariants"]] == ["AllTraffic"]
+    assert second.output["deployment"]["action"] == "concluded"
+    # The trial's report was written, and the emails said when the trial started and who won.
+    report = trial["report_uri"]
+    bucket, _, key = report[len("s3://") :].partition("/")
+    assert b"<html" in cloud.client("s3").get_object(Bucket=bucket, Key=key)["Body"].read().lower()
+    subjects = [path.read_text(errors="replace") for path in sorted(cloud.settings.outbox.glob("*.eml"))]
+    assert any("A/B trial of model version 2 started" in text for text in subjects)
+    assert any("model version 2 won its A/B trial and is live" in text for text in subjects)
