@@ -61,6 +61,8 @@ NOT_COUNTED = (
     "SageMaker ML storage: each job's 30 GB volume while it runs, and the endpoints' instance storage",
     "SageMaker data processed in and out of endpoints ($0.016 per GB)",
     "instances autoscaling adds above EndpointInstanceCount, and the old fleet's overlap in a blue/green update",
+    "a staging endpoint (StagingEndpoint) from each candidate's staging deployment until its approval is decided",
+    "an A/B trial's challenger variant (ABTestMode) for ABTestTrialMinutes, and its analysis job",
     "EventBridge (AWS service events are free) and EventBridge Scheduler (14 million invocations a month free)",
     "SNS publish requests, SQS (the undelivered-events queue), KMS and Secrets Manager requests",
     "DynamoDB storage and point-in-time recovery of the two small tables",
