@@ -169,6 +169,10 @@ def run_reason(described: dict[str, Any], steps: list[Step], *, now: datetime | 
     notification: dict[str, Any] = output["notification"] if isinstance(output.get("notification"), dict) else {}
     if status == "SUCCEEDED":
         deployment = output.get("deployment") or {}
+        trial = output.get("trial") or {}
+        if deployment and trial:
+            who = "the challenger won" if trial.get("winner") == "challenger" else "the serving model stays"
+            return f"A/B trial on {deployment.get('endpoint_name')}: {trial.get('decision')}, {who}"
         if deployment:
             return f"deployed to {deployment.get('endpoint_name')} ({deployment.get('action')})"
         gate = output.get("gate") or {}
@@ -249,6 +253,17 @@ def step_details(step: Step) -> list[str]:
     elif result.get("decision") and result.get("decided_by"):
         reason = f": {result['reason']}" if result.get("reason") else ""
         details.append(f"{result['decision']} by {result['decided_by']} ({result.get('source', '')}){reason}")
+    elif result.get("winner") and result.get("decision"):
+        details.append(f"trial decision {result['decision']}: {_one_line(str(result.get('reason') or ''))}")
+        if result.get("report_uri"):
+            details.append(f"report {result['report_uri']}")
+    elif isinstance(result.get("smoke"), dict) and isinstance(result.get("load"), dict):
+        smoke, load = result["smoke"], result["load"]
+        details.append(f"smoke test: {smoke.get('rows')} rows, {smoke.get('mismatches')} answered differently")
+        details.append(
+            f"load test: {load.get('requests')} requests, p99 {load.get('p99_milliseconds')} ms, "
+            f"{load.get('errors')} errors"
+        )
     elif result.get("endpoint_name") and result.get("action"):
         details.append(f"endpoint {result['endpoint_name']} {result['action']}, serving {result.get('model_name', '')}")
     details.extend(f"!! {failure.error}: {failure.cause}" for failure in step.failures)

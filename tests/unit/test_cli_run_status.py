@@ -18,9 +18,10 @@ from driftline.run_status import (
     run_reason,
     runs_table,
     status_lines,
+    step_details,
     summarize,
 )
-from driftline.stepfunctions_history import read_steps, step_changes
+from driftline.stepfunctions_history import Step, read_steps, step_changes
 
 MACHINE = "arn:aws:states:us-east-1:123456789012:stateMachine:driftline-pipeline"
 START = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
@@ -188,6 +189,18 @@ def test_the_status_of_a_waiting_run_gives_the_gate_s_numbers_and_the_commands_t
         (
             _described(
                 "SUCCEEDED",
+                output=json.dumps(
+                    {
+                        "deployment": {"endpoint_name": "driftline-credit", "action": "concluded"},
+                        "trial": {"decision": "not_enough_evidence", "winner": "champion"},
+                    }
+                ),
+            ),
+            "A/B trial on driftline-credit: not_enough_evidence, the serving model stays",
+        ),
+        (
+            _described(
+                "SUCCEEDED",
                 output=json.dumps({"gate": dict(GATE, passed=False, reasons=["auc 0.52 is below the threshold 0.7."])}),
             ),
             "rejected by the quality gate: auc 0.52 is below the threshold 0.7.",
@@ -332,3 +345,26 @@ def test_the_runs_table_lines_up_its_columns_and_cuts_a_long_reason() -> None:
 )
 def test_durations_read_in_the_unit_that_fits(seconds: float, text: str) -> None:
     assert format_seconds(seconds) == text
+
+
+def test_a_trials_decision_and_a_staging_tests_figures_show_under_their_steps() -> None:
+    decided = Step(name="DecideTrial", state_type="Task", entered=datetime(2026, 12, 7, tzinfo=UTC))
+    decided.result = {
+        "decision": "challenger",
+        "winner": "challenger",
+        "reason": "The challenger is better: accuracy 0.96 against 0.90 (p = 0.003).",
+        "report_uri": "s3://art/runs/x/trial/trial_report.html",
+    }
+    tested = Step(name="TestStaging", state_type="Task", entered=datetime(2026, 12, 7, tzinfo=UTC))
+    tested.result = {
+        "smoke": {"rows": 85, "mismatches": 0},
+        "load": {"requests": 150, "p99_milliseconds": 12.5, "errors": 0},
+    }
+    assert step_details(decided) == [
+        "trial decision challenger: The challenger is better: accuracy 0.96 against 0.90 (p = 0.003).",
+        "report s3://art/runs/x/trial/trial_report.html",
+    ]
+    assert step_details(tested) == [
+        "smoke test: 85 rows, 0 answered differently",
+        "load test: 150 requests, p99 12.5 ms, 0 errors",
+    ]
