@@ -131,3 +131,29 @@ def test_without_a_staging_endpoint_the_email_has_no_staging_section() -> None:
     message = _email(comparison)
 
     assert "Staging" not in message and "smoke test" not in message
+
+
+def test_with_an_ab_plan_the_email_says_approving_starts_a_trial_instead_of_replacing_the_serving_model() -> None:
+    comparison = MetricComparison(rows=[("auc", 0.9, 0.85)], test_rows=120, approved_model=INCUMBENT, compared=True)
+    event = load_event("request_approval")
+    plan = {
+        "mode": "shadow",
+        "challenger_share": 0.25,
+        "trial_minutes": 720,
+        "min_labelled_rows": 150,
+        "significance": 0.05,
+    }
+    event["validation"]["release"] = {"staging": False, "ab_test": plan}
+    step = ApprovalRequestInput.model_validate(event)
+    message = approval_request(
+        step,
+        approve_url="https://example.test/approve",
+        reject_url="https://example.test/reject",
+        expires_at="2026-11-05T10:00:00Z",
+        comparison=comparison,
+        command=AWS,
+    ).message
+    assert "approving does not replace the serving model" in message
+    assert "a copy of 25% of the requests in shadow mode" in message
+    assert "for 720 minutes" in message and "at least 150 per variant" in message
+    assert "A/B trial" not in _email(comparison)

@@ -18,6 +18,7 @@ from driftline_core.notifications.job_cost import with_job_cost
 from driftline_core.notifications.publish import UNKNOWN_DATASET, Notification, email_subject, publish_notification
 from driftline_core.notifications.serving_example import ServingExample, read_serving_example
 from driftline_core.payloads import (
+    ABTestPlan,
     ApprovalRequestInput,
     DataDriftSummary,
     GateResult,
@@ -446,6 +447,7 @@ def approval_request(
         *_gate_reason_lines(gate),
         *_data_drift_lines(gate),
         *_staging_lines(step.staging_test),
+        *_trial_plan_lines(validation.release.ab_test),
         *_retrain_lines(step.trigger),
         "Trained on:",
         *_window_lines(step.trigger),
@@ -501,6 +503,23 @@ def _comparison_lines(comparison: MetricComparison) -> list[str]:
     elif comparison.registered_note:
         lines.append(f"Its registered figures: {comparison.registered_note}")
     return lines
+
+
+def _trial_plan_lines(plan: ABTestPlan | None) -> list[str]:
+    """What approving does when the dataset's models are tried in an A/B trial before they replace the serving one."""
+    if plan is None:
+        return []
+    how = (
+        f"answers {plan.challenger_share:.0%} of the requests"
+        if plan.mode == "split"
+        else f"answers a copy of {plan.challenger_share:.0%} of the requests in shadow mode (never returned)"
+    )
+    return [
+        f"A/B trial:       approving does not replace the serving model: this model {how} for "
+        f"{plan.trial_minutes} minutes, and replaces it only if significantly better on labelled rows "
+        f"(at least {plan.min_labelled_rows} per variant). With no model serving yet, it is deployed as usual.",
+        "",
+    ]
 
 
 def _staging_lines(staging: StagingTestResult | None) -> list[str]:
