@@ -9,6 +9,7 @@ one back with a FailureReason). Step Functions is stubbed: under moto, SendTask*
 from __future__ import annotations
 
 import json
+import threading
 from collections.abc import Iterator
 from datetime import datetime, timedelta
 from typing import Any
@@ -19,7 +20,7 @@ from botocore.stub import Stubber
 from moto.core import DEFAULT_ACCOUNT_ID
 from moto.sagemaker.models import sagemaker_backends
 
-from driftline_core.errors import DeploymentFailed
+from driftline_core.errors import DeploymentFailed, EndpointBusy
 from driftline_core.payloads import DeployInput, DeploymentResult, RemoveStagingInput
 from driftline_core.settings import reset_settings
 from tests.conftest import REGION, FakeLambdaContext, load_event
@@ -563,3 +564,67 @@ def test_a_trial_ends_with_the_winner_alone_on_its_own_config(
     assert job_events(endpoint_event()) == {"outcome": "succeeded"}
     assert (concluded["action"], concluded["endpoint_config_name"]) == ("concluded", serves)
     assert concluded["model_package_arn"].endswith("/2" if winner == "challenger" else "/1")
+
+
+@pytest.fixture
+def one_update_at_a_time(world: None, monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """UpdateEndpoint as SageMaker answers two at once: the second is refused while the first is in progress."""
+    from moto.core.responses import ActionResult
+    from moto.sagemaker.exceptions import ValidationError
+    from moto.sagemaker.responses import SageMakerResponse
+
+    started: list[str] = []
+    lock = threading.Lock()
+
+    def update_endpoint(self: SageMakerResponse) -> ActionResult:
+        with lock:
+            fake = self.sagemaker_backend.endpoints[self._get_param("EndpointName")]
+            if fake.endpoint_status != "InService":
+                raise ValidationError(f"Cannot update in-progress endpoint {fake.arn}.")
+            fake.endpoint_status = "Updating"
+            started.append(self._get_param("EndpointConfigName"))
+        return ActionResult({"EndpointArn": fake.arn})
+
+    monkeypatch.setattr(SageMakerResponse, "update_endpoint", update_endpoint, raising=False)
+    return started
+
+
+@pytest.mark.parametrize("attempt", range(8))
+def test_two_approved_models_racing_for_one_endpoint_start_one_trial_and_the_other_waits_then_is_refused(
+    one_update_at_a_time: list[str], stepfunctions: Stubber, attempt: int
+) -> None:
+    expect_success(stepfunctions)
+    deploy(register_version())
+    packages = [register_version(), register_version()]
+    barrier = threading.Barrier(2)
+    outcomes: dict[str, Any] = {}
+
+    def approve(package: str) -> None:
+        barrier.wait()
+        try:
+            outcomes[package] = deploy_with(package, release=SPLIT)
+        except Exception as error:  # each run's outcome is compared below
+            outcomes[package] = error
+
+    threads = [threading.Thread(target=approve, args=(package,)) for package in packages]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    started = [package for package, outcome in outcomes.items() if isinstance(outcome, dict)]
+    waiting = [package for package, outcome in outcomes.items() if isinstance(outcome, EndpointBusy)]
+    assert len(started) == 1 and len(waiting) == 1, outcomes
+    (winner,), (loser,) = started, waiting
+    version = winner.rsplit("/", 1)[-1]
+    assert one_update_at_a_time == [f"{ENDPOINT}--trial-v{version}"]
+    assert outcomes[winner]["endpoint_config_name"] == f"{ENDPOINT}--trial-v{version}"
+
+    # The trial's endpoint settles: the run that started it resumes, and the other's retry is refused by name.
+    moto_endpoint().endpoint_status, moto_endpoint().endpoint_config_name = "InService", f"{ENDPOINT}--trial-v{version}"
+    seen = expect_success(stepfunctions)
+    assert job_events(endpoint_event()) == {"outcome": "succeeded"}
+    assert seen["trial"]["challenger_model_package_arn"] == winner
+    with pytest.raises(DeploymentFailed, match="is in an A/B trial"):
+        deploy_with(loser, release=SPLIT)
+    assert len(one_update_at_a_time) == 1

@@ -20,7 +20,13 @@ from aws_lambda_powertools import Logger
 from botocore.exceptions import ClientError
 
 from driftline_core.aws.clients import get_client
-from driftline_core.aws.error_codes import is_already_exists, is_not_found, transient_aws_errors
+from driftline_core.aws.error_codes import (
+    error_code,
+    error_message,
+    is_already_exists,
+    is_not_found,
+    transient_aws_errors,
+)
 from driftline_core.aws.instance_storage import has_instance_storage
 from driftline_core.aws.sagemaker import ENDPOINT_IN_PROGRESS, describe_endpoint, endpoint_status
 from driftline_core.aws.task_tokens import (
@@ -327,11 +333,7 @@ def start_deployment(step: DeployInput, settings: Settings, deployment: Deployme
                     retained=deployment.endpoint_configs_retained,
                 )
                 _release_scaling_if_instance_type_changes(endpoint, serving, deployment)
-                get_client("sagemaker").update_endpoint(
-                    EndpointName=endpoint,
-                    EndpointConfigName=target,
-                    DeploymentConfig=build_deployment_config(endpoint, deployment),
-                )
+                update_endpoint(endpoint, target, deployment)
                 action = "updated"
         context = {
             "endpoint_config_name": target,
@@ -364,6 +366,24 @@ def start_deployment(step: DeployInput, settings: Settings, deployment: Deployme
         if settled is None or endpoint_status(settled) not in ENDPOINT_IN_PROGRESS:
             resume_deployment(endpoint, settled, settings)
     return DeploymentStarted(endpoint_name=endpoint, endpoint_config_name=target, action=action)
+
+
+def update_endpoint(endpoint: str, config: str, deployment: DeploymentSettings) -> None:
+    """UpdateEndpoint, blue/green under the rollback alarms. An update that another run started first makes SageMaker
+    refuse this one as in progress: EndpointBusy, so the step retries once that update has settled."""
+    try:
+        get_client("sagemaker").update_endpoint(
+            EndpointName=endpoint,
+            EndpointConfigName=config,
+            DeploymentConfig=build_deployment_config(endpoint, deployment),
+        )
+    except ClientError as error:
+        if error_code(error) == "ValidationException" and "in-progress" in error_message(error):
+            raise EndpointBusy(
+                f"Endpoint {endpoint} is being updated by another deployment; {config} waits until it has settled "
+                "(the step retries)."
+            ) from error
+        raise
 
 
 def put_rollback_alarms(endpoint: str, deployment: DeploymentSettings) -> None:

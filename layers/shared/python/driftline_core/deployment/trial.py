@@ -30,7 +30,6 @@ from driftline_core.aws.sagemaker import ENDPOINT_IN_PROGRESS, describe_endpoint
 from driftline_core.aws.task_tokens import put_token
 from driftline_core.deployment.endpoint import (
     DEPLOY_STEP,
-    build_deployment_config,
     build_endpoint_config_request,
     capture_uri,
     ensure_endpoint_config,
@@ -39,6 +38,7 @@ from driftline_core.deployment.endpoint import (
     put_rollback_alarms,
     resume_deployment,
     start_deployment,
+    update_endpoint,
     update_timeout_seconds,
 )
 from driftline_core.errors import DeploymentFailed, EndpointBusy
@@ -148,11 +148,7 @@ def start_trial(
             plan=plan,
         )
     )
-    sagemaker.update_endpoint(
-        EndpointName=endpoint,
-        EndpointConfigName=trial_config,
-        DeploymentConfig=build_deployment_config(endpoint, deployment),
-    )
+    update_endpoint(endpoint, trial_config, deployment)
     trial = TrialDeployment(
         mode=plan.mode,
         champion_variant=VARIANT_NAME,
@@ -224,11 +220,7 @@ def conclude_trial(step: DeployInput, settings: Settings, deployment: Deployment
         target = trial.champion_endpoint_config_name
     with transient_aws_errors():
         if serving != target:
-            get_client("sagemaker").update_endpoint(
-                EndpointName=endpoint,
-                EndpointConfigName=target,
-                DeploymentConfig=build_deployment_config(endpoint, deployment),
-            )
+            update_endpoint(endpoint, target, deployment)
         _wait_on_endpoint(
             step,
             settings,
