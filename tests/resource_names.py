@@ -126,6 +126,15 @@ NAME_KINDS = [
         "EndpointName",
     ),
     NameKind(
+        "trial config",
+        lambda stack, dataset: [
+            layout.trial_config_name(_endpoint(stack, dataset), version, stack=stack) for version in VERSIONS
+        ],
+        "sagemaker",
+        "CreateEndpointConfig",
+        "EndpointConfigName",
+    ),
+    NameKind(
         "rollback alarm",
         lambda stack, dataset: layout.alarm_names(_endpoint(stack, dataset)),
         "cloudwatch",

@@ -174,6 +174,19 @@ PERMISSIONS: dict[str, list[tuple[str, list[str], str]]] = {
         ("JobEventsFunction", ["sagemaker:DescribeEndpoint"], _sagemaker("endpoint")),
         ("ReconcileJobsFunction", ["sagemaker:DescribeEndpoint"], _sagemaker("endpoint")),
     ],
+    # An A/B trial's config: created, served and later replaced by Deploy, which reads its tags (whose run it is).
+    "trial config": [
+        (
+            "DeployFunction",
+            [
+                "sagemaker:CreateEndpointConfig",
+                "sagemaker:DescribeEndpointConfig",
+                "sagemaker:ListTags",
+                "sagemaker:AddTags",
+            ],
+            _sagemaker("endpoint-config"),
+        ),
+    ],
     "rollback alarm": [
         ("DeployFunction", ["cloudwatch:PutMetricAlarm", "cloudwatch:DescribeAlarms"], f"{_ALARM}{{name}}"),
         # Deployment guardrails read an update's rollback alarms with the model's execution role.
@@ -361,6 +374,15 @@ def test_every_staging_endpoints_state_changes_reach_job_events(template: dict[s
             event: Any = copy.deepcopy(load_event("sagemaker_endpoint_in_service"))
             event["detail"]["EndpointName"] = name
             assert rule.matches_event(event), name
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_deploy_may_ask_whether_the_run_of_a_trial_still_runs(template: dict[str, Any], stack: str) -> None:
+    statements = _function_statements(template, "DeployFunction")
+    arn = f"arn:aws:states:{REGION}:{ACCOUNT}:execution:{stack}-pipeline:credit-5e4f54c7bade"
+    assert iam_allows(statements, "states:DescribeExecution", arn, stack)
+    other = f"arn:aws:states:{REGION}:{ACCOUNT}:execution:another-pipeline:credit-5e4f54c7bade"
+    assert not iam_allows(statements, "states:DescribeExecution", other, stack)
 
 
 def test_test_staging_may_invoke_staging_endpoints_only(template: dict[str, Any]) -> None:

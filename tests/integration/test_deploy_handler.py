@@ -514,7 +514,25 @@ def test_a_challenger_that_fails_to_start_leaves_the_serving_model_alone_and_the
     assert moto_endpoint().endpoint_config_name == f"{ENDPOINT}-v1"
 
 
-def test_no_model_replaces_a_trial_in_progress(updatable: list[str], stepfunctions: Stubber) -> None:
+def _trial_run(stepfunctions: Stubber, status: str | None) -> None:
+    """What Step Functions says of the run named in the sample Deploy event: running, stopped, or no such run."""
+    execution = load_event("deploy")["execution_id"]
+    if status is None:
+        stepfunctions.add_client_error("describe_execution", service_error_code="ExecutionDoesNotExist")
+        return
+    stepfunctions.add_response(
+        "describe_execution",
+        {
+            "executionArn": execution,
+            "stateMachineArn": execution.replace(":execution:", ":stateMachine:").rsplit(":", 1)[0],
+            "status": status,
+            "startDate": datetime(2026, 12, 7),
+        },
+        {"executionArn": execution},
+    )
+
+
+def _in_trial(stepfunctions: Stubber) -> None:
     expect_success(stepfunctions)
     deploy(register_version())
     deploy_with(register_version(), release=SPLIT)
@@ -522,9 +540,41 @@ def test_no_model_replaces_a_trial_in_progress(updatable: list[str], stepfunctio
     expect_success(stepfunctions)
     job_events(endpoint_event())
 
-    with pytest.raises(DeploymentFailed, match="is in an A/B trial"):
+
+def test_no_model_replaces_a_trial_whose_run_still_waits_for_it(updatable: list[str], stepfunctions: Stubber) -> None:
+    _in_trial(stepfunctions)
+    _trial_run(stepfunctions, "RUNNING")
+
+    with pytest.raises(DeploymentFailed, match=r"is in an A/B trial .* run by credit-5e4f54c7bade"):
         deploy(register_version())
     assert updatable == [f"{ENDPOINT}--trial-v2"]
+
+
+@pytest.mark.parametrize(("release", "run"), [(None, "ABORTED"), (SPLIT, "ABORTED"), (SPLIT, None)])
+def test_a_trial_left_by_a_run_that_ended_is_replaced_from_the_config_it_started_from(
+    updatable: list[str],
+    stepfunctions: Stubber,
+    sent: dict[str, list[dict[str, Any]]],
+    release: dict[str, Any] | None,
+    run: str | None,
+) -> None:
+    _in_trial(stepfunctions)
+    _trial_run(stepfunctions, run)
+
+    started = deploy_with(register_version(), release=release)
+
+    if release is None:
+        assert (started["action"], updatable[-1]) == ("updated", f"{ENDPOINT}-v3")
+        return
+    assert (started["action"], updatable[-1]) == ("trial", f"{ENDPOINT}--trial-v3")
+    config = next(c for c in sent["CreateEndpointConfig"] if c["EndpointConfigName"] == f"{ENDPOINT}--trial-v3")
+    assert [v["ModelName"] for v in config["ProductionVariants"]] == [f"{ENDPOINT}-v1", f"{ENDPOINT}-v3"]
+    assert {"Key": "driftline:champion-config", "Value": f"{ENDPOINT}-v1"} in config["Tags"]
+    moto_endpoint().endpoint_status, moto_endpoint().endpoint_config_name = "InService", f"{ENDPOINT}--trial-v3"
+    seen = expect_success(stepfunctions)
+    job_events(endpoint_event())
+    # When the champion stays, the endpoint goes back to its own config, not to the abandoned trial's.
+    assert seen["trial"]["champion_endpoint_config_name"] == f"{ENDPOINT}-v1"
 
 
 def test_a_trial_on_a_serverless_endpoint_is_refused_before_the_endpoint_is_touched(
@@ -625,6 +675,7 @@ def test_two_approved_models_racing_for_one_endpoint_start_one_trial_and_the_oth
     seen = expect_success(stepfunctions)
     assert job_events(endpoint_event()) == {"outcome": "succeeded"}
     assert seen["trial"]["challenger_model_package_arn"] == winner
+    _trial_run(stepfunctions, "RUNNING")
     with pytest.raises(DeploymentFailed, match="is in an A/B trial"):
         deploy_with(loser, release=SPLIT)
     assert len(one_update_at_a_time) == 1

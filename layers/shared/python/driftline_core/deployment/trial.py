@@ -25,7 +25,7 @@ from aws_lambda_powertools import Logger
 from botocore.exceptions import ClientError
 
 from driftline_core.aws.clients import get_client
-from driftline_core.aws.error_codes import is_not_found, transient_aws_errors
+from driftline_core.aws.error_codes import error_code, is_not_found, transient_aws_errors
 from driftline_core.aws.sagemaker import ENDPOINT_IN_PROGRESS, describe_endpoint, endpoint_status
 from driftline_core.aws.task_tokens import put_token
 from driftline_core.deployment.endpoint import (
@@ -53,6 +53,11 @@ from driftline_core.payloads import ABTestPlan, DeployInput, DeploymentStarted, 
 from driftline_core.settings import DeploymentSettings, Settings
 
 logger = Logger(child=True)
+
+TRIAL_EXECUTION_TAG = "driftline:execution"
+"""On a trial's endpoint config: the run that waits for the trial's end."""
+CHAMPION_CONFIG_TAG = "driftline:champion-config"
+"""On a trial's endpoint config: the serving model's own config, which the trial started from."""
 
 
 def is_trial_config(config: dict[str, Any]) -> bool:
@@ -102,10 +107,18 @@ def start_release(step: DeployInput, settings: Settings, deployment: DeploymentS
         current = describe_endpoint(endpoint)
         serving = str(current["EndpointConfigName"]) if current else ""
         if serving and serving != target:
-            _refuse_during_trial(endpoint, serving, target)
+            champion_config = _champion_config(endpoint, serving, target)
             if plan is not None and endpoint_status(current or {}) == "InService":
                 put_rollback_alarms(endpoint, deployment)
-                return start_trial(step, settings, deployment, endpoint=endpoint, serving_config=serving, plan=plan)
+                return start_trial(
+                    step,
+                    settings,
+                    deployment,
+                    endpoint=endpoint,
+                    serving_config=serving,
+                    champion_config=champion_config,
+                    plan=plan,
+                )
     return start_deployment(step, settings, deployment)
 
 
@@ -116,9 +129,14 @@ def start_trial(
     *,
     endpoint: str,
     serving_config: str,
+    champion_config: str,
     plan: ABTestPlan,
 ) -> DeploymentStarted:
-    """Update the endpoint to the trial config of the approved version beside the model it serves; wait on its token."""
+    """Update the endpoint to the trial config of the approved version beside the model it serves; wait on its token.
+
+    ``champion_config`` is the serving model's own config: the one serving, or, when the endpoint still serves the
+    config of a trial whose run has ended, the config that trial was started from.
+    """
     package_arn = step.registration.model_package_arn
     stack = settings.model_package_group_prefix
     version = package_version(package_arn)
@@ -136,24 +154,29 @@ def start_trial(
     champion = dict(current["ProductionVariants"][0])
     champion_package = _model_package_of(str(champion["ModelName"]))
     ensure_model(challenger_model, package_arn, settings, step.dataset)
-    ensure_endpoint_config(
-        build_trial_config_request(
-            trial_config,
-            step.dataset,
-            settings,
-            deployment,
-            champion=champion,
-            challenger_model=challenger_model,
-            challenger_variant=variant,
-            plan=plan,
-        )
+    request = build_trial_config_request(
+        trial_config,
+        step.dataset,
+        settings,
+        deployment,
+        champion=champion,
+        challenger_model=challenger_model,
+        challenger_variant=variant,
+        plan=plan,
     )
+    # Who runs the trial and what it started from: a later deployment that finds the endpoint still in this trial
+    # after its run ended (stopped, say) ends it rather than waiting forever (``_champion_config``).
+    request["Tags"] += [
+        {"Key": TRIAL_EXECUTION_TAG, "Value": step.execution_id},
+        {"Key": CHAMPION_CONFIG_TAG, "Value": champion_config},
+    ]
+    ensure_endpoint_config(request)
     update_endpoint(endpoint, trial_config, deployment)
     trial = TrialDeployment(
         mode=plan.mode,
         champion_variant=VARIANT_NAME,
         challenger_variant=variant,
-        champion_endpoint_config_name=serving_config,
+        champion_endpoint_config_name=champion_config,
         champion_model_name=str(champion["ModelName"]),
         champion_model_package_arn=champion_package,
         challenger_model_name=challenger_model,
@@ -271,19 +294,55 @@ def _wait_on_endpoint(
         resume_deployment(endpoint, settled, settings)
 
 
-def _refuse_during_trial(endpoint: str, serving: str, target: str) -> None:
-    """Another model must not replace a trial's config while its run waits for the analysis."""
+def _champion_config(endpoint: str, serving: str, target: str) -> str:
+    """The serving model's own config: ``serving`` itself, unless the endpoint is in an A/B trial.
+
+    A trial whose run still runs is never replaced: its run waits for the analysis (DeploymentFailed names it). A trial
+    whose run has ended without ending it (stopped, or lost with local mode's state) is over: the config it started
+    from, kept in its tags, is the serving model's, and this deployment replaces the trial's config.
+    """
+    sagemaker = get_client("sagemaker")
     try:
-        config = get_client("sagemaker").describe_endpoint_config(EndpointConfigName=serving)
+        config = sagemaker.describe_endpoint_config(EndpointConfigName=serving)
     except ClientError as error:
         if is_not_found(error):
-            return
+            return serving
         raise
-    if is_trial_config(config):
+    if not is_trial_config(config):
+        return serving
+    tags = {
+        str(tag["Key"]): str(tag["Value"])
+        for tag in sagemaker.list_tags(ResourceArn=str(config["EndpointConfigArn"])).get("Tags", [])
+    }
+    execution = tags.get(TRIAL_EXECUTION_TAG, "")
+    if execution and _is_running(execution):
         raise DeploymentFailed(
-            f"Endpoint {endpoint} is in an A/B trial ({serving}); {target} was not deployed and the trial goes on. "
-            "Upload the data again once the trial has ended (its run's email says when) to deploy this model."
+            f"Endpoint {endpoint} is in an A/B trial ({serving}) run by {execution.rsplit(':', 1)[-1]}; {target} was "
+            "not deployed and the trial goes on. Upload the data again once the trial has ended (its run's email "
+            "says when) to deploy this model."
         )
+    champion = tags.get(CHAMPION_CONFIG_TAG)
+    if not champion:
+        raise DeploymentFailed(
+            f"Endpoint {endpoint} serves the A/B trial config {serving}, which does not say what it was started from; "
+            f"{target} was not deployed. Update the endpoint to the config it served before the trial (aws sagemaker "
+            f"update-endpoint --endpoint-name {endpoint} --endpoint-config-name <config>), then upload again."
+        )
+    logger.info(
+        "The endpoint is still in the config of a trial whose run ended; this deployment replaces it",
+        extra={"endpoint_name": endpoint, "trial_config": serving, "champion_config": champion},
+    )
+    return champion
+
+
+def _is_running(execution_arn: str) -> bool:
+    try:
+        status = get_client("stepfunctions").describe_execution(executionArn=execution_arn)["status"]
+    except ClientError as error:
+        if is_not_found(error) or error_code(error) == "ExecutionDoesNotExist":
+            return False
+        raise
+    return bool(status == "RUNNING")
 
 
 def _trial_and_winner(step: DeployInput) -> tuple[TrialDeployment, str]:
