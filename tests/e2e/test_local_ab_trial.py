@@ -54,14 +54,28 @@ def _rows(body: bytes) -> tuple[list[str], list[str]]:
 
 
 def _run(
-    cloud: LocalCloud, name: str, body: bytes, hyperparameters: dict[str, int], during_trial: list[object]
+    cloud: LocalCloud,
+    name: str,
+    body: bytes,
+    hyperparameters: dict[str, int],
+    during_trial: list[object],
+    *,
+    dataset: str = DATASET,
+    ab_test: dict[str, object] | None = None,
 ) -> RunRecord:
     s3, sfn = cloud.client("s3"), cloud.client("stepfunctions")
     bucket, machine = cloud.outputs["DataBucketName"], cloud.outputs["PipelineStateMachineArn"]
-    config = {"target": TARGET, "metric": "accuracy", "threshold": 0.5, "hyperparameters": hyperparameters}
-    s3.put_object(Bucket=bucket, Key=f"data/{DATASET}/dataset.json", Body=json.dumps(config).encode())
+    config: dict[str, object] = {
+        "target": TARGET,
+        "metric": "accuracy",
+        "threshold": 0.5,
+        "hyperparameters": hyperparameters,
+    }
+    if ab_test is not None:
+        config["ab_test"] = ab_test
+    s3.put_object(Bucket=bucket, Key=f"data/{dataset}/dataset.json", Body=json.dumps(config).encode())
     known = {e["executionArn"] for e in sfn.list_executions(stateMachineArn=machine)["executions"]}
-    s3.put_object(Bucket=bucket, Key=f"data/{DATASET}/{name}", Body=body)
+    s3.put_object(Bucket=bucket, Key=f"data/{dataset}/{name}", Body=body)
     arn = wait_for_execution(sfn, machine, known=known)
 
     def approve() -> bool:
@@ -78,12 +92,12 @@ def _run(
         for index, (row, label) in enumerate(zip(features, labels, strict=True)):
             inference_id = f"{name}-{index}"
             response = runtime.invoke_endpoint(
-                EndpointName=ENDPOINT, ContentType="text/csv", Body=row.encode(), InferenceId=inference_id
+                EndpointName=f"driftline-{dataset}", ContentType="text/csv", Body=row.encode(), InferenceId=inference_id
             )
             answered[response["InvokedProductionVariant"]] += 1
             lines.append(f"{inference_id},{label}")
         s3.put_object(
-            Bucket=bucket, Key=f"ground-truth/{DATASET}/{name}-labels.csv", Body="\n".join(lines).encode() + b"\n"
+            Bucket=bucket, Key=f"ground-truth/{dataset}/{name}-labels.csv", Body="\n".join(lines).encode() + b"\n"
         )
         during_trial.append(answered)
         return True
@@ -131,3 +145,27 @@ def test_a_better_challenger_wins_its_split_trial_on_labelled_live_traffic_and_t
     subjects = [path.read_text(errors="replace") for path in sorted(cloud.settings.outbox.glob("*.eml"))]
     assert any("A/B trial of model version 2 started" in text for text in subjects)
     assert any("model version 2 won its A/B trial and is live" in text for text in subjects)
+
+
+def test_a_shadow_challenger_never_answers_a_caller_and_still_wins_on_paired_labelled_answers(
+    cloud: LocalCloud, cancer_csv: bytes
+) -> None:
+    dataset = "shadowed"
+    shadow = {"mode": "shadow", "challenger_share": 0.9}
+    during_trial: list[object] = []
+    first = _run(cloud, "first.csv", cancer_csv, {"max_iter": 1, "max_depth": 1}, [], dataset=dataset, ab_test=shadow)
+    assert first.status == "SUCCEEDED", first.output
+
+    second = _run(cloud, "second.csv", cancer_csv, {}, during_trial, dataset=dataset, ab_test=shadow)
+
+    assert second.status == "SUCCEEDED", (second.error, second.cause)
+    (answered,) = during_trial
+    assert isinstance(answered, Counter)
+    # Every caller got the serving model's answer; the challenger only answered copies.
+    assert set(answered) == {"AllTraffic"}
+    trial = second.output["trial"]
+    assert trial["decision"] == "challenger", trial["reason"]
+    assert "McNemar" in trial["test"] or "mcnemar" in trial["test"].lower()
+    endpoint = cloud.client("sagemaker").describe_endpoint(EndpointName=f"driftline-{dataset}")
+    assert endpoint["EndpointConfigName"] == f"driftline-{dataset}-v2"
+    assert not endpoint.get("ShadowProductionVariants")
