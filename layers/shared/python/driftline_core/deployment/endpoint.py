@@ -345,14 +345,6 @@ def start_deployment(step: DeployInput, settings: Settings, deployment: Deployme
             if deployment.endpoint_type == "Provisioned"
             else None,
         }
-        put_token(
-            endpoint,
-            step.task_token,
-            execution_id=step.execution_id,
-            step=DEPLOY_STEP,
-            settings=settings,
-            context=json.dumps(context),
-        )
         logger.info(
             "Deployment started",
             extra={
@@ -362,10 +354,24 @@ def start_deployment(step: DeployInput, settings: Settings, deployment: Deployme
                 "previous_endpoint_config_name": previous,
             },
         )
-        settled = describe_endpoint(endpoint)
-        if settled is None or endpoint_status(settled) not in ENDPOINT_IN_PROGRESS:
-            resume_deployment(endpoint, settled, settings)
+        wait_for_endpoint(endpoint, step, settings, context)
     return DeploymentStarted(endpoint_name=endpoint, endpoint_config_name=target, action=action)
+
+
+def wait_for_endpoint(endpoint: str, step: DeployInput, settings: Settings, context: Mapping[str, Any]) -> None:
+    """Store the run's token under the endpoint's name with what the deployment expects of it (``context``); an
+    endpoint that settled before the token was stored (its event found no token) resumes the run here."""
+    put_token(
+        endpoint,
+        step.task_token,
+        execution_id=step.execution_id,
+        step=DEPLOY_STEP,
+        settings=settings,
+        context=json.dumps(context),
+    )
+    settled = describe_endpoint(endpoint)
+    if settled is None or endpoint_status(settled) not in ENDPOINT_IN_PROGRESS:
+        resume_deployment(endpoint, settled, settings)
 
 
 def update_endpoint(endpoint: str, config: str, deployment: DeploymentSettings) -> None:

@@ -11,7 +11,6 @@ approval, and before the notification of any failed run.
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from aws_lambda_powertools import Logger
@@ -20,14 +19,12 @@ from botocore.exceptions import ClientError
 from driftline_core.aws.clients import get_client
 from driftline_core.aws.error_codes import is_not_found, transient_aws_errors
 from driftline_core.aws.sagemaker import ENDPOINT_IN_PROGRESS, describe_endpoint, endpoint_status
-from driftline_core.aws.task_tokens import put_token
 from driftline_core.deployment.endpoint import (
-    DEPLOY_STEP,
     build_endpoint_config_request,
     ensure_endpoint_config,
     ensure_model,
     package_version,
-    resume_deployment,
+    wait_for_endpoint,
 )
 from driftline_core.errors import EndpointBusy
 from driftline_core.layout import endpoint_name, staging_endpoint_name, versioned_name
@@ -88,18 +85,8 @@ def start_staging_deployment(
             "data_capture_uri": None,
             "rollback_alarms": False,
         }
-        put_token(
-            staging,
-            step.task_token,
-            execution_id=step.execution_id,
-            step=DEPLOY_STEP,
-            settings=settings,
-            context=json.dumps(context),
-        )
         logger.info("Staging deployment started", extra={"endpoint_name": staging, "action": action})
-        settled = describe_endpoint(staging)
-        if settled is None or endpoint_status(settled) not in ENDPOINT_IN_PROGRESS:
-            resume_deployment(staging, settled, settings)
+        wait_for_endpoint(staging, step, settings, context)
     return DeploymentStarted(endpoint_name=staging, endpoint_config_name=staging, action=action)
 
 

@@ -18,7 +18,6 @@ champion, throughout: the challenger's variant has its own capture folder and ne
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from aws_lambda_powertools import Logger
@@ -27,19 +26,17 @@ from botocore.exceptions import ClientError
 from driftline_core.aws.clients import get_client
 from driftline_core.aws.error_codes import error_code, is_not_found, transient_aws_errors
 from driftline_core.aws.sagemaker import ENDPOINT_IN_PROGRESS, describe_endpoint, endpoint_status
-from driftline_core.aws.task_tokens import put_token
 from driftline_core.deployment.endpoint import (
-    DEPLOY_STEP,
     build_endpoint_config_request,
     capture_uri,
     ensure_endpoint_config,
     ensure_model,
     package_version,
     put_rollback_alarms,
-    resume_deployment,
     start_deployment,
     update_endpoint,
     update_timeout_seconds,
+    wait_for_endpoint,
 )
 from driftline_core.errors import DeploymentFailed, EndpointBusy
 from driftline_core.layout import (
@@ -281,17 +278,7 @@ def _wait_on_endpoint(
         "data_capture_uri": capture_uri(settings, step.dataset),
         "trial": trial.model_dump(mode="json"),
     }
-    put_token(
-        endpoint,
-        step.task_token,
-        execution_id=step.execution_id,
-        step=DEPLOY_STEP,
-        settings=settings,
-        context=json.dumps(context),
-    )
-    settled = describe_endpoint(endpoint)
-    if settled is None or endpoint_status(settled) not in ENDPOINT_IN_PROGRESS:
-        resume_deployment(endpoint, settled, settings)
+    wait_for_endpoint(endpoint, step, settings, context)
 
 
 def _champion_config(endpoint: str, serving: str, target: str) -> str:
