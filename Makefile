@@ -16,7 +16,7 @@ TEST_WORKERS ?= 3
 # The three virtual environments install side by side (mostly downloads), and lint and types check side by side.
 MAKEFLAGS += --jobs=3
 
-.PHONY: install sam scanner scan demo up destroy test check lint typecheck unit clean
+.PHONY: install sam scanner scan demo demo-ab up destroy test check lint typecheck unit clean
 
 install: $(VENV)/.installed
 
@@ -53,6 +53,10 @@ scan: install scanner
 
 demo: install
 	$(VENV)/bin/driftline demo --fresh --port $(PORT)
+
+# An A/B trial end to end in a few minutes: a weak first model, a better challenger at 50/50 for a minute, the winner.
+demo-ab: install
+	$(VENV)/bin/driftline demo --ab --fresh --port $(PORT)
 
 up: install
 	$(VENV)/bin/driftline local up --port $(PORT)

@@ -63,6 +63,13 @@ def main(argv: list[str] | None = None) -> int:
         help="after the predictions, send in-distribution then drifted traffic: alarm OK, then ALARM and a "
         "retrain run (default); --no-drift stops after the predictions",
     )
+    demo.add_argument(
+        "--ab",
+        action="store_true",
+        help="instead, an A/B trial end to end (a few minutes): a weak first model serves, a second joins it for a "
+        "one-minute 50/50 split trial on labelled live traffic, and the winner serves alone (deploys with "
+        "ABTestMode=Split ABTestChallengerShare=0.5 ABTestTrialMinutes=1 ABTestMinLabelledRows=50)",
+    )
 
     for module in COMMAND_MODULES:
         importlib.import_module(module).add_parser(commands)
@@ -73,6 +80,12 @@ def main(argv: list[str] | None = None) -> int:
     if getattr(args, "run_command", None) is not None:
         return run_reported(args.run_command, args)
     settings = LocalSettings(port=args.port, state_dir=args.state_dir.resolve(), fresh=args.fresh)
+    if getattr(args, "ab", False):
+        if args.no_approve:
+            parser.error("--ab approves both of its models itself; leave out --no-approve")
+        from driftline.local.demo import AB_DEMO_PARAMETERS
+
+        settings.parameters.update(AB_DEMO_PARAMETERS)
     try:
         settings.parameters.update(parameter_overrides(args.parameter_overrides))
     except ValueError as error:
@@ -90,6 +103,7 @@ def main(argv: list[str] | None = None) -> int:
             keep_running=args.keep_running,
             approve=not args.no_approve,
             drift=args.drift,
+            ab=args.ab,
         )
     except (PortInUse, StateFolderInUse, StackDeployFailed) as error:
         print(f"driftline: {error}", file=sys.stderr)
@@ -239,15 +253,27 @@ def wait_for_stop_signal() -> None:
 
 
 def _demo(
-    settings: LocalSettings, dataset: str, rows: int, *, keep_running: bool, approve: bool = True, drift: bool = True
+    settings: LocalSettings,
+    dataset: str,
+    rows: int,
+    *,
+    keep_running: bool,
+    approve: bool = True,
+    drift: bool = True,
+    ab: bool = False,
 ) -> int:
-    from driftline.local.demo import run_demo
+    from driftline.local.demo import run_ab_demo, run_demo
 
     cloud = _start(settings)
     try:
         with _recorded(settings):
             with tempfile.TemporaryDirectory() as scratch:
-                ok = run_demo(cloud, dataset=dataset, rows=rows, scratch=Path(scratch), approve=approve, drift=drift)
+                if ab:
+                    ok = run_ab_demo(cloud, dataset=dataset, rows=rows, scratch=Path(scratch))
+                else:
+                    ok = run_demo(
+                        cloud, dataset=dataset, rows=rows, scratch=Path(scratch), approve=approve, drift=drift
+                    )
             if keep_running or not approve:
                 print(f"\nLocal mode stays up on {settings.endpoint_url}; press Ctrl-C to stop.", flush=True)
                 wait_for_stop_signal()

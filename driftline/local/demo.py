@@ -9,6 +9,7 @@ drifted traffic and a drifted labelled upload move it to ALARM, which starts a r
 from __future__ import annotations
 
 import csv
+import functools
 import html
 import io
 import json
@@ -19,15 +20,21 @@ import tarfile
 import time
 import urllib.parse
 import urllib.request
+from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from botocore.exceptions import BotoCoreError, ClientError
+
+from driftline.layer_modules import layer_module
 from driftline.local import s3_mirror
 from driftline.local.emulator import LocalCloud
 from driftline.local.runs import RunRecord, follow, wait_for_execution
 from driftline.local.s3_uris import split_s3_uri
 from driftline.local.settings import REPO_ROOT
+from driftline.stepfunctions_history import execution_history
 
 SAMPLES_DIR = REPO_ROOT / "samples"
 
@@ -96,20 +103,31 @@ def _title(page: str) -> str:
 
 
 def upload_and_follow(
-    cloud: LocalCloud, dataset: str, csv_path: Path, *, timeout: float = 900, approve: bool = True
+    cloud: LocalCloud,
+    dataset: str,
+    csv_path: Path,
+    *,
+    timeout: float = 900,
+    approve: bool = True,
+    config: bytes | None = None,
+    on_enter: dict[str, Callable[[str], bool]] | None = None,
 ) -> RunRecord:
-    """Put the dataset's config and the CSV into the data bucket, then follow the run the upload starts.
+    """Put the dataset's config (``config``, else the sample's) and the CSV into the data bucket, then follow the
+    run the upload starts.
 
     When the run waits for approval, the approve link from its email is printed for a person and, with
     ``approve``, followed as a person would (the page, then its form); without, following stops there.
+    ``on_enter`` adds what to do (given the run's ARN) once the run enters other states.
     """
     outputs = cloud.outputs
     bucket = outputs["DataBucketName"]
     s3 = cloud.client("s3")
     sfn = cloud.client("stepfunctions")
-    config = SAMPLES_DIR / dataset / "dataset.json"
-    if config.exists():
-        s3.put_object(Bucket=bucket, Key=f"data/{dataset}/dataset.json", Body=config.read_bytes())
+    sample_config = SAMPLES_DIR / dataset / "dataset.json"
+    if config is None and sample_config.exists():
+        config = sample_config.read_bytes()
+    if config is not None:
+        s3.put_object(Bucket=bucket, Key=f"data/{dataset}/dataset.json", Body=config)
     machine = outputs["PipelineStateMachineArn"]
     known = {e["executionArn"] for e in sfn.list_executions(stateMachineArn=machine)["executions"]}
     key = f"data/{dataset}/{csv_path.name}"
@@ -133,7 +151,10 @@ def upload_and_follow(
         execution_arn,
         show=lambda text: cloud.console.line("pipeline", text),
         timeout=timeout,
-        on_enter={APPROVAL_STATE: at_approval},
+        on_enter={
+            APPROVAL_STATE: at_approval,
+            **{state: functools.partial(hook, execution_arn) for state, hook in (on_enter or {}).items()},
+        },
     )
 
 
@@ -603,3 +624,359 @@ def approval_email(outbox: Path, execution_arn: str, *, timeout: float = 60) -> 
         if execution_arn in text and "/approvals/" in text:
             return path
     raise FileNotFoundError(f"the approval email of {execution_arn} left {outbox}")
+
+
+AB_DEMO_PARAMETERS = {
+    "ABTestMode": "Split",
+    "ABTestChallengerShare": "0.5",
+    "ABTestTrialMinutes": "1",
+    "ABTestMinLabelledRows": "50",
+}
+"""What ``driftline demo --ab`` deploys the template with, on top of local mode's own parameters: an approved model
+joins the serving one for a one-minute 50/50 trial, decided once each variant has 50 labelled rows."""
+WEAK_HYPERPARAMETERS = {"max_iter": 1, "max_depth": 1}
+"""The A/B demo's first model: one boosting round of a single split, which the default hyperparameters beat."""
+AB_DEMO_METRIC = "accuracy"
+AB_DEMO_THRESHOLD = 0.6
+"""Low enough for the weak first model to pass the quality gate: the trial, not the gate, tells the models apart."""
+AB_DEMO_SOURCES = (*DEMO_SOURCES, "trial")
+TRIAL_STATE = "WaitForTrialEnd"
+JOB_ENDED = ("Completed", "Failed", "Stopped")
+"""The state a run waits in while its trial serves live traffic."""
+
+
+class DemoFailed(Exception):
+    """A step of the demo did not happen; the message says which, in one line, and what to do."""
+
+
+def ab_dataset_config(dataset: str, hyperparameters: dict[str, int] | None) -> bytes:
+    """The sample's ``dataset.json`` judged on accuracy (the trial's metric), with ``hyperparameters`` if given."""
+    config = json.loads((SAMPLES_DIR / dataset / "dataset.json").read_text(encoding="utf-8"))
+    config.update(metric=AB_DEMO_METRIC, threshold=AB_DEMO_THRESHOLD)
+    if hyperparameters:
+        config["hyperparameters"] = hyperparameters
+    return (json.dumps(config, indent=2) + "\n").encode()
+
+
+@dataclass(frozen=True)
+class LabelledRequest:
+    inference_id: str
+    body: str
+    """The row's features as a CSV line, in the model's order, without the target."""
+    label: str
+
+
+def labelled_requests(csv_path: Path, model: dict[str, Any], *, prefix: str, limit: int) -> list[LabelledRequest]:
+    """The file's first ``limit`` rows as requests with an InferenceId each (``<prefix>-<line>``) and their label."""
+    with csv_path.open(newline="", encoding="utf-8") as file:
+        reader = csv.reader(file)
+        header = next(reader)
+        positions = [header.index(str(name)) for name in model["feature_columns"]]
+        target = header.index(str(model["target"]))
+        return [
+            LabelledRequest(f"{prefix}-{line}", ",".join(row[p] for p in positions), row[target])
+            for line, row in zip(range(2, limit + 2), reader, strict=False)  # the header is line 1
+        ]
+
+
+def ground_truth_csv(target: str, requests: list[LabelledRequest]) -> bytes:
+    """The labels as the trial analysis reads them: a CSV with ``inference_id`` and the target column."""
+    body = io.StringIO()
+    writer = csv.writer(body, lineterminator="\n")
+    writer.writerow(["inference_id", target])
+    writer.writerows([request.inference_id, request.label] for request in requests)
+    return body.getvalue().encode()
+
+
+def split_line(answered: dict[str, int]) -> str:
+    """``AllTraffic answered 284 (49.9%), Challenger-v2 answered 285 (50.1%)``, variants in name order."""
+    total = sum(answered.values()) or 1
+    return ", ".join(f"{name} answered {count} ({count / total:.1%})" for name, count in sorted(answered.items()))
+
+
+def local_clock(timestamp: str) -> str:
+    """An ISO 8601 UTC time as the console's own stamps show time: the local ``HH:MM:SS``."""
+    return datetime.fromisoformat(timestamp.replace("Z", "+00:00")).astimezone().strftime("%H:%M:%S")
+
+
+def _version(package_arn: str | None, model_name: str) -> str:
+    return f"model version {package_arn.rsplit('/', 1)[-1]}" if package_arn else model_name
+
+
+def trial_summary(trial: dict[str, Any], plan: dict[str, Any], endpoint: str, report: Path | None) -> str:
+    """The run's ``trial`` (what the analysis decided) beside the trial it ran (``deployment.trial``)."""
+    metric = str(trial["metric"])
+    champion = (
+        str(plan["champion_variant"]),
+        "champion",
+        _version(plan.get("champion_model_package_arn"), str(plan["champion_model_name"])),
+    )
+    challenger = (
+        str(plan["challenger_variant"]),
+        "challenger",
+        _version(plan.get("challenger_model_package_arn"), str(plan["challenger_model_name"])),
+    )
+    minutes = int(plan["trial_minutes"])
+    lines = [
+        f"A/B trial on {endpoint}: {plan['mode']}, {plan['challenger_variant']} answered "
+        f"{float(plan['challenger_share']):.0%} of requests for {minutes} minute{'s' if minutes != 1 else ''}",
+    ]
+    width = max(len(champion[0]), len(challenger[0]))
+    for (variant, role, version), side in ((champion, "champion"), (challenger, "challenger")):
+        value = trial.get(f"{side}_value")
+        shown = f"{metric} {value:.4f}" if isinstance(value, int | float) else f"{metric} not measured"
+        lines.append(
+            f"  {variant:<{width}}  {role} ({version}): {shown} on {trial.get(f'{side}_rows', 0)} labelled rows"
+        )
+    p_value = trial.get("p_value")
+    test = trial.get("test") or "no test"
+    lines.append(f"  test: {test}" + (f", p-value {p_value:.3g}" if isinstance(p_value, int | float) else ""))
+    lines.append(f"  decision: {trial['decision']}. {trial['reason']}")
+    winner = challenger if trial["winner"] == "challenger" else champion
+    lines.append(f"  winner: {winner[0]} ({winner[2]}), the {winner[1]}")
+    lines.append(f"  report: {trial['report_uri']}")
+    if report is not None:
+        lines.append(f"          {report}")
+    return "\n".join(lines)
+
+
+def serving_line(cloud: LocalCloud, endpoint: str, winner_model: str) -> str:
+    """What DescribeEndpoint (and its config's models) says the endpoint serves; DemoFailed unless the winner alone."""
+    sagemaker = cloud.client("sagemaker")
+    described = sagemaker.describe_endpoint(EndpointName=endpoint)
+    config = sagemaker.describe_endpoint_config(EndpointConfigName=described["EndpointConfigName"])
+    models = {variant["VariantName"]: variant["ModelName"] for variant in config["ProductionVariants"]}
+    variants = [variant["VariantName"] for variant in described["ProductionVariants"]]
+    if described["EndpointStatus"] != "InService" or len(variants) != 1 or models.get(variants[0]) != winner_model:
+        raise DemoFailed(
+            f"{endpoint} is {described['EndpointStatus']} with variants {', '.join(variants)} "
+            f"({', '.join(f'{name}: {model}' for name, model in models.items())}), not {winner_model} alone"
+        )
+    return (
+        f"Endpoint {endpoint} (DescribeEndpoint): InService, config {described['EndpointConfigName']}, one variant "
+        f"{variants[0]} serving {winner_model}: the winner alone"
+    )
+
+
+def what_next_after_trial(cloud: LocalCloud, dataset: str, target: str, report: Path | None) -> str:
+    """Where to go from the A/B demo: local mode up with the same parameters (its saved state restores), then
+    uploads and labels of one's own."""
+    from driftline.local.settings import DEFAULT_PORT, LOCAL_PARAMETERS
+
+    settings = cloud.settings
+    bucket = cloud.outputs.get("DataBucketName", "<DataBucketName>")
+    command = driftline_command()
+    up = [command, "local", "up"]
+    if settings.port != DEFAULT_PORT:
+        up += ["--port", str(settings.port)]
+    if settings.state_dir != (Path.cwd() / ".driftline").resolve():
+        up += ["--state-dir", str(settings.state_dir)]
+    overrides = [f"{key}={value}" for key, value in settings.parameters.items() if LOCAL_PARAMETERS.get(key) != value]
+    if overrides:
+        up += ["--parameter-overrides", *overrides]
+    lines = ["What next:"]
+    if report is not None:
+        lines.append(f"  Open this trial's report: {report}")
+    lines += [
+        "  Keep local mode running with what the demo left (the same parameters, so its saved state restores):",
+        f"    {' '.join(up)}",
+        "  From another terminal, upload data to train a challenger to the model serving on its endpoint:",
+        f"    export AWS_ENDPOINT_URL={settings.endpoint_url} AWS_DEFAULT_REGION={settings.region} "
+        "AWS_ACCESS_KEY_ID=local AWS_SECRET_ACCESS_KEY=local",
+        f"    aws s3 cp my.csv s3://{bucket}/data/{dataset}/my.csv",
+        f"  Approve it ({command} approve <run>); while its trial runs, send requests with an InferenceId and "
+        f"upload their labels (a CSV with the header inference_id,{target}):",
+        f"    aws s3 cp labels.csv s3://{bucket}/{_ground_truth_prefix(dataset)}labels.csv",
+        f"  Its emails: {settings.outbox}/",
+    ]
+    return "\n".join(lines)
+
+
+def _ground_truth_prefix(dataset: str) -> str:
+    return str(layer_module("driftline_core.layout").ground_truth_prefix(dataset))
+
+
+def run_ab_demo(cloud: LocalCloud, *, dataset: str, rows: int, scratch: Path) -> bool:
+    """Two models of one dataset: the first serves, the second joins it for a split trial on labelled live traffic
+    and the analysis decides who serves alone. False, with a line on stderr saying why, when a step fails."""
+    cloud.console.only(AB_DEMO_SOURCES)
+    try:
+        trial = ABTrialDemo(cloud, dataset, scratch)
+        report = trial.run(rows)
+    except (DemoFailed, TimeoutError, OSError, ClientError, BotoCoreError) as error:
+        print(f"driftline: demo --ab: {' '.join(str(error).split())}", file=sys.stderr, flush=True)
+        return False
+    print()
+    print(what_next_after_trial(cloud, dataset, trial.target, report))
+    return True
+
+
+class ABTrialDemo:
+    """The steps of ``driftline demo --ab``, each saying what it did in a line."""
+
+    def __init__(self, cloud: LocalCloud, dataset: str, scratch: Path) -> None:
+        self.cloud = cloud
+        self.dataset = dataset
+        self.scratch = scratch
+        self.bucket = cloud.outputs["DataBucketName"]
+        self.prefix = cloud.outputs["ModelPackageGroupPrefix"]
+        self.target = ""
+        self.endpoint = ""
+        self.model: dict[str, Any] = {}
+        self.traffic_csv = scratch
+        """The uploaded rows the trial's live traffic is made of."""
+        self.traffic: list[LabelledRequest] = []
+        self.answered: dict[str, int] = {}
+
+    def say(self, source: str, text: str) -> None:
+        self.cloud.console.line(source, text)
+
+    def run(self, rows: int) -> Path | None:
+        self.say(
+            "demo",
+            "an A/B trial end to end takes a few minutes: two runs of the pipeline, and a one-minute trial of the "
+            "second model beside the first on the endpoint",
+        )
+        self.refuse_a_serving_endpoint()
+        csv_path = write_sample(self.dataset, self.scratch, rows)
+        self.say("demo", f"first model: {AB_DEMO_METRIC}, hyperparameters {json.dumps(WEAK_HYPERPARAMETERS)}")
+        first = upload_and_follow(
+            self.cloud, self.dataset, csv_path, config=ab_dataset_config(self.dataset, WEAK_HYPERPARAMETERS)
+        )
+        print()
+        print(summary(self.cloud, first))
+        print()
+        deployment = self.succeeded(first, "the first run").get("deployment")
+        if not deployment:
+            raise DemoFailed(f"the first run {_name(first)} did not deploy its model: see its summary above")
+        self.endpoint = str(deployment["endpoint_name"])
+        registration = first.output["registration"]
+        self.model = read_model_metadata(self.cloud, _model_data_url(self.cloud, registration["model_package_arn"]))
+        self.target = str(self.model["target"])
+
+        second_csv = self.scratch / f"{csv_path.stem}_v2{csv_path.suffix}"
+        shutil.copyfile(csv_path, second_csv)
+        self.traffic_csv = second_csv
+        self.say("demo", f"second model: {AB_DEMO_METRIC}, the default hyperparameters")
+        second = upload_and_follow(
+            self.cloud,
+            self.dataset,
+            second_csv,
+            config=ab_dataset_config(self.dataset, None),
+            on_enter={TRIAL_STATE: self.during_trial},
+        )
+        print()
+        print(summary(self.cloud, second))
+        output = self.succeeded(second, "the second run")
+        decided = output.get("trial")
+        plan = (output.get("deployment") or {}).get("trial")
+        if not self.answered or not decided or not plan:
+            raise DemoFailed(
+                f"the second run {_name(second)} ran no A/B trial: start the demo with --fresh, and leave ABTestMode "
+                "out of --parameter-overrides"
+            )
+        report_uri = str(decided["report_uri"])
+        report = _mirror_path(self.cloud.settings.s3_dir, report_uri)
+        print()
+        print(trial_summary(decided, plan, self.endpoint, report if report.exists() else None))
+        winner_model = (
+            plan["challenger_model_name"] if decided["winner"] == "challenger" else plan["champion_model_name"]
+        )
+        print(serving_line(self.cloud, self.endpoint, str(winner_model)))
+        if decided["winner"] == "challenger":
+            self.winner_baselined(str(plan["challenger_model_package_arn"]))
+        return report if report.exists() else None
+
+    def refuse_a_serving_endpoint(self) -> None:
+        """The demo starts from a dataset with no endpoint: its first model must serve alone before the trial."""
+        endpoint = layer_module("driftline_core.layout").endpoint_name(self.prefix, self.dataset)
+        listed = self.cloud.client("sagemaker").list_endpoints(NameContains=endpoint)["Endpoints"]
+        if any(item["EndpointName"] == endpoint for item in listed):
+            raise DemoFailed(
+                f"{endpoint} already serves a model in the state restored from {self.cloud.settings.state_dir}; "
+                "the A/B demo starts from none: add --fresh"
+            )
+
+    def winner_baselined(self, package_arn: str) -> None:
+        """A winning challenger's drift baseline job starts as its run ends; the demo waits for it, since stopping
+        local mode stops its jobs and would leave the drift monitor nothing to compare the winner's traffic to."""
+        version = int(package_arn.rsplit("/", 1)[-1])
+        job = layer_module("driftline_core.layout").baseline_job_name(self.endpoint, version, stack=self.prefix)
+        sagemaker = self.cloud.client("sagemaker")
+
+        def summary() -> dict[str, Any] | None:
+            listed = sagemaker.list_processing_jobs(NameContains=job)["ProcessingJobSummaries"]
+            return next((item for item in listed if item["ProcessingJobName"] == job), None)
+
+        def ended() -> dict[str, Any] | None:
+            found = summary()
+            return found if found and found["ProcessingJobStatus"] in JOB_ENDED else None
+
+        if summary() is None:
+            return  # no drift monitor on this stack
+        self.say("demo", f"the drift monitor follows the winner: waiting for its baseline job {job} ...")
+        ended_job: dict[str, Any] = _wait(f"the baseline job {job} ending", ended)
+        if ended_job["ProcessingJobStatus"] != "Completed":
+            reason = sagemaker.describe_processing_job(ProcessingJobName=job).get("FailureReason", "")
+            status = ended_job["ProcessingJobStatus"]
+            raise DemoFailed(f"the winner's drift baseline job {job} ended {status}: {reason}")
+        self.say("demo", f"baseline job {job}: Completed")
+
+    def succeeded(self, record: RunRecord, which: str) -> dict[str, Any]:
+        if record.status != "SUCCEEDED":
+            raise DemoFailed(f"{which} {_name(record)} ended {record.status}: {record.error}: {record.cause}")
+        return record.output
+
+    def during_trial(self, execution_arn: str) -> bool:
+        """Live traffic while the trial runs: every row with an InferenceId, the variant that answered each counted,
+        then the rows' labels uploaded where the trial analysis reads them."""
+        sfn = self.cloud.client("stepfunctions")
+        plan = _entered_input(sfn, execution_arn, TRIAL_STATE).get("deployment", {}).get("trial") or {}
+        if not plan:
+            raise DemoFailed(f"the run {execution_arn.rsplit(':', 1)[-1]} waits for a trial it does not describe")
+        self.say(
+            "trial",
+            f"{plan['challenger_variant']} serves beside {plan['champion_variant']} on {self.endpoint} and answers "
+            f"{float(plan['challenger_share']):.0%} of its requests until {local_clock(plan['ends_at'])}",
+        )
+        self.traffic = labelled_requests(
+            self.traffic_csv, self.model, prefix=execution_arn.rsplit(":", 1)[-1], limit=TRAFFIC_ROWS
+        )
+        runtime = self.cloud.client("sagemaker-runtime")
+        started = time.time()
+        answered: dict[str, int] = {}
+        for request in self.traffic:
+            response = runtime.invoke_endpoint(
+                EndpointName=self.endpoint,
+                ContentType="text/csv",
+                Body=request.body.encode(),
+                InferenceId=request.inference_id,
+            )
+            variant = str(response["InvokedProductionVariant"])
+            answered[variant] = answered.get(variant, 0) + 1
+        self.answered = answered
+        self.say(
+            "trial",
+            f"sent {len(self.traffic)} rows, each with an InferenceId, in {time.time() - started:.1f} s: "
+            f"{split_line(answered)}",
+        )
+        key = f"{_ground_truth_prefix(self.dataset)}{execution_arn.rsplit(':', 1)[-1]}-labels.csv"
+        self.cloud.client("s3").put_object(
+            Bucket=self.bucket, Key=key, Body=ground_truth_csv(self.target, self.traffic)
+        )
+        self.say("trial", f"uploaded their labels (inference_id,{self.target}) to s3://{self.bucket}/{key}")
+        self.say("trial", f"the trial ends at {local_clock(plan['ends_at'])}; then the analysis job decides ...")
+        return True
+
+
+def _entered_input(sfn: Any, execution_arn: str, state: str) -> dict[str, Any]:
+    """The input of the run's latest entry into ``state``, from its history."""
+    for event in reversed(execution_history(sfn, execution_arn)):
+        details = event.get("stateEnteredEventDetails") or {}
+        if details.get("name") == state:
+            return dict(json.loads(details.get("input") or "{}"))
+    return {}
+
+
+def _name(record: RunRecord) -> str:
+    return record.execution_arn.rsplit(":", 1)[-1]
