@@ -7,12 +7,19 @@ Binary classification with labels ``no`` and ``yes`` on two numeric features and
 from __future__ import annotations
 
 import json
+import logging
 import os
 import subprocess
 import sys
 import tarfile
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
+import boto3
 import numpy as np
 import pandas as pd
 
@@ -73,3 +80,68 @@ def train_serving_model(root: Path, *, seed: int = 5, flip: bool = False) -> Pat
         for file in sorted((root / "model").iterdir()):
             archive.add(file, arcname=file.name)
     return root / "model"
+
+
+@dataclass
+class EndpointEmulator:
+    """The AWS emulator on a free loopback port with local mode's endpoint runner, and what was put in it."""
+
+    url: str
+    runner: Any
+    s3: Any
+    code_uri: str
+    code_version: str
+    models: dict[str, str]
+    """``good`` and ``flipped``: each trained model's ``model.tar.gz`` in the bucket."""
+
+    def client(self, service: str) -> Any:
+        return boto3.client(  # type: ignore[call-overload]
+            service,
+            endpoint_url=self.url,
+            region_name="us-east-1",
+            aws_access_key_id="local",
+            aws_secret_access_key="local",
+        )
+
+
+@contextmanager
+def endpoint_emulator(base: Path, bucket: str) -> Iterator[EndpointEmulator]:
+    """Two models trained side by side (``flipped`` answers what ``good`` does not), the emulator with local mode's
+    endpoint runner installed, ``bucket`` holding the published ``ml/`` code and both models; stopped on exit."""
+    from moto.moto_api._internal.models import moto_api_backend
+
+    from driftline.local import endpoints, sagemaker, seams
+    from driftline.local.console import Console
+    from driftline.local.http_guard import GuardedMotoServer
+
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        good = pool.submit(train_serving_model, base / "good")
+        flipped = pool.submit(train_serving_model, base / "flipped", seed=7, flip=True)
+        good.result(), flipped.result()
+    moto_api_backend.reset()
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)
+    server = GuardedMotoServer("127.0.0.1", 0)
+    server.start()
+    url = f"http://127.0.0.1:{server.port}"
+    runner = endpoints.EndpointRunner(
+        endpoints_dir=base / "state",
+        endpoint_url=url,
+        region="us-east-1",
+        console=Console(),
+        capture_flush_seconds=3600,
+    )
+    endpoints.install(runner)
+    try:
+        emulator = EndpointEmulator(url=url, runner=runner, s3=None, code_uri="", code_version="", models={})
+        s3 = emulator.s3 = emulator.client("s3")
+        s3.create_bucket(Bucket=bucket)
+        published = sagemaker._code_publisher().publish_ml_code(bucket, sagemaker.ML_DIR, s3=s3)
+        emulator.code_uri, emulator.code_version = published.uri, published.version
+        for name in ("good", "flipped"):
+            s3.upload_file(str(base / name / "model.tar.gz"), bucket, f"models/{name}/model.tar.gz")
+            emulator.models[name] = f"s3://{bucket}/models/{name}/model.tar.gz"
+        yield emulator
+    finally:
+        runner.stop()
+        server.stop()
+        seams.restore()

@@ -11,28 +11,22 @@ from __future__ import annotations
 import csv
 import io
 import json
-import logging
 import os
 import re
 import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import boto3
 import pytest
 
-from driftline.local import endpoints, sagemaker, seams
-from driftline.local.console import Console
-from driftline.local.http_guard import GuardedMotoServer
 from driftline_core.errors import StagingTestFailed
 from driftline_core.layout import split_s3_uri
 from tests.conftest import REGION, FakeLambdaContext, load_event
-from tests.serving_model import ML_DIR, train_serving_model
+from tests.serving_model import ML_DIR, endpoint_emulator
 
 Handler = Callable[[dict[str, Any], Any], dict[str, Any]]
 
@@ -53,12 +47,6 @@ class Cloud:
     """The good run's ``test_features.csv``."""
     predictions: list[str]
     """The good model's evaluation, one answer line per held-out row."""
-
-
-def _client(service: str, url: str) -> Any:
-    return boto3.client(  # type: ignore[call-overload]
-        service, endpoint_url=url, region_name=REGION, aws_access_key_id="local", aws_secret_access_key="local"
-    )
 
 
 def _evaluate(root: Path) -> None:
@@ -134,42 +122,19 @@ def _with_refused_row(features: str) -> str:
 
 @pytest.fixture(scope="module")
 def cloud(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cloud]:
-    from moto.moto_api._internal.models import moto_api_backend
-
     base = tmp_path_factory.mktemp("staging")
-    with ThreadPoolExecutor(max_workers=2) as pool:
-        good = pool.submit(train_serving_model, base / "good")
-        flipped = pool.submit(train_serving_model, base / "flipped", seed=7, flip=True)
-        good.result(), flipped.result()
-    _evaluate(base / "good")
-    moto_api_backend.reset()
-    logging.getLogger("werkzeug").setLevel(logging.ERROR)
-    server = GuardedMotoServer("127.0.0.1", 0)
-    server.start()
-    url = f"http://127.0.0.1:{server.port}"
-    runner = endpoints.EndpointRunner(
-        endpoints_dir=base / "state", endpoint_url=url, region=REGION, console=Console(), capture_flush_seconds=3600
-    )
-    endpoints.install(runner)
-    try:
-        s3 = _client("s3", url)
-        s3.create_bucket(Bucket=BUCKET)
-        published = sagemaker._code_publisher().publish_ml_code(BUCKET, sagemaker.ML_DIR, s3=s3)
-        sagemaker_client = _client("sagemaker", url)
+    with endpoint_emulator(base, BUCKET) as emulator:
+        _evaluate(base / "good")
+        s3, sagemaker_client = emulator.s3, emulator.client("sagemaker")
         for endpoint, model in ((GOOD, "good"), (FLIPPED, "flipped")):
-            s3.upload_file(str(base / model / "model.tar.gz"), BUCKET, f"models/{model}/model.tar.gz")
-            _serve(sagemaker_client, endpoint, f"s3://{BUCKET}/models/{model}/model.tar.gz", published.uri)
+            _serve(sagemaker_client, endpoint, emulator.models[model], emulator.code_uri)
         features = (base / "good" / "out" / "test" / "test_features.csv").read_text()
         predictions = (base / "good" / "evaluation" / "predictions.csv").read_text()
         _put_run_files(s3, "good", features, predictions)
         _put_run_files(s3, "refused", _with_refused_row(features), predictions)
         for endpoint in (GOOD, FLIPPED):
             _wait_in_service(sagemaker_client, endpoint)
-        yield Cloud(url=url, s3=s3, features=features, predictions=predictions.splitlines())
-    finally:
-        runner.stop()
-        server.stop()
-        seams.restore()
+        yield Cloud(url=emulator.url, s3=s3, features=features, predictions=predictions.splitlines())
 
 
 @pytest.fixture

@@ -9,7 +9,6 @@ from __future__ import annotations
 import http.client
 import io
 import json
-import logging
 import re
 import socket
 import subprocess
@@ -27,10 +26,8 @@ import boto3
 import pytest
 from botocore.exceptions import ClientError
 
-from driftline.local import endpoints, sagemaker, seams
-from driftline.local.console import Console
-from driftline.local.http_guard import GuardedMotoServer
-from tests.serving_model import train_serving_model
+from driftline.local import endpoints
+from tests.serving_model import endpoint_emulator
 
 REGION = "us-east-1"
 BUCKET = "artifacts"
@@ -60,46 +57,21 @@ def _client(service: str, url: str) -> Any:
 
 @pytest.fixture(scope="module")
 def cloud(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cloud]:
-    from moto.moto_api._internal.models import moto_api_backend
-
-    base = tmp_path_factory.mktemp("endpoints")
-    with ThreadPoolExecutor(max_workers=2) as pool:
-        good = pool.submit(train_serving_model, base / "good")
-        flipped = pool.submit(train_serving_model, base / "flipped", seed=7, flip=True)
-        good.result(), flipped.result()
-    moto_api_backend.reset()
-    logging.getLogger("werkzeug").setLevel(logging.ERROR)
-    server = GuardedMotoServer("127.0.0.1", 0)
-    server.start()
-    url = f"http://127.0.0.1:{server.port}"
-    runner = endpoints.EndpointRunner(
-        endpoints_dir=base / "state", endpoint_url=url, region=REGION, console=Console(), capture_flush_seconds=3600
-    )
-    endpoints.install(runner)
-    s3 = _client("s3", url)
-    s3.create_bucket(Bucket=BUCKET)
-    published = sagemaker._code_publisher().publish_ml_code(BUCKET, sagemaker.ML_DIR, s3=s3)
-    models = {}
-    for name in ("good", "flipped"):
-        s3.upload_file(str(base / name / "model.tar.gz"), BUCKET, f"models/{name}/model.tar.gz")
-        models[name] = f"s3://{BUCKET}/models/{name}/model.tar.gz"
-    s3.put_object(Bucket=BUCKET, Key="models/broken/model.tar.gz", Body=_tarball({"model.joblib": b"not a pickle"}))
-    models["broken"] = f"s3://{BUCKET}/models/broken/model.tar.gz"
-    try:
+    with endpoint_emulator(tmp_path_factory.mktemp("endpoints"), BUCKET) as emulator:
+        models = dict(emulator.models)
+        broken = _tarball({"model.joblib": b"not a pickle"})
+        emulator.s3.put_object(Bucket=BUCKET, Key="models/broken/model.tar.gz", Body=broken)
+        models["broken"] = f"s3://{BUCKET}/models/broken/model.tar.gz"
         yield Cloud(
-            url=url,
-            runner=runner,
-            sagemaker=_client("sagemaker", url),
-            runtime=_client("sagemaker-runtime", url),
-            s3=s3,
-            code_uri=published.uri,
-            code_version=published.version,
+            url=emulator.url,
+            runner=emulator.runner,
+            sagemaker=emulator.client("sagemaker"),
+            runtime=emulator.client("sagemaker-runtime"),
+            s3=emulator.s3,
+            code_uri=emulator.code_uri,
+            code_version=emulator.code_version,
             models=models,
         )
-    finally:
-        runner.stop()
-        server.stop()
-        seams.restore()
 
 
 def _tarball(files: dict[str, bytes]) -> bytes:
