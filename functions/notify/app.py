@@ -24,6 +24,7 @@ _OUTCOME_METRICS = {
     "approval_rejected": "ModelsRejectedByApprover",
     "approval_expired": "ApprovalsExpired",
     "deployed": "ModelsDeployed",
+    "trial_started": "TrialsStarted",
 }
 
 

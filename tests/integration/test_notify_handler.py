@@ -153,3 +153,29 @@ def test_the_deployed_email_still_goes_out_when_the_runs_preprocessing_output_is
     assert result["subject"] == "Driftline: credit model deployed"
     assert "in the order of the model's feature_columns (model_metadata.json in its model.tar.gz)" in message
     assert "--body '<feature values, comma-separated>' answer.csv" in message
+
+
+def test_a_started_trial_is_announced_and_counted(
+    lambda_handler: Handler, lambda_context: Any, queue_url: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from tests.unit.test_trial_deployment import deployment
+
+    run = load_event("deploy") | {"deployment": deployment("trial", "driftline-credit--trial-v2")}
+    event = {"outcome": "trial_started", "execution_id": "arn:x", "execution_name": "credit-2", "run": run}
+
+    result = lambda_handler(event, lambda_context)
+
+    envelope = _received(queue_url)
+    assert envelope["Subject"] == "Driftline: credit A/B trial of model version 2 started"
+    assert envelope["MessageAttributes"]["outcome"]["Value"] == "trial_started"
+    assert result["error"] == ""
+    assert '"TrialsStarted"' in capsys.readouterr().out
+
+
+def test_every_outcome_notify_can_be_asked_for_has_its_metric() -> None:
+    from typing import get_args
+
+    from driftline_core.payloads import RunOutcome
+    from functions.notify.app import _OUTCOME_METRICS
+
+    assert set(get_args(RunOutcome)) == set(_OUTCOME_METRICS)
