@@ -67,6 +67,8 @@ def test_the_ab_demo_shows_the_split_the_labels_and_the_challenger_winning_and_s
     run = demo.run
     assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
     assert "Traceback" not in run.stdout + run.stderr
+    # No function failed along the way: a handler error prints one "ERROR" line.
+    assert " ERROR " not in run.stdout + run.stderr
     assert "takes a few minutes" in run.stdout[: run.stdout.index("[pipeline]")]
 
     split = SPLIT.search(run.stdout)
