@@ -22,6 +22,7 @@ VALIDATION = {
     "schema_source": "inferred",
     "rows": 9,
     "columns": 3,
+    "release": {"staging": False, "ab_test": None},
 }
 RUN = "credit-333333333333"
 OTHER_RUN = "credit-999999999999"

@@ -30,6 +30,7 @@ VALIDATION = {
     "schema_source": "inferred",
     "rows": 9,
     "columns": 3,
+    "release": {"staging": False, "ab_test": None},
 }
 APPROVAL = {
     "approval_id": "a1",
@@ -154,6 +155,8 @@ def test_status_of_a_waiting_run_shows_each_step_the_gate_s_numbers_and_how_to_d
         "QualityGate",
         "GatePassed",
         "Register",
+        "UseStaging",
+        "SkipStaging",
         "RequestApproval",
     ]
     assert "job credit-444444444444-train" in out
