@@ -477,8 +477,9 @@ def test_an_approved_model_joins_the_serving_one_for_a_trial_and_the_run_waits_u
         ("Challenger-v2", f"{ENDPOINT}-v2", 0.25),
     ]
     assert updatable == [trial_config]
-    # The update is blue/green under the rollback alarms: a challenger that does not start leaves v1 serving.
-    assert sent["UpdateEndpoint"][0]["DeploymentConfig"]["AutoRollbackConfiguration"]["Alarms"]
+    # An update that adds a variant cannot take a deployment policy (guardrails need the same variant names); a
+    # challenger that does not start still leaves v1 serving (next test).
+    assert "DeploymentConfig" not in sent["UpdateEndpoint"][0]
 
     moto_endpoint().endpoint_status, moto_endpoint().endpoint_config_name = "InService", trial_config
     seen = expect_success(stepfunctions)

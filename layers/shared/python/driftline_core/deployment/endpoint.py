@@ -374,15 +374,14 @@ def wait_for_endpoint(endpoint: str, step: DeployInput, settings: Settings, cont
         resume_deployment(endpoint, settled, settings)
 
 
-def update_endpoint(endpoint: str, config: str, deployment: DeploymentSettings) -> None:
-    """UpdateEndpoint, blue/green under the rollback alarms. An update that another run started first makes SageMaker
-    refuse this one as in progress: EndpointBusy, so the step retries once that update has settled."""
+def update_endpoint(endpoint: str, config: str, deployment: DeploymentSettings | None) -> None:
+    """UpdateEndpoint: blue/green under the rollback alarms with ``deployment``'s policy, or with no policy (SageMaker's
+    plain all-at-once blue/green) when ``deployment`` is None, as an update that adds or removes a variant must go:
+    deployment guardrails need the new config to keep the old one's variant names. An update another run started
+    first makes SageMaker refuse this one as in progress: EndpointBusy, so the step retries once it has settled."""
+    policy = {"DeploymentConfig": build_deployment_config(endpoint, deployment)} if deployment else {}
     try:
-        get_client("sagemaker").update_endpoint(
-            EndpointName=endpoint,
-            EndpointConfigName=config,
-            DeploymentConfig=build_deployment_config(endpoint, deployment),
-        )
+        get_client("sagemaker").update_endpoint(EndpointName=endpoint, EndpointConfigName=config, **policy)
     except ClientError as error:
         if error_code(error) == "ValidationException" and "in-progress" in error_message(error):
             raise EndpointBusy(

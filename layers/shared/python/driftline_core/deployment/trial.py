@@ -1,19 +1,22 @@
 """A/B trials on the dataset's endpoint: an approved challenger beside the serving model (the champion).
 
 With an ``ab_test`` release plan and an endpoint already serving a model, Deploy does not replace the model: it
-updates the endpoint (blue/green, under the rollback alarms) to a trial config with two variants, the champion's
+updates the endpoint to a trial config with two variants, the champion's
 ``AllTraffic`` unchanged and ``Challenger-v<version>``, with data capture on both:
 
 - split: two production variants, weighted ``1 - share`` and ``share``; each answers its own requests;
 - shadow: the champion is the only production variant and the challenger a shadow variant that gets a copy of
   ``share`` of the requests; its answers are captured and never returned.
 
-A challenger whose variant fails to start rolls the update back: the endpoint keeps serving the champion's config
-and the run fails saying so. The run then waits for the trial period (a Wait state, no polling), the analysis job
-decides, and the trial ends in two steps SageMaker offers for it: in a split trial the winner first takes all
-traffic (UpdateEndpointWeightsAndCapacities: weights only, no new fleet), then the endpoint is updated to the
-winner's single-variant config, which removes the loser. The drift monitor keeps watching ``AllTraffic``, the
-champion, throughout: the challenger's variant has its own capture folder and never feeds the drift alarm.
+Updates that add or remove a variant go without a deployment policy: SageMaker's deployment guardrails (the rollback
+alarms, the bake period) need the new config to keep the old one's variant names, so these are SageMaker's plain
+blue/green, all at once. A challenger whose variant fails to start fails that update: the endpoint keeps serving the
+champion's config and the run fails saying so. The run then waits for the trial period (a Wait state, no polling),
+the analysis job decides, and the trial ends in two steps SageMaker offers for it: in a split trial the winner
+first takes all traffic (UpdateEndpointWeightsAndCapacities: weights only, no new fleet), then the endpoint is
+updated to the winner's single-variant config, which removes the loser. The drift monitor keeps watching
+``AllTraffic``, the champion, throughout: the challenger's variant has its own capture folder and never feeds the
+drift alarm.
 """
 
 from __future__ import annotations
@@ -32,7 +35,6 @@ from driftline_core.deployment.endpoint import (
     ensure_endpoint_config,
     ensure_model,
     package_version,
-    put_rollback_alarms,
     start_deployment,
     update_endpoint,
     update_timeout_seconds,
@@ -106,7 +108,6 @@ def start_release(step: DeployInput, settings: Settings, deployment: DeploymentS
         if serving and serving != target:
             champion_config = _champion_config(endpoint, serving, target)
             if plan is not None and endpoint_status(current or {}) == "InService":
-                put_rollback_alarms(endpoint, deployment)
                 return start_trial(
                     step,
                     settings,
@@ -168,7 +169,7 @@ def start_trial(
         {"Key": CHAMPION_CONFIG_TAG, "Value": champion_config},
     ]
     ensure_endpoint_config(request)
-    update_endpoint(endpoint, trial_config, deployment)
+    update_endpoint(endpoint, trial_config, None)
     trial = TrialDeployment(
         mode=plan.mode,
         champion_variant=VARIANT_NAME,
@@ -240,7 +241,7 @@ def conclude_trial(step: DeployInput, settings: Settings, deployment: Deployment
         target = trial.champion_endpoint_config_name
     with transient_aws_errors():
         if serving != target:
-            update_endpoint(endpoint, target, deployment)
+            update_endpoint(endpoint, target, None)
         _wait_on_endpoint(
             step,
             settings,
