@@ -30,7 +30,7 @@ from driftline_ml.jobs import (
     write_json,
 )
 from driftline_ml.tabular import PREPROCESSING_FILE, PROBLEM_TYPES, RAW_TEST_FILE, SPLIT_FILES, is_classification
-from driftline_ml.values import class_label, is_missing, is_number
+from driftline_ml.values import class_label, is_missing, is_number, label_sort_key
 
 DEFAULT_SPLIT = {"train": 0.7, "validation": 0.15, "test": 0.15}
 MIN_ROWS_PER_CLASS_TO_STRATIFY = 3
@@ -224,14 +224,6 @@ def encode_target(values: pd.Series, target: str, problem_type: str) -> tuple[li
         )
     codes = text.map({label: float(code) for code, label in enumerate(labels)})
     return labels, codes.to_numpy(dtype=np.float64)
-
-
-def label_sort_key(label: str) -> tuple[float, str]:
-    """Numeric labels sort by value ("2" before "10"), others alphabetically: "1" and "yes" are positive."""
-    try:
-        return (float(label), label)
-    except ValueError:
-        return (float("inf"), label)
 
 
 def feature_type(values: pd.Series, declared: str | None) -> str:

@@ -58,7 +58,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from preprocess import label_sort_key
 
 from driftline_ml.capture import TimeWindow
 from driftline_ml.jobs import JobInputError, find_input_file, output_dir, processing_dir, read_json, run_job, write_json
@@ -82,7 +81,7 @@ from driftline_ml.trial_statistics import (
     TrialOutcome,
     analyse,
 )
-from driftline_ml.values import class_label
+from driftline_ml.values import class_label, label_sort_key
 
 TRIAL_FILE = "trial.json"
 REPORT_FILE = "trial_report.html"

@@ -62,3 +62,11 @@ def class_label(value: Any) -> str | None:
         return text
     number = float(text)
     return str(int(number)) if number.is_integer() else repr(number)
+
+
+def label_sort_key(label: str) -> tuple[float, str]:
+    """Numeric labels sort by value ("2" before "10"), others alphabetically: "1" and "yes" are positive."""
+    try:
+        return (float(label), label)
+    except ValueError:
+        return (float("inf"), label)
