@@ -566,6 +566,8 @@ def test_a_trial_left_by_a_run_that_ended_is_replaced_from_the_config_it_started
 
     if release is None:
         assert (started["action"], updatable[-1]) == ("updated", f"{ENDPOINT}-v3")
+        # From the trial's two variants to one: guardrails need the same variant names, so no deployment policy.
+        assert "DeploymentConfig" not in sent["UpdateEndpoint"][-1]
         return
     assert (started["action"], updatable[-1]) == ("trial", f"{ENDPOINT}--trial-v3")
     config = next(c for c in sent["CreateEndpointConfig"] if c["EndpointConfigName"] == f"{ENDPOINT}--trial-v3")

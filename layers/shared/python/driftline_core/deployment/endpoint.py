@@ -276,8 +276,13 @@ def build_alarm_requests(endpoint: str, deployment: DeploymentSettings) -> list[
 # Deploy -----------------------------------------------------------------------------------------------
 
 
-def start_deployment(step: DeployInput, settings: Settings, deployment: DeploymentSettings) -> DeploymentStarted:
+def start_deployment(
+    step: DeployInput, settings: Settings, deployment: DeploymentSettings, *, guarded: bool = True
+) -> DeploymentStarted:
     """Create the model and config of the approved version, start the endpoint's create or update, wait on its token.
+
+    ``guarded=False`` updates without the rollback alarms' policy: the endpoint serves a config of other variants (an
+    ended trial's), which deployment guardrails refuse to update from.
 
     Every call is safe to repeat: a retried Deploy reuses the model and config it created, and finds an
     endpoint already serving the version done. The token is stored after the create or update started and
@@ -333,7 +338,7 @@ def start_deployment(step: DeployInput, settings: Settings, deployment: Deployme
                     retained=deployment.endpoint_configs_retained,
                 )
                 _release_scaling_if_instance_type_changes(endpoint, serving, deployment)
-                update_endpoint(endpoint, target, deployment)
+                update_endpoint(endpoint, target, deployment if guarded else None)
                 action = "updated"
         context = {
             "endpoint_config_name": target,

@@ -102,6 +102,7 @@ def start_release(step: DeployInput, settings: Settings, deployment: DeploymentS
     endpoint = endpoint_name(stack, step.dataset)
     target = versioned_name(endpoint, package_version(step.registration.model_package_arn), stack=stack)
     update_timeout_seconds(deployment)  # a configuration no update fits in fails before anything is touched
+    champion_config = ""
     with transient_aws_errors():
         current = describe_endpoint(endpoint)
         serving = str(current["EndpointConfigName"]) if current else ""
@@ -117,7 +118,8 @@ def start_release(step: DeployInput, settings: Settings, deployment: DeploymentS
                     champion_config=champion_config,
                     plan=plan,
                 )
-    return start_deployment(step, settings, deployment)
+    # Replacing an ended trial's config changes the endpoint's variants: no deployment guardrails then.
+    return start_deployment(step, settings, deployment, guarded=champion_config == serving)
 
 
 def start_trial(
