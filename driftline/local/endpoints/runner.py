@@ -89,8 +89,6 @@ BAKE_CHECK_SECONDS = 0.25
 """How often the rollback alarms are looked at during a bake period."""
 SHADOW_WORKERS = 4
 """Threads sending shadow variants their copies of requests, so a caller never waits for a shadow's answer."""
-BAKE_CHECK_SECONDS = 0.25
-"""How often the rollback alarms are looked at during a bake period."""
 
 
 @dataclass(frozen=True)
