@@ -25,18 +25,23 @@ state saved by another version or template is refused (``SavedStateRefused``) ra
   last complete save. Saves happen once local mode is up, shortly after a run starts waiting on a task token (its
   approval, say), after each run ends and each approval decision (their EventBridge events), at least every
   ``SAVE_EVERY_SECONDS`` while requests arrive, and when it stops.
-- Trust: unpickling runs the code a file names; local mode reads only the file in its own state folder.
+- Trust: unpickling runs the code a file names, so local mode unpickles only a file it wrote itself: each save is
+  signed (HMAC-SHA256) with a key kept outside every state folder, in the user's configuration folder
+  (``signing_key_path``), and a file whose signature does not match that key is refused before anything in it is
+  read. A state folder copied from elsewhere (a repository, an archive, another user) brings no key that signs it.
 """
 
 from __future__ import annotations
 
 import collections
 import hashlib
+import hmac
 import importlib
 import io
 import json
 import os
 import pickle
+import secrets
 import threading
 import time
 import weakref
@@ -56,8 +61,8 @@ from driftline.local.cloudformation import StackDeployFailed, load_template
 from driftline.local.settings import LocalSettings
 
 SNAPSHOT_NAME = "saved-state.pickle"
-FORMAT = 1
-"""The layout of the file; a file of another layout is refused."""
+FORMAT = 2
+"""The layout of the file; a file of another layout is refused. (2: the header carries the payload's signature.)"""
 SETTLE_SECONDS = 1.0
 """How long after a moment worth keeping (a run ended, an approval decided) the state is saved."""
 SAVE_EVERY_SECONDS = 60.0
@@ -272,18 +277,77 @@ def read_header(path: Path) -> dict[str, Any]:
 
 
 def write_atomically(path: Path, header: dict[str, Any], payload: bytes) -> None:
-    """Write beside ``path`` and rename over it: a reader (or a killed writer) sees the old file or the new one."""
+    """Write ``payload``, signed, beside ``path`` and rename over it: a reader (or a killed writer) sees the old file
+    or the new one."""
     path.parent.mkdir(parents=True, exist_ok=True)
+    signed = {**header, "signature": _signature(_signing_key(create=True), payload)}
     partial = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.partial")
     try:
         with partial.open("wb") as file:
-            file.write(json.dumps(header).encode() + b"\n")
+            file.write(json.dumps(signed).encode() + b"\n")
             file.write(payload)
             file.flush()
             os.fsync(file.fileno())
         os.replace(partial, path)
     finally:
         partial.unlink(missing_ok=True)
+
+
+KEY_NAME = "state-key"
+
+
+def signing_key_path() -> Path:
+    """Where the key that signs saved states is kept: the user's configuration folder, outside every state folder."""
+    config = os.environ.get("XDG_CONFIG_HOME") or str(Path.home() / ".config")
+    return Path(config) / "driftline" / KEY_NAME
+
+
+def _signing_key(*, create: bool) -> bytes:
+    """This user's key; made (readable by the user only) at the first save. Without one, no file is trusted."""
+    path = signing_key_path()
+    if not path.exists() and create:
+        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        made = path.with_name(f".{KEY_NAME}.{os.getpid()}.{threading.get_ident()}.partial")
+        descriptor = os.open(made, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        try:
+            with os.fdopen(descriptor, "wb") as file:
+                file.write(secrets.token_bytes(32))
+            os.link(made, path)  # fails when another local mode made the key first: theirs is kept
+        except FileExistsError:
+            pass
+        finally:
+            made.unlink(missing_ok=True)
+    try:
+        key = path.read_bytes()
+    except OSError as error:
+        raise SaveFailed(f"the key that signs saved states ({path}) cannot be read: {error}") from error
+    if len(key) < 32:
+        raise SaveFailed(f"the key that signs saved states ({path}) is too short; delete it and start with --fresh")
+    return key
+
+
+def _signature(key: bytes, payload: bytes) -> str:
+    return hmac.new(key, payload, hashlib.sha256).hexdigest()
+
+
+def _verified_payload(path: Path) -> tuple[bytes, dict[str, Any]]:
+    """The file's pickle and header, once its signature shows this user's local mode wrote it; nothing is
+    unpickled before (unpickling runs the code a file names)."""
+    line, _, payload = path.read_bytes().partition(b"\n")
+    header = json.loads(line)
+    signature = header.get("signature") if isinstance(header, dict) else None
+    if not isinstance(signature, str):
+        raise SaveFailed("it is not signed")
+    try:
+        key = _signing_key(create=False)
+    except SaveFailed as error:
+        raise SaveFailed(f"no key here can check its signature: {error}") from error
+    if not hmac.compare_digest(signature, _signature(key, payload)):
+        raise SaveFailed(
+            f"its signature does not match this user's key ({signing_key_path()}): "
+            "it was not saved by this user's local mode, or was changed since"
+        )
+    return payload, header
 
 
 # -- pickling moto --------------------------------------------------------------------------------------------
@@ -373,7 +437,7 @@ class _Pickler(pickle.Pickler):
 
 
 class _Unpickler(pickle.Unpickler):
-    def __init__(self, file: io.BufferedIOBase) -> None:
+    def __init__(self, file: io.BytesIO) -> None:
         super().__init__(file)
         self.executions: list[Execution] = []
         self._restored: dict[int, Execution] = {}
@@ -486,10 +550,9 @@ class Restored:
 def restore(saved: SavedState) -> Restored:
     """Put the saved backends into moto (reset first, by the caller) before the emulator answers a request."""
     try:
-        with saved.path.open("rb") as file:
-            file.readline(_HEADER_LIMIT)
-            unpickler = _Unpickler(file)
-            state = unpickler.load()
+        payload, _ = _verified_payload(saved.path)
+        unpickler = _Unpickler(io.BytesIO(payload))
+        state = unpickler.load()
     except Exception as error:  # any failure to read back means the file cannot be used
         raise SavedStateRefused(
             f"the saved state {saved.path} is unreadable ({type(error).__name__}: {error}); start with --fresh to "

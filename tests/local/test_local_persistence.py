@@ -7,6 +7,8 @@ local mode starts) and restores the saved state, then asks the APIs again.
 from __future__ import annotations
 
 import json
+import os
+import pickle
 import threading
 import time
 from collections.abc import Iterator
@@ -32,6 +34,14 @@ def settings(tmp_path: Path) -> LocalSettings:
     template = tmp_path / "template.yaml"
     template.write_text("Resources: {}\n")
     return LocalSettings(state_dir=tmp_path / "state", template=template)
+
+
+@pytest.fixture(autouse=True)
+def signing_key_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Each test signs with a key of its own, not the one in the user's configuration folder."""
+    config = tmp_path / "config"
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(config))
+    return config
 
 
 @pytest.fixture
@@ -464,6 +474,55 @@ def test_an_unreadable_state_is_refused_and_kept(settings: LocalSettings, aws: A
     with pytest.raises(persistence.SavedStateRefused, match=r"is unreadable .*start with --fresh"):
         persistence.examine(settings)
     assert path.read_bytes() == b"\x00\x01garbage"
+
+
+class _RunsACommand:
+    """What a hostile file holds: unpickling it runs a command."""
+
+    def __init__(self, command: str) -> None:
+        self.command = command
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return os.system, (self.command,)
+
+
+def test_a_file_local_mode_did_not_sign_is_refused_before_anything_in_it_runs(
+    settings: LocalSettings, aws: Any, tmp_path: Path
+) -> None:
+    persistence.save(settings, persistence.LocalModeState(), persistence.StateGuard())
+    path = persistence.snapshot_path(settings.state_dir)
+    header = json.loads(path.read_bytes().split(b"\n", 1)[0])
+    ran = tmp_path / "ran"
+    hostile = pickle.dumps(_RunsACommand(f"touch {ran}"))
+    unsigned = {name: value for name, value in header.items() if name != "signature"}
+
+    for forged in (header, unsigned, {**header, "signature": "0" * 64}):
+        path.write_bytes(json.dumps(forged).encode() + b"\n" + hostile)
+        saved, _ = persistence.examine(settings)  # its header matches this local mode
+        assert saved is not None
+        with pytest.raises(persistence.SavedStateRefused, match=r"is unreadable .*start with --fresh"):
+            persistence.restore(saved)
+        assert not ran.exists()
+
+
+def test_a_state_another_user_saved_is_refused_and_the_key_is_the_users_alone(
+    settings: LocalSettings, aws: Any, signing_key_home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    persistence.save(settings, persistence.LocalModeState(), persistence.StateGuard())
+    key = persistence.signing_key_path()
+    assert key.is_relative_to(signing_key_home) and not key.is_relative_to(settings.state_dir)
+    assert key.stat().st_mode & 0o077 == 0
+    saved, _ = persistence.examine(settings)
+    assert saved is not None
+    persistence.restore(saved)  # the user who saved it restores it
+
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(signing_key_home.parent / "another-user"))
+    with pytest.raises(persistence.SavedStateRefused, match=r"no key here can check its signature.*--fresh"):
+        persistence.restore(saved)
+    persistence.save(settings, persistence.LocalModeState(), persistence.StateGuard())  # that user's own key
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(signing_key_home))
+    with pytest.raises(persistence.SavedStateRefused, match=r"signature does not match this user's key.*--fresh"):
+        persistence.restore(saved)
 
 
 def test_a_save_that_fails_while_writing_leaves_the_last_saved_state(
