@@ -21,9 +21,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import boto3
 import pytest
 
-from driftline_core.errors import StagingTestFailed
+from driftline_core.deployment.staging_tests import read_held_out_rows
+from driftline_core.errors import StagingTestFailed, ValidationFailed
+from driftline_core.ingest.csv_stream import MAX_ROW_BYTES
 from driftline_core.layout import split_s3_uri
 from tests.conftest import REGION, FakeLambdaContext, load_event
 from tests.serving_model import ML_DIR, endpoint_emulator
@@ -278,3 +281,28 @@ def test_a_p99_over_the_limit_fails_the_load_test_with_its_figures(
         f"Load test on endpoint {GOOD}: p99 latency {load['p99_milliseconds']:g} ms at 20 requests/s for 2 s is over "
         "the 1 ms limit"
     )
+
+
+def _put_held_out_files(features: bytes, predictions: bytes) -> tuple[str, str]:
+    s3 = boto3.client("s3")
+    s3.create_bucket(Bucket="held-out")
+    s3.put_object(Bucket="held-out", Key="test_features.csv", Body=features)
+    s3.put_object(Bucket="held-out", Key="predictions.csv", Body=predictions)
+    return "s3://held-out/test_features.csv", "s3://held-out/predictions.csv"
+
+
+def test_held_out_rows_keep_quoted_line_breaks_and_pair_with_the_evaluations_answers(aws: None) -> None:
+    features_uri, predictions_uri = _put_held_out_files(
+        b'note,size\n"two\nlines",1\nplain,2\n', b'a,0.9,0.1\n"b,c",0.2,0.8\n'
+    )
+    rows = read_held_out_rows(features_uri, predictions_uri, limit=10)
+    assert [(row.number, row.body, row.expected) for row in rows] == [
+        (1, '"two\nlines",1', ("a", "0.9", "0.1")),
+        (2, "plain,2", ("b,c", "0.2", "0.8")),
+    ]
+
+
+def test_a_held_out_row_too_long_to_send_is_refused_before_it_fills_the_memory(aws: None) -> None:
+    features_uri, predictions_uri = _put_held_out_files(b"text\n" + b"x" * (MAX_ROW_BYTES + 1) + b"\n", b"a\n")
+    with pytest.raises(ValidationFailed, match=r"test_features\.csv: row 2 is longer than 8 MiB"):
+        read_held_out_rows(features_uri, predictions_uri, limit=10)

@@ -43,6 +43,7 @@ from driftline_core.aws.clients import get_client
 from driftline_core.aws.error_codes import error_code, error_message, is_missing_object
 from driftline_core.aws.s3io import write_json
 from driftline_core.errors import StagingTestFailed
+from driftline_core.ingest.csv_stream import READ_CHUNK_BYTES, split_lines
 from driftline_core.notifications.serving_example import TEST_FEATURES_FILE
 from driftline_core.payloads import LoadTestResult, SmokeTestResult, StagingTestInput, StagingTestResult
 from driftline_core.settings import Settings, StagingSettings, forgotten_on_reset
@@ -74,7 +75,6 @@ REPORT_RESERVE_SECONDS = 10.0
 """Kept back from the function's time for writing the report and returning."""
 MAX_LOAD_WORKERS = 64
 LOAD_CONNECT_TIMEOUT_SECONDS = 5
-READ_CHUNK_BYTES = 64 * 1024
 
 
 class RequestFailed(Exception):
@@ -407,8 +407,8 @@ def output_file_uri(outputs: dict[str, str], output: str, file_name: str, step: 
 def read_held_out_rows(test_features_uri: str, predictions_uri: str, limit: int) -> list[HeldOutRow]:
     """The first ``limit`` held-out rows, each with the evaluation's answer for it, read as they stream from S3."""
     with closing(_s3_body(test_features_uri)) as features, closing(_s3_body(predictions_uri)) as predictions:
-        feature_rows = csv.reader(_text_lines(features))
-        answers = csv.reader(_text_lines(predictions))
+        feature_rows = csv.reader(_text_lines(features, test_features_uri))
+        answers = csv.reader(_text_lines(predictions, predictions_uri))
         header = next(feature_rows, None)
         if not header:
             raise ValueError(f"{test_features_uri} is empty; run the pipeline again so preprocessing writes it.")
@@ -456,9 +456,10 @@ def _s3_body(uri: str) -> Any:
         ) from error
 
 
-def _text_lines(body: Any) -> Iterable[str]:
-    """The object's lines with their endings (what the csv module needs for quoted line breaks), in bounded memory."""
-    return codecs.iterdecode(body.iter_lines(chunk_size=READ_CHUNK_BYTES, keepends=True), "utf-8")
+def _text_lines(body: Any, uri: str) -> Iterable[str]:
+    """The object's lines with their endings (what the csv module needs for quoted line breaks), in bounded memory:
+    ``split_lines`` refuses a line past ``MAX_ROW_BYTES`` as it grows, in time linear in the object's size."""
+    return codecs.iterdecode(split_lines(body.iter_chunks(READ_CHUNK_BYTES), uri), "utf-8")
 
 
 # The step -----------------------------------------------------------------------------------------------------
