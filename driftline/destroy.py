@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import shutil
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -365,37 +365,24 @@ def _runs(sfn: Any, machine_arn: str | None, plan: Teardown) -> list[str]:
     return names
 
 
+def _listed(client: Any, operation: str, items_key: str, name_key: str, **request: Any) -> list[str]:
+    """The ``name_key`` of every item a List/Describe operation answers, over all its pages."""
+    pages = client.get_paginator(operation).paginate(**request)
+    return [str(item[name_key]) for page in pages for item in page.get(items_key, [])]
+
+
 def _sagemaker_names(sagemaker: Any, operation: str, key: str, name_key: str, contains: str) -> list[str]:
-    names: list[str] = []
-    kwargs: dict[str, Any] = {"NameContains": contains}
-    while True:
-        page = getattr(sagemaker, operation)(**kwargs)
-        names.extend(str(item[name_key]) for item in page.get(key, []))
-        if not page.get("NextToken"):
-            return names
-        kwargs["NextToken"] = page["NextToken"]
+    return _listed(sagemaker, operation, key, name_key, NameContains=contains)
 
 
 def _model_packages(sagemaker: Any, group: str) -> list[str]:
-    arns: list[str] = []
-    kwargs: dict[str, Any] = {"ModelPackageGroupName": group}
-    while True:
-        page = sagemaker.list_model_packages(**kwargs)
-        arns.extend(str(item["ModelPackageArn"]) for item in page.get("ModelPackageSummaryList", []))
-        if not page.get("NextToken"):
-            return arns
-        kwargs["NextToken"] = page["NextToken"]
+    return _listed(
+        sagemaker, "list_model_packages", "ModelPackageSummaryList", "ModelPackageArn", ModelPackageGroupName=group
+    )
 
 
 def _scheduler_names(scheduler: Any, prefix: str) -> list[str]:
-    names: list[str] = []
-    kwargs: dict[str, Any] = {"GroupName": "default", "NamePrefix": prefix}
-    while True:
-        page = scheduler.list_schedules(**kwargs)
-        names.extend(str(item["Name"]) for item in page.get("Schedules", []))
-        if not page.get("NextToken"):
-            return names
-        kwargs["NextToken"] = page["NextToken"]
+    return _listed(scheduler, "list_schedules", "Schedules", "Name", GroupName="default", NamePrefix=prefix)
 
 
 def _alarm_names(cloudwatch: Any, prefix: str) -> list[str]:
@@ -435,31 +422,19 @@ def _stack_resource(cloudformation: Any, stack_name: str, logical_id: str) -> st
 
 
 def _log_group_names(logs: Any, prefix: str) -> list[str]:
-    names: list[str] = []
-    kwargs: dict[str, Any] = {"logGroupNamePrefix": prefix}
-    while True:
-        page = logs.describe_log_groups(**kwargs)
-        names.extend(str(group["logGroupName"]) for group in page.get("logGroups", []))
-        if not page.get("nextToken"):
-            return names
-        kwargs["nextToken"] = page["nextToken"]
+    return _listed(logs, "describe_log_groups", "logGroups", "logGroupName", logGroupNamePrefix=prefix)
 
 
-def _stream_names(logs: Any, group: str, prefix: str) -> Iterator[str]:
-    kwargs: dict[str, Any] = {"logGroupName": group, "logStreamNamePrefix": prefix}
-    while True:
-        try:
-            page = logs.describe_log_streams(**kwargs)
-        except ClientError as error:
-            if _code(error) == "ResourceNotFoundException":
-                return
-            raise
-        yield from (
-            str(s["logStreamName"]) for s in page.get("logStreams", []) if str(s["logStreamName"]).startswith(prefix)
+def _stream_names(logs: Any, group: str, prefix: str) -> list[str]:
+    try:
+        names = _listed(
+            logs, "describe_log_streams", "logStreams", "logStreamName", logGroupName=group, logStreamNamePrefix=prefix
         )
-        if not page.get("nextToken"):
-            return
-        kwargs["nextToken"] = page["nextToken"]
+    except ClientError as error:
+        if _code(error) == "ResourceNotFoundException":
+            return []
+        raise
+    return [name for name in names if name.startswith(prefix)]
 
 
 def _delete_stack(cloudformation: Any, plan: Teardown, *, show: Callable[[str], None], wait_delay: float) -> None:
