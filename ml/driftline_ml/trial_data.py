@@ -248,42 +248,57 @@ def _label_csv(labels: Labels, path: Path, target: str | None) -> None:
     known)."""
     problems = labels.problems
     try:
-        with (
-            gzip.open(path, "rt", encoding="utf-8-sig", newline="")
-            if path.name.lower().endswith(".gz")
-            else path.open(encoding="utf-8-sig", newline="")
-        ) as handle:
-            reader = csv.reader(handle)
-            header = [name.strip() for name in next(reader, [])]
-            others = [name for name in header if name != ID_COLUMN]
-            column = target if target in header else (others[0] if target is None and len(others) == 1 else None)
-            if ID_COLUMN not in header or column is None:
-                wanted = f"the target column {target!r}" if target else "one label column"
-                reason = f"a label CSV whose header does not name {ID_COLUMN!r} and {wanted}; the file is not read"
-                problems.note(reason, f"{path.name} line 1")
-                return
-            id_at, label_at = header.index(ID_COLUMN), header.index(column)
-            for row in reader:
-                where = f"{path.name} line {reader.line_num}"
-                if not row or not any(cell.strip() for cell in row):
-                    continue
-                labels.records += 1
-                if len(row) != len(header):
-                    problems.note(f"{len(row)} values where the header names {len(header)} columns", where)
-                    continue
-                key = row[id_at].strip()
-                if not key:
-                    problems.note(f"no {ID_COLUMN}", where)
-                    continue
-                _keep(labels, key, [row[label_at]])
+        reader = csv.reader(_csv_text_lines(path))
+        header = [name.strip() for name in next(reader, [])]
+        others = [name for name in header if name != ID_COLUMN]
+        column = target if target in header else (others[0] if target is None and len(others) == 1 else None)
+        if ID_COLUMN not in header or column is None:
+            wanted = f"the target column {target!r}" if target else "one label column"
+            reason = f"a label CSV whose header does not name {ID_COLUMN!r} and {wanted}; the file is not read"
+            problems.note(reason, f"{path.name} line 1")
+            return
+        id_at, label_at = header.index(ID_COLUMN), header.index(column)
+        for row in reader:
+            where = f"{path.name} line {reader.line_num}"
+            if not row or not any(cell.strip() for cell in row):
+                continue
+            labels.records += 1
+            if len(row) != len(header):
+                problems.note(f"{len(row)} values where the header names {len(header)} columns", where)
+                continue
+            key = row[id_at].strip()
+            if not key:
+                problems.note(f"no {ID_COLUMN}", where)
+                continue
+            _keep(labels, key, [row[label_at]])
     except UnicodeDecodeError:
         problems.note(NOT_UTF8 + " (the rest of the file is not read)", path.name)
+    except LineTooLong as error:
+        problems.note(f"{too_long_reason()} (the rest of the file is not read)", f"{path.name} line {error.number}")
     except csv.Error as error:
         problems.note(f"not CSV ({error}; the rest of the file is not read)", path.name)
     except (OSError, EOFError, zlib.error):
         if not path.name.lower().endswith(".gz"):
             raise
         problems.note(UNDECOMPRESSABLE, path.name)
+
+
+class LineTooLong(ValueError):
+    """A CSV line longer than the capture reader's limit: the file is not read past it."""
+
+    def __init__(self, number: int) -> None:
+        super().__init__(number)
+        self.number = number
+
+
+def _csv_text_lines(path: Path) -> Iterator[str]:
+    """A label CSV's lines as text for ``csv.reader``, each at most the capture reader's limit (``file_lines``), so
+    a file without line breaks is never held whole; a byte-order mark is dropped, as a spreadsheet's export has."""
+    for number, raw in file_lines(path):
+        if raw is None:
+            raise LineTooLong(number)
+        text = raw.decode("utf-8")
+        yield (text[1:] if number == 1 and text.startswith("\ufeff") else text) + "\n"
 
 
 # -- captured answers --------------------------------------------------------------------------------------------

@@ -17,6 +17,8 @@ import numpy as np
 import pytest
 import trial_analysis
 
+from driftline_ml import capture
+
 ML_DIR = Path(__file__).resolve().parents[2] / "ml"
 CHAMPION = "AllTraffic"
 CHALLENGER = "v2"
@@ -368,6 +370,26 @@ def test_labels_in_either_layout_compressed_or_not_are_read_together(tmp_path: P
         "other.csv line 1: a label CSV whose header does not name 'inference_id' and one label column; the file is "
         "not read"
     ]
+
+
+def test_a_label_csv_line_past_the_line_limit_is_not_held_and_the_lines_before_it_count(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(capture, "MAX_RECORD_BYTES", 64 * 1024)
+    monkeypatch.setattr(capture, "CHUNK_BYTES", 4096)
+    labels = split_trial(tmp_path, {CHAMPION: 0.8, CHALLENGER: 0.8}, rows=210, seed=9, with_inference_ids=True)
+    table = "inference_id,label\n" + "".join(f"{key},{label}\n" for key, label in labels)
+    after = "late-id,yes\n"
+    (tmp_path / "labels").mkdir(exist_ok=True)
+    (tmp_path / "labels" / "labels.csv").write_text(table + "x" * (1024 * 1024) + "\n" + after)
+
+    code, trial = run(tmp_path, *CLASSIFIER)
+
+    assert code == 0 and trial is not None
+    assert trial["champion"]["labelled_rows"] == trial["challenger"]["labelled_rows"] == 210
+    assert trial["labels"]["unreadable_records"] == 1
+    [example] = trial["labels"]["unreadable_examples"]
+    assert example.startswith(f"labels.csv line {len(labels) + 2}: ") and "the rest of the file is not read" in example
 
 
 @pytest.mark.parametrize(
