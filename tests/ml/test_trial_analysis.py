@@ -489,7 +489,7 @@ def test_the_report_is_self_contained_and_escaped(tmp_path: Path) -> None:
 
 JOB_CODE = [
     "trial_analysis.py",
-    "preprocess.py",
+    "driftline_ml/values.py",
     "driftline_ml/trial_data.py",
     "driftline_ml/trial_statistics.py",
     "driftline_ml/trial_report.py",
