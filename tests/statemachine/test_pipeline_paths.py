@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 
+from driftline_core.payloads import ApprovalRequestInput
 from tests.statemachine.harness import Pipeline, StepError, job_callback, raising
 
 RUN_INPUT = {
@@ -440,7 +441,9 @@ def test_with_staging_the_candidate_is_tested_on_its_staging_endpoint_before_app
 def test_without_staging_the_approval_request_says_there_was_no_staging_test(pipeline: Pipeline) -> None:
     happy(pipeline)
     pipeline.run(RUN_INPUT)
-    assert pipeline.calls["RequestApproval"][0]["staging_test"] is None
+    request = pipeline.calls["RequestApproval"][0]
+    assert request["staging_test"] == {}
+    assert ApprovalRequestInput.model_validate(request).staging_test is None
     assert [call.get("target", "production") for call in pipeline.calls["Deploy"]] == ["production"]
 
 

@@ -11,9 +11,16 @@ reads them as types instead of compiling each one from its string at import: a m
 models defined above it.
 """
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SerializerFunctionWrapHandler, model_serializer
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    SerializerFunctionWrapHandler,
+    model_serializer,
+)
 
 from driftline_core.errors import JobsNotReconciled
 
@@ -281,6 +288,15 @@ class StagingTestResult(_Payload):
     """``runs/<execution>/staging/staging_test.json``: both results in full."""
 
 
+def _no_staging_test(value: Any) -> Any:
+    return None if value == {} else value
+
+
+StagingTestOrNone = Annotated[StagingTestResult | None, BeforeValidator(_no_staging_test)]
+"""``$.staging_test``: the SkipStaging state writes ``{}`` for a run without a staging endpoint (an empty object means
+the same in every ASL reading, where a Pass state's ``Result: null`` might be taken for no Result at all)."""
+
+
 class ApprovalRequestInput(StepInput):
     """What RequestApproval receives: the registered candidate and the token the run waits on."""
 
@@ -291,7 +307,7 @@ class ApprovalRequestInput(StepInput):
     training: JobResult
     gate: GateResult
     registration: RegistrationResult
-    staging_test: StagingTestResult | None = None
+    staging_test: StagingTestOrNone = None
     """What the candidate showed on its staging endpoint; None when the run tests on no staging endpoint."""
 
 
@@ -626,6 +642,6 @@ class RunDocument(_Payload):
     approval: ApprovalDecision | None = None
     deployment: DeploymentResult | None = None
     staging: DeploymentResult | None = None
-    staging_test: StagingTestResult | None = None
+    staging_test: StagingTestOrNone = None
     trial: TrialDecision | None = None
     serving: dict[str, Any] | None = None
