@@ -12,6 +12,8 @@ share of ``SHARE_REQUESTS`` requests at any weight, so a correct split fails it 
 from __future__ import annotations
 
 import json
+import os
+import signal
 import threading
 import time
 from collections import Counter
@@ -25,6 +27,7 @@ import pytest
 from botocore.exceptions import ClientError
 
 from driftline.local import persistence
+from driftline.local.endpoints.runner import SHADOW_BACKLOG
 from driftline.local.settings import LocalSettings
 from driftline_core.layout import capture_hour_prefix, data_capture_prefix
 from tests.local import test_local_endpoints
@@ -297,6 +300,36 @@ def test_a_shadow_gets_the_share_its_weight_over_the_production_weight_sets_and_
     errors = _metric_total(cloud, "sampled", "Shadow", "Invocation5XXErrors")
     assert errors == _metric_total(cloud, "sampled", "Shadow", "Invocations") - copied > 0
     assert _metric_total(cloud, "sampled", "AllTraffic", "Invocation5XXErrors") == 0
+
+
+def test_a_shadow_that_hangs_holds_a_bounded_backlog_of_copies_and_callers_are_answered_meanwhile(cloud: Cloud) -> None:
+    models = _models(cloud, "hanging")
+    _endpoint(
+        cloud,
+        "hanging",
+        [_variant("AllTraffic", models["champion"], 1)],
+        shadows=[_variant("Shadow", models["challenger"], 1)],  # weight 1 and 1: every request is copied
+    )
+    shadow = cloud.runner.endpoints["hanging"].servers()["Shadow"]
+    requests = SHADOW_BACKLOG + 20
+
+    os.kill(shadow.process.pid, signal.SIGSTOP)  # accepts connections, never answers
+    try:
+        started = time.monotonic()
+        answers = Traffic(cloud, "hanging").send(requests)
+        elapsed = time.monotonic() - started
+        unanswered = shadow.in_flight
+    finally:
+        os.kill(shadow.process.pid, signal.SIGCONT)
+    answered_late = cloud.runner.wait_for_shadow_copies(timeout=30)
+    cloud.runner.publish_metrics(before=time.time() + 60)
+
+    assert answers == [("AllTraffic", "yes")] * requests
+    assert elapsed < 30  # far from the 60 seconds a copy waits for the hanging shadow
+    assert unanswered == SHADOW_BACKLOG  # the copies past the backlog were not sent, nor queued
+    assert answered_late
+    assert _metric_total(cloud, "hanging", "Shadow", "Invocations") == SHADOW_BACKLOG
+    assert _metric_total(cloud, "hanging", "AllTraffic", "Invocations") == requests
 
 
 def test_endpoint_configs_refuse_shadows_beside_several_variants_repeated_names_and_missing_models(

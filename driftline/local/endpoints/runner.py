@@ -21,7 +21,8 @@ events SageMaker reports.
   the servers stay), then ``InService``; instance counts are recorded, one server answers for a variant.
 - DeleteEndpoint stops the servers and writes out captured data.
 - An invocation goes to one production variant, at random by the variants' weights or to its ``TargetVariant``
-  (``variants``); a shadow variant gets a copy of a share of them in the background. Each answer counts in its
+  (``variants``); a shadow variant gets a copy of a share of them in the background (none while
+  ``SHADOW_BACKLOG`` copies wait for its answers). Each answer counts in its
   variant's CloudWatch metrics (``metrics``) and a sampled one is captured under its variant (``capture``).
 
 Every status change sends SageMaker's "SageMaker Endpoint State Change" event to local EventBridge.
@@ -89,6 +90,9 @@ BAKE_CHECK_SECONDS = 0.25
 """How often the rollback alarms are looked at during a bake period."""
 SHADOW_WORKERS = 4
 """Threads sending shadow variants their copies of requests, so a caller never waits for a shadow's answer."""
+SHADOW_BACKLOG = 32
+"""Copies a shadow variant may have unanswered; past that, copies are not sent: a shadow that hangs holds at most
+this many requests' bodies, and stopping local mode waits for those, not for a copy of every request since."""
 
 
 @dataclass(frozen=True)
@@ -179,6 +183,7 @@ class EndpointRunner:
         self._shadow_pool: ThreadPoolExecutor | None = None
         self._shadow_copies = 0
         self._shadow_done = threading.Condition()
+        self._backlogged_shadows: set[Path] = set()
 
     # -- lifecycle called from the SageMaker API --------------------------------------------------
     def create(self, fake: Any, config: dict[str, Any], resolve_model: Callable[[str], dict[str, Any]]) -> None:
@@ -565,8 +570,11 @@ class EndpointRunner:
             server = fleet.choose(target_variant)
             shadow = fleet.shadow_copy(server)
             server.begin_request()
-            if shadow is not None:
-                shadow.begin_request()
+            backlogged = None
+            if shadow is not None and not shadow.begin_request(SHADOW_BACKLOG):
+                backlogged, shadow = shadow, None
+        if backlogged is not None:
+            self._skip_shadow_copy(endpoint, backlogged)
         if shadow is not None:
             self._send_shadow_copy(endpoint, fleet, shadow, body, content_type, accept, inference_id)
         status, answer, answer_type = self._answer(endpoint, fleet, server, body, content_type, accept, inference_id)
@@ -633,6 +641,19 @@ class EndpointRunner:
             with self._shadow_done:
                 self._shadow_copies -= 1
                 self._shadow_done.notify_all()
+
+    def _skip_shadow_copy(self, endpoint: LocalEndpoint, shadow: ModelServer) -> None:
+        """A copy the shadow is not sent: ``SHADOW_BACKLOG`` copies are still unanswered (the console says so the
+        first time for each server)."""
+        with self._lock:
+            first = shadow.folder not in self._backlogged_shadows
+            self._backlogged_shadows.add(shadow.folder)
+        if first:
+            self.console.line(
+                endpoint.name,
+                f"shadow variant {shadow.variant} has {SHADOW_BACKLOG} copies of requests unanswered; further copies "
+                f"are not sent until it answers (see {shadow.folder / 'server.log'})",
+            )
 
     def _shadow_workers(self) -> ThreadPoolExecutor:
         with self._lock:

@@ -44,10 +44,14 @@ class ModelServer:
     in_flight: int = 0
     idle: threading.Condition = field(default_factory=threading.Condition)
 
-    def begin_request(self) -> None:
-        """Count a request sent to this server, so stopping it waits for the answer (``drain_and_stop``)."""
+    def begin_request(self, limit: int | None = None) -> bool:
+        """Count a request sent to this server, so stopping it waits for the answer (``drain_and_stop``); False,
+        and not counted, when ``limit`` requests are already unanswered."""
         with self.idle:
+            if limit is not None and self.in_flight >= limit:
+                return False
             self.in_flight += 1
+            return True
 
     def end_request(self) -> None:
         with self.idle:
