@@ -407,18 +407,9 @@ STAGING_MARK = "-s"
 def staging_endpoint_name(endpoint: str, version: int, *, stack: str) -> str:
     """A candidate's staging endpoint, and its endpoint config: ``<endpoint>--staging-v<version>``.
 
-    One per model version, so two runs of a dataset never test on the same endpoint. ``--`` followed by no hash
-    is a form no dataset's endpoint, model or config name has (their ``--`` is always followed by hex digits).
+    One per model version, so two runs of a dataset never test on the same endpoint.
     """
-    if not 0 < version <= MAX_MODEL_VERSION:
-        raise ValueError(f"model package versions run from 1 to {MAX_MODEL_VERSION}, not {version}")
-    return bounded_name(
-        endpoint,
-        f"--staging-v{version}",
-        SAGEMAKER_NAME_MAX,
-        keep=stack_prefix(stack),
-        short_tail=f"{STAGING_MARK}{version}",
-    )
+    return _stage_of_version(endpoint, "staging", STAGING_MARK, version, stack=stack)
 
 
 TRIAL_MARK = "-t"
@@ -426,16 +417,17 @@ CHALLENGER_VARIANT_PREFIX = "Challenger-v"
 
 
 def trial_config_name(endpoint: str, version: int, *, stack: str) -> str:
-    """The endpoint config of an A/B trial of a model version beside the serving one: ``<endpoint>--trial-v<version>``
-    (as staging names: a form no dataset's endpoint, model or versioned config has)."""
+    """An A/B trial's endpoint config: a model version beside the serving one, ``<endpoint>--trial-v<version>``."""
+    return _stage_of_version(endpoint, "trial", TRIAL_MARK, version, stack=stack)
+
+
+def _stage_of_version(endpoint: str, stage: str, mark: str, version: int, *, stack: str) -> str:
+    """``<endpoint>--<stage>-v<version>`` (compact: ``<stack>--<hash><mark><version>``). ``--`` followed by no hash is a
+    form no dataset's endpoint, model or versioned config has (their ``--`` is always followed by hex digits)."""
     if not 0 < version <= MAX_MODEL_VERSION:
         raise ValueError(f"model package versions run from 1 to {MAX_MODEL_VERSION}, not {version}")
     return bounded_name(
-        endpoint,
-        f"--trial-v{version}",
-        SAGEMAKER_NAME_MAX,
-        keep=stack_prefix(stack),
-        short_tail=f"{TRIAL_MARK}{version}",
+        endpoint, f"--{stage}-v{version}", SAGEMAKER_NAME_MAX, keep=stack_prefix(stack), short_tail=f"{mark}{version}"
     )
 
 
