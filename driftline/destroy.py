@@ -22,9 +22,9 @@ from typing import Any
 from botocore.exceptions import ClientError, WaiterError
 
 from driftline.cli_errors import CommandError
+from driftline.run_logs import JOB_LOG_GROUPS, log_group_names, log_stream_names
 from driftline.stack_target import MACHINE_OUTPUT, STACK_FILE, LocalState, local_state
 
-JOB_LOG_GROUPS = ("/aws/sagemaker/ProcessingJobs", "/aws/sagemaker/TrainingJobs")
 ACCESS_LOGS_BUCKET = "AccessLogsBucket"
 """The template's access-log bucket: not an output, so it is read from the stack's resources."""
 STOP_CAUSE = "driftline destroy is deleting the stack"
@@ -182,13 +182,13 @@ def plan_teardown(clients: dict[str, Any], stack_name: str, *, delete_data: bool
             plan.package_groups[group] = _model_packages(sagemaker, group)
     _plan_buckets(clients["cloudformation"], plan, outputs, delete_data=delete_data)
     plan.log_groups = [
-        g for g in _log_group_names(clients["logs"], f"/aws/lambda/{prefix}") if ours(g.removeprefix("/aws/lambda/"))
+        g for g in log_group_names(clients["logs"], f"/aws/lambda/{prefix}") if ours(g.removeprefix("/aws/lambda/"))
     ]
-    for group in JOB_LOG_GROUPS:
+    for group in JOB_LOG_GROUPS.values():
         # The stack's own jobs (baselines, monitor windows) are named <stack>-...; a run's jobs <run name>-<step>.
-        plan.job_log_streams.extend((group, s) for s in _stream_names(clients["logs"], group, prefix) if ours(s))
+        plan.job_log_streams.extend((group, s) for s in log_stream_names(clients["logs"], group, prefix) if ours(s))
         for name in run_names:
-            plan.job_log_streams.extend((group, s) for s in _stream_names(clients["logs"], group, f"{name}-"))
+            plan.job_log_streams.extend((group, s) for s in log_stream_names(clients["logs"], group, f"{name}-"))
     return plan
 
 
@@ -419,22 +419,6 @@ def _stack_resource(cloudformation: Any, stack_name: str, logical_id: str) -> st
     except ClientError:
         return None
     return str(found["StackResourceDetail"].get("PhysicalResourceId") or "") or None
-
-
-def _log_group_names(logs: Any, prefix: str) -> list[str]:
-    return _listed(logs, "describe_log_groups", "logGroups", "logGroupName", logGroupNamePrefix=prefix)
-
-
-def _stream_names(logs: Any, group: str, prefix: str) -> list[str]:
-    try:
-        names = _listed(
-            logs, "describe_log_streams", "logStreams", "logStreamName", logGroupName=group, logStreamNamePrefix=prefix
-        )
-    except ClientError as error:
-        if _code(error) == "ResourceNotFoundException":
-            return []
-        raise
-    return [name for name in names if name.startswith(prefix)]
 
 
 def _delete_stack(cloudformation: Any, plan: Teardown, *, show: Callable[[str], None], wait_delay: float) -> None:

@@ -121,21 +121,30 @@ def select_steps(steps: list[Step], step: str) -> list[Step]:
 
 def stack_functions(logs: Any, stack_name: str) -> list[str]:
     """The stack's functions that have logged, from their log groups ``/aws/lambda/<stack>-*``."""
-    prefix = f"/aws/lambda/{stack_name}-"
-    names: list[str] = []
-    kwargs: dict[str, Any] = {"logGroupNamePrefix": prefix}
-    while True:
-        page = logs.describe_log_groups(**kwargs)
-        names.extend(str(group["logGroupName"]).removeprefix("/aws/lambda/") for group in page.get("logGroups", []))
-        if not page.get("nextToken"):
-            return names
-        kwargs["nextToken"] = page["nextToken"]
+    return [name.removeprefix("/aws/lambda/") for name in log_group_names(logs, f"/aws/lambda/{stack_name}-")]
+
+
+def log_group_names(logs: Any, prefix: str) -> list[str]:
+    pages = logs.get_paginator("describe_log_groups").paginate(logGroupNamePrefix=prefix)
+    return [str(group["logGroupName"]) for page in pages for group in page.get("logGroups", [])]
+
+
+def log_stream_names(logs: Any, group: str, prefix: str) -> list[str]:
+    """The group's streams named ``prefix...``; a log group not created yet (nothing logged) has none."""
+    pages = logs.get_paginator("describe_log_streams").paginate(logGroupName=group, logStreamNamePrefix=prefix)
+    try:
+        names = [str(stream["logStreamName"]) for page in pages for stream in page.get("logStreams", [])]
+    except ClientError as error:
+        if _not_found(error):
+            return []
+        raise
+    return [name for name in names if name.startswith(prefix)]
 
 
 def job_log_events(logs: Any, job: str, kind: str | None) -> Iterator[tuple[int, str]]:
     """A SageMaker job's output lines: every stream ``<job>/...`` of its kind's log group (both when unknown)."""
     for group in [JOB_LOG_GROUPS[kind]] if kind in JOB_LOG_GROUPS else list(JOB_LOG_GROUPS.values()):
-        streams = _job_streams(logs, group, job)
+        streams = log_stream_names(logs, group, f"{job}/")
         for first in range(0, len(streams), MAX_STREAMS_PER_REQUEST):
             chunk = streams[first : first + MAX_STREAMS_PER_REQUEST]
             for event in _filter_events(logs, group, logStreamNames=chunk):
@@ -190,26 +199,6 @@ def _step_jobs(steps: list[Step]) -> dict[str, str | None]:
 def _logged_job_names(message: str) -> list[str]:
     record = _json_record(message)
     return [str(record[key]) for key in JOB_NAME_KEYS if isinstance(record.get(key), str) and record[key]]
-
-
-def _job_streams(logs: Any, group: str, job: str) -> list[str]:
-    names: list[str] = []
-    kwargs: dict[str, Any] = {"logGroupName": group, "logStreamNamePrefix": f"{job}/"}
-    while True:
-        try:
-            page = logs.describe_log_streams(**kwargs)
-        except ClientError as error:
-            if _not_found(error):
-                return names
-            raise
-        names.extend(
-            str(stream["logStreamName"])
-            for stream in page.get("logStreams", [])
-            if str(stream["logStreamName"]).startswith(f"{job}/")
-        )
-        if not page.get("nextToken"):
-            return names
-        kwargs["nextToken"] = page["nextToken"]
 
 
 def _filter_events(logs: Any, group: str, **request: Any) -> Iterator[dict[str, Any]]:
