@@ -290,14 +290,14 @@ def build_trial_analysis_job_request(
     request = _processing_job_request(
         job_name=layout.job_name(execution_name, TRIAL_STEP),
         script="trial_analysis.py",
-        inputs={"code": ml_code_files_uri(settings.ml_code_uri), "config": config_uri},
+        inputs={"code": ml_code_files_uri(settings.ml_code_uri)},
         outputs={TRIAL_OUTPUT: layout.s3_uri(settings.artifact_bucket, layout.trial_analysis_prefix(execution_name))},
         environment=_processing_environment(execution_name),
         tags=_tags(dataset, execution_name),
         settings=settings,
     )
     inputs = request["ProcessingInputs"]
-    inputs[1]["S3Input"]["LocalPath"] = TRIAL_CONFIG_DIR
+    inputs.append(_s3_prefix_input("config", config_uri, TRIAL_CONFIG_DIR))
     given = [("labels", labels_uri, TRIAL_LABELS_DIR)] + [
         (f"capture-{variant}-{index}", uri, f"{TRIAL_CAPTURE_DIR}/{variant}/{index}")
         for variant in variants
