@@ -522,9 +522,9 @@ def estimate_deployment(
 ) -> Estimate:
     """The estimate ``driftline cost`` prints: parameters from the template, the stack and the overrides; live prices
     when AWS credentials are at hand and ``live_prices``, else the snapshot's."""
-    import boto3
+    from driftline.stack_target import aws_session
 
-    session = session or boto3.session.Session(region_name=region)
+    session = session or aws_session(region)
     template = load_template()
     sources = ["template.yaml's defaults"]
     deployed = None

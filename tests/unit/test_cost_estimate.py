@@ -347,3 +347,16 @@ def test_the_command_refuses_what_cloudformation_would_refuse(capsys: pytest.Cap
         "driftline: CloudFormation would refuse these parameters: Parameter 'EndpointType' must be one of "
         "AllowedValues\n"
     )
+
+
+def test_the_estimate_is_for_the_region_aws_region_names_as_other_commands_read_it(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.delenv("AWS_DEFAULT_REGION", raising=False)
+    monkeypatch.setenv("AWS_REGION", "eu-west-1")
+    monkeypatch.setenv("AWS_CONFIG_FILE", "/nonexistent")
+
+    result = cost.estimate_deployment(overrides={}, usage=cost.Usage(), live_prices=False)
+
+    assert result.region == "eu-west-1"
+    assert not any("No region given" in assumption for assumption in result.assumptions)
