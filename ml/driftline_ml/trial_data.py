@@ -32,7 +32,6 @@ import gzip
 import io
 import math
 import zlib
-from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -49,6 +48,7 @@ from driftline_ml.capture import (
     too_long_reason,
     whole_lines,
 )
+from driftline_ml.drift import count_into
 from driftline_ml.json_text import JsonTooDeep, loads_bounded
 from driftline_ml.values import class_label, is_missing, is_number
 
@@ -67,13 +67,14 @@ REPEATED_ID = "the id of an earlier labelled record of this variant (the later o
 
 @dataclass
 class Problems:
-    """Lines not read, counted by reason, the first few named by file and line."""
+    """Lines not read, counted by reason, the first few named by file and line. A reason may quote what a record
+    held, so past ``MAX_KEYS`` kinds they are counted together (``count_into``): the outputs stay small."""
 
-    counts: Counter[str] = field(default_factory=Counter)
+    counts: dict[str, int] = field(default_factory=dict)
     examples: list[str] = field(default_factory=list)
 
     def note(self, reason: str, where: str) -> None:
-        self.counts[reason] += 1
+        count_into(self.counts, reason)
         if len(self.examples) < MAX_EXAMPLES:
             self.examples.append(f"{where}: {reason}")
 

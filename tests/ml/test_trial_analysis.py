@@ -18,6 +18,7 @@ import pytest
 import trial_analysis
 
 from driftline_ml import capture
+from driftline_ml.drift import MAX_KEYS, OTHER_KEYS
 
 ML_DIR = Path(__file__).resolve().parents[2] / "ml"
 CHAMPION = "AllTraffic"
@@ -331,6 +332,20 @@ def test_malformed_capture_and_label_lines_are_counted_never_fatal(tmp_path: Pat
     assert challenger["labelled_rows"] == 219
     page = report(tmp_path)
     assert "8 capture records not read" in page and "notes.txt" in page
+
+
+def test_reasons_quoting_what_records_held_are_counted_together_past_a_hundred_kinds(tmp_path: Path) -> None:
+    labels = split_trial(tmp_path, {CHAMPION: 0.8, CHALLENGER: 0.8}, rows=210, seed=5)
+    write_ground_truth(tmp_path, [ground_truth_line(key, label) for key, label in labels])
+    hostile = [capture_line(f"h-{i}", "yes", content_type=f"image/x-{i}") for i in range(MAX_KEYS + 50)]
+    write_capture(tmp_path, CHALLENGER, hostile, files=1, minute=55)
+
+    code, trial = run(tmp_path, *CLASSIFIER)
+
+    assert code == 0 and trial is not None
+    reasons = trial["challenger"]["unreadable_reasons"]
+    assert len(reasons) == MAX_KEYS + 1 and reasons[OTHER_KEYS] == 50
+    assert sum(reasons.values()) == trial["challenger"]["unreadable_records"] == MAX_KEYS + 50
 
 
 def test_an_answer_of_several_rows_takes_as_many_labels(tmp_path: Path) -> None:
