@@ -26,7 +26,7 @@ import boto3
 import pytest
 from botocore.exceptions import ClientError
 
-from driftline.local import endpoints
+from driftline.local import endpoints, request_constraints, seams
 from tests.serving_model import endpoint_emulator
 
 REGION = "us-east-1"
@@ -288,6 +288,67 @@ def test_capture_honours_the_sampling_percentage_and_capture_options(cloud: Clou
     assert all(set(r["captureData"]) == {"endpointInput"} for r in records)
     # No content types configured: SageMaker base64-encodes what it captures.
     assert records[0]["captureData"]["endpointInput"]["encoding"] == "BASE64"
+
+
+def test_invocations_sagemaker_refuses_are_refused_and_any_inference_id_it_accepts_is_captured_as_one_record(
+    cloud: Cloud,
+) -> None:
+    capture = {
+        "EnableCapture": True,
+        "InitialSamplingPercentage": 100,
+        "DestinationS3Uri": f"{CAPTURE_URI}-hostile",
+        "CaptureOptions": [{"CaptureMode": "Input"}],
+        "CaptureContentTypeHeader": {"CsvContentTypes": ["text/csv"]},
+    }
+    _endpoint(cloud, "hostile", capture=capture)
+    # The longest InferenceId SageMaker takes (64 printable ASCII characters), written to look like JSON lines.
+    tricky_id = ('x"}}\\n{"eventMetadata":{"inferenceId":"forged"}}\\' + "}" * 64)[:64]
+    refused: dict[str, tuple[int, str]] = {}
+    requests: dict[str, dict[str, Any]] = {
+        "InferenceId too long": {"InferenceId": "x" * 65},
+        "InferenceId not printable ASCII": {"InferenceId": "caf\u00e9"},
+        "TargetVariant with a path separator": {"TargetVariant": "../AllTraffic"},
+        "TargetVariant too long": {"TargetVariant": "A" * 64},
+        "TargetVariant not ASCII": {"TargetVariant": "AllTr\u00e4ffic"},
+        "Body over 6 MB": {"Body": b"1" * (6 * 1024 * 1024 + 1)},
+    }
+    checked_already = seams.claimed(request_constraints.PATCH_GROUP)
+    request_constraints.install()  # as local mode checks every request against the service models
+    try:
+        for label, request in requests.items():
+            with pytest.raises(ClientError) as raised:
+                cloud.runtime.invoke_endpoint(
+                    EndpointName="hostile", ContentType="text/csv", **{"Body": ROW, **request}
+                )
+            error = raised.value.response
+            refused[label] = (error["ResponseMetadata"]["HTTPStatusCode"], error["Error"]["Message"])
+        accepted = cloud.runtime.invoke_endpoint(
+            EndpointName="hostile", Body=ROW, ContentType="text/csv", Accept="text/csv", InferenceId=tricky_id
+        )
+    finally:
+        if not checked_already:
+            request_constraints.uninstall()
+    cloud.runner.flush_captures()
+
+    assert {status for status, _ in refused.values()} == {400}
+    assert (
+        "at 'inferenceId' failed to satisfy constraint: Member must have length less than or equal to 64"
+        in (refused["InferenceId too long"][1])
+    )
+    assert "at 'inferenceId' failed to satisfy constraint" in refused["InferenceId not printable ASCII"][1]
+    for label in ("TargetVariant with a path separator", "TargetVariant too long", "TargetVariant not ASCII"):
+        assert "at 'targetVariant' failed to satisfy constraint" in refused[label][1], label
+    assert (
+        "at 'body' failed to satisfy constraint: Member must have length less than or equal to 6291456"
+        in (refused["Body over 6 MB"][1])
+    )
+    assert accepted["Body"].read().decode().startswith("yes")
+    listed = cloud.s3.list_objects_v2(Bucket=BUCKET, Prefix="capture-hostile/hostile/")["Contents"]
+    lines = [
+        line for o in listed for line in cloud.s3.get_object(Bucket=BUCKET, Key=o["Key"])["Body"].iter_lines() if line
+    ]
+    assert len(lines) == 1  # nothing refused reached the model or capture, and the accepted id forged no record
+    assert json.loads(lines[0])["eventMetadata"]["inferenceId"] == tricky_id
 
 
 def test_update_swaps_models_without_failing_a_request_while_a_client_loops(cloud: Cloud) -> None:
