@@ -27,6 +27,7 @@ from driftline.stepfunctions_history import (
     read_steps,
     readable_cause,
     step_changes,
+    utc,
 )
 
 APPROVAL_STATE = "RequestApproval"
@@ -139,8 +140,8 @@ def summarize(described: dict[str, Any], steps: list[Step], *, now: datetime | N
         execution_arn=str(described["executionArn"]),
         dataset=dataset_of(described),
         status=str(described["status"]),
-        started=_utc(described["startDate"]),
-        stopped=_utc(described["stopDate"]) if described.get("stopDate") else None,
+        started=utc(described["startDate"]),
+        stopped=utc(described["stopDate"]) if described.get("stopDate") else None,
         reason=run_reason(described, steps, now=now),
     )
 
@@ -413,9 +414,3 @@ def _number(value: Any) -> str:
 
 def _one_line(text: str) -> str:
     return " ".join(str(text).split())
-
-
-def _utc(value: Any) -> datetime:
-    if isinstance(value, datetime):
-        return value.astimezone(UTC) if value.tzinfo else value.replace(tzinfo=UTC)
-    return datetime.now(UTC)

@@ -171,9 +171,13 @@ def _details_key(kind: str) -> str:
 
 
 def _when(event: dict[str, Any]) -> datetime:
-    stamp = event.get("timestamp")
-    if isinstance(stamp, datetime):
-        return stamp.astimezone(UTC) if stamp.tzinfo else stamp.replace(tzinfo=UTC)
+    return utc(event.get("timestamp"))
+
+
+def utc(value: Any) -> datetime:
+    """A time the API answered, in UTC (a naive one is taken as UTC); a missing one reads as now."""
+    if isinstance(value, datetime):
+        return value.astimezone(UTC) if value.tzinfo else value.replace(tzinfo=UTC)
     return datetime.now(UTC)
 
 
