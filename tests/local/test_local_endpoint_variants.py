@@ -31,7 +31,7 @@ from driftline.local.endpoints.runner import SHADOW_BACKLOG
 from driftline.local.settings import LocalSettings
 from driftline_core.layout import capture_hour_prefix, data_capture_prefix
 from tests.local import test_local_endpoints
-from tests.local.test_local_endpoints import BUCKET, ROW, Cloud, _client, _model, _until, _wait
+from tests.local.test_local_endpoints import BUCKET, ROW, Cloud, _client, _metric_total, _model, _until, _wait
 
 cloud = test_local_endpoints.cloud
 """The emulator, published code and models of the single-variant endpoint tests, started once for this module too."""
@@ -135,19 +135,6 @@ class Traffic:
 
 def _share(answers: list[tuple[str, str]], variant: str) -> float:
     return sum(1 for got, _ in answers if got == variant) / len(answers)
-
-
-def _metric_total(cloud: Cloud, endpoint: str, variant: str, metric: str, statistic: str = "Sum") -> float:
-    points = _client("cloudwatch", cloud.url).get_metric_statistics(
-        Namespace="AWS/SageMaker",
-        MetricName=metric,
-        Dimensions=[{"Name": "EndpointName", "Value": endpoint}, {"Name": "VariantName", "Value": variant}],
-        StartTime=time.time() - 600,
-        EndTime=time.time() + 600,
-        Period=60,
-        Statistics=[statistic],
-    )["Datapoints"]
-    return float(sum(point[statistic] for point in points))
 
 
 def _captured(cloud: Cloud, prefix: str) -> dict[str, list[dict[str, Any]]]:

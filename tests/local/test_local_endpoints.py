@@ -155,6 +155,20 @@ def _invoke(
     return str(answer["Body"].read().decode())
 
 
+def _metric_total(cloud: Cloud, endpoint: str, variant: str, metric: str, statistic: str = "Sum") -> float:
+    """A variant's metric statistic summed over every datapoint published in the last and next ten minutes."""
+    points = _client("cloudwatch", cloud.url).get_metric_statistics(
+        Namespace="AWS/SageMaker",
+        MetricName=metric,
+        Dimensions=[{"Name": "EndpointName", "Value": endpoint}, {"Name": "VariantName", "Value": variant}],
+        StartTime=time.time() - 600,
+        EndTime=time.time() + 600,
+        Period=60,
+        Statistics=[statistic],
+    )["Datapoints"]
+    return float(sum(point[statistic] for point in points))
+
+
 def test_created_endpoint_goes_in_service_and_answers_through_sagemaker_runtime(cloud: Cloud) -> None:
     _config(cloud, "answers-config", _model(cloud, "answers-model", "good"))
     cloud.sagemaker.create_endpoint(EndpointName="answers", EndpointConfigName="answers-config")
@@ -623,20 +637,8 @@ def test_invocations_count_in_sagemakers_endpoint_metrics(cloud: Cloud) -> None:
         _invoke(cloud, "counted", "1.5,0.3")  # the model answers 400
     cloud.runner.publish_metrics(before=time.time() + 60)
 
-    cloudwatch = _client("cloudwatch", cloud.url)
-    dimensions = [{"Name": "EndpointName", "Value": "counted"}, {"Name": "VariantName", "Value": "AllTraffic"}]
-
     def total(metric: str, statistic: str = "Sum") -> float:
-        points = cloudwatch.get_metric_statistics(
-            Namespace="AWS/SageMaker",
-            MetricName=metric,
-            Dimensions=dimensions,
-            StartTime=time.time() - 600,
-            EndTime=time.time() + 600,
-            Period=60,
-            Statistics=[statistic],
-        )["Datapoints"]
-        return float(sum(point[statistic] for point in points))
+        return _metric_total(cloud, "counted", "AllTraffic", metric, statistic)
 
     assert (total("Invocations"), total("Invocation4XXErrors"), total("Invocation5XXErrors")) == (4, 1, 0)
     assert total("ModelLatency", "SampleCount") == 4 and total("ModelLatency", "Maximum") > 0
