@@ -50,6 +50,7 @@ from driftline_ml.jobs import (
     output_dir,
     processing_dir,
     read_json,
+    read_run_config,
     run_job,
     write_json,
 )
@@ -120,7 +121,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def evaluate(args: argparse.Namespace) -> None:
-    config = read_config(args.config_dir)
+    config = read_run_config(args.config_dir)
     with tempfile.TemporaryDirectory() as scratch:
         model_folder = unpack_model(args.model_dir, Path(scratch))
         metadata = check_metadata(read_json(model_folder / MODEL_METADATA_FILE), MODEL_METADATA_FILE)
@@ -454,16 +455,6 @@ def read_raw_test_rows(test_dir: Path, expected: int) -> tuple[list[str], list[l
     if len(rows) != expected or any(len(row) != len(header) for row in rows):
         raise JobInputError(f"{RAW_TEST_FILE} does not hold the {expected} rows of the test split")
     return header, rows
-
-
-def read_config(folder: Path) -> dict[str, Any]:
-    """The run config when the job has one (it names the gate metric); an empty config otherwise."""
-    if not folder.is_dir() or not any(folder.iterdir()):
-        return {}
-    config = read_json(find_input_file(folder, ".json", "config"))
-    if not isinstance(config, dict):
-        raise JobInputError("the run config must be a JSON object")
-    return config
 
 
 def unpack_model(folder: Path, scratch: Path) -> Path:

@@ -60,7 +60,14 @@ from typing import Any
 import numpy as np
 
 from driftline_ml.capture import TimeWindow
-from driftline_ml.jobs import JobInputError, find_input_file, output_dir, processing_dir, read_json, run_job, write_json
+from driftline_ml.jobs import (
+    JobInputError,
+    output_dir,
+    processing_dir,
+    read_run_config,
+    run_job,
+    write_json,
+)
 from driftline_ml.metrics import DEFAULT_METRIC, METRIC_NAMES, higher_is_better
 from driftline_ml.tabular import PROBLEM_TYPES, is_classification
 from driftline_ml.trial_data import Answer, Labels, Problems, VariantCapture, label_number, read_labels, read_variant
@@ -125,19 +132,9 @@ def main(argv: list[str] | None = None) -> int:
 # -- arguments and inputs ----------------------------------------------------------------------------------------
 
 
-def read_config(folder: Path) -> dict[str, Any]:
-    """The run's resolved config when the job is given one; an empty config otherwise."""
-    if not folder.is_dir() or not any(folder.iterdir()):
-        return {}
-    config = read_json(find_input_file(folder, ".json", "config"))
-    if not isinstance(config, dict):
-        raise JobInputError("the run config must be a JSON object")
-    return config
-
-
 def resolve(args: argparse.Namespace) -> tuple[str, str, str | None, TimeWindow | None]:
     """The problem type, metric, label column and window, each checked so a wrong one names itself."""
-    config = read_config(args.config_dir)
+    config = read_run_config(args.config_dir)
     problem_type = args.problem_type or config.get("problem_type")
     if problem_type not in PROBLEM_TYPES:
         given = f" (the run config says {problem_type!r})" if problem_type else ""

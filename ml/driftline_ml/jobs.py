@@ -117,3 +117,13 @@ def find_input_file(folder: Path, suffix: str | tuple[str, ...], description: st
         names = ", ".join(p.name for p in matching[:5])
         raise JobInputError(f"the {description} input folder holds {len(matching)} files ({names}); expected one")
     return matching[0]
+
+
+def read_run_config(folder: Path) -> dict[str, Any]:
+    """The run's resolved config (``config.json``) when the job is given one; an empty config otherwise."""
+    if not folder.is_dir() or not any(folder.iterdir()):
+        return {}
+    config = read_json(find_input_file(folder, ".json", "config"))
+    if not isinstance(config, dict):
+        raise JobInputError("the run config must be a JSON object")
+    return config

@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 from typing import Literal
 
 from driftline_core.aws.clients import get_client
+from driftline_core.aws.times import iso_utc
 from driftline_core.errors import LinkExpired, LinkInvalid
 from driftline_core.settings import forgotten_on_reset
 
@@ -84,4 +85,4 @@ DECISIONS: tuple[Decision, ...] = ("approve", "reject")
 
 
 def iso_time(epoch: float) -> str:
-    return datetime.fromtimestamp(epoch, tz=UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return iso_utc(datetime.fromtimestamp(epoch, tz=UTC))

@@ -47,3 +47,9 @@ def copy_object_version(source_bucket: str, source_key: str, version_id: str | N
         source["VersionId"] = version_id
     get_client("s3").copy(source, bucket, key)
     return f"s3://{bucket}/{key}"
+
+
+def prefix_holds_objects(bucket: str, prefix: str) -> bool:
+    """Whether any object's key starts with ``prefix``: SageMaker refuses a job input whose prefix holds none."""
+    listed = get_client("s3").list_objects_v2(Bucket=bucket, Prefix=prefix, MaxKeys=1)
+    return bool(listed.get("KeyCount") or listed.get("Contents"))

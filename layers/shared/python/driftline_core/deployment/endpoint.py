@@ -41,6 +41,7 @@ from driftline_core.aws.task_tokens import (
     send_task_success,
     take_token,
 )
+from driftline_core.aws.times import iso_utc
 from driftline_core.errors import DEPLOYMENT_FAILED_ERROR, DeploymentFailed, EndpointBusy
 from driftline_core.layout import (
     VARIANT_NAME,
@@ -531,11 +532,6 @@ def trial_times(trial: dict[str, Any], now: datetime | None = None) -> dict[str,
         "started_at": trial.get("started_at") or iso_utc(started),
         "ends_at": trial.get("ends_at") or iso_utc(ended),
     }
-
-
-def iso_utc(moment: datetime) -> str:
-    """``YYYY-MM-DDTHH:MM:SSZ``: what a Wait state's TimestampPath accepts."""
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def resume_from_endpoint_event(detail: Mapping[str, Any], *, settings: Settings) -> str:

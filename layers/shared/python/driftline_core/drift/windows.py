@@ -28,6 +28,7 @@ from driftline_core import layout
 from driftline_core.aws import s3io
 from driftline_core.aws.clients import get_client
 from driftline_core.aws.sagemaker import describe_endpoint, start_processing_job_once
+from driftline_core.aws.times import iso_utc
 from driftline_core.drift.schedules import MonitoringRequest
 from driftline_core.drift.setup import tear_down_drift_monitoring
 from driftline_core.layout import (
@@ -103,7 +104,7 @@ def start_monitoring(
     would fire for ever. A later deployment of the dataset sets both up again.
     """
     start, end = monitoring_window(request.scheduled_time, monitoring.monitoring_window_minutes, now)
-    window: dict[str, Any] = {"window_start": _iso(start), "window_end": _iso(end)}
+    window: dict[str, Any] = {"window_start": iso_utc(start), "window_end": iso_utc(end)}
     if describe_endpoint(request.endpoint_name) is None:
         tear_down_drift_monitoring(settings.model_package_group_prefix, request.dataset, request.endpoint_name)
         return MonitoringStarted(
@@ -133,7 +134,7 @@ def start_monitoring(
             **window,
         )
     baseline_bucket, baseline_key = layout.split_s3_uri(request.baseline_uri)
-    if not all(_has_objects(s3, baseline_bucket, baseline_key + name) for name in BASELINE_FILES):
+    if not all(s3io.prefix_holds_objects(baseline_bucket, baseline_key + name) for name in BASELINE_FILES):
         return MonitoringStarted(
             outcome="no_baseline",
             reason=(
@@ -314,12 +315,3 @@ def _objects_and_bytes(s3: Any, bucket: str, prefix: str) -> tuple[int, int]:
             count += 1
             size += int(item.get("Size") or 0)
     return count, size
-
-
-def _has_objects(s3: Any, bucket: str, prefix: str) -> bool:
-    listed = s3.list_objects_v2(Bucket=bucket, Prefix=prefix, MaxKeys=1)
-    return bool(listed.get("KeyCount") or listed.get("Contents"))
-
-
-def _iso(moment: datetime) -> str:
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")

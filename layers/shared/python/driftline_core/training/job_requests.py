@@ -16,6 +16,7 @@ from typing import Any
 
 from driftline_core import layout
 from driftline_core.aws.instance_storage import has_instance_storage
+from driftline_core.aws.times import iso_utc
 from driftline_core.errors import DatasetConfigInvalid
 from driftline_core.ingest.hyperparameters import hyperparameter_problems
 from driftline_core.layout import ml_code_files_uri, ml_code_tarball_uri
@@ -312,8 +313,8 @@ def build_trial_analysis_job_request(
         "--mode": trial.mode,
         "--significance": repr(trial.significance),
         "--min-labelled-rows": str(trial.min_labelled_rows),
-        "--start-time": _iso(start),
-        "--end-time": _iso(end),
+        "--start-time": iso_utc(start),
+        "--end-time": iso_utc(end),
         "--endpoint-name": deployment.endpoint_name,
         "--trial-name": deployment.endpoint_config_name,
     }
@@ -339,7 +340,9 @@ def trial_window(started_at: str, ends_at: str, trial_minutes: int) -> tuple[dat
     elif end is None:
         end = start + length
     if end <= start:
-        raise ValueError(f"the trial ends ({_iso(end)}) before it starts ({_iso(start)}); check $.deployment.trial")
+        raise ValueError(
+            f"the trial ends ({iso_utc(end)}) before it starts ({iso_utc(start)}); check $.deployment.trial"
+        )
     return start, end
 
 
@@ -399,10 +402,6 @@ def _utc_time(text: str, field: str) -> datetime | None:
             "check $.deployment.trial"
         ) from None
     return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
-
-
-def _iso(moment: datetime) -> str:
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def _s3_prefix_input(name: str, uri: str, local_path: str) -> dict[str, Any]:

@@ -265,10 +265,7 @@ def _baseline_for_evaluation(approved: ApprovedModel, artifact_bucket: str) -> t
 
 
 def _prefix_holds_objects(uri: str) -> bool:
-    """Whether any object's key starts with the URI's prefix: SageMaker refuses a job input that holds none."""
-    bucket, prefix = layout.split_s3_uri(uri)
-    listed = get_client("s3").list_objects_v2(Bucket=bucket, Prefix=prefix, MaxKeys=1)
-    return int(listed.get("KeyCount", 0)) > 0
+    return s3io.prefix_holds_objects(*layout.split_s3_uri(uri))
 
 
 def _describe_job_or_fail(api: JobApi, job_name: str) -> dict[str, Any]:
