@@ -45,8 +45,9 @@ PATCH_GROUP = "request_constraints"
 _PARSED_PROTOCOLS = ("json", "rest-json", "query")
 # S3 states its own rules (see ``bucket_name_problem``); its model constraints are not what it answers.
 _UNCHECKED_SERVICES = {"s3", "s3control"}
-# Services that name a model violation other than ValidationException / ValidationError.
-_ERROR_CODE_BY_SERVICE = {"logs": "InvalidParameterException"}
+# Services that name a model violation other than ValidationException: CloudWatch Logs, and SageMaker's runtime,
+# whose model has only ValidationError (an InvokeEndpoint refused locally must match `exceptions.ValidationError`).
+_ERROR_CODE_BY_SERVICE = {"logs": "InvalidParameterException", "sagemaker-runtime": "ValidationError"}
 
 # Java patterns the translator could not turn into Python ones: pattern -> reason. Such members are
 # checked for everything but their pattern.

@@ -336,6 +336,8 @@ def test_invocations_sagemaker_refuses_are_refused_and_any_inference_id_it_accep
                 )
             error = raised.value.response
             refused[label] = (error["ResponseMetadata"]["HTTPStatusCode"], error["Error"]["Message"])
+            # The runtime's own error: a caller's `except runtime.exceptions.ValidationError` catches it.
+            assert isinstance(raised.value, cloud.runtime.exceptions.ValidationError), (label, error["Error"])
         accepted = cloud.runtime.invoke_endpoint(
             EndpointName="hostile", Body=ROW, ContentType="text/csv", Accept="text/csv", InferenceId=tricky_id
         )
