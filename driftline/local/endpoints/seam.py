@@ -130,6 +130,14 @@ def _patch() -> None:
             )
         _refuse_pipelines_on_serverless(backend, config)
         deployment = self._get_param("DeploymentConfig") or {}
+        if deployment and _variant_names(config) != _variant_names(current):
+            # The developer guide's deployment guardrails exclusions: a blue/green or rolling deployment's new
+            # endpoint config must have the same variant names as the old one.
+            raise ValidationError(
+                message=f"Cannot update endpoint {fake.arn} with a DeploymentConfig: endpoint config {config_name} has "
+                f"variants {sorted(_variant_names(config))} and {fake.endpoint_config_name} "
+                f"{sorted(_variant_names(current))}; a blue/green or rolling deployment needs the same variant names."
+            )
         retained: frozenset[str] = frozenset()
         if self._get_param("RetainAllVariantProperties"):
             excluded = {
@@ -270,6 +278,11 @@ def _refuse_unless_in_service(fake: Any) -> None:
             message=f"Cannot update in-progress endpoint {fake.arn}: it is {fake.endpoint_status}; "
             "wait until it is InService."
         )
+
+
+def _variant_names(config: dict[str, Any]) -> set[str]:
+    variants = [*(config.get("ProductionVariants") or []), *(config.get("ShadowProductionVariants") or [])]
+    return {str(variant.get("VariantName")) for variant in variants}
 
 
 def _is_serverless(config: dict[str, Any]) -> bool:
