@@ -117,6 +117,8 @@ PERMISSIONS: dict[str, list[tuple[str, list[str], str]]] = {
                 "sagemaker:DescribeEndpoint",
                 "sagemaker:DeleteEndpoint",
                 "sagemaker:AddTags",
+                # A split trial's winner takes all traffic by its weight.
+                "sagemaker:UpdateEndpointWeightsAndCapacities",
             ],
             _sagemaker("endpoint"),
         ),
