@@ -676,13 +676,13 @@ def test_updating_an_instance_based_endpoint_to_serverless_is_refused_as_sagemak
 def test_a_guarded_update_that_changes_the_variants_is_refused_as_sagemakers_guardrails_refuse_it(
     cloud: Cloud,
 ) -> None:
-    _endpoint(cloud, "guarded")
+    _endpoint(cloud, "variant-change")
     cloud.sagemaker.create_endpoint_config(
-        EndpointConfigName="guarded-two",
+        EndpointConfigName="variant-change-two",
         ProductionVariants=[
             {
                 "VariantName": name,
-                "ModelName": "guarded-model",
+                "ModelName": "variant-change-model",
                 "InitialInstanceCount": 1,
                 "InstanceType": "ml.m5.large",
             }
@@ -698,13 +698,13 @@ def test_a_guarded_update_that_changes_the_variants_is_refused_as_sagemakers_gua
 
     with pytest.raises(ClientError) as raised:
         cloud.sagemaker.update_endpoint(
-            EndpointName="guarded", EndpointConfigName="guarded-two", DeploymentConfig=policy
+            EndpointName="variant-change", EndpointConfigName="variant-change-two", DeploymentConfig=policy
         )
 
     assert raised.value.response["Error"]["Code"] == "ValidationException"
     assert "needs the same variant names" in raised.value.response["Error"]["Message"]
-    described = cloud.sagemaker.describe_endpoint(EndpointName="guarded")
-    assert (described["EndpointStatus"], described["EndpointConfigName"]) == ("InService", "guarded-config")
+    described = cloud.sagemaker.describe_endpoint(EndpointName="variant-change")
+    assert (described["EndpointStatus"], described["EndpointConfigName"]) == ("InService", "variant-change-config")
 
 
 def test_a_serverless_endpoint_refuses_a_model_given_as_an_inference_pipeline(cloud: Cloud) -> None:
