@@ -160,6 +160,9 @@ def decide(
             decision, decided_by, reason, source = first.decision, first.modified_by, first.reason, "registry"
     if not _run_is_waiting(record):
         ended = _close_for_ended_run(record, settings)
+        if ended.status != RUN_ENDED:
+            # The other source decided while this one looked: that decision ended the run, and it is the answer.
+            return _already_decided(ended)
         if source == "registry" and decision == "approve":
             _take_back_approval(ended)
         return _run_ended(ended)
@@ -425,6 +428,8 @@ def _close_for_ended_run(record: ApprovalRecord, settings: ApprovalSettings) -> 
     except ClientError as error:
         if not is_condition_failed(error):
             raise
+        # The record moved on meanwhile (a decision from the other source): it is what the record says now.
+        return get_record(record.approval_id, settings) or replace(record, status=RUN_ENDED)
     return replace(record, status=RUN_ENDED)
 
 
