@@ -206,13 +206,22 @@ def test_requests_to_the_endpoint_are_captured_in_sagemaker_s_data_capture_forma
     before, records_before = wait_for_captures(cloud, capture_uri, ENDPOINT, 0, timeout=0)
     answer, _ = _invoke(cloud, one_row + "\n", InferenceId="request-42")
 
-    keys, _ = wait_for_captures(cloud, capture_uri, ENDPOINT, records_before + 1)
-    records = [
-        (key, json.loads(line))
-        for key in set(keys) - set(before)
-        for line in _read(cloud, f"s3://{bucket}/{key}").decode().splitlines()
-    ]
-    mine = [(key, record) for key, record in records if record["eventMetadata"].get("inferenceId") == "request-42"]
+    # Earlier tests' requests may still be on their way to S3: wait for this request's own record.
+    deadline = time.monotonic() + 30
+    read: dict[str, list[dict[str, Any]]] = {}
+    mine: list[tuple[str, dict[str, Any]]] = []
+    while not mine and time.monotonic() < deadline:
+        keys, _ = wait_for_captures(cloud, capture_uri, ENDPOINT, records_before + 1)
+        for key in set(keys) - set(before) - set(read):
+            read[key] = [json.loads(line) for line in _read(cloud, f"s3://{bucket}/{key}").decode().splitlines()]
+        mine = [
+            (key, r)
+            for key, rows in read.items()
+            for r in rows
+            if r["eventMetadata"].get("inferenceId") == "request-42"
+        ]
+        if not mine:
+            time.sleep(0.5)
     assert len(mine) == 1
     key, record = mine[0]
     assert set(record) == {"captureData", "eventMetadata", "eventVersion"}
