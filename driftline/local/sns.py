@@ -54,11 +54,15 @@ class Outbox:
         named = attributes or {}
         if named.get("outcome") == APPROVAL_REQUESTED and named.get("run"):
             self.console.line("run", f"{named['run']}: waiting for approval: links in {path}")
+        if named.get("outcome") == PROMOTION_REQUESTED and named.get("run"):
+            self.console.line("run", f"{named['run']}: waiting for the trial winner's promotion: links in {path}")
         return path
 
 
 APPROVAL_REQUESTED = "approval-requested"
 """The ``outcome`` message attribute of the approver's email."""
+PROMOTION_REQUESTED = "promotion-requested"
+"""The ``outcome`` of the email asking to promote a trial's winning challenger."""
 
 
 def attribute_values(message_attributes: dict[str, Any] | None) -> dict[str, str]:

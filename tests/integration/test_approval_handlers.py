@@ -62,6 +62,8 @@ class World:
     incumbent_arn: str
     tokens: list[str]
     context: Any
+    promotion_machine_arn: str = ""
+    """A run that waits on a trial winner's promotion, with the pipeline's RequestPromotion payload."""
 
     def start_run(self, *, timeout_after_one_second: bool = False, compared: bool = True) -> str:
         step = load_event("request_approval")
@@ -78,6 +80,19 @@ class World:
         arn = str(execution["executionArn"])
         self.wait_for_email()
         return arn
+
+    def start_promotion(self) -> str:
+        """A run whose challenger (the world's package, Approved: it serves in the trial) won its trial."""
+        boto3.client("sagemaker").update_model_package(
+            ModelPackageArn=self.package_arn, ModelApprovalStatus="Approved", ApprovalDescription="Approved by maria"
+        )
+        payload = {k: v for k, v in load_event("request_promotion").items() if k not in ("task_token", "request")}
+        payload["registration"]["model_package_arn"] = self.package_arn
+        execution = self.sfn.start_execution(
+            stateMachineArn=self.promotion_machine_arn, name=f"trial-{time.time_ns()}", input=json.dumps(payload)
+        )
+        self.wait_for_email()
+        return str(execution["executionArn"])
 
     def wait_for_email(self, timeout: float = 10) -> str:
         sqs = boto3.client("sqs")
@@ -241,6 +256,22 @@ def world(aws: None, monkeypatch: pytest.MonkeyPatch, lambda_context: Any) -> It
     machine = sfn.create_state_machine(name="approval", definition=json.dumps(definition), roleArn=role)
     task["TimeoutSeconds"] = 1
     short = sfn.create_state_machine(name="approval-short", definition=json.dumps(definition), roleArn=role)
+    promotion_task = copy.deepcopy(task) | {"TimeoutSeconds": 30}
+    promotion_task["Parameters"]["Payload"] = {
+        "request": "promotion",
+        **{
+            name: value
+            for name, value in task["Parameters"]["Payload"].items()
+            if name not in ("validation.$", "training.$", "gate.$")
+        },
+        "deployment.$": "$.deployment",
+        "trial.$": "$.trial",
+    }
+    promotion = sfn.create_state_machine(
+        name="promotion",
+        definition=json.dumps({"StartAt": "RequestPromotion", "States": {"RequestPromotion": promotion_task}}),
+        roleArn=role,
+    )
     yield World(
         sfn=sfn,
         machine_arn=machine["stateMachineArn"],
@@ -250,6 +281,7 @@ def world(aws: None, monkeypatch: pytest.MonkeyPatch, lambda_context: Any) -> It
         incumbent_arn=incumbent,
         tokens=tokens,
         context=lambda_context,
+        promotion_machine_arn=promotion["stateMachineArn"],
     )
     reset_settings()
     seams.restore()
@@ -744,3 +776,133 @@ def test_an_approver_name_in_any_script_is_recorded_as_typed(world: World) -> No
     output = json.loads(world.status(execution)["output"])
     assert output["decided_by"] == "José Müller 王芳"
     assert world.package()["ApprovalDescription"].startswith("Approved by José Müller 王芳 at")
+
+
+# A trial winner's promotion ------------------------------------------------------------------------------
+
+
+def _promotion_record(package_arn: str) -> dict[str, Any]:
+    from driftline_core.approval.links import promotion_approval_id
+
+    item = boto3.client("dynamodb").get_item(
+        TableName="approvals", Key={"approval_id": {"S": promotion_approval_id(package_arn)}}, ConsistentRead=True
+    )["Item"]
+    return {name: next(iter(value.values())) for name, value in item.items()}
+
+
+def test_the_promotion_email_gives_the_trial_s_figures_its_report_and_two_links(world: World) -> None:
+    world.start_promotion()
+
+    message = world.last_email["Message"]
+    assert world.last_email["Subject"] == "Driftline: credit model version 2 won its A/B trial: promote it?"
+    assert "accuracy 0.9012 vs 0.8640 on 1210 and 1187 labelled rows" in message
+    assert "serving model 0.8640 on 1210 rows, challenger 0.9012 on 1187 rows" in message
+    assert "Test:            two-proportion z-test, p = 0.0019" in message
+    assert "runs/credit-5e4f54c7bade/trial/trial_report.html" in message
+    assert "Until you decide, both variants keep serving as in the trial." in message
+    assert set(world.links()) == {"approve", "reject"}
+    assert world.tokens[-1] not in message
+    record = _promotion_record(world.package_arn)
+    assert (record["kind"], record["status"]) == ("promotion", "pending")
+
+
+def test_promoting_through_the_link_resumes_the_run_and_leaves_the_registry_as_it_was(world: World) -> None:
+    execution = world.start_promotion()
+    link = world.links()["approve"]
+
+    page = get_page(world, link)
+    assert "Promote credit model version 2 to all of the endpoint&#x27;s traffic?" in page["body"]
+    assert "Promote this model to all traffic" in page["body"]
+    assert world.status(execution, timeout=0)["status"] == "RUNNING", "a GET must decide nothing"
+
+    answer = post_form(world, link, {"token": link, "approver": "carol@example.com", "reason": "clear win"})
+
+    assert answer["statusCode"] == 200
+    assert "<title>Promoted</title>" in answer["body"]
+    assert "The promotion of credit model version 2 is approved by carol@example.com" in answer["body"]
+    finished = world.status(execution)
+    assert finished["status"] == "SUCCEEDED"
+    output = json.loads(finished["output"])
+    assert (output["decision"], output["decided_by"], output["reason"]) == (
+        "approved",
+        "carol@example.com",
+        "clear win",
+    )
+    package = world.package()
+    assert (package["ModelApprovalStatus"], package["ApprovalDescription"]) == ("Approved", "Approved by maria")
+
+
+def test_keeping_the_serving_model_through_the_link_ends_the_wait_with_who_and_why(world: World) -> None:
+    execution = world.start_promotion()
+    link = world.links()["reject"]
+    assert "Keep the serving model" in get_page(world, link)["body"]
+
+    answer = post_form(world, link, {"token": link, "approver": "sam", "reason": "too few fraud cases labelled"})
+
+    assert answer["statusCode"] == 200 and "<title>The serving model stays</title>" in answer["body"]
+    finished = world.status(execution)
+    assert (finished["status"], finished["error"]) == ("FAILED", "ApprovalRejected")
+    assert finished["cause"].startswith("The promotion of credit model version 2 was rejected by sam at 20")
+    assert finished["cause"].endswith(": too few fraud cases labelled")
+    assert world.package()["ModelApprovalStatus"] == "Approved"  # it served in the trial: its status stays
+
+
+def test_a_registry_status_set_while_a_promotion_waits_decides_nothing(world: World) -> None:
+    execution = world.start_promotion()
+
+    _set_in_registry(world, world.package_arn, "Rejected", by="sam")
+
+    assert world.status(execution, timeout=0.5)["status"] == "RUNNING"
+    assert _promotion_record(world.package_arn)["status"] == "pending"
+    link = world.links()["approve"]
+    assert post_form(world, link, {"token": link, "approver": "carol", "reason": ""})["statusCode"] == 200
+    assert world.status(execution)["status"] == "SUCCEEDED"
+
+
+def test_promote_and_keep_clicked_at_once_end_in_one_decision_that_every_record_agrees_with(world: World) -> None:
+    import random
+    import threading
+
+    seen: set[str] = set()
+    for _ in range(20):
+        package = _new_version(world)
+        execution = world.start_promotion()
+        links = world.links()
+        answers: dict[str, int] = {}
+
+        def click(decision: str, links: dict[str, str] = links, answers: dict[str, int] = answers) -> None:
+            time.sleep(random.uniform(0, 0.03))
+            link = links[decision]
+            form = {"token": link, "approver": f"{decision}-person", "reason": "because"}
+            answers[decision] = post_form(world, link, form)["statusCode"]
+
+        threads = [threading.Thread(target=click, args=(decision,)) for decision in ("approve", "reject")]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+
+        run = world.status(execution)["status"]
+        record = _promotion_record(package)
+        winner = "approve" if record["status"] == "approved" else "reject"
+        assert answers == {winner: 200, ("reject" if winner == "approve" else "approve"): 403}
+        assert run == ("SUCCEEDED" if winner == "approve" else "FAILED")
+        assert record["decided_by"] == f"{winner}-person"
+        assert boto3.client("sagemaker").describe_model_package(ModelPackageName=package)["ModelApprovalStatus"] == (
+            "Approved"
+        )
+        seen.add(winner)
+    assert seen
+
+
+def test_promoting_a_stopped_run_answers_410_and_says_the_endpoint_stays_as_it_was_left(world: World) -> None:
+    execution = world.start_promotion()
+    world.sfn.stop_execution(executionArn=execution)
+    link = world.links()["approve"]
+
+    answer = post_form(world, link, {"token": link, "approver": "carol", "reason": ""})
+
+    assert answer["statusCode"] == 410
+    assert "the endpoint stays as that run left it" in answer["body"]
+    assert _promotion_record(world.package_arn)["status"] == "run_ended"
+    assert world.package()["ModelApprovalStatus"] == "Approved"

@@ -287,12 +287,20 @@ def test_the_release_plan_follows_the_stack_parameters_unless_the_dataset_says_o
             "trial_minutes": 60,
             "min_labelled_rows": 200,
             "significance": 0.05,
+            "promotion": "approval",
         },
     }
-    put_dataset_config(s3, {"ab_test": {"mode": "shadow", "challenger_share": 0.5, "min_labelled_rows": 50}})
+    put_dataset_config(
+        s3, {"ab_test": {"mode": "shadow", "challenger_share": 0.5, "min_labelled_rows": 50, "promotion": "automatic"}}
+    )
     release = handler(upload(credit_csv()), lambda_context)["release"]
     assert (release["ab_test"]["mode"], release["ab_test"]["challenger_share"]) == ("shadow", 0.5)
     assert (release["ab_test"]["min_labelled_rows"], release["ab_test"]["trial_minutes"]) == (50, 60)
+    assert release["ab_test"]["promotion"] == "automatic"
+    monkeypatch.setenv("AB_TEST_PROMOTION", "Automatic")
+    reset_settings()
+    put_dataset_config(s3, {"ab_test": {"mode": "split"}})
+    assert handler(upload(credit_csv()), lambda_context)["release"]["ab_test"]["promotion"] == "automatic"
     put_dataset_config(s3, {"ab_test": False})
     assert handler(upload(credit_csv()), lambda_context)["release"] == {"staging": True, "ab_test": None}
     reset_settings()
@@ -311,6 +319,7 @@ def test_the_release_plan_follows_the_stack_parameters_unless_the_dataset_says_o
         ({"trial_minutes": 50000}, "'ab_test.trial_minutes' is 50000: input should be less than or equal to 43200"),
         ({"mode": "canary"}, "'ab_test.mode' is \"canary\""),
         ({"winner": "auto"}, "unknown field 'ab_test.winner'"),
+        ({"promotion": "manual"}, "'ab_test.promotion' is \"manual\""),
     ],
 )
 def test_an_ab_test_configuration_that_cannot_work_is_refused_naming_the_field(

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from driftline_core.payloads import ApprovalRequestInput
+from driftline_core.payloads import ApprovalRequestInput, PromotionRequestInput, TrialDeployment
 from tests.statemachine.harness import Pipeline, StepError, job_callback, raising
 
 RUN_INPUT = {
@@ -552,9 +552,12 @@ def trial(mode: str) -> dict[str, Any]:
     }
 
 
-def trial_plan(mode: str) -> dict[str, Any]:
+def trial_plan(mode: str, promotion: str = "automatic") -> dict[str, Any]:
     plan = {"mode": mode, "challenger_share": 0.2, "trial_minutes": 60, "min_labelled_rows": 100}
-    return {**VALIDATION, "release": {"staging": False, "ab_test": {**plan, "significance": 0.05}}}
+    return {
+        **VALIDATION,
+        "release": {"staging": False, "ab_test": {**plan, "significance": 0.05, "promotion": promotion}},
+    }
 
 
 def decision(winner: str) -> dict[str, Any]:
@@ -595,7 +598,7 @@ def trial_deploys(mode: str, winner: str) -> Any:
     return deploy_to({"production": started, "shift": started, "conclude": concluded})
 
 
-def test_a_split_trial_waits_analyses_shifts_traffic_to_a_winning_challenger_then_serves_it_alone(
+def test_a_split_trial_waits_analyses_shifts_traffic_to_a_winning_challenger_then_serves_it_alone_when_automatic(
     pipeline: Pipeline,
 ) -> None:
     happy(
@@ -615,6 +618,7 @@ def test_a_split_trial_waits_analyses_shifts_traffic_to_a_winning_challenger_the
         "WaitForTrialEnd",
         "AnalyseTrial",
         "DecideTrial",
+        "AskToPromote",
         "IsSplitTrial",
         "ShiftTrafficToWinner",
         "ConcludeTrial",
@@ -695,3 +699,130 @@ def test_a_challenger_that_cannot_join_the_endpoint_fails_the_run_and_no_trial_i
     assert result["status"] == "FAILED"
     assert pipeline.calls["Notify"][-1]["error"]["Cause"] == cause
     assert "AnalyseTrial" not in pipeline.calls
+
+
+PROMOTION = {**APPROVAL, "approval_id": "promotion-of-2", "decided_by": "carol@example.com", "reason": "clear win"}
+
+
+def ask(model: Any, promotion: Any) -> Any:
+    """RequestApproval's behaviour per question: a model's approval, or a trial winner's promotion."""
+
+    def behave(payload: dict[str, Any]) -> Any:
+        return (promotion if payload.get("request") == "promotion" else model)(payload)
+
+    return behave
+
+
+def test_a_winning_challenger_waits_for_its_promotion_then_takes_all_traffic_once_approved(
+    pipeline: Pipeline,
+) -> None:
+    happy(
+        pipeline,
+        Validate=lambda p: trial_plan("split", "approval"),
+        RequestApproval=ask(job_callback(APPROVAL), job_callback(PROMOTION)),
+        Deploy=trial_deploys("split", "challenger"),
+        AnalyseTrial=job_callback(ANALYSIS),
+        DecideTrial=lambda p: decision("challenger"),
+    )
+    result = pipeline.run(RUN_INPUT)
+    assert result["status"] == "SUCCEEDED", result
+    states = pipeline.states_entered(result["executionArn"])
+    assert states[states.index("DecideTrial") :][:6] == [
+        "DecideTrial",
+        "AskToPromote",
+        "RequestPromotion",
+        "IsSplitTrial",
+        "ShiftTrafficToWinner",
+        "ConcludeTrial",
+    ]
+    request = PromotionRequestInput.model_validate(pipeline.calls["RequestApproval"][1])
+    assert (request.trial.winner, request.deployment.trial) == ("challenger", TrialDeployment(**trial("split")))
+    assert request.registration.model_package_arn == "arn:pkg/1"
+    assert [call["winner"] for call in pipeline.calls["Deploy"][1:]] == ["challenger", "challenger"]
+    output = json.loads(result["output"])
+    assert output["promotion"] == PROMOTION
+    assert pipeline.calls["Notify"][-1]["run"]["promotion"] == PROMOTION
+    assert "FinishDeployment" in states
+
+
+@pytest.mark.parametrize("answer", ["rejected", "expired"])
+def test_a_winning_challenger_whose_promotion_is_rejected_or_expires_leaves_the_endpoint_to_the_champion(
+    pipeline: Pipeline, answer: str
+) -> None:
+    cause = "The promotion of credit model version 2 was rejected by carol at 2026-12-07T10:00:00Z: not now"
+    promotion = (
+        job_callback(error="ApprovalRejected", cause=cause)
+        if answer == "rejected"
+        else (lambda p: {"approval_id": "p", "model_package_arn": "arn:pkg/2", "expires_at": 1})
+    )
+    happy(
+        pipeline,
+        Validate=lambda p: trial_plan("split", "approval"),
+        RequestApproval=ask(job_callback(APPROVAL), promotion),
+        Deploy=trial_deploys("split", "champion"),
+        AnalyseTrial=job_callback(ANALYSIS),
+        DecideTrial=lambda p: decision("challenger"),
+    )
+    result = pipeline.run(RUN_INPUT)
+    assert result["status"] == "SUCCEEDED", result
+    states = pipeline.states_entered(result["executionArn"])
+    assert states[states.index("RequestPromotion") :] == [
+        "RequestPromotion",
+        "KeepChampion",
+        "IsSplitTrial",
+        "ShiftTrafficToWinner",
+        "ConcludeTrial",
+        "ChallengerWon",
+        "RemoveStagingAfterPromotion",
+        "NotifyDeployed",
+        "ModelDeployed",
+    ]
+    # The champion takes the traffic back and serves alone; the monitor and autoscaling stay as they were.
+    assert [(call["target"], call["winner"]) for call in pipeline.calls["Deploy"][1:]] == [
+        ("shift", "champion"),
+        ("conclude", "champion"),
+    ]
+    output = json.loads(result["output"])
+    assert (output["trial"]["decision"], output["trial"]["winner"]) == ("challenger", "champion")
+    error = output["promotion_error"]
+    assert error["Error"] == ("ApprovalRejected" if answer == "rejected" else "States.Timeout")
+    if answer == "rejected":
+        assert error["Cause"] == cause
+    assert "promotion" not in output
+
+
+def test_a_champion_that_keeps_its_endpoint_asks_nobody_even_when_promotions_need_approval(pipeline: Pipeline) -> None:
+    happy(
+        pipeline,
+        Validate=lambda p: trial_plan("shadow", "approval"),
+        Deploy=trial_deploys("shadow", "champion"),
+        AnalyseTrial=job_callback(ANALYSIS),
+        DecideTrial=lambda p: decision("champion"),
+    )
+    result = pipeline.run(RUN_INPUT)
+    assert result["status"] == "SUCCEEDED", result
+    assert "RequestPromotion" not in pipeline.states_entered(result["executionArn"])
+    assert len(pipeline.calls["RequestApproval"]) == 1
+
+
+def test_a_promotion_request_that_fails_gives_the_endpoint_back_to_the_champion_and_fails_the_run(
+    pipeline: Pipeline,
+) -> None:
+    happy(
+        pipeline,
+        Validate=lambda p: trial_plan("split", "approval"),
+        RequestApproval=ask(job_callback(APPROVAL), raising("ClientError", "AccessDenied")),
+        Deploy=trial_deploys("split", "champion"),
+        AnalyseTrial=job_callback(ANALYSIS),
+        DecideTrial=lambda p: decision("challenger"),
+    )
+    result = pipeline.run(RUN_INPUT)
+    assert result["status"] == "FAILED"
+    assert pipeline.states_entered(result["executionArn"])[-5:] == [
+        "RequestPromotion",
+        "EndTrialAfterFailure",
+        "CleanUpStaging",
+        "NotifyFailure",
+        "RunFailed",
+    ]
+    assert (pipeline.calls["Deploy"][-1]["target"], pipeline.calls["Deploy"][-1]["winner"]) == ("conclude", "champion")

@@ -62,6 +62,7 @@ MODEL_OF_SAMPLE: dict[str, type[BaseModel] | str] = {
     "quality_gate": GateInput,
     "register": RegisterInput,
     "request_approval": ApprovalRequestInput,
+    "request_promotion": "functions.request_approval.app:ApprovalQuestion",
     "s3_object_created_csv_gz": S3ObjectCreatedEvent,
     "s3_object_created_dataset_config": S3ObjectCreatedEvent,
     "s3_object_created_encoded_key": S3ObjectCreatedEvent,

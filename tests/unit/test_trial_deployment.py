@@ -189,3 +189,62 @@ def test_the_email_at_a_trials_end_says_who_serves_why_with_the_figures_and_the_
     assert "p = 0.012" in notification.message
     assert "trial_report.html" in notification.message
     assert ("invoke-endpoint" in notification.message) is (winner == "challenger")
+
+
+def test_the_email_of_a_promoted_winner_says_who_promoted_it() -> None:
+    promotion = {
+        "approval_id": "p",
+        "decision": "approved",
+        "decided_by": "carol@example.com",
+        "decided_at": "2026-12-08T11:00:00Z",
+        "source": "link",
+        "reason": "clear win",
+    }
+    notification = email(
+        "deployed",
+        {
+            "deployment": deployment("concluded", "driftline-credit-v2"),
+            "trial": decision("challenger", "challenger", "better"),
+            "promotion": promotion,
+        },
+    )
+    assert notification.subject == "Driftline: credit model version 2 won its A/B trial and is live"
+    assert "Promoted by:     carol@example.com at 2026-12-08T11:00:00Z: clear win" in notification.message
+
+
+@pytest.mark.parametrize(
+    ("error", "says"),
+    [
+        (
+            {
+                "Error": "ApprovalRejected",
+                "Cause": "The promotion of credit model version 2 was rejected by sam at 2026-12-08T11:00:00Z "
+                "through the approval link: too few fraud cases",
+            },
+            "but was not promoted: The promotion of credit model version 2 was rejected by sam at "
+            "2026-12-08T11:00:00Z through the approval link: too few fraud cases.",
+        ),
+        (
+            {"Error": "States.Timeout", "Cause": "The task timed out"},
+            "but was not promoted: nobody decided on its promotion before the approval expired.",
+        ),
+    ],
+)
+def test_the_email_of_a_winner_not_promoted_says_why_and_that_the_serving_model_stays(
+    error: dict[str, str], says: str
+) -> None:
+    notification = email(
+        "deployed",
+        {
+            "deployment": deployment("concluded", "driftline-credit-v1"),
+            "trial": decision("challenger", "champion", "better"),
+            "promotion_error": error,
+        },
+    )
+    assert (
+        notification.subject
+        == "Driftline: credit A/B trial of model version 2: won, not promoted; the serving model stays"
+    )
+    assert says in notification.message
+    assert "The serving model stays alone on endpoint driftline-credit." in notification.message
+    assert "invoke-endpoint" not in notification.message and "Promoted by" not in notification.message

@@ -120,6 +120,9 @@ class ABTestPlan(_Payload):
     min_labelled_rows: int
     """Labelled rows each variant needs before the trial may name a winner."""
     significance: float
+    promotion: Literal["approval", "automatic"] = "approval"
+    """approval: a challenger that won takes all traffic only once a person approves its promotion (rejected or
+    expired, the serving model stays); automatic: the trial's winner takes it at once."""
 
 
 class ReleasePlan(_Payload):
@@ -430,6 +433,19 @@ class TrialDecision(_Payload):
     """``trial_report.html``: the same for people."""
 
 
+class PromotionRequestInput(StepInput):
+    """What RequestApproval receives to ask whether a challenger that won its trial takes all traffic."""
+
+    model_config = ConfigDict(extra="ignore", hide_input_in_errors=True)
+    """Parse errors must not echo the payload: it carries the task token."""
+    request: Literal["promotion"]
+    task_token: str
+    registration: RegistrationResult
+    deployment: DeploymentResult
+    """The endpoint serving the trial (``deployment.trial``)."""
+    trial: TrialDecision
+
+
 class DecideTrialInput(StepInput):
     """What DecideTrial receives: the trial on the endpoint and the analysis job's outputs."""
 
@@ -644,4 +660,8 @@ class RunDocument(_Payload):
     staging: DeploymentResult | None = None
     staging_test: StagingTestOrNone = None
     trial: TrialDecision | None = None
+    promotion: ApprovalDecision | None = None
+    """A winning challenger's promotion, when a person approved it."""
+    promotion_error: StepError | None = None
+    """Why a winning challenger was not promoted: its promotion rejected (ApprovalRejected) or expired."""
     serving: dict[str, Any] | None = None

@@ -117,6 +117,7 @@ class ReleaseSettings(BaseModel):
     ab_test_challenger_share: float = Field(default=0.1, gt=0, lt=1)
     ab_test_trial_minutes: int = Field(default=1440, ge=MIN_TRIAL_MINUTES, le=MAX_TRIAL_MINUTES)
     ab_test_min_labelled_rows: int = Field(default=200, ge=1)
+    ab_test_promotion: Literal["Approval", "Automatic"] = "Approval"
 
 
 class StagingSettings(BaseModel):

@@ -20,6 +20,11 @@ which the two sources act:
 - a model is Approved only while its run will deploy it: a decision for a run that can no longer continue
   (stopped, timed out, failed) is refused with the package left as it was, and an approval that reaches a
   run which ended in the meantime is taken back.
+
+A challenger that won its A/B trial may wait for a second decision, its promotion to all of the endpoint's
+traffic. That record (kind ``promotion``) is decided the same way, by its links or ``driftline approve``, but
+never through the registry: the package is Approved already (it serves in the trial), and its status stays as
+it is whatever the promotion's outcome.
 """
 
 from __future__ import annotations
@@ -50,6 +55,8 @@ REGISTRY_PENDING = "PendingManualApproval"
 APPROVAL_DESCRIPTION_MAX = 1024
 RECORD_RETENTION_SECONDS = 30 * 24 * 3600
 """How long a record outlives its expiry (DynamoDB TTL), so a late click is told what was decided."""
+ApprovalKind = Literal["model", "promotion"]
+"""model: a registered model's approval, mirrored in the registry; promotion: a trial winner's, never mirrored."""
 
 
 # Links ----------------------------------------------------------------------------------------------
@@ -74,10 +81,22 @@ class ApprovalRecord:
     decided_at: str = ""
     reason: str = ""
     source: str = ""
+    kind: ApprovalKind = "model"
 
     @property
     def version(self) -> str:
         return self.model_package_arn.rsplit("/", 1)[-1]
+
+    @property
+    def subject(self) -> str:
+        """What is decided, as the pages and messages name it."""
+        model = f"{self.dataset} model version {self.version}"
+        return f"the promotion of {model}" if self.kind == "promotion" else model
+
+    @property
+    def mirrored_in_registry(self) -> bool:
+        """Whether the package's registry status is this record's decision (a model's approval, not a promotion)."""
+        return self.kind == "model"
 
 
 def get_record(approval_id: str, settings: ApprovalSettings) -> ApprovalRecord | None:
@@ -106,6 +125,7 @@ def _record(item: dict[str, Any]) -> ApprovalRecord:
         decided_at=text("decided_at"),
         reason=text("reason"),
         source=text("source"),
+        kind="promotion" if text("kind") == "promotion" else "model",
     )
 
 
@@ -149,11 +169,11 @@ def decide(
     if record.status != PENDING:
         return _already_decided(record)
     if moment >= record.expires_at:
-        if source == "registry" and decision == "approve":
+        if source == "registry" and decision == "approve" and record.mirrored_in_registry:
             _take_back_approval(record)  # the run's wait timed out: it will not deploy this model
         return _expired(record)
     first: RegistryStatus | None = None
-    if source == "link":
+    if source == "link" and record.mirrored_in_registry:
         first = registry_status(record.model_package_arn)
         if first is not None and first.decision is not None:
             # Set in the registry before this link was used: the registry's decision came first.
@@ -163,7 +183,7 @@ def decide(
         if ended.status != RUN_ENDED:
             # The other source decided while this one looked: that decision ended the run, and it is the answer.
             return _already_decided(ended)
-        if source == "registry" and decision == "approve":
+        if source == "registry" and decision == "approve" and record.mirrored_in_registry:
             _take_back_approval(ended)
         return _run_ended(ended)
     decided_at = iso_time(moment)
@@ -195,7 +215,7 @@ def decide(
             return _run_ended(current)
         if current.status == PENDING:
             return _expired(current)
-        if source == "registry":
+        if source == "registry" and current.mirrored_in_registry:
             restore_recorded_decision(current)
         return _already_decided(current)
     decided = replace(
@@ -207,7 +227,7 @@ def decide(
         source=source,
     )
     try:
-        if source == "link":
+        if source == "link" and decided.mirrored_in_registry:
             set_package_status(decided, PACKAGE_STATUS[decision], approval_description(decided))
     except Exception:
         _reopen(decided, settings)
@@ -221,23 +241,32 @@ def decide(
         # The run ended between the check above and now: the decision reaches nothing, so it is taken back.
         logger.warning("The run stopped waiting before the decision reached it", extra=log_keys)
         ended = _close_for_ended_run(decided, settings)
-        if source == "link":
+        if ended.mirrored_in_registry and source == "link":
             set_package_status(ended, REGISTRY_PENDING, _ended_description(ended))
-        elif decision == "approve":
+        elif ended.mirrored_in_registry and decision == "approve":
             _take_back_approval(ended)
         return _run_ended(ended)
     logger.info("Approval decided; the run resumes", extra=log_keys)
     if first is not None and first.decision is not None:
         return _already_decided(decided)
     verb = "approved" if decision == "approve" else "rejected"
-    follow = (
-        "The run continues with this model."
-        if decision == "approve"
-        else "The run ends here and this model is not deployed."
-    )
     return DecisionResult(
-        "decided", decided, f"{record.dataset} model version {record.version} is {verb} by {decided_by}. {follow}"
+        "decided", decided, f"{_capital(record.subject)} is {verb} by {decided_by}. {_follow(decided)}"
     )
+
+
+def _follow(record: ApprovalRecord) -> str:
+    """What the decision does to the run."""
+    approved = record.status == "approved"
+    if record.kind == "promotion":
+        if approved:
+            return f"Model version {record.version} takes all of the endpoint's traffic and its trial ends."
+        return f"The serving model keeps all of the endpoint's traffic and model version {record.version} leaves it."
+    return "The run continues with this model." if approved else "The run ends here and this model is not deployed."
+
+
+def _capital(text: str) -> str:
+    return text[:1].upper() + text[1:]
 
 
 def approval_description(record: ApprovalRecord) -> str:
@@ -268,10 +297,7 @@ def decision_output(record: ApprovalRecord) -> ApprovalDecision:
 def rejection_cause(record: ApprovalRecord) -> str:
     where = "in the SageMaker Model Registry" if record.source == "registry" else "through the approval link"
     because = f": {record.reason}" if record.reason else " (no reason given)"
-    return (
-        f"{record.dataset} model version {record.version} was rejected by {record.decided_by} "
-        f"at {record.decided_at} {where}{because}"
-    )
+    return f"{_capital(record.subject)} was rejected by {record.decided_by} at {record.decided_at} {where}{because}"
 
 
 def send_outcome(task_token: str, record: ApprovalRecord) -> None:
@@ -457,7 +483,7 @@ def _already_decided(record: ApprovalRecord) -> DecisionResult:
     return DecisionResult(
         "already_decided",
         record,
-        f"{record.dataset} model version {record.version} was already {record.status} by {record.decided_by} "
+        f"{_capital(record.subject)} was already {record.status} by {record.decided_by} "
         f"at {record.decided_at} {where}. This link changes nothing.",
     )
 
@@ -466,8 +492,12 @@ def _expired(record: ApprovalRecord) -> DecisionResult:
     return DecisionResult(
         "expired",
         record,
-        f"The approval of {record.dataset} model version {record.version} expired at {iso_time(record.expires_at)}; "
-        "the run stopped waiting and nothing was changed. Upload the data again to start a new run.",
+        f"The approval of {record.subject} expired at {iso_time(record.expires_at)}; the run stopped waiting and "
+        + (
+            "the serving model keeps all of the endpoint's traffic."
+            if record.kind == "promotion"
+            else "nothing was changed. Upload the data again to start a new run."
+        ),
     )
 
 
@@ -475,8 +505,13 @@ def _run_ended(record: ApprovalRecord) -> DecisionResult:
     return DecisionResult(
         "run_ended",
         record,
-        f"The run that registered {record.dataset} model version {record.version} has already ended, so this "
-        "decision cannot resume it. Upload the data again to start a new run.",
+        (
+            f"The run of the A/B trial of {record.dataset} model version {record.version} has already ended, so "
+            "this decision cannot resume it; the endpoint stays as that run left it."
+            if record.kind == "promotion"
+            else f"The run that registered {record.dataset} model version {record.version} has already ended, so "
+            "this decision cannot resume it. Upload the data again to start a new run."
+        ),
     )
 
 

@@ -40,6 +40,11 @@ def approval_id_for(model_package_arn: str) -> str:
     return hashlib.sha256(model_package_arn.encode()).hexdigest()[:32]
 
 
+def promotion_approval_id(model_package_arn: str) -> str:
+    """The approval of a trial winner's promotion: its own record, apart from the model's (already decided)."""
+    return approval_id_for(f"{model_package_arn}#promotion")
+
+
 def sign_link(approval_id: str, decision: Decision, expires_at: int, key: bytes) -> str:
     """The URL path segment of a link: readable fields and their signature, all URL-safe."""
     payload = f"{approval_id}.{decision}.{expires_at}"

@@ -43,6 +43,8 @@ class Form:
     decision: str
     """``approve`` or ``reject``."""
     summary: str
+    promotion: bool = False
+    """The question is a trial winner's promotion, not a model's approval."""
 
 
 def page(status: int, title: str, paragraphs: list[str], form: Form | None = None) -> dict[str, Any]:
@@ -74,7 +76,10 @@ def page(status: int, title: str, paragraphs: list[str], form: Form | None = Non
 def _form_html(form: Form) -> str:
     approving = form.decision == "approve"
     reason_label = "Reason (optional)" if approving else "Reason for rejecting (required)"
-    button = "Approve this model" if approving else "Reject this model"
+    if form.promotion:
+        button = "Promote this model to all traffic" if approving else "Keep the serving model"
+    else:
+        button = "Approve this model" if approving else "Reject this model"
     required = "" if approving else " required"
     return (
         '<form method="post">'
@@ -147,16 +152,23 @@ def answer_get(link: str, settings: ApprovalSettings) -> dict[str, Any]:
         return page(403, _TITLE_BY_OUTCOME["unknown"], ["Driftline has no approval waiting under this link."])
     if record.status != PENDING:
         return result_page(settled(record))
-    verb = "Approve" if signed.decision == "approve" else "Reject"
+    promotion = record.kind == "promotion"
+    if promotion and signed.decision == "approve":
+        title = f"Promote {record.dataset} model version {record.version} to all of the endpoint's traffic?"
+    elif promotion:
+        title = f"Keep the serving model, and take {record.dataset} model version {record.version} off the endpoint?"
+    else:
+        verb = "Approve" if signed.decision == "approve" else "Reject"
+        title = f"{verb} {record.dataset} model version {record.version}?"
     return page(
         200,
-        f"{verb} {record.dataset} model version {record.version}?",
+        title,
         [
             record.summary,
             f"Model package: {record.model_package_arn}",
             f"This link works until {iso_time(record.expires_at)}.",
         ],
-        Form(token=link, decision=signed.decision, summary=record.summary),
+        Form(token=link, decision=signed.decision, summary=record.summary, promotion=promotion),
     )
 
 
@@ -197,6 +209,10 @@ def answer_post(link: str, body: str | None, is_base64: bool, settings: Approval
 
 def result_page(result: DecisionResult) -> dict[str, Any]:
     if result.outcome == "decided" and result.record is not None:
-        verb = "Approved" if result.record.status == "approved" else "Rejected"
-        return page(200, verb, [result.message])
+        approved = result.record.status == "approved"
+        if result.record.kind == "promotion":
+            title = "Promoted" if approved else "The serving model stays"
+        else:
+            title = "Approved" if approved else "Rejected"
+        return page(200, title, [result.message])
     return page(_STATUS_BY_OUTCOME[result.outcome], _TITLE_BY_OUTCOME[result.outcome], [result.message])

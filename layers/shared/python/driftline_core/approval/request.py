@@ -10,14 +10,32 @@ from typing import Any
 from aws_lambda_powertools import Logger
 from botocore.exceptions import ClientError
 
-from driftline_core.approval.decisions import PENDING, RECORD_RETENTION_SECONDS, get_record, send_outcome
-from driftline_core.approval.links import approval_id_for, iso_time, link_url, sign_link, signing_key
+from driftline_core.approval.decisions import (
+    PENDING,
+    RECORD_RETENTION_SECONDS,
+    ApprovalRecord,
+    get_record,
+    send_outcome,
+)
+from driftline_core.approval.links import (
+    approval_id_for,
+    iso_time,
+    link_url,
+    promotion_approval_id,
+    sign_link,
+    signing_key,
+)
 from driftline_core.aws.clients import get_client
 from driftline_core.aws.error_codes import error_code, is_condition_failed
 from driftline_core.aws.s3io import read_json
-from driftline_core.notifications.messages import DriftlineCommand, MetricComparison, approval_request
+from driftline_core.notifications.messages import (
+    DriftlineCommand,
+    MetricComparison,
+    approval_request,
+    promotion_request,
+)
 from driftline_core.notifications.publish import publish_notification
-from driftline_core.payloads import ApprovalRequested, ApprovalRequestInput
+from driftline_core.payloads import ApprovalRequested, ApprovalRequestInput, PromotionRequestInput
 from driftline_core.settings import ApprovalSettings, get_settings
 from driftline_core.training.quality_gate import INCUMBENT_SECTION
 
@@ -32,28 +50,66 @@ class ApprovalLinks:
 
 
 def request_approval(step: ApprovalRequestInput, settings: ApprovalSettings) -> tuple[ApprovalRequested, ApprovalLinks]:
-    """Store the run's token under the package's approval id and sign the two links.
-
-    A retried step replaces the token of a pending record; when the record is already decided (the
-    decision came while the step was retrying), the run is resumed here with that decision.
-    """
+    """Store the run's token under the package's approval id and sign the two links."""
     package_arn = step.registration.model_package_arn
-    approval_id = approval_id_for(package_arn)
-    expires_at = int(time.time()) + settings.approval_timeout_seconds
     summary = (
         f"{step.dataset} model version {package_arn.rsplit('/', 1)[-1]}: "
         f"{step.gate.metric} {step.gate.value:.4f} (threshold {step.gate.threshold:.4f})"
     )
+    return _store_and_sign(
+        ApprovalRecord(
+            approval_id=approval_id_for(package_arn),
+            task_token=step.task_token,
+            execution_id=step.execution_id,
+            model_package_arn=package_arn,
+            dataset=step.dataset,
+            summary=summary,
+            expires_at=int(time.time()) + settings.approval_timeout_seconds,
+        ),
+        settings,
+    )
+
+
+def request_promotion(
+    step: PromotionRequestInput, settings: ApprovalSettings
+) -> tuple[ApprovalRequested, ApprovalLinks]:
+    """Store the run's token under the promotion's own approval id and sign its two links."""
+    package_arn = step.registration.model_package_arn
+    version = package_arn.rsplit("/", 1)[-1]
+    return _store_and_sign(
+        ApprovalRecord(
+            approval_id=promotion_approval_id(package_arn),
+            task_token=step.task_token,
+            execution_id=step.execution_id,
+            model_package_arn=package_arn,
+            dataset=step.dataset,
+            summary=f"{step.dataset} model version {version} won its A/B trial: {step.trial.reason}",
+            expires_at=int(time.time()) + settings.approval_timeout_seconds,
+            kind="promotion",
+        ),
+        settings,
+    )
+
+
+def _store_and_sign(record: ApprovalRecord, settings: ApprovalSettings) -> tuple[ApprovalRequested, ApprovalLinks]:
+    """Store the pending record and sign its links.
+
+    A retried step replaces the token of a pending record; when the record is already decided (the
+    decision came while the step was retrying), the run is resumed here with that decision.
+    """
+    approval_id = record.approval_id
+    expires_at = record.expires_at
     item = {
         "approval_id": {"S": approval_id},
-        "task_token": {"S": step.task_token},
-        "execution_id": {"S": step.execution_id},
-        "model_package_arn": {"S": package_arn},
-        "dataset": {"S": step.dataset},
-        "summary": {"S": summary},
+        "task_token": {"S": record.task_token},
+        "execution_id": {"S": record.execution_id},
+        "model_package_arn": {"S": record.model_package_arn},
+        "dataset": {"S": record.dataset},
+        "summary": {"S": record.summary},
         "expires_at": {"N": str(expires_at)},
         "purge_at": {"N": str(expires_at + RECORD_RETENTION_SECONDS)},
         "status": {"S": PENDING},
+        "kind": {"S": record.kind},
     }
     dynamodb = get_client("dynamodb")
     try:
@@ -72,7 +128,7 @@ def request_approval(step: ApprovalRequestInput, settings: ApprovalSettings) -> 
             logger.info(
                 "Approval already decided; resuming the retried step with it", extra={"approval_id": approval_id}
             )
-            send_outcome(step.task_token, decided)
+            send_outcome(record.task_token, decided)
             expires_at = decided.expires_at
     key = signing_key(settings.approval_secret_arn)
     links = ApprovalLinks(
@@ -80,7 +136,9 @@ def request_approval(step: ApprovalRequestInput, settings: ApprovalSettings) -> 
         reject=link_url(settings.approval_api_url, sign_link(approval_id, "reject", expires_at, key)),
         expires_at=expires_at,
     )
-    requested = ApprovalRequested(approval_id=approval_id, model_package_arn=package_arn, expires_at=expires_at)
+    requested = ApprovalRequested(
+        approval_id=approval_id, model_package_arn=record.model_package_arn, expires_at=expires_at
+    )
     return requested, links
 
 
@@ -162,6 +220,24 @@ def ask_for_approval(step: ApprovalRequestInput, settings: ApprovalSettings) -> 
         reject_url=links.reject,
         expires_at=iso_time(links.expires_at),
         comparison=compare_metrics(step),
+        command=DriftlineCommand(
+            stack_name=settings.stack_name,
+            region=get_client("sns").meta.region_name,
+            note=settings.driftline_command_note,
+        ),
+    )
+    publish_notification(notification, get_settings())
+    return requested
+
+
+def ask_for_promotion(step: PromotionRequestInput, settings: ApprovalSettings) -> ApprovalRequested:
+    """Store the promotion's approval, then email the approver the trial's figures, its report and the two links."""
+    requested, links = request_promotion(step, settings)
+    notification = promotion_request(
+        step,
+        approve_url=links.approve,
+        reject_url=links.reject,
+        expires_at=iso_time(links.expires_at),
         command=DriftlineCommand(
             stack_name=settings.stack_name,
             region=get_client("sns").meta.region_name,

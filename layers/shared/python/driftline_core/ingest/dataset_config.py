@@ -79,6 +79,8 @@ class ABTestConfig(BaseModel):
     trial_minutes: int | None = Field(default=None, ge=MIN_TRIAL_MINUTES, le=MAX_TRIAL_MINUTES, strict=True)
     min_labelled_rows: int | None = Field(default=None, ge=1, strict=True)
     significance: float | None = Field(default=None, gt=0, le=0.5, strict=True)
+    promotion: Literal["approval", "automatic"] | None = None
+    """approval: a challenger that won takes all traffic once a person approves; automatic: at once."""
 
     @model_validator(mode="after")
     def _shares_add_up(self) -> ABTestConfig:

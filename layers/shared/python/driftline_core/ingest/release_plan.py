@@ -31,4 +31,5 @@ def ab_test_plan(declared: ABTestConfig | None, settings: ReleaseSettings) -> AB
         trial_minutes=given.trial_minutes or settings.ab_test_trial_minutes,
         min_labelled_rows=given.min_labelled_rows or settings.ab_test_min_labelled_rows,
         significance=given.significance or DEFAULT_SIGNIFICANCE,
+        promotion=given.promotion or ("automatic" if settings.ab_test_promotion == "Automatic" else "approval"),
     )

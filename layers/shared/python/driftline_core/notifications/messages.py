@@ -24,6 +24,7 @@ from driftline_core.payloads import (
     GateResult,
     NotificationResult,
     NotifyInput,
+    PromotionRequestInput,
     RunDocument,
     RunTrigger,
     StagingTestResult,
@@ -479,6 +480,67 @@ def approval_request(
     )
 
 
+def promotion_request(
+    step: PromotionRequestInput, *, approve_url: str, reject_url: str, expires_at: str, command: DriftlineCommand
+) -> Notification:
+    """The approver's email when a challenger won its trial: the figures, the report, and the two links."""
+    dataset, run, decision = step.dataset, step.execution_name, step.trial
+    package = step.registration.model_package_arn
+    version = package.rsplit("/", 1)[-1]
+    trial = step.deployment.trial
+    endpoint = step.deployment.endpoint_name
+    shares = (
+        f"{trial.mode}, {trial.challenger_share:.0%} of the requests to the challenger, from {trial.started_at} to "
+        f"{trial.ends_at}"
+        if trial is not None
+        else "(not reported)"
+    )
+    serving = f"variant {trial.champion_variant} ({trial.champion_model_name})" if trial else "(not reported)"
+    challenger = f"variant {trial.challenger_variant} ({trial.challenger_model_name})" if trial else "(not reported)"
+
+    def value(figure: float | None) -> str:
+        return "-" if figure is None else _number(figure)
+
+    lines = [
+        f"The {dataset} model version {version} won its A/B trial on endpoint {endpoint} and waits for your approval "
+        "before it takes all of the endpoint's traffic.",
+        "",
+        f"Why:             {decision.reason}",
+        f"{decision.metric + ':':<17}serving model {value(decision.champion_value)} on {decision.champion_rows} rows, "
+        f"challenger {value(decision.challenger_value)} on {decision.challenger_rows} rows",
+        f"Test:            {decision.test or '-'}"
+        + (f", p = {decision.p_value:.4g}" if decision.p_value is not None else ""),
+        f"Trial:           {shares}",
+        f"Serving model:   {serving}",
+        f"Challenger:      {challenger}",
+        f"Report:          {decision.report_uri}",
+        f"Figures:         {decision.trial_uri}",
+        f"Model package:   {package}",
+        "",
+        "Until you decide, both variants keep serving as in the trial.",
+        "",
+        "Promote the challenger to all traffic (opens a page that asks you to confirm):",
+        f"  {approve_url}",
+        "",
+        "Keep the serving model (opens a page that asks for the reason; the challenger leaves the endpoint):",
+        f"  {reject_url}",
+        "",
+        f"The links work once and expire at {expires_at}; without a decision by then the serving model keeps all "
+        f"traffic and the challenger leaves the endpoint. You may also decide, {command.where()}, with:",
+        f"  driftline approve {run}{command.options()}",
+        f'  driftline reject {run}{command.options()} --reason "<why>"',
+        "",
+        f"Execution:       {step.execution_id}",
+    ]
+    return Notification(
+        subject=email_subject(dataset, f"model version {version} won its A/B trial: promote it?"),
+        message="\n".join(lines),
+        attributes=_attributes("promotion-requested", dataset, run),
+        error="",
+        cause=f"The {dataset} model version {version} won its A/B trial and waits for promotion until {expires_at}.",
+    )
+
+
 def _comparison_lines(comparison: MetricComparison) -> list[str]:
     """One table, one split: both models' figures on this run's test rows, labelled once."""
     rows = f" ({comparison.test_rows} rows)" if comparison.test_rows else ""
@@ -514,10 +576,14 @@ def _trial_plan_lines(plan: ABTestPlan | None) -> list[str]:
         if plan.mode == "split"
         else f"answers a copy of {plan.challenger_share:.0%} of the requests in shadow mode (never returned)"
     )
+    promotion = (
+        ", and you approve its promotion (a second email)" if plan.promotion == "approval" else " (automatically)"
+    )
     return [
         f"A/B trial:       approving does not replace the serving model: this model {how} for "
         f"{plan.trial_minutes} minutes, and replaces it only if significantly better on labelled rows "
-        f"(at least {plan.min_labelled_rows} per variant). With no model serving yet, it is deployed as usual.",
+        f"(at least {plan.min_labelled_rows} per variant){promotion}. With no model serving yet, it is deployed as "
+        "usual.",
         "",
     ]
 
@@ -695,6 +761,7 @@ def _trial_started(notify: NotifyInput, run: RunDocument, dataset: str, serving:
         return _deployed(notify, run, dataset, serving)
     endpoint = deployment.endpoint_name
     version = trial.challenger_model_package_arn.rsplit("/", 1)[-1]
+    plan = run.validation.release.ab_test if run.validation else None
     share = f"{trial.challenger_share:.0%}"
     how = (
         f"answers {share} of the requests to endpoint {endpoint}; the serving model answers the rest"
@@ -709,7 +776,12 @@ def _trial_started(notify: NotifyInput, run: RunDocument, dataset: str, serving:
         f"Serving model:   variant {trial.champion_variant} ({trial.champion_model_name})",
         f"Challenger:      variant {trial.challenger_variant} ({trial.challenger_model_name})",
         f"Decision rule:   the challenger replaces the serving model only if it is significantly better "
-        f"(significance {trial.significance:g}) on labelled rows, at least {trial.min_labelled_rows} per variant",
+        f"(significance {trial.significance:g}) on labelled rows, at least {trial.min_labelled_rows} per variant"
+        + (
+            ", and once the approver approves its promotion (an email with the report and two links)"
+            if plan is not None and plan.promotion == "approval"
+            else ""
+        ),
         f"Data capture:    {deployment.data_capture_uri or '-'} (one folder per variant)",
         "",
         "Labels: the trial is decided on the true answers to the captured requests. Send requests with an",
@@ -746,6 +818,12 @@ def _trial_concluded(
     if decision.winner == "challenger":
         outcome = f"Model version {version} won its A/B trial and now serves alone on endpoint {endpoint}."
         subject = f"model version {version} won its A/B trial and is live"
+    elif decision.decision == "challenger":
+        outcome = (
+            f"Model version {version} won its A/B trial but was not promoted: {_not_promoted(run)} "
+            f"The serving model stays alone on endpoint {endpoint}."
+        )
+        subject = f"A/B trial of model version {version}: won, not promoted; the serving model stays"
     elif decision.decision == "not_enough_evidence":
         outcome = f"The A/B trial of model version {version} decided nothing; the serving model stays on {endpoint}."
         subject = f"A/B trial of model version {version}: not enough evidence"
@@ -756,10 +834,19 @@ def _trial_concluded(
     def value(figure: float | None) -> str:
         return "-" if figure is None else _number(figure)
 
+    promoted = run.promotion
     lines = [
         outcome,
         "",
         f"Why:             {decision.reason}",
+        *(
+            [
+                f"Promoted by:     {promoted.decided_by} at {promoted.decided_at}"
+                + (f": {promoted.reason}" if promoted.reason else "")
+            ]
+            if promoted is not None and decision.winner == "challenger"
+            else []
+        ),
         f"{decision.metric + ':':<17}serving model {value(decision.champion_value)} on {decision.champion_rows} rows, "
         f"challenger {value(decision.challenger_value)} on {decision.challenger_rows} rows",
         f"Test:            {decision.test or '-'}"
@@ -780,6 +867,16 @@ def _trial_concluded(
         error="",
         cause=outcome,
     )
+
+
+def _not_promoted(run: RunDocument) -> str:
+    """Why a challenger that won was not promoted: the rejection's cause (who, when, why), or the expiry."""
+    error = run.promotion_error
+    if error is None:
+        return "its promotion was not approved."
+    if error.error == "States.Timeout":
+        return "nobody decided on its promotion before the approval expired."
+    return _as_sentence(error.cause or "its promotion was rejected")
 
 
 FEATURE_LINE_WIDTH = 100
