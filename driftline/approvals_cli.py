@@ -1,9 +1,13 @@
 """``driftline approve`` / ``driftline reject``: decide a waiting run from a terminal.
 
-The decision is made where ML teams already make it, in the Model Registry: the command sets the run's
+A model's approval is made where ML teams already make it, in the Model Registry: the command sets the run's
 model package to Approved or Rejected with UpdateModelPackage, and the registry's status-change event
-resumes the run exactly as a change made in SageMaker Studio would. It works against local mode and a
-real account alike.
+resumes the run exactly as a change made in SageMaker Studio would.
+
+A trial winner's promotion has no registry status of its own (the package is Approved already: it serves in the
+trial), so the command decides it as its email's links do: it signs a short-lived link with the stack's signing
+key (Secrets Manager GetSecretValue) and submits the link's page, which records the decision and resumes the run.
+Both work against local mode and a real account alike.
 """
 
 from __future__ import annotations
@@ -15,12 +19,20 @@ import re
 import time
 from typing import Any
 
+from driftline.approval_pages import decide_on_page
 from driftline.cli_errors import CommandError
-from driftline.run_status import APPROVAL_STATE, find_run
-from driftline.stack_target import add_target_arguments, resolve_target
+from driftline.layer_modules import layer_module
+from driftline.run_status import APPROVAL_STATE, DECISION_STATES, PROMOTION_STATE, find_run
+from driftline.stack_target import StackTarget, add_target_arguments, resolve_target
 from driftline.stepfunctions_history import execution_arn_for, execution_history
 
 APPROVAL_DESCRIPTION_MAX = 1024
+SIGNING_KEY_OUTPUT = "ApprovalSigningKeyArn"
+APPROVAL_API_OUTPUT = "ApprovalApiUrl"
+LINK_SECONDS = 300
+"""How long the link the command signs for a promotion works: long enough to submit its page, no longer."""
+FORM_FIELD_MAX = 500
+"""What the approval page's form fields take (``MAX_FIELD`` of the page)."""
 _LINE_TERMINATORS = re.compile("\\s*[\\n\\r\\u0085\\u2028\\u2029]+\\s*")
 
 
@@ -45,25 +57,31 @@ def add_parser(commands: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    """Set the run's model package to Approved or Rejected; the registry's event resumes the run."""
+    """Decide what the run waits for: its model's approval (registry status) or its trial winner's promotion."""
     target = resolve_target(args)
     sfn = target.client("stepfunctions")
     described = find_run(sfn, target.machine_arn, args.run)
-    message = decide_run(
-        sfn,
-        target.client("sagemaker"),
-        machine_arn=target.machine_arn,
-        run=str(described["executionArn"]),
-        approve=args.approve,
-        by=args.by or getpass.getuser(),
-        reason=args.reason,
-    )
+    run_arn = str(described["executionArn"])
+    by = args.by or getpass.getuser()
+    state, package = waiting_decision(sfn, run_arn)
+    if state == PROMOTION_STATE:
+        message = decide_promotion(target, package=package, approve=args.approve, by=by, reason=args.reason)
+    else:
+        message = decide_run(
+            sfn,
+            target.client("sagemaker"),
+            machine_arn=target.machine_arn,
+            run=run_arn,
+            approve=args.approve,
+            by=by,
+            reason=args.reason,
+        )
     print(message)
     return 0
 
 
-def waiting_package(sfn: Any, execution_arn: str) -> str:
-    """The model package a run registered, when the run waits for its approval."""
+def waiting_decision(sfn: Any, execution_arn: str) -> tuple[str, str]:
+    """The state a run waits in for a person (approval or promotion) and the model package it decides."""
     try:
         described = sfn.describe_execution(executionArn=execution_arn)
     except sfn.exceptions.ExecutionDoesNotExist as error:
@@ -73,19 +91,57 @@ def waiting_package(sfn: Any, execution_arn: str) -> str:
             f"run {described['name']} has already ended ({described['status']}); only a waiting run can be decided"
         )
     package = ""
-    waiting = False
+    current = ""
     for event in execution_history(sfn, execution_arn):
         details = event.get("stateExitedEventDetails") or {}
         if event["type"].endswith("StateExited") and details.get("name") == "Register":
             package = json.loads(details.get("output") or "{}").get("registration", {}).get("model_package_arn", "")
         entered = event.get("stateEnteredEventDetails") or {}
         if event["type"].endswith("StateEntered"):
-            waiting = entered.get("name") == APPROVAL_STATE
-    if not package or not waiting:
+            current = str(entered.get("name") or "")
+    if not package or current not in DECISION_STATES:
         raise DecisionRefused(
             f"run {described['name']} is not waiting for approval (it has not registered a model yet)"
+            if not package
+            else f"run {described['name']} is not waiting for a decision (it is in {current or 'no state'})"
         )
+    return current, package
+
+
+def waiting_package(sfn: Any, execution_arn: str) -> str:
+    """The model package a run registered, when the run waits for its approval."""
+    state, package = waiting_decision(sfn, execution_arn)
+    if state != APPROVAL_STATE:
+        raise DecisionRefused(f"run {execution_arn.rsplit(':', 1)[-1]} waits for its trial winner's promotion")
     return package
+
+
+def decide_promotion(target: StackTarget, *, package: str, approve: bool, by: str, reason: str) -> str:
+    """Decide a trial winner's promotion through its approval page, with a link signed by the stack's key."""
+    for label, value in (("--by", by), ("--reason", reason)):
+        if len(value) > FORM_FIELD_MAX:
+            raise DecisionRefused(
+                f"{label} has {len(value)} characters; the approval page keeps at most {FORM_FIELD_MAX}. "
+                "Nothing was decided."
+            )
+    key_arn = target.outputs.get(SIGNING_KEY_OUTPUT)
+    api_url = target.outputs.get(APPROVAL_API_OUTPUT)
+    if not key_arn or not api_url:
+        raise DecisionRefused(
+            f"{target.describe()} has no {SIGNING_KEY_OUTPUT} or {APPROVAL_API_OUTPUT} output: deploy this version "
+            "of the template, or use the links of the promotion email"
+        )
+    secrets = target.client("secretsmanager")
+    key = str(secrets.get_secret_value(SecretId=key_arn)["SecretString"]).encode()
+    signatures = layer_module("driftline_core.approval.signatures")
+    decision = "approve" if approve else "reject"
+    link = signatures.sign_link(
+        signatures.promotion_approval_id(package), decision, int(time.time()) + LINK_SECONDS, key
+    )
+    answer = decide_on_page(f"{api_url.rstrip('/')}/approvals/{link}", approver=by, reason=reason)
+    if answer.status != 200:
+        raise DecisionRefused(f"{answer.title}: {answer.message}")
+    return answer.message
 
 
 def decide_run(

@@ -31,6 +31,9 @@ from driftline.stepfunctions_history import (
 )
 
 APPROVAL_STATE = "RequestApproval"
+PROMOTION_STATE = "RequestPromotion"
+"""Where a run waits for a person to promote the challenger that won its A/B trial."""
+DECISION_STATES = (APPROVAL_STATE, PROMOTION_STATE)
 GATE_STATE = "QualityGate"
 RECENT_SHOWN = 5
 """How many recent run names an unknown run's message lists."""
@@ -194,9 +197,10 @@ def _running_reason(steps: list[Step], now: datetime) -> str:
     current = next((step for step in reversed(steps) if step.exited is None), None)
     if current is None:
         return "starting"
-    if current.name == APPROVAL_STATE and current.submitted:
+    if current.name in DECISION_STATES and current.submitted:
         package = str(current.submitted.get("model_package_arn") or "")
-        return f"waiting for approval of {model_version(package)}" if package else "waiting for approval"
+        what = "approval" if current.name == APPROVAL_STATE else "the promotion"
+        return f"waiting for {what} of {model_version(package)}" if package else f"waiting for {what}"
     jobs = f" (job {', '.join(current.job_names)})" if current.job_names else ""
     return f"in {current.name} for {format_seconds(current.seconds(now))}{jobs}"
 
@@ -306,11 +310,17 @@ def closing_lines(described: dict[str, Any], steps: list[Step], *, decide_flags:
     if status != "RUNNING":
         return [f"Run ended {status}: {reason}"]
     current = next((step for step in reversed(steps) if step.exited is None), None)
-    if current is not None and current.name == APPROVAL_STATE and current.submitted:
+    if current is not None and current.name in DECISION_STATES and current.submitted:
         flags = f" {decide_flags}" if decide_flags else ""
         package = current.submitted.get("model_package_arn") or "its model"
         expires = current.submitted.get("expires_at")
         until = f" until {datetime.fromtimestamp(int(expires), UTC):%Y-%m-%d %H:%M} UTC" if expires else ""
+        if current.name == PROMOTION_STATE:
+            return [
+                f"Waiting for the promotion of {package}, the winner of its A/B trial, to all traffic{until}:",
+                f"  promote: driftline approve {name}{flags}",
+                f'  keep the serving model: driftline reject {name}{flags} --reason "..."',
+            ]
         return [
             f"Waiting for approval of {package}{until}:",
             f"  approve: driftline approve {name}{flags}",
@@ -373,7 +383,7 @@ def _change_lines(change: StepChange) -> list[str]:
 
 def _waits_for_approval(steps: list[Step]) -> bool:
     current = next((step for step in reversed(steps) if step.exited is None), None)
-    return current is not None and current.name == APPROVAL_STATE and bool(current.submitted)
+    return current is not None and current.name in DECISION_STATES and bool(current.submitted)
 
 
 # Formatting ---------------------------------------------------------------------------------------------------

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import csv
 import functools
-import html
 import io
 import json
 import re
@@ -18,22 +17,24 @@ import shutil
 import sys
 import tarfile
 import time
-import urllib.parse
-import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
+from email import message_from_bytes
+from email import policy as email_policy
 from pathlib import Path
 from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+from driftline.approval_pages import decide_as_a_person
 from driftline.layer_modules import layer_module
 from driftline.local import s3_mirror
 from driftline.local.emulator import LocalCloud
 from driftline.local.runs import RunRecord, follow, wait_for_execution
 from driftline.local.s3_uris import split_s3_uri
 from driftline.local.settings import REPO_ROOT
+from driftline.run_status import PROMOTION_STATE
 from driftline.stepfunctions_history import execution_history
 
 SAMPLES_DIR = REPO_ROOT / "samples"
@@ -52,54 +53,29 @@ def write_sample(dataset: str, folder: Path, rows: int) -> Path:
 
 
 APPROVAL_STATE = "RequestApproval"
+PROMOTION_SUBJECT = "won its A/B trial: promote it?"
 DEMO_APPROVER = "demo@localhost"
 _LINK = re.compile(r"(https?://\S+/approvals/\S+)")
 
 
-def approval_links(outbox: Path, execution_arn: str, *, timeout: float = 60) -> tuple[str, str]:
-    """The approve and reject links of the run's approval email, once the outbox has it."""
+def approval_links(
+    outbox: Path, execution_arn: str, *, promotion: bool = False, timeout: float = 60
+) -> tuple[str, str]:
+    """The approve and reject links of the run's approval email (``promotion``: of its promotion email), once the
+    outbox has it."""
     deadline = time.time() + timeout
     while time.time() < deadline:
         for path in sorted(outbox.glob("*.eml"), reverse=True):
             text = path.read_text(errors="replace")
-            if execution_arn in text and "/approvals/" in text:
+            if execution_arn not in text or "/approvals/" not in text:
+                continue
+            subject = str(message_from_bytes(path.read_bytes(), policy=email_policy.default)["Subject"] or "")
+            if (PROMOTION_SUBJECT in subject) is promotion:
                 links = _LINK.findall(text)
                 return links[0], links[1]
         time.sleep(0.2)
-    raise TimeoutError(f"no approval email for {execution_arn} arrived within {timeout:.0f} s")
-
-
-def decide_as_a_person(url: str, *, approver: str, reason: str = "") -> str:
-    """Open the link as a browser would (GET the confirmation page), then submit its form (POST).
-
-    Returns the title of the page the POST answered with.
-    """
-    browser = {"User-Agent": "driftline-demo", "Sec-Fetch-Site": "none", "Accept": "text/html"}
-    with urllib.request.urlopen(urllib.request.Request(url, headers=browser), timeout=30) as response:
-        page = response.read().decode()
-    token = re.search(r'name="token" value="([^"]*)"', page)
-    if token is None:
-        raise RuntimeError(f"the approval page at {url} shows no form: {_title(page)}")
-    form = urllib.parse.urlencode({"token": html.unescape(token.group(1)), "approver": approver, "reason": reason})
-    origin = "{0.scheme}://{0.netloc}".format(urllib.parse.urlsplit(url))
-    post = urllib.request.Request(
-        url,
-        data=form.encode(),
-        method="POST",
-        headers={
-            **browser,
-            "Sec-Fetch-Site": "same-origin",
-            "Origin": origin,
-            "Content-Type": "application/x-www-form-urlencoded",
-        },
-    )
-    with urllib.request.urlopen(post, timeout=60) as response:
-        return _title(response.read().decode())
-
-
-def _title(page: str) -> str:
-    found = re.search(r"<title>(.*?)</title>", page)
-    return html.unescape(found.group(1)) if found else "(no title)"
+    what = "promotion" if promotion else "approval"
+    raise TimeoutError(f"no {what} email for {execution_arn} arrived within {timeout:.0f} s")
 
 
 def upload_and_follow(
@@ -115,8 +91,9 @@ def upload_and_follow(
     """Put the dataset's config (``config``, else the sample's) and the CSV into the data bucket, then follow the
     run the upload starts.
 
-    When the run waits for approval, the approve link from its email is printed for a person and, with
-    ``approve``, followed as a person would (the page, then its form); without, following stops there.
+    When the run waits for approval (or for a trial winner's promotion), the approve link from its email is printed
+    for a person and, with ``approve``, followed as a person would (the page, then its form); without, following
+    stops there.
     ``on_enter`` adds what to do (given the run's ARN) once the run enters other states.
     """
     outputs = cloud.outputs
@@ -136,14 +113,15 @@ def upload_and_follow(
     execution_arn = wait_for_execution(sfn, machine, known=known)
     cloud.console.line("pipeline", f"run started: {execution_arn.rsplit(':', 1)[-1]}")
 
-    def at_approval() -> bool:
-        approve_url, reject_url = approval_links(cloud.settings.outbox, execution_arn)
-        cloud.console.line("approval", f"approve: {approve_url}")
-        cloud.console.line("approval", f"reject:  {reject_url}")
+    def at_approval(promotion: bool = False) -> bool:
+        approve_url, reject_url = approval_links(cloud.settings.outbox, execution_arn, promotion=promotion)
+        what, other = ("promote", "keep") if promotion else ("approve", "reject")
+        cloud.console.line("approval", f"{what + ':':<9}{approve_url}")
+        cloud.console.line("approval", f"{other + ':':<9}{reject_url}")
         if not approve:
             return False
         answer = decide_as_a_person(approve_url, approver=DEMO_APPROVER)
-        cloud.console.line("approval", f"opened the approve link and confirmed as {DEMO_APPROVER}: {answer}")
+        cloud.console.line("approval", f"opened the {what} link and confirmed as {DEMO_APPROVER}: {answer}")
         return True
 
     return follow(
@@ -153,6 +131,7 @@ def upload_and_follow(
         timeout=timeout,
         on_enter={
             APPROVAL_STATE: at_approval,
+            PROMOTION_STATE: functools.partial(at_approval, promotion=True),
             **{state: functools.partial(hook, execution_arn) for state, hook in (on_enter or {}).items()},
         },
     )
@@ -785,7 +764,8 @@ def what_next_after_trial(cloud: LocalCloud, dataset: str, target: str, report: 
         "AWS_ACCESS_KEY_ID=local AWS_SECRET_ACCESS_KEY=local",
         f"    aws s3 cp my.csv s3://{bucket}/data/{dataset}/my.csv",
         f"  Approve it ({command} approve <run>); while its trial runs, send requests with an InferenceId and "
-        f"upload their labels (a CSV with the header inference_id,{target}):",
+        f"upload their labels (a CSV with the header inference_id,{target}); if it wins, promote it with the same "
+        "command:",
         f"    aws s3 cp labels.csv s3://{bucket}/{_ground_truth_prefix(dataset)}labels.csv",
         f"  Its emails: {settings.outbox}/",
     ]

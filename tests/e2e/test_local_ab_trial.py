@@ -1,9 +1,11 @@
 """Local mode end to end with ABTestMode Split: an approved, better model joins the serving one for a trial, live
 traffic is split between them, labels arrive under ground-truth/, the analysis job names the challenger, and the
-challenger ends up alone on the endpoint with the drift monitor following it."""
+challenger, promoted by a person with ``driftline approve``, ends up alone on the endpoint with the drift monitor
+following it."""
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
 import json
@@ -12,9 +14,11 @@ from collections import Counter
 import pytest
 
 from driftline import datasets
+from driftline.cli import main
 from driftline.local.demo import APPROVAL_STATE, approval_links, decide_as_a_person
 from driftline.local.emulator import LocalCloud
 from driftline.local.runs import RunRecord, follow, wait_for_execution
+from driftline.run_status import PROMOTION_STATE
 
 pytestmark = pytest.mark.e2e
 
@@ -62,7 +66,9 @@ def _run(
     *,
     dataset: str = DATASET,
     ab_test: dict[str, object] | None = None,
+    promoted: list[str] | None = None,
 ) -> RunRecord:
+    promoted = [] if promoted is None else promoted
     s3, sfn = cloud.client("s3"), cloud.client("stepfunctions")
     bucket, machine = cloud.outputs["DataBucketName"], cloud.outputs["PipelineStateMachineArn"]
     config: dict[str, object] = {
@@ -102,12 +108,24 @@ def _run(
         during_trial.append(answered)
         return True
 
+    def promote_from_the_terminal() -> bool:
+        """The winner's promotion, decided with ``driftline approve`` as an engineer would."""
+        run = arn.rsplit(":", 1)[-1]
+        with contextlib.redirect_stdout(io.StringIO()) as printed:
+            code = main(["approve", run, "--local", "--state-dir", str(cloud.settings.state_dir), "--by", "lee"])
+        promoted.append(printed.getvalue())
+        return code == 0
+
     return follow(
         sfn,
         arn,
         show=lambda _: None,
         timeout=600,
-        on_enter={APPROVAL_STATE: approve, "WaitForTrialEnd": live_traffic_and_labels},
+        on_enter={
+            APPROVAL_STATE: approve,
+            "WaitForTrialEnd": live_traffic_and_labels,
+            PROMOTION_STATE: promote_from_the_terminal,
+        },
     )
 
 
@@ -120,9 +138,16 @@ def test_a_better_challenger_wins_its_split_trial_on_labelled_live_traffic_and_t
     assert first.output["deployment"]["action"] == "created"  # nothing served yet: no trial
     assert during_trial == []
 
-    second = _run(cloud, "second.csv", cancer_csv, {}, during_trial)
+    promoted: list[str] = []
+    second = _run(cloud, "second.csv", cancer_csv, {}, during_trial, promoted=promoted)
 
     assert second.status == "SUCCEEDED", (second.error, second.cause)
+    # The win was promoted by a person, from the terminal, through the promotion's approval page.
+    assert promoted == [
+        "The promotion of trial model version 2 is approved by lee. Model version 2 takes all of the endpoint's "
+        "traffic and its trial ends.\n"
+    ]
+    assert (second.output["promotion"]["decision"], second.output["promotion"]["decided_by"]) == ("approved", "lee")
     (answered,) = during_trial
     assert isinstance(answered, Counter)
     total = sum(answered.values())
@@ -145,13 +170,14 @@ def test_a_better_challenger_wins_its_split_trial_on_labelled_live_traffic_and_t
     subjects = [path.read_text(errors="replace") for path in sorted(cloud.settings.outbox.glob("*.eml"))]
     assert any("A/B trial of model version 2 started" in text for text in subjects)
     assert any("model version 2 won its A/B trial and is live" in text for text in subjects)
+    assert any("model version 2 won its A/B trial: promote it?" in text for text in subjects)
 
 
 def test_a_shadow_challenger_never_answers_a_caller_and_still_wins_on_paired_labelled_answers(
     cloud: LocalCloud, cancer_csv: bytes
 ) -> None:
     dataset = "shadowed"
-    shadow = {"mode": "shadow", "challenger_share": 0.9}
+    shadow = {"mode": "shadow", "challenger_share": 0.9, "promotion": "automatic"}
     during_trial: list[object] = []
     first = _run(cloud, "first.csv", cancer_csv, {"max_iter": 1, "max_depth": 1}, [], dataset=dataset, ab_test=shadow)
     assert first.status == "SUCCEEDED", first.output

@@ -84,6 +84,10 @@ def test_the_ab_demo_shows_the_split_the_labels_and_the_challenger_winning_and_s
     assert rows[0] == ["inference_id", "diagnosis"] and len(rows) == 1 + sent
     assert {label for _, label in rows[1:]} == {"benign", "malignant"}
 
+    # The winner's promotion was asked for by email and approved through its link, as a person would.
+    assert re.search(r"\[approval\] promote: http://127\.0\.0\.1:\d+/approvals/\S+\.approve\.", run.stdout)
+    assert "opened the promote link and confirmed as demo@localhost: Promoted" in run.stdout
+
     decision = run.stdout[run.stdout.index("A/B trial on driftline-breast-cancer: split") :]
     assert re.search(r"AllTraffic +champion \(model version 1\): accuracy 0\.\d{4} on \d+ labelled rows", decision)
     assert re.search(r"Challenger-v2 +challenger \(model version 2\): accuracy 0\.\d{4} on \d+ labelled rows", decision)

@@ -400,7 +400,8 @@ def test_forged_and_altered_links_answer_403_and_decide_nothing(world: World) ->
 
 
 def test_an_expired_link_answers_410_and_decides_nothing(world: World) -> None:
-    from driftline_core.approval.links import sign_link, signing_key
+    from driftline_core.approval.links import signing_key
+    from driftline_core.approval.signatures import sign_link
     from driftline_core.settings import get_approval_settings
 
     execution = world.start_run()
@@ -581,7 +582,7 @@ def _set_in_registry(
 
 
 def _record(package_arn: str) -> dict[str, Any]:
-    from driftline_core.approval.links import approval_id_for
+    from driftline_core.approval.signatures import approval_id_for
 
     item = boto3.client("dynamodb").get_item(
         TableName="approvals", Key={"approval_id": {"S": approval_id_for(package_arn)}}, ConsistentRead=True
@@ -782,7 +783,7 @@ def test_an_approver_name_in_any_script_is_recorded_as_typed(world: World) -> No
 
 
 def _promotion_record(package_arn: str) -> dict[str, Any]:
-    from driftline_core.approval.links import promotion_approval_id
+    from driftline_core.approval.signatures import promotion_approval_id
 
     item = boto3.client("dynamodb").get_item(
         TableName="approvals", Key={"approval_id": {"S": promotion_approval_id(package_arn)}}, ConsistentRead=True

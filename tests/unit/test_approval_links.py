@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from driftline_core.approval.links import approval_id_for, sign_link, verify_link
+from driftline_core.approval.links import verify_link
+from driftline_core.approval.signatures import approval_id_for, sign_link
 from driftline_core.errors import LinkExpired, LinkInvalid
 
 KEY = b"k" * 64
@@ -56,3 +57,11 @@ def test_a_link_stops_working_at_its_expiry_with_status_410() -> None:
         verify_link(link, KEY, now=2_000_000_000)
     assert refused.value.status == 410
     assert "2033-05-18T03:33:20Z" in str(refused.value)
+
+
+def test_a_packages_promotion_has_its_own_approval_id_so_the_models_links_never_decide_it() -> None:
+    from driftline_core.approval.signatures import promotion_approval_id
+
+    assert promotion_approval_id(PACKAGE) != approval_id_for(PACKAGE)
+    assert promotion_approval_id(PACKAGE) == promotion_approval_id(PACKAGE)
+    assert len(promotion_approval_id(PACKAGE)) == len(approval_id_for(PACKAGE)) == 32

@@ -80,3 +80,42 @@ def test_a_reason_too_long_for_the_registry_is_refused_before_anything_is_sent()
         )
 
     assert registry.updates == []
+
+
+class WaitingForPromotion(WaitingRun):
+    """The same run, now waiting in RequestPromotion for its trial winner's promotion."""
+
+    def get_execution_history(self, **_: Any) -> dict[str, Any]:
+        events = super().get_execution_history()["events"]
+        for name in ("AnalyseTrial", "DecideTrial", "RequestPromotion"):
+            events.append({"type": "TaskStateEntered", "stateEnteredEventDetails": {"name": name}})
+        return {"events": events}
+
+
+def test_a_run_waiting_for_its_winner_s_promotion_is_told_apart_from_one_waiting_for_approval() -> None:
+    from driftline.approvals_cli import waiting_decision
+
+    assert waiting_decision(WaitingRun(), f"{MACHINE}:credit-1") == ("RequestApproval", PACKAGE)
+    assert waiting_decision(WaitingForPromotion(), f"{MACHINE}:credit-1") == ("RequestPromotion", PACKAGE)
+    # The registry is not where a promotion is decided: the model's status stays as it is.
+    registry = Registry()
+    with pytest.raises(DecisionRefused, match="waits for its trial winner's promotion"):
+        decide_run(
+            WaitingForPromotion(), registry, machine_arn=MACHINE, run="credit-1", approve=True, by="sam", reason=""
+        )
+    assert registry.updates == []
+
+
+def test_a_promotion_reason_longer_than_the_page_takes_is_refused_before_anything_is_read_or_sent() -> None:
+    from driftline.approvals_cli import decide_promotion
+
+    class NoStack:
+        """A stack whose every use fails the test: nothing may be read or sent."""
+
+        outputs: dict[str, str] = {}
+
+        def client(self, service: str) -> Any:
+            raise AssertionError(f"{service} was called")
+
+    with pytest.raises(DecisionRefused, match="--reason has 501 characters; the approval page keeps at most 500"):
+        decide_promotion(NoStack(), package=PACKAGE, approve=False, by="sam", reason="r" * 501)  # type: ignore[arg-type]

@@ -176,6 +176,26 @@ def test_the_status_of_a_waiting_run_gives_the_gate_s_numbers_and_the_commands_t
     ]
 
 
+def test_the_status_of_a_run_waiting_for_its_trial_winner_s_promotion_gives_the_commands_that_decide_it() -> None:
+    history = History().task("Validate", 0, 0.5, result={"rows": 9})
+    history.task("DecideTrial", 1, 0.1, result={"decision": "challenger"})
+    history.task(
+        "RequestPromotion",
+        2,
+        0,
+        submitted={"approval_id": "p1", "model_package_arn": PACKAGE, "expires_at": 1_900_000_000},
+    )
+
+    lines = status_lines(_described("RUNNING"), read_steps(history.events), now=START + timedelta(seconds=75))
+
+    assert lines[-3:] == [
+        f"Waiting for the promotion of {PACKAGE}, the winner of its A/B trial, to all traffic until "
+        "2030-03-17 17:46 UTC:",
+        "  promote: driftline approve credit-0123456789ab",
+        '  keep the serving model: driftline reject credit-0123456789ab --reason "..."',
+    ]
+
+
 @pytest.mark.parametrize(
     ("described", "reason"),
     [

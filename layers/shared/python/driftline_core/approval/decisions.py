@@ -37,7 +37,8 @@ from typing import Any, Literal
 from aws_lambda_powertools import Logger
 from botocore.exceptions import ClientError
 
-from driftline_core.approval.links import Decision, approval_id_for, iso_time
+from driftline_core.approval.links import iso_time
+from driftline_core.approval.signatures import Decision, approval_id_for
 from driftline_core.aws.clients import get_client
 from driftline_core.aws.error_codes import error_code, is_condition_failed, is_not_found, is_run_not_waiting
 from driftline_core.errors import APPROVAL_REJECTED_ERROR

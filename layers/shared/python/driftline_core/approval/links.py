@@ -3,20 +3,16 @@ Secrets Manager, so a link can be neither forged nor altered and stops working a
 
 from __future__ import annotations
 
-import base64
-import hashlib
 import hmac
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Literal
 
+from driftline_core.approval.signatures import DECISIONS, Decision, signature
 from driftline_core.aws.clients import get_client
 from driftline_core.aws.times import iso_utc
 from driftline_core.errors import LinkExpired, LinkInvalid
 from driftline_core.settings import forgotten_on_reset
-
-_LINK_VERSION = "v1"
 
 
 @forgotten_on_reset
@@ -35,30 +31,14 @@ class SignedLink:
     expires_at: int
 
 
-def approval_id_for(model_package_arn: str) -> str:
-    """One approval per model package, so the registry event (which names only the package) finds it."""
-    return hashlib.sha256(model_package_arn.encode()).hexdigest()[:32]
-
-
-def promotion_approval_id(model_package_arn: str) -> str:
-    """The approval of a trial winner's promotion: its own record, apart from the model's (already decided)."""
-    return approval_id_for(f"{model_package_arn}#promotion")
-
-
-def sign_link(approval_id: str, decision: Decision, expires_at: int, key: bytes) -> str:
-    """The URL path segment of a link: readable fields and their signature, all URL-safe."""
-    payload = f"{approval_id}.{decision}.{expires_at}"
-    return f"{payload}.{_signature(payload, key)}"
-
-
 def verify_link(link: str, key: bytes, *, now: float | None = None) -> SignedLink:
     """The link's fields when its signature holds and it has not expired; raises ``LinkRefused`` otherwise."""
     parts = link.split(".")
     if len(parts) != 4:
         raise LinkInvalid("This approval link is incomplete or malformed. Open the link from the email as it is.")
-    approval_id, decision, expiry, signature = parts
-    expected = _signature(f"{approval_id}.{decision}.{expiry}", key)
-    if not hmac.compare_digest(signature.encode(), expected.encode()):
+    approval_id, decision, expiry, given = parts
+    expected = signature(f"{approval_id}.{decision}.{expiry}", key)
+    if not hmac.compare_digest(given.encode(), expected.encode()):
         raise LinkInvalid(
             "This approval link is not valid: its signature does not match. Open the link from the email as it is; "
             "a link that was changed or made up decides nothing."
@@ -76,17 +56,6 @@ def verify_link(link: str, key: bytes, *, now: float | None = None) -> SignedLin
 
 def link_url(api_url: str, link: str) -> str:
     return f"{api_url.rstrip('/')}/approvals/{link}"
-
-
-def _signature(payload: str, key: bytes) -> str:
-    digest = hmac.new(key, f"{_LINK_VERSION}.{payload}".encode(), hashlib.sha256).digest()
-    return base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
-
-
-Decision = Literal["approve", "reject"]
-
-
-DECISIONS: tuple[Decision, ...] = ("approve", "reject")
 
 
 def iso_time(epoch: float) -> str:

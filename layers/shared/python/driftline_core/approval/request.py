@@ -17,14 +17,8 @@ from driftline_core.approval.decisions import (
     get_record,
     send_outcome,
 )
-from driftline_core.approval.links import (
-    approval_id_for,
-    iso_time,
-    link_url,
-    promotion_approval_id,
-    sign_link,
-    signing_key,
-)
+from driftline_core.approval.links import iso_time, link_url, signing_key
+from driftline_core.approval.signatures import approval_id_for, promotion_approval_id, sign_link
 from driftline_core.aws.clients import get_client
 from driftline_core.aws.error_codes import error_code, is_condition_failed
 from driftline_core.aws.s3io import read_json
