@@ -3,7 +3,7 @@
 moto's interpreter runs each execution on threads, with locks and events in its environment, so a run cannot be
 saved as it lives. A saved run (``SavedRun``) is its record instead: name, ARN, input, status, times, output or
 error, its whole event history, the task tokens it handed out, and, for a run waiting at a task token where a
-person decides (``WAITS_FOR_A_PERSON``: the approval), where and how it waits. Restored, every run answers
+person decides (``WAITS_FOR_A_PERSON``: an approval or a promotion), where and how it waits. Restored, every run answers
 DescribeExecution, GetExecutionHistory and ListExecutions as before, and:
 
 - a run that waited for a person waits again under the same ARN, at the same state, with the state's input and
@@ -40,8 +40,8 @@ from moto.stepfunctions.parser.backend.execution_worker import ExecutionWorker
 
 from driftline.local.stepfunctions import EVENT_DETAIL_TYPE, status_change_event_detail
 
-WAITS_FOR_A_PERSON = frozenset({"RequestApproval"})
-"""Task-token waits that outlive local mode: a person's decision. Jobs and endpoints stop with local mode, so a
+WAITS_FOR_A_PERSON = frozenset({"RequestApproval", "RequestPromotion"})
+"""Task-token waits that outlive local mode: a person's decision (a model's approval, a trial winner's promotion). Jobs and endpoints stop with local mode, so a
 run waiting on one of those could never be resumed and ends ABORTED instead."""
 
 STOPPED_ERROR = "LocalModeStopped"

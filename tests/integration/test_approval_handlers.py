@@ -836,7 +836,8 @@ def test_promoting_through_the_link_resumes_the_run_and_leaves_the_registry_as_i
 def test_keeping_the_serving_model_through_the_link_ends_the_wait_with_who_and_why(world: World) -> None:
     execution = world.start_promotion()
     link = world.links()["reject"]
-    assert "Keep the serving model" in get_page(world, link)["body"]
+    page = get_page(world, link)["body"]
+    assert "Keep the serving model" in page and "Why keep the serving model (required)" in page
 
     answer = post_form(world, link, {"token": link, "approver": "sam", "reason": "too few fraud cases labelled"})
 
@@ -907,3 +908,38 @@ def test_promoting_a_stopped_run_answers_410_and_says_the_endpoint_stays_as_it_w
     assert "the endpoint stays as that run left it" in answer["body"]
     assert _promotion_record(world.package_arn)["status"] == "run_ended"
     assert world.package()["ModelApprovalStatus"] == "Approved"
+
+
+def test_a_stop_and_a_promotion_at_once_leave_the_record_agreeing_with_the_run(world: World) -> None:
+    import random
+    import threading
+
+    for _ in range(15):
+        package = _new_version(world)
+        execution = world.start_promotion()
+        link = world.links()["approve"]
+        answers: list[int] = []
+
+        def click(link: str = link, answers: list[int] = answers) -> None:
+            time.sleep(random.uniform(0, 0.03))
+            answers.append(post_form(world, link, {"token": link, "approver": "carol", "reason": ""})["statusCode"])
+
+        def stop(execution: str = execution) -> None:
+            time.sleep(random.uniform(0, 0.03))
+            with contextlib.suppress(world.sfn.exceptions.ExecutionDoesNotExist):
+                world.sfn.stop_execution(executionArn=execution)
+
+        threads = [threading.Thread(target=click), threading.Thread(target=stop)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+
+        run = world.status(execution)["status"]
+        record = _promotion_record(package)["status"]
+        if answers == [200]:
+            assert (run in {"SUCCEEDED", "ABORTED"}, record) == (True, "approved")
+        else:
+            assert (run, record, answers) == ("ABORTED", "run_ended", [410])
+        status = boto3.client("sagemaker").describe_model_package(ModelPackageName=package)["ModelApprovalStatus"]
+        assert status == "Approved"  # a promotion never touches the registry

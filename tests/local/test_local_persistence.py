@@ -294,11 +294,12 @@ def _wait_for(check: Any, timeout: float = 20) -> Any:
     raise AssertionError(f"not within {timeout} s")
 
 
+@pytest.mark.parametrize("state", ["RequestApproval", "RequestPromotion"])
 def test_a_run_waiting_for_approval_waits_again_under_its_arn_and_its_token_from_before_resumes_it(
-    settings: LocalSettings, runs: Any
+    settings: LocalSettings, runs: Any, state: str
 ) -> None:
     sfn, sqs = runs("stepfunctions"), runs("sqs")
-    machine = _machine(runs, APPROVAL_MACHINE)
+    machine = _machine(runs, json.loads(json.dumps(APPROVAL_MACHINE).replace('"RequestApproval"', json.dumps(state))))
     arn = sfn.start_execution(stateMachineArn=machine, name="credit-1", input='{"dataset": "credit"}')["executionArn"]
     queue = sqs.get_queue_url(QueueName="approvals")["QueueUrl"]
     [message] = _wait_for(lambda: sqs.receive_message(QueueUrl=queue, WaitTimeSeconds=1).get("Messages"))
@@ -322,7 +323,7 @@ def test_a_run_waiting_for_approval_waits_again_under_its_arn_and_its_token_from
     assert [event["id"] for event in after] == list(range(1, len(after) + 1))
     assert after[len(before)]["type"] == "TaskSucceeded"
     assert after[len(before)]["previousEventId"] == before[-1]["id"]
-    entered = [e for e in after if e.get("stateEnteredEventDetails", {}).get("name") == "RequestApproval"]
+    entered = [e for e in after if e.get("stateEnteredEventDetails", {}).get("name") == state]
     assert len(entered) == 1
     assert "Messages" not in sqs.receive_message(QueueUrl=queue, WaitTimeSeconds=0)  # its task was not sent again
 

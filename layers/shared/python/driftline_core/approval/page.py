@@ -75,7 +75,10 @@ def page(status: int, title: str, paragraphs: list[str], form: Form | None = Non
 
 def _form_html(form: Form) -> str:
     approving = form.decision == "approve"
-    reason_label = "Reason (optional)" if approving else "Reason for rejecting (required)"
+    if approving:
+        reason_label = "Reason (optional)"
+    else:
+        reason_label = "Why keep the serving model (required)" if form.promotion else "Reason for rejecting (required)"
     if form.promotion:
         button = "Promote this model to all traffic" if approving else "Keep the serving model"
     else:
