@@ -41,8 +41,9 @@ from moto.stepfunctions.parser.backend.execution_worker import ExecutionWorker
 from driftline.local.stepfunctions import EVENT_DETAIL_TYPE, status_change_event_detail
 
 WAITS_FOR_A_PERSON = frozenset({"RequestApproval", "RequestPromotion"})
-"""Task-token waits that outlive local mode: a person's decision (a model's approval, a trial winner's promotion). Jobs and endpoints stop with local mode, so a
-run waiting on one of those could never be resumed and ends ABORTED instead."""
+"""Task-token waits that outlive local mode: a person's decision (a model's approval, a trial winner's promotion).
+Jobs and endpoints stop with local mode, so a run waiting on one of those could never be resumed and ends ABORTED
+instead."""
 
 STOPPED_ERROR = "LocalModeStopped"
 

@@ -696,30 +696,36 @@ def test_approving_a_stopped_run_in_the_registry_is_taken_back(world: World) -> 
     assert _record(world.package_arn)["status"] == "run_ended"
 
 
-def test_a_stop_and_an_approval_at_once_never_leave_an_undeployed_model_approved(world: World) -> None:
+def _click_while_stopping(world: World, execution: str, link: str, approver: str) -> list[int]:
+    """The link's form submitted while the run is stopped, each a random instant later; the form's answer."""
     import random
     import threading
 
+    answers: list[int] = []
+
+    def click() -> None:
+        time.sleep(random.uniform(0, 0.03))
+        answers.append(post_form(world, link, {"token": link, "approver": approver, "reason": ""})["statusCode"])
+
+    def stop() -> None:
+        time.sleep(random.uniform(0, 0.03))
+        with contextlib.suppress(world.sfn.exceptions.ExecutionDoesNotExist):
+            world.sfn.stop_execution(executionArn=execution)
+
+    threads = [threading.Thread(target=click), threading.Thread(target=stop)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return answers
+
+
+def test_a_stop_and_an_approval_at_once_never_leave_an_undeployed_model_approved(world: World) -> None:
     for _ in range(25):
         package = _new_version(world)
         execution = world.start_run()
         link = world.links()["approve"]
-        answers: list[int] = []
-
-        def click(link: str = link, answers: list[int] = answers) -> None:
-            time.sleep(random.uniform(0, 0.03))
-            answers.append(post_form(world, link, {"token": link, "approver": "maria", "reason": ""})["statusCode"])
-
-        def stop(execution: str = execution) -> None:
-            time.sleep(random.uniform(0, 0.03))
-            with contextlib.suppress(world.sfn.exceptions.ExecutionDoesNotExist):
-                world.sfn.stop_execution(executionArn=execution)
-
-        threads = [threading.Thread(target=click), threading.Thread(target=stop)]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join()
+        answers = _click_while_stopping(world, execution, link, "maria")
 
         run = world.status(execution)["status"]
         status = boto3.client("sagemaker").describe_model_package(ModelPackageName=package)["ModelApprovalStatus"]
@@ -911,29 +917,11 @@ def test_promoting_a_stopped_run_answers_410_and_says_the_endpoint_stays_as_it_w
 
 
 def test_a_stop_and_a_promotion_at_once_leave_the_record_agreeing_with_the_run(world: World) -> None:
-    import random
-    import threading
-
     for _ in range(15):
         package = _new_version(world)
         execution = world.start_promotion()
         link = world.links()["approve"]
-        answers: list[int] = []
-
-        def click(link: str = link, answers: list[int] = answers) -> None:
-            time.sleep(random.uniform(0, 0.03))
-            answers.append(post_form(world, link, {"token": link, "approver": "carol", "reason": ""})["statusCode"])
-
-        def stop(execution: str = execution) -> None:
-            time.sleep(random.uniform(0, 0.03))
-            with contextlib.suppress(world.sfn.exceptions.ExecutionDoesNotExist):
-                world.sfn.stop_execution(executionArn=execution)
-
-        threads = [threading.Thread(target=click), threading.Thread(target=stop)]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join()
+        answers = _click_while_stopping(world, execution, link, "carol")
 
         run = world.status(execution)["status"]
         record = _promotion_record(package)["status"]

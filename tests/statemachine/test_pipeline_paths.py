@@ -598,17 +598,26 @@ def trial_deploys(mode: str, winner: str) -> Any:
     return deploy_to({"production": started, "shift": started, "conclude": concluded})
 
 
+def run_trial(
+    pipeline: Pipeline, mode: str, *, decided: str, serves: str, promotion: str = "automatic", **overrides: Any
+) -> dict[str, Any]:
+    """A run whose approved model is tried against the serving one: the analysis names ``decided``, and the
+    endpoint's conclusion serves ``serves``."""
+    happy(
+        pipeline,
+        Validate=lambda p: trial_plan(mode, promotion),
+        Deploy=trial_deploys(mode, serves),
+        AnalyseTrial=job_callback(ANALYSIS),
+        DecideTrial=lambda p: decision(decided),
+        **overrides,
+    )
+    return pipeline.run(RUN_INPUT)
+
+
 def test_a_split_trial_waits_analyses_shifts_traffic_to_a_winning_challenger_then_serves_it_alone_when_automatic(
     pipeline: Pipeline,
 ) -> None:
-    happy(
-        pipeline,
-        Validate=lambda p: trial_plan("split"),
-        Deploy=trial_deploys("split", "challenger"),
-        AnalyseTrial=job_callback(ANALYSIS),
-        DecideTrial=lambda p: decision("challenger"),
-    )
-    result = pipeline.run(RUN_INPUT)
+    result = run_trial(pipeline, "split", decided="challenger", serves="challenger")
     assert result["status"] == "SUCCEEDED", result
     states = pipeline.states_entered(result["executionArn"])
     assert states[states.index("Deploy") :] == [
@@ -650,14 +659,7 @@ def test_a_split_trial_waits_analyses_shifts_traffic_to_a_winning_challenger_the
 def test_a_shadow_trial_the_champion_keeps_ends_without_a_weight_shift_and_leaves_the_monitor_alone(
     pipeline: Pipeline,
 ) -> None:
-    happy(
-        pipeline,
-        Validate=lambda p: trial_plan("shadow"),
-        Deploy=trial_deploys("shadow", "champion"),
-        AnalyseTrial=job_callback(ANALYSIS),
-        DecideTrial=lambda p: decision("champion"),
-    )
-    result = pipeline.run(RUN_INPUT)
+    result = run_trial(pipeline, "shadow", decided="champion", serves="champion")
     assert result["status"] == "SUCCEEDED", result
     states = pipeline.states_entered(result["executionArn"])
     assert "ShiftTrafficToWinner" not in states and "FinishDeployment" not in states
@@ -716,15 +718,14 @@ def ask(model: Any, promotion: Any) -> Any:
 def test_a_winning_challenger_waits_for_its_promotion_then_takes_all_traffic_once_approved(
     pipeline: Pipeline,
 ) -> None:
-    happy(
+    result = run_trial(
         pipeline,
-        Validate=lambda p: trial_plan("split", "approval"),
+        "split",
+        decided="challenger",
+        serves="challenger",
+        promotion="approval",
         RequestApproval=ask(job_callback(APPROVAL), job_callback(PROMOTION)),
-        Deploy=trial_deploys("split", "challenger"),
-        AnalyseTrial=job_callback(ANALYSIS),
-        DecideTrial=lambda p: decision("challenger"),
     )
-    result = pipeline.run(RUN_INPUT)
     assert result["status"] == "SUCCEEDED", result
     states = pipeline.states_entered(result["executionArn"])
     assert states[states.index("DecideTrial") :][:6] == [
@@ -755,15 +756,14 @@ def test_a_winning_challenger_whose_promotion_is_rejected_or_expires_leaves_the_
         if answer == "rejected"
         else (lambda p: {"approval_id": "p", "model_package_arn": "arn:pkg/2", "expires_at": 1})
     )
-    happy(
+    result = run_trial(
         pipeline,
-        Validate=lambda p: trial_plan("split", "approval"),
+        "split",
+        decided="challenger",
+        serves="champion",
+        promotion="approval",
         RequestApproval=ask(job_callback(APPROVAL), promotion),
-        Deploy=trial_deploys("split", "champion"),
-        AnalyseTrial=job_callback(ANALYSIS),
-        DecideTrial=lambda p: decision("challenger"),
     )
-    result = pipeline.run(RUN_INPUT)
     assert result["status"] == "SUCCEEDED", result
     states = pipeline.states_entered(result["executionArn"])
     assert states[states.index("RequestPromotion") :] == [
@@ -792,14 +792,7 @@ def test_a_winning_challenger_whose_promotion_is_rejected_or_expires_leaves_the_
 
 
 def test_a_champion_that_keeps_its_endpoint_asks_nobody_even_when_promotions_need_approval(pipeline: Pipeline) -> None:
-    happy(
-        pipeline,
-        Validate=lambda p: trial_plan("shadow", "approval"),
-        Deploy=trial_deploys("shadow", "champion"),
-        AnalyseTrial=job_callback(ANALYSIS),
-        DecideTrial=lambda p: decision("champion"),
-    )
-    result = pipeline.run(RUN_INPUT)
+    result = run_trial(pipeline, "shadow", decided="champion", serves="champion", promotion="approval")
     assert result["status"] == "SUCCEEDED", result
     assert "RequestPromotion" not in pipeline.states_entered(result["executionArn"])
     assert len(pipeline.calls["RequestApproval"]) == 1
@@ -808,15 +801,14 @@ def test_a_champion_that_keeps_its_endpoint_asks_nobody_even_when_promotions_nee
 def test_a_promotion_request_that_fails_gives_the_endpoint_back_to_the_champion_and_fails_the_run(
     pipeline: Pipeline,
 ) -> None:
-    happy(
+    result = run_trial(
         pipeline,
-        Validate=lambda p: trial_plan("split", "approval"),
+        "split",
+        decided="challenger",
+        serves="champion",
+        promotion="approval",
         RequestApproval=ask(job_callback(APPROVAL), raising("ClientError", "AccessDenied")),
-        Deploy=trial_deploys("split", "champion"),
-        AnalyseTrial=job_callback(ANALYSIS),
-        DecideTrial=lambda p: decision("challenger"),
     )
-    result = pipeline.run(RUN_INPUT)
     assert result["status"] == "FAILED"
     assert pipeline.states_entered(result["executionArn"])[-5:] == [
         "RequestPromotion",

@@ -205,6 +205,13 @@ def _metric_values(report: dict[str, Any]) -> dict[str, float]:
     return values
 
 
+def driftline_command(settings: ApprovalSettings) -> DriftlineCommand:
+    """How the emails' ``driftline approve`` / ``reject`` lines name this stack and where to run them."""
+    return DriftlineCommand(
+        stack_name=settings.stack_name, region=get_client("sns").meta.region_name, note=settings.driftline_command_note
+    )
+
+
 def ask_for_approval(step: ApprovalRequestInput, settings: ApprovalSettings) -> ApprovalRequested:
     """Store the approval, then email the approver the model, its metrics, its data and the two links."""
     requested, links = request_approval(step, settings)
@@ -214,11 +221,7 @@ def ask_for_approval(step: ApprovalRequestInput, settings: ApprovalSettings) -> 
         reject_url=links.reject,
         expires_at=iso_time(links.expires_at),
         comparison=compare_metrics(step),
-        command=DriftlineCommand(
-            stack_name=settings.stack_name,
-            region=get_client("sns").meta.region_name,
-            note=settings.driftline_command_note,
-        ),
+        command=driftline_command(settings),
     )
     publish_notification(notification, get_settings())
     return requested
@@ -232,11 +235,7 @@ def ask_for_promotion(step: PromotionRequestInput, settings: ApprovalSettings) -
         approve_url=links.approve,
         reject_url=links.reject,
         expires_at=iso_time(links.expires_at),
-        command=DriftlineCommand(
-            stack_name=settings.stack_name,
-            region=get_client("sns").meta.region_name,
-            note=settings.driftline_command_note,
-        ),
+        command=driftline_command(settings),
     )
     publish_notification(notification, get_settings())
     return requested
