@@ -17,18 +17,16 @@ import sys
 from pathlib import Path
 from typing import Any
 
-import joblib
 import numpy as np
 
-from driftline_ml.jobs import JobInputError, find_input_file, output_dir, read_json, run_job, write_json
+from driftline_ml.jobs import JobInputError, find_input_file, output_dir, read_json, run_job
 from driftline_ml.metrics import compute_metrics
 from driftline_ml.tabular import (
-    MODEL_FILE,
-    MODEL_METADATA_FILE,
     PREPROCESSING_FILE,
     check_metadata,
     is_classification,
     load_split,
+    write_model,
 )
 
 HYPERPARAMETER_DEFAULTS: dict[str, Any] = {
@@ -118,22 +116,18 @@ def train(args: argparse.Namespace) -> None:
     for name, value in validation_metrics.items():
         print(f"validation:{name}={value:.6f}")
 
-    args.model_dir.mkdir(parents=True, exist_ok=True)
-    joblib.dump(model, args.model_dir / MODEL_FILE)
-    write_json(
-        args.model_dir / MODEL_METADATA_FILE,
+    write_model(
+        args.model_dir,
+        model,
         {
             **metadata,
-            "model_file": MODEL_FILE,
             "estimator": type(model).__name__,
             "hyperparameters": hyperparameters,
             "native_categorical_features": native_categorical,
-            "sklearn_version": sklearn_version(),
             "python_version": platform.python_version(),
             "validation_metrics": validation_metrics,
         },
     )
-    print(f"Saved {MODEL_FILE} and {MODEL_METADATA_FILE} to {args.model_dir}")
 
 
 def build_model(
@@ -145,12 +139,6 @@ def build_model(
     mask = [name in native_categorical for name in features]
     estimator = HistGradientBoostingClassifier if is_classification(problem_type) else HistGradientBoostingRegressor
     return estimator(categorical_features=mask if any(mask) else None, **hyperparameters)
-
-
-def sklearn_version() -> str:
-    import sklearn
-
-    return str(sklearn.__version__)
 
 
 def positive_class_scores(model: Any, x: np.ndarray) -> np.ndarray:

@@ -85,3 +85,20 @@ def load_split(folder: Path, split: str, metadata: dict[str, Any]) -> tuple[np.n
             )
         return x, y.astype(np.int64)
     return x, y
+
+
+def write_model(folder: Path, estimator: Any, metadata: dict[str, Any]) -> None:
+    """The model folder serving and evaluation read: ``model.joblib`` and ``model_metadata.json`` (the
+    preprocessing metadata, how the model was trained, and the scikit-learn version that can load it)."""
+    import joblib
+    import sklearn
+
+    from driftline_ml.jobs import write_json
+
+    folder.mkdir(parents=True, exist_ok=True)
+    joblib.dump(estimator, folder / MODEL_FILE)
+    write_json(
+        folder / MODEL_METADATA_FILE,
+        {**metadata, "model_file": MODEL_FILE, "sklearn_version": str(sklearn.__version__)},
+    )
+    print(f"Saved {MODEL_FILE} and {MODEL_METADATA_FILE} to {folder}")

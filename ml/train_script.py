@@ -1,0 +1,68 @@
+"""Training job for a dataset's own training script: ``ml/models/<name>/train.py``, chosen in dataset.json
+(``"model": {"script": "<name>"}``) and published with the rest of ``ml/``.
+
+SageMaker's scikit-learn container runs this file in script mode (``python train_script.py --model_script <name>
+--<hyperparameter> <value> ...``); it runs the model's script as ``__main__`` with the rest of the arguments and with
+this folder first on the import path, so the script imports ``driftline_ml.model_script`` for its data and its model
+folder. Only a script under ``models/`` beside this file can be named.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import runpy
+import sys
+from pathlib import Path
+
+from driftline_ml.jobs import output_dir, write_reason
+
+CODE_DIR = Path(__file__).resolve().parent
+MODELS_DIR = CODE_DIR / "models"
+SCRIPT_NAME = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
+"""A model script's folder name: what dataset.json may name (Validate checks the same pattern)."""
+
+
+def script_path(name: str) -> Path:
+    """``models/<name>/train.py``; raises ``ValueError`` for a name that is not a model folder's."""
+    if not SCRIPT_NAME.fullmatch(name):
+        raise ValueError(f"model_script {name!r} is not a model folder's name (lowercase letters, digits and _)")
+    path = MODELS_DIR / name / "train.py"
+    if not path.is_file():
+        raise ValueError(f"there is no training script models/{name}/train.py in the published code")
+    return path
+
+
+def split_arguments(argv: list[str]) -> tuple[str, list[str]]:
+    """The ``--model_script`` value (either spelling), and every other argument for the model's script."""
+    name, rest = "", []
+    arguments = iter(argv)
+    for argument in arguments:
+        if argument in ("--model_script", "--model-script"):
+            name = next(arguments, "")
+        else:
+            rest.append(argument)
+    return name, rest
+
+
+def main(argv: list[str] | None = None) -> int:
+    name, rest = split_arguments(sys.argv[1:] if argv is None else argv)
+    try:
+        path = script_path(name)
+    except ValueError as error:
+        reason = f"Training failed: {error}."
+        print(reason, file=sys.stderr)
+        write_reason(output_dir() / "failure", reason)
+        return 1
+    os.environ["DRIFTLINE_MODEL_SCRIPT"] = name
+    sys.argv = [str(path), *rest]
+    sys.path.insert(0, str(CODE_DIR))
+    try:
+        runpy.run_path(str(path), run_name="__main__")
+    except SystemExit as ended:
+        return ended.code if isinstance(ended.code, int) else (0 if ended.code is None else 1)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
