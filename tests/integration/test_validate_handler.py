@@ -147,6 +147,7 @@ def test_a_first_upload_is_accepted_its_schema_kept_and_the_run_config_written(
         "seed": 42,
         "split": {"train": 0.7, "validation": 0.15, "test": 0.15},
         "delimiter": ",",
+        "model_script": None,
     }
 
 
@@ -714,3 +715,71 @@ def test_the_readme_s_decimal_comma_file_is_refused_with_the_readme_s_words(
     shown = " ".join(named_blocks("refusal")["decimal-comma"].split())
     assert shown in " ".join(str(refused.value).split())
     assert "problem_type" not in str(refused.value)
+
+
+# A dataset's own training script -----------------------------------------------------------------------------
+
+CODE_URI = f"s3://{ARTIFACT_BUCKET}/code/0123456789ab"
+
+
+def publish_model_script(s3: Any, monkeypatch: pytest.MonkeyPatch, name: str) -> None:
+    """The script as the code publisher ships it, one object per ml/ file under ``<code>/src/``."""
+    from driftline_core.settings import reset_settings
+
+    s3.put_object(Bucket=ARTIFACT_BUCKET, Key=f"code/0123456789ab/src/models/{name}/train.py", Body=b"# script\n")
+    monkeypatch.setenv("ML_CODE_URI", CODE_URI)
+    reset_settings()
+
+
+def test_a_dataset_s_own_training_script_in_the_published_code_is_written_to_the_run_config_with_its_hyperparameters(
+    s3: Any, handler: Handler, upload: Upload, lambda_context: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    publish_model_script(s3, monkeypatch, "logistic_regression")
+    put_dataset_config(
+        s3, {"model": {"script": "logistic_regression"}, "hyperparameters": {"C": 0.5, "penalty-kind": "l2"}}
+    )
+
+    result = handler(upload(credit_csv()), lambda_context)
+
+    bucket, key = result["config_uri"][len("s3://") :].split("/", 1)
+    config = json.loads(s3.get_object(Bucket=bucket, Key=key)["Body"].read())
+    assert config["model_script"] == "logistic_regression"
+    assert config["hyperparameters"] == {"C": "0.5", "penalty-kind": "l2"}  # the script's own: passed as given
+
+
+@pytest.mark.parametrize(
+    ("document", "says"),
+    [
+        (
+            {"model": {"script": "gradient_boosting"}},
+            "model.script 'gradient_boosting' names ml/models/gradient_boosting/train.py, which is not in the ml/ "
+            f"code this stack deployed ({CODE_URI}); add the script there and deploy again",
+        ),
+        ({"model": {"script": "../train"}}, "'model.script' is \"../train\""),
+        ({"model": {"script": "logistic_regression", "image": "x"}}, "unknown field 'model.image'"),
+        (
+            {"model": {"script": "logistic_regression"}, "hyperparameters": {"target": "x"}},
+            "hyperparameter 'target' is set by the pipeline",
+        ),
+        (
+            {"model": {"script": "logistic_regression"}, "hyperparameters": {"model_script": "other"}},
+            "hyperparameter 'model_script' is set by the pipeline",
+        ),
+    ],
+)
+def test_a_training_script_the_pipeline_cannot_run_is_refused_at_validation_with_the_reason(
+    s3: Any,
+    handler: Handler,
+    upload: Upload,
+    lambda_context: Any,
+    monkeypatch: pytest.MonkeyPatch,
+    document: dict[str, Any],
+    says: str,
+) -> None:
+    publish_model_script(s3, monkeypatch, "logistic_regression")
+    put_dataset_config(s3, document)
+
+    with pytest.raises(DatasetConfigInvalid) as refused:
+        handler(upload(credit_csv()), lambda_context)
+
+    assert says in str(refused.value)

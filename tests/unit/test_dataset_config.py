@@ -279,6 +279,7 @@ def test_the_resolved_config_has_the_run_config_shape() -> None:
         "seed": 42,
         "split": {"train": 0.7, "validation": 0.15, "test": 0.15},
         "delimiter": ",",
+        "model_script": None,
     }
 
 

@@ -154,6 +154,47 @@ def test_training_hyperparameters_are_all_strings_encoded_as_the_sdk_does(settin
     }
 
 
+def _training_request_for(settings: Settings, config: dict[str, Any]) -> dict[str, Any]:
+    step = TrainInput.model_validate(load_event("train"))
+    return build_training_job_request(
+        execution_name=step.execution_name,
+        dataset=step.dataset,
+        run_config=config,
+        preprocess=step.preprocess,
+        settings=settings,
+        region="eu-west-1",
+    )
+
+
+def test_a_dataset_s_own_training_script_runs_through_train_script_with_its_hyperparameters_as_given(
+    settings: Settings,
+) -> None:
+    config = RUN_CONFIG | {"model_script": "logistic_regression", "hyperparameters": {"C": "0.5", "max-depth": "x"}}
+
+    request = _training_request_for(settings, config)
+
+    assert_valid_for_api("CreateTrainingJob", request)
+    decoded = {key: json.loads(value) for key, value in request["HyperParameters"].items()}
+    assert decoded == {
+        "C": "0.5",
+        "max-depth": "x",
+        "target": "default",
+        "problem_type": "binary_classification",
+        "model_script": "logistic_regression",
+        "sagemaker_program": "train_script.py",
+        "sagemaker_submit_directory": f"{CODE_URI}sourcedir.tar.gz",
+        "sagemaker_region": "eu-west-1",
+    }
+
+
+@pytest.mark.parametrize("script", ["../train", "", 7, "Logistic"])
+def test_a_run_config_naming_no_model_folder_is_refused_before_any_job_starts(
+    settings: Settings, script: object
+) -> None:
+    with pytest.raises(DatasetConfigInvalid, match="is not a model folder's name"):
+        _training_request_for(settings, RUN_CONFIG | {"model_script": script})
+
+
 def test_training_channels_are_the_preprocess_outputs(settings: Settings) -> None:
     step = TrainInput.model_validate(load_event("train"))
     request = training_request(settings, step)

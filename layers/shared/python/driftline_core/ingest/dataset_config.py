@@ -105,6 +105,19 @@ class ABTestConfig(BaseModel):
         return self
 
 
+MODEL_SCRIPT_NAME = r"^[a-z][a-z0-9_]{0,62}$"
+"""A model script's folder name under ``ml/models/`` (``ml/train_script.py`` holds names to the same pattern)."""
+
+
+class ModelChoice(BaseModel):
+    """``model`` in dataset.json: how the dataset's model is trained; left out, the built-in gradient boosting."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    script: str = Field(pattern=MODEL_SCRIPT_NAME)
+    """The dataset's own training script, ``ml/models/<script>/train.py``, published with the ``ml/`` code."""
+
+
 class DatasetConfig(BaseModel):
     """``data/<dataset>/dataset.json``; unknown fields are errors, so a misspelt field is reported."""
 
@@ -122,6 +135,8 @@ class DatasetConfig(BaseModel):
     """A drift retrain trains on the uploads of the last N days; null (default): every upload of the dataset."""
     ab_test: ABTestConfig | None = None
     """Try approved challengers on the serving endpoint first; false: never, whatever the stack's ABTestMode."""
+    model: ModelChoice | None = None
+    """The dataset's own training script; its ``hyperparameters`` are then the script's, passed as given."""
 
     @field_validator("ab_test", mode="before")
     @classmethod
@@ -171,7 +186,7 @@ class DatasetConfig(BaseModel):
                 f"min_rows {self.min_rows} is below {fewest}: with fewer rows the split into training, validation "
                 f"and test data leaves a part without rows; use {fewest} or more"
             )
-        problems = hyperparameter_problems(self.hyperparameters)
+        problems = hyperparameter_problems(self.hyperparameters, own_script=self.model is not None)
         if problems:
             raise ValueError("; ".join(problems))
         return self
@@ -252,6 +267,8 @@ class ResolvedConfig(BaseModel):
     split: SplitFractions = Field(default_factory=SplitFractions)
     delimiter: Delimiter = ","
     """The file's separator, as the preprocessing job must read it."""
+    model_script: str | None = None
+    """The dataset's own training script (``ml/models/<name>/train.py``); None: the built-in model."""
 
 
 def parse_dataset_config(raw: bytes, source: str = DATASET_CONFIG_FILE) -> DatasetConfig:
@@ -373,6 +390,7 @@ def resolve_config(
         threshold=threshold,
         higher_is_better=spec.higher_is_better,
         hyperparameters=hyperparameters_as_strings(declared.hyperparameters),
+        model_script=declared.model.script if declared.model else None,
         columns=list(columns),
         feature_columns=[name for name in names if name != target],
         data_uri=data_uri,

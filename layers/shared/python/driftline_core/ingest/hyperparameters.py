@@ -80,15 +80,31 @@ RESERVED: dict[str, str] = {
 """Names the training script uses for its own arguments (normalised to ``_``), and why each is refused."""
 
 
-def hyperparameter_problems(hyperparameters: dict[str, HyperparameterValue]) -> list[str]:
-    """One sentence per name or value the training script would not accept; empty when all are fine."""
+SCRIPT_RESERVED: dict[str, str] = {
+    "target": RESERVED["target"],
+    "problem_type": RESERVED["problem_type"],
+    "model_script": 'set by the pipeline from "model": {"script": ...}',
+}
+"""Names a dataset's own training script cannot receive as hyperparameters, and why."""
+
+
+def hyperparameter_problems(hyperparameters: dict[str, HyperparameterValue], *, own_script: bool = False) -> list[str]:
+    """One sentence per name or value the training script would not accept; empty when all are fine.
+
+    A dataset's own script (``own_script``) takes any names but the pipeline's own: it checks its values itself.
+    """
     problems = []
     unknown = False
+    reserved = SCRIPT_RESERVED if own_script else RESERVED
     for name, value in hyperparameters.items():
         key = name.replace("-", "_")
-        if key in RESERVED or key.startswith("sagemaker_"):
-            reason = RESERVED.get(key, "set by the pipeline")
+        if key in reserved or key.startswith("sagemaker_"):
+            reason = reserved.get(key, "set by the pipeline")
             problems.append(f"hyperparameter '{name}' is {reason}; remove it from \"hyperparameters\"")
+            continue
+        if own_script:
+            if not name or name.startswith("-") or any(c.isspace() for c in name):
+                problems.append(f"hyperparameter '{name}' cannot be passed as a --name argument; rename it")
             continue
         spec = HYPERPARAMETERS.get(key)
         if spec is None:

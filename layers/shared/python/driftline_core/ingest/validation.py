@@ -47,6 +47,8 @@ def validate_upload(step: StepInput, settings: Settings, release: ReleaseSetting
     _check_dataset_name(step.dataset, data.key)
     config_key = layout.dataset_config_key(step.dataset)
     declared = _read_dataset_config(settings.data_bucket, config_key)
+    if declared.model is not None:
+        _check_model_script(declared.model.script, config_key, settings)
     stored = _read_stored_schema(settings.artifact_bucket, step.dataset)
     window = _retrain_window(step, settings) if step.trigger.retrain_uri else None
 
@@ -99,6 +101,22 @@ def validate_upload(step: StepInput, settings: Settings, release: ReleaseSetting
         files=len(window) if window is not None else None,
         release=release_plan(declared.ab_test, release or ReleaseSettings()),
     )
+
+
+def _check_model_script(name: str, config_key: str, settings: Settings) -> None:
+    """The dataset's own training script must be in the ``ml/`` code this stack published, or no job could run it."""
+    uri = f"{layout.ml_code_files_uri(settings.ml_code_uri)}models/{name}/train.py"
+    bucket, key = layout.split_s3_uri(uri)
+    try:
+        get_client("s3").head_object(Bucket=bucket, Key=key)
+    except ClientError as error:
+        if not is_not_found(error):
+            raise
+        raise DatasetConfigInvalid(
+            f"{config_key}: model.script '{name}' names ml/models/{name}/train.py, which is not in the ml/ code this "
+            f"stack deployed ({settings.ml_code_uri}); add the script there and deploy again (sam deploy, or restart "
+            "local mode), or correct the name."
+        ) from None
 
 
 def _retrain_window(step: StepInput, settings: Settings) -> list[DataObject]:

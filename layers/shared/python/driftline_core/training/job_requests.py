@@ -18,6 +18,7 @@ from driftline_core import layout
 from driftline_core.aws.instance_storage import has_instance_storage
 from driftline_core.aws.times import iso_utc
 from driftline_core.errors import DatasetConfigInvalid
+from driftline_core.ingest.dataset_config import MODEL_SCRIPT_NAME
 from driftline_core.ingest.hyperparameters import hyperparameter_problems
 from driftline_core.layout import ml_code_files_uri, ml_code_tarball_uri
 from driftline_core.payloads import DataObject, DeploymentResult, JobResult
@@ -74,6 +75,8 @@ CAPTURE_FOLDER_FORMATS = ("%Y/%m/%d/%H/", "%Y/%m/%d/", "%Y/%m/", "%Y/", "")
 the variant's whole folder, each covering more of the trial with one input."""
 
 TRAINING_PROGRAM = "train.py"
+SCRIPT_TRAINING_PROGRAM = "train_script.py"
+"""Runs a dataset's own training script, ``ml/models/<name>/train.py``, named by the ``model_script`` hyperparameter."""
 VOLUME_SIZE_GB = 30
 
 
@@ -570,7 +573,15 @@ def training_hyperparameters(run_config: Mapping[str, Any], *, code_tarball_uri:
         )
     # Validate checked these against the training script's catalogue; a run config written any other way is
     # held to the same catalogue, so no name reaches the script's own arguments.
-    problems = hyperparameter_problems({str(name): _typed(value) for name, value in model_hyperparameters.items()})
+    script = run_config.get("model_script")
+    if script is not None and not (isinstance(script, str) and re.fullmatch(MODEL_SCRIPT_NAME, script)):
+        raise DatasetConfigInvalid(
+            f"The run config's model_script {json.dumps(script)} is not a model folder's name; correct "
+            '"model": {"script": ...} in data/<dataset>/dataset.json and upload the file again.'
+        )
+    problems = hyperparameter_problems(
+        {str(name): _typed(value) for name, value in model_hyperparameters.items()}, own_script=script is not None
+    )
     if problems:
         raise DatasetConfigInvalid(
             f"The run config's hyperparameters are not ones the training script accepts: {'; '.join(problems)}. "
@@ -585,7 +596,9 @@ def training_hyperparameters(run_config: Mapping[str, Any], *, code_tarball_uri:
         values[required] = run_config[required]
     if not region:
         raise ValueError("the training job needs the region it runs in (sagemaker_region); none was given")
-    values["sagemaker_program"] = TRAINING_PROGRAM
+    if script is not None:
+        values["model_script"] = script
+    values["sagemaker_program"] = SCRIPT_TRAINING_PROGRAM if script is not None else TRAINING_PROGRAM
     values["sagemaker_submit_directory"] = code_tarball_uri
     values["sagemaker_region"] = region
     return {key: json.dumps(value) for key, value in values.items()}
