@@ -82,7 +82,9 @@ def test_the_first_dataset_json_example_sets_every_field_and_the_field_table_lis
     first = next(iter(DATASET_CONFIGS))
     fields = list(DatasetConfig.model_fields)
 
-    assert sorted(config_of(first).model_fields_set) == sorted(fields)
+    # ``model`` changes what ``hyperparameters`` mean, so its own section shows it, with its own example.
+    assert sorted(config_of(first).model_fields_set | {"model"}) == sorted(fields)
+    assert config_of("scripted").model is not None
     assert sorted(unquoted(row[0]) for row in table_rows(marked("dataset.json fields"))) == sorted(fields)
 
 
@@ -271,3 +273,12 @@ def test_the_sections_a_newcomer_needs_come_before_the_internals() -> None:
     headings = re.findall(r"^## (.+)$", re.sub(r"^```.*?^```", "", readme(), flags=re.M | re.S), re.M)
 
     assert headings[:4] == ["Contents", "Try it locally", "Deploy to AWS", "Your own data"]
+
+
+def test_the_readme_s_worked_training_script_is_the_one_in_ml_models_that_the_e2e_test_runs() -> None:
+    shown = named_blocks("model-script")
+    assert list(shown) == ["logistic_regression"]
+    assert shown["logistic_regression"] == (REPO_ROOT / "ml/models/logistic_regression/train.py").read_text()
+    assert (
+        '"model": {"script": "logistic_regression"}' in (REPO_ROOT / "tests/e2e/test_local_model_script.py").read_text()
+    )

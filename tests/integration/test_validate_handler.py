@@ -687,19 +687,24 @@ def enough_rows(csv: str, rows: int) -> str:
 
 @pytest.mark.parametrize("dataset", sorted(named_blocks("dataset.csv")))
 def test_each_readme_dataset_starts_a_run_with_the_config_it_declares(
-    s3: Any, handler: Handler, lambda_context: Any, dataset: str
+    s3: Any, handler: Handler, lambda_context: Any, dataset: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     config = named_blocks("dataset.json")[dataset]
     declared = json.loads(config)
     csv = enough_rows(named_blocks("dataset.csv")[dataset], declared.get("min_rows", 20))
+    if "model" in declared:
+        publish_model_script(s3, monkeypatch, declared["model"]["script"])
 
     result = handler(upload_as_the_readme_says(s3, dataset, config, csv), lambda_context)
 
     resolved = json.loads(
         s3.get_object(Bucket=ARTIFACT_BUCKET, Key=result["config_uri"].split("/", 3)[3])["Body"].read()
     )
-    for field in ("target", "problem_type", "metric", "threshold", "delimiter"):
-        assert resolved[field] == declared[field], field
+    for field in ("target", "problem_type", "metric", "threshold", "delimiter", "model"):
+        if field == "model" and field in declared:
+            assert resolved["model_script"] == declared["model"]["script"]
+        elif field in declared:
+            assert resolved[field] == declared[field], field
     assert resolved["rows"] == result["rows"] >= declared.get("min_rows", 20)
 
 
