@@ -31,7 +31,7 @@ STOP_CAUSE = "driftline destroy is deleting the stack"
 GONE_CODES = frozenset({"ResourceNotFoundException", "ResourceNotFound", "ObjectNotFoundException", "NoSuchBucket"})
 GONE_PHRASES = ("could not find", "does not exist", "not found", "no scalable target")
 """SageMaker answers ValidationException "Could not find endpoint ..." for one that is gone."""
-LOCAL_STATE_ENTRIES = frozenset({STACK_FILE, "s3", "jobs", "outbox", "endpoints", "logs"})
+LOCAL_STATE_ENTRIES = frozenset({STACK_FILE, "s3", "jobs", "outbox", "endpoints", "logs", "model-packages"})
 """What local mode writes to its state folder."""
 SERVICES = (
     "cloudformation",

@@ -4,7 +4,8 @@
 SageMaker's scikit-learn container runs this file in script mode (``python train_script.py --model_script <name>
 --<hyperparameter> <value> ...``); it runs the model's script as ``__main__`` with the rest of the arguments and with
 this folder first on the import path, so the script imports ``driftline_ml.model_script`` for its data and its model
-folder. Only a script under ``models/`` beside this file can be named.
+folder. A ``requirements.txt`` beside the script is installed first (``driftline_ml.model_packages``); pip's error
+fails the job. Only a script under ``models/`` beside this file can be named.
 """
 
 from __future__ import annotations
@@ -15,7 +16,8 @@ import runpy
 import sys
 from pathlib import Path
 
-from driftline_ml.jobs import output_dir, write_reason
+from driftline_ml.jobs import MAX_REASON_CHARS, JobInputError, output_dir, write_reason
+from driftline_ml.model_packages import REQUIREMENTS_FILE, install_requirements
 
 CODE_DIR = Path(__file__).resolve().parent
 MODELS_DIR = CODE_DIR / "models"
@@ -55,6 +57,18 @@ def main(argv: list[str] | None = None) -> int:
         write_reason(output_dir() / "failure", reason)
         return 1
     os.environ["DRIFTLINE_MODEL_SCRIPT"] = name
+    requirements = path.parent / REQUIREMENTS_FILE
+    if requirements.is_file():
+        shown_as = f"models/{name}/{REQUIREMENTS_FILE}"
+        try:
+            packages = install_requirements(requirements, shown_as)
+        except JobInputError as error:
+            reason = f"Training failed: {error}"
+            print(reason, file=sys.stderr)
+            write_reason(output_dir() / "failure", reason[:MAX_REASON_CHARS])
+            return 1
+        os.environ["DRIFTLINE_MODEL_PACKAGES"] = str(packages)
+        sys.path.insert(0, str(packages))
     sys.argv = [str(path), *rest]
     sys.path.insert(0, str(CODE_DIR))
     try:

@@ -79,6 +79,10 @@ STOPPED_WITH_LOCAL_MODE = (
 goes there, so whatever reads the job (a run's failure notification) says why, as it would on AWS."""
 
 
+PACKAGE_CACHE_DIR = "model-packages"
+"""In local mode's state folder: the packages datasets' training scripts require, one folder per requirements."""
+
+
 class JobFailed(Exception):
     """A job ended Failed; the message becomes its FailureReason."""
 
@@ -458,6 +462,9 @@ class JobRunner:
         # A container path in the job's Environment (Model Monitor gives its analyzer its baseline and folders
         # that way) names the same file here as in an argument: under the job's folder.
         env.update({str(key): _on_host(str(value), root) for key, value in extra.items()})
+        # Where a training script's requirements are kept once installed (by their hash), for every later job;
+        # local mode's own folder, whatever the job's Environment says.
+        env["DRIFTLINE_PACKAGE_CACHE"] = str(self.jobs_dir.parent / PACKAGE_CACHE_DIR)
         return env
 
     def _fresh_root(self, name: str) -> Path:

@@ -22,6 +22,7 @@ import numpy as np
 
 from driftline_ml.jobs import JobInputError, find_input_file, output_dir, read_json, run_job
 from driftline_ml.metrics import compute_metrics
+from driftline_ml.model_packages import carry_into_model
 from driftline_ml.tabular import PREPROCESSING_FILE, check_metadata, is_classification, load_split, write_model
 
 PIPELINE_HYPERPARAMETERS = ("target", "problem_type", "model_script")
@@ -100,6 +101,9 @@ def save_model(estimator: Any, data: TrainingData, script: str) -> dict[str, flo
     metrics = compute_metrics(data.problem_type, data.y_validation, predictions, scores)
     for name, value in metrics.items():
         print(f"validation:{name}={value:.6f}")
+    packages = os.environ.get("DRIFTLINE_MODEL_PACKAGES")
+    if packages:
+        carry_into_model(Path(packages), model_dir())
     write_model(
         model_dir(),
         estimator,

@@ -105,6 +105,9 @@ def load_estimator(path: Path, trained_with: str | None) -> Any:
     import joblib
     import sklearn
 
+    from driftline_ml.model_packages import add_model_packages
+
+    add_model_packages(path.parent)
     try:
         return joblib.load(path)
     except Exception as error:

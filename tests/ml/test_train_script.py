@@ -102,3 +102,139 @@ def test_a_script_whose_train_returns_no_estimator_fails_saying_what_it_returned
     assert done.returncode == 1
     reason = (tmp_path / "output" / "failure").read_text()
     assert "train() returned a NoneType, which has no predict or predict_proba" in reason
+
+
+# Requirements ------------------------------------------------------------------------------------------------
+
+HALVER = '''
+"""A package a training script requires: a transformer the pickled model holds."""
+class Halver:
+    def fit(self, x, y=None):
+        return self
+
+    def transform(self, x):
+        return x / 2
+
+    def fit_transform(self, x, y=None):
+        return self.transform(x)
+'''
+
+SCRIPT_WITH_A_REQUIREMENT = """
+import sys
+
+from sklearn.impute import SimpleImputer
+from sklearn.linear_model import LogisticRegression
+from sklearn.pipeline import make_pipeline
+
+from halver import Halver
+from driftline_ml.model_script import run
+
+
+
+def train(data):
+    return make_pipeline(SimpleImputer(), Halver(), LogisticRegression()).fit(data.x_train, data.y_train)
+
+
+sys.exit(run(train))
+"""
+
+
+def write_wheel(folder: Path, name: str, version: str, module: str) -> Path:
+    """A pure-Python wheel of one module, as pip installs it from a package index or a folder of wheels."""
+    import base64
+    import hashlib
+    import zipfile
+
+    folder.mkdir(parents=True, exist_ok=True)
+    info = f"{name}-{version}.dist-info"
+    files = {
+        f"{name}.py": module,
+        f"{info}/METADATA": f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n",
+        f"{info}/WHEEL": "Wheel-Version: 1.0\nGenerator: driftline-tests\nRoot-Is-Purelib: true\nTag: py3-none-any\n",
+    }
+    record = []
+    for path, text in files.items():
+        digest = base64.urlsafe_b64encode(hashlib.sha256(text.encode()).digest()).rstrip(b"=").decode()
+        record.append(f"{path},sha256={digest},{len(text.encode())}")
+    record.append(f"{info}/RECORD,,")
+    wheel = folder / f"{name}-{version}-py3-none-any.whl"
+    with zipfile.ZipFile(wheel, "w") as archive:
+        for path, text in {**files, f"{info}/RECORD": "\n".join(record) + "\n"}.items():
+            archive.writestr(path, text)
+    return wheel
+
+
+def code_with_model(tmp_path: Path, name: str, script: str, requirements: str) -> Path:
+    code = tmp_path / "code"
+    shutil.copytree(ML_DIR, code, ignore=shutil.ignore_patterns("__pycache__"))
+    (code / "models" / name).mkdir()
+    (code / "models" / name / "train.py").write_text(script)
+    (code / "models" / name / "requirements.txt").write_text(requirements)
+    return code
+
+
+@pytest.fixture
+def offline_index(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """pip reads only a folder of wheels, never a package index, and keeps its installs in this test's cache."""
+    wheels = tmp_path / "wheels"
+    write_wheel(wheels, "halver", "1.0", HALVER)
+    monkeypatch.setenv("PIP_NO_INDEX", "1")
+    monkeypatch.setenv("PIP_FIND_LINKS", str(wheels))
+    monkeypatch.setenv("PIP_NO_CACHE_DIR", "1")
+    monkeypatch.setenv("DRIFTLINE_PACKAGE_CACHE", str(tmp_path / "package-cache"))
+    return wheels
+
+
+def test_a_script_s_requirements_are_installed_for_it_and_carried_in_its_model_for_serving(
+    tmp_path: Path, offline_index: Path
+) -> None:
+    code = code_with_model(tmp_path, "halved", SCRIPT_WITH_A_REQUIREMENT, "halver==1.0\n")
+    write_channels(tmp_path, "binary_classification")
+
+    done = run_script(tmp_path, "--model_script", "halved", code=code)
+
+    assert done.returncode == 0, done.stderr
+    assert "Installing the packages models/halved/requirements.txt requires" in done.stdout
+    assert (tmp_path / "model" / "packages" / "halver.py").is_file()
+    # A process that never installed halver loads the model and answers: the model carries the package.
+    loads = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "import sys; sys.path.insert(0, sys.argv[1]); import numpy as np; "
+            "from driftline_ml.serving import load_serving_model, predict; "
+            "m = load_serving_model(__import__('pathlib').Path(sys.argv[2])); "
+            "print(predict(m, np.array([[0.3, 1.0, 2.0]]))['labels'])",
+            str(ML_DIR),
+            str(tmp_path / "model"),
+        ],
+        capture_output=True,
+        text=True,
+        env=job_env(),
+        cwd=tmp_path,
+    )
+    assert loads.returncode == 0, loads.stderr
+    assert loads.stdout.strip() in ("['no']", "['yes']")
+
+    # The same requirements are installed once: the next job uses what the first installed.
+    shutil.rmtree(tmp_path / "model")
+    again = run_script(tmp_path, "--model_script", "halved", code=code)
+    assert again.returncode == 0, again.stderr
+    assert "Using the packages models/halved/requirements.txt requires, installed before" in again.stdout
+
+
+def test_a_requirement_pip_cannot_install_fails_the_job_with_pip_s_own_words(
+    tmp_path: Path, offline_index: Path
+) -> None:
+    code = code_with_model(
+        tmp_path, "halved", SCRIPT_WITH_A_REQUIREMENT, "halver==1.0\ndriftline-no-such-package==1.0\n"
+    )
+    write_channels(tmp_path, "binary_classification")
+
+    done = run_script(tmp_path, "--model_script", "halved", code=code)
+
+    assert done.returncode == 1
+    reason = (tmp_path / "output" / "failure").read_text()
+    assert reason.startswith("Training failed: pip could not install models/halved/requirements.txt (exit code 1)")
+    assert "No matching distribution found for driftline-no-such-package==1.0" in reason
+    assert not (tmp_path / "model").exists()
