@@ -59,12 +59,14 @@ def preprocess_request(settings: Settings, step: WaitingStepInput | None = None)
     )
 
 
-def training_request(settings: Settings, step: TrainInput | None = None) -> dict[str, Any]:
+def training_request(
+    settings: Settings, step: TrainInput | None = None, run_config: dict[str, Any] | None = None
+) -> dict[str, Any]:
     step = step or TrainInput.model_validate(load_event("train"))
     return build_training_job_request(
         execution_name=step.execution_name,
         dataset=step.dataset,
-        run_config=RUN_CONFIG,
+        run_config=RUN_CONFIG if run_config is None else run_config,
         preprocess=step.preprocess,
         settings=settings,
         region="eu-west-1",

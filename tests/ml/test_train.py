@@ -56,16 +56,21 @@ def write_channels(root: Path, problem_type: str, features: list[str] | None = N
     (root / "metadata" / "preprocessing.json").write_text(json.dumps(metadata))
 
 
-def start_training(root: Path, args: list[str], extra_env: dict[str, str] | None = None) -> subprocess.Popen[str]:
-    env = job_env(
+def training_env(root: Path, **extra: str) -> dict[str, str]:
+    """The training contract's variables for a job whose folders are under ``root``."""
+    return job_env(
         SM_MODEL_DIR=str(root / "model"),
         SM_CHANNEL_TRAIN=str(root / "train"),
         SM_CHANNEL_VALIDATION=str(root / "validation"),
         SM_CHANNEL_METADATA=str(root / "metadata"),
         SM_OUTPUT_DIR=str(root / "output"),
         SM_OUTPUT_DATA_DIR=str(root / "output" / "data"),
-        **(extra_env or {}),
+        **extra,
     )
+
+
+def start_training(root: Path, args: list[str], extra_env: dict[str, str] | None = None) -> subprocess.Popen[str]:
+    env = training_env(root, **(extra_env or {}))
     (root / "output").mkdir(parents=True, exist_ok=True)
     return subprocess.Popen(
         [sys.executable, str(ML_DIR / "train.py"), *args],

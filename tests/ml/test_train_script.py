@@ -14,21 +14,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tests.ml.test_train import ML_DIR, job_env, write_channels
+from tests.ml.test_train import ML_DIR, job_env, training_env, write_channels
 
 
 def run_script(
     root: Path, *args: str, hps: dict[str, str] | None = None, code: Path = ML_DIR
 ) -> subprocess.CompletedProcess[str]:
     (root / "output").mkdir(parents=True, exist_ok=True)
-    env = job_env(
-        SM_MODEL_DIR=str(root / "model"),
-        SM_CHANNEL_TRAIN=str(root / "train"),
-        SM_CHANNEL_VALIDATION=str(root / "validation"),
-        SM_CHANNEL_METADATA=str(root / "metadata"),
-        SM_OUTPUT_DIR=str(root / "output"),
-        SM_HPS=json.dumps(hps or {}),
-    )
+    env = training_env(root, SM_HPS=json.dumps(hps or {}))
     return subprocess.run(
         [sys.executable, str(code / "train_script.py"), *args],
         env=env,

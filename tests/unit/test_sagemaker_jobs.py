@@ -16,7 +16,6 @@ from driftline_core.payloads import EvaluateInput, JobResult, TrainInput
 from driftline_core.settings import Settings
 from driftline_core.training.job_requests import (
     IncumbentForEvaluation,
-    build_training_job_request,
     job_result_from_description,
     quota_exceeded_message,
 )
@@ -154,24 +153,12 @@ def test_training_hyperparameters_are_all_strings_encoded_as_the_sdk_does(settin
     }
 
 
-def _training_request_for(settings: Settings, config: dict[str, Any]) -> dict[str, Any]:
-    step = TrainInput.model_validate(load_event("train"))
-    return build_training_job_request(
-        execution_name=step.execution_name,
-        dataset=step.dataset,
-        run_config=config,
-        preprocess=step.preprocess,
-        settings=settings,
-        region="eu-west-1",
-    )
-
-
 def test_a_dataset_s_own_training_script_runs_through_train_script_with_its_hyperparameters_as_given(
     settings: Settings,
 ) -> None:
     config = RUN_CONFIG | {"model_script": "logistic_regression", "hyperparameters": {"C": "0.5", "max-depth": "x"}}
 
-    request = _training_request_for(settings, config)
+    request = training_request(settings, run_config=config)
 
     assert_valid_for_api("CreateTrainingJob", request)
     decoded = {key: json.loads(value) for key, value in request["HyperParameters"].items()}
@@ -192,7 +179,7 @@ def test_a_run_config_naming_no_model_folder_is_refused_before_any_job_starts(
     settings: Settings, script: object
 ) -> None:
     with pytest.raises(DatasetConfigInvalid, match="is not a model folder's name"):
-        _training_request_for(settings, RUN_CONFIG | {"model_script": script})
+        training_request(settings, run_config=RUN_CONFIG | {"model_script": script})
 
 
 def test_training_channels_are_the_preprocess_outputs(settings: Settings) -> None:
@@ -220,18 +207,10 @@ def test_training_job_writes_the_model_under_the_run_prefix(settings: Settings) 
 
 
 def test_a_hyperparameter_that_would_override_driftlines_is_refused(settings: Settings) -> None:
-    step = TrainInput.model_validate(load_event("train"))
     for name in ("target", "sagemaker_program", "model-dir", "model_dir", "max_iters"):
         config = RUN_CONFIG | {"hyperparameters": {name: "other"}}
         with pytest.raises(DatasetConfigInvalid, match=name):
-            build_training_job_request(
-                execution_name=step.execution_name,
-                dataset=step.dataset,
-                run_config=config,
-                preprocess=step.preprocess,
-                settings=settings,
-                region="eu-west-1",
-            )
+            training_request(settings, run_config=config)
 
 
 def test_evaluation_job_reads_the_model_and_test_split_and_writes_the_report(settings: Settings) -> None:
