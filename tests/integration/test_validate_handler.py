@@ -727,11 +727,16 @@ def test_the_readme_s_decimal_comma_file_is_refused_with_the_readme_s_words(
 CODE_URI = f"s3://{ARTIFACT_BUCKET}/code/0123456789ab"
 
 
-def publish_model_script(s3: Any, monkeypatch: pytest.MonkeyPatch, name: str) -> None:
+def publish_model_script(
+    s3: Any, monkeypatch: pytest.MonkeyPatch, name: str, requirements: bytes | None = None
+) -> None:
     """The script as the code publisher ships it, one object per ml/ file under ``<code>/src/``."""
     from driftline_core.settings import reset_settings
 
-    s3.put_object(Bucket=ARTIFACT_BUCKET, Key=f"code/0123456789ab/src/models/{name}/train.py", Body=b"# script\n")
+    folder = f"code/0123456789ab/src/models/{name}"
+    s3.put_object(Bucket=ARTIFACT_BUCKET, Key=f"{folder}/train.py", Body=b"# script\n")
+    if requirements is not None:
+        s3.put_object(Bucket=ARTIFACT_BUCKET, Key=f"{folder}/requirements.txt", Body=requirements)
     monkeypatch.setenv("ML_CODE_URI", CODE_URI)
     reset_settings()
 
@@ -787,4 +792,37 @@ def test_a_training_script_the_pipeline_cannot_run_is_refused_at_validation_with
     with pytest.raises(DatasetConfigInvalid) as refused:
         handler(upload(credit_csv()), lambda_context)
 
+    assert says in str(refused.value)
+
+
+@pytest.mark.parametrize(
+    ("requirements", "says"),
+    [
+        (b"lightgbm==4.3.0\n# fine\nscikit-learn>=1.2,<1.3\n", None),
+        (
+            b"lightgbm==4.3.0\nlightgbm=4.3.0\n",
+            "ml/models/logistic_regression/requirements.txt line 2 ('lightgbm=4.3.0') is not a requirement pip can "
+            "read",
+        ),
+        (b"-r ../other.txt\n", "line 1 ('-r ../other.txt') names another file or an editable checkout"),
+        (b"\xff\xfe numpy\n", "ml/models/logistic_regression/requirements.txt is not UTF-8 text"),
+    ],
+)
+def test_a_training_script_s_requirements_that_pip_would_stop_at_are_refused_at_validation_naming_the_line(
+    s3: Any,
+    handler: Handler,
+    upload: Upload,
+    lambda_context: Any,
+    monkeypatch: pytest.MonkeyPatch,
+    requirements: bytes,
+    says: str | None,
+) -> None:
+    publish_model_script(s3, monkeypatch, "logistic_regression", requirements)
+    put_dataset_config(s3, {"model": {"script": "logistic_regression"}})
+
+    if says is None:
+        assert handler(upload(credit_csv()), lambda_context)["rows"] == 40
+        return
+    with pytest.raises(DatasetConfigInvalid) as refused:
+        handler(upload(credit_csv()), lambda_context)
     assert says in str(refused.value)

@@ -34,6 +34,7 @@ from driftline_core.ingest.dataset_config import (
     resolve_config,
 )
 from driftline_core.ingest.release_plan import release_plan
+from driftline_core.ingest.requirements_file import requirements_problems
 from driftline_core.payloads import DataObject, RetrainManifest, StepInput, ValidationResult
 from driftline_core.settings import ReleaseSettings, Settings
 
@@ -105,10 +106,11 @@ def validate_upload(step: StepInput, settings: Settings, release: ReleaseSetting
 
 def _check_model_script(name: str, config_key: str, settings: Settings) -> None:
     """The dataset's own training script must be in the ``ml/`` code this stack published, or no job could run it."""
-    uri = f"{layout.ml_code_files_uri(settings.ml_code_uri)}models/{name}/train.py"
-    bucket, key = layout.split_s3_uri(uri)
+    folder = f"{layout.ml_code_files_uri(settings.ml_code_uri)}models/{name}/"
+    bucket, key = layout.split_s3_uri(f"{folder}train.py")
+    s3 = get_client("s3")
     try:
-        get_client("s3").head_object(Bucket=bucket, Key=key)
+        s3.head_object(Bucket=bucket, Key=key)
     except ClientError as error:
         if not is_not_found(error):
             raise
@@ -117,6 +119,20 @@ def _check_model_script(name: str, config_key: str, settings: Settings) -> None:
             f"stack deployed ({settings.ml_code_uri}); add the script there and deploy again (sam deploy, or restart "
             "local mode), or correct the name."
         ) from None
+    try:
+        body = s3.get_object(Bucket=bucket, Key=f"{key.rsplit('/', 1)[0]}/requirements.txt")["Body"].read()
+    except ClientError as error:
+        if not is_not_found(error):
+            raise
+        return  # no requirements: the script uses what the container holds
+    shown_as = f"ml/models/{name}/requirements.txt"
+    try:
+        text = body.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        raise DatasetConfigInvalid(f"{shown_as} is not UTF-8 text; save it as UTF-8 and deploy again.") from None
+    problems = requirements_problems(text, shown_as)
+    if problems:
+        raise DatasetConfigInvalid(f"{'; '.join(problems)}. Correct it and deploy again.")
 
 
 def _retrain_window(step: StepInput, settings: Settings) -> list[DataObject]:

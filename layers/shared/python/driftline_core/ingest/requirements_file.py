@@ -1,0 +1,77 @@
+"""A training script's ``requirements.txt``, read as pip reads it, so a line pip would stop at is refused at
+validation, naming the line, instead of failing the training job minutes later.
+
+Each line is blank, a comment, a requirement in PEP 508's form (``name[extras] <specifiers> ; <marker>``, or
+``name @ <url>``), or one of pip's options for where packages come from (``--index-url``, ``--extra-index-url``,
+``--find-links``, ``--trusted-host``, ``--pre``, ``--prefer-binary``, ``--only-binary``, ``--no-binary``). Options that
+name other files or an editable checkout (``-r``, ``-c``, ``-e``) are refused: the training job installs from this
+one file, on SageMaker's machine.
+"""
+
+from __future__ import annotations
+
+import re
+
+_NAME = r"[A-Za-z0-9](?:[A-Za-z0-9._-]*[A-Za-z0-9])?"
+_EXTRAS = rf"(?:\s*\[\s*(?:{_NAME}(?:\s*,\s*{_NAME})*)?\s*\])?"
+_VERSION = r"[A-Za-z0-9.*+!_-]+"
+_SPECIFIER = rf"(?:===|==|!=|~=|>=|<=|>|<)\s*{_VERSION}"
+_SPECIFIERS = rf"(?:\s*\(?\s*{_SPECIFIER}(?:\s*,\s*{_SPECIFIER})*\s*,?\s*\)?)?"
+_URL = r"\s*@\s*\S+"
+_MARKER = r"(?:\s*;\s*\S.*)?"
+REQUIREMENT = re.compile(rf"^{_NAME}{_EXTRAS}(?:{_URL}|{_SPECIFIERS}){_MARKER}$")
+SOURCE_OPTIONS = (
+    "--index-url",
+    "-i",
+    "--extra-index-url",
+    "--find-links",
+    "-f",
+    "--trusted-host",
+    "--pre",
+    "--prefer-binary",
+    "--only-binary",
+    "--no-binary",
+)
+FILE_OPTIONS = ("-r", "--requirement", "-c", "--constraint", "-e", "--editable")
+
+
+def requirements_problems(text: str, shown_as: str) -> list[str]:
+    """One sentence per line pip would not read as this file's own requirement or package source."""
+    problems = []
+    for number, raw in enumerate(_logical_lines(text), start=1):
+        line = raw.split(" #", 1)[0].strip() if not raw.lstrip().startswith("#") else ""
+        if not line:
+            continue
+        option = line.split("=", 1)[0].split(None, 1)[0] if line.startswith("-") else ""
+        if option in FILE_OPTIONS:
+            problems.append(
+                f"{shown_as} line {number} ({line!r}) names another file or an editable checkout; list the packages "
+                "themselves"
+            )
+        elif line.startswith("-"):
+            if option not in SOURCE_OPTIONS:
+                problems.append(
+                    f"{shown_as} line {number} ({line!r}) is a pip option the training job does not take; use "
+                    f"requirements and the package source options ({', '.join(SOURCE_OPTIONS[::2])})"
+                )
+        elif not REQUIREMENT.fullmatch(line):
+            problems.append(
+                f"{shown_as} line {number} ({line!r}) is not a requirement pip can read; write name, optional "
+                "[extras] and version specifiers such as 'lightgbm==4.3.0' or 'scikit-learn>=1.2,<1.3'"
+            )
+    return problems
+
+
+def _logical_lines(text: str) -> list[str]:
+    """The file's lines, a line ending in a backslash joined with the next, as pip joins them."""
+    lines: list[str] = []
+    pending = ""
+    for line in text.splitlines():
+        if line.endswith("\\"):
+            pending += line[:-1]
+            continue
+        lines.append(pending + line)
+        pending = ""
+    if pending:
+        lines.append(pending)
+    return lines
