@@ -106,6 +106,21 @@ def test_first_registration_creates_the_group_and_a_pending_package_with_lineage
     assert event["execution_name"] in package["ModelPackageDescription"]
 
 
+def test_a_model_trained_by_a_dataset_s_own_script_names_the_script_in_its_lineage(
+    lambda_handler: Handler, lambda_context: Any
+) -> None:
+    event = _register_event()
+    bucket, _, key = event["validation"]["config_uri"].removeprefix("s3://").partition("/")
+    scripted = RUN_CONFIG | {"model_script": "logistic_regression", "hyperparameters": {"C": "0.5"}}
+    boto3.client("s3").put_object(Bucket=bucket, Key=key, Body=json.dumps(scripted).encode())
+
+    result = lambda_handler(event, lambda_context)
+
+    package = boto3.client("sagemaker").describe_model_package(ModelPackageName=result["model_package_arn"])
+    lineage = package["CustomerMetadataProperties"]
+    assert (lineage["model_script"], lineage["hyperparameters"]) == ("logistic_regression", "C=0.5")
+
+
 def test_a_drift_retrain_s_package_says_why_it_was_trained_which_features_drifted_and_on_what(
     lambda_handler: Handler, lambda_context: Any
 ) -> None:

@@ -321,6 +321,7 @@ def lineage_metadata(step: RegisterInput, run_config: dict[str, Any], settings: 
         "metric": step.gate.metric,
         "metric_value": repr(step.gate.value),
         "hyperparameters": " ".join(f"{name}={value}" for name, value in sorted(hyperparameters.items())),
+        "model_script": str(run_config.get("model_script") or ""),
         "training_job": step.training.job_name,
         "preprocess_job": step.preprocess.job_name,
         "evaluation_job": step.evaluation.job_name,
