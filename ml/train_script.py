@@ -10,14 +10,14 @@ fails the job. Only a script under ``models/`` beside this file can be named.
 
 from __future__ import annotations
 
-import os
 import re
 import runpy
 import sys
 from pathlib import Path
 
-from driftline_ml.jobs import MAX_REASON_CHARS, JobInputError, output_dir, write_reason
+from driftline_ml.jobs import JobInputError, output_dir, run_job
 from driftline_ml.model_packages import REQUIREMENTS_FILE, install_requirements
+from driftline_ml.model_script import RUNNING
 
 CODE_DIR = Path(__file__).resolve().parent
 MODELS_DIR = CODE_DIR / "models"
@@ -26,12 +26,25 @@ SCRIPT_NAME = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
 
 
 def script_path(name: str) -> Path:
-    """``models/<name>/train.py``; raises ``ValueError`` for a name that is not a model folder's."""
+    """``models/<name>/train.py``; ``JobInputError`` for a name that is not a model folder's."""
     if not SCRIPT_NAME.fullmatch(name):
-        raise ValueError(f"model_script {name!r} is not a model folder's name (lowercase letters, digits and _)")
+        raise JobInputError(f"model_script {name!r} is not a model folder's name (lowercase letters, digits and _)")
     path = MODELS_DIR / name / "train.py"
     if not path.is_file():
-        raise ValueError(f"there is no training script models/{name}/train.py in the published code")
+        raise JobInputError(f"there is no training script models/{name}/train.py in the published code")
+    return path
+
+
+def prepare(name: str) -> Path:
+    """The script to run, its requirements installed and put first on the import path."""
+    path = script_path(name)
+    requirements = path.parent / REQUIREMENTS_FILE
+    packages = (
+        install_requirements(requirements, f"models/{name}/{REQUIREMENTS_FILE}") if requirements.is_file() else None
+    )
+    if packages is not None:
+        sys.path.insert(0, str(packages))
+    RUNNING.name, RUNNING.packages = name, packages
     return path
 
 
@@ -49,30 +62,14 @@ def split_arguments(argv: list[str]) -> tuple[str, list[str]]:
 
 def main(argv: list[str] | None = None) -> int:
     name, rest = split_arguments(sys.argv[1:] if argv is None else argv)
-    try:
-        path = script_path(name)
-    except ValueError as error:
-        reason = f"Training failed: {error}."
-        print(reason, file=sys.stderr)
-        write_reason(output_dir() / "failure", reason)
-        return 1
-    os.environ["DRIFTLINE_MODEL_SCRIPT"] = name
-    requirements = path.parent / REQUIREMENTS_FILE
-    if requirements.is_file():
-        shown_as = f"models/{name}/{REQUIREMENTS_FILE}"
-        try:
-            packages = install_requirements(requirements, shown_as)
-        except JobInputError as error:
-            reason = f"Training failed: {error}"
-            print(reason, file=sys.stderr)
-            write_reason(output_dir() / "failure", reason[:MAX_REASON_CHARS])
-            return 1
-        os.environ["DRIFTLINE_MODEL_PACKAGES"] = str(packages)
-        sys.path.insert(0, str(packages))
-    sys.argv = [str(path), *rest]
+    prepared: list[Path] = []
+    failed = run_job(lambda: prepared.append(prepare(name)), what="Training", reason_file=output_dir() / "failure")
+    if failed:
+        return failed
+    sys.argv = [str(prepared[0]), *rest]
     sys.path.insert(0, str(CODE_DIR))
     try:
-        runpy.run_path(str(path), run_name="__main__")
+        runpy.run_path(str(prepared[0]), run_name="__main__")
     except SystemExit as ended:
         return ended.code if isinstance(ended.code, int) else (0 if ended.code is None else 1)
     return 0

@@ -58,9 +58,10 @@ _PUBLISHER = ML_DIR / "code_publisher.py"
 
 CONTRACT_VARIABLE_PREFIXES = ("SM_", "AWS_")
 """The container contract's variables: channels and model paths (``SM_*``), credentials, region and endpoint."""
-HIJACKING_VARIABLE_PREFIXES = ("LD_", "DYLD_", "PYTHON")
+HIJACKING_VARIABLE_PREFIXES = ("LD_", "DYLD_", "PYTHON", "PIP_")
 """Variables that make the dynamic loader or the interpreter load code from elsewhere (``LD_PRELOAD``,
-``PYTHONPATH``, ``PYTHONSTARTUP``, ...)."""
+``PYTHONPATH``, ``PYTHONSTARTUP``, ...), make pip install from elsewhere or into another folder (``PIP_INDEX_URL``,
+``PIP_TARGET``: a training script's requirements are installed by pip)."""
 PYTHON_SETTINGS_ALLOWED = frozenset(
     {"PYTHONUNBUFFERED", "PYTHONHASHSEED", "PYTHONIOENCODING", "PYTHONDONTWRITEBYTECODE", "PYTHONUTF8"}
 )
@@ -137,7 +138,7 @@ def refused_environment(environment: Mapping[str, str]) -> list[str]:
     a job may not replace what the container contract owns (``SM_*`` paths, ``AWS_*`` credentials,
     region and endpoint, which keep it talking to the emulator with its placeholder credentials), nor
     set what would load other code or send its traffic elsewhere: ``LD_*``, ``DYLD_*``, ``PYTHON*``
-    other than output settings, and proxies.
+    other than output settings, ``PIP_*``, and proxies.
     """
     return sorted(name for name in environment if _is_refused_variable(name.upper()))
 
@@ -462,8 +463,8 @@ class JobRunner:
         # A container path in the job's Environment (Model Monitor gives its analyzer its baseline and folders
         # that way) names the same file here as in an argument: under the job's folder.
         env.update({str(key): _on_host(str(value), root) for key, value in extra.items()})
-        # Where a training script's requirements are kept once installed (by their hash), for every later job;
-        # local mode's own folder, whatever the job's Environment says.
+        # Where a training script's requirements are kept once installed (by their hash), for every later job:
+        # local mode's own folder, set after the job's Environment so a request cannot move it.
         env["DRIFTLINE_PACKAGE_CACHE"] = str(self.jobs_dir.parent / PACKAGE_CACHE_DIR)
         return env
 

@@ -29,6 +29,19 @@ PIPELINE_HYPERPARAMETERS = ("target", "problem_type", "model_script")
 """Hyperparameters the pipeline sets for itself; a script's own ones are the rest."""
 
 
+@dataclass
+class RunningScript:
+    """The script ``train_script.py`` runs: set there, in this process, never read from the job's environment
+    (which a job request chooses)."""
+
+    name: str = ""
+    packages: Path | None = None
+    """Where its requirements were installed; carried into the model folder."""
+
+
+RUNNING = RunningScript()
+
+
 @dataclass(frozen=True)
 class TrainingData:
     """The run's preprocessed data: features as float matrices (NaN where a value is missing or was not seen in
@@ -83,7 +96,7 @@ def load_training_data() -> TrainingData:
     return TrainingData(x_train, y_train, x_validation, y_validation, metadata, script_hyperparameters())
 
 
-def save_model(estimator: Any, data: TrainingData, script: str) -> dict[str, float]:
+def save_model(estimator: Any, data: TrainingData, script: RunningScript) -> dict[str, float]:
     """Score the estimator on the validation split (printed as ``validation:<metric>=<value>`` lines for SageMaker's
     metric definitions), then write the model folder serving and evaluation read."""
     missing = [name for name in _needed_methods(data) if not callable(getattr(estimator, name, None))]
@@ -101,16 +114,15 @@ def save_model(estimator: Any, data: TrainingData, script: str) -> dict[str, flo
     metrics = compute_metrics(data.problem_type, data.y_validation, predictions, scores)
     for name, value in metrics.items():
         print(f"validation:{name}={value:.6f}")
-    packages = os.environ.get("DRIFTLINE_MODEL_PACKAGES")
-    if packages:
-        carry_into_model(Path(packages), model_dir())
+    if script.packages is not None:
+        carry_into_model(script.packages, model_dir())
     write_model(
         model_dir(),
         estimator,
         {
             **data.metadata,
             "estimator": type(estimator).__name__,
-            "model_script": script,
+            "model_script": script.name,
             "hyperparameters": data.hyperparameters,
             "python_version": platform.python_version(),
             "validation_metrics": metrics,
@@ -125,14 +137,13 @@ def _needed_methods(data: TrainingData) -> list[str]:
 
 def run(train: Callable[[TrainingData], Any]) -> int:
     """The job: load the data, ``train`` it, save what it returns; 0, or 1 with the reason written for SageMaker."""
-    script = os.environ.get("DRIFTLINE_MODEL_SCRIPT", "")
 
     def job() -> None:
         data = load_training_data()
         print(
-            f"Training {script or 'the model script'} on {len(data.y_train)} rows, validating on "
+            f"Training {RUNNING.name or 'the model script'} on {len(data.y_train)} rows, validating on "
             f"{len(data.y_validation)} rows, {data.x_train.shape[1]} features"
         )
-        save_model(train(data), data, script)
+        save_model(train(data), data, RUNNING)
 
     return run_job(job, what="Training", reason_file=output_dir() / "failure")

@@ -60,7 +60,13 @@ import sys
 rows = open(os.path.join(os.environ["SM_CHANNEL_TRAIN"], "train.csv")).read().splitlines()[1:]
 with open(os.path.join(os.environ["SM_MODEL_DIR"], "model.json"), "w") as model:
     json.dump(
-        {"rows": len(rows), "arguments": sys.argv[1:], "greeting": os.environ.get("DRIFTLINE_GREETING")}, model
+        {
+            "rows": len(rows),
+            "arguments": sys.argv[1:],
+            "greeting": os.environ.get("DRIFTLINE_GREETING"),
+            "package_cache": os.environ.get("DRIFTLINE_PACKAGE_CACHE"),
+        },
+        model,
     )
 print("trained on", len(rows), "rows")
 """
@@ -354,7 +360,17 @@ def test_an_input_object_whose_key_climbs_out_of_the_job_folder_fails_the_job(
 
 @pytest.mark.parametrize(
     "variable",
-    ["AWS_ENDPOINT_URL", "AWS_ACCESS_KEY_ID", "AWS_PROFILE", "SM_MODEL_DIR", "LD_PRELOAD", "PYTHONPATH", "HTTPS_PROXY"],
+    [
+        "AWS_ENDPOINT_URL",
+        "AWS_ACCESS_KEY_ID",
+        "AWS_PROFILE",
+        "SM_MODEL_DIR",
+        "LD_PRELOAD",
+        "PYTHONPATH",
+        "HTTPS_PROXY",
+        "PIP_INDEX_URL",
+        "PIP_TARGET",
+    ],
 )
 def test_a_job_environment_cannot_replace_the_container_contract_or_load_other_code(
     emulator: Emulator, variable: str
@@ -427,8 +443,25 @@ def test_a_training_job_runs_in_script_mode_and_uploads_model_tar_gz(emulator: E
         "rows": 2,
         "arguments": ["--max_iter", "200", "--solver", "lbfgs"],
         "greeting": "hello from the request",
+        "package_cache": str(tmp_path / "model-packages"),
     }
     assert "trained on 2 rows" in (tmp_path / "jobs" / "credit-train" / "job.log").read_text()
+
+
+def test_a_job_environment_cannot_move_where_local_mode_keeps_installed_requirements(
+    emulator: Emulator, tmp_path: Path
+) -> None:
+    description = _start_training_job(
+        emulator, "credit-moves-cache", "train.py", environment={"DRIFTLINE_PACKAGE_CACHE": str(emulator.pwned)}
+    )
+
+    assert description["TrainingJobStatus"] == "Completed", description.get("FailureReason")
+    with tarfile.open(
+        fileobj=io.BytesIO(emulator.read("runs/r1/models/credit-moves-cache/output/model.tar.gz"))
+    ) as tar:
+        model_file = tar.extractfile("model.json")
+        assert model_file is not None
+        assert json.loads(model_file.read())["package_cache"] == str(tmp_path / "model-packages")
 
 
 def test_a_training_script_s_failure_file_becomes_the_failure_reason(emulator: Emulator) -> None:

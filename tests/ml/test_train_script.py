@@ -18,10 +18,10 @@ from tests.ml.test_train import ML_DIR, job_env, training_env, write_channels
 
 
 def run_script(
-    root: Path, *args: str, hps: dict[str, str] | None = None, code: Path = ML_DIR
+    root: Path, *args: str, hps: dict[str, str] | None = None, code: Path = ML_DIR, **extra_env: str
 ) -> subprocess.CompletedProcess[str]:
     (root / "output").mkdir(parents=True, exist_ok=True)
-    env = training_env(root, SM_HPS=json.dumps(hps or {}))
+    env = training_env(root, SM_HPS=json.dumps(hps or {}), **extra_env)
     return subprocess.run(
         [sys.executable, str(code / "train_script.py"), *args],
         env=env,
@@ -58,6 +58,25 @@ def test_the_worked_example_trains_a_model_that_serving_loads_and_answers_with(
     else:
         assert answer["class_labels"] == ["no", "yes"] and answer["probabilities"].shape == (2, 2)
         assert metadata["validation_metrics"]["accuracy"] > 0.75
+
+
+def test_what_a_model_carries_is_never_taken_from_the_job_s_environment(tmp_path: Path) -> None:
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    (elsewhere / "secret.txt").write_text("not for the model")
+    write_channels(tmp_path, "binary_classification")
+
+    done = run_script(
+        tmp_path,
+        "--model_script",
+        "logistic_regression",
+        DRIFTLINE_MODEL_PACKAGES=str(elsewhere),
+        DRIFTLINE_MODEL_SCRIPT="other",
+    )
+
+    assert done.returncode == 0, done.stderr
+    assert sorted(path.name for path in (tmp_path / "model").iterdir()) == ["model.joblib", "model_metadata.json"]
+    assert json.loads((tmp_path / "model" / "model_metadata.json").read_text())["model_script"] == "logistic_regression"
 
 
 @pytest.mark.parametrize(
