@@ -48,9 +48,18 @@ class DecisionRefused(CommandError):
 
 def add_parser(commands: Any) -> None:
     for verb in ("approve", "reject"):
-        decide = commands.add_parser(verb, help=f"{verb} the model a waiting run registered (sets its registry status)")
+        decide = commands.add_parser(
+            verb,
+            help=f"{verb} the model a waiting run registered (sets its registry status), or the promotion of its "
+            "A/B trial's winner",
+        )
         decide.add_argument("run", help="the run: its execution name, ARN, or the start of its name")
-        decide.add_argument("--reason", required=verb == "reject", default="", help="why (recorded in the registry)")
+        decide.add_argument(
+            "--reason",
+            required=verb == "reject",
+            default="",
+            help="why (recorded in the registry, or in the promotion's record)",
+        )
         decide.add_argument("--by", default=None, help="who decides (default: your user name)")
         add_target_arguments(decide)
         decide.set_defaults(run_command=run, approve=verb == "approve")
@@ -67,14 +76,8 @@ def run(args: argparse.Namespace) -> int:
     if state == PROMOTION_STATE:
         message = decide_promotion(target, package=package, approve=args.approve, by=by, reason=args.reason)
     else:
-        message = decide_run(
-            sfn,
-            target.client("sagemaker"),
-            machine_arn=target.machine_arn,
-            run=run_arn,
-            approve=args.approve,
-            by=by,
-            reason=args.reason,
+        message = decide_in_registry(
+            sfn, target.client("sagemaker"), run_arn, package, approve=args.approve, by=by, reason=args.reason
         )
     print(message)
     return 0
@@ -150,6 +153,21 @@ def decide_run(
     """Set the package's status; wait (briefly) for the run to leave its approval wait; say what happened."""
     execution_arn = execution_arn_for(machine_arn, run)
     package = waiting_package(sfn, execution_arn)
+    return decide_in_registry(sfn, sagemaker, execution_arn, package, approve=approve, by=by, reason=reason, wait=wait)
+
+
+def decide_in_registry(
+    sfn: Any,
+    sagemaker: Any,
+    execution_arn: str,
+    package: str,
+    *,
+    approve: bool,
+    by: str,
+    reason: str,
+    wait: float = 30,
+) -> str:
+    """Set the waiting run's package to Approved or Rejected, as Studio would; the registry's event resumes it."""
     current = sagemaker.describe_model_package(ModelPackageName=package)["ModelApprovalStatus"]
     if current != "PendingManualApproval":
         raise DecisionRefused(f"{package} is already {current}; the run resumes from that decision")
