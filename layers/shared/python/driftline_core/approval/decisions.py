@@ -42,6 +42,7 @@ from driftline_core.approval.signatures import Decision, approval_id_for
 from driftline_core.aws.clients import get_client
 from driftline_core.aws.error_codes import error_code, is_condition_failed, is_not_found, is_run_not_waiting
 from driftline_core.errors import APPROVAL_REJECTED_ERROR
+from driftline_core.notifications.text import sentence_start
 from driftline_core.payloads import ApprovalDecision
 from driftline_core.settings import ApprovalSettings
 
@@ -252,7 +253,7 @@ def decide(
         return _already_decided(decided)
     verb = "approved" if decision == "approve" else "rejected"
     return DecisionResult(
-        "decided", decided, f"{_capital(record.subject)} is {verb} by {decided_by}. {_follow(decided)}"
+        "decided", decided, f"{sentence_start(record.subject)} is {verb} by {decided_by}. {_follow(decided)}"
     )
 
 
@@ -264,10 +265,6 @@ def _follow(record: ApprovalRecord) -> str:
             return f"Model version {record.version} takes all of the endpoint's traffic and its trial ends."
         return f"The serving model keeps all of the endpoint's traffic and model version {record.version} leaves it."
     return "The run continues with this model." if approved else "The run ends here and this model is not deployed."
-
-
-def _capital(text: str) -> str:
-    return text[:1].upper() + text[1:]
 
 
 def approval_description(record: ApprovalRecord) -> str:
@@ -298,7 +295,9 @@ def decision_output(record: ApprovalRecord) -> ApprovalDecision:
 def rejection_cause(record: ApprovalRecord) -> str:
     where = "in the SageMaker Model Registry" if record.source == "registry" else "through the approval link"
     because = f": {record.reason}" if record.reason else " (no reason given)"
-    return f"{_capital(record.subject)} was rejected by {record.decided_by} at {record.decided_at} {where}{because}"
+    return (
+        f"{sentence_start(record.subject)} was rejected by {record.decided_by} at {record.decided_at} {where}{because}"
+    )
 
 
 def send_outcome(task_token: str, record: ApprovalRecord) -> None:
@@ -484,7 +483,7 @@ def _already_decided(record: ApprovalRecord) -> DecisionResult:
     return DecisionResult(
         "already_decided",
         record,
-        f"{_capital(record.subject)} was already {record.status} by {record.decided_by} "
+        f"{sentence_start(record.subject)} was already {record.status} by {record.decided_by} "
         f"at {record.decided_at} {where}. This link changes nothing.",
     )
 

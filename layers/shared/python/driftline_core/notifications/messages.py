@@ -17,6 +17,7 @@ from driftline_core.errors import APPROVAL_EXPIRED_ERROR, APPROVAL_REJECTED_ERRO
 from driftline_core.notifications.job_cost import with_job_cost
 from driftline_core.notifications.publish import UNKNOWN_DATASET, Notification, email_subject, publish_notification
 from driftline_core.notifications.serving_example import ServingExample, read_serving_example
+from driftline_core.notifications.text import sentence_start
 from driftline_core.payloads import (
     ABTestPlan,
     ApprovalRequestInput,
@@ -242,7 +243,7 @@ def _failed(notify: NotifyInput, run: RunDocument, dataset: str) -> Notification
         message="\n".join(lines),
         attributes=_attributes("failed", dataset, notify.execution_name),
         error=fail_state_error_name(error_name),
-        cause=f"{_sentence_start(step)} failed: {_as_sentence(reason)} {closing}",
+        cause=f"{sentence_start(step)} failed: {_as_sentence(reason)} {closing}",
     )
 
 
@@ -361,10 +362,6 @@ def _attributes(outcome: str, dataset: str, run: str = "") -> dict[str, str]:
 
 def _number(value: float) -> str:
     return f"{value:.1f}" if abs(value) >= 1000 else f"{value:.4f}"
-
-
-def _sentence_start(text: str) -> str:
-    return text[:1].upper() + text[1:]
 
 
 def _as_sentence(text: str) -> str:

@@ -27,6 +27,7 @@ from driftline_core.aws.error_codes import is_not_found
 from driftline_core.errors import EvaluationReportInvalid
 from driftline_core.ingest.dataset_config import ResolvedConfig
 from driftline_core.metrics import REPORT_SECTIONS
+from driftline_core.notifications.text import sentence_start
 from driftline_core.payloads import DataDriftSummary, FeatureDistance, GateInput, GateResult, JobResult, ProblemType
 from driftline_core.settings import Settings
 from driftline_core.training.registry import ModelToBeat, find_model_to_beat
@@ -150,11 +151,11 @@ def decide(
         )
     elif incumbent.unreadable is not None:
         reasons.append(
-            f"{_capitalised(incumbent.named())} was not compared: {incumbent.unreadable} The threshold alone decides."
+            f"{sentence_start(incumbent.named())} was not compared: {incumbent.unreadable} The threshold alone decides."
         )
     elif incumbent.value is None:
         reasons.append(
-            f"{_capitalised(incumbent.named())} has no {metric} on this run's test split, "
+            f"{sentence_start(incumbent.named())} has no {metric} on this run's test split, "
             "so the threshold alone decides."
         )
     else:
@@ -311,10 +312,6 @@ def _read_report(uri: str) -> Any | None:
 
 def _version(model_package_arn: str) -> str:
     return model_package_arn.rsplit("/", 1)[-1]
-
-
-def _capitalised(sentence: str) -> str:
-    return sentence[:1].upper() + sentence[1:]
 
 
 def _fmt(number: float) -> str:
