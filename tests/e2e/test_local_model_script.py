@@ -13,30 +13,13 @@ from pathlib import Path
 import pytest
 
 from driftline import datasets
-from driftline.local.demo import APPROVAL_STATE, approval_links, decide_as_a_person
+from driftline.local.demo import upload_and_follow
 from driftline.local.emulator import LocalCloud
-from driftline.local.runs import RunRecord, follow, wait_for_execution
 
 pytestmark = pytest.mark.e2e
 
 DATASET = "scripted"
 TARGET = "diagnosis"
-
-
-def _run(cloud: LocalCloud, config: dict[str, object], csv_path: Path) -> RunRecord:
-    s3, sfn = cloud.client("s3"), cloud.client("stepfunctions")
-    bucket, machine = cloud.outputs["DataBucketName"], cloud.outputs["PipelineStateMachineArn"]
-    s3.put_object(Bucket=bucket, Key=f"data/{DATASET}/dataset.json", Body=json.dumps(config).encode())
-    known = {e["executionArn"] for e in sfn.list_executions(stateMachineArn=machine)["executions"]}
-    s3.upload_file(str(csv_path), bucket, f"data/{DATASET}/{csv_path.name}")
-    arn = wait_for_execution(sfn, machine, known=known)
-
-    def approve() -> bool:
-        link, _ = approval_links(cloud.settings.outbox, arn)
-        decide_as_a_person(link, approver="reviewer@example.com")
-        return True
-
-    return follow(sfn, arn, show=lambda _: None, timeout=600, on_enter={APPROVAL_STATE: approve})
 
 
 def _read(cloud: LocalCloud, uri: str) -> bytes:
@@ -55,7 +38,7 @@ def test_a_dataset_s_own_training_script_trains_registers_deploys_and_serves(clo
         "hyperparameters": {"C": 0.5},
     }
 
-    record = _run(cloud, config, csv_path)
+    record = upload_and_follow(cloud, DATASET, csv_path, config=json.dumps(config).encode(), timeout=600)
 
     assert record.status == "SUCCEEDED", (record.error, record.cause)
     run_config = json.loads(_read(cloud, record.output["validation"]["config_uri"]))
