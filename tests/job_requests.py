@@ -16,6 +16,7 @@ from tests.conftest import load_event
 
 ARTIFACTS = "driftline-artifacts-123456789012-us-east-1"
 CODE_URI = f"s3://{ARTIFACTS}/code/3f9c2a7d51e0/"
+XGBOOST_IMAGE = "683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-xgboost:3.0-5"
 
 RUN_CONFIG: dict[str, Any] = {
     "dataset": "credit",
@@ -41,26 +42,32 @@ def job_settings() -> Settings:
         ml_code_version="3f9c2a7d51e0",
         training_image_uri="683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-scikit-learn:1.2-1-cpu-py3",
         processing_image_uri="683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-scikit-learn:1.2-1-cpu-py3",
+        xgboost_image_uri=XGBOOST_IMAGE,
         training_instance_type="ml.m5.xlarge",
         processing_instance_type="ml.m5.large",
         max_job_runtime_seconds=1800,
     )
 
 
-def preprocess_request(settings: Settings, step: WaitingStepInput | None = None) -> dict[str, Any]:
+def preprocess_request(
+    settings: Settings, step: WaitingStepInput | None = None, run_config: dict[str, Any] | None = None
+) -> dict[str, Any]:
     step = step or WaitingStepInput.model_validate(load_event("preprocess"))
     return build_preprocess_job_request(
         execution_name=step.execution_name,
         dataset=step.dataset,
         data=step.data,
         config_uri=step.validation.config_uri,
-        run_config=RUN_CONFIG,
+        run_config=RUN_CONFIG if run_config is None else run_config,
         settings=settings,
     )
 
 
 def training_request(
-    settings: Settings, step: TrainInput | None = None, run_config: dict[str, Any] | None = None
+    settings: Settings,
+    step: TrainInput | None = None,
+    run_config: dict[str, Any] | None = None,
+    class_count: int | None = None,
 ) -> dict[str, Any]:
     step = step or TrainInput.model_validate(load_event("train"))
     return build_training_job_request(
@@ -70,11 +77,15 @@ def training_request(
         preprocess=step.preprocess,
         settings=settings,
         region="eu-west-1",
+        class_count=class_count,
     )
 
 
 def evaluation_request(
-    settings: Settings, step: EvaluateInput | None = None, incumbent: IncumbentForEvaluation | None = None
+    settings: Settings,
+    step: EvaluateInput | None = None,
+    incumbent: IncumbentForEvaluation | None = None,
+    run_config: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     step = step or EvaluateInput.model_validate(load_event("evaluate"))
     return build_evaluation_job_request(
@@ -85,4 +96,5 @@ def evaluation_request(
         training=step.training,
         settings=settings,
         incumbent=incumbent,
+        run_config=run_config,
     )

@@ -150,3 +150,34 @@ def test_deploying_outside_the_commercial_partition_is_refused_with_a_clear_mess
     for assertion in assertions:
         assert "commercial" in assertion["AssertDescription"]
         assert "aws" in assertion["AssertDescription"]
+
+
+def test_the_xgboost_image_lives_in_the_scikit_learn_image_s_registry_account_in_every_region(
+    sdk_config: dict[str, Any],
+) -> None:
+    from driftline import xgboost_container
+
+    assert xgboost_container.registries_differ(xgboost_container.sdk_image_config(), sdk_config) == []
+
+
+@pytest.mark.parametrize("region", ["us-east-1", "ca-west-1", "il-central-1", "eu-south-2"])
+def test_the_xgboost_image_uri_is_the_sdks_image_for_its_version(template: dict[str, Any], region: str) -> None:
+    from sagemaker.core import image_uris
+
+    from driftline.xgboost_container import CONTAINER_VERSION
+
+    variables = template["Globals"]["Function"]["Environment"]["Variables"]
+    expected = {
+        image_uris.retrieve("xgboost", region=region, version=CONTAINER_VERSION, image_scope=scope)
+        for scope in ("training", "inference")
+    }
+
+    assert {resolve(variables["XGBOOST_IMAGE_URI"], region, {}, template)} == expected
+
+
+def test_local_mode_runs_the_xgboost_image_s_xgboost() -> None:
+    from importlib.metadata import version
+
+    from driftline.xgboost_container import CONTAINER_LIBRARIES
+
+    assert version("xgboost-cpu") == CONTAINER_LIBRARIES["xgboost"]

@@ -19,6 +19,7 @@ TOKENS_TABLE = "driftline-job-tokens"
 CODE_URI = f"s3://{ARTIFACT_BUCKET}/code/3f9c2a7d51e0/"
 EXECUTION = "credit-5e4f54c7bade"
 SKLEARN_IMAGE = "683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-scikit-learn:1.2-1-cpu-py3"
+XGBOOST_IMAGE = "683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-xgboost:3.0-5"
 TTL_SECONDS = 86_400
 RUN_CONFIG = {
     "dataset": "credit",
@@ -49,6 +50,7 @@ def create_pipeline_resources(monkeypatch: pytest.MonkeyPatch) -> None:
         "ML_CODE_VERSION": "3f9c2a7d51e0",
         "TRAINING_IMAGE_URI": SKLEARN_IMAGE,
         "PROCESSING_IMAGE_URI": SKLEARN_IMAGE,
+        "XGBOOST_IMAGE_URI": XGBOOST_IMAGE,
         "TRAINING_INSTANCE_TYPE": "ml.m5.xlarge",
         "PROCESSING_INSTANCE_TYPE": "ml.m5.large",
         "MAX_JOB_RUNTIME_SECONDS": "1800",

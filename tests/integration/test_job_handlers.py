@@ -23,6 +23,7 @@ from tests.integration.pipeline_resources import (
     RUN_CONFIG,
     SKLEARN_IMAGE,
     TTL_SECONDS,
+    XGBOOST_IMAGE,
     set_moto_job_status,
     stored_token,
 )
@@ -124,6 +125,29 @@ def test_train_starts_the_training_job_on_the_preprocess_outputs(
     assert item is not None
     assert item["task_token"]["S"] == event["task_token"]
     assert item["step"]["S"] == "train"
+
+
+def test_train_tells_xgboost_the_number_of_classes_the_preprocessing_job_found(
+    handlers: dict[str, ModuleType], sent_requests: dict[str, list[dict[str, Any]]], lambda_context: Any
+) -> None:
+    event = load_event("train")
+    preprocess = event["preprocess"]["outputs"]
+    event["preprocess"]["outputs"] = preprocess | {"xgboost": preprocess["train"].replace("/train/", "/xgboost/")}
+    s3 = boto3.client("s3", region_name=REGION)
+    config = RUN_CONFIG | {
+        "problem_type": "multiclass_classification",
+        "model_algorithm": "xgboost",
+        "hyperparameters": {},
+    }
+    s3.put_object(Bucket=ARTIFACT_BUCKET, Key=f"runs/{EXECUTION}/config.json", Body=json.dumps(config))
+    metadata_key = preprocess["metadata"].split("/", 3)[3] + "preprocessing.json"
+    s3.put_object(Bucket=ARTIFACT_BUCKET, Key=metadata_key, Body=json.dumps({"class_labels": ["a", "b", "c"]}))
+
+    handlers["train"].lambda_handler(event, lambda_context)
+
+    [request] = sent_requests["CreateTrainingJob"]
+    assert request["AlgorithmSpecification"]["TrainingImage"] == XGBOOST_IMAGE
+    assert (request["HyperParameters"]["objective"], request["HyperParameters"]["num_class"]) == ("multi:softprob", "3")
 
 
 def test_evaluate_starts_the_evaluation_job_on_the_model_and_test_split(

@@ -148,6 +148,8 @@ def test_a_first_upload_is_accepted_its_schema_kept_and_the_run_config_written(
         "split": {"train": 0.7, "validation": 0.15, "test": 0.15},
         "delimiter": ",",
         "model_script": None,
+        "model_algorithm": None,
+        "instance_count": 1,
     }
 
 
@@ -692,7 +694,7 @@ def test_each_readme_dataset_starts_a_run_with_the_config_it_declares(
     config = named_blocks("dataset.json")[dataset]
     declared = json.loads(config)
     csv = enough_rows(named_blocks("dataset.csv")[dataset], declared.get("min_rows", 20))
-    if "model" in declared:
+    if "script" in declared.get("model", {}):
         publish_model_script(s3, monkeypatch, declared["model"]["script"])
 
     result = handler(upload_as_the_readme_says(s3, dataset, config, csv), lambda_context)
@@ -702,7 +704,9 @@ def test_each_readme_dataset_starts_a_run_with_the_config_it_declares(
     )
     for field in ("target", "problem_type", "metric", "threshold", "delimiter", "model"):
         if field == "model" and field in declared:
-            assert resolved["model_script"] == declared["model"]["script"]
+            assert resolved["model_script"] == declared["model"].get("script")
+            assert resolved["model_algorithm"] == declared["model"].get("algorithm")
+            assert resolved["instance_count"] == declared["model"].get("instance_count", 1)
         elif field in declared:
             assert resolved[field] == declared[field], field
     assert resolved["rows"] == result["rows"] >= declared.get("min_rows", 20)
@@ -825,4 +829,77 @@ def test_a_training_script_s_requirements_that_pip_would_stop_at_are_refused_at_
         return
     with pytest.raises(DatasetConfigInvalid) as refused:
         handler(upload(credit_csv()), lambda_context)
+    assert says in str(refused.value)
+
+
+# SageMaker's XGBoost algorithm --------------------------------------------------------------------------------
+
+
+def test_an_xgboost_dataset_writes_the_algorithm_its_instances_and_its_hyperparameters_to_the_run_config(
+    s3: Any, handler: Handler, upload: Upload, lambda_context: Any
+) -> None:
+    put_dataset_config(
+        s3,
+        {"model": {"algorithm": "xgboost", "instance_count": 2}, "hyperparameters": {"max_depth": 4, "eta": 0.3}},
+    )
+
+    result = handler(upload(credit_csv()), lambda_context)
+
+    bucket, key = result["config_uri"][len("s3://") :].split("/", 1)
+    config = json.loads(s3.get_object(Bucket=bucket, Key=key)["Body"].read())
+    assert (config["model_algorithm"], config["instance_count"], config["model_script"]) == ("xgboost", 2, None)
+    assert config["hyperparameters"] == {"max_depth": "4", "eta": "0.3"}
+
+
+@pytest.mark.parametrize(
+    ("document", "says"),
+    [
+        (
+            {"model": {"algorithm": "xgboost", "instance_count": 5}},
+            "model.instance_count is 5, above the 4 this stack allows (its MaxTrainingInstances parameter)",
+        ),
+        ({"model": {"algorithm": "xgboost", "instance_count": 0}}, "'model.instance_count' is 0"),
+        ({"model": {"algorithm": "lightgbm"}}, "'model.algorithm' is \"lightgbm\""),
+        ({"model": {}}, 'model names either "script" (your training script) or "algorithm": "xgboost"'),
+        (
+            {"model": {"script": "logistic_regression", "algorithm": "xgboost"}},
+            'model names either "script" (your training script) or "algorithm": "xgboost", one of the two',
+        ),
+        (
+            {"model": {"script": "logistic_regression", "instance_count": 2}},
+            'model.instance_count applies to "algorithm": "xgboost"; a training script runs on one instance',
+        ),
+        (
+            {"model": {"algorithm": "xgboost"}, "hyperparameters": {"max_iter": 10}},
+            "hyperparameter 'max_iter' is not one XGBoost accepts",
+        ),
+        (
+            {"model": {"algorithm": "xgboost"}, "hyperparameters": {"objective": "reg:tweedie"}},
+            "hyperparameter 'objective' is set by the pipeline from the problem type",
+        ),
+        (
+            {"model": {"algorithm": "xgboost"}, "hyperparameters": {"subsample": 1.5}},
+            "hyperparameter 'subsample' is 1.5; it must be a number above 0 to 1",
+        ),
+        (
+            {"model": {"algorithm": "xgboost"}, "hyperparameters": {"tree_method": "gpu_hist"}},
+            'hyperparameter \'tree_method\' is "gpu_hist"; it must be one of "auto", "exact", "approx", "hist"',
+        ),
+    ],
+)
+def test_an_xgboost_choice_the_pipeline_cannot_train_is_refused_at_validation_with_the_reason(
+    s3: Any,
+    handler: Handler,
+    upload: Upload,
+    lambda_context: Any,
+    monkeypatch: pytest.MonkeyPatch,
+    document: dict[str, Any],
+    says: str,
+) -> None:
+    publish_model_script(s3, monkeypatch, "logistic_regression")
+    put_dataset_config(s3, document)
+
+    with pytest.raises(DatasetConfigInvalid) as refused:
+        handler(upload(credit_csv()), lambda_context)
+
     assert says in str(refused.value)

@@ -280,6 +280,8 @@ def test_the_resolved_config_has_the_run_config_shape() -> None:
         "split": {"train": 0.7, "validation": 0.15, "test": 0.15},
         "delimiter": ",",
         "model_script": None,
+        "model_algorithm": None,
+        "instance_count": 1,
     }
 
 

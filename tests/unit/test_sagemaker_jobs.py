@@ -24,6 +24,7 @@ from tests.job_requests import (
     ARTIFACTS,
     CODE_URI,
     RUN_CONFIG,
+    XGBOOST_IMAGE,
     evaluation_request,
     job_settings,
     preprocess_request,
@@ -476,3 +477,91 @@ def test_subnets_without_a_security_group_are_refused_naming_the_parameter(setti
     lopsided = settings.model_copy(update={"vpc_subnet_ids": ",".join(SUBNETS)})
     with pytest.raises(ValueError, match="VpcSecurityGroupIds"):
         preprocess_request(lopsided)
+
+
+XGBOOST_RUN_CONFIG: dict[str, Any] = {
+    **RUN_CONFIG,
+    "hyperparameters": {"max_depth": "4", "eta": "0.2", "num_round": "50"},
+    "model_algorithm": "xgboost",
+    "instance_count": 3,
+}
+
+
+def xgboost_train_step() -> TrainInput:
+    event = load_event("train")
+    outputs = event["preprocess"]["outputs"]
+    event["preprocess"]["outputs"] = outputs | {"xgboost": outputs["train"].rsplit("/train", 1)[0] + "/xgboost"}
+    return TrainInput.model_validate(event)
+
+
+def test_xgboost_runs_get_valid_requests_on_sagemaker_s_xgboost_image(settings: Settings) -> None:
+    training = training_request(settings, xgboost_train_step(), XGBOOST_RUN_CONFIG)
+    evaluation = evaluation_request(settings, run_config=XGBOOST_RUN_CONFIG)
+
+    assert_valid_for_api("CreateProcessingJob", preprocess_request(settings, run_config=XGBOOST_RUN_CONFIG))
+    assert_valid_for_api("CreateTrainingJob", training)
+    assert_valid_for_api("CreateProcessingJob", evaluation)
+    assert training["AlgorithmSpecification"] == {"TrainingImage": XGBOOST_IMAGE, "TrainingInputMode": "File"}
+    assert evaluation["AppSpecification"]["ImageUri"] == XGBOOST_IMAGE
+    assert training["ResourceConfig"]["InstanceCount"] == 3
+
+
+def test_the_xgboost_algorithm_reads_the_shards_one_file_per_instance_and_every_instance_the_validation_split(
+    settings: Settings,
+) -> None:
+    step = xgboost_train_step()
+    channels = {c["ChannelName"]: c for c in training_request(settings, step, XGBOOST_RUN_CONFIG)["InputDataConfig"]}
+    shards = step.preprocess.outputs["xgboost"]
+
+    assert set(channels) == {"train", "validation"}
+    assert channels["train"]["DataSource"]["S3DataSource"]["S3Uri"] == f"{shards}/train/"
+    assert channels["train"]["DataSource"]["S3DataSource"]["S3DataDistributionType"] == "ShardedByS3Key"
+    assert channels["validation"]["DataSource"]["S3DataSource"]["S3Uri"] == f"{shards}/validation/"
+    assert channels["validation"]["DataSource"]["S3DataSource"]["S3DataDistributionType"] == "FullyReplicated"
+    assert {channel["ContentType"] for channel in channels.values()} == {"text/csv"}
+    one_instance = training_request(settings, step, XGBOOST_RUN_CONFIG | {"instance_count": 1})
+    assert {c["DataSource"]["S3DataSource"]["S3DataDistributionType"] for c in one_instance["InputDataConfig"]} == {
+        "FullyReplicated"
+    }
+
+
+@pytest.mark.parametrize(
+    ("problem_type", "class_count", "expected"),
+    [
+        ("binary_classification", None, {"objective": "binary:logistic", "eval_metric": "logloss"}),
+        ("multiclass_classification", 4, {"objective": "multi:softprob", "eval_metric": "mlogloss", "num_class": "4"}),
+        ("regression", None, {"objective": "reg:squarederror", "eval_metric": "rmse"}),
+    ],
+)
+def test_xgboost_hyperparameters_are_plain_strings_with_the_objective_the_problem_needs(
+    settings: Settings, problem_type: str, class_count: int | None, expected: dict[str, str]
+) -> None:
+    config = XGBOOST_RUN_CONFIG | {"problem_type": problem_type, "hyperparameters": {"max_depth": "4"}}
+    hyperparameters = training_request(settings, xgboost_train_step(), config, class_count)["HyperParameters"]
+
+    assert hyperparameters == {"max_depth": "4", "num_round": "100", **expected}
+    assert not any(name.startswith("sagemaker_") for name in hyperparameters)
+
+
+def test_an_xgboost_run_config_with_a_name_the_algorithm_refuses_fails_before_any_job_starts(
+    settings: Settings,
+) -> None:
+    config = XGBOOST_RUN_CONFIG | {"hyperparameters": {"objective": "reg:tweedie", "max_detph": "3"}}
+
+    with pytest.raises(DatasetConfigInvalid) as raised:
+        training_request(settings, xgboost_train_step(), config)
+
+    assert "'objective' is set by the pipeline" in str(raised.value)
+    assert "did you mean 'max_depth'" in str(raised.value)
+
+
+def test_an_xgboost_run_writes_the_shards_and_its_evaluation_packs_the_model(settings: Settings) -> None:
+    preprocess = outputs_by_name(preprocess_request(settings, run_config=XGBOOST_RUN_CONFIG))
+    evaluation = evaluation_request(settings, run_config=XGBOOST_RUN_CONFIG)
+    step = EvaluateInput.model_validate(load_event("evaluate"))
+
+    assert preprocess["xgboost"]["LocalPath"] == "/opt/ml/processing/output/xgboost"
+    assert "xgboost" not in outputs_by_name(preprocess_request(settings))
+    assert inputs_by_name(evaluation)["metadata"]["S3Uri"] == step.preprocess.outputs["metadata"]
+    assert outputs_by_name(evaluation)["model"]["LocalPath"] == "/opt/ml/processing/output/model"
+    assert "model" not in outputs_by_name(evaluation_request(settings))

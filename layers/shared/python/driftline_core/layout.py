@@ -13,6 +13,8 @@ from urllib.parse import unquote, unquote_plus
 
 DATA_PREFIX = "data/"
 DATASET_CONFIG_FILE = "dataset.json"
+PREPROCESSING_FILE = "preprocessing.json"
+"""In the preprocess job's ``metadata`` output (``ml/preprocess.py`` writes it): features, categories, classes."""
 UPLOAD_EXTENSIONS = (".csv", ".csv.gz")
 """What a user calls a CSV upload, in any letter case; SageMaker jobs read gzip-compressed CSV as it is."""
 

@@ -27,6 +27,11 @@ class Settings(BaseModel):
     ml_code_version: str = ""
     training_image_uri: str = ""
     processing_image_uri: str = ""
+    xgboost_image_uri: str = ""
+    """SageMaker's XGBoost image: the algorithm that trains ``"algorithm": "xgboost"`` models, and the framework
+    container their evaluation jobs and endpoints run ``ml/`` on."""
+    max_training_instances: int = 4
+    """The most instances a dataset's ``model.instance_count`` may ask for (the stack's MaxTrainingInstances)."""
     training_instance_type: str = "ml.m5.large"
     processing_instance_type: str = "ml.m5.large"
     max_job_runtime_seconds: int = 3600

@@ -23,7 +23,12 @@ from pydantic import (
 )
 
 from driftline_core.errors import DatasetConfigInvalid
-from driftline_core.ingest.hyperparameters import HyperparameterValue, as_string, hyperparameter_problems
+from driftline_core.ingest.hyperparameters import (
+    HyperparameterValue,
+    ModelKind,
+    as_string,
+    hyperparameter_problems,
+)
 from driftline_core.layout import DATASET_CONFIG_FILE, dataset_config_key
 from driftline_core.metrics import (
     DEFAULT_METRICS,
@@ -109,13 +114,36 @@ MODEL_SCRIPT_NAME = r"^[a-z][a-z0-9_]{0,62}$"
 """A model script's folder name under ``ml/models/`` (``ml/train_script.py`` holds names to the same pattern)."""
 
 
+INSTANCE_COUNT_CEILING = 20
+"""The most instances ``model.instance_count`` may ask for; the stack's ``MaxTrainingInstances`` may allow fewer."""
+
+
 class ModelChoice(BaseModel):
     """``model`` in dataset.json: how the dataset's model is trained; left out, the built-in gradient boosting."""
 
     model_config = ConfigDict(extra="forbid")
 
-    script: str = Field(pattern=MODEL_SCRIPT_NAME)
+    script: str | None = Field(default=None, pattern=MODEL_SCRIPT_NAME)
     """The dataset's own training script, ``ml/models/<script>/train.py``, published with the ``ml/`` code."""
+    algorithm: Literal["xgboost"] | None = None
+    """SageMaker's built-in XGBoost algorithm, on ``instance_count`` instances with the data sharded over them."""
+    instance_count: int = Field(default=1, ge=1, le=INSTANCE_COUNT_CEILING, strict=True)
+
+    @model_validator(mode="after")
+    def _one_way(self) -> ModelChoice:
+        if (self.script is None) == (self.algorithm is None):
+            raise ValueError(
+                'model names either "script" (your training script) or "algorithm": "xgboost", one of the two'
+            )
+        if self.script is not None and self.instance_count != 1:
+            raise ValueError(
+                'model.instance_count applies to "algorithm": "xgboost"; a training script runs on one instance'
+            )
+        return self
+
+    @property
+    def kind(self) -> ModelKind:
+        return "script" if self.script is not None else "xgboost"
 
 
 class DatasetConfig(BaseModel):
@@ -186,7 +214,7 @@ class DatasetConfig(BaseModel):
                 f"min_rows {self.min_rows} is below {fewest}: with fewer rows the split into training, validation "
                 f"and test data leaves a part without rows; use {fewest} or more"
             )
-        problems = hyperparameter_problems(self.hyperparameters, own_script=self.model is not None)
+        problems = hyperparameter_problems(self.hyperparameters, model=self.model.kind if self.model else "builtin")
         if problems:
             raise ValueError("; ".join(problems))
         return self
@@ -269,6 +297,10 @@ class ResolvedConfig(BaseModel):
     """The file's separator, as the preprocessing job must read it."""
     model_script: str | None = None
     """The dataset's own training script (``ml/models/<name>/train.py``); None: the built-in model."""
+    model_algorithm: Literal["xgboost"] | None = None
+    """SageMaker's built-in algorithm that trains the model; None: a script (the built-in model's or the dataset's)."""
+    instance_count: int = Field(default=1, ge=1, le=INSTANCE_COUNT_CEILING)
+    """Training instances; above 1 only for an algorithm that trains distributed (XGBoost)."""
 
 
 def parse_dataset_config(raw: bytes, source: str = DATASET_CONFIG_FILE) -> DatasetConfig:
@@ -391,6 +423,8 @@ def resolve_config(
         higher_is_better=spec.higher_is_better,
         hyperparameters=hyperparameters_as_strings(declared.hyperparameters),
         model_script=declared.model.script if declared.model else None,
+        model_algorithm=declared.model.algorithm if declared.model else None,
+        instance_count=declared.model.instance_count if declared.model else 1,
         columns=list(columns),
         feature_columns=[name for name in names if name != target],
         data_uri=data_uri,

@@ -1,4 +1,7 @@
-"""The hyperparameters the training script (``ml/train.py``) accepts: names, types and ranges, in one catalogue.
+"""The hyperparameters each way of training accepts: names, types and ranges, in one catalogue per model kind.
+
+The built-in model's training script (``ml/train.py``), SageMaker's XGBoost algorithm, and a dataset's own
+script (which takes any name but the pipeline's own and checks its values itself).
 
 SageMaker hands each hyperparameter to the script as ``--name value``, so a name the script uses for its own
 arguments (where to write the model, where the data is) would redirect the script itself. Validate checks a
@@ -21,19 +24,28 @@ HyperparameterValue = str | bool | int | float | None
 @dataclass(frozen=True)
 class Hyperparameter:
     name: str
-    kind: Literal["integer", "number", "auto_or_boolean"]
+    kind: Literal["integer", "number", "auto_or_boolean", "choice", "text"]
     minimum: float | None = None
     minimum_excluded: bool = False
     maximum: float | None = None
     nullable: bool = False
     """``null`` means "no limit"."""
+    choices: tuple[str, ...] = ()
+    """A ``choice``'s values."""
+    maximum_excluded: bool = False
 
     def describe(self) -> str:
         if self.kind == "auto_or_boolean":
             return '"auto", true or false'
+        if self.kind == "choice":
+            return "one of " + ", ".join(json.dumps(choice) for choice in self.choices)
+        if self.kind == "text":
+            return "a string"
         noun = "a whole number" if self.kind == "integer" else "a number"
         if self.minimum is not None and self.maximum is not None:
-            text = f"{noun} from {self.minimum:g} to {self.maximum:.0f}"
+            low = "above " if self.minimum_excluded else "from "
+            high = " and below " if self.maximum_excluded else " to "
+            text = f"{noun} {low}{_number(self.minimum)}{high}{_number(self.maximum)}"
         elif self.minimum is not None:
             text = f"{noun} {'above' if self.minimum_excluded else 'of at least'} {self.minimum:g}"
         else:
@@ -45,13 +57,19 @@ class Hyperparameter:
             return self.nullable
         if self.kind == "auto_or_boolean":
             return isinstance(value, bool) or (isinstance(value, str) and value.lower() in ("auto", "true", "false"))
+        if self.kind == "choice":
+            return isinstance(value, str) and value in self.choices
+        if self.kind == "text":
+            return isinstance(value, str) and bool(value.strip())
         if isinstance(value, bool) or not isinstance(value, int | float):
             return False
         if not math.isfinite(value) or (self.kind == "integer" and not float(value).is_integer()):
             return False
         if self.minimum is not None and (value <= self.minimum if self.minimum_excluded else value < self.minimum):
             return False
-        return self.maximum is None or value <= self.maximum
+        if self.maximum is None:
+            return True
+        return value < self.maximum if self.maximum_excluded else value <= self.maximum
 
 
 HYPERPARAMETERS: dict[str, Hyperparameter] = {
@@ -80,6 +98,53 @@ RESERVED: dict[str, str] = {
 """Names the training script uses for its own arguments (normalised to ``_``), and why each is refused."""
 
 
+XGBOOST_HYPERPARAMETERS: dict[str, Hyperparameter] = {
+    spec.name: spec
+    for spec in (
+        Hyperparameter("num_round", "integer", minimum=1),
+        Hyperparameter("eta", "number", minimum=0, maximum=1),
+        Hyperparameter("gamma", "number", minimum=0),
+        Hyperparameter("max_depth", "integer", minimum=0),
+        Hyperparameter("min_child_weight", "number", minimum=0),
+        Hyperparameter("max_delta_step", "number", minimum=0),
+        Hyperparameter("subsample", "number", minimum=0, minimum_excluded=True, maximum=1),
+        Hyperparameter("colsample_bytree", "number", minimum=0, minimum_excluded=True, maximum=1),
+        Hyperparameter("colsample_bylevel", "number", minimum=0, minimum_excluded=True, maximum=1),
+        Hyperparameter("colsample_bynode", "number", minimum=0, minimum_excluded=True, maximum=1),
+        Hyperparameter("lambda", "number", minimum=0),
+        Hyperparameter("alpha", "number", minimum=0),
+        Hyperparameter("tree_method", "choice", choices=("auto", "exact", "approx", "hist")),
+        Hyperparameter("grow_policy", "choice", choices=("depthwise", "lossguide")),
+        Hyperparameter("max_leaves", "integer", minimum=0),
+        Hyperparameter("max_bin", "integer", minimum=2),
+        Hyperparameter("scale_pos_weight", "number", minimum=0, minimum_excluded=True),
+        Hyperparameter("num_parallel_tree", "integer", minimum=1),
+        Hyperparameter("early_stopping_rounds", "integer", minimum=1),
+        Hyperparameter("eval_metric", "text"),
+        Hyperparameter(
+            "seed", "integer", minimum=-(2**31), maximum=2**31 - 1, minimum_excluded=True, maximum_excluded=True
+        ),
+        Hyperparameter("booster", "choice", choices=("gbtree", "dart")),
+        Hyperparameter("rate_drop", "number", minimum=0, maximum=1),
+        Hyperparameter("skip_drop", "number", minimum=0, maximum=1),
+        Hyperparameter("sample_type", "choice", choices=("uniform", "weighted")),
+        Hyperparameter("normalize_type", "choice", choices=("tree", "forest")),
+        Hyperparameter("sketch_eps", "number", minimum=0, minimum_excluded=True, maximum=1, maximum_excluded=True),
+    )
+}
+"""SageMaker's XGBoost algorithm's hyperparameters (AWS's documented names) that a tree model on the pipeline's
+CSV splits can use. ``num_round`` defaults to ``XGBOOST_DEFAULT_ROUNDS``; ``gblinear`` and the GPU, weight and
+cross-validation settings are left out: the splits have no weight column and the gate evaluates one model."""
+
+XGBOOST_DEFAULT_ROUNDS = 100
+
+XGBOOST_RESERVED: dict[str, str] = {
+    "objective": "set by the pipeline from the problem type (binary:logistic, multi:softprob or reg:squarederror)",
+    "num_class": "set by the pipeline from the number of classes in the data",
+    "csv_weights": "not supported: the preprocessed splits have no weight column",
+}
+"""XGBoost names the pipeline sets itself or cannot honour, and why."""
+
 SCRIPT_RESERVED: dict[str, str] = {
     "target": RESERVED["target"],
     "problem_type": RESERVED["problem_type"],
@@ -88,17 +153,27 @@ SCRIPT_RESERVED: dict[str, str] = {
 """Names a dataset's own training script cannot receive as hyperparameters, and why."""
 
 
-def hyperparameter_problems(hyperparameters: dict[str, HyperparameterValue], *, own_script: bool = False) -> list[str]:
-    """One sentence per name or value the training script would not accept; empty when all are fine.
+ModelKind = Literal["builtin", "script", "xgboost"]
+"""How a dataset's model is trained: the built-in model, its own script, or SageMaker's XGBoost algorithm."""
 
-    A dataset's own script (``own_script``) takes any names but the pipeline's own: it checks its values itself.
+
+def hyperparameter_problems(
+    hyperparameters: dict[str, HyperparameterValue], *, model: ModelKind = "builtin"
+) -> list[str]:
+    """One sentence per name or value the training would not accept; empty when all are fine.
+
+    A dataset's own script takes any names but the pipeline's own: it checks its values itself. XGBoost's names are
+    its own, written exactly (``max_depth``, not ``max-depth``), as the algorithm reads them.
     """
     problems = []
     unknown = False
-    reserved = SCRIPT_RESERVED if own_script else RESERVED
+    own_script = model == "script"
+    reserved = {"builtin": RESERVED, "script": SCRIPT_RESERVED, "xgboost": XGBOOST_RESERVED}[model]
+    catalogue = XGBOOST_HYPERPARAMETERS if model == "xgboost" else HYPERPARAMETERS
+    trainer = "XGBoost" if model == "xgboost" else "the training script"
     for name, value in hyperparameters.items():
-        key = name.replace("-", "_")
-        if key in reserved or key.startswith("sagemaker_"):
+        key = name if model == "xgboost" else name.replace("-", "_")
+        if key in reserved or key.startswith("sagemaker_") or (model == "xgboost" and key.startswith("_")):
             reason = reserved.get(key, "set by the pipeline")
             problems.append(f"hyperparameter '{name}' is {reason}; remove it from \"hyperparameters\"")
             continue
@@ -106,17 +181,21 @@ def hyperparameter_problems(hyperparameters: dict[str, HyperparameterValue], *, 
             if not name or name.startswith("-") or any(c.isspace() for c in name):
                 problems.append(f"hyperparameter '{name}' cannot be passed as a --name argument; rename it")
             continue
-        spec = HYPERPARAMETERS.get(key)
+        spec = catalogue.get(key)
         if spec is None:
-            close = difflib.get_close_matches(key, list(HYPERPARAMETERS), n=1)
+            close = difflib.get_close_matches(key, list(catalogue), n=1)
             hint = f" (did you mean '{close[0]}'?)" if close else ""
-            problems.append(f"hyperparameter '{name}' is not one the training script accepts{hint}")
+            problems.append(f"hyperparameter '{name}' is not one {trainer} accepts{hint}")
             unknown = True
         elif not spec.accepts(value):
             problems.append(f"hyperparameter '{name}' is {json.dumps(value)}; it must be {spec.describe()}")
     if unknown:
-        problems.append(f"the hyperparameters are {', '.join(repr(name) for name in HYPERPARAMETERS)}")
+        problems.append(f"the hyperparameters are {', '.join(repr(name) for name in catalogue)}")
     return problems
+
+
+def _number(value: float) -> str:
+    return str(int(value)) if float(value).is_integer() else f"{value:g}"
 
 
 def as_string(value: HyperparameterValue) -> str:

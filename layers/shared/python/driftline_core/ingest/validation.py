@@ -48,8 +48,14 @@ def validate_upload(step: StepInput, settings: Settings, release: ReleaseSetting
     _check_dataset_name(step.dataset, data.key)
     config_key = layout.dataset_config_key(step.dataset)
     declared = _read_dataset_config(settings.data_bucket, config_key)
-    if declared.model is not None:
+    if declared.model is not None and declared.model.script is not None:
         _check_model_script(declared.model.script, config_key, settings)
+    if declared.model is not None and declared.model.instance_count > settings.max_training_instances:
+        raise DatasetConfigInvalid(
+            f"{config_key}: model.instance_count is {declared.model.instance_count}, above the "
+            f"{settings.max_training_instances} this stack allows (its MaxTrainingInstances parameter); ask for "
+            "fewer instances, or deploy again with a larger MaxTrainingInstances."
+        )
     stored = _read_stored_schema(settings.artifact_bucket, step.dataset)
     window = _retrain_window(step, settings) if step.trigger.retrain_uri else None
 

@@ -16,11 +16,9 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from driftline_core.aws.clients import get_client
 from driftline_core.aws.s3io import read_json
-from driftline_core.layout import split_s3_uri
+from driftline_core.layout import PREPROCESSING_FILE, split_s3_uri
 from driftline_core.payloads import JobResult
 
-PREPROCESSING_FILE = "preprocessing.json"
-"""In the preprocess job's ``metadata`` output (``ml/driftline_ml/tabular.py`` writes it)."""
 TEST_FEATURES_FILE = "test_features.csv"
 """In the preprocess job's ``test`` output: the test rows' feature values as uploaded, with a header."""
 SAMPLE_BYTES = 64 * 1024

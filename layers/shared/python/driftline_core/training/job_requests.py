@@ -18,8 +18,8 @@ from driftline_core import layout
 from driftline_core.aws.instance_storage import has_instance_storage
 from driftline_core.aws.times import iso_utc
 from driftline_core.errors import DatasetConfigInvalid
-from driftline_core.ingest.dataset_config import MODEL_SCRIPT_NAME
-from driftline_core.ingest.hyperparameters import hyperparameter_problems
+from driftline_core.ingest.dataset_config import INSTANCE_COUNT_CEILING, MODEL_SCRIPT_NAME
+from driftline_core.ingest.hyperparameters import XGBOOST_DEFAULT_ROUNDS, hyperparameter_problems
 from driftline_core.layout import ml_code_files_uri, ml_code_tarball_uri
 from driftline_core.payloads import DataObject, DeploymentResult, JobResult
 from driftline_core.settings import Settings
@@ -40,6 +40,23 @@ PROCESSING_OUTPUT_ROOT = "/opt/ml/processing/output"
 CODE_DIR = f"{PROCESSING_INPUT_ROOT}/code"
 
 PREPROCESS_OUTPUTS = ("train", "validation", "test", "metadata")
+XGBOOST_OUTPUT = "xgboost"
+"""The preprocess output of an XGBoost run: ``train/`` (a file per instance) and ``validation/`` in the algorithm's
+headerless CSV format, the training job's channels."""
+XGBOOST_ALGORITHM = "xgboost"
+XGBOOST_OBJECTIVES = {
+    "binary_classification": "binary:logistic",
+    "multiclass_classification": "multi:softprob",
+    "regression": "reg:squarederror",
+}
+XGBOOST_EVAL_METRICS = {
+    "binary_classification": "logloss",
+    "multiclass_classification": "mlogloss",
+    "regression": "rmse",
+}
+METADATA_INPUT = "metadata"
+PACKED_MODEL_FILE = "model.tar.gz"
+"""What an XGBoost run's evaluation job writes to its ``model`` output: the booster with the metadata serving reads."""
 EVALUATION_OUTPUT = "evaluation"
 TRAINING_CHANNELS = {"train": "text/csv", "validation": "text/csv", "metadata": "application/json"}
 """Training channel name -> content type; each channel is the preprocess output of the same name."""
@@ -108,7 +125,8 @@ def build_preprocess_job_request(
             "config": config_uri,
         },
         outputs={
-            name: _processing_output_uri(settings, execution_name, PREPROCESS_STEP, name) for name in PREPROCESS_OUTPUTS
+            name: _processing_output_uri(settings, execution_name, PREPROCESS_STEP, name)
+            for name in (*PREPROCESS_OUTPUTS, *([XGBOOST_OUTPUT] if trains_with_xgboost(run_config) else []))
         },
         environment=environment,
         tags=_tags(dataset, execution_name),
@@ -124,14 +142,26 @@ def build_training_job_request(
     preprocess: JobResult,
     settings: Settings,
     region: str,
+    class_count: int | None = None,
 ) -> dict[str, Any]:
-    """CreateTrainingJob request for the scikit-learn framework container running ``ml/train.py``.
+    """CreateTrainingJob request for the scikit-learn framework container running ``ml/train.py``, or, for a run
+    trained by SageMaker's XGBoost algorithm, for that algorithm (``class_count``: the preprocessing metadata's
+    number of classes, which XGBoost needs for a multiclass problem).
 
     ``region`` is the region the job runs in, passed as ``sagemaker_region`` as the SageMaker Python SDK
     always does: the training toolkit fetches ``sagemaker_submit_directory`` from S3 in that region.
     That download is the container's own network call, so training jobs cannot be network-isolated as the
     processing jobs are (their code arrives as an input); they run in the configured VPC instead.
     """
+    if trains_with_xgboost(run_config):
+        return _xgboost_training_job_request(
+            execution_name=execution_name,
+            dataset=dataset,
+            run_config=run_config,
+            preprocess=preprocess,
+            settings=settings,
+            class_count=class_count,
+        )
     _require(settings, "sagemaker_role_arn", "training_image_uri", "ml_code_uri", "artifact_bucket")
     channels = [
         {
@@ -171,6 +201,10 @@ def build_training_job_request(
         "Environment": {"PYTHONUNBUFFERED": "1", "DRIFTLINE_EXECUTION_NAME": execution_name},
         "Tags": _tags(dataset, execution_name),
     }
+    return _with_encryption_and_vpc(request, settings)
+
+
+def _with_encryption_and_vpc(request: dict[str, Any], settings: Settings) -> dict[str, Any]:
     if settings.kms_key_arn:
         request["OutputDataConfig"]["KmsKeyId"] = settings.kms_key_arn
         # Instance storage is encrypted by the instance itself, and CreateTrainingJob refuses a key for it.
@@ -180,6 +214,110 @@ def build_training_job_request(
     if vpc_config:
         request["VpcConfig"] = vpc_config
     return request
+
+
+def trains_with_xgboost(run_config: Mapping[str, Any]) -> bool:
+    """Whether the run's model is trained by SageMaker's XGBoost algorithm (``"algorithm": "xgboost"``)."""
+    algorithm = run_config.get("model_algorithm")
+    if algorithm not in (None, XGBOOST_ALGORITHM):
+        raise DatasetConfigInvalid(
+            f"The run config's model_algorithm {json.dumps(algorithm)} is not one Driftline trains with; correct "
+            '"model": {"algorithm": "xgboost"} in data/<dataset>/dataset.json and upload the file again.'
+        )
+    return algorithm == XGBOOST_ALGORITHM
+
+
+def _xgboost_training_job_request(
+    *,
+    execution_name: str,
+    dataset: str,
+    run_config: Mapping[str, Any],
+    preprocess: JobResult,
+    settings: Settings,
+    class_count: int | None,
+) -> dict[str, Any]:
+    """CreateTrainingJob request for SageMaker's XGBoost algorithm (no script): the headerless CSV splits, the train
+    channel sharded over the instances by S3 key (one file each), validation replicated to every instance."""
+    _require(settings, "sagemaker_role_arn", "xgboost_image_uri", "artifact_bucket")
+    instances = run_config.get("instance_count", 1)
+    if not isinstance(instances, int) or isinstance(instances, bool) or not 1 <= instances <= INSTANCE_COUNT_CEILING:
+        raise DatasetConfigInvalid(
+            f"The run config's instance_count {json.dumps(instances)} is not a whole number from 1 to "
+            f"{INSTANCE_COUNT_CEILING}; correct model.instance_count in data/<dataset>/dataset.json."
+        )
+    shards = _job_output(preprocess, XGBOOST_OUTPUT).rstrip("/")
+    channels = [
+        {
+            "ChannelName": channel,
+            "DataSource": {
+                "S3DataSource": {
+                    "S3DataType": "S3Prefix",
+                    "S3Uri": f"{shards}/{channel}/",
+                    "S3DataDistributionType": distribution,
+                }
+            },
+            "ContentType": "text/csv",
+            "InputMode": "File",
+        }
+        for channel, distribution in (
+            ("train", "ShardedByS3Key" if instances > 1 else "FullyReplicated"),
+            ("validation", "FullyReplicated"),
+        )
+    ]
+    request: dict[str, Any] = {
+        "TrainingJobName": layout.job_name(execution_name, TRAIN_STEP),
+        "RoleArn": settings.sagemaker_role_arn,
+        "AlgorithmSpecification": {"TrainingImage": settings.xgboost_image_uri, "TrainingInputMode": "File"},
+        "HyperParameters": xgboost_hyperparameters(run_config, class_count),
+        "InputDataConfig": channels,
+        "OutputDataConfig": {
+            "S3OutputPath": layout.s3_uri(settings.artifact_bucket, layout.training_output_prefix(execution_name)),
+        },
+        "ResourceConfig": {
+            "InstanceType": settings.training_instance_type,
+            "InstanceCount": instances,
+            "VolumeSizeInGB": VOLUME_SIZE_GB,
+        },
+        "StoppingCondition": {"MaxRuntimeInSeconds": settings.max_job_runtime_seconds},
+        "Tags": _tags(dataset, execution_name),
+    }
+    return _with_encryption_and_vpc(request, settings)
+
+
+def xgboost_hyperparameters(run_config: Mapping[str, Any], class_count: int | None = None) -> dict[str, str]:
+    """The algorithm's hyperparameters as plain strings (built-in algorithms read them as given, not JSON): the
+    dataset's, checked against the catalogue, with the objective, classes and default rounds the pipeline sets."""
+    given = run_config.get("hyperparameters") or {}
+    if not isinstance(given, Mapping):
+        raise DatasetConfigInvalid(
+            "The run config's 'hyperparameters' is not an object; write it as "
+            '{"name": value, ...} in data/<dataset>/dataset.json.'
+        )
+    problems = hyperparameter_problems({str(name): _typed(value) for name, value in given.items()}, model="xgboost")
+    if problems:
+        raise DatasetConfigInvalid(
+            f"The run config's hyperparameters are not ones XGBoost accepts: {'; '.join(problems)}. "
+            "Correct them in data/<dataset>/dataset.json and upload the file again."
+        )
+    problem_type = str(run_config.get("problem_type") or "")
+    if problem_type not in XGBOOST_OBJECTIVES:
+        raise DatasetConfigInvalid(
+            f"The run config has no problem type XGBoost can train ({problem_type or 'none'}); upload the file again "
+            "so Validate writes a full config."
+        )
+    values = {
+        "num_round": str(XGBOOST_DEFAULT_ROUNDS),
+        "eval_metric": XGBOOST_EVAL_METRICS[problem_type],
+        **{str(name): str(value) for name, value in given.items()},
+        "objective": XGBOOST_OBJECTIVES[problem_type],
+    }
+    if problem_type == "multiclass_classification":
+        if class_count is None or class_count < 2:
+            raise ValueError(
+                "XGBoost needs the number of classes (num_class), which the preprocessing metadata did not give"
+            )
+        values["num_class"] = str(class_count)
+    return values
 
 
 @dataclass(frozen=True)
@@ -206,8 +344,14 @@ def build_evaluation_job_request(
     training: JobResult,
     settings: Settings,
     incumbent: IncumbentForEvaluation | None = None,
+    run_config: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     """CreateProcessingJob request that scores the model on the held-out split (``ml/evaluate.py``).
+
+    A model trained by SageMaker's XGBoost algorithm is evaluated on SageMaker's XGBoost image (the framework
+    container, which runs ``ml/`` as the scikit-learn one does and has XGBoost to load the model), with the
+    preprocessing metadata as an input: the algorithm's ``model.tar.gz`` holds only the booster, so the job also
+    writes the servable model (booster and metadata) as its ``model`` output, the one the run registers.
 
     With an approved model, the job also scores that model on the same split: its package ARN travels in the
     environment and its artifact, when the job can read it, as the ``incumbent`` input. When that model has a
@@ -215,12 +359,19 @@ def build_evaluation_job_request(
     are given as inputs only then (a processing input that does not exist fails the whole job).
     """
     _require(settings, "sagemaker_role_arn", "processing_image_uri", "ml_code_uri", "artifact_bucket")
+    xgboost = trains_with_xgboost(run_config or {})
+    if xgboost:
+        _require(settings, "xgboost_image_uri")
     inputs = {
         "code": ml_code_files_uri(settings.ml_code_uri),
         "model": _job_output(training, MODEL_OUTPUT),
         "test": _job_output(preprocess, "test"),
         "config": config_uri,
     }
+    outputs = {EVALUATION_OUTPUT: _processing_output_uri(settings, execution_name, EVALUATE_STEP, EVALUATION_OUTPUT)}
+    if xgboost:
+        inputs[METADATA_INPUT] = _job_output(preprocess, METADATA_INPUT)
+        outputs[MODEL_OUTPUT] = _processing_output_uri(settings, execution_name, EVALUATE_STEP, MODEL_OUTPUT)
     environment = _processing_environment(execution_name)
     if incumbent is not None:
         environment[INCUMBENT_ARN_VARIABLE] = incumbent.model_package_arn
@@ -240,12 +391,11 @@ def build_evaluation_job_request(
         job_name=layout.job_name(execution_name, EVALUATE_STEP),
         script="evaluate.py",
         inputs=inputs,
-        outputs={
-            EVALUATION_OUTPUT: _processing_output_uri(settings, execution_name, EVALUATE_STEP, EVALUATION_OUTPUT),
-        },
+        outputs=outputs,
         environment=environment,
         tags=_tags(dataset, execution_name),
         settings=settings,
+        image_uri=settings.xgboost_image_uri if xgboost else None,
     )
 
 
@@ -580,7 +730,8 @@ def training_hyperparameters(run_config: Mapping[str, Any], *, code_tarball_uri:
             '"model": {"script": ...} in data/<dataset>/dataset.json and upload the file again.'
         )
     problems = hyperparameter_problems(
-        {str(name): _typed(value) for name, value in model_hyperparameters.items()}, own_script=script is not None
+        {str(name): _typed(value) for name, value in model_hyperparameters.items()},
+        model="script" if script is not None else "builtin",
     )
     if problems:
         raise DatasetConfigInvalid(
@@ -666,12 +817,13 @@ def _processing_job_request(
     environment: Mapping[str, str],
     tags: list[dict[str, str]],
     settings: Settings,
+    image_uri: str | None = None,
 ) -> dict[str, Any]:
     request: dict[str, Any] = {
         "ProcessingJobName": job_name,
         "RoleArn": settings.sagemaker_role_arn,
         "AppSpecification": {
-            "ImageUri": settings.processing_image_uri,
+            "ImageUri": image_uri or settings.processing_image_uri,
             "ContainerEntrypoint": ["python3", f"{CODE_DIR}/{script}"],
         },
         "ProcessingResources": {

@@ -38,7 +38,14 @@ from driftline_core.aws.task_tokens import (
     take_token,
 )
 from driftline_core.errors import JOB_FAILED_ERROR, SageMakerJobFailed
-from driftline_core.payloads import EvaluateInput, JobStarted, TrainInput, TrialAnalysisInput, WaitingStepInput
+from driftline_core.payloads import (
+    EvaluateInput,
+    JobResult,
+    JobStarted,
+    TrainInput,
+    TrialAnalysisInput,
+    WaitingStepInput,
+)
 from driftline_core.settings import Settings
 from driftline_core.training.job_requests import (
     IncumbentForEvaluation,
@@ -48,6 +55,7 @@ from driftline_core.training.job_requests import (
     build_trial_analysis_job_request,
     job_result_from_description,
     quota_exceeded_message,
+    trains_with_xgboost,
 )
 from driftline_core.training.registry import ApprovedModel, find_model_to_beat, model_artifact_for_jobs
 
@@ -203,6 +211,7 @@ def _build_request(
             preprocess=step_input.preprocess,
             settings=settings,
             region=get_client("sagemaker").meta.region_name,
+            class_count=_class_count(step_input.preprocess) if _needs_class_count(run_config) else None,
         )
     if kind == "trial":
         if not isinstance(step_input, TrialAnalysisInput):
@@ -225,7 +234,26 @@ def _build_request(
         training=step_input.training,
         settings=settings,
         incumbent=_incumbent_for_evaluation(dataset, settings),
+        run_config=run_config,
     )
+
+
+def _needs_class_count(run_config: Mapping[str, Any]) -> bool:
+    """XGBoost is told a multiclass problem's number of classes (``num_class``); the other trainers read it."""
+    return trains_with_xgboost(run_config) and run_config.get("problem_type") == "multiclass_classification"
+
+
+def _class_count(preprocess: JobResult) -> int:
+    """How many classes the preprocessing job found in the target (its ``preprocessing.json``)."""
+    metadata_uri = preprocess.outputs.get("metadata", "").rstrip("/")
+    document = s3io.read_json(f"{metadata_uri}/{layout.PREPROCESSING_FILE}") if metadata_uri else None
+    labels = document.get("class_labels") if isinstance(document, dict) else None
+    if not isinstance(labels, list) or len(labels) < 2:
+        raise ValueError(
+            f"The preprocessing job {preprocess.job_name} recorded no class labels in its metadata; XGBoost needs the "
+            "number of classes of a multiclass problem. Upload the data again."
+        )
+    return len(labels)
 
 
 def _incumbent_for_evaluation(dataset: str, settings: Settings) -> IncumbentForEvaluation | None:

@@ -18,6 +18,7 @@ from driftline_core.errors import SageMakerJobFailed
 from driftline_core.layout import endpoint_name, ml_code_tarball_uri, model_package_group_name, split_s3_uri
 from driftline_core.payloads import RegisterInput, RegistrationResult
 from driftline_core.settings import Settings
+from driftline_core.training.job_requests import PACKED_MODEL_FILE, trains_with_xgboost
 
 # Group names ------------------------------------------------------------------------------------------
 
@@ -255,11 +256,20 @@ def find_model_package_for_execution(group_name: str, execution_name: str, execu
 def build_model_package_request(
     step: RegisterInput, group_name: str, run_config: dict[str, Any], settings: Settings
 ) -> dict[str, Any]:
-    """The CreateModelPackage request: serving container, evaluation report and the run's lineage."""
-    model_uri = step.training.outputs.get("model")
+    """The CreateModelPackage request: serving container, evaluation report and the run's lineage.
+
+    A model trained by SageMaker's XGBoost algorithm is registered as the evaluation job packed it (booster and
+    metadata), served by ``ml/serve.py`` on the XGBoost framework image; any other by the training job's artifact
+    on the scikit-learn image.
+    """
+    xgboost = trains_with_xgboost(run_config)
+    source = step.evaluation if xgboost else step.training
+    model_uri = source.outputs.get("model")
+    if model_uri and xgboost:
+        model_uri = f"{model_uri.rstrip('/')}/{PACKED_MODEL_FILE}"
     if not model_uri:
         raise SageMakerJobFailed(
-            f"Training job {step.training.job_name} reported no model artifact, so there is nothing to "
+            f"The {source.job_type} job {source.job_name} reported no model artifact, so there is nothing to "
             "register. Check the job's output in the SageMaker console and upload the data again."
         )
     gate = step.gate
@@ -272,7 +282,7 @@ def build_model_package_request(
         "InferenceSpecification": {
             "Containers": [
                 {
-                    "Image": settings.training_image_uri,
+                    "Image": settings.xgboost_image_uri if xgboost else settings.training_image_uri,
                     "ModelDataUrl": model_uri,
                     "Environment": {
                         "SAGEMAKER_SUBMIT_DIRECTORY": ml_code_tarball_uri(settings.ml_code_uri),
@@ -322,6 +332,8 @@ def lineage_metadata(step: RegisterInput, run_config: dict[str, Any], settings: 
         "metric_value": repr(step.gate.value),
         "hyperparameters": " ".join(f"{name}={value}" for name, value in sorted(hyperparameters.items())),
         "model_script": str(run_config.get("model_script") or ""),
+        "model_algorithm": str(run_config.get("model_algorithm") or ""),
+        "training_instances": str(run_config.get("instance_count") or 1) if run_config.get("model_algorithm") else "",
         "training_job": step.training.job_name,
         "preprocess_job": step.preprocess.job_name,
         "evaluation_job": step.evaluation.job_name,
