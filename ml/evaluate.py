@@ -8,6 +8,10 @@ Beside the report, ``predictions.csv`` holds the model's answer to each held-out
 that file's order, written exactly as the endpoint answers it in ``text/csv`` (the serving module's own
 formatting): the staging test sends the same rows to the candidate's staging endpoint and compares the answers.
 
+A model SageMaker's XGBoost algorithm trained arrives as its booster alone (``xgboost-model``): the job reads the
+preprocessing metadata (input ``metadata``) for it and writes ``model.tar.gz`` with both (output ``model``), the
+model the run registers and serves.
+
 When a model of the dataset is approved, the job also gets that model's ``model.tar.gz`` (input
 ``incumbent``) and its package ARN (``DRIFTLINE_INCUMBENT_MODEL_PACKAGE_ARN``) and scores it on the same test
 rows, read as uploaded and encoded through the approved model's own metadata, as its endpoint would encode
@@ -67,7 +71,7 @@ from driftline_ml.serving import (
     ServingModel,
     encode_rows,
     format_prediction,
-    load_estimator,
+    load_model_file,
     load_serving_model,
     predict,
 )
@@ -80,6 +84,7 @@ from driftline_ml.tabular import (
     load_split,
     split_file,
 )
+from driftline_ml.xgboost_model import BOOSTER_FILE, load_booster, pack_model
 
 EVALUATION_FILE = "evaluation.json"
 PREDICTIONS_FILE = "predictions.csv"
@@ -110,7 +115,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--train-dir", type=Path, default=inputs / "train")
     parser.add_argument("--baseline-dir", type=Path, default=inputs / "baseline")
     parser.add_argument("--config-dir", type=Path, default=inputs / "config")
+    parser.add_argument("--metadata-dir", type=Path, default=inputs / "metadata")
     parser.add_argument("--output-dir", type=Path, default=processing_dir() / "output" / "evaluation")
+    parser.add_argument("--packed-model-dir", type=Path, default=processing_dir() / "output" / "model")
     parser.add_argument("--message-file", type=Path, default=output_dir() / "message")
     return parser.parse_args(argv)
 
@@ -124,7 +131,13 @@ def evaluate(args: argparse.Namespace) -> None:
     config = read_run_config(args.config_dir)
     with tempfile.TemporaryDirectory() as scratch:
         model_folder = unpack_model(args.model_dir, Path(scratch))
-        metadata = check_metadata(read_json(model_folder / MODEL_METADATA_FILE), MODEL_METADATA_FILE)
+        booster_only = not (model_folder / MODEL_METADATA_FILE).is_file()
+        if booster_only:
+            # SageMaker's XGBoost algorithm saved the booster alone: the preprocessing metadata completes it.
+            metadata_file = find_input_file(args.metadata_dir, ".json", "metadata")
+            metadata = check_metadata(read_json(metadata_file), metadata_file.name)
+        else:
+            metadata = check_metadata(read_json(model_folder / MODEL_METADATA_FILE), MODEL_METADATA_FILE)
         problem_type = metadata["problem_type"]
         metric = str(config.get("metric") or DEFAULT_METRIC[problem_type])
         if metric not in METRIC_NAMES[problem_type]:
@@ -132,7 +145,12 @@ def evaluate(args: argparse.Namespace) -> None:
                 f"metric {metric!r} is not reported for {problem_type}; choose one of "
                 f"{', '.join(METRIC_NAMES[problem_type])} in the dataset config"
             )
-        model = load_estimator(model_folder / MODEL_FILE, metadata.get("sklearn_version"))
+        model: Any
+        if booster_only:
+            model = load_booster(model_folder / BOOSTER_FILE, metadata)
+            pack_model(model_folder / BOOSTER_FILE, metadata, args.packed_model_dir)
+        else:
+            model = load_model_file(model_folder, metadata)
 
     x_test, y_test = load_split(args.test_dir, "test", metadata)
     predictions = np.asarray(model.predict(x_test))
@@ -458,8 +476,9 @@ def read_raw_test_rows(test_dir: Path, expected: int) -> tuple[list[str], list[l
 
 
 def unpack_model(folder: Path, scratch: Path) -> Path:
-    """The folder holding the model files: ``model.tar.gz`` as training uploads it, or already unpacked."""
-    if (folder / MODEL_FILE).is_file():
+    """The folder holding the model files: ``model.tar.gz`` as training uploads it, or already unpacked. A model
+    is ``model_metadata.json`` with the file it names, or the booster alone that SageMaker's XGBoost algorithm saves."""
+    if any((folder / name).is_file() for name in (MODEL_FILE, MODEL_METADATA_FILE, BOOSTER_FILE)):
         return folder
     archive = find_input_file(folder, ".tar.gz", "model")
     try:
@@ -469,11 +488,13 @@ def unpack_model(folder: Path, scratch: Path) -> Path:
                 tar.extract(member, scratch, **SAFE_EXTRACT)
     except tarfile.TarError as error:
         raise JobInputError(f"{archive.name} is not a readable model archive ({error})") from error
-    for candidate in (scratch, *sorted(p.parent for p in scratch.rglob(MODEL_FILE))):
-        if (candidate / MODEL_FILE).is_file() and (candidate / MODEL_METADATA_FILE).is_file():
+    marked = (p.parent for name in (MODEL_METADATA_FILE, BOOSTER_FILE) for p in scratch.rglob(name))
+    for candidate in (scratch, *sorted(marked)):
+        if (candidate / MODEL_METADATA_FILE).is_file() or (candidate / BOOSTER_FILE).is_file():
             return candidate
     raise JobInputError(
-        f"{archive.name} lacks {MODEL_FILE} and {MODEL_METADATA_FILE}; it must come from the training step"
+        f"{archive.name} lacks {MODEL_METADATA_FILE} (or an XGBoost {BOOSTER_FILE}); it must come from the "
+        "training step"
     )
 
 

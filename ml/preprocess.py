@@ -7,6 +7,11 @@ config and this code as inputs. Categorical features become ordinal codes learne
 0..k-1 in sorted label order, and ``preprocessing.json`` records both so training, evaluation and serving
 decode them the same way. The test split's feature values are also kept as uploaded (``test_features.csv``):
 evaluation scores the approved model on them through that model's own encodings.
+
+A run trained by SageMaker's XGBoost algorithm (``model_algorithm`` in the run config) also gets the train and
+validation splits in the algorithm's CSV format (no header, the target first) under the ``xgboost`` output:
+``train/`` as one file per training instance, rows dealt out in turn so each instance's share looks like the
+whole, for the training job's ``ShardedByS3Key`` channel; ``validation/`` as one file every instance reads.
 """
 
 from __future__ import annotations
@@ -49,6 +54,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--validation-dir", type=Path, default=outputs / "validation")
     parser.add_argument("--test-dir", type=Path, default=outputs / "test")
     parser.add_argument("--metadata-dir", type=Path, default=outputs / "metadata")
+    parser.add_argument("--xgboost-dir", type=Path, default=outputs / "xgboost")
     parser.add_argument("--message-file", type=Path, default=output_dir() / "message")
     return parser.parse_args(argv)
 
@@ -115,6 +121,8 @@ def preprocess(args: argparse.Namespace) -> None:
         folders[split].mkdir(parents=True, exist_ok=True)
         encoded.iloc[rows].to_csv(folders[split] / SPLIT_FILES[split], index=False)
     frame[features].iloc[splits["test"]].to_csv(args.test_dir / RAW_TEST_FILE, index=False)
+    if config.get("model_algorithm") == "xgboost":
+        write_xgboost_splits(encoded, splits, args.xgboost_dir, instance_count(config))
     counts = {split: len(rows) for split, rows in splits.items()}
     print(f"Split {'with' if stratified else 'without'} stratification: {counts}")
     write_json(
@@ -133,6 +141,24 @@ def preprocess(args: argparse.Namespace) -> None:
             "source_files": sources,
         },
     )
+
+
+def instance_count(config: dict[str, Any]) -> int:
+    count = config.get("instance_count", 1)
+    if not isinstance(count, int) or isinstance(count, bool) or count < 1:
+        raise JobInputError(f"the run config's instance_count {count!r} is not a whole number of at least 1")
+    return count
+
+
+def write_xgboost_splits(encoded: pd.DataFrame, splits: dict[str, np.ndarray], folder: Path, shards: int) -> None:
+    """The train split as ``shards`` headerless files (rows dealt out in turn), the validation split as one."""
+    train = encoded.iloc[splits["train"]]
+    (folder / "train").mkdir(parents=True, exist_ok=True)
+    (folder / "validation").mkdir(parents=True, exist_ok=True)
+    for shard in range(min(shards, len(train))):
+        train.iloc[shard::shards].to_csv(folder / "train" / f"part-{shard:05d}.csv", header=False, index=False)
+    encoded.iloc[splits["validation"]].to_csv(folder / "validation" / "part-00000.csv", header=False, index=False)
+    print(f"Wrote the XGBoost train split in {min(shards, len(train))} part(s), one per training instance")
 
 
 def feature_columns(config: dict[str, Any], target: str, header: list[str], file_name: str) -> list[str]:

@@ -84,20 +84,37 @@ class ServingModel:
 
 
 def load_serving_model(model_dir: Path) -> ServingModel:
-    """The model folder as training writes it (``model.joblib`` and ``model_metadata.json``)."""
-    metadata_path, model_path = model_dir / MODEL_METADATA_FILE, model_dir / MODEL_FILE
-    for path in (metadata_path, model_path):
-        if not path.is_file():
-            raise JobInputError(
-                f"the model folder {model_dir} lacks {path.name}; the model must be a model.tar.gz written by "
-                "the training step"
-            )
+    """The model folder as training writes it (``model_metadata.json`` and the model file it names:
+    ``model.joblib``, or an XGBoost booster packed by the evaluation job)."""
+    metadata_path = model_dir / MODEL_METADATA_FILE
+    if not metadata_path.is_file():
+        raise JobInputError(
+            f"the model folder {model_dir} lacks {MODEL_METADATA_FILE}; the model must be a model.tar.gz written by "
+            "the training step"
+        )
     try:
         metadata = json.loads(metadata_path.read_text(encoding="utf-8"))
     except json.JSONDecodeError as error:
         raise JobInputError(f"{MODEL_METADATA_FILE} is not valid JSON ({error})") from error
     metadata = check_metadata(metadata, MODEL_METADATA_FILE)
-    return ServingModel(load_estimator(model_path, metadata.get("sklearn_version")), metadata)
+    return ServingModel(load_model_file(model_dir, metadata), metadata)
+
+
+def load_model_file(model_dir: Path, metadata: dict[str, Any]) -> Any:
+    """The estimator the metadata names: a scikit-learn pickle, or an XGBoost booster answering as one."""
+    from driftline_ml.xgboost_model import BOOSTER_FILE, MODEL_FORMAT, load_booster
+
+    xgboost = metadata.get("model_format") == MODEL_FORMAT
+    name = str(metadata.get("model_file") or (BOOSTER_FILE if xgboost else MODEL_FILE))
+    path = model_dir / name
+    if Path(name).name != name or not path.is_file():
+        raise JobInputError(
+            f"the model folder {model_dir} lacks {name}, the model file its {MODEL_METADATA_FILE} names; the model "
+            "must be a model.tar.gz written by the training step"
+        )
+    if xgboost:
+        return load_booster(path, metadata)
+    return load_estimator(path, metadata.get("sklearn_version"))
 
 
 def load_estimator(path: Path, trained_with: str | None) -> Any:
