@@ -31,7 +31,7 @@ import sys
 import tarfile
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from contextvars import ContextVar
 from datetime import datetime
 from pathlib import Path, PurePosixPath
@@ -300,45 +300,55 @@ class JobRunner:
         self._emit_training(job)
         root = self._fresh_root(name)
         output_path = job.output_data_config["S3OutputPath"].rstrip("/")
+        hosts = _training_hosts(job)
+        # One instance keeps the job folder as its /opt/ml; several get one folder each, as SageMaker's do.
+        roots = {host: root / host if len(hosts) > 1 else root for host in hosts}
+        master = roots[hosts[0]]
         try:
-            _pull_image(job, str((job.algorithm_specification or {}).get("TrainingImage") or ""))
+            image = str((job.algorithm_specification or {}).get("TrainingImage") or "")
+            _pull_image(job, image)
             hyperparameters = dict(job.hyper_parameters or {})
-            env = self._job_env(job, root, dict(getattr(job, "environment", None) or {}))
-            self.code.require_script(
-                _decode_hyperparameter(hyperparameters.get("sagemaker_program", "")), "sagemaker_program"
-            )
-            config_dir = root / "input" / "config"
-            config_dir.mkdir(parents=True)
-            (config_dir / "hyperparameters.json").write_text(json.dumps(hyperparameters, indent=2))
-            (config_dir / "resourceconfig.json").write_text(json.dumps({"current_host": "algo-1", "hosts": ["algo-1"]}))
-            (config_dir / "inputdataconfig.json").write_text(
-                json.dumps({c["ChannelName"]: {"ContentType": c.get("ContentType", "")} for c in job.input_data_config})
-            )
+            algorithm = _runs_xgboost_algorithm(image, hyperparameters)
+            if not algorithm:
+                self.code.require_script(
+                    _decode_hyperparameter(hyperparameters.get("sagemaker_program", "")), "sagemaker_program"
+                )
+                if len(hosts) > 1:
+                    raise JobFailed(
+                        "ClientError: local mode runs a training script on one instance; several instances train "
+                        "only SageMaker's XGBoost algorithm locally. Set InstanceCount to 1."
+                    )
+            env = self._job_env(job, master, dict(getattr(job, "environment", None) or {}))
             job.secondary_status = "Downloading"
             channels: dict[str, Path] = {}
-            for channel in job.input_data_config:
-                source = channel["DataSource"]["S3DataSource"]["S3Uri"]
-                target = root / "input" / "data" / channel["ChannelName"]
-                self._download(job, source, target)
-                channels[channel["ChannelName"]] = target
-            for folder in ("model", "output/data", "code"):
-                (root / folder).mkdir(parents=True, exist_ok=True)
-            program, code_dir, arguments = self._script_mode(job, hyperparameters, root)
-            env.update(_sm_variables(root, channels, hyperparameters))
+            for host in hosts:
+                channels = self._prepare_training_instance(job, roots[host], host, hosts, hyperparameters)
             job.secondary_status = "Training"
-            self._execute(
-                name,
-                [sys.executable, program, *arguments],
-                code_dir,
-                env,
-                "/aws/sagemaker/TrainingJobs",
-                self._timeout(job),
-            )
+            if algorithm:
+                self._execute(
+                    name,
+                    [sys.executable, "-m", XGBOOST_ALGORITHM_MODULE, *_instance_arguments(roots[h] for h in hosts)],
+                    root,
+                    env,
+                    "/aws/sagemaker/TrainingJobs",
+                    self._timeout(job),
+                )
+            else:
+                program, code_dir, arguments = self._script_mode(job, hyperparameters, master)
+                env.update(_sm_variables(master, channels, hyperparameters))
+                self._execute(
+                    name,
+                    [sys.executable, program, *arguments],
+                    code_dir,
+                    env,
+                    "/aws/sagemaker/TrainingJobs",
+                    self._timeout(job),
+                )
             job.secondary_status = "Uploading"
             model_uri = f"{output_path}/{name}/output/model.tar.gz"
-            self._upload_tarball(job, root / "model", model_uri)
-            if any((root / "output" / "data").iterdir()):
-                self._upload_tarball(job, root / "output" / "data", f"{output_path}/{name}/output/output.tar.gz")
+            self._upload_tarball(job, master / "model", model_uri)
+            if any((master / "output" / "data").iterdir()):
+                self._upload_tarball(job, master / "output" / "data", f"{output_path}/{name}/output/output.tar.gz")
             job.model_artifacts = {"S3ModelArtifacts": model_uri}
             job.training_job_status = job.secondary_status = "Completed"
         except Exception as error:
@@ -349,12 +359,35 @@ class JobRunner:
                 self._emit_training(job)
                 return
             job.training_job_status = job.secondary_status = "Failed"
-            failure = read_text_or_none(root / "output" / "failure")
+            failure = read_text_or_none(master / "output" / "failure")
             job.failure_reason = f"AlgorithmError: {failure}" if failure else _failure_reason(error)
             self.console.line(name, f"FAILED: {job.failure_reason}")
         _end_training(job)
         self.durations[name] = time.time() - started
         self._emit_training(job)
+
+    def _prepare_training_instance(
+        self, job: Any, root: Path, host: str, hosts: list[str], hyperparameters: dict[str, str]
+    ) -> dict[str, Path]:
+        """One instance's ``/opt/ml``: its config files and channels (a ``ShardedByS3Key`` channel holds only this
+        instance's share of the objects), and its empty model and output folders; the channels' folders."""
+        config_dir = root / "input" / "config"
+        config_dir.mkdir(parents=True)
+        (config_dir / "hyperparameters.json").write_text(json.dumps(hyperparameters, indent=2))
+        (config_dir / "resourceconfig.json").write_text(json.dumps({"current_host": host, "hosts": hosts}))
+        (config_dir / "inputdataconfig.json").write_text(
+            json.dumps({c["ChannelName"]: {"ContentType": c.get("ContentType", "")} for c in job.input_data_config})
+        )
+        channels: dict[str, Path] = {}
+        for channel in job.input_data_config:
+            source = channel["DataSource"]["S3DataSource"]
+            sharded = source.get("S3DataDistributionType") == "ShardedByS3Key"
+            target = root / "input" / "data" / channel["ChannelName"]
+            self._download(job, source["S3Uri"], target, (hosts.index(host), len(hosts)) if sharded else None)
+            channels[channel["ChannelName"]] = target
+        for folder in ("model", "output/data", "code"):
+            (root / folder).mkdir(parents=True, exist_ok=True)
+        return channels
 
     def _script_mode(self, job: Any, hyperparameters: dict[str, str], root: Path) -> tuple[str, Path, list[str]]:
         """Framework containers fetch ``sagemaker_submit_directory`` and run ``sagemaker_program`` with flags."""
@@ -584,6 +617,10 @@ def job_role(job: Any) -> dict[str, str]:
     return iam.role_session(job.role_arn, "SageMaker").environment()
 
 
+XGBOOST_REPOSITORY = "sagemaker-xgboost"
+XGBOOST_ALGORITHM_MODULE = "driftline.local.xgboost_algorithm"
+
+
 def _sm_variables(root: Path, channels: dict[str, Path], hyperparameters: dict[str, str]) -> dict[str, str]:
     """The SM_* variables the SageMaker training toolkit sets in framework containers."""
     env = {
@@ -602,6 +639,23 @@ def _sm_variables(root: Path, channels: dict[str, Path], hyperparameters: dict[s
     for channel, path in channels.items():
         env[f"SM_CHANNEL_{channel.upper()}"] = str(path)
     return env
+
+
+def _training_hosts(job: Any) -> list[str]:
+    """``algo-1`` ... ``algo-<InstanceCount>``: the hosts a training job's resource config names."""
+    resources = getattr(job, "resource_config", None) or {}
+    return [f"algo-{index}" for index in range(1, int(resources.get("InstanceCount") or 1) + 1)]
+
+
+def _runs_xgboost_algorithm(image: str, hyperparameters: dict[str, str]) -> bool:
+    """SageMaker's XGBoost image without a ``sagemaker_program`` runs its built-in algorithm, which local mode runs
+    on the XGBoost library (``driftline.local.xgboost_algorithm``); with one it is a framework container."""
+    repository = image.split("/", 1)[-1].split(":", 1)[0].split("@", 1)[0]
+    return repository == XGBOOST_REPOSITORY and "sagemaker_program" not in hyperparameters
+
+
+def _instance_arguments(roots: Iterable[Path]) -> list[str]:
+    return [argument for root in roots for argument in ("--instance-root", str(root))]
 
 
 def _processing_hosts(job: Any) -> list[str]:

@@ -1,0 +1,74 @@
+"""Local mode end to end with SageMaker's XGBoost algorithm on two instances: ``"model": {"algorithm": "xgboost",
+"instance_count": 2}`` shards the train split over two local instances that train one model together, the
+evaluation job packs the booster with its metadata, and the registered model serves raw rows from an endpoint."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import tarfile
+from pathlib import Path
+
+import pytest
+
+from driftline import datasets
+from driftline.local.demo import upload_and_follow
+from driftline.local.emulator import LocalCloud
+
+pytestmark = pytest.mark.e2e
+
+DATASET = "loans"
+TARGET = "default"
+
+
+def _read(cloud: LocalCloud, uri: str) -> bytes:
+    bucket, _, key = uri[5:].partition("/")
+    return bytes(cloud.client("s3").get_object(Bucket=bucket, Key=key)["Body"].read())
+
+
+def test_xgboost_on_two_local_instances_trains_registers_deploys_and_serves(cloud: LocalCloud, tmp_path: Path) -> None:
+    csv_path = tmp_path / "loans.csv"
+    datasets.write_credit_csv(csv_path, 3000, seed=11)
+    config = {
+        "target": TARGET,
+        "metric": "auc",
+        "threshold": 0.7,
+        "model": {"algorithm": "xgboost", "instance_count": 2},
+        "hyperparameters": {"num_round": 40, "max_depth": 3, "eta": 0.1},
+    }
+
+    record = upload_and_follow(cloud, DATASET, csv_path, config=json.dumps(config).encode(), timeout=600)
+
+    assert record.status == "SUCCEEDED", (record.error, record.cause)
+    sagemaker = cloud.client("sagemaker")
+    training = sagemaker.describe_training_job(TrainingJobName=record.output["training"]["job_name"])
+    assert training["ResourceConfig"]["InstanceCount"] == 2
+    assert "sagemaker-xgboost:3.0-5" in training["AlgorithmSpecification"]["TrainingImage"]
+    # Each instance read its own shard; both took part in one distributed training.
+    log = cloud.client("logs").filter_log_events(
+        logGroupName="/aws/sagemaker/TrainingJobs", logStreamNamePrefix=training["TrainingJobName"]
+    )
+    lines = [event["message"] for event in log["events"]]
+    assert any(line.startswith("algo-2: ") for line in lines), lines[-20:]
+    # The algorithm saved the booster alone; the run registered the evaluation's packed model.
+    with tarfile.open(fileobj=io.BytesIO(_read(cloud, training["ModelArtifacts"]["S3ModelArtifacts"]))) as archive:
+        assert archive.getnames() == ["xgboost-model"]
+    package = sagemaker.describe_model_package(ModelPackageName=record.output["registration"]["model_package_arn"])
+    container = package["InferenceSpecification"]["Containers"][0]
+    assert "sagemaker-xgboost:3.0-5" in container["Image"]
+    with tarfile.open(fileobj=io.BytesIO(_read(cloud, container["ModelDataUrl"]))) as archive:
+        assert sorted(archive.getnames()) == ["model_metadata.json", "xgboost-model"]
+    assert record.output["gate"]["passed"] and record.output["gate"]["value"] > 0.7
+    assert package["CustomerMetadataProperties"]["model_algorithm"] == "xgboost"
+
+    endpoint = record.output["deployment"]["endpoint_name"]
+    rows = list(csv.DictReader(io.StringIO(csv_path.read_text())))[:5]
+    body = "\n".join(",".join(value for name, value in row.items() if name != TARGET) for row in rows) + "\n"
+    answer = cloud.client("sagemaker-runtime").invoke_endpoint(
+        EndpointName=endpoint, ContentType="text/csv", Accept="text/csv", Body=body.encode()
+    )
+    answered = list(csv.reader(io.StringIO(answer["Body"].read().decode())))
+    assert len(answered) == 5
+    assert {line[0] for line in answered} <= {"0", "1"}
+    assert all(abs(float(line[1]) + float(line[2]) - 1) < 1e-6 for line in answered)
