@@ -24,6 +24,7 @@ from driftline import datasets
 from driftline.local.demo import APPROVAL_STATE, approval_links, decide_as_a_person, wait_for_captures
 from driftline.local.emulator import LocalCloud
 from driftline.local.runs import RunRecord, follow, wait_for_execution
+from tests.e2e.local_objects import read_object
 
 pytestmark = pytest.mark.e2e
 
@@ -60,11 +61,6 @@ def _run(
         return True
 
     return follow(sfn, arn, show=lambda _: None, timeout=300, on_enter={APPROVAL_STATE: approve})
-
-
-def _read(cloud: LocalCloud, uri: str) -> bytes:
-    bucket, _, key = uri[5:].partition("/")
-    return bytes(cloud.client("s3").get_object(Bucket=bucket, Key=key)["Body"].read())
 
 
 def _invoke(cloud: LocalCloud, body: str, **extra: str) -> tuple[str, str]:
@@ -175,9 +171,11 @@ def test_the_approved_model_s_endpoint_answers_the_test_rows_as_its_evaluation_s
     assert (deployment["endpoint_name"], deployment["action"]) == (ENDPOINT, "created")
     test_uri = first.output["preprocess"]["outputs"]["test"].rstrip("/")
     metadata_uri = first.output["preprocess"]["outputs"]["metadata"].rstrip("/")
-    features = _read(cloud, f"{test_uri}/test_features.csv").decode().splitlines()
-    targets = [int(line.split(",", 1)[0]) for line in _read(cloud, f"{test_uri}/test.csv").decode().splitlines()[1:]]
-    class_labels = json.loads(_read(cloud, f"{metadata_uri}/preprocessing.json"))["class_labels"]
+    features = read_object(cloud, f"{test_uri}/test_features.csv").decode().splitlines()
+    targets = [
+        int(line.split(",", 1)[0]) for line in read_object(cloud, f"{test_uri}/test.csv").decode().splitlines()[1:]
+    ]
+    class_labels = json.loads(read_object(cloud, f"{metadata_uri}/preprocessing.json"))["class_labels"]
 
     answer, variant = _invoke(cloud, "\n".join(features[1:]) + "\n")  # the rows as uploaded, without the header
 
@@ -188,7 +186,7 @@ def test_the_approved_model_s_endpoint_answers_the_test_rows_as_its_evaluation_s
     accuracy = sum(row[0] == label for row, label in zip(rows, expected, strict=True)) / len(rows)
     malignant = [float(row[1 + class_labels.index("malignant")]) for row in rows]
     auc = roc_auc_score([label == "malignant" for label in expected], malignant)
-    report = json.loads(_read(cloud, first.output["gate"]["evaluation_uri"]))["binary_classification_metrics"]
+    report = json.loads(read_object(cloud, first.output["gate"]["evaluation_uri"]))["binary_classification_metrics"]
     assert accuracy == pytest.approx(report["accuracy"]["value"], abs=1e-9)
     assert auc == pytest.approx(report["auc"]["value"], abs=1e-9)
 
@@ -213,7 +211,7 @@ def test_requests_to_the_endpoint_are_captured_in_sagemaker_s_data_capture_forma
     while not mine and time.monotonic() < deadline:
         keys, _ = wait_for_captures(cloud, capture_uri, ENDPOINT, records_before + 1)
         for key in set(keys) - set(before) - set(read):
-            read[key] = [json.loads(line) for line in _read(cloud, f"s3://{bucket}/{key}").decode().splitlines()]
+            read[key] = [json.loads(line) for line in read_object(cloud, f"s3://{bucket}/{key}").decode().splitlines()]
         mine = [
             (key, r)
             for key, rows in read.items()

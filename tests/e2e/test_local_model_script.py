@@ -4,7 +4,6 @@ approval and deployment to an endpoint that answers as the built-in model's does
 
 from __future__ import annotations
 
-import csv
 import io
 import json
 import tarfile
@@ -15,16 +14,12 @@ import pytest
 from driftline import datasets
 from driftline.local.demo import upload_and_follow
 from driftline.local.emulator import LocalCloud
+from tests.e2e.local_objects import answers_to_rows, read_object
 
 pytestmark = pytest.mark.e2e
 
 DATASET = "scripted"
 TARGET = "diagnosis"
-
-
-def _read(cloud: LocalCloud, uri: str) -> bytes:
-    bucket, _, key = uri[5:].partition("/")
-    return bytes(cloud.client("s3").get_object(Bucket=bucket, Key=key)["Body"].read())
 
 
 def test_a_dataset_s_own_training_script_trains_registers_deploys_and_serves(cloud: LocalCloud, tmp_path: Path) -> None:
@@ -41,22 +36,17 @@ def test_a_dataset_s_own_training_script_trains_registers_deploys_and_serves(clo
     record = upload_and_follow(cloud, DATASET, csv_path, config=json.dumps(config).encode(), timeout=600)
 
     assert record.status == "SUCCEEDED", (record.error, record.cause)
-    run_config = json.loads(_read(cloud, record.output["validation"]["config_uri"]))
+    run_config = json.loads(read_object(cloud, record.output["validation"]["config_uri"]))
     assert (run_config["model_script"], run_config["hyperparameters"]) == ("logistic_regression", {"C": "0.5"})
     # The model the script trained is the one evaluated, registered and served.
-    with tarfile.open(fileobj=io.BytesIO(_read(cloud, record.output["training"]["outputs"]["model"]))) as archive:
+    with tarfile.open(fileobj=io.BytesIO(read_object(cloud, record.output["training"]["outputs"]["model"]))) as archive:
         member = archive.extractfile("model_metadata.json")
         assert member is not None
         metadata = json.loads(member.read())
     assert (metadata["model_script"], metadata["estimator"]) == ("logistic_regression", "Pipeline")
     assert record.output["gate"]["passed"] and record.output["gate"]["value"] > 0.9
     endpoint = record.output["deployment"]["endpoint_name"]
-    rows = list(csv.DictReader(io.StringIO(csv_path.read_text())))[:5]
-    body = "\n".join(",".join(value for name, value in row.items() if name != TARGET) for row in rows) + "\n"
-    answer = cloud.client("sagemaker-runtime").invoke_endpoint(
-        EndpointName=endpoint, ContentType="text/csv", Accept="text/csv", Body=body.encode()
-    )
-    answered = list(csv.reader(io.StringIO(answer["Body"].read().decode())))
+    rows, answered = answers_to_rows(cloud, endpoint, csv_path, TARGET, 5)
     assert len(answered) == 5
     assert {line[0] for line in answered} <= {"benign", "malignant"}
     assert sum(line[0] == row[TARGET] for line, row in zip(answered, rows, strict=True)) >= 4

@@ -17,6 +17,7 @@ from driftline.local.demo import APPROVAL_STATE, approval_links, decide_as_a_per
 from driftline.local.emulator import LocalCloud
 from driftline.local.runs import RunRecord, follow, wait_for_execution
 from driftline.local.sagemaker import JobRunner
+from tests.e2e.local_objects import read_object
 
 pytestmark = pytest.mark.e2e
 
@@ -40,11 +41,6 @@ def _run_for(cloud: LocalCloud, key: str, body: bytes, *, reject_because: str = 
         return True
 
     return follow(sfn, arn, show=lambda _: None, timeout=300, on_enter={APPROVAL_STATE: decide})
-
-
-def _read(cloud: LocalCloud, uri: str) -> bytes:
-    bucket, _, key = uri[5:].partition("/")
-    return bytes(cloud.client("s3").get_object(Bucket=bucket, Key=key)["Body"].read())
 
 
 def _mails_about(cloud: LocalCloud, record: RunRecord) -> list[str]:
@@ -86,10 +82,10 @@ def test_an_upload_becomes_a_model_approved_through_its_emailed_link_and_deploye
     assert package["ApprovalDescription"].startswith("Approved by demo@localhost at ")
     assert record.output["approval"]["decided_by"] == "demo@localhost"
     evaluation_uri = package["ModelMetrics"]["ModelQuality"]["Statistics"]["S3Uri"]
-    report = json.loads(_read(cloud, evaluation_uri))
+    report = json.loads(read_object(cloud, evaluation_uri))
     assert report["binary_classification_metrics"]["auc"]["value"] > 0.9
     model_uri = package["InferenceSpecification"]["Containers"][0]["ModelDataUrl"]
-    assert _read(cloud, model_uri)[:2] == b"\x1f\x8b"  # a gzip tarball
+    assert read_object(cloud, model_uri)[:2] == b"\x1f\x8b"  # a gzip tarball
     lineage = package["CustomerMetadataProperties"]
     assert lineage["data_uri"].endswith("data/breast-cancer/breast_cancer.csv")
     assert lineage["data_version_id"]

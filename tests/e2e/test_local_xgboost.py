@@ -4,7 +4,6 @@ evaluation job packs the booster with its metadata, and the registered model ser
 
 from __future__ import annotations
 
-import csv
 import io
 import json
 import tarfile
@@ -15,16 +14,12 @@ import pytest
 from driftline import datasets
 from driftline.local.demo import upload_and_follow
 from driftline.local.emulator import LocalCloud
+from tests.e2e.local_objects import answers_to_rows, read_object
 
 pytestmark = pytest.mark.e2e
 
 DATASET = "loans"
 TARGET = "default"
-
-
-def _read(cloud: LocalCloud, uri: str) -> bytes:
-    bucket, _, key = uri[5:].partition("/")
-    return bytes(cloud.client("s3").get_object(Bucket=bucket, Key=key)["Body"].read())
 
 
 def test_xgboost_on_two_local_instances_trains_registers_deploys_and_serves(cloud: LocalCloud, tmp_path: Path) -> None:
@@ -52,23 +47,20 @@ def test_xgboost_on_two_local_instances_trains_registers_deploys_and_serves(clou
     lines = [event["message"] for event in log["events"]]
     assert any(line.startswith("algo-2: ") for line in lines), lines[-20:]
     # The algorithm saved the booster alone; the run registered the evaluation's packed model.
-    with tarfile.open(fileobj=io.BytesIO(_read(cloud, training["ModelArtifacts"]["S3ModelArtifacts"]))) as archive:
+    with tarfile.open(
+        fileobj=io.BytesIO(read_object(cloud, training["ModelArtifacts"]["S3ModelArtifacts"]))
+    ) as archive:
         assert archive.getnames() == ["xgboost-model"]
     package = sagemaker.describe_model_package(ModelPackageName=record.output["registration"]["model_package_arn"])
     container = package["InferenceSpecification"]["Containers"][0]
     assert "sagemaker-xgboost:3.0-5" in container["Image"]
-    with tarfile.open(fileobj=io.BytesIO(_read(cloud, container["ModelDataUrl"]))) as archive:
+    with tarfile.open(fileobj=io.BytesIO(read_object(cloud, container["ModelDataUrl"]))) as archive:
         assert sorted(archive.getnames()) == ["model_metadata.json", "xgboost-model"]
     assert record.output["gate"]["passed"] and record.output["gate"]["value"] > 0.7
     assert package["CustomerMetadataProperties"]["model_algorithm"] == "xgboost"
 
     endpoint = record.output["deployment"]["endpoint_name"]
-    rows = list(csv.DictReader(io.StringIO(csv_path.read_text())))[:5]
-    body = "\n".join(",".join(value for name, value in row.items() if name != TARGET) for row in rows) + "\n"
-    answer = cloud.client("sagemaker-runtime").invoke_endpoint(
-        EndpointName=endpoint, ContentType="text/csv", Accept="text/csv", Body=body.encode()
-    )
-    answered = list(csv.reader(io.StringIO(answer["Body"].read().decode())))
+    _, answered = answers_to_rows(cloud, endpoint, csv_path, TARGET, 5)
     assert len(answered) == 5
     assert {line[0] for line in answered} <= {"0", "1"}
     assert all(abs(float(line[1]) + float(line[2]) - 1) < 1e-6 for line in answered)

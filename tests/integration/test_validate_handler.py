@@ -779,9 +779,40 @@ def test_a_dataset_s_own_training_script_in_the_published_code_is_written_to_the
             {"model": {"script": "logistic_regression"}, "hyperparameters": {"model_script": "other"}},
             "hyperparameter 'model_script' is set by the pipeline",
         ),
+        (
+            {"model": {"algorithm": "xgboost", "instance_count": 5}},
+            "model.instance_count is 5, above the 4 this stack allows (its MaxTrainingInstances parameter)",
+        ),
+        ({"model": {"algorithm": "xgboost", "instance_count": 0}}, "'model.instance_count' is 0"),
+        ({"model": {"algorithm": "lightgbm"}}, "'model.algorithm' is \"lightgbm\""),
+        ({"model": {}}, 'model names either "script" (your training script) or "algorithm": "xgboost"'),
+        (
+            {"model": {"script": "logistic_regression", "algorithm": "xgboost"}},
+            'model names either "script" (your training script) or "algorithm": "xgboost", one of the two',
+        ),
+        (
+            {"model": {"script": "logistic_regression", "instance_count": 2}},
+            'model.instance_count applies to "algorithm": "xgboost"; a training script runs on one instance',
+        ),
+        (
+            {"model": {"algorithm": "xgboost"}, "hyperparameters": {"max_iter": 10}},
+            "hyperparameter 'max_iter' is not one XGBoost accepts",
+        ),
+        (
+            {"model": {"algorithm": "xgboost"}, "hyperparameters": {"objective": "reg:tweedie"}},
+            "hyperparameter 'objective' is set by the pipeline from the problem type",
+        ),
+        (
+            {"model": {"algorithm": "xgboost"}, "hyperparameters": {"subsample": 1.5}},
+            "hyperparameter 'subsample' is 1.5; it must be a number above 0 to 1",
+        ),
+        (
+            {"model": {"algorithm": "xgboost"}, "hyperparameters": {"tree_method": "gpu_hist"}},
+            'hyperparameter \'tree_method\' is "gpu_hist"; it must be one of "auto", "exact", "approx", "hist"',
+        ),
     ],
 )
-def test_a_training_script_the_pipeline_cannot_run_is_refused_at_validation_with_the_reason(
+def test_a_model_choice_the_pipeline_cannot_train_is_refused_at_validation_with_the_reason(
     s3: Any,
     handler: Handler,
     upload: Upload,
@@ -849,57 +880,3 @@ def test_an_xgboost_dataset_writes_the_algorithm_its_instances_and_its_hyperpara
     config = json.loads(s3.get_object(Bucket=bucket, Key=key)["Body"].read())
     assert (config["model_algorithm"], config["instance_count"], config["model_script"]) == ("xgboost", 2, None)
     assert config["hyperparameters"] == {"max_depth": "4", "eta": "0.3"}
-
-
-@pytest.mark.parametrize(
-    ("document", "says"),
-    [
-        (
-            {"model": {"algorithm": "xgboost", "instance_count": 5}},
-            "model.instance_count is 5, above the 4 this stack allows (its MaxTrainingInstances parameter)",
-        ),
-        ({"model": {"algorithm": "xgboost", "instance_count": 0}}, "'model.instance_count' is 0"),
-        ({"model": {"algorithm": "lightgbm"}}, "'model.algorithm' is \"lightgbm\""),
-        ({"model": {}}, 'model names either "script" (your training script) or "algorithm": "xgboost"'),
-        (
-            {"model": {"script": "logistic_regression", "algorithm": "xgboost"}},
-            'model names either "script" (your training script) or "algorithm": "xgboost", one of the two',
-        ),
-        (
-            {"model": {"script": "logistic_regression", "instance_count": 2}},
-            'model.instance_count applies to "algorithm": "xgboost"; a training script runs on one instance',
-        ),
-        (
-            {"model": {"algorithm": "xgboost"}, "hyperparameters": {"max_iter": 10}},
-            "hyperparameter 'max_iter' is not one XGBoost accepts",
-        ),
-        (
-            {"model": {"algorithm": "xgboost"}, "hyperparameters": {"objective": "reg:tweedie"}},
-            "hyperparameter 'objective' is set by the pipeline from the problem type",
-        ),
-        (
-            {"model": {"algorithm": "xgboost"}, "hyperparameters": {"subsample": 1.5}},
-            "hyperparameter 'subsample' is 1.5; it must be a number above 0 to 1",
-        ),
-        (
-            {"model": {"algorithm": "xgboost"}, "hyperparameters": {"tree_method": "gpu_hist"}},
-            'hyperparameter \'tree_method\' is "gpu_hist"; it must be one of "auto", "exact", "approx", "hist"',
-        ),
-    ],
-)
-def test_an_xgboost_choice_the_pipeline_cannot_train_is_refused_at_validation_with_the_reason(
-    s3: Any,
-    handler: Handler,
-    upload: Upload,
-    lambda_context: Any,
-    monkeypatch: pytest.MonkeyPatch,
-    document: dict[str, Any],
-    says: str,
-) -> None:
-    publish_model_script(s3, monkeypatch, "logistic_regression")
-    put_dataset_config(s3, document)
-
-    with pytest.raises(DatasetConfigInvalid) as refused:
-        handler(upload(credit_csv()), lambda_context)
-
-    assert says in str(refused.value)
