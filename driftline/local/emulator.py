@@ -54,11 +54,13 @@ class LocalCloud:
         self.lambdas = LambdaRuntime(
             endpoint_url=settings.endpoint_url, region=settings.region, code=self.code, console=self.console
         )
+        # The application's ml/ code is the folder beside the template it deploys, as the template's CodeUri says.
         self.jobs = sagemaker.JobRunner(
             jobs_dir=settings.jobs_dir,
             endpoint_url=settings.endpoint_url,
             region=settings.region,
             console=self.console,
+            code_dir=settings.template.parent / "ml",
         )
         self.outbox = sns.Outbox(settings.outbox, self.console)
         self.endpoints = endpoints.EndpointRunner(
@@ -66,6 +68,7 @@ class LocalCloud:
             endpoint_url=settings.endpoint_url,
             region=settings.region,
             console=self.console,
+            code=self.jobs.code,
         )
         self._server: GuardedMotoServer | None = None
         self.stack: cloudformation.LocalStack | None = None

@@ -1,8 +1,11 @@
-"""What the end-to-end tests read back from a local cloud: S3 objects by URI, and an endpoint's answer to rows."""
+"""What the end-to-end tests read back from a local cloud: S3 objects by URI, an endpoint's answer to rows, and
+the emails about a run."""
 
 from __future__ import annotations
 
 import csv
+import email
+import email.policy
 import io
 from pathlib import Path
 
@@ -25,3 +28,15 @@ def answers_to_rows(
         EndpointName=endpoint, ContentType="text/csv", Accept="text/csv", Body=body.encode()
     )
     return rows, list(csv.reader(io.StringIO(answer["Body"].read().decode())))
+
+
+def emails_about(cloud: LocalCloud, execution_arn: str) -> list[str]:
+    """Subject and body of each outbox email that mentions a run."""
+    bodies = []
+    for path in cloud.settings.outbox.glob("*.eml"):
+        message = email.message_from_bytes(path.read_bytes(), policy=email.policy.default)
+        body = message.get_body()
+        text = body.get_content() if body is not None else ""
+        if execution_arn in text:
+            bodies.append(f"{message['Subject']}\n{text}")
+    return bodies

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import email
-import email.policy
 import gzip
 import json
 import time
@@ -17,7 +15,7 @@ from driftline.local.demo import APPROVAL_STATE, approval_links, decide_as_a_per
 from driftline.local.emulator import LocalCloud
 from driftline.local.runs import RunRecord, follow, wait_for_execution
 from driftline.local.sagemaker import JobRunner
-from tests.e2e.local_objects import read_object
+from tests.e2e.local_objects import emails_about, read_object
 
 pytestmark = pytest.mark.e2e
 
@@ -41,18 +39,6 @@ def _run_for(cloud: LocalCloud, key: str, body: bytes, *, reject_because: str = 
         return True
 
     return follow(sfn, arn, show=lambda _: None, timeout=300, on_enter={APPROVAL_STATE: decide})
-
-
-def _mails_about(cloud: LocalCloud, record: RunRecord) -> list[str]:
-    """Bodies of the outbox emails that mention a run."""
-    bodies = []
-    for path in cloud.settings.outbox.glob("*.eml"):
-        message = email.message_from_bytes(path.read_bytes(), policy=email.policy.default)
-        body = message.get_body()
-        text = body.get_content() if body is not None else ""
-        if record.execution_arn in text:
-            bodies.append(f"{message['Subject']}\n{text}")
-    return bodies
 
 
 def _outbox_mentions(cloud: LocalCloud, text: str) -> bool:
@@ -90,7 +76,7 @@ def test_an_upload_becomes_a_model_approved_through_its_emailed_link_and_deploye
     assert lineage["data_uri"].endswith("data/breast-cancer/breast_cancer.csv")
     assert lineage["data_version_id"]
     assert lineage["execution_arn"] == record.execution_arn
-    mails = sorted(_mails_about(cloud, record), key=lambda mail: "waits for your approval" not in mail)
+    mails = sorted(emails_about(cloud, record.execution_arn), key=lambda mail: "waits for your approval" not in mail)
     assert len(mails) == 2
     assert "waits for your approval" in mails[0] and "/approvals/" in mails[0] and "auc" in mails[0]
     assert "model deployed" in mails[1] and "invoke-endpoint --endpoint-name driftline-breast-cancer" in mails[1]
@@ -148,7 +134,7 @@ def test_bad_uploads_fail_at_validation_with_a_readable_reason(
     assert reason.lower() in (record.cause or "").lower()
     assert "Nothing was registered" in (record.cause or "")
     assert len(_packages(cloud, dataset)) == before
-    mails = _mails_about(cloud, record)
+    mails = emails_about(cloud, record.execution_arn)
     assert len(mails) == 1
     assert "failed" in mails[0].lower() and reason.lower() in mails[0].lower()
 
@@ -224,7 +210,7 @@ def test_a_candidate_below_the_gate_is_rejected_and_nothing_is_registered(cloud:
     assert "registration" not in record.output
     assert record.output["gate"]["passed"] is False
     assert _packages(cloud, "strict") == []
-    mails = _mails_about(cloud, record)
+    mails = emails_about(cloud, record.execution_arn)
     assert len(mails) == 1 and "threshold" in mails[0]
 
 
@@ -276,7 +262,7 @@ def test_a_model_rejected_through_its_link_is_rejected_in_the_registry_and_the_r
     package = cloud.client("sagemaker").describe_model_package(ModelPackageName=summary["ModelPackageArn"])
     assert package["ModelApprovalStatus"] == "Rejected"
     assert package["ApprovalDescription"].endswith(": recall too low")
-    mails = _mails_about(cloud, record)
+    mails = emails_about(cloud, record.execution_arn)
     assert any("rejected by the approver" in mail and "recall too low" in mail for mail in mails)
 
 

@@ -1,0 +1,81 @@
+"""A dataset's own training script whose requirements pip cannot install: the run fails at training and the failure
+email carries pip's own words, in local mode end to end.
+
+The script has to be part of the application local mode runs (it runs only the application's own ml/ code), so
+this module deploys a copy of the application with one more model folder, ``ml/models/unknown_requirement/``,
+whose requirements name a package that does not exist; pip reads only an empty folder of wheels.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from driftline import datasets
+from driftline.local.console import Console
+from driftline.local.demo import upload_and_follow
+from driftline.local.emulator import LocalCloud
+from driftline.local.settings import REPO_ROOT, LocalSettings
+from tests.e2e.conftest import _reserved_port
+from tests.e2e.local_objects import emails_about
+
+pytestmark = pytest.mark.e2e
+
+APPLICATION = ("template.yaml", "functions", "layers", "ml", "statemachine")
+MODEL = "unknown_requirement"
+MISSING = "driftline-no-such-package==1.0"
+
+
+@pytest.fixture(scope="module")
+def cloud(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalCloud]:
+    """Local mode deploying a copy of the application whose ml/ has the model with the missing requirement."""
+    application = tmp_path_factory.mktemp("application")
+    for name in APPLICATION:
+        source = REPO_ROOT / name
+        if source.is_dir():
+            shutil.copytree(source, application / name, ignore=shutil.ignore_patterns("__pycache__"))
+        else:
+            shutil.copy2(source, application / name)
+    model = application / "ml" / "models" / MODEL
+    model.mkdir()
+    shutil.copy2(REPO_ROOT / "ml" / "models" / "logistic_regression" / "train.py", model / "train.py")
+    (model / "requirements.txt").write_text(f"{MISSING}\n")
+    wheels = tmp_path_factory.mktemp("no-wheels")
+    patch = pytest.MonkeyPatch()
+    # The jobs inherit local mode's environment, as they read a user's pip settings: no index, an empty folder.
+    patch.setenv("PIP_NO_INDEX", "1")
+    patch.setenv("PIP_FIND_LINKS", str(wheels))
+    patch.setenv("PIP_NO_CACHE_DIR", "1")
+    with _reserved_port() as port:
+        settings = LocalSettings(port=port, state_dir=tmp_path_factory.mktemp("driftline-state"))
+        settings.template = application / "template.yaml"
+        local = LocalCloud(settings, Console())
+        local.start()
+    try:
+        yield local
+    finally:
+        local.stop()
+        patch.undo()
+
+
+def test_a_requirement_pip_cannot_install_fails_the_run_with_pip_s_words_in_the_failure_email(
+    cloud: LocalCloud, tmp_path: Path
+) -> None:
+    csv_path = tmp_path / "cancer.csv"
+    datasets.write_breast_cancer_csv(csv_path)
+    config = {"target": "diagnosis", "metric": "accuracy", "threshold": 0.8, "model": {"script": MODEL}}
+
+    record = upload_and_follow(cloud, "needs-a-package", csv_path, config=json.dumps(config).encode(), timeout=600)
+
+    assert record.status == "FAILED"
+    [mail] = [mail for mail in emails_about(cloud, record.execution_arn) if "failed" in mail.splitlines()[0]]
+    flat = " ".join(mail.split())
+    assert f"pip could not install models/{MODEL}/requirements.txt" in flat
+    assert f"No matching distribution found for {MISSING}" in flat
+    # Nothing was registered or deployed by the failed run.
+    sagemaker = cloud.client("sagemaker")
+    assert sagemaker.list_endpoints(NameContains="needs")["Endpoints"] == []
