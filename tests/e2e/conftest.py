@@ -8,6 +8,7 @@ from __future__ import annotations
 import socket
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
 import pytest
 
@@ -39,15 +40,30 @@ def cloud_parameters() -> dict[str, str]:
     return {}
 
 
-@pytest.fixture(scope="module")
-def cloud(tmp_path_factory: pytest.TempPathFactory, cloud_parameters: dict[str, str]) -> Iterator[LocalCloud]:
-    """Local mode on a free port, the template deployed with local mode's parameters and ``cloud_parameters``."""
+@contextmanager
+def running_cloud(
+    tmp_path_factory: pytest.TempPathFactory,
+    *,
+    parameters: dict[str, str] | None = None,
+    template: Path | None = None,
+) -> Iterator[LocalCloud]:
+    """Local mode on a free port deploying ``template`` (the application beside it; default the repository's) with
+    local mode's parameters and ``parameters``; stopped on leaving."""
     with _reserved_port() as port:
         settings = LocalSettings(port=port, state_dir=tmp_path_factory.mktemp("driftline-state"))
-        settings.parameters.update(cloud_parameters)
+        settings.parameters.update(parameters or {})
+        if template is not None:
+            settings.template = template
         local = LocalCloud(settings, Console())
         local.start()
     try:
         yield local
     finally:
         local.stop()
+
+
+@pytest.fixture(scope="module")
+def cloud(tmp_path_factory: pytest.TempPathFactory, cloud_parameters: dict[str, str]) -> Iterator[LocalCloud]:
+    """Local mode on a free port, the template deployed with local mode's parameters and ``cloud_parameters``."""
+    with running_cloud(tmp_path_factory, parameters=cloud_parameters) as local:
+        yield local

@@ -13,10 +13,10 @@ from pathlib import Path
 import pytest
 
 from driftline import datasets
-from driftline.local.console import Console
 from driftline.local.emulator import LocalCloud
 from driftline.local.runs import follow, wait_for_execution
-from driftline.local.settings import REPO_ROOT, LocalSettings
+from driftline.local.settings import REPO_ROOT
+from tests.e2e.conftest import running_cloud
 
 pytestmark = pytest.mark.e2e
 
@@ -27,24 +27,14 @@ WITHOUT_CREATE = "Action: [sagemaker:DescribeTrainingJob, sagemaker:AddTags]"
 
 @pytest.fixture(scope="module")
 def cloud(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalCloud]:
-    from tests.e2e.conftest import _reserved_port
-
     folder = tmp_path_factory.mktemp("template")
     template = (REPO_ROOT / "template.yaml").read_text()
     assert template.count(GRANTED) == 1, "the Train function's job statement changed: update this test"
     (folder / "template.yaml").write_text(template.replace(GRANTED, WITHOUT_CREATE))
     for name in ("functions", "layers", "statemachine", "ml"):
         (folder / name).symlink_to(REPO_ROOT / name)
-    with _reserved_port() as port:
-        settings = LocalSettings(
-            port=port, state_dir=tmp_path_factory.mktemp("driftline-state"), template=folder / "template.yaml"
-        )
-        local = LocalCloud(settings, Console())
-        local.start()
-    try:
+    with running_cloud(tmp_path_factory, template=folder / "template.yaml") as local:
         yield local
-    finally:
-        local.stop()
 
 
 def test_a_permission_missing_from_a_functions_role_fails_the_run_naming_the_role_action_and_resource(

@@ -16,16 +16,14 @@ from pathlib import Path
 import pytest
 
 from driftline import datasets
-from driftline.local.console import Console
 from driftline.local.demo import upload_and_follow
 from driftline.local.emulator import LocalCloud
-from driftline.local.settings import REPO_ROOT, LocalSettings
-from tests.e2e.conftest import _reserved_port
+from driftline.local.settings import REPO_ROOT
+from tests.e2e.conftest import running_cloud
 from tests.e2e.local_objects import emails_about
 
 pytestmark = pytest.mark.e2e
 
-APPLICATION = ("template.yaml", "functions", "layers", "ml", "statemachine")
 MODEL = "unknown_requirement"
 MISSING = "driftline-no-such-package==1.0"
 
@@ -34,12 +32,10 @@ MISSING = "driftline-no-such-package==1.0"
 def cloud(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalCloud]:
     """Local mode deploying a copy of the application whose ml/ has the model with the missing requirement."""
     application = tmp_path_factory.mktemp("application")
-    for name in APPLICATION:
-        source = REPO_ROOT / name
-        if source.is_dir():
-            shutil.copytree(source, application / name, ignore=shutil.ignore_patterns("__pycache__"))
-        else:
-            shutil.copy2(source, application / name)
+    shutil.copy2(REPO_ROOT / "template.yaml", application / "template.yaml")
+    for name in ("functions", "layers", "statemachine"):
+        (application / name).symlink_to(REPO_ROOT / name)
+    shutil.copytree(REPO_ROOT / "ml", application / "ml", ignore=shutil.ignore_patterns("__pycache__"))
     model = application / "ml" / "models" / MODEL
     model.mkdir()
     shutil.copy2(REPO_ROOT / "ml" / "models" / "logistic_regression" / "train.py", model / "train.py")
@@ -50,15 +46,10 @@ def cloud(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalCloud]:
     patch.setenv("PIP_NO_INDEX", "1")
     patch.setenv("PIP_FIND_LINKS", str(wheels))
     patch.setenv("PIP_NO_CACHE_DIR", "1")
-    with _reserved_port() as port:
-        settings = LocalSettings(port=port, state_dir=tmp_path_factory.mktemp("driftline-state"))
-        settings.template = application / "template.yaml"
-        local = LocalCloud(settings, Console())
-        local.start()
     try:
-        yield local
+        with running_cloud(tmp_path_factory, template=application / "template.yaml") as local:
+            yield local
     finally:
-        local.stop()
         patch.undo()
 
 
