@@ -833,7 +833,12 @@ def test_a_model_choice_the_pipeline_cannot_train_is_refused_at_validation_with_
 @pytest.mark.parametrize(
     ("requirements", "says"),
     [
-        (b"lightgbm==4.3.0\n# fine\nscikit-learn>=1.2,<1.3\n", None),
+        (b"lightgbm==4.3.0\n# fine\ncatboost>=1.2,<1.3\n", None),
+        (
+            b"lightgbm==4.3.0\nnumpy==2.0.0\n",
+            "ml/models/logistic_regression/requirements.txt line 2 ('numpy==2.0.0') names numpy, which the "
+            "scikit-learn image already holds",
+        ),
         (
             b"lightgbm==4.3.0\nlightgbm=4.3.0\n",
             "ml/models/logistic_regression/requirements.txt line 2 ('lightgbm=4.3.0') is not a requirement pip can "

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from packaging.requirements import InvalidRequirement, Requirement
 
-from driftline_core.ingest.requirements_file import requirements_problems
+from driftline_core.ingest.requirements_file import IMAGE_PACKAGES, requirements_problems
 
 REQUIREMENT_LINES = [
     "lightgbm",
@@ -77,3 +77,22 @@ def test_a_line_pip_would_stop_at_is_named_with_its_number(line: str, says: str)
 
     assert problems == [problems[0]] and problems[0].startswith(f"ml/models/x/requirements.txt line 2 ({line!r})")
     assert says in problems[0]
+
+
+@pytest.mark.parametrize(
+    "line",
+    ["numpy", "NumPy>=2", "scikit_learn==1.9.0", "Scikit.Learn", "pandas[performance]", "scipy ; python_version > '3'"],
+)
+def test_a_library_the_image_already_holds_is_refused_by_its_name_as_pip_compares_names(line: str) -> None:
+    problems = requirements_problems(
+        f"lightgbm==4.3.0\n{line}\n", "ml/models/x/requirements.txt", image_packages=IMAGE_PACKAGES
+    )
+
+    assert len(problems) == 1
+    assert problems[0].startswith(f"ml/models/x/requirements.txt line 2 ({line!r}) names ")
+    assert "which the scikit-learn image already holds" in problems[0]
+
+
+@pytest.mark.parametrize("line", ["lightgbm", "numpyro==0.15", "pandas-stubs", "scikit-learn-extra", "sklearn2pmml"])
+def test_a_package_whose_name_only_starts_like_an_image_library_passes(line: str) -> None:
+    assert requirements_problems(f"{line}\n", "r.txt", image_packages=IMAGE_PACKAGES) == []

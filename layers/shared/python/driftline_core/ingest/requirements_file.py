@@ -6,6 +6,10 @@ Each line is blank, a comment, a requirement in PEP 508's form (``name[extras] <
 ``--find-links``, ``--trusted-host``, ``--pre``, ``--prefer-binary``, ``--only-binary``, ``--no-binary``). Options that
 name other files or an editable checkout (``-r``, ``-c``, ``-e``) are refused: the training job installs from this
 one file, on SageMaker's machine.
+
+Validate also refuses a requirement naming a library the image already holds (``IMAGE_PACKAGES``): the installed
+packages come first on the import path, so a second numpy would replace the one the image's scikit-learn was built
+against, and the script, evaluation and serving would fail in ways far from the line that caused it.
 """
 
 from __future__ import annotations
@@ -33,10 +37,14 @@ SOURCE_OPTIONS = (
     "--no-binary",
 )
 FILE_OPTIONS = ("-r", "--requirement", "-c", "--constraint", "-e", "--editable")
+IMAGE_PACKAGES = ("scikit-learn", "numpy", "scipy", "pandas", "joblib", "threadpoolctl")
+"""SageMaker's scikit-learn image's own libraries (its scikit-learn and what that is built and run with)."""
 
 
-def requirements_problems(text: str, shown_as: str) -> list[str]:
-    """One sentence per line pip would not read as this file's own requirement or package source."""
+def requirements_problems(text: str, shown_as: str, *, image_packages: tuple[str, ...] = ()) -> list[str]:
+    """One sentence per line pip would not read as this file's own requirement or package source, or that names
+    one of ``image_packages``, which the image already holds."""
+    held = {_normalized(name): name for name in image_packages}
     problems = []
     for number, raw in enumerate(_logical_lines(text), start=1):
         line = raw.split(" #", 1)[0].strip() if not raw.lstrip().startswith("#") else ""
@@ -57,9 +65,25 @@ def requirements_problems(text: str, shown_as: str) -> list[str]:
         elif not REQUIREMENT.fullmatch(line):
             problems.append(
                 f"{shown_as} line {number} ({line!r}) is not a requirement pip can read; write name, optional "
-                "[extras] and version specifiers such as 'lightgbm==4.3.0' or 'scikit-learn>=1.2,<1.3'"
+                "[extras] and version specifiers such as 'lightgbm==4.3.0' or 'catboost>=1.2,<1.3'"
+            )
+        elif (distribution := _normalized(_leading_name(line))) in held:
+            problems.append(
+                f"{shown_as} line {number} ({line!r}) names {held[distribution]}, which the scikit-learn image "
+                "already holds; a second copy would come first on the import path and replace the image's own, "
+                "which its scikit-learn is built against. Remove the line: the script uses the image's"
             )
     return problems
+
+
+def _leading_name(line: str) -> str:
+    match = re.match(_NAME, line)
+    return match.group(0) if match else ""
+
+
+def _normalized(name: str) -> str:
+    """A distribution name as pip compares them (PEP 503): case-insensitive, runs of ``-``, ``_`` and ``.`` alike."""
+    return re.sub(r"[-_.]+", "-", name).lower()
 
 
 def _logical_lines(text: str) -> list[str]:

@@ -34,7 +34,7 @@ from driftline_core.ingest.dataset_config import (
     resolve_config,
 )
 from driftline_core.ingest.release_plan import release_plan
-from driftline_core.ingest.requirements_file import requirements_problems
+from driftline_core.ingest.requirements_file import IMAGE_PACKAGES, requirements_problems
 from driftline_core.payloads import DataObject, RetrainManifest, StepInput, ValidationResult
 from driftline_core.settings import ReleaseSettings, Settings
 
@@ -136,7 +136,7 @@ def _check_model_script(name: str, config_key: str, settings: Settings) -> None:
         text = body.decode("utf-8-sig")
     except UnicodeDecodeError:
         raise DatasetConfigInvalid(f"{shown_as} is not UTF-8 text; save it as UTF-8 and deploy again.") from None
-    problems = requirements_problems(text, shown_as)
+    problems = requirements_problems(text, shown_as, image_packages=IMAGE_PACKAGES)
     if problems:
         raise DatasetConfigInvalid(f"{'; '.join(problems)}. Correct it and deploy again.")
 
