@@ -803,6 +803,15 @@ def test_a_dataset_s_own_training_script_in_the_published_code_is_written_to_the
             "hyperparameter 'objective' is set by the pipeline from the problem type",
         ),
         (
+            {"model": {"algorithm": "xgboost"}, "hyperparameters": {"eval_metric": "accuracy"}},
+            "hyperparameter 'eval_metric' is \"accuracy\"; it must be one of \"logloss\", \"error\"",
+        ),
+        (
+            {"model": {"algorithm": "xgboost"}, "hyperparameters": {"eval_metric": "mlogloss"}},
+            "hyperparameter 'eval_metric' 'mlogloss' does not measure a binary_classification model; use one of "
+            "logloss, error, auc, aucpr",
+        ),
+        (
             {"model": {"algorithm": "xgboost"}, "hyperparameters": {"subsample": 1.5}},
             "hyperparameter 'subsample' is 1.5; it must be a number above 0 to 1",
         ),

@@ -28,6 +28,7 @@ from driftline_core.ingest.hyperparameters import (
     ModelKind,
     as_string,
     hyperparameter_problems,
+    xgboost_metric_problem,
 )
 from driftline_core.layout import DATASET_CONFIG_FILE, dataset_config_key
 from driftline_core.metrics import (
@@ -414,6 +415,11 @@ def resolve_config(
     names = [column.name for column in columns]
     if target not in names:
         raise DatasetConfigInvalid(f"{source}: target '{target}' is not one of the columns ({_quoted(names)}).")
+    hyperparameters = hyperparameters_as_strings(declared.hyperparameters)
+    if declared.model is not None and declared.model.kind == "xgboost":
+        mismatch = xgboost_metric_problem(hyperparameters, problem_type)
+        if mismatch:
+            raise DatasetConfigInvalid(f"{source}: {mismatch}.")
     return ResolvedConfig(
         dataset=dataset,
         target=target,
@@ -421,7 +427,7 @@ def resolve_config(
         metric=metric,
         threshold=threshold,
         higher_is_better=spec.higher_is_better,
-        hyperparameters=hyperparameters_as_strings(declared.hyperparameters),
+        hyperparameters=hyperparameters,
         model_script=declared.model.script if declared.model else None,
         model_algorithm=declared.model.algorithm if declared.model else None,
         instance_count=declared.model.instance_count if declared.model else 1,

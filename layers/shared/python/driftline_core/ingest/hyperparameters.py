@@ -98,6 +98,34 @@ RESERVED: dict[str, str] = {
 """Names the training script uses for its own arguments (normalised to ``_``), and why each is refused."""
 
 
+XGBOOST_EVAL_METRICS: dict[str, tuple[str, ...]] = {
+    "logloss": ("binary_classification",),
+    "error": ("binary_classification",),
+    "auc": ("binary_classification",),
+    "aucpr": ("binary_classification",),
+    "mlogloss": ("multiclass_classification",),
+    "merror": ("multiclass_classification",),
+    "rmse": ("regression",),
+    "rmsle": ("regression",),
+    "mae": ("regression",),
+    "mape": ("regression",),
+    "mphe": ("regression",),
+}
+"""XGBoost's own evaluation metrics and the problem types they measure. The XGBoost 3.0-5 image computes its other
+names (accuracy, f1, ...) itself and reads ``binary:logistic``'s probabilities above 0 as class 1, so they would
+report, and stop early on, wrong values: the pipeline's own metrics are the gate's anyway."""
+
+
+def xgboost_metric_problem(hyperparameters: dict[str, str], problem_type: str) -> str | None:
+    """Why the ``eval_metric`` hyperparameter cannot measure this problem type, or None when it can (or is unset)."""
+    metric = hyperparameters.get("eval_metric")
+    measures = XGBOOST_EVAL_METRICS.get(str(metric), ())
+    if metric is None or problem_type in measures:
+        return None
+    fitting = ", ".join(name for name, problems in XGBOOST_EVAL_METRICS.items() if problem_type in problems)
+    return f"hyperparameter 'eval_metric' {metric!r} does not measure a {problem_type} model; use one of {fitting}"
+
+
 XGBOOST_HYPERPARAMETERS: dict[str, Hyperparameter] = {
     spec.name: spec
     for spec in (
@@ -120,7 +148,7 @@ XGBOOST_HYPERPARAMETERS: dict[str, Hyperparameter] = {
         Hyperparameter("scale_pos_weight", "number", minimum=0, minimum_excluded=True),
         Hyperparameter("num_parallel_tree", "integer", minimum=1),
         Hyperparameter("early_stopping_rounds", "integer", minimum=1),
-        Hyperparameter("eval_metric", "text"),
+        Hyperparameter("eval_metric", "choice", choices=tuple(XGBOOST_EVAL_METRICS)),
         Hyperparameter(
             "seed", "integer", minimum=-(2**31), maximum=2**31 - 1, minimum_excluded=True, maximum_excluded=True
         ),

@@ -19,7 +19,11 @@ from driftline_core.aws.instance_storage import has_instance_storage
 from driftline_core.aws.times import iso_utc
 from driftline_core.errors import DatasetConfigInvalid
 from driftline_core.ingest.dataset_config import INSTANCE_COUNT_CEILING, MODEL_SCRIPT_NAME
-from driftline_core.ingest.hyperparameters import XGBOOST_DEFAULT_ROUNDS, hyperparameter_problems
+from driftline_core.ingest.hyperparameters import (
+    XGBOOST_DEFAULT_ROUNDS,
+    hyperparameter_problems,
+    xgboost_metric_problem,
+)
 from driftline_core.layout import ml_code_files_uri, ml_code_tarball_uri
 from driftline_core.payloads import DataObject, DeploymentResult, JobResult
 from driftline_core.settings import Settings
@@ -49,7 +53,7 @@ XGBOOST_OBJECTIVES = {
     "multiclass_classification": "multi:softprob",
     "regression": "reg:squarederror",
 }
-XGBOOST_EVAL_METRICS = {
+XGBOOST_DEFAULT_EVAL_METRICS = {
     "binary_classification": "logloss",
     "multiclass_classification": "mlogloss",
     "regression": "rmse",
@@ -287,12 +291,7 @@ def _xgboost_training_job_request(
 def xgboost_hyperparameters(run_config: Mapping[str, Any], class_count: int | None = None) -> dict[str, str]:
     """The algorithm's hyperparameters as plain strings (built-in algorithms read them as given, not JSON): the
     dataset's, checked against the catalogue, with the objective, classes and default rounds the pipeline sets."""
-    given = run_config.get("hyperparameters") or {}
-    if not isinstance(given, Mapping):
-        raise DatasetConfigInvalid(
-            "The run config's 'hyperparameters' is not an object; write it as "
-            '{"name": value, ...} in data/<dataset>/dataset.json.'
-        )
+    given = _declared_hyperparameters(run_config)
     problems = hyperparameter_problems({str(name): _typed(value) for name, value in given.items()}, model="xgboost")
     if problems:
         raise DatasetConfigInvalid(
@@ -305,9 +304,12 @@ def xgboost_hyperparameters(run_config: Mapping[str, Any], class_count: int | No
             f"The run config has no problem type XGBoost can train ({problem_type or 'none'}); upload the file again "
             "so Validate writes a full config."
         )
+    mismatch = xgboost_metric_problem({str(name): str(value) for name, value in given.items()}, problem_type)
+    if mismatch:
+        raise DatasetConfigInvalid(f"The run config's {mismatch}. Correct it in data/<dataset>/dataset.json.")
     values = {
         "num_round": str(XGBOOST_DEFAULT_ROUNDS),
-        "eval_metric": XGBOOST_EVAL_METRICS[problem_type],
+        "eval_metric": XGBOOST_DEFAULT_EVAL_METRICS[problem_type],
         **{str(name): str(value) for name, value in given.items()},
         "objective": XGBOOST_OBJECTIVES[problem_type],
     }
@@ -715,12 +717,7 @@ def training_hyperparameters(run_config: Mapping[str, Any], *, code_tarball_uri:
     so encoding every value (``"200"`` becomes ``'"200"'``) hands the script back exactly the string
     the run config holds, whatever it looks like.
     """
-    model_hyperparameters = run_config.get("hyperparameters") or {}
-    if not isinstance(model_hyperparameters, Mapping):
-        raise DatasetConfigInvalid(
-            "The run config's 'hyperparameters' is not an object; write it as "
-            '{"name": value, ...} in data/<dataset>/dataset.json.'
-        )
+    model_hyperparameters = _declared_hyperparameters(run_config)
     # Validate checked these against the training script's catalogue; a run config written any other way is
     # held to the same catalogue, so no name reaches the script's own arguments.
     script = run_config.get("model_script")
@@ -753,6 +750,17 @@ def training_hyperparameters(run_config: Mapping[str, Any], *, code_tarball_uri:
     values["sagemaker_submit_directory"] = code_tarball_uri
     values["sagemaker_region"] = region
     return {key: json.dumps(value) for key, value in values.items()}
+
+
+def _declared_hyperparameters(run_config: Mapping[str, Any]) -> Mapping[str, Any]:
+    """The dataset's hyperparameters as the run config holds them (an object of strings)."""
+    given = run_config.get("hyperparameters") or {}
+    if not isinstance(given, Mapping):
+        raise DatasetConfigInvalid(
+            "The run config's 'hyperparameters' is not an object; write it as "
+            '{"name": value, ...} in data/<dataset>/dataset.json.'
+        )
+    return given
 
 
 def quota_exceeded_message(request: Mapping[str, Any], sagemaker_message: str) -> str:
