@@ -5,6 +5,7 @@ A module that deploys with other template parameters than local mode's own overr
 
 from __future__ import annotations
 
+import shutil
 import socket
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -14,7 +15,7 @@ import pytest
 
 from driftline.local.console import Console
 from driftline.local.emulator import LocalCloud
-from driftline.local.settings import LocalSettings
+from driftline.local.settings import REPO_ROOT, LocalSettings
 
 
 @contextmanager
@@ -38,6 +39,22 @@ def free_port() -> Iterator[int]:
 def cloud_parameters() -> dict[str, str]:
     """Template parameters the module's cloud deploys with besides local mode's own (as ``--parameter-overrides``)."""
     return {}
+
+
+APPLICATION_FOLDERS = ("functions", "layers", "statemachine", "ml")
+"""What template.yaml's CodeUri and ContentUri name, relative to it: with the template, the whole application."""
+
+
+def application_copy(folder: Path, *, template: str | None = None, copied: tuple[str, ...] = ()) -> Path:
+    """The application in ``folder``, its template.yaml there; ``template`` replaces the template's text. Its folders
+    link to the repository's, but for those ``copied``, which a test may then change. The template's path."""
+    (folder / "template.yaml").write_text(template or (REPO_ROOT / "template.yaml").read_text())
+    for name in APPLICATION_FOLDERS:
+        if name in copied:
+            shutil.copytree(REPO_ROOT / name, folder / name, ignore=shutil.ignore_patterns("__pycache__"))
+        else:
+            (folder / name).symlink_to(REPO_ROOT / name)
+    return folder / "template.yaml"
 
 
 @contextmanager

@@ -16,7 +16,7 @@ from driftline import datasets
 from driftline.local.emulator import LocalCloud
 from driftline.local.runs import follow, wait_for_execution
 from driftline.local.settings import REPO_ROOT
-from tests.e2e.conftest import running_cloud
+from tests.e2e.conftest import application_copy, running_cloud
 
 pytestmark = pytest.mark.e2e
 
@@ -27,13 +27,10 @@ WITHOUT_CREATE = "Action: [sagemaker:DescribeTrainingJob, sagemaker:AddTags]"
 
 @pytest.fixture(scope="module")
 def cloud(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalCloud]:
-    folder = tmp_path_factory.mktemp("template")
     template = (REPO_ROOT / "template.yaml").read_text()
     assert template.count(GRANTED) == 1, "the Train function's job statement changed: update this test"
-    (folder / "template.yaml").write_text(template.replace(GRANTED, WITHOUT_CREATE))
-    for name in ("functions", "layers", "statemachine", "ml"):
-        (folder / name).symlink_to(REPO_ROOT / name)
-    with running_cloud(tmp_path_factory, template=folder / "template.yaml") as local:
+    changed = application_copy(tmp_path_factory.mktemp("template"), template=template.replace(GRANTED, WITHOUT_CREATE))
+    with running_cloud(tmp_path_factory, template=changed) as local:
         yield local
 
 

@@ -19,7 +19,7 @@ from driftline import datasets
 from driftline.local.demo import upload_and_follow
 from driftline.local.emulator import LocalCloud
 from driftline.local.settings import REPO_ROOT
-from tests.e2e.conftest import running_cloud
+from tests.e2e.conftest import application_copy, running_cloud
 from tests.e2e.local_objects import emails_about
 
 pytestmark = pytest.mark.e2e
@@ -31,12 +31,8 @@ MISSING = "driftline-no-such-package==1.0"
 @pytest.fixture(scope="module")
 def cloud(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalCloud]:
     """Local mode deploying a copy of the application whose ml/ has the model with the missing requirement."""
-    application = tmp_path_factory.mktemp("application")
-    shutil.copy2(REPO_ROOT / "template.yaml", application / "template.yaml")
-    for name in ("functions", "layers", "statemachine"):
-        (application / name).symlink_to(REPO_ROOT / name)
-    shutil.copytree(REPO_ROOT / "ml", application / "ml", ignore=shutil.ignore_patterns("__pycache__"))
-    model = application / "ml" / "models" / MODEL
+    template = application_copy(tmp_path_factory.mktemp("application"), copied=("ml",))
+    model = template.parent / "ml" / "models" / MODEL
     model.mkdir()
     shutil.copy2(REPO_ROOT / "ml" / "models" / "logistic_regression" / "train.py", model / "train.py")
     (model / "requirements.txt").write_text(f"{MISSING}\n")
@@ -47,7 +43,7 @@ def cloud(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalCloud]:
     patch.setenv("PIP_FIND_LINKS", str(wheels))
     patch.setenv("PIP_NO_CACHE_DIR", "1")
     try:
-        with running_cloud(tmp_path_factory, template=application / "template.yaml") as local:
+        with running_cloud(tmp_path_factory, template=template) as local:
             yield local
     finally:
         patch.undo()

@@ -90,17 +90,24 @@ def start_evaluation(
     )
 
 
-def train_model(root: Path, config: dict[str, Any], hyperparameters: list[str]) -> None:
-    """Preprocess ``root/data`` and train on it; leave ``model-input/model.tar.gz`` as SageMaker would."""
+def preprocess_data(root: Path, config: dict[str, Any]) -> Path:
+    """Run preprocess.py on ``root/data`` with ``config`` as the run config; the folder of its outputs."""
     (root / "config").mkdir()
     (root / "config" / "config.json").write_text(json.dumps(config))
     out = root / "out"
+    outputs = ("train", "validation", "test", "metadata", "xgboost")
     run_script(
         "preprocess.py",
         ["--data-dir", str(root / "data"), "--config-dir", str(root / "config")]
-        + [arg for name in ("train", "validation", "test", "metadata") for arg in (f"--{name}-dir", str(out / name))]
+        + [arg for name in outputs for arg in (f"--{name}-dir", str(out / name))]
         + ["--message-file", str(root / "preprocess-message")],
     )
+    return out
+
+
+def train_model(root: Path, config: dict[str, Any], hyperparameters: list[str]) -> None:
+    """Preprocess ``root/data`` and train on it; leave ``model-input/model.tar.gz`` as SageMaker would."""
+    out = preprocess_data(root, config)
     run_script(
         "train.py",
         hyperparameters,

@@ -18,31 +18,13 @@ import pytest
 import xgboost
 
 from driftline.datasets import write_breast_cancer_csv
-from tests.ml.test_evaluate import ML_DIR, job_env, run_script
+from tests.ml.test_evaluate import ML_DIR, job_env, preprocess_data
 
 sys.path.insert(0, str(ML_DIR))
 
 from driftline_ml.serving import CSV, format_prediction, load_serving_model, parse_request, predict
 
 TARGET = "diagnosis"
-
-
-def preprocess(root: Path, config: dict[str, Any]) -> Path:
-    """Run preprocess.py on ``root/data`` with ``config``; the outputs' folder."""
-    (root / "config").mkdir()
-    (root / "config" / "config.json").write_text(json.dumps(config))
-    out = root / "out"
-    run_script(
-        "preprocess.py",
-        ["--data-dir", str(root / "data"), "--config-dir", str(root / "config")]
-        + [
-            arg
-            for name in ("train", "validation", "test", "metadata", "xgboost")
-            for arg in (f"--{name}-dir", str(out / name))
-        ]
-        + ["--message-file", str(root / "preprocess-message")],
-    )
-    return out
 
 
 def read_headerless(folder: Path) -> pd.DataFrame:
@@ -98,7 +80,7 @@ def binary_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, di
         "model_algorithm": "xgboost",
         "instance_count": 3,
     }
-    out = preprocess(root, config)
+    out = preprocess_data(root, config)
     train_booster(out, {"objective": "binary:logistic", "max_depth": 3}, root / "trained")
     result = evaluate(root, out, config, root / "trained", "evaluate")
     assert result.returncode == 0, result.stdout + result.stderr
@@ -127,7 +109,7 @@ def test_the_train_split_is_dealt_into_one_headerless_file_per_instance_with_the
 def test_runs_trained_another_way_get_no_xgboost_files(tmp_path: Path) -> None:
     (tmp_path / "data").mkdir()
     write_breast_cancer_csv(tmp_path / "data" / "cancer.csv")
-    out = preprocess(tmp_path, {"target": TARGET, "problem_type": "binary_classification"})
+    out = preprocess_data(tmp_path, {"target": TARGET, "problem_type": "binary_classification"})
 
     assert not (out / "xgboost").exists()
 
@@ -189,7 +171,7 @@ def test_multiclass_and_regression_boosters_evaluate(
     (tmp_path / "data").mkdir()
     frame.to_csv(tmp_path / "data" / "table.csv", index=False)
     config = {"target": "y", "problem_type": problem_type, "metric": metric, "model_algorithm": "xgboost"}
-    out = preprocess(tmp_path, config)
+    out = preprocess_data(tmp_path, config)
     train_booster(out, params, tmp_path / "trained")
 
     result = evaluate(tmp_path, out, config, tmp_path / "trained", "evaluate")
