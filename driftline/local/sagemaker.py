@@ -217,7 +217,7 @@ class JobRunner:
             app = job.app_specification or {}
             _pull_image(job, str(app.get("ImageUri") or ""))
             command = [*app.get("ContainerEntrypoint", []), *app.get("ContainerArguments", [])]
-            hosts = _processing_hosts(job)
+            hosts = _hosts((getattr(job, "processing_resources", None) or {}).get("ClusterConfig"))
             # One instance keeps the job folder as its /opt/ml; several get one folder each, as SageMaker's do.
             roots = {host: root / host if len(hosts) > 1 else root for host in hosts}
             outputs = (job.processing_output_config or {}).get("Outputs", [])
@@ -300,7 +300,7 @@ class JobRunner:
         self._emit_training(job)
         root = self._fresh_root(name)
         output_path = job.output_data_config["S3OutputPath"].rstrip("/")
-        hosts = _training_hosts(job)
+        hosts = _hosts(getattr(job, "resource_config", None))
         # One instance keeps the job folder as its /opt/ml; several get one folder each, as SageMaker's do.
         roots = {host: root / host if len(hosts) > 1 else root for host in hosts}
         master = roots[hosts[0]]
@@ -641,12 +641,6 @@ def _sm_variables(root: Path, channels: dict[str, Path], hyperparameters: dict[s
     return env
 
 
-def _training_hosts(job: Any) -> list[str]:
-    """``algo-1`` ... ``algo-<InstanceCount>``: the hosts a training job's resource config names."""
-    resources = getattr(job, "resource_config", None) or {}
-    return [f"algo-{index}" for index in range(1, int(resources.get("InstanceCount") or 1) + 1)]
-
-
 def _runs_xgboost_algorithm(image: str, hyperparameters: dict[str, str]) -> bool:
     """SageMaker's XGBoost image without a ``sagemaker_program`` runs its built-in algorithm, which local mode runs
     on the XGBoost library (``driftline.local.xgboost_algorithm``); with one it is a framework container."""
@@ -658,10 +652,9 @@ def _instance_arguments(roots: Iterable[Path]) -> list[str]:
     return [argument for root in roots for argument in ("--instance-root", str(root))]
 
 
-def _processing_hosts(job: Any) -> list[str]:
-    """``algo-1`` ... ``algo-<InstanceCount>``: the hosts a processing job's resource config names."""
-    cluster = (getattr(job, "processing_resources", None) or {}).get("ClusterConfig") or {}
-    return [f"algo-{index}" for index in range(1, int(cluster.get("InstanceCount") or 1) + 1)]
+def _hosts(resources: Mapping[str, Any] | None) -> list[str]:
+    """``algo-1`` ... ``algo-<InstanceCount>``: the hosts a job's resource config (or cluster config) names."""
+    return [f"algo-{index}" for index in range(1, int((resources or {}).get("InstanceCount") or 1) + 1)]
 
 
 def _decode_hyperparameter(value: str) -> Any:
