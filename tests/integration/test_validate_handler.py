@@ -804,7 +804,7 @@ def test_a_dataset_s_own_training_script_in_the_published_code_is_written_to_the
         ),
         (
             {"model": {"algorithm": "xgboost"}, "hyperparameters": {"eval_metric": "accuracy"}},
-            "hyperparameter 'eval_metric' is \"accuracy\"; it must be one of \"logloss\", \"error\"",
+            'hyperparameter \'eval_metric\' is "accuracy"; it must be one of "logloss", "error"',
         ),
         (
             {"model": {"algorithm": "xgboost"}, "hyperparameters": {"eval_metric": "mlogloss"}},
