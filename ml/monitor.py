@@ -55,7 +55,7 @@ from driftline_ml.drift import (
     violations_document,
 )
 from driftline_ml.drift_report import render
-from driftline_ml.jobs import JobInputError, output_dir, processing_dir, read_json, run_job, write_json
+from driftline_ml.jobs import JobInputError, hosts, output_dir, processing_dir, read_json, run_job, write_json
 
 STATISTICS_FILE = "statistics.json"
 CONSTRAINTS_FILE = "constraints.json"
@@ -103,15 +103,6 @@ def baseline_files(folder: Path) -> tuple[Path, Path]:
                 "deployed model and give its output as the monitor's baseline input"
             )
     return statistics, constraints
-
-
-def hosts(path: Path) -> tuple[str, list[str]]:
-    """This instance's name and all instances' names; one anonymous host outside a processing cluster."""
-    if not path.is_file():
-        return "algo-1", ["algo-1"]
-    config = read_json(path)
-    current = str(config.get("current_host") or "algo-1")
-    return current, [str(h) for h in config.get("hosts") or [current]]
 
 
 def monitor(args: argparse.Namespace) -> None:

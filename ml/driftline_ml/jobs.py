@@ -119,6 +119,15 @@ def find_input_file(folder: Path, suffix: str | tuple[str, ...], description: st
     return matching[0]
 
 
+def hosts(path: Path) -> tuple[str, list[str]]:
+    """This instance's name and all instances' names (``resourceconfig.json``); one host outside a cluster."""
+    if not path.is_file():
+        return "algo-1", ["algo-1"]
+    config = read_json(path)
+    current = str(config.get("current_host") or "algo-1")
+    return current, [str(h) for h in config.get("hosts") or [current]]
+
+
 def read_run_config(folder: Path) -> dict[str, Any]:
     """The run's resolved config (``config.json``) when the job is given one; an empty config otherwise."""
     if not folder.is_dir() or not any(folder.iterdir()):

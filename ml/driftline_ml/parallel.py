@@ -11,12 +11,13 @@ than it saves there. Workers are forked, not spawned, so they start with the lib
 from __future__ import annotations
 
 import gc
+import io
 import multiprocessing
 import os
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO, TypeVar
+from typing import Any, BinaryIO, TypeVar
 
 PIECE_BYTES = 32 * 2**20
 """Bytes of input one worker reads at a time: large enough to amortise a task, small enough for bounded memory."""
@@ -99,6 +100,32 @@ def read_span(span: Span) -> bytes:
     with span.path.open("rb") as handle:
         handle.seek(span.start)
         return handle.read() if span.end is None else handle.read(span.end - span.start)
+
+
+class SpanReader(io.RawIOBase):
+    """The span's bytes as a file, read from disk as they are needed (a span may be gigabytes)."""
+
+    def __init__(self, span: Span) -> None:
+        super().__init__()
+        self._file = span.path.open("rb")
+        self._file.seek(span.start)
+        self._left = None if span.end is None else span.end - span.start
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        view = memoryview(buffer).cast("B")
+        if self._left is not None:
+            view = view[: self._left]
+        count = self._file.readinto(view) or 0
+        if self._left is not None:
+            self._left -= count
+        return count
+
+    def close(self) -> None:
+        self._file.close()
+        super().close()
 
 
 def lines_before(span: Span) -> int:

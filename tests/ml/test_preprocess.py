@@ -15,7 +15,7 @@ import pandas as pd
 import pytest
 
 ML_DIR = Path(__file__).resolve().parents[2] / "ml"
-OUTPUTS = ("train", "validation", "test", "metadata")
+OUTPUTS = ("train", "validation", "test", "metadata", "xgboost")
 
 
 def job_env(**overrides: str) -> dict[str, str]:
@@ -25,13 +25,20 @@ def job_env(**overrides: str) -> dict[str, str]:
 
 
 def start_preprocess(
-    root: Path, frame: pd.DataFrame | dict[str, bytes], config: dict[str, Any], *, container_layout: bool = False
+    root: Path,
+    frame: pd.DataFrame | dict[str, bytes],
+    config: dict[str, Any],
+    *,
+    container_layout: bool = False,
+    instance: tuple[str, list[str]] | None = None,
+    block_rows: int | None = None,
 ) -> subprocess.Popen[str]:
     """Lay out the job's inputs under ``root`` and start the script without waiting for it.
 
     ``frame`` is the upload, or the data input's files by name (a drift retrain's window). By default every
     path is an argument. With ``container_layout`` no argument is given: ``root`` stands in for ``/opt/ml``
-    (inputs under ``processing/input``) and only ``SM_OUTPUT_DIR`` says where it is.
+    (inputs under ``processing/input``) and only ``SM_OUTPUT_DIR`` says where it is. ``instance`` (this host, all
+    hosts) is the resource config of one instance of a job on several; ``block_rows`` the rows read at a time.
     """
     inputs = root / "processing" / "input" if container_layout else root
     (inputs / "data").mkdir(parents=True)
@@ -46,6 +53,11 @@ def start_preprocess(
     for output in OUTPUTS:
         args += [f"--{output}-dir", str(root / "out" / output)]
     args += ["--message-file", str(root / "message")]
+    if instance is not None:
+        (root / "resourceconfig.json").write_text(json.dumps({"current_host": instance[0], "hosts": instance[1]}))
+        args += ["--resource-config", str(root / "resourceconfig.json")]
+    if block_rows is not None:
+        args += ["--block-rows", str(block_rows)]
     if container_layout:
         (root / "output").mkdir()
         args = []
@@ -286,3 +298,171 @@ def test_a_window_file_lacking_a_column_fails_naming_the_file(runs: dict[str, Pa
     reason = (root / "message").read_text()
     assert reason.startswith("Preprocessing failed: 0002-b.csv lacks column(s) 'plan'")
     assert not (root / "out" / "train" / "train.csv").exists()
+
+
+# Several instances -------------------------------------------------------------------------------------------------
+
+
+def animals_frame() -> pd.DataFrame:
+    """Three classes, rows without a label, a category only a few rows have, and a stray text in a numeric column."""
+    rows = 900
+    rng = np.random.default_rng(5)
+    frame = pd.DataFrame(
+        {
+            "weight": rng.normal(30, 8, rows).round(3).astype(object),
+            "habitat": rng.choice(["forest", "river", "plain", None], rows, p=[0.4, 0.3, 0.28, 0.02]),
+            "legs": rng.choice([2, 4, 6], rows).astype(str),
+            "kind": rng.choice(["bird", "mammal", "insect"], rows),
+        }
+    )
+    frame.loc[rng.choice(rows, 12, replace=False), "kind"] = None
+    frame.loc[rng.choice(rows, 3, replace=False), "habitat"] = "cave"
+    frame.loc[17, "weight"] = "heavy"
+    return frame
+
+
+def animals_files() -> dict[str, bytes]:
+    """The rows as four uploads: a large one that can be cut, a compressed one, one with quoted values (never cut)
+    and one with its columns in another order."""
+    frame = animals_frame()
+    quoted = frame.iloc[500:650].to_csv(index=False).replace("forest,", '"forest",')
+    return {
+        "0001.csv": frame.iloc[:400].to_csv(index=False).encode(),
+        "0002.csv.gz": gzip.compress(frame.iloc[400:500].to_csv(index=False).encode()),
+        "0003.csv": quoted.encode(),
+        "0004.csv": frame.iloc[650:][["kind", "legs", "weight", "habitat"]].to_csv(index=False).encode(),
+    }
+
+
+def animals_config() -> dict[str, Any]:
+    return {
+        "target": "kind",
+        "problem_type": "multiclass_classification",
+        "feature_columns": ["weight", "habitat", "legs"],
+        "columns": [
+            {"name": "weight", "type": "numeric"},
+            {"name": "habitat", "type": "categorical"},
+            {"name": "kind", "type": "categorical"},
+        ],
+        "seed": 9,
+        "model_algorithm": "xgboost",
+        "instance_count": 2,
+    }
+
+
+SHARDED_SCENARIOS: dict[str, tuple[dict[str, bytes], int]] = {
+    "one": (animals_files(), 1),
+    "two": (animals_files(), 2),
+    "three": (animals_files(), 3),
+    "gzip_alone_on_three": ({"all.csv.gz": gzip.compress(animals_frame().to_csv(index=False).encode())}, 3),
+    "gzip_alone_on_one": ({"all.csv.gz": gzip.compress(animals_frame().to_csv(index=False).encode())}, 1),
+}
+
+
+@pytest.fixture(scope="module")
+def sharded(tmp_path_factory: pytest.TempPathFactory) -> dict[str, list[Path]]:
+    """Each scenario's job on its instances (one process each, as SageMaker runs them), reading 37 rows at a time."""
+    base = tmp_path_factory.mktemp("sharded")
+    roots: dict[str, list[Path]] = {}
+    processes = []
+    for name, (files, count) in SHARDED_SCENARIOS.items():
+        hosts = [f"algo-{index}" for index in range(1, count + 1)]
+        roots[name] = [base / name / host for host in hosts]
+        for host, root in zip(hosts, roots[name], strict=True):
+            processes.append(
+                (root, start_preprocess(root, files, animals_config(), instance=(host, hosts), block_rows=37))
+            )
+    for root, process in processes:
+        stdout, stderr = process.communicate(timeout=120)
+        assert process.returncode == 0, stdout + stderr
+        (root / "log").write_text(stdout + stderr)
+    return roots
+
+
+def joined(roots: list[Path], output: str, file_name: str) -> list[str]:
+    """The lines of the one file a single instance writes, or of every instance's part read in order, one header."""
+    stem, suffix = file_name.rsplit(".", 1)
+    lines: list[str] = []
+    for index, root in enumerate(roots):
+        for name in (file_name, f"{stem}-{index:05d}.{suffix}"):
+            path = root / "out" / output / name
+            if path.is_file():
+                part = path.read_text().splitlines()
+                assert not lines or part[0] == lines[0]
+                lines += part if not lines else part[1:]
+    return lines
+
+
+SPLIT_OUTPUTS = [
+    ("train", "train.csv"),
+    ("validation", "validation.csv"),
+    ("test", "test.csv"),
+    ("test", "test_features.csv"),
+]
+
+
+@pytest.mark.parametrize("scenario", ["two", "three"])
+def test_several_instances_write_exactly_the_rows_one_instance_writes(
+    sharded: dict[str, list[Path]], scenario: str
+) -> None:
+    one = sharded["one"]
+    for output, file_name in SPLIT_OUTPUTS:
+        assert joined(sharded[scenario], output, file_name) == joined(one, output, file_name), file_name
+    single = json.loads((one[0] / "out" / "metadata" / "preprocessing.json").read_text())
+    several = json.loads((sharded[scenario][0] / "out" / "metadata" / "preprocessing.json").read_text())
+    assert {**several, "split_files": None} == {**single, "split_files": None}
+    assert single["class_labels"] == ["bird", "insect", "mammal"]
+    assert single["dropped_rows"] == 12
+    # Only the first instance writes the metadata; the others' outputs hold their parts alone.
+    for root in sharded[scenario][1:]:
+        assert not (root / "out" / "metadata").exists() or not any((root / "out" / "metadata").iterdir())
+
+
+def test_the_instances_share_the_rows_and_the_metadata_lists_every_part_in_order(
+    sharded: dict[str, list[Path]],
+) -> None:
+    roots = sharded["three"]
+    metadata = json.loads((roots[0] / "out" / "metadata" / "preprocessing.json").read_text())
+    assert metadata["split_files"]["train"] == ["train-00000.csv", "train-00001.csv", "train-00002.csv"]
+    assert metadata["split_files"]["test_features"] == [
+        "test_features-00000.csv",
+        "test_features-00001.csv",
+        "test_features-00002.csv",
+    ]
+    sizes = [len(pd.read_csv(root / "out" / "train" / f"train-{index:05d}.csv")) for index, root in enumerate(roots)]
+    assert sum(sizes) == metadata["rows"]["train"] and min(sizes) > 0
+    for index, root in enumerate(roots):
+        assert f"Instance algo-{index + 1} ({index + 1} of 3) encodes" in (root / "log").read_text()
+    single = json.loads((sharded["one"][0] / "out" / "metadata" / "preprocessing.json").read_text())
+    assert single["split_files"]["train"] == ["train.csv"]
+
+
+def test_a_file_that_cannot_be_cut_is_encoded_by_one_instance_and_the_others_write_nothing(
+    sharded: dict[str, list[Path]],
+) -> None:
+    roots = sharded["gzip_alone_on_three"]
+    for output, file_name in SPLIT_OUTPUTS:
+        assert joined(roots, output, file_name) == joined(sharded["gzip_alone_on_one"], output, file_name)
+    metadata = json.loads((roots[0] / "out" / "metadata" / "preprocessing.json").read_text())
+    assert metadata["split_files"]["train"] == ["train-00000.csv"]
+    for root in roots[1:]:
+        assert not any(path.is_file() for path in (root / "out").rglob("*"))
+
+
+def test_the_xgboost_shards_of_several_instances_hold_the_train_split_dealt_as_one_instance_deals_it(
+    sharded: dict[str, list[Path]],
+) -> None:
+    def shards(roots: list[Path]) -> dict[int, list[str]]:
+        dealt: dict[int, list[str]] = {}
+        for root in roots:
+            for path in sorted((root / "out" / "xgboost" / "train").glob("part-*.csv")):
+                dealt.setdefault(int(path.stem.rsplit("-", 1)[1]), []).extend(path.read_text().splitlines())
+        return dealt
+
+    one, three = shards(sharded["one"]), shards(sharded["three"])
+    assert set(one) == {0, 1}
+    assert one == three  # shard k: the same rows in the same order, whichever instance encoded them
+    train = joined(sharded["one"], "train", "train.csv")[1:]
+    assert sorted(one[0] + one[1]) == sorted(train) and abs(len(one[0]) - len(one[1])) <= 1
+    names = sorted(path.name for root in sharded["three"] for path in (root / "out" / "xgboost" / "train").iterdir())
+    assert names == [f"part-{i:05d}-{k:05d}.csv" for i in range(3) for k in range(2)]

@@ -94,13 +94,14 @@ def test_the_train_split_is_dealt_into_one_headerless_file_per_instance_with_the
     parts = sorted((out / "xgboost" / "train").iterdir())
     train = pd.read_csv(out / "train" / "train.csv")
 
-    assert [part.name for part in parts] == ["part-00000.csv", "part-00001.csv", "part-00002.csv"]
+    # One preprocessing instance (the first), one shard per training instance.
+    assert [part.name for part in parts] == ["part-00000-00000.csv", "part-00000-00001.csv", "part-00000-00002.csv"]
     sizes = [len(pd.read_csv(part, header=None)) for part in parts]
     assert sum(sizes) == len(train) and max(sizes) - min(sizes) <= 1
     # The same rows, in the same columns (the target first), without the header.
     shards = read_headerless(out / "xgboost" / "train")
     assert sorted(map(tuple, shards.fillna(-1).to_numpy())) == sorted(map(tuple, train.fillna(-1).to_numpy()))
-    first = (out / "xgboost" / "train" / "part-00000.csv").read_text().splitlines()[0]
+    first = parts[0].read_text().splitlines()[0]
     assert not any(character.isalpha() for character in first)
     validation = pd.read_csv(out / "xgboost" / "validation" / "part-00000.csv", header=None)
     assert len(validation) == len(pd.read_csv(out / "validation" / "validation.csv"))
