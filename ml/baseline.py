@@ -29,7 +29,7 @@ from driftline_ml.jobs import (
     write_json,
 )
 from driftline_ml.split_summary import summarise_split
-from driftline_ml.tabular import PREPROCESSING_FILE, SPLIT_FILES, check_metadata
+from driftline_ml.tabular import PREPROCESSING_FILE, SPLIT_FILES, check_metadata, files_name, split_files
 
 STATISTICS_FILE = "statistics.json"
 CONSTRAINTS_FILE = "constraints.json"
@@ -52,10 +52,10 @@ def main(argv: list[str] | None = None) -> int:
 
 def baseline(args: argparse.Namespace) -> None:
     metadata = check_metadata(read_json(find_input_file(args.metadata_dir, ".json", "metadata")), PREPROCESSING_FILE)
-    train_file = find_input_file(args.train_dir, ".csv", "train")
-    if train_file.name != SPLIT_FILES["train"]:
-        print(f"Reading the train split from {train_file.name}")
-    summary = summarise_split(train_file, metadata)
+    train_files = split_files(args.train_dir, "train")
+    if train_files[0].name != SPLIT_FILES["train"]:
+        print(f"Reading the train split from {files_name(train_files)}")
+    summary = summarise_split(train_files, metadata)
     write_json(args.output_dir / STATISTICS_FILE, statistics_document(summary))
     write_json(args.output_dir / CONSTRAINTS_FILE, constraints_document(summary))
     print(

@@ -82,7 +82,8 @@ from driftline_ml.tabular import (
     RAW_TEST_FILE,
     check_metadata,
     load_split,
-    split_file,
+    part_files,
+    split_files,
 )
 from driftline_ml.xgboost_model import BOOSTER_FILE, load_booster, pack_model
 
@@ -387,7 +388,7 @@ def summarise_run_rows(args: argparse.Namespace, metadata: dict[str, Any]) -> Wi
     summary: WindowSummary | None = None
     for split in COMPARED_SPLITS:
         try:
-            part = summarise_split(split_file(folders[split], split), metadata, split)
+            part = summarise_split(split_files(folders[split], split), metadata, split)
         except JobInputError as error:
             raise DriftNotCompared(f"this run's {split} split cannot be summarised ({error})") from error
         if summary is None:
@@ -459,17 +460,24 @@ def data_drift_document(
 
 def read_raw_test_rows(test_dir: Path, expected: int) -> tuple[list[str], list[list[str]]]:
     """The test rows' feature values as uploaded, which preprocessing keeps beside the encoded split."""
-    path = test_dir / RAW_TEST_FILE
-    if not path.is_file():
+    named = test_dir / RAW_TEST_FILE
+    paths = [named] if named.is_file() else part_files(test_dir, RAW_TEST_FILE)
+    if not paths:
         raise JobInputError(
             f"this run's preprocessing kept no {RAW_TEST_FILE} (the uploaded test rows); run the pipeline again so "
             "the preprocessing job writes it"
         )
-    with path.open(newline="", encoding="utf-8") as file:
-        reader = csv.reader(file)
-        header = next(reader, [])
-        # A lone feature's missing value is an empty line, which the reader gives as no fields.
-        rows = [row if row or len(header) != 1 else [""] for row in reader]
+    header: list[str] = []
+    rows: list[list[str]] = []
+    for path in paths:
+        with path.open(newline="", encoding="utf-8") as file:
+            reader = csv.reader(file)
+            part_header = next(reader, [])
+            if header and part_header != header:
+                raise JobInputError(f"{path.name} has other columns than {paths[0].name}; rerun the preprocessing step")
+            header = part_header
+            # A lone feature's missing value is an empty line, which the reader gives as no fields.
+            rows += [row if row or len(header) != 1 else [""] for row in reader]
     if len(rows) != expected or any(len(row) != len(header) for row in rows):
         raise JobInputError(f"{RAW_TEST_FILE} does not hold the {expected} rows of the test split")
     return header, rows

@@ -22,7 +22,7 @@ import pandas as pd
 from driftline_ml.drift import WindowSummary
 from driftline_ml.jobs import JobInputError
 from driftline_ml.parallel import Span, map_pieces, read_span, spans, total_bytes, workers_for
-from driftline_ml.tabular import PREPROCESSING_FILE
+from driftline_ml.tabular import PREPROCESSING_FILE, files_name
 
 BLOCK_ROWS = 100_000
 
@@ -34,23 +34,27 @@ def feature_specs(metadata: dict[str, Any]) -> list[tuple[str, str]]:
 
 
 def summarise_split(
-    path: Path, metadata: dict[str, Any], split: str = "train", workers: int | None = None
+    paths: list[Path], metadata: dict[str, Any], split: str = "train", workers: int | None = None
 ) -> WindowSummary:
-    """The split's summary, read in parallel pieces on an instance with several CPUs (see parallel.py)."""
+    """The split's summary (its one file, or its parts in order), read in parallel pieces on an instance with
+    several CPUs (see parallel.py)."""
     specs = feature_specs(metadata)
     categories = {name: list(values) for name, values in (metadata.get("categorical") or {}).items()}
     summary = WindowSummary.empty_like(specs)
+    name = files_name(paths)
     try:
-        with path.open(newline="", encoding="utf-8") as handle:
-            columns = next(csv.reader([handle.readline()]), [])
-        pieces = spans([path])
-        workers = workers or workers_for(total_bytes([path]), len(pieces))
+        headers = [_header(path) for path in paths]
+        columns = headers[0]
+        if any(header != columns for header in headers):
+            raise JobInputError(f"the {split} split {name} has parts with other columns; rerun the preprocessing step")
+        pieces = spans(paths)
+        workers = workers or workers_for(total_bytes(paths), len(pieces))
         parts = None
         if workers > 1:
             read = partial(_summarise_piece, columns, specs, categories, split)
             parts = list(map_pieces(read, pieces, workers))
         if parts is None or any(part is None for part in parts):
-            parts = [_summarise_piece(columns, specs, categories, split, [Span(path)])]
+            parts = [_summarise_piece(columns, specs, categories, split, [Span(path) for path in paths])]
         for part in parts:
             if part is not None:
                 summary.merge(part)
@@ -58,12 +62,17 @@ def summarise_split(
         if isinstance(error, JobInputError):
             raise
         raise JobInputError(
-            f"the {split} split {path.name} cannot be read as the preprocessing step writes it ({error}); "
+            f"the {split} split {name} cannot be read as the preprocessing step writes it ({error}); "
             "rerun the preprocessing step"
         ) from error
     if not summary.rows:
-        raise JobInputError(f"the {split} split {path.name} has no rows; upload more data")
+        raise JobInputError(f"the {split} split {name} has no rows; upload more data")
     return summary
+
+
+def _header(path: Path) -> list[str]:
+    with path.open(newline="", encoding="utf-8") as handle:
+        return next(csv.reader([handle.readline()]), [])
 
 
 def _summarise_piece(

@@ -45,44 +45,60 @@ def check_metadata(metadata: Any, source: str) -> dict[str, Any]:
     return metadata
 
 
-def split_file(folder: Path, split: str) -> Path:
-    """The split's file by its own name (the test folder also holds the raw feature values), else its one CSV."""
+def split_files(folder: Path, split: str) -> list[Path]:
+    """The split's file by its own name (the test folder also holds the raw feature values); its parts in order when
+    several preprocessing instances wrote it (``train-00000.csv``, ``train-00001.csv``...); else its one CSV."""
     named = folder / SPLIT_FILES[split]
-    return named if named.is_file() else find_input_file(folder, ".csv", split)
+    if named.is_file():
+        return [named]
+    return part_files(folder, SPLIT_FILES[split]) or [find_input_file(folder, ".csv", split)]
+
+
+def part_files(folder: Path, file_name: str) -> list[Path]:
+    """The parts of ``file_name`` that several preprocessing instances wrote, in the order of their rows."""
+    stem, suffix = file_name.rsplit(".", 1)
+    return sorted(folder.glob(f"{stem}-[0-9][0-9][0-9][0-9][0-9].{suffix}"))
+
+
+def files_name(paths: list[Path]) -> str:
+    """How a message names a split read from one file or from parts."""
+    return paths[0].name if len(paths) == 1 else f"{paths[0].name} and its {len(paths) - 1} other part(s)"
 
 
 def load_split(folder: Path, split: str, metadata: dict[str, Any]) -> tuple[np.ndarray, np.ndarray]:
     """Features as a float matrix (NaN for missing or unknown values) and the target as a vector."""
-    path = split_file(folder, split)
+    paths = split_files(folder, split)
+    name = files_name(paths)
     try:
-        frame = pd.read_csv(path)
+        frames = [pd.read_csv(path) for path in paths]
     except pd.errors.EmptyDataError as error:
-        raise JobInputError(f"the {split} file {path.name} is empty") from error
+        raise JobInputError(f"the {split} file {name} is empty") from error
+    if any(list(part.columns) != list(frames[0].columns) for part in frames):
+        raise JobInputError(f"the {split} file {name} has parts with other columns; rerun the preprocessing step")
+    frame = frames[0] if len(frames) == 1 else pd.concat(frames, ignore_index=True)
     target = metadata["target"]
     features = list(metadata["feature_columns"])
     missing = [column for column in [target, *features] if column not in frame.columns]
     if missing:
         raise JobInputError(
-            f"the {split} file {path.name} lacks column(s) {', '.join(map(repr, missing))} that the "
+            f"the {split} file {name} lacks column(s) {', '.join(map(repr, missing))} that the "
             "preprocessing metadata names; rerun the preprocessing step"
         )
     if frame.empty:
-        raise JobInputError(f"the {split} file {path.name} has no rows")
+        raise JobInputError(f"the {split} file {name} has no rows")
     try:
         x = frame[features].apply(pd.to_numeric, errors="raise").to_numpy(dtype=np.float64)
         y = pd.to_numeric(frame[target], errors="raise").to_numpy(dtype=np.float64)
     except (TypeError, ValueError) as error:
         raise JobInputError(
-            f"the {split} file {path.name} holds non-numeric values ({error}); it must come from the preprocessing step"
+            f"the {split} file {name} holds non-numeric values ({error}); it must come from the preprocessing step"
         ) from error
     if np.isnan(y).any():
-        raise JobInputError(f"the {split} file {path.name} has rows without a target value")
+        raise JobInputError(f"the {split} file {name} has rows without a target value")
     if is_classification(metadata["problem_type"]):
         classes = len(metadata["class_labels"])
         if not np.all((y >= 0) & (y < classes) & (y == np.round(y))):
-            raise JobInputError(
-                f"the {split} file {path.name} holds target values outside the class codes 0..{classes - 1}"
-            )
+            raise JobInputError(f"the {split} file {name} holds target values outside the class codes 0..{classes - 1}")
         return x, y.astype(np.int64)
     return x, y
 

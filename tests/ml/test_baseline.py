@@ -130,10 +130,10 @@ def test_the_split_read_in_parallel_pieces_gives_the_whole_files_baseline(
     monkeypatch.setattr(parallel, "PIECE_BYTES", 64 * 1024)
     assert len(parallel.spans([split])) > 4
 
-    pieces = summarise_split(split, data["metadata"], workers=2)
+    pieces = summarise_split([split], data["metadata"], workers=2)
 
     assert pieces.rows == 20_000
-    assert_same_summary(pieces, summarise_split(split, data["metadata"], workers=1))
+    assert_same_summary(pieces, summarise_split([split], data["metadata"], workers=1))
 
 
 def test_a_bad_code_in_a_later_piece_fails_with_the_same_reason(
@@ -147,7 +147,7 @@ def test_a_bad_code_in_a_later_piece_fails_with_the_same_reason(
     monkeypatch.setattr(parallel, "PIECE_BYTES", 64 * 1024)
 
     with pytest.raises(JobInputError, match="'plan' holds codes outside the 3 categories"):
-        summarise_split(split, data["metadata"], workers=2)
+        summarise_split([split], data["metadata"], workers=2)
 
 
 def test_a_split_with_a_quoted_line_break_is_read_whole(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -159,7 +159,7 @@ def test_a_split_with_a_quoted_line_break_is_read_whole(tmp_path: Path, monkeypa
     frame.to_csv(split, index=False)
     monkeypatch.setattr(parallel, "PIECE_BYTES", 64 * 1024)
 
-    pieces = summarise_split(split, data["metadata"], workers=2)
+    pieces = summarise_split([split], data["metadata"], workers=2)
 
     assert pieces.rows == 20_000
-    assert_same_summary(pieces, summarise_split(split, data["metadata"], workers=1))
+    assert_same_summary(pieces, summarise_split([split], data["metadata"], workers=1))
