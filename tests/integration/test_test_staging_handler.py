@@ -109,8 +109,9 @@ def _wait_in_service(sagemaker_client: Any, endpoint: str) -> None:
     raise AssertionError(f"{endpoint} stayed Creating")
 
 
-def _put_run_files(s3: Any, prefix: str, features: str, predictions: str) -> None:
+def _put_run_files(s3: Any, prefix: str, features: str, predictions: str, preprocessing: str) -> None:
     s3.put_object(Bucket=BUCKET, Key=f"runs/{prefix}/preprocess/test/test_features.csv", Body=features.encode())
+    s3.put_object(Bucket=BUCKET, Key=f"runs/{prefix}/preprocess/metadata/preprocessing.json", Body=preprocessing)
     s3.put_object(Bucket=BUCKET, Key=f"runs/{prefix}/evaluate/evaluation/predictions.csv", Body=predictions.encode())
 
 
@@ -133,8 +134,9 @@ def cloud(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cloud]:
             _serve(sagemaker_client, endpoint, emulator.models[model], emulator.code_uri)
         features = (base / "good" / "out" / "test" / "test_features.csv").read_text()
         predictions = (base / "good" / "evaluation" / "predictions.csv").read_text()
-        _put_run_files(s3, "good", features, predictions)
-        _put_run_files(s3, "refused", _with_refused_row(features), predictions)
+        preprocessing = (base / "good" / "out" / "metadata" / "preprocessing.json").read_text()
+        _put_run_files(s3, "good", features, predictions, preprocessing)
+        _put_run_files(s3, "refused", _with_refused_row(features), predictions, preprocessing)
         for endpoint in (GOOD, FLIPPED):
             _wait_in_service(sagemaker_client, endpoint)
         yield Cloud(url=emulator.url, s3=s3, features=features, predictions=predictions.splitlines())
@@ -164,6 +166,7 @@ def staging_event(execution: str, endpoint: str, files: str = "good") -> dict[st
     event = json.loads(json.dumps(EVENT))
     event["execution_name"] = execution
     event["preprocess"]["outputs"]["test"] = f"s3://{BUCKET}/runs/{files}/preprocess/test/"
+    event["preprocess"]["outputs"]["metadata"] = f"s3://{BUCKET}/runs/{files}/preprocess/metadata/"
     event["evaluation"]["outputs"]["evaluation"] = f"s3://{BUCKET}/runs/{files}/evaluate/evaluation/"
     event["staging"]["endpoint_name"] = endpoint
     event["staging"]["endpoint_arn"] = f"arn:aws:sagemaker:{REGION}:123456789012:endpoint/{endpoint}"
@@ -295,7 +298,7 @@ def test_held_out_rows_keep_quoted_line_breaks_and_pair_with_the_evaluations_ans
     features_uri, predictions_uri = _put_held_out_files(
         b'note,size\n"two\nlines",1\nplain,2\n', b'a,0.9,0.1\n"b,c",0.2,0.8\n'
     )
-    rows = read_held_out_rows(features_uri, predictions_uri, limit=10)
+    rows = read_held_out_rows([features_uri], predictions_uri, limit=10)
     assert [(row.number, row.body, row.expected) for row in rows] == [
         (1, '"two\nlines",1', ("a", "0.9", "0.1")),
         (2, "plain,2", ("b,c", "0.2", "0.8")),
@@ -305,4 +308,26 @@ def test_held_out_rows_keep_quoted_line_breaks_and_pair_with_the_evaluations_ans
 def test_a_held_out_row_too_long_to_send_is_refused_before_it_fills_the_memory(aws: None) -> None:
     features_uri, predictions_uri = _put_held_out_files(b"text\n" + b"x" * (MAX_ROW_BYTES + 1) + b"\n", b"a\n")
     with pytest.raises(ValidationFailed, match=r"test_features\.csv: row 2 is longer than 8 MiB"):
-        read_held_out_rows(features_uri, predictions_uri, limit=10)
+        read_held_out_rows([features_uri], predictions_uri, limit=10)
+
+
+def test_held_out_rows_written_in_parts_by_several_instances_are_read_in_order(aws: None) -> None:
+    features_uri, predictions_uri = _put_held_out_files(b"size,colour\n1,red\n", b"0.1\n0.2\n0.3\n")
+    s3 = boto3.client("s3")
+    s3.put_object(Bucket="held-out", Key="test_features-00001.csv", Body=b"size,colour\n2,blue\n3,\n")
+    second = "s3://held-out/test_features-00001.csv"
+
+    rows = read_held_out_rows([features_uri, second], predictions_uri, limit=10)
+
+    assert [(row.number, row.body, row.expected) for row in rows] == [
+        (1, "1,red", ("0.1",)),
+        (2, "2,blue", ("0.2",)),
+        (3, "3,", ("0.3",)),
+    ]
+    assert [row.body for row in read_held_out_rows([features_uri, second], predictions_uri, limit=2)] == [
+        "1,red",
+        "2,blue",
+    ]
+    s3.put_object(Bucket="held-out", Key="test_features-00002.csv", Body=b"colour,size\nblue,2\n")
+    with pytest.raises(ValueError, match=r"test_features-00002\.csv has other columns than .*test_features\.csv"):
+        read_held_out_rows([features_uri, "s3://held-out/test_features-00002.csv"], predictions_uri, limit=10)

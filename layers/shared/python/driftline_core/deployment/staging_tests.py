@@ -41,10 +41,11 @@ from botocore.exceptions import BotoCoreError, ClientError
 from driftline_core import layout
 from driftline_core.aws.clients import get_client
 from driftline_core.aws.error_codes import error_code, error_message, is_missing_object
-from driftline_core.aws.s3io import write_json
+from driftline_core.aws.s3io import read_json, write_json
 from driftline_core.errors import StagingTestFailed
 from driftline_core.ingest.csv_stream import READ_CHUNK_BYTES, split_lines
-from driftline_core.notifications.serving_example import TEST_FEATURES_FILE
+from driftline_core.layout import PREPROCESSING_FILE
+from driftline_core.notifications.serving_example import held_out_feature_files
 from driftline_core.payloads import LoadTestResult, SmokeTestResult, StagingTestInput, StagingTestResult
 from driftline_core.settings import Settings, StagingSettings, forgotten_on_reset
 from driftline_core.training.job_requests import EVALUATION_OUTPUT
@@ -52,7 +53,9 @@ from driftline_core.training.job_requests import EVALUATION_OUTPUT
 PREDICTIONS_FILE = "predictions.csv"
 """In the evaluation job's ``evaluation`` output: the endpoint's ``text/csv`` answer to each held-out row, in order."""
 TEST_OUTPUT = "test"
-"""The preprocess job's output holding ``test_features.csv``."""
+"""The preprocess job's output holding ``test_features.csv`` (or its parts)."""
+METADATA_OUTPUT = "metadata"
+"""The preprocess job's output holding ``preprocessing.json``, which lists the parts."""
 CSV = "text/csv"
 
 SMOKE_BATCH_ROWS = 200
@@ -404,31 +407,54 @@ def output_file_uri(outputs: dict[str, str], output: str, file_name: str, step: 
     return f"{prefix.rstrip('/')}/{file_name}"
 
 
-def read_held_out_rows(test_features_uri: str, predictions_uri: str, limit: int) -> list[HeldOutRow]:
-    """The first ``limit`` held-out rows, each with the evaluation's answer for it, read as they stream from S3."""
-    with closing(_s3_body(test_features_uri)) as features, closing(_s3_body(predictions_uri)) as predictions:
-        feature_rows = csv.reader(_text_lines(features, test_features_uri))
+def held_out_uris(outputs: dict[str, str]) -> list[str]:
+    """The preprocess job's files of held-out rows as uploaded, in order (``preprocessing.json`` lists the parts
+    several preprocessing instances wrote)."""
+    metadata_uri = output_file_uri(outputs, METADATA_OUTPUT, PREPROCESSING_FILE, "preprocess")
+    try:
+        preprocessing = read_json(metadata_uri)
+    except (ClientError, ValueError) as error:
+        code = f"{error_code(error)}: {error_message(error)}" if isinstance(error, ClientError) else str(error)
+        raise ValueError(
+            f"TestStaging cannot read {metadata_uri} ({code}); run the pipeline "
+            "again, and check the function's s3:GetObject permission on the run's files."
+        ) from error
+    return [output_file_uri(outputs, TEST_OUTPUT, name, "preprocess") for name in held_out_feature_files(preprocessing)]
+
+
+def read_held_out_rows(test_features_uris: list[str], predictions_uri: str, limit: int) -> list[HeldOutRow]:
+    """The first ``limit`` held-out rows (the test rows as uploaded: one file, or the parts several preprocessing
+    instances wrote, in order), each with the evaluation's answer for it, read as they stream from S3."""
+    first = test_features_uris[0]
+    rows: list[HeldOutRow] = []
+    header: list[str] | None = None
+    with closing(_s3_body(predictions_uri)) as predictions:
         answers = csv.reader(_text_lines(predictions, predictions_uri))
-        header = next(feature_rows, None)
-        if not header:
-            raise ValueError(f"{test_features_uri} is empty; run the pipeline again so preprocessing writes it.")
-        rows: list[HeldOutRow] = []
-        for values in feature_rows:
-            if len(rows) == limit:
-                return rows
-            expected = next(answers, None)
-            if expected is None:
-                raise _different_lengths(test_features_uri, predictions_uri)
-            if not values and len(header) == 1:
-                values = [""]  # a lone feature's missing value is an empty line
-            if len(values) != len(header):
-                raise ValueError(
-                    f"{test_features_uri} row {len(rows) + 1} has {len(values)} values under a header of "
-                    f"{len(header)} columns; run the pipeline again."
-                )
-            rows.append(HeldOutRow(len(rows) + 1, csv_line(values), tuple(expected)))
+        for uri in test_features_uris:
+            with closing(_s3_body(uri)) as features:
+                feature_rows = csv.reader(_text_lines(features, uri))
+                part_header = next(feature_rows, None)
+                if not part_header:
+                    raise ValueError(f"{uri} is empty; run the pipeline again so preprocessing writes it.")
+                if header is not None and part_header != header:
+                    raise ValueError(f"{uri} has other columns than {first}; run the pipeline again.")
+                header = part_header
+                for values in feature_rows:
+                    if len(rows) == limit:
+                        return rows
+                    expected = next(answers, None)
+                    if expected is None:
+                        raise _different_lengths(first, predictions_uri)
+                    if not values and len(header) == 1:
+                        values = [""]  # a lone feature's missing value is an empty line
+                    if len(values) != len(header):
+                        raise ValueError(
+                            f"{uri} row {len(rows) + 1} has {len(values)} values under a header of "
+                            f"{len(header)} columns; run the pipeline again."
+                        )
+                    rows.append(HeldOutRow(len(rows) + 1, csv_line(values), tuple(expected)))
         if next(answers, None) is not None:
-            raise _different_lengths(test_features_uri, predictions_uri)
+            raise _different_lengths(first, predictions_uri)
         return rows
 
 
@@ -488,9 +514,10 @@ def run_staging_tests(
             f"test at least {MIN_SMOKE_SECONDS:.0f} s and the report {REPORT_RESERVE_SECONDS:.0f} s. Give the "
             "TestStaging function a longer Timeout, or lower StagingLoadTestSeconds."
         )
-    test_features_uri = output_file_uri(step.preprocess.outputs, TEST_OUTPUT, TEST_FEATURES_FILE, "preprocess")
+    test_features_uris = held_out_uris(step.preprocess.outputs)
+    test_features_uri = test_features_uris[0]
     predictions_uri = output_file_uri(step.evaluation.outputs, EVALUATION_OUTPUT, PREDICTIONS_FILE, "evaluation")
-    rows = read_held_out_rows(test_features_uri, predictions_uri, staging.staging_smoke_test_max_rows)
+    rows = read_held_out_rows(test_features_uris, predictions_uri, staging.staging_smoke_test_max_rows)
 
     smoke_client = runtime_client(SMOKE_READ_TIMEOUT_SECONDS, 2, 1)
     smoke = run_smoke_test(rows, endpoint_sender(smoke_client, endpoint), deadline=started + smoke_seconds, clock=clock)

@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from dataclasses import dataclass
+from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
@@ -21,6 +23,8 @@ from driftline_core.payloads import JobResult
 
 TEST_FEATURES_FILE = "test_features.csv"
 """In the preprocess job's ``test`` output: the test rows' feature values as uploaded, with a header."""
+TEST_FEATURES_PART = re.compile(r"test_features-[0-9]{5}\.csv")
+"""One preprocessing instance's part of them, when several instances preprocessed the run."""
 SAMPLE_BYTES = 64 * 1024
 """How much of the test rows is read for one example row; a row longer than this gives no example."""
 
@@ -50,7 +54,28 @@ def read_serving_example(preprocess: JobResult | None) -> ServingExample | None:
         return None
     features = [str(name) for name in columns]
     test = (preprocess.outputs.get("test") if preprocess else None) or ""
-    return ServingExample(features, _first_row(f"{test.rstrip('/')}/{TEST_FEATURES_FILE}", features) if test else None)
+    files = held_out_feature_files(document)
+    return ServingExample(features, _first_row(f"{test.rstrip('/')}/{files[0]}", features) if test else None)
+
+
+def held_out_feature_files(preprocessing: Any) -> list[str]:
+    """The files of the preprocess job's ``test`` output holding the test rows as uploaded, in their rows' order.
+
+    Several preprocessing instances each write a part, which ``preprocessing.json`` lists (``split_files``); one
+    instance writes ``test_features.csv``. A list naming anything else is not followed.
+    """
+    listed = preprocessing.get("split_files") if isinstance(preprocessing, dict) else None
+    parts = listed.get("test_features") if isinstance(listed, dict) else None
+    if (
+        isinstance(parts, list)
+        and parts
+        and all(
+            isinstance(name, str) and (name == TEST_FEATURES_FILE or TEST_FEATURES_PART.fullmatch(name))
+            for name in parts
+        )
+    ):
+        return [str(name) for name in parts]
+    return [TEST_FEATURES_FILE]
 
 
 def _first_row(uri: str, features: list[str]) -> str | None:
