@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from driftline_core.payloads import EvaluateInput, TrainInput, WaitingStepInput
-from driftline_core.settings import Settings
+from driftline_core.settings import PreprocessSettings, Settings
 from driftline_core.training.job_requests import (
     IncumbentForEvaluation,
     build_evaluation_job_request,
@@ -50,7 +50,10 @@ def job_settings() -> Settings:
 
 
 def preprocess_request(
-    settings: Settings, step: WaitingStepInput | None = None, run_config: dict[str, Any] | None = None
+    settings: Settings,
+    step: WaitingStepInput | None = None,
+    run_config: dict[str, Any] | None = None,
+    preprocessing: PreprocessSettings | None = None,
 ) -> dict[str, Any]:
     step = step or WaitingStepInput.model_validate(load_event("preprocess"))
     return build_preprocess_job_request(
@@ -60,6 +63,7 @@ def preprocess_request(
         config_uri=step.validation.config_uri,
         run_config=RUN_CONFIG if run_config is None else run_config,
         settings=settings,
+        preprocessing=preprocessing,
     )
 
 

@@ -1,6 +1,9 @@
 """Local mode end to end with SageMaker's XGBoost algorithm on two instances: ``"model": {"algorithm": "xgboost",
 "instance_count": 2}`` shards the train split over two local instances that train one model together, the
-evaluation job packs the booster with its metadata, and the registered model serves raw rows from an endpoint."""
+evaluation job packs the booster with its metadata, and the registered model serves raw rows from an endpoint.
+
+The stack here gives a preprocessing instance 1,500 rows, so the 3,000-row upload is preprocessed on two instances
+as well: every later job reads the splits from the two instances' parts."""
 
 from __future__ import annotations
 
@@ -22,6 +25,11 @@ DATASET = "loans"
 TARGET = "default"
 
 
+@pytest.fixture(scope="module")
+def cloud_parameters() -> dict[str, str]:
+    return {"PreprocessRowsPerInstance": "1500", "PreprocessMaxInstances": "2"}
+
+
 def test_xgboost_on_two_local_instances_trains_registers_deploys_and_serves(cloud: LocalCloud, tmp_path: Path) -> None:
     csv_path = tmp_path / "loans.csv"
     datasets.write_credit_csv(csv_path, 3000, seed=11)
@@ -37,6 +45,11 @@ def test_xgboost_on_two_local_instances_trains_registers_deploys_and_serves(clou
 
     assert record.status == "SUCCEEDED", (record.error, record.cause)
     sagemaker = cloud.client("sagemaker")
+    preprocessing = sagemaker.describe_processing_job(ProcessingJobName=record.output["preprocess"]["job_name"])
+    assert preprocessing["ProcessingResources"]["ClusterConfig"]["InstanceCount"] == 2
+    metadata = json.loads(read_object(cloud, f"{record.output['preprocess']['outputs']['metadata']}preprocessing.json"))
+    assert metadata["split_files"]["train"] == ["train-00000.csv", "train-00001.csv"]
+    assert sum(metadata["rows"].values()) == 3000
     training = sagemaker.describe_training_job(TrainingJobName=record.output["training"]["job_name"])
     assert training["ResourceConfig"]["InstanceCount"] == 2
     assert "sagemaker-xgboost:3.0-5" in training["AlgorithmSpecification"]["TrainingImage"]

@@ -273,10 +273,12 @@ def test_every_step_function_gets_every_setting(template: dict[str, Any], logica
     from driftline_core.settings import MonitoringSettings
 
     deployment |= {field.upper() for field in MonitoringSettings.model_fields}
-    # Validate decides the release plan (ReleaseSettings); TestStaging gets its limits (StagingSettings).
-    from driftline_core.settings import ReleaseSettings, StagingSettings
+    # Validate decides the release plan (ReleaseSettings); TestStaging gets its limits (StagingSettings); Preprocess
+    # sizes its job (PreprocessSettings).
+    from driftline_core.settings import PreprocessSettings, ReleaseSettings, StagingSettings
 
-    deployment |= {field.upper() for group in (ReleaseSettings, StagingSettings) for field in group.model_fields}
+    groups = (ReleaseSettings, StagingSettings, PreprocessSettings)
+    deployment |= {field.upper() for group in groups for field in group.model_fields}
     assert set(environment) - approval - deployment == (settings | powertools) - approval - deployment
 
 

@@ -13,7 +13,7 @@ from botocore.validate import ParamValidator
 from driftline_core import layout
 from driftline_core.errors import DatasetConfigInvalid
 from driftline_core.payloads import EvaluateInput, JobResult, TrainInput
-from driftline_core.settings import Settings
+from driftline_core.settings import PreprocessSettings, Settings
 from driftline_core.training.job_requests import (
     IncumbentForEvaluation,
     job_result_from_description,
@@ -120,6 +120,29 @@ def test_preprocess_job_records_the_data_version_validate_checked(settings: Sett
     request = preprocess_request(settings)
 
     assert request["Environment"]["DRIFTLINE_DATA_VERSION_ID"] == RUN_CONFIG["data_version_id"]
+
+
+@pytest.mark.parametrize(
+    ("rows", "per_instance", "most", "instances"),
+    [
+        (1_000, 2_000_000, 4, 1),
+        (2_000_000, 2_000_000, 4, 1),
+        (2_000_001, 2_000_000, 4, 2),
+        (10_000_000, 2_000_000, 4, 4),
+        (10_000_000, 2_000_000, 20, 5),
+        (30, 10, 2, 2),
+    ],
+)
+def test_preprocessing_runs_on_one_instance_per_share_of_the_rows_within_the_stack_s_limit(
+    settings: Settings, rows: int, per_instance: int, most: int, instances: int
+) -> None:
+    preprocessing = PreprocessSettings(preprocess_rows_per_instance=per_instance, preprocess_max_instances=most)
+    request = preprocess_request(settings, run_config={**RUN_CONFIG, "rows": rows}, preprocessing=preprocessing)
+
+    assert request["ProcessingResources"]["ClusterConfig"]["InstanceCount"] == instances
+    # Every instance is given all the data: each reads every row's target to decide the same split.
+    assert {s3_input["S3DataDistributionType"] for s3_input in inputs_by_name(request).values()} == {"FullyReplicated"}
+    assert_valid_for_api("CreateProcessingJob", request)
 
 
 def test_processing_jobs_use_the_configured_image_role_instance_and_runtime(settings: Settings) -> None:

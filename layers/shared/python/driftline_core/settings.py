@@ -67,6 +67,21 @@ def _id_list(value: str) -> list[str]:
     return [item.strip() for item in value.split(",") if item.strip()]
 
 
+DEFAULT_PREPROCESS_ROWS_PER_INSTANCE = 2_000_000
+"""The template's PreprocessRowsPerInstance default (its Description says why)."""
+MAX_PREPROCESS_INSTANCES = 20
+"""The template's PreprocessMaxInstances ceiling."""
+
+
+class PreprocessSettings(BaseModel):
+    """Preprocess's settings (environment names upper-cased): how many instances a run's preprocessing job takes."""
+
+    preprocess_rows_per_instance: int = Field(default=DEFAULT_PREPROCESS_ROWS_PER_INSTANCE, ge=1)
+    """Rows one preprocessing instance encodes (the stack's PreprocessRowsPerInstance): more rows, more instances."""
+    preprocess_max_instances: int = Field(default=4, ge=1, le=MAX_PREPROCESS_INSTANCES)
+    """The most instances a run's preprocessing job runs on (the stack's PreprocessMaxInstances)."""
+
+
 class ApprovalSettings(BaseModel):
     """The approval functions' environment (names upper-cased), read on first use."""
 
@@ -181,6 +196,10 @@ def read_settings(group: type[SettingsT]) -> SettingsT:
 
 def get_settings() -> Settings:
     return read_settings(Settings)
+
+
+def get_preprocess_settings() -> PreprocessSettings:
+    return read_settings(PreprocessSettings)
 
 
 def get_approval_settings() -> ApprovalSettings:

@@ -26,7 +26,7 @@ from driftline_core.ingest.hyperparameters import (
 )
 from driftline_core.layout import ml_code_files_uri, ml_code_tarball_uri
 from driftline_core.payloads import DataObject, DeploymentResult, JobResult
-from driftline_core.settings import Settings
+from driftline_core.settings import PreprocessSettings, Settings
 
 PREPROCESS_STEP = "preprocess"
 TRAIN_STEP = "train"
@@ -109,8 +109,10 @@ def build_preprocess_job_request(
     config_uri: str,
     run_config: Mapping[str, Any],
     settings: Settings,
+    preprocessing: PreprocessSettings | None = None,
 ) -> dict[str, Any]:
-    """CreateProcessingJob request that splits and encodes the uploaded file (``ml/preprocess.py``).
+    """CreateProcessingJob request that splits and encodes the uploaded file (``ml/preprocess.py``), on several
+    instances when the data has many rows (``preprocessing_instances``).
 
     A processing input cannot pin an S3 version id, so the job reads the run's copy of the exact version
     Validate checked (``input_uri`` in the run config); the upload's key and version stay in the lineage.
@@ -120,7 +122,7 @@ def build_preprocess_job_request(
     version_id = run_config.get("data_version_id") or data.version_id
     if version_id:
         environment["DRIFTLINE_DATA_VERSION_ID"] = str(version_id)
-    return _processing_job_request(
+    request = _processing_job_request(
         job_name=layout.job_name(execution_name, PREPROCESS_STEP),
         script="preprocess.py",
         inputs={
@@ -136,6 +138,19 @@ def build_preprocess_job_request(
         tags=_tags(dataset, execution_name),
         settings=settings,
     )
+    instances = preprocessing_instances(run_config, preprocessing or PreprocessSettings())
+    request["ProcessingResources"]["ClusterConfig"]["InstanceCount"] = instances
+    return request
+
+
+def preprocessing_instances(run_config: Mapping[str, Any], settings: PreprocessSettings) -> int:
+    """Instances the preprocessing job runs on: one per ``preprocess_rows_per_instance`` rows Validate counted, at
+    most ``preprocess_max_instances``. Every instance is given all the data and encodes its share of the rows
+    (``ml/preprocess.py``)."""
+    rows = run_config.get("rows")
+    if not isinstance(rows, int) or isinstance(rows, bool) or rows < 1:
+        return 1
+    return max(1, min(settings.preprocess_max_instances, -(-rows // settings.preprocess_rows_per_instance)))
 
 
 def build_training_job_request(

@@ -46,7 +46,7 @@ from driftline_core.payloads import (
     TrialAnalysisInput,
     WaitingStepInput,
 )
-from driftline_core.settings import Settings
+from driftline_core.settings import Settings, get_preprocess_settings
 from driftline_core.training.job_requests import (
     IncumbentForEvaluation,
     build_evaluation_job_request,
@@ -200,6 +200,7 @@ def _build_request(
             config_uri=step_input.validation.config_uri,
             run_config=run_config,
             settings=settings,
+            preprocessing=get_preprocess_settings(),
         )
     if kind == "train":
         if not isinstance(step_input, TrainInput):
