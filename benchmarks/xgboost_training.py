@@ -45,7 +45,8 @@ AWS_MEMORY_GIB = 16
 
 
 def measured(command: list[str], cwd: Path) -> dict[str, float]:
-    """Run ``command`` in a process of its own that reports the wall time and its largest descendant's peak RSS."""
+    """Run ``command`` in a process of its own that reports the wall time and its largest descendant's peak RSS
+    (the command's output is kept in ``job.log`` in ``cwd``)."""
     probe = [sys.executable, __file__, "--measure", str(cwd), "--", *command]
     result = subprocess.run(probe, capture_output=True, text=True, check=False)
     if result.returncode != 0:
@@ -58,6 +59,7 @@ def measure(cwd: Path, command: list[str]) -> None:
     started = time.perf_counter()
     completed = subprocess.run(command, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     seconds = time.perf_counter() - started
+    (cwd / "job.log").write_text(completed.stdout)
     if completed.returncode != 0:
         print(completed.stdout[-3000:])
         raise SystemExit(completed.returncode)
