@@ -310,7 +310,9 @@ def animals_frame() -> pd.DataFrame:
     frame = pd.DataFrame(
         {
             "weight": rng.normal(30, 8, rows).round(3).astype(object),
-            "habitat": rng.choice(["forest", "river", "plain", None], rows, p=[0.4, 0.3, 0.28, 0.02]),
+            "habitat": rng.choice(
+                np.array(["forest", "river", "plain", None], dtype=object), rows, p=[0.4, 0.3, 0.28, 0.02]
+            ),
             "legs": rng.choice([2, 4, 6], rows).astype(str),
             "kind": rng.choice(["bird", "mammal", "insect"], rows),
         }
