@@ -877,6 +877,30 @@ def test_a_training_script_s_requirements_that_pip_would_stop_at_are_refused_at_
     assert says in str(refused.value)
 
 
+@pytest.mark.parametrize(("framework", "refused"), [("xgboost", True), (None, False)])
+def test_a_script_on_xgboost_s_container_may_not_require_xgboost_which_the_scikit_learn_image_lacks(
+    s3: Any,
+    handler: Handler,
+    upload: Upload,
+    lambda_context: Any,
+    monkeypatch: pytest.MonkeyPatch,
+    framework: str | None,
+    refused: bool,
+) -> None:
+    publish_model_script(s3, monkeypatch, "xgboost_trees", b"xgboost==3.1.0\n")
+    model = {"script": "xgboost_trees", **({"framework": framework} if framework else {})}
+    put_dataset_config(s3, {"model": model})
+
+    if not refused:
+        result = handler(upload(credit_csv()), lambda_context)
+        bucket, key = result["config_uri"][len("s3://") :].split("/", 1)
+        assert json.loads(s3.get_object(Bucket=bucket, Key=key)["Body"].read())["model_framework"] == "scikit-learn"
+        return
+    with pytest.raises(DatasetConfigInvalid) as problem:
+        handler(upload(credit_csv()), lambda_context)
+    assert "line 1 ('xgboost==3.1.0') names xgboost, which the XGBoost image already holds" in str(problem.value)
+
+
 # SageMaker's XGBoost algorithm --------------------------------------------------------------------------------
 
 

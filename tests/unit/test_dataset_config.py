@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 
@@ -281,6 +282,7 @@ def test_the_resolved_config_has_the_run_config_shape() -> None:
         "delimiter": ",",
         "model_script": None,
         "model_algorithm": None,
+        "model_framework": "scikit-learn",
         "instance_count": 1,
     }
 
@@ -381,3 +383,27 @@ def test_a_declared_delimiter_reaches_the_run_config() -> None:
     assert resolve(parse({"delimiter": "\t"})).delimiter == "\t"
     assert resolve(parse({})).delimiter == ","
     assert "'delimiter' is \":\"" in parse_error({"delimiter": ":"})
+
+
+@pytest.mark.parametrize(
+    ("framework", "resolved"), [(None, "scikit-learn"), ("scikit-learn", "scikit-learn"), ("xgboost", "xgboost")]
+)
+def test_a_script_runs_on_the_framework_container_it_names_scikit_learn_s_by_default(
+    framework: str | None, resolved: str
+) -> None:
+    model = {"script": "xgboost_trees", **({"framework": framework} if framework else {})}
+    config = parse_dataset_config(json.dumps({"target": "default", "model": model}).encode())
+    assert resolve(config).model_framework == resolved
+
+
+@pytest.mark.parametrize(
+    ("model", "says"),
+    [
+        ({"algorithm": "xgboost", "framework": "xgboost"}, 'model.framework chooses the container a "script" runs on'),
+        ({"script": "x", "framework": "pytorch"}, "framework"),
+        ({"script": "x", "framework": "XGBoost"}, "framework"),
+    ],
+)
+def test_a_framework_without_a_script_or_of_another_name_is_refused(model: dict[str, str], says: str) -> None:
+    with pytest.raises(DatasetConfigInvalid, match=re.escape(says)):
+        parse_dataset_config(json.dumps({"target": "default", "model": model}).encode())

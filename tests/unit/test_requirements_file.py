@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from packaging.requirements import InvalidRequirement, Requirement
 
-from driftline_core.ingest.requirements_file import IMAGE_PACKAGES, requirements_problems
+from driftline_core.ingest.requirements_file import FRAMEWORK_PACKAGES, IMAGE_PACKAGES, requirements_problems
 
 REQUIREMENT_LINES = [
     "lightgbm",
@@ -96,3 +96,14 @@ def test_a_library_the_image_already_holds_is_refused_by_its_name_as_pip_compare
 @pytest.mark.parametrize("line", ["lightgbm", "numpyro==0.15", "pandas-stubs", "scikit-learn-extra", "sklearn2pmml"])
 def test_a_package_whose_name_only_starts_like_an_image_library_passes(line: str) -> None:
     assert requirements_problems(f"{line}\n", "r.txt", image_packages=IMAGE_PACKAGES) == []
+
+
+def test_the_xgboost_image_s_own_libraries_include_xgboost_and_the_message_names_that_image() -> None:
+    text = "xgboost==3.1.0\nlightgbm\n"
+    problems = requirements_problems(
+        text, "ml/models/x/requirements.txt", image_packages=FRAMEWORK_PACKAGES["xgboost"], image="xgboost"
+    )
+    assert len(problems) == 1
+    assert "names xgboost, which the XGBoost image already holds" in problems[0]
+    # The scikit-learn image has no XGBoost: a script there may bring its own.
+    assert requirements_problems(text, "r.txt", image_packages=FRAMEWORK_PACKAGES["scikit-learn"]) == []

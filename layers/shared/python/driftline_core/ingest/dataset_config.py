@@ -10,7 +10,7 @@ from __future__ import annotations
 import difflib
 import json
 from collections.abc import Sequence
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 from pydantic import (
     BaseModel,
@@ -119,6 +119,11 @@ INSTANCE_COUNT_CEILING = 20
 """The most instances ``model.instance_count`` may ask for; the stack's ``MaxTrainingInstances`` may allow fewer."""
 
 
+ModelFramework = Literal["scikit-learn", "xgboost"]
+"""The SageMaker framework containers a dataset's training script may run on."""
+MODEL_FRAMEWORKS: tuple[str, ...] = get_args(ModelFramework)
+
+
 class ModelChoice(BaseModel):
     """``model`` in dataset.json: how the dataset's model is trained; left out, the built-in gradient boosting."""
 
@@ -126,6 +131,9 @@ class ModelChoice(BaseModel):
 
     script: str | None = Field(default=None, pattern=MODEL_SCRIPT_NAME)
     """The dataset's own training script, ``ml/models/<script>/train.py``, published with the ``ml/`` code."""
+    framework: ModelFramework | None = None
+    """The SageMaker framework container a script runs on (and its model is served by): scikit-learn's, the
+    default, or XGBoost's."""
     algorithm: Literal["xgboost"] | None = None
     """SageMaker's built-in XGBoost algorithm, on ``instance_count`` instances with the data sharded over them."""
     instance_count: int = Field(default=1, ge=1, le=INSTANCE_COUNT_CEILING, strict=True)
@@ -135,6 +143,10 @@ class ModelChoice(BaseModel):
         if (self.script is None) == (self.algorithm is None):
             raise ValueError(
                 'model names either "script" (your training script) or "algorithm": "xgboost", one of the two'
+            )
+        if self.framework is not None and self.script is None:
+            raise ValueError(
+                'model.framework chooses the container a "script" runs on; the XGBoost algorithm has its own'
             )
         if self.script is not None and self.instance_count != 1:
             raise ValueError(
@@ -300,6 +312,8 @@ class ResolvedConfig(BaseModel):
     """The dataset's own training script (``ml/models/<name>/train.py``); None: the built-in model."""
     model_algorithm: Literal["xgboost"] | None = None
     """SageMaker's built-in algorithm that trains the model; None: a script (the built-in model's or the dataset's)."""
+    model_framework: ModelFramework = "scikit-learn"
+    """The framework container the dataset's script runs on; the built-in model's is scikit-learn's."""
     instance_count: int = Field(default=1, ge=1, le=INSTANCE_COUNT_CEILING)
     """Training instances; above 1 only for an algorithm that trains distributed (XGBoost)."""
 
@@ -430,6 +444,7 @@ def resolve_config(
         hyperparameters=hyperparameters,
         model_script=declared.model.script if declared.model else None,
         model_algorithm=declared.model.algorithm if declared.model else None,
+        model_framework=(declared.model.framework if declared.model else None) or "scikit-learn",
         instance_count=declared.model.instance_count if declared.model else 1,
         columns=list(columns),
         feature_columns=[name for name in names if name != target],

@@ -39,9 +39,14 @@ SOURCE_OPTIONS = (
 FILE_OPTIONS = ("-r", "--requirement", "-c", "--constraint", "-e", "--editable")
 IMAGE_PACKAGES = ("scikit-learn", "numpy", "scipy", "pandas", "joblib", "threadpoolctl")
 """SageMaker's scikit-learn image's own libraries (its scikit-learn and what that is built and run with)."""
+IMAGE_NAMES = {"scikit-learn": "scikit-learn", "xgboost": "XGBoost"}
+FRAMEWORK_PACKAGES = {"scikit-learn": IMAGE_PACKAGES, "xgboost": ("xgboost", *IMAGE_PACKAGES)}
+"""Each framework image's own libraries: the XGBoost image holds XGBoost beside the same scientific stack."""
 
 
-def requirements_problems(text: str, shown_as: str, *, image_packages: tuple[str, ...] = ()) -> list[str]:
+def requirements_problems(
+    text: str, shown_as: str, *, image_packages: tuple[str, ...] = (), image: str = "scikit-learn"
+) -> list[str]:
     """One sentence per line pip would not read as this file's own requirement or package source, or that names
     one of ``image_packages``, which the image already holds."""
     held = {_normalized(name): name for name in image_packages}
@@ -69,9 +74,9 @@ def requirements_problems(text: str, shown_as: str, *, image_packages: tuple[str
             )
         elif (distribution := _normalized(_leading_name(line))) in held:
             problems.append(
-                f"{shown_as} line {number} ({line!r}) names {held[distribution]}, which the scikit-learn image "
-                "already holds; a second copy would come first on the import path and replace the image's own, "
-                "which its scikit-learn is built against. Remove the line: the script uses the image's"
+                f"{shown_as} line {number} ({line!r}) names {held[distribution]}, which the {IMAGE_NAMES[image]} "
+                "image already holds; a second copy would come first on the import path and replace the image's "
+                f"own, which its {IMAGE_NAMES[image]} is built against. Remove the line: the script uses the image's"
             )
     return problems
 

@@ -29,12 +29,13 @@ from driftline_core.ingest.csv_validation import CsvFile, CsvReport, validate_cs
 from driftline_core.ingest.dataset_config import (
     DEFAULT_MIN_ROWS,
     DatasetConfig,
+    ModelFramework,
     Schema,
     parse_dataset_config,
     resolve_config,
 )
 from driftline_core.ingest.release_plan import release_plan
-from driftline_core.ingest.requirements_file import IMAGE_PACKAGES, requirements_problems
+from driftline_core.ingest.requirements_file import FRAMEWORK_PACKAGES, requirements_problems
 from driftline_core.payloads import DataObject, RetrainManifest, StepInput, ValidationResult
 from driftline_core.settings import ReleaseSettings, Settings
 
@@ -49,7 +50,7 @@ def validate_upload(step: StepInput, settings: Settings, release: ReleaseSetting
     config_key = layout.dataset_config_key(step.dataset)
     declared = _read_dataset_config(settings.data_bucket, config_key)
     if declared.model is not None and declared.model.script is not None:
-        _check_model_script(declared.model.script, config_key, settings)
+        _check_model_script(declared.model.script, declared.model.framework or "scikit-learn", config_key, settings)
     if declared.model is not None and declared.model.instance_count > settings.max_training_instances:
         raise DatasetConfigInvalid(
             f"{config_key}: model.instance_count is {declared.model.instance_count}, above the "
@@ -110,7 +111,7 @@ def validate_upload(step: StepInput, settings: Settings, release: ReleaseSetting
     )
 
 
-def _check_model_script(name: str, config_key: str, settings: Settings) -> None:
+def _check_model_script(name: str, framework: ModelFramework, config_key: str, settings: Settings) -> None:
     """The dataset's own training script must be in the ``ml/`` code this stack published, or no job could run it."""
     folder = f"{layout.ml_code_files_uri(settings.ml_code_uri)}models/{name}/"
     bucket, key = layout.split_s3_uri(f"{folder}train.py")
@@ -136,7 +137,7 @@ def _check_model_script(name: str, config_key: str, settings: Settings) -> None:
         text = body.decode("utf-8-sig")
     except UnicodeDecodeError:
         raise DatasetConfigInvalid(f"{shown_as} is not UTF-8 text; save it as UTF-8 and deploy again.") from None
-    problems = requirements_problems(text, shown_as, image_packages=IMAGE_PACKAGES)
+    problems = requirements_problems(text, shown_as, image_packages=FRAMEWORK_PACKAGES[framework], image=framework)
     if problems:
         raise DatasetConfigInvalid(f"{'; '.join(problems)}. Correct it and deploy again.")
 
