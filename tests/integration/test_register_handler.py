@@ -121,6 +121,25 @@ def test_a_model_trained_by_a_dataset_s_own_script_names_the_script_in_its_linea
     assert (lineage["model_script"], lineage["hyperparameters"]) == ("logistic_regression", "C=0.5")
 
 
+def test_a_script_on_xgboost_s_framework_container_registers_the_training_artifact_with_the_xgboost_image(
+    lambda_handler: Handler, lambda_context: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    xgboost_image = "683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-xgboost:3.0-5"
+    monkeypatch.setenv("XGBOOST_IMAGE_URI", xgboost_image)
+    event = _register_event()
+    bucket, _, key = event["validation"]["config_uri"].removeprefix("s3://").partition("/")
+    scripted = RUN_CONFIG | {"model_script": "xgboost_trees", "model_framework": "xgboost", "hyperparameters": {}}
+    boto3.client("s3").put_object(Bucket=bucket, Key=key, Body=json.dumps(scripted).encode())
+
+    result = lambda_handler(event, lambda_context)
+
+    package = boto3.client("sagemaker").describe_model_package(ModelPackageName=result["model_package_arn"])
+    container = package["InferenceSpecification"]["Containers"][0]
+    assert container["Image"] == xgboost_image
+    assert container["ModelDataUrl"] == event["training"]["outputs"]["model"]
+    assert package["CustomerMetadataProperties"]["model_framework"] == "xgboost"
+
+
 def test_a_drift_retrain_s_package_says_why_it_was_trained_which_features_drifted_and_on_what(
     lambda_handler: Handler, lambda_context: Any
 ) -> None:

@@ -198,6 +198,30 @@ def test_a_dataset_s_own_training_script_runs_through_train_script_with_its_hype
     }
 
 
+def test_a_script_on_xgboost_s_framework_container_trains_and_is_evaluated_on_the_xgboost_image(
+    settings: Settings,
+) -> None:
+    config = RUN_CONFIG | {"model_script": "xgboost_trees", "model_framework": "xgboost"}
+
+    training = training_request(settings, run_config=config)
+    evaluation = evaluation_request(settings, run_config=config)
+
+    assert_valid_for_api("CreateTrainingJob", training)
+    assert training["AlgorithmSpecification"]["TrainingImage"] == XGBOOST_IMAGE
+    # Script mode (a program to run), not the built-in algorithm.
+    assert json.loads(training["HyperParameters"]["sagemaker_program"]) == "train_script.py"
+    assert evaluation["AppSpecification"]["ImageUri"] == XGBOOST_IMAGE
+    # The script saved its own model: evaluation has no booster to pack.
+    assert set(outputs_by_name(evaluation)) == {"evaluation"}
+    scikit = training_request(settings, run_config=config | {"model_framework": "scikit-learn"})
+    assert scikit["AlgorithmSpecification"]["TrainingImage"] == settings.training_image_uri
+
+
+def test_a_run_config_naming_another_framework_is_refused_before_any_job_starts(settings: Settings) -> None:
+    with pytest.raises(DatasetConfigInvalid, match="is not a container Driftline runs scripts on"):
+        training_request(settings, run_config=RUN_CONFIG | {"model_script": "x", "model_framework": "pytorch"})
+
+
 @pytest.mark.parametrize("script", ["../train", "", 7, "Logistic"])
 def test_a_run_config_naming_no_model_folder_is_refused_before_any_job_starts(
     settings: Settings, script: object

@@ -18,7 +18,7 @@ from driftline_core import layout
 from driftline_core.aws.instance_storage import has_instance_storage
 from driftline_core.aws.times import iso_utc
 from driftline_core.errors import DatasetConfigInvalid
-from driftline_core.ingest.dataset_config import INSTANCE_COUNT_CEILING, MODEL_SCRIPT_NAME
+from driftline_core.ingest.dataset_config import INSTANCE_COUNT_CEILING, MODEL_FRAMEWORKS, MODEL_SCRIPT_NAME
 from driftline_core.ingest.hyperparameters import (
     XGBOOST_DEFAULT_ROUNDS,
     hyperparameter_problems,
@@ -201,7 +201,7 @@ def build_training_job_request(
         "TrainingJobName": layout.job_name(execution_name, TRAIN_STEP),
         "RoleArn": settings.sagemaker_role_arn,
         "AlgorithmSpecification": {
-            "TrainingImage": settings.training_image_uri,
+            "TrainingImage": model_image_uri(run_config, settings),
             "TrainingInputMode": "File",
         },
         "HyperParameters": training_hyperparameters(
@@ -233,6 +233,33 @@ def _with_encryption_and_vpc(request: dict[str, Any], settings: Settings) -> dic
     if vpc_config:
         request["VpcConfig"] = vpc_config
     return request
+
+
+def model_framework(run_config: Mapping[str, Any]) -> str:
+    """The framework container the run's script trains on (``"framework"`` in dataset.json): scikit-learn's or
+    XGBoost's."""
+    framework = run_config.get("model_framework") or "scikit-learn"
+    if framework not in MODEL_FRAMEWORKS:
+        raise DatasetConfigInvalid(
+            f"The run config's model_framework {json.dumps(framework)} is not a container Driftline runs scripts on "
+            f"({', '.join(MODEL_FRAMEWORKS)}); correct model.framework in data/<dataset>/dataset.json and upload the "
+            "file again."
+        )
+    return str(framework)
+
+
+def runs_on_xgboost_image(run_config: Mapping[str, Any]) -> bool:
+    """Whether the run's model trains, is evaluated and is served on SageMaker's XGBoost image: the XGBoost
+    algorithm's model, or a script's on the XGBoost framework container."""
+    return trains_with_xgboost(run_config) or model_framework(run_config) == "xgboost"
+
+
+def model_image_uri(run_config: Mapping[str, Any], settings: Settings) -> str:
+    """The image the run's model is evaluated and served on (and, for a script, trained on)."""
+    if runs_on_xgboost_image(run_config):
+        _require(settings, "xgboost_image_uri")
+        return settings.xgboost_image_uri
+    return settings.training_image_uri
 
 
 def trains_with_xgboost(run_config: Mapping[str, Any]) -> bool:
@@ -377,8 +404,8 @@ def build_evaluation_job_request(
     """
     _require(settings, "sagemaker_role_arn", "processing_image_uri", "ml_code_uri", "artifact_bucket")
     xgboost = trains_with_xgboost(run_config or {})
-    if xgboost:
-        _require(settings, "xgboost_image_uri")
+    # The model's own image, which can load it; the processing image for the built-in model and scikit-learn's.
+    image_uri = model_image_uri(run_config or {}, settings) if runs_on_xgboost_image(run_config or {}) else None
     inputs = {
         "code": ml_code_files_uri(settings.ml_code_uri),
         "model": _job_output(training, MODEL_OUTPUT),
@@ -412,7 +439,7 @@ def build_evaluation_job_request(
         environment=environment,
         tags=_tags(dataset, execution_name),
         settings=settings,
-        image_uri=settings.xgboost_image_uri if xgboost else None,
+        image_uri=image_uri,
     )
 
 

@@ -18,7 +18,12 @@ from driftline_core.errors import SageMakerJobFailed
 from driftline_core.layout import endpoint_name, ml_code_tarball_uri, model_package_group_name, split_s3_uri
 from driftline_core.payloads import RegisterInput, RegistrationResult
 from driftline_core.settings import Settings
-from driftline_core.training.job_requests import PACKED_MODEL_FILE, trains_with_xgboost
+from driftline_core.training.job_requests import (
+    PACKED_MODEL_FILE,
+    model_framework,
+    model_image_uri,
+    trains_with_xgboost,
+)
 
 # Group names ------------------------------------------------------------------------------------------
 
@@ -260,7 +265,7 @@ def build_model_package_request(
 
     A model trained by SageMaker's XGBoost algorithm is registered as the evaluation job packed it (booster and
     metadata), served by ``ml/serve.py`` on the XGBoost framework image; any other by the training job's artifact
-    on the scikit-learn image.
+    on the image it trained on (``model_image_uri``: a script's framework image, or scikit-learn's).
     """
     xgboost = trains_with_xgboost(run_config)
     source = step.evaluation if xgboost else step.training
@@ -282,7 +287,7 @@ def build_model_package_request(
         "InferenceSpecification": {
             "Containers": [
                 {
-                    "Image": settings.xgboost_image_uri if xgboost else settings.training_image_uri,
+                    "Image": model_image_uri(run_config, settings),
                     "ModelDataUrl": model_uri,
                     "Environment": {
                         "SAGEMAKER_SUBMIT_DIRECTORY": ml_code_tarball_uri(settings.ml_code_uri),
@@ -333,6 +338,7 @@ def lineage_metadata(step: RegisterInput, run_config: dict[str, Any], settings: 
         "hyperparameters": " ".join(f"{name}={value}" for name, value in sorted(hyperparameters.items())),
         "model_script": str(run_config.get("model_script") or ""),
         "model_algorithm": str(run_config.get("model_algorithm") or ""),
+        "model_framework": model_framework(run_config) if run_config.get("model_script") else "",
         "training_instances": str(run_config.get("instance_count") or 1) if run_config.get("model_algorithm") else "",
         "training_job": step.training.job_name,
         "preprocess_job": step.preprocess.job_name,
