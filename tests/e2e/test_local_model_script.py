@@ -50,3 +50,42 @@ def test_a_dataset_s_own_training_script_trains_registers_deploys_and_serves(clo
     assert len(answered) == 5
     assert {line[0] for line in answered} <= {"benign", "malignant"}
     assert sum(line[0] == row[TARGET] for line, row in zip(answered, rows, strict=True)) >= 4
+
+
+def test_a_script_on_xgboost_s_framework_container_trains_registers_and_serves_on_that_image(
+    cloud: LocalCloud, tmp_path: Path
+) -> None:
+    csv_path = tmp_path / "cancer.csv"
+    datasets.write_breast_cancer_csv(csv_path)
+    config = {
+        "target": TARGET,
+        "metric": "auc",
+        "threshold": 0.8,
+        "model": {"script": "xgboost_trees", "framework": "xgboost"},
+        "hyperparameters": {"max_depth": 3},
+    }
+
+    record = upload_and_follow(cloud, "boosted", csv_path, config=json.dumps(config).encode(), timeout=600)
+
+    assert record.status == "SUCCEEDED", (record.error, record.cause)
+    run_config = json.loads(read_object(cloud, record.output["validation"]["config_uri"]))
+    assert (run_config["model_script"], run_config["model_framework"]) == ("xgboost_trees", "xgboost")
+    sagemaker = cloud.client("sagemaker")
+    training = sagemaker.describe_training_job(TrainingJobName=record.output["training"]["job_name"])
+    # Script mode on the XGBoost image: the framework container runs the script, not the built-in algorithm.
+    assert "sagemaker-xgboost:3.0-5" in training["AlgorithmSpecification"]["TrainingImage"]
+    assert json.loads(training["HyperParameters"]["model_script"]) == "xgboost_trees"
+    with tarfile.open(fileobj=io.BytesIO(read_object(cloud, record.output["training"]["outputs"]["model"]))) as archive:
+        member = archive.extractfile("model_metadata.json")
+        assert member is not None
+        assert json.loads(member.read())["estimator"] == "XGBClassifier"
+    evaluation = sagemaker.describe_processing_job(ProcessingJobName=record.output["evaluation"]["job_name"])
+    assert "sagemaker-xgboost:3.0-5" in evaluation["AppSpecification"]["ImageUri"]
+    package = sagemaker.describe_model_package(ModelPackageName=record.output["registration"]["model_package_arn"])
+    assert "sagemaker-xgboost:3.0-5" in package["InferenceSpecification"]["Containers"][0]["Image"]
+    assert package["CustomerMetadataProperties"]["model_framework"] == "xgboost"
+    assert record.output["gate"]["passed"] and record.output["gate"]["value"] > 0.9
+    endpoint = record.output["deployment"]["endpoint_name"]
+    rows, answered = answers_to_rows(cloud, endpoint, csv_path, TARGET, 5)
+    assert {line[0] for line in answered} <= {"benign", "malignant"}
+    assert sum(line[0] == row[TARGET] for line, row in zip(answered, rows, strict=True)) >= 4
