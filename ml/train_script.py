@@ -5,7 +5,8 @@ SageMaker's scikit-learn container runs this file in script mode (``python train
 --<hyperparameter> <value> ...``); it runs the model's script as ``__main__`` with the rest of the arguments and with
 this folder first on the import path, so the script imports ``driftline_ml.model_script`` for its data and its model
 folder. A ``requirements.txt`` beside the script is installed first (``driftline_ml.model_packages``); pip's error
-fails the job. Only a script under ``models/`` beside this file can be named.
+fails the job, as does an import of a module the image lacks, naming it. Only a script under ``models/`` beside this
+file can be named. With ``"framework": "xgboost"`` SageMaker's XGBoost container runs it the same way.
 """
 
 from __future__ import annotations
@@ -68,11 +69,32 @@ def main(argv: list[str] | None = None) -> int:
         return failed
     sys.argv = [str(prepared[0]), *rest]
     sys.path.insert(0, str(CODE_DIR))
-    try:
-        runpy.run_path(str(prepared[0]), run_name="__main__")
-    except SystemExit as ended:
-        return ended.code if isinstance(ended.code, int) else (0 if ended.code is None else 1)
-    return 0
+    ended: list[int] = []
+
+    def execute() -> None:
+        try:
+            runpy.run_path(str(prepared[0]), run_name="__main__")
+        except SystemExit as exit_:
+            ended.append(exit_.code if isinstance(exit_.code, int) else (0 if exit_.code is None else 1))
+        except ModuleNotFoundError as error:
+            raise JobInputError(missing_module_reason(name, error)) from error
+
+    failed = run_job(execute, what="Training", reason_file=output_dir() / "failure")
+    return failed or (ended[0] if ended else 0)
+
+
+def missing_module_reason(name: str, error: ModuleNotFoundError) -> str:
+    """Why a script that imports what the image lacks cannot run, and the two ways to give it the library."""
+    module = (error.name or "").split(".")[0] or "a module"
+    advice = (
+        'run the script on XGBoost\'s framework container ("framework": "xgboost" in dataset.json\'s model) or '
+        if module == "xgboost"
+        else ""
+    )
+    return (
+        f"ml/models/{name}/train.py imports {module}, which the training image does not hold ({error}); "
+        f"{advice}name its package in ml/models/{name}/{REQUIREMENTS_FILE}"
+    )
 
 
 if __name__ == "__main__":

@@ -116,6 +116,36 @@ def test_a_script_whose_train_returns_no_estimator_fails_saying_what_it_returned
     assert "train() returned a NoneType, which has no predict or predict_proba" in reason
 
 
+@pytest.mark.parametrize(
+    ("module", "says"),
+    [
+        ("lightgbm", "name its package in ml/models/imports_more/requirements.txt"),
+        ("xgboost.sklearn", 'run the script on XGBoost\'s framework container ("framework": "xgboost"'),
+    ],
+)
+def test_a_script_importing_a_module_the_image_lacks_fails_naming_it_and_how_to_give_it(
+    tmp_path: Path, module: str, says: str
+) -> None:
+    code = tmp_path / "code"
+    shutil.copytree(ML_DIR, code, ignore=shutil.ignore_patterns("__pycache__"))
+    (code / "models" / "imports_more").mkdir()
+    (code / "models" / "imports_more" / "train.py").write_text(f"import {module}\n")
+    hidden = tmp_path / "hidden"  # both made missing here, as the scikit-learn image lacks them
+    for library in ("xgboost", "lightgbm"):
+        (hidden / library).mkdir(parents=True)
+        missing = f"raise ModuleNotFoundError(\"No module named '{library}'\", name={library!r})\n"
+        (hidden / library / "__init__.py").write_text(missing)
+    write_channels(tmp_path, "binary_classification")
+
+    done = run_script(tmp_path, "--model_script", "imports_more", code=code, PYTHONPATH=str(hidden))
+
+    assert done.returncode == 1
+    reason = (tmp_path / "output" / "failure").read_text()
+    name = module.split(".")[0]
+    assert f"ml/models/imports_more/train.py imports {name}, which the training image does not hold" in reason
+    assert says in reason
+
+
 # Requirements ------------------------------------------------------------------------------------------------
 
 HALVER = '''
