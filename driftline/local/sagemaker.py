@@ -336,6 +336,7 @@ class JobRunner:
             else:
                 program, code_dir, arguments = self._script_mode(job, hyperparameters, master)
                 env.update(_sm_variables(master, channels, hyperparameters))
+                env.update(_without_libraries_the_image_lacks(image, master))
                 self._execute(
                     name,
                     [sys.executable, program, *arguments],
@@ -618,6 +619,9 @@ def job_role(job: Any) -> dict[str, str]:
 
 
 XGBOOST_REPOSITORY = "sagemaker-xgboost"
+SCIKIT_LEARN_REPOSITORY = "sagemaker-scikit-learn"
+LIBRARIES_THE_SCIKIT_LEARN_IMAGE_LACKS = ("xgboost",)
+"""Libraries local mode's Python holds (for the XGBoost image's jobs) that SageMaker's scikit-learn image does not."""
 XGBOOST_ALGORITHM_MODULE = "driftline.local.xgboost_algorithm"
 
 
@@ -641,11 +645,33 @@ def _sm_variables(root: Path, channels: dict[str, Path], hyperparameters: dict[s
     return env
 
 
+def _without_libraries_the_image_lacks(image: str, root: Path) -> dict[str, str]:
+    """Hide from a script on the scikit-learn image the libraries local mode's Python has and that image lacks.
+
+    Each is a module that fails to import as a missing one does (``PYTHONPATH``, which comes before local mode's
+    own packages; a script's installed requirements still come first), so a script that would fail on AWS
+    fails here too. The XGBoost image holds XGBoost beside scikit-learn: nothing is hidden there.
+    """
+    if _repository(image) != SCIKIT_LEARN_REPOSITORY:
+        return {}
+    folder = root / "image-lacks"
+    for library in LIBRARIES_THE_SCIKIT_LEARN_IMAGE_LACKS:
+        (folder / library).mkdir(parents=True, exist_ok=True)
+        (folder / library / "__init__.py").write_text(
+            f"raise ModuleNotFoundError(\"No module named '{library}' (SageMaker's scikit-learn image has none; "
+            f'local mode hides its own)", name={library!r})\n'
+        )
+    return {"PYTHONPATH": str(folder)}
+
+
+def _repository(image: str) -> str:
+    return image.split("/", 1)[-1].split(":", 1)[0].split("@", 1)[0]
+
+
 def _runs_xgboost_algorithm(image: str, hyperparameters: dict[str, str]) -> bool:
     """SageMaker's XGBoost image without a ``sagemaker_program`` runs its built-in algorithm, which local mode runs
     on the XGBoost library (``driftline.local.xgboost_algorithm``); with one it is a framework container."""
-    repository = image.split("/", 1)[-1].split(":", 1)[0].split("@", 1)[0]
-    return repository == XGBOOST_REPOSITORY and "sagemaker_program" not in hyperparameters
+    return _repository(image) == XGBOOST_REPOSITORY and "sagemaker_program" not in hyperparameters
 
 
 def _instance_arguments(roots: Iterable[Path]) -> list[str]:
