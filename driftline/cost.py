@@ -81,11 +81,17 @@ class Usage:
     deployments_per_month: float | None = None
     """Runs whose model is deployed (each then runs a baseline job); default: every run."""
     preprocess_minutes: float = 5
+    """Billed minutes of each preprocessing instance."""
     training_minutes: float = 10
+    """Billed minutes of each training instance."""
     evaluation_minutes: float = 5
     baseline_minutes: float = 5
     monitor_minutes: float | None = None
     """Billed minutes of one monitoring job; default: 4 (Driftline's monitor) or 10 (Model Monitor's analyzer)."""
+    rows_per_run: float = 100_000
+    """Rows of a run's data: a run of more than PreprocessRowsPerInstance rows preprocesses on several instances."""
+    training_instances: int = 1
+    """Instances a run trains on: a dataset's ``model.instance_count`` (SageMaker's XGBoost algorithm)."""
     requests_per_month: float = 100_000
     """Requests each endpoint serves a month."""
     capture_kb_per_request: float = 2
@@ -240,6 +246,24 @@ def monitor_instances(parameters: Mapping[str, str], usage: Usage, windows: floa
     return max(1, min(int(_number(parameters, "MonitorMaxInstances")), needed))
 
 
+def preprocessing_instances(parameters: Mapping[str, str], usage: Usage) -> int:
+    """Instances a run's preprocessing job runs on, as Preprocess sizes it: one per PreprocessRowsPerInstance rows,
+    at most PreprocessMaxInstances."""
+    needed = math.ceil(usage.rows_per_run / _number(parameters, "PreprocessRowsPerInstance"))
+    return max(1, min(int(_number(parameters, "PreprocessMaxInstances")), needed))
+
+
+def training_instances(parameters: Mapping[str, str], usage: Usage) -> int:
+    """Instances a run trains on; more than the stack's MaxTrainingInstances is a run Validate refuses."""
+    most = int(_number(parameters, "MaxTrainingInstances"))
+    if not 1 <= usage.training_instances <= most:
+        raise CostCommandError(
+            f"--training-instances {usage.training_instances} is not from 1 to the stack's MaxTrainingInstances "
+            f"({most}): Validate refuses a dataset asking for more; raise MaxTrainingInstances or ask for fewer."
+        )
+    return usage.training_instances
+
+
 def _number(parameters: Mapping[str, str], name: str) -> float:
     return float(parameters[name])
 
@@ -349,16 +373,24 @@ def estimate(
                 "instance-hour",
                 prices.instance_hour("processing", processing),
             )
-    for label, component, instance_type, count_of, minutes in (
-        ("Preprocessing jobs", "processing", processing, runs, usage.preprocess_minutes),
-        ("Training jobs", "training", training, runs, usage.training_minutes),
-        ("Evaluation jobs", "processing", processing, runs, usage.evaluation_minutes),
-        ("Baseline jobs", "processing", processing, deployments, usage.baseline_minutes),
+    for label, component, instance_type, count_of, minutes, instances in (
+        (
+            "Preprocessing jobs",
+            "processing",
+            processing,
+            runs,
+            usage.preprocess_minutes,
+            preprocessing_instances(p, usage),
+        ),
+        ("Training jobs", "training", training, runs, usage.training_minutes, training_instances(p, usage)),
+        ("Evaluation jobs", "processing", processing, runs, usage.evaluation_minutes, 1),
+        ("Baseline jobs", "processing", processing, deployments, usage.baseline_minutes, 1),
     ):
         what = "deployments" if label == "Baseline jobs" else "runs"
+        on = f"{instances} x {instance_type}" if instances > 1 else instance_type
         add(
-            f"{label}: {count_of:g} {what} x {minutes:g} min on {instance_type}",
-            count_of * minutes / 60,
+            f"{label}: {count_of:g} {what} x {minutes:g} min on {on}",
+            count_of * minutes * instances / 60,
             "instance-hour",
             prices.instance_hour(component, instance_type),
         )

@@ -185,6 +185,27 @@ def test_a_window_with_more_captured_bytes_than_one_instance_takes_runs_on_sever
     assert cost.monitor_instances(capped, cost.Usage(), 730) == 2  # never more than MonitorMaxInstances
 
 
+def test_a_large_upload_preprocesses_and_a_distributed_model_trains_on_several_instances() -> None:
+    # 5M rows at the default 2M rows per instance: 3 preprocessing instances; XGBoost on 4 training instances.
+    result = _estimate({}, cost.Usage(rows_per_run=5_000_000, training_instances=4))
+
+    lines = {line.item.split(":")[0]: line for line in result.lines}
+    assert (lines["Preprocessing jobs"].item, lines["Preprocessing jobs"].quantity) == (
+        "Preprocessing jobs: 4 runs x 5 min on 3 x ml.m5.large",
+        pytest.approx(4 * 3 * 5 / 60),
+    )
+    assert (lines["Training jobs"].item, lines["Training jobs"].quantity) == (
+        "Training jobs: 4 runs x 10 min on 4 x ml.m5.large",
+        pytest.approx(4 * 4 * 10 / 60),
+    )
+    capped = {**cost.template_defaults(cost.load_template()), "PreprocessMaxInstances": "2"}
+    assert cost.preprocessing_instances(capped, cost.Usage(rows_per_run=50_000_000)) == 2
+    with pytest.raises(
+        cost.CostCommandError, match=r"--training-instances 5 is not from 1 to .*MaxTrainingInstances \(4\)"
+    ):
+        _estimate({}, cost.Usage(training_instances=5))
+
+
 def test_a_customer_managed_key_replaces_the_topics_own_key() -> None:
     result = _estimate({"KmsKeyArn": "arn:aws:kms:us-east-1:123456789012:key/abcd-1234"}, cost.Usage())
     assert not any(line.item.startswith("KMS key") for line in result.lines)
