@@ -30,7 +30,7 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO_ROOT))
 
 from benchmarks.machine import publish  # noqa: E402
-from benchmarks.xgboost_training import measure, measured  # noqa: E402
+from benchmarks.xgboost_training import measured  # noqa: E402
 from driftline.datasets import CREDIT_COLUMNS, write_credit_csv  # noqa: E402
 
 AWS_INSTANCE = "ml.m5.large"
@@ -150,7 +150,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    if len(sys.argv) > 2 and sys.argv[1] == "--measure":
-        measure(Path(sys.argv[2]), sys.argv[4:])
-        sys.exit(0)
     sys.exit(main())
