@@ -12,6 +12,10 @@ A model SageMaker's XGBoost algorithm trained arrives as its booster alone (``xg
 preprocessing metadata (input ``metadata``) for it and writes ``model.tar.gz`` with both (output ``model``), the
 model the run registers and serves.
 
+A model in the dataset's own container is not loaded here at all: a batch transform of that container has answered
+the held-out rows (input ``answers``, one ``text/csv`` line per row), and the job scores those answers against the
+test split with the preprocessing metadata's class labels; ``predictions.csv`` is then those answers.
+
 When a model of the dataset is approved, the job also gets that model's ``model.tar.gz`` (input
 ``incumbent``) and its package ARN (``DRIFTLINE_INCUMBENT_MODEL_PACKAGE_ARN``) and scores it on the same test
 rows, read as uploaded and encoded through the approved model's own metadata, as its endpoint would encode
@@ -35,6 +39,8 @@ import os
 import sys
 import tarfile
 import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -81,6 +87,7 @@ from driftline_ml.tabular import (
     MODEL_METADATA_FILE,
     RAW_TEST_FILE,
     check_metadata,
+    is_classification,
     load_split,
     part_files,
     split_files,
@@ -117,6 +124,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--baseline-dir", type=Path, default=inputs / "baseline")
     parser.add_argument("--config-dir", type=Path, default=inputs / "config")
     parser.add_argument("--metadata-dir", type=Path, default=inputs / "metadata")
+    parser.add_argument("--answers-dir", type=Path, default=inputs / "answers")
     parser.add_argument("--output-dir", type=Path, default=processing_dir() / "output" / "evaluation")
     parser.add_argument("--packed-model-dir", type=Path, default=processing_dir() / "output" / "model")
     parser.add_argument("--message-file", type=Path, default=output_dir() / "message")
@@ -130,41 +138,24 @@ def main(argv: list[str] | None = None) -> int:
 
 def evaluate(args: argparse.Namespace) -> None:
     config = read_run_config(args.config_dir)
-    with tempfile.TemporaryDirectory() as scratch:
-        model_folder = unpack_model(args.model_dir, Path(scratch))
-        booster_only = not (model_folder / MODEL_METADATA_FILE).is_file()
-        if booster_only:
-            # SageMaker's XGBoost algorithm saved the booster alone: the preprocessing metadata completes it.
-            metadata_file = find_input_file(args.metadata_dir, ".json", "metadata")
-            metadata = check_metadata(read_json(metadata_file), metadata_file.name)
-        else:
-            metadata = check_metadata(read_json(model_folder / MODEL_METADATA_FILE), MODEL_METADATA_FILE)
-        problem_type = metadata["problem_type"]
-        metric = str(config.get("metric") or DEFAULT_METRIC[problem_type])
-        if metric not in METRIC_NAMES[problem_type]:
-            raise JobInputError(
-                f"metric {metric!r} is not reported for {problem_type}; choose one of "
-                f"{', '.join(METRIC_NAMES[problem_type])} in the dataset config"
-            )
-        model: Any
-        if booster_only:
-            model = load_booster(model_folder / BOOSTER_FILE, metadata)
-            pack_model(model_folder / BOOSTER_FILE, metadata, args.packed_model_dir)
-        else:
-            model = load_model_file(model_folder, metadata)
-
-    x_test, y_test = load_split(args.test_dir, "test", metadata)
-    predictions = np.asarray(model.predict(x_test))
-    scores = None
-    if problem_type == "binary_classification":
-        classes = list(model.classes_)
-        scores = model.predict_proba(x_test)[:, classes.index(1)] if 1 in classes else np.zeros(len(y_test))
-    report = model_quality_report(problem_type, y_test, predictions, scores, resamples=BOOTSTRAP_RESAMPLES)
+    # A model in its own container answered the held-out rows in a batch transform; any other is loaded here.
+    candidate = candidate_from_answers(args) if has_files(args.answers_dir) else candidate_from_model(args)
+    metadata, y_test = candidate.metadata, candidate.y_test
+    problem_type = metadata["problem_type"]
+    metric = str(config.get("metric") or DEFAULT_METRIC[problem_type])
+    if metric not in METRIC_NAMES[problem_type]:
+        raise JobInputError(
+            f"metric {metric!r} is not reported for {problem_type}; choose one of "
+            f"{', '.join(METRIC_NAMES[problem_type])} in the dataset config"
+        )
+    report = model_quality_report(
+        problem_type, y_test, candidate.predictions, candidate.scores, resamples=BOOTSTRAP_RESAMPLES
+    )
     block = report[BLOCK_NAMES[problem_type]]
     if metric not in block:
         raise JobInputError(
             f"metric {metric!r} is undefined on the test split ({len(y_test)} rows"
-            f"{', one class only' if scores is not None else ''}); upload more rows or choose another metric"
+            f"{', one class only' if candidate.scores is not None else ''}); upload more rows or choose another metric"
         )
     report["driftline"] = {
         "problem_type": problem_type,
@@ -179,10 +170,119 @@ def evaluate(args: argparse.Namespace) -> None:
         report[INCUMBENT_SECTION] = incumbent
     report[DATA_DRIFT_SECTION] = data_drift_section(args, metadata)
     write_json(args.output_dir / EVALUATION_FILE, report)
-    write_predictions(ServingModel(model, metadata), args.test_dir, len(y_test), args.output_dir / PREDICTIONS_FILE)
+    candidate.write_answers(args.output_dir / PREDICTIONS_FILE)
     for name, entry in block.items():
         print(f"test:{name}={entry['value']:.6f}")
     print(f"Wrote {EVALUATION_FILE}: {metric}={block[metric]['value']:.6f} on {len(y_test)} test rows")
+
+
+@dataclass
+class Candidate:
+    """The candidate's answers on the test split: codes or numbers, scores of the positive class for a binary
+    problem, and how to write what its endpoint answers for each held-out row."""
+
+    metadata: dict[str, Any]
+    y_test: np.ndarray
+    predictions: np.ndarray
+    scores: np.ndarray | None
+    write_answers: Callable[[Path], None]
+
+
+def candidate_from_model(args: argparse.Namespace) -> Candidate:
+    """Load the trained model and score it on the encoded test split."""
+    with tempfile.TemporaryDirectory() as scratch:
+        model_folder = unpack_model(args.model_dir, Path(scratch))
+        booster_only = not (model_folder / MODEL_METADATA_FILE).is_file()
+        if booster_only:
+            # SageMaker's XGBoost algorithm saved the booster alone: the preprocessing metadata completes it.
+            metadata = read_preprocessing_metadata(args.metadata_dir)
+        else:
+            metadata = check_metadata(read_json(model_folder / MODEL_METADATA_FILE), MODEL_METADATA_FILE)
+        model: Any
+        if booster_only:
+            model = load_booster(model_folder / BOOSTER_FILE, metadata)
+            pack_model(model_folder / BOOSTER_FILE, metadata, args.packed_model_dir)
+        else:
+            model = load_model_file(model_folder, metadata)
+    x_test, y_test = load_split(args.test_dir, "test", metadata)
+    predictions = np.asarray(model.predict(x_test))
+    scores = None
+    if metadata["problem_type"] == "binary_classification":
+        classes = list(model.classes_)
+        scores = model.predict_proba(x_test)[:, classes.index(1)] if 1 in classes else np.zeros(len(y_test))
+    serving = ServingModel(model, metadata)
+    return Candidate(
+        metadata, y_test, predictions, scores, lambda path: write_predictions(serving, args.test_dir, len(y_test), path)
+    )
+
+
+def candidate_from_answers(args: argparse.Namespace) -> Candidate:
+    """A model in its own container answered the held-out rows in a batch transform: score its answers.
+
+    Each line is its ``text/csv`` answer to one row, in the rows' order: the predicted value, or the predicted
+    class label followed by each class's probability in ``preprocessing.json``'s ``class_labels`` order.
+    """
+    metadata = read_preprocessing_metadata(args.metadata_dir)
+    _, y_test = load_split(args.test_dir, "test", metadata)
+    lines = answer_lines(args.answers_dir)
+    if len(lines) != len(y_test):
+        raise JobInputError(
+            f"the model's container answered {len(lines)} of the test split's {len(y_test)} rows; it must answer "
+            "each text/csv row with one line"
+        )
+    answers = [next(csv.reader([line]), []) for line in lines]
+    scores = None
+    if not is_classification(metadata["problem_type"]):
+        predictions = np.array([answer_number(answer, number) for number, answer in enumerate(answers, 1)])
+    else:
+        labels = [str(label) for label in metadata["class_labels"]]
+        codes = {label: code for code, label in enumerate(labels)}
+        for number, answer in enumerate(answers, 1):
+            if len(answer) != 1 + len(labels):
+                raise JobInputError(
+                    f"the model's container answered row {number} with {len(answer)} field(s); a classifier answers "
+                    f"its label and one probability for each of the {len(labels)} classes ({', '.join(labels)})"
+                )
+        # A label this run does not have is a wrong answer, never a match.
+        predictions = np.array([codes.get(answer[0].strip(), -1) for answer in answers], dtype=np.int64)
+        if metadata["problem_type"] == "binary_classification":
+            scores = np.array([answer_number(answer[1:], number, 1) for number, answer in enumerate(answers, 1)])
+
+    def write(path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text("".join(line + "\n" for line in lines), encoding="utf-8", newline="")
+        print(f"Wrote {PREDICTIONS_FILE}: the container's text/csv answer to each of the {len(lines)} held-out rows")
+
+    return Candidate(metadata, y_test, predictions, scores, write)
+
+
+def answer_lines(folder: Path) -> list[str]:
+    """The batch transform's output lines, its files read in name order (one per input part, ``<part>.out``)."""
+    lines: list[str] = []
+    for path in sorted(p for p in folder.rglob("*") if p.is_file()):
+        lines += path.read_text(encoding="utf-8").splitlines()
+    return lines
+
+
+def answer_number(answer: list[str], row: int, position: int = 0) -> float:
+    try:
+        value = float(answer[position])
+    except (IndexError, ValueError):
+        raise JobInputError(
+            f"the model's container answered row {row} with {','.join(answer)!r}, where a number belongs"
+        ) from None
+    if not np.isfinite(value):
+        raise JobInputError(f"the model's container answered row {row} with {value}, which is not a finite number")
+    return value
+
+
+def read_preprocessing_metadata(folder: Path) -> dict[str, Any]:
+    metadata_file = find_input_file(folder, ".json", "metadata")
+    return check_metadata(read_json(metadata_file), metadata_file.name)
+
+
+def has_files(folder: Path) -> bool:
+    return folder.is_dir() and any(path.is_file() for path in folder.rglob("*"))
 
 
 def write_predictions(model: ServingModel, test_dir: Path, expected: int, path: Path) -> None:

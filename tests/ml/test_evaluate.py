@@ -11,6 +11,7 @@ import io
 import json
 import math
 import os
+import re
 import subprocess
 import sys
 import tarfile
@@ -561,3 +562,58 @@ def test_a_baseline_that_cannot_be_read_is_reported_and_the_evaluation_still_sta
     )
     assert "accuracy" in report["binary_classification_metrics"]
     assert not (root / "same" / "unreadable" / "data_drift.json").exists()
+
+
+# A model in its own container: its batch transform's answers ----------------------------------------------------
+
+
+def evaluate_answers(root: Path, name: str, answers: list[str], config: dict[str, Any]) -> tuple[int, str]:
+    """evaluate.py without a model: the container's answers, as a batch transform writes them (one output file per
+    input part, ``<part>.out``), and the preprocessing metadata."""
+    folder = root / f"{name}-answers"
+    folder.mkdir()
+    half = len(answers) // 2
+    (folder / "test_rows-00001.csv.out").write_text("".join(line + "\n" for line in answers[half:]))
+    (folder / "test_rows-00000.csv.out").write_text("".join(line + "\n" for line in answers[:half]))
+    extra = ["--answers-dir", str(folder), "--metadata-dir", str(root / "out" / "metadata")]
+    process = start_evaluation(root, config, name, extra_args=[*extra, "--model-dir", str(root / f"{name}-no-model")])
+    return finish(process)
+
+
+@pytest.mark.parametrize(("chain", "metric"), [("binary", "auc"), ("regression", "rmse")])
+def test_a_container_s_answers_are_scored_as_the_model_that_gave_them_is(
+    chains: dict[str, Any], chain: str, metric: str
+) -> None:
+    root, runs = chains[chain]
+    from_model = read_report(root, runs)
+    answers = (root / "evaluation" / "predictions.csv").read_text().splitlines()
+    config = {"target": from_model["driftline"]["target"], "metric": metric}
+
+    runs = {**runs, f"answers_{chain}": evaluate_answers(root, f"answers_{chain}", answers, config)}
+
+    from_answers = read_report(root, runs, f"answers_{chain}")
+    block = "binary_classification_metrics" if chain == "binary" else "regression_metrics"
+    for name, entry in from_model[block].items():
+        assert from_answers[block][name]["value"] == pytest.approx(entry["value"], rel=1e-9), name
+    assert (root / f"answers_{chain}" / "predictions.csv").read_text().splitlines() == answers
+
+
+@pytest.mark.parametrize(
+    ("name", "change", "says"),
+    [
+        ("short", lambda lines: lines[:-1], r"answered (\d+) of the test split's (\d+) rows; it must answer each"),
+        ("label_only", lambda lines: [lines[0].split(",")[0], *lines[1:]], r"row 1 with 1 field\(s\); a classifier"),
+        ("text", lambda lines: ["malignant,high,low", *lines[1:]], r"row 1 with 'high,low', where a number belongs"),
+    ],
+)
+def test_answers_that_break_the_container_contract_fail_the_evaluation_saying_how(
+    chains: dict[str, Any], name: str, change: Any, says: str
+) -> None:
+    root, _ = chains["binary"]
+    answers = change((root / "evaluation" / "predictions.csv").read_text().splitlines())
+    name = f"broken_{name}"
+
+    code, log = evaluate_answers(root, name, answers, {"target": "diagnosis", "metric": "auc"})
+
+    assert code == 1, log
+    assert re.search(says, (root / f"{name}-message").read_text())
