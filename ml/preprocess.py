@@ -24,6 +24,10 @@ validation splits in the algorithm's CSV format (no header, the target first) un
 ``train/part-<instance>-<shard>.csv``, the train split's rows dealt out in turn to one shard per training
 instance, so the training job's ``ShardedByS3Key`` channel gives each instance a share that looks like the
 whole; ``validation/part-<instance>.csv``, which every training instance reads.
+
+A run whose model is the dataset's own container image (``model_image``) also gets the test rows as uploaded
+without a header under the ``transform`` output (``part-<instance>.csv``): the batch transform that has the
+container answer them sends each line as one ``text/csv`` record.
 """
 
 from __future__ import annotations
@@ -77,6 +81,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--test-dir", type=Path, default=outputs / "test")
     parser.add_argument("--metadata-dir", type=Path, default=outputs / "metadata")
     parser.add_argument("--xgboost-dir", type=Path, default=outputs / "xgboost")
+    parser.add_argument("--transform-dir", type=Path, default=outputs / "transform")
     parser.add_argument("--message-file", type=Path, default=output_dir() / "message")
     parser.add_argument("--resource-config", type=Path, default=processing_dir().parent / "config" / RESOURCE_CONFIG)
     parser.add_argument("--block-rows", type=int, default=BLOCK_ROWS, help=argparse.SUPPRESS)
@@ -167,7 +172,7 @@ def preprocess(args: argparse.Namespace) -> None:
         first = sum(len(share) for share in shares[:instance])
         rows = sum(plan.span_rows[first : first + len(shares[instance])])
         print(f"Instance {host} ({instance + 1} of {len(all_hosts)}) encodes {rows} rows of the data")
-    writer = SplitWriter(args, len(all_hosts) > 1, instance, xgboost_shards(config))
+    writer = SplitWriter(args, len(all_hosts) > 1, instance, xgboost_shards(config), bool(config.get("model_image")))
     started = time.perf_counter()
     write_rows(plan, columns, sources, shares, instance, writer, args.block_rows)
     print(f"Second pass (this instance's rows encoded and written) took {time.perf_counter() - started:.1f} s")
@@ -400,9 +405,12 @@ class SplitWriter:
     """This instance's output files, opened as rows arrive: the splits (one file each, or this instance's part
     of each when several instances share the job), the test rows as uploaded, and XGBoost's headerless files."""
 
-    def __init__(self, args: argparse.Namespace, parts: bool, instance: int, xgboost: int | None) -> None:
+    def __init__(
+        self, args: argparse.Namespace, parts: bool, instance: int, xgboost: int | None, transform: bool
+    ) -> None:
         self.folders = {"train": args.train_dir, "validation": args.validation_dir, "test": args.test_dir}
         self.xgboost_dir: Path = args.xgboost_dir
+        self.transform_dir: Path | None = args.transform_dir if transform else None
         self.parts = parts
         self.instance = instance
         self.xgboost = xgboost
@@ -416,9 +424,13 @@ class SplitWriter:
         return lines
 
     def raw_test(self, rows: pd.DataFrame) -> None:
+        """The test rows as uploaded, with their header; for a model in its own container, also without it, as the
+        batch transform that answers them sends each line."""
         lines = rows.to_csv(header=False, index=False, lineterminator="\n").splitlines(keepends=True)
         path = self.folders["test"] / split_file_name(RAW_TEST_FILE, self.parts, self.instance)
         self._append(path, lines, rows.head(0).to_csv(index=False, lineterminator="\n"))
+        if self.transform_dir is not None:
+            self._append(self.transform_dir / f"part-{self.instance:05d}.csv", lines, None)
 
     def xgboost_rows(self, split: str, lines: list[str], train_positions: np.ndarray) -> None:
         """The algorithm's train rows, each to shard (its position in the train split) mod (training instances),

@@ -15,7 +15,7 @@ import pandas as pd
 import pytest
 
 ML_DIR = Path(__file__).resolve().parents[2] / "ml"
-OUTPUTS = ("train", "validation", "test", "metadata", "xgboost")
+OUTPUTS = ("train", "validation", "test", "metadata", "xgboost", "transform")
 
 
 def job_env(**overrides: str) -> dict[str, str]:
@@ -468,3 +468,20 @@ def test_the_xgboost_shards_of_several_instances_hold_the_train_split_dealt_as_o
     assert sorted(one[0] + one[1]) == sorted(train) and abs(len(one[0]) - len(one[1])) <= 1
     names = sorted(path.name for root in sharded["three"] for path in (root / "out" / "xgboost" / "train").iterdir())
     assert names == [f"part-{i:05d}-{k:05d}.csv" for i in range(3) for k in range(2)]
+
+
+def test_a_model_in_its_own_container_gets_the_test_rows_without_their_header_for_its_batch_transform(
+    tmp_path: Path,
+) -> None:
+    image = "123456789012.dkr.ecr.eu-west-1.amazonaws.com/driftline/churn:1"
+    process = start_preprocess(tmp_path, churn_frame(), {**churn_config(), "model_image": image})
+    stdout, stderr = process.communicate(timeout=60)
+    assert process.returncode == 0, stdout + stderr
+
+    raw = (tmp_path / "out" / "test" / "test_features.csv").read_text().splitlines()
+    assert (tmp_path / "out" / "transform" / "part-00000.csv").read_text().splitlines() == raw[1:]
+
+
+def test_runs_trained_any_other_way_get_no_transform_output(runs: dict[str, Path]) -> None:
+    read_outputs(runs["churn"])
+    assert not (runs["churn"] / "out" / "transform").exists()
