@@ -28,8 +28,11 @@ def cloud_parameters() -> dict[str, str]:
 
 def _jobs(cloud: LocalCloud, status: str) -> list[dict[str, object]]:
     sagemaker = cloud.client("sagemaker")
-    listed = sagemaker.list_processing_jobs(NameContains=f"{ENDPOINT}-monitor-", StatusEquals=status)
-    names = [job["ProcessingJobName"] for job in listed["ProcessingJobSummaries"]]
+    # Every page: on a busy machine more windows than one page holds (10) have run by the time the alarm fires.
+    pages = sagemaker.get_paginator("list_processing_jobs").paginate(
+        NameContains=f"{ENDPOINT}-monitor-", StatusEquals=status
+    )
+    names = [job["ProcessingJobName"] for page in pages for job in page["ProcessingJobSummaries"]]
     return [sagemaker.describe_processing_job(ProcessingJobName=name) for name in names]
 
 
