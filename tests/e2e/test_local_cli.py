@@ -130,7 +130,8 @@ def test_status_shows_the_steps_the_gate_and_the_commands_that_decide_the_waitin
     lines = shown.stdout.splitlines()
     assert lines[0].startswith(f"Run {waiting_run} (breast-cancer): RUNNING, started ")
     steps = [line.split()[1] for line in lines if line.startswith("  ") and line[2:4].isdigit()]
-    assert steps[:5] == ["Validate", "Preprocess", "Train", "Evaluate", "QualityGate"] and steps[-1] == APPROVAL_STATE
+    assert steps[:6] == ["Validate", "Preprocess", "Train", "IsOwnContainer", "Evaluate", "QualityGate"]
+    assert steps[-1] == APPROVAL_STATE
     assert f"      job {waiting_run}-train" in lines
     assert any(
         line.startswith("      passed: auc 0.9") and line.endswith("no serving model compared") for line in lines

@@ -7,7 +7,6 @@ from typing import Any
 import pytest
 
 from driftline_core import layout
-from driftline_core.aws.sagemaker import PROCESSING
 from driftline_core.training.jobs import JOB_API_BY_STEP
 from tests.infra.test_resource_name_permissions import iam_allows
 from tests.infra.transformed_template import load_template
@@ -36,7 +35,7 @@ def test_notify_may_describe_every_job_of_every_run(statements: list[dict[str, A
         for execution in _run_names(dataset):
             for step, api in JOB_API_BY_STEP.items():
                 name = layout.job_name(execution, step).lower()  # SageMaker writes names in ARNs in lowercase
-                kind = "processing-job" if api is PROCESSING else "training-job"
+                kind = f"{api.job_type}-job"
                 action = f"sagemaker:Describe{api.label}Job"
                 assert iam_allows(statements, action, f"{SAGEMAKER}:{kind}/{name}", stack), (action, name)
 

@@ -33,6 +33,7 @@ STEP_FUNCTIONS = {
     "ValidateFunction": "functions/validate",
     "PreprocessFunction": "functions/preprocess",
     "TrainFunction": "functions/train",
+    "TransformTestRowsFunction": "functions/transform_test_rows",
     "EvaluateFunction": "functions/evaluate",
     "JobEventsFunction": "functions/job_events",
     "ReconcileJobsFunction": "functions/reconcile_jobs",
@@ -596,6 +597,7 @@ def test_only_the_job_starters_and_deploy_may_pass_the_sagemaker_role_and_only_t
     assert passing_roles == {
         "PreprocessFunctionRole",
         "TrainFunctionRole",
+        "TransformTestRowsFunctionRole",
         "EvaluateFunctionRole",
         "AnalyseTrialFunctionRole",
         "DeployFunctionRole",

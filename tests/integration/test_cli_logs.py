@@ -23,6 +23,7 @@ VALIDATION = {
     "rows": 9,
     "columns": 3,
     "release": {"staging": False, "ab_test": None},
+    "transforms_test_rows": False,
 }
 RUN = "credit-333333333333"
 OTHER_RUN = "credit-999999999999"
@@ -180,8 +181,8 @@ def test_a_step_the_run_did_not_take_is_refused_with_the_steps_it_took(
     assert main(["logs", RUN, "Deploy"]) == 1
 
     assert capsys.readouterr().err == (
-        "driftline: the run has no step 'Deploy'; its steps: Validate, Preprocess, Train, Evaluate, QualityGate, "
-        "GatePassed, NotifyRejected, ModelRejected\n"
+        "driftline: the run has no step 'Deploy'; its steps: Validate, Preprocess, Train, IsOwnContainer, Evaluate, "
+        "QualityGate, GatePassed, NotifyRejected, ModelRejected\n"
     )
 
 

@@ -31,6 +31,7 @@ VALIDATION = {
     "rows": 9,
     "columns": 3,
     "release": {"staging": False, "ab_test": None},
+    "transforms_test_rows": False,
 }
 APPROVAL = {
     "approval_id": "a1",
@@ -151,6 +152,7 @@ def test_status_of_a_waiting_run_shows_each_step_the_gate_s_numbers_and_how_to_d
         "Validate",
         "Preprocess",
         "Train",
+        "IsOwnContainer",
         "Evaluate",
         "QualityGate",
         "GatePassed",

@@ -7,19 +7,22 @@ handler sent.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from types import ModuleType
 from typing import Any
 
+import boto3
 import pytest
 from botocore.stub import Stubber
 
 from driftline_core.payloads import JobResult
-from tests.conftest import load_event
+from tests.conftest import REGION, load_event
 from tests.integration.pipeline_resources import (
     ARTIFACT_BUCKET,
     EXECUTION,
     PREPROCESS_JOB,
+    RUN_CONFIG,
     TOKEN,
     TRAIN_JOB,
     put_waiting_token,
@@ -72,6 +75,37 @@ def test_a_completed_training_job_resumes_the_run_with_the_model_uri(
 
     assert result == {"outcome": "succeeded"}
     assert stored_token(TRAIN_JOB) is None
+
+
+def test_a_completed_transform_job_resumes_the_run_with_where_the_container_s_answers_are(
+    app: ModuleType, stepfunctions: Stubber, lambda_context: Any
+) -> None:
+    """The event as SageMaker documents a transform job's state change (``events/``), for a container run's job."""
+    from functions.transform_test_rows import app as transform_app
+
+    image = f"123456789012.dkr.ecr.{REGION}.amazonaws.com/driftline/credit-model:1.0"
+    config = json.dumps(RUN_CONFIG | {"model_image": image})
+    boto3.client("s3", region_name=REGION).put_object(
+        Bucket=ARTIFACT_BUCKET, Key=f"runs/{EXECUTION}/config.json", Body=config
+    )
+    event = load_event("evaluate") | {"task_token": TOKEN}
+    outputs = event["preprocess"]["outputs"]
+    outputs["transform"] = outputs["test"].replace("/test/", "/transform/")
+    job_name = transform_app.lambda_handler(event, lambda_context)["job_name"]
+    expected = JobResult(
+        job_name=job_name,
+        job_type="transform",
+        status="Completed",
+        outputs={"answers": f"s3://{ARTIFACT_BUCKET}/runs/{EXECUTION}/transform/answers/"},
+    )
+    stepfunctions.add_response("send_task_success", {}, {"taskToken": TOKEN, "output": expected.model_dump_json()})
+    state_change = load_event("sagemaker_transform_job_completed")
+    assert state_change["detail"]["TransformJobName"] == job_name
+
+    result = app.lambda_handler(state_change, lambda_context)
+
+    assert result == {"outcome": "succeeded"}
+    assert stored_token(job_name) is None
 
 
 def test_a_completed_processing_job_resumes_the_run_with_its_outputs_by_name(

@@ -150,6 +150,69 @@ def test_train_tells_xgboost_the_number_of_classes_the_preprocessing_job_found(
     assert (request["HyperParameters"]["objective"], request["HyperParameters"]["num_class"]) == ("multi:softprob", "3")
 
 
+MODEL_IMAGE = f"{DEFAULT_ACCOUNT_ID}.dkr.ecr.{REGION}.amazonaws.com/driftline/credit-model:1.0"
+
+
+def _container_run(event: dict[str, Any]) -> dict[str, Any]:
+    """The run as a dataset's own container trains it: its config names the image, preprocessing wrote the
+    headerless held-out rows."""
+    s3 = boto3.client("s3", region_name=REGION)
+    config = RUN_CONFIG | {"model_image": MODEL_IMAGE, "hyperparameters": {"depth": "4"}}
+    s3.put_object(Bucket=ARTIFACT_BUCKET, Key=f"runs/{EXECUTION}/config.json", Body=json.dumps(config))
+    outputs = event["preprocess"]["outputs"]
+    outputs["transform"] = outputs["test"].replace("/test/", "/transform/")
+    return event
+
+
+def test_train_runs_a_dataset_s_own_container_on_the_splits_without_network_access(
+    handlers: dict[str, ModuleType], sent_requests: dict[str, list[dict[str, Any]]], lambda_context: Any
+) -> None:
+    handlers["train"].lambda_handler(_container_run(load_event("train")), lambda_context)
+
+    [request] = sent_requests["CreateTrainingJob"]
+    assert request["AlgorithmSpecification"] == {"TrainingImage": MODEL_IMAGE, "TrainingInputMode": "File"}
+    assert request["HyperParameters"] == {"depth": "4"}
+    assert request["EnableNetworkIsolation"] is True
+    assert {channel["ChannelName"] for channel in request["InputDataConfig"]} == {"train", "validation", "metadata"}
+
+
+def test_the_transform_step_makes_the_candidate_model_and_starts_its_batch_transform_of_the_held_out_rows(
+    pipeline: None, lambda_context: Any
+) -> None:
+    from functions.transform_test_rows import app
+
+    event = _container_run(load_event("evaluate"))
+
+    result = app.lambda_handler(event, lambda_context)
+
+    job_name = f"{EXECUTION}-transform"
+    assert result["job_name"] == job_name
+    sagemaker = boto3.client("sagemaker", region_name=REGION)
+    model = sagemaker.describe_model(ModelName=f"{EXECUTION}-candidate")
+    assert model["PrimaryContainer"]["Image"] == MODEL_IMAGE
+    assert model["PrimaryContainer"]["ModelDataUrl"] == event["training"]["outputs"]["model"]
+    job = sagemaker.describe_transform_job(TransformJobName=job_name)
+    assert job["ModelName"] == f"{EXECUTION}-candidate"
+    assert job["TransformInput"]["DataSource"]["S3DataSource"]["S3Uri"] == event["preprocess"]["outputs"]["transform"]
+    assert (job["TransformInput"]["SplitType"], job["TransformOutput"]["AssembleWith"]) == ("Line", "Line")
+    item = stored_token(job_name)
+    assert item is not None and item["step"]["S"] == "transform"
+    # A retried step finds the model and the job it made, and starts neither again.
+    assert app.lambda_handler(event, lambda_context)["job_name"] == job_name
+
+
+def test_evaluate_scores_a_container_s_answers_instead_of_loading_its_model(
+    handlers: dict[str, ModuleType], sent_requests: dict[str, list[dict[str, Any]]], lambda_context: Any
+) -> None:
+    handlers["evaluate"].lambda_handler(_container_run(load_event("evaluate")), lambda_context)
+
+    [request] = sent_requests["CreateProcessingJob"]
+    inputs = {item["InputName"]: item["S3Input"]["S3Uri"] for item in request["ProcessingInputs"]}
+    assert "model" not in inputs
+    assert inputs["answers"] == f"s3://{ARTIFACT_BUCKET}/runs/{EXECUTION}/transform/answers/"
+    assert inputs["metadata"].endswith("/preprocess/metadata/")
+
+
 def test_evaluate_starts_the_evaluation_job_on_the_model_and_test_split(
     handlers: dict[str, ModuleType], lambda_context: Any
 ) -> None:

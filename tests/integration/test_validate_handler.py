@@ -119,6 +119,7 @@ def test_a_first_upload_is_accepted_its_schema_kept_and_the_run_config_written(
         "rows": 40,
         "columns": 4,
         "release": {"staging": False, "ab_test": None},
+        "transforms_test_rows": False,
     }
     schema = read_json(s3, "datasets/credit/schema.json")
     assert schema["columns"] == [
@@ -149,6 +150,8 @@ def test_a_first_upload_is_accepted_its_schema_kept_and_the_run_config_written(
         "delimiter": ",",
         "model_script": None,
         "model_algorithm": None,
+        "model_framework": "scikit-learn",
+        "model_image": None,
         "instance_count": 1,
     }
 
@@ -696,6 +699,9 @@ def test_each_readme_dataset_starts_a_run_with_the_config_it_declares(
     csv = enough_rows(named_blocks("dataset.csv")[dataset], declared.get("min_rows", 20))
     if "script" in declared.get("model", {}):
         publish_model_script(s3, monkeypatch, declared["model"]["script"])
+    if "image" in declared.get("model", {}):
+        repository, tag = declared["model"]["image"].split("/", 1)[1].rsplit(":", 1)
+        push_image(monkeypatch, repository, tag)
 
     result = handler(upload_as_the_readme_says(s3, dataset, config, csv), lambda_context)
 
@@ -707,6 +713,7 @@ def test_each_readme_dataset_starts_a_run_with_the_config_it_declares(
             assert resolved["model_script"] == declared["model"].get("script")
             assert resolved["model_algorithm"] == declared["model"].get("algorithm")
             assert resolved["instance_count"] == declared["model"].get("instance_count", 1)
+            assert resolved["model_image"] == declared["model"].get("image")
         elif field in declared:
             assert resolved[field] == declared[field], field
     assert resolved["rows"] == result["rows"] >= declared.get("min_rows", 20)
@@ -770,7 +777,7 @@ def test_a_dataset_s_own_training_script_in_the_published_code_is_written_to_the
             f"code this stack deployed ({CODE_URI}); add the script there and deploy again",
         ),
         ({"model": {"script": "../train"}}, "'model.script' is \"../train\""),
-        ({"model": {"script": "logistic_regression", "image": "x"}}, "unknown field 'model.image'"),
+        ({"model": {"script": "logistic_regression", "container": "x"}}, "unknown field 'model.container'"),
         (
             {"model": {"script": "logistic_regression"}, "hyperparameters": {"target": "x"}},
             "hyperparameter 'target' is set by the pipeline",
@@ -785,14 +792,14 @@ def test_a_dataset_s_own_training_script_in_the_published_code_is_written_to_the
         ),
         ({"model": {"algorithm": "xgboost", "instance_count": 0}}, "'model.instance_count' is 0"),
         ({"model": {"algorithm": "lightgbm"}}, "'model.algorithm' is \"lightgbm\""),
-        ({"model": {}}, 'model names either "script" (your training script) or "algorithm": "xgboost"'),
+        ({"model": {}}, 'model names one of "script" (your training script), "algorithm": "xgboost" or "image"'),
         (
             {"model": {"script": "logistic_regression", "algorithm": "xgboost"}},
-            'model names either "script" (your training script) or "algorithm": "xgboost", one of the two',
+            'model names one of "script" (your training script), "algorithm": "xgboost" or "image" (your container',
         ),
         (
             {"model": {"script": "logistic_regression", "instance_count": 2}},
-            'model.instance_count applies to "algorithm": "xgboost"; a training script runs on one instance',
+            'model.instance_count applies to "algorithm": "xgboost" and "image"; a training script runs on one',
         ),
         (
             {"model": {"algorithm": "xgboost"}, "hyperparameters": {"max_iter": 10}},
@@ -899,6 +906,97 @@ def test_a_script_on_xgboost_s_container_may_not_require_xgboost_which_the_sciki
     with pytest.raises(DatasetConfigInvalid) as problem:
         handler(upload(credit_csv()), lambda_context)
     assert "line 1 ('xgboost==3.1.0') names xgboost, which the XGBoost image already holds" in str(problem.value)
+
+
+# The dataset's own container image ----------------------------------------------------------------------------
+
+ACCOUNT = "123456789012"
+IMAGE_REPOSITORY = "driftline/churn-model"
+IMAGE = f"{ACCOUNT}.dkr.ecr.us-east-1.amazonaws.com/{IMAGE_REPOSITORY}:1.0"
+
+
+def push_image(monkeypatch: pytest.MonkeyPatch, repository: str, tag: str) -> None:
+    """An image pushed to this account's ECR, where the stack's SageMaker role (of this account) may pull it."""
+    from driftline_core.settings import reset_settings
+
+    ecr = boto3.client("ecr")
+    ecr.create_repository(repositoryName=repository)
+    manifest = {
+        "schemaVersion": 2,
+        "mediaType": "application/vnd.docker.distribution.manifest.v2+json",
+        "config": {
+            "mediaType": "application/vnd.docker.container.image.v1+json",
+            "size": 7023,
+            "digest": "sha256:" + "a" * 64,
+        },
+        "layers": [],
+    }
+    ecr.put_image(repositoryName=repository, imageManifest=json.dumps(manifest), imageTag=tag)
+    monkeypatch.setenv("SAGEMAKER_ROLE_ARN", f"arn:aws:iam::{ACCOUNT}:role/driftline-SageMakerExecutionRole-ABC")
+    reset_settings()
+
+
+@pytest.fixture
+def pushed_image(s3: Any, monkeypatch: pytest.MonkeyPatch) -> str:
+    push_image(monkeypatch, IMAGE_REPOSITORY, "1.0")
+    return IMAGE
+
+
+def test_a_container_image_in_the_stack_s_registry_is_written_to_the_run_config_and_asks_for_a_batch_transform(
+    s3: Any, handler: Handler, upload: Upload, lambda_context: Any, pushed_image: str
+) -> None:
+    put_dataset_config(s3, {"model": {"image": pushed_image, "instance_count": 2}, "hyperparameters": {"depth": 4}})
+
+    result = handler(upload(credit_csv()), lambda_context)
+
+    assert result["transforms_test_rows"] is True
+    config = read_json(s3, result["config_uri"].split(f"{ARTIFACT_BUCKET}/", 1)[1])
+    assert (config["model_image"], config["instance_count"], config["hyperparameters"]) == (
+        pushed_image,
+        2,
+        {"depth": "4"},
+    )
+
+
+@pytest.mark.parametrize(
+    ("image", "says"),
+    [
+        (
+            IMAGE.replace("us-east-1", "eu-west-1"),
+            "is in eu-west-1; SageMaker runs images from the job's own region, us-east-1",
+        ),
+        (
+            IMAGE.replace(ACCOUNT, "210987654321"),
+            "is in account 210987654321; this stack's SageMaker role pulls images from its own account, 123456789012",
+        ),
+        (
+            IMAGE.replace("driftline/churn-model", "models/churn-model"),
+            "this stack's SageMaker role pulls only from repositories whose names start with 'driftline/' (its "
+            "ModelImageRepositories parameter): push the image to driftline/churn-model",
+        ),
+        (
+            IMAGE.replace("churn-model", "other-model"),
+            "names repository 'driftline/other-model', which does not exist in 123456789012's registry in us-east-1",
+        ),
+        (IMAGE.replace(":1.0", ":2.0"), "repository 'driftline/churn-model' holds no image with tag '2.0'"),
+        (
+            IMAGE.replace(":1.0", "@sha256:" + "b" * 64),
+            f"repository 'driftline/churn-model' holds no image with digest sha256:{'b' * 64}",
+        ),
+        (IMAGE.rsplit(":", 1)[0], "names no tag or digest; add one"),
+        ("docker.io/library/python:3.12", "is not an Amazon ECR image URI"),
+    ],
+)
+def test_a_container_image_the_stack_could_not_run_is_refused_at_validation_with_the_reason(
+    s3: Any, handler: Handler, upload: Upload, lambda_context: Any, pushed_image: str, image: str, says: str
+) -> None:
+    put_dataset_config(s3, {"model": {"image": image}})
+
+    with pytest.raises(DatasetConfigInvalid) as refused:
+        handler(upload(credit_csv()), lambda_context)
+
+    assert says in str(refused.value)
+    assert f"model.image '{image}'" in str(refused.value)
 
 
 # SageMaker's XGBoost algorithm --------------------------------------------------------------------------------

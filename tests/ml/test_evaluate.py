@@ -96,7 +96,7 @@ def preprocess_data(root: Path, config: dict[str, Any]) -> Path:
     (root / "config").mkdir()
     (root / "config" / "config.json").write_text(json.dumps(config))
     out = root / "out"
-    outputs = ("train", "validation", "test", "metadata", "xgboost")
+    outputs = ("train", "validation", "test", "metadata", "xgboost", "transform")
     run_script(
         "preprocess.py",
         ["--data-dir", str(root / "data"), "--config-dir", str(root / "config")]

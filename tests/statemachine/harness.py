@@ -23,6 +23,7 @@ STEPS = [
     "Validate",
     "Preprocess",
     "Train",
+    "TransformTestRows",
     "Evaluate",
     "QualityGate",
     "Register",

@@ -54,7 +54,7 @@ def test_every_task_retries_only_transient_errors_and_catches_everything() -> No
 
 def test_job_waits_use_task_tokens_with_a_timeout() -> None:
     states = _definition()["States"]
-    for name in ("Preprocess", "Train", "Evaluate", "RequestApproval", "Deploy"):
+    for name in ("Preprocess", "Train", "TransformTestRows", "Evaluate", "RequestApproval", "Deploy"):
         assert states[name]["Resource"].endswith("lambda:invoke.waitForTaskToken")
         assert states[name]["Parameters"]["Payload"]["task_token.$"] == "$$.Task.Token"
         assert isinstance(states[name]["TimeoutSeconds"], int)

@@ -27,6 +27,7 @@ VALIDATION = {
     "rows": 100,
     "columns": 5,
     "release": {"staging": False, "ab_test": None},
+    "transforms_test_rows": False,
 }
 STAGED = {**VALIDATION, "release": {"staging": True, "ab_test": None}}
 PREPROCESS = {
@@ -175,6 +176,47 @@ def happy(pipeline: Pipeline, **overrides: Any) -> None:
     pipeline.behaviours.update(overrides)
 
 
+TRANSFORM = {
+    "job_name": "x-transform",
+    "job_type": "transform",
+    "status": "Completed",
+    "outputs": {"answers": "s3://art/runs/x/transform/answers/"},
+}
+
+
+def test_a_model_in_its_own_container_answers_the_held_out_rows_in_a_batch_transform_before_evaluation(
+    pipeline: Pipeline,
+) -> None:
+    happy(
+        pipeline,
+        Validate=lambda p: {**VALIDATION, "transforms_test_rows": True},
+        TransformTestRows=job_callback(TRANSFORM),
+    )
+    result = pipeline.run(RUN_INPUT)
+
+    assert result["status"] == "SUCCEEDED", result
+    entered = pipeline.states_entered(result["executionArn"])
+    assert entered[:6] == ["Validate", "Preprocess", "Train", "IsOwnContainer", "TransformTestRows", "Evaluate"]
+    assert json.loads(result["output"])["transform"] == TRANSFORM
+    [transform_call] = pipeline.calls["TransformTestRows"]
+    assert transform_call["training"] == TRAINING and transform_call["preprocess"] == PREPROCESS
+    assert "task_token" in transform_call
+
+
+def test_a_failed_batch_transform_is_notified_and_fails_the_run_before_evaluation(pipeline: Pipeline) -> None:
+    cause = "Transform job x-transform Failed: ClientError: the container exited"
+    happy(
+        pipeline,
+        Validate=lambda p: {**VALIDATION, "transforms_test_rows": True},
+        TransformTestRows=job_callback(error="SageMakerJobFailed", cause=cause),
+    )
+    result = pipeline.run(RUN_INPUT)
+
+    assert result["status"] == "FAILED"
+    assert pipeline.calls["Notify"][-1]["error"]["Cause"] == cause
+    assert "Evaluate" not in pipeline.states_entered(result["executionArn"])
+
+
 def test_happy_path_registers_waits_for_approval_deploys_and_notifies_the_live_endpoint(pipeline: Pipeline) -> None:
     happy(pipeline)
     result = pipeline.run(RUN_INPUT)
@@ -189,6 +231,7 @@ def test_happy_path_registers_waits_for_approval_deploys_and_notifies_the_live_e
         "Validate",
         "Preprocess",
         "Train",
+        "IsOwnContainer",
         "Evaluate",
         "QualityGate",
         "GatePassed",
@@ -410,7 +453,7 @@ def test_with_staging_the_candidate_is_tested_on_its_staging_endpoint_before_app
     happy(pipeline, Validate=lambda p: STAGED, Deploy=deploy_to({"staging": STAGING, "production": DEPLOYMENT}))
     result = pipeline.run(RUN_INPUT)
     assert result["status"] == "SUCCEEDED"
-    assert pipeline.states_entered(result["executionArn"])[5:] == [
+    assert pipeline.states_entered(result["executionArn"])[6:] == [
         "GatePassed",
         "Register",
         "UseStaging",

@@ -283,6 +283,7 @@ def test_the_resolved_config_has_the_run_config_shape() -> None:
         "model_script": None,
         "model_algorithm": None,
         "model_framework": "scikit-learn",
+        "model_image": None,
         "instance_count": 1,
     }
 
@@ -407,3 +408,21 @@ def test_a_script_runs_on_the_framework_container_it_names_scikit_learn_s_by_def
 def test_a_framework_without_a_script_or_of_another_name_is_refused(model: dict[str, str], says: str) -> None:
     with pytest.raises(DatasetConfigInvalid, match=re.escape(says)):
         parse_dataset_config(json.dumps({"target": "default", "model": model}).encode())
+
+
+@pytest.mark.parametrize(
+    ("hyperparameters", "says"),
+    [
+        ({"sagemaker_program": "x"}, "hyperparameter 'sagemaker_program' is set by the pipeline"),
+        ({"n" * 257: 1}, "must be a name of 1 to 256 characters"),
+        ({"notes": "x" * 2501}, "is longer than SageMaker's 2500 characters"),
+    ],
+)
+def test_a_container_takes_any_hyperparameter_sagemaker_passes_but_its_own(
+    hyperparameters: dict[str, object], says: str
+) -> None:
+    image = "123456789012.dkr.ecr.eu-west-1.amazonaws.com/driftline/churn:1"
+    accepted = {"target": "t", "model": {"image": image}, "hyperparameters": {"max-depth": 3, "Mode": "fast"}}
+    assert parse_dataset_config(json.dumps(accepted).encode()).model is not None
+    with pytest.raises(DatasetConfigInvalid, match=re.escape(says)):
+        parse_dataset_config(json.dumps({**accepted, "hyperparameters": hyperparameters}).encode())

@@ -73,6 +73,7 @@ MODEL_OF_SAMPLE: dict[str, type[BaseModel] | str] = {
     "sagemaker_model_package_approved": ModelPackageStateChange,
     "sagemaker_processing_job_failed": SageMakerJobStateChange,
     "sagemaker_training_job_completed": SageMakerJobStateChange,
+    "sagemaker_transform_job_completed": SageMakerJobStateChange,
     "scheduled_reconcile_jobs": ScheduledEvent,
     "remove_staging": RemoveStagingInput,
     "scheduler_start_monitoring": MonitoringRequest,

@@ -16,6 +16,8 @@ from driftline_core.payloads import EvaluateInput, JobResult, TrainInput
 from driftline_core.settings import PreprocessSettings, Settings
 from driftline_core.training.job_requests import (
     IncumbentForEvaluation,
+    build_candidate_model_request,
+    build_transform_job_request,
     job_result_from_description,
     quota_exceeded_message,
 )
@@ -215,6 +217,92 @@ def test_a_script_on_xgboost_s_framework_container_trains_and_is_evaluated_on_th
     assert set(outputs_by_name(evaluation)) == {"evaluation"}
     scikit = training_request(settings, run_config=config | {"model_framework": "scikit-learn"})
     assert scikit["AlgorithmSpecification"]["TrainingImage"] == settings.training_image_uri
+
+
+CONTAINER_IMAGE = "123456789012.dkr.ecr.us-east-1.amazonaws.com/driftline/credit-model@sha256:" + "c" * 64
+
+
+def _container_step() -> EvaluateInput:
+    event = load_event("evaluate")
+    outputs = event["preprocess"]["outputs"]
+    outputs["transform"] = outputs["test"].replace("/test/", "/transform/")
+    return EvaluateInput.model_validate(event)
+
+
+def test_a_dataset_s_own_container_trains_answers_its_held_out_rows_and_is_evaluated_in_requests_aws_accepts(
+    settings: Settings,
+) -> None:
+    config = RUN_CONFIG | {"model_image": CONTAINER_IMAGE, "instance_count": 2, "hyperparameters": {"depth": 4}}
+    step = _container_step()
+
+    training = training_request(settings, step, run_config=config)
+    model = build_candidate_model_request(
+        execution_name=step.execution_name,
+        dataset=step.dataset,
+        run_config=config,
+        training=step.training,
+        settings=settings,
+    )
+    transform = build_transform_job_request(
+        execution_name=step.execution_name, dataset=step.dataset, preprocess=step.preprocess, settings=settings
+    )
+    evaluation = evaluation_request(settings, step, run_config=config)
+
+    assert_valid_for_api("CreateTrainingJob", training)
+    assert_valid_for_api("CreateModel", model)
+    assert_valid_for_api("CreateTransformJob", transform)
+    assert_valid_for_api("CreateProcessingJob", evaluation)
+    assert training["AlgorithmSpecification"]["TrainingImage"] == CONTAINER_IMAGE
+    assert (training["ResourceConfig"]["InstanceCount"], training["HyperParameters"]) == (2, {"depth": "4"})
+    assert model["PrimaryContainer"] == {"Image": CONTAINER_IMAGE, "ModelDataUrl": step.training.outputs["model"]}
+    assert transform["ModelName"] == model["ModelName"] == f"{step.execution_name}-candidate"
+    assert JOB_NAME.match(transform["TransformJobName"]) and JOB_NAME.match(model["ModelName"])
+    answers = transform["TransformOutput"]["S3OutputPath"]
+    inputs = inputs_by_name(evaluation)
+    assert inputs["answers"]["S3Uri"] == answers and "model" not in inputs
+    assert evaluation["AppSpecification"]["ImageUri"] == settings.processing_image_uri
+
+
+def test_a_container_s_requests_carry_the_stack_s_key_and_network(settings: Settings) -> None:
+    keyed = settings.model_copy(
+        update={
+            "kms_key_arn": "arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab",
+            "vpc_subnet_ids": "subnet-0123456789abcdef0",
+            "vpc_security_group_ids": "sg-0123456789abcdef0",
+        }
+    )
+    config = RUN_CONFIG | {"model_image": CONTAINER_IMAGE}
+    step = _container_step()
+    model = build_candidate_model_request(
+        execution_name=step.execution_name,
+        dataset=step.dataset,
+        run_config=config,
+        training=step.training,
+        settings=keyed,
+    )
+    transform = build_transform_job_request(
+        execution_name=step.execution_name, dataset=step.dataset, preprocess=step.preprocess, settings=keyed
+    )
+
+    assert model["VpcConfig"]["Subnets"] == ["subnet-0123456789abcdef0"]
+    assert transform["TransformOutput"]["KmsKeyId"] == keyed.kms_key_arn
+    assert transform["TransformResources"]["VolumeKmsKeyId"] == keyed.kms_key_arn
+    assert_valid_for_api("CreateModel", model)
+    assert_valid_for_api("CreateTransformJob", transform)
+
+
+def test_a_transform_description_becomes_where_its_answers_are() -> None:
+    result = job_result_from_description(
+        {
+            "TransformJobName": "credit-5e4f54c7bade-transform",
+            "TransformJobStatus": "Completed",
+            "TransformOutput": {"S3OutputPath": "s3://artifacts/runs/credit-5e4f54c7bade/transform/answers/"},
+        }
+    )
+    assert (result.job_type, result.outputs) == (
+        "transform",
+        {"answers": "s3://artifacts/runs/credit-5e4f54c7bade/transform/answers/"},
+    )
 
 
 def test_a_run_config_naming_another_framework_is_refused_before_any_job_starts(settings: Settings) -> None:

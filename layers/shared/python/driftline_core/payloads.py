@@ -143,6 +143,8 @@ class ValidationResult(_Payload):
     files: int | None = None
     """Drift runs: how many uploads of the labelled data window were checked and copied (``rows`` is their total)."""
     release: ReleasePlan = Field(default_factory=ReleasePlan)
+    transforms_test_rows: bool = False
+    """The model is the dataset's own container: a batch transform answers the held-out rows before evaluation."""
 
     @model_serializer(mode="wrap")
     def _files_only_when_set(self, serialize: SerializerFunctionWrapHandler) -> dict[str, Any]:
@@ -162,10 +164,11 @@ class JobResult(_Payload):
     """Task output sent with the task token when a SageMaker job completes."""
 
     job_name: str
-    job_type: Literal["processing", "training"]
+    job_type: Literal["processing", "training", "transform"]
     status: str
     outputs: dict[str, str] = Field(default_factory=dict)
-    """Processing: output name -> S3 URI prefix. Training: ``model`` -> model.tar.gz URI."""
+    """Processing: output name -> S3 URI prefix. Training: ``model`` -> model.tar.gz URI. Transform: ``answers`` ->
+    its output prefix."""
 
 
 class WaitingStepInput(StepInput):

@@ -32,6 +32,8 @@ class Settings(BaseModel):
     container their evaluation jobs and endpoints run ``ml/`` on."""
     max_training_instances: int = 4
     """The most instances a dataset's ``model.instance_count`` may ask for (the stack's MaxTrainingInstances)."""
+    model_image_repositories: str = "driftline/"
+    """The prefix of the ECR repositories a dataset's own container image may come from (ModelImageRepositories)."""
     training_instance_type: str = "ml.m5.large"
     processing_instance_type: str = "ml.m5.large"
     max_job_runtime_seconds: int = 3600

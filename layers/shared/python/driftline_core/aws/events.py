@@ -101,7 +101,8 @@ class AlarmStateChangeEvent(EventBridgeEvent):
 
 
 class SageMakerJobStateChange(EventBridgeEvent):
-    """A SageMaker Processing/Training Job State Change; ``detail`` resembles the Describe*Job response."""
+    """A SageMaker Processing, Training or Transform Job State Change; ``detail`` resembles the Describe*Job
+    response."""
 
     detail: dict[str, Any]
 

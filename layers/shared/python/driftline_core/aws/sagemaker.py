@@ -13,6 +13,7 @@ from driftline_core.aws.error_codes import is_already_exists, is_not_found
 
 PROCESSING_EVENT = "SageMaker Processing Job State Change"
 TRAINING_EVENT = "SageMaker Training Job State Change"
+TRANSFORM_EVENT = "SageMaker Transform Job State Change"
 ENDPOINT_EVENT = "SageMaker Endpoint State Change"
 TERMINAL_STATUSES = frozenset({"Completed", "Failed", "Stopped"})
 ENDPOINT_IN_PROGRESS = frozenset({"Creating", "Updating", "SystemUpdating", "RollingBack"})
@@ -22,7 +23,7 @@ ENDPOINT_IN_PROGRESS = frozenset({"Creating", "Updating", "SystemUpdating", "Rol
 class JobApi:
     """The SageMaker API names of one job type."""
 
-    job_type: Literal["processing", "training"]
+    job_type: Literal["processing", "training", "transform"]
     label: str
     name_field: str
     arn_field: str
@@ -49,7 +50,20 @@ TRAINING = JobApi(
     create="create_training_job",
     describe="describe_training_job",
 )
-JOB_API_BY_EVENT: dict[str, JobApi] = {PROCESSING_EVENT: PROCESSING, TRAINING_EVENT: TRAINING}
+TRANSFORM = JobApi(
+    job_type="transform",
+    label="Transform",
+    name_field="TransformJobName",
+    arn_field="TransformJobArn",
+    status_field="TransformJobStatus",
+    create="create_transform_job",
+    describe="describe_transform_job",
+)
+JOB_API_BY_EVENT: dict[str, JobApi] = {
+    PROCESSING_EVENT: PROCESSING,
+    TRAINING_EVENT: TRAINING,
+    TRANSFORM_EVENT: TRANSFORM,
+}
 
 _ENDPOINT_STATUS_BY_KEY = {
     status.lower(): status

@@ -19,7 +19,7 @@ from botocore.config import Config
 
 from driftline_core import layout
 from driftline_core.aws.clients import get_client
-from driftline_core.aws.sagemaker import TRAINING, JobApi, describe_job
+from driftline_core.aws.sagemaker import TRAINING, TRANSFORM, JobApi, describe_job
 from driftline_core.costs.prices import (
     Component,
     Price,
@@ -79,13 +79,19 @@ class RunJobsCost:
 
 def job_usage(step: str, api: JobApi, description: Mapping[str, Any]) -> JobUsage | None:
     """A described job's billable use; None while it has none to report (not started, or instance groups)."""
-    if api is TRAINING:
+    if api is TRANSFORM:
+        # Batch transform is priced per instance-hour as real-time inference on the same instance type is.
+        resources = description.get("TransformResources") or {}
+        seconds = _seconds_between(description.get("TransformStartTime"), description.get("TransformEndTime"))
+        name = description.get("TransformJobName")
+        component: Component = "hosting"
+    elif api is TRAINING:
         resources = description.get("ResourceConfig") or {}
         seconds = description.get("BillableTimeInSeconds")
         if seconds is None:
             seconds = _seconds_between(description.get("TrainingStartTime"), description.get("TrainingEndTime"))
         name = description.get("TrainingJobName")
-        component: Component = "training"
+        component = "training"
     else:
         resources = (description.get("ProcessingResources") or {}).get("ClusterConfig") or {}
         seconds = _seconds_between(description.get("ProcessingStartTime"), description.get("ProcessingEndTime"))

@@ -30,6 +30,7 @@ from driftline_core.ingest.hyperparameters import (
     hyperparameter_problems,
     xgboost_metric_problem,
 )
+from driftline_core.ingest.model_images import parse_image_uri
 from driftline_core.layout import DATASET_CONFIG_FILE, dataset_config_key
 from driftline_core.metrics import (
     DEFAULT_METRICS,
@@ -136,27 +137,39 @@ class ModelChoice(BaseModel):
     default, or XGBoost's."""
     algorithm: Literal["xgboost"] | None = None
     """SageMaker's built-in XGBoost algorithm, on ``instance_count`` instances with the data sharded over them."""
+    image: str | None = Field(default=None, min_length=1)
+    """The dataset's own container image in Amazon ECR, following SageMaker's training and inference contracts
+    (``driftline_core.ingest.model_images`` checks it)."""
     instance_count: int = Field(default=1, ge=1, le=INSTANCE_COUNT_CEILING, strict=True)
 
     @model_validator(mode="after")
     def _one_way(self) -> ModelChoice:
-        if (self.script is None) == (self.algorithm is None):
+        if sum(choice is not None for choice in (self.script, self.algorithm, self.image)) != 1:
             raise ValueError(
-                'model names either "script" (your training script) or "algorithm": "xgboost", one of the two'
+                'model names one of "script" (your training script), "algorithm": "xgboost" or "image" (your '
+                "container image)"
             )
+        if self.image is not None:
+            try:
+                parse_image_uri(self.image)
+            except DatasetConfigInvalid as error:
+                raise ValueError(str(error)) from None
+        if self.framework is not None and self.image is not None:
+            raise ValueError('model.framework chooses the container a "script" runs on; an "image" is its own')
         if self.framework is not None and self.script is None:
             raise ValueError(
                 'model.framework chooses the container a "script" runs on; the XGBoost algorithm has its own'
             )
         if self.script is not None and self.instance_count != 1:
             raise ValueError(
-                'model.instance_count applies to "algorithm": "xgboost"; a training script runs on one instance'
+                'model.instance_count applies to "algorithm": "xgboost" and "image"; a training script runs on one '
+                "instance"
             )
         return self
 
     @property
     def kind(self) -> ModelKind:
-        return "script" if self.script is not None else "xgboost"
+        return "script" if self.script is not None else "image" if self.image is not None else "xgboost"
 
 
 class DatasetConfig(BaseModel):
@@ -314,6 +327,8 @@ class ResolvedConfig(BaseModel):
     """SageMaker's built-in algorithm that trains the model; None: a script (the built-in model's or the dataset's)."""
     model_framework: ModelFramework = "scikit-learn"
     """The framework container the dataset's script runs on; the built-in model's is scikit-learn's."""
+    model_image: str | None = None
+    """The dataset's own container image, which trains the model, answers the held-out rows and serves."""
     instance_count: int = Field(default=1, ge=1, le=INSTANCE_COUNT_CEILING)
     """Training instances; above 1 only for an algorithm that trains distributed (XGBoost)."""
 
@@ -445,6 +460,7 @@ def resolve_config(
         model_script=declared.model.script if declared.model else None,
         model_algorithm=declared.model.algorithm if declared.model else None,
         model_framework=(declared.model.framework if declared.model else None) or "scikit-learn",
+        model_image=declared.model.image if declared.model else None,
         instance_count=declared.model.instance_count if declared.model else 1,
         columns=list(columns),
         feature_columns=[name for name in names if name != target],

@@ -181,8 +181,12 @@ SCRIPT_RESERVED: dict[str, str] = {
 """Names a dataset's own training script cannot receive as hyperparameters, and why."""
 
 
-ModelKind = Literal["builtin", "script", "xgboost"]
-"""How a dataset's model is trained: the built-in model, its own script, or SageMaker's XGBoost algorithm."""
+ModelKind = Literal["builtin", "script", "xgboost", "image"]
+"""How a dataset's model is trained: the built-in model, its own script, SageMaker's XGBoost algorithm, or its own
+container image."""
+HYPERPARAMETER_NAME_MAX = 256
+HYPERPARAMETER_VALUE_MAX = 2500
+"""CreateTrainingJob's limits on a hyperparameter's name and value."""
 
 
 def hyperparameter_problems(
@@ -193,6 +197,8 @@ def hyperparameter_problems(
     A dataset's own script takes any names but the pipeline's own: it checks its values itself. XGBoost's names are
     its own, written exactly (``max_depth``, not ``max-depth``), as the algorithm reads them.
     """
+    if model == "image":
+        return image_hyperparameter_problems(hyperparameters)
     problems = []
     unknown = False
     own_script = model == "script"
@@ -219,6 +225,20 @@ def hyperparameter_problems(
             problems.append(f"hyperparameter '{name}' is {json.dumps(value)}; it must be {spec.describe()}")
     if unknown:
         problems.append(f"the hyperparameters are {', '.join(repr(name) for name in catalogue)}")
+    return problems
+
+
+def image_hyperparameter_problems(hyperparameters: dict[str, HyperparameterValue]) -> list[str]:
+    """A container gets its hyperparameters as given, as strings in ``hyperparameters.json``: any name SageMaker
+    takes but its own (``sagemaker_*``), within CreateTrainingJob's lengths."""
+    problems = []
+    for name, value in hyperparameters.items():
+        if name.startswith("sagemaker_"):
+            problems.append(f"hyperparameter '{name}' is set by the pipeline; remove it from \"hyperparameters\"")
+        elif not name or len(name) > HYPERPARAMETER_NAME_MAX:
+            problems.append(f"hyperparameter '{name}' must be a name of 1 to {HYPERPARAMETER_NAME_MAX} characters")
+        elif len(as_string(value)) > HYPERPARAMETER_VALUE_MAX:
+            problems.append(f"hyperparameter '{name}' is longer than SageMaker's {HYPERPARAMETER_VALUE_MAX} characters")
     return problems
 
 

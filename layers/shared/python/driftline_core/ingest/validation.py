@@ -21,6 +21,7 @@ from pydantic import ValidationError
 
 from driftline_core import layout
 from driftline_core.aws import s3io
+from driftline_core.aws.arns import parse_arn
 from driftline_core.aws.clients import get_client
 from driftline_core.aws.error_codes import error_code, is_condition_failed, is_not_found, is_throttled
 from driftline_core.errors import DatasetConfigInvalid, TransientAwsError, ValidationFailed
@@ -34,6 +35,7 @@ from driftline_core.ingest.dataset_config import (
     parse_dataset_config,
     resolve_config,
 )
+from driftline_core.ingest.model_images import check_image_place, confirm_image_exists, parse_image_uri
 from driftline_core.ingest.release_plan import release_plan
 from driftline_core.ingest.requirements_file import FRAMEWORK_PACKAGES, requirements_problems
 from driftline_core.payloads import DataObject, RetrainManifest, StepInput, ValidationResult
@@ -51,6 +53,8 @@ def validate_upload(step: StepInput, settings: Settings, release: ReleaseSetting
     declared = _read_dataset_config(settings.data_bucket, config_key)
     if declared.model is not None and declared.model.script is not None:
         _check_model_script(declared.model.script, declared.model.framework or "scikit-learn", config_key, settings)
+    if declared.model is not None and declared.model.image is not None:
+        _check_model_image(declared.model.image, config_key, settings)
     if declared.model is not None and declared.model.instance_count > settings.max_training_instances:
         raise DatasetConfigInvalid(
             f"{config_key}: model.instance_count is {declared.model.instance_count}, above the "
@@ -108,7 +112,24 @@ def validate_upload(step: StepInput, settings: Settings, release: ReleaseSetting
         columns=len(report.schema.columns),
         files=len(window) if window is not None else None,
         release=release_plan(declared.ab_test, release or ReleaseSettings()),
+        transforms_test_rows=config.model_image is not None,
     )
+
+
+def _check_model_image(uri: str, config_key: str, settings: Settings) -> None:
+    """The image must be one this stack's SageMaker role may pull (its account, region and repository prefix), and
+    must exist there."""
+    image = parse_image_uri(uri)
+    try:
+        check_image_place(
+            image,
+            account=role.account if (role := parse_arn(settings.sagemaker_role_arn)) else "",
+            region=get_client("ecr").meta.region_name,
+            repository_prefix=settings.model_image_repositories,
+        )
+        confirm_image_exists(image)
+    except DatasetConfigInvalid as error:
+        raise DatasetConfigInvalid(f"{config_key}: {error}") from None
 
 
 def _check_model_script(name: str, framework: ModelFramework, config_key: str, settings: Settings) -> None:

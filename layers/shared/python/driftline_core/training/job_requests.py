@@ -21,9 +21,11 @@ from driftline_core.errors import DatasetConfigInvalid
 from driftline_core.ingest.dataset_config import INSTANCE_COUNT_CEILING, MODEL_FRAMEWORKS, MODEL_SCRIPT_NAME
 from driftline_core.ingest.hyperparameters import (
     XGBOOST_DEFAULT_ROUNDS,
+    as_string,
     hyperparameter_problems,
     xgboost_metric_problem,
 )
+from driftline_core.ingest.model_images import parse_image_uri
 from driftline_core.layout import ml_code_files_uri, ml_code_tarball_uri
 from driftline_core.payloads import DataObject, DeploymentResult, JobResult
 from driftline_core.settings import PreprocessSettings, Settings
@@ -58,6 +60,16 @@ XGBOOST_DEFAULT_EVAL_METRICS = {
     "multiclass_classification": "mlogloss",
     "regression": "rmse",
 }
+TRANSFORM_OUTPUT = "transform"
+"""The preprocess output of a run whose model is its own container: the held-out rows as uploaded, headerless, one
+file per preprocessing instance, which the batch transform sends the container line by line."""
+TRANSFORM_STEP = "transform"
+CANDIDATE_MODEL_STEP = "candidate"
+"""The SageMaker model made of a container run's image and artifact, which its batch transform runs."""
+ANSWERS_INPUT = "answers"
+"""The batch transform's output, the evaluation job's input in place of the model (``ml/evaluate.py``)."""
+TRANSFORM_MAX_PAYLOAD_MB = 6
+"""A batch of rows at most this large per request: the same as a real-time endpoint takes."""
 METADATA_INPUT = "metadata"
 PACKED_MODEL_FILE = "model.tar.gz"
 """What an XGBoost run's evaluation job writes to its ``model`` output: the booster with the metadata serving reads."""
@@ -132,7 +144,11 @@ def build_preprocess_job_request(
         },
         outputs={
             name: _processing_output_uri(settings, execution_name, PREPROCESS_STEP, name)
-            for name in (*PREPROCESS_OUTPUTS, *([XGBOOST_OUTPUT] if trains_with_xgboost(run_config) else []))
+            for name in (
+                *PREPROCESS_OUTPUTS,
+                *([XGBOOST_OUTPUT] if trains_with_xgboost(run_config) else []),
+                *([TRANSFORM_OUTPUT] if model_image(run_config) else []),
+            )
         },
         environment=environment,
         tags=_tags(dataset, execution_name),
@@ -172,6 +188,14 @@ def build_training_job_request(
     That download is the container's own network call, so training jobs cannot be network-isolated as the
     processing jobs are (their code arrives as an input); they run in the configured VPC instead.
     """
+    if model_image(run_config):
+        return _image_training_job_request(
+            execution_name=execution_name,
+            dataset=dataset,
+            run_config=run_config,
+            preprocess=preprocess,
+            settings=settings,
+        )
     if trains_with_xgboost(run_config):
         return _xgboost_training_job_request(
             execution_name=execution_name,
@@ -182,21 +206,6 @@ def build_training_job_request(
             class_count=class_count,
         )
     _require(settings, "sagemaker_role_arn", "training_image_uri", "ml_code_uri", "artifact_bucket")
-    channels = [
-        {
-            "ChannelName": channel,
-            "DataSource": {
-                "S3DataSource": {
-                    "S3DataType": "S3Prefix",
-                    "S3Uri": _job_output(preprocess, channel),
-                    "S3DataDistributionType": "FullyReplicated",
-                }
-            },
-            "ContentType": content_type,
-            "InputMode": "File",
-        }
-        for channel, content_type in TRAINING_CHANNELS.items()
-    ]
     request: dict[str, Any] = {
         "TrainingJobName": layout.job_name(execution_name, TRAIN_STEP),
         "RoleArn": settings.sagemaker_role_arn,
@@ -207,7 +216,7 @@ def build_training_job_request(
         "HyperParameters": training_hyperparameters(
             run_config, code_tarball_uri=ml_code_tarball_uri(settings.ml_code_uri), region=region
         ),
-        "InputDataConfig": channels,
+        "InputDataConfig": _split_channels(preprocess),
         "OutputDataConfig": {
             "S3OutputPath": layout.s3_uri(settings.artifact_bucket, layout.training_output_prefix(execution_name)),
         },
@@ -254,8 +263,25 @@ def runs_on_xgboost_image(run_config: Mapping[str, Any]) -> bool:
     return trains_with_xgboost(run_config) or model_framework(run_config) == "xgboost"
 
 
+def model_image(run_config: Mapping[str, Any]) -> str | None:
+    """The dataset's own container image the run's model trains and serves in (``"image"`` in dataset.json), held to
+    the URI rules Validate applied; None for every other model."""
+    image = run_config.get("model_image")
+    if image is None:
+        return None
+    try:
+        return parse_image_uri(image if isinstance(image, str) else json.dumps(image)).uri
+    except DatasetConfigInvalid as error:
+        raise DatasetConfigInvalid(
+            f"The run config's {error}; correct model.image in data/<dataset>/dataset.json and upload the file again."
+        ) from None
+
+
 def model_image_uri(run_config: Mapping[str, Any], settings: Settings) -> str:
-    """The image the run's model is evaluated and served on (and, for a script, trained on)."""
+    """The image the run's model is served on (and, for a script or its own container, trained on)."""
+    image = model_image(run_config)
+    if image is not None:
+        return image
     if runs_on_xgboost_image(run_config):
         _require(settings, "xgboost_image_uri")
         return settings.xgboost_image_uri
@@ -330,6 +356,135 @@ def _xgboost_training_job_request(
     return _with_encryption_and_vpc(request, settings)
 
 
+def _image_training_job_request(
+    *,
+    execution_name: str,
+    dataset: str,
+    run_config: Mapping[str, Any],
+    preprocess: JobResult,
+    settings: Settings,
+) -> dict[str, Any]:
+    """CreateTrainingJob request for the dataset's own container: SageMaker's training contract (the channels under
+    ``/opt/ml/input/data``, ``hyperparameters.json`` with the dataset's hyperparameters as strings, the model saved
+    to ``/opt/ml/model``), on ``instance_count`` instances, without network access: the image holds what it needs.
+    """
+    _require(settings, "sagemaker_role_arn", "artifact_bucket")
+    image = model_image(run_config)
+    assert image is not None
+    instances = run_config.get("instance_count", 1)
+    if not isinstance(instances, int) or isinstance(instances, bool) or not 1 <= instances <= INSTANCE_COUNT_CEILING:
+        raise DatasetConfigInvalid(
+            f"The run config's instance_count {json.dumps(instances)} is not a whole number from 1 to "
+            f"{INSTANCE_COUNT_CEILING}; correct model.instance_count in data/<dataset>/dataset.json."
+        )
+    given = {str(name): _typed(value) for name, value in _declared_hyperparameters(run_config).items()}
+    problems = hyperparameter_problems(given, model="image")
+    if problems:
+        raise DatasetConfigInvalid(
+            f"The run config's hyperparameters are not ones SageMaker passes to a container: {'; '.join(problems)}. "
+            "Correct them in data/<dataset>/dataset.json and upload the file again."
+        )
+    request: dict[str, Any] = {
+        "TrainingJobName": layout.job_name(execution_name, TRAIN_STEP),
+        "RoleArn": settings.sagemaker_role_arn,
+        "AlgorithmSpecification": {"TrainingImage": image, "TrainingInputMode": "File"},
+        "HyperParameters": {name: as_string(value) for name, value in given.items()},
+        "InputDataConfig": _split_channels(preprocess),
+        "OutputDataConfig": {
+            "S3OutputPath": layout.s3_uri(settings.artifact_bucket, layout.training_output_prefix(execution_name)),
+        },
+        "ResourceConfig": {
+            "InstanceType": settings.training_instance_type,
+            "InstanceCount": instances,
+            "VolumeSizeInGB": VOLUME_SIZE_GB,
+        },
+        "StoppingCondition": {"MaxRuntimeInSeconds": settings.max_job_runtime_seconds},
+        "EnableNetworkIsolation": True,
+        "Tags": _tags(dataset, execution_name),
+    }
+    return _with_encryption_and_vpc(request, settings)
+
+
+def _split_channels(preprocess: JobResult) -> list[dict[str, Any]]:
+    """The preprocessed splits and their metadata as training channels, every instance given all of them."""
+    return [
+        {
+            "ChannelName": channel,
+            "DataSource": {
+                "S3DataSource": {
+                    "S3DataType": "S3Prefix",
+                    "S3Uri": _job_output(preprocess, channel),
+                    "S3DataDistributionType": "FullyReplicated",
+                }
+            },
+            "ContentType": content_type,
+            "InputMode": "File",
+        }
+        for channel, content_type in TRAINING_CHANNELS.items()
+    ]
+
+
+def build_candidate_model_request(
+    *, execution_name: str, dataset: str, run_config: Mapping[str, Any], training: JobResult, settings: Settings
+) -> dict[str, Any]:
+    """CreateModel request for a container run's trained model, which its batch transform runs on the held-out
+    rows: the dataset's image with the training job's artifact, without network access."""
+    _require(settings, "sagemaker_role_arn")
+    image = model_image(run_config)
+    if image is None:
+        raise ValueError("only a model in its own container is answered by a batch transform")
+    request: dict[str, Any] = {
+        "ModelName": layout.job_name(execution_name, CANDIDATE_MODEL_STEP),
+        "PrimaryContainer": {"Image": image, "ModelDataUrl": _job_output(training, MODEL_OUTPUT)},
+        "ExecutionRoleArn": settings.sagemaker_role_arn,
+        "EnableNetworkIsolation": True,
+        "Tags": _tags(dataset, execution_name),
+    }
+    vpc_config = settings.job_vpc_config
+    if vpc_config:
+        request["VpcConfig"] = vpc_config
+    return request
+
+
+def build_transform_job_request(
+    *, execution_name: str, dataset: str, preprocess: JobResult, settings: Settings
+) -> dict[str, Any]:
+    """CreateTransformJob request: the candidate model answers each held-out row (``text/csv``, a line each, as its
+    endpoint would be sent them), the answers assembled a line per row, in the rows' order."""
+    _require(settings, "artifact_bucket")
+    request: dict[str, Any] = {
+        "TransformJobName": layout.job_name(execution_name, TRANSFORM_STEP),
+        "ModelName": layout.job_name(execution_name, CANDIDATE_MODEL_STEP),
+        "BatchStrategy": "MultiRecord",
+        "MaxPayloadInMB": TRANSFORM_MAX_PAYLOAD_MB,
+        "TransformInput": {
+            "DataSource": {
+                "S3DataSource": {"S3DataType": "S3Prefix", "S3Uri": _job_output(preprocess, TRANSFORM_OUTPUT)}
+            },
+            "ContentType": "text/csv",
+            "SplitType": "Line",
+            "CompressionType": "None",
+        },
+        "TransformOutput": {
+            "S3OutputPath": transform_answers_uri(settings, execution_name),
+            "Accept": "text/csv",
+            "AssembleWith": "Line",
+        },
+        "TransformResources": {"InstanceType": settings.processing_instance_type, "InstanceCount": 1},
+        "Tags": _tags(dataset, execution_name),
+    }
+    if settings.kms_key_arn:
+        request["TransformOutput"]["KmsKeyId"] = settings.kms_key_arn
+        if not has_instance_storage(settings.processing_instance_type):
+            request["TransformResources"]["VolumeKmsKeyId"] = settings.kms_key_arn
+    return request
+
+
+def transform_answers_uri(settings: Settings, execution_name: str) -> str:
+    """Where a container run's batch transform writes its answers, which its evaluation job reads."""
+    return _processing_output_uri(settings, execution_name, TRANSFORM_STEP, ANSWERS_INPUT)
+
+
 def xgboost_hyperparameters(run_config: Mapping[str, Any], class_count: int | None = None) -> dict[str, str]:
     """The algorithm's hyperparameters as plain strings (built-in algorithms read them as given, not JSON): the
     dataset's, checked against the catalogue, with the objective, classes and default rounds the pipeline sets."""
@@ -392,6 +547,9 @@ def build_evaluation_job_request(
 ) -> dict[str, Any]:
     """CreateProcessingJob request that scores the model on the held-out split (``ml/evaluate.py``).
 
+    A model in the dataset's own container is not loaded by the job: its batch transform answered the held-out rows
+    (``transform_answers_uri``), and the job scores those answers (input ``answers``) with the preprocessing metadata.
+
     A model trained by SageMaker's XGBoost algorithm is evaluated on SageMaker's XGBoost image (the framework
     container, which runs ``ml/`` as the scikit-learn one does and has XGBoost to load the model), with the
     preprocessing metadata as an input: the algorithm's ``model.tar.gz`` holds only the booster, so the job also
@@ -412,6 +570,10 @@ def build_evaluation_job_request(
         "test": _job_output(preprocess, "test"),
         "config": config_uri,
     }
+    if model_image(run_config or {}) is not None:
+        del inputs["model"]
+        inputs[ANSWERS_INPUT] = transform_answers_uri(settings, execution_name)
+        inputs[METADATA_INPUT] = _job_output(preprocess, METADATA_INPUT)
     outputs = {EVALUATION_OUTPUT: _processing_output_uri(settings, execution_name, EVALUATE_STEP, EVALUATION_OUTPUT)}
     if xgboost:
         inputs[METADATA_INPUT] = _job_output(preprocess, METADATA_INPUT)
@@ -834,7 +996,7 @@ _QUOTA_NAME = re.compile(r"service limit '([^']+)'")
 
 
 def job_result_from_description(description: Mapping[str, Any]) -> JobResult:
-    """Turn a DescribeProcessingJob or DescribeTrainingJob response into the step's task output."""
+    """Turn a DescribeProcessingJob, DescribeTrainingJob or DescribeTransformJob response into the step's output."""
     if "ProcessingJobName" in description:
         outputs = {
             output["OutputName"]: output["S3Output"]["S3Uri"]
@@ -855,7 +1017,15 @@ def job_result_from_description(description: Mapping[str, Any]) -> JobResult:
             status=description["TrainingJobStatus"],
             outputs={MODEL_OUTPUT: model_uri} if model_uri else {},
         )
-    raise ValueError("not a DescribeProcessingJob or DescribeTrainingJob response: no job name in it")
+    if "TransformJobName" in description:
+        answers = description.get("TransformOutput", {}).get("S3OutputPath")
+        return JobResult(
+            job_name=description["TransformJobName"],
+            job_type="transform",
+            status=description["TransformJobStatus"],
+            outputs={ANSWERS_INPUT: answers} if answers else {},
+        )
+    raise ValueError("not a DescribeProcessingJob, DescribeTrainingJob or DescribeTransformJob response: no job name")
 
 
 def _processing_job_request(

@@ -25,7 +25,7 @@ from driftline_core.aws.error_codes import (
     is_not_found,
     transient_aws_errors,
 )
-from driftline_core.aws.sagemaker import PROCESSING, TERMINAL_STATUSES, TRAINING, JobApi, describe_job
+from driftline_core.aws.sagemaker import PROCESSING, TERMINAL_STATUSES, TRAINING, TRANSFORM, JobApi, describe_job
 from driftline_core.aws.task_tokens import (
     NOT_OURS,
     RESUMED_FAILURE,
@@ -49,9 +49,11 @@ from driftline_core.payloads import (
 from driftline_core.settings import Settings, get_preprocess_settings
 from driftline_core.training.job_requests import (
     IncumbentForEvaluation,
+    build_candidate_model_request,
     build_evaluation_job_request,
     build_preprocess_job_request,
     build_training_job_request,
+    build_transform_job_request,
     build_trial_analysis_job_request,
     job_result_from_description,
     quota_exceeded_message,
@@ -61,12 +63,14 @@ from driftline_core.training.registry import ApprovedModel, find_model_to_beat, 
 
 logger = Logger(child=True)
 
-JobKind = Literal["preprocess", "train", "evaluate", "trial"]
-"""Each job step, named as its job is (``layout.job_name(execution, step)``); "trial" is the A/B trial's analysis."""
+JobKind = Literal["preprocess", "train", "transform", "evaluate", "trial"]
+"""Each job step, named as its job is (``layout.job_name(execution, step)``); "transform" is a container model's
+batch transform of the held-out rows, "trial" the A/B trial's analysis."""
 
 JOB_API_BY_STEP: dict[str, JobApi] = {
     "preprocess": PROCESSING,
     "train": TRAINING,
+    "transform": TRANSFORM,
     "evaluate": PROCESSING,
     "trial": PROCESSING,
 }
@@ -92,6 +96,8 @@ def start_job(kind: JobKind, step_input: WaitingStepInput, settings: Settings) -
             settings=settings,
         )
         existing = describe_job(api, job_name)
+        if existing is None and kind == "transform":
+            _create_candidate_model(step_input, run_config, settings)
         if existing is None:
             try:
                 created = getattr(get_client("sagemaker"), api.create)(**request)
@@ -227,6 +233,10 @@ def _build_request(
         )
     if not isinstance(step_input, EvaluateInput):
         raise TypeError("the evaluate step needs the preprocess and training jobs' results in its input")
+    if kind == "transform":
+        return build_transform_job_request(
+            execution_name=execution_name, dataset=dataset, preprocess=step_input.preprocess, settings=settings
+        )
     return build_evaluation_job_request(
         execution_name=execution_name,
         dataset=dataset,
@@ -237,6 +247,25 @@ def _build_request(
         incumbent=_incumbent_for_evaluation(dataset, settings),
         run_config=run_config,
     )
+
+
+def _create_candidate_model(step_input: WaitingStepInput, run_config: Mapping[str, Any], settings: Settings) -> None:
+    """The SageMaker model a container run's batch transform runs: its image with the training job's artifact. A
+    retried step finds the model made already."""
+    if not isinstance(step_input, EvaluateInput):
+        raise TypeError("the transform step needs the preprocess and training jobs' results in its input")
+    request = build_candidate_model_request(
+        execution_name=step_input.execution_name,
+        dataset=step_input.dataset,
+        run_config=run_config,
+        training=step_input.training,
+        settings=settings,
+    )
+    try:
+        get_client("sagemaker").create_model(**request)
+    except ClientError as error:
+        if not is_already_exists(error):
+            raise
 
 
 def _needs_class_count(run_config: Mapping[str, Any]) -> bool:

@@ -21,6 +21,7 @@ from driftline_core.settings import Settings
 from driftline_core.training.job_requests import (
     PACKED_MODEL_FILE,
     model_framework,
+    model_image,
     model_image_uri,
     trains_with_xgboost,
 )
@@ -289,7 +290,10 @@ def build_model_package_request(
                 {
                     "Image": model_image_uri(run_config, settings),
                     "ModelDataUrl": model_uri,
-                    "Environment": {
+                    # The dataset's own container serves itself; a framework container runs ml/serve.py.
+                    "Environment": {}
+                    if model_image(run_config)
+                    else {
                         "SAGEMAKER_SUBMIT_DIRECTORY": ml_code_tarball_uri(settings.ml_code_uri),
                         "SAGEMAKER_PROGRAM": SERVING_PROGRAM,
                     },
@@ -339,7 +343,10 @@ def lineage_metadata(step: RegisterInput, run_config: dict[str, Any], settings: 
         "model_script": str(run_config.get("model_script") or ""),
         "model_algorithm": str(run_config.get("model_algorithm") or ""),
         "model_framework": model_framework(run_config) if run_config.get("model_script") else "",
-        "training_instances": str(run_config.get("instance_count") or 1) if run_config.get("model_algorithm") else "",
+        "model_image": model_image(run_config) or "",
+        "training_instances": str(run_config.get("instance_count") or 1)
+        if run_config.get("model_algorithm") or run_config.get("model_image")
+        else "",
         "training_job": step.training.job_name,
         "preprocess_job": step.preprocess.job_name,
         "evaluation_job": step.evaluation.job_name,
