@@ -15,6 +15,7 @@ from driftline.local import (
     apigateway,
     cloudformation,
     cloudwatch,
+    container_images,
     dynamodb,
     endpoints,
     events,
@@ -115,6 +116,7 @@ class LocalCloud:
         dynamodb.install()
         apigateway.install(host=self.settings.host, endpoint_url=self.settings.endpoint_url)
         model_registry.install()
+        container_images.install()
         s3_mirror.install(self.settings.s3_dir)
         request_constraints.install()
         iam.install()
