@@ -206,30 +206,61 @@ def build_training_job_request(
             class_count=class_count,
         )
     _require(settings, "sagemaker_role_arn", "training_image_uri", "ml_code_uri", "artifact_bucket")
-    request: dict[str, Any] = {
-        "TrainingJobName": layout.job_name(execution_name, TRAIN_STEP),
-        "RoleArn": settings.sagemaker_role_arn,
-        "AlgorithmSpecification": {
-            "TrainingImage": model_image_uri(run_config, settings),
-            "TrainingInputMode": "File",
-        },
-        "HyperParameters": training_hyperparameters(
+    request = _training_job_request(
+        execution_name,
+        dataset,
+        settings,
+        image=model_image_uri(run_config, settings),
+        hyperparameters=training_hyperparameters(
             run_config, code_tarball_uri=ml_code_tarball_uri(settings.ml_code_uri), region=region
         ),
-        "InputDataConfig": _split_channels(preprocess),
+        channels=_split_channels(preprocess),
+        instances=1,
+    )
+    request["Environment"] = {"PYTHONUNBUFFERED": "1", "DRIFTLINE_EXECUTION_NAME": execution_name}
+    return _with_encryption_and_vpc(request, settings)
+
+
+def _training_job_request(
+    execution_name: str,
+    dataset: str,
+    settings: Settings,
+    *,
+    image: str,
+    hyperparameters: dict[str, str],
+    channels: list[dict[str, Any]],
+    instances: int,
+) -> dict[str, Any]:
+    """What every run's CreateTrainingJob request holds: the job's name, role, image, hyperparameters, channels,
+    output under the run's prefix, instances, runtime limit and tags."""
+    return {
+        "TrainingJobName": layout.job_name(execution_name, TRAIN_STEP),
+        "RoleArn": settings.sagemaker_role_arn,
+        "AlgorithmSpecification": {"TrainingImage": image, "TrainingInputMode": "File"},
+        "HyperParameters": hyperparameters,
+        "InputDataConfig": channels,
         "OutputDataConfig": {
             "S3OutputPath": layout.s3_uri(settings.artifact_bucket, layout.training_output_prefix(execution_name)),
         },
         "ResourceConfig": {
             "InstanceType": settings.training_instance_type,
-            "InstanceCount": 1,
+            "InstanceCount": instances,
             "VolumeSizeInGB": VOLUME_SIZE_GB,
         },
         "StoppingCondition": {"MaxRuntimeInSeconds": settings.max_job_runtime_seconds},
-        "Environment": {"PYTHONUNBUFFERED": "1", "DRIFTLINE_EXECUTION_NAME": execution_name},
         "Tags": _tags(dataset, execution_name),
     }
-    return _with_encryption_and_vpc(request, settings)
+
+
+def _instance_count(run_config: Mapping[str, Any]) -> int:
+    """The run's training instances (``model.instance_count``), held to the ceiling Validate applied."""
+    instances = run_config.get("instance_count", 1)
+    if not isinstance(instances, int) or isinstance(instances, bool) or not 1 <= instances <= INSTANCE_COUNT_CEILING:
+        raise DatasetConfigInvalid(
+            f"The run config's instance_count {json.dumps(instances)} is not a whole number from 1 to "
+            f"{INSTANCE_COUNT_CEILING}; correct model.instance_count in data/<dataset>/dataset.json."
+        )
+    return instances
 
 
 def _with_encryption_and_vpc(request: dict[str, Any], settings: Settings) -> dict[str, Any]:
@@ -311,12 +342,7 @@ def _xgboost_training_job_request(
     """CreateTrainingJob request for SageMaker's XGBoost algorithm (no script): the headerless CSV splits, the train
     channel sharded over the instances by S3 key (one file each), validation replicated to every instance."""
     _require(settings, "sagemaker_role_arn", "xgboost_image_uri", "artifact_bucket")
-    instances = run_config.get("instance_count", 1)
-    if not isinstance(instances, int) or isinstance(instances, bool) or not 1 <= instances <= INSTANCE_COUNT_CEILING:
-        raise DatasetConfigInvalid(
-            f"The run config's instance_count {json.dumps(instances)} is not a whole number from 1 to "
-            f"{INSTANCE_COUNT_CEILING}; correct model.instance_count in data/<dataset>/dataset.json."
-        )
+    instances = _instance_count(run_config)
     shards = _job_output(preprocess, XGBOOST_OUTPUT).rstrip("/")
     channels = [
         {
@@ -336,23 +362,15 @@ def _xgboost_training_job_request(
             ("validation", "FullyReplicated"),
         )
     ]
-    request: dict[str, Any] = {
-        "TrainingJobName": layout.job_name(execution_name, TRAIN_STEP),
-        "RoleArn": settings.sagemaker_role_arn,
-        "AlgorithmSpecification": {"TrainingImage": settings.xgboost_image_uri, "TrainingInputMode": "File"},
-        "HyperParameters": xgboost_hyperparameters(run_config, class_count),
-        "InputDataConfig": channels,
-        "OutputDataConfig": {
-            "S3OutputPath": layout.s3_uri(settings.artifact_bucket, layout.training_output_prefix(execution_name)),
-        },
-        "ResourceConfig": {
-            "InstanceType": settings.training_instance_type,
-            "InstanceCount": instances,
-            "VolumeSizeInGB": VOLUME_SIZE_GB,
-        },
-        "StoppingCondition": {"MaxRuntimeInSeconds": settings.max_job_runtime_seconds},
-        "Tags": _tags(dataset, execution_name),
-    }
+    request = _training_job_request(
+        execution_name,
+        dataset,
+        settings,
+        image=settings.xgboost_image_uri,
+        hyperparameters=xgboost_hyperparameters(run_config, class_count),
+        channels=channels,
+        instances=instances,
+    )
     return _with_encryption_and_vpc(request, settings)
 
 
@@ -371,12 +389,6 @@ def _image_training_job_request(
     _require(settings, "sagemaker_role_arn", "artifact_bucket")
     image = model_image(run_config)
     assert image is not None
-    instances = run_config.get("instance_count", 1)
-    if not isinstance(instances, int) or isinstance(instances, bool) or not 1 <= instances <= INSTANCE_COUNT_CEILING:
-        raise DatasetConfigInvalid(
-            f"The run config's instance_count {json.dumps(instances)} is not a whole number from 1 to "
-            f"{INSTANCE_COUNT_CEILING}; correct model.instance_count in data/<dataset>/dataset.json."
-        )
     given = {str(name): _typed(value) for name, value in _declared_hyperparameters(run_config).items()}
     problems = hyperparameter_problems(given, model="image")
     if problems:
@@ -384,24 +396,16 @@ def _image_training_job_request(
             f"The run config's hyperparameters are not ones SageMaker passes to a container: {'; '.join(problems)}. "
             "Correct them in data/<dataset>/dataset.json and upload the file again."
         )
-    request: dict[str, Any] = {
-        "TrainingJobName": layout.job_name(execution_name, TRAIN_STEP),
-        "RoleArn": settings.sagemaker_role_arn,
-        "AlgorithmSpecification": {"TrainingImage": image, "TrainingInputMode": "File"},
-        "HyperParameters": {name: as_string(value) for name, value in given.items()},
-        "InputDataConfig": _split_channels(preprocess),
-        "OutputDataConfig": {
-            "S3OutputPath": layout.s3_uri(settings.artifact_bucket, layout.training_output_prefix(execution_name)),
-        },
-        "ResourceConfig": {
-            "InstanceType": settings.training_instance_type,
-            "InstanceCount": instances,
-            "VolumeSizeInGB": VOLUME_SIZE_GB,
-        },
-        "StoppingCondition": {"MaxRuntimeInSeconds": settings.max_job_runtime_seconds},
-        "EnableNetworkIsolation": True,
-        "Tags": _tags(dataset, execution_name),
-    }
+    request = _training_job_request(
+        execution_name,
+        dataset,
+        settings,
+        image=image,
+        hyperparameters={name: as_string(value) for name, value in given.items()},
+        channels=_split_channels(preprocess),
+        instances=_instance_count(run_config),
+    )
+    request["EnableNetworkIsolation"] = True
     return _with_encryption_and_vpc(request, settings)
 
 
