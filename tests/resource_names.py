@@ -61,6 +61,15 @@ DATASETS = [
 """Short and longest (40 characters) dataset names Validate accepts: lowercase, mixed-case, with ``--``."""
 assert all(layout.is_valid_dataset_name(dataset) for dataset in DATASETS)
 
+
+def run_names(dataset: str) -> list[str]:
+    """Execution names of an upload's run (the longest a dataset name gives) and of a drift retrain's."""
+    return [
+        layout.execution_name_for_object(dataset, "driftline-data", f"data/{dataset}/jan.csv", "v1"),
+        layout.execution_name_for_object(dataset, "drift", f"driftline-drift-{dataset}", "2026-11-20T11:05Z"),
+    ]
+
+
 WINDOW_ENDS = [datetime(2026, 11, 23, 15, tzinfo=UTC), datetime(2099, 12, 31, 23, 59, tzinfo=UTC)]
 VERSIONS = [1, 9, 10, 999, 12_345, layout.MAX_MODEL_VERSION]
 

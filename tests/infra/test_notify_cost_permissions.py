@@ -10,7 +10,7 @@ from driftline_core import layout
 from driftline_core.training.jobs import JOB_API_BY_STEP
 from tests.infra.test_resource_name_permissions import iam_allows
 from tests.infra.transformed_template import load_template
-from tests.resource_names import DATASETS, STACKS
+from tests.resource_names import DATASETS, STACKS, run_names
 
 SAGEMAKER = "arn:aws:sagemaker:us-east-1:123456789012"
 
@@ -21,18 +21,10 @@ def statements() -> list[dict[str, Any]]:
     return [statement for policy in policies if isinstance(policy, dict) for statement in policy.get("Statement", [])]
 
 
-def _run_names(dataset: str) -> list[str]:
-    """Execution names of uploads (the longest a dataset name gives) and of drift retrains."""
-    return [
-        layout.execution_name_for_object(dataset, "driftline-data", f"data/{dataset}/jan.csv", "v1"),
-        layout.execution_name_for_object(dataset, "drift", f"driftline-drift-{dataset}", "2026-11-20T11:05Z"),
-    ]
-
-
 @pytest.mark.parametrize("stack", [STACKS[1], STACKS[-3]])
 def test_notify_may_describe_every_job_of_every_run(statements: list[dict[str, Any]], stack: str) -> None:
     for dataset in DATASETS:
-        for execution in _run_names(dataset):
+        for execution in run_names(dataset):
             for step, api in JOB_API_BY_STEP.items():
                 name = layout.job_name(execution, step).lower()  # SageMaker writes names in ARNs in lowercase
                 kind = f"{api.job_type}-job"

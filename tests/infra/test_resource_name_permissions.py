@@ -10,7 +10,7 @@ import json
 import re
 from collections.abc import Iterator
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 
 import pytest
 from moto.events.models import EventPattern
@@ -19,7 +19,7 @@ from driftline.local.iam_policies import action_matches, resource_matches
 from driftline_core import layout
 from tests.conftest import load_event
 from tests.infra.transformed_template import load_template
-from tests.resource_names import DATASETS, KINDS, LONGEST_STACK, STACKS
+from tests.resource_names import DATASETS, KINDS, LONGEST_STACK, STACKS, run_names
 
 REGION = "us-east-1"
 ACCOUNT = "123456789012"
@@ -296,6 +296,55 @@ def test_target_tracking_alarms_of_every_endpoint_are_inside_finish_deployments_
         arn = f"{_ALARM}TargetTracking-{resource}-AlarmHigh-0b6a7d3e-4c2f-4d8e-9a1b-2c3d4e5f6a7b"
         for action in ("cloudwatch:PutMetricAlarm", "cloudwatch:DescribeAlarms", "cloudwatch:DeleteAlarms"):
             assert iam_allows(statements, action, arn, stack), arn
+
+
+@pytest.mark.parametrize("stack", [STACKS[1], LONGEST_STACK])
+def test_a_container_run_s_model_and_transform_job_are_inside_the_policies_of_the_functions_that_act_on_them(
+    template: dict[str, Any], stack: str
+) -> None:
+    transform = _function_statements(template, "TransformTestRowsFunction")
+    describers = [_function_statements(template, name) for name in ("JobEventsFunction", "ReconcileJobsFunction")]
+    for dataset in DATASETS:
+        for execution in run_names(dataset):
+            # SageMaker writes names in its ARNs in lowercase.
+            model = f"{_SAGEMAKER}:model/{layout.job_name(execution, 'candidate').lower()}"
+            job = f"{_SAGEMAKER}:transform-job/{layout.job_name(execution, 'transform').lower()}"
+            for action in ("sagemaker:CreateModel", "sagemaker:AddTags"):
+                assert iam_allows(transform, action, model, stack), (action, model)
+            for action in ("sagemaker:CreateTransformJob", "sagemaker:DescribeTransformJob", "sagemaker:AddTags"):
+                assert iam_allows(transform, action, job, stack), (action, job)
+            for statements in describers:
+                assert iam_allows(statements, "sagemaker:DescribeTransformJob", job, stack), job
+    # The transform step makes candidates only: not the models the deployments serve.
+    served = f"{_SAGEMAKER}:model/{stack}-credit-v1".lower()
+    assert not iam_allows(transform, "sagemaker:CreateModel", served, stack)
+
+
+def _with_parameter(statements: list[dict[str, Any]], name: str, value: str) -> list[dict[str, Any]]:
+    """The statements with a template parameter's value written into their ``!Sub`` resources."""
+    return cast(list[dict[str, Any]], json.loads(json.dumps(statements).replace("${" + name + "}", value)))
+
+
+@pytest.mark.parametrize("prefix", ["driftline/", "ml-" + "team/" * 38 + "models/"])
+def test_validate_and_the_jobs_role_reach_exactly_the_images_under_the_stack_s_repository_prefix(
+    template: dict[str, Any], prefix: str
+) -> None:
+    assert len(prefix) <= 200 and re.fullmatch(
+        template["Parameters"]["ModelImageRepositories"]["AllowedPattern"], prefix
+    )
+    validate = _with_parameter(_function_statements(template, "ValidateFunction"), "ModelImageRepositories", prefix)
+    role = _with_parameter(
+        list(_statements(template["Resources"]["SageMakerExecutionRole"]["Properties"]["Policies"])),
+        "ModelImageRepositories",
+        prefix,
+    )
+    inside = f"arn:aws:ecr:{REGION}:{ACCOUNT}:repository/{prefix}" + "m" * (256 - len(prefix))
+    outside = f"arn:aws:ecr:{REGION}:{ACCOUNT}:repository/other/churn-model"
+    assert iam_allows(validate, "ecr:DescribeImages", inside, "driftline")
+    assert not iam_allows(validate, "ecr:DescribeImages", outside, "driftline")
+    for action in ("ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer", "ecr:BatchCheckLayerAvailability"):
+        assert iam_allows(role, action, inside, "driftline"), action
+        assert not iam_allows(role, action, outside, "driftline"), action
 
 
 def test_the_policies_refuse_another_stacks_names(template: dict[str, Any]) -> None:
