@@ -999,6 +999,21 @@ def test_a_container_image_the_stack_could_not_run_is_refused_at_validation_with
     assert f"model.image '{image}'" in str(refused.value)
 
 
+def test_a_container_is_refused_when_the_stack_s_processing_type_cannot_run_its_batch_transform(
+    s3: Any, handler: Handler, upload: Upload, lambda_context: Any, pushed_image: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from driftline_core.settings import reset_settings
+
+    monkeypatch.setenv("PROCESSING_INSTANCE_TYPE", "ml.c7i-flex.2xlarge")  # processing jobs only
+    reset_settings()
+    put_dataset_config(s3, {"model": {"image": pushed_image}})
+
+    with pytest.raises(DatasetConfigInvalid) as refused:
+        handler(upload(credit_csv()), lambda_context)
+
+    assert "ProcessingInstanceType, ml.c7i-flex.2xlarge, which batch transform does not offer" in str(refused.value)
+
+
 # SageMaker's XGBoost algorithm --------------------------------------------------------------------------------
 
 

@@ -11,7 +11,10 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import cache
+from typing import Any
 
+import botocore.session
 from botocore.exceptions import ClientError
 
 from driftline_core.aws.clients import get_client
@@ -84,6 +87,26 @@ def check_image_place(image: ImageReference, *, account: str, region: str, repos
             f"whose names start with {repository_prefix!r} (its ModelImageRepositories parameter): push the image to "
             f"{repository_prefix}{image.repository.rsplit('/', 1)[-1]}"
         )
+
+
+def check_transform_instance_type(instance_type: str) -> None:
+    """The batch transform that has the image answer the held-out rows runs on ``ProcessingInstanceType``, which
+    must then be a type batch transform offers (SageMaker offers some processing types to processing jobs only)."""
+    offered = transform_instance_types()
+    if offered and instance_type not in offered:
+        raise DatasetConfigInvalid(
+            f"a model in its own container answers its held-out rows in a batch transform on the stack's "
+            f"ProcessingInstanceType, {instance_type}, which batch transform does not offer; deploy again with a type "
+            "it does (ml.m5.large, say) or choose another model"
+        )
+
+
+@cache
+def transform_instance_types() -> frozenset[str]:
+    """The instance types CreateTransformJob takes, from the SageMaker service model botocore ships."""
+    model = botocore.session.get_session().get_service_model("sagemaker")
+    shape: Any = model.shape_for("TransformInstanceType")
+    return frozenset(shape.enum)
 
 
 def confirm_image_exists(image: ImageReference) -> None:

@@ -35,7 +35,12 @@ from driftline_core.ingest.dataset_config import (
     parse_dataset_config,
     resolve_config,
 )
-from driftline_core.ingest.model_images import check_image_place, confirm_image_exists, parse_image_uri
+from driftline_core.ingest.model_images import (
+    check_image_place,
+    check_transform_instance_type,
+    confirm_image_exists,
+    parse_image_uri,
+)
 from driftline_core.ingest.release_plan import release_plan
 from driftline_core.ingest.requirements_file import FRAMEWORK_PACKAGES, requirements_problems
 from driftline_core.payloads import DataObject, RetrainManifest, StepInput, ValidationResult
@@ -127,6 +132,7 @@ def _check_model_image(uri: str, config_key: str, settings: Settings) -> None:
             region=get_client("ecr").meta.region_name,
             repository_prefix=settings.model_image_repositories,
         )
+        check_transform_instance_type(settings.processing_instance_type)
         confirm_image_exists(image)
     except DatasetConfigInvalid as error:
         raise DatasetConfigInvalid(f"{config_key}: {error}") from None

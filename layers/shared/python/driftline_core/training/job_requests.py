@@ -301,7 +301,7 @@ def model_image(run_config: Mapping[str, Any]) -> str | None:
     if image is None:
         return None
     try:
-        return parse_image_uri(image if isinstance(image, str) else json.dumps(image)).uri
+        return parse_image_uri(str(image)).uri
     except DatasetConfigInvalid as error:
         raise DatasetConfigInvalid(
             f"The run config's {error}; correct model.image in data/<dataset>/dataset.json and upload the file again."
