@@ -179,9 +179,18 @@ def read_report(cloud: Cloud, execution: str) -> dict[str, Any]:
     return report
 
 
+GENEROUS_P99_MILLISECONDS = 3_000
+
+
 def test_a_candidate_answering_every_held_out_row_as_evaluated_passes_with_its_load_figures(
-    cloud: Cloud, handler: Handler
+    cloud: Cloud, handler: Handler, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    from driftline_core.settings import reset_settings
+
+    # A limit no local endpoint misses on a busy machine: this test is about the figures, not the speed.
+    monkeypatch.setenv("STAGING_MAX_P99_MILLISECONDS", str(GENEROUS_P99_MILLISECONDS))
+    reset_settings()
+
     result = handler(staging_event("credit-passes", GOOD), FakeLambdaContext())
 
     held_out = len(cloud.predictions)
@@ -191,7 +200,8 @@ def test_a_candidate_answering_every_held_out_row_as_evaluated_passes_with_its_l
     load = result["load"]
     assert (load["requests_per_second"], load["seconds"], load["errors"], load["passed"]) == (RATE, SECONDS, 0, True)
     assert RATE * SECONDS - 2 <= load["requests"] <= RATE * SECONDS
-    assert 0 < load["p50_milliseconds"] <= load["p99_milliseconds"] <= load["max_p99_milliseconds"] == 1000
+    assert 0 < load["p50_milliseconds"] <= load["p99_milliseconds"] <= load["max_p99_milliseconds"]
+    assert load["max_p99_milliseconds"] == GENEROUS_P99_MILLISECONDS
     assert result["report_uri"] == f"s3://{BUCKET}/runs/credit-passes/staging/staging_test.json"
 
     report = read_report(cloud, "credit-passes")
