@@ -17,6 +17,8 @@ from tests.conftest import load_event
 ARTIFACTS = "driftline-artifacts-123456789012-us-east-1"
 CODE_URI = f"s3://{ARTIFACTS}/code/3f9c2a7d51e0/"
 XGBOOST_IMAGE = "683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-xgboost:3.0-5"
+PYTORCH_TRAINING_IMAGE = "763104351884.dkr.ecr.us-east-1.amazonaws.com/pytorch-training:2.6.0-cpu-py312"
+PYTORCH_INFERENCE_IMAGE = "763104351884.dkr.ecr.us-east-1.amazonaws.com/pytorch-inference:2.6.0-cpu-py312"
 
 RUN_CONFIG: dict[str, Any] = {
     "dataset": "credit",
@@ -43,6 +45,8 @@ def job_settings() -> Settings:
         training_image_uri="683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-scikit-learn:1.2-1-cpu-py3",
         processing_image_uri="683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-scikit-learn:1.2-1-cpu-py3",
         xgboost_image_uri=XGBOOST_IMAGE,
+        pytorch_training_image_uri=PYTORCH_TRAINING_IMAGE,
+        pytorch_inference_image_uri=PYTORCH_INFERENCE_IMAGE,
         training_instance_type="ml.m5.xlarge",
         processing_instance_type="ml.m5.large",
         max_job_runtime_seconds=1800,

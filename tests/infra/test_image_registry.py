@@ -181,3 +181,72 @@ def test_local_mode_runs_the_xgboost_image_s_xgboost() -> None:
     from driftline.xgboost_container import CONTAINER_LIBRARIES
 
     assert version("xgboost-cpu") == CONTAINER_LIBRARIES["xgboost"]
+
+
+def test_the_pytorch_image_mapping_matches_the_sagemaker_sdk(template: dict[str, Any]) -> None:
+    from driftline import pytorch_container
+
+    text = TEMPLATE.read_text(encoding="utf-8")
+    registries = pytorch_container.commercial_registries(pytorch_container.sdk_image_config())
+    mapped = {region: entry["Account"] for region, entry in template["Mappings"][pytorch_container.MAPPING].items()}
+
+    assert pytorch_container.regenerate(text, registries) == text
+    assert pytorch_container.main(["--check"]) == 0
+    assert mapped == registries
+    assert registries["us-east-1"] == "763104351884"
+
+
+def test_the_pytorch_images_exist_in_every_region_the_scikit_learn_image_does(sdk_config: dict[str, Any]) -> None:
+    """Every function's environment looks the PyTorch images up: a region missing there would fail every deploy."""
+    from driftline import pytorch_container
+
+    pytorch = pytorch_container.commercial_registries(pytorch_container.sdk_image_config())
+
+    assert set(commercial_registries(sdk_config)) <= set(pytorch)
+
+
+def test_the_pytorch_mapping_refuses_an_sdk_table_naming_other_repositories_or_pythons() -> None:
+    import copy
+
+    from driftline import pytorch_container
+
+    config = pytorch_container.sdk_image_config()
+    renamed = copy.deepcopy(config)
+    renamed["inference"]["versions"][pytorch_container.CONTAINER_VERSION]["repository"] = "pytorch-serving"
+    older = copy.deepcopy(config)
+    older["training"]["versions"][pytorch_container.CONTAINER_VERSION]["py_versions"] = ["py311"]
+
+    for table in (renamed, older):
+        with pytest.raises(ValueError):
+            pytorch_container.commercial_registries(table)
+
+
+@pytest.mark.parametrize("region", ["us-east-1", "ca-west-1", "il-central-1", "eu-south-2"])
+def test_the_pytorch_image_uris_are_the_sdks_images_for_their_version(template: dict[str, Any], region: str) -> None:
+    from sagemaker.core import image_uris
+
+    from driftline.pytorch_container import CONTAINER_VERSION, PYTHON_TAG
+
+    variables = template["Globals"]["Function"]["Environment"]["Variables"]
+    for scope in ("training", "inference"):
+        expected = image_uris.retrieve(
+            "pytorch",
+            region=region,
+            version=CONTAINER_VERSION,
+            py_version=PYTHON_TAG,
+            image_scope=scope,
+            instance_type="ml.m5.large",
+        )
+        name = f"PYTORCH_{scope.upper()}_IMAGE_URI"
+        assert resolve(variables[name], region, {}, template) == expected
+
+
+def test_sagemaker_may_pull_the_pytorch_images_from_their_registry(template: dict[str, Any]) -> None:
+    from driftline.pytorch_container import INFERENCE_REPOSITORY, MAPPING, TRAINING_REPOSITORY
+
+    [policy] = template["Resources"]["SageMakerExecutionRole"]["Properties"]["Policies"]
+    [pull] = [s for s in policy["PolicyDocument"]["Statement"] if s.get("Sid") == "PullJobImage"]
+    registry = {"Registry": {"Fn::FindInMap": [MAPPING, {"Ref": "AWS::Region"}, "Account"]}}
+    for repository in (TRAINING_REPOSITORY, INFERENCE_REPOSITORY):
+        arn = f"arn:${{AWS::Partition}}:ecr:${{AWS::Region}}:${{Registry}}:repository/{repository}"
+        assert {"Fn::Sub": [arn, registry]} in pull["Resource"]

@@ -140,6 +140,27 @@ def test_a_script_on_xgboost_s_framework_container_registers_the_training_artifa
     assert package["CustomerMetadataProperties"]["model_framework"] == "xgboost"
 
 
+def test_a_script_on_pytorch_registers_its_model_on_pytorch_s_serving_image_with_the_program_from_the_model(
+    lambda_handler: Handler, lambda_context: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    serving_image = "763104351884.dkr.ecr.us-east-1.amazonaws.com/pytorch-inference:2.6.0-cpu-py312"
+    monkeypatch.setenv("PYTORCH_INFERENCE_IMAGE_URI", serving_image)
+    event = _register_event()
+    bucket, _, key = event["validation"]["config_uri"].removeprefix("s3://").partition("/")
+    scripted = RUN_CONFIG | {"model_script": "torch_mlp", "model_framework": "pytorch", "hyperparameters": {}}
+    boto3.client("s3").put_object(Bucket=bucket, Key=key, Body=json.dumps(scripted).encode())
+
+    result = lambda_handler(event, lambda_context)
+
+    package = boto3.client("sagemaker").describe_model_package(ModelPackageName=result["model_package_arn"])
+    container = package["InferenceSpecification"]["Containers"][0]
+    assert container["Image"] == serving_image
+    assert container["ModelDataUrl"] == event["training"]["outputs"]["model"]
+    # That image imports SAGEMAKER_PROGRAM from the model's code/ folder and downloads no submit directory.
+    assert container["Environment"] == {"SAGEMAKER_PROGRAM": "serve.py"}
+    assert package["CustomerMetadataProperties"]["model_framework"] == "pytorch"
+
+
 def test_a_drift_retrain_s_package_says_why_it_was_trained_which_features_drifted_and_on_what(
     lambda_handler: Handler, lambda_context: Any
 ) -> None:

@@ -401,7 +401,7 @@ def test_a_script_runs_on_the_framework_container_it_names_scikit_learn_s_by_def
     ("model", "says"),
     [
         ({"algorithm": "xgboost", "framework": "xgboost"}, 'model.framework chooses the container a "script" runs on'),
-        ({"script": "x", "framework": "pytorch"}, "framework"),
+        ({"script": "x", "framework": "tensorflow"}, "framework"),
         ({"script": "x", "framework": "XGBoost"}, "framework"),
     ],
 )

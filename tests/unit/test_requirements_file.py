@@ -107,3 +107,15 @@ def test_the_xgboost_image_s_own_libraries_include_xgboost_and_the_message_names
     assert "names xgboost, which the XGBoost image already holds" in problems[0]
     # The scikit-learn image has no XGBoost: a script there may bring its own.
     assert requirements_problems(text, "r.txt", image_packages=FRAMEWORK_PACKAGES["scikit-learn"]) == []
+
+
+def test_the_pytorch_images_own_libraries_include_torch_and_its_family_and_the_message_names_that_image() -> None:
+    text = "torch==2.7.0\ntorchvision\npytorch-lightning\n"
+    problems = requirements_problems(
+        text, "ml/models/x/requirements.txt", image_packages=FRAMEWORK_PACKAGES["pytorch"], image="pytorch"
+    )
+    assert len(problems) == 2
+    assert "names torch, which the PyTorch image already holds" in problems[0]
+    assert "torchvision" in problems[1]
+    # Other images have no PyTorch: a script there may bring its own.
+    assert requirements_problems(text, "r.txt", image_packages=FRAMEWORK_PACKAGES["xgboost"], image="xgboost") == []

@@ -18,6 +18,7 @@ from driftline_core.training.job_requests import (
     IncumbentForEvaluation,
     build_candidate_model_request,
     build_transform_job_request,
+    has_gpus,
     job_result_from_description,
     quota_exceeded_message,
 )
@@ -25,6 +26,7 @@ from tests.conftest import load_event
 from tests.job_requests import (
     ARTIFACTS,
     CODE_URI,
+    PYTORCH_TRAINING_IMAGE,
     RUN_CONFIG,
     XGBOOST_IMAGE,
     evaluation_request,
@@ -219,6 +221,52 @@ def test_a_script_on_xgboost_s_framework_container_trains_and_is_evaluated_on_th
     assert scikit["AlgorithmSpecification"]["TrainingImage"] == settings.training_image_uri
 
 
+def test_a_script_on_pytorch_trains_and_is_evaluated_on_pytorch_s_training_image_in_the_instance_s_build(
+    settings: Settings,
+) -> None:
+    config = RUN_CONFIG | {"model_script": "torch_mlp", "model_framework": "pytorch"}
+
+    training = training_request(settings, run_config=config)
+    evaluation = evaluation_request(settings, run_config=config)
+
+    assert_valid_for_api("CreateTrainingJob", training)
+    assert_valid_for_api("CreateProcessingJob", evaluation)
+    assert training["AlgorithmSpecification"]["TrainingImage"] == PYTORCH_TRAINING_IMAGE
+    assert json.loads(training["HyperParameters"]["sagemaker_program"]) == "train_script.py"
+    # The serving image has no training toolkit; the training image holds PyTorch and the scientific stack.
+    assert evaluation["AppSpecification"]["ImageUri"] == PYTORCH_TRAINING_IMAGE
+    on_gpus = training_request(
+        settings.model_copy(update={"training_instance_type": "ml.g5.xlarge"}), run_config=config
+    )
+    assert on_gpus["AlgorithmSpecification"]["TrainingImage"] == PYTORCH_TRAINING_IMAGE.replace("-cpu-", "-gpu-")
+    assert evaluation_request(
+        settings.model_copy(update={"processing_instance_type": "ml.p3.2xlarge"}), run_config=config
+    )["AppSpecification"]["ImageUri"].endswith("/pytorch-training:2.6.0-gpu-py312")
+
+
+@pytest.mark.parametrize(
+    ("instance_type", "gpus"),
+    [
+        ("ml.g5.xlarge", True),
+        ("ml.p4d.24xlarge", True),
+        ("ml.g4dn.xlarge", True),
+        ("ml.m5.xlarge", False),
+        ("ml.c5.2xlarge", False),
+        ("ml.trn1.2xlarge", False),
+        ("ml.inf2.xlarge", False),
+    ],
+)
+def test_gpu_instance_types_are_the_g_and_p_families(instance_type: str, gpus: bool) -> None:
+    assert has_gpus(instance_type) is gpus
+
+
+def test_every_gpu_training_instance_type_botocore_knows_is_in_the_g_or_p_families() -> None:
+    shape: Any = botocore.session.get_session().get_service_model("sagemaker").shape_for("TrainingInstanceType")
+    with_gpus = [name for name in shape.enum if has_gpus(name)]
+    assert with_gpus and all(name.split(".")[1][0] in "gp" for name in with_gpus)
+    assert not [name for name in shape.enum if name.split(".")[1][0] in "gp" and not has_gpus(name)]
+
+
 CONTAINER_IMAGE = "123456789012.dkr.ecr.us-east-1.amazonaws.com/driftline/credit-model@sha256:" + "c" * 64
 
 
@@ -307,7 +355,7 @@ def test_a_transform_description_becomes_where_its_answers_are() -> None:
 
 def test_a_run_config_naming_another_framework_is_refused_before_any_job_starts(settings: Settings) -> None:
     with pytest.raises(DatasetConfigInvalid, match="is not a container Driftline runs scripts on"):
-        training_request(settings, run_config=RUN_CONFIG | {"model_script": "x", "model_framework": "pytorch"})
+        training_request(settings, run_config=RUN_CONFIG | {"model_script": "x", "model_framework": "tensorflow"})
 
 
 @pytest.mark.parametrize("script", ["../train", "", 7, "Logistic"])

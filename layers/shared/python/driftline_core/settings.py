@@ -30,6 +30,12 @@ class Settings(BaseModel):
     xgboost_image_uri: str = ""
     """SageMaker's XGBoost image: the algorithm that trains ``"algorithm": "xgboost"`` models, and the framework
     container their evaluation jobs and endpoints run ``ml/`` on."""
+    pytorch_training_image_uri: str = ""
+    """SageMaker's PyTorch 2.6.0 training image (CPU, Python 3.12): a ``"framework": "pytorch"`` dataset's own
+    training script trains on it."""
+    pytorch_inference_image_uri: str = ""
+    """SageMaker's PyTorch 2.6.0 inference image (CPU, Python 3.12): such a dataset's models are evaluated and
+    served on it."""
     max_training_instances: int = 4
     """The most instances a dataset's ``model.instance_count`` may ask for (the stack's MaxTrainingInstances)."""
     model_image_repositories: str = "driftline/"

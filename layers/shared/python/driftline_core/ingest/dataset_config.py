@@ -120,7 +120,7 @@ INSTANCE_COUNT_CEILING = 20
 """The most instances ``model.instance_count`` may ask for; the stack's ``MaxTrainingInstances`` may allow fewer."""
 
 
-ModelFramework = Literal["scikit-learn", "xgboost"]
+ModelFramework = Literal["scikit-learn", "xgboost", "pytorch"]
 """The SageMaker framework containers a dataset's training script may run on."""
 MODEL_FRAMEWORKS: tuple[str, ...] = get_args(ModelFramework)
 
@@ -134,7 +134,7 @@ class ModelChoice(BaseModel):
     """The dataset's own training script, ``ml/models/<script>/train.py``, published with the ``ml/`` code."""
     framework: ModelFramework | None = None
     """The SageMaker framework container a script runs on (and its model is served by): scikit-learn's, the
-    default, or XGBoost's."""
+    default, XGBoost's, or PyTorch's (trained on its training image, served on its inference image)."""
     algorithm: Literal["xgboost"] | None = None
     """SageMaker's built-in XGBoost algorithm, on ``instance_count`` instances with the data sharded over them."""
     image: str | None = Field(default=None, min_length=1)

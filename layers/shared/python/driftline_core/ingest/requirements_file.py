@@ -39,9 +39,16 @@ SOURCE_OPTIONS = (
 FILE_OPTIONS = ("-r", "--requirement", "-c", "--constraint", "-e", "--editable")
 IMAGE_PACKAGES = ("scikit-learn", "numpy", "scipy", "pandas", "joblib", "threadpoolctl")
 """SageMaker's scikit-learn image's own libraries (its scikit-learn and what that is built and run with)."""
-IMAGE_NAMES = {"scikit-learn": "scikit-learn", "xgboost": "XGBoost"}
-FRAMEWORK_PACKAGES = {"scikit-learn": IMAGE_PACKAGES, "xgboost": ("xgboost", *IMAGE_PACKAGES)}
-"""Each framework image's own libraries: the XGBoost image holds XGBoost beside the same scientific stack."""
+IMAGE_NAMES = {"scikit-learn": "scikit-learn", "xgboost": "XGBoost", "pytorch": "PyTorch"}
+TORCH_PACKAGES = ("torch", "torchvision", "torchaudio", "torchtext", "torchdata")
+"""The PyTorch images' own builds of PyTorch and its libraries (aws/deep-learning-containers, pytorch 2.6)."""
+FRAMEWORK_PACKAGES = {
+    "scikit-learn": IMAGE_PACKAGES,
+    "xgboost": ("xgboost", *IMAGE_PACKAGES),
+    "pytorch": (*TORCH_PACKAGES, *IMAGE_PACKAGES),
+}
+"""Each framework image's own libraries: the XGBoost and PyTorch images hold theirs beside the same scientific
+stack (the PyTorch serving image installs scikit-learn and pandas too)."""
 
 
 def requirements_problems(

@@ -210,7 +210,7 @@ def build_training_job_request(
         execution_name,
         dataset,
         settings,
-        image=model_image_uri(run_config, settings),
+        image=training_image_uri(run_config, settings),
         hyperparameters=training_hyperparameters(
             run_config, code_tarball_uri=ml_code_tarball_uri(settings.ml_code_uri), region=region
         ),
@@ -309,14 +309,45 @@ def model_image(run_config: Mapping[str, Any]) -> str | None:
 
 
 def model_image_uri(run_config: Mapping[str, Any], settings: Settings) -> str:
-    """The image the run's model is served on (and, for a script or its own container, trained on)."""
+    """The image the run's model is served on (and, but for PyTorch, trained on)."""
     image = model_image(run_config)
     if image is not None:
         return image
+    if model_framework(run_config) == "pytorch":
+        _require(settings, "pytorch_inference_image_uri")
+        return settings.pytorch_inference_image_uri
     if runs_on_xgboost_image(run_config):
         _require(settings, "xgboost_image_uri")
         return settings.xgboost_image_uri
     return settings.training_image_uri
+
+
+def training_image_uri(run_config: Mapping[str, Any], settings: Settings) -> str:
+    """The image a script-mode run trains on: its model's image, but PyTorch's training image (in its GPU build on
+    an instance type with GPUs) for a script on PyTorch, whose models are served by another image."""
+    if model_framework(run_config) != "pytorch":
+        return model_image_uri(run_config, settings)
+    return pytorch_image_for(settings.training_instance_type, settings)
+
+
+def evaluation_image_uri(run_config: Mapping[str, Any], settings: Settings) -> str | None:
+    """The image that can load the run's model to score it: XGBoost's or PyTorch's training image (which holds the
+    scientific stack ``ml/`` needs); None for the processing image."""
+    if model_framework(run_config) == "pytorch" and model_image(run_config) is None:
+        return pytorch_image_for(settings.processing_instance_type, settings)
+    return model_image_uri(run_config, settings) if runs_on_xgboost_image(run_config) else None
+
+
+def pytorch_image_for(instance_type: str, settings: Settings) -> str:
+    """PyTorch's training image in the build for ``instance_type``: the GPU build's tag on GPU instances."""
+    _require(settings, "pytorch_training_image_uri")
+    image = settings.pytorch_training_image_uri
+    return image.replace("-cpu-", "-gpu-") if has_gpus(instance_type) else image
+
+
+def has_gpus(instance_type: str) -> bool:
+    """Whether a SageMaker instance type has NVIDIA GPUs (the ``ml.g*`` and ``ml.p*`` families)."""
+    return re.match(r"^ml\.[gp]\d", instance_type) is not None
 
 
 def trains_with_xgboost(run_config: Mapping[str, Any]) -> bool:
@@ -567,7 +598,7 @@ def build_evaluation_job_request(
     _require(settings, "sagemaker_role_arn", "processing_image_uri", "ml_code_uri", "artifact_bucket")
     xgboost = trains_with_xgboost(run_config or {})
     # The model's own image, which can load it; the processing image for the built-in model and scikit-learn's.
-    image_uri = model_image_uri(run_config or {}, settings) if runs_on_xgboost_image(run_config or {}) else None
+    image_uri = evaluation_image_uri(run_config or {}, settings)
     inputs = {
         "code": ml_code_files_uri(settings.ml_code_uri),
         "model": _job_output(training, MODEL_OUTPUT),

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -290,13 +291,7 @@ def build_model_package_request(
                 {
                     "Image": model_image_uri(run_config, settings),
                     "ModelDataUrl": model_uri,
-                    # The dataset's own container serves itself; a framework container runs ml/serve.py.
-                    "Environment": {}
-                    if model_image(run_config)
-                    else {
-                        "SAGEMAKER_SUBMIT_DIRECTORY": ml_code_tarball_uri(settings.ml_code_uri),
-                        "SAGEMAKER_PROGRAM": SERVING_PROGRAM,
-                    },
+                    "Environment": serving_environment(run_config, settings),
                 }
             ],
             "SupportedContentTypes": INFERENCE_CONTENT_TYPES,
@@ -397,3 +392,17 @@ def _model_package_group_exists(group_name: str) -> bool:
             return False
         raise
     return True
+
+
+def serving_environment(run_config: Mapping[str, Any], settings: Settings) -> dict[str, str]:
+    """The model container's environment: none for the dataset's own container, which serves itself; a framework
+    container runs ``ml/serve.py``, from the published code, or, on PyTorch's serving image, from the model's own
+    ``code/`` folder, the only place that image imports it from (the training job put it there)."""
+    if model_image(run_config):
+        return {}
+    if model_framework(run_config) == "pytorch":
+        return {"SAGEMAKER_PROGRAM": SERVING_PROGRAM}
+    return {
+        "SAGEMAKER_SUBMIT_DIRECTORY": ml_code_tarball_uri(settings.ml_code_uri),
+        "SAGEMAKER_PROGRAM": SERVING_PROGRAM,
+    }
