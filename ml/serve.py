@@ -30,6 +30,9 @@ from driftline_ml.serving import (
     predict,
     predict_many,
 )
+from driftline_ml.torch_model import MODEL_FORMAT as TORCH_MODEL_FORMAT
+
+REFUSAL_PHRASES = {400: "Bad Request", 406: "Not Acceptable", 415: "Unsupported Media Type"}
 
 _model: ServingModel | None = None
 """The loaded model, for ``input_fn``, which the container calls without it."""
@@ -78,7 +81,17 @@ def output_fn(prediction: Any, accept: str) -> Any:
 
 
 def error_response(error: InvalidRequest) -> Any:
-    """A response object the container's web framework (Flask, on werkzeug) sends as it is."""
+    """A response object the container's web framework (Flask, on werkzeug) sends as it is.
+
+    SageMaker's PyTorch container serves through TorchServe, which has no response objects: there the refusal is
+    raised as the inference toolkit's own error, which its handler answers with the error's status (the body is
+    the message, then the traceback)."""
+    if _model is not None and _model.metadata.get("model_format") == TORCH_MODEL_FORMAT:
+        from sagemaker_inference.errors import GenericInferenceToolkitError
+
+        raise GenericInferenceToolkitError(
+            error.status, error_body(error), REFUSAL_PHRASES.get(error.status, "Bad Request")
+        )
     from werkzeug.wrappers import Response
 
     return Response(error_body(error), status=error.status, mimetype="application/json")

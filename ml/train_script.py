@@ -6,7 +6,8 @@ SageMaker's scikit-learn container runs this file in script mode (``python train
 this folder first on the import path, so the script imports ``driftline_ml.model_script`` for its data and its model
 folder. A ``requirements.txt`` beside the script is installed first (``driftline_ml.model_packages``); pip's error
 fails the job, as does an import of a module the image lacks, naming it. Only a script under ``models/`` beside this
-file can be named. With ``"framework": "xgboost"`` SageMaker's XGBoost container runs it the same way.
+file can be named. With ``"framework": "xgboost"`` SageMaker's XGBoost container runs it the same way, and with
+``"framework": "pytorch"`` SageMaker's PyTorch training container.
 """
 
 from __future__ import annotations
@@ -22,6 +23,8 @@ from driftline_ml.model_script import RUNNING
 
 CODE_DIR = Path(__file__).resolve().parent
 MODELS_DIR = CODE_DIR / "models"
+FRAMEWORK_CONTAINERS = {"xgboost": ("XGBoost", "xgboost"), "torch": ("PyTorch", "pytorch")}
+"""Libraries a framework container of their own holds: (its name, its ``"framework"`` in dataset.json)."""
 SCRIPT_NAME = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
 """A model script's folder name: what dataset.json may name (Validate checks the same pattern)."""
 
@@ -86,9 +89,11 @@ def main(argv: list[str] | None = None) -> int:
 def missing_module_reason(name: str, error: ModuleNotFoundError) -> str:
     """Why a script that imports what the image lacks cannot run, and the two ways to give it the library."""
     module = (error.name or "").split(".")[0] or "a module"
+    container = FRAMEWORK_CONTAINERS.get(module)
     advice = (
-        'run the script on XGBoost\'s framework container ("framework": "xgboost" in dataset.json\'s model) or '
-        if module == "xgboost"
+        f'run the script on {container[0]}\'s framework container ("framework": "{container[1]}" in dataset.json\'s '
+        "model) or "
+        if container
         else ""
     )
     return (

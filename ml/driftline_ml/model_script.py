@@ -6,6 +6,10 @@ classifiers ``predict_proba`` and ``classes_`` as well), and ends with ``sys.exi
 splits SageMaker's training contract hands the job (``SM_CHANNEL_*``), calls ``train``, scores the estimator on the
 validation split, and writes ``model.joblib`` and ``model_metadata.json`` to ``SM_MODEL_DIR``, as ``ml/train.py``
 does; a failure becomes the job's readable reason.
+
+On SageMaker's PyTorch container ``train`` may return a ``torch.nn.Module`` instead (``driftline_ml.torch_model``
+says what it takes and answers): ``run`` exports it to ``model.pt2``, scores the exported program, and puts the
+serving code in the model folder's ``code/``, where the PyTorch serving container looks for it.
 """
 
 from __future__ import annotations
@@ -13,6 +17,7 @@ from __future__ import annotations
 import json
 import os
 import platform
+import shutil
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,10 +25,23 @@ from typing import Any
 
 import numpy as np
 
-from driftline_ml.jobs import JobInputError, find_input_file, output_dir, read_json, run_job
+from driftline_ml.jobs import JobInputError, find_input_file, output_dir, read_json, run_job, write_json
 from driftline_ml.metrics import compute_metrics
 from driftline_ml.model_packages import carry_into_model
-from driftline_ml.tabular import PREPROCESSING_FILE, check_metadata, is_classification, load_split, write_model
+from driftline_ml.tabular import (
+    MODEL_METADATA_FILE,
+    PREPROCESSING_FILE,
+    check_metadata,
+    is_classification,
+    load_split,
+    write_model,
+)
+from driftline_ml.torch_model import MODEL_FORMAT, MODULE_FILE, is_module, load_module, save_module
+
+CODE_DIR = Path(__file__).resolve().parents[1]
+"""The published ``ml/`` folder this job runs from."""
+SERVING_CODE_DIR = "code"
+"""Where SageMaker's PyTorch serving container imports ``SAGEMAKER_PROGRAM`` from: ``<model folder>/code``."""
 
 PIPELINE_HYPERPARAMETERS = ("target", "problem_type", "model_script")
 """Hyperparameters the pipeline sets for itself; a script's own ones are the rest."""
@@ -99,6 +117,9 @@ def load_training_data() -> TrainingData:
 def save_model(estimator: Any, data: TrainingData, script: RunningScript) -> dict[str, float]:
     """Score the estimator on the validation split (printed as ``validation:<metric>=<value>`` lines for SageMaker's
     metric definitions), then write the model folder serving and evaluation read."""
+    module = estimator if is_module(estimator) else None
+    if module is not None:
+        estimator = load_module(save_module(module, data.x_validation, model_dir()), data.metadata)
     missing = [name for name in _needed_methods(data) if not callable(getattr(estimator, name, None))]
     if missing:
         raise JobInputError(
@@ -116,19 +137,41 @@ def save_model(estimator: Any, data: TrainingData, script: RunningScript) -> dic
         print(f"validation:{name}={value:.6f}")
     if script.packages is not None:
         carry_into_model(script.packages, model_dir())
-    write_model(
-        model_dir(),
-        estimator,
-        {
-            **data.metadata,
-            "estimator": type(estimator).__name__,
-            "model_script": script.name,
-            "hyperparameters": data.hyperparameters,
-            "python_version": platform.python_version(),
-            "validation_metrics": metrics,
-        },
-    )
+    metadata = {
+        **data.metadata,
+        "estimator": type(module if module is not None else estimator).__name__,
+        "model_script": script.name,
+        "hyperparameters": data.hyperparameters,
+        "python_version": platform.python_version(),
+        "validation_metrics": metrics,
+    }
+    if module is None:
+        write_model(model_dir(), estimator, metadata)
+    else:
+        write_module_model(model_dir(), metadata)
     return metrics
+
+
+def write_module_model(folder: Path, metadata: dict[str, Any]) -> None:
+    """The model folder of an exported module: ``model.pt2`` (already written), ``model_metadata.json`` naming it,
+    and the serving code under ``code/`` (``serve.py`` and ``driftline_ml``), which the PyTorch serving container
+    runs from the model itself."""
+    import torch
+
+    write_json(
+        folder / MODEL_METADATA_FILE,
+        {**metadata, "model_file": MODULE_FILE, "model_format": MODEL_FORMAT, "torch_version": torch.__version__},
+    )
+    code = folder / SERVING_CODE_DIR
+    code.mkdir(parents=True, exist_ok=True)
+    shutil.copy2(CODE_DIR / "serve.py", code / "serve.py")
+    shutil.copytree(
+        CODE_DIR / "driftline_ml",
+        code / "driftline_ml",
+        dirs_exist_ok=True,
+        ignore=shutil.ignore_patterns("__pycache__"),
+    )
+    print(f"Saved {MODULE_FILE}, {MODEL_METADATA_FILE} and the serving code ({SERVING_CODE_DIR}/) to {folder}")
 
 
 def _needed_methods(data: TrainingData) -> list[str]:

@@ -101,7 +101,9 @@ def load_serving_model(model_dir: Path) -> ServingModel:
 
 
 def load_model_file(model_dir: Path, metadata: dict[str, Any]) -> Any:
-    """The estimator the metadata names: a scikit-learn pickle, or an XGBoost booster answering as one."""
+    """The estimator the metadata names: a scikit-learn pickle, or an XGBoost booster or exported PyTorch module
+    answering as one."""
+    from driftline_ml import torch_model
     from driftline_ml.xgboost_model import BOOSTER_FILE, MODEL_FORMAT, load_booster
 
     xgboost = metadata.get("model_format") == MODEL_FORMAT
@@ -114,6 +116,8 @@ def load_model_file(model_dir: Path, metadata: dict[str, Any]) -> Any:
         )
     if xgboost:
         return load_booster(path, metadata)
+    if metadata.get("model_format") == torch_model.MODEL_FORMAT:
+        return torch_model.load_module(path, metadata)
     return load_estimator(path, metadata.get("sklearn_version"))
 
 

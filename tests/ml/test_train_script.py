@@ -121,6 +121,7 @@ def test_a_script_whose_train_returns_no_estimator_fails_saying_what_it_returned
     [
         ("lightgbm", "name its package in ml/models/imports_more/requirements.txt"),
         ("xgboost.sklearn", 'run the script on XGBoost\'s framework container ("framework": "xgboost"'),
+        ("torch.nn", 'run the script on PyTorch\'s framework container ("framework": "pytorch"'),
     ],
 )
 def test_a_script_importing_a_module_the_image_lacks_fails_naming_it_and_how_to_give_it(
@@ -130,8 +131,8 @@ def test_a_script_importing_a_module_the_image_lacks_fails_naming_it_and_how_to_
     shutil.copytree(ML_DIR, code, ignore=shutil.ignore_patterns("__pycache__"))
     (code / "models" / "imports_more").mkdir()
     (code / "models" / "imports_more" / "train.py").write_text(f"import {module}\n")
-    hidden = tmp_path / "hidden"  # both made missing here, as the scikit-learn image lacks them
-    for library in ("xgboost", "lightgbm"):
+    hidden = tmp_path / "hidden"  # made missing here, as the scikit-learn image lacks them
+    for library in ("xgboost", "lightgbm", "torch"):
         (hidden / library).mkdir(parents=True)
         missing = f"raise ModuleNotFoundError(\"No module named '{library}'\", name={library!r})\n"
         (hidden / library / "__init__.py").write_text(missing)
