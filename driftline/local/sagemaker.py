@@ -45,6 +45,7 @@ from moto.sagemaker.responses import SageMakerResponse
 from driftline.local import cloudwatch_logs, iam, seams
 from driftline.local.clients import emulator_client, emulator_environment
 from driftline.local.console import Console
+from driftline.local.endpoints.server_process import image_repository
 from driftline.local.job_processes import JobProcess, JobProcesses
 from driftline.local.s3_uris import split_s3_uri
 from driftline.local.settings import ACCOUNT_ID, REPO_ROOT
@@ -620,8 +621,13 @@ def job_role(job: Any) -> dict[str, str]:
 
 XGBOOST_REPOSITORY = "sagemaker-xgboost"
 SCIKIT_LEARN_REPOSITORY = "sagemaker-scikit-learn"
-LIBRARIES_THE_SCIKIT_LEARN_IMAGE_LACKS = ("xgboost",)
-"""Libraries local mode's Python holds (for the XGBoost image's jobs) that SageMaker's scikit-learn image does not."""
+PYTORCH_TRAINING_REPOSITORY = "pytorch-training"
+LIBRARIES_IMAGES_LACK = {
+    SCIKIT_LEARN_REPOSITORY: ("scikit-learn", ("xgboost", "torch")),
+    XGBOOST_REPOSITORY: ("XGBoost", ("torch",)),
+    PYTORCH_TRAINING_REPOSITORY: ("PyTorch training", ("xgboost",)),
+}
+"""Libraries local mode's Python holds (for the other images' jobs) that each SageMaker framework image does not."""
 XGBOOST_ALGORITHM_MODULE = "driftline.local.xgboost_algorithm"
 
 
@@ -646,26 +652,27 @@ def _sm_variables(root: Path, channels: dict[str, Path], hyperparameters: dict[s
 
 
 def _without_libraries_the_image_lacks(image: str, root: Path) -> dict[str, str]:
-    """Hide from a script on the scikit-learn image the libraries local mode's Python has and that image lacks.
+    """Hide from a script on a framework image the libraries local mode's Python has and that image lacks.
 
     Each is a module that fails to import as a missing one does (``PYTHONPATH``, which comes before local mode's
     own packages; a script's installed requirements still come first), so a script that would fail on AWS
-    fails here too. The XGBoost image holds XGBoost beside scikit-learn: nothing is hidden there.
+    fails here too: XGBoost on the scikit-learn and PyTorch images, PyTorch on the scikit-learn and XGBoost ones.
     """
-    if _repository(image) != SCIKIT_LEARN_REPOSITORY:
+    shown_as, lacking = LIBRARIES_IMAGES_LACK.get(_repository(image), ("", ()))
+    if not lacking:
         return {}
     folder = root / "image-lacks"
-    for library in LIBRARIES_THE_SCIKIT_LEARN_IMAGE_LACKS:
+    for library in lacking:
         (folder / library).mkdir(parents=True, exist_ok=True)
         (folder / library / "__init__.py").write_text(
-            f"raise ModuleNotFoundError(\"No module named '{library}' (SageMaker's scikit-learn image has none; "
+            f"raise ModuleNotFoundError(\"No module named '{library}' (SageMaker's {shown_as} image has none; "
             f'local mode hides its own)", name={library!r})\n'
         )
     return {"PYTHONPATH": str(folder)}
 
 
 def _repository(image: str) -> str:
-    return image.split("/", 1)[-1].split(":", 1)[0].split("@", 1)[0]
+    return image_repository(image)
 
 
 def _runs_xgboost_algorithm(image: str, hyperparameters: dict[str, str]) -> bool:

@@ -277,9 +277,9 @@ def test_the_sections_a_newcomer_needs_come_before_the_internals() -> None:
 
 def test_the_readme_s_worked_training_scripts_are_the_ones_in_ml_models_that_the_e2e_test_runs() -> None:
     shown = named_blocks("model-script")
-    assert list(shown) == ["logistic_regression", "xgboost_trees"]
+    assert list(shown) == ["logistic_regression", "xgboost_trees", "torch_mlp"]
     e2e = (REPO_ROOT / "tests/e2e/test_local_model_script.py").read_text()
     for name, text in shown.items():
         assert text == (REPO_ROOT / f"ml/models/{name}/train.py").read_text()
         assert f'"script": "{name}"' in e2e
-    assert '"framework": "xgboost"' in e2e
+    assert '"framework": "xgboost"' in e2e and '"framework": "pytorch"' in e2e

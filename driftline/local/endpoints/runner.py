@@ -33,6 +33,7 @@ from __future__ import annotations
 import functools
 import json
 import re
+import shutil
 import tarfile
 import threading
 import time
@@ -56,9 +57,13 @@ from driftline.local.endpoints.capture import (
 from driftline.local.endpoints.metrics import NAMESPACE, InvocationMetrics
 from driftline.local.endpoints.server_process import (
     INVOKE_TIMEOUT_SECONDS,
+    MODEL_CODE_DIR,
+    PYTORCH_INFERENCE_REPOSITORY,
+    PYTORCH_SERVING_LIBRARIES,
     START_TIMEOUT_SECONDS,
     EndpointFailed,
     ModelServer,
+    image_repository,
     launch_server,
     post_invocation,
 )
@@ -506,7 +511,9 @@ class EndpointRunner:
         program = environment.get("SAGEMAKER_PROGRAM")
         submit = environment.get("SAGEMAKER_SUBMIT_DIRECTORY")
         model_uri = container.get("ModelDataUrl")
-        if not program or not submit or not model_uri:
+        # SageMaker's PyTorch serving image imports the program from the model's own code/ folder.
+        torchserve = image_repository(str(container.get("Image") or "")) == PYTORCH_INFERENCE_REPOSITORY
+        if not program or not model_uri or not (submit or torchserve):
             raise EndpointFailed(
                 "ClientError: the model's container needs ModelDataUrl and the SAGEMAKER_PROGRAM and "
                 "SAGEMAKER_SUBMIT_DIRECTORY environment variables (the scikit-learn serving container's contract)"
@@ -517,11 +524,28 @@ class EndpointRunner:
             self.code.require_script(program, "SAGEMAKER_PROGRAM")
             model_dir, code_dir = folder / "model", folder / "code"
             self._unpack(str(model_uri), folder / "model.tar.gz", model_dir, credentials)
-            self._unpack(str(submit), folder / "sourcedir.tar.gz", code_dir, credentials)
-            self.code.verify_folder(code_dir, f"SAGEMAKER_SUBMIT_DIRECTORY {submit}")
+            if torchserve:
+                shown_as = f"{model_uri} ({MODEL_CODE_DIR}/)"
+                if not (model_dir / MODEL_CODE_DIR).is_dir():
+                    raise JobFailed(
+                        f"ClientError: {model_uri} holds no {MODEL_CODE_DIR}/ folder, where SageMaker's PyTorch "
+                        f"serving image imports {program} from"
+                    )
+                shutil.copytree(model_dir / MODEL_CODE_DIR, code_dir)
+            else:
+                shown_as = f"SAGEMAKER_SUBMIT_DIRECTORY {submit}"
+                self._unpack(str(submit), folder / "sourcedir.tar.gz", code_dir, credentials)
+            self.code.verify_folder(code_dir, shown_as)
         except JobFailed as error:
             raise EndpointFailed(str(error)) from error
-        server = launch_server(folder, program, environment, config_name=config_name, variant=variant_name)
+        server = launch_server(
+            folder,
+            program,
+            environment,
+            config_name=config_name,
+            variant=variant_name,
+            library_dir=PYTORCH_SERVING_LIBRARIES if torchserve else None,
+        )
         server.credentials = credentials
         return server
 

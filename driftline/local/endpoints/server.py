@@ -180,7 +180,20 @@ def _as_text(body: bytes, content_type: str) -> Any:
 
 def _server_error(error: Exception) -> Answer:
     traceback.print_exception(error)
+    if _is_toolkit_error(error):
+        # SageMaker's PyTorch serving image answers the inference toolkit's errors with their status: the message,
+        # then the traceback.
+        trace = "".join(traceback.format_exception(error))
+        status, message = vars(error)["status_code"], vars(error)["message"]
+        return int(status), f"{message}\n{trace}".encode(), "text/plain"
     return 500, json.dumps({"error": type(error).__name__, "message": str(error)}).encode(), "application/json"
+
+
+def _is_toolkit_error(error: Exception) -> bool:
+    return any(
+        kind.__name__ == "BaseInferenceToolkitError" and kind.__module__ == "sagemaker_inference.errors"
+        for kind in type(error).__mro__
+    )
 
 
 def _refuse_everything(environ: dict[str, Any], start_response: Callable[..., Any]) -> list[bytes]:
@@ -235,9 +248,12 @@ def serve(argv: list[str] | None = None) -> int:
     parser.add_argument("--model-dir", type=Path, required=True)
     parser.add_argument("--program", required=True)
     parser.add_argument("--failure-file", type=Path, required=True)
+    parser.add_argument("--library-dir", type=Path, help="what the image gives the program to import, after its code")
     args = parser.parse_args(argv)
     try:
         sys.path.insert(0, str(args.code_dir))
+        if args.library_dir:
+            sys.path.insert(1, str(args.library_dir))
         program = importlib.import_module(Path(args.program).stem)
         model = program.model_fn(str(args.model_dir))
     except Exception as error:

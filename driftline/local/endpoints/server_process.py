@@ -27,6 +27,18 @@ INVOKE_TIMEOUT_SECONDS = 60.0
 DRAIN_TIMEOUT_SECONDS = 60.0
 
 
+PYTORCH_INFERENCE_REPOSITORY = "pytorch-inference"
+"""SageMaker's PyTorch serving image, which imports the serving program from the model's own ``code/`` folder."""
+MODEL_CODE_DIR = "code"
+PYTORCH_SERVING_LIBRARIES = Path(__file__).resolve().parent / "pytorch_serving"
+"""Local mode's stand-in for what that image gives a serving program to import (the inference toolkit's errors)."""
+
+
+def image_repository(image_uri: str) -> str:
+    """``<registry>/<repository>:<tag>`` -> ``<repository>``."""
+    return image_uri.split("/", 1)[-1].split(":", 1)[0].split("@", 1)[0]
+
+
 class EndpointFailed(Exception):
     """A server that could not start; the message becomes the endpoint's FailureReason."""
 
@@ -77,7 +89,13 @@ class ModelServer:
 
 
 def launch_server(
-    folder: Path, program: str, environment: dict[str, str], *, config_name: str, variant: str
+    folder: Path,
+    program: str,
+    environment: dict[str, str],
+    *,
+    config_name: str,
+    variant: str,
+    library_dir: Path | None = None,
 ) -> ModelServer:
     """Start the server for the model and code unpacked in ``folder``; it is answering ``/ping`` when this returns."""
     failure_file = folder / "failure"
@@ -98,6 +116,7 @@ def launch_server(
             program,
             "--failure-file",
             str(failure_file),
+            *(["--library-dir", str(library_dir)] if library_dir else []),
         ],
         cwd=folder,
         env=env,
