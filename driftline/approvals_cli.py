@@ -166,13 +166,16 @@ def decide_in_registry(
     by: str,
     reason: str,
     wait: float = 30,
+    where: str = "",
 ) -> str:
-    """Set the waiting run's package to Approved or Rejected, as Studio would; the registry's event resumes it."""
+    """Set the waiting run's package to Approved or Rejected, as Studio would; the registry's event resumes it.
+    ``where`` says where the decision was made for the registry's record (default: the CLI command)."""
     current = sagemaker.describe_model_package(ModelPackageName=package)["ModelApprovalStatus"]
     if current != "PendingManualApproval":
         raise DecisionRefused(f"{package} is already {current}; the run resumes from that decision")
     verb = "Approved" if approve else "Rejected"
-    description = f"{verb} by {by} with driftline {'approve' if approve else 'reject'}"
+    where = where or f"with driftline {'approve' if approve else 'reject'}"
+    description = f"{verb} by {by} {where}"
     if reason:
         description += f": {reason}"
     if len(description) > APPROVAL_DESCRIPTION_MAX:

@@ -26,6 +26,7 @@ COMMAND_MODULES = (
     "driftline.logs_cli",
     "driftline.destroy_cli",
     "driftline.cost_cli",
+    "driftline.console_cli",
 )
 """Commands that live in their own module: each has ``add_parser(commands)``, which sets ``run_command``, and
 ``run(args) -> int``."""

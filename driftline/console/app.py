@@ -1,0 +1,376 @@
+"""The console's web application (ASGI, served by uvicorn on 127.0.0.1): routes, and the rules every request
+passes before any of them.
+
+- Only this machine's own pages reach it: a ``Host`` other than the console's loopback address and port, an
+  ``Origin`` other than its own, or a browser's ``Sec-Fetch-Site`` naming another site gets ``403``, as local
+  mode's emulator does (``driftline.local.http_guard``).
+- Every form carries a CSRF token: an HMAC, under a key made when the console starts, of a random session cookie
+  (``HttpOnly``, ``SameSite=Strict``) set on the first page. A POST without both, or with a token of another
+  session, is refused before anything is decided.
+- Every answer carries a strict Content-Security-Policy (the console's own script and style only; no inline code,
+  no frames, forms post only to the console) and is never cached.
+
+A decision made here goes through the same path as ``driftline approve``: the package's registry status, whose
+event resumes the waiting run (``approvals_cli.decide_in_registry``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import getpass
+import hashlib
+import hmac
+import re
+import secrets
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from html import escape
+from http.cookies import SimpleCookie
+from importlib import resources
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs, quote, urlencode
+
+from driftline.approvals_cli import DecisionRefused, decide_in_registry
+from driftline.console import pages
+from driftline.console.reads import (
+    GROUP_NAME,
+    model_groups,
+    model_versions,
+    recent_runs,
+    run_detail,
+)
+from driftline.local.http_guard import allowed_hosts, allowed_origins
+from driftline.stack_target import StackTarget
+
+CONTENT_SECURITY_POLICY = (
+    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; "
+    "form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
+)
+SESSION_COOKIE = "driftline_console"
+MAX_FORM_BYTES = 16 * 1024
+MAX_ARTIFACT_BYTES = 2 * 1024 * 1024
+"""The most of an artifact the viewer shows (the first bytes of a larger one)."""
+EMAIL_FILE = re.compile(r"^[A-Za-z0-9._-]{1,200}\.eml$")
+STATIC_FILES = {
+    "console.css": "text/css; charset=utf-8",
+    "console.js": "text/javascript; charset=utf-8",
+    "favicon.svg": "image/svg+xml",
+}
+DECISION_WAIT_SECONDS = 10.0
+
+
+@dataclass
+class Answer:
+    status: int
+    body: bytes
+    content_type: str = "text/html; charset=utf-8"
+    headers: list[tuple[str, str]] = field(default_factory=list)
+
+
+@dataclass
+class Request:
+    method: str
+    path: str
+    query: dict[str, str]
+    headers: dict[str, str]
+    body: bytes
+    session: str
+
+
+class ConsoleApp:
+    """The console for one stack (``target``), answering on ``127.0.0.1:<port>``."""
+
+    def __init__(self, target: StackTarget, port: int, *, user: str | None = None) -> None:
+        self.target = target
+        self.port = port
+        self.user = user or getpass.getuser()
+        self._key = secrets.token_bytes(32)
+        self._hosts = allowed_hosts(port)
+        self._origins = allowed_origins(port)
+        self._clients: dict[str, Any] = {}
+
+    # -- the rules every request passes ------------------------------------------------------------------------
+    def refusal(self, headers: dict[str, str]) -> str | None:
+        host = headers.get("host", "").strip().lower()
+        if host not in self._hosts:
+            return f"Forbidden: the console answers only requests addressed to 127.0.0.1:{self.port} (Host {host!r})."
+        origin = headers.get("origin")
+        if origin is not None and origin.strip().lower().rstrip("/") not in self._origins:
+            return f"Forbidden: the console serves only its own pages, not pages of {origin}."
+        site = headers.get("sec-fetch-site")
+        if site is not None and site.strip().lower() not in ("same-origin", "none"):
+            return f"Forbidden: a browser sent this request on behalf of another site (Sec-Fetch-Site: {site})."
+        return None
+
+    def csrf_token(self, session: str) -> str:
+        digest = hmac.new(self._key, session.encode(), hashlib.sha256).digest()
+        return base64.urlsafe_b64encode(digest).decode().rstrip("=")
+
+    def csrf_valid(self, session: str, token: str) -> bool:
+        return bool(session) and hmac.compare_digest(self.csrf_token(session), token)
+
+    def client(self, service: str) -> Any:
+        if service not in self._clients:
+            self._clients[service] = self.target.client(service)
+        return self._clients[service]
+
+    # -- ASGI ----------------------------------------------------------------------------------------------------
+    async def __call__(
+        self, scope: dict[str, Any], receive: Callable[..., Awaitable[Any]], send: Callable[..., Any]
+    ) -> None:
+        if scope["type"] != "http":
+            return
+        headers = {name.decode("latin-1").lower(): value.decode("latin-1") for name, value in scope["headers"]}
+        refusal = self.refusal(headers)
+        new_session = ""
+        if refusal is not None:
+            answer = Answer(403, refusal.encode(), "text/plain; charset=utf-8")
+        else:
+            body = await _read_body(receive, MAX_FORM_BYTES)
+            session = _cookie(headers.get("cookie", ""), SESSION_COOKIE)
+            if not session:
+                session = new_session = secrets.token_urlsafe(24)
+            query = {k: v[0] for k, v in parse_qs(scope.get("query_string", b"").decode("latin-1")).items()}
+            request = Request(
+                scope["method"], scope["path"], query, headers, body if body is not None else b"", session
+            )
+            if body is None:
+                answer = Answer(413, b"The form is too large.", "text/plain; charset=utf-8")
+            else:
+                try:
+                    answer = await asyncio.to_thread(self.route, request)
+                except Exception as error:  # an AWS error, say: shown, not a stack trace
+                    answer = Answer(
+                        502,
+                        self.page(
+                            "The console could not read this page",
+                            pages.message_page(f"{type(error).__name__}: {error}"),
+                        ),
+                    )
+        extra = list(answer.headers)
+        if new_session:
+            extra.append(("set-cookie", f"{SESSION_COOKIE}={new_session}; Path=/; HttpOnly; SameSite=Strict"))
+        await send(
+            {
+                "type": "http.response.start",
+                "status": answer.status,
+                "headers": [
+                    (b"content-type", answer.content_type.encode()),
+                    (b"content-length", str(len(answer.body)).encode()),
+                    (b"content-security-policy", CONTENT_SECURITY_POLICY.encode()),
+                    (b"x-content-type-options", b"nosniff"),
+                    (b"x-frame-options", b"DENY"),
+                    # Not no-referrer: under it Chromium sends "Origin: null" with the console's own forms.
+                    (b"referrer-policy", b"same-origin"),
+                    (b"cache-control", b"no-store"),
+                    *((name.encode(), value.encode()) for name, value in extra),
+                ],
+            }
+        )
+        await send({"type": "http.response.body", "body": answer.body})
+
+    # -- routes --------------------------------------------------------------------------------------------------
+    def page(self, title: str, body: str, *, active: str = "") -> bytes:
+        return pages.layout(
+            title, body, where=self.target.describe(), local=self.target.is_local, active=active
+        ).encode()
+
+    def route(self, request: Request) -> Answer:
+        path = request.path.rstrip("/") or "/"
+        if request.method == "POST":
+            if path == "/models/decide":
+                return self.decide(request)
+            return Answer(405, b"Only /models/decide takes a form.", "text/plain; charset=utf-8")
+        if request.method not in ("GET", "HEAD"):
+            return Answer(405, b"Method not allowed.", "text/plain; charset=utf-8")
+        if path == "/":
+            return Answer(303, b"", headers=[("location", "/runs")])
+        if path == "/favicon.ico":
+            return Answer(301, b"", headers=[("location", "/static/favicon.svg")])
+        if path.startswith("/static/"):
+            return self.static(path.removeprefix("/static/"))
+        if path in ("/runs", "/runs/live"):
+            return self.runs(request, live=path.endswith("/live"))
+        if path.startswith("/runs/"):
+            name, _, rest = path.removeprefix("/runs/").partition("/")
+            if rest in ("", "live"):
+                return self.run(name, live=rest == "live")
+        if path == "/models":
+            groups = model_groups(
+                self.client("sagemaker"), self.target.outputs.get("ModelPackageGroupPrefix", self.target.stack_name)
+            )
+            return Answer(200, self.page("Models", pages.models_page(groups), active="models"))
+        if path.startswith("/models/"):
+            return self.group(path.removeprefix("/models/"), request)
+        if path == "/artifacts":
+            return self.artifact(request.query.get("uri", ""))
+        if self.target.is_local and path == "/outbox":
+            return Answer(200, self.page("Outbox", pages.outbox_page(self.outbox()), active="outbox"))
+        if self.target.is_local and path.startswith("/outbox/"):
+            return self.email(path.removeprefix("/outbox/"))
+        return self.not_found("There is no such page.")
+
+    def not_found(self, text: str) -> Answer:
+        return Answer(404, self.page("Not found", pages.message_page(text, link=("/runs", "Back to the runs"))))
+
+    def static(self, name: str) -> Answer:
+        if name not in STATIC_FILES:
+            return Answer(404, b"", "text/plain; charset=utf-8")
+        return Answer(200, (resources.files("driftline.console") / "static" / name).read_bytes(), STATIC_FILES[name])
+
+    def runs(self, request: Request, *, live: bool) -> Answer:
+        dataset = request.query.get("dataset", "")
+        sfn = self.client("stepfunctions")
+        rows = recent_runs(sfn, self.target.machine_arn, dataset=dataset)
+        datasets = {row.dataset for row in (rows if not dataset else recent_runs(sfn, self.target.machine_arn))}
+        now = pages.now_utc()
+        table = pages.runs_page(rows, dataset=dataset, datasets=datasets, now=now)
+        if live:
+            return Answer(200, table.encode())
+        live_url = "/runs/live" + (f"?{urlencode({'dataset': dataset})}" if dataset else "")
+        body = f'<div data-live="{live_url}" data-every="3000">{table}</div>'
+        return Answer(200, self.page("Runs", body, active="runs"))
+
+    def run(self, name: str, *, live: bool) -> Answer:
+        detail = run_detail(self.client("stepfunctions"), self.target.machine_arn, name)
+        if detail is None:
+            return self.not_found(f"There is no run {name}.")
+        now = pages.now_utc()
+        if live:
+            return Answer(200, pages.run_live(detail, now).encode())
+        return Answer(
+            200,
+            self.page(f"Run {name}", pages.run_page(detail, now, artifact_link=self.artifact_link()), active="runs"),
+        )
+
+    def artifact_link(self) -> str:
+        if self.target.is_local:
+            return "/artifacts?uri={uri}"
+        region = self.target.region
+        return f"https://{region}.console.aws.amazon.com/s3/object/{{bucket}}?region={region}&prefix={{key}}"
+
+    def group(self, name: str, request: Request) -> Answer:
+        if not GROUP_NAME.fullmatch(name):
+            return self.not_found(f"There is no model group {name}.")
+        versions = model_versions(self.client("sagemaker"), name)
+        if not versions:
+            return self.not_found(f"Model group {name} holds no version.")
+        body = pages.group_page(name, versions, csrf=self.csrf_token(request.session))
+        notice = request.query.get("notice")
+        if notice:
+            body = pages.message_page(notice) + body
+        return Answer(200, self.page(f"Models of {name}", body, active="models"))
+
+    def decide(self, request: Request) -> Answer:
+        form = {k: v[0] for k, v in parse_qs(request.body.decode("utf-8", "replace")).items()}
+        if not self.csrf_valid(request.session, form.get("csrf", "")):
+            return Answer(
+                403,
+                b"Forbidden: this form lacks the console's token (reload the page and decide again).",
+                "text/plain; charset=utf-8",
+            )
+        package = form.get("package", "")
+        decision = form.get("decision", "")
+        reason = form.get("reason", "").strip()
+        group = package.rpartition(":model-package/")[2].rpartition("/")[0]
+        if decision not in ("approve", "reject") or not GROUP_NAME.fullmatch(group):
+            return Answer(
+                400, self.page("Not decided", pages.message_page("The form names no decision on a model version."))
+            )
+        back = f"/models/{quote(group)}"
+        if decision == "reject" and not reason:
+            return _see(back, "Nothing was decided: a rejection needs a reason.")
+        sagemaker = self.client("sagemaker")
+        described = sagemaker.describe_model_package(ModelPackageName=package)
+        execution_arn = str((described.get("CustomerMetadataProperties") or {}).get("execution_arn") or "")
+        try:
+            message = decide_in_registry(
+                self.client("stepfunctions"),
+                sagemaker,
+                execution_arn,
+                package,
+                approve=decision == "approve",
+                by=self.user,
+                reason=reason,
+                wait=DECISION_WAIT_SECONDS,
+                where="in the Driftline console",
+            )
+        except DecisionRefused as refused:
+            message = str(refused)
+        return _see(back, message)
+
+    def outbox(self) -> Path:
+        assert self.target.state_dir is not None
+        return self.target.state_dir / "outbox"
+
+    def email(self, name: str) -> Answer:
+        path = self.outbox() / name
+        if not EMAIL_FILE.fullmatch(name) or not path.is_file():
+            return self.not_found(f"There is no email {name} in the outbox.")
+        return Answer(200, self.page("Email", pages.email_page(path), active="outbox"))
+
+    def artifact(self, uri: str) -> Answer:
+        """An artifact of the stack's buckets, shown as text, or a folder's objects (local mode has no S3 console to
+        link to)."""
+        bucket, _, key = uri.removeprefix("s3://").partition("/")
+        buckets = {self.target.outputs.get("DataBucketName"), self.target.outputs.get("ArtifactBucketName")}
+        if not self.target.is_local or not uri.startswith("s3://") or bucket not in buckets or not key:
+            return self.not_found("The console shows only objects of this stack's buckets.")
+        s3 = self.client("s3")
+        if key.endswith("/"):
+            listed = s3.list_objects_v2(Bucket=bucket, Prefix=key, MaxKeys=200).get("Contents", [])
+            links = "".join(
+                f"<li>{pages.artifact_link_html('s3://' + bucket + '/' + str(item['Key']), self.artifact_link())} "
+                f'<span class="muted">{int(item["Size"])} bytes</span></li>'
+                for item in listed
+            )
+            body = pages.message_page(f"{uri}: {len(listed)} objects") + f'<ul class="artifacts">{links}</ul>'
+            return Answer(200, self.page("Artifacts", body))
+        try:
+            head = s3.head_object(Bucket=bucket, Key=key)
+        except s3.exceptions.ClientError:
+            return self.not_found(f"There is no object {uri}.")
+        size = int(head.get("ContentLength") or 0)
+        data = (
+            s3.get_object(Bucket=bucket, Key=key, Range=f"bytes=0-{MAX_ARTIFACT_BYTES - 1}")["Body"].read()
+            if size
+            else b""
+        )
+        try:
+            text = data.decode("utf-8")
+        except UnicodeDecodeError:
+            return Answer(200, self.page(uri, pages.message_page(f"{uri} is a binary object of {size} bytes.")))
+        more = f" (the first {MAX_ARTIFACT_BYTES} of {size} bytes)" if size > MAX_ARTIFACT_BYTES else ""
+        body = pages.message_page(f"{uri}{more}") + f'<pre class="artifact">{escape(text)}</pre>'
+        return Answer(200, self.page("Artifact", body))
+
+
+def _see(path: str, notice: str) -> Answer:
+    return Answer(303, b"", headers=[("location", f"{path}?{urlencode({'notice': notice[:500]})}")])
+
+
+def _cookie(header: str, name: str) -> str:
+    cookie: SimpleCookie = SimpleCookie()
+    try:
+        cookie.load(header)
+    except Exception:
+        return ""
+    morsel = cookie.get(name)
+    value = morsel.value if morsel is not None else ""
+    return value if re.fullmatch(r"[A-Za-z0-9_-]{16,64}", value) else ""
+
+
+async def _read_body(receive: Callable[..., Awaitable[Any]], limit: int) -> bytes | None:
+    chunks: list[bytes] = []
+    size = 0
+    while True:
+        message = await receive()
+        chunk = message.get("body", b"")
+        size += len(chunk)
+        if size > limit:
+            return None
+        chunks.append(chunk)
+        if not message.get("more_body"):
+            return b"".join(chunks)

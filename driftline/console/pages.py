@@ -1,0 +1,235 @@
+"""The console's pages as HTML: every value escaped, no inline script or style (the Content-Security-Policy allows
+only the console's own files), and nothing secret: task tokens and approval links never reach a page."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from datetime import UTC, datetime
+from email import policy
+from email.parser import BytesParser
+from html import escape
+from pathlib import Path
+from urllib.parse import quote, urlencode
+
+from driftline.console.charts import line_chart
+from driftline.console.graph import render_svg, taken_transitions, visits
+from driftline.console.reads import ModelGroup, ModelVersion, RunDetail, RunRow, s3_uris
+from driftline.run_status import APPROVAL_STATE, format_seconds, model_version, step_details
+
+APPROVAL_LINK = re.compile(r"https?://\S+/approvals/\S+")
+"""The signed approve/reject links of an approval email: whoever holds one decides, so no page shows them."""
+
+
+def layout(title: str, body: str, *, where: str, local: bool, active: str = "") -> str:
+    sections = [("runs", "/runs", "Runs"), ("models", "/models", "Models")]
+    if local:
+        sections.append(("outbox", "/outbox", "Outbox"))
+    links = "".join(
+        f'<a href="{href}"{" class=active" if key == active else ""}>{label}</a>' for key, href, label in sections
+    )
+    return (
+        '<!doctype html><html lang="en"><head><meta charset="utf-8">'
+        f"<title>{escape(title)} · Driftline</title>"
+        '<meta name="viewport" content="width=device-width, initial-scale=1">'
+        '<link rel="icon" href="/static/favicon.svg" type="image/svg+xml">'
+        '<link rel="stylesheet" href="/static/console.css"><script src="/static/console.js" defer></script>'
+        f'</head><body><header><strong>Driftline</strong><nav>{links}</nav><span class="where">{escape(where)}</span>'
+        f"</header><main><h1>{escape(title)}</h1>{body}</main></body></html>"
+    )
+
+
+def _when(moment: datetime | None) -> str:
+    return f"{moment:%Y-%m-%d %H:%M:%S} UTC" if moment else ""
+
+
+def _status(status: str) -> str:
+    return f'<span class="status {escape(status.lower())}">{escape(status)}</span>'
+
+
+def runs_page(rows: list[RunRow], *, dataset: str, datasets: Iterable[str], now: datetime) -> str:
+    choices = "".join(
+        f'<a href="/runs?{urlencode({"dataset": name})}"{" class=active" if name == dataset else ""}>{escape(name)}</a>'
+        for name in sorted(set(datasets))
+    )
+    filters = f'<p class="filters">Datasets: <a href="/runs">all</a> {choices}</p>' if choices else ""
+    if not rows:
+        which = f" of {escape(dataset)}" if dataset else ""
+        return filters + f'<p class="empty">No runs{which} yet: an upload to data/&lt;dataset&gt;/ starts one.</p>'
+    body = "".join(
+        f'<tr data-run="{escape(row.name)}"><td><a href="/runs/{quote(row.name)}">{escape(row.name)}</a></td>'
+        f"<td>{escape(row.dataset)}</td><td>{_status(row.status)}</td><td>{_when(row.started)}</td>"
+        f"<td>{format_seconds(((row.stopped or now) - row.started).total_seconds())}</td></tr>"
+        for row in rows
+    )
+    return (
+        filters + '<table class="runs" data-live="/runs/live"><thead><tr><th>Run</th><th>Dataset</th><th>Status</th>'
+        f"<th>Started</th><th>Took</th></tr></thead><tbody>{body}</tbody></table>"
+    )
+
+
+def run_live(detail: RunDetail, now: datetime) -> str:
+    """The part of a run's page that changes while it runs: its status, graph and steps."""
+    visited = visits(detail.steps, now, run_status=detail.status)
+    graph = render_svg(detail.definition, visited, taken_transitions(detail.steps))
+    steps = "".join(
+        f"<tr><td>{step.entered:%H:%M:%S}</td><td>{escape(step.name)}</td><td>{format_seconds(step.seconds(now))}"
+        f"{'' if step.exited or detail.status != 'RUNNING' else ' so far'}</td>"
+        f"<td>{'<br>'.join(escape(line) for line in step_details(step))}</td></tr>"
+        for step in detail.steps
+    )
+    took = format_seconds(((detail.stopped or now) - detail.started).total_seconds())
+    waiting = ""
+    if detail.waiting_package and detail.waiting_state == APPROVAL_STATE:
+        group = detail.waiting_package.rpartition(":model-package/")[2].rpartition("/")[0]
+        waiting = (
+            f'<p class="waiting">Waiting for approval of {escape(model_version(detail.waiting_package))}: decide on '
+            f'<a href="/models/{quote(group)}">its model group\'s page</a>.</p>'
+        )
+    return (
+        f'<div class="live" data-status="{escape(detail.status)}"><p class="summary">{_status(detail.status)} '
+        f"started {_when(detail.started)}, {took}{'' if detail.stopped else ' so far'}: {escape(detail.reason)}</p>"
+        f"{waiting}"
+        f'<div class="columns"><div class="graph">{graph}</div>'
+        '<div class="steps"><table><thead><tr><th>Entered</th><th>State</th><th>Took</th><th>What it did</th></tr>'
+        f"</thead><tbody>{steps}</tbody></table></div></div></div>"
+    )
+
+
+def run_page(detail: RunDetail, now: datetime, *, artifact_link: str) -> str:
+    trigger = detail.trigger
+    origin = (
+        f"Retrain after drift: {escape(str(trigger.get('reason') or ''))}"
+        if trigger.get("source") == "drift"
+        else f"Upload: {escape(detail.data_uri)}"
+    )
+    sections = [
+        f'<p class="origin">Dataset <a href="/runs?{urlencode({"dataset": detail.dataset})}">{escape(detail.dataset)}'
+        f"</a>. {origin}</p>",
+        f'<div data-live="/runs/{quote(detail.name)}/live">{run_live(detail, now)}</div>',
+    ]
+    gate = detail.output.get("gate")
+    if isinstance(gate, dict) and gate:
+        sections.append(_gate_section(gate))
+    validation = detail.output.get("validation")
+    if isinstance(validation, dict) and validation:
+        sections.append(_validation_section(validation))
+    artifacts = s3_uris(detail.output)
+    if artifacts:
+        items = "".join(f"<li>{artifact_link_html(uri, artifact_link)}</li>" for uri in artifacts)
+        sections.append(f"<h2>Artifacts</h2><ul class=artifacts>{items}</ul>")
+    return "".join(sections)
+
+
+def artifact_link_html(uri: str, artifact_link: str) -> str:
+    """An artifact's URI, linked to where it can be read: the console's own viewer in local mode, the S3 console
+    on AWS (``artifact_link`` holds ``{uri}``, ``{bucket}`` and ``{key}``)."""
+    bucket, _, key = uri.removeprefix("s3://").partition("/")
+    href = artifact_link.format(uri=quote(uri, safe=""), bucket=quote(bucket), key=quote(key, safe=""))
+    return f'<a href="{escape(href)}">{escape(uri)}</a>'
+
+
+def _gate_section(gate: dict[str, object]) -> str:
+    rows = [
+        ("Decision", "passed" if gate.get("passed") else "failed"),
+        ("Metric", f"{gate.get('metric')} = {gate.get('value')}"),
+        (
+            "Threshold",
+            f"{gate.get('threshold')} ({'higher' if gate.get('higher_is_better', True) else 'lower'} is better)",
+        ),
+        ("Serving model", f"{gate.get('incumbent_model_package_arn') or 'none'} scored {gate.get('incumbent_value')}"),
+    ]
+    reasons = "".join(f"<li>{escape(str(reason))}</li>" for reason in gate.get("reasons") or [])  # type: ignore[attr-defined]
+    table = "".join(f"<tr><th>{escape(k)}</th><td>{escape(str(v))}</td></tr>" for k, v in rows)
+    return f'<h2>Quality gate</h2><table class="facts">{table}</table><ul>{reasons}</ul>'
+
+
+def _validation_section(validation: dict[str, object]) -> str:
+    shown = {k: v for k, v in validation.items() if isinstance(v, str | int | float | bool) and k != "config_uri"}
+    table = "".join(f"<tr><th>{escape(k)}</th><td>{escape(str(v))}</td></tr>" for k, v in sorted(shown.items()))
+    return f'<h2>Validation</h2><table class="facts">{table}</table>'
+
+
+def models_page(groups: list[ModelGroup]) -> str:
+    if not groups:
+        return '<p class="empty">No model registered yet: a run that passes the quality gate registers one.</p>'
+    items = "".join(
+        f'<li><a href="/models/{quote(group.name)}">{escape(group.name)}</a> <span class="muted">created '
+        f"{_when(group.created)}</span></li>"
+        for group in groups
+    )
+    return f'<ul class="groups">{items}</ul>'
+
+
+def group_page(group: str, versions: list[ModelVersion], *, csrf: str) -> str:
+    metric = next((version.metric for version in reversed(versions) if version.metric), "metric")
+    points = [(f"v{version.version}", version.value) for version in versions if version.value is not None]
+    chart = line_chart(
+        [(label, float(value)) for label, value in points if value is not None], title=f"{metric} by version"
+    )
+    rows = "".join(_version_row(version, csrf) for version in reversed(versions))
+    return (
+        f'<div class="chart-box">{chart}</div>'
+        '<table class="versions"><thead><tr><th>Version</th><th>Status</th><th>Metric</th><th>Registered</th>'
+        f"<th>Decided</th><th>Run</th><th></th></tr></thead><tbody>{rows}</tbody></table>"
+    )
+
+
+def _version_row(version: ModelVersion, csrf: str) -> str:
+    decision = ""
+    if version.status == "PendingManualApproval":
+        decision = (
+            '<form method="post" action="/models/decide" class="decide">'
+            f'<input type="hidden" name="csrf" value="{escape(csrf)}">'
+            f'<input type="hidden" name="package" value="{escape(version.arn)}">'
+            '<input name="reason" placeholder="why (needed to reject)" maxlength="400">'
+            '<button name="decision" value="approve">Approve</button>'
+            '<button name="decision" value="reject">Reject</button></form>'
+        )
+    decided = (
+        f"{escape(version.decided)}<br><span class=muted>{_when(version.decided_at)}</span>" if version.decided else ""
+    )
+    run = f'<a href="/runs/{quote(version.run)}">{escape(version.run)}</a>' if version.run else ""
+    value = f"{escape(version.metric)} {version.value:.4f}" if version.value is not None else ""
+    return (
+        f'<tr data-version="{version.version}"><td>{version.version}</td><td>{_status(version.status)}</td>'
+        f"<td>{value}</td><td>{_when(version.created)}</td><td>{decided}</td><td>{run}</td><td>{decision}</td></tr>"
+    )
+
+
+def message_page(text: str, *, link: tuple[str, str] | None = None) -> str:
+    more = f' <a href="{escape(link[0])}">{escape(link[1])}</a>' if link else ""
+    return f'<p class="message">{escape(text)}{more}</p>'
+
+
+# The outbox (local mode) ---------------------------------------------------------------------------------------
+
+
+def outbox_page(folder: Path) -> str:
+    emails = sorted(folder.glob("*.eml"), reverse=True) if folder.is_dir() else []
+    if not emails:
+        return '<p class="empty">No email sent yet.</p>'
+    items = []
+    for path in emails[:200]:
+        message = BytesParser(policy=policy.default).parsebytes(path.read_bytes(), headersonly=True)
+        items.append(
+            f'<li><a href="/outbox/{quote(path.name)}">{escape(str(message["Subject"] or path.name))}</a> '
+            f'<span class="muted">{escape(str(message["Date"] or ""))}</span></li>'
+        )
+    return f'<ul class="outbox">{"".join(items)}</ul>'
+
+
+def email_page(path: Path) -> str:
+    message = BytesParser(policy=policy.default).parsebytes(path.read_bytes())
+    part = message.get_body(preferencelist=("plain",))
+    text = part.get_content() if part is not None else ""
+    shown = APPROVAL_LINK.sub("(link withheld here: decide on the Models page, or open the email itself)", str(text))
+    headers = "".join(
+        f"<tr><th>{name}</th><td>{escape(str(message[name] or ''))}</td></tr>"
+        for name in ("From", "To", "Subject", "Date")
+    )
+    return f'<table class="facts">{headers}</table><pre class="email">{escape(shown)}</pre>'
+
+
+def now_utc() -> datetime:
+    return datetime.now(UTC)
