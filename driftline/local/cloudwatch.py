@@ -50,6 +50,8 @@ from moto.cloudwatch.models import (
     MetricDatum,
     cloudwatch_backends,
 )
+from moto.cloudwatch.responses import CloudWatchResponse
+from moto.core.responses import ActionResult
 from moto.events.models import events_backends
 
 from driftline.local import seams
@@ -627,6 +629,7 @@ def _patch() -> None:
                 existing.state_updated_timestamp,
             )
             alarm.history = existing.history
+            setattr(alarm, STATE_UPDATES, _state_updates(existing))
         else:
             alarm.state_value = "INSUFFICIENT_DATA"
             alarm.state_reason = INITIAL_REASON
@@ -640,11 +643,74 @@ def _patch() -> None:
         update_state(self, reason, reason_data, state_value)
         if changed:
             current = _state(self.state_value, self.state_reason, self.state_reason_data, self.state_updated_timestamp)
+            _state_updates(self).append(state_update_item(self, previous, current))
             _emit(self, state_change_event_detail(self, previous, current))
 
+    seams.add(CloudWatchResponse, "describe_alarm_history", describe_alarm_history)
     seams.replace(CloudWatchBackend, "put_metric_data", put_metric_data_and_evaluate)
     seams.replace(CloudWatchBackend, "put_metric_alarm", put_metric_alarm_keeping_state)
     seams.replace(Alarm, "update_state", update_state_and_emit)
+
+
+STATE_UPDATES = "driftline_state_updates"
+"""The alarm's state changes as DescribeAlarmHistory answers them (``StateUpdate`` items), kept on the alarm."""
+
+
+def _state_updates(alarm: Alarm) -> list[dict[str, Any]]:
+    if not hasattr(alarm, STATE_UPDATES):
+        setattr(alarm, STATE_UPDATES, [])
+    return cast(list[dict[str, Any]], getattr(alarm, STATE_UPDATES))
+
+
+def state_update_item(alarm: Alarm, previous: dict[str, Any], current: dict[str, Any]) -> dict[str, Any]:
+    """An ``AlarmHistoryItem`` of a state change, as CloudWatch writes one."""
+
+    def state(event_state: dict[str, Any]) -> dict[str, Any]:
+        shown = {"stateValue": event_state["value"], "stateReason": event_state["reason"]}
+        if "reasonData" in event_state:
+            try:
+                shown["stateReasonData"] = json.loads(event_state["reasonData"])
+            except ValueError:
+                shown["stateReasonData"] = event_state["reasonData"]
+        return shown
+
+    return {
+        "AlarmName": alarm.name,
+        "AlarmType": "MetricAlarm",
+        "Timestamp": alarm.state_updated_timestamp,
+        "HistoryItemType": "StateUpdate",
+        "HistorySummary": f"Alarm updated from {previous['value']} to {current['value']}",
+        "HistoryData": json.dumps({"version": "1.0", "oldState": state(previous), "newState": state(current)}),
+    }
+
+
+def describe_alarm_history(self: CloudWatchResponse) -> ActionResult:
+    """DescribeAlarmHistory (moto has none) for the state changes local mode's alarms made: by alarm name and type,
+    between the dates, newest first unless ``ScanBy`` is ``TimestampAscending``, at most ``MaxRecords`` (100)."""
+    backend = self.cloudwatch_backend
+    name = self._get_param("AlarmName")
+    kind = self._get_param("HistoryItemType")
+    start, end = self._get_param("StartDate"), self._get_param("EndDate")
+    items = [
+        item
+        for alarm in backend.alarms.values()
+        if not name or alarm.name == name
+        for item in _state_updates(alarm)
+        if (not kind or kind == item["HistoryItemType"])
+        and (start is None or item["Timestamp"] >= _as_datetime(start))
+        and (end is None or item["Timestamp"] <= _as_datetime(end))
+    ]
+    items.sort(key=lambda item: item["Timestamp"], reverse=self._get_param("ScanBy") != "TimestampAscending")
+    limit = int(self._get_param("MaxRecords") or 100)
+    return ActionResult({"AlarmHistoryItems": items[:limit]})
+
+
+def _as_datetime(value: Any) -> datetime:
+    if isinstance(value, datetime):
+        return value if value.tzinfo else value.replace(tzinfo=UTC)
+    if isinstance(value, int | float):
+        return datetime.fromtimestamp(float(value), UTC)
+    return datetime.fromisoformat(str(value).replace("Z", "+00:00"))
 
 
 def _emit(alarm: Alarm, detail: dict[str, Any]) -> None:

@@ -170,6 +170,41 @@ def test_updating_an_alarm_keeps_its_state(local_cloudwatch: cloudwatch.AlarmEva
     assert _state() == "ALARM"
 
 
+def test_the_alarm_s_state_changes_are_its_history_newest_first_and_an_update_keeps_them(
+    local_cloudwatch: cloudwatch.AlarmEvaluator,
+) -> None:
+    _put_alarm()
+    _put_alarm("driftline-drift-other")
+    _put_drift(0)
+    _put_drift(3)
+    _put_alarm()  # an update of the configuration keeps the history
+    client = boto3.client("cloudwatch")
+
+    items = client.describe_alarm_history(AlarmName="driftline-drift-credit", HistoryItemType="StateUpdate")[
+        "AlarmHistoryItems"
+    ]
+
+    assert [item["HistorySummary"] for item in items] == [
+        "Alarm updated from OK to ALARM",
+        "Alarm updated from INSUFFICIENT_DATA to OK",
+    ]
+    assert {item["AlarmName"] for item in items} == {"driftline-drift-credit"}
+    assert items[0]["Timestamp"] >= items[1]["Timestamp"]
+    data = json.loads(items[0]["HistoryData"])
+    assert data["oldState"]["stateValue"] == "OK" and data["newState"]["stateValue"] == "ALARM"
+    assert data["newState"]["stateReasonData"]["recentDatapoints"] == [3.0]
+    oldest = client.describe_alarm_history(
+        AlarmName="driftline-drift-credit", ScanBy="TimestampAscending", MaxRecords=1
+    )
+    assert [item["HistorySummary"] for item in oldest["AlarmHistoryItems"]] == [
+        "Alarm updated from INSUFFICIENT_DATA to OK"
+    ]
+    assert (
+        client.describe_alarm_history(AlarmName="driftline-drift-credit", HistoryItemType="Action")["AlarmHistoryItems"]
+        == []
+    )
+
+
 def test_the_timer_returns_the_alarm_to_ok_when_its_periods_pass_without_data(aws: None) -> None:
     ahead = [0.0]  # the clock follows real time (the datapoint's timestamp) until the test moves it on
     evaluator = cloudwatch.AlarmEvaluator(period_scale=1 / 3600, tick=0.05, clock=lambda: time.time() + ahead[0])
