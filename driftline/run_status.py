@@ -125,7 +125,7 @@ def list_runs(sfn: Any, machine_arn: str, *, dataset: str | None = None, limit: 
     for scanned, execution in enumerate(_executions(sfn, machine_arn)):
         if len(runs) >= limit or (dataset and scanned >= LOOKUP_SCAN_LIMIT):
             break
-        if dataset and not _may_be_of(str(execution["name"]), dataset):
+        if dataset and not may_be_of_dataset(str(execution["name"]), dataset):
             continue
         described = _describe_if_exists(sfn, str(execution["executionArn"]))
         if described is None or (dataset and dataset_of(described) != dataset):
@@ -157,7 +157,7 @@ def dataset_of(described: dict[str, Any]) -> str:
     return _NAME_HASH.sub("", str(described.get("name", "")))
 
 
-def _may_be_of(name: str, dataset: str) -> bool:
+def may_be_of_dataset(name: str, dataset: str) -> bool:
     """Whether a run's name can be one of ``dataset``'s: run names keep the dataset's letters and digits (other
     characters become hyphens, long names are cut) before ``-<12 hex digits>``; the run's input then decides."""
     named = re.sub(r"[^A-Za-z0-9]", "", _NAME_HASH.sub("", name))

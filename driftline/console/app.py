@@ -36,18 +36,28 @@ from driftline.approvals_cli import DecisionRefused, decide_in_registry
 from driftline.console import pages
 from driftline.console.reads import (
     GROUP_NAME,
+    DriftRow,
+    RunRow,
+    drift_alarms,
+    drift_view,
+    endpoint_names,
+    endpoint_view,
     model_groups,
     model_versions,
     recent_runs,
     run_detail,
 )
 from driftline.local.http_guard import allowed_hosts, allowed_origins
+from driftline.run_status import may_be_of_dataset
 from driftline.stack_target import StackTarget
+from driftline.stepfunctions_history import execution_arn_for, json_object
 
 CONTENT_SECURITY_POLICY = (
     "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; "
     "form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
 )
+REPORT_POLICY = "sandbox; default-src 'none'; style-src 'unsafe-inline'; img-src data:"
+"""For an HTML report shown as itself: a sandbox (no script, an origin of its own), its own styles and images."""
 SESSION_COOKIE = "driftline_console"
 MAX_FORM_BYTES = 16 * 1024
 MAX_ARTIFACT_BYTES = 2 * 1024 * 1024
@@ -67,6 +77,7 @@ class Answer:
     body: bytes
     content_type: str = "text/html; charset=utf-8"
     headers: list[tuple[str, str]] = field(default_factory=list)
+    policy: str = CONTENT_SECURITY_POLICY
 
 
 @dataclass
@@ -159,7 +170,7 @@ class ConsoleApp:
                 "headers": [
                     (b"content-type", answer.content_type.encode()),
                     (b"content-length", str(len(answer.body)).encode()),
-                    (b"content-security-policy", CONTENT_SECURITY_POLICY.encode()),
+                    (b"content-security-policy", answer.policy.encode()),
                     (b"x-content-type-options", b"nosniff"),
                     (b"x-frame-options", b"DENY"),
                     # Not no-referrer: under it Chromium sends "Origin: null" with the console's own forms.
@@ -204,6 +215,14 @@ class ConsoleApp:
             return Answer(200, self.page("Models", pages.models_page(groups), active="models"))
         if path.startswith("/models/"):
             return self.group(path.removeprefix("/models/"), request)
+        if path == "/endpoints":
+            return self.endpoints()
+        if path.startswith("/endpoints/"):
+            return self.endpoint(path.removeprefix("/endpoints/"))
+        if path == "/drift":
+            return self.drift_list()
+        if path.startswith("/drift/"):
+            return self.drift(path.removeprefix("/drift/"))
         if path == "/artifacts":
             return self.artifact(request.query.get("uri", ""))
         if self.target.is_local and path == "/outbox":
@@ -244,6 +263,85 @@ class ConsoleApp:
             200,
             self.page(f"Run {name}", pages.run_page(detail, now, artifact_link=self.artifact_link()), active="runs"),
         )
+
+    @property
+    def prefix(self) -> str:
+        """Every resource name of the stack starts with ``<prefix>-`` (the model package group prefix output)."""
+        return self.target.outputs.get("ModelPackageGroupPrefix", self.target.stack_name)
+
+    @property
+    def metric_period(self) -> int:
+        """Local mode's endpoints publish a minute at a time and its windows are minutes; SageMaker's are hourly."""
+        return 60 if self.target.is_local else 300
+
+    def endpoints(self) -> Answer:
+        sagemaker = self.client("sagemaker")
+        now = pages.now_utc()
+        views = [
+            view
+            for name in endpoint_names(sagemaker, self.prefix)
+            if (view := endpoint_view(sagemaker, None, name, period=self.metric_period, now=now)) is not None
+        ]
+        return Answer(200, self.page("Endpoints", pages.endpoints_page(views), active="endpoints"))
+
+    def endpoint(self, name: str) -> Answer:
+        if not GROUP_NAME.fullmatch(name) or not name.startswith(f"{self.prefix}-"):
+            return self.not_found(f"There is no endpoint {name} of this stack.")
+        now = pages.now_utc()
+        view = endpoint_view(
+            self.client("sagemaker"), self.client("cloudwatch"), name, period=self.metric_period, now=now
+        )
+        if view is None:
+            return self.not_found(f"There is no endpoint {name}.")
+        return Answer(200, self.page(f"Endpoint {name}", pages.endpoint_page(view), active="endpoints"))
+
+    def _drift_view(self, alarm: dict[str, Any]) -> Any:
+        return drift_view(
+            self.client("cloudwatch"),
+            self.client("sagemaker"),
+            self.client("s3"),
+            alarm,
+            stack=self.prefix,
+            bucket=self.target.outputs.get("ArtifactBucketName", ""),
+            period=self.metric_period,
+            now=pages.now_utc(),
+        )
+
+    def drift_list(self) -> Answer:
+        alarms = drift_alarms(self.client("cloudwatch"), self.prefix)
+        views = [
+            DriftRow(
+                dataset=str(alarm["AlarmName"]).removeprefix(f"{self.prefix}-drift-"),
+                endpoint=next((str(d["Value"]) for d in alarm.get("Dimensions") or [] if d["Name"] == "Endpoint"), ""),
+                state=str(alarm.get("StateValue") or ""),
+                reason=str(alarm.get("StateReason") or ""),
+            )
+            for alarm in alarms
+        ]
+        return Answer(200, self.page("Drift", pages.drift_list_page(views), active="drift"))
+
+    def drift(self, dataset: str) -> Answer:
+        alarms = [
+            alarm
+            for alarm in drift_alarms(self.client("cloudwatch"), self.prefix)
+            if str(alarm["AlarmName"]) == f"{self.prefix}-drift-{dataset}"
+        ]
+        if not alarms:
+            return self.not_found(f"Dataset {dataset} has no drift monitor.")
+        view = self._drift_view(alarms[0])
+        sfn = self.client("stepfunctions")
+        retrains: list[RunRow] = []
+        for row in recent_runs(sfn, self.target.machine_arn, limit=200):
+            if len(retrains) >= 20:
+                break
+            if not may_be_of_dataset(row.name, dataset):
+                continue
+            described = sfn.describe_execution(executionArn=execution_arn_for(self.target.machine_arn, row.name))
+            run_input = json_object(described.get("input"))
+            if run_input.get("dataset") == dataset and (run_input.get("trigger") or {}).get("source") == "drift":
+                retrains.append(row)
+        body = pages.drift_page(view, artifact_link=self.artifact_link(), retrains=retrains)
+        return Answer(200, self.page(f"Drift of {dataset}", body, active="drift"))
 
     def artifact_link(self) -> str:
         if self.target.is_local:
@@ -338,6 +436,9 @@ class ConsoleApp:
             if size
             else b""
         )
+        if key.endswith(".html") and size <= MAX_ARTIFACT_BYTES:
+            # A drift or trial report is a self-contained page: shown as itself, sandboxed.
+            return Answer(200, data, "text/html; charset=utf-8", policy=REPORT_POLICY)
         try:
             text = data.decode("utf-8")
         except UnicodeDecodeError:

@@ -14,7 +14,17 @@ from urllib.parse import quote, urlencode
 
 from driftline.console.charts import line_chart
 from driftline.console.graph import render_svg, taken_transitions, visits
-from driftline.console.reads import ModelGroup, ModelVersion, RunDetail, RunRow, s3_uris
+from driftline.console.reads import (
+    DriftRow,
+    DriftView,
+    EndpointView,
+    ModelGroup,
+    ModelVersion,
+    RunDetail,
+    RunRow,
+    VariantView,
+    s3_uris,
+)
 from driftline.run_status import APPROVAL_STATE, format_seconds, model_version, step_details
 
 APPROVAL_LINK = re.compile(r"https?://\S+/approvals/\S+")
@@ -22,7 +32,12 @@ APPROVAL_LINK = re.compile(r"https?://\S+/approvals/\S+")
 
 
 def layout(title: str, body: str, *, where: str, local: bool, active: str = "") -> str:
-    sections = [("runs", "/runs", "Runs"), ("models", "/models", "Models")]
+    sections = [
+        ("runs", "/runs", "Runs"),
+        ("models", "/models", "Models"),
+        ("endpoints", "/endpoints", "Endpoints"),
+        ("drift", "/drift", "Drift"),
+    ]
     if local:
         sections.append(("outbox", "/outbox", "Outbox"))
     links = "".join(
@@ -233,3 +248,91 @@ def email_page(path: Path) -> str:
 
 def now_utc() -> datetime:
     return datetime.now(UTC)
+
+
+# Endpoints and drift -------------------------------------------------------------------------------------------
+
+
+def endpoints_page(views: list[EndpointView]) -> str:
+    if not views:
+        return '<p class="empty">No endpoint yet: an approved model is deployed to one.</p>'
+    rows = "".join(
+        f'<tr data-endpoint="{escape(view.name)}">'
+        f'<td><a href="/endpoints/{quote(view.name)}">{escape(view.name)}</a></td>'
+        f"<td>{_status(view.status)}</td><td>{'<br>'.join(_variant_line(v) for v in view.variants)}</td>"
+        f"<td>{_when(view.modified)}</td></tr>"
+        for view in views
+    )
+    return (
+        '<table class="endpoints"><thead><tr><th>Endpoint</th><th>Status</th><th>Serves (weight)</th>'
+        f"<th>Last changed</th></tr></thead><tbody>{rows}</tbody></table>"
+    )
+
+
+def _variant_line(variant: VariantView) -> str:
+    return f"{escape(variant.name)}: {escape(variant.model)} ({variant.weight:g}, {variant.instances} instance(s))"
+
+
+def endpoint_page(view: EndpointView) -> str:
+    parts = [
+        f'<p class="summary">{_status(view.status)} configuration {escape(view.config)}, last changed '
+        f"{_when(view.modified)}</p>"
+    ]
+    if view.failure:
+        # A failed update or a rollback leaves the endpoint on its previous configuration with this reason.
+        parts.append(f'<p class="message">Last failure: {escape(view.failure)}</p>')
+    for variant in view.variants:
+        parts.append(f"<h2>{_variant_line(variant)}</h2>")
+        charts = []
+        for metric, unit in (
+            ("Invocations", "requests"),
+            ("ModelLatency", "ms, average"),
+            ("Invocation4XXErrors", "errors"),
+            ("Invocation5XXErrors", "errors"),
+        ):
+            points = [(f"{when:%H:%M}", value) for when, value in variant.series.get(metric, [])]
+            charts.append(f'<div class="chart-box">{line_chart(points, title=f"{metric} ({unit})")}</div>')
+        parts.append(f'<div class="charts">{"".join(charts)}</div>')
+    return "".join(parts)
+
+
+def drift_list_page(rows_shown: list[DriftRow]) -> str:
+    if not rows_shown:
+        return '<p class="empty">No drift monitor yet: deploying a model sets one up for its endpoint.</p>'
+    rows = "".join(
+        f'<tr><td><a href="/drift/{quote(row.dataset)}">{escape(row.dataset)}</a></td>'
+        f"<td>{escape(row.endpoint)}</td><td>{_status(row.state)}</td><td>{escape(row.reason)}</td></tr>"
+        for row in rows_shown
+    )
+    return (
+        '<table class="drift"><thead><tr><th>Dataset</th><th>Endpoint</th><th>Drift alarm</th><th>Why</th></tr>'
+        f"</thead><tbody>{rows}</tbody></table>"
+    )
+
+
+def drift_page(view: DriftView, *, artifact_link: str, retrains: list[RunRow]) -> str:
+    parts = [
+        f'<p class="summary">Alarm {escape(view.alarm)}: {_status(view.state)} {escape(view.state_reason)}</p>',
+        f"<h2>Distance of each window from the baseline, per feature (threshold {view.threshold:g})</h2>"
+        if view.threshold is not None
+        else "<h2>Distance of each window from the baseline, per feature</h2>",
+    ]
+    charts = [
+        f'<div class="chart-box" data-feature="{escape(feature)}">'
+        f"{line_chart([(f'{when:%H:%M}', value) for when, value in points], title=feature, threshold=view.threshold)}"
+        "</div>"
+        for feature, points in sorted(view.features.items())
+    ]
+    parts.append(
+        f'<div class="charts">{"".join(charts)}</div>' if charts else '<p class="empty">No window analysed yet.</p>'
+    )
+    history = "".join(f"<li>{_when(change.when)}: {escape(change.summary)}</li>" for change in view.history)
+    parts.append(f"<h2>Alarm state changes</h2><ul>{history or '<li>none yet</li>'}</ul>")
+    runs = "".join(
+        f'<li><a href="/runs/{quote(run.name)}">{escape(run.name)}</a> {_status(run.status)} {_when(run.started)}</li>'
+        for run in retrains
+    )
+    parts.append(f"<h2>Retrains started by drift</h2><ul>{runs or '<li>none yet</li>'}</ul>")
+    reports = "".join(f"<li>{artifact_link_html(uri, artifact_link)}</li>" for uri in view.reports)
+    parts.append(f"<h2>Reports</h2><ul class=artifacts>{reports or '<li>none yet</li>'}</ul>")
+    return "".join(parts)

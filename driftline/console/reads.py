@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from driftline.run_status import DECISION_STATES, dataset_of, run_reason
@@ -217,3 +217,236 @@ def _number(text: str | None) -> float | None:
         return float(text) if text else None
     except ValueError:
         return None
+
+
+# Endpoints -----------------------------------------------------------------------------------------------------
+
+ENDPOINT_METRICS = ("Invocations", "ModelLatency", "Invocation4XXErrors", "Invocation5XXErrors")
+"""What an endpoint's page plots, per variant: SageMaker's own metrics (``AWS/SageMaker``)."""
+METRIC_HOURS = 3
+
+
+@dataclass(frozen=True)
+class VariantView:
+    name: str
+    model: str
+    weight: float
+    instances: int
+    series: dict[str, list[tuple[datetime, float]]] = field(default_factory=dict)
+    """Each of ``ENDPOINT_METRICS`` over the last hours: the Sum of counts, the Average latency in milliseconds."""
+
+
+@dataclass(frozen=True)
+class EndpointView:
+    name: str
+    status: str
+    config: str
+    modified: datetime | None
+    failure: str
+    variants: list[VariantView]
+
+
+def endpoint_names(sagemaker: Any, prefix: str) -> list[str]:
+    """The stack's endpoints (``<stack>-<dataset>``, staging ones included), by name."""
+    names: list[str] = []
+    kwargs: dict[str, Any] = {
+        "NameContains": f"{prefix}-",
+        "MaxResults": 100,
+        "SortBy": "Name",
+        "SortOrder": "Ascending",
+    }
+    while True:
+        page = sagemaker.list_endpoints(**kwargs)
+        names += [
+            str(item["EndpointName"])
+            for item in page["Endpoints"]
+            if str(item["EndpointName"]).startswith(f"{prefix}-")
+        ]
+        if not page.get("NextToken"):
+            return names
+        kwargs["NextToken"] = page["NextToken"]
+
+
+def endpoint_view(
+    sagemaker: Any, cloudwatch: Any | None, name: str, *, period: int, now: datetime
+) -> EndpointView | None:
+    """The endpoint, what each variant serves with its weight, and (with ``cloudwatch``) its metrics."""
+    try:
+        described = sagemaker.describe_endpoint(EndpointName=name)
+    except sagemaker.exceptions.ClientError:
+        return None
+    config_name = str(described.get("EndpointConfigName") or "")
+    models: dict[str, str] = {}
+    if config_name:
+        config = sagemaker.describe_endpoint_config(EndpointConfigName=config_name)
+        models = {str(v["VariantName"]): str(v.get("ModelName") or "") for v in config.get("ProductionVariants", [])}
+    variants = []
+    for variant in described.get("ProductionVariants") or []:
+        variant_name = str(variant["VariantName"])
+        series = _variant_metrics(cloudwatch, name, variant_name, period, now) if cloudwatch is not None else {}
+        variants.append(
+            VariantView(
+                name=variant_name,
+                model=models.get(variant_name, ""),
+                weight=float(variant.get("CurrentWeight") or 0.0),
+                instances=int(variant.get("CurrentInstanceCount") or 0),
+                series=series,
+            )
+        )
+    modified = described.get("LastModifiedTime")
+    return EndpointView(
+        name=name,
+        status=str(described.get("EndpointStatus") or ""),
+        config=config_name,
+        modified=utc(modified) if modified else None,
+        failure=str(described.get("FailureReason") or ""),
+        variants=variants,
+    )
+
+
+def _variant_metrics(
+    cloudwatch: Any, endpoint: str, variant: str, period: int, now: datetime
+) -> dict[str, list[tuple[datetime, float]]]:
+    series: dict[str, list[tuple[datetime, float]]] = {}
+    for metric in ENDPOINT_METRICS:
+        statistic = "Average" if metric == "ModelLatency" else "Sum"
+        points = cloudwatch.get_metric_statistics(
+            Namespace="AWS/SageMaker",
+            MetricName=metric,
+            Dimensions=[{"Name": "EndpointName", "Value": endpoint}, {"Name": "VariantName", "Value": variant}],
+            StartTime=now - timedelta(hours=METRIC_HOURS),
+            EndTime=now,
+            Period=period,
+            Statistics=[statistic],
+        )["Datapoints"]
+        scale = 1 / 1000 if metric == "ModelLatency" else 1  # microseconds, shown in milliseconds
+        series[metric] = sorted((utc(point["Timestamp"]), float(point[statistic]) * scale) for point in points)
+    return series
+
+
+# Drift ---------------------------------------------------------------------------------------------------------
+
+FEATURE_METRIC_PREFIX = "feature_baseline_drift_"
+DRIFT_HOURS = 24
+
+
+@dataclass(frozen=True)
+class AlarmChange:
+    when: datetime
+    summary: str
+
+
+@dataclass(frozen=True)
+class DriftRow:
+    """A dataset's drift monitor as the list shows it: its alarm's state, from DescribeAlarms alone."""
+
+    dataset: str
+    endpoint: str
+    state: str
+    reason: str
+
+
+@dataclass
+class DriftView:
+    dataset: str
+    alarm: str
+    state: str
+    state_reason: str
+    endpoint: str
+    threshold: float | None
+    """The baseline's distance threshold (``comparison_threshold`` of its ``constraints.json``), when readable."""
+    features: dict[str, list[tuple[datetime, float]]] = field(default_factory=dict)
+    history: list[AlarmChange] = field(default_factory=list)
+    reports: list[str] = field(default_factory=list)
+
+
+def drift_alarms(cloudwatch: Any, stack: str) -> list[dict[str, Any]]:
+    """The stack's drift alarms (``<stack>-drift-<dataset>``), one per served dataset."""
+    alarms: list[dict[str, Any]] = []
+    kwargs: dict[str, Any] = {"AlarmNamePrefix": f"{stack}-drift-", "AlarmTypes": ["MetricAlarm"]}
+    while True:
+        page = cloudwatch.describe_alarms(**kwargs)
+        alarms += page["MetricAlarms"]
+        if not page.get("NextToken"):
+            return alarms
+        kwargs["NextToken"] = page["NextToken"]
+
+
+def drift_view(
+    cloudwatch: Any,
+    sagemaker: Any,
+    s3: Any,
+    alarm: dict[str, Any],
+    *,
+    stack: str,
+    bucket: str,
+    period: int,
+    now: datetime,
+) -> DriftView:
+    """A dataset's drift: each feature's distance per window, the alarm and its state changes, the latest reports."""
+    dimensions = {str(d["Name"]): str(d["Value"]) for d in alarm.get("Dimensions") or []}
+    endpoint = dimensions.get("Endpoint", "")
+    dataset = str(alarm["AlarmName"]).removeprefix(f"{stack}-drift-")
+    view = DriftView(
+        dataset=dataset,
+        alarm=str(alarm["AlarmName"]),
+        state=str(alarm.get("StateValue") or ""),
+        state_reason=str(alarm.get("StateReason") or ""),
+        endpoint=endpoint,
+        threshold=_baseline_threshold(sagemaker, s3, endpoint) if endpoint else None,
+    )
+    namespace = str(alarm.get("Namespace") or "")
+    listed = cloudwatch.list_metrics(Namespace=namespace, Dimensions=[{"Name": "Endpoint", "Value": endpoint}])
+    for metric in listed.get("Metrics", []):
+        name = str(metric["MetricName"])
+        if not name.startswith(FEATURE_METRIC_PREFIX):
+            continue
+        points = cloudwatch.get_metric_statistics(
+            Namespace=namespace,
+            MetricName=name,
+            Dimensions=metric["Dimensions"],
+            StartTime=now - timedelta(hours=DRIFT_HOURS),
+            EndTime=now,
+            Period=period,
+            Statistics=["Maximum"],
+        )["Datapoints"]
+        feature = name.removeprefix(FEATURE_METRIC_PREFIX)
+        view.features[feature] = sorted((utc(p["Timestamp"]), float(p["Maximum"])) for p in points)
+    history = cloudwatch.describe_alarm_history(AlarmName=view.alarm, HistoryItemType="StateUpdate", MaxRecords=20)
+    view.history = [
+        AlarmChange(utc(item["Timestamp"]), str(item.get("HistorySummary") or ""))
+        for item in history.get("AlarmHistoryItems", [])
+    ]
+    listed_reports = (
+        s3.list_objects_v2(Bucket=bucket, Prefix=f"monitoring/{dataset}/").get("Contents", []) if bucket else []
+    )
+    reports = sorted(
+        (item for item in listed_reports if str(item["Key"]).endswith("/drift_report.html")),
+        key=lambda item: item["LastModified"],
+        reverse=True,
+    )
+    view.reports = [f"s3://{bucket}/{item['Key']}" for item in reports[:10]]
+    return view
+
+
+def _baseline_threshold(sagemaker: Any, s3: Any, endpoint: str) -> float | None:
+    """The drift threshold of the baseline the endpoint's newest monitor job compared with."""
+    jobs = sagemaker.list_processing_jobs(
+        NameContains=f"{endpoint}-monitor-", SortBy="CreationTime", SortOrder="Descending", MaxResults=5
+    )["ProcessingJobSummaries"]
+    for job in jobs:
+        described = sagemaker.describe_processing_job(ProcessingJobName=job["ProcessingJobName"])
+        for item in described.get("ProcessingInputs") or []:
+            if item.get("InputName") != "baseline":
+                continue
+            uri = str(item["S3Input"]["S3Uri"]).rstrip("/") + "/constraints.json"
+            bucket, _, key = uri.removeprefix("s3://").partition("/")
+            try:
+                constraints = json.loads(s3.get_object(Bucket=bucket, Key=key)["Body"].read())
+            except Exception:
+                return None
+            value = ((constraints.get("monitoring_config") or {}).get("distribution_constraints") or {}).get(
+                "comparison_threshold"
+            )
+            return float(value) if isinstance(value, int | float) else None
+    return None

@@ -138,6 +138,16 @@ def test_a_run_followed_and_approved_in_the_console_ends_with_its_model_served(
 
         page.goto(f"{console_url}/runs")
         page.screenshot(path=str(shots / "runs.png"), full_page=False)
+        answers_to_rows(cloud, f"driftline-{DATASET}", csv_path, TARGET, 5)  # traffic for the endpoint's charts
+        page.goto(f"{console_url}/endpoints")
+        page.locator(f"tr[data-endpoint='driftline-{DATASET}'] a").click()
+        page.locator("h2", has_text="AllTraffic: driftline-consoled-v1 (1, 1 instance(s))").wait_for()
+        assert page.locator(".charts .chart-box").count() == 4
+        page.screenshot(path=str(shots / "endpoint.png"), full_page=False)
+        page.goto(f"{console_url}/drift")
+        page.locator("a", has_text=DATASET).click()
+        page.locator("h2", has_text="Alarm state changes").wait_for()
+        page.screenshot(path=str(shots / "drift.png"), full_page=False)
         page.goto(f"{console_url}/outbox")
         page.locator("ul.outbox a", has_text="waits for your approval").first.click()
         assert "/approvals/" not in page.content()

@@ -1,0 +1,95 @@
+"""The console's pages: what each shows, escaped, with nothing secret."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from driftline.console import pages
+from driftline.console.charts import line_chart
+from driftline.console.reads import AlarmChange, DriftView, EndpointView, ModelVersion, RunRow, VariantView
+
+NOW = datetime(2026, 12, 7, 12, 0, tzinfo=UTC)
+
+
+def test_a_chart_draws_each_point_and_the_threshold_and_says_so_when_empty() -> None:
+    chart = line_chart([("v1", 0.91), ("v2", 0.93), ("v3", 0.95)], title="accuracy by version", threshold=0.9)
+
+    assert chart.count('<circle class="point"') == 3 and 'class="threshold"' in chart
+    assert "<title>v2: 0.93</title>" in chart and "<script" not in chart
+    assert "nothing to plot yet" in line_chart([], title="accuracy")
+    assert line_chart([("v1", 0.5)], title="one").count('<circle class="point"') == 1
+
+
+def test_a_waiting_version_gets_the_decision_form_with_the_session_s_token_and_decided_ones_say_who() -> None:
+    pending = ModelVersion(
+        "arn:aws:sagemaker:us-east-1:1:model-package/driftline-x/2",
+        2,
+        "PendingManualApproval",
+        NOW,
+        "auc",
+        0.9,
+        "",
+        None,
+        "x-123456789abc",
+    )
+    approved = ModelVersion(
+        "arn:aws:sagemaker:us-east-1:1:model-package/driftline-x/1",
+        1,
+        "Approved",
+        NOW - timedelta(days=1),
+        "auc",
+        0.8,
+        "Approved by <ann> in the Driftline console",
+        NOW,
+        "x-abcdef123456",
+    )
+
+    page = pages.group_page("driftline-x", [approved, pending], csrf="tok-123")
+
+    assert page.count('<form method="post" action="/models/decide"') == 1
+    assert (
+        'name="csrf" value="tok-123"' in page
+        and 'value="arn:aws:sagemaker:us-east-1:1:model-package/driftline-x/2"' in page
+    )
+    assert "Approved by &lt;ann&gt; in the Driftline console" in page and "<ann>" not in page
+    assert page.count('<circle class="point"') == 2
+
+
+def test_an_endpoint_page_shows_each_variant_with_its_charts_and_the_last_failure() -> None:
+    series = {"Invocations": [(NOW, 5.0), (NOW + timedelta(minutes=1), 7.0)], "ModelLatency": [(NOW, 3.5)]}
+    view = EndpointView(
+        "driftline-x",
+        "InService",
+        "driftline-x-config-2",
+        NOW,
+        "Rolled back: alarm <driftline-x-5xx> fired",
+        [VariantView("AllTraffic", "driftline-x-v2", 1.0, 1, series)],
+    )
+
+    page = pages.endpoint_page(view)
+
+    assert "AllTraffic: driftline-x-v2 (1, 1 instance(s))" in page
+    assert page.count('class="chart-box"') == 4 and "Invocations (requests)" in page
+    assert "Rolled back: alarm &lt;driftline-x-5xx&gt; fired" in page
+
+
+def test_a_drift_page_plots_each_feature_against_the_threshold_and_lists_changes_retrains_and_reports() -> None:
+    view = DriftView(
+        dataset="credit",
+        alarm="driftline-drift-credit",
+        state="ALARM",
+        state_reason="2 features drifted",
+        endpoint="driftline-credit",
+        threshold=0.1,
+        features={"income": [(NOW, 0.02), (NOW + timedelta(minutes=1), 0.4)], "age": [(NOW, 0.01)]},
+        history=[AlarmChange(NOW, "Alarm updated from OK to ALARM")],
+        reports=["s3://artifacts/monitoring/credit/driftline-credit/s/2026/12/07/12/drift_report.html"],
+    )
+    retrain = RunRow("credit-0123456789ab", "credit", "RUNNING", NOW, None)
+
+    page = pages.drift_page(view, artifact_link="/artifacts?uri={uri}", retrains=[retrain])
+
+    assert 'data-feature="age"' in page and 'data-feature="income"' in page
+    assert page.count('class="threshold"') == 2 and "(threshold 0.1)" in page
+    assert "Alarm updated from OK to ALARM" in page and 'href="/runs/credit-0123456789ab"' in page
+    assert "/artifacts?uri=s3%3A%2F%2Fartifacts%2Fmonitoring%2Fcredit" in page
