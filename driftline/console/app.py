@@ -47,6 +47,7 @@ from driftline.console.reads import (
     recent_runs,
     run_detail,
 )
+from driftline.local.endpoints.server import read_body
 from driftline.local.http_guard import allowed_hosts, allowed_origins
 from driftline.run_status import may_be_of_dataset
 from driftline.stack_target import StackTarget
@@ -139,7 +140,7 @@ class ConsoleApp:
         if refusal is not None:
             answer = Answer(403, refusal.encode(), "text/plain; charset=utf-8")
         else:
-            body = await _read_body(receive, MAX_FORM_BYTES)
+            body = await read_body(receive, headers, MAX_FORM_BYTES)
             session = _cookie(headers.get("cookie", ""), SESSION_COOKIE)
             if not session:
                 session = new_session = secrets.token_urlsafe(24)
@@ -461,17 +462,3 @@ def _cookie(header: str, name: str) -> str:
     morsel = cookie.get(name)
     value = morsel.value if morsel is not None else ""
     return value if re.fullmatch(r"[A-Za-z0-9_-]{16,64}", value) else ""
-
-
-async def _read_body(receive: Callable[..., Awaitable[Any]], limit: int) -> bytes | None:
-    chunks: list[bytes] = []
-    size = 0
-    while True:
-        message = await receive()
-        chunk = message.get("body", b"")
-        size += len(chunk)
-        if size > limit:
-            return None
-        chunks.append(chunk)
-        if not message.get("more_body"):
-            return b"".join(chunks)

@@ -121,3 +121,9 @@ def test_an_unknown_page_or_method_is_answered_with_its_status(console: ConsoleA
     assert call(console, "DELETE", "/runs", headers=OWN).status == 405
     assert call(console, "GET", "/runs/..%2F..", headers=OWN).status == 404
     assert call(console, "GET", "/", headers=OWN).headers["location"] == "/runs"
+
+
+def test_a_form_larger_than_the_console_takes_is_refused_unread(console: ConsoleApp) -> None:
+    reply = call(console, "POST", "/models/decide", headers=OWN, body=b"reason=" + b"x" * 20_000)
+
+    assert reply.status == 413

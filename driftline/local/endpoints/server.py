@@ -73,7 +73,7 @@ class InferenceApp:
         if method != "POST":
             await _respond(send, 405, b'{"message": "/invocations takes POST"}')
             return
-        body = await _read_body(receive, headers)
+        body = await read_body(receive, headers)
         if body is None:
             await _respond(send, 413, b'{"message": "the request body is larger than 6 MB"}')
             return
@@ -211,9 +211,10 @@ def _as_response(result: Any, accept: str) -> tuple[int, bytes, str]:
     return 200, result.encode() if isinstance(result, str) else bytes(result), accept
 
 
-async def _read_body(receive: Callable[..., Any], headers: dict[str, str]) -> bytes | None:
+async def read_body(receive: Callable[..., Any], headers: dict[str, str], limit: int = MAX_BODY_BYTES) -> bytes | None:
+    """An ASGI request's body; None when it is (or says it is) longer than ``limit`` bytes."""
     declared = headers.get("content-length")
-    if declared is not None and declared.isdigit() and int(declared) > MAX_BODY_BYTES:
+    if declared is not None and declared.isdigit() and int(declared) > limit:
         return None
     chunks: list[bytes] = []
     size = 0
@@ -221,7 +222,7 @@ async def _read_body(receive: Callable[..., Any], headers: dict[str, str]) -> by
         message = await receive()
         chunk = message.get("body", b"")
         size += len(chunk)
-        if size > MAX_BODY_BYTES:
+        if size > limit:
             return None
         chunks.append(chunk)
         if not message.get("more_body"):
