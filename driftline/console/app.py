@@ -21,6 +21,7 @@ import base64
 import getpass
 import hashlib
 import hmac
+import json
 import re
 import secrets
 from collections.abc import Awaitable, Callable
@@ -260,10 +261,23 @@ class ConsoleApp:
         now = pages.now_utc()
         if live:
             return Answer(200, pages.run_live(detail, now).encode())
-        return Answer(
-            200,
-            self.page(f"Run {name}", pages.run_page(detail, now, artifact_link=self.artifact_link()), active="runs"),
-        )
+        body = pages.run_page(detail, now, artifact_link=self.artifact_link(), evaluation=self.evaluation(detail))
+        return Answer(200, self.page(f"Run {name}", body, active="runs"))
+
+    def evaluation(self, detail: Any) -> dict[str, Any] | None:
+        """The run's evaluation report, which its gate names; None before the gate or when it cannot be read."""
+        gate = detail.output.get("gate")
+        uri = str(gate.get("evaluation_uri") or "") if isinstance(gate, dict) else ""
+        bucket, _, key = uri.removeprefix("s3://").partition("/")
+        if not uri.startswith("s3://") or bucket != self.target.outputs.get("ArtifactBucketName") or not key:
+            return None
+        s3 = self.client("s3")
+        try:
+            body = s3.get_object(Bucket=bucket, Key=key, Range=f"bytes=0-{MAX_ARTIFACT_BYTES - 1}")["Body"].read()
+            report = json.loads(body)
+        except (s3.exceptions.ClientError, ValueError):
+            return None
+        return report if isinstance(report, dict) else None
 
     @property
     def prefix(self) -> str:

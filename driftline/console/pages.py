@@ -10,6 +10,7 @@ from email import policy
 from email.parser import BytesParser
 from html import escape
 from pathlib import Path
+from typing import Any
 from urllib.parse import quote, urlencode
 
 from driftline.console.charts import line_chart
@@ -111,7 +112,7 @@ def run_live(detail: RunDetail, now: datetime) -> str:
     )
 
 
-def run_page(detail: RunDetail, now: datetime, *, artifact_link: str) -> str:
+def run_page(detail: RunDetail, now: datetime, *, artifact_link: str, evaluation: dict[str, Any] | None = None) -> str:
     trigger = detail.trigger
     origin = (
         f"Retrain after drift: {escape(str(trigger.get('reason') or ''))}"
@@ -126,6 +127,8 @@ def run_page(detail: RunDetail, now: datetime, *, artifact_link: str) -> str:
     gate = detail.output.get("gate")
     if isinstance(gate, dict) and gate:
         sections.append(_gate_section(gate))
+    if evaluation:
+        sections.append(evaluation_section(evaluation))
     validation = detail.output.get("validation")
     if isinstance(validation, dict) and validation:
         sections.append(_validation_section(validation))
@@ -157,6 +160,55 @@ def _gate_section(gate: dict[str, object]) -> str:
     reasons = "".join(f"<li>{escape(str(reason))}</li>" for reason in gate.get("reasons") or [])  # type: ignore[attr-defined]
     table = "".join(f"<tr><th>{escape(k)}</th><td>{escape(str(v))}</td></tr>" for k, v in rows)
     return f'<h2>Quality gate</h2><table class="facts">{table}</table><ul>{reasons}</ul>'
+
+
+def evaluation_section(evaluation: dict[str, Any]) -> str:
+    """The evaluation report (``evaluation.json``): every metric of this model and of the serving model on the same
+    held-out rows, and the data drift of this run's data against the serving model's baseline."""
+    kind = next((key for key in evaluation if key.endswith("_metrics")), "")
+    ours = evaluation.get(kind) or {}
+    incumbent = evaluation.get("incumbent") or {}
+    theirs = incumbent.get(kind) or {}
+    rows = "".join(
+        f"<tr><th>{escape(str(name))}</th><td>{_metric(ours.get(name))}</td><td>{_metric(theirs.get(name))}</td></tr>"
+        for name in sorted(ours)
+    )
+    serving = escape(model_version(str(incumbent["model_package_arn"]))) if incumbent.get("model_package_arn") else ""
+    parts = [
+        f'<h2>Both models on the held-out rows</h2><table class="facts metrics"><thead><tr><th>metric</th>'
+        f"<th>this model</th><th>serving model{': ' + serving if serving else ''}</th></tr></thead>"
+        f"<tbody>{rows}</tbody></table>"
+    ]
+    drift = evaluation.get("data_drift") or {}
+    if drift.get("compared"):
+        features = drift.get("drifted_features") or []
+        drifted = "".join(
+            f"<tr><td>{escape(str(f.get('name')))}</td><td>{escape(str(f.get('method', '')))}</td>"
+            f"<td>{_metric(f.get('distance'))}</td><td>{_metric(f.get('threshold'))}</td></tr>"
+            for f in features
+            if isinstance(f, dict)
+        )
+        counted = escape(str(drift.get("features", "?")))
+        rows_compared = escape(str(drift.get("rows_compared", "?")))
+        table = (
+            '<table class="drifted"><thead><tr><th>feature</th><th>test</th><th>distance</th><th>threshold</th>'
+            f"</tr></thead><tbody>{drifted}</tbody></table>"
+        )
+        parts.append(
+            f"<h2>Data drift against the serving model's baseline</h2><p>{len(features)} of {counted} features "
+            f"drifted over {rows_compared} rows.</p>{table if drifted else ''}"
+        )
+    elif drift:
+        parts.append(
+            f"<h2>Data drift</h2><p>Not compared: {escape(str(drift.get('reason') or 'no serving model'))}</p>"
+        )
+    return "".join(parts)
+
+
+def _metric(value: Any) -> str:
+    if isinstance(value, dict):
+        value = value.get("value")
+    return f"{value:.4f}" if isinstance(value, int | float) and not isinstance(value, bool) else ""
 
 
 def _validation_section(validation: dict[str, object]) -> str:

@@ -93,3 +93,30 @@ def test_a_drift_page_plots_each_feature_against_the_threshold_and_lists_changes
     assert page.count('class="threshold"') == 2 and "(threshold 0.1)" in page
     assert "Alarm updated from OK to ALARM" in page and 'href="/runs/credit-0123456789ab"' in page
     assert "/artifacts?uri=s3%3A%2F%2Fartifacts%2Fmonitoring%2Fcredit" in page
+
+
+def test_a_run_s_evaluation_shows_both_models_metrics_and_the_features_that_drifted() -> None:
+    evaluation = {
+        "binary_classification_metrics": {"auc": {"value": 0.9869}, "accuracy": {"value": 0.9357}},
+        "incumbent": {
+            "binary_classification_metrics": {"auc": {"value": 0.801}, "accuracy": {"value": 0.7018}},
+            "model_package_arn": "arn:aws:sagemaker:us-east-1:1:model-package/driftline-credit/1",
+        },
+        "data_drift": {
+            "compared": True,
+            "features": 30,
+            "rows_compared": 967,
+            "drifted_features": [{"name": "<radius>", "method": "KS, Robust", "distance": 0.494, "threshold": 0.1}],
+        },
+    }
+
+    section = pages.evaluation_section(evaluation)
+
+    assert "<tr><th>auc</th><td>0.9869</td><td>0.8010</td></tr>" in section
+    assert "serving model: driftline-credit version 1" in section
+    assert "1 of 30 features drifted over 967 rows" in section
+    assert "<td>&lt;radius&gt;</td><td>KS, Robust</td><td>0.4940</td><td>0.1000</td>" in section
+    first = pages.evaluation_section(
+        {"regression_metrics": {"rmse": {"value": 1.5}}, "data_drift": {"compared": False}}
+    )
+    assert "<td>1.5000</td><td></td>" in first and "Not compared" in first

@@ -133,6 +133,9 @@ def test_a_run_followed_and_approved_in_the_console_ends_with_its_model_served(
         page.goto(f"{console_url}/runs/{run_name}")
         page.locator('.live[data-status="SUCCEEDED"]').wait_for()
         page.locator('g.state.succeeded[data-state="ModelDeployed"]').wait_for()
+        page.reload()  # the evaluation section is part of the page, not of its live part
+        assert "Both models on the held-out rows" in page.locator("main").inner_text()
+        assert page.locator("table.metrics th", has_text="accuracy").count() == 1
         assert page.locator('g.state.not-reached[data-state="NotifyFailure"]').count() == 1
         page.screenshot(path=str(shots / "run-succeeded.png"), full_page=False)
 
