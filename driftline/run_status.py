@@ -39,7 +39,8 @@ RECENT_SHOWN = 5
 """How many recent run names an unknown run's message lists."""
 LOOKUP_SCAN_LIMIT = 5000
 """The most executions a name prefix is matched against (newest first)."""
-_NAME_HASH = re.compile(r"-[0-9a-f]{12}$")
+RUN_NAME_HASH = re.compile(r"-[0-9a-f]{12}$")
+"""The ``-<12 hex digits>`` every run name ends with, after its dataset's."""
 
 
 # Which run a name means ----------------------------------------------------------------------------------------
@@ -154,13 +155,13 @@ def dataset_of(described: dict[str, Any]) -> str:
     dataset = json_object(described.get("input")).get("dataset")
     if isinstance(dataset, str) and dataset:
         return dataset
-    return _NAME_HASH.sub("", str(described.get("name", "")))
+    return RUN_NAME_HASH.sub("", str(described.get("name", "")))
 
 
 def may_be_of_dataset(name: str, dataset: str) -> bool:
     """Whether a run's name can be one of ``dataset``'s: run names keep the dataset's letters and digits (other
     characters become hyphens, long names are cut) before ``-<12 hex digits>``; the run's input then decides."""
-    named = re.sub(r"[^A-Za-z0-9]", "", _NAME_HASH.sub("", name))
+    named = re.sub(r"[^A-Za-z0-9]", "", RUN_NAME_HASH.sub("", name))
     return bool(named) and re.sub(r"[^A-Za-z0-9]", "", dataset).startswith(named)
 
 

@@ -17,6 +17,7 @@ of the model itself still raise and answer 500.
 
 from __future__ import annotations
 
+from http import HTTPStatus
 from pathlib import Path
 from typing import Any
 
@@ -31,8 +32,6 @@ from driftline_ml.serving import (
     predict_many,
 )
 from driftline_ml.torch_model import MODEL_FORMAT as TORCH_MODEL_FORMAT
-
-REFUSAL_PHRASES = {400: "Bad Request", 406: "Not Acceptable", 415: "Unsupported Media Type"}
 
 _model: ServingModel | None = None
 """The loaded model, for ``input_fn``, which the container calls without it."""
@@ -89,9 +88,7 @@ def error_response(error: InvalidRequest) -> Any:
     if _model is not None and _model.metadata.get("model_format") == TORCH_MODEL_FORMAT:
         from sagemaker_inference.errors import GenericInferenceToolkitError
 
-        raise GenericInferenceToolkitError(
-            error.status, error_body(error), REFUSAL_PHRASES.get(error.status, "Bad Request")
-        )
+        raise GenericInferenceToolkitError(error.status, error_body(error), HTTPStatus(error.status).phrase)
     from werkzeug.wrappers import Response
 
     return Response(error_body(error), status=error.status, mimetype="application/json")

@@ -37,9 +37,9 @@ from driftline.approvals_cli import DecisionRefused, decide_in_registry
 from driftline.console import pages
 from driftline.console.reads import (
     GROUP_NAME,
-    DriftRow,
     RunRow,
     drift_alarms,
+    drift_row,
     drift_view,
     endpoint_names,
     endpoint_view,
@@ -324,15 +324,7 @@ class ConsoleApp:
 
     def drift_list(self) -> Answer:
         alarms = drift_alarms(self.client("cloudwatch"), self.prefix)
-        views = [
-            DriftRow(
-                dataset=str(alarm["AlarmName"]).removeprefix(f"{self.prefix}-drift-"),
-                endpoint=next((str(d["Value"]) for d in alarm.get("Dimensions") or [] if d["Name"] == "Endpoint"), ""),
-                state=str(alarm.get("StateValue") or ""),
-                reason=str(alarm.get("StateReason") or ""),
-            )
-            for alarm in alarms
-        ]
+        views = [drift_row(alarm, self.prefix) for alarm in alarms]
         return Answer(200, self.page("Drift", pages.drift_list_page(views), active="drift"))
 
     def drift(self, dataset: str) -> Answer:

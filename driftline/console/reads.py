@@ -14,14 +14,13 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from driftline.run_status import DECISION_STATES, dataset_of, run_reason
+from driftline.run_status import DECISION_STATES, RUN_NAME_HASH, dataset_of, run_reason
 from driftline.stepfunctions_history import Step, execution_arn_for, execution_history, json_object, read_steps, utc
 
 RUNS_PAGE = 100
 """Runs listed on one page of the runs list."""
 VERSIONS_SHOWN = 100
 """Model versions a group's page lists and plots (the newest)."""
-_NAME_HASH = re.compile(r"-[0-9a-f]{12}$")
 RUN_NAME = re.compile(r"^[A-Za-z0-9_-]{1,80}$")
 """A Step Functions execution name as the pipeline builds them; anything else names no run."""
 GROUP_NAME = re.compile(r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$")
@@ -46,7 +45,7 @@ def recent_runs(sfn: Any, machine_arn: str, *, dataset: str = "", limit: int = R
         page = sfn.list_executions(**kwargs)
         for execution in sorted(page["executions"], key=lambda e: e["startDate"], reverse=True):
             name = str(execution["name"])
-            row_dataset = _NAME_HASH.sub("", name)
+            row_dataset = RUN_NAME_HASH.sub("", name)
             if dataset and row_dataset != dataset:
                 continue
             stopped = execution.get("stopDate")
@@ -372,6 +371,20 @@ def drift_alarms(cloudwatch: Any, stack: str) -> list[dict[str, Any]]:
         kwargs["NextToken"] = page["NextToken"]
 
 
+def alarm_endpoint(alarm: dict[str, Any]) -> str:
+    """The endpoint a drift alarm watches (its ``Endpoint`` dimension)."""
+    return next((str(d["Value"]) for d in alarm.get("Dimensions") or [] if d["Name"] == "Endpoint"), "")
+
+
+def drift_row(alarm: dict[str, Any], stack: str) -> DriftRow:
+    return DriftRow(
+        dataset=str(alarm["AlarmName"]).removeprefix(f"{stack}-drift-"),
+        endpoint=alarm_endpoint(alarm),
+        state=str(alarm.get("StateValue") or ""),
+        reason=str(alarm.get("StateReason") or ""),
+    )
+
+
 def drift_view(
     cloudwatch: Any,
     sagemaker: Any,
@@ -384,8 +397,7 @@ def drift_view(
     now: datetime,
 ) -> DriftView:
     """A dataset's drift: each feature's distance per window, the alarm and its state changes, the latest reports."""
-    dimensions = {str(d["Name"]): str(d["Value"]) for d in alarm.get("Dimensions") or []}
-    endpoint = dimensions.get("Endpoint", "")
+    endpoint = alarm_endpoint(alarm)
     dataset = str(alarm["AlarmName"]).removeprefix(f"{stack}-drift-")
     view = DriftView(
         dataset=dataset,

@@ -658,7 +658,7 @@ def _without_libraries_the_image_lacks(image: str, root: Path) -> dict[str, str]
     own packages; a script's installed requirements still come first), so a script that would fail on AWS
     fails here too: XGBoost on the scikit-learn and PyTorch images, PyTorch on the scikit-learn and XGBoost ones.
     """
-    shown_as, lacking = LIBRARIES_IMAGES_LACK.get(_repository(image), ("", ()))
+    shown_as, lacking = LIBRARIES_IMAGES_LACK.get(image_repository(image), ("", ()))
     if not lacking:
         return {}
     folder = root / "image-lacks"
@@ -671,14 +671,10 @@ def _without_libraries_the_image_lacks(image: str, root: Path) -> dict[str, str]
     return {"PYTHONPATH": str(folder)}
 
 
-def _repository(image: str) -> str:
-    return image_repository(image)
-
-
 def _runs_xgboost_algorithm(image: str, hyperparameters: dict[str, str]) -> bool:
     """SageMaker's XGBoost image without a ``sagemaker_program`` runs its built-in algorithm, which local mode runs
     on the XGBoost library (``driftline.local.xgboost_algorithm``); with one it is a framework container."""
-    return _repository(image) == XGBOOST_REPOSITORY and "sagemaker_program" not in hyperparameters
+    return image_repository(image) == XGBOOST_REPOSITORY and "sagemaker_program" not in hyperparameters
 
 
 def _instance_arguments(roots: Iterable[Path]) -> list[str]:
