@@ -441,6 +441,44 @@ def test_serving_code_other_than_the_applications_ml_code_is_refused(cloud: Clou
     assert "differs from the application's ml/serve.py" in described["FailureReason"]
 
 
+PUBLISHED_SERVE = (Path(__file__).resolve().parents[2] / "ml" / "serve.py").read_bytes()
+
+
+@pytest.mark.parametrize(
+    ("files", "says"),
+    [
+        ({"model_metadata.json": b"{}", "code/serve.py": b"import os\nos.system('echo owned')\n"}, "differs from"),
+        (
+            {"model_metadata.json": b"{}", "code/serve.py": PUBLISHED_SERVE, "code/sitecustomize.py": b"x"},
+            "sitecustomize.py, which is not one of the application's ml/ files",
+        ),
+        ({"model_metadata.json": b"{}"}, "holds no code/ folder"),
+    ],
+)
+def test_a_model_on_pytorch_s_serving_image_serves_only_the_application_s_code_from_its_code_folder(
+    cloud: Cloud, files: dict[str, bytes], says: str
+) -> None:
+    name = f"torch-{len(files)}-{len(says)}"
+    key = f"hostile/{name}/model.tar.gz"
+    cloud.s3.put_object(Bucket=BUCKET, Key=key, Body=_tarball(files))
+    cloud.sagemaker.create_model(
+        ModelName=name,
+        ExecutionRoleArn="arn:aws:iam::123456789012:role/sagemaker",
+        PrimaryContainer={
+            "Image": "763104351884.dkr.ecr.us-east-1.amazonaws.com/pytorch-inference:2.6.0-cpu-py312",
+            "ModelDataUrl": f"s3://{BUCKET}/{key}",
+            "Environment": {"SAGEMAKER_PROGRAM": "serve.py"},
+        },
+    )
+    _config(cloud, f"{name}-config", name)
+
+    cloud.sagemaker.create_endpoint(EndpointName=name, EndpointConfigName=f"{name}-config")
+    described = _wait(cloud, name, leaving="Creating")
+
+    assert described["EndpointStatus"] == "Failed"
+    assert says in described["FailureReason"]
+
+
 def test_the_endpoint_server_refuses_a_web_page_of_another_origin(cloud: Cloud) -> None:
     _endpoint(cloud, "guarded")
     server = cloud.runner.endpoints["guarded"].servers().get("AllTraffic")
