@@ -1,15 +1,48 @@
-"""Writes lines into the emulator's CloudWatch Logs, so `aws logs` works against local mode."""
+"""Writes lines into the emulator's CloudWatch Logs, so `aws logs` works against local mode.
+
+Jobs and functions write from their own threads while clients read (``aws logs tail``, the console, tests): every
+Logs request the emulator answers and every line written here run under one lock, so a read never iterates
+groups, streams or events that a write is adding to (moto's Logs are not thread-safe: such a read failed with a
+500 that local mode's terminal printed).
+"""
 
 from __future__ import annotations
 
+import functools
 import threading
 import time
+from collections.abc import Callable
+from typing import Any
 
+from moto.core.responses import BaseResponse
 from moto.logs.models import logs_backends
+from moto.logs.responses import LogsResponse
 
+from driftline.local import seams
 from driftline.local.settings import ACCOUNT_ID
 
-_lock = threading.Lock()
+_lock = threading.RLock()
+SEAM = "cloudwatch-logs"
+
+
+def install() -> None:
+    if seams.claim(SEAM):
+        seams.add(LogsResponse, "call_action", _locked(BaseResponse.call_action))
+
+
+def uninstall() -> None:
+    seams.undo(SEAM, [(LogsResponse, "call_action")])
+
+
+def _locked(call_action: Callable[[BaseResponse], Any]) -> Callable[[BaseResponse], Any]:
+    """A Logs request answered whole (the backend's work and the answer built from its objects) under the lock."""
+
+    @functools.wraps(call_action)
+    def locked(self: BaseResponse) -> Any:
+        with _lock:
+            return call_action(self)
+
+    return locked
 
 
 def put_lines(region: str, group: str, stream: str, lines: list[str]) -> None:

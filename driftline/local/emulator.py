@@ -15,6 +15,7 @@ from driftline.local import (
     apigateway,
     cloudformation,
     cloudwatch,
+    cloudwatch_logs,
     container_images,
     dynamodb,
     endpoints,
@@ -114,6 +115,7 @@ class LocalCloud:
         stepfunctions.report_outcomes(self.console)
         secretsmanager.install()
         dynamodb.install()
+        cloudwatch_logs.install()
         apigateway.install(host=self.settings.host, endpoint_url=self.settings.endpoint_url)
         model_registry.install()
         container_images.install()

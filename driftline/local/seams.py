@@ -82,6 +82,8 @@ def undo(name: str, targets: list[tuple[Any, str]]) -> None:
         saved = _originals.pop((id(owner), attribute), None)
         if saved is not None:
             setattr(saved[0], saved[1], saved[2])
+        elif _added.pop((id(owner), attribute), None) is not None and attribute in owner.__dict__:
+            delattr(owner, attribute)
 
 
 def around_cloudformation_create(

@@ -96,3 +96,19 @@ def test_a_group_of_patches_is_claimed_once_until_restore() -> None:
 
     seams.restore()
     assert seams.claim("test-group") is True
+
+
+class Response(Backend):
+    """A subclass that inherits ``describe``: ``add`` gives it one of its own."""
+
+
+def test_undo_takes_off_one_group_of_patches_and_an_added_override_with_it() -> None:
+    assert seams.claim("locked")
+    seams.add(Response, "describe", lambda self: "under a lock")
+    seams.replace(Backend, "greeting", "patched by another group")
+    assert Response().describe() == "under a lock"
+
+    seams.undo("locked", [(Response, "describe")])
+    assert "describe" not in Response.__dict__ and Response().describe() == "moto"
+    assert Backend.greeting == "patched by another group"
+    assert seams.claim("locked"), "the group may be installed again"

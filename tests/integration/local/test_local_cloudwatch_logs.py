@@ -1,0 +1,73 @@
+"""Local mode writes job and function logs while clients read them: a read never fails on a write beside it."""
+
+from __future__ import annotations
+
+import itertools
+import sys
+import threading
+from collections.abc import Iterator
+
+import boto3
+import pytest
+
+from driftline.local import cloudwatch_logs
+from tests.conftest import REGION
+
+READS = 30
+FUNCTION_GROUP = "/aws/lambda/driftline-Validate"
+
+
+@pytest.fixture
+def local_logs(aws: None) -> Iterator[None]:
+    cloudwatch_logs.install()
+    try:
+        yield
+    finally:
+        cloudwatch_logs.uninstall()
+
+
+@pytest.fixture
+def threads_switching_often() -> Iterator[None]:
+    """The interpreter switches threads every microsecond instead of every 5 ms, so a read and a write that can
+    interleave do, in every test run rather than now and then on a loaded machine."""
+    interval = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)
+    try:
+        yield
+    finally:
+        sys.setswitchinterval(interval)
+
+
+@pytest.mark.usefixtures("local_logs", "threads_switching_often")
+def test_reading_logs_while_local_mode_writes_new_groups_and_streams_never_fails() -> None:
+    """Without one lock over the emulator's reads and local mode's writes, a read iterates the groups while a job
+    adds one and fails with a 500 ("dictionary changed size during iteration") that local mode's terminal
+    prints: here, nearly every read failed so."""
+    logs = boto3.client("logs", region_name=REGION)
+    for number in range(500):
+        cloudwatch_logs.put_lines(REGION, f"/aws/sagemaker/ProcessingJobs-{number}", "algo-1", ["earlier job"])
+    cloudwatch_logs.put_lines(REGION, FUNCTION_GROUP, "stream-0", ["first line"])
+    reading = threading.Event()
+    reading.set()
+    written: list[int] = []
+
+    def write() -> None:
+        for number in itertools.count():
+            if not reading.is_set():
+                return
+            cloudwatch_logs.put_lines(REGION, f"/aws/sagemaker/TrainingJobs-{number}", "algo-1", ["a line"])
+            cloudwatch_logs.put_lines(REGION, FUNCTION_GROUP, f"stream-{number + 1}", ["a line"])
+            written.append(number)
+
+    writer = threading.Thread(target=write)
+    writer.start()
+    try:
+        for _ in range(READS):
+            assert len(logs.describe_log_groups(logGroupNamePrefix="/aws/lambda/")["logGroups"]) == 1
+            [event] = logs.filter_log_events(logGroupName=FUNCTION_GROUP, logStreamNames=["stream-0"])["events"]
+            assert event["message"] == "first line"
+    finally:
+        reading.clear()
+        writer.join()
+    groups = logs.get_paginator("describe_log_groups").paginate(logGroupNamePrefix="/aws/sagemaker/TrainingJobs-")
+    assert sum(len(page["logGroups"]) for page in groups) == len(written) > 0
