@@ -222,6 +222,7 @@ def _serve_until_stopped(cloud: Any, settings: LocalSettings) -> int:
         f"  export AWS_ENDPOINT_URL={settings.endpoint_url} AWS_DEFAULT_REGION={settings.region} "
         "AWS_ACCESS_KEY_ID=local AWS_SECRET_ACCESS_KEY=local\n"
         f"  aws s3 cp my.csv s3://{bucket}/data/<dataset>/my.csv\n"
+        f"Follow runs, approve models and watch endpoints and drift in the console: {settings.console_url}\n"
         "Press Ctrl-C to stop.",
         flush=True,
     )

@@ -170,18 +170,22 @@ def local_target(state_dir: Path, *, explicit_state_dir: bool = False) -> StackT
         raise CommandError(where_local_mode_runs(state_dir))
     if state is LocalState.STOPPED:
         raise CommandError(stopped_message(state_dir))
-    outputs = dict(document.get("outputs") or {})
+    flags = "--local" + (f" --state-dir {state_dir}" if explicit_state_dir else "")
+    return running_local_target(document, state_dir, flags=flags)
+
+
+def running_local_target(document: dict[str, Any], state_dir: Path, *, flags: str = "--local") -> StackTarget:
+    """Local mode's stack as its stack file (``document``) describes it, without asking whether it answers."""
     region = str(document.get("region") or "us-east-1")
     session = boto3.session.Session(
         aws_access_key_id=LOCAL_CREDENTIALS["aws_access_key_id"],
         aws_secret_access_key=LOCAL_CREDENTIALS["aws_secret_access_key"],
         region_name=region,
     )
-    flags = "--local" + (f" --state-dir {state_dir}" if explicit_state_dir else "")
     return StackTarget(
         stack_name=str(document.get("stack_name") or DEFAULT_STACK),
         region=region,
-        outputs=outputs,
+        outputs=dict(document.get("outputs") or {}),
         session=session,
         endpoint_url=str(document["endpoint_url"]),
         state_dir=state_dir,

@@ -27,6 +27,7 @@ import secrets
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from html import escape
+from http import HTTPStatus
 from http.cookies import SimpleCookie
 from importlib import resources
 from pathlib import Path
@@ -71,6 +72,7 @@ STATIC_FILES = {
     "favicon.svg": "image/svg+xml",
 }
 DECISION_WAIT_SECONDS = 10.0
+OWN_LINK = re.compile(r'\b(href|src|action|data-live)="/')
 
 
 @dataclass
@@ -93,11 +95,14 @@ class Request:
 
 
 class ConsoleApp:
-    """The console for one stack (``target``), answering on ``127.0.0.1:<port>``."""
+    """The console for one stack (``target``), answering on ``127.0.0.1:<port>``: on a port of its own as an ASGI
+    application (``driftline console``), or under ``base`` on local mode's own port as a WSGI one."""
 
-    def __init__(self, target: StackTarget, port: int, *, user: str | None = None) -> None:
+    def __init__(self, target: StackTarget, port: int, *, user: str | None = None, base: str = "") -> None:
         self.target = target
         self.port = port
+        self.base = base.rstrip("/")
+        """The path the console is mounted under (``/_console`` on local mode's port); empty on its own port."""
         self.user = user or getpass.getuser()
         self._key = secrets.token_bytes(32)
         self._hosts = allowed_hosts(port)
@@ -129,60 +134,111 @@ class ConsoleApp:
             self._clients[service] = self.target.client(service)
         return self._clients[service]
 
-    # -- ASGI ----------------------------------------------------------------------------------------------------
+    # -- every request, whatever serves it ------------------------------------------------------------------------
+    def respond(
+        self, method: str, path: str, query_string: str, headers: dict[str, str], body: bytes | None
+    ) -> tuple[int, list[tuple[str, str]], bytes]:
+        """The answer to one request (its status, headers and body): the rules, then the route. ``headers`` are
+        lower-cased; ``body`` is None when it was larger than a form may be (it is then never read)."""
+        refusal = self.refusal(headers)
+        new_session = ""
+        if refusal is not None:
+            answer = Answer(403, refusal.encode(), "text/plain; charset=utf-8")
+        elif body is None:
+            answer = Answer(413, b"The form is too large.", "text/plain; charset=utf-8")
+        else:
+            session = _cookie(headers.get("cookie", ""), SESSION_COOKIE)
+            if not session:
+                session = new_session = secrets.token_urlsafe(24)
+            query = {k: v[0] for k, v in parse_qs(query_string).items()}
+            try:
+                answer = self.route(Request(method, path, query, headers, body, session))
+            except Exception as error:  # an AWS error, say: shown, not a stack trace
+                answer = Answer(
+                    502,
+                    self.page(
+                        "The console could not read this page", pages.message_page(f"{type(error).__name__}: {error}")
+                    ),
+                )
+        if self.base:
+            answer = self._under_base(answer)
+        extra = list(answer.headers)
+        if new_session:
+            extra.append(
+                ("set-cookie", f"{SESSION_COOKIE}={new_session}; Path={self.base or '/'}; HttpOnly; SameSite=Strict")
+            )
+        return (
+            answer.status,
+            [
+                ("content-type", answer.content_type),
+                ("content-length", str(len(answer.body))),
+                ("content-security-policy", answer.policy),
+                ("x-content-type-options", "nosniff"),
+                ("x-frame-options", "DENY"),
+                # Not no-referrer: under it Chromium sends "Origin: null" with the console's own forms.
+                ("referrer-policy", "same-origin"),
+                ("cache-control", "no-store"),
+                *extra,
+            ],
+            answer.body,
+        )
+
+    def _under_base(self, answer: Answer) -> Answer:
+        """The answer of a console mounted under ``base``: its pages' links and its redirects point below it.
+
+        Pages write every link of their own as an attribute starting ``="/``; no value a page shows can (they are
+        escaped, quotes included), and an HTML report shown as itself is not a page of the console."""
+        body = answer.body
+        if answer.content_type.startswith("text/html") and answer.policy == CONTENT_SECURITY_POLICY:
+            body = OWN_LINK.sub(rf'\1="{self.base}/', body.decode()).encode()
+        headers = [
+            (name, f"{self.base}{value}" if name == "location" and value.startswith("/") else value)
+            for name, value in answer.headers
+        ]
+        return Answer(answer.status, body, answer.content_type, headers, answer.policy)
+
+    # -- ASGI (``driftline console``) ----------------------------------------------------------------------------
     async def __call__(
         self, scope: dict[str, Any], receive: Callable[..., Awaitable[Any]], send: Callable[..., Any]
     ) -> None:
         if scope["type"] != "http":
             return
         headers = {name.decode("latin-1").lower(): value.decode("latin-1") for name, value in scope["headers"]}
-        refusal = self.refusal(headers)
-        new_session = ""
-        if refusal is not None:
-            answer = Answer(403, refusal.encode(), "text/plain; charset=utf-8")
-        else:
-            body = await read_body(receive, headers, MAX_FORM_BYTES)
-            session = _cookie(headers.get("cookie", ""), SESSION_COOKIE)
-            if not session:
-                session = new_session = secrets.token_urlsafe(24)
-            query = {k: v[0] for k, v in parse_qs(scope.get("query_string", b"").decode("latin-1")).items()}
-            request = Request(
-                scope["method"], scope["path"], query, headers, body if body is not None else b"", session
-            )
-            if body is None:
-                answer = Answer(413, b"The form is too large.", "text/plain; charset=utf-8")
-            else:
-                try:
-                    answer = await asyncio.to_thread(self.route, request)
-                except Exception as error:  # an AWS error, say: shown, not a stack trace
-                    answer = Answer(
-                        502,
-                        self.page(
-                            "The console could not read this page",
-                            pages.message_page(f"{type(error).__name__}: {error}"),
-                        ),
-                    )
-        extra = list(answer.headers)
-        if new_session:
-            extra.append(("set-cookie", f"{SESSION_COOKIE}={new_session}; Path=/; HttpOnly; SameSite=Strict"))
+        body = await read_body(receive, headers, MAX_FORM_BYTES) if self.refusal(headers) is None else b""
+        status, answer_headers, payload = await asyncio.to_thread(
+            self.respond,
+            scope["method"],
+            scope["path"],
+            scope.get("query_string", b"").decode("latin-1"),
+            headers,
+            body,
+        )
         await send(
             {
                 "type": "http.response.start",
-                "status": answer.status,
-                "headers": [
-                    (b"content-type", answer.content_type.encode()),
-                    (b"content-length", str(len(answer.body)).encode()),
-                    (b"content-security-policy", answer.policy.encode()),
-                    (b"x-content-type-options", b"nosniff"),
-                    (b"x-frame-options", b"DENY"),
-                    # Not no-referrer: under it Chromium sends "Origin: null" with the console's own forms.
-                    (b"referrer-policy", b"same-origin"),
-                    (b"cache-control", b"no-store"),
-                    *((name.encode(), value.encode()) for name, value in extra),
-                ],
+                "status": status,
+                "headers": [(name.encode(), value.encode()) for name, value in answer_headers],
             }
         )
-        await send({"type": "http.response.body", "body": answer.body})
+        await send({"type": "http.response.body", "body": payload})
+
+    # -- WSGI (mounted on local mode's own port) -------------------------------------------------------------------
+    def wsgi(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> list[bytes]:
+        headers = {
+            name.removeprefix("HTTP_").replace("_", "-").lower(): str(value)
+            for name, value in environ.items()
+            if name.startswith("HTTP_") or name in ("CONTENT_TYPE", "CONTENT_LENGTH")
+        }
+        body = wsgi_body(environ, MAX_FORM_BYTES) if self.refusal(headers) is None else b""
+        status, answer_headers, payload = self.respond(
+            str(environ.get("REQUEST_METHOD", "GET")),
+            str(environ.get("PATH_INFO", "")),
+            str(environ.get("QUERY_STRING", "")),
+            headers,
+            body,
+        )
+        start_response(f"{status} {HTTPStatus(status).phrase}", answer_headers)
+        return [payload]
 
     # -- routes --------------------------------------------------------------------------------------------------
     def page(self, title: str, body: str, *, active: str = "") -> bytes:
@@ -468,3 +524,19 @@ def _cookie(header: str, name: str) -> str:
     morsel = cookie.get(name)
     value = morsel.value if morsel is not None else ""
     return value if re.fullmatch(r"[A-Za-z0-9_-]{16,64}", value) else ""
+
+
+def wsgi_body(environ: dict[str, Any], limit: int) -> bytes | None:
+    """A WSGI request's body; None when it is (or says it is) longer than ``limit`` bytes, unread then."""
+    declared = str(environ.get("CONTENT_LENGTH") or "")
+    stream = environ.get("wsgi.input")
+    if stream is None:
+        return b""
+    if declared.isdigit():
+        if int(declared) > limit:
+            return None
+        return bytes(stream.read(int(declared)))
+    if not environ.get("wsgi.input_terminated"):
+        return b""  # no length and not chunked: HTTP/1.1 says there is no body
+    body = bytes(stream.read(limit + 1))
+    return None if len(body) > limit else body

@@ -28,7 +28,6 @@ from typing import Any
 from botocore.exceptions import BotoCoreError, ClientError
 
 from driftline.approval_pages import decide_as_a_person
-from driftline.console_cli import DEFAULT_PORT as CONSOLE_PORT
 from driftline.layer_modules import layer_module
 from driftline.local import s3_mirror
 from driftline.local.emulator import LocalCloud
@@ -208,8 +207,8 @@ def what_next(cloud: LocalCloud, drift_report: Path | None) -> str:
         f"  Follow the run it starts ({command} runs lists them) and approve its model:",
         f"    {command} status <run> --follow",
         f"    {command} approve <run>",
-        f"  Or watch runs, models, endpoints and drift in the web console (http://127.0.0.1:{CONSOLE_PORT}/):",
-        f"    {command} console",
+        "  Or, while local mode runs, follow runs, approve models and watch endpoints and drift in its web console:",
+        f"    {settings.console_url}",
         f"  Its emails: {settings.outbox}/",
     ]
     if drift_report is not None:

@@ -41,7 +41,7 @@ from driftline.local.console import Console
 from driftline.local.endpoints.seam import model_resolver
 from driftline.local.http_guard import GuardedMotoServer
 from driftline.local.lambda_runtime import CodeRegistry, LambdaRuntime
-from driftline.local.settings import ACCOUNT_ID, LocalSettings
+from driftline.local.settings import ACCOUNT_ID, CONSOLE_PATH, LocalSettings
 
 STACK_FILE = "stack.json"
 
@@ -142,6 +142,7 @@ class LocalCloud:
                     self.lambdas.set_display_name(physical_id, logical_id.removesuffix("Function"))
             self.lambdas.prewarm_deployed()
             self._write_stack_file()
+            self._mount_console()
         except BaseException:
             self.stop()
             raise
@@ -258,15 +259,26 @@ class LocalCloud:
     def client(self, service: str) -> Any:
         return emulator_client(service, self.settings.endpoint_url, self.settings.region)
 
-    def _write_stack_file(self) -> None:
+    def _stack_document(self) -> dict[str, Any]:
         assert self.stack is not None
-        document = {
+        return {
             "endpoint_url": self.settings.endpoint_url,
             "region": self.settings.region,
             "stack_name": self.settings.stack_name,
             "outputs": self.stack.outputs,
         }
-        (self.settings.state_dir / STACK_FILE).write_text(json.dumps(document, indent=2) + "\n")
+
+    def _write_stack_file(self) -> None:
+        (self.settings.state_dir / STACK_FILE).write_text(json.dumps(self._stack_document(), indent=2) + "\n")
+
+    def _mount_console(self) -> None:
+        """The console's pages on local mode's own port, reading and deciding through the emulator like any client."""
+        from driftline.console.app import ConsoleApp
+        from driftline.stack_target import running_local_target
+
+        assert self._server is not None
+        target = running_local_target(self._stack_document(), self.settings.state_dir)
+        self._server.mount(CONSOLE_PATH, ConsoleApp(target, self._server.port, base=CONSOLE_PATH).wsgi)
 
 
 class PortInUse(RuntimeError):

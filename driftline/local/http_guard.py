@@ -85,8 +85,33 @@ class LoopbackGuard:
         return None
 
 
+class MountedApps:
+    """Local mode's own pages beside the emulator on its port: a request under a mounted prefix goes to that
+    application (``SCRIPT_NAME`` the prefix, ``PATH_INFO`` the rest), every other request to the emulator.
+
+    A prefix starts with ``/_``, which no bucket name can (S3 path-style requests name the bucket first, and bucket
+    names start with a letter or digit), and no other AWS API's path does."""
+
+    def __init__(self, emulator: WsgiApp) -> None:
+        self.emulator = emulator
+        self.mounts: dict[str, WsgiApp] = {}
+
+    def mount(self, prefix: str, app: WsgiApp) -> None:
+        if not prefix.startswith("/_") or prefix.endswith("/"):
+            raise ValueError(f"a mount's prefix is /_<name>, not {prefix!r}")
+        self.mounts[prefix] = app
+
+    def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        path = str(environ.get("PATH_INFO", ""))
+        for prefix, app in list(self.mounts.items()):
+            if path == prefix or path.startswith(f"{prefix}/"):
+                return app({**environ, "SCRIPT_NAME": prefix, "PATH_INFO": path.removeprefix(prefix)}, start_response)
+        return self.emulator(environ, start_response)
+
+
 class GuardedMotoServer:
-    """moto's server application behind ``LoopbackGuard``, served on a background thread.
+    """moto's server application behind ``LoopbackGuard``, served on a background thread, with local mode's own
+    pages mounted beside it (``mount``).
 
     The same pieces moto's ``ThreadedMotoServer`` assembles (its dispatcher application and request
     handler on a threaded werkzeug server), with the guard wrapped around the application.
@@ -97,6 +122,7 @@ class GuardedMotoServer:
         self.port = port
         self._server: Any = None
         self._thread: threading.Thread | None = None
+        self._apps: MountedApps | None = None
 
     def start(self) -> None:
         from moto.moto_server.werkzeug_app import (
@@ -109,9 +135,16 @@ class GuardedMotoServer:
         emulator = DomainDispatcherApplication(create_backend_app)
         self._server = make_server(self.host, self.port, emulator, threaded=True, request_handler=MotoRequestHandler)
         self.port = int(self._server.server_port)
-        self._server.app = LoopbackGuard(emulator, self.port)
+        self._apps = MountedApps(emulator)
+        self._server.app = LoopbackGuard(self._apps, self.port)
         self._thread = threading.Thread(target=self._server.serve_forever, name="local-mode-server", daemon=True)
         self._thread.start()
+
+    def mount(self, prefix: str, app: WsgiApp) -> None:
+        """Serve ``app`` under ``prefix`` (``/_console``), behind the same guard as the emulator."""
+        if self._apps is None:
+            raise RuntimeError("the server is not started")
+        self._apps.mount(prefix, app)
 
     def stop(self) -> None:
         if self._server is not None:

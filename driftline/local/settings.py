@@ -37,6 +37,9 @@ SCHEDULE_SECONDS_PER_MINUTE = 1.0
 ALARM_PERIOD_SCALE = SCHEDULE_SECONDS_PER_MINUTE / 60
 """CloudWatch alarm periods run at the schedules' pace: a one-hour period (an hourly monitor) lasts 60 s."""
 
+CONSOLE_PATH = "/_console"
+"""Local mode's own pages live under /_<name> paths, which no bucket name and no AWS API path can take."""
+
 
 @dataclass
 class LocalSettings:
@@ -55,6 +58,11 @@ class LocalSettings:
     @property
     def endpoint_url(self) -> str:
         return f"http://{self.host}:{self.port}"
+
+    @property
+    def console_url(self) -> str:
+        """Where the web console answers while local mode runs: under ``CONSOLE_PATH`` on its own port."""
+        return f"{self.endpoint_url}{CONSOLE_PATH}/"
 
     @property
     def outbox(self) -> Path:

@@ -1,11 +1,12 @@
-"""The console in a real browser (headless Chromium, driven by Playwright) during a real local run: the run appears
-in the list and its graph advances to the approval without a reload, the model is approved from the console (the
-same registry decision as ``driftline approve``), the graph advances to the end and the endpoint serves that
-model. Any error in the browser's console fails the test, and every page is screenshotted (``DRIFTLINE_SCREENSHOTS``
+"""The console in a real browser (headless Chromium, driven by Playwright) during a real local run, on local mode's
+own port: the run appears in the list and its graph advances to the approval without a reload, the model is
+approved from the console (the same registry decision as ``driftline approve``), the graph advances to the end and
+the endpoint serves that model. Any error in the browser's console fails the test, and every page is screenshotted (``DRIFTLINE_SCREENSHOTS``
 names a folder to keep them in, as the README's were made)."""
 
 from __future__ import annotations
 
+import getpass
 import json
 import os
 import shutil
@@ -60,7 +61,14 @@ def _browser_or_skip() -> Any:
 
 
 @pytest.fixture(scope="module")
-def console_url(cloud: LocalCloud) -> Iterator[str]:
+def console_url(cloud: LocalCloud) -> str:
+    """The console local mode serves on its own port."""
+    return cloud.settings.console_url.rstrip("/")
+
+
+@pytest.fixture(scope="module")
+def standalone_console_url(cloud: LocalCloud) -> Iterator[str]:
+    """The console on a port of its own, as ``driftline console --local`` serves it."""
     import uvicorn
 
     listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
@@ -79,7 +87,7 @@ def console_url(cloud: LocalCloud) -> Iterator[str]:
 
 
 def test_a_run_followed_and_approved_in_the_console_ends_with_its_model_served(
-    cloud: LocalCloud, console_url: str, tmp_path: Path
+    cloud: LocalCloud, console_url: str, standalone_console_url: str, tmp_path: Path
 ) -> None:
     sync_playwright = _browser_or_skip()
     shots = Path(os.environ.get("DRIFTLINE_SCREENSHOTS") or tmp_path / "screenshots")
@@ -110,6 +118,7 @@ def test_a_run_followed_and_approved_in_the_console_ends_with_its_model_served(
         page.locator("tr[data-run]", has_text=DATASET).first.wait_for()
         page.locator("tr[data-run] a", has_text=DATASET).first.click()
         page.wait_for_url("**/runs/consoled-*")
+        assert page.url.startswith(f"{console_url}/runs/")  # on local mode's port, under the console's path
         run_name = page.url.rsplit("/", 1)[1]
         page.locator('g.state.succeeded[data-state="Validate"]').wait_for()
         # The graph advances on its own until the run waits for a person.
@@ -127,7 +136,7 @@ def test_a_run_followed_and_approved_in_the_console_ends_with_its_model_served(
         page.locator("p.message", has_text="Approved").wait_for()
         assert page.locator("tr[data-version='1'] .status").inner_text() == "Approved"
         assert (
-            "Approved by console-tester in the Driftline console" in page.locator("tr[data-version='1']").inner_text()
+            f"Approved by {getpass.getuser()} in the Driftline console" in page.locator("tr[data-version='1']").inner_text()
         )
 
         page.goto(f"{console_url}/runs/{run_name}")
@@ -160,6 +169,9 @@ def test_a_run_followed_and_approved_in_the_console_ends_with_its_model_served(
         page.locator("ul.artifacts a", has_text="evaluation.json").first.click()
         assert '"accuracy"' in page.locator("pre.artifact").inner_text()
         page.screenshot(path=str(shots / "artifact.png"), full_page=False)
+        # driftline console on its own port shows the same run, with its links at its own root.
+        page.goto(f"{standalone_console_url}/runs")
+        page.locator(f"tr[data-run='{run_name}'] a[href='/runs/{run_name}']").wait_for()
         browser.close()
 
     assert not errors, errors
