@@ -34,11 +34,13 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, quote, urlencode
 
-from driftline.approvals_cli import DecisionRefused, decide_in_registry
+from driftline.approvals_cli import DecisionRefused, decide_in_registry, decide_promotion, waiting_decision
 from driftline.console import pages
 from driftline.console.reads import (
     GROUP_NAME,
+    RUN_NAME,
     RunRow,
+    deployments,
     drift_alarms,
     drift_row,
     drift_view,
@@ -51,7 +53,7 @@ from driftline.console.reads import (
 )
 from driftline.local.endpoints.server import read_body
 from driftline.local.http_guard import allowed_hosts, allowed_origins
-from driftline.run_status import may_be_of_dataset
+from driftline.run_status import PROMOTION_STATE, may_be_of_dataset
 from driftline.stack_target import StackTarget
 from driftline.stepfunctions_history import execution_arn_for, json_object
 
@@ -251,7 +253,10 @@ class ConsoleApp:
         if request.method == "POST":
             if path == "/models/decide":
                 return self.decide(request)
-            return Answer(405, b"Only /models/decide takes a form.", "text/plain; charset=utf-8")
+            name, _, rest = path.removeprefix("/runs/").partition("/")
+            if path.startswith("/runs/") and rest == "decide":
+                return self.decide_promotion(request, name)
+            return Answer(405, b"Only a decision's form is posted.", "text/plain; charset=utf-8")
         if request.method not in ("GET", "HEAD"):
             return Answer(405, b"Method not allowed.", "text/plain; charset=utf-8")
         if path == "/":
@@ -265,7 +270,7 @@ class ConsoleApp:
         if path.startswith("/runs/"):
             name, _, rest = path.removeprefix("/runs/").partition("/")
             if rest in ("", "live"):
-                return self.run(name, live=rest == "live")
+                return self.run(name, request, live=rest == "live")
         if path == "/models":
             groups = model_groups(
                 self.client("sagemaker"), self.target.outputs.get("ModelPackageGroupPrefix", self.target.stack_name)
@@ -310,14 +315,22 @@ class ConsoleApp:
         body = f'<div data-live="{live_url}" data-every="3000">{table}</div>'
         return Answer(200, self.page("Runs", body, active="runs"))
 
-    def run(self, name: str, *, live: bool) -> Answer:
+    def run(self, name: str, request: Request, *, live: bool) -> Answer:
         detail = run_detail(self.client("stepfunctions"), self.target.machine_arn, name)
         if detail is None:
             return self.not_found(f"There is no run {name}.")
         now = pages.now_utc()
+        csrf = self.csrf_token(request.session)
         if live:
-            return Answer(200, pages.run_live(detail, now).encode())
-        body = pages.run_page(detail, now, artifact_link=self.artifact_link(), evaluation=self.evaluation(detail))
+            return Answer(200, pages.run_live(detail, now, csrf=csrf).encode())
+        body = pages.run_page(
+            detail,
+            now,
+            artifact_link=self.artifact_link(),
+            csrf=csrf,
+            evaluation=self.evaluation(detail),
+            notice=request.query.get("notice", ""),
+        )
         return Answer(200, self.page(f"Run {name}", body, active="runs"))
 
     def evaluation(self, detail: Any) -> dict[str, Any] | None:
@@ -364,7 +377,8 @@ class ConsoleApp:
         )
         if view is None:
             return self.not_found(f"There is no endpoint {name}.")
-        return Answer(200, self.page(f"Endpoint {name}", pages.endpoint_page(view), active="endpoints"))
+        deployed = deployments(self.client("stepfunctions"), self.target.machine_arn, name, prefix=self.prefix)
+        return Answer(200, self.page(f"Endpoint {name}", pages.endpoint_page(view, deployed), active="endpoints"))
 
     def _drift_view(self, alarm: dict[str, Any]) -> Any:
         return drift_view(
@@ -424,14 +438,15 @@ class ConsoleApp:
             body = pages.message_page(notice) + body
         return Answer(200, self.page(f"Models of {name}", body, active="models"))
 
-    def decide(self, request: Request) -> Answer:
+    def form(self, request: Request) -> dict[str, str] | None:
+        """A posted form's fields; None when it lacks the session's CSRF token."""
         form = {k: v[0] for k, v in parse_qs(request.body.decode("utf-8", "replace")).items()}
-        if not self.csrf_valid(request.session, form.get("csrf", "")):
-            return Answer(
-                403,
-                b"Forbidden: this form lacks the console's token (reload the page and decide again).",
-                "text/plain; charset=utf-8",
-            )
+        return form if self.csrf_valid(request.session, form.get("csrf", "")) else None
+
+    def decide(self, request: Request) -> Answer:
+        form = self.form(request)
+        if form is None:
+            return _without_token()
         package = form.get("package", "")
         decision = form.get("decision", "")
         reason = form.get("reason", "").strip()
@@ -457,6 +472,33 @@ class ConsoleApp:
                 reason=reason,
                 wait=DECISION_WAIT_SECONDS,
                 where="in the Driftline console",
+            )
+        except DecisionRefused as refused:
+            message = str(refused)
+        return _see(back, message)
+
+    def decide_promotion(self, request: Request, name: str) -> Answer:
+        """Promote a trial's winner or keep the serving model, through the promotion's approval page: the same
+        path as the email's links and ``driftline approve``. The run names what is decided, never the form."""
+        form = self.form(request)
+        if form is None:
+            return _without_token()
+        decision = form.get("decision", "")
+        if decision not in ("promote", "keep") or not RUN_NAME.fullmatch(name):
+            return Answer(400, self.page("Not decided", pages.message_page("The form names no promotion decision.")))
+        back = f"/runs/{quote(name)}"
+        try:
+            state, package = waiting_decision(
+                self.client("stepfunctions"), execution_arn_for(self.target.machine_arn, name)
+            )
+            if state != PROMOTION_STATE:
+                raise DecisionRefused(f"run {name} waits for its model's approval: decide on the Models page")
+            message = decide_promotion(
+                self.target,
+                package=package,
+                approve=decision == "promote",
+                by=self.user,
+                reason=form.get("reason", "").strip(),
             )
         except DecisionRefused as refused:
             message = str(refused)
@@ -509,6 +551,14 @@ class ConsoleApp:
         more = f" (the first {MAX_ARTIFACT_BYTES} of {size} bytes)" if size > MAX_ARTIFACT_BYTES else ""
         body = pages.message_page(f"{uri}{more}") + f'<pre class="artifact">{escape(text)}</pre>'
         return Answer(200, self.page("Artifact", body))
+
+
+def _without_token() -> Answer:
+    return Answer(
+        403,
+        b"Forbidden: this form lacks the console's token (reload the page and decide again).",
+        "text/plain; charset=utf-8",
+    )
 
 
 def _see(path: str, notice: str) -> Answer:

@@ -16,6 +16,7 @@ from urllib.parse import quote, urlencode
 from driftline.console.charts import line_chart
 from driftline.console.graph import render_svg, taken_transitions, visits
 from driftline.console.reads import (
+    Deployment,
     DriftRow,
     DriftView,
     EndpointView,
@@ -26,7 +27,7 @@ from driftline.console.reads import (
     VariantView,
     s3_uris,
 )
-from driftline.run_status import APPROVAL_STATE, format_seconds, model_version, step_details
+from driftline.run_status import APPROVAL_STATE, PROMOTION_STATE, format_seconds, model_version, step_details
 
 APPROVAL_LINK = re.compile(r"https?://\S+/approvals/\S+")
 """The signed approve/reject links of an approval email: whoever holds one decides, so no page shows them."""
@@ -84,8 +85,9 @@ def runs_page(rows: list[RunRow], *, dataset: str, datasets: Iterable[str], now:
     )
 
 
-def run_live(detail: RunDetail, now: datetime) -> str:
-    """The part of a run's page that changes while it runs: its status, graph and steps."""
+def run_live(detail: RunDetail, now: datetime, *, csrf: str) -> str:
+    """The part of a run's page that changes while it runs: its status, graph and steps, and the promotion form
+    while it waits for one (``csrf``: the session's token)."""
     visited = visits(detail.steps, now, run_status=detail.status)
     graph = render_svg(detail.definition, visited, taken_transitions(detail.steps))
     steps = "".join(
@@ -102,6 +104,8 @@ def run_live(detail: RunDetail, now: datetime) -> str:
             f'<p class="waiting">Waiting for approval of {escape(model_version(detail.waiting_package))}: decide on '
             f'<a href="/models/{quote(group)}">its model group\'s page</a>.</p>'
         )
+    elif detail.waiting_package and detail.waiting_state == PROMOTION_STATE:
+        waiting = promotion_form(detail, csrf)
     return (
         f'<div class="live" data-status="{escape(detail.status)}"><p class="summary">{_status(detail.status)} '
         f"started {_when(detail.started)}, {took}{'' if detail.stopped else ' so far'}: {escape(detail.reason)}</p>"
@@ -112,17 +116,43 @@ def run_live(detail: RunDetail, now: datetime) -> str:
     )
 
 
-def run_page(detail: RunDetail, now: datetime, *, artifact_link: str, evaluation: dict[str, Any] | None = None) -> str:
+def promotion_form(detail: RunDetail, csrf: str) -> str:
+    """A trial's winner waits for a person: the trial's verdict, and Promote or Keep the serving model. The decision
+    goes through the promotion's approval page, as the email's links and ``driftline approve`` do."""
+    trial = next((step.result for step in reversed(detail.steps) if step.result.get("winner")), {})
+    verdict = f"<p>{escape(str(trial.get('reason') or ''))}</p>" if trial.get("reason") else ""
+    return (
+        f'<div class="waiting promotion"><p>{escape(model_version(detail.waiting_package))} won its A/B trial and '
+        "waits for a person: promote it to take all of the endpoint's traffic, or keep the serving model.</p>"
+        f"{verdict}"
+        f'<form method="post" action="/runs/{quote(detail.name)}/decide" class="decide">'
+        f'<input type="hidden" name="csrf" value="{escape(csrf)}">'
+        '<input name="reason" placeholder="why (recorded with the decision)" maxlength="400">'
+        '<button name="decision" value="promote">Promote</button>'
+        '<button name="decision" value="keep">Keep the serving model</button></form></div>'
+    )
+
+
+def run_page(
+    detail: RunDetail,
+    now: datetime,
+    *,
+    artifact_link: str,
+    csrf: str,
+    evaluation: dict[str, Any] | None = None,
+    notice: str = "",
+) -> str:
     trigger = detail.trigger
     origin = (
         f"Retrain after drift: {escape(str(trigger.get('reason') or ''))}"
         if trigger.get("source") == "drift"
         else f"Upload: {escape(detail.data_uri)}"
     )
-    sections = [
+    sections = [message_page(notice)] if notice else []
+    sections += [
         f'<p class="origin">Dataset <a href="/runs?{urlencode({"dataset": detail.dataset})}">{escape(detail.dataset)}'
         f"</a>. {origin}</p>",
-        f'<div data-live="/runs/{quote(detail.name)}/live">{run_live(detail, now)}</div>',
+        f'<div data-live="/runs/{quote(detail.name)}/live">{run_live(detail, now, csrf=csrf)}</div>',
     ]
     gate = detail.output.get("gate")
     if isinstance(gate, dict) and gate:
@@ -325,7 +355,7 @@ def _variant_line(variant: VariantView) -> str:
     return f"{escape(variant.name)}: {escape(variant.model)} ({variant.weight:g}, {variant.instances} instance(s))"
 
 
-def endpoint_page(view: EndpointView) -> str:
+def endpoint_page(view: EndpointView, deployed: list[Deployment]) -> str:
     parts = [
         f'<p class="summary">{_status(view.status)} configuration {escape(view.config)}, last changed '
         f"{_when(view.modified)}</p>"
@@ -345,7 +375,24 @@ def endpoint_page(view: EndpointView) -> str:
             points = [(f"{when:%H:%M}", value) for when, value in variant.series.get(metric, [])]
             charts.append(f'<div class="chart-box">{line_chart(points, title=f"{metric} ({unit})")}</div>')
         parts.append(f'<div class="charts">{"".join(charts)}</div>')
+    parts.append(deployments_section(deployed))
     return "".join(parts)
+
+
+def deployments_section(deployed: list[Deployment]) -> str:
+    """The endpoint's deployments and rollbacks, newest first: each run that deployed to it, and what came of it."""
+    if not deployed:
+        return '<h2>Deployments</h2><p class="empty">No run has deployed to this endpoint among the newest runs.</p>'
+    rows = "".join(
+        f'<tr class="{"failed" if item.failed else "deployed"}"><td>{_when(item.when)}</td>'
+        f'<td><a href="/runs/{quote(item.run)}">{escape(item.run)}</a></td><td>{escape(item.version)}</td>'
+        f"<td>{_status('FAILED' if item.failed else 'DEPLOYED')} {escape(item.outcome)}</td></tr>"
+        for item in deployed
+    )
+    return (
+        '<h2>Deployments</h2><table class="deployments"><thead><tr><th>Ended</th><th>Run</th><th>Model</th>'
+        f"<th>What happened</th></tr></thead><tbody>{rows}</tbody></table>"
+    )
 
 
 def drift_list_page(rows_shown: list[DriftRow]) -> str:

@@ -3,20 +3,25 @@ SageMaker endpoints, S3), so its pages are the same against local mode and an AW
 
 Each read asks only for what its page shows: the runs list is ListExecutions alone (no call per run), a run's page
 its execution, history and the state machine's definition, a model group's page one DescribeModelPackage per
-version it lists.
+version it lists, an endpoint's page one DescribeExecution per ended run of its dataset among the newest (these
+describes run several at a time).
 """
 
 from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
+from driftline.layer_modules import layer_module
 from driftline.run_status import DECISION_STATES, RUN_NAME_HASH, dataset_of, run_reason
 from driftline.stepfunctions_history import Step, execution_arn_for, execution_history, json_object, read_steps, utc
 
+T = TypeVar("T")
 RUNS_PAGE = 100
 """Runs listed on one page of the runs list."""
 VERSIONS_SHOWN = 100
@@ -128,6 +133,18 @@ def s3_uris(value: Any) -> list[str]:
     return list(dict.fromkeys(found))
 
 
+DESCRIBES_AT_ONCE = 8
+"""A page that describes many things (a group's versions, an endpoint's runs) asks this many at a time: on AWS one
+Describe call takes tens of milliseconds, so a hundred one after another would take seconds."""
+
+
+def at_once(describe: Callable[[T], dict[str, Any]], items: list[T]) -> list[dict[str, Any]]:
+    """``describe`` of every item, in the items' order, ``DESCRIBES_AT_ONCE`` calls at a time (boto3's clients
+    may be shared between threads)."""
+    with ThreadPoolExecutor(max_workers=DESCRIBES_AT_ONCE) as pool:
+        return list(pool.map(describe, items))
+
+
 # The Model Registry --------------------------------------------------------------------------------------------
 
 
@@ -189,8 +206,10 @@ def model_versions(sagemaker: Any, group: str, *, limit: int = VERSIONS_SHOWN) -
             break
         kwargs["NextToken"] = page["NextToken"]
     versions = []
-    for summary in summaries[:limit]:
-        described = sagemaker.describe_model_package(ModelPackageName=summary["ModelPackageArn"])
+    for described in at_once(
+        lambda summary: sagemaker.describe_model_package(ModelPackageName=summary["ModelPackageArn"]),
+        summaries[:limit],
+    ):
         lineage = {str(k): str(v) for k, v in (described.get("CustomerMetadataProperties") or {}).items()}
         status = str(described.get("ModelApprovalStatus") or "")
         modified = described.get("LastModifiedTime")
@@ -321,6 +340,80 @@ def _variant_metrics(
         scale = 1 / 1000 if metric == "ModelLatency" else 1  # microseconds, shown in milliseconds
         series[metric] = sorted((utc(point["Timestamp"]), float(point[statistic]) * scale) for point in points)
     return series
+
+
+# Deployments ---------------------------------------------------------------------------------------------------
+
+DEPLOYMENT_FAILED = "DeploymentFailed"
+"""The error a run ends with when its endpoint could not be created or updated (or its update rolled back)."""
+DEPLOYMENTS_SHOWN = 20
+RUNS_SCANNED = 200
+"""How far back an endpoint's page looks for its deployments: the newest runs of the stack."""
+RUNS_DESCRIBED = 60
+"""An endpoint's page describes at most this many of its dataset's ended runs."""
+
+
+@dataclass(frozen=True)
+class Deployment:
+    """One run's deployment to an endpoint: what it put there, or why the endpoint kept what it served."""
+
+    run: str
+    when: datetime
+    version: str
+    """``version 3`` for what a run deployed; empty for a failed deployment (its reason names what it tried)."""
+    outcome: str
+    failed: bool
+
+
+def deployments(
+    sfn: Any, machine_arn: str, endpoint: str, *, prefix: str, scanned: int = RUNS_SCANNED
+) -> list[Deployment]:
+    """The endpoint's deployments and rollbacks, newest first, from the runs that ended deploying to it.
+
+    A run that succeeded says what it deployed (``$.deployment``); one that failed with ``DeploymentFailed`` says
+    why its update did not take (rolled back, refused, timed out), and the endpoint kept its model. Only ended runs
+    whose names can be of the endpoint's dataset are described."""
+    candidates = [
+        row
+        for row in recent_runs(sfn, machine_arn, limit=scanned)
+        if row.status in ("SUCCEEDED", "FAILED") and _may_deploy_to(row.name, endpoint, prefix)
+    ][:RUNS_DESCRIBED]
+    described_runs = at_once(
+        lambda row: sfn.describe_execution(executionArn=execution_arn_for(machine_arn, row.name)), candidates
+    )
+    found: list[Deployment] = []
+    for row, described in zip(candidates, described_runs, strict=True):
+        output = json_object(described.get("output"))
+        deployment = output.get("deployment") if isinstance(output.get("deployment"), dict) else {}
+        when = row.stopped or row.started
+        if row.status == "SUCCEEDED" and deployment and deployment.get("endpoint_name") == endpoint:
+            version = _version_of(str(deployment.get("model_package_arn") or ""))
+            found.append(Deployment(row.name, when, version, run_reason(described, []), failed=False))
+        elif (
+            row.status == "FAILED"
+            and described.get("error") == DEPLOYMENT_FAILED
+            and endpoint_of(dataset_of(described), prefix) == endpoint
+        ):
+            found.append(Deployment(row.name, when, "", run_reason(described, []), failed=True))
+    return found[:DEPLOYMENTS_SHOWN]
+
+
+def endpoint_of(dataset: str, prefix: str) -> str:
+    """The dataset's endpoint, named as the pipeline names it (its model package group's name)."""
+    return str(layer_module("driftline_core.layout").endpoint_name(prefix, dataset))
+
+
+def _may_deploy_to(run: str, endpoint: str, prefix: str) -> bool:
+    """Whether a run's name can be of the endpoint's dataset: both keep the dataset's letters and digits (the
+    endpoint lowercased, either cut short), so one starts with the other."""
+    named = re.sub(r"[^a-z0-9]", "", RUN_NAME_HASH.sub("", run).lower())
+    served = re.sub(r"[^a-z0-9]", "", endpoint.removeprefix(f"{prefix}-").split("--")[0])
+    return bool(named) and bool(served) and (named.startswith(served) or served.startswith(named))
+
+
+def _version_of(package_arn: str) -> str:
+    version = package_arn.rpartition("/")[2]
+    return f"version {version}" if version.isdigit() else ""
 
 
 # Drift ---------------------------------------------------------------------------------------------------------

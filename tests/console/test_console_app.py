@@ -127,3 +127,22 @@ def test_a_form_larger_than_the_console_takes_is_refused_unread(console: Console
     reply = call(console, "POST", "/models/decide", headers=OWN, body=b"reason=" + b"x" * 20_000)
 
     assert reply.status == 413
+
+
+def test_a_promotion_without_the_session_s_token_or_naming_no_decision_decides_nothing(console: ConsoleApp) -> None:
+    session = "s" * 32
+    headers = OWN | {"origin": f"http://127.0.0.1:{PORT}", "cookie": f"{SESSION_COOKIE}={session}"}
+    token = console.csrf_token(session)
+
+    unsigned = call(console, "POST", "/runs/x-123456789abc/decide", headers=headers, body=b"decision=promote")
+    foreign = call(
+        console, "POST", "/runs/x-123456789abc/decide", headers=headers, body=b"decision=promote&csrf=" + b"x" * 43
+    )
+    no_decision = call(
+        console, "POST", "/runs/x-123456789abc/decide", headers=headers, body=f"decision=all&csrf={token}".encode()
+    )
+    no_run = call(console, "POST", "/runs/../decide", headers=headers, body=f"decision=keep&csrf={token}".encode())
+
+    assert unsigned.status == 403 and foreign.status == 403 and "lacks the console's token" in unsigned.text
+    assert no_decision.status == 400 and "names no promotion decision" in no_decision.text
+    assert no_run.status in (400, 405)

@@ -2,11 +2,22 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 from driftline.console import pages
 from driftline.console.charts import line_chart
-from driftline.console.reads import AlarmChange, DriftView, EndpointView, ModelVersion, RunRow, VariantView
+from driftline.console.reads import (
+    AlarmChange,
+    Deployment,
+    DriftView,
+    EndpointView,
+    ModelVersion,
+    RunDetail,
+    RunRow,
+    VariantView,
+)
+from driftline.stepfunctions_history import Step
 
 NOW = datetime(2026, 12, 7, 12, 0, tzinfo=UTC)
 
@@ -66,11 +77,21 @@ def test_an_endpoint_page_shows_each_variant_with_its_charts_and_the_last_failur
         [VariantView("AllTraffic", "driftline-x-v2", 1.0, 1, series)],
     )
 
-    page = pages.endpoint_page(view)
+    deployed = [
+        Deployment("x-222222222222", NOW, "version 2", "deployed to driftline-x (updated)", failed=False),
+        Deployment("x-111111111111", NOW - timedelta(hours=1), "", "DeploymentFailed: rolled back <5xx>", failed=True),
+    ]
+
+    page = pages.endpoint_page(view, deployed)
 
     assert "AllTraffic: driftline-x-v2 (1, 1 instance(s))" in page
     assert page.count('class="chart-box"') == 4 and "Invocations (requests)" in page
     assert "Rolled back: alarm &lt;driftline-x-5xx&gt; fired" in page
+    history = page[page.index("<h2>Deployments</h2>") :]
+    assert history.index("x-222222222222") < history.index("x-111111111111")
+    assert '<tr class="failed">' in history and "DeploymentFailed: rolled back &lt;5xx&gt;" in history
+    assert '<a href="/runs/x-222222222222">' in history and "version 2" in history
+    assert "No run has deployed" in pages.endpoint_page(view, [])
 
 
 def test_a_drift_page_plots_each_feature_against_the_threshold_and_lists_changes_retrains_and_reports() -> None:
@@ -120,3 +141,38 @@ def test_a_run_s_evaluation_shows_both_models_metrics_and_the_features_that_drif
         {"regression_metrics": {"rmse": {"value": 1.5}}, "data_drift": {"compared": False}}
     )
     assert "<td>1.5000</td><td></td>" in first and "Not compared" in first
+
+
+def test_a_run_whose_trial_winner_waits_shows_the_verdict_and_the_promotion_form_with_the_session_s_token() -> None:
+    package = "arn:aws:sagemaker:us-east-1:1:model-package/driftline-x/2"
+    steps = [
+        Step("AnalyseTrial", "Task", NOW - timedelta(minutes=2), NOW - timedelta(minutes=1)),
+        Step("RequestPromotion", "Task", NOW - timedelta(minutes=1), submitted={"model_package_arn": package}),
+    ]
+    steps[0].result.update(winner="challenger", decision="challenger", reason="accuracy 0.95 > 0.90 <p=0.01>")
+    detail = RunDetail(
+        name="x-123456789abc",
+        dataset="x",
+        status="RUNNING",
+        started=NOW - timedelta(minutes=30),
+        stopped=None,
+        reason="waiting for the promotion of driftline-x version 2",
+        steps=steps,
+        definition={"StartAt": "AnalyseTrial", "States": {}},
+        output={},
+        trigger={},
+        data_uri="s3://data/x.csv",
+        waiting_package=package,
+        waiting_state="RequestPromotion",
+    )
+
+    live = pages.run_live(detail, NOW, csrf="tok-9")
+
+    assert "driftline-x version 2 won its A/B trial and waits for a person" in live
+    assert "accuracy 0.95 &gt; 0.90 &lt;p=0.01&gt;" in live
+    assert live.count('<form method="post" action="/runs/x-123456789abc/decide"') == 1
+    assert 'name="csrf" value="tok-9"' in live
+    assert 'value="promote">Promote</button>' in live and 'value="keep">Keep the serving model</button>' in live
+    waiting_for_approval = replace(detail, waiting_state="RequestApproval")
+    assert "/decide" not in pages.run_live(waiting_for_approval, NOW, csrf="tok-9")
+    assert 'href="/models/driftline-x"' in pages.run_live(waiting_for_approval, NOW, csrf="tok-9")

@@ -155,6 +155,8 @@ def test_a_run_followed_and_approved_in_the_console_ends_with_its_model_served(
         page.locator(f"tr[data-endpoint='driftline-{DATASET}'] a").click()
         page.locator("h2", has_text="AllTraffic: driftline-consoled-v1 (1, 1 instance(s))").wait_for()
         assert page.locator(".charts .chart-box").count() == 4
+        deployed = page.locator("table.deployments tr.deployed", has_text=run_name)
+        assert "version 1" in deployed.inner_text() and "(created)" in deployed.inner_text()
         page.screenshot(path=str(shots / "endpoint.png"), full_page=False)
         page.goto(f"{console_url}/drift")
         page.locator("a", has_text=DATASET).click()

@@ -7,9 +7,15 @@ from __future__ import annotations
 
 import contextlib
 import csv
+import getpass
+import html
 import io
 import json
+import re
+import urllib.parse
+import urllib.request
 from collections import Counter
+from collections.abc import Callable
 
 import pytest
 
@@ -67,8 +73,10 @@ def _run(
     dataset: str = DATASET,
     ab_test: dict[str, object] | None = None,
     promoted: list[str] | None = None,
+    promote: Callable[[LocalCloud, str], str] | None = None,
 ) -> RunRecord:
     promoted = [] if promoted is None else promoted
+    decide_promotion = promote or _promote_from_the_terminal
     s3, sfn = cloud.client("s3"), cloud.client("stepfunctions")
     bucket, machine = cloud.outputs["DataBucketName"], cloud.outputs["PipelineStateMachineArn"]
     config: dict[str, object] = {
@@ -108,13 +116,9 @@ def _run(
         during_trial.append(answered)
         return True
 
-    def promote_from_the_terminal() -> bool:
-        """The winner's promotion, decided with ``driftline approve`` as an engineer would."""
-        run = arn.rsplit(":", 1)[-1]
-        with contextlib.redirect_stdout(io.StringIO()) as printed:
-            code = main(["approve", run, "--local", "--state-dir", str(cloud.settings.state_dir), "--by", "lee"])
-        promoted.append(printed.getvalue())
-        return code == 0
+    def promote_the_winner() -> bool:
+        promoted.append(decide_promotion(cloud, arn.rsplit(":", 1)[-1]))
+        return True
 
     return follow(
         sfn,
@@ -124,9 +128,38 @@ def _run(
         on_enter={
             APPROVAL_STATE: approve,
             "WaitForTrialEnd": live_traffic_and_labels,
-            PROMOTION_STATE: promote_from_the_terminal,
+            PROMOTION_STATE: promote_the_winner,
         },
     )
+
+
+def _promote_from_the_terminal(cloud: LocalCloud, run: str) -> str:
+    """The winner's promotion, decided with ``driftline approve`` as an engineer would; what it printed."""
+    with contextlib.redirect_stdout(io.StringIO()) as printed:
+        code = main(["approve", run, "--local", "--state-dir", str(cloud.settings.state_dir), "--by", "lee"])
+    assert code == 0
+    return printed.getvalue()
+
+
+def _promote_in_the_console(cloud: LocalCloud, run: str) -> str:
+    """The winner's promotion, decided in the console on local mode's port as a browser would: the run's page (its
+    session cookie and the form's token), then the form; the notice of the page it is sent back to."""
+    console = cloud.settings.console_url.rstrip("/")
+    browser = urllib.request.build_opener(urllib.request.HTTPCookieProcessor())
+    with browser.open(f"{console}/runs/{run}") as answer:
+        page = answer.read().decode()
+    assert "won its A/B trial and waits for a person" in page
+    token = re.search(r'name="csrf" value="([^"]+)"', page)
+    assert token is not None
+    form = urllib.parse.urlencode({"csrf": token.group(1), "decision": "promote", "reason": "better on live rows"})
+    post = urllib.request.Request(
+        f"{console}/runs/{run}/decide", data=form.encode(), headers={"Origin": cloud.settings.endpoint_url}
+    )
+    with browser.open(post) as answer:  # the 303 back to the run's page is followed
+        assert answer.url.startswith(f"{console}/runs/{run}?notice=")
+        notice = re.search(r'<p class="message">(.*?)</p>', answer.read().decode())
+    assert notice is not None
+    return html.unescape(notice.group(1))
 
 
 def test_a_better_challenger_wins_its_split_trial_on_labelled_live_traffic_and_then_serves_alone(
@@ -147,6 +180,7 @@ def test_a_better_challenger_wins_its_split_trial_on_labelled_live_traffic_and_t
         "The promotion of trial model version 2 is approved by lee. Model version 2 takes all of the endpoint's "
         "traffic and its trial ends.\n"
     ]
+    assert second.output["promotion"]["reason"] == ""
     assert (second.output["promotion"]["decision"], second.output["promotion"]["decided_by"]) == ("approved", "lee")
     (answered,) = during_trial
     assert isinstance(answered, Counter)
@@ -195,3 +229,30 @@ def test_a_shadow_challenger_never_answers_a_caller_and_still_wins_on_paired_lab
     endpoint = cloud.client("sagemaker").describe_endpoint(EndpointName=f"driftline-{dataset}")
     assert endpoint["EndpointConfigName"] == f"driftline-{dataset}-v2"
     assert not endpoint.get("ShadowProductionVariants")
+
+
+def test_a_trial_winner_promoted_in_the_console_serves_alone(cloud: LocalCloud, cancer_csv: bytes) -> None:
+    """The console's Promote goes through the promotion's approval page, as the email's link and the CLI do."""
+    dataset = "consoled-trial"
+    first = _run(cloud, "first.csv", cancer_csv, {"max_iter": 1, "max_depth": 1}, [], dataset=dataset)
+    assert first.status == "SUCCEEDED", first.output
+    promoted: list[str] = []
+
+    second = _run(
+        cloud, "second.csv", cancer_csv, {}, [], dataset=dataset, promoted=promoted, promote=_promote_in_the_console
+    )
+
+    assert second.status == "SUCCEEDED", (second.error, second.cause)
+    user = getpass.getuser()
+    assert promoted == [
+        f"The promotion of {dataset} model version 2 is approved by {user}. Model version 2 takes all of the "
+        "endpoint's traffic and its trial ends."
+    ]
+    promotion = second.output["promotion"]
+    assert (promotion["decision"], promotion["decided_by"], promotion["reason"]) == (
+        "approved",
+        user,
+        "better on live rows",
+    )
+    endpoint = cloud.client("sagemaker").describe_endpoint(EndpointName=f"driftline-{dataset}")
+    assert endpoint["EndpointConfigName"] == f"driftline-{dataset}-v2"
