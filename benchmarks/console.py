@@ -5,8 +5,9 @@ section; ``--record`` appends it to ``benchmarks/RESULTS.md`` with the machine a
 
 The AWS side is moto's server on a loopback port (the emulator local mode runs, without local mode's executors):
 the pipeline's state machine with ``--runs`` executions started (moto records them and answers their history
-without running them), and one model package group with ``--versions`` versions carrying the lineage Register
-writes (metric, value, run), every one approved but the newest. Each page is rendered by the console's own route
+without running them; each is then marked ended as a run that deployed to the dataset's endpoint ends), one model
+package group with ``--versions`` versions carrying the lineage Register writes (metric, value, run), every one
+approved but the newest, and the dataset's endpoint. Each page is rendered by the console's own route
 handler, which reads those APIs over HTTP as it does for a user; the figure is the median of ``--repeat`` renders
 after one warm-up, beside the time of one ListExecutions call as a peer measured in the same run.
 """
@@ -21,6 +22,7 @@ import statistics
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import boto3
 from machine import publish
@@ -31,6 +33,7 @@ from driftline.stack_target import StackTarget
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 REGION = "us-east-1"
+ACCOUNT = "123456789012"
 STACK = "driftline"
 DATASET = "credit"
 TARGET_SECONDS = 1.0
@@ -73,7 +76,45 @@ def seed(endpoint: str, runs: int, versions: int) -> tuple[str, str, str]:
             sagemaker.update_model_package(
                 ModelPackageArn=arn, ModelApprovalStatus="Approved", ApprovalDescription="Approved by ann"
             )
+    serve(sagemaker, group)
+    end_runs(group)
     return machine, names[-1], group
+
+
+def serve(sagemaker: Any, endpoint: str) -> None:
+    """The dataset's endpoint, serving its model on one variant."""
+    model = f"{endpoint}-v1"
+    sagemaker.create_model(
+        ModelName=model,
+        ExecutionRoleArn="arn:aws:iam::123456789012:role/sagemaker",
+        PrimaryContainer={"Image": "123456789012.dkr.ecr.us-east-1.amazonaws.com/x:1", "ModelDataUrl": "s3://b/m"},
+    )
+    sagemaker.create_endpoint_config(
+        EndpointConfigName=model,
+        ProductionVariants=[
+            {"VariantName": "AllTraffic", "ModelName": model, "InitialInstanceCount": 1, "InstanceType": "ml.m5.large"}
+        ],
+    )
+    sagemaker.create_endpoint(EndpointName=endpoint, EndpointConfigName=model)
+
+
+def end_runs(endpoint: str) -> None:
+    """moto records executions without running them: each is marked ended as a run that deployed to ``endpoint``
+    ends (its output's ``deployment``), so the endpoint's page finds every run of the dataset a deployment."""
+    from moto.stepfunctions.models import stepfunctions_backends
+
+    executions = [
+        execution
+        for machine in stepfunctions_backends[ACCOUNT][REGION].state_machines
+        for execution in machine.executions
+    ]
+    for index, execution in enumerate(executions):
+        execution.status = "SUCCEEDED"
+        execution.stop_date = execution.start_date
+        package = f"arn:aws:sagemaker:{REGION}:{ACCOUNT}:model-package/{endpoint}/{index + 1}"
+        execution.output = json.dumps(
+            {"deployment": {"endpoint_name": endpoint, "action": "updated", "model_package_arn": package}}
+        )
 
 
 def median_seconds(action: Callable[[], object], repeat: int) -> float:
@@ -130,6 +171,9 @@ def main() -> int:
             "/runs/<run> (moto's own short history, drawn on the graph of 42 states)": f"/runs/{run}",
             "/models": "/models",
             f"/models/<group> ({args.versions} versions plotted)": f"/models/{group}",
+            "/endpoints/<endpoint> (its variant's metrics; its deployments: 60 of the newest 200 runs described)": (
+                f"/endpoints/{group}"
+            ),
         }
         lines = [
             f"### Console pages with history (benchmarks/console.py, moto server on loopback, median of {args.repeat})",
