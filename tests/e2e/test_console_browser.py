@@ -1,8 +1,8 @@
 """The console in a real browser (headless Chromium, driven by Playwright) during a real local run, on local mode's
 own port: the run appears in the list and its graph advances to the approval without a reload, the model is
 approved from the console (the same registry decision as ``driftline approve``), the graph advances to the end and
-the endpoint serves that model. Any error in the browser's console fails the test, and every page is screenshotted (``DRIFTLINE_SCREENSHOTS``
-names a folder to keep them in, as the README's were made)."""
+the endpoint serves that model. Any error in the browser's console fails the test, and every page is screenshotted
+(``DRIFTLINE_SCREENSHOTS`` names a folder to keep them in, as the README's were made)."""
 
 from __future__ import annotations
 
@@ -135,9 +135,8 @@ def test_a_run_followed_and_approved_in_the_console_ends_with_its_model_served(
         row.locator("button[value=approve]").click()
         page.locator("p.message", has_text="Approved").wait_for()
         assert page.locator("tr[data-version='1'] .status").inner_text() == "Approved"
-        assert (
-            f"Approved by {getpass.getuser()} in the Driftline console" in page.locator("tr[data-version='1']").inner_text()
-        )
+        decided = page.locator("tr[data-version='1']").inner_text()
+        assert f"Approved by {getpass.getuser()} in the Driftline console" in decided
 
         page.goto(f"{console_url}/runs/{run_name}")
         page.locator('.live[data-status="SUCCEEDED"]').wait_for()
