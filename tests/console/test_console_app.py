@@ -5,12 +5,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import boto3
 import pytest
 
 from driftline.console.app import CONTENT_SECURITY_POLICY, SESSION_COOKIE, ConsoleApp
-from driftline.stack_target import StackTarget
 from tests.console.asgi_calls import call
+from tests.console.targets import offline_target
 
 PORT = 8766
 OWN = {"host": f"127.0.0.1:{PORT}"}
@@ -18,15 +17,7 @@ OWN = {"host": f"127.0.0.1:{PORT}"}
 
 @pytest.fixture
 def console(tmp_path: Path) -> ConsoleApp:
-    target = StackTarget(
-        stack_name="driftline",
-        region="us-east-1",
-        outputs={"PipelineStateMachineArn": "arn:aws:states:us-east-1:123456789012:stateMachine:driftline-pipeline"},
-        session=boto3.session.Session(aws_access_key_id="x", aws_secret_access_key="y", region_name="us-east-1"),
-        endpoint_url="http://127.0.0.1:1",  # nothing listens: no test here reaches AWS
-        state_dir=tmp_path,
-    )
-    return ConsoleApp(target, PORT, user="tester")
+    return ConsoleApp(offline_target(tmp_path), PORT, user="tester")
 
 
 @pytest.mark.parametrize(

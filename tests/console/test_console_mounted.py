@@ -6,14 +6,13 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import boto3
 import pytest
 from werkzeug.test import Client
 
 from driftline.console.app import CONTENT_SECURITY_POLICY, SESSION_COOKIE, ConsoleApp
 from driftline.local.http_guard import LoopbackGuard, MountedApps
 from driftline.local.settings import CONSOLE_PATH
-from driftline.stack_target import StackTarget
+from tests.console.targets import offline_target
 
 PORT = 4777
 HOST = f"127.0.0.1:{PORT}"
@@ -27,14 +26,7 @@ def _emulator(environ: dict[str, Any], start_response: Any) -> list[bytes]:
 @pytest.fixture
 def server(tmp_path: Path) -> Client:
     """Local mode's port: the guard, then the console under its path, the emulator for everything else."""
-    target = StackTarget(
-        stack_name="driftline",
-        region="us-east-1",
-        outputs={"PipelineStateMachineArn": "arn:aws:states:us-east-1:123456789012:stateMachine:driftline-pipeline"},
-        session=boto3.session.Session(aws_access_key_id="x", aws_secret_access_key="y", region_name="us-east-1"),
-        endpoint_url="http://127.0.0.1:1",  # nothing listens: no test here reaches AWS
-        state_dir=tmp_path,
-    )
+    target = offline_target(tmp_path)
     apps = MountedApps(_emulator)
     apps.mount(CONSOLE_PATH, ConsoleApp(target, PORT, user="tester", base=CONSOLE_PATH).wsgi)
     (tmp_path / "outbox").mkdir()
