@@ -8,10 +8,8 @@ groups, streams or events that a write is adding to (moto's Logs are not thread-
 
 from __future__ import annotations
 
-import functools
 import threading
 import time
-from collections.abc import Callable
 from typing import Any
 
 from moto.core.responses import BaseResponse
@@ -27,22 +25,20 @@ SEAM = "cloudwatch-logs"
 
 def install() -> None:
     if seams.claim(SEAM):
-        seams.add(LogsResponse, "call_action", _locked(BaseResponse.call_action))
+        seams.add(LogsResponse, "call_action", _answered_under_the_lock)
 
 
 def uninstall() -> None:
     seams.undo(SEAM, [(LogsResponse, "call_action")])
 
 
-def _locked(call_action: Callable[[BaseResponse], Any]) -> Callable[[BaseResponse], Any]:
-    """A Logs request answered whole (the backend's work and the answer built from its objects) under the lock."""
+def _answered_under_the_lock(self: BaseResponse) -> Any:
+    """A Logs request answered whole (the backend's work and the answer built from its objects) under the lock.
 
-    @functools.wraps(call_action)
-    def locked(self: BaseResponse) -> Any:
-        with _lock:
-            return call_action(self)
-
-    return locked
+    ``BaseResponse.call_action`` is looked up at each request, so local mode's other checks of every request
+    (``request_constraints``, installed after this) still run."""
+    with _lock:
+        return BaseResponse.call_action(self)
 
 
 def put_lines(region: str, group: str, stream: str, lines: list[str]) -> None:

@@ -9,8 +9,9 @@ from collections.abc import Iterator
 
 import boto3
 import pytest
+from botocore.exceptions import ClientError
 
-from driftline.local import cloudwatch_logs
+from driftline.local import cloudwatch_logs, request_constraints
 from tests.conftest import REGION
 
 READS = 30
@@ -19,11 +20,24 @@ FUNCTION_GROUP = "/aws/lambda/driftline-Validate"
 
 @pytest.fixture
 def local_logs(aws: None) -> Iterator[None]:
+    """The lock, installed before the checks of every request, as local mode installs them."""
+    request_constraints.uninstall()
     cloudwatch_logs.install()
+    request_constraints.install()
     try:
         yield
     finally:
         cloudwatch_logs.uninstall()
+
+
+@pytest.mark.usefixtures("local_logs")
+def test_a_logs_request_aws_refuses_is_still_refused_under_the_lock() -> None:
+    logs = boto3.client("logs", region_name=REGION)
+
+    with pytest.raises(ClientError) as refused:
+        logs.create_log_group(logGroupName="/aws/lambda/" + "x" * 600)
+
+    assert "512" in str(refused.value)
 
 
 @pytest.fixture
