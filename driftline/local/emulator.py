@@ -16,6 +16,7 @@ from driftline.local import (
     cloudformation,
     cloudwatch,
     cloudwatch_logs,
+    consistent_reads,
     container_images,
     dynamodb,
     endpoints,
@@ -116,6 +117,7 @@ class LocalCloud:
         secretsmanager.install()
         dynamodb.install()
         cloudwatch_logs.install()
+        consistent_reads.install()
         apigateway.install(host=self.settings.host, endpoint_url=self.settings.endpoint_url)
         model_registry.install()
         container_images.install()

@@ -1,0 +1,128 @@
+"""Reads that iterate a service's resources while another request adds one: local mode answers them as AWS does,
+instead of failing with a 500."""
+
+from __future__ import annotations
+
+import itertools
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import boto3
+import pytest
+
+from driftline.local import consistent_reads
+from tests.conftest import REGION
+
+READS = 30
+ROLE = "arn:aws:iam::123456789012:role/driftline-sagemaker"
+IMAGE = "683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-scikit-learn:1.4-2-cpu-py3"
+
+
+@pytest.fixture
+def local_reads(aws: None) -> Iterator[None]:
+    consistent_reads.install()
+    interval = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)  # threads switch every microsecond: a read and a write that can interleave do
+    try:
+        yield
+    finally:
+        sys.setswitchinterval(interval)
+        consistent_reads.uninstall()
+
+
+def _read_while_writing(read: Callable[[], Any], write: Callable[[int], Any]) -> int:
+    """``READS`` reads while another thread writes; how many writes it made."""
+    reading = threading.Event()
+    reading.set()
+    written: list[int] = []
+
+    def keep_writing() -> None:
+        for number in itertools.count():
+            if not reading.is_set():
+                return
+            write(number)
+            written.append(number)
+            time.sleep(0.001)  # as deployments and jobs write: now and then, not without a pause
+
+    writer = threading.Thread(target=keep_writing)
+    writer.start()
+    try:
+        for _ in range(READS):
+            read()
+    finally:
+        reading.clear()
+        writer.join()
+    return len(written)
+
+
+def _model(sagemaker: Any, name: str) -> None:
+    sagemaker.create_model(ModelName=name, ExecutionRoleArn=ROLE, PrimaryContainer={"Image": IMAGE})
+
+
+@pytest.mark.usefixtures("local_reads")
+def test_listing_models_while_a_deployment_creates_them_never_fails() -> None:
+    """Without the retry, 23 of 30 ListModels failed so (dictionary changed size during iteration)."""
+    sagemaker = boto3.client("sagemaker", region_name=REGION)
+    for number in range(100):
+        _model(sagemaker, f"driftline-credit-v{number}")
+    writer = boto3.client("sagemaker", region_name=REGION)
+
+    made = _read_while_writing(
+        lambda: sagemaker.list_models(NameContains="driftline-credit-v1"),
+        lambda number: _model(writer, f"driftline-tumours-v{number}"),
+    )
+
+    listed = [
+        model["ModelName"]
+        for page in sagemaker.get_paginator("list_models").paginate()
+        for model in page["Models"]
+        if model["ModelName"].startswith("driftline-tumours-v")
+    ]
+    assert len(listed) == made > 0
+
+
+@pytest.mark.usefixtures("local_reads")
+def test_describing_alarms_while_a_deployment_puts_them_never_fails() -> None:
+    cloudwatch = boto3.client("cloudwatch", region_name=REGION)
+    writer = boto3.client("cloudwatch", region_name=REGION)
+
+    def alarm(client: Any, name: str) -> None:
+        client.put_metric_alarm(
+            AlarmName=name,
+            Namespace="AWS/SageMaker",
+            MetricName="Invocation5XXErrors",
+            Statistic="Sum",
+            Period=60,
+            EvaluationPeriods=1,
+            Threshold=1,
+            ComparisonOperator="GreaterThanThreshold",
+        )
+
+    for number in range(300):
+        alarm(cloudwatch, f"driftline-credit-{number}")
+
+    made = _read_while_writing(
+        lambda: cloudwatch.describe_alarms(AlarmNamePrefix="driftline-credit-1"),
+        lambda number: alarm(writer, f"driftline-tumours-{number}"),
+    )
+
+    assert made > 0
+
+
+def test_only_reads_are_answered_again() -> None:
+    class Named:
+        def __init__(self, action: str) -> None:
+            self.action = action
+
+        def _get_action(self) -> str:
+            return self.action
+
+    reads = ["ListModels", "DescribeAlarms", "GetMetricStatistics", "FilterLogEvents", "SearchTrainingPlanOfferings"]
+    writes = ["CreateModel", "PutMetricAlarm", "UpdateEndpoint", "DeleteModel", "StartExecution"]
+    assert all(consistent_reads.is_read(Named(action)) for action in reads)  # type: ignore[arg-type]
+    assert not any(consistent_reads.is_read(Named(action)) for action in writes)  # type: ignore[arg-type]
+    assert consistent_reads.changed_while_read(RuntimeError("dictionary changed size during iteration"))
+    assert not consistent_reads.changed_while_read(RuntimeError("something else"))
