@@ -17,15 +17,20 @@ PAD_BOTTOM = 36
 def line_chart(
     points: Sequence[tuple[str, float]], *, title: str, threshold: float | None = None, css_class: str = "chart"
 ) -> str:
-    """``points`` are ``(label, value)`` in order; an empty series draws a note instead of axes."""
+    """``points`` are ``(label, value)`` in order, under the chart's title; an empty series draws a note instead of
+    axes."""
     if not points:
         return f'<p class="empty">{escape(title)}: nothing to plot yet.</p>'
     values = [value for _, value in points] + ([threshold] if threshold is not None else [])
-    low, high = min(values), max(values)
+    smallest, largest = min(values), max(values)
+    low, high = smallest, largest
+    never_negative = low >= 0  # counts, latencies, distances: the axis never goes below zero for them
     if high == low:
-        low, high = low - max(abs(low) * 0.1, 0.01), high + max(abs(high) * 0.1, 0.01)
+        low, high = (0.0, 1.0) if low == 0 else (low - abs(low) * 0.1, high + abs(high) * 0.1)
     span = high - low
     low, high = low - span * 0.05, high + span * 0.05
+    if never_negative:
+        low = max(low, 0.0)
     inner_width = WIDTH - PAD_LEFT - PAD_RIGHT
     inner_height = HEIGHT - PAD_TOP - PAD_BOTTOM
 
@@ -36,13 +41,14 @@ def line_chart(
         return PAD_TOP + inner_height * (1 - (value - low) / (high - low))
 
     parts = [
+        f'<p class="chart-title">{escape(title)}</p>',
         f'<svg xmlns="http://www.w3.org/2000/svg" class="{css_class}" viewBox="0 0 {WIDTH} {HEIGHT}" width="{WIDTH}" '
         f'height="{HEIGHT}" role="img" aria-label="{escape(title)}"><title>{escape(title)}</title>',
         f'<line class="axis" x1="{PAD_LEFT}" y1="{PAD_TOP}" x2="{PAD_LEFT}" y2="{HEIGHT - PAD_BOTTOM}"/>',
         f'<line class="axis" x1="{PAD_LEFT}" y1="{HEIGHT - PAD_BOTTOM}" x2="{WIDTH - PAD_RIGHT}" '
         f'y2="{HEIGHT - PAD_BOTTOM}"/>',
     ]
-    for value in (low + span * 0.05, high - span * 0.05):
+    for value in sorted({smallest, largest}):
         parts.append(f'<text class="tick" x="{PAD_LEFT - 6}" y="{y(value) + 4:.1f}">{value:.4g}</text>')
     if threshold is not None:
         parts.append(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
@@ -29,6 +30,18 @@ def test_a_chart_draws_each_point_and_the_threshold_and_says_so_when_empty() -> 
     assert "<title>v2: 0.93</title>" in chart and "<script" not in chart
     assert "nothing to plot yet" in line_chart([], title="accuracy")
     assert line_chart([("v1", 0.5)], title="one").count('<circle class="point"') == 1
+
+
+def test_a_chart_names_what_it_plots_and_never_draws_a_count_below_zero() -> None:
+    errors = line_chart([("12:00", 0.0), ("12:01", 0.0)], title="Invocation5XXErrors (errors)")
+    distances = line_chart([("12:00", 0.02), ("12:01", 0.6)], title="feature mean_radius", threshold=0.1)
+    shifted = line_chart([("v1", -0.5), ("v2", 0.5)], title="a score")
+
+    assert '<p class="chart-title">Invocation5XXErrors (errors)</p>' in errors
+    assert [tick for tick in re.findall(r'class="tick"[^>]*>([^<]+)<', errors)] == ["0"]
+    assert re.findall(r'class="tick"[^>]*>([^<]+)<', distances) == ["0.02", "0.6"]
+    assert re.findall(r'class="tick"[^>]*>([^<]+)<', shifted) == ["-0.5", "0.5"]
+    assert '<p class="chart-title">a score</p>' in shifted
 
 
 def test_a_waiting_version_gets_the_decision_form_with_the_session_s_token_and_decided_ones_say_who() -> None:
