@@ -249,7 +249,12 @@ class JobProcesses:
 
 
 def serve(channel: socket.socket, preload: list[str]) -> None:
-    """Preload, say ready, then fork one child per request until the runner closes its end."""
+    """Preload, say ready, then fork one child per request until the runner closes its end.
+
+    Ctrl-C in the terminal reaches every process of local mode: the server and its jobs ignore it, as a SageMaker
+    job never sees a terminal's key; local mode stops its jobs itself (StopTrainingJob's way: the process is
+    killed and the job ends Stopped), and the server once the runner closes its end."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     for name in preload:
         with contextlib.suppress(ImportError):
             __import__(name)
@@ -292,7 +297,6 @@ def _run_child(request: dict[str, Any], log_fd: int, channel: socket.socket) -> 
     os.dup2(log_fd, 2)
     os.close(null)
     os.close(log_fd)
-    signal.signal(signal.SIGINT, signal.default_int_handler)
     env: dict[str, str] = request["env"]
     os.environ.clear()
     os.environ.update(env)

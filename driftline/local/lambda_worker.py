@@ -10,6 +10,7 @@ from __future__ import annotations
 import importlib
 import json
 import os
+import signal
 import sys
 import time
 import traceback
@@ -79,6 +80,9 @@ def log_error(payload: dict[str, Any], error: BaseException) -> None:
 
 
 def main() -> None:
+    # Ctrl-C in the terminal reaches every process of local mode; the worker's life is local mode's to end (it
+    # closes the worker's stdin), so the key neither stops an invocation halfway nor prints a traceback.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     protocol = os.fdopen(os.dup(1), "w", buffering=1)
     os.dup2(2, 1)
     sys.stdout = sys.stderr

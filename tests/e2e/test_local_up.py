@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 import signal
 import subprocess
@@ -35,6 +36,7 @@ def test_a_second_process_uploads_through_the_endpoint_and_a_run_registers_a_mod
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
+        start_new_session=True,  # its own process group, as a terminal's foreground job has
     )
     try:
         stack_file = state_dir / "stack.json"
@@ -85,7 +87,7 @@ def test_a_second_process_uploads_through_the_endpoint_and_a_run_registers_a_mod
         # The approver is the name the command was given, not the emulator's idea of the caller.
         assert (record.output["approval"]["decided_by"], record.output["approval"]["reason"]) == ("maria", "")
     finally:
-        process.send_signal(signal.SIGINT)
+        os.killpg(process.pid, signal.SIGINT)  # Ctrl-C: the terminal signals every process of the job
         try:
             output, _ = process.communicate(timeout=STOP_SECONDS)
         except subprocess.TimeoutExpired:

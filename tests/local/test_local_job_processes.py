@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from driftline.local.job_processes import JobProcesses
+from driftline.local.job_processes import ForkedJob, JobProcesses
 
 pytestmark = pytest.mark.skipif(not hasattr(os, "fork"), reason="the fork server needs fork")
 
@@ -33,6 +33,10 @@ if action == "exit-text":
 if action == "sleep":
     import time
     time.sleep(60)
+if action == "nap":
+    import time
+    time.sleep(1)
+    print("woke")
 if action.isdigit():
     sys.exit(int(action))
 """.replace("os getcwd_placeholder", "os.getcwd()")
@@ -168,3 +172,24 @@ def test_waiting_for_the_server_says_whether_jobs_will_be_forked(processes: JobP
     assert processes.wait_ready(timeout=0.1) is False
     assert _run(processes, job, "3")[0] == 3
     assert (processes.forked, processes.fresh) == (0, 1)
+
+
+def test_ctrl_c_in_the_terminal_neither_stops_a_job_nor_prints_its_traceback(
+    processes: JobProcesses, job: Path
+) -> None:
+    """Ctrl-C reaches every process of local mode's terminal, the fork server and its jobs too; a job is stopped by
+    local mode (killed, the job Stopped), as SageMaker stops one, never by the terminal's key."""
+    process = processes.start([sys.executable, str(job), "nap"], cwd=job.parent.parent, env=_env())
+    assert isinstance(process, ForkedJob) and process.stdout is not None
+    assert process.stdout.readline().startswith("argv")
+    server = processes._server
+    assert server is not None
+
+    os.kill(process.pid, signal.SIGINT)
+    os.kill(server.pid, signal.SIGINT)
+    output = process.stdout.read()
+
+    assert process.wait() == 0 and "woke" in output
+    assert "KeyboardInterrupt" not in output and "Traceback" not in output
+    assert server.poll() is None  # the server still forks the next job
+    assert _run(processes, job)[0] == 0

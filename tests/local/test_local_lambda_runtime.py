@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import shutil
+import signal
 import textwrap
 import time
 from collections.abc import Callable, Iterator
@@ -339,3 +341,17 @@ def test_a_handler_that_cannot_be_imported_says_so_in_one_line(
         lambda: "ERROR   Runtime.ImportModuleError: No module named 'missing'" in console_stream.getvalue()
     )
     assert "Traceback" not in console_stream.getvalue()
+
+
+def test_ctrl_c_in_the_terminal_leaves_a_worker_serving_and_prints_nothing(
+    runtime: LambdaRuntime, console_stream: io.StringIO
+) -> None:
+    """Ctrl-C sends SIGINT to every process of local mode's terminal; local mode stops its workers itself."""
+    function = _function()
+    pid, _ = _invoke(runtime, function, {"action": "pid"})
+
+    os.kill(int(pid), signal.SIGINT)
+    again, _ = _invoke(runtime, function, {"action": "pid"})
+
+    assert again == pid
+    assert "KeyboardInterrupt" not in console_stream.getvalue() and "Traceback" not in console_stream.getvalue()
