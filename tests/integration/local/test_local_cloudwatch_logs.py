@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import itertools
-import sys
-import threading
 from collections.abc import Iterator
 
 import boto3
@@ -13,8 +10,8 @@ from botocore.exceptions import ClientError
 
 from driftline.local import cloudwatch_logs, request_constraints
 from tests.conftest import REGION
+from tests.integration.local.interleaving import read_while_writing
 
-READS = 30
 FUNCTION_GROUP = "/aws/lambda/driftline-Validate"
 
 
@@ -40,19 +37,7 @@ def test_a_logs_request_aws_refuses_is_still_refused_under_the_lock() -> None:
     assert "512" in str(refused.value)
 
 
-@pytest.fixture
-def threads_switching_often() -> Iterator[None]:
-    """The interpreter switches threads every microsecond instead of every 5 ms, so a read and a write that can
-    interleave do, in every test run rather than now and then on a loaded machine."""
-    interval = sys.getswitchinterval()
-    sys.setswitchinterval(1e-6)
-    try:
-        yield
-    finally:
-        sys.setswitchinterval(interval)
-
-
-@pytest.mark.usefixtures("local_logs", "threads_switching_often")
+@pytest.mark.usefixtures("local_logs")
 def test_reading_logs_while_local_mode_writes_new_groups_and_streams_never_fails() -> None:
     """Without one lock over the emulator's reads and local mode's writes, a read iterates the groups while a job
     adds one and fails with a 500 ("dictionary changed size during iteration") that local mode's terminal
@@ -61,27 +46,17 @@ def test_reading_logs_while_local_mode_writes_new_groups_and_streams_never_fails
     for number in range(500):
         cloudwatch_logs.put_lines(REGION, f"/aws/sagemaker/ProcessingJobs-{number}", "algo-1", ["earlier job"])
     cloudwatch_logs.put_lines(REGION, FUNCTION_GROUP, "stream-0", ["first line"])
-    reading = threading.Event()
-    reading.set()
-    written: list[int] = []
 
-    def write() -> None:
-        for number in itertools.count():
-            if not reading.is_set():
-                return
-            cloudwatch_logs.put_lines(REGION, f"/aws/sagemaker/TrainingJobs-{number}", "algo-1", ["a line"])
-            cloudwatch_logs.put_lines(REGION, FUNCTION_GROUP, f"stream-{number + 1}", ["a line"])
-            written.append(number)
+    def read() -> None:
+        assert len(logs.describe_log_groups(logGroupNamePrefix="/aws/lambda/")["logGroups"]) == 1
+        [event] = logs.filter_log_events(logGroupName=FUNCTION_GROUP, logStreamNames=["stream-0"])["events"]
+        assert event["message"] == "first line"
 
-    writer = threading.Thread(target=write)
-    writer.start()
-    try:
-        for _ in range(READS):
-            assert len(logs.describe_log_groups(logGroupNamePrefix="/aws/lambda/")["logGroups"]) == 1
-            [event] = logs.filter_log_events(logGroupName=FUNCTION_GROUP, logStreamNames=["stream-0"])["events"]
-            assert event["message"] == "first line"
-    finally:
-        reading.clear()
-        writer.join()
+    def write(number: int) -> None:
+        cloudwatch_logs.put_lines(REGION, f"/aws/sagemaker/TrainingJobs-{number}", "algo-1", ["a line"])
+        cloudwatch_logs.put_lines(REGION, FUNCTION_GROUP, f"stream-{number + 1}", ["a line"])
+
+    written = read_while_writing(read, write)
+
     groups = logs.get_paginator("describe_log_groups").paginate(logGroupNamePrefix="/aws/sagemaker/TrainingJobs-")
-    assert sum(len(page["logGroups"]) for page in groups) == len(written) > 0
+    assert sum(len(page["logGroups"]) for page in groups) == written > 0

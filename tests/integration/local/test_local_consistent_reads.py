@@ -3,11 +3,7 @@ instead of failing with a 500."""
 
 from __future__ import annotations
 
-import itertools
-import sys
-import threading
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 import boto3
@@ -15,8 +11,10 @@ import pytest
 
 from driftline.local import consistent_reads
 from tests.conftest import REGION
+from tests.integration.local.interleaving import read_while_writing
 
-READS = 30
+DEPLOYMENT_PAUSE = 0.001
+"""Deployments and jobs write now and then, not without a pause: between writes, a retried read gets its turn."""
 ROLE = "arn:aws:iam::123456789012:role/driftline-sagemaker"
 IMAGE = "683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-scikit-learn:1.4-2-cpu-py3"
 
@@ -24,38 +22,10 @@ IMAGE = "683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-scikit-learn:1.4
 @pytest.fixture
 def local_reads(aws: None) -> Iterator[None]:
     consistent_reads.install()
-    interval = sys.getswitchinterval()
-    sys.setswitchinterval(1e-6)  # threads switch every microsecond: a read and a write that can interleave do
     try:
         yield
     finally:
-        sys.setswitchinterval(interval)
         consistent_reads.uninstall()
-
-
-def _read_while_writing(read: Callable[[], Any], write: Callable[[int], Any]) -> int:
-    """``READS`` reads while another thread writes; how many writes it made."""
-    reading = threading.Event()
-    reading.set()
-    written: list[int] = []
-
-    def keep_writing() -> None:
-        for number in itertools.count():
-            if not reading.is_set():
-                return
-            write(number)
-            written.append(number)
-            time.sleep(0.001)  # as deployments and jobs write: now and then, not without a pause
-
-    writer = threading.Thread(target=keep_writing)
-    writer.start()
-    try:
-        for _ in range(READS):
-            read()
-    finally:
-        reading.clear()
-        writer.join()
-    return len(written)
 
 
 def _model(sagemaker: Any, name: str) -> None:
@@ -70,9 +40,10 @@ def test_listing_models_while_a_deployment_creates_them_never_fails() -> None:
         _model(sagemaker, f"driftline-credit-v{number}")
     writer = boto3.client("sagemaker", region_name=REGION)
 
-    made = _read_while_writing(
+    made = read_while_writing(
         lambda: sagemaker.list_models(NameContains="driftline-credit-v1"),
         lambda number: _model(writer, f"driftline-tumours-v{number}"),
+        pause=DEPLOYMENT_PAUSE,
     )
 
     listed = [
@@ -104,9 +75,10 @@ def test_describing_alarms_while_a_deployment_puts_them_never_fails() -> None:
     for number in range(300):
         alarm(cloudwatch, f"driftline-credit-{number}")
 
-    made = _read_while_writing(
+    made = read_while_writing(
         lambda: cloudwatch.describe_alarms(AlarmNamePrefix="driftline-credit-1"),
         lambda number: alarm(writer, f"driftline-tumours-{number}"),
+        pause=DEPLOYMENT_PAUSE,
     )
 
     assert made > 0
