@@ -18,7 +18,7 @@ from driftline.local import seams
 SEAM = "consistent-reads"
 READ_PREFIXES = ("Describe", "List", "Get", "Filter", "Search")
 """The actions that only read, by AWS's naming."""
-READ_ATTEMPTS = 5
+READ_ATTEMPTS = 10
 
 
 def install() -> None:

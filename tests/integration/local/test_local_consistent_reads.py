@@ -13,7 +13,7 @@ from driftline.local import consistent_reads
 from tests.conftest import REGION
 from tests.integration.local.interleaving import read_while_writing
 
-DEPLOYMENT_PAUSE = 0.001
+DEPLOYMENT_PAUSE = 0.005
 """Deployments and jobs write now and then, not without a pause: between writes, a retried read gets its turn."""
 ROLE = "arn:aws:iam::123456789012:role/driftline-sagemaker"
 IMAGE = "683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-scikit-learn:1.4-2-cpu-py3"
@@ -34,7 +34,7 @@ def _model(sagemaker: Any, name: str) -> None:
 
 @pytest.mark.usefixtures("local_reads")
 def test_listing_models_while_a_deployment_creates_them_never_fails() -> None:
-    """Without the retry, 23 of 30 ListModels failed so (dictionary changed size during iteration)."""
+    """Without the retry, most ListModels failed so (dictionary changed size during iteration)."""
     sagemaker = boto3.client("sagemaker", region_name=REGION)
     for number in range(100):
         _model(sagemaker, f"driftline-credit-v{number}")
