@@ -164,9 +164,15 @@ class LambdaRuntime:
         self._all: list[_Worker] = []
         self._lock = threading.Lock()
         self._display_names: dict[str, str] = {}
+        self.stopped = threading.Event()
+        """Set when local mode stops: asynchronous invocations waiting to be retried give up then."""
 
     def set_display_name(self, function_name: str, display: str) -> None:
         self._display_names[function_name] = display
+
+    def display_name(self, function_name: str) -> str:
+        """How the terminal names the function (its logical name in the template, when known)."""
+        return self._display_names.get(function_name, function_name)
 
     def invoke(self, function: LambdaFunction, event: Any) -> tuple[str, bool, str]:
         """The ``_invoke_lambda`` contract: (response payload, whether it is an error, log tail)."""
@@ -220,7 +226,7 @@ class LambdaRuntime:
         self.prewarm(list(get_lambda_backend(ACCOUNT_ID, self.region).list_functions()))
 
     def log(self, worker: _Worker, line: str) -> None:
-        source = self._display_names.get(worker.name, worker.name)
+        source = self.display_name(worker.name)
         failure = error_record(line)
         if failure is not None:
             record, named = failure
@@ -243,6 +249,7 @@ class LambdaRuntime:
             self.console.line(source, text)
 
     def stop(self) -> None:
+        self.stopped.set()
         with self._lock:
             workers, self._all, self._idle, self._starting = self._all, [], {}, {}
         for worker in workers:
@@ -412,29 +419,36 @@ def invoke_async(function_arn: str, event: Any, region: str) -> None:
     """An asynchronous (Event) invocation, as EventBridge and S3 make."""
     backend = get_lambda_backend(ACCOUNT_ID, region)
     function = backend.get_function(function_arn)
-    threading.Thread(target=_invoke_event, args=(function, event, region), daemon=True).start()
+    runtime = _active[-1]
+    threading.Thread(target=_invoke_event, args=(runtime, function, event, region), daemon=True).start()
 
 
 ASYNC_RETRY_DELAYS = (1.0, 2.0)
 """Seconds before each retry of a failed asynchronous invocation: Lambda waits about one, then two minutes."""
 
 
-def _invoke_event(function: LambdaFunction, event: Any, region: str) -> None:
+def _invoke_event(runtime: LambdaRuntime, function: LambdaFunction, event: Any, region: str) -> None:
     """Lambda's asynchronous invocation: a failed attempt is retried ``MaximumRetryAttempts`` times (two by
-    default), then the invocation record goes to the function's on-failure destination, if it has one."""
+    default), then the invocation record goes to the function's on-failure destination, if it has one.
+
+    Local mode keeps no pending retry across a stop: one that would come after it is dropped, and said so."""
     config = function.event_invoke_config[0].config if function.event_invoke_config else {}
     retries = int(config.get("MaximumRetryAttempts", 2))
     body = json.dumps(event)
     response: Any = None
     for attempt in range(retries + 1):
-        if attempt:
-            time.sleep(ASYNC_RETRY_DELAYS[min(attempt, len(ASYNC_RETRY_DELAYS)) - 1])
+        if attempt and runtime.stopped.wait(ASYNC_RETRY_DELAYS[min(attempt, len(ASYNC_RETRY_DELAYS)) - 1]):
+            runtime.console.line(
+                runtime.display_name(function.function_name),
+                "local mode stopped before it retried a failed asynchronous invocation: the retry is dropped",
+            )
+            return
         headers: dict[str, str] = {}
         response = function.invoke(body, {"x-amz-invocation-type": "Event"}, headers)
         if "x-amz-function-error" not in headers:
             return
     destination = (config.get("DestinationConfig") or {}).get("OnFailure", {}).get("Destination")
-    if destination:
+    if destination and not runtime.stopped.is_set():
         record = invocation_record(function, event, response, attempts=retries + 1)
         _deliver_record(destination, record, region)
 

@@ -8,6 +8,7 @@ import os
 import shutil
 import signal
 import textwrap
+import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -18,7 +19,7 @@ import pytest
 from moto.logs.models import logs_backends
 
 from driftline.local.console import Console
-from driftline.local.lambda_runtime import CodeRegistry, LambdaRuntime
+from driftline.local.lambda_runtime import ASYNC_RETRY_DELAYS, CodeRegistry, LambdaRuntime, _invoke_event
 from driftline.local.settings import ACCOUNT_ID, REPO_ROOT
 
 REGION = "us-east-1"
@@ -355,3 +356,40 @@ def test_ctrl_c_in_the_terminal_leaves_a_worker_serving_and_prints_nothing(
 
     assert again == pid
     assert "KeyboardInterrupt" not in console_stream.getvalue() and "Traceback" not in console_stream.getvalue()
+
+
+class AlwaysFailingFunction:
+    """What an asynchronous invocation reads of moto's ``LambdaFunction``: its configuration, and an invoke that
+    fails every time (as a handler raising does), counted."""
+
+    function_name = "driftline-StartRun-1A2B"
+    function_arn = f"arn:aws:lambda:{REGION}:{ACCOUNT_ID}:function:driftline-StartRun-1A2B"
+    event_invoke_config: list[Any] = []
+
+    def __init__(self) -> None:
+        self.attempts = 0
+
+    def invoke(self, body: str, request_headers: dict[str, str], response_headers: dict[str, str]) -> str:
+        self.attempts += 1
+        response_headers["x-amz-function-error"] = "Unhandled"
+        return json.dumps({"errorMessage": "no"})
+
+
+def test_stopping_local_mode_drops_a_pending_retry_at_once_and_says_so(
+    runtime: LambdaRuntime, console_stream: io.StringIO
+) -> None:
+    function = AlwaysFailingFunction()
+    runtime.set_display_name(function.function_name, "StartRun")
+    invocation = threading.Thread(target=_invoke_event, args=(runtime, function, {"detail": {}}, REGION))
+    invocation.start()
+    assert _eventually(lambda: function.attempts == 1)
+
+    stopped_at = time.monotonic()
+    runtime.stop()
+    invocation.join(timeout=5)
+
+    assert not invocation.is_alive() and time.monotonic() - stopped_at < ASYNC_RETRY_DELAYS[0]
+    assert function.attempts == 1  # no retry ran after the stop, and no record went to a destination
+    assert (
+        "[StartRun] local mode stopped before it retried a failed asynchronous invocation" in console_stream.getvalue()
+    )
