@@ -165,6 +165,15 @@ def may_be_of_dataset(name: str, dataset: str) -> bool:
     return bool(named) and re.sub(r"[^A-Za-z0-9]", "", dataset).startswith(named)
 
 
+def may_be_of_endpoint(name: str, endpoint: str, prefix: str) -> bool:
+    """Whether a run's name can be of the dataset an endpoint serves: the endpoint (``<prefix>-<dataset>``, its
+    model package group's name) keeps the dataset's letters and digits lowercased, or a start of them before ``--``
+    and a hash, so the run's and the endpoint's letters start alike; the run's input then decides."""
+    named = re.sub(r"[^a-z0-9]", "", RUN_NAME_HASH.sub("", name).lower())
+    served = re.sub(r"[^a-z0-9]", "", endpoint.removeprefix(f"{prefix}-").split("--")[0])
+    return bool(named) and bool(served) and (named.startswith(served) or served.startswith(named))
+
+
 def run_reason(described: dict[str, Any], steps: list[Step], *, now: datetime | None = None) -> str:
     """Why the run is where it is, in one line: what it waits for, how it ended, or why it failed."""
     status = described["status"]

@@ -18,7 +18,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
 from driftline.layer_modules import layer_module
-from driftline.run_status import DECISION_STATES, RUN_NAME_HASH, dataset_of, run_reason
+from driftline.run_status import DECISION_STATES, RUN_NAME_HASH, dataset_of, may_be_of_endpoint, run_reason
 from driftline.stepfunctions_history import Step, execution_arn_for, execution_history, json_object, read_steps, utc
 
 T = TypeVar("T")
@@ -376,7 +376,7 @@ def deployments(
     candidates = [
         row
         for row in recent_runs(sfn, machine_arn, limit=scanned)
-        if row.status in ("SUCCEEDED", "FAILED") and _may_deploy_to(row.name, endpoint, prefix)
+        if row.status in ("SUCCEEDED", "FAILED") and may_be_of_endpoint(row.name, endpoint, prefix)
     ][:RUNS_DESCRIBED]
     described_runs = at_once(
         lambda row: sfn.describe_execution(executionArn=execution_arn_for(machine_arn, row.name)), candidates
@@ -401,14 +401,6 @@ def deployments(
 def endpoint_of(dataset: str, prefix: str) -> str:
     """The dataset's endpoint, named as the pipeline names it (its model package group's name)."""
     return str(layer_module("driftline_core.layout").endpoint_name(prefix, dataset))
-
-
-def _may_deploy_to(run: str, endpoint: str, prefix: str) -> bool:
-    """Whether a run's name can be of the endpoint's dataset: both keep the dataset's letters and digits (the
-    endpoint lowercased, either cut short), so one starts with the other."""
-    named = re.sub(r"[^a-z0-9]", "", RUN_NAME_HASH.sub("", run).lower())
-    served = re.sub(r"[^a-z0-9]", "", endpoint.removeprefix(f"{prefix}-").split("--")[0])
-    return bool(named) and bool(served) and (named.startswith(served) or served.startswith(named))
 
 
 def _version_of(package_arn: str) -> str:

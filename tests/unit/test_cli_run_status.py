@@ -15,6 +15,7 @@ from driftline.run_status import (
     find_run,
     format_seconds,
     list_runs,
+    may_be_of_endpoint,
     run_reason,
     runs_table,
     status_lines,
@@ -388,3 +389,10 @@ def test_a_trials_decision_and_a_staging_tests_figures_show_under_their_steps() 
         "smoke test: 85 rows, 0 answered differently",
         "load test: 150 requests, p99 12.5 ms, 0 errors",
     ]
+
+
+def test_a_run_name_may_be_of_an_endpoint_s_dataset_when_their_letters_start_alike() -> None:
+    assert may_be_of_endpoint("credit-1a2b3c4d5e6f", "driftline-credit", "driftline")
+    assert may_be_of_endpoint("Credit-Cards-1a2b3c4d5e6f", "driftline-credit-cards--0123456789", "driftline")
+    assert may_be_of_endpoint("credit-eu-1a2b3c4d5e6f", "driftline-credit", "driftline")  # its input decides
+    assert not may_be_of_endpoint("tumours-1a2b3c4d5e6f", "driftline-credit", "driftline")
